@@ -1,0 +1,28 @@
+"""Build the compiled AIS core (Cython). Everything else is declared in pyproject.toml.
+
+Set MISTA_EXT to a comma-separated list of extension names (e.g. ``mista.ais._framing``)
+to build only those while working on one of them.
+"""
+
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+EXTENSIONS = [
+    Extension("mista.ais._framing", ["src/mista/ais/_framing.pyx"]),
+    Extension("mista.ais._payload", ["src/mista/ais/_payload.pyx"]),
+]
+
+only = {name for name in os.environ.get("MISTA_EXT", "").split(",") if name}
+chosen = [ext for ext in EXTENSIONS if not only or ext.name in only]
+for ext in chosen:
+    ext.extra_compile_args = ["-O3"]
+
+setup(
+    ext_modules=cythonize(
+        chosen,
+        language_level=3,
+        compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
+    )
+)

@@ -1,0 +1,129 @@
+"""The core records every part of mista speaks: Report, Vessel, Rejected.
+
+Ids are hashes of content, so ingesting the same thing twice stores it once (DESIGN.md).
+A report's id deliberately leaves out who heard it (receiver) and how it was written down
+(the raw line): the same AIS transmission heard by several receivers within
+``DEDUPE_WINDOW_S`` is one observation with several receptions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from mista.labels import Label
+
+__all__ = [
+    "DEDUPE_WINDOW_S",
+    "Rejected",
+    "Report",
+    "SourceKind",
+    "Vessel",
+    "content_id",
+    "report_id",
+    "time_bucket",
+]
+
+#: Identical payloads from one originator within this window are one transmission. Class A
+#: vessels repeat an identical payload at the earliest every 3 minutes (at anchor, ITU-R
+#: M.1371-5 Table 1), static data every 6 minutes, so 60 s cannot merge two transmissions.
+DEDUPE_WINDOW_S = 60
+
+
+class SourceKind(StrEnum):
+    """How an observation was made."""
+
+    AIS_TERRESTRIAL = "ais-terrestrial"
+    AIS_SATELLITE = "ais-satellite"
+    RADAR = "radar"
+    VISUAL = "visual"
+    POSITION_FILE = "position-file"
+
+
+def content_id(*parts: object) -> str:
+    """A stable 128-bit hex id of the given parts (BLAKE2b over their ``repr``-free text)."""
+    text = "\x1f".join("" if part is None else str(part) for part in parts)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def time_bucket(observed_at: datetime | None) -> int | None:
+    """The dedupe bucket of an observation time (``None`` for untimed input)."""
+    if observed_at is None:
+        return None
+    return math.floor(observed_at.timestamp() / DEDUPE_WINDOW_S)
+
+
+def report_id(originator: str, content_key: str, observed_at: datetime | None) -> str:
+    """The id of an observation: who originated it, what was heard, and roughly when.
+
+    ``content_key`` is what was heard, independent of the receiver: for AIS the armoured
+    payload and its fill bits (``"15Di=4002i<chWiba2`rPpD:04;`,0"``), for a position file
+    the canonical row. Untimed input (logs without timestamps) has no bucket, so identical
+    payloads in untimed logs are one observation.
+    """
+    return content_id(originator, content_key, time_bucket(observed_at))
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One observation of a vessel or contact."""
+
+    originator: str
+    label: Label
+    source_kind: SourceKind
+    content_key: str
+    raw: str
+    observed_at: datetime | None = None
+    receiver: str | None = None
+    msg_type: int | None = None
+    mmsi: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+    speed_kn: float | None = None
+    course_deg: float | None = None
+    heading_deg: float | None = None
+    nav_status: int | None = None
+    imo: int | None = None
+    name: str | None = None
+    callsign: str | None = None
+    ship_type: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.observed_at is not None and self.observed_at.tzinfo is None:
+            raise ValueError("Report.observed_at must be timezone-aware UTC")
+
+    @property
+    def id(self) -> str:
+        return report_id(self.originator, self.content_key, self.observed_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Vessel:
+    """Identity of a vessel at one moment (static and voyage data)."""
+
+    mmsi: int
+    updated_at: datetime | None = None
+    imo: int | None = None
+    name: str | None = None
+    callsign: str | None = None
+    ship_type: int | None = None
+    destination: str | None = None
+    draught_m: float | None = None
+    to_bow_m: int | None = None
+    to_stern_m: int | None = None
+    to_port_m: int | None = None
+    to_starboard_m: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Input that could not be used, kept aside with the reason (DESIGN.md rule 2)."""
+
+    reason: str
+    detail: str
+    raw: str
+    source: str = ""
+    line_no: int | None = None
