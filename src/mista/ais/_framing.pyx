@@ -1,1 +1,147 @@
-# placeholder: replaced by the framing core
+# cython: language_level=3
+"""Compiled core of :mod:`mista.ais.framing`: a thin wrapper over ``_framing_core.h``.
+
+The C core does all per-line work without Python objects; this module only moves the
+batch buffers out as ``bytes`` (one copy per column per batch) and turns the rare
+rejections and skip counts into Python values. :mod:`mista.ais.framing` builds the
+numpy / Arrow arrays from them.
+"""
+
+from libc.stdint cimport int32_t, int64_t
+from cpython.bytes cimport PyBytes_FromStringAndSize
+
+
+cdef extern from "_framing_core.h":
+    int FR_MAX_LINE
+    int R_NCODES
+    int K_NFIXED
+
+    ctypedef struct fbuf:
+        char *p
+        size_t n
+
+    ctypedef struct fr_reject:
+        int64_t line_no
+        int32_t reason
+        size_t detail_off, detail_len, raw_off, raw_len
+
+    ctypedef struct fr_kind:
+        char addr[12]
+        int len
+        int64_t count
+
+    ctypedef struct framer_t:
+        int oom
+        int64_t nmsg, batch_lines, nrej
+        fbuf payload, offsets, fill, line, time, own
+        fbuf recv_data, recv_off, recv_valid
+        fbuf raw_data, raw_off
+        fbuf talker
+        fbuf chan_data, chan_off, chan_valid
+        fbuf rejects, rej_text
+        int64_t kinds_fixed[5]
+        fr_kind kinds[64]
+        int nkinds
+
+    framer_t *fr_new(int max_pending) nogil
+    void fr_free(framer_t *f) nogil
+    void fr_batch_reset(framer_t *f) nogil
+    void fr_feed(framer_t *f, const unsigned char *d, size_t n) nogil
+    void fr_finish(framer_t *f) nogil
+
+
+#: Reason codes in the order of the C enum (R_CHECKSUM ...).
+REASONS = (
+    "checksum",
+    "malformed",
+    "tag-block",
+    "incomplete-multipart",
+    "orphan-fragment",
+    "too-long",
+)
+#: Skip kinds in the order of the C enum (K_BLANK ...).
+FIXED_KINDS = ("blank", "comment", "text", "tag-block", "nmea:other")
+MAX_LINE_BYTES = FR_MAX_LINE
+
+
+cdef inline bytes _take(fbuf *b):
+    return PyBytes_FromStringAndSize(b.p, <Py_ssize_t>b.n)
+
+
+cdef class Core:
+    """Framing state machine; ``feed``/``finish`` return the batch as a tuple of buffers."""
+
+    cdef framer_t *f
+
+    def __cinit__(self, int max_pending):
+        if max_pending < 1 or max_pending > 100000:
+            raise ValueError(f"max_pending_sentences must be within 1..100000, not {max_pending}")
+        self.f = fr_new(max_pending)
+        if self.f == NULL:
+            raise MemoryError("cannot allocate the framing state")
+
+    def __dealloc__(self):
+        fr_free(self.f)
+        self.f = NULL
+
+    def feed(self, const unsigned char[::1] chunk not None):
+        cdef size_t n = chunk.shape[0]
+        if n:
+            with nogil:
+                fr_feed(self.f, &chunk[0], n)
+        return self._batch()
+
+    def finish(self):
+        fr_finish(self.f)
+        return self._batch()
+
+    cdef tuple _batch(self):
+        cdef framer_t *f = self.f
+        cdef Py_ssize_t i
+        cdef fr_reject *r
+        if f.oom:
+            f.oom = 0
+            fr_batch_reset(f)
+            raise MemoryError("framing ran out of memory")
+        rejects = []
+        text = _take(&f.rej_text)
+        for i in range(f.nrej):
+            r = (<fr_reject *>f.rejects.p) + i
+            rejects.append(
+                (
+                    r.line_no,
+                    REASONS[r.reason],
+                    text[r.detail_off:r.detail_off + r.detail_len].decode("ascii", "replace"),
+                    text[r.raw_off:r.raw_off + r.raw_len].decode("utf-8", "backslashreplace"),
+                )
+            )
+        skipped = {}
+        for i in range(5):
+            if f.kinds_fixed[i]:
+                skipped[FIXED_KINDS[i]] = f.kinds_fixed[i]
+        for i in range(f.nkinds):
+            key = "nmea:" + f.kinds[i].addr[:f.kinds[i].len].decode("ascii")
+            skipped[key] = skipped.get(key, 0) + f.kinds[i].count
+        out = (
+            f.nmsg,
+            _take(&f.payload),
+            _take(&f.offsets),
+            _take(&f.fill),
+            _take(&f.line),
+            _take(&f.time),
+            _take(&f.own),
+            _take(&f.recv_data),
+            _take(&f.recv_off),
+            _take(&f.recv_valid),
+            _take(&f.raw_data),
+            _take(&f.raw_off),
+            _take(&f.talker),
+            _take(&f.chan_data),
+            _take(&f.chan_off),
+            _take(&f.chan_valid),
+            rejects,
+            skipped,
+            f.batch_lines,
+        )
+        fr_batch_reset(f)
+        return out
