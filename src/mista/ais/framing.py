@@ -16,14 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
 from mista.ais import _framing
-from mista.ais._framing import CoreBatch
+
+if TYPE_CHECKING:
+    from mista.ais._framing import CoreBatch
 
 __all__ = [
     "DEFAULT_MAX_PENDING_SENTENCES",
