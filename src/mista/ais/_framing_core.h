@@ -19,6 +19,7 @@
 #define FR_MAX_RECV 64        /* longest receiver id kept */
 #define FR_MAX_FRAG 9         /* fragment count is one digit */
 #define FR_MAX_KINDS 64       /* distinct nmea:XXX kinds counted per batch */
+#define FR_MAX_COMMAS 8       /* more commas than this in a sentence: malformed */
 
 enum { R_CHECKSUM = 0, R_MALFORMED, R_TAG_BLOCK, R_INCOMPLETE, R_ORPHAN, R_TOO_LONG, R_NCODES };
 enum { K_BLANK = 0, K_COMMENT, K_TEXT, K_TAG_BLOCK, K_NMEA_OTHER, K_NFIXED };
@@ -274,6 +275,28 @@ static int parse_decimal(const unsigned char *s, size_t n, double *out, int *int
     return 0;
 }
 
+/* 0x80 in each byte of v equal to the byte of pat, exactly (no false positives) */
+static inline uint64_t bytes_eq(uint64_t v, uint64_t pat) {
+    uint64_t t = v ^ pat;
+    return ~(((t & 0x7F7F7F7F7F7F7F7FULL) + 0x7F7F7F7F7F7F7F7FULL) | t) & 0x8080808080808080ULL;
+}
+
+/* index of the first byte outside 0x20..0x7E, or -1; eight bytes at a time */
+static inline long first_unprintable(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, s + i, 8);
+        /* a flag can only be set wrongly next to a truly bad byte: the byte loop decides */
+        uint64_t lo = (v - 0x2020202020202020ULL) & ~v & 0x8080808080808080ULL;
+        uint64_t hi = ((v + 0x0101010101010101ULL) | v) & 0x8080808080808080ULL;
+        if (lo | hi) break;
+    }
+    for (; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e) return (long)i;
+    return -1;
+}
+
 /* epoch from an integer of seconds (10 digits) or milliseconds (13 digits) */
 static double epoch_from_digits(const unsigned char *s, size_t n) {
     double v;
@@ -397,28 +420,21 @@ typedef struct {
 
 /* An AIS sentence: s[0] is '!' or '$', star points at '*'. Returns 0 or a reject. */
 static void fr_sentence(framer_t *f, const fr_linectx *L, const unsigned char *s,
-                        const unsigned char *star, const fr_meta *m) {
+                        const unsigned char *star, const unsigned char *const *commas, int nc,
+                        const fr_meta *m) {
     char detail[256], a[64];
     const unsigned char *fld[8];
     size_t flen[8];
-    int nf = 0;
-    const unsigned char *p = s + 7, *e = star; /* after "!AIVDM," */
-    for (;;) {
-        const unsigned char *c = (const unsigned char *)memchr(p, ',', (size_t)(e - p));
-        if (nf == 8) {
-            nf++;
-            break;
-        }
-        fld[nf] = p;
-        flen[nf] = c ? (size_t)(c - p) : (size_t)(e - p);
-        nf++;
-        if (!c) break;
-        p = c + 1;
-    }
+    /* commas[0] ends the sentence name; field k runs from commas[k] to the next comma */
+    int nf = nc;
     if (nf != 6 && nf != 7) {
-        snprintf(detail, sizeof detail, "%d fields after the sentence name, expected 6", nf > 8 ? 9 : nf);
+        snprintf(detail, sizeof detail, "%d fields after the sentence name, expected 6", nf);
         fr_reject_add(f, L->line_no, R_MALFORMED, detail, L->line, L->line_len);
         return;
+    }
+    for (int k = 0; k < nf; k++) {
+        fld[k] = commas[k] + 1;
+        flen[k] = (size_t)((k + 1 < nf ? commas[k + 1] : star) - fld[k]);
     }
     if (flen[0] != 1 || fld[0][0] < '1' || fld[0][0] > '9') {
         show(a, sizeof a, fld[0], flen[0]);
@@ -463,7 +479,13 @@ static void fr_sentence(framer_t *f, const fr_linectx *L, const unsigned char *s
         fr_reject_add(f, L->line_no, R_MALFORMED, "empty payload", L->line, L->line_len);
         return;
     }
+    /* branch-free test first (the compiler vectorises it); locate the culprit only if bad */
+    unsigned bad = 0;
     for (size_t i = 0; i < plen; i++) {
+        unsigned char c = pl[i];
+        bad |= ((unsigned char)(c - 0x30) >= 0x48) | ((unsigned char)(c - 0x58) < 8);
+    }
+    for (size_t i = 0; bad && i < plen; i++) {
         unsigned char c = pl[i];
         if (c < 0x30 || c > 0x77 || (c > 0x57 && c < 0x60)) {
             snprintf(detail, sizeof detail,
@@ -779,13 +801,12 @@ static void fr_line(framer_t *f, const unsigned char *s, size_t n, size_t total)
     L.recv_ctx = f->ctx_recv;
     L.recv_ctx_len = had_ctx ? f->ctx_recv_len : -1;
     f->ctx_valid = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < 0x20 || s[i] > 0x7e) {
-            snprintf(detail, sizeof detail,
-                     "byte 0x%02X at column %zu is not printable ASCII", s[i], i + 1);
-            fr_reject_add(f, L.line_no, R_MALFORMED, detail, s, n);
-            return;
-        }
+    long bad = first_unprintable(s, n);
+    if (bad >= 0) {
+        snprintf(detail, sizeof detail, "byte 0x%02X at column %ld is not printable ASCII",
+                 s[bad], bad + 1);
+        fr_reject_add(f, L.line_no, R_MALFORMED, detail, s, n);
+        return;
     }
     double t_prefix = NAN;
     if (is_digit(s[pos])) {
@@ -864,8 +885,43 @@ static void fr_line(framer_t *f, const unsigned char *s, size_t n, size_t total)
         }
         f->sentences++;
         groups_expire_idle(f);
-        const unsigned char *star = (const unsigned char *)memchr(u, '*', n - pos);
-        if (!star || (size_t)(star - s) + 3 > n) {
+        /* one pass to the '*': checksum and field boundaries together */
+        const unsigned char *commas[FR_MAX_COMMAS];
+        int nc = 0;
+        unsigned x = 0;
+        const unsigned char *p = u + 1, *e = s + n;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        {
+            /* eight bytes at a time until the word holding the '*' */
+            uint64_t acc = 0, v;
+            while (p + 8 <= e) {
+                memcpy(&v, p, 8);
+                if (bytes_eq(v, 0x2A2A2A2A2A2A2A2AULL)) break;
+                acc ^= v;
+                uint64_t cm = bytes_eq(v, 0x2C2C2C2C2C2C2C2CULL);
+                while (cm) {
+                    if (nc < FR_MAX_COMMAS) commas[nc] = p + (__builtin_ctzll(cm) >> 3);
+                    nc++;
+                    cm &= cm - 1;
+                }
+                p += 8;
+            }
+            acc ^= acc >> 32;
+            acc ^= acc >> 16;
+            acc ^= acc >> 8;
+            x = (unsigned)(acc & 0xFF);
+        }
+#endif
+        while (p < e && *p != '*') {
+            unsigned char c = *p++;
+            x ^= c;
+            if (c == ',') {
+                if (nc < FR_MAX_COMMAS) commas[nc] = p - 1;
+                nc++;
+            }
+        }
+        const unsigned char *star = p;
+        if (star + 3 > e) {
             fr_reject_add(f, L.line_no, R_MALFORMED, "sentence has no *hh checksum", s, n);
             return;
         }
@@ -876,8 +932,6 @@ static void fr_line(framer_t *f, const unsigned char *s, size_t n, size_t total)
             fr_reject_add(f, L.line_no, R_MALFORMED, detail, s, n);
             return;
         }
-        unsigned x = 0;
-        for (const unsigned char *p = u + 1; p < star; p++) x ^= *p;
         unsigned want = (unsigned)(h1 * 16 + h2);
         if (x != want) {
             snprintf(detail, sizeof detail, "checksum %02X does not match computed %02X", want, x);
@@ -899,7 +953,7 @@ static void fr_line(framer_t *f, const unsigned char *s, size_t n, size_t total)
                 return;
             }
         }
-        fr_sentence(f, &L, u, star, &m);
+        fr_sentence(f, &L, u, star, commas, nc, &m);
         pos = next;
     }
 }
