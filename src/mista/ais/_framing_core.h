@@ -726,7 +726,8 @@ static void fr_pghp(framer_t *f, const fr_linectx *L, const unsigned char *s, si
         fr_reject_add(f, L->line_no, R_CHECKSUM, detail, L->line, L->line_len);
         return;
     }
-    /* $PGHP,1,year,month,day,hour,minute,second,millisecond,country,region,station,... */
+    /* $PGHP,1,year,month,day,hour,minute,second,millisecond,country,region,station,online,
+       checksum of the sentence it describes */
     const unsigned char *fld[16];
     size_t flen[16];
     int nf = 0;
@@ -756,12 +757,13 @@ static void fr_pghp(framer_t *f, const fr_linectx *L, const unsigned char *s, si
                         v[5]) +
                (double)v[6] / 1000.0;
     f->ctx_recv_len = -1;
-    if (nf > 11 && flen[11] > 0 && flen[11] <= FR_MAX_RECV) {
+    /* fld[0] is the record type, fld[10] the station (PSS MMSI), often empty */
+    if (nf > 10 && flen[10] > 0 && flen[10] <= FR_MAX_RECV) {
         int ok = 1;
-        for (size_t k = 0; k < flen[11]; k++) ok &= is_alnum(fld[11][k]);
+        for (size_t k = 0; k < flen[10]; k++) ok &= is_alnum(fld[10][k]);
         if (ok) {
-            memcpy(f->ctx_recv, fld[11], flen[11]);
-            f->ctx_recv_len = (int)flen[11];
+            memcpy(f->ctx_recv, fld[10], flen[10]);
+            f->ctx_recv_len = (int)flen[10];
         }
     }
 }
