@@ -1,1 +1,487 @@
-# placeholder: replaced by the payload core
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The compiled AIS payload core: 6-bit armour -> bits -> field values, with no Python
+object per message on the bulk path.
+
+It is an interpreter of the op table that ``payload.py`` builds from ``fields.py`` (one row
+per field: kind, bit offset, width, output slot, condition, range limits), so the spec lives
+in one place. ``decode_row`` is the one core both paths use: ``decode_bulk`` writes its
+output into one int64 matrix per message type (text and data as (start, length) spans into a
+shared byte arena), ``decode_one`` turns it into a gpsd-ordered dict.
+"""
+
+from libc.stdint cimport int64_t, uint64_t, uint8_t, int16_t, int32_t, INT64_MIN
+from libc.string cimport memset
+from libc.math cimport NAN
+cimport cython
+
+import numpy as np
+
+# Field kinds: same order as fields.KINDS.
+cdef enum:
+    K_UINT = 0
+    K_INT = 1
+    K_BOOL = 2
+    K_UDEC = 3
+    K_SDEC = 4
+    K_LAT = 5
+    K_LON = 6
+    K_TEXT = 7
+    K_DATA = 8
+    K_TURN = 9
+    K_ETA = 10
+    K_TS = 11
+    K_LABEL = 12
+
+# Status codes: same order as payload.REASONS (0 = decoded).
+cdef enum:
+    OK = 0
+    UNKNOWN_TYPE = 1
+    BAD_LENGTH = 2
+    BAD_CHARACTER = 3
+    BAD_FILL = 4
+    OUT_OF_RANGE = 5
+
+# Op table columns.
+cdef enum:
+    C_KIND = 0
+    C_OFFSET = 1
+    C_WIDTH = 2
+    C_SLOT = 3
+    C_COND = 4
+    C_CONDVAL = 5
+    C_LIMIT = 6
+    C_NA = 7
+    C_CONDW = 8
+    NCOLS = 9
+
+cdef enum:
+    MAX_TYPES = 64
+    MAX_OPS = 1024
+    # 8192 bits: far above the 5-slot maximum (1064 bits); only garbage is refused for size
+    MAX_BYTES = 1024
+    PAD = 80
+
+cdef int64_t ABSENT = INT64_MIN
+
+cdef uint8_t ARMOUR[256]
+cdef int32_t OPS[MAX_OPS][NCOLS]
+cdef int32_t TYPE_START[MAX_TYPES]
+cdef int32_t TYPE_NOPS[MAX_TYPES]
+cdef int32_t TYPE_NSLOTS[MAX_TYPES]
+cdef int32_t MIN_BITS[MAX_TYPES]
+cdef int32_t MAX_BITS[MAX_TYPES]
+cdef bint CONFIGURED = False
+
+
+cdef void _init_armour() noexcept:
+    cdef int c
+    for c in range(256):
+        ARMOUR[c] = 0xFF
+    for c in range(48, 88):
+        ARMOUR[c] = c - 48
+    for c in range(96, 120):
+        ARMOUR[c] = c - 56
+
+
+_init_armour()
+
+
+def configure(int32_t[:, ::1] ops, int32_t[::1] type_start, int32_t[::1] type_nops,
+              int32_t[::1] type_nslots, int32_t[::1] min_bits,
+              int32_t[::1] max_bits) -> None:
+    """Load the op table built by ``payload.py`` from ``fields.py``."""
+    global CONFIGURED
+    cdef Py_ssize_t i, j
+    if ops.shape[0] > MAX_OPS or ops.shape[1] != NCOLS or type_start.shape[0] != MAX_TYPES:
+        raise ValueError("op table does not fit the compiled core")
+    for i in range(ops.shape[0]):
+        for j in range(NCOLS):
+            OPS[i][j] = ops[i, j]
+    for i in range(MAX_TYPES):
+        TYPE_START[i] = type_start[i]
+        TYPE_NOPS[i] = type_nops[i]
+        TYPE_NSLOTS[i] = type_nslots[i]
+        MIN_BITS[i] = min_bits[i]
+        MAX_BITS[i] = max_bits[i]
+    CONFIGURED = True
+
+
+cdef inline uint64_t _bits(const uint8_t* buf, Py_ssize_t off, int width) noexcept nogil:
+    """``width`` (<= 56) bits from bit ``off`` of the big-endian buffer ``buf``."""
+    cdef const uint8_t* p = buf + (off >> 3)
+    cdef uint64_t w = (
+        (<uint64_t>p[0] << 56) | (<uint64_t>p[1] << 48) | (<uint64_t>p[2] << 40)
+        | (<uint64_t>p[3] << 32) | (<uint64_t>p[4] << 24) | (<uint64_t>p[5] << 16)
+        | (<uint64_t>p[6] << 8) | (<uint64_t>p[7])
+    )
+    if width == 0:
+        return 0
+    return (w << (off & 7)) >> (64 - width)
+
+
+cdef inline char _hexdigit(uint64_t v) noexcept nogil:
+    return <char>(48 + v) if v < 10 else <char>(87 + v)
+
+
+cdef int _unpack(const uint8_t* chars, Py_ssize_t n, int fill, uint8_t* buf,
+                 Py_ssize_t* nbits_out) noexcept nogil:
+    """Armoured chars -> big-endian bit buffer (zero past the last bit). Returns a status."""
+    cdef Py_ssize_t i, nb = 0
+    cdef uint64_t acc = 0
+    cdef int nacc = 0
+    cdef uint8_t v
+    cdef Py_ssize_t nbits
+    if fill < 0 or fill > 5 or (n == 0 and fill != 0):
+        return BAD_FILL
+    if n * 6 > MAX_BYTES * 8 - 8 * PAD:
+        return BAD_LENGTH
+    for i in range(n):
+        v = ARMOUR[chars[i]]
+        if v == 0xFF:
+            return BAD_CHARACTER
+        acc = (acc << 6) | v
+        nacc += 6
+        if nacc >= 8:
+            nacc -= 8
+            buf[nb] = <uint8_t>(acc >> nacc)
+            nb += 1
+    if nacc:
+        buf[nb] = <uint8_t>(acc << (8 - nacc))
+        nb += 1
+    nbits = n * 6 - fill
+    # the fill bits and everything after them read as zero, as in gpsd's zeroed buffer
+    if nbits & 7:
+        buf[nbits >> 3] &= <uint8_t>(0xFF << (8 - (nbits & 7)))
+        memset(buf + (nbits >> 3) + 1, 0, PAD)
+    else:
+        memset(buf + (nbits >> 3), 0, PAD)
+    nbits_out[0] = nbits
+    return OK
+
+
+cdef int decode_row(const uint8_t* chars, Py_ssize_t n, int fill, int64_t* out,
+                    uint8_t* arena, Py_ssize_t* arena_pos, int* msgtype,
+                    int* bad_op, int64_t* bad_raw) noexcept nogil:
+    """Decode one message into ``out`` (the type's slots). Returns a status code.
+
+    Text and data are written at ``arena[arena_pos]`` and recorded as (start, length)."""
+    cdef uint8_t buf[MAX_BYTES]
+    cdef Py_ssize_t nbits = 0, off, cursor, start, end, k, pos, m, nchar
+    cdef int status, t, i, kind, width, slot, cond, j, w, nb
+    cdef bint present
+    cdef int64_t raw
+    cdef uint64_t u
+    cdef const int32_t* op
+    status = _unpack(chars, n, fill, buf, &nbits)
+    if status != OK:
+        return status
+    if nbits < 6:
+        return BAD_LENGTH
+    t = <int>_bits(buf, 0, 6)
+    msgtype[0] = t
+    if TYPE_NOPS[t] == 0:
+        return UNKNOWN_TYPE
+    if nbits < MIN_BITS[t] or nbits > MAX_BITS[t]:
+        return BAD_LENGTH
+    if t == 27 and nbits != 96 and nbits != 168:
+        # gpsd takes a long-range report of 96 bits, or one padded to a full slot (168)
+        return BAD_LENGTH
+    cursor = 0
+    pos = arena_pos[0]
+    for i in range(TYPE_NOPS[t]):
+        op = &OPS[TYPE_START[t] + i][0]
+        kind = op[C_KIND]
+        slot = op[C_SLOT]
+        cond = op[C_COND]
+        if kind == K_LABEL:
+            continue
+        if cond != -1:
+            # a conditional field: the condition is read from the bits (it may follow)
+            if cond == -2:
+                # type 24 part B; auxiliary craft have MMSI 98MIDXXXX (Table 66)
+                present = _bits(buf, 38, 2) == 1 and (
+                    (<int64_t>_bits(buf, 8, 30) // 10000000 == 98) == (op[C_CONDVAL] == 1))
+            elif cond == -3:
+                # present only in a message of at least CONDVAL bits (type 16's second pair)
+                present = nbits >= op[C_CONDVAL]
+            else:
+                present = <int64_t>_bits(buf, cond, op[C_CONDW]) == op[C_CONDVAL]
+            if not present:
+                out[slot] = ABSENT
+                if kind == K_TEXT or kind == K_DATA:
+                    out[slot + 1] = 0
+                continue
+        off = op[C_OFFSET]
+        if off == -1:
+            off = cursor
+        elif off < -1:
+            off = nbits + off
+            if off < cursor:
+                off = cursor
+        width = op[C_WIDTH]
+        if kind == K_TEXT or kind == K_DATA:
+            end = nbits if width <= 0 else off + width
+            if width < 0:
+                end = nbits + width
+            if end < off:
+                if width <= 0:
+                    # types 25/26: the flagged header (and 26's radio) does not fit
+                    return BAD_LENGTH
+                end = off
+            start = pos
+            if kind == K_TEXT:
+                nchar = (end - off) // 6
+                for k in range(nchar):
+                    u = _bits(buf, off + 6 * k, 6)
+                    arena[pos] = <uint8_t>(u + 64 if u < 32 else u)
+                    pos += 1
+                if t == 21 and nbits > 272:
+                    # the name extension (bits 272..) continues the name, as in gpsd
+                    for k in range((nbits - 272) // 6):
+                        u = _bits(buf, 272 + 6 * k, 6)
+                        arena[pos] = <uint8_t>(u + 64 if u < 32 else u)
+                        pos += 1
+                # gpsd ends a text at its first '@' (the padding) and trims trailing spaces
+                for k in range(start, pos):
+                    if arena[k] == 64:
+                        pos = k
+                        break
+                while pos > start and arena[pos - 1] == 32:
+                    pos -= 1
+            else:
+                m = end - off
+                # "<bits>:<hex>", bits left-aligned in whole bytes
+                if m >= 1000:
+                    arena[pos] = <uint8_t>(48 + (m // 1000) % 10)
+                    pos += 1
+                if m >= 100:
+                    arena[pos] = <uint8_t>(48 + (m // 100) % 10)
+                    pos += 1
+                if m >= 10:
+                    arena[pos] = <uint8_t>(48 + (m // 10) % 10)
+                    pos += 1
+                arena[pos] = <uint8_t>(48 + m % 10)
+                arena[pos + 1] = 58
+                pos += 2
+                k = 0
+                while k < m:
+                    w = 8 if m - k >= 8 else <int>(m - k)
+                    u = _bits(buf, off + k, w) << (8 - w)
+                    arena[pos] = _hexdigit(u >> 4)
+                    arena[pos + 1] = _hexdigit(u & 15)
+                    pos += 2
+                    k += 8
+            out[slot] = start
+            out[slot + 1] = pos - start
+            cursor = end
+            continue
+        u = _bits(buf, off, width)
+        cursor = off + width
+        if kind == K_INT or kind == K_SDEC or kind == K_LAT or kind == K_LON or kind == K_TURN:
+            # two's complement of a `width`-bit field
+            raw = <int64_t>(u << (64 - width)) >> (64 - width)
+        else:
+            raw = <int64_t>u
+        if kind == K_LAT or kind == K_LON:
+            if (raw > op[C_LIMIT] or raw < -op[C_LIMIT]) and raw != op[C_NA]:
+                bad_op[0] = TYPE_START[t] + i
+                bad_raw[0] = raw
+                return OUT_OF_RANGE
+        out[slot] = raw
+    arena_pos[0] = pos
+    return OK
+
+
+def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
+                const uint8_t[::1] fill_bits):
+    """Decode every message; returns per-row status and per-type value matrices.
+
+    Returns ``(status, types, bad_op, bad_raw, tables, arena)`` where ``tables`` maps a type
+    to ``(rows, values)`` (int64 arrays; values has the type's slots as columns)."""
+    if not CONFIGURED:
+        raise RuntimeError("mista.ais._payload.configure() was not called")
+    cdef Py_ssize_t n = offsets.shape[0] - 1
+    if n < 0 or fill_bits.shape[0] != n:
+        raise ValueError(f"offsets must have n+1 entries and fill_bits n ({fill_bits.shape[0]})")
+    if n > 0 and (offsets[0] < 0 or offsets[n] > payload.shape[0]):
+        raise ValueError("offsets point outside the payload buffer")
+    cdef Py_ssize_t i, j, a, b, total = payload.shape[0]
+    for i in range(n):
+        if offsets[i + 1] < offsets[i]:
+            raise ValueError(f"offsets must not decrease (row {i})")
+    status_arr = np.zeros(n, dtype=np.uint8)
+    types_arr = np.full(n, -1, dtype=np.int16)
+    badop_arr = np.full(n, -1, dtype=np.int32)
+    badraw_arr = np.zeros(n, dtype=np.int64)
+    cdef uint8_t[::1] status = status_arr
+    cdef int16_t[::1] types = types_arr
+    cdef int32_t[::1] badop = badop_arr
+    cdef int64_t[::1] badraw = badraw_arr
+    cdef Py_ssize_t counts[MAX_TYPES]
+    cdef int64_t* base[MAX_TYPES]
+    cdef int64_t* rowbase[MAX_TYPES]
+    cdef Py_ssize_t filled[MAX_TYPES]
+    cdef const uint8_t* src = &payload[0] if total > 0 else NULL
+    cdef uint8_t empty = 0
+    cdef int t, st, bop
+    cdef int64_t braw
+    cdef uint8_t v
+    cdef const uint8_t* p
+    cdef uint8_t first
+    cdef int64_t scratch[256]
+    memset(counts, 0, sizeof(counts))
+    memset(filled, 0, sizeof(filled))
+    # pass 1: type of each row (for the per-type allocation), from its first char
+    for i in range(n):
+        a = offsets[i]
+        b = offsets[i + 1]
+        if b > a:
+            v = ARMOUR[src[a]]
+            if v != 0xFF and v < MAX_TYPES:
+                t = v
+                if TYPE_NOPS[t] != 0:
+                    counts[t] += 1
+    tables = {}
+    keep = []
+    cdef int64_t[:, ::1] mat
+    cdef int64_t[::1] rowv
+    for t in range(MAX_TYPES):
+        base[t] = NULL
+        rowbase[t] = NULL
+        if counts[t] > 0:
+            vals = np.empty((counts[t], max(TYPE_NSLOTS[t], 1)), dtype=np.int64)
+            rows = np.empty(counts[t], dtype=np.int64)
+            mat = vals
+            rowv = rows
+            base[t] = &mat[0, 0]
+            rowbase[t] = &rowv[0]
+            tables[t] = (rows, vals)
+    # text never takes more bytes than its bits' 6-bit chars; hex data at most 1.5x + prefix
+    arena_arr = np.empty(2 * total + 16 * n + 64, dtype=np.uint8)
+    cdef uint8_t[::1] arena_v = arena_arr
+    cdef uint8_t* arena = &arena_v[0]
+    cdef Py_ssize_t arena_pos = 0
+    cdef int64_t* out
+    with nogil:
+        for i in range(n):
+            a = offsets[i]
+            b = offsets[i + 1]
+            p = src + a if b > a else &empty
+            t = -1
+            if b > a:
+                v = ARMOUR[src[a]]
+                if v != 0xFF:
+                    t = v
+            if t >= 0 and base[t] != NULL:
+                out = base[t] + filled[t] * TYPE_NSLOTS[t]
+            else:
+                out = scratch
+            t = -1
+            bop = -1
+            braw = 0
+            st = decode_row(p, b - a, fill_bits[i], out, arena, &arena_pos, &t, &bop, &braw)
+            status[i] = st
+            types[i] = t
+            if st == OK:
+                rowbase[t][filled[t]] = i
+                filled[t] += 1
+            elif st == OUT_OF_RANGE:
+                badop[i] = bop
+                badraw[i] = braw
+    for t in list(tables):
+        rows, vals = tables[t]
+        if filled[t] == 0:
+            del tables[t]
+        elif filled[t] < counts[t]:
+            tables[t] = (rows[: filled[t]], vals[: filled[t]])
+    return status_arr, types_arr, badop_arr, badraw_arr, tables, arena_arr[:arena_pos]
+
+
+# --- per message -----------------------------------------------------------------------
+
+cdef list NAMES = []       # per op: field name
+cdef list SCALES = []      # per op: divisor (float)
+cdef list LABELS = []      # per op: label tuple or None
+cdef list SOURCES = []     # per op: slot of the labelled field
+
+
+def configure_names(list names, list scales, list labels, list sources) -> None:
+    """Python-side op metadata for the dict path (names, scales, label tables)."""
+    global NAMES, SCALES, LABELS, SOURCES
+    NAMES = names
+    SCALES = scales
+    LABELS = labels
+    SOURCES = sources
+
+
+cdef object _turn(int64_t raw):
+    if raw == -128:
+        return "nan"
+    if raw == -127:
+        return "fastleft"
+    if raw == 127:
+        return "fastright"
+    cdef double r = raw / 4.733
+    return r * r if raw >= 0 else -(r * r)
+
+
+cdef str _two(int64_t v):
+    return str(v) if v >= 10 else "0" + str(v)
+
+
+cdef str _eta(int64_t raw):
+    return (f"{_two((raw >> 16) & 15)}-{_two((raw >> 11) & 31)}"
+            f"T{_two((raw >> 6) & 31)}:{_two(raw & 63)}Z")
+
+
+cdef str _timestamp(int64_t raw):
+    cdef int64_t y = (raw >> 26) & 16383
+    return (f"{y:04d}-{_two((raw >> 22) & 15)}-{_two((raw >> 17) & 31)}"
+            f"T{_two((raw >> 12) & 31)}:{_two((raw >> 6) & 63)}:{_two(raw & 63)}Z")
+
+
+def decode_one(const uint8_t[::1] chars, int fill):
+    """One message -> ``(status, type, bad_op, bad_raw, dict | None)``."""
+    if not CONFIGURED:
+        raise RuntimeError("mista.ais._payload.configure() was not called")
+    cdef int64_t out[256]
+    cdef uint8_t arena[4096]
+    cdef Py_ssize_t arena_pos = 0
+    cdef int t = -1, bop = -1, st, i, kind, slot, first
+    cdef int64_t braw = 0, raw
+    cdef uint8_t zero = 0
+    cdef Py_ssize_t n = chars.shape[0]
+    if n > 1300:
+        return BAD_LENGTH, -1, -1, 0, None
+    st = decode_row(&chars[0] if n > 0 else &zero, n, fill, out, arena, &arena_pos,
+                    &t, &bop, &braw)
+    if st != OK:
+        return st, t, bop, braw, None
+    cdef dict d = {}
+    first = TYPE_START[t]
+    for i in range(first, first + TYPE_NOPS[t]):
+        kind = OPS[i][C_KIND]
+        slot = OPS[i][C_SLOT]
+        if kind == K_LABEL:
+            raw = out[<int>SOURCES[i]]
+            if raw != ABSENT:
+                d[NAMES[i]] = LABELS[i][raw]
+            continue
+        raw = out[slot]
+        if raw == ABSENT:
+            continue
+        if kind == K_UINT or kind == K_INT:
+            d[NAMES[i]] = raw
+        elif kind == K_BOOL:
+            d[NAMES[i]] = raw != 0
+        elif kind == K_TEXT or kind == K_DATA:
+            d[NAMES[i]] = (<char*>arena)[raw: raw + out[slot + 1]].decode("ascii")
+        elif kind == K_TURN:
+            d[NAMES[i]] = _turn(raw)
+        elif kind == K_ETA:
+            d[NAMES[i]] = _eta(raw)
+        elif kind == K_TS:
+            d[NAMES[i]] = _timestamp(raw)
+        else:
+            d[NAMES[i]] = raw / <double>SCALES[i]
+    return OK, t, -1, 0, d

@@ -1,0 +1,425 @@
+"""AIS payload decoding (ITU-R M.1371-5 messages 1-27) to gpsd's scaled AIVDM JSON fields.
+
+Two paths over one compiled core (``_payload.pyx``, an interpreter of :mod:`.fields`):
+
+* :func:`decode_payloads` - bulk and columnar: many armoured payloads in one byte buffer with
+  offsets, out come Arrow record batches (one shared ``common`` batch and one per type) and the
+  rejected rows with their reason. It never raises for bad input.
+* :func:`decode_payload` - one payload to a dict keyed and ordered as gpsd's JSON (without
+  ``class``/``device``); raises :class:`PayloadError` (a ``DecodeError``) with the reason.
+
+Reasons a payload is rejected (``PayloadReject.reason``, ``PayloadError.reason``):
+
+``unknown-type``
+    message type 0 or 28-63.
+``bad-length``
+    fewer (or, for some types, more) bits than the type allows (gpsd 3.22's rules), or empty.
+``bad-character``
+    a character that is not 6-bit armour (``0``-``W``, backquote-``w``).
+``bad-fill-bits``
+    fill bits outside 0..5, or fill bits on an empty payload.
+``out-of-range``
+    a position outside +-90 / +-180 degrees that is not the 91 / 181 "not available" value.
+
+No I/O here: callers (framing, ingest) hand in payloads and keep what was rejected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from mista.ais import _payload
+from mista.ais.fields import FIELDS, KINDS, LABELS, MAX_BITS, MIN_BITS, Field
+from mista.errors import DecodeError
+
+__all__ = [
+    "BAD_CHARACTER",
+    "BAD_FILL_BITS",
+    "BAD_LENGTH",
+    "COMMON_SCHEMA",
+    "OUT_OF_RANGE",
+    "REASONS",
+    "UNKNOWN_TYPE",
+    "DecodedBatch",
+    "PayloadError",
+    "PayloadReject",
+    "decode_payload",
+    "decode_payloads",
+    "to_dicts",
+]
+
+UNKNOWN_TYPE: Final = "unknown-type"
+BAD_LENGTH: Final = "bad-length"
+BAD_CHARACTER: Final = "bad-character"
+BAD_FILL_BITS: Final = "bad-fill-bits"
+OUT_OF_RANGE: Final = "out-of-range"
+REASONS: Final[tuple[str, ...]] = (UNKNOWN_TYPE, BAD_LENGTH, BAD_CHARACTER, BAD_FILL_BITS, OUT_OF_RANGE)
+"""Every reason code, in the order of the compiled core's status codes (1..5)."""
+
+_ABSENT: Final = np.iinfo(np.int64).min
+_MAX_TYPES: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadReject:
+    """A payload that could not be decoded: its input row, reason code and a human detail."""
+
+    row: int
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedBatch:
+    """The columnar result of :func:`decode_payloads`.
+
+    ``common`` has one row per decoded message (input order) with the fields most types
+    share; ``by_type`` every gpsd field of each type present; both have ``row``, the index
+    into the input. ``rejected`` lists the rows that did not decode.
+    """
+
+    common: pa.RecordBatch
+    by_type: dict[int, pa.RecordBatch]
+    rejected: list[PayloadReject]
+
+
+class PayloadError(DecodeError):
+    """A payload :func:`decode_payload` cannot decode; ``reason`` is one of :data:`REASONS`."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+COMMON_SCHEMA: Final = pa.schema(
+    [
+        ("row", pa.int64()),
+        ("type", pa.int64()),
+        ("repeat", pa.int64()),
+        ("mmsi", pa.int64()),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("speed", pa.float64()),
+        ("course", pa.float64()),
+        ("heading", pa.int64()),
+        ("status", pa.int64()),
+        ("turn", pa.float64()),
+        ("shipname", pa.string()),
+        ("callsign", pa.string()),
+        ("imo", pa.int64()),
+        ("shiptype", pa.int64()),
+        ("destination", pa.string()),
+        ("draught", pa.float64()),
+        ("to_bow", pa.int64()),
+        ("to_stern", pa.int64()),
+        ("to_port", pa.int64()),
+        ("to_starboard", pa.int64()),
+        ("second", pa.int64()),
+        ("accuracy", pa.bool_()),
+    ]
+)
+"""Columns of ``DecodedBatch.common``: gpsd names and units; null where a type lacks one."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    field: Field
+    slot: int  # value slot (text/data: start; slot + 1: length); label: its source's slot
+    conditional: bool
+
+
+def _build() -> dict[int, list[_Column]]:
+    """Turn :data:`FIELDS` into the compiled core's op table; return the column layouts."""
+    ops: list[list[int]] = []
+    type_start = np.zeros(_MAX_TYPES, np.int32)
+    type_nops = np.zeros(_MAX_TYPES, np.int32)
+    type_nslots = np.zeros(_MAX_TYPES, np.int32)
+    min_bits = np.zeros(_MAX_TYPES, np.int32)
+    max_bits = np.full(_MAX_TYPES, 8192, np.int32)
+    names: list[str] = []
+    scales: list[float] = []
+    labels: list[tuple[str, ...] | None] = []
+    sources: list[int] = []
+    layouts: dict[int, list[_Column]] = {}
+    for msgtype, fields in FIELDS.items():
+        type_start[msgtype] = len(ops)
+        slots: dict[str, int] = {}
+        by_name = {f.name: f for f in fields}
+        layout: list[_Column] = []
+        nslot = 0
+        for f in fields:
+            cond, condval, condw = -1, 0, 0
+            if f.when is not None:
+                src, condval = f.when
+                if src == "aux":
+                    cond = -2
+                elif src == "bits":
+                    cond = -3
+                else:
+                    cond, condw = by_name[src].offset, by_name[src].width
+            if f.kind == "label":
+                slot = slots[f.source]
+            else:
+                slot = nslot
+                slots[f.name] = slot
+                nslot += 2 if f.kind in ("text", "data") else 1
+            limit = na = 0
+            if f.kind in ("lat", "lon"):
+                degrees = 90 if f.kind == "lat" else 180
+                limit, na = round(degrees * f.scale), round((degrees + 1) * f.scale)
+            ops.append(
+                [KINDS.index(f.kind), f.offset, f.width, slot, cond, condval, limit, na, condw]
+            )
+            names.append(f.name)
+            scales.append(f.scale)
+            labels.append(LABELS[f.labels] if f.kind == "label" else None)
+            sources.append(slot)
+            layout.append(_Column(f, slot, f.when is not None))
+        type_nops[msgtype] = len(fields)
+        type_nslots[msgtype] = nslot
+        min_bits[msgtype] = MIN_BITS[msgtype]
+        max_bits[msgtype] = MAX_BITS.get(msgtype, 8192)
+        layouts[msgtype] = layout
+    _payload.configure(
+        np.ascontiguousarray(np.array(ops, np.int32)),
+        type_start,
+        type_nops,
+        type_nslots,
+        min_bits,
+        max_bits,
+    )
+    _payload.configure_names(names, scales, labels, sources)
+    return layouts
+
+
+_LAYOUTS: Final = _build()
+_OPS: Final[list[Field]] = [f for fields in FIELDS.values() for f in fields]
+_LABEL_ARRAYS: Final = {name: pa.array(texts, pa.string()) for name, texts in LABELS.items()}
+
+
+# --- details for rejects -------------------------------------------------------------------
+
+
+def _detail(reason: str, payload: bytes, fill: int, msgtype: int, bad_op: int, raw: int) -> str:
+    nbits = 6 * len(payload) - fill
+    if reason == BAD_FILL_BITS:
+        if not payload:
+            return f"fill bits {fill} on an empty payload (must be 0)"
+        return f"fill bits {fill} not in 0..5"
+    if reason == BAD_CHARACTER:
+        for i, byte in enumerate(payload):
+            if not (48 <= byte < 88 or 96 <= byte < 120):
+                return f"character {chr(byte)!r} at position {i} is not 6-bit armour"
+        return "payload is not 6-bit armour"
+    if reason == UNKNOWN_TYPE:
+        return f"message type {msgtype} is not one of 1-27"
+    if reason == BAD_LENGTH:
+        if nbits < 6:
+            return f"{nbits} bits: too short to hold a message type"
+        if msgtype < 1 or msgtype > 27:
+            return f"{nbits} bits: longer than any AIS message"
+        lo, hi = MIN_BITS[msgtype], MAX_BITS.get(msgtype)
+        allowed = f"{lo}..{hi}" if hi else f"at least {lo}"
+        return f"type {msgtype} message has {nbits} bits, {allowed} expected"
+    field = _OPS[bad_op]
+    value = raw / field.scale
+    degrees = 90 if field.kind == "lat" else 180
+    return (
+        f"{field.name} {value:.4f} outside -{degrees}..{degrees} and not the "
+        f'{degrees + 1} "not available" value'
+    )
+
+
+# --- per message ---------------------------------------------------------------------------
+
+
+def decode_payload(payload: str | bytes, fill_bits: int = 0) -> dict[str, object]:
+    """Decode one armoured payload to gpsd's AIVDM JSON fields (in gpsd's order).
+
+    >>> decode_payload("15Di=4002i<chWiba2`rPpD:04;`")["mmsi"]
+    367591056
+    """
+    raw = payload.encode("ascii", "replace") if isinstance(payload, str) else bytes(payload)
+    status, msgtype, bad_op, bad_raw, out = _payload.decode_one(raw, fill_bits)
+    if status:
+        reason = REASONS[status - 1]
+        raise PayloadError(reason, _detail(reason, raw, fill_bits, msgtype, bad_op, bad_raw))
+    result: dict[str, object] = out
+    return result
+
+
+# --- bulk ----------------------------------------------------------------------------------
+
+
+def _strings(
+    arena: npt.NDArray[np.uint8],
+    starts: npt.NDArray[np.int64],
+    lengths: npt.NDArray[np.int64],
+    absent: npt.NDArray[np.bool_] | None,
+) -> pa.Array:
+    """Gather (start, length) spans of the arena into one Arrow string array."""
+    k = len(starts)
+    offsets = np.zeros(k + 1, np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    total = int(offsets[-1])
+    index = np.repeat(starts - offsets[:-1], lengths) + np.arange(total, dtype=np.int64)
+    data = arena[index]
+    validity = None
+    if absent is not None and absent.any():
+        validity = pa.py_buffer(np.packbits(~absent, bitorder="little"))
+    return pa.StringArray.from_buffers(k, pa.py_buffer(offsets), pa.py_buffer(data), validity)
+
+
+def _fixed(parts: Sequence[tuple[npt.NDArray[np.int64] | str, int]], k: int) -> pa.Array:
+    """Fixed-width strings built from zero-padded numbers and literal separators."""
+    width = sum(w for _, w in parts)
+    chars = np.empty((k, width), np.uint8)
+    pos = 0
+    for part, w in parts:
+        if isinstance(part, str):
+            chars[:, pos] = ord(part)
+        else:
+            value = part
+            for d in range(w - 1, -1, -1):
+                chars[:, pos + d] = 48 + value % 10
+                value = value // 10
+        pos += w
+    offsets = np.arange(0, width * (k + 1), width, dtype=np.int32)
+    return pa.StringArray.from_buffers(k, pa.py_buffer(offsets), pa.py_buffer(chars))
+
+
+def _column(
+    col: _Column, vals: npt.NDArray[np.int64], arena: npt.NDArray[np.uint8]
+) -> pa.Array:
+    f = col.field
+    raw = vals[:, col.slot]
+    absent = raw == _ABSENT if col.conditional else None
+    mask = absent if absent is not None and absent.any() else None
+    kind = f.kind
+    if kind in ("uint", "int"):
+        return pa.array(raw, pa.int64(), mask=mask)
+    if kind == "bool":
+        return pa.array(raw != 0, pa.bool_(), mask=mask)
+    if kind in ("udec", "sdec", "lat", "lon"):
+        return pa.array(raw / f.scale, pa.float64(), mask=mask)
+    if kind in ("text", "data"):
+        return _strings(arena, raw, vals[:, col.slot + 1], absent)
+    if kind == "label":
+        index = pa.array(np.where(raw == _ABSENT, 0, raw).astype(np.int32), mask=mask)
+        return pa.DictionaryArray.from_arrays(index, _LABEL_ARRAYS[f.labels])
+    if kind == "turn":
+        rot = raw / 4.733
+        turn = np.copysign(rot * rot, raw)
+        turn[raw == -128] = math.nan
+        turn[raw == 127] = math.inf
+        turn[raw == -127] = -math.inf
+        return pa.array(turn, pa.float64())
+    k = len(raw)
+    if kind == "eta":
+        return _fixed(
+            [((raw >> 16) & 15, 2), ("-", 1), ((raw >> 11) & 31, 2), ("T", 1),
+             ((raw >> 6) & 31, 2), (":", 1), (raw & 63, 2), ("Z", 1)],
+            k,
+        )  # fmt: skip
+    if kind == "timestamp":
+        return _fixed(
+            [((raw >> 26) & 16383, 4), ("-", 1), ((raw >> 22) & 15, 2), ("-", 1),
+             ((raw >> 17) & 31, 2), ("T", 1), ((raw >> 12) & 31, 2), (":", 1),
+             ((raw >> 6) & 63, 2), (":", 1), (raw & 63, 2), ("Z", 1)],
+            k,
+        )  # fmt: skip
+    raise AssertionError(f"unknown field kind {kind}")
+
+
+def _type_batch(
+    msgtype: int, rows: npt.NDArray[np.int64], vals: npt.NDArray[np.int64], arena: npt.NDArray[np.uint8]
+) -> pa.RecordBatch:
+    layout = _LAYOUTS[msgtype]
+    arrays = [pa.array(rows, pa.int64())] + [_column(c, vals, arena) for c in layout]
+    names = ["row"] + [c.field.name for c in layout]
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def _common(by_type: dict[int, pa.RecordBatch]) -> pa.RecordBatch:
+    batches = []
+    for batch in by_type.values():
+        k = batch.num_rows
+        names = set(batch.schema.names)
+        arrays = []
+        for field in COMMON_SCHEMA:
+            if field.name in names:
+                arr = batch.column(field.name)
+                if arr.type != field.type:
+                    arr = arr.cast(field.type)
+                arrays.append(arr)
+            else:
+                arrays.append(pa.nulls(k, field.type))
+        batches.append(pa.RecordBatch.from_arrays(arrays, schema=COMMON_SCHEMA))
+    if not batches:
+        return pa.RecordBatch.from_pylist([], schema=COMMON_SCHEMA)
+    if len(batches) == 1:
+        return batches[0]
+    table = pa.Table.from_batches(batches).combine_chunks()
+    order = np.argsort(table.column("row").to_numpy(), kind="stable")
+    return table.take(order).combine_chunks().to_batches()[0]
+
+
+def decode_payloads(
+    payload: bytes | bytearray | memoryview | npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    fill_bits: npt.NDArray[np.uint8],
+) -> DecodedBatch:
+    """Decode ``len(offsets) - 1`` payloads, ``payload[offsets[i]:offsets[i+1]]`` each.
+
+    Never raises for bad message content: every input row is either in ``common`` (and its
+    type's batch) or in ``rejected``. Raises ``ValueError`` if the offsets are malformed.
+    """
+    buf = np.frombuffer(payload, np.uint8) if not isinstance(payload, np.ndarray) else payload
+    offs = np.ascontiguousarray(offsets, np.int64)
+    fills = np.ascontiguousarray(fill_bits, np.uint8)
+    status, types, bad_op, bad_raw, tables, arena = _payload.decode_bulk(buf, offs, fills)
+    by_type = {t: _type_batch(t, rows, vals, arena) for t, (rows, vals) in sorted(tables.items())}
+    rejected = []
+    for row in np.flatnonzero(status).tolist():
+        reason = REASONS[int(status[row]) - 1]
+        chunk = bytes(buf[offs[row] : offs[row + 1]])
+        fill = int(fills[row])
+        detail = _detail(reason, chunk, fill, int(types[row]), int(bad_op[row]), int(bad_raw[row]))
+        rejected.append(PayloadReject(row, reason, detail))
+    return DecodedBatch(_common(by_type), by_type, rejected)
+
+
+def _gpsd_value(name: str, value: object) -> object:
+    if name == "turn" and isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "fastright" if value > 0 else "fastleft"
+    return value
+
+
+def to_dicts(batch: DecodedBatch, n: int) -> list[dict[str, object] | None]:
+    """Per input row (``n`` rows), the dict :func:`decode_payload` gives, or None if rejected."""
+    result: list[dict[str, object] | None] = [None] * n
+    for msgtype, table in batch.by_type.items():
+        names = table.schema.names[1:]
+        has_turn = "turn" in names
+        columns = [table.column(name).to_pylist() for name in names]
+        rows = table.column("row").to_pylist()
+        conditional = any(c.conditional for c in _LAYOUTS[msgtype])
+        for i, row in enumerate(rows):
+            d = {name: col[i] for name, col in zip(names, columns, strict=True)}
+            if conditional:
+                d = {k: v for k, v in d.items() if v is not None}
+            if has_turn:
+                d["turn"] = _gpsd_value("turn", d["turn"])
+            result[row] = d
+    return result
