@@ -1,0 +1,105 @@
+"""Persistence: the ``Store`` protocol every backend implements, and what it returns.
+
+The embedded default is ``mista.store.embedded.DuckDBStore`` (one DuckDB file); only the
+composition root (``mista.node``) picks a backend. Query results are Arrow tables so every
+face (CLI, API, web) formats them the same way (``mista.store.export``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+import pyarrow as pa
+
+from mista.errors import InputError
+from mista.ingest.batch import IngestBatch
+
+__all__ = ["BBox", "Store", "WriteResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one committed batch added to the store."""
+
+    reports: int
+    receptions: int
+    rejected: int
+
+
+@dataclass(frozen=True, slots=True)
+class BBox:
+    """A longitude/latitude box; ``west > east`` crosses the antimeridian."""
+
+    west_deg: float
+    south_deg: float
+    east_deg: float
+    north_deg: float
+
+    def __post_init__(self) -> None:
+        if not (-90 <= self.south_deg <= self.north_deg <= 90):
+            raise InputError(
+                f"bbox south {self.south_deg} / north {self.north_deg}: need "
+                "-90 <= south <= north <= 90 (order is W,S,E,N)"
+            )
+        if not (-180 <= self.west_deg <= 180 and -180 <= self.east_deg <= 180):
+            raise InputError(
+                f"bbox west {self.west_deg} / east {self.east_deg}: need -180..180 "
+                "(order is W,S,E,N)"
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> BBox:
+        """From ``W,S,E,N`` in degrees, e.g. ``-74.3,40.4,-73.7,40.9``."""
+        try:
+            west, south, east, north = (float(part) for part in text.split(","))
+        except ValueError:
+            raise InputError(
+                f"bbox {text!r} is not four numbers W,S,E,N (e.g. -74.3,40.4,-73.7,40.9)"
+            ) from None
+        return cls(west, south, east, north)
+
+
+class Store(Protocol):
+    """What every store backend does. Writes are batches; reads return Arrow tables."""
+
+    def write(self, batch: IngestBatch) -> WriteResult:
+        """Store one batch durably (committed before returning), idempotently."""
+        ...
+
+    def vessels(self) -> pa.Table:
+        """Latest known state and identity of every vessel, one row each."""
+        ...
+
+    def track(
+        self, mmsi: int, since: datetime | None = None, until: datetime | None = None
+    ) -> pa.Table:
+        """One vessel's positions in time order, ``since <= observed_at < until``."""
+        ...
+
+    def positions(
+        self, bbox: BBox, since: datetime | None = None, until: datetime | None = None
+    ) -> pa.Table:
+        """Every position inside ``bbox`` in time order, ``since <= observed_at < until``."""
+        ...
+
+    def rejected(self, limit: int | None = None) -> pa.Table:
+        """The quarantine: lines that could not be used, with source, line and reason."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables (reports, receptions, vessels, quarantine...)."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

@@ -1,0 +1,465 @@
+"""``DuckDBStore``: the embedded store, one DuckDB file, zero setup.
+
+Writes take a whole ``IngestBatch`` (Arrow tables) and commit it in one transaction, so
+accepted input is durable batch by batch and a crash loses at most the batch in flight,
+which a re-run stores again. Idempotence comes from content ids: a batch is anti-joined
+against the reports of its own time window (a report with the same id was observed in the
+same ``DEDUPE_WINDOW_S`` bucket), which DuckDB's row-group min/max statistics make cheap
+because reports are inserted in time order. All DuckDB SQL lives here and in
+``embedded_schema``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mista.errors import StoreError
+from mista.ingest.batch import REPORT_COLUMNS, IngestBatch, label_id
+from mista.labels import Label
+from mista.model import DEDUPE_WINDOW_S
+
+from . import BBox, WriteResult
+from .embedded_schema import MIGRATIONS
+
+__all__ = ["POSITION_TYPES", "STATIC_TYPES", "DuckDBStore"]
+
+#: AIS message types whose position is a vessel's (or SAR aircraft's) position, and so
+#: update its latest state. Base stations (4, 11) and aids to navigation (21) are stored
+#: as reports with their position but are not vessels. Position-file rows have no type.
+POSITION_TYPES = (1, 2, 3, 9, 18, 19, 27)
+#: AIS message types that carry static and voyage data (identity).
+STATIC_TYPES = (5, 19, 24)
+_WINDOW_US = DEDUPE_WINDOW_S * 1_000_000
+_STATIC_FIELDS = (
+    "imo",
+    "name",
+    "callsign",
+    "ship_type",
+    "destination",
+    "draught_m",
+    "to_bow_m",
+    "to_stern_m",
+    "to_port_m",
+    "to_starboard_m",
+)
+_MOTION_FIELDS = ("lat", "lon", "speed_kn", "course_deg", "heading_deg", "nav_status")
+
+
+def _ts(param: str) -> str:
+    """SQL for a timestamp parameter given as epoch microseconds (no tz libraries needed)."""
+    return f"make_timestamp(${param}::BIGINT)::TIMESTAMPTZ"
+
+
+def _us(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise StoreError(f"time {moment.isoformat()} has no timezone: give UTC times")
+    return round(moment.timestamp() * 1_000_000)
+
+
+def _time_range(column: pa.ChunkedArray) -> tuple[int, int] | None:
+    """(min, max) epoch microseconds of a timestamp column, ignoring nulls."""
+    bounds = pc.min_max(column.cast(pa.int64()))
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    return None if low is None else (int(low), int(high))
+
+
+def _labels_table(labels: tuple[Label, ...]) -> pa.Table:
+    unique = {label_id(label): label for label in labels}
+    rows = list(unique.items())
+    return pa.table(
+        {
+            "id": [key for key, _ in rows],
+            "level": pa.array([int(label.level) for _, label in rows], pa.int16()),
+            "level_name": [label.level.name for _, label in rows],
+            "originator": [label.originator for _, label in rows],
+            "releasable_to": [sorted(label.releasable_to) for _, label in rows],
+            "categories": pa.array(
+                [sorted(label.categories) for _, label in rows], pa.list_(pa.string())
+            ),
+            "orcon": [label.orcon for _, label in rows],
+            "marking": [label.to_marking() for _, label in rows],
+        }
+    )
+
+
+class DuckDBStore:
+    """The embedded store. Open read-only for queries (several readers may share a file
+    when no writer holds it)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if read_only and not self.path.exists():
+            raise StoreError(
+                f"no store at {self.path} (ingest something first: mista ingest FILE "
+                "--store PATH, or point --store / MISTA_STORE at an existing store)"
+            )
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreError(
+                    f"store {self.path} is in use by another process (wait for it to finish, "
+                    "or use another --store)"
+                ) from None
+            raise StoreError(f"cannot open store {self.path}: {exc}") from None
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"cannot open store {self.path}: {exc} (is it a mista DuckDB store?)"
+            ) from None
+        self._run("SET TimeZone = 'UTC'")
+        self._read_only = read_only
+        self._migrate()
+        self._seq = self._scalar("SELECT coalesce(max(seq), 0) FROM reports")
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def _run(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        # Fetch to the end: DuckDB refuses new work while a result is unfinished.
+        self._con.execute(sql, params or {}).fetchall()
+
+    def _scalar(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        rows = self._con.execute(sql, params or {}).fetchall()
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+    def _migrate(self) -> None:
+        latest = MIGRATIONS[-1][0]
+        exists = self._scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        )
+        if not exists and self._read_only:
+            raise StoreError(f"{self.path} is not a mista store (no schema_migrations table)")
+        if not exists:
+            self._run(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                "name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+            )
+        current = self._scalar("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        if current > latest:
+            raise StoreError(
+                f"store {self.path} has schema version {current}, newer than this mista "
+                f"knows ({latest}): upgrade mista to use it"
+            )
+        if current < latest and self._read_only:
+            raise StoreError(
+                f"store {self.path} has schema version {current}, older than {latest}: "
+                "open it once for writing (e.g. mista ingest) to migrate it"
+            )
+        for version, name, statements in MIGRATIONS:
+            if version <= current:
+                continue
+            self._con.begin()
+            try:
+                for statement in statements:
+                    self._run(statement)
+                self._run(
+                    "INSERT INTO schema_migrations VALUES ($v, $n, now())",
+                    {"v": version, "n": name},
+                )
+                self._con.commit()
+            except duckdb.Error as exc:
+                self._con.rollback()
+                raise StoreError(f"store {self.path}: migration {version} failed: {exc}") from None
+
+    def schema_version(self) -> int:
+        return self._scalar("SELECT max(version) FROM schema_migrations")
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def write(self, batch: IngestBatch) -> WriteResult:
+        if self._read_only:
+            raise StoreError(f"store {self.path} is open read-only")
+        con = self._con
+        con.register("_batch", batch.messages)
+        con.register("_rejected", batch.rejected)
+        con.register("_labels", _labels_table(batch.labels))
+        seq0 = self._seq
+        try:
+            con.begin()
+            self._run(
+                "INSERT INTO labels SELECT * FROM _labels WHERE id NOT IN (SELECT id FROM labels)"
+            )
+            reports = self._insert_reports(batch, seq0) if batch.messages.num_rows else 0
+            receptions = self._insert_receptions(batch) if batch.messages.num_rows else 0
+            if reports:
+                self._update_latest(seq0)
+                self._update_vessels(seq0)
+            rejected = self._insert_rejected(batch) if batch.rejected.num_rows else 0
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise StoreError(f"store {self.path}: writing a batch failed: {exc}") from None
+        finally:
+            for name in ("_batch", "_rejected", "_labels"):
+                con.unregister(name)
+        self._seq = seq0 + reports
+        return WriteResult(reports=reports, receptions=receptions, rejected=rejected)
+
+    def _window_ids(
+        self,
+        table: str,
+        id_col: str,
+        time_col: str,
+        extra: str,
+        bounds: tuple[int, int] | None,
+        untimed: bool,
+    ) -> tuple[str, dict[str, int]]:
+        """SQL selecting existing rows of ``table`` that a batch could duplicate."""
+        parts, params = [], {}
+        if bounds is not None:
+            parts.append(
+                f"SELECT {id_col}{extra} FROM {table} "
+                f"WHERE {time_col} >= {_ts('lo')} AND {time_col} < {_ts('hi')}"
+            )
+            params = {"lo": bounds[0], "hi": bounds[1]}
+        if untimed:
+            parts.append(f"SELECT {id_col}{extra} FROM {table} WHERE {time_col} IS NULL")
+        return " UNION ALL ".join(parts), params
+
+    def _insert_reports(self, batch: IngestBatch, seq0: int) -> int:
+        observed = batch.messages.column("observed_at")
+        timed = _time_range(observed)
+        bounds = None
+        if timed is not None:
+            # The stored report with the same id lies in the same dedupe bucket.
+            bounds = (
+                (timed[0] // _WINDOW_US) * _WINDOW_US,
+                (timed[1] // _WINDOW_US + 1) * _WINDOW_US,
+            )
+        untimed = observed.null_count > 0
+        existing, params = self._window_ids("reports", "id", "observed_at", "", bounds, untimed)
+        columns = ", ".join(f"b.{name}" for name in REPORT_COLUMNS)
+        order = "b.observed_at NULLS FIRST, b.line_no"
+        sql = f"""
+            INSERT INTO reports
+            SELECT $seq0 + row_number() OVER (ORDER BY {order}), {columns}, b.source
+            FROM (
+                SELECT * FROM _batch
+                QUALIFY row_number() OVER (
+                    PARTITION BY id ORDER BY observed_at NULLS LAST, line_no) = 1
+            ) b
+            LEFT JOIN ({existing}) e ON e.id = b.id
+            WHERE e.id IS NULL
+            ORDER BY {order}
+        """
+        return self._scalar(sql, {"seq0": seq0, **params})
+
+    def _insert_receptions(self, batch: IngestBatch) -> int:
+        received = batch.messages.column("received_at")
+        bounds = _time_range(received)
+        if bounds is not None:
+            bounds = (bounds[0], bounds[1] + 1)
+        untimed = received.null_count > 0
+        existing, params = self._window_ids(
+            "receptions", "report_id", "received_at", ", receiver, raw", bounds, untimed
+        )
+        sql = f"""
+            INSERT INTO receptions
+            SELECT b.id, b.received_at, b.receiver, b.source, b.line_no, b.raw
+            FROM (
+                SELECT * FROM _batch
+                QUALIFY row_number() OVER (PARTITION BY id, receiver, raw ORDER BY line_no) = 1
+            ) b
+            LEFT JOIN ({existing}) e
+              ON e.report_id = b.id AND e.raw = b.raw
+             AND coalesce(e.receiver, '') = coalesce(b.receiver, '')
+            WHERE e.report_id IS NULL
+            ORDER BY b.received_at NULLS FIRST, b.line_no
+        """
+        return self._scalar(sql, params)
+
+    def _update_latest(self, seq0: int) -> None:
+        fields = ", ".join(_MOTION_FIELDS)
+        updates = ", ".join(
+            f"{name} = excluded.{name}"
+            for name in ("report_id", "seq", "observed_at", "msg_type", *_MOTION_FIELDS, "label_id")
+        )
+        types = ", ".join(str(t) for t in POSITION_TYPES)
+        self._run(
+            f"""
+            INSERT INTO vessel_latest
+            SELECT mmsi, id, seq, observed_at, msg_type, {fields}, label_id
+            FROM reports
+            WHERE seq > $seq0 AND mmsi IS NOT NULL AND lat IS NOT NULL AND lon IS NOT NULL
+              AND (msg_type IS NULL OR msg_type IN ({types}))
+            QUALIFY row_number() OVER (
+                PARTITION BY mmsi ORDER BY observed_at DESC NULLS LAST, seq DESC) = 1
+            ON CONFLICT (mmsi) DO UPDATE SET {updates}
+            WHERE vessel_latest.observed_at IS NULL
+               OR excluded.observed_at >= vessel_latest.observed_at
+            """,
+            {"seq0": seq0},
+        )
+
+    def _update_vessels(self, seq0: int) -> None:
+        aggregates = ", ".join(
+            f"arg_max({name}, seq) FILTER (WHERE {name} IS NOT NULL)" for name in _STATIC_FIELDS
+        )
+        newer = "(vessels.updated_at IS NULL OR excluded.updated_at >= vessels.updated_at)"
+        updates = ", ".join(
+            f"{name} = CASE WHEN {newer} THEN coalesce(excluded.{name}, vessels.{name}) "
+            f"ELSE coalesce(vessels.{name}, excluded.{name}) END"
+            for name in _STATIC_FIELDS
+        )
+        any_static = " OR ".join(f"{name} IS NOT NULL" for name in _STATIC_FIELDS)
+        types = ", ".join(str(t) for t in STATIC_TYPES)
+        self._run(
+            f"""
+            INSERT INTO vessels
+            SELECT mmsi, max(observed_at), max(seq), {aggregates}
+            FROM reports
+            WHERE seq > $seq0 AND mmsi IS NOT NULL AND ({any_static})
+              AND (msg_type IS NULL OR msg_type IN ({types}))
+            GROUP BY mmsi
+            ON CONFLICT (mmsi) DO UPDATE SET {updates},
+                updated_at = greatest(vessels.updated_at, excluded.updated_at),
+                seq = greatest(vessels.seq, excluded.seq)
+            """,
+            {"seq0": seq0},
+        )
+
+    def _insert_rejected(self, batch: IngestBatch) -> int:
+        lines = batch.rejected.column("line_no")
+        bounds = pc.min_max(lines)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        window = (
+            "e.line_no IS NULL"
+            if low is None
+            else ("(e.line_no IS NULL OR e.line_no BETWEEN $lo AND $hi)")
+        )
+        params = {} if low is None else {"lo": low, "hi": high}
+        return self._scalar(
+            f"""
+            INSERT INTO quarantine
+            SELECT q.source, q.line_no, q.reason, q.detail, q.raw, now()
+            FROM _rejected q
+            WHERE NOT EXISTS (
+                SELECT 1 FROM quarantine e
+                WHERE {window} AND e.source = q.source AND e.reason = q.reason
+                  AND e.raw = q.raw AND e.line_no IS NOT DISTINCT FROM q.line_no)
+            """,
+            params,
+        )
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _query(self, sql: str, params: dict[str, Any]) -> pa.Table:
+        try:
+            return self._con.sql(sql, params=params).to_arrow_table()
+        except duckdb.Error as exc:
+            raise StoreError(f"store {self.path}: query failed: {exc}") from None
+
+    @staticmethod
+    def _window(since: datetime | None, until: datetime | None) -> tuple[str, dict[str, int]]:
+        clauses, params = [], {}
+        if since is not None:
+            clauses.append(f"r.observed_at >= {_ts('since')}")
+            params["since"] = _us(since)
+        if until is not None:
+            clauses.append(f"r.observed_at < {_ts('until')}")
+            params["until"] = _us(until)
+        return "".join(f" AND {clause}" for clause in clauses), params
+
+    _POSITION_COLUMNS = (
+        "r.observed_at, r.mmsi, r.lat, r.lon, r.speed_kn, r.course_deg, r.heading_deg, "
+        "r.nav_status, r.msg_type, r.source_kind, r.originator, l.marking AS label, "
+        "r.id AS report_id"
+    )
+
+    def track(
+        self, mmsi: int, since: datetime | None = None, until: datetime | None = None
+    ) -> pa.Table:
+        window, params = self._window(since, until)
+        return self._query(
+            f"""
+            SELECT {self._POSITION_COLUMNS}
+            FROM reports r JOIN labels l ON l.id = r.label_id
+            WHERE r.mmsi = $mmsi AND r.lat IS NOT NULL{window}
+            ORDER BY r.observed_at NULLS FIRST, r.seq
+            """,
+            {"mmsi": mmsi, **params},
+        )
+
+    def positions(
+        self, bbox: BBox, since: datetime | None = None, until: datetime | None = None
+    ) -> pa.Table:
+        window, params = self._window(since, until)
+        if bbox.west_deg <= bbox.east_deg:
+            lon = "r.lon BETWEEN $west AND $east"
+        else:  # crosses the antimeridian
+            lon = "(r.lon >= $west OR r.lon <= $east)"
+        return self._query(
+            f"""
+            SELECT {self._POSITION_COLUMNS}
+            FROM reports r JOIN labels l ON l.id = r.label_id
+            WHERE r.lat BETWEEN $south AND $north AND {lon}{window}
+            ORDER BY r.observed_at NULLS FIRST, r.seq
+            """,
+            {
+                "west": bbox.west_deg,
+                "south": bbox.south_deg,
+                "east": bbox.east_deg,
+                "north": bbox.north_deg,
+                **params,
+            },
+        )
+
+    def vessels(self) -> pa.Table:
+        return self._query(
+            """
+            SELECT coalesce(p.mmsi, v.mmsi) AS mmsi, v.name, v.callsign, v.imo, v.ship_type,
+                   v.destination, p.observed_at, p.lat, p.lon, p.speed_kn, p.course_deg,
+                   p.heading_deg, p.nav_status, p.msg_type, l.marking AS label,
+                   p.report_id
+            FROM vessel_latest p
+            FULL OUTER JOIN vessels v ON v.mmsi = p.mmsi
+            LEFT JOIN labels l ON l.id = p.label_id
+            ORDER BY mmsi
+            """,
+            {},
+        )
+
+    def rejected(self, limit: int | None = None) -> pa.Table:
+        limit_sql = "" if limit is None else " LIMIT $limit"
+        return self._query(
+            "SELECT source, line_no, reason, detail, raw, quarantined_at FROM quarantine "
+            f"ORDER BY source, line_no NULLS FIRST, reason{limit_sql}",
+            {} if limit is None else {"limit": limit},
+        )
+
+    def counts(self) -> dict[str, int]:
+        tables = ("reports", "receptions", "vessel_latest", "vessels", "quarantine", "labels")
+        sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
+        result = self._con.sql(sql).to_arrow_table()
+        names, values = result.column(0).to_pylist(), result.column(1).to_pylist()
+        return {str(name): int(value) for name, value in zip(names, values, strict=True)}
+
+    def rejected_by_reason(self) -> dict[str, int]:
+        result = self._con.sql(
+            "SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC"
+        ).to_arrow_table()
+        names = result.column(0).to_pylist()
+        values = np.asarray(result.column(1))
+        return {str(name): int(value) for name, value in zip(names, values, strict=True)}

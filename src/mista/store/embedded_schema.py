@@ -1,0 +1,122 @@
+"""The embedded store's schema as versioned migrations (DuckDB SQL).
+
+Each migration is applied once, in order, in one transaction, and recorded in
+``schema_migrations``. Never edit a released migration: add the next one.
+
+Tables:
+
+- ``reports``: one row per observation (id = ``mista.model.report_id``), inserted in
+  arrival order, which for feeds and logs is time order, so DuckDB's per-row-group
+  min/max statistics prune time-window queries. ``seq`` is the insertion order.
+- ``receptions``: who heard each report, when, and the raw input line(s).
+- ``labels``: the security labels reports point to (few rows; reports hold ``label_id``).
+- ``vessel_latest``: the latest position per MMSI, maintained on write, so "latest state
+  per vessel" never scans the reports.
+- ``vessels``: the latest identity (static and voyage data) per MMSI, maintained on write.
+- ``quarantine``: every line that could not be used, with its source, line and reason.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS"]
+
+_INITIAL = (
+    """
+    CREATE TABLE labels (
+        id VARCHAR PRIMARY KEY,
+        level SMALLINT NOT NULL,
+        level_name VARCHAR NOT NULL,
+        originator VARCHAR NOT NULL,
+        releasable_to VARCHAR[] NOT NULL,
+        categories VARCHAR[] NOT NULL,
+        orcon BOOLEAN NOT NULL,
+        marking VARCHAR NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE reports (
+        seq BIGINT NOT NULL,
+        id VARCHAR NOT NULL,
+        originator VARCHAR NOT NULL,
+        source_kind VARCHAR NOT NULL,
+        label_id VARCHAR NOT NULL,
+        observed_at TIMESTAMPTZ,
+        msg_type SMALLINT,
+        mmsi INTEGER,
+        lat DOUBLE,
+        lon DOUBLE,
+        speed_kn DOUBLE,
+        course_deg DOUBLE,
+        heading_deg DOUBLE,
+        nav_status SMALLINT,
+        imo INTEGER,
+        name VARCHAR,
+        callsign VARCHAR,
+        ship_type SMALLINT,
+        destination VARCHAR,
+        draught_m DOUBLE,
+        to_bow_m SMALLINT,
+        to_stern_m SMALLINT,
+        to_port_m SMALLINT,
+        to_starboard_m SMALLINT,
+        content_key VARCHAR NOT NULL,
+        source VARCHAR NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE receptions (
+        report_id VARCHAR NOT NULL,
+        received_at TIMESTAMPTZ,
+        receiver VARCHAR,
+        source VARCHAR NOT NULL,
+        line_no BIGINT,
+        raw VARCHAR NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE vessel_latest (
+        mmsi INTEGER PRIMARY KEY,
+        report_id VARCHAR NOT NULL,
+        seq BIGINT NOT NULL,
+        observed_at TIMESTAMPTZ,
+        msg_type SMALLINT,
+        lat DOUBLE NOT NULL,
+        lon DOUBLE NOT NULL,
+        speed_kn DOUBLE,
+        course_deg DOUBLE,
+        heading_deg DOUBLE,
+        nav_status SMALLINT,
+        label_id VARCHAR NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE vessels (
+        mmsi INTEGER PRIMARY KEY,
+        updated_at TIMESTAMPTZ,
+        seq BIGINT NOT NULL,
+        imo INTEGER,
+        name VARCHAR,
+        callsign VARCHAR,
+        ship_type SMALLINT,
+        destination VARCHAR,
+        draught_m DOUBLE,
+        to_bow_m SMALLINT,
+        to_stern_m SMALLINT,
+        to_port_m SMALLINT,
+        to_starboard_m SMALLINT
+    )
+    """,
+    """
+    CREATE TABLE quarantine (
+        source VARCHAR NOT NULL,
+        line_no BIGINT,
+        reason VARCHAR NOT NULL,
+        detail VARCHAR NOT NULL,
+        raw VARCHAR NOT NULL,
+        quarantined_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+)
+
+#: (version, name, statements), in order.
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = ((1, "initial schema", _INITIAL),)
