@@ -63,15 +63,25 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
-def git_commit() -> str:
-    """The checkout's commit (short), with '+dirty' when the work tree differs from it."""
+def mista_root() -> Path:
+    """The checkout that ``import mista`` loads from (PYTHONPATH may point at another one)."""
+    try:
+        import mista
+    except ImportError:
+        return PROJECT_ROOT
+    return Path(mista.__file__).resolve().parents[2]
+
+
+def git_commit(root: Path | None = None) -> str:
+    """The commit (short) of the checkout mista is imported from, '+dirty' if it differs."""
+    root = mista_root() if root is None else root
     try:
         commit = subprocess.run(
-            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short", "HEAD"],
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
             capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):

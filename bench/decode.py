@@ -66,7 +66,7 @@ def mista_decoders(data: bytes) -> tuple[list[Decoder], str]:
     """mista's bulk (columnar) and per-message paths; empty with a reason if not importable."""
     try:
         from mista.ais.framing import Framer
-        from mista.ais.payload import decode_payload, decode_payloads, to_dicts
+        from mista.ais.payload import PayloadError, decode_payload, decode_payloads, to_dicts
     except ImportError as exc:
         return [], f"mista decoder not importable yet ({exc})"
     version = f"{h.package_version('mista')} ({h.git_commit()})"
@@ -86,8 +86,9 @@ def mista_decoders(data: bytes) -> tuple[list[Decoder], str]:
         for chunk in _with_end(chunks_of(data)):
             fb = framer.feed(chunk) if chunk is not None else framer.finish()
             db = decode_payloads(fb.payload, fb.payload_offsets, fb.fill_bits)
-            for _message in to_dicts(db, len(fb)):
-                count += 1
+            for message in to_dicts(db, len(fb)):
+                if message is not None:  # None: a payload the decoder rejected
+                    count += 1
         return count
 
     def one_by_one() -> int:
@@ -95,12 +96,12 @@ def mista_decoders(data: bytes) -> tuple[list[Decoder], str]:
         count = 0
         for chunk in _with_end(chunks_of(data)):
             fb = framer.feed(chunk) if chunk is not None else framer.finish()
-            payload = bytes(fb.payload)
-            offsets = fb.payload_offsets
-            fills = fb.fill_bits
+            fills = fb.fill_bits.tolist()
             for i in range(len(fb)):
-                text = payload[int(offsets[i]) : int(offsets[i + 1])].decode("ascii")
-                decode_payload(text, int(fills[i]))
+                try:
+                    decode_payload(fb.payload_at(i), fills[i])
+                except PayloadError:
+                    continue
                 count += 1
         return count
 
