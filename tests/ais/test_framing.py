@@ -141,6 +141,8 @@ def _signed(body: str) -> str:
         (_signed("AIVDM,1,1,,B,15N0|s?P,0"), "payload character '|' at position 5"),
         (_signed(f"AIVDM,1,1,,B,{PAYLOAD}"), "5 fields"),
         (_signed(f"AIVDM,1,1,,B,{PAYLOAD},0,0,0"), "8 fields"),
+        (_signed(f"=IVDM,1,1,,B,{PAYLOAD},0"), "talker '=I'"),
+        (_signed(f"--VDM,1,1,,B,{PAYLOAD},0"), "talker '--'"),
         (f"!AIVDM,1,1,,B,{PAYLOAD},0", "no *hh checksum"),
         (f"!AIVDM,1,1,,B,{PAYLOAD},0*G1", "'G1' is not hexadecimal"),
         (sentence() + "junk", "unexpected text 'junk' after the checksum"),

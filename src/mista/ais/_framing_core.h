@@ -251,6 +251,7 @@ static inline int hexval(unsigned char c) {
 }
 
 static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static inline int is_talker(unsigned char c) { return is_digit(c) || (c >= 'A' && c <= 'Z'); }
 static inline int is_alnum(unsigned char c) {
     return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
@@ -502,6 +503,13 @@ static void fr_sentence(framer_t *f, const fr_linectx *L, const unsigned char *s
         return;
     }
     int fill = fld[fi][0] - '0';
+    if (!is_talker(s[1]) || !is_talker(s[2])) {
+        /* e.g. "!=IVDM" and "!--VDM" in the amsa and dma logs */
+        show(a, sizeof a, s + 1, 2);
+        snprintf(detail, sizeof detail, "talker '%s' is not two capital letters or digits", a);
+        fr_reject_add(f, L->line_no, R_MALFORMED, detail, L->line, L->line_len);
+        return;
+    }
     int own = s[5] == 'O';
     char talker[2] = {(char)s[1], (char)s[2]};
 
