@@ -9,9 +9,9 @@ output into one int64 matrix per message type (text and data as (start, length) 
 shared byte arena), ``decode_one`` turns it into a gpsd-ordered dict.
 """
 
-from libc.stdint cimport int64_t, uint64_t, uint8_t, int16_t, int32_t, INT64_MIN
+from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t, int16_t, int32_t, INT64_MIN
 from libc.string cimport memset
-from libc.math cimport NAN
+from libc.math cimport NAN, INFINITY
 cimport cython
 
 import numpy as np
@@ -52,7 +52,10 @@ cdef enum:
     C_LIMIT = 6
     C_NA = 7
     C_CONDW = 8
-    NCOLS = 9
+    C_CGROUP = 9  # common column group: 0 none, 1 int64, 2 float64, 3 text span
+    C_CROW = 10  # its row in the common int64 / float64 matrix (text: start; +1: length)
+    C_CVALID = 11  # its row in the common validity matrix
+    NCOLS = 12
 
 cdef enum:
     MAX_TYPES = 64
@@ -70,6 +73,9 @@ cdef int32_t TYPE_NOPS[MAX_TYPES]
 cdef int32_t TYPE_NSLOTS[MAX_TYPES]
 cdef int32_t MIN_BITS[MAX_TYPES]
 cdef int32_t MAX_BITS[MAX_TYPES]
+cdef double SCALE[MAX_OPS]
+cdef int32_t COMMON_OPS[MAX_TYPES][64]  # per type: the ops that feed a common column
+cdef int32_t COMMON_N[MAX_TYPES]
 cdef bint CONFIGURED = False
 
 
@@ -86,8 +92,8 @@ cdef void _init_armour() noexcept:
 _init_armour()
 
 
-def configure(int32_t[:, ::1] ops, int32_t[::1] type_start, int32_t[::1] type_nops,
-              int32_t[::1] type_nslots, int32_t[::1] min_bits,
+def configure(int32_t[:, ::1] ops, double[::1] scales, int32_t[::1] type_start,
+              int32_t[::1] type_nops, int32_t[::1] type_nslots, int32_t[::1] min_bits,
               int32_t[::1] max_bits) -> None:
     """Load the op table built by ``payload.py`` from ``fields.py``."""
     global CONFIGURED
@@ -97,6 +103,13 @@ def configure(int32_t[:, ::1] ops, int32_t[::1] type_start, int32_t[::1] type_no
     for i in range(ops.shape[0]):
         for j in range(NCOLS):
             OPS[i][j] = ops[i, j]
+        SCALE[i] = scales[i]
+    for i in range(MAX_TYPES):
+        COMMON_N[i] = 0
+        for j in range(type_start[i], type_start[i] + type_nops[i]):
+            if ops[j, C_CGROUP] != 0 and ops[j, C_KIND] != K_LABEL and COMMON_N[i] < 64:
+                COMMON_OPS[i][COMMON_N[i]] = j
+                COMMON_N[i] += 1
     for i in range(MAX_TYPES):
         TYPE_START[i] = type_start[i]
         TYPE_NOPS[i] = type_nops[i]
@@ -106,14 +119,23 @@ def configure(int32_t[:, ::1] ops, int32_t[::1] type_start, int32_t[::1] type_no
     CONFIGURED = True
 
 
+cdef extern from *:
+    """
+    #include <string.h>
+    #include <stdint.h>
+    /* eight bytes as one big-endian word: one unaligned load and a byte swap */
+    static inline uint64_t mista_load_be64(const uint8_t *p) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        return __builtin_bswap64(w);
+    }
+    """
+    uint64_t mista_load_be64(const uint8_t* p) noexcept nogil
+
+
 cdef inline uint64_t _bits(const uint8_t* buf, Py_ssize_t off, int width) noexcept nogil:
     """``width`` (<= 56) bits from bit ``off`` of the big-endian buffer ``buf``."""
-    cdef const uint8_t* p = buf + (off >> 3)
-    cdef uint64_t w = (
-        (<uint64_t>p[0] << 56) | (<uint64_t>p[1] << 48) | (<uint64_t>p[2] << 40)
-        | (<uint64_t>p[3] << 32) | (<uint64_t>p[4] << 24) | (<uint64_t>p[5] << 16)
-        | (<uint64_t>p[6] << 8) | (<uint64_t>p[7])
-    )
+    cdef uint64_t w = mista_load_be64(buf + (off >> 3))
     if width == 0:
         return 0
     return (w << (off & 7)) >> (64 - width)
@@ -135,8 +157,25 @@ cdef int _unpack(const uint8_t* chars, Py_ssize_t n, int fill, uint8_t* buf,
         return BAD_FILL
     if n * 6 > MAX_BYTES * 8 - 8 * PAD:
         return BAD_LENGTH
-    for i in range(n):
+    cdef uint32_t a, b, c, d
+    i = 0
+    # four chars (24 bits) -> three bytes; 0xFF (not armour) sets the high bits
+    while i + 4 <= n:
+        a = ARMOUR[chars[i]]
+        b = ARMOUR[chars[i + 1]]
+        c = ARMOUR[chars[i + 2]]
+        d = ARMOUR[chars[i + 3]]
+        if (a | b | c | d) & 0xC0:
+            return BAD_CHARACTER
+        a = (a << 18) | (b << 12) | (c << 6) | d
+        buf[nb] = <uint8_t>(a >> 16)
+        buf[nb + 1] = <uint8_t>(a >> 8)
+        buf[nb + 2] = <uint8_t>a
+        nb += 3
+        i += 4
+    while i < n:
         v = ARMOUR[chars[i]]
+        i += 1
         if v == 0xFF:
             return BAD_CHARACTER
         acc = (acc << 6) | v
@@ -160,11 +199,12 @@ cdef int _unpack(const uint8_t* chars, Py_ssize_t n, int fill, uint8_t* buf,
 
 
 cdef int decode_row(const uint8_t* chars, Py_ssize_t n, int fill, int64_t* out,
-                    uint8_t* arena, Py_ssize_t* arena_pos, int* msgtype,
+                    Py_ssize_t stride, uint8_t* arena, Py_ssize_t* arena_pos, int* msgtype,
                     int* bad_op, int64_t* bad_raw) noexcept nogil:
     """Decode one message into ``out`` (the type's slots). Returns a status code.
 
-    Text and data are written at ``arena[arena_pos]`` and recorded as (start, length)."""
+    Slot ``s`` is written at ``out[s * stride]`` (column-major in the bulk path). Text and
+    data are written at ``arena[arena_pos]`` and recorded as (start, length)."""
     cdef uint8_t buf[MAX_BYTES]
     cdef Py_ssize_t nbits = 0, off, cursor, start, end, k, pos, m, nchar
     cdef int status, t, i, kind, width, slot, cond, j, w, nb
@@ -207,9 +247,9 @@ cdef int decode_row(const uint8_t* chars, Py_ssize_t n, int fill, int64_t* out,
             else:
                 present = <int64_t>_bits(buf, cond, op[C_CONDW]) == op[C_CONDVAL]
             if not present:
-                out[slot] = ABSENT
+                out[slot * stride] = ABSENT
                 if kind == K_TEXT or kind == K_DATA:
-                    out[slot + 1] = 0
+                    out[(slot + 1) * stride] = 0
                 continue
         off = op[C_OFFSET]
         if off == -1:
@@ -271,8 +311,8 @@ cdef int decode_row(const uint8_t* chars, Py_ssize_t n, int fill, int64_t* out,
                     arena[pos + 1] = _hexdigit(u & 15)
                     pos += 2
                     k += 8
-            out[slot] = start
-            out[slot + 1] = pos - start
+            out[slot * stride] = start
+            out[(slot + 1) * stride] = pos - start
             cursor = end
             continue
         u = _bits(buf, off, width)
@@ -287,17 +327,62 @@ cdef int decode_row(const uint8_t* chars, Py_ssize_t n, int fill, int64_t* out,
                 bad_op[0] = TYPE_START[t] + i
                 bad_raw[0] = raw
                 return OUT_OF_RANGE
-        out[slot] = raw
+        out[slot * stride] = raw
     arena_pos[0] = pos
     return OK
 
 
+cdef inline double _turn_value(int64_t raw) noexcept nogil:
+    """Rate of turn in degrees/minute; NaN n/a, +-inf for fastright/fastleft."""
+    cdef double r
+    if raw == -128:
+        return NAN
+    if raw == 127:
+        return INFINITY
+    if raw == -127:
+        return -INFINITY
+    r = raw / 4.733
+    return r * r if raw >= 0 else -(r * r)
+
+
+cdef void _to_common(int t, const int64_t* out, Py_ssize_t stride, int64_t* ci, double* cf,
+                     uint8_t* cv, Py_ssize_t n) noexcept nogil:
+    """Copy a decoded row's shared fields into the column-major common matrices.
+
+    ``ci``/``cf``/``cv`` point at the row's place in column 0; column k is n further."""
+    cdef int j, i, g, k
+    cdef int64_t raw
+    cdef const int32_t* op
+    for j in range(COMMON_N[t]):
+        i = COMMON_OPS[t][j]
+        op = &OPS[i][0]
+        g = op[C_CGROUP]
+        raw = out[op[C_SLOT] * stride]
+        if raw == ABSENT:
+            continue
+        k = op[C_CROW]
+        if g == 1:
+            ci[k * n] = raw
+        elif g == 2:
+            if op[C_KIND] == K_TURN:
+                cf[k * n] = _turn_value(raw)
+            else:
+                cf[k * n] = raw / SCALE[i]
+        else:
+            ci[k * n] = raw
+            ci[(k + 1) * n] = out[(op[C_SLOT] + 1) * stride]
+        cv[op[C_CVALID] * n] = 1
+
+
 def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
-                const uint8_t[::1] fill_bits):
+                const uint8_t[::1] fill_bits, int n_common_int, int n_common_float,
+                int n_common_valid):
     """Decode every message; returns per-row status and per-type value matrices.
 
-    Returns ``(status, types, bad_op, bad_raw, tables, arena)`` where ``tables`` maps a type
-    to ``(rows, values)`` (int64 arrays; values has the type's slots as columns)."""
+    Returns ``(status, types, bad_op, bad_raw, tables, arena, common)`` where ``tables`` maps
+    a type to ``(rows, values)`` (int64 arrays; ``values[slot]`` is one slot for every row)
+    and ``common`` is ``(ints, floats, valid)``: the shared columns for the decoded rows in
+    input order (rows as configured by the op table's common columns)."""
     if not CONFIGURED:
         raise RuntimeError("mista.ais._payload.configure() was not called")
     cdef Py_ssize_t n = offsets.shape[0] - 1
@@ -349,7 +434,7 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
         base[t] = NULL
         rowbase[t] = NULL
         if counts[t] > 0:
-            vals = np.empty((counts[t], max(TYPE_NSLOTS[t], 1)), dtype=np.int64)
+            vals = np.empty((max(TYPE_NSLOTS[t], 1), counts[t]), dtype=np.int64)
             rows = np.empty(counts[t], dtype=np.int64)
             mat = vals
             rowv = rows
@@ -362,6 +447,18 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
     cdef uint8_t* arena = &arena_v[0]
     cdef Py_ssize_t arena_pos = 0
     cdef int64_t* out
+    cdef Py_ssize_t stride
+    cints_arr = np.zeros((n_common_int, n), dtype=np.int64)
+    cfloats_arr = np.zeros((n_common_float, n), dtype=np.float64)
+    cvalid_arr = np.zeros((n_common_valid, n), dtype=np.uint8)
+    cdef Py_ssize_t nc = n
+    cdef int64_t[:, ::1] cints = cints_arr
+    cdef double[:, ::1] cfloats = cfloats_arr
+    cdef uint8_t[:, ::1] cvalid = cvalid_arr
+    cdef int64_t* ci = &cints[0, 0] if n > 0 and n_common_int > 0 else NULL
+    cdef double* cf = &cfloats[0, 0] if n > 0 and n_common_float > 0 else NULL
+    cdef uint8_t* cv = &cvalid[0, 0] if n > 0 and n_common_valid > 0 else NULL
+    cdef Py_ssize_t ok_rows = 0
     with nogil:
         for i in range(n):
             a = offsets[i]
@@ -373,17 +470,24 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
                 if v != 0xFF:
                     t = v
             if t >= 0 and base[t] != NULL:
-                out = base[t] + filled[t] * TYPE_NSLOTS[t]
+                # column-major: each slot is a contiguous column (zero-copy into Arrow)
+                out = base[t] + filled[t]
+                stride = counts[t]
             else:
                 out = scratch
+                stride = 1
             t = -1
             bop = -1
             braw = 0
-            st = decode_row(p, b - a, fill_bits[i], out, arena, &arena_pos, &t, &bop, &braw)
+            st = decode_row(p, b - a, fill_bits[i], out, stride, arena, &arena_pos, &t, &bop,
+                            &braw)
             status[i] = st
             types[i] = t
             if st == OK:
                 rowbase[t][filled[t]] = i
+                if cv != NULL:
+                    _to_common(t, out, stride, ci + ok_rows, cf + ok_rows, cv + ok_rows, nc)
+                ok_rows += 1
                 filled[t] += 1
             elif st == OUT_OF_RANGE:
                 badop[i] = bop
@@ -393,8 +497,9 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
         if filled[t] == 0:
             del tables[t]
         elif filled[t] < counts[t]:
-            tables[t] = (rows[: filled[t]], vals[: filled[t]])
-    return status_arr, types_arr, badop_arr, badraw_arr, tables, arena_arr[:arena_pos]
+            tables[t] = (rows[: filled[t]], vals[:, : filled[t]])
+    common = (cints_arr[:, :ok_rows], cfloats_arr[:, :ok_rows], cvalid_arr[:, :ok_rows])
+    return status_arr, types_arr, badop_arr, badraw_arr, tables, arena_arr[:arena_pos], common
 
 
 # --- per message -----------------------------------------------------------------------
@@ -453,7 +558,7 @@ def decode_one(const uint8_t[::1] chars, int fill):
     cdef Py_ssize_t n = chars.shape[0]
     if n > 1300:
         return BAD_LENGTH, -1, -1, 0, None
-    st = decode_row(&chars[0] if n > 0 else &zero, n, fill, out, arena, &arena_pos,
+    st = decode_row(&chars[0] if n > 0 else &zero, n, fill, out, 1, arena, &arena_pos,
                     &t, &bop, &braw)
     if st != OK:
         return st, t, bop, braw, None

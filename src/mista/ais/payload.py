@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -60,7 +60,13 @@ BAD_LENGTH: Final = "bad-length"
 BAD_CHARACTER: Final = "bad-character"
 BAD_FILL_BITS: Final = "bad-fill-bits"
 OUT_OF_RANGE: Final = "out-of-range"
-REASONS: Final[tuple[str, ...]] = (UNKNOWN_TYPE, BAD_LENGTH, BAD_CHARACTER, BAD_FILL_BITS, OUT_OF_RANGE)
+REASONS: Final[tuple[str, ...]] = (
+    UNKNOWN_TYPE,
+    BAD_LENGTH,
+    BAD_CHARACTER,
+    BAD_FILL_BITS,
+    OUT_OF_RANGE,
+)
 """Every reason code, in the order of the compiled core's status codes (1..5)."""
 
 _ABSENT: Final = np.iinfo(np.int64).min
@@ -136,6 +142,37 @@ class _Column:
     conditional: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _CommonColumn:
+    name: str
+    group: int  # 1 int64 (bool too), 2 float64, 3 text span
+    row: int  # row in the core's common int64 / float64 matrix (text: start; +1 length)
+    valid: int  # row in the validity matrix
+
+
+def _common_layout() -> dict[str, _CommonColumn]:
+    layout: dict[str, _CommonColumn] = {}
+    n_int = n_float = 0
+    for valid, field in enumerate(COMMON_SCHEMA):
+        if field.name == "row":
+            continue  # the core knows it without a column
+        if field.type == pa.float64():
+            layout[field.name] = _CommonColumn(field.name, 2, n_float, valid)
+            n_float += 1
+        elif field.type == pa.string():
+            layout[field.name] = _CommonColumn(field.name, 3, n_int, valid)
+            n_int += 2
+        else:
+            layout[field.name] = _CommonColumn(field.name, 1, n_int, valid)
+            n_int += 1
+    return layout
+
+
+_COMMON: Final = _common_layout()
+_N_COMMON_INT: Final = sum(2 if c.group == 3 else 1 for c in _COMMON.values() if c.group != 2)
+_N_COMMON_FLOAT: Final = sum(1 for c in _COMMON.values() if c.group == 2)
+
+
 def _build() -> dict[int, list[_Column]]:
     """Turn :data:`FIELDS` into the compiled core's op table; return the column layouts."""
     ops: list[list[int]] = []
@@ -175,8 +212,13 @@ def _build() -> dict[int, list[_Column]]:
             if f.kind in ("lat", "lon"):
                 degrees = 90 if f.kind == "lat" else 180
                 limit, na = round(degrees * f.scale), round((degrees + 1) * f.scale)
+            common = _COMMON.get(f.name) if f.kind != "label" else None
             ops.append(
-                [KINDS.index(f.kind), f.offset, f.width, slot, cond, condval, limit, na, condw]
+                [
+                    *(KINDS.index(f.kind), f.offset, f.width, slot, cond, condval, limit, na),
+                    *(condw, common.group if common else 0, common.row if common else 0),
+                    common.valid if common else 0,
+                ]
             )
             names.append(f.name)
             scales.append(f.scale)
@@ -190,6 +232,7 @@ def _build() -> dict[int, list[_Column]]:
         layouts[msgtype] = layout
     _payload.configure(
         np.ascontiguousarray(np.array(ops, np.int32)),
+        np.array(scales, np.float64),
         type_start,
         type_nops,
         type_nslots,
@@ -296,32 +339,61 @@ def _fixed(parts: Sequence[tuple[npt.NDArray[np.int64] | str, int]], k: int) -> 
     return pa.StringArray.from_buffers(k, pa.py_buffer(offsets), pa.py_buffer(chars))
 
 
-def _column(
-    col: _Column, vals: npt.NDArray[np.int64], arena: npt.NDArray[np.uint8]
-) -> pa.Array:
+@dataclass(slots=True)
+class _Values:
+    """One decoded column of one type, as numpy (``values``) before it becomes Arrow."""
+
+    values: npt.NDArray[Any]  # numbers, or (for text/data) the span starts
+    absent: npt.NDArray[np.bool_] | None  # None: present in every row
+    lengths: npt.NDArray[np.int64] | None = None  # text/data span lengths
+
+
+def _values(col: _Column, vals: npt.NDArray[np.int64]) -> _Values:
+    """Scale / convert one slot row of the core's output (kinds with a numeric value)."""
     f = col.field
-    raw = vals[:, col.slot]
-    absent = raw == _ABSENT if col.conditional else None
-    mask = absent if absent is not None and absent.any() else None
+    raw = vals[col.slot]
+    absent = None
+    if col.conditional:
+        absent = raw == _ABSENT
+        if not absent.any():
+            absent = None
     kind = f.kind
     if kind in ("uint", "int"):
-        return pa.array(raw, pa.int64(), mask=mask)
+        return _Values(raw, absent)
     if kind == "bool":
-        return pa.array(raw != 0, pa.bool_(), mask=mask)
+        return _Values(raw != 0, absent)
     if kind in ("udec", "sdec", "lat", "lon"):
-        return pa.array(raw / f.scale, pa.float64(), mask=mask)
+        return _Values(raw / f.scale, absent)
     if kind in ("text", "data"):
-        return _strings(arena, raw, vals[:, col.slot + 1], absent)
-    if kind == "label":
-        index = pa.array(np.where(raw == _ABSENT, 0, raw).astype(np.int32), mask=mask)
-        return pa.DictionaryArray.from_arrays(index, _LABEL_ARRAYS[f.labels])
+        return _Values(raw, absent, vals[col.slot + 1])
     if kind == "turn":
         rot = raw / 4.733
         turn = np.copysign(rot * rot, raw)
         turn[raw == -128] = math.nan
         turn[raw == 127] = math.inf
         turn[raw == -127] = -math.inf
-        return pa.array(turn, pa.float64())
+        return _Values(turn, absent)
+    return _Values(raw, absent)  # label source / eta / timestamp: formatted in _arrow
+
+
+def _arrow(
+    col: _Column, v: _Values, vals: npt.NDArray[np.int64], arena: npt.NDArray[np.uint8]
+) -> pa.Array:
+    f = col.field
+    kind = f.kind
+    if kind in ("text", "data"):
+        assert v.lengths is not None
+        return _strings(arena, v.values, v.lengths, v.absent)
+    if kind == "label":
+        source = vals[col.slot]
+        mask = source == _ABSENT if col.conditional else None
+        if mask is not None and not mask.any():
+            mask = None
+        index = (np.where(source == _ABSENT, 0, source) if mask is not None else source).astype(
+            np.int32
+        )
+        return pa.DictionaryArray.from_arrays(pa.array(index, mask=mask), _LABEL_ARRAYS[f.labels])
+    raw = v.values
     k = len(raw)
     if kind == "eta":
         return _fixed(
@@ -336,40 +408,44 @@ def _column(
              ((raw >> 6) & 63, 2), (":", 1), (raw & 63, 2), ("Z", 1)],
             k,
         )  # fmt: skip
-    raise AssertionError(f"unknown field kind {kind}")
+    return pa.array(raw, _ARROW_TYPES[kind], mask=v.absent)
 
 
-def _type_batch(
-    msgtype: int, rows: npt.NDArray[np.int64], vals: npt.NDArray[np.int64], arena: npt.NDArray[np.uint8]
+_ARROW_TYPES: Final = {
+    "uint": pa.int64(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+    "udec": pa.float64(),
+    "sdec": pa.float64(),
+    "lat": pa.float64(),
+    "lon": pa.float64(),
+    "turn": pa.float64(),
+}
+
+
+def _common_batch(
+    ok_rows: npt.NDArray[np.int64],
+    common: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.uint8]],
+    arena: npt.NDArray[np.uint8],
 ) -> pa.RecordBatch:
-    layout = _LAYOUTS[msgtype]
-    arrays = [pa.array(rows, pa.int64())] + [_column(c, vals, arena) for c in layout]
-    names = ["row"] + [c.field.name for c in layout]
-    return pa.RecordBatch.from_arrays(arrays, names=names)
-
-
-def _common(by_type: dict[int, pa.RecordBatch]) -> pa.RecordBatch:
-    batches = []
-    for batch in by_type.values():
-        k = batch.num_rows
-        names = set(batch.schema.names)
-        arrays = []
-        for field in COMMON_SCHEMA:
-            if field.name in names:
-                arr = batch.column(field.name)
-                if arr.type != field.type:
-                    arr = arr.cast(field.type)
-                arrays.append(arr)
-            else:
-                arrays.append(pa.nulls(k, field.type))
-        batches.append(pa.RecordBatch.from_arrays(arrays, schema=COMMON_SCHEMA))
-    if not batches:
-        return pa.RecordBatch.from_pylist([], schema=COMMON_SCHEMA)
-    if len(batches) == 1:
-        return batches[0]
-    table = pa.Table.from_batches(batches).combine_chunks()
-    order = np.argsort(table.column("row").to_numpy(), kind="stable")
-    return table.take(order).combine_chunks().to_batches()[0]
+    ints, floats, valid = common
+    arrays = [pa.array(ok_rows, pa.int64())]
+    for field in COMMON_SCHEMA:
+        if field.name == "row":
+            continue
+        col = _COMMON[field.name]
+        present = valid[col.valid].view(np.bool_)
+        absent = None if present.all() else ~present
+        if col.group == 3:
+            lengths = ints[col.row + 1]
+            arrays.append(_strings(arena, ints[col.row], lengths, absent))
+        elif col.group == 2:
+            arrays.append(pa.array(floats[col.row], pa.float64(), mask=absent))
+        elif field.type == pa.bool_():
+            arrays.append(pa.array(ints[col.row] != 0, pa.bool_(), mask=absent))
+        else:
+            arrays.append(pa.array(ints[col.row], pa.int64(), mask=absent))
+    return pa.RecordBatch.from_arrays(arrays, schema=COMMON_SCHEMA)
 
 
 def decode_payloads(
@@ -385,16 +461,27 @@ def decode_payloads(
     buf = np.frombuffer(payload, np.uint8) if not isinstance(payload, np.ndarray) else payload
     offs = np.ascontiguousarray(offsets, np.int64)
     fills = np.ascontiguousarray(fill_bits, np.uint8)
-    status, types, bad_op, bad_raw, tables, arena = _payload.decode_bulk(buf, offs, fills)
-    by_type = {t: _type_batch(t, rows, vals, arena) for t, (rows, vals) in sorted(tables.items())}
+    status, types, bad_op, bad_raw, tables, arena, common = _payload.decode_bulk(
+        buf, offs, fills, _N_COMMON_INT, _N_COMMON_FLOAT, len(COMMON_SCHEMA)
+    )
+    ok = status == 0
+    by_type: dict[int, pa.RecordBatch] = {}
+    for msgtype in sorted(tables):
+        rows, vals = tables[msgtype]
+        arrays = [pa.array(rows, pa.int64())]
+        names = ["row"]
+        for col in _LAYOUTS[msgtype]:
+            arrays.append(_arrow(col, _values(col, vals), vals, arena))
+            names.append(col.field.name)
+        by_type[msgtype] = pa.RecordBatch.from_arrays(arrays, names=names)
     rejected = []
-    for row in np.flatnonzero(status).tolist():
+    for row in np.flatnonzero(~ok).tolist():
         reason = REASONS[int(status[row]) - 1]
         chunk = bytes(buf[offs[row] : offs[row + 1]])
         fill = int(fills[row])
         detail = _detail(reason, chunk, fill, int(types[row]), int(bad_op[row]), int(bad_raw[row]))
         rejected.append(PayloadReject(row, reason, detail))
-    return DecodedBatch(_common(by_type), by_type, rejected)
+    return DecodedBatch(_common_batch(np.flatnonzero(ok), common, arena), by_type, rejected)
 
 
 def _gpsd_value(name: str, value: object) -> object:
