@@ -47,15 +47,17 @@ def epoch_us(seconds: np.ndarray) -> pa.Array:
     return pa.array(micros, pa.int64(), mask=missing)
 
 
-def report_ids(originator: str, content_keys: pa.Array, observed_us: pa.Array) -> pa.Array:
-    """``mista.model.report_id`` for every row, as a string array.
+def report_ids(
+    originator: str, content_keys: pa.Array, observed_us: pa.Array
+) -> tuple[pa.Array, pa.Array]:
+    """``mista.model.report_id`` for every row, as (high, low) uint64 halves of the digest.
 
     The key text is built with Arrow; hashing is the one per-row Python step (BLAKE2b has
     no vectorised form in Arrow, numpy or DuckDB), kept to a single comprehension over bytes.
     """
     n = len(content_keys)
     if n == 0:
-        return pa.array([], pa.string())
+        return pa.array([], pa.uint64()), pa.array([], pa.uint64())
     micros = observed_us.to_numpy(zero_copy_only=False)
     valid = pc.is_valid(observed_us).to_numpy(zero_copy_only=False)
     # Floor division, as model.time_bucket does, also right for times before 1970.
@@ -66,9 +68,8 @@ def report_ids(originator: str, content_keys: pa.Array, observed_us: pa.Array) -
     digests = b"".join(
         [blake2b(key, digest_size=16).digest() for key in keys.cast(pa.binary()).to_pylist()]
     )
-    hex_bytes = digests.hex().encode("ascii")
-    offsets = pa.py_buffer(np.arange(0, 32 * n + 1, 32, dtype=np.int32).tobytes())
-    return pa.StringArray.from_buffers(n, offsets, pa.py_buffer(hex_bytes))
+    halves = np.frombuffer(digests, dtype=">u8").reshape(n, 2).astype(np.uint64)
+    return pa.array(halves[:, 0]), pa.array(halves[:, 1])
 
 
 def _null_strings(array: pa.Array) -> pa.Array:
@@ -85,11 +86,14 @@ def build_messages(ctx: SourceContext, columns: Mapping[str, pa.Array], n: int) 
     """
     observed_us = columns["observed_us"]
     observed_at = pc.cast(observed_us, pa.int64()).view(_UTC_US)
+    id_hi, id_lo = report_ids(ctx.originator, columns["content_key"], observed_us)
     arrays: list[pa.Array] = []
     for field in MESSAGE_SCHEMA:
         name = field.name
-        if name == "id":
-            array = report_ids(ctx.originator, columns["content_key"], observed_us)
+        if name == "id_hi":
+            array = id_hi
+        elif name == "id_lo":
+            array = id_lo
         elif name == "originator":
             array = pa.repeat(pa.scalar(ctx.originator, pa.string()), n)
         elif name == "source_kind":

@@ -10,6 +10,7 @@ unless the node must listen on every interface).
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import select
 import socket
@@ -20,7 +21,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from mista.errors import InputError
@@ -28,6 +29,7 @@ from mista.errors import InputError
 __all__ = [
     "CHUNK_BYTES",
     "CONNECT_TIMEOUT_S",
+    "STREAM_CHUNK_BYTES",
     "STREAM_FLUSH_S",
     "ByteSource",
     "FileSource",
@@ -37,8 +39,12 @@ __all__ = [
     "open_source",
 ]
 
-#: Bytes per chunk: large enough for fast Arrow batches, small enough to commit often.
-CHUNK_BYTES = 1 << 22
+#: Bytes per file chunk (one batch, one commit). About 300,000 AIS messages: batches over
+#: DuckDB's row-group size (122,880 rows) are written straight to the database file instead
+#: of through its write-ahead log, which more than doubles the ingest rate.
+CHUNK_BYTES = 1 << 24
+#: Bytes after which a stream's chunk is handed on even before STREAM_FLUSH_S passes.
+STREAM_CHUNK_BYTES = 1 << 22
 #: A stream's partial chunk is handed on after this long, so quiet feeds stay durable.
 STREAM_FLUSH_S = 1.0
 CONNECT_TIMEOUT_S = 10.0
@@ -115,7 +121,7 @@ def _coalesce(
             break
         if data:
             buffer += data
-        if len(buffer) >= CHUNK_BYTES or time.monotonic() >= deadline:
+        if len(buffer) >= STREAM_CHUNK_BYTES or time.monotonic() >= deadline:
             if buffer:
                 yield bytes(buffer)
                 buffer.clear()
@@ -129,6 +135,7 @@ class FileSource:
     """A file, plain or gzip-compressed (recognised by its magic bytes, not its name)."""
 
     path: Path
+    chunk_bytes: int = CHUNK_BYTES
     _position: int = 0
 
     @property
@@ -157,9 +164,9 @@ class FileSource:
         with raw:
             compressed = raw.read(2) == _GZIP_MAGIC
             raw.seek(0)
-            stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+            stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
             try:
-                while chunk := stream.read(CHUNK_BYTES):
+                while chunk := stream.read(self.chunk_bytes):
                     self._position = raw.tell()
                     yield chunk
             except (OSError, EOFError, zlib.error) as exc:
@@ -199,7 +206,7 @@ class StdinSource:
             ready, _, _ = select.select([fd], [], [], timeout_s)
             if not ready:
                 return None
-            data = os.read(fd, CHUNK_BYTES)
+            data = os.read(fd, STREAM_CHUNK_BYTES)
             self._position += len(data)
             return data
 
@@ -245,7 +252,7 @@ class TcpSource:
             def read(timeout_s: float) -> bytes | None:
                 sock.settimeout(max(timeout_s, 0.001))
                 try:
-                    data = sock.recv(CHUNK_BYTES)
+                    data = sock.recv(STREAM_CHUNK_BYTES)
                 except TimeoutError:
                     return None
                 except OSError as exc:
@@ -347,7 +354,11 @@ def _host_port(spec: str) -> tuple[str, int]:
 
 
 def open_source(
-    spec: str, *, stop: threading.Event | None = None, idle_timeout_s: float | None = None
+    spec: str,
+    *,
+    stop: threading.Event | None = None,
+    idle_timeout_s: float | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> ByteSource:
     """A source from its command-line spelling: a path, ``-``, ``tcp://h:p`` or ``udp://h:p``."""
     if spec == "-":
@@ -364,4 +375,4 @@ def open_source(
     path = Path(spec)
     if not path.is_file():
         raise InputError(f"no such file: {spec} (check the path; use - for stdin)")
-    return FileSource(path)
+    return FileSource(path, chunk_bytes=chunk_bytes)

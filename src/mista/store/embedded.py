@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mista.errors import StoreError
-from mista.ingest.batch import REPORT_COLUMNS, IngestBatch, label_id
+from mista.ingest.batch import IngestBatch, label_id
 from mista.labels import Label
 from mista.model import DEDUPE_WINDOW_S
 
@@ -52,6 +52,32 @@ _STATIC_FIELDS = (
     "to_starboard_m",
 )
 _MOTION_FIELDS = ("lat", "lon", "speed_kn", "course_deg", "heading_deg", "nav_status")
+#: Batch columns a stored report keeps (the content key is in the reception's raw line).
+_REPORT_COLUMNS = (
+    "id_hi",
+    "id_lo",
+    "originator",
+    "source_kind",
+    "observed_at",
+    "msg_type",
+    "mmsi",
+    *_MOTION_FIELDS,
+    *_STATIC_FIELDS,
+)
+#: The same, in the order of the reports table (after seq).
+_STORED_REPORT_COLUMNS = (
+    "id_hi",
+    "id_lo",
+    "originator",
+    "source_kind",
+    "label_no",
+    "observed_at",
+    "msg_type",
+    "mmsi",
+    *_MOTION_FIELDS,
+    *_STATIC_FIELDS,
+)
+_RECEPTION_COLUMNS = ("id_hi", "id_lo", "received_at", "receiver", "line_no", "raw")
 
 
 def _ts(param: str) -> str:
@@ -72,21 +98,72 @@ def _time_range(column: pa.ChunkedArray) -> tuple[int, int] | None:
     return None if low is None else (int(low), int(high))
 
 
-def _labels_table(labels: tuple[Label, ...]) -> pa.Table:
-    unique = {label_id(label): label for label in labels}
-    rows = list(unique.items())
+def _id_keys(messages: pa.Table) -> pa.Array:
+    """The 16-byte report id of every row as one fixed-size binary array (for hashing)."""
+    halves = np.column_stack(
+        [
+            np.asarray(messages.column("id_hi").to_numpy(), dtype=np.uint64),
+            np.asarray(messages.column("id_lo").to_numpy(), dtype=np.uint64),
+        ]
+    ).astype(">u8")
+    return pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), messages.num_rows, [None, pa.py_buffer(halves.tobytes())]
+    )
+
+
+def _first_occurrences(keys: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """True for the first row of each distinct key, in row order (no sort, no Python loop).
+
+    Dictionary codes are assigned in order of first appearance, so a row is a first
+    occurrence exactly when its code exceeds every code before it.
+    """
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    encoded = pc.dictionary_encode(keys)
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    if len(codes) == 0:
+        return pa.array([], pa.bool_())
+    running = np.maximum.accumulate(codes)
+    previous = np.concatenate(([-1], running[:-1]))
+    return pa.array(codes > previous)
+
+
+def _unique_receptions(messages: pa.Table, ids: pa.Array, first_id: pa.Array) -> pa.Array:
+    """Mask of the first row of each (id, receiver, raw) within a batch.
+
+    Only rows whose id repeats can repeat a reception, so the costly key is built for those.
+    """
+    if pc.all(first_id).as_py():
+        return first_id
+    repeated = pc.is_in(ids, value_set=ids.filter(pc.invert(first_id)))
+    picked = messages.filter(repeated)
+    key = pc.binary_join_element_wise(
+        ids.filter(repeated).cast(pa.binary()),
+        pc.fill_null(picked.column("receiver"), "").cast(pa.binary()),
+        picked.column("raw").cast(pa.binary()),
+        b"\x1f",
+    )
+    keep = np.ones(messages.num_rows, dtype=bool)
+    rows = np.flatnonzero(repeated.to_numpy(zero_copy_only=False))
+    keep[rows] = _first_occurrences(key).to_numpy(zero_copy_only=False)
+    return pa.array(keep)
+
+
+def _labels_table(labels: dict[str, tuple[int, Label]]) -> pa.Table:
+    rows = list(labels.items())
     return pa.table(
         {
+            "label_no": pa.array([no for _, (no, _) in rows], pa.int32()),
             "id": [key for key, _ in rows],
-            "level": pa.array([int(label.level) for _, label in rows], pa.int16()),
-            "level_name": [label.level.name for _, label in rows],
-            "originator": [label.originator for _, label in rows],
-            "releasable_to": [sorted(label.releasable_to) for _, label in rows],
+            "level": pa.array([int(label.level) for _, (_, label) in rows], pa.int16()),
+            "level_name": [label.level.name for _, (_, label) in rows],
+            "originator": [label.originator for _, (_, label) in rows],
+            "releasable_to": [sorted(label.releasable_to) for _, (_, label) in rows],
             "categories": pa.array(
-                [sorted(label.categories) for _, label in rows], pa.list_(pa.string())
+                [sorted(label.categories) for _, (_, label) in rows], pa.list_(pa.string())
             ),
-            "orcon": [label.orcon for _, label in rows],
-            "marking": [label.to_marking() for _, label in rows],
+            "orcon": [label.orcon for _, (_, label) in rows],
+            "marking": [label.to_marking() for _, (_, label) in rows],
         }
     )
 
@@ -188,39 +265,100 @@ class DuckDBStore:
 
     # -- writing -------------------------------------------------------------------------
 
+    def _number(self, table: str, column: str, key: str) -> int | None:
+        rows = self._con.execute(
+            f"SELECT {column} FROM {table} WHERE {'id' if table == 'labels' else 'name'} = $k",
+            {"k": key},
+        ).fetchall()
+        return int(rows[0][0]) if rows else None
+
+    def _label_numbers(self, labels: tuple[Label, ...]) -> dict[str, int]:
+        """Numbers of the batch's labels, adding labels not seen before."""
+        numbers: dict[str, int] = {}
+        new: dict[str, tuple[int, Label]] = {}
+        next_no = self._scalar("SELECT coalesce(max(label_no), 0) + 1 FROM labels")
+        for label in labels:
+            key = label_id(label)
+            if key in numbers:
+                continue
+            number = self._number("labels", "label_no", key)
+            if number is None:
+                number, next_no = next_no, next_no + 1
+                new[key] = (number, label)
+            numbers[key] = number
+        if new:
+            self._con.register("_labels", _labels_table(new))
+            try:
+                self._run("INSERT INTO labels SELECT * FROM _labels")
+            finally:
+                self._con.unregister("_labels")
+        return numbers
+
+    def _source_number(self, name: str) -> int:
+        number = self._number("sources", "source_no", name)
+        if number is None:
+            number = self._scalar("SELECT coalesce(max(source_no), 0) + 1 FROM sources")
+            self._run("INSERT INTO sources VALUES ($n, $name)", {"n": number, "name": name})
+        return number
+
     def write(self, batch: IngestBatch) -> WriteResult:
         if self._read_only:
             raise StoreError(f"store {self.path} is open read-only")
         con = self._con
-        con.register("_batch", batch.messages)
-        con.register("_rejected", batch.rejected)
-        con.register("_labels", _labels_table(batch.labels))
         seq0 = self._seq
+        reports = receptions = rejected = 0
+        registered: list[str] = []
         try:
             con.begin()
-            self._run(
-                "INSERT INTO labels SELECT * FROM _labels WHERE id NOT IN (SELECT id FROM labels)"
-            )
-            reports = self._insert_reports(batch, seq0) if batch.messages.num_rows else 0
-            receptions = self._insert_receptions(batch) if batch.messages.num_rows else 0
-            if reports:
-                self._update_latest(seq0)
-                self._update_vessels(seq0)
-            rejected = self._insert_rejected(batch) if batch.rejected.num_rows else 0
+            if batch.messages.num_rows:
+                registered += self._register_messages(batch)
+                reports = self._insert_reports(batch, seq0)
+                receptions = self._insert_receptions(batch)
+                if reports:
+                    self._update_latest(seq0)
+                    self._update_vessels(seq0)
+            if batch.rejected.num_rows:
+                con.register("_rejected", batch.rejected)
+                registered.append("_rejected")
+                rejected = self._insert_rejected(batch)
             con.commit()
         except duckdb.Error as exc:
             con.rollback()
             raise StoreError(f"store {self.path}: writing a batch failed: {exc}") from None
         finally:
-            for name in ("_batch", "_rejected", "_labels"):
+            for name in registered:
                 con.unregister(name)
         self._seq = seq0 + reports
         return WriteResult(reports=reports, receptions=receptions, rejected=rejected)
 
+    def _register_messages(self, batch: IngestBatch) -> list[str]:
+        """Register the batch's reports (one per id) and receptions (one per hearing)."""
+        messages = batch.messages
+        ids = _id_keys(messages)
+        first = _first_occurrences(ids)
+        numbers = self._label_numbers(batch.labels)
+        keys = list(numbers)
+        positions = pc.index_in(messages.column("label_id"), value_set=pa.array(keys))
+        if positions.null_count:
+            raise StoreError("a batch row has a label that is not in the batch's labels")
+        label_nos = pa.array(np.array([numbers[key] for key in keys], dtype=np.int32)).take(
+            positions
+        )
+        reports = messages.select(list(_REPORT_COLUMNS)).append_column("label_no", label_nos)
+        self._con.register("_reports", reports.filter(first))
+        source_no = self._source_number(batch.source)
+        hearings = messages.select(list(_RECEPTION_COLUMNS)).filter(
+            _unique_receptions(messages, ids, first)
+        )
+        hearings = hearings.append_column(
+            "source_no", pa.repeat(pa.scalar(source_no, pa.int32()), hearings.num_rows)
+        )
+        self._con.register("_receptions", hearings)
+        return ["_reports", "_receptions"]
+
     def _window_ids(
         self,
         table: str,
-        id_col: str,
         time_col: str,
         extra: str,
         bounds: tuple[int, int] | None,
@@ -230,12 +368,12 @@ class DuckDBStore:
         parts, params = [], {}
         if bounds is not None:
             parts.append(
-                f"SELECT {id_col}{extra} FROM {table} "
+                f"SELECT id_hi, id_lo{extra} FROM {table} "
                 f"WHERE {time_col} >= {_ts('lo')} AND {time_col} < {_ts('hi')}"
             )
             params = {"lo": bounds[0], "hi": bounds[1]}
         if untimed:
-            parts.append(f"SELECT {id_col}{extra} FROM {table} WHERE {time_col} IS NULL")
+            parts.append(f"SELECT id_hi, id_lo{extra} FROM {table} WHERE {time_col} IS NULL")
         return " UNION ALL ".join(parts), params
 
     def _insert_reports(self, batch: IngestBatch, seq0: int) -> int:
@@ -249,20 +387,15 @@ class DuckDBStore:
                 (timed[1] // _WINDOW_US + 1) * _WINDOW_US,
             )
         untimed = observed.null_count > 0
-        existing, params = self._window_ids("reports", "id", "observed_at", "", bounds, untimed)
-        columns = ", ".join(f"b.{name}" for name in REPORT_COLUMNS)
-        order = "b.observed_at NULLS FIRST, b.line_no"
+        existing, params = self._window_ids("reports", "observed_at", "", bounds, untimed)
+        columns = ", ".join(f"b.{name}" for name in _STORED_REPORT_COLUMNS)
+        # Input order is kept (feeds and logs arrive in time order); seq numbers it.
         sql = f"""
             INSERT INTO reports
-            SELECT $seq0 + row_number() OVER (ORDER BY {order}), {columns}, b.source
-            FROM (
-                SELECT * FROM _batch
-                QUALIFY row_number() OVER (
-                    PARTITION BY id ORDER BY observed_at NULLS LAST, line_no) = 1
-            ) b
-            LEFT JOIN ({existing}) e ON e.id = b.id
-            WHERE e.id IS NULL
-            ORDER BY {order}
+            SELECT $seq0 + row_number() OVER (), {columns}
+            FROM _reports b
+            LEFT JOIN ({existing}) e ON e.id_hi = b.id_hi AND e.id_lo = b.id_lo
+            WHERE e.id_hi IS NULL
         """
         return self._scalar(sql, {"seq0": seq0, **params})
 
@@ -273,20 +406,16 @@ class DuckDBStore:
             bounds = (bounds[0], bounds[1] + 1)
         untimed = received.null_count > 0
         existing, params = self._window_ids(
-            "receptions", "report_id", "received_at", ", receiver, raw", bounds, untimed
+            "receptions", "received_at", ", receiver, raw", bounds, untimed
         )
         sql = f"""
             INSERT INTO receptions
-            SELECT b.id, b.received_at, b.receiver, b.source, b.line_no, b.raw
-            FROM (
-                SELECT * FROM _batch
-                QUALIFY row_number() OVER (PARTITION BY id, receiver, raw ORDER BY line_no) = 1
-            ) b
+            SELECT b.id_hi, b.id_lo, b.received_at, b.receiver, b.source_no, b.line_no, b.raw
+            FROM _receptions b
             LEFT JOIN ({existing}) e
-              ON e.report_id = b.id AND e.raw = b.raw
+              ON e.id_hi = b.id_hi AND e.id_lo = b.id_lo AND e.raw = b.raw
              AND coalesce(e.receiver, '') = coalesce(b.receiver, '')
-            WHERE e.report_id IS NULL
-            ORDER BY b.received_at NULLS FIRST, b.line_no
+            WHERE e.id_hi IS NULL
         """
         return self._scalar(sql, params)
 
@@ -294,13 +423,21 @@ class DuckDBStore:
         fields = ", ".join(_MOTION_FIELDS)
         updates = ", ".join(
             f"{name} = excluded.{name}"
-            for name in ("report_id", "seq", "observed_at", "msg_type", *_MOTION_FIELDS, "label_id")
+            for name in (
+                "id_hi",
+                "id_lo",
+                "seq",
+                "observed_at",
+                "msg_type",
+                *_MOTION_FIELDS,
+                "label_no",
+            )
         )
         types = ", ".join(str(t) for t in POSITION_TYPES)
         self._run(
             f"""
             INSERT INTO vessel_latest
-            SELECT mmsi, id, seq, observed_at, msg_type, {fields}, label_id
+            SELECT mmsi, id_hi, id_lo, seq, observed_at, msg_type, {fields}, label_no
             FROM reports
             WHERE seq > $seq0 AND mmsi IS NOT NULL AND lat IS NOT NULL AND lon IS NOT NULL
               AND (msg_type IS NULL OR msg_type IN ({types}))
@@ -385,7 +522,7 @@ class DuckDBStore:
     _POSITION_COLUMNS = (
         "r.observed_at, r.mmsi, r.lat, r.lon, r.speed_kn, r.course_deg, r.heading_deg, "
         "r.nav_status, r.msg_type, r.source_kind, r.originator, l.marking AS label, "
-        "r.id AS report_id"
+        "printf('%016x%016x', r.id_hi, r.id_lo) AS report_id"
     )
 
     def track(
@@ -395,7 +532,7 @@ class DuckDBStore:
         return self._query(
             f"""
             SELECT {self._POSITION_COLUMNS}
-            FROM reports r JOIN labels l ON l.id = r.label_id
+            FROM reports r JOIN labels l ON l.label_no = r.label_no
             WHERE r.mmsi = $mmsi AND r.lat IS NOT NULL{window}
             ORDER BY r.observed_at NULLS FIRST, r.seq
             """,
@@ -413,7 +550,7 @@ class DuckDBStore:
         return self._query(
             f"""
             SELECT {self._POSITION_COLUMNS}
-            FROM reports r JOIN labels l ON l.id = r.label_id
+            FROM reports r JOIN labels l ON l.label_no = r.label_no
             WHERE r.lat BETWEEN $south AND $north AND {lon}{window}
             ORDER BY r.observed_at NULLS FIRST, r.seq
             """,
@@ -432,10 +569,10 @@ class DuckDBStore:
             SELECT coalesce(p.mmsi, v.mmsi) AS mmsi, v.name, v.callsign, v.imo, v.ship_type,
                    v.destination, p.observed_at, p.lat, p.lon, p.speed_kn, p.course_deg,
                    p.heading_deg, p.nav_status, p.msg_type, l.marking AS label,
-                   p.report_id
+                   printf('%016x%016x', p.id_hi, p.id_lo) AS report_id
             FROM vessel_latest p
             FULL OUTER JOIN vessels v ON v.mmsi = p.mmsi
-            LEFT JOIN labels l ON l.id = p.label_id
+            LEFT JOIN labels l ON l.label_no = p.label_no
             ORDER BY mmsi
             """,
             {},
@@ -450,7 +587,15 @@ class DuckDBStore:
         )
 
     def counts(self) -> dict[str, int]:
-        tables = ("reports", "receptions", "vessel_latest", "vessels", "quarantine", "labels")
+        tables = (
+            "reports",
+            "receptions",
+            "vessel_latest",
+            "vessels",
+            "quarantine",
+            "labels",
+            "sources",
+        )
         sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
         result = self._con.sql(sql).to_arrow_table()
         names, values = result.column(0).to_pylist(), result.column(1).to_pylist()

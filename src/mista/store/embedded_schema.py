@@ -8,8 +8,12 @@ Tables:
 - ``reports``: one row per observation (id = ``mista.model.report_id``), inserted in
   arrival order, which for feeds and logs is time order, so DuckDB's per-row-group
   min/max statistics prune time-window queries. ``seq`` is the insertion order.
-- ``receptions``: who heard each report, when, and the raw input line(s).
-- ``labels``: the security labels reports point to (few rows; reports hold ``label_id``).
+- ``receptions``: who heard each report, when, from which source, and the raw input.
+- ``labels`` and ``sources``: the few security labels and sources rows point to by number.
+
+Report ids (``mista.model.report_id``, 128 bits) are stored as two UBIGINT halves
+(``id_hi``, ``id_lo``): fixed-width integers cost a fraction of hex text to write and join.
+Queries give them back as hex.
 - ``vessel_latest``: the latest position per MMSI, maintained on write, so "latest state
   per vessel" never scans the reports.
 - ``vessels``: the latest identity (static and voyage data) per MMSI, maintained on write.
@@ -23,7 +27,8 @@ __all__ = ["MIGRATIONS"]
 _INITIAL = (
     """
     CREATE TABLE labels (
-        id VARCHAR PRIMARY KEY,
+        label_no INTEGER PRIMARY KEY,
+        id VARCHAR NOT NULL UNIQUE,
         level SMALLINT NOT NULL,
         level_name VARCHAR NOT NULL,
         originator VARCHAR NOT NULL,
@@ -34,12 +39,19 @@ _INITIAL = (
     )
     """,
     """
+    CREATE TABLE sources (
+        source_no INTEGER PRIMARY KEY,
+        name VARCHAR NOT NULL UNIQUE
+    )
+    """,
+    """
     CREATE TABLE reports (
         seq BIGINT NOT NULL,
-        id VARCHAR NOT NULL,
+        id_hi UBIGINT NOT NULL,
+        id_lo UBIGINT NOT NULL,
         originator VARCHAR NOT NULL,
         source_kind VARCHAR NOT NULL,
-        label_id VARCHAR NOT NULL,
+        label_no INTEGER NOT NULL,
         observed_at TIMESTAMPTZ,
         msg_type SMALLINT,
         mmsi INTEGER,
@@ -58,17 +70,16 @@ _INITIAL = (
         to_bow_m SMALLINT,
         to_stern_m SMALLINT,
         to_port_m SMALLINT,
-        to_starboard_m SMALLINT,
-        content_key VARCHAR NOT NULL,
-        source VARCHAR NOT NULL
+        to_starboard_m SMALLINT
     )
     """,
     """
     CREATE TABLE receptions (
-        report_id VARCHAR NOT NULL,
+        id_hi UBIGINT NOT NULL,
+        id_lo UBIGINT NOT NULL,
         received_at TIMESTAMPTZ,
         receiver VARCHAR,
-        source VARCHAR NOT NULL,
+        source_no INTEGER NOT NULL,
         line_no BIGINT,
         raw VARCHAR NOT NULL
     )
@@ -76,7 +87,8 @@ _INITIAL = (
     """
     CREATE TABLE vessel_latest (
         mmsi INTEGER PRIMARY KEY,
-        report_id VARCHAR NOT NULL,
+        id_hi UBIGINT NOT NULL,
+        id_lo UBIGINT NOT NULL,
         seq BIGINT NOT NULL,
         observed_at TIMESTAMPTZ,
         msg_type SMALLINT,
@@ -86,7 +98,7 @@ _INITIAL = (
         course_deg DOUBLE,
         heading_deg DOUBLE,
         nav_status SMALLINT,
-        label_id VARCHAR NOT NULL
+        label_no INTEGER NOT NULL
     )
     """,
     """

@@ -1,0 +1,33 @@
+"""The message bus between workers: ``Bus`` protocol; ``InProcessBus`` is the embedded one.
+
+Ingest publishes batches on a topic; the store writer consumes them. ``publish`` returns
+once every subscriber has handled the message, so a publisher knows its batch is durable
+(DESIGN.md rule 2). A later backend (NATS JetStream) keeps the same protocol with
+acknowledgements instead of direct calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+__all__ = ["INGEST_TOPIC", "Bus"]
+
+M = TypeVar("M")
+
+#: The topic ingest publishes ``IngestBatch`` messages on.
+INGEST_TOPIC = "ingest.batches"
+
+
+class Bus(Protocol[M]):
+    """Topic-based publish/subscribe for messages of one type."""
+
+    def subscribe(self, topic: str, handler: Callable[[M], None]) -> None:
+        """Call ``handler`` with every message later published on ``topic``."""
+        ...
+
+    def publish(self, topic: str, message: M) -> None:
+        """Deliver ``message``; returns once every subscriber has handled it."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,278 @@
+"""The composition root: the one place that picks a store and a bus and wires them.
+
+``ingest_paths`` reads sources (``mista.ingest``), publishes each batch on the bus, and a
+store writer subscribed to the bus commits it (``mista.store``). Query helpers open the
+store read-only. Settings: ``MISTA_NATION`` (the node's own nation, default ``IND``) and
+``MISTA_STORE`` (the store file, default ``./mista.duckdb``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+
+from mista.bus import INGEST_TOPIC
+from mista.bus.in_process import InProcessBus
+from mista.errors import ConfigError
+from mista.ingest.batch import IngestBatch
+from mista.ingest.nmea import nmea_batches
+from mista.ingest.positions import is_position_header, position_batches
+from mista.ingest.rows import SourceContext
+from mista.ingest.sources import SourceConfig, load_source_config
+from mista.ingest.streams import CHUNK_BYTES, ByteSource, FileSource, open_source
+from mista.labels import Label
+from mista.model import SourceKind
+from mista.store import BBox
+from mista.store.embedded import DuckDBStore
+
+__all__ = [
+    "DEFAULT_NATION",
+    "DEFAULT_STORE",
+    "IngestSummary",
+    "ProgressHook",
+    "default_store_path",
+    "ingest_paths",
+    "node_nation",
+    "open_store",
+    "positions",
+    "read_batches",
+    "rejected",
+    "track",
+    "vessels",
+]
+
+DEFAULT_NATION = "IND"
+DEFAULT_STORE = "mista.duckdb"
+
+
+def node_nation() -> str:
+    """The node's own nation: ``MISTA_NATION`` or ``IND``."""
+    nation = os.environ.get("MISTA_NATION", DEFAULT_NATION).strip().upper()
+    try:
+        Label.default_for(nation)
+    except ValueError as exc:
+        raise ConfigError(f"MISTA_NATION={nation!r}: {exc}") from None
+    return nation
+
+
+def default_store_path() -> Path:
+    """``MISTA_STORE`` or ``./mista.duckdb``."""
+    return Path(os.environ.get("MISTA_STORE") or DEFAULT_STORE)
+
+
+def open_store(path: str | os.PathLike[str], *, read_only: bool = False) -> DuckDBStore:
+    """Open the node's store (the embedded DuckDB file)."""
+    return DuckDBStore(path, read_only=read_only)
+
+
+@dataclass
+class IngestSummary:
+    """What one ``ingest_paths`` call read and stored."""
+
+    sources: list[str] = field(default_factory=list)
+    lines: int = 0
+    messages: int = 0
+    reports: int = 0
+    duplicates: int = 0
+    receptions: int = 0
+    quarantined: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    elapsed_s: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    @property
+    def messages_per_s(self) -> float:
+        return self.messages / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def add(self, batch: IngestBatch, reports: int, receptions: int, quarantined: int) -> None:
+        self.lines += batch.lines
+        self.messages += batch.message_count
+        self.reports += reports
+        self.duplicates += batch.message_count - reports
+        self.receptions += receptions
+        self.quarantined += quarantined
+        self.rejected.update(batch.rejected_by_reason())
+        self.skipped.update(batch.skipped)
+
+    def to_text(self) -> str:
+        """The end-of-ingest summary, a few lines for people."""
+        head = (
+            f"read {self.lines:,} lines from {len(self.sources)} source(s) in "
+            f"{self.elapsed_s:.1f} s: {self.messages:,} messages ({self.messages_per_s:,.0f}/s)"
+        )
+        lines = [
+            head + (" (interrupted)" if self.interrupted else ""),
+            f"stored {self.reports:,} reports ({self.duplicates:,} duplicates) and "
+            f"{self.receptions:,} receptions",
+        ]
+        if self.rejected:
+            reasons = ", ".join(
+                f"{reason} {count:,}" for reason, count in self.rejected.most_common()
+            )
+            lines.append(
+                f"rejected {self.rejected_total:,}: {reasons} "
+                "(kept in quarantine; list them with: mista rejected)"
+            )
+        else:
+            lines.append("rejected 0")
+        if self.skipped:
+            lines.append(
+                "skipped (not AIS): "
+                + ", ".join(f"{what} {count:,}" for what, count in self.skipped.most_common())
+            )
+        return "\n".join(lines)
+
+
+class ProgressHook(Protocol):
+    """Called after every stored batch (the CLI draws a bar or prints a rate)."""
+
+    def __call__(self, source: ByteSource, batch: IngestBatch, summary: IngestSummary) -> None: ...
+
+
+def _source_label(spec: str, source: ByteSource) -> str:
+    # Absolute paths keep quarantine entries stable however the file was spelled.
+    return str(Path(spec).resolve()) if isinstance(source, FileSource) else source.name
+
+
+def read_batches(
+    source: ByteSource, config: SourceConfig, *, name: str | None = None, strict: bool = False
+) -> Iterator[IngestBatch]:
+    """Batches from one byte source: CSV positions or AIS NMEA, told apart by content."""
+    chunks = source.chunks()
+    first = next(chunks, b"")
+
+    def replay() -> Iterator[bytes]:
+        if first:
+            yield first
+        yield from chunks
+
+    first_line = first.split(b"\n", 1)[0]
+    is_csv = config.kind == SourceKind.POSITION_FILE or is_position_header(first_line)
+    kind = config.kind or (SourceKind.POSITION_FILE if is_csv else SourceKind.AIS_TERRESTRIAL)
+    label = name or source.name
+    ctx = SourceContext(
+        source=f"{config.name}:{label}" if config.name else label,
+        originator=config.originator,
+        label=config.label,
+        kind=kind,
+        strict=strict,
+    )
+
+    def position() -> int:
+        return source.position_bytes
+
+    if is_csv:
+        yield from position_batches(replay(), ctx, position)
+    else:
+        yield from nmea_batches(replay(), ctx, position)
+
+
+def ingest_paths(
+    sources: Sequence[str | os.PathLike[str]],
+    *,
+    store: str | os.PathLike[str] | None = None,
+    source_config: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+    nation: str | None = None,
+    progress: ProgressHook | None = None,
+    stop: threading.Event | None = None,
+    idle_timeout_s: float | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> IngestSummary:
+    """Ingest files (plain or gzip), ``-`` (stdin), ``tcp://host:port`` or ``udp://host:port``
+    into the store; every batch is committed before the next is read.
+
+    ``stop`` ends stream sources cleanly; ``idle_timeout_s`` ends a UDP listener after that
+    long without a datagram; ``chunk_bytes`` is the batch size for files (one commit each).
+    Ctrl-C on a stream ends it with what was stored so far.
+    Raises ``MistaError`` subclasses (``DecodeError`` with ``strict`` at the first bad line).
+    """
+    own_nation = nation or node_nation()
+    config = (
+        load_source_config(Path(source_config), own_nation)
+        if source_config is not None
+        else SourceConfig.default(own_nation)
+    )
+    summary = IngestSummary()
+    started = time.perf_counter()
+    bus: InProcessBus[IngestBatch] = InProcessBus()
+    results: list[tuple[int, int, int]] = []
+    opened = [
+        open_source(str(spec), stop=stop, idle_timeout_s=idle_timeout_s, chunk_bytes=chunk_bytes)
+        for spec in sources
+    ]
+    with open_store(store if store is not None else default_store_path()) as db:
+
+        def write(batch: IngestBatch) -> None:
+            result = db.write(batch)
+            results.append((result.reports, result.receptions, result.rejected))
+
+        bus.subscribe(INGEST_TOPIC, write)
+        try:
+            for spec, source in zip(sources, opened, strict=True):
+                summary.sources.append(source.name)
+                try:
+                    for batch in read_batches(
+                        source, config, name=_source_label(str(spec), source)
+                    ):
+                        bus.publish(INGEST_TOPIC, batch)
+                        summary.add(batch, *results.pop())
+                        if progress is not None:
+                            progress(source, batch, summary)
+                except KeyboardInterrupt:
+                    if not source.is_stream:
+                        raise
+                    summary.interrupted = True
+                    break
+        finally:
+            bus.close()
+            summary.elapsed_s = time.perf_counter() - started
+    return summary
+
+
+def vessels(store: str | os.PathLike[str]) -> pa.Table:
+    """Latest state and identity of every vessel."""
+    with open_store(store, read_only=True) as db:
+        return db.vessels()
+
+
+def track(
+    store: str | os.PathLike[str],
+    mmsi: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pa.Table:
+    """One vessel's positions in time order."""
+    with open_store(store, read_only=True) as db:
+        return db.track(mmsi, since, until)
+
+
+def positions(
+    store: str | os.PathLike[str],
+    bbox: BBox,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pa.Table:
+    """Every position inside a box, in time order."""
+    with open_store(store, read_only=True) as db:
+        return db.positions(bbox, since, until)
+
+
+def rejected(store: str | os.PathLike[str], limit: int | None = None) -> pa.Table:
+    """The quarantine."""
+    with open_store(store, read_only=True) as db:
+        return db.rejected(limit)
