@@ -93,8 +93,9 @@ def machine_lines(pinned_cpu: int | None) -> list[str]:
     """Lines describing the machine, for the top of every report."""
     online = os.cpu_count()
     pin = f"pinned to CPU {pinned_cpu}" if pinned_cpu is not None else "not pinned"
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return [
-        f"machine : {cpu_model()}, {online} CPUs online, {pin}",
+        f"machine : {cpu_model()}, {online} CPUs online, {pin}; load average {load}",
         f"system  : {platform.system()} {platform.release()} ({platform.machine()})",
         f"python  : {platform.python_implementation()} {platform.python_version()}",
         f"mista   : {package_version('mista')} (checkout {git_commit()})",
