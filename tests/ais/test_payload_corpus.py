@@ -87,7 +87,7 @@ def _sentinel() -> str:
 def gpsdecode(messages: list[Message]) -> list[dict[str, object] | None]:
     """gpsdecode's JSON for each message (None where it printed nothing)."""
     sentinel = _sentinel()
-    lines = []
+    lines: list[str] = []
     for message in messages:
         lines.extend(_on_channel_a(s) for s in message.sentences)
         lines.append(sentinel)
@@ -252,10 +252,9 @@ def compare(
         if t == 16 and a is None and b == 0:
             diffs.append((key, "type16-short"))
             continue
-        if t == 27 and key in ("status", "status_text"):
-            if theirs["status"] == mine["status_text"]:
-                diffs.append((key, "type27-status"))
-                continue
+        if t == 27 and key in ("status", "status_text") and theirs["status"] == mine["status_text"]:
+            diffs.append((key, "type27-status"))
+            continue
         if t == 26 and key in ("data", "radio"):
             diffs.append((key, "type26-radio"))
             continue
@@ -275,9 +274,8 @@ def _compare_24(mine: dict[str, object], theirs: dict[str, object]) -> list[tupl
         if key == "shipname":
             continue
         a = mine.get(key)
-        if key == "vendorid" and isinstance(a, str) and isinstance(b, str) and b.startswith(a):
-            diffs.append((key, "type24-vendorid"))
-        elif key in ("model", "serial") and a != b:
+        prefix = key == "vendorid" and isinstance(a, str) and isinstance(b, str) and b.startswith(a)
+        if prefix or (key in ("model", "serial") and a != b):
             diffs.append((key, "type24-vendorid"))
         elif a != b:
             diffs.append((key, ""))

@@ -76,7 +76,10 @@ def variant_message(draw: st.DrawFn, msgtype: int) -> dict[str, Any]:
         "repeat": draw(_raw(2, False)),
         "mmsi": draw(_raw(30, False)),
     }
-    u = lambda width: draw(_raw(width, False))  # noqa: E731
+
+    def u(width: int) -> int:
+        return draw(_raw(width, False))
+
     if msgtype == 6:
         data |= {"seqno": u(2), "dest_mmsi": u(30), "retransmit": u(1), "dac": u(10)}
         data |= {"fi": u(6), "data": draw(st.binary(min_size=1, max_size=40))}
@@ -137,17 +140,30 @@ def _same(key: str, mine: object, theirs: object) -> bool:
 def check(data: dict[str, Any]) -> None:
     msgtype = data["msg_type"]
     payload, fill = _payload(encode_dict(data))
-    theirs = pyais.decode(*encode_dict(data)).asdict()
+    theirs: dict[str, Any] = pyais.decode(*encode_dict(data)).asdict()
     try:
         mine = decode_payload(payload, fill)
     except PayloadError as error:
-        assert error.reason == OUT_OF_RANGE, error
-        lat, lon = theirs["lat"], theirs["lon"]
-        if msgtype == 17:  # the error's detail names the value: trust the core's range check
-            assert "outside" in error.detail
-            return
-        assert (abs(lat) > 90 and lat != 91) or (abs(lon) > 180 and lon != 181), error
+        failure = error
+    else:
+        compare_fields(msgtype, data, mine, theirs, (payload, fill))
         return
+    assert failure.reason == OUT_OF_RANGE, failure
+    lat, lon = theirs["lat"], theirs["lon"]
+    if msgtype == 17:  # pyais reads these unsigned: the detail names the value instead
+        assert "outside" in failure.detail
+    else:
+        assert (abs(lat) > 90 and lat != 91) or (abs(lon) > 180 and lon != 181), failure
+
+
+def compare_fields(
+    msgtype: int,
+    data: dict[str, Any],
+    mine: dict[str, Any],
+    theirs: dict[str, Any],
+    where: tuple[str, int],
+) -> None:
+    """Every field both decoders give, after mapping pyais's names and units to gpsd's."""
     names = RENAMED | RESERVED.get(msgtype, {})
     compared = 0
     for key, value in theirs.items():
@@ -164,7 +180,7 @@ def check(data: dict[str, Any]) -> None:
             value = (raw - (1 << width) if raw >= 1 << (width - 1) else raw) / 10
         if (msgtype, gpsd) in MINUTES:
             value = value / 60
-        assert _same(gpsd, mine[gpsd], value), (gpsd, mine[gpsd], value, payload, fill)
+        assert _same(gpsd, mine[gpsd], value), (gpsd, mine[gpsd], value, where)
     if msgtype in (4, 11):
         stamp = "{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}Z"
         assert mine["timestamp"] == stamp.format(**theirs)

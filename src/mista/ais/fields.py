@@ -78,7 +78,7 @@ class Field:
     kind: Kind
     scale: float = 1.0
     units: str = ""
-    na: float | int | None = None  # the "not available" value as gpsd prints it
+    na: float | int | str | None = None  # the "not available" value as gpsd prints it
     when: tuple[str, int] | None = None
     labels: str = ""  # for kind "label": the LABELS table; the source field is `source`
     source: str = ""
@@ -91,7 +91,7 @@ def _f(
     kind: Kind = "uint",
     scale: float = 1.0,
     units: str = "",
-    na: float | int | None = None,
+    na: float | int | str | None = None,
     when: tuple[str, int] | None = None,
 ) -> Field:
     return Field(name, offset, width, kind, scale, units, na, when)

@@ -288,15 +288,15 @@ def decode_payload(payload: str | bytes, fill_bits: int = 0) -> dict[str, object
     """Decode one armoured payload to gpsd's AIVDM JSON fields (in gpsd's order).
 
     >>> decode_payload("15Di=4002i<chWiba2`rPpD:04;`")["mmsi"]
-    367591056
+    357322000
     """
     raw = payload.encode("ascii", "replace") if isinstance(payload, str) else bytes(payload)
     status, msgtype, bad_op, bad_raw, out = _payload.decode_one(raw, fill_bits)
     if status:
         reason = REASONS[status - 1]
         raise PayloadError(reason, _detail(reason, raw, fill_bits, msgtype, bad_op, bad_raw))
-    result: dict[str, object] = out
-    return result
+    assert out is not None  # status 0 comes with the dict
+    return out
 
 
 # --- bulk ----------------------------------------------------------------------------------
