@@ -75,7 +75,8 @@ def test_a_real_position_report_becomes_a_row_with_its_reception() -> None:
     assert row["raw"] == line
     assert row["line_no"] == 1
     assert row["observed_at"] == datetime.fromtimestamp(1334337317, UTC)
-    assert -90 <= row["lat"] <= 90 and -180 <= row["lon"] <= 180
+    assert -90 <= row["lat"] <= 90
+    assert -180 <= row["lon"] <= 180
     payload, fill = payload_of(REAL_TYPE1)
     assert row["content_key"] == f"{payload},{fill}"
     (rid,) = hex_ids(batch.messages["id_hi"], batch.messages["id_lo"])
@@ -86,8 +87,11 @@ def test_not_available_position_is_a_report_without_a_position() -> None:
     line = position(366053209, 91.0, 181.0, speed=102.3, course=360.0, heading=511)
     (row,) = ingest([line]).messages.to_pylist()
     assert row["mmsi"] == 366053209
-    assert row["lat"] is None and row["lon"] is None
-    assert row["speed_kn"] is None and row["course_deg"] is None and row["heading_deg"] is None
+    assert row["lat"] is None
+    assert row["lon"] is None
+    assert row["speed_kn"] is None
+    assert row["course_deg"] is None
+    assert row["heading_deg"] is None
 
 
 def test_static_and_voyage_data_fill_identity_fields() -> None:

@@ -48,7 +48,8 @@ def parse(data: bytes, chunk: int = 1 << 20) -> tuple[pa.Table, pa.Table, int, i
 
 def test_track_rows_become_timed_positions_with_model_ids() -> None:
     messages, rejected, lines, _ = parse(("\n".join([TRACKS_HEADER, *TRACK_ROWS]) + "\n").encode())
-    assert rejected.num_rows == 0 and lines == 3
+    assert rejected.num_rows == 0
+    assert lines == 3
     first = messages.to_pylist()[0]
     assert first["mmsi"] == 367466930
     assert first["observed_at"] == datetime(2020, 12, 1, 4, 49, 45, tzinfo=UTC)
@@ -86,7 +87,8 @@ def test_hostile_rows_are_quarantined_with_their_line_and_reason() -> None:
         8: "csv-columns",
         11: "csv-columns",
     }
-    assert blanks == 1 and lines == 11
+    assert blanks == 1
+    assert lines == 11
     assert "95.0" in rejected.filter(pa.compute.equal(rejected["line_no"], 4))["detail"][0].as_py()
 
 
