@@ -312,6 +312,15 @@ def test_finish_frames_the_partial_last_line() -> None:
     assert last.lines == 1
 
 
+def test_finish_makes_the_framer_ready_for_a_new_stream() -> None:
+    f = Framer()
+    f.feed(f"{sentence()}\n{sentence('A1', total=2, num=1, seq='1')}\n".encode())
+    f.finish()
+    b = f.feed(f"# next file\n{sentence('A2', total=2, num=2, seq='1')}\n".encode())
+    assert b.line_no.tolist() == []
+    assert [(r.line_no, r.reason) for r in b.rejected] == [(2, REJECT_ORPHAN_FRAGMENT)]
+
+
 def test_several_sentences_on_one_line() -> None:
     # gfw ais-tools logs write both fragments of a message on one line
     line = (

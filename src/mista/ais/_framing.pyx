@@ -72,6 +72,7 @@ cdef class Core:
     """Framing state machine; ``feed``/``finish`` return the batch as a tuple of buffers."""
 
     cdef framer_t *f
+    cdef bint busy  # feed() runs without the GIL: a second thread must not enter
 
     def __cinit__(self, int max_pending):
         if max_pending < 1 or max_pending > 100000:
@@ -86,14 +87,27 @@ cdef class Core:
 
     def feed(self, const unsigned char[::1] chunk not None):
         cdef size_t n = chunk.shape[0]
-        if n:
-            with nogil:
-                fr_feed(self.f, &chunk[0], n)
-        return self._batch()
+        self._enter()
+        try:
+            if n:
+                with nogil:
+                    fr_feed(self.f, &chunk[0], n)
+            return self._batch()
+        finally:
+            self.busy = False
 
     def finish(self):
-        fr_finish(self.f)
-        return self._batch()
+        self._enter()
+        try:
+            fr_finish(self.f)
+            return self._batch()
+        finally:
+            self.busy = False
+
+    cdef void _enter(self) except *:
+        if self.busy:
+            raise RuntimeError("a Framer is in use by another thread; use one per thread")
+        self.busy = True
 
     cdef tuple _batch(self):
         cdef framer_t *f = self.f

@@ -1010,7 +1010,10 @@ static void fr_finish(framer_t *f) {
     }
     for (int i = 0; i < f->ngroups; i++)
         if (f->groups[i].active) group_reject_all(f, &f->groups[i], "was open at the end of input");
+    /* the framer starts afresh: the next input is a new stream */
     f->ctx_valid = 0;
+    f->line_no = 0;
+    f->sentences = 0;
 }
 
 #endif
