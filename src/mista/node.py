@@ -143,9 +143,9 @@ class ProgressHook(Protocol):
     def __call__(self, source: ByteSource, batch: IngestBatch, summary: IngestSummary) -> None: ...
 
 
-def _source_label(spec: str, source: ByteSource) -> str:
+def _source_label(source: ByteSource) -> str:
     # Absolute paths keep quarantine entries stable however the file was spelled.
-    return str(Path(spec).resolve()) if isinstance(source, FileSource) else source.name
+    return str(source.path.resolve()) if isinstance(source, FileSource) else source.name
 
 
 def read_batches(
@@ -182,7 +182,7 @@ def read_batches(
 
 
 def ingest_paths(
-    sources: Sequence[str | os.PathLike[str]],
+    sources: Sequence[str | os.PathLike[str] | ByteSource],
     *,
     store: str | os.PathLike[str] | None = None,
     source_config: str | os.PathLike[str] | None = None,
@@ -194,7 +194,8 @@ def ingest_paths(
     chunk_bytes: int = CHUNK_BYTES,
 ) -> IngestSummary:
     """Ingest files (plain or gzip), ``-`` (stdin), ``tcp://host:port`` or ``udp://host:port``
-    into the store; every batch is committed before the next is read.
+    (or ready-made ``ByteSource`` objects) into the store; every batch is committed before
+    the next is read.
 
     ``stop`` ends stream sources cleanly; ``idle_timeout_s`` ends a UDP listener after that
     long without a datagram; ``chunk_bytes`` is the batch size for files (one commit each).
@@ -213,6 +214,8 @@ def ingest_paths(
     results: list[tuple[int, int, int]] = []
     opened = [
         open_source(str(spec), stop=stop, idle_timeout_s=idle_timeout_s, chunk_bytes=chunk_bytes)
+        if isinstance(spec, str | os.PathLike)
+        else spec
         for spec in sources
     ]
     with open_store(store if store is not None else default_store_path()) as db:
@@ -223,12 +226,11 @@ def ingest_paths(
 
         bus.subscribe(INGEST_TOPIC, write)
         try:
-            for spec, source in zip(sources, opened, strict=True):
+            for source in opened:
                 summary.sources.append(source.name)
                 try:
-                    for batch in read_batches(
-                        source, config, name=_source_label(str(spec), source)
-                    ):
+                    label = _source_label(source)
+                    for batch in read_batches(source, config, name=label, strict=strict):
                         bus.publish(INGEST_TOPIC, batch)
                         summary.add(batch, *results.pop())
                         if progress is not None:
