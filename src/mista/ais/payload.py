@@ -69,7 +69,7 @@ REASONS: Final[tuple[str, ...]] = (
 )
 """Every reason code, in the order of the compiled core's status codes (1..5)."""
 
-_ABSENT: Final = np.iinfo(np.int64).min
+_ABSENT: Final = np.iinfo(np.int32).min
 _MAX_TYPES: Final = 64
 
 
@@ -108,27 +108,27 @@ class PayloadError(DecodeError):
 COMMON_SCHEMA: Final = pa.schema(
     [
         ("row", pa.int64()),
-        ("type", pa.int64()),
-        ("repeat", pa.int64()),
-        ("mmsi", pa.int64()),
+        ("type", pa.int32()),
+        ("repeat", pa.int32()),
+        ("mmsi", pa.int32()),
         ("lat", pa.float64()),
         ("lon", pa.float64()),
         ("speed", pa.float64()),
         ("course", pa.float64()),
-        ("heading", pa.int64()),
-        ("status", pa.int64()),
+        ("heading", pa.int32()),
+        ("status", pa.int32()),
         ("turn", pa.float64()),
         ("shipname", pa.string()),
         ("callsign", pa.string()),
-        ("imo", pa.int64()),
-        ("shiptype", pa.int64()),
+        ("imo", pa.int32()),
+        ("shiptype", pa.int32()),
         ("destination", pa.string()),
         ("draught", pa.float64()),
-        ("to_bow", pa.int64()),
-        ("to_stern", pa.int64()),
-        ("to_port", pa.int64()),
-        ("to_starboard", pa.int64()),
-        ("second", pa.int64()),
+        ("to_bow", pa.int32()),
+        ("to_stern", pa.int32()),
+        ("to_port", pa.int32()),
+        ("to_starboard", pa.int32()),
+        ("second", pa.int32()),
         ("accuracy", pa.bool_()),
     ]
 )
@@ -145,8 +145,8 @@ class _Column:
 @dataclass(frozen=True, slots=True)
 class _CommonColumn:
     name: str
-    group: int  # 1 int64 (bool too), 2 float64, 3 text span
-    row: int  # row in the core's common int64 / float64 matrix (text: start; +1 length)
+    group: int  # 1 int32 (bool too), 2 float64, 3 text span
+    row: int  # row in the core's common int32 / float64 matrix (text: start; +1 length)
     valid: int  # row in the validity matrix
 
 
@@ -207,7 +207,7 @@ def _build() -> dict[int, list[_Column]]:
             else:
                 slot = nslot
                 slots[f.name] = slot
-                nslot += 2 if f.kind in ("text", "data") else 1
+                nslot += 2 if f.kind in ("text", "data", "timestamp") else 1
             limit = na = 0
             if f.kind in ("lat", "lon"):
                 degrees = 90 if f.kind == "lat" else 180
@@ -304,8 +304,8 @@ def decode_payload(payload: str | bytes, fill_bits: int = 0) -> dict[str, object
 
 def _strings(
     arena: npt.NDArray[np.uint8],
-    starts: npt.NDArray[np.int64],
-    lengths: npt.NDArray[np.int64],
+    starts: npt.NDArray[np.int32],
+    lengths: npt.NDArray[np.int32],
     absent: npt.NDArray[np.bool_] | None,
 ) -> pa.Array:
     """Gather (start, length) spans of the arena into one Arrow string array."""
@@ -321,7 +321,18 @@ def _strings(
     return pa.StringArray.from_buffers(k, pa.py_buffer(offsets), pa.py_buffer(data), validity)
 
 
-def _fixed(parts: Sequence[tuple[npt.NDArray[np.int64] | str, int]], k: int) -> pa.Array:
+def _numeric(
+    values: npt.NDArray[Any], arrow_type: pa.DataType, absent: npt.NDArray[np.bool_] | None
+) -> pa.Array:
+    """A numeric Arrow array over ``values`` (zero-copy), nulls where ``absent``."""
+    if absent is None:
+        return pa.array(values, arrow_type)
+    validity = pa.py_buffer(np.packbits(~absent, bitorder="little"))
+    data = pa.py_buffer(np.ascontiguousarray(values))
+    return pa.Array.from_buffers(arrow_type, len(values), [validity, data])
+
+
+def _fixed(parts: Sequence[tuple[npt.NDArray[Any] | str, int]], k: int) -> pa.Array:
     """Fixed-width strings built from zero-padded numbers and literal separators."""
     width = sum(w for _, w in parts)
     chars = np.empty((k, width), np.uint8)
@@ -345,10 +356,10 @@ class _Values:
 
     values: npt.NDArray[Any]  # numbers, or (for text/data) the span starts
     absent: npt.NDArray[np.bool_] | None  # None: present in every row
-    lengths: npt.NDArray[np.int64] | None = None  # text/data span lengths
+    lengths: npt.NDArray[np.int32] | None = None  # text/data span lengths
 
 
-def _values(col: _Column, vals: npt.NDArray[np.int64]) -> _Values:
+def _values(col: _Column, vals: npt.NDArray[np.int32]) -> _Values:
     """Scale / convert one slot row of the core's output (kinds with a numeric value)."""
     f = col.field
     raw = vals[col.slot]
@@ -373,11 +384,13 @@ def _values(col: _Column, vals: npt.NDArray[np.int64]) -> _Values:
         turn[raw == 127] = math.inf
         turn[raw == -127] = -math.inf
         return _Values(turn, absent)
-    return _Values(raw, absent)  # label source / eta / timestamp: formatted in _arrow
+    if kind == "timestamp":
+        return _Values((raw.astype(np.int64) << 17) | vals[col.slot + 1], absent)
+    return _Values(raw, absent)  # label source / eta: formatted in _arrow
 
 
 def _arrow(
-    col: _Column, v: _Values, vals: npt.NDArray[np.int64], arena: npt.NDArray[np.uint8]
+    col: _Column, v: _Values, vals: npt.NDArray[np.int32], arena: npt.NDArray[np.uint8]
 ) -> pa.Array:
     f = col.field
     kind = f.kind
@@ -408,12 +421,14 @@ def _arrow(
              ((raw >> 6) & 63, 2), (":", 1), (raw & 63, 2), ("Z", 1)],
             k,
         )  # fmt: skip
-    return pa.array(raw, _ARROW_TYPES[kind], mask=v.absent)
+    if kind == "bool":
+        return pa.array(raw, pa.bool_(), mask=v.absent)
+    return _numeric(raw, _ARROW_TYPES[kind], v.absent)
 
 
 _ARROW_TYPES: Final = {
-    "uint": pa.int64(),
-    "int": pa.int64(),
+    "uint": pa.int32(),
+    "int": pa.int32(),
     "bool": pa.bool_(),
     "udec": pa.float64(),
     "sdec": pa.float64(),
@@ -425,7 +440,7 @@ _ARROW_TYPES: Final = {
 
 def _common_batch(
     ok_rows: npt.NDArray[np.int64],
-    common: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.uint8]],
+    common: tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.uint8]],
     arena: npt.NDArray[np.uint8],
 ) -> pa.RecordBatch:
     ints, floats, valid = common
@@ -437,14 +452,15 @@ def _common_batch(
         present = valid[col.valid].view(np.bool_)
         absent = None if present.all() else ~present
         if col.group == 3:
-            lengths = ints[col.row + 1]
+            # rows without the field hold no span (the core leaves them unwritten)
+            lengths = np.where(present, ints[col.row + 1], 0).astype(np.int32)
             arrays.append(_strings(arena, ints[col.row], lengths, absent))
         elif col.group == 2:
-            arrays.append(pa.array(floats[col.row], pa.float64(), mask=absent))
+            arrays.append(_numeric(floats[col.row], pa.float64(), absent))
         elif field.type == pa.bool_():
             arrays.append(pa.array(ints[col.row] != 0, pa.bool_(), mask=absent))
         else:
-            arrays.append(pa.array(ints[col.row], pa.int64(), mask=absent))
+            arrays.append(_numeric(ints[col.row], field.type, absent))
     return pa.RecordBatch.from_arrays(arrays, schema=COMMON_SCHEMA)
 
 
