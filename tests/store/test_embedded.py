@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -56,10 +57,9 @@ def csv(rows: list[str]) -> IngestBatch:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> DuckDBStore:
-    db = DuckDBStore(tmp_path / "test.duckdb")
-    yield db  # type: ignore[misc]
-    db.close()
+def store(tmp_path: Path) -> Iterator[DuckDBStore]:
+    with DuckDBStore(tmp_path / "test.duckdb") as db:
+        yield db
 
 
 def test_writing_the_same_batch_twice_stores_nothing_new(store: DuckDBStore) -> None:
