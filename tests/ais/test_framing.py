@@ -505,8 +505,9 @@ def test_bytearray_and_memoryview_chunks() -> None:
 
 
 def test_max_pending_sentences_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="max_pending_sentences"):
-        Framer(max_pending_sentences=0)
+    for bad in (0, 1025):
+        with pytest.raises(ValueError, match="max_pending_sentences"):
+            Framer(max_pending_sentences=bad)
 
 
 # --------------------------------------------------------------------------- API

@@ -75,8 +75,9 @@ cdef class Core:
     cdef bint busy  # feed() runs without the GIL: a second thread must not enter
 
     def __cinit__(self, int max_pending):
-        if max_pending < 1 or max_pending > 100000:
-            raise ValueError(f"max_pending_sentences must be within 1..100000, not {max_pending}")
+        # every sentence may scan all open groups: keep the bound small
+        if max_pending < 1 or max_pending > 1024:
+            raise ValueError(f"max_pending_sentences must be within 1..1024, not {max_pending}")
         self.f = fr_new(max_pending)
         if self.f == NULL:
             raise MemoryError("cannot allocate the framing state")

@@ -72,7 +72,8 @@ assert REASONS == (
 #: Lines longer than this many bytes (terminator excluded) are rejected as ``too-long``.
 MAX_LINE_BYTES: int = int(_framing.MAX_LINE_BYTES)
 #: An open multi-sentence group expires when this many further AIS sentences pass without
-#: a fragment for it. Real interleaving is a few sentences; satellite feeds reach ~20.
+#: its next fragment. In the shared real logs the next fragment always comes within one
+#: sentence; 64 leaves room for feeds that interleave many receivers. At most 1024.
 DEFAULT_MAX_PENDING_SENTENCES = 64
 
 # A chunk is cut into pieces of at most this size so that Arrow int32 offsets never overflow.
