@@ -204,7 +204,6 @@ ALLOWED: dict[str, str] = {
     "type25-26-absent": "gpsd prints dest_mmsi/app_id 0 when the message has none; mista "
     "leaves them out",
     "type23-txrx": "gpsd 3.22 does not print type 23's txrx; mista does",
-    "type21-trim": "gpsd trims the name before appending the name extension",
     "speed-na": "gpsd prints the strings nan/fast/high for speed 102.3/102.2 (type 9: "
     "1023/1022) and altitude 4095/4094; mista keeps the numbers so the columns stay numeric",
     "out-of-range": "mista rejects a position outside +-90/+-180 that is not 91/181; gpsd "
@@ -353,3 +352,17 @@ def _nan_equal(a: dict[str, object], b: dict[str, object]) -> bool:
         if x != y and not (isinstance(x, float) and isinstance(y, float) and math.isnan(x)):
             return False
     return True
+
+
+def test_the_docs_explain_every_allowed_difference_and_reason() -> None:
+    from mista.ais.fields import FIELDS
+    from mista.ais.payload import REASONS
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "ais-json.md").read_text("utf-8")
+    for key in ALLOWED:
+        assert f"`{key}`" in docs, key
+    for reason in REASONS:
+        assert f"`{reason}`" in docs, reason
+    for fields in FIELDS.values():
+        for field in fields:
+            assert field.name in docs, field.name

@@ -351,13 +351,20 @@ cdef inline double _turn_value(int64_t raw) noexcept nogil:
     return r * r if raw >= 0 else -(r * r)
 
 
-cdef void _to_common(int t, const int32_t* out, Py_ssize_t stride, int32_t* ci, double* cf,
-                     uint8_t* cv, Py_ssize_t n) noexcept nogil:
-    """Copy a decoded row's shared fields into the column-major common matrices.
+cdef enum:
+    TILE = 128  # rows of common values gathered row-major in cache, then written per column
+    MAX_COMMON = 32
 
-    ``ci``/``cf``/``cv`` point at the row's place in column 0; column k is n further."""
+
+cdef inline void _to_common(int t, const int32_t* out, Py_ssize_t stride, int32_t* ti,
+                            double* tf, uint32_t* mask) noexcept nogil:
+    """Copy a decoded row's shared fields into its row of the common tile.
+
+    ``ti``/``tf`` are the row's int32 / float64 values; ``mask`` gets one bit per column
+    present (the columns' validity, decoded in numpy)."""
     cdef int j, i, g, k
     cdef int64_t raw
+    cdef uint32_t bits = 0
     cdef const int32_t* op
     for j in range(COMMON_N[t]):
         i = COMMON_OPS[t][j]
@@ -368,16 +375,30 @@ cdef void _to_common(int t, const int32_t* out, Py_ssize_t stride, int32_t* ci, 
             continue
         k = op[C_CROW]
         if g == 1:
-            ci[k * n] = raw
+            ti[k] = <int32_t>raw
         elif g == 2:
             if op[C_KIND] == K_TURN:
-                cf[k * n] = _turn_value(raw)
+                tf[k] = _turn_value(raw)
             else:
-                cf[k * n] = raw / SCALE[i]
+                tf[k] = raw / SCALE[i]
         else:
-            ci[k * n] = raw
-            ci[(k + 1) * n] = out[(op[C_SLOT] + 1) * stride]
-        cv[op[C_CVALID] * n] = 1
+            ti[k] = <int32_t>raw
+            ti[k + 1] = out[(op[C_SLOT] + 1) * stride]
+        bits |= (<uint32_t>1) << op[C_CVALID]
+    mask[0] = bits
+
+
+cdef void _flush_tile(const int32_t* ti, const double* tf, Py_ssize_t rows, Py_ssize_t first,
+                      int32_t* ci, double* cf, Py_ssize_t n, int ni, int nf) noexcept nogil:
+    """Write ``rows`` tile rows to the column-major common matrices from row ``first``."""
+    cdef int c
+    cdef Py_ssize_t r
+    for c in range(ni):
+        for r in range(rows):
+            ci[c * n + first + r] = ti[r * MAX_COMMON + c]
+    for c in range(nf):
+        for r in range(rows):
+            cf[c * n + first + r] = tf[r * MAX_COMMON + c]
 
 
 def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
@@ -387,8 +408,9 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
 
     Returns ``(status, types, bad_op, bad_raw, tables, arena, common)`` where ``tables`` maps
     a type to ``(rows, values)`` (int64 arrays; ``values[slot]`` is one slot for every row)
-    and ``common`` is ``(ints, floats, valid)``: the shared columns for the decoded rows in
-    input order (rows as configured by the op table's common columns)."""
+    and ``common`` is ``(ints, floats, mask)``: the shared columns for the decoded rows in
+    input order (rows as configured by the op table's common columns; bit k of ``mask`` set
+    when common column k is present)."""
     if not CONFIGURED:
         raise RuntimeError("mista.ais._payload.configure() was not called")
     cdef Py_ssize_t n = offsets.shape[0] - 1
@@ -455,17 +477,21 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
     cdef int32_t* out
     cdef Py_ssize_t stride
     # values under a zero validity byte are never read: no need to clear them
-    cints_arr = np.empty((n_common_int, n), dtype=np.int32)
-    cfloats_arr = np.empty((n_common_float, n), dtype=np.float64)
-    cvalid_arr = np.zeros((n_common_valid, n), dtype=np.uint8)
+    if n_common_int > MAX_COMMON or n_common_float > MAX_COMMON or n_common_valid > 32:
+        raise ValueError("too many common columns for the compiled core")
+    cints_arr = np.empty((n_common_int, max(n, 1)), dtype=np.int32)
+    cfloats_arr = np.empty((n_common_float, max(n, 1)), dtype=np.float64)
+    cmask_arr = np.zeros(max(n, 1), dtype=np.uint32)
     cdef Py_ssize_t nc = n
     cdef int32_t[:, ::1] cints = cints_arr
     cdef double[:, ::1] cfloats = cfloats_arr
-    cdef uint8_t[:, ::1] cvalid = cvalid_arr
-    cdef int32_t* ci = &cints[0, 0] if n > 0 and n_common_int > 0 else NULL
-    cdef double* cf = &cfloats[0, 0] if n > 0 and n_common_float > 0 else NULL
-    cdef uint8_t* cv = &cvalid[0, 0] if n > 0 and n_common_valid > 0 else NULL
-    cdef Py_ssize_t ok_rows = 0
+    cdef uint32_t[::1] cmask = cmask_arr
+    cdef int32_t* ci = &cints[0, 0] if n_common_int > 0 else NULL
+    cdef double* cf = &cfloats[0, 0] if n_common_float > 0 else NULL
+    cdef uint32_t* cm = &cmask[0]
+    cdef int32_t tile_i[TILE * MAX_COMMON]
+    cdef double tile_f[TILE * MAX_COMMON]
+    cdef Py_ssize_t ok_rows = 0, tile_rows = 0
     with nogil:
         for i in range(n):
             a = offsets[i]
@@ -492,20 +518,28 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
             types[i] = t
             if st == OK:
                 rowbase[t][filled[t]] = i
-                if cv != NULL:
-                    _to_common(t, out, stride, ci + ok_rows, cf + ok_rows, cv + ok_rows, nc)
+                _to_common(t, out, stride, tile_i + tile_rows * MAX_COMMON,
+                           tile_f + tile_rows * MAX_COMMON, cm + ok_rows)
+                tile_rows += 1
                 ok_rows += 1
+                if tile_rows == TILE:
+                    _flush_tile(tile_i, tile_f, TILE, ok_rows - TILE, ci, cf, nc,
+                                n_common_int, n_common_float)
+                    tile_rows = 0
                 filled[t] += 1
             elif st == OUT_OF_RANGE:
                 badop[i] = bop
                 badraw[i] = braw
+    if tile_rows:
+        _flush_tile(tile_i, tile_f, tile_rows, ok_rows - tile_rows, ci, cf, nc, n_common_int,
+                    n_common_float)
     for t in list(tables):
         rows, vals = tables[t]
         if filled[t] == 0:
             del tables[t]
         elif filled[t] < counts[t]:
             tables[t] = (rows[: filled[t]], vals[:, : filled[t]])
-    common = (cints_arr[:, :ok_rows], cfloats_arr[:, :ok_rows], cvalid_arr[:, :ok_rows])
+    common = (cints_arr[:, :ok_rows], cfloats_arr[:, :ok_rows], cmask_arr[:ok_rows])
     return status_arr, types_arr, badop_arr, badraw_arr, tables, arena_arr[:arena_pos], common
 
 

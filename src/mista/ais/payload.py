@@ -440,16 +440,16 @@ _ARROW_TYPES: Final = {
 
 def _common_batch(
     ok_rows: npt.NDArray[np.int64],
-    common: tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.uint8]],
+    common: tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.uint32]],
     arena: npt.NDArray[np.uint8],
 ) -> pa.RecordBatch:
-    ints, floats, valid = common
+    ints, floats, mask = common
     arrays = [pa.array(ok_rows, pa.int64())]
     for field in COMMON_SCHEMA:
         if field.name == "row":
             continue
         col = _COMMON[field.name]
-        present = valid[col.valid].view(np.bool_)
+        present = (mask & np.uint32(1 << col.valid)) != 0
         absent = None if present.all() else ~present
         if col.group == 3:
             # rows without the field hold no span (the core leaves them unwritten)
