@@ -1,13 +1,13 @@
 """Type stub of the compiled framing core (see _framing.pyx)."""
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 #: n, payload, payload offsets (int64), fill (uint8), line (int64), time (float64),
 #: own ship (uint8), receiver data, offsets (int32), valid (uint8), raw data, offsets,
 #: talker (2 bytes per row), channel data, offsets, valid, rejects, skipped, lines.
 CoreBatch: TypeAlias = tuple[
     int, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes,
-    bytes, bytes, bytes, bytes, list[tuple[int, str, str, str]], dict[str, int], int,
+    bytes, bytes, bytes, bytes, list[Any], dict[str, int], int,
 ]  # fmt: skip
 
 REASONS: tuple[str, ...]
@@ -15,6 +15,8 @@ FIXED_KINDS: tuple[str, ...]
 MAX_LINE_BYTES: int
 
 class Core:
-    def __init__(self, max_pending: int) -> None: ...
+    def __init__(
+        self, max_pending: int, reject_type: type[tuple[int, str, str, str]] = ...
+    ) -> None: ...
     def feed(self, chunk: bytes | bytearray | memoryview) -> CoreBatch: ...
     def finish(self) -> CoreBatch: ...

@@ -7,6 +7,8 @@ rejections and skip counts into Python values. :mod:`mista.ais.framing` builds t
 numpy / Arrow arrays from them.
 """
 
+import gc
+
 from libc.stdint cimport int32_t, int64_t
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
@@ -72,12 +74,14 @@ cdef class Core:
     """Framing state machine; ``feed``/``finish`` return the batch as a tuple of buffers."""
 
     cdef framer_t *f
+    cdef object reject_type  # a tuple subclass of four fields (framing.FramingReject)
     cdef bint busy  # feed() runs without the GIL: a second thread must not enter
 
-    def __cinit__(self, int max_pending):
+    def __cinit__(self, int max_pending, object reject_type=tuple):
         # every sentence may scan all open groups: keep the bound small
         if max_pending < 1 or max_pending > 1024:
             raise ValueError(f"max_pending_sentences must be within 1..1024, not {max_pending}")
+        self.reject_type = reject_type
         self.f = fr_new(max_pending)
         if self.f == NULL:
             raise MemoryError("cannot allocate the framing state")
@@ -120,16 +124,26 @@ cdef class Core:
             raise MemoryError("framing ran out of memory")
         rejects = []
         text = _take(&f.rej_text)
-        for i in range(f.nrej):
-            r = (<fr_reject *>f.rejects.p) + i
-            rejects.append(
-                (
-                    r.line_no,
-                    REASONS[r.reason],
-                    text[r.detail_off:r.detail_off + r.detail_len].decode("ascii", "replace"),
-                    text[r.raw_off:r.raw_off + r.raw_len].decode("utf-8", "backslashreplace"),
+        cls = self.reject_type
+        # many rejects (hostile input) would trigger a garbage collection every few
+        # hundred tuples; these tuples hold no cycles
+        gc_was_on = f.nrej > 1000 and gc.isenabled()
+        if gc_was_on:
+            gc.disable()
+        try:
+            for i in range(f.nrej):
+                r = (<fr_reject *>f.rejects.p) + i
+                rejects.append(
+                    tuple.__new__(cls, (
+                        r.line_no,
+                        REASONS[r.reason],
+                        text[r.detail_off:r.detail_off + r.detail_len].decode("ascii", "replace"),
+                        text[r.raw_off:r.raw_off + r.raw_len].decode("utf-8", "backslashreplace"),
+                    ))
                 )
-            )
+        finally:
+            if gc_was_on:
+                gc.enable()
         skipped = {}
         for i in range(5):
             if f.kinds_fixed[i]:

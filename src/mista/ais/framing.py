@@ -149,7 +149,7 @@ def _from_core(t: CoreBatch) -> FramedBatch:
         talker=_strings(n, talker_off, talker, None),
         own_ship=np.frombuffer(own, dtype=np.bool_),
         channel=_strings(n, chan_off, chan_data, chan_valid),
-        rejected=[FramingReject(*r) for r in rejects],
+        rejected=rejects,  # FramingReject tuples made by the core
         skipped=skipped,
         lines=lines,
     )
@@ -198,7 +198,7 @@ class Framer:
     __slots__ = ("_core",)
 
     def __init__(self, *, max_pending_sentences: int = DEFAULT_MAX_PENDING_SENTENCES) -> None:
-        self._core = _framing.Core(max_pending_sentences)
+        self._core = _framing.Core(max_pending_sentences, FramingReject)
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> FramedBatch:
         """Frame the complete lines of ``chunk``; a trailing partial line waits for more."""
