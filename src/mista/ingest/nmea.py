@@ -96,11 +96,22 @@ def to_ingest_batch(
     common = decoded.common
     rows = common.column("row")
     n = len(rows)
+    # Decoded rows are in input order; a mask drops the few that did not decode (a filter
+    # copies runs, much cheaper than a gather), and nothing is copied when all decoded.
+    keep: pa.Array | None = None
+    if n != n_framed:
+        mask = np.zeros(n_framed, dtype=bool)
+        mask[rows.to_numpy()] = True
+        keep = pa.array(mask)
+
+    def pick(values: pa.Array) -> pa.Array:
+        return values if keep is None else values.filter(keep)
+
     msg_type = common.column("type")
-    payloads = _payload_strings(framed).take(rows)
-    fills = pc.cast(pa.array(framed.fill_bits).take(rows), pa.string())
+    payloads = pick(_payload_strings(framed))
+    fills = pc.cast(pick(pa.array(framed.fill_bits)), pa.string())
     content_key = pc.binary_join_element_wise(payloads, fills, ",")
-    observed_us = epoch_us(framed.received_at).take(rows)
+    observed_us = pick(epoch_us(framed.received_at))
     type27 = pc.equal(msg_type, 27)
     lat, lon = common.column("lat"), common.column("lon")
     no_position = pc.or_(
@@ -135,9 +146,9 @@ def to_ingest_batch(
         "to_starboard_m": common.column("to_starboard"),
         "content_key": content_key,
         "observed_us": observed_us,
-        "receiver": framed.receiver.take(rows),
-        "raw": framed.raw.take(rows),
-        "line_no": pa.array(framed.line_no).take(rows),
+        "receiver": pick(framed.receiver),
+        "raw": pick(framed.raw),
+        "line_no": pick(pa.array(framed.line_no)),
     }
     messages = build_messages(ctx, columns, n)
     payload_rejects = [(r.row, r.reason, r.detail) for r in decoded.rejected]

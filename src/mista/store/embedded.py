@@ -196,6 +196,7 @@ class DuckDBStore:
         self._read_only = read_only
         self._migrate()
         self._seq = self._scalar("SELECT coalesce(max(seq), 0) FROM reports")
+        self._next_seq = self._seq
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -305,14 +306,14 @@ class DuckDBStore:
         if self._read_only:
             raise StoreError(f"store {self.path} is open read-only")
         con = self._con
-        seq0 = self._seq
+        seq0 = self._next_seq = self._seq
         reports = receptions = rejected = 0
         registered: list[str] = []
         try:
             con.begin()
             if batch.messages.num_rows:
                 registered += self._register_messages(batch)
-                reports = self._insert_reports(batch, seq0)
+                reports = self._insert_reports(batch)
                 receptions = self._insert_receptions(batch)
                 if reports:
                     self._update_latest(seq0)
@@ -328,7 +329,7 @@ class DuckDBStore:
         finally:
             for name in registered:
                 con.unregister(name)
-        self._seq = seq0 + reports
+        self._seq = self._next_seq
         return WriteResult(reports=reports, receptions=receptions, rejected=rejected)
 
     def _register_messages(self, batch: IngestBatch) -> list[str]:
@@ -345,7 +346,12 @@ class DuckDBStore:
             positions
         )
         reports = messages.select(list(_REPORT_COLUMNS)).append_column("label_no", label_nos)
-        self._con.register("_reports", reports.filter(first))
+        reports = reports.filter(first)
+        # Sequence numbers in input order; rows found to be duplicates leave gaps, harmless
+        # for an ordering key and cheaper than numbering in SQL (a window is one thread).
+        seq = np.arange(self._seq + 1, self._seq + 1 + reports.num_rows, dtype=np.int64)
+        self._con.register("_reports", reports.append_column("seq", pa.array(seq)))
+        self._next_seq = self._seq + reports.num_rows
         source_no = self._source_number(batch.source)
         hearings = messages.select(list(_RECEPTION_COLUMNS)).filter(
             _unique_receptions(messages, ids, first)
@@ -376,7 +382,7 @@ class DuckDBStore:
             parts.append(f"SELECT id_hi, id_lo{extra} FROM {table} WHERE {time_col} IS NULL")
         return " UNION ALL ".join(parts), params
 
-    def _insert_reports(self, batch: IngestBatch, seq0: int) -> int:
+    def _insert_reports(self, batch: IngestBatch) -> int:
         observed = batch.messages.column("observed_at")
         timed = _time_range(observed)
         bounds = None
@@ -392,12 +398,12 @@ class DuckDBStore:
         # Input order is kept (feeds and logs arrive in time order); seq numbers it.
         sql = f"""
             INSERT INTO reports
-            SELECT $seq0 + row_number() OVER (), {columns}
+            SELECT b.seq, {columns}
             FROM _reports b
             LEFT JOIN ({existing}) e ON e.id_hi = b.id_hi AND e.id_lo = b.id_lo
             WHERE e.id_hi IS NULL
         """
-        return self._scalar(sql, {"seq0": seq0, **params})
+        return self._scalar(sql, params)
 
     def _insert_receptions(self, batch: IngestBatch) -> int:
         received = batch.messages.column("received_at")
