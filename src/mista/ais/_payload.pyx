@@ -2,11 +2,12 @@
 """The compiled AIS payload core: 6-bit armour -> bits -> field values, with no Python
 object per message on the bulk path.
 
-It is an interpreter of the op table that ``payload.py`` builds from ``fields.py`` (one row
-per field: kind, bit offset, width, output slot, condition, range limits), so the spec lives
-in one place. ``decode_row`` is the one core both paths use: ``decode_bulk`` writes its
-output into one int64 matrix per message type (text and data as (start, length) spans into a
-shared byte arena), ``decode_one`` turns it into a gpsd-ordered dict.
+The field extraction is straight-line C per message type, generated from ``fields.py``
+into ``_payload_types.h`` (``python -m mista.ais.payload``); the op table ``payload.py``
+builds from the same rows tells the dict path each slot's name and kind. ``decode_row`` is
+the one core both paths use: ``decode_bulk`` writes its output into one int32 matrix per
+message type (text and data as (start, length) spans into a shared byte arena) plus the
+common columns, ``decode_one`` turns it into a gpsd-ordered dict.
 """
 
 from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t, int16_t, int32_t, INT32_MIN
@@ -120,18 +121,12 @@ def configure(int32_t[:, ::1] ops, double[::1] scales, int32_t[::1] type_start,
     CONFIGURED = True
 
 
-cdef extern from *:
-    """
-    #include <string.h>
-    #include <stdint.h>
-    /* eight bytes as one big-endian word: one unaligned load and a byte swap */
-    static inline uint64_t mista_load_be64(const uint8_t *p) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        return __builtin_bswap64(w);
-    }
-    """
-    uint64_t mista_load_be64(const uint8_t* p) noexcept nogil
+cdef extern from "_payload_types.h" nogil:
+    # generated from fields.py by ``python -m mista.ais.payload``
+    uint64_t mista_load_be64(const uint8_t* p)
+    int mista_decode_type(int t, const uint8_t* buf, int64_t nbits, int32_t* out,
+                          int64_t stride, uint8_t* arena, int64_t* pos, int* bad_op,
+                          int64_t* bad_raw, int32_t* ti, double* tf, uint32_t* mask)
 
 
 cdef inline uint64_t _bits(const uint8_t* buf, Py_ssize_t off, int width) noexcept nogil:
@@ -200,19 +195,18 @@ cdef int _unpack(const uint8_t* chars, Py_ssize_t n, int fill, uint8_t* buf,
 
 
 cdef int decode_row(const uint8_t* chars, Py_ssize_t n, int fill, int32_t* out,
-                    Py_ssize_t stride, uint8_t* arena, Py_ssize_t* arena_pos, int* msgtype,
-                    int* bad_op, int64_t* bad_raw) noexcept nogil:
+                    Py_ssize_t stride, uint8_t* arena, int64_t* arena_pos, int* msgtype,
+                    int* bad_op, int64_t* bad_raw, int32_t* ti, double* tf,
+                    uint32_t* mask) noexcept nogil:
     """Decode one message into ``out`` (the type's slots). Returns a status code.
 
     Slot ``s`` is written at ``out[s * stride]`` (column-major in the bulk path). Text and
-    data are written at ``arena[arena_pos]`` and recorded as (start, length)."""
+    data are written at ``arena[arena_pos]`` and recorded as (start, length); the shared
+    columns go to ``ti``/``tf`` with their presence bits in ``mask``."""
     cdef uint8_t buf[MAX_BYTES]
-    cdef Py_ssize_t nbits = 0, off, cursor, start, end, k, pos, m, nchar
-    cdef int status, t, i, kind, width, slot, cond, j, w, nb
-    cdef bint present
-    cdef int64_t raw
-    cdef uint64_t u
-    cdef const int32_t* op
+    cdef Py_ssize_t nbits = 0
+    cdef int status, t
+    cdef int64_t pos
     status = _unpack(chars, n, fill, buf, &nbits)
     if status != OK:
         return status
@@ -227,165 +221,17 @@ cdef int decode_row(const uint8_t* chars, Py_ssize_t n, int fill, int32_t* out,
     if t == 27 and nbits != 96 and nbits != 168:
         # gpsd takes a long-range report of 96 bits, or one padded to a full slot (168)
         return BAD_LENGTH
-    cursor = 0
     pos = arena_pos[0]
-    for i in range(TYPE_NOPS[t]):
-        op = &OPS[TYPE_START[t] + i][0]
-        kind = op[C_KIND]
-        slot = op[C_SLOT]
-        cond = op[C_COND]
-        if kind == K_LABEL:
-            continue
-        if cond != -1:
-            # a conditional field: the condition is read from the bits (it may follow)
-            if cond == -2:
-                # type 24 part B; auxiliary craft have MMSI 98MIDXXXX (Table 66)
-                present = _bits(buf, 38, 2) == 1 and (
-                    (<int64_t>_bits(buf, 8, 30) // 10000000 == 98) == (op[C_CONDVAL] == 1))
-            elif cond == -3:
-                # present only in a message of at least CONDVAL bits (type 16's second pair)
-                present = nbits >= op[C_CONDVAL]
-            else:
-                present = <int64_t>_bits(buf, cond, op[C_CONDW]) == op[C_CONDVAL]
-            if not present:
-                out[slot * stride] = ABSENT
-                if kind == K_TEXT or kind == K_DATA:
-                    out[(slot + 1) * stride] = 0
-                continue
-        off = op[C_OFFSET]
-        if off == -1:
-            off = cursor
-        elif off < -1:
-            off = nbits + off
-            if off < cursor:
-                off = cursor
-        width = op[C_WIDTH]
-        if kind == K_TEXT or kind == K_DATA:
-            end = nbits if width <= 0 else off + width
-            if width < 0:
-                end = nbits + width
-            if end < off:
-                if width <= 0:
-                    # types 25/26: the flagged header (and 26's radio) does not fit
-                    return BAD_LENGTH
-                end = off
-            start = pos
-            if kind == K_TEXT:
-                nchar = (end - off) // 6
-                for k in range(nchar):
-                    u = _bits(buf, off + 6 * k, 6)
-                    arena[pos] = <uint8_t>(u + 64 if u < 32 else u)
-                    pos += 1
-                if t == 21 and nbits > 272:
-                    # the name extension (bits 272..) continues the name, as in gpsd
-                    for k in range((nbits - 272) // 6):
-                        u = _bits(buf, 272 + 6 * k, 6)
-                        arena[pos] = <uint8_t>(u + 64 if u < 32 else u)
-                        pos += 1
-                # gpsd ends a text at its first '@' (the padding) and trims trailing spaces
-                for k in range(start, pos):
-                    if arena[k] == 64:
-                        pos = k
-                        break
-                while pos > start and arena[pos - 1] == 32:
-                    pos -= 1
-            else:
-                m = end - off
-                # "<bits>:<hex>", bits left-aligned in whole bytes
-                if m >= 1000:
-                    arena[pos] = <uint8_t>(48 + (m // 1000) % 10)
-                    pos += 1
-                if m >= 100:
-                    arena[pos] = <uint8_t>(48 + (m // 100) % 10)
-                    pos += 1
-                if m >= 10:
-                    arena[pos] = <uint8_t>(48 + (m // 10) % 10)
-                    pos += 1
-                arena[pos] = <uint8_t>(48 + m % 10)
-                arena[pos + 1] = 58
-                pos += 2
-                k = 0
-                while k < m:
-                    w = 8 if m - k >= 8 else <int>(m - k)
-                    u = _bits(buf, off + k, w) << (8 - w)
-                    arena[pos] = _hexdigit(u >> 4)
-                    arena[pos + 1] = _hexdigit(u & 15)
-                    pos += 2
-                    k += 8
-            out[slot * stride] = <int32_t>start
-            out[(slot + 1) * stride] = <int32_t>(pos - start)
-            cursor = end
-            continue
-        u = _bits(buf, off, width)
-        cursor = off + width
-        if kind == K_INT or kind == K_SDEC or kind == K_LAT or kind == K_LON or kind == K_TURN:
-            # two's complement of a `width`-bit field
-            raw = <int64_t>(u << (64 - width)) >> (64 - width)
-        else:
-            raw = <int64_t>u
-        if kind == K_LAT or kind == K_LON:
-            if (raw > op[C_LIMIT] or raw < -op[C_LIMIT]) and raw != op[C_NA]:
-                bad_op[0] = TYPE_START[t] + i
-                bad_raw[0] = raw
-                return OUT_OF_RANGE
-        if kind == K_TS:
-            # 40 bits: date (year, month, day) and time of day in two int32 slots
-            out[slot * stride] = <int32_t>(raw >> 17)
-            out[(slot + 1) * stride] = <int32_t>(raw & 0x1FFFF)
-        else:
-            out[slot * stride] = <int32_t>raw
-    arena_pos[0] = pos
-    return OK
-
-
-cdef inline double _turn_value(int64_t raw) noexcept nogil:
-    """Rate of turn in degrees/minute; NaN n/a, +-inf for fastright/fastleft."""
-    cdef double r
-    if raw == -128:
-        return NAN
-    if raw == 127:
-        return INFINITY
-    if raw == -127:
-        return -INFINITY
-    r = raw / 4.733
-    return r * r if raw >= 0 else -(r * r)
+    status = mista_decode_type(t, buf, nbits, out, stride, arena, &pos, bad_op, bad_raw, ti,
+                               tf, mask)
+    if status == OK:
+        arena_pos[0] = pos
+    return status
 
 
 cdef enum:
     TILE = 128  # rows of common values gathered row-major in cache, then written per column
     MAX_COMMON = 32
-
-
-cdef inline void _to_common(int t, const int32_t* out, Py_ssize_t stride, int32_t* ti,
-                            double* tf, uint32_t* mask) noexcept nogil:
-    """Copy a decoded row's shared fields into its row of the common tile.
-
-    ``ti``/``tf`` are the row's int32 / float64 values; ``mask`` gets one bit per column
-    present (the columns' validity, decoded in numpy)."""
-    cdef int j, i, g, k
-    cdef int64_t raw
-    cdef uint32_t bits = 0
-    cdef const int32_t* op
-    for j in range(COMMON_N[t]):
-        i = COMMON_OPS[t][j]
-        op = &OPS[i][0]
-        g = op[C_CGROUP]
-        raw = out[op[C_SLOT] * stride]
-        if raw == ABSENT:
-            continue
-        k = op[C_CROW]
-        if g == 1:
-            ti[k] = <int32_t>raw
-        elif g == 2:
-            if op[C_KIND] == K_TURN:
-                tf[k] = _turn_value(raw)
-            else:
-                tf[k] = raw / SCALE[i]
-        else:
-            ti[k] = <int32_t>raw
-            ti[k + 1] = out[(op[C_SLOT] + 1) * stride]
-        bits |= (<uint32_t>1) << op[C_CVALID]
-    mask[0] = bits
 
 
 cdef void _flush_tile(const int32_t* ti, const double* tf, Py_ssize_t rows, Py_ssize_t first,
@@ -473,7 +319,7 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
     arena_arr = np.empty(2 * total + 16 * n + 64, dtype=np.uint8)
     cdef uint8_t[::1] arena_v = arena_arr
     cdef uint8_t* arena = &arena_v[0]
-    cdef Py_ssize_t arena_pos = 0
+    cdef int64_t arena_pos = 0
     cdef int32_t* out
     cdef Py_ssize_t stride
     # values under a zero validity byte are never read: no need to clear them
@@ -513,13 +359,12 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
             bop = -1
             braw = 0
             st = decode_row(p, b - a, fill_bits[i], out, stride, arena, &arena_pos, &t, &bop,
-                            &braw)
+                            &braw, tile_i + tile_rows * MAX_COMMON,
+                            tile_f + tile_rows * MAX_COMMON, cm + ok_rows)
             status[i] = st
             types[i] = t
             if st == OK:
                 rowbase[t][filled[t]] = i
-                _to_common(t, out, stride, tile_i + tile_rows * MAX_COMMON,
-                           tile_f + tile_rows * MAX_COMMON, cm + ok_rows)
                 tile_rows += 1
                 ok_rows += 1
                 if tile_rows == TILE:
@@ -592,7 +437,10 @@ def decode_one(const uint8_t[::1] chars, int fill):
         raise RuntimeError("mista.ais._payload.configure() was not called")
     cdef int32_t out[256]
     cdef uint8_t arena[4096]
-    cdef Py_ssize_t arena_pos = 0
+    cdef int64_t arena_pos = 0
+    cdef int32_t ti[MAX_COMMON]
+    cdef double tf[MAX_COMMON]
+    cdef uint32_t mask = 0
     cdef int t = -1, bop = -1, st, i, kind, slot, first
     cdef int64_t braw = 0, raw
     cdef uint8_t zero = 0
@@ -600,7 +448,7 @@ def decode_one(const uint8_t[::1] chars, int fill):
     if n > 1300:
         return BAD_LENGTH, -1, -1, 0, None
     st = decode_row(&chars[0] if n > 0 else &zero, n, fill, out, 1, arena, &arena_pos,
-                    &t, &bop, &braw)
+                    &t, &bop, &braw, ti, tf, &mask)
     if st != OK:
         return st, t, bop, braw, None
     cdef dict d = {}
