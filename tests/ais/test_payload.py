@@ -239,3 +239,14 @@ def test_common_columns_use_gpsd_units() -> None:
     assert common[1]["speed"] == 17.7
     assert common[1]["shipname"] is None
     assert batch.common.column("speed").type == pa.float64()
+
+
+def test_the_generated_c_decoders_match_the_field_table() -> None:
+    from pathlib import Path
+
+    from mista.ais import payload
+
+    header = Path(payload.__file__).with_name("_payload_types.h").read_text("utf-8")
+    assert header == payload.render_c_decoders(), (
+        "fields.py changed: run `python -m mista.ais.payload` and rebuild the extension"
+    )
