@@ -402,6 +402,7 @@ static void group_add_raw(framer_t *f, fr_group *g, int64_t line_no, const unsig
         g->frag_raw_off[i] = g->raw.n;
         g->frag_raw_len[i] = line_len;
         fb_put(f, &g->raw, line, line_len);
+        if (g->raw.n < g->frag_raw_off[i] + line_len) g->frag_raw_len[i] = 0; /* out of memory */
         g->last_raw_line = line_no;
     }
     g->frag_line[i] = line_no;
@@ -521,7 +522,8 @@ static void fr_sentence(framer_t *f, const fr_linectx *L, const unsigned char *s
     const char *recv = krecv ? (const char *)krecv : L->recv_ctx;
     int recv_len = krecv ? krecv_len : L->recv_ctx_len;
 
-    if (total == 1 && !(m->has_g && m->g_tot > 1)) {
+    /* the sentence's own fragment fields decide; a g: tag only names the group */
+    if (total == 1) {
         fr_emit(f, pl, plen, fill, L->line_no, t, recv, recv_len, L->line, L->line_len, talker,
                 own, chan);
         return;
