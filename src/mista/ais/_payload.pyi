@@ -34,6 +34,6 @@ def decode_bulk(
     npt.NDArray[np.int64],
     dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]],
     npt.NDArray[np.uint8],
-    tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.uint32]],
+    tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.uint8]],
 ]: ...
 def decode_one(chars: bytes, fill: int) -> tuple[int, int, int, int, dict[str, Any] | None]: ...

@@ -234,11 +234,21 @@ cdef enum:
     MAX_COMMON = 32
 
 
-cdef void _flush_tile(const int32_t* ti, const double* tf, Py_ssize_t rows, Py_ssize_t first,
-                      int32_t* ci, double* cf, Py_ssize_t n, int ni, int nf) noexcept nogil:
-    """Write ``rows`` tile rows to the column-major common matrices from row ``first``."""
-    cdef int c
+cdef void _flush_tile(const int32_t* ti, const double* tf, const uint32_t* tm,
+                      Py_ssize_t rows, Py_ssize_t first, int32_t* ci, double* cf, uint8_t* cv,
+                      Py_ssize_t n, Py_ssize_t nbytes, int ni, int nf, int nv) noexcept nogil:
+    """Write ``rows`` tile rows to the column-major common matrices from row ``first``
+    (a multiple of 8), and their presence bits to the columns' Arrow validity bitmaps."""
+    cdef int c, j
     cdef Py_ssize_t r
+    cdef uint8_t byte
+    for c in range(nv):
+        for r in range(0, rows, 8):
+            byte = 0
+            for j in range(8):
+                if r + j < rows and (tm[r + j] >> c) & 1:
+                    byte |= <uint8_t>(1 << j)
+            cv[c * nbytes + ((first + r) >> 3)] = byte
     for c in range(ni):
         for r in range(rows):
             ci[c * n + first + r] = ti[r * MAX_COMMON + c]
@@ -254,9 +264,9 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
 
     Returns ``(status, types, bad_op, bad_raw, tables, arena, common)`` where ``tables`` maps
     a type to ``(rows, values)`` (int64 arrays; ``values[slot]`` is one slot for every row)
-    and ``common`` is ``(ints, floats, mask)``: the shared columns for the decoded rows in
-    input order (rows as configured by the op table's common columns; bit k of ``mask`` set
-    when common column k is present)."""
+    and ``common`` is ``(ints, floats, valid)``: the shared columns for the decoded rows in
+    input order (rows as configured by the op table's common columns; ``valid[k]`` is common
+    column k's Arrow validity bitmap)."""
     if not CONFIGURED:
         raise RuntimeError("mista.ais._payload.configure() was not called")
     cdef Py_ssize_t n = offsets.shape[0] - 1
@@ -327,14 +337,17 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
         raise ValueError("too many common columns for the compiled core")
     cints_arr = np.empty((n_common_int, max(n, 1)), dtype=np.int32)
     cfloats_arr = np.empty((n_common_float, max(n, 1)), dtype=np.float64)
-    cmask_arr = np.zeros(max(n, 1), dtype=np.uint32)
+    # one Arrow validity bitmap (LSB first) per common column
+    cdef Py_ssize_t nbytes = (n + 7) // 8 + 1
+    cvalid_arr = np.zeros((n_common_valid, nbytes), dtype=np.uint8)
     cdef Py_ssize_t nc = n
     cdef int32_t[:, ::1] cints = cints_arr
     cdef double[:, ::1] cfloats = cfloats_arr
-    cdef uint32_t[::1] cmask = cmask_arr
+    cdef uint8_t[:, ::1] cvalid = cvalid_arr
     cdef int32_t* ci = &cints[0, 0] if n_common_int > 0 else NULL
     cdef double* cf = &cfloats[0, 0] if n_common_float > 0 else NULL
-    cdef uint32_t* cm = &cmask[0]
+    cdef uint8_t* cv = &cvalid[0, 0] if n_common_valid > 0 else NULL
+    cdef uint32_t tile_m[TILE]
     cdef int32_t tile_i[TILE * MAX_COMMON]
     cdef double tile_f[TILE * MAX_COMMON]
     cdef Py_ssize_t ok_rows = 0, tile_rows = 0
@@ -360,7 +373,7 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
             braw = 0
             st = decode_row(p, b - a, fill_bits[i], out, stride, arena, &arena_pos, &t, &bop,
                             &braw, tile_i + tile_rows * MAX_COMMON,
-                            tile_f + tile_rows * MAX_COMMON, cm + ok_rows)
+                            tile_f + tile_rows * MAX_COMMON, tile_m + tile_rows)
             status[i] = st
             types[i] = t
             if st == OK:
@@ -368,23 +381,23 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
                 tile_rows += 1
                 ok_rows += 1
                 if tile_rows == TILE:
-                    _flush_tile(tile_i, tile_f, TILE, ok_rows - TILE, ci, cf, nc,
-                                n_common_int, n_common_float)
+                    _flush_tile(tile_i, tile_f, tile_m, TILE, ok_rows - TILE, ci, cf, cv, nc,
+                                nbytes, n_common_int, n_common_float, n_common_valid)
                     tile_rows = 0
                 filled[t] += 1
             elif st == OUT_OF_RANGE:
                 badop[i] = bop
                 badraw[i] = braw
     if tile_rows:
-        _flush_tile(tile_i, tile_f, tile_rows, ok_rows - tile_rows, ci, cf, nc, n_common_int,
-                    n_common_float)
+        _flush_tile(tile_i, tile_f, tile_m, tile_rows, ok_rows - tile_rows, ci, cf, cv, nc,
+                    nbytes, n_common_int, n_common_float, n_common_valid)
     for t in list(tables):
         rows, vals = tables[t]
         if filled[t] == 0:
             del tables[t]
         elif filled[t] < counts[t]:
             tables[t] = (rows[: filled[t]], vals[:, : filled[t]])
-    common = (cints_arr[:, :ok_rows], cfloats_arr[:, :ok_rows], cmask_arr[:ok_rows])
+    common = (cints_arr[:, :ok_rows], cfloats_arr[:, :ok_rows], cvalid_arr)
     return status_arr, types_arr, badop_arr, badraw_arr, tables, arena_arr[:arena_pos], common
 
 

@@ -94,6 +94,9 @@ static int mista_type_1(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -179,6 +182,9 @@ static int mista_type_2(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -264,6 +270,9 @@ static int mista_type_3(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -349,6 +358,9 @@ static int mista_type_4(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -408,6 +420,9 @@ static int mista_type_5(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -498,6 +513,9 @@ static int mista_type_6(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -543,6 +561,9 @@ static int mista_type_7(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -580,6 +601,9 @@ static int mista_type_8(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -616,6 +640,9 @@ static int mista_type_9(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -692,6 +719,9 @@ static int mista_type_10(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -720,6 +750,9 @@ static int mista_type_11(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -779,6 +812,9 @@ static int mista_type_12(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -817,6 +853,9 @@ static int mista_type_13(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -854,6 +893,9 @@ static int mista_type_14(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -883,6 +925,9 @@ static int mista_type_15(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -932,6 +977,9 @@ static int mista_type_16(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -987,6 +1035,9 @@ static int mista_type_17(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -1033,6 +1084,9 @@ static int mista_type_18(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -1126,6 +1180,9 @@ static int mista_type_19(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -1241,6 +1298,9 @@ static int mista_type_20(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -1314,6 +1374,9 @@ static int mista_type_21(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -1407,6 +1470,9 @@ static int mista_type_22(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -1498,6 +1564,9 @@ static int mista_type_23(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -1552,6 +1621,9 @@ static int mista_type_24(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -1677,6 +1749,9 @@ static int mista_type_25(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -1727,6 +1802,9 @@ static int mista_type_26(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;
@@ -1780,6 +1858,9 @@ static int mista_type_27(MISTA_ARGS) {
     uint32_t m = 0;
     (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;
     (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;
+    ti[5] = 0; ti[6] = 0;
+    ti[7] = 0; ti[8] = 0;
+    ti[11] = 0; ti[12] = 0;
     /* type */
     raw = (int64_t)mista_u(buf, 0, 6); cur = 0 + 6;
     out[0 * stride] = (int32_t)raw;

@@ -440,27 +440,30 @@ _ARROW_TYPES: Final = {
 
 def _common_batch(
     ok_rows: npt.NDArray[np.int64],
-    common: tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.uint32]],
+    common: tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.uint8]],
     arena: npt.NDArray[np.uint8],
 ) -> pa.RecordBatch:
-    ints, floats, mask = common
+    ints, floats, valid = common
+    k = len(ok_rows)
     arrays = [pa.array(ok_rows, pa.int64())]
     for field in COMMON_SCHEMA:
         if field.name == "row":
             continue
         col = _COMMON[field.name]
-        present = (mask & np.uint32(1 << col.valid)) != 0
-        absent = None if present.all() else ~present
+        validity = pa.py_buffer(valid[col.valid])  # written by the core, Arrow's layout
         if col.group == 3:
-            # rows without the field hold no span (the core leaves them unwritten)
-            lengths = np.where(present, ints[col.row + 1], 0).astype(np.int32)
-            arrays.append(_strings(arena, ints[col.row], lengths, absent))
-        elif col.group == 2:
-            arrays.append(_numeric(floats[col.row], pa.float64(), absent))
+            # the core leaves a zero span where the type has no such text
+            text = _strings(arena, ints[col.row], ints[col.row + 1], None)
+            buffers = text.buffers()
+            arrays.append(pa.StringArray.from_buffers(k, buffers[1], buffers[2], validity))
+            continue
+        if col.group == 2:
+            data = pa.py_buffer(floats[col.row])
         elif field.type == pa.bool_():
-            arrays.append(pa.array(ints[col.row] != 0, pa.bool_(), mask=absent))
+            data = pa.py_buffer(np.packbits(ints[col.row] != 0, bitorder="little"))
         else:
-            arrays.append(_numeric(ints[col.row], field.type, absent))
+            data = pa.py_buffer(ints[col.row])
+        arrays.append(pa.Array.from_buffers(field.type, k, [validity, data]))
     return pa.RecordBatch.from_arrays(arrays, schema=COMMON_SCHEMA)
 
 
@@ -700,6 +703,9 @@ def render_c_decoders() -> str:
         lines.append("    uint32_t m = 0;")
         lines.append("    (void)raw; (void)cur; (void)e; (void)s; (void)l; (void)arena; (void)pos;")
         lines.append("    (void)bad_op; (void)bad_raw; (void)nbits; (void)ti; (void)tf;")
+        for common in _COMMON.values():
+            if common.group == 3:  # no span unless this type writes one
+                lines.append(f"    ti[{common.row}] = 0; ti[{common.row + 1}] = 0;")
         for col in _LAYOUTS[msgtype]:
             index = op_index
             op_index += 1
