@@ -242,12 +242,12 @@ cdef void _flush_tile(const int32_t* ti, const double* tf, const uint32_t* tm,
     cdef int c, j
     cdef Py_ssize_t r
     cdef uint8_t byte
-    for c in range(nv):
-        for r in range(0, rows, 8):
+    # eight rows' presence bits per byte, branch-free (rows past the end have zero masks)
+    for r in range(0, rows, 8):
+        for c in range(nv):
             byte = 0
             for j in range(8):
-                if r + j < rows and (tm[r + j] >> c) & 1:
-                    byte |= <uint8_t>(1 << j)
+                byte |= <uint8_t>(((tm[r + j] >> c) & 1) << j)
             cv[c * nbytes + ((first + r) >> 3)] = byte
     for c in range(ni):
         for r in range(rows):
@@ -347,7 +347,7 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
     cdef int32_t* ci = &cints[0, 0] if n_common_int > 0 else NULL
     cdef double* cf = &cfloats[0, 0] if n_common_float > 0 else NULL
     cdef uint8_t* cv = &cvalid[0, 0] if n_common_valid > 0 else NULL
-    cdef uint32_t tile_m[TILE]
+    cdef uint32_t tile_m[TILE + 8]
     cdef int32_t tile_i[TILE * MAX_COMMON]
     cdef double tile_f[TILE * MAX_COMMON]
     cdef Py_ssize_t ok_rows = 0, tile_rows = 0
@@ -389,6 +389,7 @@ def decode_bulk(const uint8_t[::1] payload, const int64_t[::1] offsets,
                 badop[i] = bop
                 badraw[i] = braw
     if tile_rows:
+        memset(&tile_m[tile_rows], 0, (TILE + 8 - tile_rows) * sizeof(uint32_t))
         _flush_tile(tile_i, tile_f, tile_m, tile_rows, ok_rows - tile_rows, ci, cf, cv, nc,
                     nbytes, n_common_int, n_common_float, n_common_valid)
     for t in list(tables):
