@@ -395,13 +395,16 @@ class DuckDBStore:
         untimed = observed.null_count > 0
         existing, params = self._window_ids("reports", "observed_at", "", bounds, untimed)
         columns = ", ".join(f"b.{name}" for name in _STORED_REPORT_COLUMNS)
-        # Input order is kept (feeds and logs arrive in time order); seq numbers it.
+        # Batches arrive in time order, so row groups hold narrow time ranges (time windows
+        # prune row groups); within a batch rows are sorted by vessel, so a vessel's rows
+        # are contiguous and column-segment statistics skip the rest (track queries).
         sql = f"""
             INSERT INTO reports
             SELECT b.seq, {columns}
             FROM _reports b
             LEFT JOIN ({existing}) e ON e.id_hi = b.id_hi AND e.id_lo = b.id_lo
             WHERE e.id_hi IS NULL
+            ORDER BY b.mmsi, b.observed_at
         """
         return self._scalar(sql, params)
 
