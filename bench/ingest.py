@@ -96,10 +96,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="copies of the corpus in the timed input (default 10; 0: none)")
     parser.add_argument("--cpu", type=int, default=None,
                         help="CPU to pin to (default: the last one this process may use)")
+    parser.add_argument("--all-cpus", action="store_true",
+                        help="do not pin: let DuckDB's threads use every CPU")
     args = parser.parse_args(argv)
 
     corpus = h.corpus_path(args.data)
-    cpu = h.pin_to_one_cpu(args.cpu)
+    cpu = None if args.all_cpus else h.pin_to_one_cpu(args.cpu)
     print("\n".join(h.machine_lines(cpu)))
     print(f"stack   : duckdb {h.package_version('duckdb')}, "
           f"pyarrow {h.package_version('pyarrow')}, numpy {h.package_version('numpy')}")
