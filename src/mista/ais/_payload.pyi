@@ -7,7 +7,6 @@ import numpy.typing as npt
 
 def configure(
     ops: npt.NDArray[np.int32],
-    scales: npt.NDArray[np.float64],
     type_start: npt.NDArray[np.int32],
     type_nops: npt.NDArray[np.int32],
     type_nslots: npt.NDArray[np.int32],

@@ -12,7 +12,6 @@ common columns, ``decode_one`` turns it into a gpsd-ordered dict.
 
 from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t, int16_t, int32_t, INT32_MIN
 from libc.string cimport memset
-from libc.math cimport NAN, INFINITY
 cimport cython
 
 import numpy as np
@@ -42,7 +41,7 @@ cdef enum:
     BAD_FILL = 4
     OUT_OF_RANGE = 5
 
-# Op table columns.
+# Op table columns (the dict path reads kind and slot; the generated C has the rest built in).
 cdef enum:
     C_KIND = 0
     C_OFFSET = 1
@@ -75,9 +74,6 @@ cdef int32_t TYPE_NOPS[MAX_TYPES]
 cdef int32_t TYPE_NSLOTS[MAX_TYPES]
 cdef int32_t MIN_BITS[MAX_TYPES]
 cdef int32_t MAX_BITS[MAX_TYPES]
-cdef double SCALE[MAX_OPS]
-cdef int32_t COMMON_OPS[MAX_TYPES][64]  # per type: the ops that feed a common column
-cdef int32_t COMMON_N[MAX_TYPES]
 cdef bint CONFIGURED = False
 
 
@@ -94,9 +90,8 @@ cdef void _init_armour() noexcept:
 _init_armour()
 
 
-def configure(int32_t[:, ::1] ops, double[::1] scales, int32_t[::1] type_start,
-              int32_t[::1] type_nops, int32_t[::1] type_nslots, int32_t[::1] min_bits,
-              int32_t[::1] max_bits) -> None:
+def configure(int32_t[:, ::1] ops, int32_t[::1] type_start, int32_t[::1] type_nops,
+              int32_t[::1] type_nslots, int32_t[::1] min_bits, int32_t[::1] max_bits) -> None:
     """Load the op table built by ``payload.py`` from ``fields.py``."""
     global CONFIGURED
     cdef Py_ssize_t i, j
@@ -105,13 +100,6 @@ def configure(int32_t[:, ::1] ops, double[::1] scales, int32_t[::1] type_start,
     for i in range(ops.shape[0]):
         for j in range(NCOLS):
             OPS[i][j] = ops[i, j]
-        SCALE[i] = scales[i]
-    for i in range(MAX_TYPES):
-        COMMON_N[i] = 0
-        for j in range(type_start[i], type_start[i] + type_nops[i]):
-            if ops[j, C_CGROUP] != 0 and ops[j, C_KIND] != K_LABEL and COMMON_N[i] < 64:
-                COMMON_OPS[i][COMMON_N[i]] = j
-                COMMON_N[i] += 1
     for i in range(MAX_TYPES):
         TYPE_START[i] = type_start[i]
         TYPE_NOPS[i] = type_nops[i]
@@ -135,10 +123,6 @@ cdef inline uint64_t _bits(const uint8_t* buf, Py_ssize_t off, int width) noexce
     if width == 0:
         return 0
     return (w << (off & 7)) >> (64 - width)
-
-
-cdef inline char _hexdigit(uint64_t v) noexcept nogil:
-    return <char>(48 + v) if v < 10 else <char>(87 + v)
 
 
 cdef int _unpack(const uint8_t* chars, Py_ssize_t n, int fill, uint8_t* buf,

@@ -232,7 +232,6 @@ def _build() -> dict[int, list[_Column]]:
         layouts[msgtype] = layout
     _payload.configure(
         np.ascontiguousarray(np.array(ops, np.int32)),
-        np.array(scales, np.float64),
         type_start,
         type_nops,
         type_nslots,
