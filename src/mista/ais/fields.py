@@ -3,9 +3,10 @@
 Each message type is a tuple of :class:`Field` rows **in the order gpsd's AIVDM JSON prints
 them** (``json_aivdm_dump`` in gpsd's ``gpsd_json.c``), not in bit order, because that order
 is the output contract (dict keys, Arrow columns). Bit offsets and widths are those of the ITU
-tables cited per type. The compiled decoder (``_payload.pyx``) is an interpreter of these
-rows: ``payload.py`` turns them into an op table at import time, so the two cannot drift; a
-test checks the Arrow column names against the rows anyway.
+tables cited per type. The compiled decoder runs C generated from these rows
+(``python -m mista.ais.payload`` writes ``_payload_types.h``; a test fails when it is stale),
+and ``payload.py`` builds the dict path's op table from them at import time, so the two
+cannot drift; a test checks the Arrow column names against the rows too.
 
 Kinds (what the decoder does with the bits):
 

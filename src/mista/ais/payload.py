@@ -1,6 +1,6 @@
 """AIS payload decoding (ITU-R M.1371-5 messages 1-27) to gpsd's scaled AIVDM JSON fields.
 
-Two paths over one compiled core (``_payload.pyx``, an interpreter of :mod:`.fields`):
+Two paths over one compiled core (``_payload.pyx`` with C generated from :mod:`.fields`):
 
 * :func:`decode_payloads` - bulk and columnar: many armoured payloads in one byte buffer with
   offsets, out come Arrow record batches (one shared ``common`` batch and one per type) and the
