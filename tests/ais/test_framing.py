@@ -498,6 +498,21 @@ def test_empty_input_and_empty_chunks() -> None:
     assert b.payload_offsets.tolist() == [0]
 
 
+def test_batches_outlive_their_framer_and_are_read_only() -> None:
+    import gc
+
+    f = Framer()
+    b = f.feed(f"{tag('s:r1,c:1')}{sentence()}\n".encode())
+    later = f.feed(f"{sentence('AB')}\n".encode())
+    del f
+    gc.collect()
+    assert payloads(b) == [PAYLOAD.encode()]
+    assert b.receiver.to_pylist() == ["r1"]
+    assert b.received_at.tolist() == [1.0]
+    assert payloads(later) == [b"AB"]
+    assert not b.line_no.flags.writeable
+
+
 def test_bytearray_and_memoryview_chunks() -> None:
     data = (sentence() + "\n").encode()
     assert len(Framer().feed(bytearray(data))) == 1

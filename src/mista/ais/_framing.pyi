@@ -2,12 +2,19 @@
 
 from typing import Any, TypeAlias
 
-#: n, payload, payload offsets (int64), fill (uint8), line (int64), time (float64),
-#: own ship (uint8), receiver data, offsets (int32), valid (uint8), raw data, offsets,
-#: talker (2 bytes per row), channel data, offsets, valid, rejects, skipped, lines.
+#: n, payload (bytes), then Blocks: payload offsets (int64), fill (uint8), line (int64),
+#: time (float64), own ship (uint8), receiver data, offsets (int32), valid (uint8),
+#: raw data, offsets, talker (2 bytes per row), channel data, offsets, valid; then
+#: rejects, skipped, lines.
+class Block:
+    """A read-only buffer handed over by the core without copying."""
+
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+    def __len__(self) -> int: ...
+
 CoreBatch: TypeAlias = tuple[
-    int, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes,
-    bytes, bytes, bytes, bytes, list[Any], dict[str, int], int,
+    int, bytes, Block, Block, Block, Block, Block, Block, Block, Block, Block, Block,
+    Block, Block, Block, Block, list[Any], dict[str, int], int,
 ]  # fmt: skip
 
 REASONS: tuple[str, ...]

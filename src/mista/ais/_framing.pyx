@@ -10,6 +10,8 @@ numpy / Arrow arrays from them.
 import gc
 
 from libc.stdint cimport int32_t, int64_t
+from libc.stdlib cimport free, malloc
+from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
 
@@ -20,7 +22,7 @@ cdef extern from "_framing_core.h":
 
     ctypedef struct fbuf:
         char *p
-        size_t n
+        size_t n, cap
 
     ctypedef struct fr_reject:
         int64_t line_no
@@ -68,6 +70,48 @@ MAX_LINE_BYTES = FR_MAX_LINE
 
 cdef inline bytes _take(fbuf *b):
     return PyBytes_FromStringAndSize(b.p, <Py_ssize_t>b.n)
+
+
+cdef class Block:
+    """A read-only buffer handed over from the core without copying (freed with it)."""
+
+    cdef char *p
+    cdef Py_ssize_t n
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        PyBuffer_FillInfo(view, self, self.p, self.n, 1, flags)
+
+    def __releasebuffer__(self, Py_buffer *view):
+        pass
+
+    def __len__(self):
+        return self.n
+
+    def __dealloc__(self):
+        free(self.p)
+        self.p = NULL
+
+
+cdef Block _give(fbuf *b):
+    """Hand the buffer over and give the core a fresh one of the same capacity (its pages
+    are only touched when written, so this costs no copy)."""
+    cdef Block out = Block.__new__(Block)
+    cdef size_t cap = b.cap if b.cap else 256
+    cdef char *fresh
+    if b.p == NULL:  # never written: hand over an empty, valid allocation
+        b.p = <char *>malloc(1)
+        if b.p == NULL:
+            raise MemoryError("framing ran out of memory")
+        b.n = 0
+    fresh = <char *>malloc(cap)
+    if fresh == NULL:
+        raise MemoryError("framing ran out of memory")
+    out.p = b.p
+    out.n = <Py_ssize_t>b.n
+    b.p = fresh
+    b.cap = cap
+    b.n = 0
+    return out
 
 
 cdef class Core:
@@ -122,55 +166,58 @@ cdef class Core:
             f.oom = 0
             fr_batch_reset(f)
             raise MemoryError("framing ran out of memory")
-        rejects = []
-        text = _take(&f.rej_text)
-        cls = self.reject_type
-        # many rejects (hostile input) would trigger a garbage collection every few
-        # hundred tuples; these tuples hold no cycles
-        gc_was_on = f.nrej > 1000 and gc.isenabled()
-        if gc_was_on:
-            gc.disable()
         try:
-            for i in range(f.nrej):
-                r = (<fr_reject *>f.rejects.p) + i
-                rejects.append(
-                    tuple.__new__(cls, (
-                        r.line_no,
-                        REASONS[r.reason],
-                        text[r.detail_off:r.detail_off + r.detail_len].decode("ascii", "replace"),
-                        text[r.raw_off:r.raw_off + r.raw_len].decode("utf-8", "backslashreplace"),
-                    ))
-                )
-        finally:
+            rejects = []
+            text = _take(&f.rej_text)
+            cls = self.reject_type
+            # many rejects (hostile input) would trigger a garbage collection every few
+            # hundred tuples; these tuples hold no cycles
+            gc_was_on = f.nrej > 1000 and gc.isenabled()
             if gc_was_on:
-                gc.enable()
-        skipped = {}
-        for i in range(5):
-            if f.kinds_fixed[i]:
-                skipped[FIXED_KINDS[i]] = f.kinds_fixed[i]
-        for i in range(f.nkinds):
-            key = "nmea:" + f.kinds[i].addr[:f.kinds[i].len].decode("ascii")
-            skipped[key] = skipped.get(key, 0) + f.kinds[i].count
-        out = (
-            f.nmsg,
-            _take(&f.payload),
-            _take(&f.offsets),
-            _take(&f.fill),
-            _take(&f.line),
-            _take(&f.time),
-            _take(&f.own),
-            _take(&f.recv_data),
-            _take(&f.recv_off),
-            _take(&f.recv_valid),
-            _take(&f.raw_data),
-            _take(&f.raw_off),
-            _take(&f.talker),
-            _take(&f.chan_data),
-            _take(&f.chan_off),
-            _take(&f.chan_valid),
-            rejects,
-            skipped,
-            f.batch_lines,
-        )
-        fr_batch_reset(f)
-        return out
+                gc.disable()
+            try:
+                for i in range(f.nrej):
+                    r = (<fr_reject *>f.rejects.p) + i
+                    rejects.append(
+                        tuple.__new__(cls, (
+                            r.line_no,
+                            REASONS[r.reason],
+                            text[r.detail_off:r.detail_off + r.detail_len].decode("ascii", "replace"),
+                            text[r.raw_off:r.raw_off + r.raw_len].decode("utf-8", "backslashreplace"),
+                        ))
+                    )
+            finally:
+                if gc_was_on:
+                    gc.enable()
+            skipped = {}
+            for i in range(5):
+                if f.kinds_fixed[i]:
+                    skipped[FIXED_KINDS[i]] = f.kinds_fixed[i]
+            for i in range(f.nkinds):
+                key = "nmea:" + f.kinds[i].addr[:f.kinds[i].len].decode("ascii")
+                skipped[key] = skipped.get(key, 0) + f.kinds[i].count
+            out = (
+                f.nmsg,
+                _take(&f.payload),
+                _give(&f.offsets),
+                _give(&f.fill),
+                _give(&f.line),
+                _give(&f.time),
+                _give(&f.own),
+                _give(&f.recv_data),
+                _give(&f.recv_off),
+                _give(&f.recv_valid),
+                _give(&f.raw_data),
+                _give(&f.raw_off),
+                _give(&f.talker),
+                _give(&f.chan_data),
+                _give(&f.chan_off),
+                _give(&f.chan_valid),
+                rejects,
+                skipped,
+                f.batch_lines,
+            )
+            return out
+        finally:
+            # whatever happened, the next batch starts empty
+            fr_batch_reset(f)

@@ -25,7 +25,7 @@ import pyarrow as pa
 from mista.ais import _framing
 
 if TYPE_CHECKING:
-    from mista.ais._framing import CoreBatch
+    from mista.ais._framing import Block, CoreBatch
 
 __all__ = [
     "DEFAULT_MAX_PENDING_SENTENCES",
@@ -116,18 +116,17 @@ class FramedBatch:
 
     @classmethod
     def empty(cls) -> FramedBatch:
-        return _from_core(
-            (0, b"", np.zeros(1, np.int64).tobytes(), b"", b"", b"", b"", b"",
-             np.zeros(1, np.int32).tobytes(), b"", b"", np.zeros(1, np.int32).tobytes(),
-             b"", b"", np.zeros(1, np.int32).tobytes(), b"", [], {}, 0)
-        )  # fmt: skip
+        """A batch with nothing in it."""
+        return Framer().finish()
 
 
-def _strings(n: int, offsets: bytes, data: bytes, valid: bytes | None) -> pa.Array:
-    """A pa.string() array over buffers filled in C (no Python object per row)."""
+def _strings(
+    n: int, offsets: bytes | Block, data: bytes | Block, valid: bytes | Block | None
+) -> pa.Array:
+    """A pa.string() array over buffers filled in C (no Python object per row, no copy)."""
     if valid is None:
         return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
-    flags = np.frombuffer(valid, dtype=np.uint8)
+    flags = np.frombuffer(memoryview(valid), dtype=np.uint8)
     nulls = n - int(np.count_nonzero(flags))
     bitmap = pa.py_buffer(np.packbits(flags, bitorder="little").tobytes()) if nulls else None
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), bitmap, nulls)
@@ -140,14 +139,14 @@ def _from_core(t: CoreBatch) -> FramedBatch:
     talker_off = np.arange(0, 2 * n + 1, 2, dtype=np.int32).tobytes()
     return FramedBatch(
         payload=payload,
-        payload_offsets=np.frombuffer(offsets, dtype=np.int64),
-        fill_bits=np.frombuffer(fill, dtype=np.uint8),
-        line_no=np.frombuffer(line, dtype=np.int64),
-        received_at=np.frombuffer(time, dtype=np.float64),
+        payload_offsets=np.frombuffer(memoryview(offsets), dtype=np.int64),
+        fill_bits=np.frombuffer(memoryview(fill), dtype=np.uint8),
+        line_no=np.frombuffer(memoryview(line), dtype=np.int64),
+        received_at=np.frombuffer(memoryview(time), dtype=np.float64),
         receiver=_strings(n, recv_off, recv_data, recv_valid),
         raw=_strings(n, raw_off, raw_data, None),
         talker=_strings(n, talker_off, talker, None),
-        own_ship=np.frombuffer(own, dtype=np.bool_),
+        own_ship=np.frombuffer(memoryview(own), dtype=np.bool_),
         channel=_strings(n, chan_off, chan_data, chan_valid),
         rejected=rejects,  # FramingReject tuples made by the core
         skipped=skipped,
