@@ -215,3 +215,21 @@ def test_missing_or_read_only_stores_say_what_to_do(tmp_path: Path) -> None:
     (tmp_path / "junk.duckdb").write_bytes(b"not a database at all" * 100)
     with pytest.raises(StoreError):
         DuckDBStore(tmp_path / "junk.duckdb")
+
+
+def test_latest_state_survives_the_periodic_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mista.store.embedded.REBUILD_EVERY_BATCHES", 2)
+    path = tmp_path / "rebuild.duckdb"
+    with DuckDBStore(path) as db:
+        for i in range(5):
+            db.write(ais([tagged(position(366053209, 10.0 + i, 20.0), epoch_s=T0 + 60 * i)]))
+            parts = sentences({"type": 24, "partno": 0, "mmsi": 366053209, "shipname": f"N{i}"})
+            db.write(ais([tagged(parts[0], epoch_s=T0 + 60 * i + 1)]))
+        (row,) = db.vessels().to_pylist()
+        assert (row["lat"], row["name"]) == (14.0, "N4")
+    with DuckDBStore(path) as db:
+        db.write(ais([tagged(position(366053209, 30.0, 20.0), epoch_s=T0 + 999)]))
+        (row,) = db.vessels().to_pylist()
+        assert (row["lat"], row["name"]) == (30.0, "N4")

@@ -28,7 +28,7 @@ from mista.labels import Label
 from mista.model import DEDUPE_WINDOW_S
 
 from . import BBox, WriteResult
-from .embedded_schema import MIGRATIONS
+from .embedded_schema import MIGRATIONS, REBUILT_TABLES
 
 __all__ = ["POSITION_TYPES", "STATIC_TYPES", "DuckDBStore"]
 
@@ -39,6 +39,8 @@ POSITION_TYPES = (1, 2, 3, 9, 18, 19, 27)
 #: AIS message types that carry static and voyage data (identity).
 STATIC_TYPES = (5, 19, 24)
 _WINDOW_US = DEDUPE_WINDOW_S * 1_000_000
+#: Batches between rebuilds of the small latest-state tables (see embedded_schema).
+REBUILD_EVERY_BATCHES = 256
 _STATIC_FIELDS = (
     "imo",
     "name",
@@ -194,6 +196,13 @@ class DuckDBStore:
             ) from None
         self._run("SET TimeZone = 'UTC'")
         self._read_only = read_only
+        if not read_only:
+            # Checkpoint vacuuming would merge each batch's partly filled last row group
+            # with its neighbours, rewriting most of the reports at every checkpoint; the
+            # append-only tables need no vacuum, and the small upserted tables are rebuilt
+            # instead (_rebuild_small_tables).
+            self._run("SET max_vacuum_tasks = 0")
+        self._batches_since_rebuild = 0
         self._migrate()
         self._seq = self._scalar("SELECT coalesce(max(seq), 0) FROM reports")
         self._next_seq = self._seq
@@ -251,7 +260,27 @@ class DuckDBStore:
         return self._scalar("SELECT max(version) FROM schema_migrations")
 
     def close(self) -> None:
+        if not self._read_only and self._batches_since_rebuild:
+            self._rebuild_small_tables()
         self._con.close()
+
+    def _rebuild_small_tables(self) -> None:
+        """Rewrite the latest-state tables, dropping the rows their upserts deleted."""
+        con = self._con
+        try:
+            con.begin()
+            for table, ddl in REBUILT_TABLES.items():
+                self._run(f"ALTER TABLE {table} RENAME TO _{table}_old")
+                self._run(ddl)
+                self._run(f"INSERT INTO {table} SELECT * FROM _{table}_old")
+                self._run(f"DROP TABLE _{table}_old")
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise StoreError(
+                f"store {self.path}: compacting the latest state failed: {exc}"
+            ) from None
+        self._batches_since_rebuild = 0
 
     def __enter__(self) -> Self:
         return self
@@ -330,6 +359,9 @@ class DuckDBStore:
             for name in registered:
                 con.unregister(name)
         self._seq = self._next_seq
+        self._batches_since_rebuild += 1
+        if self._batches_since_rebuild >= REBUILD_EVERY_BATCHES:
+            self._rebuild_small_tables()
         return WriteResult(reports=reports, receptions=receptions, rejected=rejected)
 
     def _register_messages(self, batch: IngestBatch) -> list[str]:

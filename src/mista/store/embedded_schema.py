@@ -22,7 +22,47 @@ Queries give them back as hex.
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS"]
+__all__ = ["MIGRATIONS", "REBUILT_TABLES", "VESSELS_DDL", "VESSEL_LATEST_DDL"]
+
+#: The latest-state tables are small and rewritten on every batch (an upsert is a delete and
+#: an insert), so the store rebuilds them from time to time instead of letting every
+#: checkpoint vacuum the large append-only tables too. Their current definitions:
+VESSEL_LATEST_DDL = """
+    CREATE TABLE vessel_latest (
+        mmsi INTEGER PRIMARY KEY,
+        id_hi UBIGINT NOT NULL,
+        id_lo UBIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        observed_at TIMESTAMPTZ,
+        msg_type SMALLINT,
+        lat DOUBLE NOT NULL,
+        lon DOUBLE NOT NULL,
+        speed_kn DOUBLE,
+        course_deg DOUBLE,
+        heading_deg DOUBLE,
+        nav_status SMALLINT,
+        label_no INTEGER NOT NULL
+    )
+"""
+VESSELS_DDL = """
+    CREATE TABLE vessels (
+        mmsi INTEGER PRIMARY KEY,
+        updated_at TIMESTAMPTZ,
+        seq BIGINT NOT NULL,
+        imo INTEGER,
+        name VARCHAR,
+        callsign VARCHAR,
+        ship_type SMALLINT,
+        destination VARCHAR,
+        draught_m DOUBLE,
+        to_bow_m SMALLINT,
+        to_stern_m SMALLINT,
+        to_port_m SMALLINT,
+        to_starboard_m SMALLINT
+    )
+"""
+#: Table name -> current definition, for the rebuild.
+REBUILT_TABLES: dict[str, str] = {"vessel_latest": VESSEL_LATEST_DDL, "vessels": VESSELS_DDL}
 
 _INITIAL = (
     """
@@ -84,40 +124,8 @@ _INITIAL = (
         raw VARCHAR NOT NULL
     )
     """,
-    """
-    CREATE TABLE vessel_latest (
-        mmsi INTEGER PRIMARY KEY,
-        id_hi UBIGINT NOT NULL,
-        id_lo UBIGINT NOT NULL,
-        seq BIGINT NOT NULL,
-        observed_at TIMESTAMPTZ,
-        msg_type SMALLINT,
-        lat DOUBLE NOT NULL,
-        lon DOUBLE NOT NULL,
-        speed_kn DOUBLE,
-        course_deg DOUBLE,
-        heading_deg DOUBLE,
-        nav_status SMALLINT,
-        label_no INTEGER NOT NULL
-    )
-    """,
-    """
-    CREATE TABLE vessels (
-        mmsi INTEGER PRIMARY KEY,
-        updated_at TIMESTAMPTZ,
-        seq BIGINT NOT NULL,
-        imo INTEGER,
-        name VARCHAR,
-        callsign VARCHAR,
-        ship_type SMALLINT,
-        destination VARCHAR,
-        draught_m DOUBLE,
-        to_bow_m SMALLINT,
-        to_stern_m SMALLINT,
-        to_port_m SMALLINT,
-        to_starboard_m SMALLINT
-    )
-    """,
+    VESSEL_LATEST_DDL,
+    VESSELS_DDL,
     """
     CREATE TABLE quarantine (
         source VARCHAR NOT NULL,
