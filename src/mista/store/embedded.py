@@ -260,9 +260,11 @@ class DuckDBStore:
         return self._scalar("SELECT max(version) FROM schema_migrations")
 
     def close(self) -> None:
-        if not self._read_only and self._batches_since_rebuild:
-            self._rebuild_small_tables()
-        self._con.close()
+        try:
+            if not self._read_only and self._batches_since_rebuild:
+                self._rebuild_small_tables()
+        finally:
+            self._con.close()
 
     def _rebuild_small_tables(self) -> None:
         """Rewrite the latest-state tables, dropping the rows their upserts deleted."""
@@ -295,10 +297,10 @@ class DuckDBStore:
 
     # -- writing -------------------------------------------------------------------------
 
-    def _number(self, table: str, column: str, key: str) -> int | None:
+    def _number(self, table: str, number_col: str, key_col: str, key: str) -> int | None:
+        """The small integer a label or source is stored under, if it is known."""
         rows = self._con.execute(
-            f"SELECT {column} FROM {table} WHERE {'id' if table == 'labels' else 'name'} = $k",
-            {"k": key},
+            f"SELECT {number_col} FROM {table} WHERE {key_col} = $k", {"k": key}
         ).fetchall()
         return int(rows[0][0]) if rows else None
 
@@ -311,7 +313,7 @@ class DuckDBStore:
             key = label_id(label)
             if key in numbers:
                 continue
-            number = self._number("labels", "label_no", key)
+            number = self._number("labels", "label_no", "id", key)
             if number is None:
                 number, next_no = next_no, next_no + 1
                 new[key] = (number, label)
@@ -325,7 +327,7 @@ class DuckDBStore:
         return numbers
 
     def _source_number(self, name: str) -> int:
-        number = self._number("sources", "source_no", name)
+        number = self._number("sources", "source_no", "name", name)
         if number is None:
             number = self._scalar("SELECT coalesce(max(source_no), 0) + 1 FROM sources")
             self._run("INSERT INTO sources VALUES ($n, $name)", {"n": number, "name": name})
