@@ -91,6 +91,34 @@ def test_one_transmission_heard_by_several_receivers_is_one_report(store: DuckDB
     assert store.write(ais([later])).reports == 1
 
 
+@pytest.mark.parametrize("together", [True, False])
+def test_a_transmission_heard_across_a_bucket_boundary_is_one_report(
+    store: DuckDBStore, together: bool
+) -> None:
+    boundary = (T0 // 60 + 1) * 60  # a multiple of DEDUPE_WINDOW_S
+    sentence = position(366053209, 37.8, -122.4)
+    heard = [
+        tagged(sentence, epoch_s=boundary - 2, receiver="rx-north"),
+        tagged(sentence, epoch_s=boundary + 2, receiver="rx-south"),
+    ]
+    batches = [heard] if together else [heard[:1], heard[1:]]
+    for lines in batches:
+        store.write(ais(lines))
+    for lines in batches:  # and again: still nothing new
+        store.write(ais(lines))
+    assert store.counts()["reports"] == 1
+    assert store.counts()["receptions"] == 2
+    (row,) = store.track(366053209).to_pylist()
+    assert row["observed_at"] == datetime.fromtimestamp(boundary - 2, UTC)
+    receptions = store._con.execute(
+        "SELECT count(DISTINCT (id_hi, id_lo)) FROM receptions"
+    ).fetchall()
+    assert receptions == [(1,)]
+    # A minute or more later the same payload is a new transmission.
+    store.write(ais([tagged(sentence, epoch_s=boundary + 70, receiver="rx-north")]))
+    assert store.counts()["reports"] == 2
+
+
 def test_latest_state_keeps_the_newest_position_whatever_the_arrival_order(
     store: DuckDBStore,
 ) -> None:

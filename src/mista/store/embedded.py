@@ -58,6 +58,7 @@ _MOTION_FIELDS = ("lat", "lon", "speed_kn", "course_deg", "heading_deg", "nav_st
 _REPORT_COLUMNS = (
     "id_hi",
     "id_lo",
+    "content_key",
     "originator",
     "source_kind",
     "observed_at",
@@ -70,6 +71,7 @@ _REPORT_COLUMNS = (
 _STORED_REPORT_COLUMNS = (
     "id_hi",
     "id_lo",
+    "content_hash",
     "originator",
     "source_kind",
     "label_no",
@@ -79,6 +81,8 @@ _STORED_REPORT_COLUMNS = (
     *_MOTION_FIELDS,
     *_STATIC_FIELDS,
 )
+#: SQL for the content hash of a registered batch row (DuckDB's 64-bit hash, vectorised).
+_CONTENT_HASH = "hash(b.originator || chr(31) || b.content_key)"
 _RECEPTION_COLUMNS = ("id_hi", "id_lo", "received_at", "receiver", "line_no", "raw")
 
 
@@ -344,6 +348,7 @@ class DuckDBStore:
             con.begin()
             if batch.messages.num_rows:
                 registered += self._register_messages(batch)
+                self._find_cross_bucket_duplicates(batch)
                 reports = self._insert_reports(batch)
                 receptions = self._insert_receptions(batch)
                 if reports:
@@ -416,6 +421,54 @@ class DuckDBStore:
             parts.append(f"SELECT id_hi, id_lo{extra} FROM {table} WHERE {time_col} IS NULL")
         return " UNION ALL ".join(parts), params
 
+    def _find_cross_bucket_duplicates(self, batch: IngestBatch) -> None:
+        """Fill ``_remap`` with batch ids that are the same transmission as an earlier one.
+
+        Report ids bucket time by DEDUPE_WINDOW_S, so one transmission heard just before
+        and just after a bucket boundary gets two ids. A row whose content was already
+        heard less than DEDUPE_WINDOW_S earlier (stored, or earlier in the batch) is mapped
+        to that first report instead: one observation, several receptions. Inputs that
+        arrive out of time order across runs can still leave two reports.
+        """
+        self._run(
+            "CREATE OR REPLACE TEMP TABLE _remap "
+            "(id_hi UBIGINT, id_lo UBIGINT, to_hi UBIGINT, to_lo UBIGINT)"
+        )
+        timed = _time_range(batch.messages.column("observed_at"))
+        if timed is None:
+            return
+        self._run(
+            f"""
+            INSERT INTO _remap
+            WITH b AS (
+                SELECT id_hi, id_lo, observed_at, {_CONTENT_HASH} AS content_hash
+                FROM _reports b WHERE observed_at IS NOT NULL
+            ), o AS (
+                SELECT id_hi, id_lo, observed_at, content_hash FROM reports
+                WHERE observed_at >= {_ts("lo")} AND observed_at < {_ts("hi")}
+                UNION ALL SELECT id_hi, id_lo, observed_at, content_hash FROM b
+            ), first AS (
+                SELECT b.id_hi, b.id_lo,
+                       arg_min({{'hi': o.id_hi, 'lo': o.id_lo}}, o.observed_at) AS target
+                FROM b JOIN o ON o.content_hash = b.content_hash
+                 AND o.observed_at < b.observed_at
+                 AND o.observed_at > b.observed_at - INTERVAL {DEDUPE_WINDOW_S} SECOND
+                WHERE o.id_hi <> b.id_hi OR o.id_lo <> b.id_lo
+                GROUP BY b.id_hi, b.id_lo
+            )
+            SELECT id_hi, id_lo, target.hi, target.lo FROM first
+            """,
+            {"lo": timed[0] - _WINDOW_US, "hi": timed[1]},
+        )
+        # A target that is itself a repeat points on to the first report (one level: a
+        # chain needs identical payloads under a minute apart for over two minutes).
+        self._run(
+            """
+            UPDATE _remap SET to_hi = r.to_hi, to_lo = r.to_lo
+            FROM _remap r WHERE _remap.to_hi = r.id_hi AND _remap.to_lo = r.id_lo
+            """
+        )
+
     def _insert_reports(self, batch: IngestBatch) -> int:
         observed = batch.messages.column("observed_at")
         timed = _time_range(observed)
@@ -428,7 +481,10 @@ class DuckDBStore:
             )
         untimed = observed.null_count > 0
         existing, params = self._window_ids("reports", "observed_at", "", bounds, untimed)
-        columns = ", ".join(f"b.{name}" for name in _STORED_REPORT_COLUMNS)
+        columns = ", ".join(
+            _CONTENT_HASH if name == "content_hash" else f"b.{name}"
+            for name in _STORED_REPORT_COLUMNS
+        )
         # Batches arrive in time order, so row groups hold narrow time ranges (time windows
         # prune row groups); within a batch rows are sorted by vessel, so a vessel's rows
         # are contiguous and column-segment statistics skip the rest (track queries).
@@ -437,7 +493,8 @@ class DuckDBStore:
             SELECT b.seq, {columns}
             FROM _reports b
             LEFT JOIN ({existing}) e ON e.id_hi = b.id_hi AND e.id_lo = b.id_lo
-            WHERE e.id_hi IS NULL
+            LEFT JOIN _remap m ON m.id_hi = b.id_hi AND m.id_lo = b.id_lo
+            WHERE e.id_hi IS NULL AND m.id_hi IS NULL
             ORDER BY b.mmsi, b.observed_at
         """
         return self._scalar(sql, params)
@@ -454,7 +511,12 @@ class DuckDBStore:
         sql = f"""
             INSERT INTO receptions
             SELECT b.id_hi, b.id_lo, b.received_at, b.receiver, b.source_no, b.line_no, b.raw
-            FROM _receptions b
+            FROM (
+                SELECT coalesce(m.to_hi, r.id_hi) AS id_hi, coalesce(m.to_lo, r.id_lo) AS id_lo,
+                       r.received_at, r.receiver, r.source_no, r.line_no, r.raw
+                FROM _receptions r
+                LEFT JOIN _remap m ON m.id_hi = r.id_hi AND m.id_lo = r.id_lo
+            ) b
             LEFT JOIN ({existing}) e
               ON e.id_hi = b.id_hi AND e.id_lo = b.id_lo AND e.raw = b.raw
              AND coalesce(e.receiver, '') = coalesce(b.receiver, '')

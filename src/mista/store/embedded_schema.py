@@ -13,7 +13,8 @@ Tables:
 
 Report ids (``mista.model.report_id``, 128 bits) are stored as two UBIGINT halves
 (``id_hi``, ``id_lo``): fixed-width integers cost a fraction of hex text to write and join.
-Queries give them back as hex.
+Queries give them back as hex. ``content_hash`` (64-bit, of originator and content key)
+finds the same transmission heard across a dedupe-bucket boundary.
 - ``vessel_latest``: the latest position per MMSI, maintained on write, so "latest state
   per vessel" never scans the reports.
 - ``vessels``: the latest identity (static and voyage data) per MMSI, maintained on write.
@@ -89,6 +90,7 @@ _INITIAL = (
         seq BIGINT NOT NULL,
         id_hi UBIGINT NOT NULL,
         id_lo UBIGINT NOT NULL,
+        content_hash UBIGINT NOT NULL,
         originator VARCHAR NOT NULL,
         source_kind VARCHAR NOT NULL,
         label_no INTEGER NOT NULL,
