@@ -161,3 +161,18 @@ def test_the_installed_command_reads_stdin(tmp_path: Path) -> None:
     )
     assert missing.returncode == 1
     assert missing.stderr.decode().startswith("mista: no store at")
+
+
+def test_gzip_on_stdin_is_recognised(tmp_path: Path) -> None:
+    import gzip
+
+    mista = Path(sys.executable).with_name("mista")
+    data = gzip.compress(feed(tmp_path).read_bytes())
+    result = subprocess.run(
+        [mista, "ingest", "-", "--store", str(tmp_path / "gz.duckdb")],
+        input=data,
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"stored 7 reports" in result.stderr
