@@ -322,15 +322,16 @@ def compare(args: argparse.Namespace) -> None:
         if base is not None:
             ratio_wall = f"{(d.count / wall) / (base.count / h.median(base.times_s)):.2f}x"
             ratio_cpu = f"{(d.count / cpu_time) / (base.count / h.median(base.cpu_s)):.2f}x"
+        spread = f"{min(d.times_s) * 1000:.0f}-{max(d.times_s) * 1000:.0f}"
         rows.append([d.name, d.version, h.thousands(d.count),
-                     f"{wall * 1000:.0f}", h.thousands(d.count / wall), ratio_wall,
-                     f"{cpu_time * 1000:.0f}", h.thousands(d.count / cpu_time), ratio_cpu])
-    header = ["decoder", "version", "messages", "wall ms", "msg/s (wall)", "vs pyais",
-              "CPU ms", "msg/s (CPU)", "vs pyais (CPU)"]
+                     f"{wall * 1000:.0f}", spread, h.thousands(d.count / wall), ratio_wall,
+                     h.thousands(d.count / cpu_time), ratio_cpu])
+    header = ["decoder", "version", "messages", "wall ms", "min-max ms", "msg/s", "vs pyais",
+              "msg/s (CPU)", "vs pyais (CPU)"]
     print()
     print(h.markdown_table(header, rows, right=set(range(2, 9))))
-    print("medians over the rounds; CPU = user + system time of the process (and of "
-          "gpsdecode's)")
+    print("wall ms, msg/s and vs pyais: median wall time over the rounds; (CPU): from the "
+          "median user + system time of the process (and of gpsdecode's)")
     print()
     counts = [d.count for d in decoders]
     if counts:
