@@ -119,6 +119,19 @@ def test_a_transmission_heard_across_a_bucket_boundary_is_one_report(
     assert store.counts()["reports"] == 2
 
 
+def test_different_rows_close_in_time_stay_different_reports(store: DuckDBStore) -> None:
+    # These two rows collide under DuckDB's hash(); they must not be merged.
+    store.write(
+        csv(
+            [
+                "654417011,2020-06-30T07:08:20.000000Z,5.6954,51.32989",
+                "654417011,2020-06-30T07:08:50.000000Z,5.6956,51.32959",
+            ]
+        )
+    )
+    assert store.counts()["reports"] == 2
+
+
 def test_latest_state_keeps_the_newest_position_whatever_the_arrival_order(
     store: DuckDBStore,
 ) -> None:
