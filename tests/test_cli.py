@@ -176,3 +176,12 @@ def test_gzip_on_stdin_is_recognised(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert b"stored 7 reports" in result.stderr
+
+
+def test_a_bad_node_nation_is_a_config_error(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MISTA_NATION", "india")
+    result = runner.invoke(main, ["ingest", str(feed(tmp_path))])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("mista: MISTA_NATION='INDIA'")

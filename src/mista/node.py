@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from mista.bus import INGEST_TOPIC
 from mista.bus.in_process import InProcessBus
-from mista.errors import ConfigError
+from mista.errors import ConfigError, LabelError
 from mista.ingest.batch import IngestBatch
 from mista.ingest.nmea import nmea_batches
 from mista.ingest.positions import is_position_header, position_batches
@@ -59,8 +59,10 @@ def node_nation() -> str:
     nation = os.environ.get("MISTA_NATION", DEFAULT_NATION).strip().upper()
     try:
         Label.default_for(nation)
-    except ValueError as exc:
-        raise ConfigError(f"MISTA_NATION={nation!r}: {exc}") from None
+    except LabelError as exc:
+        raise ConfigError(
+            f"MISTA_NATION={nation!r}: {exc} (set it to this node's nation)"
+        ) from None
     return nation
 
 
