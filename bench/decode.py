@@ -39,7 +39,9 @@ from typing import Any
 
 import _harness as h
 
-CHUNK_BYTES = 1 << 20
+DEFAULT_CHUNK_KIB = 1024
+#: Bytes per feed() for the chunk-fed decoders; --chunk-kib sets it for the whole run.
+CHUNK_BYTES = DEFAULT_CHUNK_KIB << 10
 PYAIS_BASE = "pyais decode()"
 
 
@@ -57,8 +59,9 @@ class Decoder:
     errors: int = 0
 
 
-def chunks_of(data: bytes, size: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """The data in ``size``-byte slices, as a reader of a file or socket would get it."""
+def chunks_of(data: bytes, size: int | None = None) -> Iterator[bytes]:
+    """The data in ``size``-byte slices (default ``CHUNK_BYTES``), as a reader would get it."""
+    size = CHUNK_BYTES if size is None else size
     for start in range(0, len(data), size):
         yield data[start : start + size]
 
@@ -302,7 +305,8 @@ def compare(args: argparse.Namespace) -> None:
 
     print("\n".join(h.machine_lines(cpu)))
     sentences = data.count(b"\n")
-    print(f"corpus  : {corpus.name}, {len(data):,} bytes, {sentences:,} sentences")
+    print(f"corpus  : {corpus.name}, {len(data):,} bytes, {sentences:,} sentences; "
+          f"chunk-fed decoders get {CHUNK_BYTES >> 10} KiB per feed()")
     print(f"method  : 1 warm-up round, then {args.repeats} round-robin rounds; medians")
     for d in decoders:  # warm-up: also the message count
         d.count = d.run()
@@ -357,8 +361,9 @@ def compare(args: argparse.Namespace) -> None:
 # --- constant memory -------------------------------------------------------------------
 
 
-def repeated(data: bytes, total_bytes: int, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+def repeated(data: bytes, total_bytes: int, size: int | None = None) -> Iterator[bytes]:
     """``total_bytes`` of ``data`` repeated end to end, in ``size`` slices, never held whole."""
+    size = CHUNK_BYTES if size is None else size
     emitted = 0
     doubled = data + data
     offset = 0
@@ -441,6 +446,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="CPU to pin to (default: the last one this process may use)")
     parser.add_argument("--only", nargs="+", metavar="NAME",
                         help="time only decoders whose name contains one of these")
+    parser.add_argument("--chunk-kib", type=int, default=DEFAULT_CHUNK_KIB,
+                        help="bytes per feed() for the chunk-fed decoders (mista, aiscat, "
+                             "marlin-py), in KiB (default 1024)")
     parser.add_argument("--json", type=Path, help="also write the raw timings here")
     parser.add_argument("--memory", action="store_true",
                         help="run the constant-memory check of mista's bulk path instead")
@@ -448,6 +456,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="largest input for --memory, in GB (default 1)")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    global CHUNK_BYTES  # one setting for every decoder of this run
+    CHUNK_BYTES = args.chunk_kib << 10
     if args.memory_child is not None:
         print(json.dumps(memory_child(args.data, args.memory_child)))
     elif args.memory:
