@@ -57,7 +57,7 @@ def test_report_ids_match_the_model(keys: list[str], seconds: list[int | None]) 
     import numpy as np
 
     micros = epoch_us(np.array([np.nan if t is None else t for t in times], dtype=np.float64))
-    hi, lo = report_ids("IND", pa.array(keys, pa.string()), micros)
+    hi, lo, _ = report_ids("IND", pa.array(keys, pa.string()), micros)
     expected = [
         report_id("IND", key, None if t is None else datetime.fromtimestamp(t, UTC))
         for key, t in zip(keys, times, strict=True)

@@ -34,6 +34,9 @@ MESSAGE_SCHEMA = pa.schema(
         # fixed-width integers are several times cheaper to store and join than hex text.
         pa.field("id_hi", pa.uint64(), nullable=False),
         pa.field("id_lo", pa.uint64(), nullable=False),
+        # 64 bits of BLAKE2b of originator and content key, without time: finds one
+        # transmission heard across a dedupe-bucket boundary.
+        pa.field("content_hash", pa.uint64(), nullable=False),
         pa.field("originator", pa.string(), nullable=False),
         pa.field("source_kind", pa.string(), nullable=False),
         pa.field("label_id", pa.string(), nullable=False),

@@ -50,42 +50,53 @@ def epoch_us(seconds: np.ndarray) -> pa.Array:
 _BLAKE2B_128 = hashlib.blake2b(digest_size=16)
 
 
-def _blake2b_128(texts: list[bytes]) -> bytes:
-    """The concatenated 16-byte BLAKE2b digests of ``texts`` (as ``model.content_id``).
+def _blake2b_128(prefixes: list[bytes], suffixes: list[bytes]) -> tuple[bytes, bytes]:
+    """Concatenated 16-byte BLAKE2b digests of every ``prefix + suffix``, and of every
+    ``prefix`` alone, from one pass (a hasher's state can be read and then extended).
 
     Copying a fresh hasher is cheaper than constructing one with keyword arguments, and a
     plain loop with bound methods is the fastest per-row form CPython offers.
     """
     copy = _BLAKE2B_128.copy
-    out: list[bytes] = []
-    append = out.append
-    for text in texts:
+    whole: list[bytes] = []
+    head: list[bytes] = []
+    append_whole, append_head = whole.append, head.append
+    for prefix, suffix in zip(prefixes, suffixes, strict=True):
         hasher = copy()
-        hasher.update(text)
-        append(hasher.digest())
-    return b"".join(out)
+        hasher.update(prefix)
+        append_head(hasher.digest())
+        hasher.update(suffix)
+        append_whole(hasher.digest())
+    return b"".join(whole), b"".join(head)
 
 
 def report_ids(
     originator: str, content_keys: pa.Array, observed_us: pa.Array
-) -> tuple[pa.Array, pa.Array]:
-    """``mista.model.report_id`` for every row, as (high, low) uint64 halves of the digest.
+) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """``mista.model.report_id`` for every row as (high, low) uint64 halves of the digest,
+    and a 64-bit hash of what was heard regardless of when (``content_hash``).
 
     The key text is built with Arrow; hashing is the one per-row Python step (BLAKE2b has
-    no vectorised form in Arrow, numpy or DuckDB), kept to a single comprehension over bytes.
+    no vectorised form in Arrow, numpy or DuckDB). The report id hashes
+    ``originator<US>content_key<US>bucket``; the content hash is the same hasher read
+    before the bucket is added, so it costs one digest, not a second pass over the key.
     """
     n = len(content_keys)
     if n == 0:
-        return pa.array([], pa.uint64()), pa.array([], pa.uint64())
+        empty = pa.array([], pa.uint64())
+        return empty, empty, empty
     micros = observed_us.to_numpy(zero_copy_only=False)
     valid = pc.is_valid(observed_us).to_numpy(zero_copy_only=False)
     # Floor division, as model.time_bucket does, also right for times before 1970.
     bucket = np.floor_divide(np.where(valid, micros, 0).astype(np.int64), _WINDOW_US)
     bucket_text = pc.fill_null(pc.cast(pa.array(bucket, mask=~valid), pa.string()), "")
-    keys = pc.binary_join_element_wise(originator, content_keys, bucket_text, "\x1f")
-    digests = _blake2b_128(keys.cast(pa.binary()).to_pylist())
-    halves = np.frombuffer(digests, dtype=">u8").reshape(n, 2).astype(np.uint64)
-    return pa.array(halves[:, 0]), pa.array(halves[:, 1])
+    prefixes = pc.binary_join_element_wise(originator, content_keys, "", "\x1f")
+    ids, heads = _blake2b_128(
+        prefixes.cast(pa.binary()).to_pylist(), bucket_text.cast(pa.binary()).to_pylist()
+    )
+    halves = np.frombuffer(ids, dtype=">u8").reshape(n, 2).astype(np.uint64)
+    content = np.frombuffer(heads, dtype=">u8").reshape(n, 2)[:, 0].astype(np.uint64)
+    return pa.array(halves[:, 0]), pa.array(halves[:, 1]), pa.array(content)
 
 
 def _null_strings(array: pa.Array) -> pa.Array:
@@ -102,7 +113,7 @@ def build_messages(ctx: SourceContext, columns: Mapping[str, pa.Array], n: int) 
     """
     observed_us = columns["observed_us"]
     observed_at = pc.cast(observed_us, pa.int64()).view(_UTC_US)
-    id_hi, id_lo = report_ids(ctx.originator, columns["content_key"], observed_us)
+    id_hi, id_lo, content_hash = report_ids(ctx.originator, columns["content_key"], observed_us)
     arrays: list[pa.Array] = []
     for field in MESSAGE_SCHEMA:
         name = field.name
@@ -110,6 +121,8 @@ def build_messages(ctx: SourceContext, columns: Mapping[str, pa.Array], n: int) 
             array = id_hi
         elif name == "id_lo":
             array = id_lo
+        elif name == "content_hash":
+            array = content_hash
         elif name == "originator":
             array = pa.repeat(pa.scalar(ctx.originator, pa.string()), n)
         elif name == "source_kind":

@@ -58,7 +58,7 @@ _MOTION_FIELDS = ("lat", "lon", "speed_kn", "course_deg", "heading_deg", "nav_st
 _REPORT_COLUMNS = (
     "id_hi",
     "id_lo",
-    "content_key",
+    "content_hash",
     "originator",
     "source_kind",
     "observed_at",
@@ -81,10 +81,6 @@ _STORED_REPORT_COLUMNS = (
     *_MOTION_FIELDS,
     *_STATIC_FIELDS,
 )
-#: SQL for the content hash of a registered batch row: 64 bits of MD5, computed vectorised
-#: by DuckDB. Not DuckDB's hash(), which is built for hash tables and collides on real
-#: position rows (two rows of one vessel 30 s apart: tests/store).
-_CONTENT_HASH = "md5_number_upper(b.originator || chr(31) || b.content_key)"
 _RECEPTION_COLUMNS = ("id_hi", "id_lo", "received_at", "receiver", "line_no", "raw")
 
 
@@ -443,8 +439,8 @@ class DuckDBStore:
             f"""
             INSERT INTO _remap
             WITH b AS (
-                SELECT id_hi, id_lo, observed_at, {_CONTENT_HASH} AS content_hash
-                FROM _reports b WHERE observed_at IS NOT NULL
+                SELECT id_hi, id_lo, observed_at, content_hash
+                FROM _reports WHERE observed_at IS NOT NULL
             ), o AS (
                 SELECT id_hi, id_lo, observed_at, content_hash FROM reports
                 WHERE observed_at >= {_ts("lo")} AND observed_at < {_ts("hi")}
@@ -483,10 +479,7 @@ class DuckDBStore:
             )
         untimed = observed.null_count > 0
         existing, params = self._window_ids("reports", "observed_at", "", bounds, untimed)
-        columns = ", ".join(
-            _CONTENT_HASH if name == "content_hash" else f"b.{name}"
-            for name in _STORED_REPORT_COLUMNS
-        )
+        columns = ", ".join(f"b.{name}" for name in _STORED_REPORT_COLUMNS)
         # Batches arrive in time order, so row groups hold narrow time ranges (time windows
         # prune row groups); within a batch rows are sorted by vessel, so a vessel's rows
         # are contiguous and column-segment statistics skip the rest (track queries).

@@ -13,7 +13,7 @@ Tables:
 
 Report ids (``mista.model.report_id``, 128 bits) are stored as two UBIGINT halves
 (``id_hi``, ``id_lo``): fixed-width integers cost a fraction of hex text to write and join.
-Queries give them back as hex. ``content_hash`` (64 bits of MD5 of originator and content key)
+Queries give them back as hex. ``content_hash`` (64 bits of BLAKE2b of originator and content key)
 finds the same transmission heard across a dedupe-bucket boundary.
 - ``vessel_latest``: the latest position per MMSI, maintained on write, so "latest state
   per vessel" never scans the reports.
