@@ -375,15 +375,18 @@ class DuckDBStore:
         ids = _id_keys(messages)
         first = _first_occurrences(ids)
         numbers = self._label_numbers(batch.labels)
+        reports = messages.select([*_REPORT_COLUMNS, "label_id"]).filter(first)
         keys = list(numbers)
-        positions = pc.index_in(messages.column("label_id"), value_set=pa.array(keys))
-        if positions.null_count:
+        if len(keys) == 1:  # the usual case: one source, one label
+            label_nos: pa.Array = pa.repeat(pa.scalar(numbers[keys[0]], pa.int32()), len(reports))
+        else:
+            positions = pc.index_in(reports.column("label_id"), value_set=pa.array(keys))
+            label_nos = pa.array(np.array([numbers[k] for k in keys], dtype=np.int32)).take(
+                positions
+            )
+        if label_nos.null_count:
             raise StoreError("a batch row has a label that is not in the batch's labels")
-        label_nos = pa.array(np.array([numbers[key] for key in keys], dtype=np.int32)).take(
-            positions
-        )
-        reports = messages.select(list(_REPORT_COLUMNS)).append_column("label_no", label_nos)
-        reports = reports.filter(first)
+        reports = reports.drop_columns(["label_id"]).append_column("label_no", label_nos)
         # Sequence numbers in input order; rows found to be duplicates leave gaps, harmless
         # for an ordering key and cheaper than numbering in SQL (a window is one thread).
         seq = np.arange(self._seq + 1, self._seq + 1 + reports.num_rows, dtype=np.int64)
