@@ -274,3 +274,27 @@ def test_latest_state_survives_the_periodic_rebuild(
         db.write(ais([tagged(position(366053209, 30.0, 20.0), epoch_s=T0 + 999)]))
         (row,) = db.vessels().to_pylist()
         assert (row["lat"], row["name"]) == (30.0, "N4")
+
+
+def test_a_store_held_by_another_process_says_so(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "held.duckdb"
+    holder = (
+        "import sys, time\n"
+        "from mista.store.embedded import DuckDBStore\n"
+        f"db = DuckDBStore({str(path)!r})\n"
+        "print('open', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        assert process.stdin is not None
+        assert process.stdout.readline().strip() == "open"
+        with pytest.raises(StoreError, match="in use by another process"):
+            DuckDBStore(path)
+        process.stdin.close()
+        assert process.wait(30) == 0
