@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="example: .venv/bin/python bench/queries.py --rows 10000000 --runs 100\n"
-               "         .venv/bin/python bench/queries.py --store /tmp/q.duckdb --keep  "
+               "         .venv/bin/python bench/queries.py --store bench/out/q.duckdb --keep  "
                "# build once, then --reuse",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
