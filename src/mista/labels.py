@@ -63,9 +63,7 @@ class Label:
             _check_nation(nation, "releasable nation")
         if not isinstance(self.level, Level):
             object.__setattr__(self, "level", Level(self.level))
-        object.__setattr__(
-            self, "releasable_to", frozenset(self.releasable_to) | {self.originator}
-        )
+        object.__setattr__(self, "releasable_to", frozenset(self.releasable_to) | {self.originator})
         object.__setattr__(self, "categories", frozenset(self.categories))
 
     def dominates(self, other: Label) -> bool:
