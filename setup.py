@@ -10,8 +10,16 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 EXTENSIONS = [
-    Extension("mista.ais._framing", ["src/mista/ais/_framing.pyx"]),
-    Extension("mista.ais._payload", ["src/mista/ais/_payload.pyx"]),
+    Extension(
+        "mista.ais._framing",
+        ["src/mista/ais/_framing.pyx"],
+        depends=["src/mista/ais/_framing_core.h"],
+    ),
+    Extension(
+        "mista.ais._payload",
+        ["src/mista/ais/_payload.pyx"],
+        depends=["src/mista/ais/_payload_types.h"],
+    ),
 ]
 
 only = {name for name in os.environ.get("MISTA_EXT", "").split(",") if name}

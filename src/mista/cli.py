@@ -172,6 +172,31 @@ def ingest(sources: tuple[str, ...], source_config: str | None, strict: bool, st
     click.echo(summary.to_text(), err=True)
 
 
+@main.command(
+    epilog=_example("mista decode feed.nmea | head", "gzip -dc feed.nmea.gz | mista decode -")
+)
+@click.argument("source")
+@click.option(
+    "--meta", is_flag=True, help="Add line, received_at and receiver to each JSON object."
+)
+def decode(source: str, meta: bool) -> None:
+    """Decode AIS from SOURCE (a file, plain or .gz; - for stdin; tcp:// or udp://) and
+    print one JSON object per message, as gpsd's gpsdecode -j does (fields, units and "not
+    available" values of gpsd's AIVDM JSON: see docs/ais-json.md).
+
+    Ends with a summary on stderr: lines read, messages decoded, rejected lines by reason."""
+    from mista.node import decode as run
+
+    out = sys.stdout
+    try:
+        stats = run(source, lambda line: out.write(line + "\n"), meta=meta)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, as Unix filters do.
+        sys.stdout = None  # type: ignore[assignment]
+        return
+    click.echo(stats.summary(), err=True)
+
+
 @main.command(epilog=_example("mista vessels --format csv > vessels.csv"))
 @_format_option
 @_store_option

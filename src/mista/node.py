@@ -12,11 +12,11 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
@@ -33,6 +33,9 @@ from mista.labels import Label
 from mista.model import SourceKind
 from mista.store import BBox
 from mista.store.embedded import DuckDBStore
+
+if TYPE_CHECKING:
+    from mista.ais.stream import DecodeStats
 
 __all__ = [
     "DEFAULT_NATION",
@@ -280,3 +283,21 @@ def rejected(store: str | os.PathLike[str], limit: int | None = None) -> pa.Tabl
     """The quarantine."""
     with open_store(store, read_only=True) as db:
         return db.rejected(limit)
+
+
+def decode(spec: str, write: Callable[[str], object], *, meta: bool = False) -> DecodeStats:
+    """Decode an AIS source (path, ``-``, ``tcp://``, ``udp://``) to gpsdecode-style JSON lines.
+
+    Each line goes to ``write``; with ``meta`` the line number, reception time and receiver
+    of each message are added (``line``, ``received_at``, ``receiver``). Returns the totals.
+    """
+    from mista.ais.stream import DecodeStats, decode_chunks, to_json_lines
+
+    source = open_source(spec)
+    device = "stdin" if spec == "-" else source.name
+    stats = DecodeStats()
+    for batch in decode_chunks(source.chunks()):
+        stats.add(batch)
+        for line in to_json_lines(batch, device, meta=meta):
+            write(line)
+    return stats

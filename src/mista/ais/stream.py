@@ -8,6 +8,7 @@ stays constant whatever the size of the input: one batch per chunk.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -104,9 +105,26 @@ def decode_chunks(chunks: Iterable[bytes], framer: Framer | None = None) -> Iter
     yield _batch(framer.finish())
 
 
-def to_json_lines(batch: AisBatch, device: str) -> Iterator[str]:
-    """One JSON object per decoded message, shaped like ``gpsdecode -j`` output."""
+def to_json_lines(batch: AisBatch, device: str, *, meta: bool = False) -> Iterator[str]:
+    """One JSON object per decoded message, shaped like ``gpsdecode -j`` output.
+
+    With ``meta``, each object also carries where it came from: ``line`` (1-based line of its
+    first sentence), ``received_at`` (epoch seconds UTC, when the input gave one) and
+    ``receiver`` (when known).
+    """
     header = {"class": "AIS", "device": device}
-    for message in to_dicts(batch.decoded, len(batch.framed)):
-        if message is not None:
+    framed = batch.framed
+    receivers = framed.receiver.to_pylist() if meta else []
+    for row, message in enumerate(to_dicts(batch.decoded, len(framed))):
+        if message is None:
+            continue
+        if meta:
+            received_at = float(framed.received_at[row])
+            extra: dict[str, object] = {"line": int(framed.line_no[row])}
+            if not math.isnan(received_at):
+                extra["received_at"] = received_at
+            if receivers[row] is not None:
+                extra["receiver"] = receivers[row]
+            yield json.dumps({**header, **message, **extra}, separators=(",", ":"))
+        else:
             yield json.dumps({**header, **message}, separators=(",", ":"))
