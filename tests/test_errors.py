@@ -11,7 +11,9 @@ def _error_classes() -> list[type[BaseException]]:
     return [
         obj
         for name, obj in vars(errors).items()
-        if inspect.isclass(obj) and issubclass(obj, BaseException) and obj.__module__ == errors.__name__
+        if inspect.isclass(obj)
+        and issubclass(obj, BaseException)
+        and obj.__module__ == errors.__name__
     ]
 
 

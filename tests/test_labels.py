@@ -76,7 +76,9 @@ def test_a_user_who_may_see_a_combination_may_see_each_input(
 
 
 @given(labels(), nations, levels)
-def test_may_see_is_clearance_and_releasability(label: Label, nation: str, clearance: Level) -> None:
+def test_may_see_is_clearance_and_releasability(
+    label: Label, nation: str, clearance: Level
+) -> None:
     expected = clearance >= label.level and nation in label.releasable_to
     assert may_see(label, nation, clearance) is expected
 

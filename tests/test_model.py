@@ -12,7 +12,9 @@ from mista.labels import Label
 from mista.model import DEDUPE_WINDOW_S, Report, SourceKind, report_id
 
 LABEL = Label.default_for("IND")
-payloads = st.text(alphabet="0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVW`abcdefghijklmnopqrstuvw", min_size=1)
+payloads = st.text(
+    alphabet="0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVW`abcdefghijklmnopqrstuvw", min_size=1
+)
 times = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
 )
