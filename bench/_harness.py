@@ -79,11 +79,17 @@ def git_commit(root: Path | None = None) -> str:
     try:
         commit = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, check=True, timeout=10,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True, timeout=10,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -147,9 +153,7 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: 
         ]
         return "| " + " | ".join(padded) + " |"
 
-    rule = [
-        "-" * (w - 1) + ":" if i in right else "-" * w for i, w in enumerate(widths)
-    ]
+    rule = ["-" * (w - 1) + ":" if i in right else "-" * w for i, w in enumerate(widths)]
     return "\n".join([line(header), "| " + " | ".join(rule) + " |", *(line(r) for r in rows)])
 
 

@@ -113,12 +113,19 @@ def mista_decoders(data: bytes) -> tuple[list[Decoder], str]:
         return count
 
     return [
-        Decoder("mista bulk (Arrow)", version, bulk,
-                "Framer + decode_payloads: columnar Arrow record batches"),
-        Decoder("mista to_dicts()", version, dicts,
-                "bulk decode, then one dict per message"),
-        Decoder("mista decode_payload()", version, one_by_one,
-                "Framer, then decode_payload() per message: one dict each"),
+        Decoder(
+            "mista bulk (Arrow)",
+            version,
+            bulk,
+            "Framer + decode_payloads: columnar Arrow record batches",
+        ),
+        Decoder("mista to_dicts()", version, dicts, "bulk decode, then one dict per message"),
+        Decoder(
+            "mista decode_payload()",
+            version,
+            one_by_one,
+            "Framer, then decode_payload() per message: one dict each",
+        ),
     ], ""
 
 
@@ -264,14 +271,20 @@ def gpsdecode_decoders(corpus: Path) -> tuple[list[Decoder], str]:
         with corpus.open("rb") as stdin:
             if not counted:  # first (warm-up) pass: count the JSON lines it writes
                 result = subprocess.run(
-                    ["gpsdecode", "-j"], stdin=stdin, stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL, check=True,
+                    ["gpsdecode", "-j"],
+                    stdin=stdin,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    check=True,
                 )
                 counted.append(result.stdout.count(b"\n"))
             else:
                 subprocess.run(
-                    ["gpsdecode", "-j"], stdin=stdin, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL, check=True,
+                    ["gpsdecode", "-j"],
+                    stdin=stdin,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    check=True,
                 )
         return counted[0]
 
@@ -305,8 +318,10 @@ def compare(args: argparse.Namespace) -> None:
 
     print("\n".join(h.machine_lines(cpu)))
     sentences = data.count(b"\n")
-    print(f"corpus  : {corpus.name}, {len(data):,} bytes, {sentences:,} sentences; "
-          f"chunk-fed decoders get {CHUNK_BYTES >> 10} KiB per feed()")
+    print(
+        f"corpus  : {corpus.name}, {len(data):,} bytes, {sentences:,} sentences; "
+        f"chunk-fed decoders get {CHUNK_BYTES >> 10} KiB per feed()"
+    )
     print(f"method  : 1 warm-up round, then {args.repeats} round-robin rounds; medians")
     for d in decoders:  # warm-up: also the message count
         d.count = d.run()
@@ -327,15 +342,36 @@ def compare(args: argparse.Namespace) -> None:
             ratio_wall = f"{(d.count / wall) / (base.count / h.median(base.times_s)):.2f}x"
             ratio_cpu = f"{(d.count / cpu_time) / (base.count / h.median(base.cpu_s)):.2f}x"
         spread = f"{min(d.times_s) * 1000:.0f}-{max(d.times_s) * 1000:.0f}"
-        rows.append([d.name, d.version, h.thousands(d.count),
-                     f"{wall * 1000:.0f}", spread, h.thousands(d.count / wall), ratio_wall,
-                     h.thousands(d.count / cpu_time), ratio_cpu])
-    header = ["decoder", "version", "messages", "wall ms", "min-max ms", "msg/s", "vs pyais",
-              "msg/s (CPU)", "vs pyais (CPU)"]
+        rows.append(
+            [
+                d.name,
+                d.version,
+                h.thousands(d.count),
+                f"{wall * 1000:.0f}",
+                spread,
+                h.thousands(d.count / wall),
+                ratio_wall,
+                h.thousands(d.count / cpu_time),
+                ratio_cpu,
+            ]
+        )
+    header = [
+        "decoder",
+        "version",
+        "messages",
+        "wall ms",
+        "min-max ms",
+        "msg/s",
+        "vs pyais",
+        "msg/s (CPU)",
+        "vs pyais (CPU)",
+    ]
     print()
     print(h.markdown_table(header, rows, right=set(range(2, 9))))
-    print("wall ms, msg/s and vs pyais: median wall time over the rounds; (CPU): from the "
-          "median user + system time of the process (and of gpsdecode's)")
+    print(
+        "wall ms, msg/s and vs pyais: median wall time over the rounds; (CPU): from the "
+        "median user + system time of the process (and of gpsdecode's)"
+    )
     print()
     counts = [d.count for d in decoders]
     if counts:
@@ -347,15 +383,26 @@ def compare(args: argparse.Namespace) -> None:
         print(f"not measured: {reason}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({
-            "machine": h.machine_lines(cpu),
-            "decoders": [
-                {"name": d.name, "version": d.version, "messages": d.count,
-                 "times_s": d.times_s, "cpu_s": d.cpu_s, "note": d.note}
-                for d in decoders
-            ],
-            "missing": missing,
-        }, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": h.machine_lines(cpu),
+                    "decoders": [
+                        {
+                            "name": d.name,
+                            "version": d.version,
+                            "messages": d.count,
+                            "times_s": d.times_s,
+                            "cpu_s": d.cpu_s,
+                            "note": d.note,
+                        }
+                        for d in decoders
+                    ],
+                    "missing": missing,
+                },
+                indent=1,
+            )
+        )
 
 
 # --- constant memory -------------------------------------------------------------------
@@ -396,8 +443,13 @@ def memory_child(data_folder: Path, total_bytes: int) -> dict[str, Any]:
         db = decode_payloads(fb.payload, fb.payload_offsets, fb.fill_bits)
         count += len(db.common)
     seconds = time.perf_counter() - start
-    return {"bytes": total_bytes, "messages": count, "seconds": seconds,
-            "rss_before_mib": before, "rss_peak_mib": max_rss_mib()}
+    return {
+        "bytes": total_bytes,
+        "messages": count,
+        "seconds": seconds,
+        "rss_before_mib": before,
+        "rss_peak_mib": max_rss_mib(),
+    }
 
 
 def _with_end(chunks: Iterator[bytes]) -> Iterator[bytes | None]:
@@ -411,20 +463,30 @@ def memory(args: argparse.Namespace) -> None:
     cpu = h.pin_to_one_cpu(args.cpu)
     total = int(args.memory_gb * 1e9)
     print("\n".join(h.machine_lines(cpu)))
-    print("method  : mista bulk path over the corpus repeated end to end, streamed in 1 MiB "
-          "chunks; one fresh process per size; peak RSS from getrusage")
+    print(
+        "method  : mista bulk path over the corpus repeated end to end, streamed in 1 MiB "
+        "chunks; one fresh process per size; peak RSS from getrusage"
+    )
     rows = []
     for size in (total // 10, total // 2, total):
         out = subprocess.run(
             [sys.executable, __file__, "--data", str(args.data), "--memory-child", str(size)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append([f"{r['bytes'] / 1e9:.2f}", h.thousands(r["messages"]),
-                     f"{r['seconds']:.1f}", h.thousands(r["messages"] / r["seconds"]),
-                     f"{r['rss_before_mib']:.0f}", f"{r['rss_peak_mib']:.0f}"])
-    header = ["GB decoded", "messages", "seconds", "messages/s",
-              "RSS before MiB", "peak RSS MiB"]
+        rows.append(
+            [
+                f"{r['bytes'] / 1e9:.2f}",
+                h.thousands(r["messages"]),
+                f"{r['seconds']:.1f}",
+                h.thousands(r["messages"] / r["seconds"]),
+                f"{r['rss_before_mib']:.0f}",
+                f"{r['rss_peak_mib']:.0f}",
+            ]
+        )
+    header = ["GB decoded", "messages", "seconds", "messages/s", "RSS before MiB", "peak RSS MiB"]
     print()
     print(h.markdown_table(header, rows, right=set(range(6))))
 
@@ -434,26 +496,50 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="example: .venv/bin/python bench/decode.py --repeats 5 --json bench/out/decode.json"
-               "\n         .venv/bin/python bench/decode.py --memory --memory-gb 1",
+        "\n         .venv/bin/python bench/decode.py --memory --memory-gb 1",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data", type=Path, default=h.DEFAULT_DATA,
-                        help="shared data folder holding ais/bench/real_mixed.nmea "
-                             "(default: ../shared/data beside the checkout)")
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="timed round-robin rounds after the warm-up (default 5)")
-    parser.add_argument("--cpu", type=int, default=None,
-                        help="CPU to pin to (default: the last one this process may use)")
-    parser.add_argument("--only", nargs="+", metavar="NAME",
-                        help="time only decoders whose name contains one of these")
-    parser.add_argument("--chunk-kib", type=int, default=DEFAULT_CHUNK_KIB,
-                        help="bytes per feed() for the chunk-fed decoders (mista, aiscat, "
-                             "marlin-py), in KiB (default 1024)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=h.DEFAULT_DATA,
+        help="shared data folder holding ais/bench/real_mixed.nmea "
+        "(default: ../shared/data beside the checkout)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="timed round-robin rounds after the warm-up (default 5)",
+    )
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        default=None,
+        help="CPU to pin to (default: the last one this process may use)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="time only decoders whose name contains one of these",
+    )
+    parser.add_argument(
+        "--chunk-kib",
+        type=int,
+        default=DEFAULT_CHUNK_KIB,
+        help="bytes per feed() for the chunk-fed decoders (mista, aiscat, "
+        "marlin-py), in KiB (default 1024)",
+    )
     parser.add_argument("--json", type=Path, help="also write the raw timings here")
-    parser.add_argument("--memory", action="store_true",
-                        help="run the constant-memory check of mista's bulk path instead")
-    parser.add_argument("--memory-gb", type=float, default=1.0,
-                        help="largest input for --memory, in GB (default 1)")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="run the constant-memory check of mista's bulk path instead",
+    )
+    parser.add_argument(
+        "--memory-gb", type=float, default=1.0, help="largest input for --memory, in GB (default 1)"
+    )
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     global CHUNK_BYTES  # one setting for every decoder of this run

@@ -55,9 +55,7 @@ def write_timed_copies(corpus: Path, copies: int, out: Path) -> None:
         for copy in range(copies):
             base = FIRST_DAY + copy * DAY_S
             f.write(
-                b"".join(
-                    b"%.3f %s\n" % (base + i * step, line) for i, line in enumerate(lines)
-                )
+                b"".join(b"%.3f %s\n" % (base + i * step, line) for i, line in enumerate(lines))
             )
 
 
@@ -88,23 +86,38 @@ def main(argv: list[str] | None = None) -> None:
         epilog="example: .venv/bin/python bench/ingest.py --repeats 3 --copies 10",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data", type=Path, default=h.DEFAULT_DATA,
-                        help="shared data folder holding ais/bench/real_mixed.nmea "
-                             "(default: ../shared/data beside the checkout)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=h.DEFAULT_DATA,
+        help="shared data folder holding ais/bench/real_mixed.nmea "
+        "(default: ../shared/data beside the checkout)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs per input (default 3)")
-    parser.add_argument("--copies", type=int, default=10,
-                        help="copies of the corpus in the timed input (default 10; 0: none)")
-    parser.add_argument("--cpu", type=int, default=None,
-                        help="CPU to pin to (default: the last one this process may use)")
-    parser.add_argument("--all-cpus", action="store_true",
-                        help="do not pin: let DuckDB's threads use every CPU")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=10,
+        help="copies of the corpus in the timed input (default 10; 0: none)",
+    )
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        default=None,
+        help="CPU to pin to (default: the last one this process may use)",
+    )
+    parser.add_argument(
+        "--all-cpus", action="store_true", help="do not pin: let DuckDB's threads use every CPU"
+    )
     args = parser.parse_args(argv)
 
     corpus = h.corpus_path(args.data)
     cpu = None if args.all_cpus else h.pin_to_one_cpu(args.cpu)
     print("\n".join(h.machine_lines(cpu)))
-    print(f"stack   : duckdb {h.package_version('duckdb')}, "
-          f"pyarrow {h.package_version('pyarrow')}, numpy {h.package_version('numpy')}")
+    print(
+        f"stack   : duckdb {h.package_version('duckdb')}, "
+        f"pyarrow {h.package_version('pyarrow')}, numpy {h.package_version('numpy')}"
+    )
     scratch = Path(tempfile.mkdtemp(prefix="mista-bench-ingest-"))
     try:
         inputs = [Input("corpus", corpus, corpus.stat().st_size)]
@@ -112,8 +125,10 @@ def main(argv: list[str] | None = None) -> None:
             timed = scratch / "timed.nmea"
             write_timed_copies(corpus, args.copies, timed)
             inputs.append(Input(f"timed x {args.copies}", timed, timed.stat().st_size))
-        print(f"method  : ingest_paths into a new store per run; {args.repeats} round-robin "
-              "rounds; median wall time, store open and close included")
+        print(
+            f"method  : ingest_paths into a new store per run; {args.repeats} round-robin "
+            "rounds; median wall time, store open and close included"
+        )
         for _ in range(args.repeats):
             for item in inputs:
                 run_once(item, scratch)
@@ -121,19 +136,38 @@ def main(argv: list[str] | None = None) -> None:
         for item in inputs:
             s = item.summary
             seconds, cpu = h.median(item.seconds), h.median(item.cpu_s)
-            rows.append([
-                item.name, f"{item.size_bytes / 1e6:.1f}", h.thousands(s.messages),
-                h.thousands(s.reports), h.thousands(s.rejected_total),
-                f"{seconds:.2f}", h.thousands(s.messages / seconds),
-                f"{cpu:.2f}", h.thousands(s.messages / cpu),
-                f"{item.store_bytes / 1e6:.0f}",
-            ])
-        header = ["input", "MB", "messages", "reports stored", "rejected", "wall s",
-                  "msg/s (wall)", "CPU s", "msg/s (CPU)", "store MB"]
+            rows.append(
+                [
+                    item.name,
+                    f"{item.size_bytes / 1e6:.1f}",
+                    h.thousands(s.messages),
+                    h.thousands(s.reports),
+                    h.thousands(s.rejected_total),
+                    f"{seconds:.2f}",
+                    h.thousands(s.messages / seconds),
+                    f"{cpu:.2f}",
+                    h.thousands(s.messages / cpu),
+                    f"{item.store_bytes / 1e6:.0f}",
+                ]
+            )
+        header = [
+            "input",
+            "MB",
+            "messages",
+            "reports stored",
+            "rejected",
+            "wall s",
+            "msg/s (wall)",
+            "CPU s",
+            "msg/s (CPU)",
+            "store MB",
+        ]
         print()
         print(h.markdown_table(header, rows, right=set(range(1, 10))))
-        print("medians over the runs; CPU = user + system time of all the process's threads "
-              "(DuckDB's included)")
+        print(
+            "medians over the runs; CPU = user + system time of all the process's threads "
+            "(DuckDB's included)"
+        )
         print()
         print("last run's summary per input:")
         for item in inputs:

@@ -47,9 +47,11 @@ def summarise(raw: Path, top: int) -> str:
     if not total:
         return "no samples inside the bulk pass (did py-spy attach?)"
     out = [f"{total:,} samples inside the bulk pass"]
-    for title, counter in (("first call below the pass", first),
-                           ("two calls below the pass", second),
-                           ("leaf function (self time)", leaf)):
+    for title, counter in (
+        ("first call below the pass", first),
+        ("two calls below the pass", second),
+        ("leaf function (self time)", leaf),
+    ):
         out.append(f"\n{title}:")
         out += [f"  {n / total:6.1%}  {name}" for name, n in counter.most_common(top)]
     return "\n".join(out)
@@ -62,14 +64,20 @@ def main(argv: list[str] | None = None) -> None:
         epilog="example: .venv/bin/python bench/profile.py --repeats 30",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data", type=Path, default=h.DEFAULT_DATA,
-                        help="shared data folder (default: ../shared/data beside the checkout)")
-    parser.add_argument("--repeats", type=int, default=30,
-                        help="bulk passes to sample (default 30)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=h.DEFAULT_DATA,
+        help="shared data folder (default: ../shared/data beside the checkout)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=30, help="bulk passes to sample (default 30)"
+    )
     parser.add_argument("--rate", type=int, default=500, help="samples per second (default 500)")
     parser.add_argument("--top", type=int, default=12, help="rows per breakdown (default 12)")
-    parser.add_argument("--raw", type=Path,
-                        help="summarise this existing py-spy raw file instead of recording")
+    parser.add_argument(
+        "--raw", type=Path, help="summarise this existing py-spy raw file instead of recording"
+    )
     args = parser.parse_args(argv)
 
     if args.raw is not None:
@@ -84,10 +92,28 @@ def main(argv: list[str] | None = None) -> None:
         raw = Path(scratch) / "bulk.txt"
         decode = Path(__file__).with_name("decode.py")
         subprocess.run(
-            [py_spy, "record", "--native", "--rate", str(args.rate), "--format", "raw",
-             "-o", str(raw), "--", sys.executable, str(decode), "--data", str(args.data),
-             "--only", "mista bulk", "--repeats", str(args.repeats)],
-            check=True, stdout=subprocess.DEVNULL,
+            [
+                py_spy,
+                "record",
+                "--native",
+                "--rate",
+                str(args.rate),
+                "--format",
+                "raw",
+                "-o",
+                str(raw),
+                "--",
+                sys.executable,
+                str(decode),
+                "--data",
+                str(args.data),
+                "--only",
+                "mista bulk",
+                "--repeats",
+                str(args.repeats),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         print(summarise(raw, args.top))
 

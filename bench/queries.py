@@ -73,7 +73,8 @@ def load_positions(data: Path) -> pa.Table:
 def shifted_csv(table: pa.Table, weeks: int) -> bytes:
     """The rows as the CSV file a receiver archive would hold, ``weeks`` weeks later."""
     moved = table.set_column(
-        1, "timestamp",
+        1,
+        "timestamp",
         pc.add(table["timestamp"], pa.scalar(weeks * WEEK_S, pa.duration("s"))),
     )
     out = io.BytesIO()
@@ -96,7 +97,9 @@ def build(store_path: Path, positions: pa.Table, rows: int) -> None:
     from mista.store.embedded import DuckDBStore
 
     ctx = SourceContext(
-        source="bench-positions", originator="USA", label=Label.default_for("USA"),
+        source="bench-positions",
+        originator="USA",
+        label=Label.default_for("USA"),
         kind=SourceKind.POSITION_FILE,
     )
     stored = 0
@@ -108,14 +111,18 @@ def build(store_path: Path, positions: pa.Table, rows: int) -> None:
             for batch in position_batches(chunked(shifted_csv(part, weeks)), ctx):
                 stored += store.write(batch).reports
             weeks += 1
-            print(f"  built {stored:,} rows ({weeks} copies), {time.perf_counter() - start:.0f} s",
-                  flush=True)
+            print(
+                f"  built {stored:,} rows ({weeks} copies), {time.perf_counter() - start:.0f} s",
+                flush=True,
+            )
         counts = store.counts()
     seconds = time.perf_counter() - start
     size_mb = store_path.stat().st_size / 1e6
-    print(f"built   : {counts['reports']:,} positions of {counts['vessel_latest']:,} vessels in "
-          f"{seconds:.0f} s ({stored / seconds:,.0f} rows/s through position_batches + "
-          f"DuckDBStore.write), file {size_mb:,.0f} MB")
+    print(
+        f"built   : {counts['reports']:,} positions of {counts['vessel_latest']:,} vessels in "
+        f"{seconds:.0f} s ({stored / seconds:,.0f} rows/s through position_batches + "
+        f"DuckDBStore.write), file {size_mb:,.0f} MB"
+    )
 
 
 def sample_arguments(
@@ -150,8 +157,12 @@ def measure(store_path: Path, positions: pa.Table, rows: int, runs: int, seed: i
 
     def in_box(mmsi: int, at: datetime, lat: float, lon: float) -> pa.Table:
         del mmsi
-        box = BBox(max(-180.0, lon - BOX_HALF_DEG), max(-90.0, lat - BOX_HALF_DEG),
-                   min(180.0, lon + BOX_HALF_DEG), min(90.0, lat + BOX_HALF_DEG))
+        box = BBox(
+            max(-180.0, lon - BOX_HALF_DEG),
+            max(-90.0, lat - BOX_HALF_DEG),
+            min(180.0, lon + BOX_HALF_DEG),
+            min(90.0, lat + BOX_HALF_DEG),
+        )
         return store.positions(box, at - timedelta(minutes=30), at + timedelta(minutes=30))
 
     def vessel_day(mmsi: int, at: datetime, lat: float, lon: float) -> pa.Table:
@@ -181,20 +192,38 @@ def measure(store_path: Path, positions: pa.Table, rows: int, runs: int, seed: i
                 returned[name].append(table.num_rows)
         counts = store.counts()
 
-    print(f"store   : {counts['reports']:,} positions, {counts['vessel_latest']:,} vessels; "
-          f"opened read-only in {open_ms:.0f} ms")
+    print(
+        f"store   : {counts['reports']:,} positions, {counts['vessel_latest']:,} vessels; "
+        f"opened read-only in {open_ms:.0f} ms"
+    )
     print(f"method  : {runs} runs of each query, round-robin, arguments drawn with seed {seed}")
     print()
     rows_out = []
     for name in queries:
         t = times[name]
         r = returned[name]
-        rows_out.append([
-            name, str(len(t)), f"{h.percentile(t, 50):.1f}", f"{h.percentile(t, 99):.1f}",
-            f"{min(t):.1f}", f"{max(t):.1f}", h.thousands(h.median(r)), h.thousands(max(r)),
-        ])
-    header = ["query", "runs", "p50 ms", "p99 ms", "min ms", "max ms",
-              "rows (median)", "rows (max)"]
+        rows_out.append(
+            [
+                name,
+                str(len(t)),
+                f"{h.percentile(t, 50):.1f}",
+                f"{h.percentile(t, 99):.1f}",
+                f"{min(t):.1f}",
+                f"{max(t):.1f}",
+                h.thousands(h.median(r)),
+                h.thousands(max(r)),
+            ]
+        )
+    header = [
+        "query",
+        "runs",
+        "p50 ms",
+        "p99 ms",
+        "min ms",
+        "max ms",
+        "rows (median)",
+        "rows (max)",
+    ]
     print(h.markdown_table(header, rows_out, right=set(range(1, 8))))
 
 
@@ -209,36 +238,53 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="example: .venv/bin/python bench/queries.py --rows 10000000 --runs 100\n"
-               "         .venv/bin/python bench/queries.py --store bench/out/q.duckdb --keep  "
-               "# build once, then --reuse",
+        "         .venv/bin/python bench/queries.py --store bench/out/q.duckdb --keep  "
+        "# build once, then --reuse",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data", type=Path, default=h.DEFAULT_DATA,
-                        help="shared data folder holding positions/ (default: ../shared/data "
-                             "beside the checkout)")
-    parser.add_argument("--rows", type=int, default=10_000_000,
-                        help="positions in the store (default 10,000,000)")
-    parser.add_argument("--runs", type=int, default=100,
-                        help="runs of each query (default 100; at least 50 for a p99)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=h.DEFAULT_DATA,
+        help="shared data folder holding positions/ (default: ../shared/data beside the checkout)",
+    )
+    parser.add_argument(
+        "--rows", type=int, default=10_000_000, help="positions in the store (default 10,000,000)"
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=100,
+        help="runs of each query (default 100; at least 50 for a p99)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed for the query arguments")
-    parser.add_argument("--store", type=Path,
-                        help="store file to build (default: in a temporary folder, removed)")
+    parser.add_argument(
+        "--store", type=Path, help="store file to build (default: in a temporary folder, removed)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the --store file afterwards")
-    parser.add_argument("--reuse", action="store_true",
-                        help="query an existing --store built by an earlier --keep run")
-    parser.add_argument("--cpu", type=int, default=None,
-                        help="CPU to pin to (default: the last one this process may use)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="query an existing --store built by an earlier --keep run",
+    )
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        default=None,
+        help="CPU to pin to (default: the last one this process may use)",
+    )
     args = parser.parse_args(argv)
     if args.reuse and not (args.store and args.store.exists()):
         parser.error("--reuse needs --store pointing at an existing store")
 
     cpu = h.pin_to_one_cpu(args.cpu)
     print("\n".join(h.machine_lines(cpu)))
-    print(f"stack   : duckdb {h.package_version('duckdb')}, "
-          f"pyarrow {h.package_version('pyarrow')}")
+    print(f"stack   : duckdb {h.package_version('duckdb')}, pyarrow {h.package_version('pyarrow')}")
     positions = load_positions(args.data)
-    print(f"source  : {positions.num_rows:,} real positions from {len(POSITION_FILES)} "
-          f"MarineCadastre track files, copied with a one-week time shift per copy")
+    print(
+        f"source  : {positions.num_rows:,} real positions from {len(POSITION_FILES)} "
+        f"MarineCadastre track files, copied with a one-week time shift per copy"
+    )
     scratch = None
     if args.store is None:
         scratch = Path(tempfile.mkdtemp(prefix="mista-bench-"))

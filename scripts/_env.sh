@@ -1,9 +1,9 @@
 # Sourced by the other scripts: make .venv and install mista into it when anything that
 # shapes the install (pyproject.toml, setup.py, the compiled core's sources) has changed.
-# Usage: . scripts/_env.sh [EXTRAS]   e.g. ". scripts/_env.sh dev"
+# Usage: MISTA_EXTRAS=dev . scripts/_env.sh   (POSIX sh passes no arguments to ".")
 set -eu
 cd "$(dirname "$0")/.."
-extras="${1:-}"
+extras="${MISTA_EXTRAS:-}"
 python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     echo "mista: creating .venv with $($python --version)" >&2
