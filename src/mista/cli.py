@@ -192,7 +192,7 @@ def decode(source: str, meta: bool) -> None:
         stats = run(source, lambda line: out.write(line + "\n"), meta=meta)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, as Unix filters do.
-        sys.stdout = None  # type: ignore[assignment]
+        sys.stdout = None
         return
     click.echo(stats.summary(), err=True)
 
