@@ -82,9 +82,6 @@ MISTA_ONLY: dict[str, str] = {
     "sentence spliced into it; mista rejects it as malformed or checksum); gpsd's lexer reads "
     "on into this line and loses it (checked: gpsd prints nothing for the two lines, and "
     "decodes this one alone)",
-    "type24-partno-2-3 (mista bug)": "type 24 with part number 2 or 3, which M.1371-5 does "
-    "not define (line noise in the exactEarth logs): gpsd rejects it, mista prints a "
-    "header-only message {type, repeat, mmsi, partno}; it should be rejected",
 }
 
 #: Why a record only gpsdecode printed was not decoded by mista (the mista reject reason).
@@ -272,8 +269,6 @@ def mista_only_reason(
             return "type24-merge"
         if part == 1 and i in type24_b:
             return "type24-no-part-a"
-        if part in (2, 3):
-            return "type24-partno-2-3 (mista bug)"
     if _after_broken_line(o, outcomes, lines):
         return "gpsd-after-broken-line"
     return ""

@@ -250,3 +250,19 @@ def test_the_generated_c_decoders_match_the_field_table() -> None:
     assert header == payload.render_c_decoders(), (
         "fields.py changed: run `python -m mista.ais.payload` and rebuild the extension"
     )
+
+
+# Type 24 part numbers 2 and 3 (line noise in exactEarth logs): Table 65 defines 0 and 1.
+PART_2 = b"HqrfegcW5;;=eCmP4>noLD6SiJ8N"
+GOOD_POSITION = b"15Di=4002i<chWiba2`rPpD:04;`"
+
+
+def test_type24_part_number_2_is_out_of_range_on_both_paths() -> None:
+    with pytest.raises(PayloadError, match="part number 2"):
+        decode_payload(PART_2)
+    offsets = np.array([0, len(PART_2), len(PART_2) + len(GOOD_POSITION)], np.int64)
+    batch = decode_payloads(PART_2 + GOOD_POSITION, offsets, np.zeros(2, np.uint8))
+    assert [(r.row, r.reason) for r in batch.rejected] == [(0, "out-of-range")]
+    assert batch.common.column("row").to_pylist() == [1]
+    assert 24 not in batch.by_type
+    assert [None if d is None else d["type"] for d in to_dicts(batch, 2)] == [None, 1]
