@@ -10,10 +10,12 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
 fi
-stamp=".venv/.mista-install-$(cat pyproject.toml setup.py src/mista/ais/*.pyx src/mista/ais/*.h 2>/dev/null | cksum | cut -d' ' -f1)-${extras}"
-if [ ! -f "$stamp" ]; then
+base=".venv/.mista-install-$(cat pyproject.toml setup.py src/mista/ais/*.pyx src/mista/ais/*.h 2>/dev/null | cksum | cut -d' ' -f1)"
+stamp="$base-${extras}"
+# An install with the dev extras also satisfies a plain one.
+if [ ! -f "$stamp" ] && ! { [ -z "$extras" ] && [ -f "$base-dev" ]; }; then
     echo "mista: installing mista${extras:+[$extras]} into .venv (builds the compiled AIS core)" >&2
-    rm -f .venv/.mista-install-*
+    find .venv -maxdepth 1 -name '.mista-install-*' ! -name "${base#.venv/}-*" -delete
     .venv/bin/python -m pip install --quiet --editable ".${extras:+[$extras]}"
     touch "$stamp"
 fi
