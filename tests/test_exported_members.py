@@ -22,3 +22,9 @@ def test_the_ais_package_exports_both_paths() -> None:
     import mista.ais as ais
 
     assert {"Framer", "decode_payloads", "decode_payload", "decode_chunks"} <= set(ais.__all__)
+
+
+def test_every_ais_export_has_a_home_module() -> None:
+    import mista.ais as ais
+
+    assert sorted(ais._HOME) == sorted(ais.__all__)

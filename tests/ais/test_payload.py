@@ -258,7 +258,7 @@ GOOD_POSITION = b"15Di=4002i<chWiba2`rPpD:04;`"
 
 
 def test_type24_part_number_2_is_out_of_range_on_both_paths() -> None:
-    with pytest.raises(PayloadError, match="part number 2"):
+    with pytest.raises(PayloadError, match="partno 2 is not defined"):
         decode_payload(PART_2)
     offsets = np.array([0, len(PART_2), len(PART_2) + len(GOOD_POSITION)], np.int64)
     batch = decode_payloads(PART_2 + GOOD_POSITION, offsets, np.zeros(2, np.uint8))

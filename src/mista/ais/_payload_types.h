@@ -1641,6 +1641,9 @@ static int mista_type_24(MISTA_ARGS) {
     m |= 1u << 3;
     /* partno */
     raw = (int64_t)mista_u(buf, 38, 2); cur = 38 + 2;
+    if (raw > 1) {
+        *bad_op = 289; *bad_raw = raw; return 5;
+    }
     out[3 * stride] = (int32_t)raw;
     /* shipname */
     if ((int64_t)mista_u(buf, 38, 2) == 0) {

@@ -83,6 +83,7 @@ class Field:
     when: tuple[str, int] | None = None
     labels: str = ""  # for kind "label": the LABELS table; the source field is `source`
     source: str = ""
+    max_value: int | None = None  # a larger raw value is out-of-range (the spec defines no more)
 
 
 def _f(
@@ -376,7 +377,7 @@ _PART_B: Final = ("partno", 1)
 _NOT_AUX: Final = ("aux", 0)
 _STATIC_B: Final = (
     *_HEAD,
-    _f("partno", 38, 2),
+    Field("partno", 38, 2, "uint", max_value=1),  # Table 65: 0 is part A, 1 part B
     _f("shipname", 40, 120, "text", when=_PART_A),
     _f("shiptype", 40, 8, na=0, when=_PART_B),
     _label("shiptype_text", "shiptype", "shiptype", when=_PART_B),

@@ -272,6 +272,8 @@ def _detail(reason: str, payload: bytes, fill: int, msgtype: int, bad_op: int, r
         allowed = f"{lo}..{hi}" if hi else f"at least {lo}"
         return f"type {msgtype} message has {nbits} bits, {allowed} expected"
     field = _OPS[bad_op]
+    if field.max_value is not None:
+        return f"type {msgtype} {field.name} {raw} is not defined (0..{field.max_value})"
     value = raw / field.scale
     degrees = 90 if field.kind == "lat" else 180
     return (
@@ -295,36 +297,7 @@ def decode_payload(payload: str | bytes, fill_bits: int = 0) -> dict[str, object
         reason = REASONS[status - 1]
         raise PayloadError(reason, _detail(reason, raw, fill_bits, msgtype, bad_op, bad_raw))
     assert out is not None  # status 0 comes with the dict
-    if out["type"] == 24 and int(out["partno"]) > 1:
-        raise PayloadError(OUT_OF_RANGE, _part_number_detail(int(out["partno"])))
     return out
-
-
-def _part_number_detail(partno: int) -> str:
-    return f"type 24 part number {partno}: only 0 (part A) and 1 (part B) exist"
-
-
-def _drop_bad_part_numbers(
-    common: pa.RecordBatch, by_type: dict[int, pa.RecordBatch], rejected: list[PayloadReject]
-) -> pa.RecordBatch:
-    """Type 24 with part number 2 or 3 (M.1371-5 Table 65 defines 0 and 1): rejected."""
-    static = by_type.get(24)
-    if static is None:
-        return common
-    partno = static.column("partno").to_numpy(zero_copy_only=False)
-    bad = partno > 1
-    if not bad.any():
-        return common
-    rows = static.column("row").to_numpy()
-    for row, part in zip(rows[bad].tolist(), partno[bad].tolist(), strict=True):
-        rejected.append(PayloadReject(row, OUT_OF_RANGE, _part_number_detail(part)))
-    rejected.sort(key=lambda reject: reject.row)
-    if bad.all():
-        del by_type[24]
-    else:
-        by_type[24] = static.filter(pa.array(~bad))
-    keep = ~np.isin(common.column("row").to_numpy(), rows[bad])
-    return common.filter(pa.array(keep))
 
 
 # --- bulk ----------------------------------------------------------------------------------
@@ -528,9 +501,7 @@ def decode_payloads(
         fill = int(fills[row])
         detail = _detail(reason, chunk, fill, int(types[row]), int(bad_op[row]), int(bad_raw[row]))
         rejected.append(PayloadReject(row, reason, detail))
-    common_batch = _common_batch(np.flatnonzero(ok), common, arena)
-    common_batch = _drop_bad_part_numbers(common_batch, by_type, rejected)
-    return DecodedBatch(common_batch, by_type, rejected)
+    return DecodedBatch(_common_batch(np.flatnonzero(ok), common, arena), by_type, rejected)
 
 
 def _gpsd_value(name: str, value: object) -> object:
@@ -717,6 +688,10 @@ def _c_field(col: _Column, op_index: int) -> list[str]:
         degrees = 90 if f.kind == "lat" else 180
         limit, na = round(degrees * f.scale), round((degrees + 1) * f.scale)
         code.append(f"if ((raw > {limit} || raw < -{limit}) && raw != {na}) {{")
+        code.append(f"    *bad_op = {op_index}; *bad_raw = raw; return 5;")
+        code.append("}")
+    if f.max_value is not None:
+        code.append(f"if (raw > {f.max_value}) {{")
         code.append(f"    *bad_op = {op_index}; *bad_raw = raw; return 5;")
         code.append("}")
     if f.kind == "timestamp":
