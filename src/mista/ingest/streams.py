@@ -176,16 +176,10 @@ class FileSource:
                 ) from None
 
 
-@dataclass
-class StdinSource:
-    """Standard input (``-``): a pipe or a redirected file, plain or gzip."""
+class _Stream:
+    """What the stream sources share: no known size, and a count of bytes read so far."""
 
-    stop: threading.Event | None = None
-    _position: int = 0
-
-    @property
-    def name(self) -> str:
-        return "-"
+    _position: int
 
     @property
     def is_stream(self) -> bool:
@@ -198,6 +192,18 @@ class StdinSource:
     @property
     def position_bytes(self) -> int:
         return self._position
+
+
+@dataclass
+class StdinSource(_Stream):
+    """Standard input (``-``): a pipe or a redirected file, plain or gzip."""
+
+    stop: threading.Event | None = None
+    _position: int = 0
+
+    @property
+    def name(self) -> str:
+        return "-"
 
     def chunks(self) -> Iterator[bytes]:
         fd = sys.stdin.buffer.fileno()
@@ -214,7 +220,7 @@ class StdinSource:
 
 
 @dataclass
-class TcpSource:
+class TcpSource(_Stream):
     """A TCP feed (``tcp://host:port``): mista connects and reads until the peer closes."""
 
     host: str
@@ -226,18 +232,6 @@ class TcpSource:
     @property
     def name(self) -> str:
         return f"tcp://{self.host}:{self.port}"
-
-    @property
-    def is_stream(self) -> bool:
-        return True
-
-    @property
-    def total_bytes(self) -> int | None:
-        return None
-
-    @property
-    def position_bytes(self) -> int:
-        return self._position
 
     def chunks(self) -> Iterator[bytes]:
         try:
@@ -264,7 +258,7 @@ class TcpSource:
 
 
 @dataclass
-class UdpSource:
+class UdpSource(_Stream):
     """A UDP listener (``udp://host:port``): each datagram holds one or more sentences.
 
     ``idle_timeout_s`` ends the source after that long without a datagram (None: never).
@@ -281,18 +275,6 @@ class UdpSource:
     @property
     def name(self) -> str:
         return f"udp://{self.host}:{self.port}"
-
-    @property
-    def is_stream(self) -> bool:
-        return True
-
-    @property
-    def total_bytes(self) -> int | None:
-        return None
-
-    @property
-    def position_bytes(self) -> int:
-        return self._position
 
     def bind(self) -> tuple[str, int]:
         """Bind the socket (once) and return the address it listens on."""
