@@ -7,6 +7,7 @@ everything measured (STYLE.md, "Versions in every report").
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import resource
@@ -160,3 +161,19 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: 
 def thousands(value: float) -> str:
     """12345.6 -> '12,346'."""
     return f"{value:,.0f}"
+
+
+def new_parser(doc: str | None, example: str) -> argparse.ArgumentParser:
+    """A script's argument parser: first paragraph of its docstring, an example, ``--data``."""
+    parser = argparse.ArgumentParser(
+        description=(doc or "").split("\n\n")[0],
+        epilog=f"example: {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA,
+        help="shared data folder (default: ../shared/data beside the checkout)",
+    )
+    return parser

@@ -493,18 +493,10 @@ def memory(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the comparison (or the memory check)."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="example: .venv/bin/python bench/decode.py --repeats 5 --json bench/out/decode.json"
+    parser = h.new_parser(
+        __doc__,
+        ".venv/bin/python bench/decode.py --repeats 5 --json bench/out/decode.json"
         "\n         .venv/bin/python bench/decode.py --memory --memory-gb 1",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=h.DEFAULT_DATA,
-        help="shared data folder holding ais/bench/real_mixed.nmea "
-        "(default: ../shared/data beside the checkout)",
     )
     parser.add_argument(
         "--repeats",

@@ -21,7 +21,6 @@ printed. Run ``.venv/bin/python bench/ingest.py --help``.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -81,18 +80,7 @@ def run_once(item: Input, scratch: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line, prepare the inputs, ingest them round-robin, print a table."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="example: .venv/bin/python bench/ingest.py --repeats 3 --copies 10",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=h.DEFAULT_DATA,
-        help="shared data folder holding ais/bench/real_mixed.nmea "
-        "(default: ../shared/data beside the checkout)",
-    )
+    parser = h.new_parser(__doc__, ".venv/bin/python bench/ingest.py --repeats 3 --copies 10")
     parser.add_argument("--repeats", type=int, default=3, help="runs per input (default 3)")
     parser.add_argument(
         "--copies",

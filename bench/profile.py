@@ -12,7 +12,6 @@ Run ``.venv/bin/python bench/profile.py --help``; docs/performance.md has the re
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
@@ -59,17 +58,7 @@ def summarise(raw: Path, top: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Record with py-spy, then print the breakdown."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="example: .venv/bin/python bench/profile.py --repeats 30",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=h.DEFAULT_DATA,
-        help="shared data folder (default: ../shared/data beside the checkout)",
-    )
+    parser = h.new_parser(__doc__, ".venv/bin/python bench/profile.py --repeats 30")
     parser.add_argument(
         "--repeats", type=int, default=30, help="bulk passes to sample (default 30)"
     )

@@ -23,7 +23,6 @@ Run ``.venv/bin/python bench/queries.py --help``; docs/performance.md has the re
 
 from __future__ import annotations
 
-import argparse
 import io
 import random
 import shutil
@@ -235,18 +234,11 @@ def remove_store(path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line, build (or reuse) the store, and time the queries."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="example: .venv/bin/python bench/queries.py --rows 10000000 --runs 100\n"
+    parser = h.new_parser(
+        __doc__,
+        ".venv/bin/python bench/queries.py --rows 10000000 --runs 100\n"
         "         .venv/bin/python bench/queries.py --store bench/out/q.duckdb --keep  "
         "# build once, then --reuse",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=h.DEFAULT_DATA,
-        help="shared data folder holding positions/ (default: ../shared/data beside the checkout)",
     )
     parser.add_argument(
         "--rows", type=int, default=10_000_000, help="positions in the store (default 10,000,000)"
