@@ -1,103 +1,30 @@
-"""The ``mista`` command: a thin skin over ``mista.node``.
-
-Each command parses its arguments and calls one library function; a ``MistaError`` becomes
-a one-line message naming the way out, with exit code 2 for bad input or configuration
-and 1 for everything else. Heavy imports happen inside commands so ``mista --help`` is fast.
-"""
+"""Data commands: ingest, decode, and the queries over the store."""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from mista import __version__
-from mista.errors import ConfigError, InputError, MistaError
+from mista.cli import main
+from mista.cli._options import (
+    emit,
+    example,
+    format_option,
+    parse_time,
+    store_option,
+    window_options,
+)
 
 if TYPE_CHECKING:
     from mista.ingest.batch import IngestBatch
     from mista.ingest.streams import ByteSource
     from mista.node import IngestSummary
 
-__all__ = ["main"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-_FORMATS = ("table", "jsonl", "csv", "geojson")
 #: Seconds between rate lines on stream sources.
 RATE_EVERY_S = 10.0
-
-
-class _Group(click.Group):
-    """Turns a MistaError into one line on stderr and an exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except MistaError as exc:
-            click.echo(f"mista: {exc}", err=True)
-            ctx.exit(2 if isinstance(exc, InputError | ConfigError) else 1)
-
-
-def _example(*lines: str) -> str:
-    # \b keeps click from re-wrapping the example.
-    return "\b\nExample:\n" + "\n".join(f"  {line}" for line in lines)
-
-
-def _store_option(func: F) -> F:
-    return click.option(
-        "--store",
-        "store",
-        type=click.Path(dir_okay=False),
-        default="mista.duckdb",
-        envvar="MISTA_STORE",
-        show_default=True,
-        show_envvar=True,
-        help="The store file.",
-    )(func)
-
-
-def _format_option(func: F) -> F:
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(_FORMATS),
-        default="table",
-        show_default=True,
-        help="Output format.",
-    )(func)
-
-
-def _time(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InputError(
-            f"{name} {value!r} is not an ISO 8601 time (e.g. 2020-06-30T12:00:00Z)"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _window_options(func: F) -> F:
-    func = click.option("--until", help="Only before this UTC time (ISO 8601, exclusive).")(func)
-    return click.option("--since", help="Only from this UTC time on (ISO 8601).")(func)
-
-
-def _emit(table: Any, fmt: str) -> None:
-    from mista.store.export import write_table
-
-    write_table(table, fmt, sys.stdout)
-
-
-@click.group(cls=_Group, epilog=_example("mista ingest feed.nmea && mista vessels"))
-@click.version_option(__version__, prog_name="mista")
-def main() -> None:
-    """mista: a node for partner-nation maritime information sharing."""
 
 
 class _Progress:
@@ -140,7 +67,7 @@ class _Progress:
 
 
 @main.command(
-    epilog=_example(
+    epilog=example(
         "mista ingest logs/2024-06-01.nmea.gz tcp://127.0.0.1:10110 --source-config shore.toml"
     )
 )
@@ -153,7 +80,7 @@ class _Progress:
 @click.option(
     "--strict", is_flag=True, help="Stop at the first bad line instead of quarantining it."
 )
-@_store_option
+@store_option
 def ingest(sources: tuple[str, ...], source_config: str | None, strict: bool, store: str) -> None:
     """Ingest AIS NMEA or CSV positions from SOURCES: files (plain or .gz), - (stdin),
     tcp://HOST:PORT (connect to a feed) or udp://HOST:PORT (listen).
@@ -173,7 +100,7 @@ def ingest(sources: tuple[str, ...], source_config: str | None, strict: bool, st
 
 
 @main.command(
-    epilog=_example("mista decode feed.nmea | head", "gzip -dc feed.nmea.gz | mista decode -")
+    epilog=example("mista decode feed.nmea | head", "gzip -dc feed.nmea.gz | mista decode -")
 )
 @click.argument("source")
 @click.option(
@@ -197,52 +124,55 @@ def decode(source: str, meta: bool) -> None:
     click.echo(stats.summary(), err=True)
 
 
-@main.command(epilog=_example("mista vessels --format csv > vessels.csv"))
-@_format_option
-@_store_option
+@main.command(epilog=example("mista vessels --format csv > vessels.csv"))
+@format_option
+@store_option
 def vessels(fmt: str, store: str) -> None:
     """Latest position and identity of every vessel, one row each."""
     from mista.node import vessels as query
 
-    _emit(query(store), fmt)
+    emit(query(store), fmt)
 
 
-@main.command(epilog=_example("mista track 367000140 --since 2020-06-30T00:00Z --format geojson"))
+@main.command(epilog=example("mista track 367000140 --since 2020-06-30T00:00Z --format geojson"))
 @click.argument("mmsi", type=click.IntRange(1, 999_999_999))
-@_window_options
-@_format_option
-@_store_option
+@window_options
+@format_option
+@store_option
 def track(mmsi: int, since: str | None, until: str | None, fmt: str, store: str) -> None:
     """One vessel's positions (by MMSI) in time order."""
     from mista.node import track as query
 
-    _emit(query(store, mmsi, _time(since, "--since"), _time(until, "--until")), fmt)
+    emit(query(store, mmsi, parse_time(since, "--since"), parse_time(until, "--until")), fmt)
 
 
 @main.command(
-    epilog=_example(
+    epilog=example(
         "mista positions --bbox -74.3,40.4,-73.7,40.9 --since 2020-06-30T00:00Z "
         "--until 2020-06-30T01:00Z"
     )
 )
 @click.option("--bbox", required=True, help="W,S,E,N in degrees (W > E crosses 180°).")
-@_window_options
-@_format_option
-@_store_option
+@window_options
+@format_option
+@store_option
 def positions(bbox: str, since: str | None, until: str | None, fmt: str, store: str) -> None:
     """Every position inside a box, in time order."""
     from mista.node import positions as query
     from mista.store import BBox
 
-    _emit(query(store, BBox.parse(bbox), _time(since, "--since"), _time(until, "--until")), fmt)
+    emit(
+        query(store, BBox.parse(bbox), parse_time(since, "--since"), parse_time(until, "--until")),
+        fmt,
+    )
 
 
-@main.command(epilog=_example("mista rejected --limit 20"))
+@main.command(epilog=example("mista rejected --limit 20"))
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many lines.")
-@_format_option
-@_store_option
+@format_option
+@store_option
 def rejected(limit: int | None, fmt: str, store: str) -> None:
     """Lines that could not be used (the quarantine): source, line, reason, raw text."""
     from mista.node import rejected as query
 
-    _emit(query(store, limit), fmt)
+    emit(query(store, limit), fmt)

@@ -1,0 +1,29 @@
+"""The ``mista`` command: a thin skin over ``mista.node``.
+
+Each command parses its arguments and calls one library function; a ``MistaError`` becomes
+a one-line message naming the way out, with exit code 2 for bad input or configuration
+and 1 for everything else. Heavy imports happen inside commands so ``mista --help`` is fast.
+Commands live in one module per topic (``data``: ingest, decode and queries), each
+registered on ``main`` when imported below.
+"""
+
+from __future__ import annotations
+
+import click
+
+from mista import __version__
+from mista.cli._options import Group, example
+
+__all__ = ["main"]
+
+
+@click.group(cls=Group, epilog=example("mista ingest feed.nmea && mista vessels"))
+@click.version_option(__version__, prog_name="mista")
+def main() -> None:
+    """mista: a node for partner-nation maritime information sharing."""
+
+
+# Registered by import, after main exists.
+from mista.cli import data as _data  # noqa: E402
+
+del _data
