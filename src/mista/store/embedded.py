@@ -270,6 +270,13 @@ class DuckDBStore:
                 self._con.rollback()
                 raise StoreError(f"store {self.path}: migration {version} failed: {exc}") from None
 
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection, for this package's sibling modules (``embedded_exchange``)
+        that keep their tables in the same file and must share its transactions. Callers
+        outside ``mista.store`` use the methods instead."""
+        return self._con
+
     def schema_version(self) -> int:
         return self._scalar("SELECT max(version) FROM schema_migrations")
 
