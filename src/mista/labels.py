@@ -10,13 +10,21 @@ records" and "Rules that never bend".
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 from mista.errors import LabelError
 
-__all__ = ["Label", "Level", "combine", "may_see"]
+__all__ = [
+    "Label",
+    "Level",
+    "check_groups",
+    "combine",
+    "expand_groups",
+    "may_see",
+    "parse_marking",
+]
 
 
 class Level(IntEnum):
@@ -37,6 +45,16 @@ class Level(IntEnum):
 
 
 _NATION = re.compile(r"^[A-Z]{3}$")
+#: A community of nations named in ``REL TO`` (``QUAD``, ``FVEY``): capitals, digits, ``_``
+#: and ``-``, never exactly three letters (those are nations).
+_GROUP = re.compile(r"^[A-Z][A-Z0-9_-]{1,31}$")
+#: Categories are lowercase words (``white-shipping``, ``sensor:radar``); no ``,`` or ``/``,
+#: so a marking lists them unambiguously and two labels never share a marking.
+_CATEGORY = re.compile(r"^[a-z0-9][a-z0-9:._-]{0,63}$")
+#: Longer input is refused before it is parsed (a marking is a few dozen characters).
+_MAX_MARKING_CHARS = 4096
+_REL_TO = "REL TO "
+_ORCON = "ORCON"
 
 
 def _check_nation(code: str, what: str) -> str:
@@ -61,6 +79,12 @@ class Label:
         _check_nation(self.originator, "originator")
         for nation in self.releasable_to:
             _check_nation(nation, "releasable nation")
+        for category in self.categories:
+            if not isinstance(category, str) or not _CATEGORY.match(category):
+                raise LabelError(
+                    f"category {category!r} is not a lowercase word of letters, digits and "
+                    "':._-' (at most 64, e.g. white-shipping or sensor:radar)"
+                )
         if not isinstance(self.level, Level):
             object.__setattr__(self, "level", Level(self.level))
         object.__setattr__(self, "releasable_to", frozenset(self.releasable_to) | {self.originator})
@@ -118,3 +142,161 @@ def combine(labels: Iterable[Label], originator: str) -> Label:
 def may_see(label: Label, nation: str, clearance: Level) -> bool:
     """DESIGN.md rule 1: a user sees a record iff clearance >= level and nation is releasable."""
     return clearance >= label.level and nation in label.releasable_to
+
+
+def _is_group_name(name: str) -> bool:
+    return bool(_GROUP.match(name)) and not _NATION.match(name)
+
+
+def check_groups(groups: Mapping[str, Iterable[str]] | None) -> dict[str, frozenset[str]]:
+    """Validated nation groups (``{"QUAD": {"AUS", "IND", "JPN", "USA"}}``) from a config.
+
+    A group name is capitals, digits, ``_`` or ``-`` (2 to 32, not exactly three letters,
+    which would be a nation); its members are nations (no nested groups), at least one.
+    """
+    checked: dict[str, frozenset[str]] = {}
+    for name, members in (groups or {}).items():
+        if not isinstance(name, str) or not _is_group_name(name):
+            raise LabelError(
+                f"group name {name!r} is not 2-32 capitals, digits, '_' or '-' (and not three "
+                "letters, which is a nation code): e.g. QUAD or FVEY"
+            )
+        if isinstance(members, str):
+            raise LabelError(
+                f'group {name} must list its nations, e.g. {name} = ["IND", "USA"], '
+                f"not a string {members!r}"
+            )
+        listed = list(members)
+        if not listed:
+            raise LabelError(f"group {name} has no nations: list at least one")
+        for member in listed:
+            if not isinstance(member, str) or not _NATION.match(member):
+                raise LabelError(
+                    f"group {name}: member {member!r} is not a nation code (three capitals, "
+                    "e.g. IND; groups cannot contain groups)"
+                )
+        checked[name] = frozenset(listed)
+    return checked
+
+
+def expand_groups(
+    names: Iterable[str], groups: Mapping[str, Iterable[str]] | None = None
+) -> frozenset[str]:
+    """Nations named directly or through groups (``["QUAD", "FRA"]`` -> the five nations)."""
+    known = check_groups(groups)
+    nations: set[str] = set()
+    for name in names:
+        if _NATION.match(name):
+            nations.add(name)
+        elif _is_group_name(name):
+            if name not in known:
+                listed = ", ".join(sorted(known)) or "none are configured"
+                raise LabelError(
+                    f"REL TO names group {name}, which is not defined (known groups: {listed}); "
+                    "define it under [groups] in the node config or list the nations"
+                )
+            nations |= known[name]
+        elif name.upper() != name and _NATION.match(name.upper()):
+            raise LabelError(
+                f"REL TO names {name!r}: nation codes are three capitals, write {name.upper()}"
+            )
+        else:
+            raise LabelError(
+                f"REL TO names {name!r}, which is neither a nation code (three capitals, e.g. "
+                "IND) nor a group name (capitals, digits, '_' or '-', e.g. QUAD)"
+            )
+    return frozenset(nations)
+
+
+def _names(part: str, text: str, what: str) -> list[str]:
+    """The comma-separated names of one marking part; no blanks, no repeats."""
+    if not text:
+        raise LabelError(f"marking part {part!r}: the {what} list is empty (list at least one)")
+    names = text.split(",")
+    for name in names:
+        if not name:
+            raise LabelError(
+                f"marking part {part!r}: an empty {what} between commas (remove the extra comma)"
+            )
+        if name != name.strip() or " " in name:
+            raise LabelError(
+                f"marking part {part!r}: {what} {name!r} has spaces (write names separated by "
+                "commas only, e.g. REL TO IND,USA)"
+            )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise LabelError(
+            f"marking part {part!r}: {', '.join(repeated)} listed more than once (list each once)"
+        )
+    return names
+
+
+def parse_marking(
+    text: str, originator: str, groups: Mapping[str, Iterable[str]] | None = None
+) -> Label:
+    """The label a compact marking describes: ``LEVEL[//REL TO A,B][//cat,...][//ORCON]``.
+
+    The inverse of ``Label.to_marking`` (e.g. ``RESTRICTED//REL TO IND,USA//white-shipping``).
+    Names in ``REL TO`` that are not three capitals are groups, expanded from ``groups``.
+    Without ``REL TO`` the record is releasable to ``originator`` only. Surrounding
+    whitespace is ignored; any other deviation is a ``LabelError`` saying what to fix.
+    """
+    if not isinstance(text, str):
+        raise LabelError(f"a marking must be text, got {type(text).__name__}")
+    if len(text) > _MAX_MARKING_CHARS:
+        raise LabelError(
+            f"marking of {len(text)} characters is too long (at most {_MAX_MARKING_CHARS})"
+        )
+    marking = text.strip()
+    if not marking:
+        raise LabelError("empty marking: start with a level, e.g. RESTRICTED//REL TO IND,USA")
+    level_part, *rest = marking.split("//")
+    if level_part not in Level.__members__:
+        known = ", ".join(level.name for level in Level)
+        raise LabelError(
+            f"marking {marking!r} starts with {level_part!r}, not a level (one of {known}, "
+            "in capitals, followed by // and the next part)"
+        )
+    releasable: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+    orcon = False
+    # Parts come in the order to_marking writes them; each at most once.
+    stage = 0
+    for part in rest:
+        if part.startswith(_REL_TO) or part.rstrip() == _REL_TO.rstrip():
+            if stage >= 1:
+                raise LabelError(
+                    f"marking {marking!r}: REL TO appears twice or after the categories "
+                    "(order: LEVEL//REL TO ...//categories//ORCON)"
+                )
+            releasable = expand_groups(_names(part, part[len(_REL_TO) :], "nation"), groups)
+            stage = 1
+        elif part == _ORCON:
+            if stage >= 3:
+                raise LabelError(f"marking {marking!r}: ORCON appears twice (write it once)")
+            orcon, stage = True, 3
+        elif not part:
+            raise LabelError(
+                f"marking {marking!r} has an empty part (a doubled or trailing //): remove it"
+            )
+        else:
+            if stage >= 2:
+                raise LabelError(
+                    f"marking {marking!r}: part {part!r} comes after the categories or ORCON "
+                    "(order: LEVEL//REL TO ...//categories//ORCON, each at most once)"
+                )
+            names = _names(part, part, "category")
+            for name in names:
+                if not _CATEGORY.match(name):
+                    raise LabelError(
+                        f"marking part {part!r}: {name!r} is not a category (lowercase letters, "
+                        "digits and ':._-', e.g. white-shipping), nor REL TO ... or ORCON"
+                    )
+            categories, stage = frozenset(names), 2
+    return Label(
+        level=Level[level_part],
+        originator=originator,
+        releasable_to=releasable,
+        categories=categories,
+        orcon=orcon,
+    )

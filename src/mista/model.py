@@ -1,4 +1,4 @@
-"""The core records every part of mista speaks: Report, Vessel, Rejected.
+"""The core records every part of mista speaks: Report, Vessel, Rejected, and User.
 
 Ids are hashes of content, so ingesting the same thing twice stores it once (DESIGN.md).
 A report's id deliberately leaves out who heard it (receiver) and how it was written down
@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from mista.labels import Label
+from mista.errors import InputError
+from mista.labels import Label, Level, may_see
 
 __all__ = [
     "DEDUPE_WINDOW_S",
     "Rejected",
     "Report",
+    "Role",
     "SourceKind",
+    "User",
     "Vessel",
     "content_id",
     "report_id",
@@ -127,3 +131,62 @@ class Rejected:
     raw: str
     source: str = ""
     line_no: int | None = None
+
+
+class Role(StrEnum):
+    """What a user does at a node. Roles never widen what a user sees: the label rule does."""
+
+    ANALYST = "analyst"
+    LIAISON = "liaison"
+    ADMIN = "admin"
+
+
+_USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_NATION = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """Who reads: a name, the nation they belong to, their clearance and their roles.
+
+    A user sees a record iff ``may_see`` says so (DESIGN.md rule 1); roles say what else they
+    may do (e.g. ``admin`` manages users), never what they may read.
+    """
+
+    name: str
+    nation: str
+    clearance: Level
+    roles: frozenset[Role] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _USER_NAME.match(self.name):
+            raise InputError(
+                f"user name {self.name!r} must be 1-64 lowercase letters, digits, '.', '_' or "
+                "'-', starting with a letter or digit (e.g. liaison.usa)"
+            )
+        if not isinstance(self.nation, str) or not _NATION.match(self.nation):
+            raise InputError(
+                f"user {self.name}: nation {self.nation!r} is not an ISO 3166-1 alpha-3 code "
+                "(three capitals, e.g. USA)"
+            )
+        try:
+            clearance = Level(self.clearance)
+        except ValueError:
+            known = ", ".join(level.name for level in Level)
+            raise InputError(
+                f"user {self.name}: clearance {self.clearance!r} is not a level ({known})"
+            ) from None
+        object.__setattr__(self, "clearance", clearance)
+        try:
+            roles = frozenset(Role(role) for role in self.roles)
+        except ValueError:
+            known = ", ".join(role.value for role in Role)
+            raise InputError(
+                f"user {self.name}: roles {sorted(map(str, self.roles))} include one that is "
+                f"not a role ({known})"
+            ) from None
+        object.__setattr__(self, "roles", roles)
+
+    def may_see(self, label: Label) -> bool:
+        """DESIGN.md rule 1 for this user (``mista.labels.may_see``)."""
+        return may_see(label, self.nation, self.clearance)

@@ -2,8 +2,10 @@
 
 ``ingest_paths`` reads sources (``mista.ingest``), publishes each batch on the bus, and a
 store writer subscribed to the bus commits it (``mista.store``). Query helpers open the
-store read-only. Settings: ``MISTA_NATION`` (the node's own nation, default ``IND``) and
-``MISTA_STORE`` (the store file, default ``./mista.duckdb``).
+store read-only and answer for a ``viewer`` (``mista.model.User``): a user kept in the store
+(``find_user``), or the node's operator (``operator_user``). Settings: ``MISTA_NATION``
+(the node's own nation, default ``IND``) and ``MISTA_STORE`` (the store file, default
+``./mista.duckdb``).
 """
 
 from __future__ import annotations
@@ -22,15 +24,15 @@ import pyarrow as pa
 
 from mista.bus import INGEST_TOPIC
 from mista.bus.in_process import InProcessBus
-from mista.errors import ConfigError, LabelError
+from mista.errors import ConfigError, InputError, LabelError
 from mista.ingest.batch import IngestBatch
 from mista.ingest.nmea import nmea_batches
 from mista.ingest.positions import is_position_header, position_batches
 from mista.ingest.rows import SourceContext
 from mista.ingest.sources import SourceConfig, load_source_config
 from mista.ingest.streams import CHUNK_BYTES, ByteSource, FileSource, open_source
-from mista.labels import Label
-from mista.model import SourceKind
+from mista.labels import Label, Level
+from mista.model import Role, SourceKind, User
 from mista.store import BBox
 from mista.store.embedded import DuckDBStore
 
@@ -40,17 +42,24 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_NATION",
     "DEFAULT_STORE",
+    "OPERATOR",
     "IngestSummary",
     "ProgressHook",
+    "add_user",
     "default_store_path",
+    "find_user",
     "ingest_paths",
+    "list_users",
     "node_nation",
     "open_store",
+    "operator_user",
     "positions",
     "read_batches",
     "rejected",
+    "remove_user",
     "track",
     "vessels",
+    "viewer_for",
 ]
 
 DEFAULT_NATION = "IND"
@@ -67,6 +76,17 @@ def node_nation() -> str:
             f"MISTA_NATION={nation!r}: {exc} (set it to this node's nation)"
         ) from None
     return nation
+
+
+#: The name of the node's operator, the identity of CLI queries that name no user.
+OPERATOR = "operator"
+
+
+def operator_user(nation: str) -> User:
+    """The node's operator: its own nation, SECRET, admin. Whoever holds the store file can
+    read all of it anyway, so queries run without ``--user`` see what the node holds for its
+    own nation at the highest level."""
+    return User(name=OPERATOR, nation=nation, clearance=Level.SECRET, roles=frozenset({Role.ADMIN}))
 
 
 def default_store_path() -> Path:
@@ -251,10 +271,46 @@ def ingest_paths(
     return summary
 
 
-def vessels(store: str | os.PathLike[str]) -> pa.Table:
-    """Latest state and identity of every vessel."""
+def find_user(store: str | os.PathLike[str], name: str) -> User:
+    """The user ``name`` kept in the store; an InputError saying how to add one if unknown."""
     with open_store(store, read_only=True) as db:
-        return db.vessels()
+        user = db.user(name)
+        if user is not None:
+            return user
+        known = ", ".join(u.name for u in db.users()) or "none yet"
+    raise InputError(
+        f"no user {name!r} in {store} (users: {known}); add one with: mista users add "
+        f"{name} --nation USA --clearance RESTRICTED --role liaison"
+    )
+
+
+def viewer_for(store: str | os.PathLike[str], name: str | None) -> User:
+    """Who a query answers for: the named user, or the node's operator when none is named."""
+    return operator_user(node_nation()) if name is None else find_user(store, name)
+
+
+def add_user(store: str | os.PathLike[str], user: User) -> None:
+    """Keep a user in the store (creating the store if it is new)."""
+    with open_store(store) as db:
+        db.add_user(user)
+
+
+def remove_user(store: str | os.PathLike[str], name: str) -> bool:
+    """Remove a user from the store; False when there was none of that name."""
+    with open_store(store) as db:
+        return db.remove_user(name)
+
+
+def list_users(store: str | os.PathLike[str]) -> list[User]:
+    """The store's users, by name."""
+    with open_store(store, read_only=True) as db:
+        return db.users()
+
+
+def vessels(store: str | os.PathLike[str], *, viewer: User) -> pa.Table:
+    """Latest state and identity of every vessel, as ``viewer`` may see them."""
+    with open_store(store, read_only=True) as db:
+        return db.vessels(viewer=viewer)
 
 
 def track(
@@ -262,10 +318,12 @@ def track(
     mmsi: int,
     since: datetime | None = None,
     until: datetime | None = None,
+    *,
+    viewer: User,
 ) -> pa.Table:
-    """One vessel's positions in time order."""
+    """One vessel's positions ``viewer`` may see, in time order."""
     with open_store(store, read_only=True) as db:
-        return db.track(mmsi, since, until)
+        return db.track(mmsi, since, until, viewer=viewer)
 
 
 def positions(
@@ -273,16 +331,18 @@ def positions(
     bbox: BBox,
     since: datetime | None = None,
     until: datetime | None = None,
+    *,
+    viewer: User,
 ) -> pa.Table:
-    """Every position inside a box, in time order."""
+    """Every position inside a box that ``viewer`` may see, in time order."""
     with open_store(store, read_only=True) as db:
-        return db.positions(bbox, since, until)
+        return db.positions(bbox, since, until, viewer=viewer)
 
 
-def rejected(store: str | os.PathLike[str], limit: int | None = None) -> pa.Table:
-    """The quarantine."""
+def rejected(store: str | os.PathLike[str], limit: int | None = None, *, viewer: User) -> pa.Table:
+    """The quarantine rows ``viewer`` may see."""
     with open_store(store, read_only=True) as db:
-        return db.rejected(limit)
+        return db.rejected(limit, viewer=viewer)
 
 
 def decode(spec: str, write: Callable[[str], object], *, meta: bool = False) -> DecodeStats:

@@ -18,12 +18,15 @@ from mista.ingest.nmea import nmea_batches
 from mista.ingest.positions import position_batches
 from mista.ingest.rows import SourceContext
 from mista.labels import Label, Level
-from mista.model import SourceKind
+from mista.model import Role, SourceKind, User
 from mista.store import BBox
 from mista.store.embedded import DuckDBStore
+from mista.store.embedded_schema import MIGRATIONS
 from tests.ingest.nmea_lines import position, sentences, tagged
 
 T0 = 1_700_000_000  # 2023-11-14T22:13:20Z
+#: The node's operator: every label written here is releasable to IND.
+OPERATOR = User("operator", "IND", Level.SECRET, frozenset({Role.ADMIN}))
 
 
 def ais(lines: list[str], label: Label | None = None, source: str = "feed.nmea") -> IngestBatch:
@@ -108,7 +111,7 @@ def test_a_transmission_heard_across_a_bucket_boundary_is_one_report(
         store.write(ais(lines))
     assert store.counts()["reports"] == 1
     assert store.counts()["receptions"] == 2
-    (row,) = store.track(366053209).to_pylist()
+    (row,) = store.track(366053209, viewer=OPERATOR).to_pylist()
     assert row["observed_at"] == datetime.fromtimestamp(boundary - 2, UTC)
     receptions = store._con.execute(
         "SELECT count(DISTINCT (id_hi, id_lo)) FROM receptions"
@@ -138,11 +141,11 @@ def test_latest_state_keeps_the_newest_position_whatever_the_arrival_order(
     store.write(ais([tagged(position(366053209, 10.0, 20.0), epoch_s=T0 + 100)]))
     store.write(ais([tagged(position(366053209, 11.0, 21.0), epoch_s=T0 + 50)]))
     store.write(ais([position(366053209, 12.0, 22.0)]))  # untimed: never beats a timed one
-    (row,) = store.vessels().to_pylist()
+    (row,) = store.vessels(viewer=OPERATOR).to_pylist()
     assert (row["mmsi"], row["lat"], row["lon"]) == (366053209, 10.0, 20.0)
     assert row["observed_at"] == datetime.fromtimestamp(T0 + 100, UTC)
     store.write(ais([tagged(position(366053209, 13.0, 23.0), epoch_s=T0 + 200)]))
-    assert store.vessels().column("lat").to_pylist() == [13.0]
+    assert store.vessels(viewer=OPERATOR).column("lat").to_pylist() == [13.0]
 
 
 def test_identity_merges_class_b_parts_and_voyage_data(store: DuckDBStore) -> None:
@@ -152,7 +155,7 @@ def test_identity_merges_class_b_parts_and_voyage_data(store: DuckDBStore) -> No
     )
     store.write(ais([tagged(part_a[0], epoch_s=T0)]))
     store.write(ais([tagged(part_b[0], epoch_s=T0 + 1)]))
-    (row,) = store.vessels().to_pylist()
+    (row,) = store.vessels(viewer=OPERATOR).to_pylist()
     assert (row["name"], row["callsign"], row["ship_type"]) == ("CLASS B", "KB1", 37)
     assert row["lat"] is None  # identity known, no position yet
 
@@ -167,11 +170,13 @@ def test_track_and_positions_filter_by_time_and_box(store: DuckDBStore) -> None:
     ]
     store.write(csv(rows))
     since = datetime(2020, 6, 30, tzinfo=UTC)
-    track = store.track(366000001, since, since + timedelta(hours=1))
+    track = store.track(366000001, since, since + timedelta(hours=1), viewer=OPERATOR)
     assert track.column("lat").to_pylist() == [40.5, 40.6]
-    box = store.positions(BBox(-74.15, 40.0, -73.9, 41.0), since, since + timedelta(hours=3))
+    box = store.positions(
+        BBox(-74.15, 40.0, -73.9, 41.0), since, since + timedelta(hours=3), viewer=OPERATOR
+    )
     assert box.column("lat").to_pylist() == [40.5, 40.6]
-    across = store.positions(BBox(179.0, 9.0, -179.0, 11.0))
+    across = store.positions(BBox(179.0, 9.0, -179.0, 11.0), viewer=OPERATOR)
     assert across.column("lon").to_pylist() == [179.5, -179.5]
     assert set(track.column("label").to_pylist()) == {"UNCLASSIFIED//REL TO IND"}
     assert len(track.column("report_id")[0].as_py()) == 32
@@ -180,7 +185,7 @@ def test_track_and_positions_filter_by_time_and_box(store: DuckDBStore) -> None:
 def test_labels_are_kept_per_report(store: DuckDBStore) -> None:
     secret = Label(Level.RESTRICTED, "IND", frozenset({"USA"}), frozenset({"white-shipping"}))
     store.write(ais([tagged(position(366053209, 1.0, 2.0), epoch_s=T0)], label=secret))
-    (row,) = store.track(366053209).to_pylist()
+    (row,) = store.track(366053209, viewer=OPERATOR).to_pylist()
     assert row["label"] == "RESTRICTED//REL TO IND,USA//white-shipping"
 
 
@@ -188,7 +193,7 @@ def test_quarantine_keeps_every_bad_line_once(store: DuckDBStore) -> None:
     bad = ais(["!AIVDM,1,1,,A,15M67F@P1aG?d`0E`Ah3Q2n1P000,0*00", "$GPGGA,bad"])
     store.write(bad)
     store.write(bad)
-    table = store.rejected()
+    table = store.rejected(viewer=OPERATOR)
     assert table.num_rows == bad.rejected.num_rows >= 1
     assert table.column("line_no").to_pylist()[0] == 1
     assert table.column("reason").to_pylist()[0] == "checksum"
@@ -223,7 +228,7 @@ def test_round_trip_positions_come_back_as_written(
         for mmsi in {p[0] for p in points}:
             stored = {
                 (r["observed_at"].timestamp(), r["lat"], r["lon"])
-                for r in db.track(mmsi).to_pylist()
+                for r in db.track(mmsi, viewer=OPERATOR).to_pylist()
             }
             expected = {(float(t), lat / 1e5, lon / 1e5) for m, t, lat, lon in points if m == mmsi}
             assert stored == {(t, float(f"{la:.5f}"), float(f"{lo:.5f}")) for t, la, lo in expected}
@@ -233,7 +238,7 @@ def test_round_trip_positions_come_back_as_written(
 def test_schema_is_versioned_and_reopens(tmp_path: Path) -> None:
     path = tmp_path / "v.duckdb"
     with DuckDBStore(path) as db:
-        assert db.schema_version() == 1
+        assert db.schema_version() == MIGRATIONS[-1][0] >= 2
         db.write(ais([tagged(position(366053209, 1.0, 2.0), epoch_s=T0)]))
     with DuckDBStore(path, read_only=True) as db:
         assert db.counts()["reports"] == 1
@@ -268,11 +273,11 @@ def test_latest_state_survives_the_periodic_rebuild(
             db.write(ais([tagged(position(366053209, 10.0 + i, 20.0), epoch_s=T0 + 60 * i)]))
             parts = sentences({"type": 24, "partno": 0, "mmsi": 366053209, "shipname": f"N{i}"})
             db.write(ais([tagged(parts[0], epoch_s=T0 + 60 * i + 1)]))
-        (row,) = db.vessels().to_pylist()
+        (row,) = db.vessels(viewer=OPERATOR).to_pylist()
         assert (row["lat"], row["name"]) == (14.0, "N4")
     with DuckDBStore(path) as db:
         db.write(ais([tagged(position(366053209, 30.0, 20.0), epoch_s=T0 + 999)]))
-        (row,) = db.vessels().to_pylist()
+        (row,) = db.vessels(viewer=OPERATOR).to_pylist()
         assert (row["lat"], row["name"]) == (30.0, "N4")
 
 

@@ -27,3 +27,6 @@ def main() -> None:
 from mista.cli import data as _data  # noqa: E402
 
 del _data
+from mista.cli import users as _users  # noqa: E402
+
+del _users

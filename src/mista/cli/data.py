@@ -1,10 +1,16 @@
-"""Data commands: ingest, decode, and the queries over the store."""
+"""Data commands: ingest, decode, and the queries over the store.
+
+Queries answer for one user (``--user`` or ``MISTA_USER``, kept in the store by ``mista
+users``) and show only what that user may see; without one they run as the node's
+operator (its own nation, SECRET: ``mista.node.operator_user``).
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -21,10 +27,29 @@ from mista.cli._options import (
 if TYPE_CHECKING:
     from mista.ingest.batch import IngestBatch
     from mista.ingest.streams import ByteSource
+    from mista.model import User
     from mista.node import IngestSummary
 
 #: Seconds between rate lines on stream sources.
 RATE_EVERY_S = 10.0
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_option(func: F) -> F:
+    return click.option(
+        "--user",
+        "user",
+        envvar="MISTA_USER",
+        show_envvar=True,
+        help="Answer as this user (see mista users): only what they may see. "
+        "Default: the node's operator (own nation, SECRET).",
+    )(func)
+
+
+def _viewer(store: str, user: str | None) -> User:
+    from mista.node import viewer_for
+
+    return viewer_for(store, user)
 
 
 class _Progress:
@@ -124,26 +149,41 @@ def decode(source: str, meta: bool) -> None:
     click.echo(stats.summary(), err=True)
 
 
-@main.command(epilog=example("mista vessels --format csv > vessels.csv"))
+@main.command(epilog=example("mista vessels --user liaison.usa --format csv > vessels.csv"))
 @format_option
+@user_option
 @store_option
-def vessels(fmt: str, store: str) -> None:
-    """Latest position and identity of every vessel, one row each."""
+def vessels(fmt: str, user: str | None, store: str) -> None:
+    """Latest position and identity of every vessel, one row each, as the user may see them
+    (the newest position among the reports they may see; label column: its marking)."""
     from mista.node import vessels as query
 
-    emit(query(store), fmt)
+    emit(query(store, viewer=_viewer(store, user)), fmt)
 
 
 @main.command(epilog=example("mista track 367000140 --since 2020-06-30T00:00Z --format geojson"))
 @click.argument("mmsi", type=click.IntRange(1, 999_999_999))
 @window_options
 @format_option
+@user_option
 @store_option
-def track(mmsi: int, since: str | None, until: str | None, fmt: str, store: str) -> None:
-    """One vessel's positions (by MMSI) in time order."""
+def track(
+    mmsi: int, since: str | None, until: str | None, fmt: str, user: str | None, store: str
+) -> None:
+    """One vessel's positions (by MMSI) in time order, those the user may see."""
     from mista.node import track as query
 
-    emit(query(store, mmsi, parse_time(since, "--since"), parse_time(until, "--until")), fmt)
+    viewer = _viewer(store, user)
+    emit(
+        query(
+            store,
+            mmsi,
+            parse_time(since, "--since"),
+            parse_time(until, "--until"),
+            viewer=viewer,
+        ),
+        fmt,
+    )
 
 
 @main.command(
@@ -155,24 +195,28 @@ def track(mmsi: int, since: str | None, until: str | None, fmt: str, store: str)
 @click.option("--bbox", required=True, help="W,S,E,N in degrees (W > E crosses 180°).")
 @window_options
 @format_option
+@user_option
 @store_option
-def positions(bbox: str, since: str | None, until: str | None, fmt: str, store: str) -> None:
-    """Every position inside a box, in time order."""
+def positions(
+    bbox: str, since: str | None, until: str | None, fmt: str, user: str | None, store: str
+) -> None:
+    """Every position inside a box, in time order, those the user may see."""
     from mista.node import positions as query
     from mista.store import BBox
 
-    emit(
-        query(store, BBox.parse(bbox), parse_time(since, "--since"), parse_time(until, "--until")),
-        fmt,
-    )
+    box = BBox.parse(bbox)
+    window = parse_time(since, "--since"), parse_time(until, "--until")
+    emit(query(store, box, *window, viewer=_viewer(store, user)), fmt)
 
 
 @main.command(epilog=example("mista rejected --limit 20"))
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many lines.")
 @format_option
+@user_option
 @store_option
-def rejected(limit: int | None, fmt: str, store: str) -> None:
-    """Lines that could not be used (the quarantine): source, line, reason, raw text."""
+def rejected(limit: int | None, fmt: str, user: str | None, store: str) -> None:
+    """Lines that could not be used (the quarantine): source, line, reason, raw text and the
+    label of their source; those the user may see."""
     from mista.node import rejected as query
 
-    emit(query(store, limit), fmt)
+    emit(query(store, limit, viewer=_viewer(store, user)), fmt)

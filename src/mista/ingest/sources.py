@@ -12,18 +12,24 @@ A source config is a small TOML file::
     categories = ["white-shipping"]
     orcon = false
 
+or, the same label as one marking (``mista.labels.parse_marking``; names in ``REL TO`` that
+are not nations are the node's groups, e.g. ``QUAD``)::
+
+    label = "RESTRICTED//REL TO QUAD//white-shipping"
+
 Without one, a source is UNCLASSIFIED and releasable to the node's own nation only.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from mista.errors import ConfigError, LabelError
-from mista.labels import Label, Level
+from mista.labels import Label, Level, parse_marking
 from mista.model import SourceKind
 
 __all__ = ["SOURCE_KINDS", "SourceConfig", "load_source_config"]
@@ -75,8 +81,36 @@ def _strings(path: Path, key: str, value: Any) -> frozenset[str]:
     return frozenset(value)
 
 
-def load_source_config(path: Path, nation: str) -> SourceConfig:
-    """Read a source config TOML file; ``nation`` is the node's own nation (the default)."""
+def _table_label(path: Path, table: Any, originator: str) -> Label:
+    """The label of a ``[label]`` table."""
+    if not isinstance(table, dict):
+        raise _fail(path, "[label] must be a table or a marking string")
+    unknown = set(table) - _LABEL_KEYS
+    if unknown:
+        raise _fail(path, f"unknown label keys {sorted(unknown)} (known: {sorted(_LABEL_KEYS)})")
+    orcon = table.get("orcon", False)
+    if not isinstance(orcon, bool):
+        raise _fail(path, f"label.orcon must be true or false, got {orcon!r}")
+    level_name = table.get("level", "UNCLASSIFIED")
+    if not isinstance(level_name, str):
+        raise _fail(path, f"label.level must be a string, got {level_name!r}")
+    try:
+        return Label(
+            level=Level.from_name(level_name),
+            originator=originator,
+            releasable_to=_strings(path, "releasable_to", table.get("releasable_to", [])),
+            categories=_strings(path, "categories", table.get("categories", [])),
+            orcon=orcon,
+        )
+    except LabelError as exc:
+        raise _fail(path, str(exc)) from None
+
+
+def load_source_config(
+    path: Path, nation: str, groups: Mapping[str, Iterable[str]] | None = None
+) -> SourceConfig:
+    """Read a source config TOML file; ``nation`` is the node's own nation (the default),
+    ``groups`` the node's nation groups a marking's ``REL TO`` may name."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -101,26 +135,12 @@ def load_source_config(path: Path, nation: str) -> SourceConfig:
             raise _fail(path, f"kind {data['kind']!r} is not one of {known}") from None
         if kind not in SOURCE_KINDS:
             raise _fail(path, f"kind {kind.value!r} cannot be ingested (use one of {known})")
-    table = data.get("label", {})
-    if not isinstance(table, dict):
-        raise _fail(path, "[label] must be a table")
-    unknown = set(table) - _LABEL_KEYS
-    if unknown:
-        raise _fail(path, f"unknown label keys {sorted(unknown)} (known: {sorted(_LABEL_KEYS)})")
-    orcon = table.get("orcon", False)
-    if not isinstance(orcon, bool):
-        raise _fail(path, f"label.orcon must be true or false, got {orcon!r}")
-    level_name = table.get("level", "UNCLASSIFIED")
-    if not isinstance(level_name, str):
-        raise _fail(path, f"label.level must be a string, got {level_name!r}")
-    try:
-        label = Label(
-            level=Level.from_name(level_name),
-            originator=originator,
-            releasable_to=_strings(path, "releasable_to", table.get("releasable_to", [])),
-            categories=_strings(path, "categories", table.get("categories", [])),
-            orcon=orcon,
-        )
-    except LabelError as exc:
-        raise _fail(path, str(exc)) from None
+    given = data.get("label", {})
+    if isinstance(given, str):
+        try:
+            label = parse_marking(given, originator, groups)
+        except LabelError as exc:
+            raise _fail(path, f"label: {exc}") from None
+    else:
+        label = _table_label(path, given, originator)
     return SourceConfig(originator=originator, label=label, name=name, kind=kind)

@@ -3,6 +3,10 @@
 The embedded default is ``mista.store.embedded.DuckDBStore`` (one DuckDB file); only the
 composition root (``mista.node``) picks a backend. Query results are Arrow tables so every
 face (CLI, API, web) formats them the same way (``mista.store.export``).
+
+Every query takes the ``viewer`` (``mista.model.User``) it answers for and returns only rows
+whose label that viewer may see (DESIGN.md rule 1, ``mista.labels.may_see``), filtered by
+the backend itself: there is no unfiltered read.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pyarrow as pa
 
 from mista.errors import InputError
 from mista.ingest.batch import IngestBatch
+from mista.model import User
 
 __all__ = ["BBox", "Store", "WriteResult"]
 
@@ -69,24 +74,53 @@ class Store(Protocol):
         """Store one batch durably (committed before returning), idempotently."""
         ...
 
-    def vessels(self) -> pa.Table:
-        """Latest known state and identity of every vessel, one row each."""
+    def vessels(self, *, viewer: User) -> pa.Table:
+        """Per vessel, the newest position and identity among the labels ``viewer`` may see."""
         ...
 
     def track(
-        self, mmsi: int, since: datetime | None = None, until: datetime | None = None
+        self,
+        mmsi: int,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        viewer: User,
     ) -> pa.Table:
-        """One vessel's positions in time order, ``since <= observed_at < until``."""
+        """One vessel's positions ``viewer`` may see, in time order,
+        ``since <= observed_at < until``."""
         ...
 
     def positions(
-        self, bbox: BBox, since: datetime | None = None, until: datetime | None = None
+        self,
+        bbox: BBox,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        viewer: User,
     ) -> pa.Table:
-        """Every position inside ``bbox`` in time order, ``since <= observed_at < until``."""
+        """Every position inside ``bbox`` that ``viewer`` may see, in time order,
+        ``since <= observed_at < until``."""
         ...
 
-    def rejected(self, limit: int | None = None) -> pa.Table:
-        """The quarantine: lines that could not be used, with source, line and reason."""
+    def rejected(self, limit: int | None = None, *, viewer: User) -> pa.Table:
+        """The quarantine: lines that could not be used, with source, line, reason and the
+        label of their source; only those ``viewer`` may see."""
+        ...
+
+    def add_user(self, user: User) -> None:
+        """Add a user (``InputError`` if one of that name exists)."""
+        ...
+
+    def remove_user(self, name: str) -> bool:
+        """Remove a user; False when there was none of that name."""
+        ...
+
+    def users(self) -> list[User]:
+        """Every user, by name."""
+        ...
+
+    def user(self, name: str) -> User | None:
+        """The user of that name, if there is one."""
         ...
 
     def counts(self) -> dict[str, int]:

@@ -22,22 +22,27 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mista.errors import StoreError
+from mista.errors import InputError, LabelError, StoreError
 from mista.ingest.batch import IngestBatch, label_id
-from mista.labels import Label
-from mista.model import DEDUPE_WINDOW_S
+from mista.labels import Label, Level, combine
+from mista.model import DEDUPE_WINDOW_S, Role, User
 
 from . import BBox, WriteResult
-from .embedded_schema import MIGRATIONS, REBUILT_TABLES
+from .embedded_schema import (
+    MIGRATIONS,
+    POSITION_TYPES,
+    REBUILT_TABLES,
+    STATIC_FIELDS,
+    STATIC_TYPES,
+)
 
 __all__ = ["POSITION_TYPES", "STATIC_TYPES", "DuckDBStore"]
 
-#: AIS message types whose position is a vessel's (or SAR aircraft's) position, and so
-#: update its latest state. Base stations (4, 11) and aids to navigation (21) are stored
-#: as reports with their position but are not vessels. Position-file rows have no type.
-POSITION_TYPES = (1, 2, 3, 9, 18, 19, 27)
-#: AIS message types that carry static and voyage data (identity).
-STATIC_TYPES = (5, 19, 24)
+# POSITION_TYPES: AIS message types whose position is a vessel's (or SAR aircraft's)
+# position, and so update its latest state. Base stations (4, 11) and aids to navigation
+# (21) are stored as reports with their position but are not vessels. Position-file rows
+# have no type. STATIC_TYPES carry static and voyage data (identity). Both live in
+# embedded_schema, whose migration 2 replays the latest-state maintenance.
 _WINDOW_US = DEDUPE_WINDOW_S * 1_000_000
 #: Rows per row group in new stores, a quarter of DuckDB's default: DuckDB writes whole
 #: row groups of a transaction straight to the file (anything smaller goes through the
@@ -46,18 +51,6 @@ _WINDOW_US = DEDUPE_WINDOW_S * 1_000_000
 ROW_GROUP_SIZE = 32_768
 #: Batches between rebuilds of the small latest-state tables (see embedded_schema).
 REBUILD_EVERY_BATCHES = 256
-_STATIC_FIELDS = (
-    "imo",
-    "name",
-    "callsign",
-    "ship_type",
-    "destination",
-    "draught_m",
-    "to_bow_m",
-    "to_stern_m",
-    "to_port_m",
-    "to_starboard_m",
-)
 _MOTION_FIELDS = ("lat", "lon", "speed_kn", "course_deg", "heading_deg", "nav_status")
 #: Batch columns a stored report keeps (the content key is in the reception's raw line).
 _REPORT_COLUMNS = (
@@ -70,7 +63,7 @@ _REPORT_COLUMNS = (
     "msg_type",
     "mmsi",
     *_MOTION_FIELDS,
-    *_STATIC_FIELDS,
+    *STATIC_FIELDS,
 )
 #: The same, in the order of the reports table (after seq).
 _STORED_REPORT_COLUMNS = (
@@ -84,7 +77,7 @@ _STORED_REPORT_COLUMNS = (
     "msg_type",
     "mmsi",
     *_MOTION_FIELDS,
-    *_STATIC_FIELDS,
+    *STATIC_FIELDS,
 )
 _RECEPTION_COLUMNS = ("id_hi", "id_lo", "received_at", "receiver", "line_no", "raw")
 
@@ -156,6 +149,27 @@ def _unique_receptions(messages: pa.Table, ids: pa.Array, first_id: pa.Array) ->
     rows = np.flatnonzero(repeated.to_numpy(zero_copy_only=False))
     keep[rows] = _first_occurrences(key).to_numpy(zero_copy_only=False)
     return pa.array(keep)
+
+
+def _source_label(batch: IngestBatch) -> Label:
+    """The label a batch's rejected lines are kept under: its source's label.
+
+    A batch from one source has one label; should one carry several, its rejected lines
+    take their combination (highest level, common releasability), never a wider label.
+    """
+    if not batch.labels:
+        raise StoreError(
+            f"batch from {batch.source} has rejected lines but no label: every batch names "
+            "its source's label (IngestBatch.labels)"
+        )
+    if len(set(batch.labels)) == 1:
+        return batch.labels[0]
+    try:
+        return combine(batch.labels, batch.labels[0].originator)
+    except LabelError as exc:
+        raise StoreError(
+            f"batch from {batch.source}: cannot label its rejected lines: {exc}"
+        ) from None
 
 
 def _labels_table(labels: dict[str, tuple[int, Label]]) -> pa.Table:
@@ -552,7 +566,6 @@ class DuckDBStore:
                 "observed_at",
                 "msg_type",
                 *_MOTION_FIELDS,
-                "label_no",
             )
         )
         types = ", ".join(str(t) for t in POSITION_TYPES)
@@ -564,8 +577,8 @@ class DuckDBStore:
             WHERE seq > $seq0 AND mmsi IS NOT NULL AND lat IS NOT NULL AND lon IS NOT NULL
               AND (msg_type IS NULL OR msg_type IN ({types}))
             QUALIFY row_number() OVER (
-                PARTITION BY mmsi ORDER BY observed_at DESC NULLS LAST, seq DESC) = 1
-            ON CONFLICT (mmsi) DO UPDATE SET {updates}
+                PARTITION BY mmsi, label_no ORDER BY observed_at DESC NULLS LAST, seq DESC) = 1
+            ON CONFLICT (mmsi, label_no) DO UPDATE SET {updates}
             WHERE vessel_latest.observed_at IS NULL
                OR excluded.observed_at >= vessel_latest.observed_at
             """,
@@ -574,25 +587,25 @@ class DuckDBStore:
 
     def _update_vessels(self, seq0: int) -> None:
         aggregates = ", ".join(
-            f"arg_max({name}, seq) FILTER (WHERE {name} IS NOT NULL)" for name in _STATIC_FIELDS
+            f"arg_max({name}, seq) FILTER (WHERE {name} IS NOT NULL)" for name in STATIC_FIELDS
         )
         newer = "(vessels.updated_at IS NULL OR excluded.updated_at >= vessels.updated_at)"
         updates = ", ".join(
             f"{name} = CASE WHEN {newer} THEN coalesce(excluded.{name}, vessels.{name}) "
             f"ELSE coalesce(vessels.{name}, excluded.{name}) END"
-            for name in _STATIC_FIELDS
+            for name in STATIC_FIELDS
         )
-        any_static = " OR ".join(f"{name} IS NOT NULL" for name in _STATIC_FIELDS)
+        any_static = " OR ".join(f"{name} IS NOT NULL" for name in STATIC_FIELDS)
         types = ", ".join(str(t) for t in STATIC_TYPES)
         self._run(
             f"""
             INSERT INTO vessels
-            SELECT mmsi, max(observed_at), max(seq), {aggregates}
+            SELECT mmsi, label_no, max(observed_at), max(seq), {aggregates}
             FROM reports
             WHERE seq > $seq0 AND mmsi IS NOT NULL AND ({any_static})
               AND (msg_type IS NULL OR msg_type IN ({types}))
-            GROUP BY mmsi
-            ON CONFLICT (mmsi) DO UPDATE SET {updates},
+            GROUP BY mmsi, label_no
+            ON CONFLICT (mmsi, label_no) DO UPDATE SET {updates},
                 updated_at = greatest(vessels.updated_at, excluded.updated_at),
                 seq = greatest(vessels.seq, excluded.seq)
             """,
@@ -609,10 +622,13 @@ class DuckDBStore:
             else ("(e.line_no IS NULL OR e.line_no BETWEEN $lo AND $hi)")
         )
         params = {} if low is None else {"lo": low, "hi": high}
+        params["label_no"] = self._label_numbers((_source_label(batch),))[
+            label_id(_source_label(batch))
+        ]
         return self._scalar(
             f"""
             INSERT INTO quarantine
-            SELECT q.source, q.line_no, q.reason, q.detail, q.raw, now()
+            SELECT q.source, q.line_no, q.reason, q.detail, q.raw, now(), $label_no
             FROM _rejected q
             WHERE NOT EXISTS (
                 SELECT 1 FROM quarantine e
@@ -647,23 +663,47 @@ class DuckDBStore:
         "printf('%016x%016x', r.id_hi, r.id_lo) AS report_id"
     )
 
+    @staticmethod
+    def _visible(viewer: User) -> tuple[str, dict[str, Any]]:
+        """SQL (over labels ``l``) of DESIGN.md rule 1 for ``viewer``, as ``labels.may_see``
+        states it: the viewer's clearance is at least the level, and their nation is in the
+        releasability. Every query joins its rows to ``labels l`` and adds this."""
+        if not isinstance(viewer, User):
+            raise StoreError(f"queries need a viewer (a mista.model.User), got {viewer!r}")
+        return (
+            "l.level <= $clearance AND list_contains(l.releasable_to, $nation)",
+            {"clearance": int(viewer.clearance), "nation": viewer.nation},
+        )
+
     def track(
-        self, mmsi: int, since: datetime | None = None, until: datetime | None = None
+        self,
+        mmsi: int,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        viewer: User,
     ) -> pa.Table:
+        visible, rule = self._visible(viewer)
         window, params = self._window(since, until)
         return self._query(
             f"""
             SELECT {self._POSITION_COLUMNS}
             FROM reports r JOIN labels l ON l.label_no = r.label_no
-            WHERE r.mmsi = $mmsi AND r.lat IS NOT NULL{window}
+            WHERE r.mmsi = $mmsi AND r.lat IS NOT NULL{window} AND {visible}
             ORDER BY r.observed_at NULLS FIRST, r.seq
             """,
-            {"mmsi": mmsi, **params},
+            {"mmsi": mmsi, **params, **rule},
         )
 
     def positions(
-        self, bbox: BBox, since: datetime | None = None, until: datetime | None = None
+        self,
+        bbox: BBox,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        viewer: User,
     ) -> pa.Table:
+        visible, rule = self._visible(viewer)
         window, params = self._window(since, until)
         if bbox.west_deg <= bbox.east_deg:
             lon = "r.lon BETWEEN $west AND $east"
@@ -673,7 +713,7 @@ class DuckDBStore:
             f"""
             SELECT {self._POSITION_COLUMNS}
             FROM reports r JOIN labels l ON l.label_no = r.label_no
-            WHERE r.lat BETWEEN $south AND $north AND {lon}{window}
+            WHERE r.lat BETWEEN $south AND $north AND {lon}{window} AND {visible}
             ORDER BY r.observed_at NULLS FIRST, r.seq
             """,
             {
@@ -682,31 +722,116 @@ class DuckDBStore:
                 "east": bbox.east_deg,
                 "north": bbox.north_deg,
                 **params,
+                **rule,
             },
         )
 
-    def vessels(self) -> pa.Table:
+    def vessels(self, *, viewer: User) -> pa.Table:
+        """Per MMSI, the newest position among the labels ``viewer`` may see (the same order
+        as the write path: timed beats untimed, then later time, then later arrival), and
+        each identity field from the newest visible report that has it."""
+        visible, rule = self._visible(viewer)
+        newest = ", ".join(
+            f"arg_max({name}, k) FILTER (WHERE {name} IS NOT NULL) AS {name}"
+            for name in ("name", "callsign", "imo", "ship_type", "destination")
+        )
         return self._query(
-            """
+            f"""
+            WITH seen AS (
+                SELECT l.label_no, l.marking FROM labels l WHERE {visible}
+            ), p AS (
+                SELECT p.*, seen.marking FROM vessel_latest p JOIN seen USING (label_no)
+                QUALIFY row_number() OVER (
+                    PARTITION BY p.mmsi ORDER BY p.observed_at DESC NULLS LAST, p.seq DESC) = 1
+            ), v AS (
+                SELECT mmsi, {newest}
+                FROM (
+                    SELECT v.*, row_number() OVER (
+                        PARTITION BY v.mmsi ORDER BY v.updated_at NULLS FIRST, v.seq) AS k
+                    FROM vessels v JOIN seen USING (label_no)
+                )
+                GROUP BY mmsi
+            )
             SELECT coalesce(p.mmsi, v.mmsi) AS mmsi, v.name, v.callsign, v.imo, v.ship_type,
                    v.destination, p.observed_at, p.lat, p.lon, p.speed_kn, p.course_deg,
-                   p.heading_deg, p.nav_status, p.msg_type, l.marking AS label,
+                   p.heading_deg, p.nav_status, p.msg_type, p.marking AS label,
                    printf('%016x%016x', p.id_hi, p.id_lo) AS report_id
-            FROM vessel_latest p
-            FULL OUTER JOIN vessels v ON v.mmsi = p.mmsi
-            LEFT JOIN labels l ON l.label_no = p.label_no
+            FROM p FULL OUTER JOIN v ON v.mmsi = p.mmsi
             ORDER BY mmsi
             """,
-            {},
+            rule,
         )
 
-    def rejected(self, limit: int | None = None) -> pa.Table:
+    def rejected(self, limit: int | None = None, *, viewer: User) -> pa.Table:
+        """The quarantine rows whose source's label ``viewer`` may see."""
+        visible, rule = self._visible(viewer)
         limit_sql = "" if limit is None else " LIMIT $limit"
         return self._query(
-            "SELECT source, line_no, reason, detail, raw, quarantined_at FROM quarantine "
-            f"ORDER BY source, line_no NULLS FIRST, reason{limit_sql}",
-            {} if limit is None else {"limit": limit},
+            "SELECT q.source, q.line_no, q.reason, q.detail, q.raw, q.quarantined_at, "
+            "l.marking AS label "
+            f"FROM quarantine q JOIN labels l ON l.label_no = q.label_no WHERE {visible} "
+            f"ORDER BY q.source, q.line_no NULLS FIRST, q.reason{limit_sql}",
+            rule if limit is None else {"limit": limit, **rule},
         )
+
+    # -- users ---------------------------------------------------------------------------
+
+    def add_user(self, user: User) -> None:
+        """Add a user; an InputError if one of that name exists (remove it first)."""
+        if self._read_only:
+            raise StoreError(f"store {self.path} is open read-only: cannot add users")
+        if self.user(user.name) is not None:
+            raise InputError(
+                f"user {user.name} already exists in {self.path} (remove it first: "
+                f"mista users remove {user.name})"
+            )
+        try:
+            self._run(
+                "INSERT INTO users VALUES ($name, $nation, $clearance, $roles, now())",
+                {
+                    "name": user.name,
+                    "nation": user.nation,
+                    "clearance": user.clearance.name,
+                    "roles": sorted(role.value for role in user.roles),
+                },
+            )
+        except duckdb.ConstraintException:
+            raise InputError(f"user {user.name} already exists in {self.path}") from None
+
+    def remove_user(self, name: str) -> bool:
+        """Remove a user; False when there was none of that name."""
+        if self._read_only:
+            raise StoreError(f"store {self.path} is open read-only: cannot remove users")
+        return self._scalar("DELETE FROM users WHERE name = $name", {"name": name}) > 0
+
+    def users(self) -> list[User]:
+        """Every user, by name."""
+        rows = self._con.execute(
+            "SELECT name, nation, clearance, roles FROM users ORDER BY name"
+        ).fetchall()
+        return [self._user(row) for row in rows]
+
+    def user(self, name: str) -> User | None:
+        """The user of that name, if there is one."""
+        rows = self._con.execute(
+            "SELECT name, nation, clearance, roles FROM users WHERE name = $name", {"name": name}
+        ).fetchall()
+        return self._user(rows[0]) if rows else None
+
+    def _user(self, row: tuple[Any, ...]) -> User:
+        name, nation, clearance, roles = row
+        try:
+            return User(
+                name=name,
+                nation=nation,
+                clearance=Level[clearance],
+                roles=frozenset(Role(role) for role in roles),
+            )
+        except (KeyError, ValueError, InputError) as exc:
+            raise StoreError(
+                f"store {self.path}: user {name!r} is stored wrongly ({exc}): remove and "
+                "add it again"
+            ) from None
 
     def counts(self) -> dict[str, int]:
         tables = (

@@ -15,20 +15,29 @@ Report ids (``mista.model.report_id``, 128 bits) are stored as two UBIGINT halve
 (``id_hi``, ``id_lo``): fixed-width integers cost a fraction of hex text to write and join.
 Queries give them back as hex. ``content_hash`` (64 bits of BLAKE2b of originator and content key)
 finds the same transmission heard across a dedupe-bucket boundary.
-- ``vessel_latest``: the latest position per MMSI, maintained on write, so "latest state
-  per vessel" never scans the reports.
-- ``vessels``: the latest identity (static and voyage data) per MMSI, maintained on write.
-- ``quarantine``: every line that could not be used, with its source, line and reason.
+- ``vessel_latest``: the latest position per (MMSI, label), maintained on write, so "latest
+  state per vessel" never scans the reports. Keyed per label (migration 2) so a reader gets
+  the newest row *they may see*: one label's newer row never hides another's.
+- ``vessels``: the latest identity (static and voyage data) per (MMSI, label), likewise.
+- ``quarantine``: every line that could not be used, with its source, line, reason and the
+  label of its source (``label_no``, migration 2).
+- ``users``: who may read, their nation, clearance and roles (migration 2).
 """
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "REBUILT_TABLES", "VESSELS_DDL", "VESSEL_LATEST_DDL"]
+__all__ = [
+    "MIGRATIONS",
+    "POSITION_TYPES",
+    "REBUILT_TABLES",
+    "STATIC_FIELDS",
+    "STATIC_TYPES",
+    "VESSELS_DDL",
+    "VESSEL_LATEST_DDL",
+]
 
-#: The latest-state tables are small and rewritten on every batch (an upsert is a delete and
-#: an insert), so the store rebuilds them from time to time instead of letting every
-#: checkpoint vacuum the large append-only tables too. Their current definitions:
-VESSEL_LATEST_DDL = """
+#: The latest-state tables as migration 1 made them (keyed by MMSI alone).
+_VESSEL_LATEST_V1 = """
     CREATE TABLE vessel_latest (
         mmsi INTEGER PRIMARY KEY,
         id_hi UBIGINT NOT NULL,
@@ -45,7 +54,7 @@ VESSEL_LATEST_DDL = """
         label_no INTEGER NOT NULL
     )
 """
-VESSELS_DDL = """
+_VESSELS_V1 = """
     CREATE TABLE vessels (
         mmsi INTEGER PRIMARY KEY,
         updated_at TIMESTAMPTZ,
@@ -62,8 +71,65 @@ VESSELS_DDL = """
         to_starboard_m SMALLINT
     )
 """
+#: The latest-state tables are small and rewritten on every batch (an upsert is a delete and
+#: an insert), so the store rebuilds them from time to time instead of letting every
+#: checkpoint vacuum the large append-only tables too. Their current definitions (migration
+#: 2: one row per MMSI and label):
+VESSEL_LATEST_DDL = """
+    CREATE TABLE vessel_latest (
+        mmsi INTEGER NOT NULL,
+        id_hi UBIGINT NOT NULL,
+        id_lo UBIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        observed_at TIMESTAMPTZ,
+        msg_type SMALLINT,
+        lat DOUBLE NOT NULL,
+        lon DOUBLE NOT NULL,
+        speed_kn DOUBLE,
+        course_deg DOUBLE,
+        heading_deg DOUBLE,
+        nav_status SMALLINT,
+        label_no INTEGER NOT NULL,
+        PRIMARY KEY (mmsi, label_no)
+    )
+"""
+VESSELS_DDL = """
+    CREATE TABLE vessels (
+        mmsi INTEGER NOT NULL,
+        label_no INTEGER NOT NULL,
+        updated_at TIMESTAMPTZ,
+        seq BIGINT NOT NULL,
+        imo INTEGER,
+        name VARCHAR,
+        callsign VARCHAR,
+        ship_type SMALLINT,
+        destination VARCHAR,
+        draught_m DOUBLE,
+        to_bow_m SMALLINT,
+        to_stern_m SMALLINT,
+        to_port_m SMALLINT,
+        to_starboard_m SMALLINT,
+        PRIMARY KEY (mmsi, label_no)
+    )
+"""
 #: Table name -> current definition, for the rebuild.
 REBUILT_TABLES: dict[str, str] = {"vessel_latest": VESSEL_LATEST_DDL, "vessels": VESSELS_DDL}
+#: AIS message types whose position updates a vessel's latest state (see embedded.py).
+POSITION_TYPES = (1, 2, 3, 9, 18, 19, 27)
+#: AIS message types that carry static and voyage data (identity).
+STATIC_TYPES = (5, 19, 24)
+STATIC_FIELDS = (
+    "imo",
+    "name",
+    "callsign",
+    "ship_type",
+    "destination",
+    "draught_m",
+    "to_bow_m",
+    "to_stern_m",
+    "to_port_m",
+    "to_starboard_m",
+)
 
 _INITIAL = (
     """
@@ -126,8 +192,8 @@ _INITIAL = (
         raw VARCHAR NOT NULL
     )
     """,
-    VESSEL_LATEST_DDL,
-    VESSELS_DDL,
+    _VESSEL_LATEST_V1,
+    _VESSELS_V1,
     """
     CREATE TABLE quarantine (
         source VARCHAR NOT NULL,
@@ -140,5 +206,75 @@ _INITIAL = (
     """,
 )
 
+_POSITION_TYPES_SQL = ", ".join(str(t) for t in POSITION_TYPES)
+_STATIC_TYPES_SQL = ", ".join(str(t) for t in STATIC_TYPES)
+_ANY_STATIC = " OR ".join(f"{name} IS NOT NULL" for name in STATIC_FIELDS)
+#: Per field, the value of the newest report that has one (the write path's merge, replayed).
+_NEWEST_STATIC = ", ".join(
+    f"arg_max({name}, k) FILTER (WHERE {name} IS NOT NULL)" for name in STATIC_FIELDS
+)
+
+#: Migration 2: users, and per-label latest state and quarantine (who may see what).
+#: The latest-state tables are rebuilt from the reports, per (MMSI, label). Quarantined rows
+#: from before have no source label; they get the most restrictive label the store can name:
+#: SECRET, releasable only to the originator of the store's first label (the node's own
+#: nation: the first label a node stores is its own sources'), or, in a store with no
+#: labels at all, to no one (an empty releasability: default deny).
+_PER_LABEL = (
+    """
+    CREATE TABLE users (
+        name VARCHAR PRIMARY KEY,
+        nation VARCHAR NOT NULL,
+        clearance VARCHAR NOT NULL,
+        roles VARCHAR[] NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    "DROP TABLE vessel_latest",
+    VESSEL_LATEST_DDL,
+    f"""
+    INSERT INTO vessel_latest
+    SELECT mmsi, id_hi, id_lo, seq, observed_at, msg_type, lat, lon, speed_kn, course_deg,
+           heading_deg, nav_status, label_no
+    FROM reports
+    WHERE mmsi IS NOT NULL AND lat IS NOT NULL AND lon IS NOT NULL
+      AND (msg_type IS NULL OR msg_type IN ({_POSITION_TYPES_SQL}))
+    QUALIFY row_number() OVER (
+        PARTITION BY mmsi, label_no ORDER BY observed_at DESC NULLS LAST, seq DESC) = 1
+    """,
+    "DROP TABLE vessels",
+    VESSELS_DDL,
+    f"""
+    INSERT INTO vessels
+    SELECT mmsi, label_no, max(observed_at), max(seq), {_NEWEST_STATIC}
+    FROM (
+        SELECT *, row_number() OVER (
+            PARTITION BY mmsi, label_no ORDER BY observed_at NULLS FIRST, seq) AS k
+        FROM reports
+        WHERE mmsi IS NOT NULL AND ({_ANY_STATIC})
+          AND (msg_type IS NULL OR msg_type IN ({_STATIC_TYPES_SQL}))
+    )
+    GROUP BY mmsi, label_no
+    """,
+    "ALTER TABLE quarantine ADD COLUMN label_no INTEGER",
+    """
+    INSERT INTO labels
+    SELECT coalesce((SELECT max(label_no) FROM labels), 0) + 1,
+           'quarantine-before-labels', 3, 'SECRET', coalesce(o.originator, ''),
+           CASE WHEN o.originator IS NULL THEN []::VARCHAR[] ELSE [o.originator] END,
+           []::VARCHAR[], true,
+           'SECRET//REL TO ' || coalesce(o.originator, '(no one)') || '//ORCON'
+    FROM (SELECT (SELECT originator FROM labels ORDER BY label_no LIMIT 1) AS originator) o
+    WHERE EXISTS (SELECT 1 FROM quarantine)
+    """,
+    """
+    UPDATE quarantine SET label_no = (SELECT label_no FROM labels
+                                      WHERE id = 'quarantine-before-labels')
+    """,
+)
+
 #: (version, name, statements), in order.
-MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = ((1, "initial schema", _INITIAL),)
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (1, "initial schema", _INITIAL),
+    (2, "users; latest state and quarantine per label", _PER_LABEL),
+)
