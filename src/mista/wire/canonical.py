@@ -1,0 +1,195 @@
+"""Canonical JSON (RFC 8785), strict JSON parsing, hashes and wire times.
+
+Signed bytes must be the same on every node, so everything that is signed or hashed is
+written with :func:`canonical_json`. What comes in is parsed with :func:`parse_json`, which
+refuses what a lenient parser lets through (duplicate keys, NaN, huge numbers, deep nesting)
+with a :class:`WireError` instead of a surprise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+import rfc8785
+
+from mista.errors import InputError
+
+__all__ = [
+    "MAX_SAFE_INT",
+    "REASONS",
+    "WireError",
+    "WireReason",
+    "canonical_json",
+    "parse_json",
+    "sha256_hex",
+    "time_from_wire",
+    "time_to_wire",
+]
+
+#: Why a batch was refused. ``malformed``: not the shape this module writes;
+#: ``bad-signature``: the signature does not verify with the sender's key;
+#: ``unknown-sender``: no key is configured for the sender; ``wrong-receiver``: the batch is
+#: addressed to another node; ``too-large``: over the size limit.
+WireReason = Literal["malformed", "bad-signature", "unknown-sender", "wrong-receiver", "too-large"]
+REASONS: Final[tuple[WireReason, ...]] = (
+    "malformed",
+    "bad-signature",
+    "unknown-sender",
+    "wrong-receiver",
+    "too-large",
+)
+
+#: Integers beyond +-(2**53 - 1) have no exact JSON (IEEE 754 double) form; RFC 8785 refuses them.
+MAX_SAFE_INT: Final = 2**53 - 1
+_MAX_INT_DIGITS: Final = 309
+#: Deepest nesting a wire document may have (a batch needs 6).
+MAX_DEPTH: Final = 16
+
+
+class WireError(InputError):
+    """A batch or record that is not what the wire format allows.
+
+    ``reason`` is one of :data:`REASONS`, for counting and for the answer to the sender.
+    """
+
+    def __init__(self, reason: WireReason, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason: WireReason = reason
+        self.detail = message
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The RFC 8785 bytes of ``obj`` (sorted keys, no spaces, shortest numbers).
+
+    Floats must be finite and integers within +-(2**53 - 1); times are strings written by
+    :func:`time_to_wire`. Anything else raises ``WireError('malformed', ...)``.
+    """
+    try:
+        return rfc8785.dumps(obj)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError, RecursionError) as exc:
+        raise WireError("malformed", f"value cannot be written as canonical JSON: {exc}") from None
+
+
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of ``data`` as 64 lower-case hex digits."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _reject_constant(name: str) -> Any:
+    raise WireError("malformed", f"JSON constant {name} is not allowed (numbers must be finite)")
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise WireError("malformed", f"number {text[:40]!r} is out of range")
+    return value
+
+
+def _parse_int(text: str) -> int | float:
+    # Refuse long digit strings before int() spends time on them (doubles end near 1e308).
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise WireError("malformed", f"integer {text[:40]!r}... is out of range")
+    value = int(text)
+    if abs(value) <= MAX_SAFE_INT:
+        return value
+    # JSON numbers are doubles: RFC 8785 writes 1e20 as 100000000000000000000.
+    return _parse_float(text)
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise WireError("malformed", f"key {key[:40]!r} appears twice in one object")
+        obj[key] = value
+    return obj
+
+
+def _nesting_depth(value: Any) -> int:
+    """The deepest nesting of parsed JSON, walked without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_json(data: bytes, *, max_bytes: int, what: str = "document") -> Any:
+    """Parse UTF-8 JSON strictly: size limit first, then no duplicate keys, no NaN or
+    Infinity, integers within +-(2**53 - 1), nesting at most MAX_DEPTH deep.
+
+    Every failure is a ``WireError`` (``too-large`` or ``malformed``); nothing else escapes.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise WireError("malformed", f"{what} must be bytes, not {type(data).__name__}")
+    if len(data) > max_bytes:
+        raise WireError(
+            "too-large", f"{what} is {len(data):,} bytes, over the limit of {max_bytes:,}"
+        )
+    try:
+        text = bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WireError(
+            "malformed", f"{what} is not UTF-8 ({exc.reason} at byte {exc.start})"
+        ) from None
+    try:
+        value = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_parse_float,
+            parse_int=_parse_int,
+            object_pairs_hook=_object_without_duplicates,
+        )
+    except WireError:
+        raise
+    except RecursionError:
+        # The C parser gives up on very deep nesting before using much memory.
+        raise WireError("malformed", f"{what} is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        raise WireError("malformed", f"{what} is not valid JSON: {exc}") from None
+    if _nesting_depth(value) > MAX_DEPTH:
+        raise WireError("malformed", f"{what} is nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+_WIRE_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?Z$")
+
+
+def time_to_wire(moment: datetime) -> str:
+    """A timezone-aware time as ISO 8601 UTC with ``Z``; microseconds only when not zero."""
+    if moment.tzinfo is None:
+        raise ValueError("wire times must be timezone-aware (UTC)")
+    utc = moment.astimezone(UTC)
+    pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    return utc.strftime(pattern)
+
+
+def time_from_wire(text: Any, what: str = "time") -> datetime:
+    """Read a time written by :func:`time_to_wire`; any other spelling is malformed."""
+    if not isinstance(text, str) or not _WIRE_TIME.match(text):
+        shown = repr(text)[:60]
+        raise WireError(
+            "malformed", f"{what} {shown} is not an ISO 8601 UTC time like 2024-06-01T12:00:00Z"
+        )
+    try:
+        moment = datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+    except ValueError:
+        raise WireError("malformed", f"{what} {text!r} is not a real date and time") from None
+    if time_to_wire(moment) != text:
+        # ".000000Z" is another spelling of a whole second: one spelling keeps hashes unique.
+        raise WireError("malformed", f"{what} {text!r} is not written canonically")
+    return moment
