@@ -129,8 +129,11 @@ def load_public_key(source: str | Path) -> Ed25519PublicKey:
         return key
     try:
         return parse_public_key(content.decode("ascii"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is neither an ed25519: line nor a PEM public key") from None
+    except (UnicodeDecodeError, ConfigError):
+        raise ConfigError(
+            f"{path} is neither an ed25519: line nor a PEM public key (copy the partner's "
+            "signing.pub again)"
+        ) from None
 
 
 # ----------------------------------------------------------------------------- certificates
