@@ -434,3 +434,61 @@ def test_received_batches_come_from_receive_entries_of_that_sender(tmp_path: Pat
         log.append("receive", partner="JPN", detail={"batch": batch_hash(1), "sender": "JPN"})
         log.append("reject", partner="IND", detail={"batch": batch_hash(2), "reason": "malformed"})
     assert received_batches(path, "IND") == {batch_hash(0)}
+
+
+# ---------------------------------------------------------------------------------- CLI
+
+
+def test_cli_verify_export_and_compare(sender_log: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mista.cli import main
+    from mista.share.keys import public_key_text
+
+    runner = CliRunner()
+    key_text = public_key_text(KEY.public_key())
+    key_file = tmp_path / "ind.pub"
+    key_file.write_text(key_text + "\n")
+    ok = runner.invoke(main, ["audit", "verify", str(sender_log), "--key", str(key_file)])
+    assert ok.exit_code == 0, ok.output
+    assert ok.stdout == ""
+    assert "ok: 15 entries, 3 signed checkpoints" in ok.stderr
+
+    export = runner.invoke(main, ["audit", "export", str(sender_log), "--partner", "USA"])
+    assert export.exit_code == 0
+    assert json.loads(export.stdout) == export_for(sender_log, "USA")
+    export_path = tmp_path / "ind-for-usa.json"
+    export_path.write_text(export.stdout)
+
+    usa_log = tmp_path / "usa-audit.jsonl"
+    with AuditLog(usa_log, nation="USA", signing_key=OTHER_KEY) as log:
+        for digest in sorted(usa_received()):
+            log.append("receive", partner="IND", detail={"batch": digest, "sender": "IND"})
+    args = [
+        "audit",
+        "compare",
+        str(export_path),
+        "--key",
+        key_text,
+        "--received",
+        str(usa_log),
+        "--me",
+        "USA",
+    ]
+    same = runner.invoke(main, args)
+    assert same.exit_code == 0, same.output
+
+    with AuditLog(usa_log, nation="USA", signing_key=OTHER_KEY) as log:
+        log.append("receive", partner="IND", detail={"batch": batch_hash(777), "sender": "IND"})
+    differs = runner.invoke(main, args)
+    assert differs.exit_code == 1
+    assert f"batch {batch_hash(777)}: USA received it from IND" in differs.stdout
+
+    lines = sender_log.read_bytes().splitlines(keepends=True)
+    sender_log.write_bytes(b"".join(lines[:3] + lines[4:]))
+    broken = runner.invoke(main, ["audit", "verify", str(sender_log), "--key", key_text])
+    assert broken.exit_code == 1
+    assert broken.stdout.startswith("line 4: ")
+
+    bad_key = runner.invoke(main, ["audit", "verify", str(sender_log), "--key", "ed25519:xx"])
+    assert bad_key.exit_code == 2

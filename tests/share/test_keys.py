@@ -178,3 +178,59 @@ def test_any_bytes_are_a_certificate_or_a_config_error(data: bytes) -> None:
         cert_fingerprint(data)
     with pytest.raises(ConfigError):
         cert_nation(b"-----BEGIN CERTIFICATE-----\n" + data)
+
+
+# ---------------------------------------------------------------------------------- CLI
+
+
+def test_cli_keys_init_prints_what_partners_pin(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mista.cli import main
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["keys", "init", str(tmp_path / "k"), "--nation", "IND"])
+    assert result.exit_code == 0, result.output
+    identity = load_identity(tmp_path / "k", "IND")
+    assert public_key_text(identity.public_key) in result.stdout
+    assert cert_fingerprint(identity.tls_cert.read_bytes()) in result.stdout
+    again = runner.invoke(main, ["keys", "init", str(tmp_path / "k"), "--nation", "IND"])
+    assert again.exit_code == 2
+    assert "--force" in again.stderr
+    shown = runner.invoke(main, ["keys", "show", str(tmp_path / "k")])
+    assert shown.exit_code == 0
+    assert public_key_text(identity.public_key) in shown.stdout
+    missing = runner.invoke(main, ["keys", "show", str(tmp_path / "nothing")])
+    assert missing.exit_code == 2
+    assert "mista keys init" in missing.stderr
+
+
+def test_cli_keys_init_as_a_process_with_hosts(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mista",
+            "keys",
+            "init",
+            str(tmp_path),
+            "--nation",
+            "JPN",
+            "--host",
+            "10.9.8.7",
+            "--host",
+            "node.jpn.example",
+            "--days",
+            "30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "10.9.8.7, node.jpn.example" in done.stdout
+    assert identity_facts(load_identity(tmp_path, "JPN"))["hosts"] == "10.9.8.7, node.jpn.example"

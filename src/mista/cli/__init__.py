@@ -30,3 +30,9 @@ del _data
 from mista.cli import users as _users  # noqa: E402
 
 del _users
+from mista.cli import keys as _keys  # noqa: E402
+
+del _keys
+from mista.cli import audit as _audit  # noqa: E402
+
+del _audit
