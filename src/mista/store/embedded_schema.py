@@ -273,8 +273,69 @@ _PER_LABEL = (
     """,
 )
 
+#: Migration 3: the partner exchange's tables (cursors, outbox, inbound batches, nonces,
+#: amendments); ``mista.store.embedded_exchange`` describes them and holds their SQL.
+_EXCHANGE = (
+    """
+    CREATE TABLE share_cursors (
+        partner VARCHAR PRIMARY KEY,
+        scanned_seq BIGINT NOT NULL,
+        last_order BIGINT NOT NULL,
+        last_batch BIGINT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE share_outbox (
+        partner VARCHAR NOT NULL,
+        order_no BIGINT NOT NULL,
+        record_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        not_before TIMESTAMPTZ NOT NULL,
+        agreement VARCHAR,
+        clause VARCHAR,
+        item VARCHAR NOT NULL,
+        batch_seq BIGINT,
+        sent_at TIMESTAMPTZ,
+        dropped VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE share_inbound (
+        sender VARCHAR NOT NULL,
+        seq BIGINT NOT NULL,
+        batch_hash VARCHAR NOT NULL,
+        items_hash VARCHAR NOT NULL,
+        nonce VARCHAR NOT NULL,
+        received_at TIMESTAMPTZ NOT NULL,
+        records INTEGER NOT NULL,
+        PRIMARY KEY (sender, seq)
+    )
+    """,
+    """
+    CREATE TABLE share_nonces (
+        sender VARCHAR NOT NULL,
+        nonce VARCHAR NOT NULL,
+        seen_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (sender, nonce)
+    )
+    """,
+    """
+    CREATE TABLE share_amendments (
+        id_hi UBIGINT NOT NULL,
+        id_lo UBIGINT NOT NULL,
+        sender VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        record VARCHAR,
+        batch_seq BIGINT NOT NULL,
+        amended_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+)
+
 #: (version, name, statements), in order.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "initial schema", _INITIAL),
     (2, "users; latest state and quarantine per label", _PER_LABEL),
+    (3, "partner exchange: cursors, outbox, inbound batches, nonces, amendments", _EXCHANGE),
 )

@@ -1,0 +1,538 @@
+"""The exchange between nodes, store side: release scanning, outbox, batches and receipt.
+
+``Exchange`` is what the node's pushers and its HTTPS receiver call (docs/sharing.md §4):
+
+- ``scan`` decides every report after a partner's cursor and queues releases and holds in
+  the partner's durable outbox, in the same transaction as the cursor move;
+- ``next_batch`` seals the due items in order as the partner's next batch (or the batch
+  given out before and never acknowledged, again, with a fresh nonce), re-deciding each
+  item at send time so nothing leaves under an agreement that has since ended, and audits
+  the release; ``acknowledge`` marks its items sent after the partner's 2xx;
+- ``receive`` checks and stores a batch from a partner, answering with a ``Receipt``
+  (status code, reason, records stored);
+- ``amend`` queues a withdrawal or a correction of a released record to every partner it
+  was queued for.
+
+Every store access happens under ``lock``, which the node also holds for its own ingest
+writes: the exchange shares the store's one connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from mista.errors import AgreementError, InputError, StoreError
+from mista.labels import Label
+from mista.share.agreements import Agreement, Sanitise
+from mista.share.audit import AuditLog
+from mista.share.inbound import candidate_of, ingest_batch, refusal
+from mista.share.keys import Identity
+from mista.share.outbox import (
+    ItemReader,
+    ScanResult,
+    record_text,
+    release_items,
+    wire_item_text,
+    wire_item_text_list,
+)
+from mista.share.release import Outcome, Releaser, sanitise_record
+from mista.store.embedded import DuckDBStore
+from mista.store.embedded_exchange import ExchangeTables, InboundBatch, OutboxItem, OutboxRow
+from mista.wire.batch import MAX_BATCH_BYTES, Batch, new_nonce, open_sealed, seal
+from mista.wire.canonical import WireError, sha256_hex
+from mista.wire.records import (
+    CorrectItem,
+    Item,
+    RecordItem,
+    WireRecord,
+    WithdrawItem,
+)
+
+__all__ = ["Exchange", "Outgoing", "Partner", "Receipt"]
+
+#: HTTP status of each ``WireError`` reason (anything else is a 400).
+_WIRE_STATUS = {"bad-signature": 401, "unknown-sender": 401, "too-large": 413}
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    """A partner node as the config names it: nation, where to push, what to pin."""
+
+    nation: str
+    endpoint: str
+    certificate: Path
+    public_key: Ed25519PublicKey
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One sealed batch for a partner, ready to POST."""
+
+    partner: str
+    seq: int
+    data: bytes
+    hash: str
+    record_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The receiver's answer to one batch: an HTTP status and a reason code."""
+
+    status: int
+    reason: str
+    stored: int = 0
+    duplicate: bool = False
+    batch_hash: str | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class _RefusedError(Exception):
+    """A batch refused by ``receive`` (carries the receipt)."""
+
+    def __init__(self, status: int, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.reason, self.detail = status, reason, detail
+
+
+class Exchange:
+    """Release to and receipt from partners over one store (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: DuckDBStore,
+        *,
+        node: str,
+        identity: Identity,
+        partners: Mapping[str, Partner],
+        agreements: Sequence[Agreement],
+        audit: AuditLog,
+        lock: threading.RLock | None = None,
+        clock_window: timedelta = timedelta(minutes=10),
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+    ) -> None:
+        if identity.nation != node:
+            raise InputError(
+                f"the identity is {identity.nation}'s but this node is {node} "
+                "(load the keys of this node's nation)"
+            )
+        for nation, partner in partners.items():
+            if partner.nation != nation or nation == node:
+                raise InputError(
+                    f"partner entry {nation!r} names {partner.nation} (each partner is keyed "
+                    f"by its own nation, and {node} cannot be its own partner)"
+                )
+        self.store = store
+        self.node = node
+        self.identity = identity
+        self.partners = dict(partners)
+        self.agreements = tuple(agreements)
+        self.audit = audit
+        self.lock = lock if lock is not None else threading.RLock()
+        self.clock_window = clock_window
+        self.max_batch_bytes = max_batch_bytes
+        self._tables = ExchangeTables(store)
+        self._releasers = {name: Releaser(node, name, self.agreements) for name in self.partners}
+        self._labels: dict[int, Label] = {}
+        self._keys = {name: partner.public_key for name, partner in self.partners.items()}
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _partner(self, partner: str) -> Releaser:
+        releaser = self._releasers.get(partner)
+        if releaser is None:
+            known = ", ".join(sorted(self.partners)) or "none are configured"
+            raise InputError(f"{partner!r} is not a partner of {self.node} (partners: {known})")
+        return releaser
+
+    def _label(self, number: int) -> Label | None:
+        label = self._labels.get(number)
+        if label is None:
+            self._labels = self._tables.labels()
+            label = self._labels.get(number)
+        return label
+
+    # -- release -------------------------------------------------------------------------
+
+    def scan(self, partner: str, *, now: datetime, limit: int = 10_000) -> ScanResult:
+        """Decide up to ``limit`` reports after ``partner``'s cursor; queue releases and
+        holds, move the cursor past all of them, in one transaction."""
+        releaser = self._partner(partner)
+        with self.lock:
+            cursor = self._tables.cursor(partner).scanned_seq
+            reports = self._tables.reports_after(cursor, limit)
+            if reports.num_rows == 0:
+                return ScanResult(partner, 0, 0, 0, {}, cursor)
+            last = int(reports.column("seq")[-1].as_py())
+            items, released, held, denied = release_items(
+                reports.to_pylist(), self._label, releaser, now=now
+            )
+            self._tables.commit_scan(partner, last, items)
+        return ScanResult(partner, reports.num_rows, released, held, dict(denied), last)
+
+    def _recheck(
+        self, partner: str, rows: Sequence[OutboxRow], now: datetime
+    ) -> tuple[list[tuple[OutboxRow, Item]], list[tuple[int, str]], list[tuple[int, datetime]]]:
+        """Items of ``rows`` that may go now, those to drop (with why), those not yet due."""
+        releaser = self._partner(partner)
+        sendable: list[tuple[OutboxRow, Item]] = []
+        dropped: list[tuple[int, str]] = []
+        later: list[tuple[int, datetime]] = []
+        reader = ItemReader()
+        for row in rows:
+            try:
+                item = reader.item(row.item)
+            except WireError as exc:
+                dropped.append((row.order_no, f"unreadable item: {exc}"))
+                continue
+            if isinstance(item, RecordItem | CorrectItem):
+                decision = releaser.decide(candidate_of(item.record), now)
+                if decision.outcome is Outcome.DENY:
+                    dropped.append((row.order_no, decision.reason))
+                    continue
+                if decision.outcome is Outcome.HOLD:
+                    assert decision.not_before is not None
+                    later.append((row.order_no, decision.not_before))
+                    continue
+            sendable.append((row, item))
+        return sendable, dropped, later
+
+    def next_batch(self, partner: str, *, now: datetime, max_items: int = 1000) -> Outgoing | None:
+        """The partner's next sealed batch, or None when nothing is due.
+
+        A batch given out before and not acknowledged comes back first, with the same seq
+        and items and a fresh nonce, so the partner can tell a resend from a replay. Items
+        are decided again at ``now``: one no longer allowed is dropped (never sent), and an
+        unacknowledged batch holding one is given up and its other items queued again.
+        """
+        self._partner(partner)
+        with self.lock:
+            pending = self._tables.pending(partner)
+            if pending is not None:
+                seq, rows = pending
+                sendable, dropped, later = self._recheck(partner, rows, now)
+                if not dropped and not later:
+                    return self._seal(partner, seq, sendable, now)
+                self._tables.assign_batch(
+                    partner, [], dropped, deferred=later, release_pending=True
+                )
+            while True:
+                rows = self._tables.due(partner, now, max_items)
+                if not rows:
+                    return None
+                sendable, dropped, later = self._recheck(partner, rows, now)
+                given = self._tables.assign_batch(
+                    partner, [row.order_no for row, _ in sendable], dropped, deferred=later
+                )
+                if given is not None:
+                    return self._seal(partner, given, sendable, now)
+
+    def _seal(
+        self, partner: str, seq: int, items: Sequence[tuple[OutboxRow, Item]], now: datetime
+    ) -> Outgoing:
+        batch = Batch(
+            sender=self.node,
+            receiver=partner,
+            seq=seq,
+            created_at=now,
+            nonce=new_nonce(),
+            items=tuple(item for _, item in items),
+        )
+        data = seal(batch, self.identity.signing_key)
+        digest = sha256_hex(data)
+        clauses = sorted(
+            {
+                f"{self._clause_of(row)}"
+                for row, item in items
+                if isinstance(item, RecordItem | CorrectItem)
+            }
+        )
+        self.audit.append(
+            "release",
+            partner=partner,
+            detail={"batch": digest, "seq": seq, "records": len(items), "clauses": clauses},
+            at=now,
+        )
+        return Outgoing(
+            partner=partner,
+            seq=seq,
+            data=data,
+            hash=digest,
+            record_ids=tuple(row.record_id for row, _ in items),
+        )
+
+    def _clause_of(self, row: OutboxRow) -> str:
+        return f"{row.agreement}/{row.clause}"
+
+    def acknowledge(self, partner: str, outgoing: Outgoing, *, now: datetime | None = None) -> None:
+        """Mark the items of ``outgoing`` sent (the partner answered 2xx), durably."""
+        if outgoing.partner != partner:
+            raise InputError(
+                f"batch {outgoing.seq} was sealed for {outgoing.partner}, not {partner}"
+            )
+        with self.lock:
+            self._tables.mark_sent(partner, outgoing.seq, now or _utc_now())
+
+    def outbox_counts(self, partner: str) -> dict[str, int]:
+        """The partner's outbox items by state (queued, in-flight, sent, dropped)."""
+        self._partner(partner)
+        with self.lock:
+            return self._tables.outbox_counts(partner)
+
+    # -- amendments ----------------------------------------------------------------------
+
+    def amend(
+        self,
+        record_id: str,
+        kind: Literal["withdraw", "correct"],
+        *,
+        reason: str,
+        fields: Mapping[str, object] | None = None,
+        now: datetime,
+    ) -> list[str]:
+        """Queue a withdrawal or a correction of a released record to every partner it was
+        queued for; returns those partners.
+
+        A correction's ``fields`` replace the record's fields and are sanitised by the
+        clause that released it to each partner; should the corrected record no longer be
+        releasable to a partner, that partner is sent a withdrawal instead.
+        """
+        if kind not in ("withdraw", "correct"):
+            raise InputError(f"amendment kind {kind!r} is not withdraw or correct")
+        if kind == "correct" and not fields:
+            raise InputError("a correction needs the corrected fields (fields={...})")
+        with self.lock:
+            given = self._tables.partners_given(record_id)
+            partners = [name for name in given if name in self.partners]
+            for partner in partners:
+                item = self._amendment(partner, record_id, kind, reason, fields, given, now)
+                not_before = max(now, self._tables.latest_not_before(partner, record_id) or now)
+                self._tables.enqueue(
+                    partner,
+                    [
+                        OutboxItem(
+                            record_id=record_id,
+                            kind="correct" if isinstance(item, CorrectItem) else "withdraw",
+                            not_before=not_before,
+                            agreement=given[partner][0],
+                            clause=given[partner][1],
+                            item=wire_item_text(item),
+                        )
+                    ],
+                )
+            self.audit.append(
+                "amend",
+                partner=None,
+                detail={"kind": kind, "record": record_id, "partners": partners},
+                at=now,
+            )
+        return partners
+
+    def _amendment(
+        self,
+        partner: str,
+        record_id: str,
+        kind: str,
+        reason: str,
+        fields: Mapping[str, object] | None,
+        given: Mapping[str, tuple[str | None, str | None]],
+        now: datetime,
+    ) -> Item:
+        withdraw = WithdrawItem(record_id, reason)
+        if kind == "withdraw" or fields is None:
+            return withdraw
+        text = self._tables.latest_item(partner, record_id)
+        if text is None:
+            raise StoreError(f"record {record_id} has no queued item for {partner}")
+        previous = ItemReader().item(text)
+        if not isinstance(previous, RecordItem | CorrectItem):
+            return withdraw
+        sanitise = self._sanitise_of(*given[partner])
+        merged = {**previous.record.fields, **sanitise_record(fields, sanitise)}
+        merged = {key: value for key, value in merged.items() if value is not None}
+        try:
+            record = WireRecord(record_id, previous.record.flow, previous.record.label, merged)
+        except WireError as exc:
+            raise InputError(f"correction of {record_id}: {exc}") from None
+        decision = self._partner(partner).decide(candidate_of(record), now)
+        if decision.outcome is Outcome.DENY:
+            return WithdrawItem(
+                record_id, f"{reason} (the corrected record may not be released: withdrawn)"
+            )
+        return CorrectItem(record, reason)
+
+    def _sanitise_of(self, agreement_id: str | None, clause_id: str | None) -> Sanitise:
+        for agreement in self.agreements:
+            if agreement.id != agreement_id:
+                continue
+            for clause in agreement.clauses:
+                if clause.id == clause_id:
+                    return clause.sanitise
+        raise AgreementError(
+            f"agreement {agreement_id} clause {clause_id}, which released the record, is no "
+            "longer configured: withdraw the record instead of correcting it"
+        )
+
+    # -- receipt -------------------------------------------------------------------------
+
+    def receive(self, data: bytes, *, peer_nation: str | None, now: datetime) -> Receipt:
+        """Check and store one sealed batch from a partner (see docs/sharing.md §4).
+
+        ``peer_nation`` is the owner of the TLS client certificate (None: no certificate).
+        Any refusal stores nothing and is audited as ``reject``.
+        """
+        with self.lock:
+            batch_hash: str | None = None
+            try:
+                batch, batch_hash = self._open(data, peer_nation)
+                return self._accept(batch, batch_hash, peer_nation, now)
+            except _RefusedError as refused:
+                self.audit.append(
+                    "reject",
+                    partner=peer_nation,
+                    detail={
+                        "batch": batch_hash,
+                        "reason": refused.reason,
+                        "detail": refused.detail,
+                    },
+                    at=now,
+                )
+                return Receipt(
+                    refused.status,
+                    refused.reason,
+                    batch_hash=batch_hash,
+                    detail=refused.detail,
+                )
+
+    def _open(self, data: bytes, peer_nation: str | None) -> tuple[Batch, str]:
+        if peer_nation is None:
+            raise _RefusedError(403, "no-certificate", "the sender presented no client certificate")
+        if peer_nation not in self.partners:
+            raise _RefusedError(
+                403, "unknown-peer", f"{peer_nation} is not a partner of {self.node}"
+            )
+        try:
+            return open_sealed(
+                data, self._keys, expected_receiver=self.node, max_bytes=self.max_batch_bytes
+            )
+        except WireError as exc:
+            raise _RefusedError(_WIRE_STATUS.get(exc.reason, 400), exc.reason, exc.detail) from None
+
+    def _accept(self, batch: Batch, batch_hash: str, peer: str | None, now: datetime) -> Receipt:
+        sender = batch.sender
+        if sender != peer:
+            raise _RefusedError(
+                403,
+                "wrong-sender",
+                f"certificate of {peer} used to send as {sender}",
+            )
+        skew = abs(batch.created_at - now)
+        if skew > self.clock_window:
+            raise _RefusedError(
+                400,
+                "stale",
+                f"batch created at {batch.created_at.isoformat()}, {skew} away from this "
+                f"node's clock (window {self.clock_window}): check both clocks",
+            )
+        if self._tables.nonce_seen(sender, batch.nonce):
+            raise _RefusedError(409, "replay", f"nonce {batch.nonce} of {sender} was seen before")
+        # What the items say, not how this copy was sealed (nonce, time): equal for a resend.
+        items_hash = sha256_hex(wire_item_text_list(batch.items).encode("utf-8"))
+        inbound = InboundBatch(
+            sender, batch.seq, batch_hash, items_hash, batch.nonce, now, len(batch.items)
+        )
+        previous = self._tables.inbound(sender, batch.seq)
+        forget = now - 2 * self.clock_window
+        if previous is not None:
+            if previous.items_hash != items_hash:
+                raise _RefusedError(
+                    409,
+                    "seq-reused",
+                    f"batch {batch.seq} of {sender} was accepted before with other items",
+                )
+            self._tables.record_inbound(inbound, duplicate=True, forget_nonces_before=forget)
+            # Audited as received, so the partner's release of this copy is matched.
+            self.audit.append(
+                "receive",
+                partner=sender,
+                detail={
+                    "batch": batch_hash,
+                    "seq": batch.seq,
+                    "records": 0,
+                    "sender": sender,
+                    "duplicate": True,
+                },
+                at=now,
+            )
+            return Receipt(200, "duplicate", 0, True, batch_hash)
+        found = refusal(
+            batch.items, sender=sender, node=self.node, agreements=self.agreements, now=now
+        )
+        if found is not None:
+            raise _RefusedError(403, *found)
+        records = [item.record for item in batch.items if isinstance(item, RecordItem)]
+        stored = 0
+        if records:
+            try:
+                stored = self.store.write(ingest_batch(sender, records)).reports
+            except StoreError as exc:
+                raise _RefusedError(500, "store-failed", str(exc)) from None
+        amendments = self._amendments(sender, batch.items, {r.id for r in records})
+        self._tables.record_inbound(
+            inbound, duplicate=False, amendments=amendments, forget_nonces_before=forget
+        )
+        self.audit.append(
+            "receive",
+            partner=sender,
+            detail={
+                "batch": batch_hash,
+                "seq": batch.seq,
+                "records": len(records),
+                "sender": sender,
+            },
+            at=now,
+        )
+        for record_id, kind, _, _ in amendments:
+            self.audit.append(
+                "amend",
+                partner=sender,
+                detail={"kind": kind, "record": record_id, "partners": [sender]},
+                at=now,
+            )
+        return Receipt(200, "accepted", stored, False, batch_hash)
+
+    def _amendments(
+        self, sender: str, items: Sequence[Item], in_batch: set[str]
+    ) -> list[tuple[str, str, str, str | None]]:
+        """Withdrawals and corrections of records this node holds from ``sender``."""
+        wanted = [
+            item.id if isinstance(item, WithdrawItem) else item.record.id
+            for item in items
+            if isinstance(item, WithdrawItem | CorrectItem)
+        ]
+        if not wanted:
+            return []
+        held = self._tables.received_from(sender, wanted) | in_batch
+        amendments: list[tuple[str, str, str, str | None]] = []
+        for item in items:
+            if isinstance(item, WithdrawItem) and item.id in held:
+                amendments.append((item.id, "withdraw", item.reason, None))
+            elif isinstance(item, CorrectItem) and item.record.id in held:
+                text = record_text(item.record)
+                amendments.append((item.record.id, "correct", item.reason, text))
+        return amendments
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

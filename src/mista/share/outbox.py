@@ -1,0 +1,214 @@
+"""From stored reports to outbox items: decide, sanitise and write each release as a wire item.
+
+``release_items`` is the pure middle of a release scan (``Exchange.scan`` reads the reports
+and commits the items with the cursor move). For each report it asks the partner's
+``Releaser``; a release or a hold becomes an outbox item holding the sanitised record as
+canonical JSON, due now (release) or at the hold's ``not_before``; a denial is counted by
+the rule that failed.
+
+What a released record carries: its id, flow, label (unchanged) and the report fields that
+are not null, ``receiver`` (the first receiver that heard it) included, then sanitised by
+the clause (``remove`` may drop ``receiver`` or any other removable field, ``precision``
+rounds lat/lon). The raw input line, the content key and the local source (file or feed)
+name never leave the node: they say how this node's sensors work, not what was seen.
+
+The decision is taken twice when sanitising moves the position (``precision``): once on
+the record as observed, and again on the sanitised record, which is what the partner
+checks when it receives it. A record whose rounded position falls outside the clause's
+area is denied here rather than refused by the partner (which would stall the outbox).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mista.labels import Label
+from mista.share.agreements import Flow
+from mista.share.release import Candidate, Decision, Outcome, Releaser, sanitise_record
+from mista.store.embedded_exchange import OutboxItem
+from mista.wire.canonical import WireError
+from mista.wire.records import (
+    CorrectItem,
+    Item,
+    RecordItem,
+    WireRecord,
+    item_from_wire,
+    item_to_wire,
+    label_from_wire,
+    record_to_wire,
+)
+
+__all__ = [
+    "ItemReader",
+    "ScanResult",
+    "denial_rule",
+    "record_text",
+    "release_items",
+    "wire_item_text",
+    "wire_item_text_list",
+]
+
+_RECORD_KEYS = frozenset({"id", "flow", "label", "fields"})
+
+#: The flow of stored reports.
+REPORTS = Flow.REPORTS
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """What one release scan for one partner did."""
+
+    partner: str
+    #: Reports decided (the cursor moved past them).
+    scanned: int
+    #: Queued to send now, and queued to send later (held by a clause's delay).
+    released: int
+    held: int
+    #: Denials by the rule that failed (``rule 2``, ``rule 5``, ``wire`` ...).
+    denied: Mapping[str, int] = field(default_factory=dict)
+    #: The report seq the partner's cursor now stands at.
+    cursor: int = 0
+
+    @property
+    def denied_total(self) -> int:
+        return sum(self.denied.values())
+
+
+def denial_rule(decision: Decision) -> str:
+    """The short name of the rule a denial names (``rule 2``), for counting."""
+    return decision.reason.split(":", 1)[0]
+
+
+def wire_item_text(item: Item) -> str:
+    """An item as the JSON text the outbox keeps: the wire dict with sorted keys, compact.
+
+    Not RFC 8785 (the sealed batch is; writing it is the costly part of sending), but
+    deterministic and read back to the same values, which is all the outbox needs.
+    """
+    return _dumps(item_to_wire(item))
+
+
+def wire_item_text_list(items: Sequence[Item]) -> str:
+    """Items as one JSON text (for comparing the contents of two batches)."""
+    return _dumps([item_to_wire(item) for item in items])
+
+
+def record_text(record: WireRecord) -> str:
+    """A record as compact sorted JSON: what a received record is kept as (its raw input)."""
+    return _dumps(record_to_wire(record))
+
+
+def _dumps(obj: object) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class ItemReader:
+    """Outbox texts back to batch items, checking each record once (``record_from_wire``
+    would check it twice), with the few distinct labels read once each."""
+
+    def __init__(self) -> None:
+        self._labels: dict[str, Label] = {}
+
+    def _label(self, obj: Any) -> Label:
+        key = _dumps(obj)
+        label = self._labels.get(key)
+        if label is None:
+            label = self._labels[key] = label_from_wire(obj)
+        return label
+
+    def _record(self, obj: Any) -> WireRecord:
+        if not isinstance(obj, dict) or set(obj) != _RECORD_KEYS:
+            raise WireError("malformed", "outbox record is not {id, flow, label, fields}")
+        return WireRecord(obj["id"], obj["flow"], self._label(obj["label"]), obj["fields"])
+
+    def item(self, text: str) -> Item:
+        """The item an outbox text holds (``WireError`` if it is not one)."""
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            raise WireError("malformed", f"outbox item is not JSON: {exc}") from None
+        kind = obj.get("kind") if isinstance(obj, dict) else None
+        if kind == "record" and set(obj) == {"kind", "record"}:
+            return RecordItem(self._record(obj["record"]))
+        if kind == "correct" and set(obj) == {"kind", "record", "reason"}:
+            return CorrectItem(self._record(obj["record"]), obj["reason"])
+        return item_from_wire(obj)
+
+
+def _coordinate(fields: Mapping[str, object], name: str) -> float | None:
+    value = fields.get(name)
+    return float(value) if isinstance(value, float | int) else None
+
+
+def release_items(
+    rows: Iterable[Mapping[str, Any]],
+    labels: Callable[[int], Label | None],
+    releaser: Releaser,
+    *,
+    now: datetime,
+) -> tuple[list[OutboxItem], int, int, Counter[str]]:
+    """Outbox items for report ``rows`` (dicts with ``id``, ``label_no`` and the report
+    fields), and the counts: released, held, denied by rule."""
+    items: list[OutboxItem] = []
+    released = held = 0
+    denied: Counter[str] = Counter()
+    decide = releaser.decide
+    for row in rows:
+        label = labels(row["label_no"])
+        if label is None:
+            denied["no label"] += 1
+            continue
+        lat, lon, observed_at = row["lat"], row["lon"], row["observed_at"]
+        decision = decide(Candidate(REPORTS, label, observed_at, lat, lon), now)
+        if decision.outcome is Outcome.DENY:
+            denied[denial_rule(decision)] += 1
+            continue
+        assert decision.sanitise is not None
+        fields = {
+            name: value
+            for name, value in row.items()
+            if value is not None and name not in ("id", "label_no", "seq")
+        }
+        sanitised = sanitise_record(fields, decision.sanitise)
+        if sanitised.get("lat") != lat or sanitised.get("lon") != lon:
+            moved = Candidate(
+                REPORTS,
+                label,
+                observed_at,
+                _coordinate(sanitised, "lat"),
+                _coordinate(sanitised, "lon"),
+            )
+            decision = decide(moved, now)
+            if decision.outcome is Outcome.DENY:
+                denied["sanitised " + denial_rule(decision)] += 1
+                continue
+        try:
+            text = wire_item_text(
+                RecordItem(WireRecord(row["id"], REPORTS.value, label, sanitised))
+            )
+        except WireError:
+            denied["wire"] += 1
+            continue
+        if decision.outcome is Outcome.RELEASE:
+            released += 1
+            not_before = now
+        else:
+            held += 1
+            assert decision.not_before is not None
+            not_before = decision.not_before
+        items.append(
+            OutboxItem(
+                record_id=row["id"],
+                kind="record",
+                not_before=not_before,
+                agreement=decision.agreement,
+                clause=decision.clause,
+                item=text,
+            )
+        )
+    return items, released, held, denied

@@ -1,0 +1,603 @@
+"""The partner exchange's tables in the embedded store: cursors, outbox, inbound batches.
+
+All DuckDB SQL of the sharing layer lives here; ``mista.share.exchange`` decides what goes
+in. The tables (migration 3 in ``embedded_schema``) share the store's file and
+connection, so a cursor move and the outbox rows it produces commit in one transaction,
+and a crash leaves either both or neither.
+
+- ``share_cursors``: per partner, the last report ``seq`` scanned, the last outbox order
+  number and the last batch seq given out.
+- ``share_outbox``: per partner, items in order (``order_no``): a record, a correction or a
+  withdrawal, due at ``not_before``, with the agreement and clause that released it and the
+  item as canonical JSON. ``batch_seq`` is set when the item is first put in a batch (a
+  resend reuses it), ``sent_at`` when the partner acknowledged that batch, ``dropped`` (a
+  reason) when a later decision no longer allowed sending it.
+- ``share_inbound``: batches accepted from partners (sender, seq, hashes, nonce, count).
+- ``share_nonces``: every nonce accepted, so a replayed batch is refused.
+- ``share_amendments``: withdrawals and corrections received for stored records. Reports
+  are append-only, so queries must hide a report with a ``withdraw`` row here and show the
+  newest ``correct`` row's record in place of the stored fields (the query side does not
+  do this yet).
+
+Callers hold the exchange lock around every call: these methods share the store's one
+connection with ``DuckDBStore.write``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from mista.errors import StoreError
+from mista.labels import Label, Level
+from mista.model import DEDUPE_WINDOW_S
+
+from .embedded import DuckDBStore
+
+__all__ = [
+    "ExchangeTables",
+    "InboundBatch",
+    "OutboxItem",
+    "OutboxRow",
+    "PartnerCursor",
+]
+
+_UTC_US = pa.timestamp("us", tz="UTC")
+_OUTBOX_SCHEMA = pa.schema(
+    [
+        pa.field("partner", pa.string()),
+        pa.field("order_no", pa.int64()),
+        pa.field("record_id", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("not_before", _UTC_US),
+        pa.field("agreement", pa.string()),
+        pa.field("clause", pa.string()),
+        pa.field("item", pa.string()),
+    ]
+)
+#: Report columns a release scan reads (besides seq, id and label).
+REPORT_FIELD_COLUMNS = (
+    "originator",
+    "source_kind",
+    "observed_at",
+    "msg_type",
+    "mmsi",
+    "lat",
+    "lon",
+    "speed_kn",
+    "course_deg",
+    "heading_deg",
+    "nav_status",
+    "imo",
+    "name",
+    "callsign",
+    "ship_type",
+    "destination",
+    "draught_m",
+    "to_bow_m",
+    "to_stern_m",
+    "to_port_m",
+    "to_starboard_m",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerCursor:
+    """Where release to one partner stands."""
+
+    scanned_seq: int
+    last_order: int
+    last_batch: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One item to queue for a partner (its order number is given on insert)."""
+
+    record_id: str
+    kind: str
+    not_before: datetime
+    agreement: str | None
+    clause: str | None
+    item: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A queued item as read back."""
+
+    order_no: int
+    record_id: str
+    kind: str
+    not_before: datetime
+    item: str
+    batch_seq: int | None
+    agreement: str | None
+    clause: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundBatch:
+    """An accepted inbound batch, as recorded."""
+
+    sender: str
+    seq: int
+    batch_hash: str
+    items_hash: str
+    nonce: str
+    received_at: datetime
+    records: int
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _ts(param: str) -> str:
+    """SQL for a time parameter passed as epoch microseconds (see ``_us``)."""
+    return f"make_timestamp(${param}::BIGINT)::TIMESTAMPTZ"
+
+
+def _us(moment: datetime) -> int:
+    """Epoch microseconds of an aware time (DuckDB's Python time zones need pytz)."""
+    if moment.tzinfo is None:
+        raise StoreError(f"time {moment.isoformat()} has no timezone: give UTC times")
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _time(micros: int | None) -> datetime | None:
+    return None if micros is None else _EPOCH + timedelta(microseconds=int(micros))
+
+
+def split_id(record_id: str) -> tuple[int, int]:
+    """A 32-hex report id as the (high, low) UBIGINT halves the reports table keeps."""
+    return int(record_id[:16], 16), int(record_id[16:], 16)
+
+
+class ExchangeTables:
+    """The exchange's reads and writes on one open, writable ``DuckDBStore``."""
+
+    def __init__(self, store: DuckDBStore) -> None:
+        self._store = store
+        self._con = store.connection
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        try:
+            return self._con.execute(sql, params or {}).fetchall()
+        except duckdb.Error as exc:
+            raise StoreError(f"store {self._store.path}: exchange query failed: {exc}") from None
+
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[None]:
+        con = self._con
+        try:
+            con.begin()
+            yield
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise StoreError(f"store {self._store.path}: {what} failed: {exc}") from None
+        except BaseException:
+            con.rollback()
+            raise
+
+    # -- labels and reports --------------------------------------------------------------
+
+    def labels(self) -> dict[int, Label]:
+        """Every stored label by its number."""
+        rows = self._rows(
+            "SELECT label_no, level, originator, releasable_to, categories, orcon FROM labels"
+        )
+        labels: dict[int, Label] = {}
+        for number, level, originator, releasable, categories, orcon in rows:
+            if not originator:
+                continue  # a placeholder label naming no nation (nothing may leave under it)
+            labels[int(number)] = Label(
+                level=Level(level),
+                originator=originator,
+                releasable_to=frozenset(releasable),
+                categories=frozenset(categories),
+                orcon=bool(orcon),
+            )
+        return labels
+
+    def reports_after(self, seq: int, limit: int) -> pa.Table:
+        """Reports with ``seq`` greater than ``seq``, in seq order, at most ``limit``.
+
+        Columns: seq, id (32 hex), label_no, :data:`REPORT_FIELD_COLUMNS`, and ``receiver``
+        (the first receiver that heard it, when any did).
+        """
+        columns = ", ".join(f"r.{name}" for name in REPORT_FIELD_COLUMNS)
+        try:
+            chunk = self._con.sql(
+                f"""
+                SELECT r.seq, r.id_hi, r.id_lo, printf('%016x%016x', r.id_hi, r.id_lo) AS id,
+                       r.label_no, {columns}
+                FROM reports r WHERE r.seq > $after ORDER BY r.seq LIMIT $limit
+                """,
+                params={"after": seq, "limit": limit},
+            ).to_arrow_table()
+            receivers = self._first_receivers(chunk)
+        except duckdb.Error as exc:
+            raise StoreError(f"store {self._store.path}: reading reports failed: {exc}") from None
+        return chunk.drop_columns(["id_hi", "id_lo"]).append_column("receiver", receivers)
+
+    def _first_receivers(self, chunk: pa.Table) -> pa.Array:
+        """The first receiver of each report of ``chunk`` (null where none is known).
+
+        A report's first reception is written with it and received at its observation time
+        (or up to the dedupe window later, when a repeat was merged into it), so only that
+        time window of the receptions is read.
+        """
+        if chunk.num_rows == 0:
+            return pa.array([], pa.string())
+        observed = chunk.column("observed_at")
+        timed = [t for t in (observed.combine_chunks().drop_null().to_pylist()) if t]
+        window = ["received_at IS NULL"]
+        params: dict[str, Any] = {}
+        if timed:
+            window.append(f"received_at BETWEEN {_ts('lo')} AND {_ts('hi')}")
+            high = max(timed) + timedelta(seconds=DEDUPE_WINDOW_S)
+            params = {"lo": _us(min(timed)), "hi": _us(high)}
+        keys = chunk.select(["id_hi", "id_lo"]).append_column(
+            "k", pa.array(range(chunk.num_rows), pa.int64())
+        )
+        self._con.register("_share_chunk", keys)
+        try:
+            heard = self._con.sql(
+                f"""
+                SELECT c.receiver FROM _share_chunk k
+                LEFT JOIN (
+                    SELECT id_hi, id_lo,
+                           arg_min(receiver, coalesce(received_at, TIMESTAMPTZ '1970-01-01'))
+                               FILTER (WHERE receiver IS NOT NULL) AS receiver
+                    FROM receptions
+                    WHERE ({" OR ".join(window)})
+                      AND (id_hi, id_lo) IN (SELECT (id_hi, id_lo) FROM _share_chunk)
+                    GROUP BY id_hi, id_lo
+                ) c ON c.id_hi = k.id_hi AND c.id_lo = k.id_lo
+                ORDER BY k.k
+                """,
+                params=params,
+            ).to_arrow_table()
+        finally:
+            self._con.unregister("_share_chunk")
+        return heard.column("receiver").combine_chunks()
+
+    # -- cursors and outbox --------------------------------------------------------------
+
+    def cursor(self, partner: str) -> PartnerCursor:
+        rows = self._rows(
+            "SELECT scanned_seq, last_order, last_batch FROM share_cursors WHERE partner = $p",
+            {"p": partner},
+        )
+        if not rows:
+            return PartnerCursor(0, 0, 0)
+        scanned, order, batch = rows[0]
+        return PartnerCursor(int(scanned), int(order), int(batch))
+
+    def _save_cursor(self, partner: str, cursor: PartnerCursor) -> None:
+        self._con.execute(
+            """
+            INSERT INTO share_cursors VALUES ($p, $s, $o, $b)
+            ON CONFLICT (partner) DO UPDATE SET scanned_seq = excluded.scanned_seq,
+                last_order = excluded.last_order, last_batch = excluded.last_batch
+            """,
+            {"p": partner, "s": cursor.scanned_seq, "o": cursor.last_order, "b": cursor.last_batch},
+        ).fetchall()
+
+    def _insert_items(self, partner: str, first_order: int, items: Sequence[OutboxItem]) -> None:
+        if not items:
+            return
+        table = pa.table(
+            {
+                "partner": pa.array([partner] * len(items), pa.string()),
+                "order_no": pa.array(range(first_order, first_order + len(items)), pa.int64()),
+                "record_id": [item.record_id for item in items],
+                "kind": [item.kind for item in items],
+                "not_before": pa.array([item.not_before for item in items], _UTC_US),
+                "agreement": pa.array([item.agreement for item in items], pa.string()),
+                "clause": pa.array([item.clause for item in items], pa.string()),
+                "item": [item.item for item in items],
+            },
+            schema=_OUTBOX_SCHEMA,
+        )
+        self._con.register("_share_items", table)
+        try:
+            self._con.execute(
+                "INSERT INTO share_outbox (partner, order_no, record_id, kind, not_before, "
+                "agreement, clause, item) SELECT * FROM _share_items"
+            ).fetchall()
+        finally:
+            self._con.unregister("_share_items")
+
+    def commit_scan(self, partner: str, scanned_seq: int, items: Sequence[OutboxItem]) -> None:
+        """Queue ``items`` for ``partner`` and move its cursor to ``scanned_seq``, atomically."""
+        with self._transaction(f"queueing releases to {partner}"):
+            cursor = self.cursor(partner)
+            if scanned_seq < cursor.scanned_seq:
+                raise StoreError(
+                    f"release cursor of {partner} would move back from {cursor.scanned_seq} "
+                    f"to {scanned_seq} (two scanners on one store?)"
+                )
+            self._insert_items(partner, cursor.last_order + 1, items)
+            self._save_cursor(
+                partner,
+                PartnerCursor(scanned_seq, cursor.last_order + len(items), cursor.last_batch),
+            )
+
+    def enqueue(self, partner: str, items: Sequence[OutboxItem]) -> None:
+        """Queue ``items`` (amendments) for ``partner`` after everything queued before."""
+        with self._transaction(f"queueing amendments to {partner}"):
+            cursor = self.cursor(partner)
+            self._insert_items(partner, cursor.last_order + 1, items)
+            self._save_cursor(
+                partner,
+                PartnerCursor(
+                    cursor.scanned_seq, cursor.last_order + len(items), cursor.last_batch
+                ),
+            )
+
+    def _outbox_rows(self, where: str, params: dict[str, Any], limit: str = "") -> list[OutboxRow]:
+        rows = self._rows(
+            f"""
+            SELECT order_no, record_id, kind, epoch_us(not_before), item, batch_seq, agreement,
+                   clause
+            FROM share_outbox
+            WHERE partner = $p AND dropped IS NULL AND sent_at IS NULL AND {where}
+            ORDER BY order_no {limit}
+            """,
+            params,
+        )
+        return [
+            OutboxRow(
+                int(order),
+                record,
+                kind,
+                _EPOCH + timedelta(microseconds=due),
+                item,
+                batch,
+                agreement,
+                clause,
+            )
+            for order, record, kind, due, item, batch, agreement, clause in rows
+        ]
+
+    def pending(self, partner: str) -> tuple[int, list[OutboxRow]] | None:
+        """The batch given out to ``partner`` but not acknowledged (its seq and rows)."""
+        rows = self._outbox_rows("batch_seq IS NOT NULL", {"p": partner})
+        if not rows:
+            return None
+        seq = min(row.batch_seq for row in rows if row.batch_seq is not None)
+        return seq, [row for row in rows if row.batch_seq == seq]
+
+    def due(self, partner: str, now: datetime, limit: int) -> list[OutboxRow]:
+        """Items not yet in a batch whose time has come, in order, at most ``limit``."""
+        return self._outbox_rows(
+            f"batch_seq IS NULL AND not_before <= {_ts('now')}",
+            {"p": partner, "now": _us(now), "limit": limit},
+            "LIMIT $limit",
+        )
+
+    def assign_batch(
+        self,
+        partner: str,
+        orders: Sequence[int],
+        dropped: Sequence[tuple[int, str]],
+        *,
+        deferred: Sequence[tuple[int, datetime]] = (),
+        release_pending: bool = False,
+    ) -> int | None:
+        """Put the items ``orders`` in the partner's next batch and return its seq; mark
+        ``dropped`` items (order number, reason) as never to be sent, and move ``deferred``
+        items (order number, new due time) later. With
+        ``release_pending``, items of an unacknowledged batch not in ``orders`` go back to
+        the queue first. One transaction."""
+        with self._transaction(f"building a batch for {partner}"):
+            cursor = self.cursor(partner)
+            if release_pending:
+                self._con.execute(
+                    "UPDATE share_outbox SET batch_seq = NULL WHERE partner = $p "
+                    "AND batch_seq IS NOT NULL AND sent_at IS NULL AND dropped IS NULL",
+                    {"p": partner},
+                ).fetchall()
+            for order, reason in dropped:
+                self._con.execute(
+                    "UPDATE share_outbox SET dropped = $r, batch_seq = NULL "
+                    "WHERE partner = $p AND order_no = $o",
+                    {"p": partner, "o": order, "r": reason},
+                ).fetchall()
+            for order, not_before in deferred:
+                self._con.execute(
+                    f"UPDATE share_outbox SET not_before = {_ts('t')} "
+                    "WHERE partner = $p AND order_no = $o",
+                    {"p": partner, "o": order, "t": _us(not_before)},
+                ).fetchall()
+            if not orders:
+                return None
+            seq = cursor.last_batch + 1
+            self._con.execute(
+                "UPDATE share_outbox SET batch_seq = $s "
+                "WHERE partner = $p AND list_contains($orders, order_no)",
+                {"p": partner, "s": seq, "orders": list(orders)},
+            ).fetchall()
+            self._save_cursor(partner, PartnerCursor(cursor.scanned_seq, cursor.last_order, seq))
+            return seq
+
+    def mark_sent(self, partner: str, batch_seq: int, sent_at: datetime) -> int:
+        """Record that ``partner`` acknowledged batch ``batch_seq``; returns rows marked."""
+        with self._transaction(f"marking batch {batch_seq} to {partner} sent"):
+            rows = self._con.execute(
+                f"UPDATE share_outbox SET sent_at = {_ts('t')} "
+                "WHERE partner = $p AND batch_seq = $s "
+                "AND sent_at IS NULL AND dropped IS NULL",
+                {"p": partner, "s": batch_seq, "t": _us(sent_at)},
+            ).fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    def partners_given(self, record_id: str) -> dict[str, tuple[str | None, str | None]]:
+        """Partners a record was queued for and not dropped (so it was or will be sent),
+        with the agreement and clause that released it."""
+        rows = self._rows(
+            """
+            SELECT partner, arg_min(agreement, order_no), arg_min(clause, order_no)
+            FROM share_outbox
+            WHERE record_id = $r AND kind = 'record' AND dropped IS NULL
+            GROUP BY partner ORDER BY partner
+            """,
+            {"r": record_id},
+        )
+        return {partner: (agreement, clause) for partner, agreement, clause in rows}
+
+    def latest_not_before(self, partner: str, record_id: str) -> datetime | None:
+        rows = self._rows(
+            "SELECT epoch_us(max(not_before)) FROM share_outbox "
+            "WHERE partner = $p AND record_id = $r "
+            "AND dropped IS NULL",
+            {"p": partner, "r": record_id},
+        )
+        return _time(rows[0][0]) if rows else None
+
+    def latest_item(self, partner: str, record_id: str) -> str | None:
+        """The newest record or correction item queued for ``partner`` for a record."""
+        rows = self._rows(
+            "SELECT arg_max(item, order_no) FROM share_outbox WHERE partner = $p "
+            "AND record_id = $r AND kind IN ('record', 'correct') AND dropped IS NULL",
+            {"p": partner, "r": record_id},
+        )
+        return rows[0][0] if rows else None
+
+    def outbox_counts(self, partner: str) -> dict[str, int]:
+        """Items of ``partner`` by state: queued, in-flight, sent, dropped."""
+        rows = self._rows(
+            """
+            SELECT CASE WHEN dropped IS NOT NULL THEN 'dropped'
+                        WHEN sent_at IS NOT NULL THEN 'sent'
+                        WHEN batch_seq IS NOT NULL THEN 'in-flight'
+                        ELSE 'queued' END AS state, count(*)
+            FROM share_outbox WHERE partner = $p GROUP BY state
+            """,
+            {"p": partner},
+        )
+        counts = {"queued": 0, "in-flight": 0, "sent": 0, "dropped": 0}
+        counts.update({str(state): int(n) for state, n in rows})
+        return counts
+
+    # -- inbound -------------------------------------------------------------------------
+
+    def nonce_seen(self, sender: str, nonce: str) -> bool:
+        rows = self._rows(
+            "SELECT 1 FROM share_nonces WHERE sender = $s AND nonce = $n", {"s": sender, "n": nonce}
+        )
+        return bool(rows)
+
+    def inbound(self, sender: str, seq: int) -> InboundBatch | None:
+        rows = self._rows(
+            "SELECT sender, seq, batch_hash, items_hash, nonce, epoch_us(received_at), records "
+            "FROM share_inbound WHERE sender = $s AND seq = $q",
+            {"s": sender, "q": seq},
+        )
+        if not rows:
+            return None
+        s, q, batch_hash, items_hash, nonce, received_at, records = rows[0]
+        moment = _EPOCH + timedelta(microseconds=int(received_at))
+        return InboundBatch(s, int(q), batch_hash, items_hash, nonce, moment, int(records))
+
+    def record_inbound(
+        self,
+        batch: InboundBatch,
+        *,
+        duplicate: bool,
+        amendments: Sequence[tuple[str, str, str, str | None]] = (),
+        forget_nonces_before: datetime | None = None,
+    ) -> None:
+        """Record an accepted batch's nonce (and the batch itself unless it is a resend of
+        one accepted before), with the amendments it carried (record id, kind, reason,
+        corrected record JSON). One transaction."""
+        with self._transaction(f"recording batch {batch.seq} from {batch.sender}"):
+            self._con.execute(
+                f"INSERT INTO share_nonces VALUES ($s, $n, {_ts('t')}) ON CONFLICT DO NOTHING",
+                {"s": batch.sender, "n": batch.nonce, "t": _us(batch.received_at)},
+            ).fetchall()
+            if not duplicate:
+                self._con.execute(
+                    f"INSERT INTO share_inbound VALUES ($s, $q, $h, $i, $n, {_ts('t')}, $r)",
+                    {
+                        "s": batch.sender,
+                        "q": batch.seq,
+                        "h": batch.batch_hash,
+                        "i": batch.items_hash,
+                        "n": batch.nonce,
+                        "t": _us(batch.received_at),
+                        "r": batch.records,
+                    },
+                ).fetchall()
+                for record_id, kind, reason, record in amendments:
+                    hi, lo = split_id(record_id)
+                    self._con.execute(
+                        "INSERT INTO share_amendments "
+                        f"VALUES ($hi, $lo, $s, $k, $r, $rec, $q, {_ts('t')})",
+                        {
+                            "hi": hi,
+                            "lo": lo,
+                            "s": batch.sender,
+                            "k": kind,
+                            "r": reason,
+                            "rec": record,
+                            "q": batch.seq,
+                            "t": _us(batch.received_at),
+                        },
+                    ).fetchall()
+            if forget_nonces_before is not None:
+                self._con.execute(
+                    f"DELETE FROM share_nonces WHERE seen_at < {_ts('t')}",
+                    {"t": _us(forget_nonces_before)},
+                ).fetchall()
+
+    def received_from(self, sender: str, record_ids: Sequence[str]) -> set[str]:
+        """Which of ``record_ids`` this store holds as received from ``sender``."""
+        if not record_ids:
+            return set()
+        halves = [split_id(record_id) for record_id in record_ids]
+        self._con.register(
+            "_share_ids",
+            pa.table(
+                {
+                    "id_hi": pa.array([hi for hi, _ in halves], pa.uint64()),
+                    "id_lo": pa.array([lo for _, lo in halves], pa.uint64()),
+                }
+            ),
+        )
+        try:
+            rows = self._rows(
+                """
+                SELECT DISTINCT printf('%016x%016x', r.id_hi, r.id_lo)
+                FROM receptions r JOIN sources s ON s.source_no = r.source_no
+                JOIN _share_ids i ON i.id_hi = r.id_hi AND i.id_lo = r.id_lo
+                WHERE s.name = $src
+                """,
+                {"src": f"partner:{sender}"},
+            )
+        finally:
+            self._con.unregister("_share_ids")
+        return {str(row[0]) for row in rows}
+
+    def amendments(self) -> pa.Table:
+        """Every amendment received, oldest first (for the query side and tests)."""
+        try:
+            return self._con.sql(
+                "SELECT printf('%016x%016x', id_hi, id_lo) AS record_id, sender, kind, reason, "
+                "record, batch_seq, amended_at FROM share_amendments ORDER BY amended_at, "
+                "batch_seq"
+            ).to_arrow_table()
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"store {self._store.path}: reading amendments failed: {exc}"
+            ) from None

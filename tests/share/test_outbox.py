@@ -1,0 +1,117 @@
+"""The outbox and cursor in the store: atomic scans, due order, batches, acknowledgements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from mista.errors import InputError, StoreError
+from mista.store.embedded import DuckDBStore
+from mista.store.embedded_exchange import ExchangeTables, OutboxItem
+from tests.share.test_exchange import NOW, agreement, clause, label, observe, open_node
+
+
+@pytest.fixture
+def tables(tmp_path: Path) -> Iterator[ExchangeTables]:
+    with DuckDBStore(tmp_path / "store.duckdb") as store:
+        yield ExchangeTables(store)
+
+
+def item(number: int, *, due_in: timedelta = timedelta(0)) -> OutboxItem:
+    return OutboxItem(
+        record_id=f"{number:032x}",
+        kind="record",
+        not_before=NOW + due_in,
+        agreement="a",
+        clause="c",
+        item=f'{{"n":{number}}}',
+    )
+
+
+def test_a_new_store_has_the_exchange_tables(tmp_path: Path) -> None:
+    with DuckDBStore(tmp_path / "s.duckdb") as store:
+        assert store.schema_version() >= 3
+    with DuckDBStore(tmp_path / "s.duckdb", read_only=True) as store:
+        assert ExchangeTables(store).cursor("USA").scanned_seq == 0
+
+
+def test_the_cursor_moves_with_its_rows_or_not_at_all(tables: ExchangeTables) -> None:
+    tables.commit_scan("USA", 10, [item(1), item(2)])
+    assert tables.cursor("USA").scanned_seq == 10
+    broken = OutboxItem("f" * 32, "record", NOW, None, None, None)  # type: ignore[arg-type]
+    with pytest.raises(StoreError):
+        tables.commit_scan("USA", 20, [item(3), broken])
+    assert tables.cursor("USA").scanned_seq == 10
+    assert tables.outbox_counts("USA")["queued"] == 2
+    with pytest.raises(StoreError, match="move back"):
+        tables.commit_scan("USA", 5, [item(4)])
+    assert [row.record_id for row in tables.due("USA", NOW, 10)] == [f"{1:032x}", f"{2:032x}"]
+
+
+def test_due_items_come_in_order_and_holds_wait(tables: ExchangeTables) -> None:
+    tables.commit_scan("USA", 3, [item(1), item(2, due_in=timedelta(minutes=30)), item(3)])
+    assert [row.order_no for row in tables.due("USA", NOW, 10)] == [1, 3]
+    assert [row.order_no for row in tables.due("USA", NOW, 1)] == [1]
+    later = NOW + timedelta(minutes=30)
+    assert [row.order_no for row in tables.due("USA", later, 10)] == [1, 2, 3]
+    assert tables.due("JPN", later, 10) == []
+
+
+def test_a_batch_stays_pending_until_it_is_acknowledged(tables: ExchangeTables) -> None:
+    tables.commit_scan("USA", 3, [item(1), item(2), item(3)])
+    seq = tables.assign_batch("USA", [1, 2], [(3, "agreement ended")])
+    assert seq == 1
+    pending = tables.pending("USA")
+    assert pending is not None
+    assert (pending[0], [row.order_no for row in pending[1]]) == (1, [1, 2])
+    assert tables.due("USA", NOW, 10) == []
+    assert tables.mark_sent("USA", 1, NOW) == 2
+    assert tables.pending("USA") is None
+    assert tables.mark_sent("USA", 1, NOW) == 0  # acknowledging twice changes nothing
+    assert tables.outbox_counts("USA") == {"queued": 0, "in-flight": 0, "sent": 2, "dropped": 1}
+    assert tables.assign_batch("USA", [], []) is None
+    tables.enqueue("USA", [item(4)])
+    assert tables.assign_batch("USA", [4], []) == 2
+
+
+def test_given_up_batches_return_their_items_to_the_queue(tables: ExchangeTables) -> None:
+    tables.commit_scan("USA", 2, [item(1), item(2)])
+    tables.assign_batch("USA", [1, 2], [])
+    tables.assign_batch("USA", [], [(1, "denied now")], release_pending=True)
+    assert tables.pending("USA") is None
+    assert [row.order_no for row in tables.due("USA", NOW, 10)] == [2]
+
+
+def test_partners_given_a_record_are_those_it_was_queued_for(tables: ExchangeTables) -> None:
+    tables.commit_scan("USA", 1, [item(1)])
+    tables.commit_scan("JPN", 1, [item(1), item(2)])
+    tables.commit_scan("FRA", 1, [item(1)])
+    tables.assign_batch("FRA", [], [(1, "agreement ended")])
+    assert list(tables.partners_given(f"{1:032x}")) == ["JPN", "USA"]
+    assert list(tables.partners_given(f"{2:032x}")) == ["JPN"]
+
+
+def test_scans_resume_after_the_cursor_and_respect_the_limit(tmp_path: Path) -> None:
+    agreements = [agreement(clauses=[clause()])]
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
+    observe(ind, label(), [(10.0, 70.0 + i / 100) for i in range(7)])
+    observe(ind, label(to=[]), [(10.0, 71.0)] * 1)
+    first = ind.exchange.scan("USA", now=NOW, limit=5)
+    assert (first.scanned, first.released) == (5, 5)
+    ind.close()
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
+    second = ind.exchange.scan("USA", now=NOW, limit=5)
+    assert (second.scanned, second.released, dict(second.denied)) == (3, 2, {"rule 2": 1})
+    assert ind.exchange.scan("USA", now=NOW).scanned == 0
+    assert ind.exchange.outbox_counts("USA")["queued"] == 7
+    ind.close()
+
+
+def test_an_unknown_partner_is_an_error(tmp_path: Path) -> None:
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], [agreement()])
+    with pytest.raises(InputError, match="not a partner of IND"):
+        ind.exchange.scan("JPN", now=NOW)
+    ind.close()

@@ -1,0 +1,228 @@
+"""The receiver refuses what it must, audits every refusal, and stores nothing of it.
+
+Each hostile batch is built the way an attacker or a misconfigured partner would: bytes
+changed, the wrong key, a batch played twice, a record its label or the agreements do not
+let reach this node, a certificate of one partner used to send as another.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from mista.labels import Level
+from mista.share.exchange import Receipt
+from mista.wire.batch import Batch, new_nonce, seal
+from mista.wire.records import RecordItem, WireRecord, WithdrawItem
+from tests.share.test_exchange import (
+    KEYS,
+    NOW,
+    Node,
+    agreement,
+    clause,
+    deliver,
+    label,
+    observe,
+    open_node,
+)
+
+AGREEMENTS = [agreement("quad", ["IND", "USA", "JPN"])]
+
+
+@pytest.fixture
+def nodes(tmp_path: Path) -> Iterator[dict[str, Node]]:
+    made = {
+        nation: open_node(
+            tmp_path / nation,
+            nation,
+            [p for p in ("IND", "USA", "JPN") if p != nation],
+            AGREEMENTS,
+        )
+        for nation in ("IND", "USA", "JPN")
+    }
+    yield made
+    for node in made.values():
+        node.close()
+
+
+def record(record_id: str = "0" * 31 + "1", **overrides: object) -> WireRecord:
+    fields = {
+        "originator": "IND",
+        "source_kind": "ais-terrestrial",
+        "observed_at": NOW - timedelta(hours=1),
+        "mmsi": 366000001,
+        "lat": 10.0,
+        "lon": 70.0,
+    }
+    lab = overrides.pop("label", label(to=["USA"]))
+    fields.update(overrides)
+    return WireRecord(record_id, "reports", lab, fields)  # type: ignore[arg-type]
+
+
+def sealed(
+    *records: WireRecord,
+    sender: str = "IND",
+    receiver: str = "USA",
+    seq: int = 1,
+    key: Ed25519PrivateKey | None = None,
+    created_at_shift: timedelta = timedelta(0),
+) -> bytes:
+    batch = Batch(
+        sender=sender,
+        receiver=receiver,
+        seq=seq,
+        created_at=NOW + created_at_shift,
+        nonce=new_nonce(),
+        items=tuple(RecordItem(r) for r in records),
+    )
+    return seal(batch, key or KEYS[sender])
+
+
+def refused(node: Node, receipt: Receipt, status: int, reason: str) -> None:
+    """The receipt refuses with ``status``/``reason``, nothing is stored, and the refusal
+    is the node's last audit entry."""
+    assert (receipt.status, receipt.reason) == (status, reason), receipt
+    assert receipt.stored == 0
+    assert node.store.counts()["reports"] == 0
+    entries = [json.loads(line) for line in node.audit_path.read_text().splitlines()]
+    entries = [entry for entry in entries if entry["kind"] != "checkpoint"]
+    assert [entry["kind"] for entry in entries] == ["reject"] * len(entries)
+    assert entries[-1]["detail"]["reason"] == reason
+    assert entries[-1]["partner"] in (None, "IND", "JPN", "FRA")
+
+
+def test_a_good_batch_is_accepted(nodes: dict[str, Node]) -> None:
+    usa = nodes["USA"]
+    receipt = usa.exchange.receive(sealed(record()), peer_nation="IND", now=NOW)
+    assert (receipt.status, receipt.reason, receipt.stored) == (200, "accepted", 1)
+    (stored_id,) = usa.stored()
+    assert stored_id == "0" * 31 + "1"
+
+
+def test_a_tampered_batch_is_refused(nodes: dict[str, Node]) -> None:
+    usa = nodes["USA"]
+    data = sealed(record())
+    tampered = data.replace(b'"lat":10', b'"lat":11')
+    assert tampered != data
+    refused(usa, usa.exchange.receive(tampered, peer_nation="IND", now=NOW), 401, "bad-signature")
+
+
+def test_a_batch_signed_with_the_wrong_key_is_refused(nodes: dict[str, Node]) -> None:
+    usa = nodes["USA"]
+    data = sealed(record(), key=Ed25519PrivateKey.generate())
+    refused(usa, usa.exchange.receive(data, peer_nation="IND", now=NOW), 401, "bad-signature")
+
+
+def test_garbage_and_truncated_batches_are_refused(nodes: dict[str, Node]) -> None:
+    usa = nodes["USA"]
+    data = sealed(record())
+    for hostile in (b"", b"{", b"\xff\xfe", data[: len(data) // 2], b"[]" * 10, b"null"):
+        refused(usa, usa.exchange.receive(hostile, peer_nation="IND", now=NOW), 400, "malformed")
+
+
+def test_a_replayed_batch_is_refused(nodes: dict[str, Node]) -> None:
+    usa = nodes["USA"]
+    data = sealed(record())
+    assert usa.exchange.receive(data, peer_nation="IND", now=NOW).status == 200
+    again = usa.exchange.receive(data, peer_nation="IND", now=NOW + timedelta(seconds=5))
+    assert (again.status, again.reason) == (409, "replay")
+    assert usa.store.counts()["reports"] == 1
+    assert usa.audit_kinds()[-1] == "reject"
+
+
+def test_a_batch_outside_the_clock_window_is_refused(nodes: dict[str, Node]) -> None:
+    usa = nodes["USA"]
+    for shift in (timedelta(minutes=-11), timedelta(minutes=11)):
+        data = sealed(record(), created_at_shift=shift)
+        refused(usa, usa.exchange.receive(data, peer_nation="IND", now=NOW), 400, "stale")
+
+
+def test_a_record_not_releasable_to_the_receiver_refuses_the_whole_batch(
+    nodes: dict[str, Node],
+) -> None:
+    usa = nodes["USA"]
+    good = record("0" * 31 + "1")
+    for_japan_only = record("0" * 31 + "2", label=label(to=["JPN"]))
+    data = sealed(good, for_japan_only)
+    refused(usa, usa.exchange.receive(data, peer_nation="IND", now=NOW), 403, "not-releasable")
+
+
+def test_records_the_agreement_does_not_cover_are_refused(nodes: dict[str, Node]) -> None:
+    usa = nodes["USA"]
+    cases = [
+        record(label=label(to=["USA"], level=Level.SECRET)),  # above max_level
+        record(label=label(to=["USA"], categories=["sensor:radar"])),  # no clause
+        record(label=label("JPN", to=["USA", "IND"], orcon=True), originator="JPN"),  # ORCON
+    ]
+    for seq, bad in enumerate(cases, start=1):
+        data = sealed(bad, seq=seq)
+        refused(usa, usa.exchange.receive(data, peer_nation="IND", now=NOW), 403, "not-releasable")
+
+
+def test_an_expired_agreement_refuses_records(tmp_path: Path) -> None:
+    expired = [agreement(valid_until=NOW - timedelta(minutes=1))]
+    usa = open_node(tmp_path / "usa", "USA", ["IND"], expired)
+    data = sealed(record())
+    refused(usa, usa.exchange.receive(data, peer_nation="IND", now=NOW), 403, "not-releasable")
+    usa.close()
+
+
+def test_a_record_released_before_its_delay_is_refused(tmp_path: Path) -> None:
+    delayed = [agreement(clauses=[clause(delay=timedelta(hours=2))])]
+    usa = open_node(tmp_path / "usa", "USA", ["IND"], delayed)
+    data = sealed(record())  # observed an hour ago
+    refused(usa, usa.exchange.receive(data, peer_nation="IND", now=NOW), 403, "released-early")
+    usa.close()
+
+
+def test_a_certificate_of_one_partner_cannot_send_as_another(nodes: dict[str, Node]) -> None:
+    usa = nodes["USA"]
+    data = sealed(record(), sender="IND")
+    receipt = usa.exchange.receive(data, peer_nation="JPN", now=NOW)
+    refused(usa, receipt, 403, "wrong-sender")
+    assert "certificate of JPN used to send as IND" in receipt.detail
+
+
+def test_no_certificate_or_an_unknown_one_is_refused(nodes: dict[str, Node]) -> None:
+    usa = nodes["USA"]
+    data = sealed(record())
+    refused(usa, usa.exchange.receive(data, peer_nation=None, now=NOW), 403, "no-certificate")
+    refused(usa, usa.exchange.receive(data, peer_nation="FRA", now=NOW), 403, "unknown-peer")
+
+
+def test_a_batch_for_another_node_is_refused(nodes: dict[str, Node]) -> None:
+    usa = nodes["USA"]
+    data = sealed(record(label=label(to=["USA", "JPN"])), receiver="JPN")
+    refused(usa, usa.exchange.receive(data, peer_nation="IND", now=NOW), 400, "wrong-receiver")
+
+
+def test_a_reused_seq_with_other_items_is_refused(nodes: dict[str, Node]) -> None:
+    usa = nodes["USA"]
+    assert usa.exchange.receive(sealed(record()), peer_nation="IND", now=NOW).status == 200
+    other = sealed(record("0" * 31 + "9"), seq=1)
+    receipt = usa.exchange.receive(other, peer_nation="IND", now=NOW)
+    assert (receipt.status, receipt.reason) == (409, "seq-reused")
+    assert usa.store.counts()["reports"] == 1
+
+
+def test_a_withdrawal_of_a_record_the_sender_never_sent_changes_nothing(
+    nodes: dict[str, Node],
+) -> None:
+    usa, jpn = nodes["USA"], nodes["JPN"]
+    shared = label(to=["USA", "JPN"])
+    observe(nodes["IND"], shared, [(10.0, 70.0)])
+    deliver(nodes["IND"], usa)
+    (record_id,) = usa.stored()
+    # JPN never sent this record: its withdrawal of it must not touch IND's copy.
+    batch = Batch("JPN", "USA", 1, NOW, new_nonce(), (WithdrawItem(record_id, "not yours"),))
+    receipt = usa.exchange.receive(seal(batch, KEYS["JPN"]), peer_nation="JPN", now=NOW)
+    assert receipt.status == 200
+    from mista.store.embedded_exchange import ExchangeTables
+
+    assert ExchangeTables(usa.store).amendments().num_rows == 0
+    assert jpn.store.counts()["reports"] == 0
