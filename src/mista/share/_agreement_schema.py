@@ -434,7 +434,9 @@ def _area(checker: _Checker, value: object, at: KeyPath) -> Area | None:
     try:
         return load_layer_area(checker.path.parent / layer, feature)
     except ConfigError as exc:
-        key = "feature" if "no feature" in str(exc) or "features named" in str(exc) else "layer"
+        message = str(exc)
+        about_file = message.startswith("GeoJSON layer") and "feature" not in message
+        key = "layer" if about_file else "feature"
         checker.problem((*at, key), str(exc), "fix the layer file or the feature name")
         return None
 
