@@ -492,3 +492,15 @@ def test_cli_verify_export_and_compare(sender_log: Path, tmp_path: Path) -> None
 
     bad_key = runner.invoke(main, ["audit", "verify", str(sender_log), "--key", "ed25519:xx"])
     assert bad_key.exit_code == 2
+
+
+def test_an_over_long_line_is_one_problem(sample_lines: list[bytes], tmp_path: Path) -> None:
+    from mista.share.audit import MAX_LINE_BYTES
+
+    path = tmp_path / "audit.jsonl"
+    huge = b'{"x":"' + b"a" * (MAX_LINE_BYTES + 10) + b'"}\n'
+    path.write_bytes(b"".join(sample_lines[:2]) + huge + b"".join(sample_lines[2:]))
+    report = verify_log(path, KEY.public_key())
+    assert report.problems[0].startswith("line 3: not an audit entry (")
+    assert "over the limit" in report.problems[0]
+    assert report.problems[1].startswith("line 4: seq 3 where 4 belongs")

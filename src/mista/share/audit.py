@@ -206,17 +206,35 @@ def _entry_from_wire(obj: Any) -> AuditEntry:
     )
 
 
-def _complete_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(line number, line) for every newline-terminated line; a torn end is left out."""
-    start = 0
-    number = 0
-    while True:
-        end = data.find(b"\n", start)
-        if end < 0:
-            return
-        number += 1
-        yield number, data[start:end]
-        start = end + 1
+def _lines(path: Path, size: int | None = None) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, line without its newline, ended by a newline) for each line of the file,
+    read one at a time (a log may be large); only the first ``size`` bytes when given.
+    A line longer than MAX_LINE_BYTES is cut there (it fails to parse as too large)."""
+    try:
+        f = Path(path).open("rb")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise StoreError(f"cannot read audit log {path}: {exc.strerror}") from None
+    with f:
+        left = size
+        number = 0
+        while left is None or left > 0:
+            cap = MAX_LINE_BYTES + 1 if left is None else min(MAX_LINE_BYTES + 1, left)
+            line = f.readline(cap)
+            if not line:
+                return
+            number += 1
+            left = None if left is None else left - len(line)
+            if line.endswith(b"\n"):
+                yield number, line[:-1], True
+                continue
+            ended = False
+            while len(line) > MAX_LINE_BYTES and not ended:  # skip the rest of a long line
+                rest = f.readline(64 * 1024 if left is None else min(64 * 1024, left))
+                if not rest:
+                    break
+                left = None if left is None else left - len(rest)
+                ended = rest.endswith(b"\n")
+            yield number, line, ended or len(line) > MAX_LINE_BYTES
 
 
 def _parse_line(line: bytes) -> Any:
@@ -228,8 +246,9 @@ def _parse_line(line: bytes) -> Any:
 
 def read_entries(path: Path) -> Iterator[AuditEntry]:
     """Every complete entry of a log file, in order (no hash checks: see verify_log)."""
-    data = _read(path)
-    for number, line in _complete_lines(data):
+    for number, line, complete in _lines(path):
+        if not complete:
+            return  # a torn last line: never acknowledged, not an entry
         try:
             yield _entry_from_wire(_parse_line(line))
         except (InputError, WireError) as exc:
@@ -237,13 +256,6 @@ def read_entries(path: Path) -> Iterator[AuditEntry]:
                 f"line {number} of {path} is not an audit entry: {exc} "
                 f"(check the log with: mista audit verify {path} --key signing.pub)"
             ) from None
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise StoreError(f"cannot read audit log {path}: {exc.strerror}") from None
 
 
 # ------------------------------------------------------------------------------ the chain
@@ -378,11 +390,11 @@ def verify_log(
     Finds any edited, deleted, inserted or reordered line, a checkpoint the key did not
     sign, and (unless ``allow_unsigned_tail``) entries no checkpoint covers.
     """
-    data = _read(path)
     walk = _ChainWalk(public_key, allow_redacted=False)
-    lines = 0
-    for number, line in _complete_lines(data):
-        lines = number
+    for number, line, complete in _lines(path):
+        if not complete:
+            walk.problem(f"line {number}", "incomplete last line (a crash while writing?)")
+            break
         try:
             obj = _parse_line(line)
         except WireError as exc:
@@ -391,8 +403,6 @@ def verify_log(
             walk.skip()
             continue
         walk.add(f"line {number}", obj)
-    if data and not data.endswith(b"\n"):
-        walk.problem(f"line {lines + 1}", "incomplete last line (a crash while writing?)")
     return walk.report(allow_unsigned_tail=allow_unsigned_tail)
 
 
@@ -616,9 +626,7 @@ class AuditLog:
         """Every entry written so far, in order."""
         with self._lock:
             size = self._size
-        with open(self.path, "rb") as f:
-            data = f.read(size)
-        for number, line in _complete_lines(data):
+        for number, line, _ in _lines(self.path, size):
             try:
                 yield _entry_from_wire(_parse_line(line))
             except (InputError, WireError) as exc:
