@@ -1,14 +1,16 @@
 """The partner exchange endpoint: ``POST /v1/exchange/batches`` and ``GET /health``.
 
 The TLS layer already refused any client whose certificate is not pinned. Here the
-certificate is mapped to a partner by its fingerprint (default deny: a certificate that is
-not exactly a partner's gets 403 and an audit entry), and the body goes to the exchange's
-``receive`` with that partner as the peer; the exchange opens the batch, checks that its
-sender is the peer, and stores it durably before this answers 200.
+certificate is mapped to a partner by its fingerprint (a certificate that is not exactly a
+partner's maps to no peer, which the exchange refuses and audits), and the body goes to
+the exchange's ``receive`` with that partner as the peer; the exchange opens the batch,
+checks that its sender is the peer, and stores it durably before this answers 200.
 
-Answers are JSON ``{"status", "reason", "stored", "duplicate", "batch_hash"}``: 200 when
-the batch is stored or was stored before, 400 for a malformed batch, 403 for a refused
-one (wrong sender, unknown certificate, no agreement), 409 for a replay, 413 when too big.
+Answers are JSON ``{"status", "reason", "detail", "stored", "duplicate", "batch_hash"}``
+with the exchange's HTTP status: 200 when the batch is stored or was stored before
+(``status`` ``accepted`` or ``duplicate``), else ``status`` ``refused`` and the reason code
+(400 malformed or stale, 401 bad signature, 403 wrong sender, unknown peer or no
+agreement, 409 replay, 413 too large). The exchange audits every refusal.
 """
 
 from __future__ import annotations
@@ -25,17 +27,34 @@ from fastapi.responses import JSONResponse
 from mista.api.tls import client_cert_pem
 from mista.errors import MistaError
 
-__all__ = ["MAX_BODY_BYTES", "ExchangeEndpoint", "Receiver", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "ExchangeEndpoint", "Receipt", "Receiver", "create_app"]
 
 #: Largest request body read (a sealed batch is at most 16 MiB, with room for framing).
 MAX_BODY_BYTES = 17 * 1024 * 1024
 _log = logging.getLogger("mista.api")
 
 
+class Receipt(Protocol):
+    """What the endpoint reads of ``mista.share.exchange.Receipt``."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def stored(self) -> int: ...
+    @property
+    def duplicate(self) -> bool: ...
+    @property
+    def batch_hash(self) -> str | None: ...
+    @property
+    def detail(self) -> str: ...
+
+
 class Receiver(Protocol):
     """What the endpoint needs of ``mista.share.exchange.Exchange``."""
 
-    def receive(self, data: bytes, *, peer_nation: str, now: datetime) -> Any: ...
+    def receive(self, data: bytes, *, peer_nation: str | None, now: datetime) -> Receipt: ...
 
 
 @dataclass
@@ -45,7 +64,7 @@ class ExchangeEndpoint:
     ``peers`` maps a certificate fingerprint to the partner nation it belongs to;
     ``own_fingerprint`` is this node's certificate, accepted for ``/health`` only.
     ``fingerprint`` turns a certificate (PEM bytes) into the same fingerprint form, and
-    ``on_refused(peer, reason)`` records a request refused before the exchange saw it.
+    ``on_refused(peer, reason)`` audits a request refused before the exchange saw it.
     """
 
     nation: str
@@ -56,6 +75,9 @@ class ExchangeEndpoint:
     on_refused: Callable[[str, str], None] = lambda peer, reason: None
     status: Callable[[], Mapping[str, Any]] = field(default=lambda: {})
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: Records stored and batches refused per partner since start (shown by /health).
+    received: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)
 
 
 def _answer(code: int, status: str, reason: str = "", **extra: Any) -> JSONResponse:
@@ -64,30 +86,19 @@ def _answer(code: int, status: str, reason: str = "", **extra: Any) -> JSONRespo
     return JSONResponse(body, status_code=code)
 
 
-_REASON_CODES = {"replay": 409, "malformed": 400, "too-large": 413}
-
-
-def _code_for(status: str, reason: str) -> int:
-    if status in ("accepted", "duplicate", "stored", "ok"):
-        return 200
-    for key, code in _REASON_CODES.items():
-        if key in reason:
-            return code
-    return 403
-
-
 def exchange_router(endpoint: ExchangeEndpoint) -> APIRouter:
     router = APIRouter()
 
-    def peer_of(request: Request) -> tuple[str | None, str]:
+    def peer_of(request: Request) -> str | None:
         pem = client_cert_pem(request.scope)
         if pem is None:
-            return None, "no client certificate"
+            return None
         fingerprint = endpoint.fingerprint(pem.encode())
-        nation = endpoint.peers.get(fingerprint)
-        if nation is None:
-            return None, f"certificate {fingerprint} is not a partner's"
-        return nation, ""
+        if fingerprint == endpoint.own_fingerprint:
+            # This node's own certificate: the exchange refuses (and audits) a batch from
+            # itself, as from any nation that is not a partner.
+            return endpoint.nation
+        return endpoint.peers.get(fingerprint)
 
     @router.get("/health")
     def health(request: Request) -> JSONResponse:
@@ -98,47 +109,62 @@ def exchange_router(endpoint: ExchangeEndpoint) -> APIRouter:
         )
         if not known:
             return _answer(403, "refused", "certificate is not this node's or a partner's")
-        return JSONResponse({"status": "ok", "nation": endpoint.nation, **endpoint.status()})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "nation": endpoint.nation,
+                "received": endpoint.received,
+                "refused": endpoint.refused,
+                **endpoint.status(),
+            }
+        )
 
     @router.post("/v1/exchange/batches")
     async def batches(request: Request) -> JSONResponse:
-        peer, why = peer_of(request)
-        client = request.client.host if request.client else "?"
-        if peer is None:
-            endpoint.on_refused(f"unknown@{client}", why)
-            return _answer(403, "refused", why)
+        peer = peer_of(request)
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_BODY_BYTES:
-                endpoint.on_refused(peer, "too-large")
-                return _answer(413, "refused", f"too-large: over {MAX_BODY_BYTES} bytes")
+                name = peer or "unknown"
+                endpoint.refused[name] = endpoint.refused.get(name, 0) + 1
+                endpoint.on_refused(name, "too-large")
+                return _answer(413, "refused", "too-large", detail=f"over {MAX_BODY_BYTES} bytes")
         return await _receive(endpoint, bytes(body), peer)
 
     return router
 
 
-async def _receive(endpoint: ExchangeEndpoint, data: bytes, peer: str) -> JSONResponse:
+async def _receive(endpoint: ExchangeEndpoint, data: bytes, peer: str | None) -> JSONResponse:
     from starlette.concurrency import run_in_threadpool
 
     def call() -> Any:
         return endpoint.receiver.receive(data, peer_nation=peer, now=endpoint.clock())
 
+    name = peer or "unknown"
     try:
         receipt = await run_in_threadpool(call)
     except MistaError as exc:
-        reason = str(getattr(exc, "reason", "") or exc)
-        _log.warning("batch from %s refused: %s", peer, exc)
-        return _answer(_code_for("refused", reason), "refused", f"{reason}: {exc}")
-    status = str(getattr(receipt, "status", "accepted"))
-    reason = str(getattr(receipt, "reason", "") or "")
+        # The exchange answers refusals with a receipt; an error here is the node's fault.
+        _log.error("batch from %s could not be handled: %s", name, exc)
+        return _answer(500, "error", "internal", detail=str(exc))
+    code = int(receipt.status)
+    stored = int(receipt.stored)
+    if 200 <= code < 300:
+        endpoint.received[name] = endpoint.received.get(name, 0) + stored
+        status = "duplicate" if receipt.duplicate else "accepted"
+    else:
+        _log.warning("batch from %s refused: %s (%s)", name, receipt.reason, receipt.detail)
+        endpoint.refused[name] = endpoint.refused.get(name, 0) + 1
+        status = "refused"
     return _answer(
-        _code_for(status, reason),
+        code,
         status,
-        reason,
-        stored=int(getattr(receipt, "stored", 0) or 0),
-        duplicate=bool(getattr(receipt, "duplicate", False)),
-        batch_hash=getattr(receipt, "batch_hash", None),
+        str(receipt.reason),
+        detail=str(receipt.detail),
+        stored=stored,
+        duplicate=bool(receipt.duplicate),
+        batch_hash=receipt.batch_hash,
     )
 
 

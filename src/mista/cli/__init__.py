@@ -30,6 +30,9 @@ del _data
 from mista.cli import users as _users  # noqa: E402
 
 del _users
+from mista.cli import serve as _serve  # noqa: E402
+
+del _serve
 from mista.cli import keys as _keys  # noqa: E402
 
 del _keys

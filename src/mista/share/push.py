@@ -26,6 +26,7 @@ from mista.errors import PeerError
 __all__ = [
     "BATCHES_PATH",
     "Backoff",
+    "LinkDownError",
     "LinkStats",
     "PartnerLink",
     "PushResult",
@@ -69,6 +70,15 @@ class PushResult:
         return 200 <= self.status_code < 300
 
 
+class LinkDownError(PeerError):
+    """The partner could not be reached. ``delivered`` is False when nothing was sent (the
+    connection was refused or never made), so the very same bytes may be sent again."""
+
+    def __init__(self, message: str, *, delivered: bool) -> None:
+        super().__init__(message)
+        self.delivered = delivered
+
+
 class PartnerLink:
     """An HTTPS client for one partner, authenticated by this node's certificate."""
 
@@ -80,14 +90,15 @@ class PartnerLink:
         self._client = httpx.Client(verify=ssl_context, timeout=timeout_s, trust_env=False)
 
     def post(self, data: bytes) -> PushResult:
-        """POST one sealed batch; raises ``PeerError`` when the partner cannot be reached."""
+        """POST one sealed batch; raises ``LinkDownError`` when the partner cannot be reached."""
         try:
             response = self._client.post(
                 self.url, content=data, headers={"content-type": "application/json"}
             )
         except httpx.HTTPError as exc:
-            raise PeerError(
-                f"partner {self.nation} at {self.url}: {type(exc).__name__}: {exc or 'no answer'}"
+            raise LinkDownError(
+                f"partner {self.nation} at {self.url}: {type(exc).__name__}: {exc or 'no answer'}",
+                delivered=not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout),
             ) from None
         try:
             body = response.json()
@@ -150,21 +161,31 @@ def push_loop(
     idle_s: float,
     backoff: Backoff,
     stats: LinkStats | None = None,
+    resend_same_s: float = 60.0,
 ) -> None:
     """Push batches to one partner until ``stop`` is set.
 
-    ``next_batch`` returns the next batch due (the same unacknowledged one again after a
-    failure) or None; ``wake`` is set when new data may be due, else the loop looks again
-    every ``idle_s``. A batch is acknowledged only after a 2xx answer.
+    ``next_batch`` returns the next batch due (the same unacknowledged one again, freshly
+    sealed, after a failure) or None; ``wake`` is set when new data may be due, else the
+    loop looks again every ``idle_s``. A batch is acknowledged only after a 2xx answer.
+    While the partner cannot even be connected to, the bytes already sealed are sent again
+    as they are (for up to ``resend_same_s``): nothing reached the partner, so they are no
+    replay, and the store is spared a re-seal per retry of a long outage.
     """
     stats = stats if stats is not None else LinkStats()
+    undelivered: Outgoing | None = None
+    undelivered_since = 0.0
     while not stop.is_set():
-        try:
-            outgoing = next_batch()
-        except Exception as exc:  # a store or release error: log, wait, retry
-            _log.exception("link %s: preparing a batch failed: %s", link.nation, exc)
-            stop.wait(backoff.next_wait_s())
-            continue
+        if undelivered is not None and time.monotonic() - undelivered_since < resend_same_s:
+            outgoing: Outgoing | None = undelivered
+        else:
+            undelivered = None
+            try:
+                outgoing = next_batch()
+            except Exception as exc:  # a store or release error: log, wait, retry
+                _log.exception("link %s: preparing a batch failed: %s", link.nation, exc)
+                stop.wait(backoff.next_wait_s())
+                continue
         if outgoing is None:
             wake.wait(idle_s)
             wake.clear()
@@ -174,8 +195,10 @@ def push_loop(
             result = link.post(outgoing.data)
             if not result.ok:
                 error = f"answered {result.status_code} {result.status}: {result.reason}"
-        except PeerError as exc:
+        except LinkDownError as exc:
             error = str(exc)
+            if not exc.delivered and undelivered is None:
+                undelivered, undelivered_since = outgoing, time.monotonic()
         if error:
             stats.failures += 1
             wait_s = backoff.next_wait_s()
@@ -190,6 +213,7 @@ def push_loop(
             stats.up, stats.last_error = False, error
             stop.wait(wait_s)
             continue
+        undelivered = None
         acknowledge(outgoing)
         count = len(outgoing.record_ids)
         stats.batches += 1

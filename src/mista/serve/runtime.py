@@ -1,0 +1,316 @@
+"""``mista serve``: one node, running. The runtime wires the parts a config directory names.
+
+Threads: one per ingest source (``mista.serve.ingest``), one pusher per partner (release
+scan, next batch, POST, acknowledge: ``mista.share.push``); the main thread runs uvicorn
+with the exchange app over mutual TLS. Every store write, the node's own and the
+exchange's, happens under one lock. SIGINT or SIGTERM stops the server, then the sources
+and pushers (each finishes the step it is in), then closes the audit log and the store.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from mista.api import ExchangeEndpoint, create_app
+from mista.api.tls import ClientCertH11Protocol
+from mista.config import NodeConfig, load_node_config
+from mista.errors import ConfigError
+from mista.ingest.batch import IngestBatch
+from mista.node import open_store
+from mista.serve.ingest import SourceStats, run_source
+from mista.share.agreements import load_agreements
+from mista.share.audit import AuditLog
+from mista.share.exchange import Exchange, Partner
+from mista.share.keys import (
+    Identity,
+    cert_fingerprint,
+    client_ssl_context,
+    load_identity,
+    parse_public_key,
+    server_ssl_context,
+)
+from mista.share.push import Backoff, LinkStats, PartnerLink, push_loop
+from mista.store import WriteResult
+
+__all__ = ["NodeRuntime", "serve"]
+
+_log = logging.getLogger("mista.serve")
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+    )
+    root = logging.getLogger("mista")
+    if not root.handlers:
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (is another node using "
+            "the port? change listen in node.toml)"
+        ) from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+@dataclass
+class NodeRuntime:
+    """A node built from its config: store, audit log, exchange, sources, pushers, app."""
+
+    config: NodeConfig
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    wakes: dict[str, threading.Event] = field(default_factory=dict)
+    source_stats: dict[str, SourceStats] = field(default_factory=dict)
+    link_stats: dict[str, LinkStats] = field(default_factory=dict)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        config = self.config
+        self.identity: Identity = load_identity(config.keys_dir, config.nation)
+        self.partners = [
+            Partner(
+                nation=partner.nation,
+                endpoint=partner.endpoint,
+                certificate=partner.certificate,
+                public_key=parse_public_key(partner.public_key),
+            )
+            for partner in config.partners
+        ]
+        agreements = (
+            load_agreements(config.agreements_dir, node=config.nation)
+            if config.agreements_dir.is_dir()
+            else []
+        )
+        self.store = open_store(config.store)
+        self.audit = AuditLog(
+            config.audit, nation=config.nation, signing_key=self.identity.signing_key
+        )
+        self.exchange = Exchange(
+            self.store,
+            node=config.nation,
+            identity=self.identity,
+            partners={partner.nation: partner for partner in self.partners},
+            agreements=agreements,
+            audit=self.audit,
+            lock=self.lock,
+            clock_window=timedelta(seconds=config.intervals.clock_window_s),
+        )
+        self.agreement_count = len(agreements)
+
+    # ---------------------------------------------------------------- ingest
+
+    def write(self, batch: IngestBatch) -> WriteResult:
+        """Store one batch of the node's own input, then wake the pushers."""
+        with self.lock:
+            result = self.store.write(batch)
+        if result.reports:
+            for wake in self.wakes.values():
+                wake.set()
+        return result
+
+    def _start(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def start_sources(self) -> None:
+        intervals = self.config.intervals
+        for entry in self.config.sources:
+            stats = self.source_stats.setdefault(entry.name, SourceStats())
+
+            def run(entry: Any = entry, stats: SourceStats = stats) -> None:
+                run_source(
+                    entry,
+                    self.write,
+                    stats,
+                    self.stop,
+                    poll_s=intervals.spool_poll_s,
+                    reconnect_max_s=intervals.reconnect_max_s,
+                )
+
+            self._start(f"source-{entry.name}", run)
+
+    # ---------------------------------------------------------------- pushers
+
+    def start_pushers(self) -> None:
+        intervals = self.config.intervals
+        for partner in self.partners:
+            wake = self.wakes.setdefault(partner.nation, threading.Event())
+            wake.set()
+            stats = self.link_stats.setdefault(partner.nation, LinkStats())
+            link = PartnerLink(
+                partner.nation,
+                partner.endpoint,
+                client_ssl_context(self.identity, partner.certificate),
+                timeout_s=intervals.request_timeout_s,
+            )
+
+            def next_batch(partner: Partner = partner) -> Any:
+                now = datetime.now(UTC)
+                self.exchange.scan(partner.nation, now=now, limit=intervals.scan_limit)
+                return self.exchange.next_batch(
+                    partner.nation, now=now, max_items=intervals.batch_max_items
+                )
+
+            def acknowledge(outgoing: Any, partner: Partner = partner) -> None:
+                self.exchange.acknowledge(partner.nation, outgoing)
+
+            def run(
+                link: PartnerLink = link,
+                next_batch: Callable[[], Any] = next_batch,
+                acknowledge: Callable[[Any], None] = acknowledge,
+                wake: threading.Event = wake,
+                stats: LinkStats = stats,
+            ) -> None:
+                try:
+                    push_loop(
+                        link,
+                        next_batch=next_batch,
+                        acknowledge=acknowledge,
+                        stop=self.stop,
+                        wake=wake,
+                        idle_s=intervals.scan_s,
+                        backoff=Backoff(intervals.backoff_initial_s, intervals.backoff_max_s),
+                        stats=stats,
+                        resend_same_s=min(60.0, intervals.clock_window_s / 2),
+                    )
+                finally:
+                    link.close()
+
+            self._start(f"push-{partner.nation}", run)
+
+    # ---------------------------------------------------------------- server
+
+    def status(self) -> Mapping[str, Any]:
+        return {
+            "partners": {nation: stats.to_dict() for nation, stats in self.link_stats.items()},
+            "sources": {name: stats.to_dict() for name, stats in self.source_stats.items()},
+        }
+
+    def audit_refusal(self, peer: str, reason: str) -> None:
+        """Audit a request refused before the exchange saw it (a body over the limit)."""
+        _log.warning("refused a request from %s: %s", peer, reason)
+        with self.lock:
+            self.audit.append(
+                "reject",
+                partner=peer if peer in self.exchange.partners else None,
+                detail={"batch": None, "reason": reason, "detail": f"request from {peer}"},
+                at=datetime.now(UTC),
+            )
+
+    def endpoint(self) -> ExchangeEndpoint:
+        def fingerprint(pem: bytes) -> str:
+            return cert_fingerprint(pem)
+
+        peers = {
+            cert_fingerprint(Path(partner.certificate).read_bytes()): partner.nation
+            for partner in self.partners
+        }
+        return ExchangeEndpoint(
+            nation=self.config.nation,
+            receiver=self.exchange,
+            peers=peers,
+            fingerprint=fingerprint,
+            own_fingerprint=cert_fingerprint(self.identity.tls_cert.read_bytes()),
+            on_refused=self.audit_refusal,
+            status=self.status,
+        )
+
+    def server(self) -> uvicorn.Server:
+        trusted = [partner.certificate for partner in self.partners]
+        # The node's own certificate is trusted too, for /health (and only that: it maps
+        # to no partner, so the exchange refuses it).
+        trusted.append(self.identity.tls_cert)
+        context = server_ssl_context(self.identity, trusted)
+        config = uvicorn.Config(
+            create_app(self.endpoint()),
+            http=ClientCertH11Protocol,
+            ssl_context_factory=lambda _config, _default: context,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+        )
+        return uvicorn.Server(config)
+
+    def close(self) -> None:
+        self.stop.set()
+        for wake in self.wakes.values():
+            wake.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+        with self.lock:
+            close_audit = getattr(self.audit, "close", None)
+            if close_audit is not None:
+                close_audit()
+            self.store.close()
+
+
+def serve(directory: str | Path, *, ready: Callable[[str], None] | None = None) -> None:
+    """Run the node of a config directory until SIGINT or SIGTERM."""
+    _setup_logging()
+    # kill -USR1 PID prints every thread's stack to stderr (a node that seems stuck).
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    config = load_node_config(directory)
+    sock = _bind(config.host, config.port)
+    runtime = NodeRuntime(config)
+    server = runtime.server()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        runtime.stop.set()
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    started = time.monotonic()
+    try:
+        runtime.start_sources()
+        runtime.start_pushers()
+        host, port = sock.getsockname()[:2]
+        url = f"https://{host}:{port}"
+        partners = ", ".join(p.nation for p in runtime.partners) or "none (running alone)"
+        _log.info(
+            "node %s listening on %s; partners: %s; %d agreement(s); sources: %s",
+            config.nation,
+            url,
+            partners,
+            runtime.agreement_count,
+            ", ".join(s.name for s in config.sources) or "none",
+        )
+        if ready is not None:
+            ready(url)
+        if not runtime.stop.is_set():
+            server.run(sockets=[sock])
+    finally:
+        runtime.close()
+        sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _log.info("node %s stopped after %.0f s", config.nation, time.monotonic() - started)
