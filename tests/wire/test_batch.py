@@ -183,6 +183,8 @@ HOSTILE = [
     b'{"batch":' + b"[" * 50_000 + b"]" * 50_000 + b',"signature":"x"}',
     b"\xef\xbb\xbf{}",
     b"\x00" * 100,
+    b'{"batch":{"sender":"\\ud800"},"signature":"x"}',
+    b'{"batch":{"sender":"IND","items":[' + b"{}," * 100_000 + b'{}]},"signature":"x"}',
 ]
 
 
