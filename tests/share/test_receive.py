@@ -226,3 +226,12 @@ def test_a_withdrawal_of_a_record_the_sender_never_sent_changes_nothing(
 
     assert ExchangeTables(usa.store).amendments().num_rows == 0
     assert jpn.store.counts()["reports"] == 0
+
+
+def test_its_own_records_coming_back_are_not_stored_again(nodes: dict[str, Node]) -> None:
+    usa = nodes["USA"]
+    own = record("0" * 31 + "5", label=label("USA", to=["IND"]), originator="USA")
+    other = record("0" * 31 + "6")
+    receipt = usa.exchange.receive(sealed(own, other), peer_nation="IND", now=NOW)
+    assert (receipt.status, receipt.stored) == (200, 1)
+    assert set(usa.stored()) == {"0" * 31 + "6"}

@@ -481,17 +481,24 @@ class Exchange:
         )
         if found is not None:
             raise _RefusedError(403, *found)
-        records = [item.record for item in batch.items if isinstance(item, RecordItem)]
+        # This node's own records coming back (a partner relaying them) are not stored
+        # again: the node holds the originals, and a partner's copy must never stand in
+        # for (or pre-empt the id of) what this node observed itself.
+        records = [
+            item.record
+            for item in batch.items
+            if isinstance(item, RecordItem) and not self._is_own(item.record)
+        ]
         stored = 0
-        if records:
-            try:
+        try:
+            if records:
                 stored = self.store.write(ingest_batch(sender, records)).reports
-            except StoreError as exc:
-                raise _RefusedError(500, "store-failed", str(exc)) from None
-        amendments = self._amendments(sender, batch.items, {r.id for r in records})
-        self._tables.record_inbound(
-            inbound, duplicate=False, amendments=amendments, forget_nonces_before=forget
-        )
+            amendments = self._amendments(sender, batch.items, {r.id for r in records})
+            self._tables.record_inbound(
+                inbound, duplicate=False, amendments=amendments, forget_nonces_before=forget
+            )
+        except StoreError as exc:
+            raise _RefusedError(500, "store-failed", str(exc)) from None
         self.audit.append(
             "receive",
             partner=sender,
@@ -512,6 +519,9 @@ class Exchange:
             )
         return Receipt(200, "accepted", stored, False, batch_hash)
 
+    def _is_own(self, record: WireRecord) -> bool:
+        return self.node in (record.label.originator, record.fields.get("originator"))
+
     def _amendments(
         self, sender: str, items: Sequence[Item], in_batch: set[str]
     ) -> list[tuple[str, str, str, str | None]]:
@@ -526,6 +536,8 @@ class Exchange:
         held = self._tables.received_from(sender, wanted) | in_batch
         amendments: list[tuple[str, str, str, str | None]] = []
         for item in items:
+            if isinstance(item, CorrectItem) and self._is_own(item.record):
+                continue
             if isinstance(item, WithdrawItem) and item.id in held:
                 amendments.append((item.id, "withdraw", item.reason, None))
             elif isinstance(item, CorrectItem) and item.record.id in held:

@@ -12,6 +12,10 @@ the clause (``remove`` may drop ``receiver`` or any other removable field, ``pre
 rounds lat/lon). The raw input line, the content key and the local source (file or feed)
 name never leave the node: they say how this node's sensors work, not what was seen.
 
+Items are written without checking every field against the wire format (that check is
+the costly part); the send path reads each item back with ``ItemReader``, which checks it
+fully, and drops (never sends) an item the format refuses, with the reason.
+
 The decision is taken twice when sanitising moves the position (``precision``): once on
 the record as observed, and again on the sanitised record, which is what the partner
 checks when it receives it. A record whose rounded position falls outside the clause's
@@ -24,7 +28,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mista.labels import Label
@@ -40,6 +44,7 @@ from mista.wire.records import (
     item_from_wire,
     item_to_wire,
     label_from_wire,
+    label_to_wire,
     record_to_wire,
 )
 
@@ -47,6 +52,7 @@ __all__ = [
     "ItemReader",
     "ScanResult",
     "denial_rule",
+    "record_item_text",
     "record_text",
     "release_items",
     "wire_item_text",
@@ -54,6 +60,7 @@ __all__ = [
 ]
 
 _RECORD_KEYS = frozenset({"id", "flow", "label", "fields"})
+_ZERO = timedelta(0)
 
 #: The flow of stored reports.
 REPORTS = Flow.REPORTS
@@ -69,7 +76,7 @@ class ScanResult:
     #: Queued to send now, and queued to send later (held by a clause's delay).
     released: int
     held: int
-    #: Denials by the rule that failed (``rule 2``, ``rule 5``, ``wire`` ...).
+    #: Denials by the rule that failed (``rule 2``, ``rule 5``, ``sanitised rule 5`` ...).
     denied: Mapping[str, int] = field(default_factory=dict)
     #: The report seq the partner's cursor now stands at.
     cursor: int = 0
@@ -103,8 +110,11 @@ def record_text(record: WireRecord) -> str:
     return _dumps(record_to_wire(record))
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _dumps(obj: object) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(obj)
 
 
 class ItemReader:
@@ -140,6 +150,25 @@ class ItemReader:
         return item_from_wire(obj)
 
 
+def _wire_time(moment: datetime) -> str:
+    """``mista.wire.time_to_wire``, a few times faster (``isoformat`` over ``strftime``)."""
+    if moment.utcoffset() != _ZERO:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat() + "Z"
+
+
+def record_item_text(record_id: str, label: Mapping[str, Any], fields: Mapping[str, object]) -> str:
+    """The outbox text of a new record (what ``wire_item_text`` writes for its
+    ``RecordItem``), built without checking the fields: ``ItemReader`` checks them when
+    the item is sent, and an item the wire format refuses is dropped there, not sent."""
+    wire_fields = {
+        name: _wire_time(value) if isinstance(value, datetime) else value
+        for name, value in fields.items()
+    }
+    record = {"id": record_id, "flow": REPORTS.value, "label": label, "fields": wire_fields}
+    return _dumps({"kind": "record", "record": record})
+
+
 def _coordinate(fields: Mapping[str, object], name: str) -> float | None:
     value = fields.get(name)
     return float(value) if isinstance(value, float | int) else None
@@ -158,6 +187,14 @@ def release_items(
     released = held = 0
     denied: Counter[str] = Counter()
     decide = releaser.decide
+    wire_labels: dict[Label, dict[str, Any]] = {}
+
+    def label_texts(label: Label) -> dict[str, Any]:
+        wire = wire_labels.get(label)
+        if wire is None:
+            wire = wire_labels[label] = label_to_wire(label)
+        return wire
+
     for row in rows:
         label = labels(row["label_no"])
         if label is None:
@@ -187,13 +224,7 @@ def release_items(
             if decision.outcome is Outcome.DENY:
                 denied["sanitised " + denial_rule(decision)] += 1
                 continue
-        try:
-            text = wire_item_text(
-                RecordItem(WireRecord(row["id"], REPORTS.value, label, sanitised))
-            )
-        except WireError:
-            denied["wire"] += 1
-            continue
+        text = record_item_text(row["id"], label_texts(label), sanitised)
         if decision.outcome is Outcome.RELEASE:
             released += 1
             not_before = now
