@@ -39,3 +39,6 @@ del _keys
 from mista.cli import audit as _audit  # noqa: E402
 
 del _audit
+from mista.cli import agreements as _agreements  # noqa: E402
+
+del _agreements
