@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -481,3 +483,71 @@ def test_hostile_values_in_every_field_give_problems(tmp_path: Path, data: st.Da
         old.unlink()
     write(directory, "a.yaml", yaml.safe_dump(document))
     assert_problems_or_agreement(directory)
+
+
+# -- the commands, as a user runs them ---------------------------------------------------
+
+SAMPLE = ROOT / "src" / "mista" / "data" / "sample.nmea"
+
+
+def mista(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mista", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_check_command_prints_every_problem_and_exits_2(tmp_path: Path) -> None:
+    write(tmp_path / "good", "a.toml", GOOD_TOML)
+    done = mista("agreements", "check", tmp_path / "good", "--node", "IND")
+    assert done.returncode == 0, done.stderr
+    assert "1 agreement(s), 2 clause(s), no problems" in done.stdout
+    bad = GOOD_TOML.replace("precision = 2", "precision = 9").replace('"tracks"]', '"radar"]')
+    write(tmp_path / "bad", "a.toml", bad)
+    done = mista("agreements", "check", tmp_path / "bad")
+    assert done.returncode == 2
+    lines = done.stdout.splitlines()
+    assert lines == [
+        f"{tmp_path / 'bad' / 'a.toml'}:11: clause[1].flows: 'radar' is not a flow "
+        "(fix: use some of: reports, tracks, alerts, features)",
+        f"{tmp_path / 'bad' / 'a.toml'}:16: clause[1].precision: 9 is not a whole number 0..6 "
+        "(fix: write the decimal places kept, e.g. precision = 2 (about 1 km))",
+    ]
+
+
+def test_explain_command_gives_each_record_its_outcome_and_why(tmp_path: Path) -> None:
+    # The bundled sample is off Los Angeles, January 2016; the clause covers part of it.
+    agreement = GOOD_TOML.replace("[50.0, 0.0, 78.0, 26.0]", "[-119.0, 33.0, -117.0, 34.0]")
+    agreement = agreement.replace('"sensor:ais"', '"sensor:ais", "alerts"')
+    write(tmp_path / "agreements", "a.toml", agreement.replace("2026-01-01", "2015-01-01"))
+    source = tmp_path / "source.toml"
+    source.write_text(
+        'name = "shore"\noriginator = "IND"\nlabel = "RESTRICTED//REL TO IND,USA//white-shipping"\n'
+    )
+    done = mista(
+        "agreements", "explain", tmp_path / "agreements", "--to", "USA", "--node", "IND",
+        "--input", SAMPLE, "--source-config", source, "--now", "2016-01-11T00:00:00Z",
+        "--format", "jsonl",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(rows) > 1000
+    outcomes = {row["outcome"] for row in rows}
+    assert outcomes == {"release", "hold", "deny"}  # the last 30 minutes wait for their delay
+    for row in rows:
+        if row["outcome"] == "hold":
+            observed = datetime.fromisoformat(row["observed_at"])
+            assert datetime.fromisoformat(row["not_before"]) == observed + timedelta(minutes=30)
+            assert observed > datetime(2016, 1, 10, 23, 30, tzinfo=UTC)
+        if row["outcome"] != "deny":
+            assert -119 <= row["lon"] <= -117
+            assert 33 <= row["lat"] <= 34
+            assert row["clause"] == "ais-arabian-sea"
+        else:
+            assert row["reason"].startswith("rule 5")
+    done = mista("agreements", "explain", tmp_path / "agreements", "--to", "USA")
+    assert done.returncode == 2
+    assert "exactly one of --input FILE or --since TIME" in done.stderr
