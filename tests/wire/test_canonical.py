@@ -140,3 +140,55 @@ def test_times_have_one_spelling(text: object) -> None:
 def test_naive_times_cannot_be_written() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         time_to_wire(datetime(2024, 6, 1))
+
+
+any_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats()
+    | st.sampled_from([1e-4, 9.999e-5, 1e16, 1e16 - 2, 1e21, 2.0**53, 2.0**53 + 2, -0.0, 5e-324])
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_json)
+def test_the_fast_path_writes_exactly_what_rfc8785_writes(value: object) -> None:
+    import rfc8785
+
+    try:
+        expected = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, ValueError, TypeError):
+        with pytest.raises(WireError):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"\U0001f600": 1, "\uffff": 2, "a": 3},
+        {"\ue000": 1, "\U00010000": 2},
+        [0.00001, 1.5e-7, 1e16, 1.2345e20, 1e21, 1e300, -0.0, 2.0**53],
+        ['\x00\x1f\x7f\u2028"\\', "\U0001f600"],
+    ],
+)
+def test_hard_cases_match_rfc8785(value: object) -> None:
+    import rfc8785
+
+    assert canonical_json(value) == rfc8785.dumps(value)
+
+
+def test_lone_surrogates_are_malformed() -> None:
+    with pytest.raises(WireError):
+        canonical_json(["\ud800"])
+    with pytest.raises(WireError):
+        canonical_json({"\udc00": 1})

@@ -57,6 +57,8 @@ MAX_BATCH_BYTES: Final = 16 * 1024 * 1024
 _NONCE = re.compile(r"^[0-9a-f]{32}$")
 _NATION = re.compile(r"^[A-Z]{3}$")
 _SIGNATURE_BYTES = 64
+_BATCH_PREFIX = b'{"batch":'
+_SIGNATURE_KEY = b',"signature":'
 
 
 def new_nonce() -> str:
@@ -181,8 +183,11 @@ def open_sealed(
             "unknown-sender",
             f"no public key is configured for {sender} (add it to the partner's settings)",
         )
+    # The bytes are canonical, so the signed bytes of "batch" are the ones between
+    # '{"batch":' and ',"signature":' (keys sort "batch" first; base64 has no quotes).
+    signed = bytes(data)[len(_BATCH_PREFIX) : bytes(data).rindex(_SIGNATURE_KEY)]
     try:
-        key.verify(signature, canonical_json(body))
+        key.verify(signature, signed)
     except InvalidSignature:
         raise WireError(
             "bad-signature", f"the signature does not verify with {sender}'s configured key"

@@ -303,7 +303,14 @@ def record_from_wire(obj: Any) -> WireRecord:
     if obj["flow"] not in FLOWS:
         raise _malformed(f"record flow {_shown(obj['flow'])} is not one of {list(FLOWS)}")
     label = label_from_wire(obj["label"])
-    return WireRecord(record_id, obj["flow"], label, _fields_from_wire(obj["fields"]))
+    fields = obj["fields"]
+    if not isinstance(fields, dict):
+        raise _malformed(f"record fields must be a JSON object, not {type(fields).__name__}")
+    for name, value in fields.items():
+        if value is None:
+            raise _malformed(f"field {name} is null: leave it out instead")
+    # Building the record checks the fields (once).
+    return WireRecord(record_id, obj["flow"], label, fields)
 
 
 # ---------------------------------------------------------------------------------- items
