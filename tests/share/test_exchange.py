@@ -7,6 +7,7 @@ test_outbox.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mista.errors import ConfigError
 from mista.ingest.batch import IngestBatch
 from mista.ingest.nmea import nmea_batches
 from mista.ingest.positions import position_batches
@@ -547,7 +549,7 @@ def _exchange(node: Node, partner_nation: str, agreements: Sequence[Agreement]) 
     return Node(node.nation, node.store, exchange, node.audit_path)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios())
 def test_the_receiver_stores_exactly_what_decide_releases(
     stores: dict[str, Node], scenario: dict[str, Any]
@@ -605,3 +607,73 @@ def test_a_record_the_wire_format_refuses_is_dropped_not_sent(pair: tuple[Node, 
         "sent": 1,
         "dropped": 1,
     }
+
+
+def test_a_node_config_that_does_not_fit_is_refused(tmp_path: Path) -> None:
+    with DuckDBStore(tmp_path / "s.duckdb") as store:
+        audit = AuditLog(tmp_path / "audit.jsonl", nation="IND", signing_key=KEYS["IND"])
+        try:
+            with pytest.raises(ConfigError, match="identity is USA's"):
+                Exchange(
+                    store,
+                    node="IND",
+                    identity=identity("USA"),
+                    partners={},
+                    agreements=[],
+                    audit=audit,
+                )
+            with pytest.raises(ConfigError, match="keyed by its own nation"):
+                Exchange(
+                    store,
+                    node="IND",
+                    identity=identity("IND"),
+                    partners={"USA": partner("JPN")},
+                    agreements=[],
+                    audit=audit,
+                )
+        finally:
+            audit.close()
+
+
+def test_ingest_and_exchange_threads_share_the_store_safely(pair: tuple[Node, Node]) -> None:
+    """The node writes its input under the exchange lock while a pusher thread scans,
+    sends and acknowledges: every record arrives once."""
+    ind, usa = pair
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def ingest() -> None:
+        try:
+            for round_no in range(6):
+                batches = observe(
+                    ind,
+                    label(),
+                    [(10.0 + round_no / 10, 70.0 + i / 100) for i in range(5)],
+                    write=False,
+                )
+                for batch in batches:
+                    with ind.exchange.lock:
+                        ind.store.write(batch)
+        except BaseException as exc:  # reported below: a thread cannot fail the test
+            failures.append(exc)
+        finally:
+            done.set()
+
+    def push() -> None:
+        try:
+            while True:
+                finished = done.is_set()
+                deliver(ind, usa)
+                if finished:
+                    return
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=ingest), threading.Thread(target=push)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    assert usa.store.counts()["reports"] == ind.store.counts()["reports"] == 30
+    assert ind.exchange.outbox_counts("USA")["sent"] == 30

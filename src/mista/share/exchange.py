@@ -28,7 +28,7 @@ from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from mista.errors import AgreementError, InputError, StoreError
+from mista.errors import AgreementError, ConfigError, InputError, StoreError
 from mista.labels import Label
 from mista.share.agreements import Agreement, Sanitise
 from mista.share.audit import AuditLog
@@ -55,7 +55,7 @@ from mista.wire.records import (
     WithdrawItem,
 )
 
-__all__ = ["Exchange", "Outgoing", "Partner", "Receipt"]
+__all__ = ["Exchange", "Outgoing", "Partner", "Receipt", "ScanResult"]
 
 #: HTTP status of each ``WireError`` reason (anything else is a 400).
 _WIRE_STATUS = {"bad-signature": 401, "unknown-sender": 401, "too-large": 413}
@@ -123,13 +123,13 @@ class Exchange:
         max_batch_bytes: int = MAX_BATCH_BYTES,
     ) -> None:
         if identity.nation != node:
-            raise InputError(
+            raise ConfigError(
                 f"the identity is {identity.nation}'s but this node is {node} "
                 "(load the keys of this node's nation)"
             )
         for nation, partner in partners.items():
             if partner.nation != nation or nation == node:
-                raise InputError(
+                raise ConfigError(
                     f"partner entry {nation!r} names {partner.nation} (each partner is keyed "
                     f"by its own nation, and {node} cannot be its own partner)"
                 )
@@ -400,7 +400,7 @@ class Exchange:
             except _RefusedError as refused:
                 self.audit.append(
                     "reject",
-                    partner=peer_nation,
+                    partner=peer_nation if peer_nation in self.partners else None,
                     detail={
                         "batch": batch_hash,
                         "reason": refused.reason,
@@ -420,7 +420,7 @@ class Exchange:
             raise _RefusedError(403, "no-certificate", "the sender presented no client certificate")
         if peer_nation not in self.partners:
             raise _RefusedError(
-                403, "unknown-peer", f"{peer_nation} is not a partner of {self.node}"
+                403, "unknown-peer", f"{peer_nation!r:.40} is not a partner of {self.node}"
             )
         try:
             return open_sealed(

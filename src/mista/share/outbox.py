@@ -122,11 +122,22 @@ class ItemReader:
     would check it twice), with the few distinct labels read once each."""
 
     def __init__(self) -> None:
-        self._labels: dict[str, Label] = {}
+        self._labels: dict[tuple[object, ...], Label] = {}
 
     def _label(self, obj: Any) -> Label:
-        key = _dumps(obj)
-        label = self._labels.get(key)
+        try:
+            key = (
+                len(obj),
+                obj["level"],
+                obj["originator"],
+                tuple(obj["releasable_to"]),
+                tuple(obj["categories"]),
+                obj["orcon"],
+                type(obj["orcon"]),
+            )
+            label = self._labels.get(key)
+        except (KeyError, TypeError):  # not a label's shape: the strict reader says why
+            return label_from_wire(obj)
         if label is None:
             label = self._labels[key] = label_from_wire(obj)
         return label
