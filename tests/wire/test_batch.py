@@ -77,7 +77,7 @@ def test_the_sealed_shape_is_documented_one() -> None:
     PUBLIC["IND"].verify(signature, canonical_json(document["batch"]))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_any_single_byte_change_is_refused(data: st.DataObject) -> None:
     sealed = seal(a_batch(), KEYS["IND"])

@@ -49,7 +49,7 @@ def test_canonical_json_refuses_what_json_cannot_hold(value: object) -> None:
     assert info.value.reason == "malformed"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(json_values)
 def test_parse_of_canonical_is_the_value_and_canonical_again(value: object) -> None:
     data = canonical_json(value)
@@ -158,7 +158,7 @@ any_json = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(any_json)
 def test_the_fast_path_writes_exactly_what_rfc8785_writes(value: object) -> None:
     import rfc8785

@@ -70,7 +70,7 @@ def test_a_record_is_written_without_none_fields_and_with_z_times() -> None:
     assert set(wire) == {"id", "flow", "label", "fields"}
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(items)
 def test_items_round_trip_through_canonical_bytes(item: Any) -> None:
     data = canonical_json(item_to_wire(item))
@@ -195,7 +195,7 @@ def test_amendments_are_written_as_documented() -> None:
     assert item_to_wire(RecordItem(record)) == {"kind": "record", "record": a_record()}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
