@@ -206,3 +206,11 @@ def test_amendments_are_written_as_documented() -> None:
 def test_any_json_value_is_an_item_or_wire_error(obj: Any) -> None:
     with contextlib.suppress(WireError):
         item_from_wire(obj)
+
+
+@settings(max_examples=30, deadline=None)
+@given(wire_records())
+def test_records_and_batches_are_hashable(record: WireRecord) -> None:
+    again = record_from_wire(record_to_wire(record))
+    assert hash(again) == hash(record)
+    assert len({record, again, RecordItem(record)}) == 2

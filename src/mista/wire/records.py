@@ -285,6 +285,10 @@ class WireRecord:
             raise _malformed(f"record label must be a Label, not {_shown(self.label)}")
         object.__setattr__(self, "fields", _fields_from_wire(_fields_to_wire(self.fields)))
 
+    def __hash__(self) -> int:
+        # Field values are scalars, so a record can go in a set or be a dict key.
+        return hash((self.id, self.flow, self.label, tuple(sorted(self.fields.items()))))
+
 
 def record_to_wire(record: WireRecord) -> dict[str, Any]:
     """A record as a wire dict (None fields left out, times as ISO 8601 UTC with Z)."""
