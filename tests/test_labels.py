@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mista.errors import LabelError
-from mista.labels import Label, Level, combine, may_see
-from tests.strategies import labels, labels_releasable_to, levels, nations
+from mista.labels import (
+    Label,
+    Level,
+    check_groups,
+    combine,
+    expand_groups,
+    may_see,
+    parse_marking,
+)
+from tests.strategies import GROUPS, labels, labels_releasable_to, levels, nations
 
 COMBINER = "IND"
 held = labels_releasable_to(COMBINER)
@@ -112,3 +122,132 @@ def test_levels_are_ordered_as_design_says() -> None:
     assert Level.from_name("secret") is Level.SECRET
     with pytest.raises(LabelError, match="known: UNCLASSIFIED"):
         Level.from_name("TOP SECRET")
+
+
+# -- markings ---------------------------------------------------------------------------
+
+
+@given(labels())
+def test_every_marking_reads_back_as_the_label_it_came_from(label: Label) -> None:
+    assert parse_marking(label.to_marking(), label.originator) == label
+
+
+@given(labels(), st.sampled_from(sorted(GROUPS)))
+def test_a_group_in_rel_to_expands_to_its_nations(label: Label, group: str) -> None:
+    marking = label.to_marking().replace("//REL TO ", f"//REL TO {group},", 1)
+    read = parse_marking(marking, label.originator, GROUPS)
+    assert read.releasable_to == label.releasable_to | set(GROUPS[group])
+    assert (read.level, read.categories, read.orcon) == (label.level, label.categories, label.orcon)
+
+
+@pytest.mark.parametrize(
+    ("marking", "expected"),
+    [
+        ("UNCLASSIFIED", Label(Level.UNCLASSIFIED, "IND")),
+        ("  SECRET//ORCON\n", Label(Level.SECRET, "IND", orcon=True)),
+        (
+            "RESTRICTED//REL TO QUAD//white-shipping",
+            Label(
+                Level.RESTRICTED,
+                "IND",
+                frozenset({"AUS", "IND", "JPN", "USA"}),
+                frozenset({"white-shipping"}),
+            ),
+        ),
+        (
+            "CONFIDENTIAL//sensor:radar,alerts",
+            Label(Level.CONFIDENTIAL, "IND", categories=frozenset({"sensor:radar", "alerts"})),
+        ),
+    ],
+)
+def test_markings_read_as_written(marking: str, expected: Label) -> None:
+    assert parse_marking(marking, "IND", GROUPS) == expected
+
+
+@pytest.mark.parametrize(
+    ("marking", "message"),
+    [
+        ("", "empty marking"),
+        ("TOP SECRET", "not a level"),
+        ("secret", "not a level"),
+        ("RESTRICTED//REL TO FVEY", "group FVEY, which is not defined"),
+        ("RESTRICTED//REL TO usa", "write USA"),
+        ("RESTRICTED//REL TO USA, GBR", "has spaces"),
+        ("RESTRICTED//REL TO USA,,GBR", "empty nation between commas"),
+        ("RESTRICTED//REL TO ", "list is empty"),
+        ("RESTRICTED//REL TO", "list is empty"),
+        ("RESTRICTED//REL TO USA,USA", "USA listed more than once"),
+        ("RESTRICTED//REL TO USA//REL TO GBR", "REL TO appears twice"),
+        ("RESTRICTED//ORCON//ORCON", "ORCON appears twice"),
+        ("RESTRICTED//ORCON//alerts", "comes after the categories or ORCON"),
+        ("RESTRICTED//alerts//REL TO USA", "REL TO appears twice or after the categories"),
+        ("RESTRICTED//alerts//geospatial", "comes after the categories"),
+        ("RESTRICTED//alerts,alerts", "alerts listed more than once"),
+        ("RESTRICTED//", "empty part"),
+        ("RESTRICTED////ORCON", "empty part"),
+        ("RESTRICTED//White-Shipping", "is not a category"),
+        ("RESTRICTED//REL TO U$A", "neither a nation code"),
+        ("RESTRICTED //REL TO USA", "not a level"),
+        ("R" * 5000, "too long"),
+    ],
+)
+def test_bad_markings_name_the_part_and_the_fix(marking: str, message: str) -> None:
+    with pytest.raises(LabelError, match=re.escape(message)):
+        parse_marking(marking, "IND", GROUPS)
+
+
+def test_a_bad_originator_is_a_label_error() -> None:
+    with pytest.raises(LabelError, match="alpha-3"):
+        parse_marking("SECRET", "india")
+
+
+#: Text made of marking pieces, so garbage often comes close to a valid marking.
+markingish = st.lists(
+    st.sampled_from(
+        ["/", "//", ",", " ", "REL TO ", "ORCON", "SECRET", "QUAD", "USA", "usa", "a", ":", "-"]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=300)
+@given(st.one_of(markingish, st.text(max_size=60)))
+def test_garbage_is_a_label_error_or_a_label(text: str) -> None:
+    try:
+        label = parse_marking(text, "IND", GROUPS)
+    except LabelError:
+        return
+    assert parse_marking(label.to_marking(), "IND") == label
+
+
+@given(labels(), st.data())
+def test_a_truncated_marking_is_a_label_error_or_a_wider_label(
+    label: Label, data: st.DataObject
+) -> None:
+    marking = label.to_marking()
+    cut = data.draw(st.integers(min_value=0, max_value=len(marking)))
+    try:
+        read = parse_marking(marking[:cut], label.originator)
+    except LabelError:
+        return
+    assert read.level == label.level
+
+
+def test_groups_are_checked() -> None:
+    assert check_groups({"QUAD": ["IND", "USA"]}) == {"QUAD": frozenset({"IND", "USA"})}
+    for bad, message in [
+        ({"USA": ["IND"]}, "not three letters"),
+        ({"quad": ["IND"]}, "group name 'quad'"),
+        ({"QUAD": "IND,USA"}, "must list its nations"),
+        ({"QUAD": []}, "has no nations"),
+        ({"QUAD": ["IND", "FVEY"]}, "groups cannot contain groups"),
+    ]:
+        with pytest.raises(LabelError, match=re.escape(message)):
+            check_groups(bad)
+    assert expand_groups(["QUAD", "FRA"], {"QUAD": ["IND", "USA"]}) == {"IND", "USA", "FRA"}
+
+
+@pytest.mark.parametrize("bad", ["ORCON", "a,b", "White", "", "x" * 65, "a//b"])
+def test_categories_are_lowercase_words_so_markings_are_unambiguous(bad: str) -> None:
+    with pytest.raises(LabelError, match="category"):
+        Label(Level.UNCLASSIFIED, "IND", categories=frozenset({bad}))

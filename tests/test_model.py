@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mista.labels import Label
-from mista.model import DEDUPE_WINDOW_S, Report, SourceKind, report_id
+from mista.errors import InputError
+from mista.labels import Label, Level, may_see
+from mista.model import DEDUPE_WINDOW_S, Report, Role, SourceKind, User, report_id
+from tests.strategies import labels, users
 
 LABEL = Label.default_for("IND")
 payloads = st.text(
@@ -59,3 +63,42 @@ def test_untimed_reports_have_an_id() -> None:
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         _report("x", datetime(2020, 1, 1), "r", "raw")
+
+
+# -- users ------------------------------------------------------------------------------
+
+
+@given(users(), labels())
+def test_a_user_sees_what_the_one_rule_says(user: User, label: Label) -> None:
+    assert user.may_see(label) == may_see(label, user.nation, user.clearance)
+    assert user.may_see(label) == (
+        user.clearance >= label.level and user.nation in label.releasable_to
+    )
+
+
+def test_a_user_is_validated_and_normalised() -> None:
+    user = User("liaison.usa", "USA", Level(1), frozenset({"liaison"}))  # type: ignore[arg-type]
+    assert user.clearance is Level.RESTRICTED
+    assert user.roles == {Role.LIAISON}
+    for kwargs, message in [
+        ({"name": "Bob"}, "user name 'Bob'"),
+        ({"name": ""}, "user name ''"),
+        ({"name": "-x"}, "user name '-x'"),
+        ({"name": "a" * 65}, "user name"),
+        ({"nation": "usa"}, "alpha-3"),
+        ({"clearance": 7}, "not a level"),
+        ({"roles": frozenset({"root"})}, "not a role"),
+    ]:
+        fields: dict[str, Any] = {
+            "name": "ana",
+            "nation": "USA",
+            "clearance": Level.SECRET,
+            "roles": frozenset(),
+            **kwargs,
+        }
+        with pytest.raises(InputError, match=re.escape(message)):
+            User(**fields)
+
+
+def test_roles_are_the_three_the_design_names() -> None:
+    assert [role.value for role in Role] == ["analyst", "liaison", "admin"]

@@ -340,19 +340,21 @@ class DuckDBStore:
         return int(rows[0][0]) if rows else None
 
     def _label_numbers(self, labels: tuple[Label, ...]) -> dict[str, int]:
-        """Numbers of the batch's labels, adding labels not seen before."""
-        numbers: dict[str, int] = {}
+        """Numbers of the batch's labels, adding labels not seen before (one lookup for all:
+        a partner's batch may carry many labels)."""
+        wanted = {label_id(label): label for label in labels}
+        rows = self._con.execute(
+            "SELECT id, label_no FROM labels WHERE list_contains($keys, id)",
+            {"keys": list(wanted)},
+        ).fetchall()
+        numbers: dict[str, int] = {str(key): int(number) for key, number in rows}
         new: dict[str, tuple[int, Label]] = {}
         next_no = self._scalar("SELECT coalesce(max(label_no), 0) + 1 FROM labels")
-        for label in labels:
-            key = label_id(label)
-            if key in numbers:
-                continue
-            number = self._number("labels", "label_no", "id", key)
-            if number is None:
-                number, next_no = next_no, next_no + 1
-                new[key] = (number, label)
-            numbers[key] = number
+        for key, label in wanted.items():
+            if key not in numbers:
+                numbers[key] = next_no
+                new[key] = (next_no, label)
+                next_no += 1
         if new:
             self._con.register("_labels", _labels_table(new))
             try:
