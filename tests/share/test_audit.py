@@ -504,3 +504,44 @@ def test_an_over_long_line_is_one_problem(sample_lines: list[bytes], tmp_path: P
     assert report.problems[0].startswith("line 3: not an audit entry (")
     assert "over the limit" in report.problems[0]
     assert report.problems[1].startswith("line 4: seq 3 where 4 belongs")
+
+
+def test_a_log_cut_back_to_a_checkpoint_is_caught_by_a_noted_head(
+    sample_lines: list[bytes], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from mista.cli import main
+    from mista.share.keys import public_key_text
+
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(b"".join(sample_lines))
+    whole = verify_log(path, KEY.public_key())
+    noted = (whole.head_seq, whole.head)
+    assert verify_log(path, KEY.public_key(), expected_head=noted).ok
+    cut = max(n for n, line in enumerate(sample_lines[:-1]) if b'"checkpoint"' in line)
+    path.write_bytes(b"".join(sample_lines[: cut + 1]))
+    assert verify_log(path, KEY.public_key()).ok  # what verify alone cannot see
+    report = verify_log(path, KEY.public_key(), expected_head=noted)
+    assert report.problems == [
+        f"entry {noted[0]}: expected hash {noted[1]}, but the entry is missing (the log was "
+        "cut back or rewritten)"
+    ]
+    key = public_key_text(KEY.public_key())
+    args = ["audit", "verify", str(path), "--key", key, "--head"]
+    assert f"head {cut + 1}:" in CliRunner().invoke(main, args[:5]).stderr
+    assert CliRunner().invoke(main, [*args, f"{noted[0]}:{noted[1]}"]).exit_code == 1
+    assert CliRunner().invoke(main, [*args, "12"]).exit_code == 2
+
+
+def test_set_aside_bytes_are_private(tmp_path: Path) -> None:
+    import stat
+
+    path = tmp_path / "audit.jsonl"
+    write_log(path, 2)
+    with path.open("ab") as f:
+        f.write(b'{"at"')
+    with AuditLog(path, nation="IND", signing_key=KEY) as log:
+        assert log.torn is not None
+        assert stat.S_IMODE(log.torn.saved_to.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

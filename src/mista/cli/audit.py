@@ -46,18 +46,44 @@ def _finish(report: AuditReport) -> None:
     epilog=example(
         "mista audit verify audit.jsonl --key keys/signing.pub",
         "mista audit verify audit.jsonl --key ed25519:3q2+7w... --allow-unsigned-tail",
+        "mista audit verify audit.jsonl --key keys/signing.pub --head 1200:3a486c6d...",
     )
 )
 @click.argument("log", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--key", required=True, help=_KEY_HELP)
 @click.option("--allow-unsigned-tail", is_flag=True, help=_TAIL_HELP)
-def verify(log: Path, key: str, allow_unsigned_tail: bool) -> None:
+@click.option(
+    "--head",
+    "head",
+    metavar="SEQ:HASH",
+    help="An entry an earlier verify reported as the head: it must still be in the log.",
+)
+def verify(log: Path, key: str, allow_unsigned_tail: bool, head: str | None) -> None:
     """Recompute every hash and checkpoint signature of LOG. Exit 0 and a summary when it
     is whole; exit 1 and one line per problem (naming the line) when not."""
     from mista.share.audit import verify_log
     from mista.share.keys import load_public_key
 
-    _finish(verify_log(log, load_public_key(key), allow_unsigned_tail=allow_unsigned_tail))
+    report = verify_log(
+        log,
+        load_public_key(key),
+        allow_unsigned_tail=allow_unsigned_tail,
+        expected_head=_parse_head(head),
+    )
+    _finish(report)
+
+
+def _parse_head(text: str | None) -> tuple[int, str] | None:
+    if text is None:
+        return None
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        from mista.errors import InputError
+
+        raise InputError(
+            f"--head {text!r} is not SEQ:HASH as a verify summary prints it (e.g. 1200:3a48...)"
+        )
+    return int(seq), digest.lower()
 
 
 @audit.command(epilog=example("mista audit export audit.jsonl --partner USA > ind-for-usa.json"))

@@ -161,7 +161,7 @@ class AuditReport:
         state = "ok" if self.ok else f"{len(self.problems)} problem(s)"
         return (
             f"{state}: {self.entries} entries, {self.checkpoints} signed checkpoints, "
-            f"head {self.head_seq} {self.head}, {self.unsigned_tail} entries after the last "
+            f"head {self.head_seq}:{self.head}, {self.unsigned_tail} entries after the last "
             "checkpoint"
         )
 
@@ -276,6 +276,9 @@ class _ChainWalk:
         self.nation: str | None = None
         self.problems: list[str] = []
         self.full: list[AuditEntry] = []
+        #: An entry whose hash the caller wants to know (verify_log's expected_head).
+        self.watch_seq: int | None = None
+        self.watched_hash: str | None = None
 
     def problem(self, where: str, message: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -335,6 +338,8 @@ class _ChainWalk:
             )
         if _chain_hash(prev, content_hash) != hash_:
             self.problem(where, f"entry {seq} hash is not sha256(prev + content_hash) (edited)")
+        if seq == self.watch_seq:
+            self.watched_hash = hash_
         self.prev = hash_
         self.expected_seq = seq + 1
 
@@ -383,14 +388,21 @@ class _ChainWalk:
 
 
 def verify_log(
-    path: Path, public_key: Ed25519PublicKey, *, allow_unsigned_tail: bool = False
+    path: Path,
+    public_key: Ed25519PublicKey,
+    *,
+    allow_unsigned_tail: bool = False,
+    expected_head: tuple[int, str] | None = None,
 ) -> AuditReport:
     """Recompute every hash and checkpoint signature of a log file.
 
     Finds any edited, deleted, inserted or reordered line, a checkpoint the key did not
     sign, and (unless ``allow_unsigned_tail``) entries no checkpoint covers.
+    ``expected_head`` (a ``(seq, hash)`` noted from an earlier report) must still be in
+    the log: that catches a log cut back to an earlier checkpoint.
     """
     walk = _ChainWalk(public_key, allow_redacted=False)
+    walk.watch_seq = expected_head[0] if expected_head else None
     for number, line, complete in _lines(path):
         if not complete:
             walk.problem(f"line {number}", "incomplete last line (a crash while writing?)")
@@ -403,6 +415,13 @@ def verify_log(
             walk.skip()
             continue
         walk.add(f"line {number}", obj)
+    if expected_head is not None and walk.watched_hash != expected_head[1]:
+        seq, digest = expected_head
+        found = "is missing" if walk.watched_hash is None else f"has hash {walk.watched_hash}"
+        walk.problem(
+            f"entry {seq}",
+            f"expected hash {digest}, but the entry {found} (the log was cut back or rewritten)",
+        )
     return walk.report(allow_unsigned_tail=allow_unsigned_tail)
 
 
@@ -508,10 +527,12 @@ class AuditLog:
         os.lseek(self._fd, end, os.SEEK_SET)
         fragment = os.read(self._fd, size - end)
         saved = self.path.with_name(self.path.name + ".torn")
-        with open(saved, "ab") as out:
-            out.write(fragment + b"\n")
-            out.flush()
-            os.fsync(out.fileno())
+        out = os.open(saved, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(out, fragment + b"\n")
+            os.fsync(out)
+        finally:
+            os.close(out)
         os.ftruncate(self._fd, end)
         os.fsync(self._fd)
         self.torn = TornTail(offset=end, length=size - end, saved_to=saved)
