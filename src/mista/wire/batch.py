@@ -136,9 +136,11 @@ def batch_from_wire(obj: Any) -> Batch:
 
 def seal(batch: Batch, signing_key: Ed25519PrivateKey) -> bytes:
     """The canonical bytes of ``{"batch": ..., "signature": ...}``, signed by the sender."""
-    body = batch_to_wire(batch)
-    signature = signing_key.sign(canonical_json(body))
-    return canonical_json({"batch": body, "signature": base64.b64encode(signature).decode()})
+    signed = canonical_json(batch_to_wire(batch))
+    signature = base64.b64encode(signing_key.sign(signed))
+    # The canonical form of {"batch": body, "signature": text}: "batch" sorts first and
+    # base64 needs no escaping, so the bytes are put together rather than encoded again.
+    return _BATCH_PREFIX + signed + _SIGNATURE_KEY + b'"' + signature + b'"}'
 
 
 def _signature(value: Any) -> bytes:
