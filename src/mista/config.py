@@ -15,6 +15,7 @@ everything once, so a node that starts has a whole, valid configuration.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -189,19 +190,26 @@ def _string(path: Path, data: Mapping[str, Any], key: str, example: str) -> str:
     return value.strip()
 
 
+_HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
+
+
 def parse_listen(text: str, where: str = "listen") -> tuple[str, int]:
     """``HOST:PORT`` (``127.0.0.1:8443``, ``[::1]:8443``) as (host, port)."""
-    parts = urlsplit(f"//{text}")
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if not parts.hostname or port is None:
+    host, _, port_text = text.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            host = ""
+    elif not _HOST.match(host):
+        host = ""
+    if not host or not port_text.isascii() or not port_text.isdigit() or int(port_text) > 65535:
         raise ConfigError(
             f'{where} = "{text}" is not HOST:PORT (e.g. listen = "127.0.0.1:8443"; '
             "a port of 0 picks a free one)"
         )
-    return parts.hostname, port
+    return host, int(port_text)
 
 
 def _intervals(path: Path, table: Any) -> Intervals:
@@ -246,8 +254,12 @@ def _partner(path: Path, own_nation: str) -> PartnerConfig:
     if nation == own_nation:
         raise ConfigError(f"{path}: {nation} is this node's own nation, not a partner (remove it)")
     endpoint = _string(path, data, "endpoint", "https://127.0.0.1:9443")
-    parts = urlsplit(endpoint)
-    if parts.scheme != "https" or not parts.hostname:
+    try:
+        parts = urlsplit(endpoint)
+        valid = parts.scheme == "https" and bool(parts.hostname) and (parts.port or 443) > 0
+    except ValueError:
+        valid = False
+    if not valid:
         raise ConfigError(
             f'{path}: endpoint = "{endpoint}" must be an https:// URL (partners talk mutual TLS '
             'only), e.g. endpoint = "https://127.0.0.1:9443"'
