@@ -275,7 +275,8 @@ class _ChainWalk:
         self.since_checkpoint = 0
         self.nation: str | None = None
         self.problems: list[str] = []
-        self.full: list[AuditEntry] = []
+        #: The release entries seen in full (what the partner check compares).
+        self.releases: list[AuditEntry] = []
         #: An entry whose hash the caller wants to know (verify_log's expected_head).
         self.watch_seq: int | None = None
         self.watched_hash: str | None = None
@@ -298,7 +299,6 @@ class _ChainWalk:
             entry = _entry_from_wire(obj)
         except (InputError, WireError) as exc:
             self.problem(where, f"not an audit entry ({exc})")
-            # Keep walking from what the line claims, so one bad line is one problem.
             self.skip()
             return
         self._link(where, entry.seq, entry.prev, entry.content_hash, entry.hash)
@@ -314,7 +314,8 @@ class _ChainWalk:
             self._checkpoint(where, entry)
         else:
             self.since_checkpoint += 1
-        self.full.append(entry)
+        if entry.kind == "release":
+            self.releases.append(entry)
 
     def _redacted(self, where: str, obj: Mapping[str, Any]) -> None:
         seq, hashes = obj["seq"], (obj["prev"], obj["content_hash"], obj["hash"])
@@ -750,8 +751,8 @@ def compare_with_export(
     for position, obj in enumerate(export, start=1):
         walk.add(f"export entry {position}", obj)
     released: dict[str, int] = {}
-    for entry in walk.full:
-        if entry.kind == "release" and entry.partner == me:
+    for entry in walk.releases:
+        if entry.partner == me:
             released[str(entry.detail.get("batch"))] = entry.seq
     received = set(received_batch_hashes)
     sender = walk.nation or "the sender"
