@@ -251,9 +251,10 @@ class Exchange:
         )
         data = seal(batch, self.identity.signing_key)
         digest = sha256_hex(data)
+        # The agreement clauses the records and corrections went out under.
         clauses = sorted(
             {
-                f"{self._clause_of(row)}"
+                f"{row.agreement}/{row.clause}"
                 for row, item in items
                 if isinstance(item, RecordItem | CorrectItem)
             }
@@ -271,9 +272,6 @@ class Exchange:
             hash=digest,
             record_ids=tuple(row.record_id for row, _ in items),
         )
-
-    def _clause_of(self, row: OutboxRow) -> str:
-        return f"{row.agreement}/{row.clause}"
 
     def acknowledge(self, partner: str, outgoing: Outgoing, *, now: datetime | None = None) -> None:
         """Mark the items of ``outgoing`` sent (the partner answered 2xx), durably."""
