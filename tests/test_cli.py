@@ -185,3 +185,121 @@ def test_a_bad_node_nation_is_a_config_error(
     result = runner.invoke(main, ["ingest", str(feed(tmp_path))])
     assert result.exit_code == 2
     assert result.stderr.startswith("mista: MISTA_NATION='INDIA'")
+
+
+# -- users ------------------------------------------------------------------------------
+
+ADD = ["users", "add"]
+LIAISON = ["--role", "liaison", "--role", "analyst"]
+
+
+def test_users_are_added_listed_and_removed(runner: CliRunner) -> None:
+    added = runner.invoke(
+        main,
+        [*ADD, "liaison.usa", "--nation", "USA", "--clearance", "restricted", *LIAISON],
+    )
+    assert added.exit_code == 0, added.output
+    assert "added user liaison.usa (USA, RESTRICTED)" in added.stderr
+    again = runner.invoke(
+        main,
+        [*ADD, "liaison.usa", "--nation", "GBR", "--clearance", "SECRET", "--role", "admin"],
+    )
+    assert again.exit_code == 2
+    assert "already exists" in again.stderr
+    assert "mista users remove" in again.stderr
+    listed = runner.invoke(main, ["users", "list", "--format", "jsonl"])
+    assert [json.loads(line) for line in listed.stdout.splitlines()] == [
+        {
+            "name": "liaison.usa",
+            "nation": "USA",
+            "clearance": "RESTRICTED",
+            "roles": "analyst,liaison",
+        }
+    ]
+    assert runner.invoke(main, ["users", "remove", "liaison.usa"]).exit_code == 0
+    gone = runner.invoke(main, ["users", "remove", "liaison.usa"])
+    assert gone.exit_code == 2
+    assert "no user 'liaison.usa'" in gone.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["Bad Name", "--nation", "USA", "--clearance", "SECRET", "--role", "admin"], "user name"),
+        (["ana", "--nation", "usa", "--clearance", "SECRET", "--role", "admin"], "alpha-3"),
+        (
+            ["ana", "--nation", "USA", "--clearance", "TOP", "--role", "admin"],
+            "'TOP' is not one of",
+        ),
+        (["ana", "--nation", "USA", "--clearance", "SECRET"], "Missing option '--role'"),
+    ],
+)
+def test_bad_users_are_refused_with_the_fix(
+    runner: CliRunner, args: list[str], message: str
+) -> None:
+    result = runner.invoke(main, ["users", "add", *args])
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_queries_show_a_user_only_what_they_may_see(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One vessel's feed releasable to USA at RESTRICTED, the other only to IND.
+    shared = tmp_path / "shared.toml"
+    shared.write_text('name = "shared"\nlabel = "RESTRICTED//REL TO USA//white-shipping"\n')
+    lines = feed(tmp_path).read_text().splitlines()
+    usa_feed, own_feed = tmp_path / "usa.nmea", tmp_path / "own.nmea"
+    usa_feed.write_text("\n".join(lines[:5]) + "\n")  # vessel 366000001, positions only
+    own_feed.write_text("\n".join(lines[5:]) + "\n")  # 366000002, identity, a bad line
+    assert (
+        runner.invoke(main, ["ingest", str(usa_feed), "--source-config", str(shared)]).exit_code
+        == 0
+    )
+    assert runner.invoke(main, ["ingest", str(own_feed)]).exit_code == 0
+    for name, nation, clearance in [
+        ("liaison.usa", "USA", "RESTRICTED"),
+        ("low.usa", "USA", "UNCLASSIFIED"),
+    ]:
+        args = ["users", "add", name, "--nation", nation, "--clearance", clearance]
+        assert runner.invoke(main, [*args, "--role", "liaison"]).exit_code == 0
+
+    def rows(*args: str) -> list[dict[str, object]]:
+        result = runner.invoke(main, [*args, "--format", "jsonl"])
+        assert result.exit_code == 0, result.output
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    liaison = rows("vessels", "--user", "liaison.usa")
+    assert [(r["mmsi"], r["name"], r["label"]) for r in liaison] == [
+        (366000001, None, "RESTRICTED//REL TO IND,USA//white-shipping")
+    ]
+    assert rows("vessels", "--user", "low.usa") == []
+    assert len(rows("track", "366000001", "--user", "liaison.usa")) == 5
+    assert rows("track", "366000002", "--user", "liaison.usa") == []
+    assert len(rows("positions", "--bbox", "-75,40,-73,41", "--user", "liaison.usa")) == 5
+    assert rows("rejected", "--user", "liaison.usa") == []
+    # The operator (no --user) sees everything the node holds; MISTA_USER names a user.
+    assert [r["mmsi"] for r in rows("vessels")] == [366000001, 366000002]
+    (bad,) = rows("rejected")
+    assert bad["label"] == "UNCLASSIFIED//REL TO IND"
+    monkeypatch.setenv("MISTA_USER", "low.usa")
+    assert rows("positions", "--bbox", "-75,40,-73,41") == []
+
+
+def test_an_unknown_user_says_how_to_add_one(runner: CliRunner, tmp_path: Path) -> None:
+    runner.invoke(main, ["ingest", str(feed(tmp_path))])
+    result = runner.invoke(main, ["vessels", "--user", "nobody"])
+    assert result.exit_code == 2
+    assert "no user 'nobody'" in result.stderr
+    assert "mista users add nobody --nation" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["add", "list", "remove"])
+def test_every_users_help_ends_with_an_example(command: str) -> None:
+    result = CliRunner().invoke(main, ["users", command, "--help"])
+    assert result.exit_code == 0
+    tail = result.stdout.rstrip().splitlines()
+    assert tail[-2].strip() == "Example:"
+    assert tail[-1].strip().startswith(f"mista users {command}")
+    assert "--store" in result.stdout

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 
 from mista.cli import main
@@ -24,3 +25,21 @@ def test_every_command_help_ends_with_an_example(command: str) -> None:
     epilog = main.commands[command].epilog or ""
     assert "Example:" in epilog
     assert f"mista {command}" in epilog
+
+
+def _subcommands() -> list[tuple[str, str]]:
+    return sorted(
+        (name, sub)
+        for name, command in main.commands.items()
+        if isinstance(command, click.Group)
+        for sub in command.commands
+    )
+
+
+@pytest.mark.parametrize(("group", "command"), _subcommands())
+def test_every_subcommand_help_ends_with_an_example(group: str, command: str) -> None:
+    group_command = main.commands[group]
+    assert isinstance(group_command, click.Group)
+    epilog = group_command.commands[command].epilog or ""
+    assert "Example:" in epilog
+    assert f"mista {group} {command}" in epilog

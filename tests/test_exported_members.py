@@ -6,7 +6,14 @@ import importlib
 
 import pytest
 
-PUBLIC_MODULES = ("mista.ais", "mista.errors", "mista.labels", "mista.model")
+PUBLIC_MODULES = (
+    "mista.ais",
+    "mista.errors",
+    "mista.ingest.sources",
+    "mista.labels",
+    "mista.model",
+    "mista.store",
+)
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)
@@ -28,3 +35,11 @@ def test_every_ais_export_has_a_home_module() -> None:
     import mista.ais as ais
 
     assert sorted(ais._HOME) == sorted(ais.__all__)
+
+
+def test_who_may_see_what_is_public() -> None:
+    import mista.labels as labels
+    import mista.model as model
+
+    assert {"check_groups", "expand_groups", "may_see", "parse_marking"} <= set(labels.__all__)
+    assert {"Role", "User"} <= set(model.__all__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,36 @@ def test_config_errors_name_the_file_and_the_fix(tmp_path: Path, text: str, mess
 def test_a_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--source-config"):
         load_source_config(tmp_path / "absent.toml", "IND")
+
+
+QUAD = {"QUAD": ["AUS", "IND", "JPN", "USA"]}
+
+
+def test_a_label_may_be_one_marking_naming_groups(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, 'originator = "IND"\nlabel = "RESTRICTED//REL TO QUAD,FRA//white-shipping"\n'
+    )
+    config = load_source_config(path, "IND", groups=QUAD)
+    assert config.label == Label(
+        Level.RESTRICTED,
+        "IND",
+        frozenset({"AUS", "IND", "JPN", "USA", "FRA"}),
+        frozenset({"white-shipping"}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "groups", "message"),
+    [
+        ('label = "RESTRICTED//REL TO QUAD"', None, "group QUAD, which is not defined"),
+        ('label = "TOP//REL TO USA"', QUAD, "not a level"),
+        ('label = "SECRET//REL TO USA, GBR"', QUAD, "has spaces"),
+        ("label = 3", QUAD, "[label] must be a table or a marking string"),
+    ],
+)
+def test_marking_errors_name_the_file_and_the_part(
+    tmp_path: Path, text: str, groups: dict[str, list[str]] | None, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)) as error:
+        load_source_config(write(tmp_path, text), "IND", groups)
+    assert "source.toml" in str(error.value)
