@@ -89,7 +89,9 @@ def test_partners_given_a_record_are_those_it_was_queued_for(tables: ExchangeTab
     tables.commit_scan("USA", 1, [item(1)])
     tables.commit_scan("JPN", 1, [item(1), item(2)])
     tables.commit_scan("FRA", 1, [item(1)])
-    tables.assign_batch("FRA", [], [(1, "agreement ended")])
+    (fra_item,) = tables.due("FRA", NOW, 10)
+    assert fra_item.order_no == 4  # one order sequence for all partners
+    tables.assign_batch("FRA", [], [(fra_item.order_no, "agreement ended")])
     assert list(tables.partners_given(f"{1:032x}")) == ["JPN", "USA"]
     assert list(tables.partners_given(f"{2:032x}")) == ["JPN"]
 
@@ -115,3 +117,19 @@ def test_an_unknown_partner_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a partner of IND"):
         ind.exchange.scan("JPN", now=NOW)
     ind.close()
+
+
+def test_reads_start_after_what_is_done(tables: ExchangeTables) -> None:
+    tables.commit_scan("USA", 4, [item(1), item(2), item(3, due_in=timedelta(hours=1)), item(4)])
+    tables.commit_scan("JPN", 1, [item(5)])
+    assert tables.cursor("USA").low_order == 0
+    tables.mark_sent("USA", tables.assign_batch("USA", [1, 2], []) or 0, NOW)
+    assert tables.cursor("USA").low_order == 3  # the held item is the first open one
+    tables.mark_sent("USA", tables.assign_batch("USA", [4], []) or 0, NOW)
+    assert tables.cursor("USA").low_order == 3
+    assert [row.order_no for row in tables.due("USA", NOW + timedelta(hours=1), 10)] == [3]
+    tables.assign_batch("USA", [], [(3, "agreement ended")])
+    assert tables.cursor("USA").low_order == 6  # nothing open: past the last order number
+    tables.enqueue("USA", [item(6)])
+    assert [row.order_no for row in tables.due("USA", NOW, 10)] == [6]
+    assert [row.order_no for row in tables.due("JPN", NOW, 10)] == [5]

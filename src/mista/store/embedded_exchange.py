@@ -5,9 +5,10 @@ in. The tables (migration 3 in ``embedded_schema``) share the store's file and
 connection, so a cursor move and the outbox rows it produces commit in one transaction,
 and a crash leaves either both or neither.
 
-- ``share_cursors``: per partner, the last report ``seq`` scanned, the last outbox order
-  number and the last batch seq given out.
-- ``share_outbox``: per partner, items in order (``order_no``): a record, a correction or a
+- ``share_cursors``: per partner, the last report ``seq`` scanned, the last batch seq given
+  out, and the outbox order number below which everything is sent or dropped.
+- ``share_outbox``: per partner, items in order (``order_no``, one sequence for all
+  partners): a record, a correction or a
   withdrawal, due at ``not_before``, with the agreement and clause that released it and the
   item as canonical JSON. ``batch_seq`` is set when the item is first put in a batch (a
   resend reuses it), ``sent_at`` when the partner acknowledged that batch, ``dropped`` (a
@@ -89,11 +90,13 @@ REPORT_FIELD_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class PartnerCursor:
-    """Where release to one partner stands."""
+    """Where release to one partner stands: the last report seq scanned, the last batch seq
+    given out, and the order number below which every item is sent or dropped (outbox
+    reads start there, so they skip the row groups of what is done)."""
 
     scanned_seq: int
-    last_order: int
     last_batch: int
+    low_order: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,27 +278,47 @@ class ExchangeTables:
 
     def cursor(self, partner: str) -> PartnerCursor:
         rows = self._rows(
-            "SELECT scanned_seq, last_order, last_batch FROM share_cursors WHERE partner = $p",
+            "SELECT scanned_seq, last_batch, low_order FROM share_cursors WHERE partner = $p",
             {"p": partner},
         )
         if not rows:
             return PartnerCursor(0, 0, 0)
-        scanned, order, batch = rows[0]
-        return PartnerCursor(int(scanned), int(order), int(batch))
+        scanned, batch, low = rows[0]
+        return PartnerCursor(int(scanned), int(batch), int(low))
 
     def _save_cursor(self, partner: str, cursor: PartnerCursor) -> None:
         self._con.execute(
             """
-            INSERT INTO share_cursors VALUES ($p, $s, $o, $b)
+            INSERT INTO share_cursors VALUES ($p, $s, $b, $o)
             ON CONFLICT (partner) DO UPDATE SET scanned_seq = excluded.scanned_seq,
-                last_order = excluded.last_order, last_batch = excluded.last_batch
+                last_batch = excluded.last_batch, low_order = excluded.low_order
             """,
-            {"p": partner, "s": cursor.scanned_seq, "o": cursor.last_order, "b": cursor.last_batch},
+            {"p": partner, "s": cursor.scanned_seq, "b": cursor.last_batch, "o": cursor.low_order},
         ).fetchall()
 
-    def _insert_items(self, partner: str, first_order: int, items: Sequence[OutboxItem]) -> None:
+    def _next_order(self) -> int:
+        """The next order number. One sequence for all partners, in insertion order, so
+        every partner's done items sit in early row groups that its reads skip."""
+        rows = self._rows("SELECT coalesce(max(order_no), 0) + 1 FROM share_outbox")
+        return int(rows[0][0])
+
+    def _advance_low(self, partner: str, cursor: PartnerCursor) -> PartnerCursor:
+        """The cursor with ``low_order`` moved up to the partner's first open item."""
+        rows = self._rows(
+            """
+            SELECT coalesce(
+                (SELECT min(order_no) FROM share_outbox WHERE partner = $p
+                 AND order_no >= $low AND sent_at IS NULL AND dropped IS NULL),
+                (SELECT coalesce(max(order_no), 0) + 1 FROM share_outbox))
+            """,
+            {"p": partner, "low": cursor.low_order},
+        )
+        return PartnerCursor(cursor.scanned_seq, cursor.last_batch, int(rows[0][0]))
+
+    def _insert_items(self, partner: str, items: Sequence[OutboxItem]) -> None:
         if not items:
             return
+        first_order = self._next_order()
         table = pa.table(
             {
                 "partner": pa.array([partner] * len(items), pa.string()),
@@ -327,23 +350,15 @@ class ExchangeTables:
                     f"release cursor of {partner} would move back from {cursor.scanned_seq} "
                     f"to {scanned_seq} (two scanners on one store?)"
                 )
-            self._insert_items(partner, cursor.last_order + 1, items)
+            self._insert_items(partner, items)
             self._save_cursor(
-                partner,
-                PartnerCursor(scanned_seq, cursor.last_order + len(items), cursor.last_batch),
+                partner, PartnerCursor(scanned_seq, cursor.last_batch, cursor.low_order)
             )
 
     def enqueue(self, partner: str, items: Sequence[OutboxItem]) -> None:
         """Queue ``items`` (amendments) for ``partner`` after everything queued before."""
         with self._transaction(f"queueing amendments to {partner}"):
-            cursor = self.cursor(partner)
-            self._insert_items(partner, cursor.last_order + 1, items)
-            self._save_cursor(
-                partner,
-                PartnerCursor(
-                    cursor.scanned_seq, cursor.last_order + len(items), cursor.last_batch
-                ),
-            )
+            self._insert_items(partner, items)
 
     def _outbox_rows(self, where: str, params: dict[str, Any], limit: str = "") -> list[OutboxRow]:
         rows = self._rows(
@@ -351,10 +366,11 @@ class ExchangeTables:
             SELECT order_no, record_id, kind, epoch_us(not_before), item, batch_seq, agreement,
                    clause
             FROM share_outbox
-            WHERE partner = $p AND dropped IS NULL AND sent_at IS NULL AND {where}
+            WHERE partner = $p AND order_no >= $low AND dropped IS NULL AND sent_at IS NULL
+              AND {where}
             ORDER BY order_no {limit}
             """,
-            params,
+            {**params, "low": self.cursor(params["p"]).low_order},
         )
         return [
             OutboxRow(
@@ -405,8 +421,9 @@ class ExchangeTables:
             if release_pending:
                 self._con.execute(
                     "UPDATE share_outbox SET batch_seq = NULL WHERE partner = $p "
-                    "AND batch_seq IS NOT NULL AND sent_at IS NULL AND dropped IS NULL",
-                    {"p": partner},
+                    "AND order_no >= $low AND batch_seq IS NOT NULL AND sent_at IS NULL "
+                    "AND dropped IS NULL",
+                    {"p": partner, "low": cursor.low_order},
                 ).fetchall()
             for order, reason in dropped:
                 self._con.execute(
@@ -420,15 +437,24 @@ class ExchangeTables:
                     "WHERE partner = $p AND order_no = $o",
                     {"p": partner, "o": order, "t": _us(not_before)},
                 ).fetchall()
+            if dropped:
+                cursor = self._advance_low(partner, cursor)
+                self._save_cursor(partner, cursor)
             if not orders:
                 return None
             seq = cursor.last_batch + 1
             self._con.execute(
-                "UPDATE share_outbox SET batch_seq = $s "
-                "WHERE partner = $p AND list_contains($orders, order_no)",
-                {"p": partner, "s": seq, "orders": list(orders)},
+                "UPDATE share_outbox SET batch_seq = $s WHERE partner = $p "
+                "AND order_no BETWEEN $first AND $last AND list_contains($orders, order_no)",
+                {
+                    "p": partner,
+                    "s": seq,
+                    "orders": list(orders),
+                    "first": min(orders),
+                    "last": max(orders),
+                },
             ).fetchall()
-            self._save_cursor(partner, PartnerCursor(cursor.scanned_seq, cursor.last_order, seq))
+            self._save_cursor(partner, PartnerCursor(cursor.scanned_seq, seq, cursor.low_order))
             return seq
 
     def mark_sent(self, partner: str, batch_seq: int, sent_at: datetime) -> int:
@@ -436,10 +462,16 @@ class ExchangeTables:
         with self._transaction(f"marking batch {batch_seq} to {partner} sent"):
             rows = self._con.execute(
                 f"UPDATE share_outbox SET sent_at = {_ts('t')} "
-                "WHERE partner = $p AND batch_seq = $s "
+                "WHERE partner = $p AND order_no >= $low AND batch_seq = $s "
                 "AND sent_at IS NULL AND dropped IS NULL",
-                {"p": partner, "s": batch_seq, "t": _us(sent_at)},
+                {
+                    "p": partner,
+                    "s": batch_seq,
+                    "t": _us(sent_at),
+                    "low": self.cursor(partner).low_order,
+                },
             ).fetchall()
+            self._save_cursor(partner, self._advance_low(partner, self.cursor(partner)))
         return int(rows[0][0]) if rows else 0
 
     def partners_given(self, record_id: str) -> dict[str, tuple[str | None, str | None]]:

@@ -280,8 +280,8 @@ _EXCHANGE = (
     CREATE TABLE share_cursors (
         partner VARCHAR PRIMARY KEY,
         scanned_seq BIGINT NOT NULL,
-        last_order BIGINT NOT NULL,
-        last_batch BIGINT NOT NULL
+        last_batch BIGINT NOT NULL,
+        low_order BIGINT NOT NULL
     )
     """,
     """
