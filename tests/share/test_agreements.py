@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -551,3 +552,16 @@ def test_explain_command_gives_each_record_its_outcome_and_why(tmp_path: Path) -
     done = mista("agreements", "explain", tmp_path / "agreements", "--to", "USA")
     assert done.returncode == 2
     assert "exactly one of --input FILE or --since TIME" in done.stderr
+
+
+def test_yaml_alias_bombs_are_problems_in_bounded_time(tmp_path: Path) -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 10):
+        refs = ", ".join([f"*a{level - 1}"] * 9)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    lines.append("parties: *a9")
+    started = time.perf_counter()
+    problems = problems_of(tmp_path, "bomb.yaml", "\n".join(lines) + "\n")
+    assert time.perf_counter() - started < 5
+    assert any(p.field == "parties" for p in problems)
+    assert all(len(str(p)) < 1000 for p in problems)

@@ -25,7 +25,7 @@ from mista.share.agreements import (
     Problem,
     Sanitise,
 )
-from mista.share.area import Area, bbox_area, load_layer_area
+from mista.share.area import Area, bbox_area, load_layer_area, short_repr
 from mista.share.nations import is_nation
 
 __all__ = ["CLAUSE_FIELDS", "FIELDS", "parse_agreement_file", "parse_delay"]
@@ -91,7 +91,7 @@ class _Checker:
             if key not in known:
                 self.problem(
                     (*at, str(key)),
-                    f"unknown field {key!r}",
+                    f"unknown field {_short(key)}",
                     f"remove it or use one of: {names}",
                 )
 
@@ -102,7 +102,7 @@ class _Checker:
         if not isinstance(value, str) or not pattern.match(value):
             self.problem(
                 (*at, key),
-                f"{value!r} is not a valid name",
+                f"{_short(value)} is not a valid name",
                 "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
             )
             return None
@@ -112,7 +112,7 @@ class _Checker:
         if not is_nation(value):
             self.problem(
                 key,
-                f"{value!r} is not an ISO 3166-1 alpha-3 nation code",
+                f"{_short(value)} is not an ISO 3166-1 alpha-3 nation code",
                 "use three capitals of an assigned code, e.g. IND, USA, JPN, AUS",
             )
             return None
@@ -168,9 +168,7 @@ class _Checker:
         return moment.astimezone(UTC)
 
 
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+_short = short_repr
 
 
 def parse_agreement_file(

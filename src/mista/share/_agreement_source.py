@@ -200,22 +200,26 @@ def _read_yaml(text: str) -> Located:
         return _failed(1, "syntax", f"not valid YAML: {exc}", "fix the YAML syntax")
     located = Located(data=data)
     if node is not None:
-        _yaml_lines(node, (), located)
+        _yaml_lines(node, (), located, set())
     return located
 
 
-def _yaml_lines(node: yaml.Node, path: KeyPath, located: Located, depth: int = 0) -> None:
-    if depth > 20:  # agreements are four levels deep; deeper is not an agreement
+def _yaml_lines(
+    node: yaml.Node, path: KeyPath, located: Located, seen: set[int], depth: int = 0
+) -> None:
+    # Each node once: aliases share nodes, and a few lines of them can stand for billions.
+    if depth > 20 or id(node) in seen:  # agreements are four levels deep
         return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
+        keys: set[str] = set()
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 continue
             key = str(key_node.value)
             child = (*path, key)
             line = key_node.start_mark.line + 1
-            if key in seen:
+            if key in keys:
                 located.problems.append(
                     SyntaxProblem(
                         line,
@@ -224,14 +228,14 @@ def _yaml_lines(node: yaml.Node, path: KeyPath, located: Located, depth: int = 0
                         "keep one of them",
                     )
                 )
-            seen.add(key)
+            keys.add(key)
             located.lines.setdefault(child, line)
-            _yaml_lines(value_node, child, located, depth + 1)
+            _yaml_lines(value_node, child, located, seen, depth + 1)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = (*path, index)
             located.lines.setdefault(child, item.start_mark.line + 1)
-            _yaml_lines(item, child, located, depth + 1)
+            _yaml_lines(item, child, located, seen, depth + 1)
 
 
 def dotted(path: KeyPath) -> str:

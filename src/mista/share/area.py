@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,17 @@ from shapely.geometry import shape
 
 from mista.errors import ConfigError
 
-__all__ = ["Area", "bbox_area", "load_layer_area"]
+__all__ = ["Area", "bbox_area", "check_bbox", "load_layer_area", "short_repr"]
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 2, 4, 4, 40, 40
+
+
+def short_repr(value: object) -> str:
+    """A bounded repr for messages: YAML aliases let a small file hold a huge nested value."""
+    text = _REPR.repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
 
 #: GeoJSON geometry types that enclose an area.
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
@@ -60,10 +71,10 @@ def check_bbox(value: object) -> tuple[float, float, float, float]:
     numbers: list[float] = []
     for item in value:
         if isinstance(item, bool) or not isinstance(item, int | float):
-            raise ValueError(f"{item!r} is not a number: need [W, S, E, N] in degrees")
+            raise ValueError(f"{short_repr(item)} is not a number: need [W, S, E, N] in degrees")
         number = float(item)
         if not math.isfinite(number):
-            raise ValueError(f"{item!r} is not a finite number")
+            raise ValueError(f"{short_repr(item)} is not a finite number")
         numbers.append(number)
     west, south, east, north = numbers
     if not -90 <= south <= north <= 90:
