@@ -3,6 +3,7 @@ validity edges and sanitising."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 
 import pytest
@@ -204,3 +205,25 @@ def test_sanitise_record_rounds_and_removes_but_keeps_the_label() -> None:
     assert sanitise_record(fields, Sanitise(timedelta(0), None, frozenset())) == fields
     untouched = {"lat": None, "lon": True}
     assert sanitise_record(untouched, Sanitise(timedelta(0), 0, frozenset())) == untouched
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mista.share.agreements",
+        "mista.share.area",
+        "mista.share.explain",
+        "mista.share.nations",
+        "mista.share.release",
+    ],
+)
+def test_public_surface_is_sorted_and_importable(name: str) -> None:
+    module = importlib.import_module(name)
+
+    # Sorted as ruff sorts them (RUF022): CONSTANTS, then Classes, then functions.
+    def kind(name: str) -> tuple[int, str]:
+        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+    assert list(module.__all__) == sorted(module.__all__, key=kind)
+    for member in module.__all__:
+        assert getattr(module, member) is not None

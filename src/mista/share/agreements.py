@@ -8,7 +8,6 @@ returns the problems, each naming the file, line, field and the fix.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,6 +26,7 @@ __all__ = [
     "Flow",
     "Problem",
     "Sanitise",
+    "agreement_files",
     "check_agreements",
     "format_delay",
     "load_agreements",
@@ -229,7 +229,3 @@ def _load(directory: Path, node: str | None) -> tuple[list[Agreement], list[Prob
         agreements.append(agreement)
     problems.sort(key=lambda problem: (str(problem.path), problem.line))
     return agreements, problems
-
-
-def problems_text(problems: Iterable[Problem]) -> str:
-    return "\n".join(str(problem) for problem in problems)
