@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 
 import _harness as h
+import share_exchange
 from mista.labels import Label, Level
 from mista.share.agreements import Agreement, Flow, load_agreements
 from mista.share.release import Candidate, Decision, Releaser, decide
@@ -290,6 +291,8 @@ def main() -> None:
         "--data", type=Path, default=argparse.SUPPRESS, help="shared data folder (as above)"
     )
     release.set_defaults(run=run_release)
+    # lag and catchup: two real nodes exchanging over mutual TLS (bench/share_exchange.py).
+    share_exchange.register(commands)
     args = parser.parse_args()
     args.run(args)
 

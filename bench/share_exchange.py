@@ -14,8 +14,8 @@ tag blocks with receiver and time) every ``--every-s`` seconds at ``--rate`` rep
   answering ``/health`` to holding all of it, and the records/s of catching up. Both
   stores are then compared: every record once (count and ids).
 
-``lag`` and ``catchup`` are the functions ``run_lag`` and ``run_catchup``, each with its
-``add_*_arguments``, so a parent script can register them as subcommands.
+``lag`` and ``catchup`` are subcommands of ``bench/share.py`` (registered by ``register``
+below); this file also runs on its own with the same subcommands.
 """
 
 from __future__ import annotations
@@ -135,8 +135,14 @@ def add_lag_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--every-s", type=float, default=0.5, help="seconds between files")
 
 
+def _header() -> None:
+    print("\n".join(h.machine_lines(None)))
+    print(f"stack   : uvicorn {h.package_version('uvicorn')}, httpx {h.package_version('httpx')}")
+
+
 def run_lag(args: argparse.Namespace) -> None:
     """Replication lag IND -> USA under a steady feed."""
+    _header()
     with TemporaryDirectory(prefix="mista-bench-lag-") as tmp:
         cluster, ind, usa, spool = _pair(Path(tmp))
         try:
@@ -193,6 +199,7 @@ def add_catchup_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_catchup(args: argparse.Namespace) -> None:
     """Catch-up IND -> USA after USA was down for ``--down-s`` seconds."""
+    _header()
     with TemporaryDirectory(prefix="mista-bench-catchup-") as tmp:
         cluster, ind, usa, spool = _pair(Path(tmp))
         try:
@@ -223,15 +230,21 @@ def run_catchup(args: argparse.Namespace) -> None:
     print(h.markdown_table(header, [row], right={0, 1, 2}))
 
 
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``lag`` and ``catchup`` subcommands to a parent script's subparsers."""
+    lag = commands.add_parser("lag", help="replication lag between two real nodes (p50/p99)")
+    add_lag_arguments(lag)
+    lag.set_defaults(run=run_lag)
+    catchup = commands.add_parser("catchup", help="records/s catching up after an outage")
+    add_catchup_arguments(catchup)
+    catchup.set_defaults(run=run_catchup)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = h.new_parser(__doc__, "python bench/share_exchange.py lag --seconds 30")
-    commands = parser.add_subparsers(dest="command", required=True)
-    add_lag_arguments(commands.add_parser("lag", help=run_lag.__doc__))
-    add_catchup_arguments(commands.add_parser("catchup", help=run_catchup.__doc__))
+    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)
-    print("\n".join(h.machine_lines(None)))
-    print(f"stack   : uvicorn {h.package_version('uvicorn')}, httpx {h.package_version('httpx')}")
-    {"lag": run_lag, "catchup": run_catchup}[args.command](args)
+    args.run(args)
 
 
 if __name__ == "__main__":
