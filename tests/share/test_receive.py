@@ -246,7 +246,7 @@ def usa_alone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     node.close()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(data=st.binary(max_size=400))
 def test_garbage_is_refused_without_an_exception(usa_alone: Node, data: bytes) -> None:
     receipt = usa_alone.exchange.receive(data, peer_nation="IND", now=NOW)
@@ -257,7 +257,7 @@ def test_garbage_is_refused_without_an_exception(usa_alone: Node, data: bytes) -
 _GOOD = sealed(record())
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(position=st.integers(0, len(_GOOD) - 1), value=st.integers(0, 255))
 def test_any_changed_byte_is_refused(usa_alone: Node, position: int, value: int) -> None:
     changed = _GOOD[:position] + bytes([value]) + _GOOD[position + 1 :]
