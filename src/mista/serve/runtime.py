@@ -257,7 +257,7 @@ class NodeRuntime:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            timeout_graceful_shutdown=2,
+            timeout_graceful_shutdown=1,
         )
         return uvicorn.Server(config)
 
