@@ -80,6 +80,7 @@ INTERVALS: tuple[Setting, ...] = (
     Setting("batch_max_items", 2000, "Most records in one pushed batch.", is_count=True),
     Setting("scan_limit", 20000, "Most reports one release scan decides.", is_count=True),
     Setting("reconnect_max_s", 30.0, "Longest wait before reconnecting a tcp:// source."),
+    Setting("status_s", 60.0, "Seconds between status lines on stderr (when counts moved)."),
 )
 
 
@@ -96,6 +97,7 @@ class Intervals:
     batch_max_items: int = 2000
     scan_limit: int = 20000
     reconnect_max_s: float = 30.0
+    status_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

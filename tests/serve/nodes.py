@@ -34,6 +34,7 @@ TEST_INTERVALS = {
     "backoff_initial_s": 0.1,
     "backoff_max_s": 0.5,
     "request_timeout_s": 5.0,
+    "status_s": 0.5,
 }
 START_TIMEOUT_S = 30.0
 

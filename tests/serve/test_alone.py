@@ -24,6 +24,12 @@ def test_a_node_alone_reads_its_file_once_across_restarts(cluster: Cluster) -> N
     cluster.start(ind)
     wait_until(file_read, 20, "the file to be read", ind)
     assert ind.health()["partners"] == {}
+    wait_until(
+        lambda: "status: sources: shore 30 stored; partners: none" in ind.log.read_text(),
+        5,
+        "a status line",
+        ind,
+    )
     assert cluster.stop(ind, signal.SIGINT) == 0, ind.logs()
     assert read_rows(ind, "SELECT count(*) AS n FROM reports") == [{"n": 30}]
 

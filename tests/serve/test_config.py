@@ -226,3 +226,10 @@ def test_garbage_listen_addresses_are_config_errors_or_addresses(text: str) -> N
     written_host, _, written_port = text.strip().rpartition(":")
     assert written_host in (host, f"[{host}]")
     assert int(written_port) == port
+
+
+def test_every_interval_is_documented_with_its_default() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "serve.md").read_text()
+    for setting in INTERVALS:
+        assert f"| `{setting.name}` | {setting.default:g} |" in page, setting.name
+    assert {s.name for s in INTERVALS} == set(Intervals.__dataclass_fields__)

@@ -62,6 +62,8 @@ def test_each_partner_holds_exactly_what_its_agreement_releases(cluster: Cluster
         "indonly": cluster.spool_source(ind, "indonly", _label("RESTRICTED", [])),
         "usaonly": cluster.spool_source(ind, "usaonly", _label("RESTRICTED", ["USA"])),
     }
+    cluster.start_all(usa, jpn, ind)
+    # Fed once the nodes run, so JPN's 3 s delay is still to run when IND ingests.
     observed = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
     # MMSI blocks per source: 1xx white, 2xx conf, 3xx secret, 4xx IND only, 5xx USA only;
     # last digit 1 in both areas, 2 in USA's only, 3 in neither.
@@ -73,7 +75,6 @@ def test_each_partner_holds_exactly_what_its_agreement_releases(cluster: Cluster
         ]
         write_spool(spools[name], "feed.nmea", lines)
 
-    cluster.start_all(usa, jpn, ind)
     # USA: white in both areas and in USA's; USA-only in both and USA's. JPN: white and
     # CONFIDENTIAL in its area, after its 3 s delay.
     wait_until(lambda: usa.received_from("IND") >= 4, 20, "USA to hold 4 records", ind, usa)
@@ -107,8 +108,12 @@ def test_each_partner_holds_exactly_what_its_agreement_releases(cluster: Cluster
     assert sent[419_000_101]["receiver"] == "rIND01"
     assert sent[419_000_101]["marking"] == "RESTRICTED//REL TO IND,JPN,USA//white-shipping"
 
-    # Every release is in IND's audit log, every receipt in the partners'.
+    # Every release is in IND's audit log, every receipt in the partners'; JPN's came
+    # after its delay (and JPN, checking the delay too, refused nothing).
     released = [e for e in ind.audit_entries() if e.get("kind") == "release"]
     assert {e.get("partner") for e in released} == {"USA", "JPN"}
+    to_jpn = [datetime.fromisoformat(e["at"]) for e in released if e["partner"] == "JPN"]
+    assert min(to_jpn) >= observed + timedelta(seconds=3)
+    assert not [e for e in jpn.audit_entries() if e.get("kind") == "reject"]
     assert any(e.get("kind") == "receive" for e in usa.audit_entries())
     assert any(e.get("kind") == "receive" for e in jpn.audit_entries())

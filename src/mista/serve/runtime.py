@@ -206,6 +206,37 @@ class NodeRuntime:
 
             self._start(f"push-{partner.nation}", run)
 
+    # ---------------------------------------------------------------- status
+
+    def status_line(self, received: Mapping[str, int]) -> str:
+        """One line: what each source stored, what each partner took and sent us."""
+        sources = ", ".join(
+            f"{name} {stats.reports:,} stored" for name, stats in self.source_stats.items()
+        )
+        links = ", ".join(
+            f"{nation} {'up' if stats.up else 'down' if stats.up is False else 'idle'} "
+            f"({stats.records:,} sent)"
+            for nation, stats in self.link_stats.items()
+        )
+        inbound = ", ".join(f"{nation} {count:,}" for nation, count in received.items())
+        return (
+            f"status: sources: {sources or 'none'}; partners: {links or 'none'}; "
+            f"received: {inbound or 'nothing'}"
+        )
+
+    def start_status(self, endpoint: ExchangeEndpoint) -> None:
+        every_s = self.config.intervals.status_s
+
+        def run() -> None:
+            last = ""
+            while not self.stop.wait(every_s):
+                line = self.status_line(endpoint.received)
+                if line != last:
+                    _log.info("%s", line)
+                    last = line
+
+        self._start("status", run)
+
     # ---------------------------------------------------------------- server
 
     def status(self) -> Mapping[str, Any]:
@@ -243,14 +274,14 @@ class NodeRuntime:
             status=self.status,
         )
 
-    def server(self) -> uvicorn.Server:
+    def server(self, endpoint: ExchangeEndpoint) -> uvicorn.Server:
         trusted = [partner.certificate for partner in self.partners]
         # The node's own certificate is trusted too, for /health (and only that: it maps
         # to no partner, so the exchange refuses it).
         trusted.append(self.identity.tls_cert)
         context = server_ssl_context(self.identity, trusted)
         config = uvicorn.Config(
-            create_app(self.endpoint()),
+            create_app(endpoint),
             http=ClientCertH11Protocol,
             ssl_context_factory=lambda _config, _default: context,
             log_config=None,
@@ -282,7 +313,8 @@ def serve(directory: str | Path, *, ready: Callable[[str], None] | None = None) 
     config = load_node_config(directory)
     sock = _bind(config.host, config.port)
     runtime = NodeRuntime(config)
-    server = runtime.server()
+    endpoint = runtime.endpoint()
+    server = runtime.server(endpoint)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         runtime.stop.set()
@@ -293,6 +325,7 @@ def serve(directory: str | Path, *, ready: Callable[[str], None] | None = None) 
     try:
         runtime.start_sources()
         runtime.start_pushers()
+        runtime.start_status(endpoint)
         host, port = sock.getsockname()[:2]
         url = f"https://{host}:{port}"
         partners = ", ".join(p.nation for p in runtime.partners) or "none (running alone)"
