@@ -227,3 +227,16 @@ def test_public_surface_is_sorted_and_importable(name: str) -> None:
     assert list(module.__all__) == sorted(module.__all__, key=kind)
     for member in module.__all__:
         assert getattr(module, member) is not None
+
+
+def test_the_fast_path_cache_is_bounded_and_stays_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mista.share.release as release
+
+    monkeypatch.setattr(release, "MAX_PLANS", 3)
+    agreements = [make_agreement(clauses=(make_clause(max_level=Level.CONFIDENTIAL),))]
+    releaser = Releaser("IND", "USA", agreements)
+    for level in [*Level, *Level]:
+        candidate = record(label(level=level))
+        expected = decide(candidate, node="IND", partner="USA", agreements=agreements, now=T0)
+        assert releaser.decide(candidate, T0) == expected
+        assert len(releaser._plans) <= 3

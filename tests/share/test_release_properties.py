@@ -23,7 +23,7 @@ from tests.strategies import labels
 
 Case = tuple[Candidate, str, str, list[Agreement], datetime]
 
-SETTINGS = settings(max_examples=250, deadline=None)
+SETTINGS = settings(max_examples=200, deadline=None)
 
 
 def inside(area: Area, lat: float, lon: float) -> bool:
@@ -129,7 +129,7 @@ def check_hold_or_deny(
     assert decision.sanitise == clause.sanitise
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     case=release_cases(),
     more=st.lists(st.tuples(candidates(), times), max_size=20),
@@ -160,7 +160,7 @@ fields = st.dictionaries(
 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     clause=clauses("c1"),
     label=labels(),

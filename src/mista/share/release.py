@@ -21,6 +21,9 @@ from mista.share.agreements import Agreement, Clause, Flow, Sanitise, format_del
 __all__ = ["Candidate", "Decision", "Outcome", "Releaser", "decide", "sanitise_record"]
 
 _ZERO = timedelta(0)
+#: Distinct (label, flow) plans a Releaser keeps; a node sees a few dozen labels, so the
+#: bound only matters against input that makes every record's label different.
+MAX_PLANS = 4096
 
 
 class Outcome(StrEnum):
@@ -294,6 +297,8 @@ class Releaser:
         key = (candidate.label, candidate.flow)
         plan = self._plans.get(key)
         if plan is None:
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
             plan = self._plans[key] = self._plan(candidate.label, candidate.flow)
         if plan.fixed is not None:
             return plan.fixed
