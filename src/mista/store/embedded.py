@@ -230,6 +230,8 @@ class DuckDBStore:
             # instead (_rebuild_small_tables).
             self._run("SET max_vacuum_tasks = 0")
         self._batches_since_rebuild = 0
+        #: Label numbers of the batch being written (its messages' and its rejected lines').
+        self._batch_labels: dict[str, int] = {}
         self._migrate()
         self._seq = self._scalar("SELECT coalesce(max(seq), 0) FROM reports")
         self._next_seq = self._seq
@@ -377,6 +379,7 @@ class DuckDBStore:
         seq0 = self._next_seq = self._seq
         reports = receptions = rejected = 0
         registered: list[str] = []
+        self._batch_labels = {}
         try:
             con.begin()
             if batch.messages.num_rows:
@@ -409,7 +412,7 @@ class DuckDBStore:
         messages = batch.messages
         ids = _id_keys(messages)
         first = _first_occurrences(ids)
-        numbers = self._label_numbers(batch.labels)
+        numbers = self._batch_labels = self._label_numbers(batch.labels)
         reports = messages.select([*_REPORT_COLUMNS, "label_id"]).filter(first)
         keys = list(numbers)
         if len(keys) == 1:  # the usual case: one source, one label
@@ -624,9 +627,12 @@ class DuckDBStore:
             else ("(e.line_no IS NULL OR e.line_no BETWEEN $lo AND $hi)")
         )
         params = {} if low is None else {"lo": low, "hi": high}
-        params["label_no"] = self._label_numbers((_source_label(batch),))[
-            label_id(_source_label(batch))
-        ]
+        source_label = _source_label(batch)
+        key = label_id(source_label)
+        known = self._batch_labels  # the numbers this batch's messages were stored under
+        params["label_no"] = (
+            known[key] if key in known else self._label_numbers((source_label,))[key]
+        )
         return self._scalar(
             f"""
             INSERT INTO quarantine
