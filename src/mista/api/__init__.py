@@ -7,6 +7,6 @@ arrives over mutual TLS (``mista.api.tls`` puts the client certificate in the sc
 
 from __future__ import annotations
 
-from mista.api.exchange import ExchangeEndpoint, Receiver, create_app
+from mista.api.exchange import ExchangeEndpoint, Receipt, Receiver, create_app, exchange_router
 
-__all__ = ["ExchangeEndpoint", "Receiver", "create_app"]
+__all__ = ["ExchangeEndpoint", "Receipt", "Receiver", "create_app", "exchange_router"]

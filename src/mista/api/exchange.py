@@ -27,7 +27,14 @@ from fastapi.responses import JSONResponse
 from mista.api.tls import client_cert_pem
 from mista.errors import MistaError
 
-__all__ = ["MAX_BODY_BYTES", "ExchangeEndpoint", "Receipt", "Receiver", "create_app"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "ExchangeEndpoint",
+    "Receipt",
+    "Receiver",
+    "create_app",
+    "exchange_router",
+]
 
 #: Largest request body read (a sealed batch is at most 16 MiB, with room for framing).
 MAX_BODY_BYTES = 17 * 1024 * 1024
