@@ -565,3 +565,24 @@ def test_yaml_alias_bombs_are_problems_in_bounded_time(tmp_path: Path) -> None:
     assert time.perf_counter() - started < 5
     assert any(p.field == "parties" for p in problems)
     assert all(len(str(p)) < 1000 for p in problems)
+
+
+def test_explain_reads_the_store_since_a_time(tmp_path: Path) -> None:
+    agreement = GOOD_TOML.replace("[50.0, 0.0, 78.0, 26.0]", "[-119.0, 33.0, -117.0, 34.0]")
+    write(tmp_path / "agreements", "a.toml", agreement.replace("2026-01-01", "2015-01-01"))
+    source = tmp_path / "source.toml"
+    source.write_text('originator = "IND"\nlabel = "RESTRICTED//REL TO USA//white-shipping"\n')
+    store = tmp_path / "node.duckdb"
+    done = mista("ingest", SAMPLE, "--source-config", source, "--store", store)
+    assert done.returncode == 0, done.stderr
+    done = mista(
+        "agreements", "explain", tmp_path / "agreements", "--to", "USA", "--node", "IND",
+        "--since", "2016-01-10T23:30:00Z", "--store", store, "--now", "2016-01-12T00:00:00Z",
+        "--format", "jsonl",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert rows
+    assert all(row["observed_at"] >= "2016-01-10T23:30:00" for row in rows)
+    assert {row["outcome"] for row in rows} == {"release", "deny"}
+    assert all(row["label"] == "RESTRICTED//REL TO IND,USA//white-shipping" for row in rows)
