@@ -77,8 +77,8 @@ def test_each_partner_holds_exactly_what_its_agreement_releases(cluster: Cluster
 
     # USA: white in both areas and in USA's; USA-only in both and USA's. JPN: white and
     # CONFIDENTIAL in its area, after its 3 s delay.
-    wait_until(lambda: usa.received_from("IND") >= 4, 20, "USA to hold 4 records", ind, usa)
-    wait_until(lambda: jpn.received_from("IND") >= 2, 20, "JPN to hold 2 records", ind, jpn)
+    wait_until(lambda: usa.received_from("IND") >= 4, 45, "USA to hold 4 records", ind, usa)
+    wait_until(lambda: jpn.received_from("IND") >= 2, 45, "JPN to hold 2 records", ind, jpn)
     time.sleep(1.0)  # anything wrongly released would follow within a few scans
     for node in (ind, usa, jpn):
         assert cluster.stop(node) == 0, node.logs()
