@@ -9,8 +9,8 @@
   server and the client certificate of mutual TLS.
 
 Partners pin each other's ``tls.crt`` and ``signing.pub``: there is no certificate
-authority. The certificate is an end entity (``CA:FALSE``, no key usage beyond signing),
-so pinning it trusts exactly it, and nothing it might sign.
+authority. The certificate is an end entity (``CA:FALSE``; extended key usage server and
+client authentication), so pinning it trusts exactly it, and nothing its key might sign.
 """
 
 from __future__ import annotations
@@ -337,13 +337,17 @@ def load_identity(directory: Path, nation: str) -> Identity:
 def identity_facts(identity: Identity) -> dict[str, str]:
     """What a partner needs to pin this node, and when the certificate runs out."""
     cert = x509.load_pem_x509_certificate(identity.tls_cert.read_bytes())
-    hosts = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    try:
+        alt_names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        hosts = [str(name.value) for name in alt_names]
+    except x509.ExtensionNotFound:
+        hosts = []
     return {
         "nation": identity.nation,
         "public_key": public_key_text(identity.public_key),
         "certificate": str(identity.tls_cert),
         "certificate_sha256": cert.fingerprint(hashes.SHA256()).hex(),
-        "hosts": ", ".join(str(name.value) for name in hosts),
+        "hosts": ", ".join(hosts) or "(none: clients checking host names will refuse it)",
         "valid_until": f"{cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}",
     }
 
