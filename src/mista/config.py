@@ -298,7 +298,9 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} as a TOML value")
 
 
-def _source_config(path: Path, data: dict[str, Any], nation: str) -> SourceConfig:
+def _source_config(
+    path: Path, data: dict[str, Any], nation: str, groups: Mapping[str, frozenset[str]]
+) -> SourceConfig:
     """The source config of a sources/ file, read by ``load_source_config`` (which does not
     know ``url``): the rest of the table is handed to it through a private temporary file."""
     lines: list[str] = []
@@ -314,7 +316,7 @@ def _source_config(path: Path, data: dict[str, Any], nation: str) -> SourceConfi
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write("\n".join(lines) + "\n")
         try:
-            return load_source_config(Path(name), nation)
+            return load_source_config(Path(name), nation, groups)
         except ConfigError as exc:
             raise ConfigError(str(exc).replace(name, str(path))) from None
     except TypeError as exc:
@@ -323,7 +325,7 @@ def _source_config(path: Path, data: dict[str, Any], nation: str) -> SourceConfi
         os.unlink(name)
 
 
-def _source(path: Path, nation: str) -> SourceEntry:
+def _source(path: Path, nation: str, groups: Mapping[str, frozenset[str]]) -> SourceEntry:
     data = _read_toml(path, "a source file")
     url = data.pop("url", None)
     if not isinstance(url, str) or not url.strip():
@@ -344,7 +346,7 @@ def _source(path: Path, nation: str) -> SourceEntry:
     if not url.startswith(_SOURCE_SCHEMES):
         url = str(_resolve(path.parent, url))
     data.setdefault("name", path.stem)
-    config = _source_config(path, data, nation)
+    config = _source_config(path, data, nation, groups)
     return SourceEntry(config.name or path.stem, url, config, path)
 
 
@@ -375,7 +377,7 @@ def load_node_config(directory: str | os.PathLike[str]) -> NodeConfig:
     )
     sources_dir = root / SOURCES_DIR
     sources = (
-        tuple(_source(file, nation) for file in sorted(sources_dir.glob("*.toml")))
+        tuple(_source(file, nation, groups) for file in sorted(sources_dir.glob("*.toml")))
         if sources_dir.is_dir()
         else ()
     )

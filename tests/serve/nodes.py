@@ -239,11 +239,15 @@ class Cluster:
         for node in nodes:
             (node.path / "agreements" / f"{name}.toml").write_text(text)
 
-    def spool_source(self, node: Node, name: str, label: dict[str, Any]) -> Path:
-        """A ``spool:`` source on ``node`` with the given [label] table; returns its dir."""
+    def spool_source(self, node: Node, name: str, label: dict[str, Any] | str) -> Path:
+        """A ``spool:`` source on ``node`` with the given [label] table or marking; returns
+        its directory."""
         spool = node.path / "spool" / name
-        lines = [f'name = "{name}"', f'url = "spool:../spool/{name}"', "", "[label]"]
-        lines += [f"{key} = {json.dumps(value)}" for key, value in label.items()]
+        lines = [f'name = "{name}"', f'url = "spool:../spool/{name}"']
+        if isinstance(label, str):
+            lines.append(f"label = {json.dumps(label)}")
+        else:
+            lines += ["[label]"] + [f"{key} = {json.dumps(value)}" for key, value in label.items()]
         (node.path / "sources" / f"{name}.toml").write_text("\n".join(lines) + "\n")
         spool.mkdir(parents=True, exist_ok=True)
         return spool

@@ -63,6 +63,9 @@ def test_partners_and_sources_load(nodes: tuple[Path, Path], tmp_path: Path) -> 
         '[label]\nlevel = "RESTRICTED"\nreleasable_to = ["USA"]\ncategories = ["white-shipping"]\n'
     )
     (copy / "sources" / "feed.toml").write_text('url = "tcp://127.0.0.1:10110"\nname = "feed"\n')
+    (copy / "sources" / "quad.toml").write_text(
+        'url = "quad.nmea"\nlabel = "CONFIDENTIAL//REL TO QUAD//white-shipping//ORCON"\n'
+    )
     public_key = (usa / "keys" / "signing.pub").read_text().strip()
     add_partner(
         copy,
@@ -83,7 +86,11 @@ def test_partners_and_sources_load(nodes: tuple[Path, Path], tmp_path: Path) -> 
         public_key,
     )
     assert partner.certificate.read_bytes() == (usa / "keys" / "tls.crt").read_bytes()
-    feed, shore = config.sources
+    feed, quad, shore = config.sources
+    assert quad.url == str(copy / "sources" / "quad.nmea")
+    assert quad.config.label.releasable_to == {"IND", "USA", "JPN", "AUS"}
+    assert quad.config.label.level is Level.CONFIDENTIAL
+    assert quad.config.label.orcon
     assert (feed.name, feed.url, feed.spool_dir) == ("feed", "tcp://127.0.0.1:10110", None)
     assert shore.name == "shore"
     assert shore.spool_dir == copy / "sources" / "incoming"

@@ -34,6 +34,10 @@ def _label(level: str, releasable_to: list[str]) -> dict[str, object]:
 
 def test_each_partner_holds_exactly_what_its_agreement_releases(cluster: Cluster) -> None:
     ind, usa, jpn = cluster.node("IND"), cluster.node("USA"), cluster.node("JPN")
+    node_toml = ind.path / "node.toml"
+    node_toml.write_text(
+        node_toml.read_text().replace("[groups]\n", '[groups]\nPARTNERS = ["USA", "JPN"]\n')
+    )
     cluster.pin(ind, usa)
     cluster.pin(ind, jpn)
     cluster.agree(
@@ -56,7 +60,7 @@ def test_each_partner_holds_exactly_what_its_agreement_releases(cluster: Cluster
     )
     everyone = ["USA", "JPN"]
     spools = {
-        "white": cluster.spool_source(ind, "white", _label("RESTRICTED", everyone)),
+        "white": cluster.spool_source(ind, "white", "RESTRICTED//REL TO PARTNERS//white-shipping"),
         "conf": cluster.spool_source(ind, "conf", _label("CONFIDENTIAL", everyone)),
         "secret": cluster.spool_source(ind, "secret", _label("SECRET", everyone)),
         "indonly": cluster.spool_source(ind, "indonly", _label("RESTRICTED", [])),
