@@ -65,6 +65,8 @@ def test_only_pinned_partners_sending_as_themselves_are_accepted(
         answer = _post(as_usa, ind, sealed)
         assert answer.status_code == 200, answer.text
         assert answer.json()["status"] == "accepted"
+        # A partner learns the node is up, not what it exchanges with others.
+        assert as_usa.get(f"{ind.endpoint}/health").json() == {"status": "ok", "nation": "IND"}
         # The same bytes again are a replay.
         replay = _post(as_usa, ind, sealed)
         assert replay.status_code == 409

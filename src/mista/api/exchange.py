@@ -111,20 +111,21 @@ def exchange_router(endpoint: ExchangeEndpoint) -> APIRouter:
     def health(request: Request) -> JSONResponse:
         pem = client_cert_pem(request.scope)
         fingerprint = endpoint.fingerprint(pem.encode()) if pem is not None else None
-        known = fingerprint is not None and (
-            fingerprint in endpoint.peers or fingerprint == endpoint.own_fingerprint
-        )
-        if not known:
-            return _answer(403, "refused", "certificate is not this node's or a partner's")
-        return JSONResponse(
-            {
-                "status": "ok",
-                "nation": endpoint.nation,
-                "received": endpoint.received,
-                "refused": endpoint.refused,
-                **endpoint.status(),
-            }
-        )
+        if fingerprint is not None and fingerprint == endpoint.own_fingerprint:
+            # The node's own operator: every link, source and count.
+            return JSONResponse(
+                {
+                    "status": "ok",
+                    "nation": endpoint.nation,
+                    "received": endpoint.received,
+                    "refused": endpoint.refused,
+                    **endpoint.status(),
+                }
+            )
+        if fingerprint is not None and fingerprint in endpoint.peers:
+            # A partner learns that the node is up, nothing about its other partners.
+            return JSONResponse({"status": "ok", "nation": endpoint.nation})
+        return _answer(403, "refused", "certificate is not this node's or a partner's")
 
     @router.post("/v1/exchange/batches")
     async def batches(request: Request) -> JSONResponse:

@@ -310,40 +310,46 @@ def serve(directory: str | Path, *, ready: Callable[[str], None] | None = None) 
     _setup_logging()
     # kill -USR1 PID prints every thread's stack to stderr (a node that seems stuck).
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    config = load_node_config(directory)
-    sock = _bind(config.host, config.port)
-    runtime = NodeRuntime(config)
-    endpoint = runtime.endpoint()
-    server = runtime.server(endpoint)
+    # Signals are caught from the start, so one that comes while the node is still
+    # opening its store stops it as cleanly as one that comes later.
+    stop = threading.Event()
+    servers: list[uvicorn.Server] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        runtime.stop.set()
-        server.should_exit = True
+        stop.set()
+        for server in servers:
+            server.should_exit = True
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
     try:
-        runtime.start_sources()
-        runtime.start_pushers()
-        runtime.start_status(endpoint)
-        host, port = sock.getsockname()[:2]
-        url = f"https://{host}:{port}"
-        partners = ", ".join(p.nation for p in runtime.partners) or "none (running alone)"
-        _log.info(
-            "node %s listening on %s; partners: %s; %d agreement(s); sources: %s",
-            config.nation,
-            url,
-            partners,
-            runtime.agreement_count,
-            ", ".join(s.name for s in config.sources) or "none",
-        )
-        if ready is not None:
-            ready(url)
-        if not runtime.stop.is_set():
-            server.run(sockets=[sock])
+        config = load_node_config(directory)
+        with _bind(config.host, config.port) as sock:
+            runtime = NodeRuntime(config, stop=stop)
+            try:
+                endpoint = runtime.endpoint()
+                servers.append(runtime.server(endpoint))
+                runtime.start_sources()
+                runtime.start_pushers()
+                runtime.start_status(endpoint)
+                host, port = sock.getsockname()[:2]
+                url = f"https://{host}:{port}"
+                partners = ", ".join(p.nation for p in runtime.partners) or "none (running alone)"
+                _log.info(
+                    "node %s listening on %s; partners: %s; %d agreement(s); sources: %s",
+                    config.nation,
+                    url,
+                    partners,
+                    runtime.agreement_count,
+                    ", ".join(s.name for s in config.sources) or "none",
+                )
+                if ready is not None:
+                    ready(url)
+                if not stop.is_set():
+                    servers[0].run(sockets=[sock])
+            finally:
+                runtime.close()
+        _log.info("node %s stopped after %.0f s", config.nation, time.monotonic() - started)
     finally:
-        runtime.close()
-        sock.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        _log.info("node %s stopped after %.0f s", config.nation, time.monotonic() - started)
