@@ -59,6 +59,11 @@ def test_a_node_alone_ingests_its_sources_and_restarts_cleanly(
     (sources / "shore.toml").write_text('url = "../feed.nmea"\n')
     (sources / "radio.toml").write_text(f'url = "udp://127.0.0.1:{udp_port}"\n')
     (sources / "relay.toml").write_text(f'url = "tcp://127.0.0.1:{tcp_feed}"\n')
+    (sources / "drop.toml").write_text('url = "spool:../drop"\n')
+    drop = ind.path / "drop"
+    drop.mkdir()
+    (drop / "a-broken.nmea.gz").write_bytes(b"\x1f\x8b\x08\x00" + b"\xff" * 64)
+    (drop / "b-good.nmea").write_bytes(_lines(419_330_000, 3))
 
     def stored(name: str) -> int:
         return int(ind.health()["sources"][name]["reports"])
@@ -77,15 +82,23 @@ def test_a_node_alone_ingests_its_sources_and_restarts_cleanly(
         wait_until(heard, 20, "the UDP datagrams", ind)
     wait_until(lambda: stored("shore") == 30, 20, "the file", ind)
     wait_until(lambda: stored("relay") == 10, 20, "the TCP feed", ind)
+    wait_until(lambda: stored("drop") == 3, 20, "the good spool file", ind)
+    # The broken file is set aside with its reason; the one after it is ingested.
+    assert sorted(p.name for p in (drop / "failed").iterdir()) == [
+        "a-broken.nmea.gz",
+        "a-broken.nmea.gz.reason",
+    ]
+    assert "gzip" in (drop / "failed" / "a-broken.nmea.gz.reason").read_text()
+    assert [p.name for p in (drop / "done").iterdir()] == ["b-good.nmea"]
     wait_until(lambda: "status: sources: " in ind.log.read_text(), 5, "a status line", ind)
     assert ind.health()["partners"] == {}
     assert cluster.stop(ind, signal.SIGINT) == 0, ind.logs()
-    assert read_rows(ind, "SELECT count(*) AS n FROM reports") == [{"n": 45}]
+    assert read_rows(ind, "SELECT count(*) AS n FROM reports") == [{"n": 48}]
 
     # A restart reads the file again and stores nothing twice.
     cluster.start(ind)
     wait_until(lambda: "feed.nmea read" in ind.log.read_text(), 20, "the second reading", ind)
     assert stored("shore") == 0
     assert cluster.stop(ind) == 0, ind.logs()
-    assert read_rows(ind, "SELECT count(*) AS n FROM reports") == [{"n": 45}]
+    assert read_rows(ind, "SELECT count(*) AS n FROM reports") == [{"n": 48}]
     assert "running alone" in ind.logs()

@@ -8,7 +8,10 @@ under the same lock) and wakes the pushers, so what is ingested is released at o
 - ``spool:DIR`` ingests each new file in DIR once, then moves it to ``DIR/done``. Files
   whose names start with ``.`` or end in ``.tmp``/``.part`` are still being written (write
   to such a name, then rename). A crash between the write and the move re-reads the file
-  at the next start, which stores nothing twice;
+  at the next start, which stores nothing twice. A file that cannot be read as a whole
+  (corrupt gzip) is moved to ``DIR/failed`` with a ``.reason`` file; lines that do not
+  decode are quarantined by ingest as from any source; a store error leaves the file in
+  DIR to be read again;
 - ``tcp://`` connects and reconnects with backoff; ``udp://`` listens until stopped.
 """
 
@@ -23,15 +26,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mista.config import SourceEntry
-from mista.errors import MistaError
+from mista.errors import InputError, MistaError, StoreError
 from mista.ingest.batch import IngestBatch
 from mista.ingest.streams import ByteSource, FileSource, open_source
 from mista.node import read_batches
 from mista.store import WriteResult
 
-__all__ = ["SPOOL_DONE", "SourceStats", "run_source", "spool_files"]
+__all__ = ["SPOOL_DONE", "SPOOL_FAILED", "SourceStats", "run_source", "spool_files"]
 
 SPOOL_DONE = "done"
+#: Spool files that cannot be read as a whole (e.g. corrupt gzip) go here, each with a
+#: ``.reason`` file beside it; what came before the damage was stored.
+SPOOL_FAILED = "failed"
+#: Seconds before a spool file whose batch the store refused is tried again.
+STORE_RETRY_S = 5.0
 _IN_PROGRESS = (".tmp", ".part")
 #: Seconds between rate lines on stream sources.
 RATE_EVERY_S = 10.0
@@ -74,15 +82,17 @@ def spool_files(directory: Path) -> list[Path]:
     ]
 
 
-def _move_done(path: Path) -> None:
-    done = path.parent / SPOOL_DONE
-    done.mkdir(exist_ok=True)
-    target = done / path.name
+def _move(path: Path, folder: str) -> Path:
+    """Move a spool file into ``folder`` beside it, never over an earlier file."""
+    into = path.parent / folder
+    into.mkdir(exist_ok=True)
+    target = into / path.name
     number = 1
     while target.exists():
-        target = done / f"{path.stem}.{number}{path.suffix}"
+        target = into / f"{path.stem}.{number}{path.suffix}"
         number += 1
     os.replace(path, target)
+    return target
 
 
 def _ingest(
@@ -127,11 +137,33 @@ def _spool(
             if stop.is_set():
                 return
             before = stats.reports
-            _ingest(entry, FileSource(path), write, stats, stop, name=f"{entry.name}/{path.name}")
+            try:
+                _ingest(
+                    entry, FileSource(path), write, stats, stop, name=f"{entry.name}/{path.name}"
+                )
+            except InputError as exc:
+                target = _move(path, SPOOL_FAILED)
+                target.with_name(target.name + ".reason").write_text(f"{exc}\n")
+                stats.last_error = str(exc)
+                _log.error(
+                    "source %s: %s set aside in %s/ (%d reports stored before it failed): %s",
+                    entry.name,
+                    path.name,
+                    SPOOL_FAILED,
+                    stats.reports - before,
+                    exc,
+                )
+                continue
+            except StoreError as exc:
+                # Kept in the spool and read again later: nothing of it is lost.
+                stats.last_error = str(exc)
+                _log.error("source %s: %s: %s (retrying)", entry.name, path.name, exc)
+                stop.wait(STORE_RETRY_S)
+                break
             if stop.is_set():
                 # Stopped mid-file: leave it in the spool; the next start re-reads it.
                 return
-            _move_done(path)
+            _move(path, SPOOL_DONE)
             stats.files += 1
             _log.info(
                 "source %s: %s ingested (%d reports stored), moved to %s/",
