@@ -362,8 +362,10 @@ def load_node_config(directory: str | os.PathLike[str]) -> NodeConfig:
     _unknown(path, data, _NODE_KEYS)
     nation = _nation(path, data.get("nation"))
     host, port = parse_listen(_string(path, data, "listen", "127.0.0.1:8443"), f"{path}: listen")
-    store = _resolve(root, data.get("store", "store.duckdb"))
-    audit = _resolve(root, data.get("audit", "audit.jsonl"))
+    store = _resolve(
+        root, _string(path, {"store": "store.duckdb", **data}, "store", "store.duckdb")
+    )
+    audit = _resolve(root, _string(path, {"audit": "audit.jsonl", **data}, "audit", "audit.jsonl"))
     try:
         groups = check_groups(data.get("groups", {}))
     except LabelError as exc:

@@ -3,6 +3,7 @@ the file and the field (garbage included)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,8 @@ NODE = 'nation = "IND"\nlisten = "127.0.0.1:8443"\n'
         ('nation = "IND"\nlisten = "8443"\n', "listen", "HOST:PORT"),
         ('nation = "IND"\nlisten = "127.0.0.1:99999"\n', "listen", "HOST:PORT"),
         (NODE + "colour = 1\n", "colour", "known:"),
+        (NODE + "store = 5\n", "store", "non-empty string"),
+        (NODE + 'audit = ""\n', "audit", "non-empty string"),
         (NODE + "[intervals]\nscan_s = -1\n", "intervals.scan_s", "positive number"),
         (NODE + "[intervals]\nscan_s = true\n", "intervals.scan_s", "positive number"),
         (NODE + "[intervals]\nbatch_max_items = 1.5\n", "batch_max_items", "whole number"),
@@ -240,3 +243,45 @@ def test_every_interval_is_documented_with_its_default() -> None:
     for setting in INTERVALS:
         assert f"| `{setting.name}` | {setting.default:g} |" in page, setting.name
     assert {s.name for s in INTERVALS} == set(Intervals.__dataclass_fields__)
+
+
+_SCALARS = (
+    st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.booleans()
+    | st.text(max_size=20)
+)
+_VALUES = _SCALARS | st.lists(_SCALARS, max_size=3) | st.dictionaries(st.text(max_size=8), _SCALARS)
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, float):
+        return repr(value)
+    return json.dumps(value)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.dictionaries(
+        st.sampled_from(["nation", "listen", "store", "audit", "groups", "intervals", "x"]),
+        _VALUES,
+    )
+)
+def test_hostile_values_in_node_toml_load_or_are_config_errors(
+    tmp_path: Path, fields: dict[str, object]
+) -> None:
+    text = "".join(f"{key} = {_toml(value)}\n" for key, value in fields.items())
+    (tmp_path / "node.toml").write_text(text)
+    try:
+        config = load_node_config(tmp_path)
+    except ConfigError:
+        return  # anything else (TypeError, ValueError, ...) fails the test
+    assert config.nation == fields["nation"]
