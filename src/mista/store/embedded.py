@@ -151,6 +151,15 @@ def _unique_receptions(messages: pa.Table, ids: pa.Array, first_id: pa.Array) ->
     return pa.array(keep)
 
 
+def _newest_key(time_col: str, seq_col: str = "seq") -> str:
+    """SQL of one HUGEINT ordering rows as (time NULLS FIRST, seq): its max is the newest
+    row, as the write path decides (timed beats untimed, then time, then arrival)."""
+    return (
+        f"(coalesce(epoch_us({time_col}), -4611686018427387904)::HUGEINT "
+        f"* 18446744073709551616 + {seq_col})"
+    )
+
+
 def _source_label(batch: IngestBatch) -> Label:
     """The label a batch's rejected lines are kept under: its source's label.
 
@@ -743,28 +752,33 @@ class DuckDBStore:
             f"arg_max({name}, k) FILTER (WHERE {name} IS NOT NULL) AS {name}"
             for name in ("name", "callsign", "imo", "ship_type", "destination")
         )
+        # One sortable number per row, (time NULLS FIRST, seq), so picking the newest is an
+        # aggregate: cheaper than a window over every vessel.
         return self._query(
             f"""
             WITH seen AS (
-                SELECT l.label_no, l.marking FROM labels l WHERE {visible}
+                SELECT l.label_no FROM labels l WHERE {visible}
+            ), newest AS (
+                SELECT mmsi, max({_newest_key("observed_at")}) AS k FROM vessel_latest
+                WHERE label_no IN (SELECT label_no FROM seen) GROUP BY mmsi
             ), p AS (
-                SELECT p.*, seen.marking FROM vessel_latest p JOIN seen USING (label_no)
-                QUALIFY row_number() OVER (
-                    PARTITION BY p.mmsi ORDER BY p.observed_at DESC NULLS LAST, p.seq DESC) = 1
+                SELECT p.* FROM vessel_latest p
+                JOIN newest n ON n.mmsi = p.mmsi AND n.k = {_newest_key("p.observed_at", "p.seq")}
+                WHERE p.label_no IN (SELECT label_no FROM seen)
             ), v AS (
                 SELECT mmsi, {newest}
                 FROM (
-                    SELECT v.*, row_number() OVER (
-                        PARTITION BY v.mmsi ORDER BY v.updated_at NULLS FIRST, v.seq) AS k
-                    FROM vessels v JOIN seen USING (label_no)
+                    SELECT *, {_newest_key("updated_at")} AS k FROM vessels
+                    WHERE label_no IN (SELECT label_no FROM seen)
                 )
                 GROUP BY mmsi
             )
             SELECT coalesce(p.mmsi, v.mmsi) AS mmsi, v.name, v.callsign, v.imo, v.ship_type,
                    v.destination, p.observed_at, p.lat, p.lon, p.speed_kn, p.course_deg,
-                   p.heading_deg, p.nav_status, p.msg_type, p.marking AS label,
+                   p.heading_deg, p.nav_status, p.msg_type, l.marking AS label,
                    printf('%016x%016x', p.id_hi, p.id_lo) AS report_id
             FROM p FULL OUTER JOIN v ON v.mmsi = p.mmsi
+            LEFT JOIN labels l ON l.label_no = p.label_no
             ORDER BY mmsi
             """,
             rule,
