@@ -9,13 +9,17 @@ tag blocks with receiver and time) every ``--every-s`` seconds at ``--rate`` rep
   lag is the time from the moment the file is handed to IND's spool (renamed into place:
   the sender's ingest time, the earliest it can be stored) to the moment USA's ``/health``
   counts every record of it as stored. Reported: p50, p99 and max over the files.
+- ``phases``: no network and no server: two ``Exchange`` objects over two temporary
+  stores in this process. ``--reports`` positions are ingested by IND in spool-sized
+  chunks, each followed by scan, next_batch (sealing), USA's receive and acknowledge, as
+  the pusher does; printed is the CPU time (and wall time) of each phase per 1,000 records.
 - ``catchup``: USA is stopped, the feed runs for ``--down-s`` seconds (IND ingests and
   queues), the feed stops, USA starts again; reported is the backlog, the time from USA
   answering ``/health`` to holding all of it, and the records/s of catching up. Both
   stores are then compared: every record once (count and ids).
 
-``lag`` and ``catchup`` are subcommands of ``bench/share.py`` (registered by ``register``
-below); this file also runs on its own with the same subcommands.
+``lag``, ``catchup`` and ``phases`` are subcommands of ``bench/share.py`` (registered by
+``register`` below); this file also runs on its own with the same subcommands.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ import argparse
 import sys
 import threading
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -41,6 +46,8 @@ from tests.serve.nodes import (
     read_rows,
     wait_until,
 )
+
+from mista.share.exchange import Exchange
 
 LABEL = {"level": "RESTRICTED", "releasable_to": ["USA"], "categories": ["white-shipping"]}
 #: The agreement's area covers the whole feed (the Arabian Sea).
@@ -230,6 +237,148 @@ def run_catchup(args: argparse.Namespace) -> None:
     print(h.markdown_table(header, [row], right={0, 1, 2}))
 
 
+def _phase_nodes(root: Path) -> tuple[Exchange, Exchange]:
+    """IND and USA as in-process exchanges over two fresh stores (one agreement, IND to USA,
+    releasing the whole feed)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from mista.labels import Level
+    from mista.share.agreements import Agreement, Clause, Flow, Sanitise
+    from mista.share.area import bbox_area
+    from mista.share.audit import AuditLog
+    from mista.share.exchange import Partner
+    from mista.share.keys import Identity
+    from mista.store.embedded import DuckDBStore
+
+    keys = {nation: Ed25519PrivateKey.generate() for nation in ("IND", "USA")}
+    now = datetime.now(UTC)
+    agreement = Agreement(
+        id="ind-usa",
+        version=1,
+        parties=frozenset({"IND", "USA"}),
+        senders=frozenset({"IND"}),
+        receivers=frozenset({"USA"}),
+        valid_from=now.replace(year=now.year - 1),
+        valid_until=now.replace(year=now.year + 1),
+        clauses=(
+            Clause(
+                id="feed",
+                flows=frozenset({Flow.REPORTS}),
+                categories=frozenset({"white-shipping"}),
+                max_level=Level.RESTRICTED,
+                area=bbox_area(list(AREA)),
+                sanitise=Sanitise(delay=timedelta(0), precision=None, remove=frozenset()),
+            ),
+        ),
+        path=root / "ind-usa.toml",
+    )
+    exchanges = []
+    for nation, other in (("IND", "USA"), ("USA", "IND")):
+        key = keys[nation]
+        exchanges.append(
+            Exchange(
+                DuckDBStore(root / f"{nation}.duckdb"),
+                node=nation,
+                identity=Identity(nation, key, key.public_key(), root / "c", root / "k"),
+                partners={other: Partner(other, "https://x", root / "c", keys[other].public_key())},
+                agreements=[agreement],
+                audit=AuditLog(root / f"{nation}-audit.jsonl", nation=nation, signing_key=key),
+            )
+        )
+    return exchanges[0], exchanges[1]
+
+
+def add_phases_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reports", type=int, default=20_000, help="positions IND ingests")
+    parser.add_argument("--chunk", type=int, default=1_000, help="positions per spool file")
+    parser.add_argument("--batch", type=int, default=2_000, help="most records per batch")
+    parser.add_argument("--profile", type=Path, help="write a pyinstrument HTML profile here")
+
+
+def run_phases(args: argparse.Namespace) -> None:
+    """Per-phase CPU time of the exchange path, in one process, per 1,000 records."""
+    from mista.ingest.nmea import nmea_batches
+    from mista.ingest.rows import SourceContext
+    from mista.labels import Label, Level
+    from mista.model import SourceKind
+
+    _header()
+    print(f"mista   : {h.git_commit()}")
+    observed = datetime.now(UTC)
+    label = Label(Level.RESTRICTED, "IND", frozenset({"USA"}), frozenset({"white-shipping"}))
+    ctx = SourceContext(
+        source="feed", originator="IND", label=label, kind=SourceKind.AIS_TERRESTRIAL
+    )
+    chunks = []
+    for start in range(0, args.reports, args.chunk):
+        text = "".join(
+            nmea_position(
+                470_000_000 + i, 10.0 + (i % 1000) * 0.01, 60.0 + (i // 1000) * 0.01, observed
+            )
+            + "\n"
+            for i in range(start, min(args.reports, start + args.chunk))
+        )
+        chunks.append([b for b in nmea_batches([text.encode()], ctx) if b.messages.num_rows])
+    phases = ("ingest", "scan", "next_batch", "receive", "acknowledge")
+    cpu = dict.fromkeys(phases, 0.0)
+    wall = dict.fromkeys(phases, 0.0)
+
+    @contextmanager
+    def timed(phase: str) -> Iterator[None]:
+        c0, w0 = time.process_time(), time.perf_counter()
+        yield
+        cpu[phase] += time.process_time() - c0
+        wall[phase] += time.perf_counter() - w0
+
+    profiler = None
+    if args.profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005)
+    with TemporaryDirectory(prefix="mista-bench-phases-") as tmp:
+        ind, usa = _phase_nodes(Path(tmp))
+        received = 0
+        if profiler is not None:
+            profiler.start()
+        for batches in chunks:
+            now = datetime.now(UTC)
+            for batch in batches:
+                with timed("ingest"):
+                    ind.store.write(batch)
+            with timed("scan"):
+                ind.scan("USA", now=now, limit=20_000)
+            while True:
+                with timed("next_batch"):
+                    outgoing = ind.next_batch("USA", now=now, max_items=args.batch)
+                if outgoing is None:
+                    break
+                with timed("receive"):
+                    receipt = usa.receive(outgoing.data, peer_nation="IND", now=now)
+                assert receipt.ok, receipt
+                received += receipt.stored
+                with timed("acknowledge"):
+                    ind.acknowledge("USA", outgoing)
+        if profiler is not None:
+            profiler.stop()
+            args.profile.write_text(profiler.output_html())
+            print(profiler.output_text(unicode=False, color=False, show_all=False))
+        for node in (ind, usa):
+            node.store.close()
+            node.audit.close()
+    if received != args.reports:
+        sys.exit(f"USA stored {received:,} of {args.reports:,} reports")
+    per = 1000 / args.reports
+    rows = [
+        [phase, f"{cpu[phase] * 1000 * per:.0f}", f"{wall[phase] * 1000 * per:.0f}"]
+        for phase in phases
+    ]
+    sender = sum(cpu[p] for p in ("ingest", "scan", "next_batch", "acknowledge"))
+    rows.append(["sender total", f"{sender * 1000 * per:.0f}", ""])
+    rows.append(["receiver total", f"{cpu['receive'] * 1000 * per:.0f}", ""])
+    print(f"{args.reports:,} reports in spool files of {args.chunk:,}, batches of {args.batch:,}")
+    print(h.markdown_table(["phase", "CPU ms / 1,000", "wall ms / 1,000"], rows, right={1, 2}))
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``lag`` and ``catchup`` subcommands to a parent script's subparsers."""
     lag = commands.add_parser("lag", help="replication lag between two real nodes (p50/p99)")
@@ -238,6 +387,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     catchup = commands.add_parser("catchup", help="records/s catching up after an outage")
     add_catchup_arguments(catchup)
     catchup.set_defaults(run=run_catchup)
+    phases = commands.add_parser("phases", help="CPU per phase of the exchange, in one process")
+    add_phases_arguments(phases)
+    phases.set_defaults(run=run_phases)
 
 
 def main(argv: list[str] | None = None) -> None:

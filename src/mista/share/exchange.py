@@ -40,12 +40,18 @@ from mista.share.outbox import (
     record_text,
     release_items,
     wire_item_text,
-    wire_item_text_list,
 )
 from mista.share.release import Outcome, Releaser, sanitise_record
 from mista.store.embedded import DuckDBStore
 from mista.store.embedded_exchange import ExchangeTables, InboundBatch, OutboxItem, OutboxRow
-from mista.wire.batch import MAX_BATCH_BYTES, Batch, new_nonce, open_sealed, seal
+from mista.wire.batch import (
+    MAX_BATCH_BYTES,
+    Batch,
+    new_nonce,
+    open_sealed,
+    seal_texts,
+    sealed_items_hash,
+)
 from mista.wire.canonical import WireError, sha256_hex
 from mista.wire.records import (
     CorrectItem,
@@ -145,6 +151,7 @@ class Exchange:
         self._tables = ExchangeTables(store)
         self._releasers = {name: Releaser(node, name, self.agreements) for name in self.partners}
         self._labels: dict[int, Label] = {}
+        self._inbound_releasers: dict[str, Releaser] = {}
         self._keys = {name: partner.public_key for name, partner in self.partners.items()}
 
     # -- helpers -------------------------------------------------------------------------
@@ -154,6 +161,15 @@ class Exchange:
         if releaser is None:
             known = ", ".join(sorted(self.partners)) or "none are configured"
             raise InputError(f"{partner!r} is not a partner of {self.node} (partners: {known})")
+        return releaser
+
+    def _inbound(self, sender: str) -> Releaser:
+        """``decide`` from ``sender``'s side, with this node's copy of the agreements."""
+        releaser = self._inbound_releasers.get(sender)
+        if releaser is None:
+            releaser = self._inbound_releasers[sender] = Releaser(
+                sender, self.node, self.agreements
+            )
         return releaser
 
     def _label(self, number: int) -> Label | None:
@@ -183,16 +199,19 @@ class Exchange:
 
     def _recheck(
         self, partner: str, rows: Sequence[OutboxRow], now: datetime
-    ) -> tuple[list[tuple[OutboxRow, Item]], list[tuple[int, str]], list[tuple[int, datetime]]]:
-        """Items of ``rows`` that may go now, those to drop (with why), those not yet due."""
+    ) -> tuple[
+        list[tuple[OutboxRow, Item, str]], list[tuple[int, str]], list[tuple[int, datetime]]
+    ]:
+        """Items of ``rows`` that may go now (with their canonical texts), those to drop
+        (with why), those not yet due."""
         releaser = self._partner(partner)
-        sendable: list[tuple[OutboxRow, Item]] = []
+        sendable: list[tuple[OutboxRow, Item, str]] = []
         dropped: list[tuple[int, str]] = []
         later: list[tuple[int, datetime]] = []
         reader = ItemReader()
         for row in rows:
             try:
-                item = reader.item(row.item)
+                item, text = reader.item_and_text(row.item)
             except WireError as exc:
                 dropped.append((row.order_no, f"unreadable item: {exc}"))
                 continue
@@ -205,7 +224,7 @@ class Exchange:
                     assert decision.not_before is not None
                     later.append((row.order_no, decision.not_before))
                     continue
-            sendable.append((row, item))
+            sendable.append((row, item, text))
         return sendable, dropped, later
 
     def next_batch(self, partner: str, *, now: datetime, max_items: int = 1000) -> Outgoing | None:
@@ -233,29 +252,30 @@ class Exchange:
                     return None
                 sendable, dropped, later = self._recheck(partner, rows, now)
                 given = self._tables.assign_batch(
-                    partner, [row.order_no for row, _ in sendable], dropped, deferred=later
+                    partner, [row.order_no for row, _, _ in sendable], dropped, deferred=later
                 )
                 if given is not None:
                     return self._seal(partner, given, sendable, now)
 
     def _seal(
-        self, partner: str, seq: int, items: Sequence[tuple[OutboxRow, Item]], now: datetime
+        self, partner: str, seq: int, items: Sequence[tuple[OutboxRow, Item, str]], now: datetime
     ) -> Outgoing:
-        batch = Batch(
+        # The items' canonical texts put together: seal(Batch(...)) byte for byte.
+        data = seal_texts(
             sender=self.node,
             receiver=partner,
             seq=seq,
             created_at=now,
             nonce=new_nonce(),
-            items=tuple(item for _, item in items),
+            item_texts=[text for _, _, text in items],
+            signing_key=self.identity.signing_key,
         )
-        data = seal(batch, self.identity.signing_key)
         digest = sha256_hex(data)
         # The agreement clauses the records and corrections went out under.
         clauses = sorted(
             {
                 f"{row.agreement}/{row.clause}"
-                for row, item in items
+                for row, item, _ in items
                 if isinstance(item, RecordItem | CorrectItem)
             }
         )
@@ -270,7 +290,7 @@ class Exchange:
             seq=seq,
             data=data,
             hash=digest,
-            record_ids=tuple(row.record_id for row, _ in items),
+            record_ids=tuple(row.record_id for row, _, _ in items),
         )
 
     def acknowledge(self, partner: str, outgoing: Outgoing, *, now: datetime | None = None) -> None:
@@ -394,7 +414,7 @@ class Exchange:
             batch_hash: str | None = None
             try:
                 batch, batch_hash = self._open(data, peer_nation)
-                return self._accept(batch, batch_hash, peer_nation, now)
+                return self._accept(data, batch, batch_hash, peer_nation, now)
             except _RefusedError as refused:
                 self.audit.append(
                     "reject",
@@ -427,7 +447,9 @@ class Exchange:
         except WireError as exc:
             raise _RefusedError(_WIRE_STATUS.get(exc.reason, 400), exc.reason, exc.detail) from None
 
-    def _accept(self, batch: Batch, batch_hash: str, peer: str | None, now: datetime) -> Receipt:
+    def _accept(
+        self, data: bytes, batch: Batch, batch_hash: str, peer: str | None, now: datetime
+    ) -> Receipt:
         sender = batch.sender
         if sender != peer:
             raise _RefusedError(
@@ -446,7 +468,7 @@ class Exchange:
         if self._tables.nonce_seen(sender, batch.nonce):
             raise _RefusedError(409, "replay", f"nonce {batch.nonce} of {sender} was seen before")
         # What the items say, not how this copy was sealed (nonce, time): equal for a resend.
-        items_hash = sha256_hex(wire_item_text_list(batch.items).encode("utf-8"))
+        items_hash = sealed_items_hash(data)
         inbound = InboundBatch(
             sender, batch.seq, batch_hash, items_hash, batch.nonce, now, len(batch.items)
         )
@@ -475,7 +497,7 @@ class Exchange:
             )
             return Receipt(200, "duplicate", 0, True, batch_hash)
         found = refusal(
-            batch.items, sender=sender, node=self.node, agreements=self.agreements, now=now
+            batch.items, sender=sender, node=self.node, releaser=self._inbound(sender), now=now
         )
         if found is not None:
             raise _RefusedError(403, *found)

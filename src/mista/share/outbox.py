@@ -36,14 +36,11 @@ from mista.share.agreements import Flow
 from mista.share.release import Candidate, Decision, Outcome, Releaser, sanitise_record
 from mista.store.embedded_exchange import OutboxItem
 from mista.wire.canonical import WireError
+from mista.wire.reader import ItemReader as WireItemReader
 from mista.wire.records import (
-    CorrectItem,
     Item,
-    RecordItem,
     WireRecord,
-    item_from_wire,
     item_to_wire,
-    label_from_wire,
     label_to_wire,
     record_to_wire,
 )
@@ -59,7 +56,6 @@ __all__ = [
     "wire_item_text_list",
 ]
 
-_RECORD_KEYS = frozenset({"id", "flow", "label", "fields"})
 _ZERO = timedelta(0)
 
 #: The flow of stored reports.
@@ -118,47 +114,27 @@ def _dumps(obj: object) -> str:
 
 
 class ItemReader:
-    """Outbox texts back to batch items, checking each record once (``record_from_wire``
-    would check it twice), with the few distinct labels read once each."""
+    """Outbox texts back to batch items, checked as the wire format checks them
+    (``mista.wire.ItemReader``: each distinct label and time read once), with each item's
+    canonical JSON text for ``seal_texts``."""
 
     def __init__(self) -> None:
-        self._labels: dict[tuple[object, ...], Label] = {}
-
-    def _label(self, obj: Any) -> Label:
-        try:
-            key = (
-                len(obj),
-                obj["level"],
-                obj["originator"],
-                tuple(obj["releasable_to"]),
-                tuple(obj["categories"]),
-                obj["orcon"],
-                type(obj["orcon"]),
-            )
-            label = self._labels.get(key)
-        except (KeyError, TypeError):  # not a label's shape: the strict reader says why
-            return label_from_wire(obj)
-        if label is None:
-            label = self._labels[key] = label_from_wire(obj)
-        return label
-
-    def _record(self, obj: Any) -> WireRecord:
-        if not isinstance(obj, dict) or set(obj) != _RECORD_KEYS:
-            raise WireError("malformed", "outbox record is not {id, flow, label, fields}")
-        return WireRecord(obj["id"], obj["flow"], self._label(obj["label"]), obj["fields"])
+        self._reader = WireItemReader(nulls=True)
 
     def item(self, text: str) -> Item:
         """The item an outbox text holds (``WireError`` if it is not one)."""
-        try:
-            obj = json.loads(text)
-        except ValueError as exc:
-            raise WireError("malformed", f"outbox item is not JSON: {exc}") from None
-        kind = obj.get("kind") if isinstance(obj, dict) else None
-        if kind == "record" and set(obj) == {"kind", "record"}:
-            return RecordItem(self._record(obj["record"]))
-        if kind == "correct" and set(obj) == {"kind", "record", "reason"}:
-            return CorrectItem(self._record(obj["record"]), obj["reason"])
-        return item_from_wire(obj)
+        return self._reader.item(_loads(text))
+
+    def item_and_text(self, text: str) -> tuple[Item, str]:
+        """The item an outbox text holds and its canonical JSON (RFC 8785) text."""
+        return self._reader.item_and_text(_loads(text))
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise WireError("malformed", f"outbox item is not JSON: {exc}") from None
 
 
 def _wire_time(moment: datetime) -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "WireError",
     "WireReason",
     "canonical_json",
+    "parse_canonical",
     "parse_json",
     "sha256_hex",
     "time_from_wire",
@@ -169,19 +170,18 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _nesting_depth(value: Any) -> int:
-    """The deepest nesting of parsed JSON, walked without recursion."""
+    """The deepest nesting of parsed JSON (objects and lists), walked level by level
+    without recursion; counting stops past MAX_DEPTH + 1."""
+    level = [value] if type(value) is dict or type(value) is list else []
     deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth + 1)
-        stack.extend((child, depth + 1) for child in children)
+    while level and deepest <= MAX_DEPTH:
+        deepest += 1
+        below: list[Any] = []
+        for container in level:
+            for child in container.values() if type(container) is dict else container:
+                if type(child) is dict or type(child) is list:
+                    below.append(child)
+        level = below
     return deepest
 
 
@@ -223,7 +223,57 @@ def parse_json(data: bytes, *, max_bytes: int, what: str = "document") -> Any:
     return value
 
 
-_WIRE_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?Z$")
+#: A UTF-8 lead byte of a character beyond the Basic Multilingual Plane (see ``_plain``).
+_NON_BMP_LEAD = re.compile(rb"[\xf0-\xf4]")
+
+
+def parse_canonical(data: bytes, *, max_bytes: int, what: str = "document") -> Any:
+    """``parse_json(data)``, refusing (``malformed``) data that is not the canonical JSON
+    of what it holds, that is ``canonical_json(value) != data``.
+
+    The common case costs one C parse and one C encode: the standard encoder's bytes equal
+    ``data`` and nothing in them is spelled differently by RFC 8785 (no integral or very
+    large or small float, no key beyond the Basic Multilingual Plane; a repeated key
+    cannot give equal bytes). Anything else is decided by ``parse_json`` and
+    ``canonical_json``, the reference. tests/wire/test_reader.py holds the two equal.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise WireError("malformed", f"{what} must be bytes, not {type(data).__name__}")
+    if len(data) > max_bytes:
+        raise WireError(
+            "too-large", f"{what} is {len(data):,} bytes, over the limit of {max_bytes:,}"
+        )
+    raw = bytes(data)
+    unusual: list[float] = []
+
+    def parse_float(text: str) -> float:
+        value = _parse_float(text)
+        if value.is_integer() or not _PLAIN_FLOAT_LOW <= abs(value) < _PLAIN_FLOAT_HIGH:
+            unusual.append(value)
+        return value
+
+    if not _NON_BMP_LEAD.search(raw):
+        try:
+            text = raw.decode("utf-8")
+            value = json.loads(
+                text,
+                parse_constant=_reject_constant,
+                parse_float=parse_float,
+                parse_int=_parse_int,
+            )
+            if not unusual and _encode_plain(value) == text:
+                if _nesting_depth(value) > MAX_DEPTH:
+                    raise WireError("malformed", f"{what} is nested deeper than {MAX_DEPTH} levels")
+                return value
+        except (ValueError, RecursionError, TypeError):
+            pass  # the reference below says what is wrong (a WireError is raised as is)
+    value = parse_json(raw, max_bytes=max_bytes, what=what)
+    if canonical_json(value) != raw:
+        raise WireError("malformed", f"{what} is not canonical JSON (RFC 8785)")
+    return value
+
+
+_WIRE_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?Z\Z")
 
 
 def time_to_wire(moment: datetime) -> str:

@@ -46,10 +46,11 @@ FLOWS: Final = ("reports",)
 MAX_REASON_CHARS: Final = 500
 MAX_CATEGORIES: Final = 32
 
-_ID = re.compile(r"^[0-9a-f]{32}$")
-_NATION = re.compile(r"^[A-Z]{3}$")
+# \Z, not $: "$" also matches before a final newline.
+_ID = re.compile(r"^[0-9a-f]{32}\Z")
+_NATION = re.compile(r"^[A-Z]{3}\Z")
 # The same rule as mista.labels: lowercase words, no ',' or '/'.
-_CATEGORY = re.compile(r"^[a-z0-9][a-z0-9:._-]{0,63}$")
+_CATEGORY = re.compile(r"^[a-z0-9][a-z0-9:._-]{0,63}\Z")
 # Text fields: printable, no control characters (they have no business in a ship's name).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -213,7 +214,7 @@ def _field_from_wire(name: str, spec: FieldSpec, value: Any) -> Any:
     if spec.kind == "nation":
         return _nation(value, what)
     if spec.kind == "source-kind":
-        if value not in _SOURCE_KINDS:
+        if not isinstance(value, str) or value not in _SOURCE_KINDS:
             raise _malformed(f"{what} {_shown(value)} is not one of {sorted(_SOURCE_KINDS)}")
         return value
     if spec.kind == "text":
@@ -283,11 +284,24 @@ class WireRecord:
             raise _malformed(f"flow {_shown(self.flow)} is not one of {list(FLOWS)}")
         if not isinstance(self.label, Label):
             raise _malformed(f"record label must be a Label, not {_shown(self.label)}")
+        if not isinstance(self.fields, Mapping):
+            raise _malformed(f"record fields must be a mapping, not {_shown(self.fields)}")
         object.__setattr__(self, "fields", _fields_from_wire(_fields_to_wire(self.fields)))
 
     def __hash__(self) -> int:
         # Field values are scalars, so a record can go in a set or be a dict key.
         return hash((self.id, self.flow, self.label, tuple(sorted(self.fields.items()))))
+
+
+def trusted_record(record_id: str, flow: str, label: Label, fields: dict[str, Any]) -> WireRecord:
+    """A record built without checking it: only for ``mista.wire.reader``, which has made
+    exactly the checks ``WireRecord`` makes (fields as ``_fields_from_wire`` returns them)."""
+    record = object.__new__(WireRecord)
+    object.__setattr__(record, "id", record_id)
+    object.__setattr__(record, "flow", flow)
+    object.__setattr__(record, "label", label)
+    object.__setattr__(record, "fields", fields)
+    return record
 
 
 def record_to_wire(record: WireRecord) -> dict[str, Any]:
