@@ -11,9 +11,10 @@ Then three queries run round-robin, ``--runs`` times each (default 100), each ru
 different arguments drawn (seeded) from the stored rows, so every answer is non-empty:
 
 - ``positions``: every position in a 0.5 x 0.5 degree box around a stored position, within
-  the hour around its time (``store.positions(bbox, since, until)``);
-- ``track``: one vessel's positions over one UTC day (``store.track(mmsi, since, until)``);
-- ``vessels``: the latest state of every vessel (``store.vessels()``).
+  the hour around its time (``store.positions(bbox, since, until, viewer=...)``);
+- ``track``: one vessel's positions over one UTC day
+  (``store.track(mmsi, since, until, viewer=...)``);
+- ``vessels``: the latest state of every vessel (``store.vessels(viewer=...)``).
 
 Times are wall-clock from the call to the Arrow table in hand, on a store opened read-only
 as the CLI opens it; p50 and p99 are printed with the rows returned.
@@ -37,6 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 import _harness as h
+from mista.node import operator_user
 
 POSITION_FILES = (
     "marinecadastre_nyharbor_2020-12-01_07_tracks.csv.gz",
@@ -153,6 +155,8 @@ def measure(store_path: Path, positions: pa.Table, rows: int, runs: int, seed: i
     opened = time.perf_counter()
     store = DuckDBStore(store_path, read_only=True)
     open_ms = (time.perf_counter() - opened) * 1000
+    # Every query is filtered by the visibility rule, as a user's would be.
+    viewer = operator_user("USA")
 
     def in_box(mmsi: int, at: datetime, lat: float, lon: float) -> pa.Table:
         del mmsi
@@ -162,16 +166,18 @@ def measure(store_path: Path, positions: pa.Table, rows: int, runs: int, seed: i
             min(180.0, lon + BOX_HALF_DEG),
             min(90.0, lat + BOX_HALF_DEG),
         )
-        return store.positions(box, at - timedelta(minutes=30), at + timedelta(minutes=30))
+        return store.positions(
+            box, at - timedelta(minutes=30), at + timedelta(minutes=30), viewer=viewer
+        )
 
     def vessel_day(mmsi: int, at: datetime, lat: float, lon: float) -> pa.Table:
         del lat, lon
         day = at.replace(hour=0, minute=0, second=0, microsecond=0)
-        return store.track(mmsi, day, day + timedelta(days=1))
+        return store.track(mmsi, day, day + timedelta(days=1), viewer=viewer)
 
     def latest(mmsi: int, at: datetime, lat: float, lon: float) -> pa.Table:
         del mmsi, at, lat, lon
-        return store.vessels()
+        return store.vessels(viewer=viewer)
 
     queries: dict[str, Callable[[int, datetime, float, float], pa.Table]] = {
         "positions: 0.5 deg box, 1 h": in_box,

@@ -15,7 +15,7 @@ import pytest
 
 from mista.errors import DecodeError
 from mista.ingest.streams import UdpSource
-from mista.node import ingest_paths
+from mista.node import ingest_paths, operator_user
 from mista.store.embedded import DuckDBStore
 
 from .nmea_lines import position, tagged
@@ -98,7 +98,7 @@ def test_a_udp_listener_stores_what_it_hears(tmp_path: Path) -> None:
     summary = ingest_paths([source], store=tmp_path / "s.duckdb", nation="IND")
     assert summary.reports == 20
     with DuckDBStore(tmp_path / "s.duckdb", read_only=True) as db:
-        assert db.vessels().num_rows == 7
+        assert db.vessels(viewer=operator_user("IND")).num_rows == 7
 
 
 @pytest.mark.shared_data
@@ -110,7 +110,7 @@ def test_sigkill_mid_file_then_rerun_loses_nothing_and_doubles_nothing(
     child = textwrap.dedent(
         f"""
         import sys
-        from mista.node import ingest_paths
+        from mista.node import ingest_paths, operator_user
         def progress(source, batch, summary):
             print(summary.messages, flush=True)
         ingest_paths([{str(source)!r}], store={str(killed)!r}, nation="IND",
