@@ -9,6 +9,7 @@ and pushers (each finishes the step it is in), then closes the audit log and the
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import logging
 import signal
@@ -308,8 +309,10 @@ class NodeRuntime:
 def serve(directory: str | Path, *, ready: Callable[[str], None] | None = None) -> None:
     """Run the node of a config directory until SIGINT or SIGTERM."""
     _setup_logging()
-    # kill -USR1 PID prints every thread's stack to stderr (a node that seems stuck).
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    # kill -USR1 PID prints every thread's stack to stderr (a node that seems stuck);
+    # only when stderr is a real file (not when the CLI runs inside a test harness).
+    with contextlib.suppress(OSError, ValueError):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     # Signals are caught from the start, so one that comes while the node is still
     # opening its store stops it as cleanly as one that comes later.
     stop = threading.Event()
