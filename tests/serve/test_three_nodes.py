@@ -89,8 +89,10 @@ def test_each_partner_holds_exactly_what_its_agreement_releases(cluster: Cluster
 
     sent = {row["mmsi"]: row for row in reports(ind)}
     assert len(sent) == 15, "IND ingested all five sources"
-    usa_rows = {row["mmsi"]: row for row in reports(usa)}
-    jpn_rows = {row["mmsi"]: row for row in reports(jpn)}
+    usa_list, jpn_list = reports(usa), reports(jpn)
+    usa_rows = {row["mmsi"]: row for row in usa_list}
+    jpn_rows = {row["mmsi"]: row for row in jpn_list}
+    assert (len(usa_list), len(jpn_list)) == (len(usa_rows), len(jpn_rows)), "no duplicates"
     assert sorted(usa_rows) == [419_000_101, 419_000_102, 419_000_501, 419_000_502]
     assert sorted(jpn_rows) == [419_000_101, 419_000_201]
 
