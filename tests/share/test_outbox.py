@@ -7,10 +7,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mista.errors import InputError, StoreError
+from mista.labels import Label
+from mista.share.agreements import Flow
+from mista.share.release import Candidate, Releaser, decide
 from mista.store.embedded import DuckDBStore
 from mista.store.embedded_exchange import ExchangeTables, OutboxItem
+from tests import strategies
 from tests.share.test_exchange import NOW, agreement, clause, label, observe, open_node
 
 
@@ -133,3 +139,48 @@ def test_reads_start_after_what_is_done(tables: ExchangeTables) -> None:
     tables.enqueue("USA", [item(6)])
     assert [row.order_no for row in tables.due("USA", NOW, 10)] == [6]
     assert [row.order_no for row in tables.due("JPN", NOW, 10)] == [5]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    strategies.labels(),
+    st.sampled_from(["IND", "JPN", "USA"]),
+    st.floats(-90, 90),
+    st.floats(-180, 180),
+    st.integers(-3, 3),
+)
+def test_a_fixed_decision_is_the_decision_of_every_record_under_the_label(
+    lab: Label, node: str, lat: float, lon: float, days: int
+) -> None:
+    # The scan skips reading records whose label has a fixed denial: that must be what
+    # deciding each of them gives.
+    agreements = [
+        agreement(clauses=[clause(area=(60.0, 0.0, 80.0, 25.0))]),
+        agreement("jpn", ["IND", "JPN"], valid_until=NOW - timedelta(days=1)),
+    ]
+    releaser = Releaser(node, "USA" if node != "USA" else "IND", agreements)
+    now = NOW + timedelta(days=days)
+    fixed = releaser.fixed_decision(lab, Flow.REPORTS, now)
+    candidate = Candidate(Flow.REPORTS, lab, NOW - timedelta(hours=1), lat, lon)
+    decided = releaser.decide(candidate, now)
+    if fixed is not None:
+        assert decided == fixed
+    reference = decide(
+        candidate, node=releaser.node, partner=releaser.partner, agreements=agreements, now=now
+    )
+    assert decided == reference
+
+
+def test_a_scan_counts_records_of_wholly_denied_labels_without_reading_them(
+    tmp_path: Path,
+) -> None:
+    agreements = [agreement(clauses=[clause(area=(60.0, 0.0, 80.0, 25.0))])]
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
+    observe(ind, label(), [(10.0, 70.0), (10.0, 10.0)])  # released, outside the area
+    observe(ind, label(to=[]), [(10.0, 71.0)] * 3)  # rule 2, whatever the record
+    observe(ind, label(categories=["sensor:radar"]), [(10.0, 71.0)])  # no clause
+    result = ind.exchange.scan("USA", now=NOW)
+    assert (result.scanned, result.released) == (6, 1)
+    assert dict(result.denied) == {"rule 2": 3, "rule 5": 2}
+    assert ind.exchange.scan("USA", now=NOW).scanned == 0
+    ind.close()

@@ -17,8 +17,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from mista.ingest.batch import label_id
 from mista.labels import Level
 from mista.share.exchange import Receipt
+from mista.share.inbound import ingest_batch, record_texts
+from mista.share.outbox import record_text
 from mista.wire.batch import Batch, new_nonce, seal
 from mista.wire.records import RecordItem, WireRecord, WithdrawItem
 from tests.share.test_exchange import (
@@ -32,6 +35,7 @@ from tests.share.test_exchange import (
     observe,
     open_node,
 )
+from tests.wire.wire_strategies import wire_records
 
 AGREEMENTS = [agreement("quad", ["IND", "USA", "JPN"])]
 
@@ -265,3 +269,26 @@ def test_any_changed_byte_is_refused(usa_alone: Node, position: int, value: int)
     receipt = usa_alone.exchange.receive(changed, peer_nation="IND", now=NOW)
     assert receipt.status in (400, 401)
     assert usa_alone.store.counts()["reports"] == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(wire_records(), max_size=5), st.booleans())
+def test_received_records_are_kept_as_record_text(records: list[WireRecord], again: bool) -> None:
+    # record_texts writes each distinct label and time once; record_text is the reference.
+    batch = records + records if again else records
+    assert record_texts(batch) == [record_text(one) for one in batch]
+
+
+def test_an_accepted_batch_is_stored_as_ingest_batch_would_row_by_row() -> None:
+    records = [record(), record("0" * 31 + "2", name="SAGAR", lat=12.0)]
+    table = ingest_batch("IND", records).messages
+    assert table.num_rows == 2
+    first = table.to_pylist()[1]
+    assert first["content_key"] == "0" * 31 + "2"
+    assert (first["id_hi"], first["id_lo"]) == (0, 2)
+    assert first["lat"] == 12.0
+    assert first["name"] == "SAGAR"
+    assert first["source"] == "partner:IND"
+    assert first["raw"] == record_text(records[1])
+    assert first["received_at"] == records[1].fields["observed_at"]
+    assert first["label_id"] == label_id(records[1].label)

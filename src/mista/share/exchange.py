@@ -20,23 +20,27 @@ writes: the exchange shares the store's one connection.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mista.errors import AgreementError, ConfigError, InputError, StoreError
 from mista.labels import Label
-from mista.share.agreements import Agreement, Sanitise
+from mista.share.agreements import Agreement, Flow, Sanitise
 from mista.share.audit import AuditLog
 from mista.share.inbound import candidate_of, ingest_batch, refusal
 from mista.share.keys import Identity
 from mista.share.outbox import (
     ItemReader,
     ScanResult,
+    denial_rule,
     record_text,
     release_items,
     wire_item_text,
@@ -187,15 +191,35 @@ class Exchange:
         releaser = self._partner(partner)
         with self.lock:
             cursor = self._tables.cursor(partner).scanned_seq
-            reports = self._tables.reports_after(cursor, limit)
-            if reports.num_rows == 0:
+            marks = self._tables.report_labels_after(cursor, limit)
+            if marks.num_rows == 0:
                 return ScanResult(partner, 0, 0, 0, {}, cursor)
-            last = int(reports.column("seq")[-1].as_py())
-            items, released, held, denied = release_items(
-                reports.to_pylist(), self._label, releaser, now=now
-            )
+            last = int(marks.column("seq")[-1].as_py())
+            # Labels whose every record is denied (rules 1-3, no agreement or clause for
+            # them) are counted without reading their records.
+            denied: Counter[str] = Counter()
+            wanted: list[int] = []
+            for entry in pc.value_counts(marks.column("label_no")).to_pylist():
+                number, count = entry["values"], entry["counts"]
+                label = None if number is None else self._label(number)
+                if label is None:
+                    denied["no label"] += count
+                    continue
+                fixed = releaser.fixed_decision(label, Flow.REPORTS, now)
+                if fixed is not None and fixed.outcome is Outcome.DENY:
+                    denied[denial_rule(fixed)] += count
+                else:
+                    wanted.append(number)
+            items: list[OutboxItem] = []
+            released = held = 0
+            if wanted:
+                reports = self._tables.reports_after(cursor, limit, label_nos=wanted, through=last)
+                items, released, held, more = release_items(
+                    _report_rows(reports), self._label, releaser, now=now
+                )
+                denied.update(more)
             self._tables.commit_scan(partner, last, items)
-        return ScanResult(partner, reports.num_rows, released, held, dict(denied), last)
+        return ScanResult(partner, marks.num_rows, released, held, dict(denied), last)
 
     def _recheck(
         self, partner: str, rows: Sequence[OutboxRow], now: datetime
@@ -564,6 +588,16 @@ class Exchange:
                 text = record_text(item.record)
                 amendments.append((item.record.id, "correct", item.reason, text))
         return amendments
+
+
+def _report_rows(reports: pa.Table) -> list[dict[str, Any]]:
+    """The rows of ``reports`` as dicts, without the columns that are null in every row
+    (most AIS position reports have no static fields): a missing key reads as null."""
+    names = [
+        name for name in reports.column_names if reports.column(name).null_count < reports.num_rows
+    ]
+    columns = [reports.column(name).to_pylist() for name in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def _utc_now() -> datetime:

@@ -23,12 +23,12 @@ import pyarrow as pa
 from mista.ingest.batch import MESSAGE_SCHEMA, REJECTED_SCHEMA, IngestBatch, label_id
 from mista.labels import Label
 from mista.share.agreements import Agreement, Flow
-from mista.share.outbox import record_text
+from mista.share.outbox import record_json
 from mista.share.release import Candidate, Outcome, Releaser
-from mista.store.embedded_exchange import split_id
-from mista.wire.records import CorrectItem, Item, RecordItem, WireRecord
+from mista.wire.canonical import time_to_wire
+from mista.wire.records import CorrectItem, Item, RecordItem, WireRecord, label_to_wire
 
-__all__ = ["candidate_of", "ingest_batch", "partner_source", "refusal"]
+__all__ = ["candidate_of", "ingest_batch", "partner_source", "record_texts", "refusal"]
 
 
 def partner_source(sender: str) -> str:
@@ -98,36 +98,70 @@ def _content_hash(originator: str, content_key: str) -> int:
     return int.from_bytes(digest, "big")
 
 
+def record_texts(records: Sequence[WireRecord]) -> list[str]:
+    """``[record_text(record) for record in records]`` with each distinct label and time
+    written once (tests/share/test_receive.py holds the two equal)."""
+    labels: dict[int, dict[str, object]] = {}
+    times: dict[datetime, str] = {}
+    texts: list[str] = []
+    for record in records:
+        label = labels.get(id(record.label))
+        if label is None:
+            label = labels[id(record.label)] = label_to_wire(record.label)
+        fields = record.fields
+        observed_at = fields.get("observed_at")
+        if observed_at is not None:
+            wire_time = times.get(observed_at)
+            if wire_time is None:
+                wire_time = times[observed_at] = time_to_wire(observed_at)
+            fields = {**fields, "observed_at": wire_time}
+        texts.append(
+            record_json({"id": record.id, "flow": record.flow, "label": label, "fields": fields})
+        )
+    return texts
+
+
 def ingest_batch(sender: str, records: Sequence[WireRecord]) -> IngestBatch:
     """The accepted records as an ``IngestBatch`` (MESSAGE_SCHEMA rows, labels intact)."""
     source = partner_source(sender)
-    columns: dict[str, list[object]] = {field.name: [] for field in MESSAGE_SCHEMA}
+    count = len(records)
+    fields = [record.fields for record in records]
+    ids = [record.id for record in records]
+    originators = [str(row["originator"]) for row in fields]
+    label_keys: dict[int, str] = {}
     labels: dict[str, Label] = {}
     for record in records:
-        fields = record.fields
-        hi, lo = split_id(record.id)
-        originator = str(fields["originator"])
-        key = label_id(record.label)
-        labels.setdefault(key, record.label)
-        row: dict[str, object] = {
-            "id_hi": hi,
-            "id_lo": lo,
-            "content_hash": _content_hash(originator, record.id),
-            "originator": originator,
-            "source_kind": str(fields["source_kind"]),
-            "label_id": key,
-            "content_key": record.id,
-            # Received at its observation time, as ingest does: a resent record is then
-            # the same reception, stored once.
-            "received_at": fields.get("observed_at"),
-            "source": source,
-            "line_no": None,
-            "raw": record_text(record),
-        }
-        for name, values in columns.items():
-            values.append(row[name] if name in row else fields.get(name))
+        if id(record.label) not in label_keys:
+            key = label_keys[id(record.label)] = label_id(record.label)
+            labels.setdefault(key, record.label)
+    columns: dict[str, Sequence[object]] = {
+        "id_hi": [int(record_id[:16], 16) for record_id in ids],
+        "id_lo": [int(record_id[16:], 16) for record_id in ids],
+        "content_hash": [
+            _content_hash(originator, record_id)
+            for originator, record_id in zip(originators, ids, strict=True)
+        ],
+        "originator": originators,
+        "source_kind": [str(row["source_kind"]) for row in fields],
+        "label_id": [label_keys[id(record.label)] for record in records],
+        "content_key": ids,
+        # Received at its observation time, as ingest does: a resent record is then the
+        # same reception, stored once.
+        "received_at": [row.get("observed_at") for row in fields],
+        "source": [source] * count,
+        "line_no": [None] * count,
+        "raw": record_texts(records),
+    }
     table = pa.table(
-        {field.name: pa.array(columns[field.name], field.type) for field in MESSAGE_SCHEMA},
+        {
+            field.name: pa.array(
+                columns[field.name]
+                if field.name in columns
+                else [row.get(field.name) for row in fields],
+                field.type,
+            )
+            for field in MESSAGE_SCHEMA
+        },
         schema=MESSAGE_SCHEMA,
     )
     return IngestBatch(
@@ -135,5 +169,5 @@ def ingest_batch(sender: str, records: Sequence[WireRecord]) -> IngestBatch:
         messages=table,
         rejected=REJECTED_SCHEMA.empty_table(),
         labels=tuple(labels.values()),
-        lines=len(records),
+        lines=count,
     )

@@ -50,6 +50,7 @@ __all__ = [
     "ScanResult",
     "denial_rule",
     "record_item_text",
+    "record_json",
     "record_text",
     "release_items",
     "wire_item_text",
@@ -57,6 +58,8 @@ __all__ = [
 ]
 
 _ZERO = timedelta(0)
+#: Report columns a scan reads that are not fields of the released record.
+_NOT_FIELDS = frozenset({"id", "label_no", "seq"})
 
 #: The flow of stored reports.
 REPORTS = Flow.REPORTS
@@ -107,6 +110,8 @@ def record_text(record: WireRecord) -> str:
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+#: Compact sorted JSON of a wire dict (what ``record_text`` writes, from the wire dict).
+record_json = _ENCODER.encode
 
 
 def _dumps(obj: object) -> str:
@@ -169,49 +174,58 @@ def release_items(
     now: datetime,
 ) -> tuple[list[OutboxItem], int, int, Counter[str]]:
     """Outbox items for report ``rows`` (dicts with ``id``, ``label_no`` and the report
-    fields), and the counts: released, held, denied by rule."""
+    fields; a field left out is null), and the counts: released, held, denied by rule."""
     items: list[OutboxItem] = []
     released = held = 0
     denied: Counter[str] = Counter()
     decide = releaser.decide
-    wire_labels: dict[Label, dict[str, Any]] = {}
-
-    def label_texts(label: Label) -> dict[str, Any]:
-        wire = wire_labels.get(label)
-        if wire is None:
-            wire = wire_labels[label] = label_to_wire(label)
-        return wire
+    wire_labels: dict[int, dict[str, Any]] = {}
+    wire_times: dict[datetime, str] = {}
+    record_flow = REPORTS.value
 
     for row in rows:
         label = labels(row["label_no"])
         if label is None:
             denied["no label"] += 1
             continue
-        lat, lon, observed_at = row["lat"], row["lon"], row["observed_at"]
+        lat, lon, observed_at = row.get("lat"), row.get("lon"), row.get("observed_at")
         decision = decide(Candidate(REPORTS, label, observed_at, lat, lon), now)
         if decision.outcome is Outcome.DENY:
             denied[denial_rule(decision)] += 1
             continue
-        assert decision.sanitise is not None
+        sanitise = decision.sanitise
+        assert sanitise is not None
         fields = {
             name: value
             for name, value in row.items()
-            if value is not None and name not in ("id", "label_no", "seq")
+            if value is not None and name not in _NOT_FIELDS
         }
-        sanitised = sanitise_record(fields, decision.sanitise)
-        if sanitised.get("lat") != lat or sanitised.get("lon") != lon:
-            moved = Candidate(
-                REPORTS,
-                label,
-                observed_at,
-                _coordinate(sanitised, "lat"),
-                _coordinate(sanitised, "lon"),
-            )
-            decision = decide(moved, now)
-            if decision.outcome is Outcome.DENY:
-                denied["sanitised " + denial_rule(decision)] += 1
-                continue
-        text = record_item_text(row["id"], label_texts(label), sanitised)
+        if sanitise.remove or sanitise.precision is not None:
+            fields = sanitise_record(fields, sanitise)
+            if fields.get("lat") != lat or fields.get("lon") != lon:
+                moved = Candidate(
+                    REPORTS,
+                    label,
+                    observed_at,
+                    _coordinate(fields, "lat"),
+                    _coordinate(fields, "lon"),
+                )
+                decision = decide(moved, now)
+                if decision.outcome is Outcome.DENY:
+                    denied["sanitised " + denial_rule(decision)] += 1
+                    continue
+        # record_item_text, with each distinct label and time written once.
+        wire_label = wire_labels.get(id(label))
+        if wire_label is None:
+            wire_label = wire_labels[id(label)] = label_to_wire(label)
+        for name, value in fields.items():
+            if isinstance(value, datetime):
+                text_time = wire_times.get(value)
+                if text_time is None:
+                    text_time = wire_times[value] = _wire_time(value)
+                fields[name] = text_time
+        record = {"id": row["id"], "flow": record_flow, "label": wire_label, "fields": fields}
+        text = _dumps({"kind": "record", "record": record})
         if decision.outcome is Outcome.RELEASE:
             released += 1
             not_before = now

@@ -290,16 +290,26 @@ class Releaser:
             return _Plan(_deny_no_clause([str(entry) for entry in entries]))
         return _Plan(None, tuple(entries))
 
-    def decide(self, candidate: Candidate, now: datetime) -> Decision:
-        """The decision ``decide`` gives for ``candidate`` at ``now``."""
+    def _plan_at(self, label: Label, flow: Flow, now: datetime) -> _Plan:
         if now != self._now:
             self._set_now(now)
-        key = (candidate.label, candidate.flow)
+        key = (label, flow)
         plan = self._plans.get(key)
         if plan is None:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
-            plan = self._plans[key] = self._plan(candidate.label, candidate.flow)
+            plan = self._plans[key] = self._plan(label, flow)
+        return plan
+
+    def fixed_decision(self, label: Label, flow: Flow, now: datetime) -> Decision | None:
+        """The decision every record under ``label`` and ``flow`` gets at ``now`` when it
+        does not depend on the record (rules 1 to 3, no agreement in force, no clause for
+        the label), else None: lets a release scan skip reading such records."""
+        return self._plan_at(label, flow, now).fixed
+
+    def decide(self, candidate: Candidate, now: datetime) -> Decision:
+        """The decision ``decide`` gives for ``candidate`` at ``now``."""
+        plan = self._plan_at(candidate.label, candidate.flow, now)
         if plan.fixed is not None:
             return plan.fixed
         lat, lon, observed_at = candidate.lat, candidate.lon, candidate.observed_at

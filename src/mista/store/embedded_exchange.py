@@ -211,21 +211,48 @@ class ExchangeTables:
             )
         return labels
 
-    def reports_after(self, seq: int, limit: int) -> pa.Table:
-        """Reports with ``seq`` greater than ``seq``, in seq order, at most ``limit``.
+    def report_labels_after(self, seq: int, limit: int) -> pa.Table:
+        """The seq and label number of the reports ``reports_after(seq, limit)`` reads
+        (two narrow columns: a scan decides what it can per label from these alone)."""
+        try:
+            return self._con.sql(
+                "SELECT seq, label_no FROM reports WHERE seq > $after ORDER BY seq LIMIT $limit",
+                params={"after": seq, "limit": limit},
+            ).to_arrow_table()
+        except duckdb.Error as exc:
+            raise StoreError(f"store {self._store.path}: reading reports failed: {exc}") from None
+
+    def reports_after(
+        self,
+        seq: int,
+        limit: int,
+        *,
+        label_nos: Sequence[int] | None = None,
+        through: int | None = None,
+    ) -> pa.Table:
+        """Reports with ``seq`` greater than ``seq``, in seq order, at most ``limit``; only
+        those under ``label_nos`` and with seq up to ``through`` when given.
 
         Columns: seq, id (32 hex), label_no, :data:`REPORT_FIELD_COLUMNS`, and ``receiver``
         (the first receiver that heard it, when any did).
         """
         columns = ", ".join(f"r.{name}" for name in REPORT_FIELD_COLUMNS)
+        where = ["r.seq > $after"]
+        params: dict[str, Any] = {"after": seq, "limit": limit}
+        if label_nos is not None:
+            where.append("list_contains($labels, r.label_no)")
+            params["labels"] = [int(number) for number in label_nos]
+        if through is not None:
+            where.append("r.seq <= $through")
+            params["through"] = through
         try:
             chunk = self._con.sql(
                 f"""
                 SELECT r.seq, r.id_hi, r.id_lo, printf('%016x%016x', r.id_hi, r.id_lo) AS id,
                        r.label_no, {columns}
-                FROM reports r WHERE r.seq > $after ORDER BY r.seq LIMIT $limit
+                FROM reports r WHERE {" AND ".join(where)} ORDER BY r.seq LIMIT $limit
                 """,
-                params={"after": seq, "limit": limit},
+                params=params,
             ).to_arrow_table()
             receivers = self._first_receivers(chunk)
         except duckdb.Error as exc:
