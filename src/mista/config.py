@@ -19,7 +19,6 @@ import ipaddress
 import json
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mista.errors import ConfigError, LabelError
-from mista.ingest.sources import SourceConfig, load_source_config
+from mista.ingest.sources import SourceConfig, source_config_from
 from mista.labels import check_groups
 
 __all__ = [
@@ -287,42 +286,11 @@ def _partner(path: Path, own_nation: str) -> PartnerConfig:
     return PartnerConfig(nation, endpoint.rstrip("/"), certificate, public_key, path)
 
 
-def _toml_value(value: Any) -> str:
-    """A TOML spelling of the simple values a source config holds (JSON strings are TOML)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    raise TypeError(f"cannot write {value!r} as a TOML value")
-
-
 def _source_config(
     path: Path, data: dict[str, Any], nation: str, groups: Mapping[str, frozenset[str]]
 ) -> SourceConfig:
-    """The source config of a sources/ file, read by ``load_source_config`` (which does not
-    know ``url``): the rest of the table is handed to it through a private temporary file."""
-    lines: list[str] = []
-    for key, value in data.items():
-        if not isinstance(value, dict):
-            lines.append(f"{key} = {_toml_value(value)}")
-    for key, value in data.items():
-        if isinstance(value, dict):
-            lines.append(f"[{key}]")
-            lines.extend(f"{k} = {_toml_value(v)}" for k, v in value.items())
-    fd, name = tempfile.mkstemp(suffix=".toml", prefix="mista-source-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write("\n".join(lines) + "\n")
-        try:
-            return load_source_config(Path(name), nation, groups)
-        except ConfigError as exc:
-            raise ConfigError(str(exc).replace(name, str(path))) from None
-    except TypeError as exc:
-        raise ConfigError(f"source config {path}: {exc}") from None
-    finally:
-        os.unlink(name)
+    """The source config of a sources/ file (its ``url`` already taken out)."""
+    return source_config_from(data, path, nation, groups)
 
 
 def _source(path: Path, nation: str, groups: Mapping[str, frozenset[str]]) -> SourceEntry:

@@ -32,7 +32,7 @@ from mista.errors import ConfigError, LabelError
 from mista.labels import Label, Level, parse_marking
 from mista.model import SourceKind
 
-__all__ = ["SOURCE_KINDS", "SourceConfig", "load_source_config"]
+__all__ = ["SOURCE_KINDS", "SourceConfig", "load_source_config", "source_config_from"]
 
 #: The kinds a source config may declare (the ingestible subset of SourceKind).
 SOURCE_KINDS: tuple[SourceKind, ...] = (
@@ -119,6 +119,17 @@ def load_source_config(
         raise _fail(path, f"cannot be read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise _fail(path, f"is not valid TOML: {exc}") from None
+    return source_config_from(data, path, nation, groups)
+
+
+def source_config_from(
+    data: Mapping[str, Any],
+    path: Path,
+    nation: str,
+    groups: Mapping[str, Iterable[str]] | None = None,
+) -> SourceConfig:
+    """A source config from an already-read table (a node's ``sources/*.toml`` holds more
+    keys, which its reader takes out first); ``path`` names it in errors."""
     unknown = set(data) - _KEYS
     if unknown:
         raise _fail(path, f"unknown keys {sorted(unknown)} (known: {sorted(_KEYS)})")
