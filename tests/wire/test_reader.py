@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from datetime import UTC, datetime
@@ -324,3 +325,26 @@ def test_open_sealed_answers_as_the_reference_on_whole_batches(batch: Batch, to:
     assert _open_outcome(open_sealed, sealed, to) == _open_outcome(
         open_sealed_reference, sealed, to
     )
+
+
+@pytest.mark.parametrize("signed", [True, False])
+@pytest.mark.parametrize("where", ["extra", "field", "label"])
+def test_deep_nesting_is_malformed_before_any_signature_or_key_check(
+    signed: bool, where: str
+) -> None:
+    deep: Any = 1
+    for _ in range(20):
+        deep = [deep]
+    document = json.loads(seal(a_batch(), KEYS["IND"]))
+    body = document["batch"]
+    if where == "extra":
+        body["extra"] = deep
+    elif where == "field":
+        body["items"][0]["record"]["fields"]["name"] = deep
+    else:
+        body["items"][0]["record"]["label"]["categories"] = deep
+    key = KEYS["IND"] if signed else KEYS["JPN"]
+    signature = base64.b64encode(key.sign(canonical_json(body))).decode()
+    data = canonical_json({"batch": body, "signature": signature})
+    fast = _open_outcome(open_sealed, data)
+    assert fast == _open_outcome(open_sealed_reference, data) == ("refused", "malformed")

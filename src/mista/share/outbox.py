@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 _ZERO = timedelta(0)
+_WHOLE_FLOAT_HIGH = 2.0**53
 #: Report columns a scan reads that are not fields of the released record.
 _NOT_FIELDS = frozenset({"id", "label_no", "seq"})
 
@@ -218,8 +219,13 @@ def release_items(
         wire_label = wire_labels.get(id(label))
         if wire_label is None:
             wire_label = wire_labels[id(label)] = label_to_wire(label)
+        # Whole floats as integers, as RFC 8785 writes them: the send path then writes
+        # the item's canonical text straight from what it reads back.
         for name, value in fields.items():
-            if isinstance(value, datetime):
+            if type(value) is float:
+                if value.is_integer() and abs(value) <= _WHOLE_FLOAT_HIGH:
+                    fields[name] = int(value)
+            elif isinstance(value, datetime):
                 text_time = wire_times.get(value)
                 if text_time is None:
                     text_time = wire_times[value] = _wire_time(value)

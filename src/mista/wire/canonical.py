@@ -25,6 +25,7 @@ __all__ = [
     "WireError",
     "WireReason",
     "canonical_json",
+    "check_nesting",
     "parse_canonical",
     "parse_json",
     "sha256_hex",
@@ -185,6 +186,12 @@ def _nesting_depth(value: Any) -> int:
     return deepest
 
 
+def check_nesting(value: Any, what: str = "document") -> None:
+    """``WireError('malformed', ...)`` when parsed JSON nests deeper than MAX_DEPTH."""
+    if _nesting_depth(value) > MAX_DEPTH:
+        raise WireError("malformed", f"{what} is nested deeper than {MAX_DEPTH} levels")
+
+
 def parse_json(data: bytes, *, max_bytes: int, what: str = "document") -> Any:
     """Parse UTF-8 JSON strictly: size limit first, then no duplicate keys, no NaN or
     Infinity, integers within +-(2**53 - 1), nesting at most MAX_DEPTH deep.
@@ -227,7 +234,9 @@ def parse_json(data: bytes, *, max_bytes: int, what: str = "document") -> Any:
 _NON_BMP_LEAD = re.compile(rb"[\xf0-\xf4]")
 
 
-def parse_canonical(data: bytes, *, max_bytes: int, what: str = "document") -> Any:
+def parse_canonical(
+    data: bytes, *, max_bytes: int, what: str = "document", check_depth: bool = True
+) -> Any:
     """``parse_json(data)``, refusing (``malformed``) data that is not the canonical JSON
     of what it holds, that is ``canonical_json(value) != data``.
 
@@ -236,6 +245,9 @@ def parse_canonical(data: bytes, *, max_bytes: int, what: str = "document") -> A
     large or small float, no key beyond the Basic Multilingual Plane; a repeated key
     cannot give equal bytes). Anything else is decided by ``parse_json`` and
     ``canonical_json``, the reference. tests/wire/test_reader.py holds the two equal.
+
+    With ``check_depth=False`` the nesting depth of data that passes the fast way is left
+    to the caller (:func:`check_nesting`), which may know the shape bounds it.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise WireError("malformed", f"{what} must be bytes, not {type(data).__name__}")
@@ -262,8 +274,8 @@ def parse_canonical(data: bytes, *, max_bytes: int, what: str = "document") -> A
                 parse_int=_parse_int,
             )
             if not unusual and _encode_plain(value) == text:
-                if _nesting_depth(value) > MAX_DEPTH:
-                    raise WireError("malformed", f"{what} is nested deeper than {MAX_DEPTH} levels")
+                if check_depth:
+                    check_nesting(value, what)
                 return value
         except (ValueError, RecursionError, TypeError):
             pass  # the reference below says what is wrong (a WireError is raised as is)
