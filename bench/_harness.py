@@ -19,6 +19,9 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pcsv
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The shared data folder sits beside the project checkout: ../shared/data.
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -177,3 +180,30 @@ def new_parser(doc: str | None, example: str) -> argparse.ArgumentParser:
         help="shared data folder (default: ../shared/data beside the checkout)",
     )
     return parser
+
+
+#: The MarineCadastre vessel-track files of the shared data (``positions/``).
+POSITION_FILES = (
+    "marinecadastre_nyharbor_2020-12-01_07_tracks.csv.gz",
+    "marinecadastre_virginiabeach_2020-06-04_06_tracks.csv.gz",
+    "marinecadastre_uscoastal_2020-06-30_tracks.csv.gz",
+)
+
+
+def read_position_tracks(data: Path, columns: Sequence[str]) -> pa.Table:
+    """The real position rows of every tracks file, one table (``timestamp`` in UTC)."""
+    tables = []
+    for name in POSITION_FILES:
+        path = data / "positions" / name
+        if not path.is_file():
+            raise SystemExit(f"position file {path} not found: pass --data (shared data folder)")
+        tables.append(
+            pcsv.read_csv(
+                path,
+                convert_options=pcsv.ConvertOptions(
+                    column_types={"timestamp": pa.timestamp("s", tz="UTC")},
+                    include_columns=list(columns),
+                ),
+            )
+        )
+    return pa.concat_tables(tables)

@@ -40,11 +40,6 @@ import pyarrow.csv as pcsv
 import _harness as h
 from mista.node import operator_user
 
-POSITION_FILES = (
-    "marinecadastre_nyharbor_2020-12-01_07_tracks.csv.gz",
-    "marinecadastre_virginiabeach_2020-06-04_06_tracks.csv.gz",
-    "marinecadastre_uscoastal_2020-06-30_tracks.csv.gz",
-)
 COLUMNS = ("mmsi", "timestamp", "lat", "lon", "track_id")
 WEEK_S = 7 * 86_400
 CHUNK_BYTES = 1 << 22  # what mista's file source hands on per batch
@@ -53,22 +48,9 @@ BOX_HALF_DEG = 0.25
 
 def load_positions(data: Path) -> pa.Table:
     """The real position rows of every tracks file, one table."""
-    tables = []
-    for name in POSITION_FILES:
-        path = data / "positions" / name
-        if not path.is_file():
-            raise SystemExit(f"position file {path} not found: pass --data (shared data folder)")
-        tables.append(
-            pcsv.read_csv(
-                path,
-                convert_options=pcsv.ConvertOptions(
-                    column_types={"timestamp": pa.timestamp("s", tz="UTC")},
-                    include_columns=list(COLUMNS),
-                ),
-            )
-        )
+    tables = h.read_position_tracks(data, COLUMNS)
     # In time order, as a receiver's archive is written.
-    return pa.concat_tables(tables).sort_by([("timestamp", "ascending"), ("mmsi", "ascending")])
+    return tables.sort_by([("timestamp", "ascending"), ("mmsi", "ascending")])
 
 
 def shifted_csv(table: pa.Table, weeks: int) -> bytes:
@@ -280,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"stack   : duckdb {h.package_version('duckdb')}, pyarrow {h.package_version('pyarrow')}")
     positions = load_positions(args.data)
     print(
-        f"source  : {positions.num_rows:,} real positions from {len(POSITION_FILES)} "
+        f"source  : {positions.num_rows:,} real positions from {len(h.POSITION_FILES)} "
         f"MarineCadastre track files, copied with a one-week time shift per copy"
     )
     scratch = None

@@ -30,20 +30,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.csv as pcsv
-
 import _harness as h
 import share_exchange
 from mista.labels import Label, Level
 from mista.share.agreements import Agreement, Flow, load_agreements
 from mista.share.release import Candidate, Decision, Releaser, decide
 
-POSITION_FILES = (
-    "marinecadastre_nyharbor_2020-12-01_07_tracks.csv.gz",
-    "marinecadastre_virginiabeach_2020-06-04_06_tracks.csv.gz",
-    "marinecadastre_uscoastal_2020-06-30_tracks.csv.gz",
-)
 MARINE_POLYGONS = Path("geo") / "ne_50m_geography_marine_polys.geojson"
 NODE, PARTNER = "IND", "USA"
 
@@ -149,21 +141,7 @@ def write_agreements(directory: Path, data: Path, polygons: bool) -> list[Agreem
 def load_candidates(data: Path, records: int) -> tuple[list[Candidate], datetime]:
     """``records`` candidates from the real positions (repeated), and a ``now`` 20 minutes
     after the last observation (so most delays have passed, the latest are held)."""
-    tables = []
-    for name in POSITION_FILES:
-        path = data / "positions" / name
-        if not path.is_file():
-            raise SystemExit(f"position file {path} not found: pass --data (shared data folder)")
-        tables.append(
-            pcsv.read_csv(
-                path,
-                convert_options=pcsv.ConvertOptions(
-                    column_types={"timestamp": pa.timestamp("s", tz="UTC")},
-                    include_columns=["mmsi", "timestamp", "lat", "lon"],
-                ),
-            )
-        )
-    rows = pa.concat_tables(tables).to_pydict()
+    rows = h.read_position_tracks(data, ("mmsi", "timestamp", "lat", "lon")).to_pydict()
     base = [
         Candidate(Flow.REPORTS, LABELS[mmsi % len(LABELS)], observed_at, lat, lon)
         for mmsi, observed_at, lat, lon in zip(
@@ -181,7 +159,7 @@ def run_release(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     candidates, now = load_candidates(args.data, args.records)
     print(
-        f"records : {len(candidates):,} from {len(POSITION_FILES)} position files, "
+        f"records : {len(candidates):,} from {len(h.POSITION_FILES)} position files, "
         f"{len(LABELS)} labels, now = {now.isoformat()} "
         f"(built in {time.perf_counter() - started:.1f} s)"
     )
