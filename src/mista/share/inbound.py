@@ -36,13 +36,17 @@ def partner_source(sender: str) -> str:
     return f"partner:{sender}"
 
 
+#: Flows by name (an enum lookup by value per record shows in profiles).
+_FLOWS = {flow.value: flow for flow in Flow}
+
+
 def candidate_of(record: WireRecord) -> Candidate:
     """The release candidate a wire record is (flow, label, time and position)."""
     fields = record.fields
     observed_at = fields.get("observed_at")
     lat, lon = fields.get("lat"), fields.get("lon")
     return Candidate(
-        Flow(record.flow),
+        _FLOWS.get(record.flow) or Flow(record.flow),
         record.label,
         observed_at if isinstance(observed_at, datetime) else None,
         float(lat) if isinstance(lat, float | int) else None,
