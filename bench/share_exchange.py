@@ -70,10 +70,14 @@ class Feeder:
     def __init__(self, spool: Path, rate: float, every_s: float, seconds: float) -> None:
         self.spool, self.every_s = spool, every_s
         self.per_file = max(1, round(rate * every_s))
-        observed = datetime.now(UTC)
+        # Each file's positions are observed every_s after the previous file's, as in a live
+        # feed (all at one time would make every time window of the store span all of it);
+        # the clock starts after encoding, so every observation is in the past when handed.
+        start = datetime.now(UTC)
         self.files: list[str] = []
         mmsi = 470_000_000
-        for _ in range(max(1, round(seconds / every_s))):
+        for number in range(max(1, round(seconds / every_s))):
+            observed = start + timedelta(seconds=number * every_s)
             self.files.append(
                 "".join(
                     nmea_position(
@@ -304,19 +308,21 @@ def run_phases(args: argparse.Namespace) -> None:
 
     _header()
     print(f"mista   : {h.git_commit()}")
-    observed = datetime.now(UTC)
+    start = datetime.now(UTC) - timedelta(seconds=args.reports / 2000)
     label = Label(Level.RESTRICTED, "IND", frozenset({"USA"}), frozenset({"white-shipping"}))
     ctx = SourceContext(
         source="feed", originator="IND", label=label, kind=SourceKind.AIS_TERRESTRIAL
     )
     chunks = []
-    for start in range(0, args.reports, args.chunk):
+    for first in range(0, args.reports, args.chunk):
+        # Observed at 2,000 reports/s, ending now (as the lag runs' feed).
+        observed = start + timedelta(seconds=first / 2000)
         text = "".join(
             nmea_position(
                 470_000_000 + i, 10.0 + (i % 1000) * 0.01, 60.0 + (i // 1000) * 0.01, observed
             )
             + "\n"
-            for i in range(start, min(args.reports, start + args.chunk))
+            for i in range(first, min(args.reports, first + args.chunk))
         )
         chunks.append([b for b in nmea_batches([text.encode()], ctx) if b.messages.num_rows])
     phases = ("ingest", "scan", "next_batch", "receive", "acknowledge")

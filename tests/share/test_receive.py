@@ -21,8 +21,9 @@ from mista.ingest.batch import label_id
 from mista.labels import Level
 from mista.share.exchange import Receipt
 from mista.share.inbound import ingest_batch, record_texts
-from mista.share.outbox import record_text
+from mista.share.outbox import record_text, wire_item_text_list
 from mista.wire.batch import Batch, new_nonce, seal
+from mista.wire.canonical import sha256_hex
 from mista.wire.records import RecordItem, WireRecord, WithdrawItem
 from tests.share.test_exchange import (
     KEYS,
@@ -292,3 +293,20 @@ def test_an_accepted_batch_is_stored_as_ingest_batch_would_row_by_row() -> None:
     assert first["raw"] == record_text(records[1])
     assert first["received_at"] == records[1].fields["observed_at"]
     assert first["label_id"] == label_id(records[1].label)
+
+
+def test_a_resend_of_a_batch_accepted_under_the_legacy_items_hash_is_a_duplicate(
+    nodes: dict[str, Node],
+) -> None:
+    # Batches accepted before the items hash was taken over canonical bytes keep the old
+    # hash (sorted JSON of the items); a resend of one after an upgrade must not stall.
+    usa = nodes["USA"]
+    one = record()
+    assert usa.exchange.receive(sealed(one), peer_nation="IND", now=NOW).status == 200
+    legacy = sha256_hex(wire_item_text_list([RecordItem(one)]).encode("utf-8"))
+    usa.store.connection.execute("UPDATE share_inbound SET items_hash = $h", {"h": legacy})
+    receipt = usa.exchange.receive(sealed(one), peer_nation="IND", now=NOW)
+    assert (receipt.status, receipt.reason) == (200, "duplicate")
+    other = sealed(record("0" * 31 + "9"))
+    assert usa.exchange.receive(other, peer_nation="IND", now=NOW).reason == "seq-reused"
+    assert usa.store.counts()["reports"] == 1

@@ -44,6 +44,7 @@ from mista.share.outbox import (
     record_text,
     release_items,
     wire_item_text,
+    wire_item_text_list,
 )
 from mista.share.release import Outcome, Releaser, sanitise_record
 from mista.store.embedded import DuckDBStore
@@ -499,7 +500,10 @@ class Exchange:
         previous = self._tables.inbound(sender, batch.seq)
         forget = now - 2 * self.clock_window
         if previous is not None:
-            if previous.items_hash != items_hash:
+            # Batches accepted before items hashes were taken over the canonical bytes
+            # were hashed over the items' sorted JSON: a resend of one is still a resend.
+            legacy = sha256_hex(wire_item_text_list(batch.items).encode("utf-8"))
+            if items_hash != previous.items_hash != legacy:
                 raise _RefusedError(
                     409,
                     "seq-reused",
