@@ -156,18 +156,19 @@ def ingest_batch(sender: str, records: Sequence[WireRecord]) -> IngestBatch:
         "line_no": [None] * count,
         "raw": record_texts(records),
     }
-    table = pa.table(
-        {
-            field.name: pa.array(
-                columns[field.name]
-                if field.name in columns
-                else [row.get(field.name) for row in fields],
-                field.type,
-            )
-            for field in MESSAGE_SCHEMA
-        },
-        schema=MESSAGE_SCHEMA,
-    )
+    present: set[str] = set()
+    for row in fields:
+        present.update(row)
+    arrays: dict[str, pa.Array] = {}
+    for field in MESSAGE_SCHEMA:
+        name = field.name
+        if name in columns:
+            arrays[name] = pa.array(columns[name], field.type)
+        elif name in present:
+            arrays[name] = pa.array([row.get(name) for row in fields], field.type)
+        else:  # no record has it (most positions have no static fields)
+            arrays[name] = pa.nulls(count, field.type)
+    table = pa.table(arrays, schema=MESSAGE_SCHEMA)
     return IngestBatch(
         source=source,
         messages=table,
