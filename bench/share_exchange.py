@@ -190,6 +190,7 @@ def run_lag(args: argparse.Namespace) -> None:
     print(check)
     if len(lags) < len(feeder.handed):
         print(f"{len(feeder.handed) - len(lags)} files never fully arrived within 120 s")
+    print("lag of each file in order (s): " + " ".join(f"{lag:.2f}" for lag in lags))
     header = ["files", "p50 s", "p99 s", "max s"]
     row = [
         str(len(lags)),

@@ -537,7 +537,13 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Node]
 
 
 def _exchange(node: Node, partner_nation: str, agreements: Sequence[Agreement]) -> Node:
-    """The node with a fresh exchange for this example's partner and agreements."""
+    """The node with a fresh exchange for this example's partner and agreements, its
+    release cursor for the partner past every report stored so far: earlier examples stored
+    reports too (as senders and as receivers), and only this example's may be released."""
+    tables = ExchangeTables(node.store)
+    rows = node.store.connection.execute("SELECT coalesce(max(seq), 0) FROM reports").fetchall()
+    if int(rows[0][0]) > tables.cursor(partner_nation).scanned_seq:
+        tables.commit_scan(partner_nation, int(rows[0][0]), [])
     exchange = Exchange(
         node.store,
         node=node.nation,
