@@ -200,6 +200,13 @@ def _labels_table(labels: dict[str, tuple[int, Label]]) -> pa.Table:
     )
 
 
+def _has_static_fields(messages: pa.Table) -> bool:
+    """Whether any message carries a static field: most batches of positions carry none,
+    and then updating ``vessels`` (from the new reports with one) would select nothing."""
+    rows = messages.num_rows
+    return any(messages.column(name).null_count < rows for name in STATIC_FIELDS)
+
+
 class DuckDBStore:
     """The embedded store. Open read-only for queries (several readers may share a file
     when no writer holds it)."""
@@ -398,7 +405,8 @@ class DuckDBStore:
                 receptions = self._insert_receptions(batch)
                 if reports:
                     self._update_latest(seq0)
-                    self._update_vessels(seq0)
+                    if _has_static_fields(batch.messages):
+                        self._update_vessels(seq0)
             if batch.rejected.num_rows:
                 con.register("_rejected", batch.rejected)
                 registered.append("_rejected")
