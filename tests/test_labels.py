@@ -251,3 +251,11 @@ def test_groups_are_checked() -> None:
 def test_categories_are_lowercase_words_so_markings_are_unambiguous(bad: str) -> None:
     with pytest.raises(LabelError, match="category"):
         Label(Level.UNCLASSIFIED, "IND", categories=frozenset({bad}))
+
+
+@pytest.mark.parametrize("code", ["IND\n", "IND ", "\nIND"])
+def test_a_nation_code_with_a_newline_or_space_is_refused(code: str) -> None:
+    with pytest.raises(LabelError):
+        Label(Level.UNCLASSIFIED, code)
+    with pytest.raises(LabelError):
+        Label(Level.UNCLASSIFIED, "IND", categories=frozenset({"white-shipping\n"}))

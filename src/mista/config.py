@@ -51,7 +51,7 @@ KEYS_DIR = "keys"
 AGREEMENTS_DIR = "agreements"
 PARTNERS_DIR = "partners"
 SOURCES_DIR = "sources"
-_NATION = re.compile(r"^[A-Z]{3}$")
+_NATION = re.compile(r"[A-Z]{3}")
 _NODE_KEYS = {"nation", "listen", "store", "audit", "groups", "intervals"}
 _PARTNER_KEYS = {"nation", "endpoint", "certificate", "public_key"}
 _SOURCE_SCHEMES = ("spool:", "tcp://", "udp://")
@@ -191,7 +191,7 @@ def _string(path: Path, data: Mapping[str, Any], key: str, example: str) -> str:
     return value.strip()
 
 
-_HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}")
 
 
 def parse_listen(text: str, where: str = "listen") -> tuple[str, int]:
@@ -203,7 +203,7 @@ def parse_listen(text: str, where: str = "listen") -> tuple[str, int]:
             ipaddress.IPv6Address(host)
         except ValueError:
             host = ""
-    elif not _HOST.match(host):
+    elif not _HOST.fullmatch(host):
         host = ""
     if not host or not port_text.isascii() or not port_text.isdigit() or int(port_text) > 65535:
         raise ConfigError(
@@ -235,7 +235,7 @@ def _intervals(path: Path, table: Any) -> Intervals:
 
 
 def _nation(path: Path, value: Any, key: str = "nation") -> str:
-    if not isinstance(value, str) or not _NATION.match(value):
+    if not isinstance(value, str) or not _NATION.fullmatch(value):
         raise ConfigError(
             f"{path}: field {key} = {value!r} is not an ISO 3166-1 alpha-3 code "
             f'(e.g. {key} = "IND")'

@@ -44,13 +44,13 @@ class Level(IntEnum):
             raise LabelError(f"unknown classification level {name!r} (known: {known})") from None
 
 
-_NATION = re.compile(r"^[A-Z]{3}$")
+_NATION = re.compile(r"[A-Z]{3}")
 #: A community of nations named in ``REL TO`` (``QUAD``, ``FVEY``): capitals, digits, ``_``
 #: and ``-``, never exactly three letters (those are nations).
-_GROUP = re.compile(r"^[A-Z][A-Z0-9_-]{1,31}$")
+_GROUP = re.compile(r"[A-Z][A-Z0-9_-]{1,31}")
 #: Categories are lowercase words (``white-shipping``, ``sensor:radar``); no ``,`` or ``/``,
 #: so a marking lists them unambiguously and two labels never share a marking.
-_CATEGORY = re.compile(r"^[a-z0-9][a-z0-9:._-]{0,63}$")
+_CATEGORY = re.compile(r"[a-z0-9][a-z0-9:._-]{0,63}")
 #: Longer input is refused before it is parsed (a marking is a few dozen characters).
 _MAX_MARKING_CHARS = 4096
 _REL_TO = "REL TO "
@@ -58,7 +58,7 @@ _ORCON = "ORCON"
 
 
 def _check_nation(code: str, what: str) -> str:
-    if not _NATION.match(code):
+    if not _NATION.fullmatch(code):
         raise LabelError(
             f"{what} {code!r} is not an ISO 3166-1 alpha-3 nation code (three capitals, e.g. IND)"
         )
@@ -80,7 +80,7 @@ class Label:
         for nation in self.releasable_to:
             _check_nation(nation, "releasable nation")
         for category in self.categories:
-            if not isinstance(category, str) or not _CATEGORY.match(category):
+            if not isinstance(category, str) or not _CATEGORY.fullmatch(category):
                 raise LabelError(
                     f"category {category!r} is not a lowercase word of letters, digits and "
                     "':._-' (at most 64, e.g. white-shipping or sensor:radar)"
@@ -145,7 +145,7 @@ def may_see(label: Label, nation: str, clearance: Level) -> bool:
 
 
 def _is_group_name(name: str) -> bool:
-    return bool(_GROUP.match(name)) and not _NATION.match(name)
+    return bool(_GROUP.fullmatch(name)) and not _NATION.fullmatch(name)
 
 
 def check_groups(groups: Mapping[str, Iterable[str]] | None) -> dict[str, frozenset[str]]:
@@ -170,7 +170,7 @@ def check_groups(groups: Mapping[str, Iterable[str]] | None) -> dict[str, frozen
         if not listed:
             raise LabelError(f"group {name} has no nations: list at least one")
         for member in listed:
-            if not isinstance(member, str) or not _NATION.match(member):
+            if not isinstance(member, str) or not _NATION.fullmatch(member):
                 raise LabelError(
                     f"group {name}: member {member!r} is not a nation code (three capitals, "
                     "e.g. IND; groups cannot contain groups)"
@@ -186,7 +186,7 @@ def expand_groups(
     known = check_groups(groups)
     nations: set[str] = set()
     for name in names:
-        if _NATION.match(name):
+        if _NATION.fullmatch(name):
             nations.add(name)
         elif _is_group_name(name):
             if name not in known:
@@ -196,7 +196,7 @@ def expand_groups(
                     "define it under [groups] in the node config or list the nations"
                 )
             nations |= known[name]
-        elif name.upper() != name and _NATION.match(name.upper()):
+        elif name.upper() != name and _NATION.fullmatch(name.upper()):
             raise LabelError(
                 f"REL TO names {name!r}: nation codes are three capitals, write {name.upper()}"
             )
@@ -287,7 +287,7 @@ def parse_marking(
                 )
             names = _names(part, part, "category")
             for name in names:
-                if not _CATEGORY.match(name):
+                if not _CATEGORY.fullmatch(name):
                     raise LabelError(
                         f"marking part {part!r}: {name!r} is not a category (lowercase letters, "
                         "digits and ':._-', e.g. white-shipping), nor REL TO ... or ORCON"

@@ -141,8 +141,8 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-_USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_NATION = re.compile(r"^[A-Z]{3}$")
+_USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_NATION = re.compile(r"[A-Z]{3}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +159,12 @@ class User:
     roles: frozenset[Role] = frozenset()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _USER_NAME.match(self.name):
+        if not isinstance(self.name, str) or not _USER_NAME.fullmatch(self.name):
             raise InputError(
                 f"user name {self.name!r} must be 1-64 lowercase letters, digits, '.', '_' or "
                 "'-', starting with a letter or digit (e.g. liaison.usa)"
             )
-        if not isinstance(self.nation, str) or not _NATION.match(self.nation):
+        if not isinstance(self.nation, str) or not _NATION.fullmatch(self.nation):
             raise InputError(
                 f"user {self.name}: nation {self.nation!r} is not an ISO 3166-1 alpha-3 code "
                 "(three capitals, e.g. USA)"

@@ -55,8 +55,8 @@ CLAUSE_FIELDS: dict[str, tuple[bool, str]] = {
 }
 AREA_FIELDS = ("bbox", "layer", "feature")
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_DELAY = re.compile(r"^(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,6})s)?$")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_DELAY = re.compile(r"(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,6})s)?")
 MAX_DELAY = timedelta(days=366)
 MAX_PRECISION = 6
 MAX_CLAUSES = 1000
@@ -64,7 +64,7 @@ MAX_CLAUSES = 1000
 
 def parse_delay(text: str) -> timedelta:
     """``"1h30m"`` -> 90 minutes; units d, h, m, s in that order. ``ValueError`` otherwise."""
-    match = _DELAY.match(text.strip())
+    match = _DELAY.fullmatch(text.strip())
     if not text.strip() or match is None:
         raise ValueError(f"{text!r} is not a delay like 30m, 2h, 1h30m or 0s")
     days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
@@ -99,7 +99,7 @@ class _Checker:
         self, table: dict[str, object], key: str, at: KeyPath, pattern: re.Pattern[str]
     ) -> str | None:
         value = table.get(key)
-        if not isinstance(value, str) or not pattern.match(value):
+        if not isinstance(value, str) or not pattern.fullmatch(value):
             self.problem(
                 (*at, key),
                 f"{_short(value)} is not a valid name",

@@ -82,8 +82,8 @@ MAX_PROBLEMS: Final = 20
 _FULL_KEYS = frozenset({"seq", "at", "kind", "partner", "detail", "content_hash", "prev", "hash"})
 _REDACTED_KEYS = frozenset({"seq", "prev", "content_hash", "hash"})
 _CHECKPOINT_KEYS = frozenset({"head_seq", "head", "nation", "signature"})
-_HASH = re.compile(r"^[0-9a-f]{64}$")
-_NATION = re.compile(r"^[A-Z]{3}$")
+_HASH = re.compile(r"[0-9a-f]{64}")
+_NATION = re.compile(r"[A-Z]{3}")
 #: Detail keys the partner check relies on, per kind.
 _REQUIRED_DETAIL: Final[Mapping[str, tuple[str, ...]]] = {
     "release": ("batch",),
@@ -187,12 +187,12 @@ def _entry_from_wire(obj: Any) -> AuditEntry:
         raise InputError(f"seq {seq!r:.40} is not a positive integer")
     if kind not in KINDS:
         raise InputError(f"kind {kind!r:.40} is not one of {', '.join(KINDS)}")
-    if partner is not None and (not isinstance(partner, str) or not _NATION.match(partner)):
+    if partner is not None and (not isinstance(partner, str) or not _NATION.fullmatch(partner)):
         raise InputError(f"partner {partner!r:.40} is not a nation code or null")
     if not isinstance(detail, dict):
         raise InputError("detail is not an object")
     for name in ("content_hash", "prev", "hash"):
-        if not isinstance(obj[name], str) or not _HASH.match(obj[name]):
+        if not isinstance(obj[name], str) or not _HASH.fullmatch(obj[name]):
             raise InputError(f"{name} is not 64 lower-case hex digits")
     return AuditEntry(
         seq=seq,
@@ -320,7 +320,7 @@ class _ChainWalk:
     def _redacted(self, where: str, obj: Mapping[str, Any]) -> None:
         seq, hashes = obj["seq"], (obj["prev"], obj["content_hash"], obj["hash"])
         if not isinstance(seq, int) or not all(
-            isinstance(h, str) and _HASH.match(h) for h in hashes
+            isinstance(h, str) and _HASH.fullmatch(h) for h in hashes
         ):
             self.problem(where, "redacted entry is not a seq and three hashes")
             self.skip()
@@ -445,7 +445,7 @@ class AuditLog:
         signing_key: Ed25519PrivateKey | None,
         checkpoint_every: int = 100,
     ) -> None:
-        if not _NATION.match(nation):
+        if not _NATION.fullmatch(nation):
             raise InputError(f"audit log nation {nation!r} is not a nation code like IND")
         if checkpoint_every < 1:
             raise InputError(f"checkpoint_every = {checkpoint_every} must be at least 1")
@@ -563,7 +563,7 @@ class AuditLog:
         for name in _REQUIRED_DETAIL[kind]:
             if name not in detail:
                 raise InputError(f"a {kind} audit entry needs detail[{name!r}] (docs/audit.md)")
-        if partner is not None and (not isinstance(partner, str) or not _NATION.match(partner)):
+        if partner is not None and (not isinstance(partner, str) or not _NATION.fullmatch(partner)):
             raise InputError(f"audit partner {partner!r} is not a nation code or None")
         with self._lock:
             entry = self._write(kind, partner, detail, at)
