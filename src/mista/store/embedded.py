@@ -36,7 +36,7 @@ from .embedded_schema import (
     STATIC_TYPES,
 )
 
-__all__ = ["POSITION_TYPES", "STATIC_TYPES", "DuckDBStore"]
+__all__ = ["MOTION_FIELDS", "POSITION_TYPES", "STATIC_TYPES", "DuckDBStore"]
 
 # POSITION_TYPES: AIS message types whose position is a vessel's (or SAR aircraft's)
 # position, and so update its latest state. Base stations (4, 11) and aids to navigation
@@ -51,7 +51,7 @@ _WINDOW_US = DEDUPE_WINDOW_S * 1_000_000
 ROW_GROUP_SIZE = 32_768
 #: Batches between rebuilds of the small latest-state tables (see embedded_schema).
 REBUILD_EVERY_BATCHES = 256
-_MOTION_FIELDS = ("lat", "lon", "speed_kn", "course_deg", "heading_deg", "nav_status")
+MOTION_FIELDS = ("lat", "lon", "speed_kn", "course_deg", "heading_deg", "nav_status")
 #: Batch columns a stored report keeps (the content key is in the reception's raw line).
 _REPORT_COLUMNS = (
     "id_hi",
@@ -62,7 +62,7 @@ _REPORT_COLUMNS = (
     "observed_at",
     "msg_type",
     "mmsi",
-    *_MOTION_FIELDS,
+    *MOTION_FIELDS,
     *STATIC_FIELDS,
 )
 #: The same, in the order of the reports table (after seq).
@@ -76,7 +76,7 @@ _STORED_REPORT_COLUMNS = (
     "observed_at",
     "msg_type",
     "mmsi",
-    *_MOTION_FIELDS,
+    *MOTION_FIELDS,
     *STATIC_FIELDS,
 )
 _RECEPTION_COLUMNS = ("id_hi", "id_lo", "received_at", "receiver", "line_no", "raw")
@@ -578,7 +578,7 @@ class DuckDBStore:
         return self._scalar(sql, params)
 
     def _update_latest(self, seq0: int) -> None:
-        fields = ", ".join(_MOTION_FIELDS)
+        fields = ", ".join(MOTION_FIELDS)
         updates = ", ".join(
             f"{name} = excluded.{name}"
             for name in (
@@ -587,7 +587,7 @@ class DuckDBStore:
                 "seq",
                 "observed_at",
                 "msg_type",
-                *_MOTION_FIELDS,
+                *MOTION_FIELDS,
             )
         )
         types = ", ".join(str(t) for t in POSITION_TYPES)

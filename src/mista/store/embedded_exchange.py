@@ -39,7 +39,8 @@ from mista.errors import StoreError
 from mista.labels import Label, Level
 from mista.model import DEDUPE_WINDOW_S
 
-from .embedded import DuckDBStore
+from .embedded import MOTION_FIELDS, DuckDBStore
+from .embedded_schema import STATIC_FIELDS
 
 __all__ = [
     "ExchangeTables",
@@ -69,22 +70,8 @@ REPORT_FIELD_COLUMNS = (
     "observed_at",
     "msg_type",
     "mmsi",
-    "lat",
-    "lon",
-    "speed_kn",
-    "course_deg",
-    "heading_deg",
-    "nav_status",
-    "imo",
-    "name",
-    "callsign",
-    "ship_type",
-    "destination",
-    "draught_m",
-    "to_bow_m",
-    "to_stern_m",
-    "to_port_m",
-    "to_starboard_m",
+    *MOTION_FIELDS,
+    *STATIC_FIELDS,
 )
 
 
