@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from mista.errors import ConfigError, LabelError
 from mista.ingest.sources import SourceConfig, source_config_from
-from mista.labels import check_groups
+from mista.labels import NATION_CODE, check_groups
 
 __all__ = [
     "INTERVALS",
@@ -51,7 +51,6 @@ KEYS_DIR = "keys"
 AGREEMENTS_DIR = "agreements"
 PARTNERS_DIR = "partners"
 SOURCES_DIR = "sources"
-_NATION = re.compile(r"[A-Z]{3}")
 _NODE_KEYS = {"nation", "listen", "store", "audit", "groups", "intervals"}
 _PARTNER_KEYS = {"nation", "endpoint", "certificate", "public_key"}
 _SOURCE_SCHEMES = ("spool:", "tcp://", "udp://")
@@ -235,7 +234,7 @@ def _intervals(path: Path, table: Any) -> Intervals:
 
 
 def _nation(path: Path, value: Any, key: str = "nation") -> str:
-    if not isinstance(value, str) or not _NATION.fullmatch(value):
+    if not isinstance(value, str) or not NATION_CODE.fullmatch(value):
         raise ConfigError(
             f"{path}: field {key} = {value!r} is not an ISO 3166-1 alpha-3 code "
             f'(e.g. {key} = "IND")'

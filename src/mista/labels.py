@@ -17,6 +17,7 @@ from enum import IntEnum
 from mista.errors import LabelError
 
 __all__ = [
+    "NATION_CODE",
     "Label",
     "Level",
     "check_groups",
@@ -44,7 +45,9 @@ class Level(IntEnum):
             raise LabelError(f"unknown classification level {name!r} (known: {known})") from None
 
 
-_NATION = re.compile(r"[A-Z]{3}")
+#: An ISO 3166-1 alpha-3 nation code (three capitals); use ``fullmatch``. Every module
+#: that checks a nation code uses this one pattern.
+NATION_CODE = re.compile(r"[A-Z]{3}")
 #: A community of nations named in ``REL TO`` (``QUAD``, ``FVEY``): capitals, digits, ``_``
 #: and ``-``, never exactly three letters (those are nations).
 _GROUP = re.compile(r"[A-Z][A-Z0-9_-]{1,31}")
@@ -58,7 +61,7 @@ _ORCON = "ORCON"
 
 
 def _check_nation(code: str, what: str) -> str:
-    if not _NATION.fullmatch(code):
+    if not NATION_CODE.fullmatch(code):
         raise LabelError(
             f"{what} {code!r} is not an ISO 3166-1 alpha-3 nation code (three capitals, e.g. IND)"
         )
@@ -145,7 +148,7 @@ def may_see(label: Label, nation: str, clearance: Level) -> bool:
 
 
 def _is_group_name(name: str) -> bool:
-    return bool(_GROUP.fullmatch(name)) and not _NATION.fullmatch(name)
+    return bool(_GROUP.fullmatch(name)) and not NATION_CODE.fullmatch(name)
 
 
 def check_groups(groups: Mapping[str, Iterable[str]] | None) -> dict[str, frozenset[str]]:
@@ -170,7 +173,7 @@ def check_groups(groups: Mapping[str, Iterable[str]] | None) -> dict[str, frozen
         if not listed:
             raise LabelError(f"group {name} has no nations: list at least one")
         for member in listed:
-            if not isinstance(member, str) or not _NATION.fullmatch(member):
+            if not isinstance(member, str) or not NATION_CODE.fullmatch(member):
                 raise LabelError(
                     f"group {name}: member {member!r} is not a nation code (three capitals, "
                     "e.g. IND; groups cannot contain groups)"
@@ -186,7 +189,7 @@ def expand_groups(
     known = check_groups(groups)
     nations: set[str] = set()
     for name in names:
-        if _NATION.fullmatch(name):
+        if NATION_CODE.fullmatch(name):
             nations.add(name)
         elif _is_group_name(name):
             if name not in known:
@@ -196,7 +199,7 @@ def expand_groups(
                     "define it under [groups] in the node config or list the nations"
                 )
             nations |= known[name]
-        elif name.upper() != name and _NATION.fullmatch(name.upper()):
+        elif name.upper() != name and NATION_CODE.fullmatch(name.upper()):
             raise LabelError(
                 f"REL TO names {name!r}: nation codes are three capitals, write {name.upper()}"
             )

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from mista.errors import InputError
-from mista.labels import Label, Level, may_see
+from mista.labels import NATION_CODE, Label, Level, may_see
 
 __all__ = [
     "DEDUPE_WINDOW_S",
@@ -142,7 +142,6 @@ class Role(StrEnum):
 
 
 _USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-_NATION = re.compile(r"[A-Z]{3}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +163,7 @@ class User:
                 f"user name {self.name!r} must be 1-64 lowercase letters, digits, '.', '_' or "
                 "'-', starting with a letter or digit (e.g. liaison.usa)"
             )
-        if not isinstance(self.nation, str) or not _NATION.fullmatch(self.nation):
+        if not isinstance(self.nation, str) or not NATION_CODE.fullmatch(self.nation):
             raise InputError(
                 f"user {self.name}: nation {self.nation!r} is not an ISO 3166-1 alpha-3 code "
                 "(three capitals, e.g. USA)"

@@ -43,6 +43,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from mista.errors import InputError, StoreError
+from mista.labels import NATION_CODE
 from mista.wire import (
     WireError,
     canonical_json,
@@ -83,7 +84,6 @@ _FULL_KEYS = frozenset({"seq", "at", "kind", "partner", "detail", "content_hash"
 _REDACTED_KEYS = frozenset({"seq", "prev", "content_hash", "hash"})
 _CHECKPOINT_KEYS = frozenset({"head_seq", "head", "nation", "signature"})
 _HASH = re.compile(r"[0-9a-f]{64}")
-_NATION = re.compile(r"[A-Z]{3}")
 #: Detail keys the partner check relies on, per kind.
 _REQUIRED_DETAIL: Final[Mapping[str, tuple[str, ...]]] = {
     "release": ("batch",),
@@ -187,7 +187,7 @@ def _entry_from_wire(obj: Any) -> AuditEntry:
         raise InputError(f"seq {seq!r:.40} is not a positive integer")
     if kind not in KINDS:
         raise InputError(f"kind {kind!r:.40} is not one of {', '.join(KINDS)}")
-    if partner is not None and (not isinstance(partner, str) or not _NATION.fullmatch(partner)):
+    if partner is not None and (not isinstance(partner, str) or not NATION_CODE.fullmatch(partner)):
         raise InputError(f"partner {partner!r:.40} is not a nation code or null")
     if not isinstance(detail, dict):
         raise InputError("detail is not an object")
@@ -445,7 +445,7 @@ class AuditLog:
         signing_key: Ed25519PrivateKey | None,
         checkpoint_every: int = 100,
     ) -> None:
-        if not _NATION.fullmatch(nation):
+        if not NATION_CODE.fullmatch(nation):
             raise InputError(f"audit log nation {nation!r} is not a nation code like IND")
         if checkpoint_every < 1:
             raise InputError(f"checkpoint_every = {checkpoint_every} must be at least 1")
@@ -563,7 +563,9 @@ class AuditLog:
         for name in _REQUIRED_DETAIL[kind]:
             if name not in detail:
                 raise InputError(f"a {kind} audit entry needs detail[{name!r}] (docs/audit.md)")
-        if partner is not None and (not isinstance(partner, str) or not _NATION.fullmatch(partner)):
+        if partner is not None and (
+            not isinstance(partner, str) or not NATION_CODE.fullmatch(partner)
+        ):
             raise InputError(f"audit partner {partner!r} is not a nation code or None")
         with self._lock:
             entry = self._write(kind, partner, detail, at)

@@ -26,6 +26,7 @@ from typing import Any, Final
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from mista.labels import NATION_CODE
 from mista.wire.canonical import (
     MAX_SAFE_INT,
     WireError,
@@ -62,7 +63,6 @@ MAX_BATCH_BYTES: Final = 16 * 1024 * 1024
 
 # \Z, not $: "$" also matches before a final newline.
 _NONCE = re.compile(r"^[0-9a-f]{32}\Z")
-_NATION = re.compile(r"^[A-Z]{3}\Z")
 _SIGNATURE_BYTES = 64
 _BATCH_PREFIX = b'{"batch":'
 _SIGNATURE_KEY = b',"signature":'
@@ -93,7 +93,7 @@ class Batch:
 
 def _check_header(sender: Any, receiver: Any, seq: Any, nonce: Any) -> None:
     for what, nation in (("sender", sender), ("receiver", receiver)):
-        if not isinstance(nation, str) or not _NATION.match(nation):
+        if not isinstance(nation, str) or not NATION_CODE.fullmatch(nation):
             raise WireError(
                 "malformed", f"batch {what} {nation!r:.60} is not a nation code like IND"
             )
@@ -272,7 +272,7 @@ def _open(
     """The checks after the canonical one: sender's key, signature, items, receiver."""
     body, signature = _shape(document)
     sender = body.get("sender")
-    if not isinstance(sender, str) or not _NATION.match(sender):
+    if not isinstance(sender, str) or not NATION_CODE.fullmatch(sender):
         raise WireError("malformed", f"batch sender {sender!r:.60} is not a nation code like IND")
     key = sender_keys.get(sender)
     if key is None:

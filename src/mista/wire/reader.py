@@ -24,7 +24,7 @@ import re
 from datetime import datetime
 from typing import Any, Final
 
-from mista.labels import Label
+from mista.labels import NATION_CODE, Label
 from mista.wire.canonical import _encode_plain, canonical_json, time_from_wire
 from mista.wire.records import (
     _CONTROL,
@@ -48,7 +48,6 @@ from mista.wire.records import (
 __all__ = ["ItemReader"]
 
 _ID = re.compile(r"[0-9a-f]{32}")
-_NATION = re.compile(r"[A-Z]{3}")
 #: Cached labels and times are forgotten past this many (a hostile batch could name many).
 _MAX_CACHED: Final = 4096
 #: Floats the standard encoder spells as RFC 8785 does: non-integral, 1e-4 <= |x| < 1e16.
@@ -175,7 +174,7 @@ class ItemReader:
                     raise _RefusedError
                 fields[name] = value
             elif kind == _NATION_KIND:
-                if not _NATION.fullmatch(value):
+                if not NATION_CODE.fullmatch(value):
                     raise _RefusedError
                 fields[name] = value
             else:  # _SOURCE_KIND

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from mista.errors import LabelError
-from mista.labels import Label, Level
+from mista.labels import NATION_CODE, Label, Level
 from mista.model import SourceKind
 from mista.wire.canonical import MAX_SAFE_INT, WireError, time_from_wire, time_to_wire
 
@@ -48,7 +48,6 @@ MAX_CATEGORIES: Final = 32
 
 # \Z, not $: "$" also matches before a final newline.
 _ID = re.compile(r"^[0-9a-f]{32}\Z")
-_NATION = re.compile(r"^[A-Z]{3}\Z")
 # The same rule as mista.labels: lowercase words, no ',' or '/'.
 _CATEGORY = re.compile(r"^[a-z0-9][a-z0-9:._-]{0,63}\Z")
 # Text fields: printable, no control characters (they have no business in a ship's name).
@@ -136,7 +135,7 @@ def _string(value: Any, what: str, max_chars: int) -> str:
 
 
 def _nation(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not _NATION.match(value):
+    if not isinstance(value, str) or not NATION_CODE.fullmatch(value):
         raise _malformed(f"{what} {_shown(value)} is not a nation code (three capitals, e.g. IND)")
     return value
 
