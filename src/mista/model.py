@@ -20,10 +20,13 @@ from mista.labels import NATION_CODE, Label, Level, may_see
 
 __all__ = [
     "DEDUPE_WINDOW_S",
+    "Alert",
+    "AlertStatus",
     "Rejected",
     "Report",
     "Role",
     "SourceKind",
+    "Track",
     "User",
     "Vessel",
     "content_id",
@@ -131,6 +134,63 @@ class Rejected:
     raw: str
     source: str = ""
     line_no: int | None = None
+
+
+class AlertStatus(StrEnum):
+    """Where an alert stands. Late or out-of-order data may revise or withdraw an alert."""
+
+    OPEN = "open"  # the behaviour is still going on (``end`` is the latest evidence)
+    CLOSED = "closed"  # the behaviour ended at ``end``
+    WITHDRAWN = "withdrawn"  # later data showed it did not happen (kept, never deleted)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A detected behaviour: what, who, when, where, why (evidence), and its label.
+
+    ``id`` is stable across revisions: a revision of an alert (a later end, more evidence,
+    a withdrawal) has the same id and replaces the previous state. ``label`` combines the
+    labels of every report the evidence rests on (``mista.labels.combine``).
+    """
+
+    id: str
+    kind: str
+    status: AlertStatus
+    start: datetime
+    end: datetime
+    lat: float
+    lon: float
+    label: Label
+    mmsis: tuple[int, ...] = ()
+    tracks: tuple[str, ...] = ()
+    evidence: str = "{}"  # a JSON object: thresholds, measured values, report ids
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("Alert.start and Alert.end must be timezone-aware UTC")
+        if self.end < self.start:
+            raise ValueError(f"alert {self.id}: end {self.end} is before start {self.start}")
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """A vessel's (or an unidentified contact's) fused positions, as they stand.
+
+    ``kind`` is ``"ais"`` (identified by MMSI) or ``"dark"`` (radar contacts no AIS track
+    explains). ``label`` combines the labels of every report on the track.
+    """
+
+    id: str
+    kind: str
+    first_at: datetime
+    last_at: datetime
+    lat: float
+    lon: float
+    points: int
+    label: Label
+    mmsi: int | None = None
+    name: str | None = None
+    linked_from: str | None = None
 
 
 class Role(StrEnum):
