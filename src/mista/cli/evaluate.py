@@ -1,0 +1,49 @@
+"""``mista eval``: replay a simulated scenario and score the node against its truth."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from mista.cli import main
+from mista.cli._options import example
+
+
+@main.command(
+    name="eval",
+    epilog=example(
+        "mista simulate scenario --hours 6 --vessels 300 --seed 7",
+        "mista eval scenario",
+        "mista eval scenario --format json > score.json",
+    ),
+)
+@click.argument("scenario", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--store",
+    type=click.Path(dir_okay=False),
+    help="Keep the replayed store in this (new) DuckDB file instead of a temporary one.",
+)
+def evaluate(scenario: str, fmt: str, store: str | None) -> None:
+    """Replay SCENARIO (a directory from mista simulate) through ingest, fusion and
+    detection, then print precision and recall per behaviour against the scenario's
+    ground truth, track continuity and radar association accuracy."""
+    from mista.evaluate import evaluate as run
+    from mista.evaluate import score_table
+
+    def progress(message: str) -> None:
+        click.echo(f"mista eval: {message}", err=True)
+
+    result, summary = run(scenario, store=store, progress=progress)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+    else:
+        click.echo(score_table(result, summary))

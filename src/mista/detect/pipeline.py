@@ -1,0 +1,254 @@
+"""The fused-picture pipeline: new reports from the store → fusion → detection → the store.
+
+One ``step`` reads the next reports after the store's fusion cursor, fuses them, runs every
+detector, and writes track points, tracks and alerts together with the new cursor in one
+transaction, so a crash between steps loses nothing and repeats nothing that was written.
+Alert ids come from the detectors' stable keys, so a revision replaces its alert.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from mista.detect.base import AlertDraft
+from mista.detect.config import DetectConfig
+from mista.detect.engine import Detection
+from mista.errors import LabelError
+from mista.fuse import FuseConfig, Fuser
+from mista.fuse.chunk import FusedChunk, SourceCode, TrackInfo, TrackPoints
+from mista.geo import LandMask, Ports, Zones
+from mista.labels import Label, combine
+from mista.model import Alert, Track, content_id
+from mista.store import Store
+
+__all__ = ["POINT_SCHEMA", "Pipeline", "StepResult"]
+
+#: What the pipeline writes per placed report (and per associated radar contact).
+POINT_SCHEMA = pa.schema(
+    [
+        pa.field("seq", pa.int64(), nullable=False),
+        pa.field("track_id", pa.string(), nullable=False),
+        pa.field("flags", pa.uint16(), nullable=False),
+    ]
+)
+
+#: A radar contact associated to a track is written with this bit set in ``flags`` (above
+#: every ``PointFlag``), so readers tell confirmations from the track's own points.
+ASSOCIATED_CONTACT = 1 << 15
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass(slots=True)
+class StepResult:
+    """What one step read and wrote."""
+
+    reports: int = 0
+    points: int = 0
+    tracks: int = 0
+    alerts: int = 0
+    cursor: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+
+
+class Pipeline:
+    """Fusion and detection over a store's reports, incrementally.
+
+    ``node`` is the nation that combines labels (it originates tracks and alerts). The
+    fuser and the detectors keep their state in memory, bounded by active vessels; a new
+    pipeline on an existing store resumes after the stored cursor with fresh state.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        node: str,
+        fuse_config: FuseConfig | None = None,
+        detect_config: DetectConfig | None = None,
+        land: LandMask | None = None,
+        ports: Ports | None = None,
+        zones: Zones | None = None,
+        batch_reports: int = 20_000,
+    ) -> None:
+        self._store = store
+        self._node = node
+        self._land = land if land is not None else LandMask.default()
+        self._fuser = Fuser(fuse_config or FuseConfig(), land=self._land)
+        self._detection = Detection(
+            detect_config or DetectConfig(),
+            land=self._land,
+            ports=ports if ports is not None else Ports.default(),
+            zones=zones,
+        )
+        self._zone_labels: dict[str, Label] = (
+            {zone.id: zone.label for zone in zones.zones} if zones is not None else {}
+        )
+        self._batch = batch_reports
+        self._labels: dict[int, Label] = {}
+        self._combined: dict[frozenset[int], Label] = {}
+        self._cursor = store.fusion_cursor()
+
+    @property
+    def cursor(self) -> int:
+        return self._cursor
+
+    def step(self) -> StepResult:
+        """Fuse and detect the next batch of reports; ``reports == 0`` when caught up."""
+        feed = self._store.report_feed(self._cursor, self._batch)
+        if feed.num_rows == 0:
+            return StepResult(cursor=self._cursor)
+        cursor = int(pa.compute.max(feed.column("seq")).as_py())
+        chunk = self._fuser.push(feed)
+        drafts = self._detection.update(chunk, self._fuser)
+        result = self._write(chunk, drafts, cursor)
+        result.reports = feed.num_rows
+        return result
+
+    def finish(self) -> StepResult:
+        """End of a finite stream: release the fuser's reorder buffer, close what is open."""
+        chunk = self._fuser.flush()
+        drafts = self._detection.update(chunk, self._fuser)
+        drafts += self._detection.finish(chunk.watermark, self._fuser)
+        return self._write(chunk, drafts, self._cursor)
+
+    def run(self, progress: Callable[[StepResult], None] | None = None) -> StepResult:
+        """Step until caught up with the store; returns the totals."""
+        total = StepResult(cursor=self._cursor)
+        while True:
+            result = self.step()
+            if result.reports == 0:
+                return total
+            total.reports += result.reports
+            total.points += result.points
+            total.tracks += result.tracks
+            total.alerts += result.alerts
+            total.cursor = result.cursor
+            for kind, count in result.kinds.items():
+                total.kinds[kind] = total.kinds.get(kind, 0) + count
+            if progress is not None:
+                progress(total)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _label(self, numbers: Iterable[int], extra: Sequence[Label] = ()) -> Label:
+        key = frozenset(numbers)
+        if not extra and key in self._combined:
+            return self._combined[key]
+        missing = [number for number in key if number not in self._labels]
+        if missing:
+            self._labels = self._store.labels()
+        try:
+            inputs = [self._labels[number] for number in key]
+        except KeyError as exc:
+            raise LabelError(f"label number {exc.args[0]} is not in the store") from None
+        label = combine([*inputs, *extra], self._node)
+        if not extra:
+            self._combined[key] = label
+        return label
+
+    def _track_record(self, info: TrackInfo) -> Track:
+        return Track(
+            id=info.id,
+            kind=str(info.kind),
+            first_at=_utc(info.first_t),
+            last_at=_utc(info.last_t),
+            lat=info.lat,
+            lon=info.lon,
+            points=info.points,
+            label=self._label(info.label_nos),
+            mmsi=info.mmsi,
+            name=info.name,
+            linked_from=info.linked_from,
+        )
+
+    def alert_record(self, draft: AlertDraft) -> Alert:
+        """The stored form of a detector's draft: a stable id and a combined label (the
+        zone's label too, for a zone entry)."""
+        zone = draft.evidence.get("zone") if isinstance(draft.evidence, Mapping) else None
+        extra = (
+            [self._zone_labels[zone]] if isinstance(zone, str) and zone in self._zone_labels else []
+        )
+        return Alert(
+            id=content_id("alert", self._node, *draft.key),
+            kind=draft.kind,
+            status=draft.status,
+            start=_utc(draft.start),
+            end=_utc(max(draft.end, draft.start)),
+            lat=draft.lat,
+            lon=draft.lon,
+            label=self._label(draft.label_nos, extra),
+            mmsis=tuple(draft.mmsis),
+            tracks=tuple(draft.tracks),
+            evidence=json.dumps(_jsonable(draft.evidence), sort_keys=True, separators=(",", ":")),
+        )
+
+    def _points_table(self, chunk: FusedChunk) -> pa.Table:
+        points: TrackPoints = chunk.points
+        ids = {number: info.id for number, info in chunk.tracks.items()}
+        seqs: list[np.ndarray] = [points.seq]
+        flags: list[np.ndarray] = [points.flags]
+        numbers: list[np.ndarray] = [points.track]
+        # A contact on a dark track is one of that track's points already.
+        placed = set(points.seq[points.source == SourceCode.RADAR].tolist())
+        associated = [a for a in chunk.associations if a.track is not None and a.seq not in placed]
+        if associated:
+            seqs.append(np.array([a.seq for a in associated], np.int64))
+            numbers.append(np.array([a.track for a in associated], np.int64))
+            flags.append(np.full(len(associated), ASSOCIATED_CONTACT, np.uint16))
+        all_numbers = np.concatenate(numbers)
+        track_ids: list[str] = []
+        for number in all_numbers.tolist():
+            track_id = ids.get(number)
+            if track_id is None:
+                info = self._fuser.track_info(number)
+                track_id = info.id if info is not None else f"track:{number}"
+                ids[number] = track_id
+            track_ids.append(track_id)
+        return pa.table(
+            {
+                "seq": pa.array(np.concatenate(seqs), pa.int64()),
+                "track_id": pa.array(track_ids, pa.string()),
+                "flags": pa.array(np.concatenate(flags), pa.uint16()),
+            },
+            schema=POINT_SCHEMA,
+        )
+
+    def _write(self, chunk: FusedChunk, drafts: list[AlertDraft], cursor: int) -> StepResult:
+        tracks = [self._track_record(info) for info in chunk.tracks.values()]
+        alerts = [self.alert_record(draft) for draft in drafts]
+        points = self._points_table(chunk)
+        self._store.write_fusion(cursor=cursor, tracks=tracks, points=points, alerts=alerts)
+        self._cursor = cursor
+        kinds: dict[str, int] = {}
+        for alert in alerts:
+            kinds[alert.kind] = kinds.get(alert.kind, 0) + 1
+        return StepResult(
+            points=points.num_rows,
+            tracks=len(tracks),
+            alerts=len(alerts),
+            cursor=cursor,
+            kinds=kinds,
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    """Evidence as plain JSON values (numpy scalars and tuples made plain, NaN as null)."""
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

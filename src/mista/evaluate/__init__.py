@@ -1,0 +1,74 @@
+"""Evaluation: replay a simulated scenario through ingest, fusion and detection, and score
+what the node found against the scenario's ground truth (``mista eval``)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from mista.detect.config import DetectConfig
+from mista.evaluate.replay import ReplaySummary, replay
+from mista.evaluate.scenario import Scenario, load_scenario
+from mista.evaluate.score import BEHAVIOURS, KindScore, Score, score
+from mista.store.embedded import DuckDBStore
+
+__all__ = [
+    "BEHAVIOURS",
+    "KindScore",
+    "ReplaySummary",
+    "Scenario",
+    "Score",
+    "evaluate",
+    "load_scenario",
+    "score_table",
+]
+
+
+def evaluate(
+    directory: str | Path,
+    *,
+    store: str | Path | None = None,
+    detect_config: DetectConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Score, ReplaySummary]:
+    """Replay the scenario in ``directory`` into ``store`` (a fresh temporary DuckDB file
+    when ``None``; an existing file must be empty) and score it."""
+    scenario = load_scenario(directory)
+    with tempfile.TemporaryDirectory(prefix="mista-eval-") as scratch:
+        path = Path(store) if store is not None else Path(scratch) / "eval.duckdb"
+        with DuckDBStore(path) as db:
+            summary = replay(scenario, db, detect_config=detect_config, progress=progress)
+            result = score(db.connection, scenario)
+    return result, summary
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def score_table(result: Score, summary: ReplaySummary | None = None) -> str:
+    """The score as a plain-text table (``mista eval --format table``)."""
+    lines = [f"{'behaviour':<16} {'precision':>9} {'recall':>7} {'truth':>6} {'alerts':>7}"]
+    for kind, item in result.behaviours.items():
+        lines.append(
+            f"{kind:<16} {_figure(item.precision):>9} {_figure(item.recall):>7} "
+            f"{item.truth:>6} {item.alerts:>7}"
+        )
+    lines.append("")
+    lines.append(
+        f"continuity  {_figure(result.continuity)}  ({result.vessel_hours:,} vessel-hours)"
+    )
+    lines.append(
+        f"association {_figure(result.association)}  ({result.radar_contacts:,} radar contacts)"
+    )
+    if result.other_alerts:
+        others = ", ".join(f"{kind} {count}" for kind, count in result.other_alerts.items())
+        lines.append(f"other alerts: {others}")
+    if summary is not None:
+        lines.append(
+            f"replayed {summary.files:,} files, {summary.messages:,} messages, "
+            f"{summary.reports:,} reports ({summary.rejected:,} rejected); "
+            f"ingest {summary.ingest_s:.1f} s, fusion and detection {summary.fuse_s:.1f} s"
+        )
+    return "\n".join(lines)

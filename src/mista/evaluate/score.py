@@ -1,0 +1,331 @@
+"""Scoring a replayed scenario against its ground truth.
+
+- **Behaviours**: a true behaviour and an alert match when they are of the same kind, name
+  the same vessels (the same MMSIs; for pairs, both; for a dark vessel, the alert's dark
+  track is mostly that vessel's radar contacts) and overlap in time (each span widened by
+  ``tolerance_s``). Matching is one-to-one. Precision is matched alerts / alerts, recall is
+  matched truths / truths. Withdrawn alerts and ``ais-gap`` alerts at the 6 h "possible"
+  level are not counted as predictions.
+- **Continuity**: the share of true vessel-hours (hours in which a vessel's AIS was fused
+  at least once into a good point) in which every good point of the vessel lies on the
+  vessel's own track (the one holding most of its points) and that track holds no other
+  vessel's points in that hour.
+- **Association**: the share of radar contacts placed right: a lit vessel's contact on its
+  AIS track, a dark vessel's contact on a dark track that is mostly that vessel, a false
+  contact on no track.
+
+Everything is read from the store and the scenario's truth files, so the score is of what
+an analyst would see.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from mista.detect.pipeline import ASSOCIATED_CONTACT
+from mista.evaluate.scenario import Scenario, TruthEvent, load_truth_events
+from mista.fuse.chunk import PointFlag
+
+__all__ = ["BEHAVIOURS", "KindScore", "Score", "score"]
+
+#: The behaviours scored, in report order.
+BEHAVIOURS = (
+    "ais-gap",
+    "encounter",
+    "loitering",
+    "port-visit",
+    "spoofing",
+    "zone-entry",
+    "dark-vessel",
+    "close-approach",
+    "identity-change",
+    "shared-mmsi",
+)
+_PAIR_KINDS = frozenset({"encounter", "close-approach"})
+_ANY_MMSI_KINDS = frozenset({"identity-change"})
+#: Doubtful positions do not count for continuity (they are kept, flagged, on purpose).
+_DOUBTFUL = int(PointFlag.IMPLAUSIBLE_SPEED | PointFlag.ON_LAND | PointFlag.OUTLIER)
+
+
+@dataclass(frozen=True, slots=True)
+class KindScore:
+    truth: int
+    alerts: int
+    matched_truth: int
+    matched_alerts: int
+
+    @property
+    def precision(self) -> float | None:
+        return self.matched_alerts / self.alerts if self.alerts else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.matched_truth / self.truth if self.truth else None
+
+
+@dataclass(slots=True)
+class Score:
+    behaviours: dict[str, KindScore] = field(default_factory=dict)
+    other_alerts: dict[str, int] = field(default_factory=dict)
+    continuity: float | None = None
+    vessel_hours: int = 0
+    association: float | None = None
+    radar_contacts: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "behaviours": {
+                kind: {
+                    "precision": result.precision,
+                    "recall": result.recall,
+                    "truth": result.truth,
+                    "alerts": result.alerts,
+                }
+                for kind, result in self.behaviours.items()
+            },
+            "continuity": self.continuity,
+            "association": self.association,
+            "vessel_hours": self.vessel_hours,
+            "radar_contacts": self.radar_contacts,
+            "other_alerts": self.other_alerts,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Alert:
+    id: str
+    kind: str
+    start: float
+    end: float
+    mmsis: frozenset[int]
+    tracks: tuple[str, ...]
+
+
+def _alerts(con: duckdb.DuckDBPyConnection) -> list[_Alert]:
+    rows = con.sql(
+        """
+        SELECT id, kind, epoch(start_at), epoch(end_at), mmsis, tracks, evidence
+        FROM alerts WHERE status <> 'withdrawn'
+        """
+    ).fetchall()
+    alerts = []
+    for alert_id, kind, start, end, mmsis, tracks, evidence in rows:
+        if kind == "ais-gap" and json.loads(evidence or "{}").get("level") == "possible":
+            continue
+        alerts.append(
+            _Alert(
+                id=alert_id,
+                kind=kind,
+                start=float(start),
+                end=float(end),
+                mmsis=frozenset(int(m) for m in mmsis or ()),
+                tracks=tuple(tracks or ()),
+            )
+        )
+    return alerts
+
+
+def _subjects_match(truth: TruthEvent, alert: _Alert, dark_vessels: dict[str, int]) -> bool:
+    if truth.kind == "dark-vessel":
+        return any(dark_vessels.get(track) in truth.vessels for track in alert.tracks)
+    wanted = frozenset(truth.mmsis)
+    if not wanted:
+        return False
+    if truth.kind in _PAIR_KINDS:
+        return wanted <= alert.mmsis
+    if truth.kind in _ANY_MMSI_KINDS:
+        return bool(wanted & alert.mmsis)
+    return bool(wanted & alert.mmsis)
+
+
+def _match_kind(
+    truths: list[TruthEvent],
+    alerts: list[_Alert],
+    dark_vessels: dict[str, int],
+    tolerance_s: float,
+) -> KindScore:
+    """One-to-one matching, greedily by largest time overlap."""
+    candidates: list[tuple[float, int, int]] = []
+    by_mmsi: dict[int, list[int]] = defaultdict(list)
+    for index, alert in enumerate(alerts):
+        for mmsi in alert.mmsis:
+            by_mmsi[mmsi].append(index)
+    for t_index, truth in enumerate(truths):
+        pool: set[int] = set()
+        if truth.mmsis:
+            for mmsi in truth.mmsis:
+                pool.update(by_mmsi.get(mmsi, ()))
+        else:
+            pool = set(range(len(alerts)))
+        for a_index in pool:
+            alert = alerts[a_index]
+            overlap = min(truth.end, alert.end) - max(truth.start, alert.start)
+            if overlap < -tolerance_s:
+                continue
+            if _subjects_match(truth, alert, dark_vessels):
+                candidates.append((overlap, t_index, a_index))
+    candidates.sort(reverse=True)
+    used_truth: set[int] = set()
+    used_alert: set[int] = set()
+    for _, t_index, a_index in candidates:
+        if t_index in used_truth or a_index in used_alert:
+            continue
+        used_truth.add(t_index)
+        used_alert.add(a_index)
+    return KindScore(
+        truth=len(truths),
+        alerts=len(alerts),
+        matched_truth=len(used_truth),
+        matched_alerts=len(used_alert),
+    )
+
+
+def _load_truth_tables(con: duckdb.DuckDBPyConnection, scenario: Scenario) -> None:
+    truth = scenario.directory / "truth"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE truth_positions AS
+        SELECT vessel, (epoch(t) // 60)::BIGINT AS minute, lat, lon, mmsi, ais_on
+        FROM read_parquet('{_sql_path(truth / "positions.parquet")}')
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE truth_radar AS
+        SELECT epoch_us(t) AS t_us, round(lat, 6) AS lat, round(lon, 6) AS lon, vessel,
+               (epoch(t) // 60)::BIGINT AS minute
+        FROM read_parquet('{_sql_path(truth / "radar.parquet")}')
+        """
+    )
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _continuity(con: duckdb.DuckDBPyConnection) -> tuple[float | None, int, dict[int, str]]:
+    """Continuity, the number of vessel-hours, and each vessel's own (dominant) track."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE point_vessels AS
+        WITH points AS (
+            SELECT r.seq, r.mmsi, epoch(r.observed_at) AS t, r.lat, r.lon, tp.track_id
+            FROM reports r JOIN track_points tp ON tp.seq = r.seq
+            WHERE r.source_kind LIKE 'ais%' AND r.mmsi IS NOT NULL AND r.lat IS NOT NULL
+              AND (tp.flags & {_DOUBTFUL | ASSOCIATED_CONTACT}) = 0
+        ), candidates AS (
+            SELECT p.seq, p.t, p.track_id, tp.vessel,
+                   row_number() OVER (
+                       PARTITION BY p.seq
+                       ORDER BY (tp.lat - p.lat) ^ 2 + (tp.lon - p.lon) ^ 2
+                   ) AS rank
+            FROM points p JOIN truth_positions tp
+              ON tp.mmsi = p.mmsi AND tp.minute = (p.t // 60)::BIGINT
+        )
+        SELECT seq, vessel, track_id, (t // 3600)::BIGINT AS hour
+        FROM candidates WHERE rank = 1
+        """
+    )
+    own = dict(
+        con.sql(
+            """
+            SELECT vessel, arg_max(track_id, n) FROM (
+                SELECT vessel, track_id, count(*) AS n FROM point_vessels GROUP BY ALL
+            ) GROUP BY vessel
+            """
+        ).fetchall()
+    )
+    row = con.sql(
+        """
+        WITH own AS (
+            SELECT vessel, arg_max(track_id, n) AS track_id FROM (
+                SELECT vessel, track_id, count(*) AS n FROM point_vessels GROUP BY ALL
+            ) GROUP BY vessel
+        ), mixed AS (
+            SELECT track_id, hour, count(DISTINCT vessel) > 1 AS mixed
+            FROM point_vessels GROUP BY ALL
+        ), hours AS (
+            SELECT pv.vessel, pv.hour,
+                   bool_and(pv.track_id = own.track_id AND NOT mixed.mixed) AS ok
+            FROM point_vessels pv
+            JOIN own USING (vessel)
+            JOIN mixed ON mixed.track_id = pv.track_id AND mixed.hour = pv.hour
+            GROUP BY ALL
+        )
+        SELECT avg(ok::INTEGER), count(*) FROM hours
+        """
+    ).fetchone()
+    assert row is not None
+    continuity = float(row[0]) if row[0] is not None else None
+    return continuity, int(row[1]), {int(k): str(v) for k, v in own.items()}
+
+
+def _association(
+    con: duckdb.DuckDBPyConnection, own_tracks: dict[int, str]
+) -> tuple[float | None, int, dict[str, int]]:
+    """Association accuracy, the number of radar contacts, and each dark track's vessel."""
+    rows = con.sql(
+        """
+        WITH radar AS (
+            SELECT r.seq, epoch_us(r.observed_at) AS t_us, round(r.lat, 6) AS lat,
+                   round(r.lon, 6) AS lon
+            FROM reports r WHERE r.source_kind = 'radar'
+        ), placed AS (
+            SELECT seq, min(track_id) AS track_id FROM track_points GROUP BY seq
+        )
+        SELECT tr.vessel, coalesce(tp.ais_on, false), p.track_id, t.kind
+        FROM truth_radar tr
+        LEFT JOIN radar r ON r.t_us = tr.t_us AND r.lat = tr.lat AND r.lon = tr.lon
+        LEFT JOIN placed p ON p.seq = r.seq
+        LEFT JOIN tracks t ON t.id = p.track_id
+        LEFT JOIN truth_positions tp ON tp.vessel = tr.vessel AND tp.minute = tr.minute
+        """
+    ).fetchall()
+    votes: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for vessel, _, track_id, kind in rows:
+        if kind == "dark" and track_id is not None:
+            votes[track_id][int(vessel)] += 1
+    dark_vessels = {
+        track: max(counts.items(), key=lambda item: item[1])[0] for track, counts in votes.items()
+    }
+    correct = 0
+    for vessel, ais_on, track_id, kind in rows:
+        vessel = int(vessel)
+        if vessel < 0:
+            correct += track_id is None
+        elif ais_on:
+            correct += track_id is not None and track_id == own_tracks.get(vessel)
+        else:
+            correct += kind == "dark" and dark_vessels.get(track_id) == vessel
+    accuracy = correct / len(rows) if rows else None
+    return accuracy, len(rows), dark_vessels
+
+
+def score(
+    con: duckdb.DuckDBPyConnection, scenario: Scenario, *, tolerance_s: float = 1800.0
+) -> Score:
+    """Score the alerts, tracks and associations in the store ``con`` against the truth."""
+    _load_truth_tables(con, scenario)
+    result = Score()
+    result.continuity, result.vessel_hours, own_tracks = _continuity(con)
+    result.association, result.radar_contacts, dark_vessels = _association(con, own_tracks)
+    truths: dict[str, list[TruthEvent]] = defaultdict(list)
+    for event in load_truth_events(scenario):
+        truths[event.kind].append(event)
+    alerts: dict[str, list[_Alert]] = defaultdict(list)
+    for alert in _alerts(con):
+        alerts[alert.kind].append(alert)
+    for kind in BEHAVIOURS:
+        result.behaviours[kind] = _match_kind(
+            truths.get(kind, []), alerts.get(kind, []), dark_vessels, tolerance_s
+        )
+    result.other_alerts = {
+        kind: len(items) for kind, items in sorted(alerts.items()) if kind not in BEHAVIOURS
+    }
+    return result
