@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from mista.detect.config import DetectConfig
 from mista.errors import ConfigError, LabelError
 from mista.ingest.sources import SourceConfig, source_config_from
 from mista.labels import NATION_CODE, check_groups
@@ -51,7 +52,7 @@ KEYS_DIR = "keys"
 AGREEMENTS_DIR = "agreements"
 PARTNERS_DIR = "partners"
 SOURCES_DIR = "sources"
-_NODE_KEYS = {"nation", "listen", "store", "audit", "groups", "intervals"}
+_NODE_KEYS = {"nation", "listen", "store", "audit", "groups", "intervals", "detect"}
 _PARTNER_KEYS = {"nation", "endpoint", "certificate", "public_key"}
 _SOURCE_SCHEMES = ("spool:", "tcp://", "udp://")
 
@@ -79,6 +80,7 @@ INTERVALS: tuple[Setting, ...] = (
     Setting("scan_limit", 20000, "Most reports one release scan decides.", is_count=True),
     Setting("reconnect_max_s", 30.0, "Longest wait before reconnecting a tcp:// source."),
     Setting("status_s", 60.0, "Seconds between status lines on stderr (when counts moved)."),
+    Setting("fuse_s", 2.0, "Seconds between fusion and detection passes over new reports."),
 )
 
 
@@ -96,6 +98,7 @@ class Intervals:
     scan_limit: int = 20000
     reconnect_max_s: float = 30.0
     status_s: float = 60.0
+    fuse_s: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +144,8 @@ class NodeConfig:
     intervals: Intervals = field(default_factory=Intervals)
     partners: tuple[PartnerConfig, ...] = ()
     sources: tuple[SourceEntry, ...] = ()
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    zones: Path | None = None
 
     @property
     def keys_dir(self) -> Path:
@@ -231,6 +236,27 @@ def _intervals(path: Path, table: Any) -> Intervals:
             raise ConfigError(f"{path}: intervals.{key} = {value!r} must be a whole number")
         values[key] = int(value) if setting.is_count else float(value)
     return Intervals(**values)
+
+
+def _detect(root: Path, path: Path, table: Any) -> tuple[DetectConfig, Path | None]:
+    """``[detect]``: an optional ``zones`` layer file, and one ``[detect.<kind>]`` table of
+    thresholds per behaviour (``mista.detect.config``)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f'{path}: [detect] must be a table (e.g. zones = "zones.geojson")')
+    settings = dict(table)
+    zones_value = settings.pop("zones", None)
+    zones: Path | None = None
+    if zones_value is not None:
+        if not isinstance(zones_value, str) or not zones_value:
+            raise ConfigError(f'{path}: detect.zones must be a file name (e.g. "zones.geojson")')
+        zones = _resolve(root, zones_value)
+        if not zones.is_file():
+            raise ConfigError(f"{path}: detect.zones: {zones} is not a file")
+    try:
+        config = DetectConfig.from_mapping(settings)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: [detect]: {exc}") from None
+    return config, zones
 
 
 def _nation(path: Path, value: Any, key: str = "nation") -> str:
@@ -338,6 +364,7 @@ def load_node_config(directory: str | os.PathLike[str]) -> NodeConfig:
     except LabelError as exc:
         raise ConfigError(f"{path}: [groups]: {exc}") from None
     intervals = _intervals(path, data.get("intervals", {}))
+    detect, zones = _detect(root, path, data.get("detect", {}))
     partners_dir = root / PARTNERS_DIR
     partners = (
         tuple(_partner(file, nation) for file in sorted(partners_dir.glob("*.toml")))
@@ -367,6 +394,8 @@ def load_node_config(directory: str | os.PathLike[str]) -> NodeConfig:
         intervals=intervals,
         partners=partners,
         sources=sources,
+        detect=detect,
+        zones=zones,
     )
 
 

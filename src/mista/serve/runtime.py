@@ -1,6 +1,7 @@
 """``mista serve``: one node, running. The runtime wires the parts a config directory names.
 
-Threads: one per ingest source (``mista.serve.ingest``), one pusher per partner (release
+Threads: one per ingest source (``mista.serve.ingest``), one for fusion and detection
+(``mista.detect.pipeline``, every ``intervals.fuse_s``), one pusher per partner (release
 scan, next batch, POST, acknowledge: ``mista.share.push``); the main thread runs uvicorn
 with the exchange app over mutual TLS. Every store write, the node's own and the
 exchange's, happens under one lock. SIGINT or SIGTERM stops the server, then the sources
@@ -29,8 +30,11 @@ import uvicorn
 from mista.api import ExchangeEndpoint, create_app
 from mista.api.tls import ClientCertH11Protocol
 from mista.config import NodeConfig, load_node_config
-from mista.errors import ConfigError
+from mista.detect.pipeline import Pipeline
+from mista.errors import ConfigError, MistaError
+from mista.geo import Zones
 from mista.ingest.batch import IngestBatch
+from mista.labels import Label, Level
 from mista.node import open_store
 from mista.serve.ingest import SourceStats, run_source
 from mista.share.agreements import load_agreements
@@ -157,6 +161,49 @@ class NodeRuntime:
                 )
 
             self._start(f"source-{entry.name}", run)
+
+    # ---------------------------------------------------------------- fusion
+
+    def zones(self) -> Zones | None:
+        """The node's zone layer (``[detect] zones``); unmarked zones are the node's own,
+        UNCLASSIFIED, releasable to nobody else."""
+        if self.config.zones is None:
+            return None
+        nation = self.config.nation
+        return Zones.from_geojson(
+            self.config.zones,
+            originator=nation,
+            default_label=Label(Level.UNCLASSIFIED, nation, frozenset({nation})),
+        )
+
+    def start_fusion(self) -> None:
+        """Fuse new reports and detect behaviours every ``intervals.fuse_s``, one step at a
+        time under the store lock, until caught up; new alerts wake the pushers."""
+        pipeline = Pipeline(
+            self.store,
+            node=self.config.nation,
+            detect_config=self.config.detect,
+            zones=self.zones(),
+        )
+        self.fusion_stats: dict[str, int] = {"reports": 0, "alerts": 0}
+
+        def run() -> None:
+            while not self.stop.wait(self.config.intervals.fuse_s):
+                try:
+                    while not self.stop.is_set():
+                        with self.lock:
+                            result = pipeline.step()
+                        if result.reports == 0:
+                            break
+                        self.fusion_stats["reports"] += result.reports
+                        self.fusion_stats["alerts"] += result.alerts
+                        if result.alerts:
+                            for wake in self.wakes.values():
+                                wake.set()
+                except MistaError as exc:
+                    _log.error("fusion and detection failed, retrying: %s", exc)
+
+        self._start("fuse", run)
 
     # ---------------------------------------------------------------- pushers
 
@@ -333,6 +380,7 @@ def serve(directory: str | Path, *, ready: Callable[[str], None] | None = None) 
                 endpoint = runtime.endpoint()
                 servers.append(runtime.server(endpoint))
                 runtime.start_sources()
+                runtime.start_fusion()
                 runtime.start_pushers()
                 runtime.start_status(endpoint)
                 host, port = sock.getsockname()[:2]
