@@ -51,9 +51,11 @@ def replay(
     *,
     detect_config: DetectConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    fuse: bool = True,
 ) -> ReplaySummary:
     """Ingest every file of ``scenario`` into ``store``, fusing as the data arrives
-    (after every file delivered in the same ten minutes), then finish the stream."""
+    (whenever the delivery time moves on), then finish the stream. ``fuse=False`` only
+    ingests (benchmarks time fusion on their own)."""
     summary = ReplaySummary()
     configs: dict[str, SourceConfig] = {
         name: load_source_config(path, scenario.node)
@@ -68,10 +70,14 @@ def replay(
         if scenario.zones is not None and scenario.zones.exists()
         else None
     )
-    pipeline = Pipeline(store, node=scenario.node, detect_config=detect_config, zones=zones)
+    pipeline = (
+        Pipeline(store, node=scenario.node, detect_config=detect_config, zones=zones)
+        if fuse
+        else None
+    )
     pending_until = None
     for number, item in enumerate(scenario.files, 1):
-        if pending_until is not None and item.delivered_at > pending_until:
+        if pipeline is not None and pending_until is not None and item.delivered_at > pending_until:
             started = time.perf_counter()
             _add(summary.fused, pipeline.run())
             summary.fuse_s += time.perf_counter() - started
@@ -88,8 +94,9 @@ def replay(
         summary.files += 1
         if progress is not None and number % 50 == 0:
             progress(f"{number}/{len(scenario.files)} files, {summary.reports:,} reports")
-    started = time.perf_counter()
-    _add(summary.fused, pipeline.run())
-    _add(summary.fused, pipeline.finish())
-    summary.fuse_s += time.perf_counter() - started
+    if pipeline is not None:
+        started = time.perf_counter()
+        _add(summary.fused, pipeline.run())
+        _add(summary.fused, pipeline.finish())
+        summary.fuse_s += time.perf_counter() - started
     return summary
