@@ -6,11 +6,14 @@ face (CLI, API, web) formats them the same way (``mista.store.export``).
 
 Every query takes the ``viewer`` (``mista.model.User``) it answers for and returns only rows
 whose label that viewer may see (DESIGN.md rule 1, ``mista.labels.may_see``), filtered by
-the backend itself: there is no unfiltered read.
+the backend itself. The only reads without a viewer are for the node's own workers, never
+for a user: ``report_feed`` (fusion reads every report) and ``alert_changes_after``
+(sharing decides per partner what may leave).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -20,7 +23,8 @@ import pyarrow as pa
 
 from mista.errors import InputError
 from mista.ingest.batch import IngestBatch
-from mista.model import User
+from mista.labels import Label
+from mista.model import Alert, Track, User
 
 __all__ = ["BBox", "Store", "WriteResult"]
 
@@ -105,6 +109,66 @@ class Store(Protocol):
     def rejected(self, limit: int | None = None, *, viewer: User) -> pa.Table:
         """The quarantine: lines that could not be used, with source, line, reason and the
         label of their source; only those ``viewer`` may see."""
+        ...
+
+    def report_feed(self, after_seq: int, limit: int) -> pa.Table:
+        """Reports with seq above ``after_seq``, in seq order, at most ``limit``, EVERY
+        label (for fusion, never for a user). Columns: seq int64, id string, label_no
+        int32, originator, source_kind string, observed_at timestamp[us, UTC], msg_type
+        int16, mmsi int32, lat, lon, speed_kn, course_deg, heading_deg float64, nav_status
+        int16, imo int32, name, callsign string, ship_type int16, destination string,
+        draught_m float64, to_bow_m, to_stern_m, to_port_m, to_starboard_m int16, receiver
+        string (the first receiver that heard it; the radar for a contact; nullable)."""
+        ...
+
+    def labels(self) -> dict[int, Label]:
+        """Every stored label by its number (the ``label_no`` of the feed)."""
+        ...
+
+    def fusion_cursor(self) -> int:
+        """The seq of the last report fused (0 before any)."""
+        ...
+
+    def write_fusion(
+        self,
+        *,
+        cursor: int,
+        tracks: Sequence[Track],
+        points: pa.Table,
+        alerts: Sequence[Alert],
+    ) -> None:
+        """One fusion step in ONE transaction: append ``points`` (seq int64, track_id
+        string, flags uint16), upsert ``tracks`` and ``alerts`` by id (a changed alert's
+        revision goes up by one and it takes the next alert_seq; an unchanged one is left
+        as it is), and move the fusion cursor to ``cursor``. All or nothing."""
+        ...
+
+    def write_alerts(self, alerts: Sequence[Alert]) -> int:
+        """Upsert alerts by id (e.g. received from partners); returns how many changed."""
+        ...
+
+    def alerts(
+        self,
+        *,
+        viewer: User,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        include_withdrawn: bool = False,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """Alerts ``viewer`` may see overlapping ``[since, until)``, ordered by start then
+        id. Columns: id, kind, status, start, end, lat, lon, mmsis list<int32>, tracks
+        list<string>, evidence (JSON text), revision, label (its marking)."""
+        ...
+
+    def tracks(self, *, viewer: User, kind: str | None = None) -> pa.Table:
+        """Tracks ``viewer`` may see, ordered by first time then id. Columns: id, kind,
+        mmsi, name, first_at, last_at, lat, lon, points, linked_from, label."""
+        ...
+
+    def alert_changes_after(self, seq: int, limit: int) -> list[tuple[int, Alert]]:
+        """Alert changes after ``seq`` in alert_seq order, EVERY label (for sharing)."""
         ...
 
     def add_user(self, user: User) -> None:

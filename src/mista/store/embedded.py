@@ -12,6 +12,7 @@ because reports are inserted in time order. All DuckDB SQL lives here and in
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -25,9 +26,10 @@ import pyarrow.compute as pc
 from mista.errors import InputError, LabelError, StoreError
 from mista.ingest.batch import IngestBatch, label_id
 from mista.labels import Label, Level, combine
-from mista.model import DEDUPE_WINDOW_S, Role, User
+from mista.model import DEDUPE_WINDOW_S, Alert, Role, Track, User
 
 from . import BBox, WriteResult
+from .embedded_fusion import FusionTables
 from .embedded_schema import (
     MIGRATIONS,
     POSITION_TYPES,
@@ -251,6 +253,7 @@ class DuckDBStore:
         self._migrate()
         self._seq = self._scalar("SELECT coalesce(max(seq), 0) FROM reports")
         self._next_seq = self._seq
+        self._fusion = FusionTables(self._con, self.path, self._label_numbers)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -804,6 +807,94 @@ class DuckDBStore:
             rule if limit is None else {"limit": limit, **rule},
         )
 
+    # -- the fused picture (SQL in embedded_fusion) ---------------------------------------
+
+    def report_feed(self, after_seq: int, limit: int) -> pa.Table:
+        """Reports after ``after_seq`` in seq order, at most ``limit``, EVERY label: the
+        FEED columns (``embedded_fusion.FEED_SCHEMA``). For workers (fusion), never for a
+        user: users read through the filtered queries."""
+        return self._fusion.report_feed(after_seq, limit)
+
+    def labels(self) -> dict[int, Label]:
+        """Every stored label by its number (``label_no`` of the feed, tracks and alerts)."""
+        return self._fusion.labels()
+
+    def fusion_cursor(self) -> int:
+        """The seq of the last report fused (0 before any)."""
+        return self._fusion.fusion_cursor()
+
+    def write_fusion(
+        self,
+        *,
+        cursor: int,
+        tracks: Sequence[Track],
+        points: pa.Table,
+        alerts: Sequence[Alert],
+    ) -> None:
+        """One fusion step in ONE transaction: append ``points`` (seq int64, track_id
+        string, flags uint16), upsert ``tracks`` and ``alerts`` by id (an alert's revision
+        goes up, and it takes the next alert_seq, only when it changed), and move the
+        fusion cursor to ``cursor``. On any error nothing is written."""
+        self._writable("write the fused picture")
+        self._fusion.write_fusion(cursor=cursor, tracks=tracks, points=points, alerts=alerts)
+        self._wrote_upserts()
+
+    def write_alerts(self, alerts: Sequence[Alert]) -> int:
+        """Upsert alerts by id (e.g. received from partners), in one transaction; returns
+        how many were new or changed."""
+        self._writable("write alerts")
+        changed = self._fusion.write_alerts(alerts)
+        self._wrote_upserts()
+        return changed
+
+    def _writable(self, what: str) -> None:
+        if self._read_only:
+            raise StoreError(f"store {self.path} is open read-only: cannot {what}")
+
+    def _wrote_upserts(self) -> None:
+        # Upserted rows leave deleted versions behind: compact with the latest state.
+        self._batches_since_rebuild += 1
+        if self._batches_since_rebuild >= REBUILD_EVERY_BATCHES:
+            self._rebuild_small_tables()
+
+    def alerts(
+        self,
+        *,
+        viewer: User,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        include_withdrawn: bool = False,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """Alerts ``viewer`` may see that overlap ``[since, until)`` (end at or after
+        ``since``, start before ``until``), of ``kinds`` when given, without withdrawn
+        ones unless ``include_withdrawn``; ordered by start, then id. Columns: id, kind,
+        status, start, end, lat, lon, mmsis, tracks, evidence (JSON text), revision,
+        label (its marking)."""
+        visible, rule = self._visible(viewer)
+        return self._fusion.alerts(
+            visible,
+            rule,
+            since=since,
+            until=until,
+            kinds=kinds,
+            include_withdrawn=include_withdrawn,
+            limit=limit,
+        )
+
+    def tracks(self, *, viewer: User, kind: str | None = None) -> pa.Table:
+        """Tracks ``viewer`` may see (of ``kind``, ``ais`` or ``dark``, when given), ordered
+        by first time, then id. Columns: id, kind, mmsi, name, first_at, last_at, lat,
+        lon (the latest position), points, linked_from, label (its marking)."""
+        visible, rule = self._visible(viewer)
+        return self._fusion.tracks(visible, rule, kind=kind)
+
+    def alert_changes_after(self, seq: int, limit: int) -> list[tuple[int, Alert]]:
+        """Every alert change after ``seq`` in alert_seq order, at most ``limit``, EVERY
+        label: (alert_seq, the Alert as it then stood). For sharing, never for a user."""
+        return self._fusion.alert_changes_after(seq, limit)
+
     # -- users ---------------------------------------------------------------------------
 
     def add_user(self, user: User) -> None:
@@ -872,6 +963,10 @@ class DuckDBStore:
             "quarantine",
             "labels",
             "sources",
+            "tracks",
+            "track_points",
+            "alerts",
+            "alert_changes",
         )
         sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
         result = self._con.sql(sql).to_arrow_table()

@@ -22,16 +22,21 @@ finds the same transmission heard across a dedupe-bucket boundary.
 - ``quarantine``: every line that could not be used, with its source, line, reason and the
   label of its source (``label_no``, migration 2).
 - ``users``: who may read, their nation, clearance and roles (migration 2).
+- ``tracks``, ``track_points``, ``alerts``, ``alert_changes`` and ``fusion_cursor``: the
+  fused picture (migration 4); ``mista.store.embedded_fusion`` describes them and holds
+  their SQL.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ALERTS_DDL",
     "MIGRATIONS",
     "POSITION_TYPES",
     "REBUILT_TABLES",
     "STATIC_FIELDS",
     "STATIC_TYPES",
+    "TRACKS_DDL",
     "VESSELS_DDL",
     "VESSEL_LATEST_DDL",
 ]
@@ -112,8 +117,48 @@ VESSELS_DDL = """
         PRIMARY KEY (mmsi, label_no)
     )
 """
+#: The fused picture's upserted tables (migration 4), rebuilt like the latest state: a track
+#: is rewritten at every fusion step it gains points in.
+TRACKS_DDL = """
+    CREATE TABLE tracks (
+        id VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        mmsi INTEGER,
+        first_at TIMESTAMPTZ NOT NULL,
+        last_at TIMESTAMPTZ NOT NULL CHECK (last_at >= first_at),
+        lat DOUBLE NOT NULL CHECK (lat BETWEEN -90 AND 90),
+        lon DOUBLE NOT NULL CHECK (lon BETWEEN -180 AND 180),
+        points BIGINT NOT NULL CHECK (points >= 0),
+        label_no INTEGER NOT NULL,
+        name VARCHAR,
+        linked_from VARCHAR
+    )
+"""
+ALERTS_DDL = """
+    CREATE TABLE alerts (
+        id VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        status VARCHAR NOT NULL CHECK (status IN ('open', 'closed', 'withdrawn')),
+        start_at TIMESTAMPTZ NOT NULL,
+        end_at TIMESTAMPTZ NOT NULL CHECK (end_at >= start_at),
+        lat DOUBLE NOT NULL CHECK (lat BETWEEN -90 AND 90),
+        lon DOUBLE NOT NULL CHECK (lon BETWEEN -180 AND 180),
+        mmsis INTEGER[] NOT NULL,
+        tracks VARCHAR[] NOT NULL,
+        evidence VARCHAR NOT NULL,
+        label_no INTEGER NOT NULL,
+        revision INTEGER NOT NULL,
+        alert_seq BIGINT NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL
+    )
+"""
 #: Table name -> current definition, for the rebuild.
-REBUILT_TABLES: dict[str, str] = {"vessel_latest": VESSEL_LATEST_DDL, "vessels": VESSELS_DDL}
+REBUILT_TABLES: dict[str, str] = {
+    "vessel_latest": VESSEL_LATEST_DDL,
+    "vessels": VESSELS_DDL,
+    "tracks": TRACKS_DDL,
+    "alerts": ALERTS_DDL,
+}
 #: AIS message types whose position updates a vessel's latest state (see embedded.py).
 POSITION_TYPES = (1, 2, 3, 9, 18, 19, 27)
 #: AIS message types that carry static and voyage data (identity).
@@ -333,9 +378,50 @@ _EXCHANGE = (
     """,
 )
 
+#: Migration 4: the fused picture: tracks and the reports placed on them, alerts (current
+#: state) and every change to an alert in order (what sharing scans), and how far fusion
+#: has read the reports.
+_FUSION = (
+    TRACKS_DDL,
+    """
+    CREATE TABLE track_points (
+        seq BIGINT NOT NULL,
+        track_id VARCHAR NOT NULL,
+        flags USMALLINT NOT NULL
+    )
+    """,
+    ALERTS_DDL,
+    """
+    CREATE TABLE alert_changes (
+        alert_seq BIGINT PRIMARY KEY,
+        alert_id VARCHAR NOT NULL,
+        revision INTEGER NOT NULL,
+        kind VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        start_at TIMESTAMPTZ NOT NULL,
+        end_at TIMESTAMPTZ NOT NULL,
+        lat DOUBLE NOT NULL,
+        lon DOUBLE NOT NULL,
+        mmsis INTEGER[] NOT NULL,
+        tracks VARCHAR[] NOT NULL,
+        evidence VARCHAR NOT NULL,
+        label_no INTEGER NOT NULL,
+        changed_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE fusion_cursor (
+        one BOOLEAN PRIMARY KEY CHECK (one),
+        seq BIGINT NOT NULL CHECK (seq >= 0)
+    )
+    """,
+    "INSERT INTO fusion_cursor VALUES (true, 0)",
+)
+
 #: (version, name, statements), in order.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "initial schema", _INITIAL),
     (2, "users; latest state and quarantine per label", _PER_LABEL),
     (3, "partner exchange: cursors, outbox, inbound batches, nonces, amendments", _EXCHANGE),
+    (4, "fused picture: tracks, track points, alerts, alert changes, fusion cursor", _FUSION),
 )

@@ -1,0 +1,570 @@
+"""The fused picture's tables in the embedded store: tracks, alerts, and the fusion cursor.
+
+All DuckDB SQL of fusion and detection output lives here; ``DuckDBStore`` delegates to
+``FusionTables``. The tables (migration 4 in ``embedded_schema``) share the store's file
+and connection, so a fusion step's points, tracks, alerts and cursor commit in one
+transaction, and a crash leaves either all or none of them.
+
+- ``tracks``: one row per track as it stands (``mista.model.Track``), upserted by id.
+- ``track_points``: which report (``seq``) a track holds, with the fuser's point flags
+  (``mista.fuse.chunk.PointFlag``); appended.
+- ``alerts``: one row per alert as it stands (``mista.model.Alert``), upserted by id. An
+  alert that comes again unchanged keeps its revision; a change bumps ``revision`` and
+  takes the next ``alert_seq``.
+- ``alert_changes``: every change, with the whole state it set, in ``alert_seq`` order
+  (sharing scans these the way it scans reports).
+- ``fusion_cursor``: one row, the seq of the last report fused.
+
+Labels of tracks and alerts are stored by number in the store's ``labels`` table, as
+reports' are, and every read for a user filters by the store's visibility rule in SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mista.errors import StoreError
+from mista.ingest.batch import label_id
+from mista.labels import Label, Level
+from mista.model import DEDUPE_WINDOW_S, Alert, AlertStatus, Track
+
+from .embedded_schema import STATIC_FIELDS
+
+__all__ = ["FEED_COLUMNS", "FEED_SCHEMA", "POINTS_SCHEMA", "FusionTables"]
+
+_UTC_US = pa.timestamp("us", tz="UTC")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: What ``report_feed`` returns, in order (the contract's FEED columns).
+FEED_SCHEMA = pa.schema(
+    [
+        pa.field("seq", pa.int64()),
+        pa.field("id", pa.string()),
+        pa.field("label_no", pa.int32()),
+        pa.field("originator", pa.string()),
+        pa.field("source_kind", pa.string()),
+        pa.field("observed_at", _UTC_US),
+        pa.field("msg_type", pa.int16()),
+        pa.field("mmsi", pa.int32()),
+        pa.field("lat", pa.float64()),
+        pa.field("lon", pa.float64()),
+        pa.field("speed_kn", pa.float64()),
+        pa.field("course_deg", pa.float64()),
+        pa.field("heading_deg", pa.float64()),
+        pa.field("nav_status", pa.int16()),
+        pa.field("imo", pa.int32()),
+        pa.field("name", pa.string()),
+        pa.field("callsign", pa.string()),
+        pa.field("ship_type", pa.int16()),
+        pa.field("destination", pa.string()),
+        pa.field("draught_m", pa.float64()),
+        pa.field("to_bow_m", pa.int16()),
+        pa.field("to_stern_m", pa.int16()),
+        pa.field("to_port_m", pa.int16()),
+        pa.field("to_starboard_m", pa.int16()),
+        pa.field("receiver", pa.string()),
+    ]
+)
+FEED_COLUMNS = tuple(FEED_SCHEMA.names)
+#: The report columns the feed reads as stored (between label_no and receiver).
+_REPORT_FIELDS = FEED_COLUMNS[3:-1]
+assert set(STATIC_FIELDS) <= set(_REPORT_FIELDS)
+#: The track points ``write_fusion`` takes.
+POINTS_SCHEMA = pa.schema(
+    [
+        pa.field("seq", pa.int64()),
+        pa.field("track_id", pa.string()),
+        pa.field("flags", pa.uint16()),
+    ]
+)
+_TRACK_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("mmsi", pa.int32()),
+        pa.field("first_at", _UTC_US),
+        pa.field("last_at", _UTC_US),
+        pa.field("lat", pa.float64()),
+        pa.field("lon", pa.float64()),
+        pa.field("points", pa.int64()),
+        pa.field("label_no", pa.int32()),
+        pa.field("name", pa.string()),
+        pa.field("linked_from", pa.string()),
+    ]
+)
+_ALERT_SCHEMA = pa.schema(
+    [
+        pa.field("k", pa.int64()),
+        pa.field("id", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("status", pa.string()),
+        pa.field("start_at", _UTC_US),
+        pa.field("end_at", _UTC_US),
+        pa.field("lat", pa.float64()),
+        pa.field("lon", pa.float64()),
+        pa.field("mmsis", pa.list_(pa.int32())),
+        pa.field("tracks", pa.list_(pa.string())),
+        pa.field("evidence", pa.string()),
+        pa.field("label_no", pa.int32()),
+    ]
+)
+#: The alert fields whose change makes a new revision.
+_ALERT_STATE = (
+    "kind",
+    "status",
+    "start_at",
+    "end_at",
+    "lat",
+    "lon",
+    "mmsis",
+    "tracks",
+    "evidence",
+    "label_no",
+)
+
+_Record = TypeVar("_Record", Track, Alert)
+LabelNumbers = Callable[[tuple[Label, ...]], dict[str, int]]
+
+
+def _ts(param: str) -> str:
+    """SQL for a time parameter passed as epoch microseconds (see ``_us``)."""
+    return f"make_timestamp(${param}::BIGINT)::TIMESTAMPTZ"
+
+
+def _us(moment: datetime) -> int:
+    """Epoch microseconds of an aware time (DuckDB's Python time zones need pytz)."""
+    if moment.tzinfo is None:
+        raise StoreError(f"time {moment.isoformat()} has no timezone: give UTC times")
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _time(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=int(micros))
+
+
+def _last_by_id(records: Sequence[_Record]) -> list[_Record]:
+    """One record per id, the last given, in order of first appearance."""
+    return list({record.id: record for record in records}.values())
+
+
+class FusionTables:
+    """The fused picture's reads and writes on one open ``DuckDBStore``'s connection.
+
+    ``label_numbers`` is the store's own label numbering (adding labels not seen before),
+    so tracks and alerts share the label numbers of the reports they rest on.
+    """
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, path: Path, label_numbers: LabelNumbers
+    ) -> None:
+        self._con = con
+        self._path = path
+        self._label_numbers = label_numbers
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        try:
+            return self._con.execute(sql, params or {}).fetchall()
+        except duckdb.Error as exc:
+            raise StoreError(f"store {self._path}: fusion query failed: {exc}") from None
+
+    def _table(self, sql: str, params: dict[str, Any], what: str) -> pa.Table:
+        try:
+            return self._con.sql(sql, params=params).to_arrow_table()
+        except duckdb.Error as exc:
+            raise StoreError(f"store {self._path}: {what} failed: {exc}") from None
+
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[None]:
+        con = self._con
+        try:
+            con.begin()
+            yield
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise StoreError(f"store {self._path}: {what} failed: {exc}") from None
+        except BaseException:
+            con.rollback()
+            raise
+
+    @contextmanager
+    def _registered(self, name: str, table: pa.Table) -> Iterator[None]:
+        self._con.register(name, table)
+        try:
+            yield
+        finally:
+            self._con.unregister(name)
+
+    # -- the report feed -----------------------------------------------------------------
+
+    def report_feed(self, after_seq: int, limit: int) -> pa.Table:
+        """Reports with seq above ``after_seq``, in seq order, at most ``limit``, every
+        label: the FEED columns (``FEED_SCHEMA``). ``receiver`` is the first receiver that
+        heard the report (the radar, for a contact), null when none is known."""
+        if limit <= 0:
+            return FEED_SCHEMA.empty_table()
+        fields = ", ".join(f"r.{name}" for name in _REPORT_FIELDS)
+        chunk = self._table(
+            f"""
+            SELECT r.seq, r.id_hi, r.id_lo, r.label_no, {fields}
+            FROM reports r WHERE r.seq > $after ORDER BY r.seq LIMIT $limit
+            """,
+            {"after": after_seq, "limit": limit},
+            "reading the report feed",
+        )
+        if chunk.num_rows == 0:
+            return FEED_SCHEMA.empty_table()
+        receivers = self._first_receivers(chunk)
+        ids = pc.binary_join_element_wise(
+            _hex16(chunk.column("id_hi")), _hex16(chunk.column("id_lo")), ""
+        )
+        columns = [
+            chunk.column("seq"),
+            ids,
+            *(chunk.column(name) for name in FEED_COLUMNS[2:-1]),
+            receivers,
+        ]
+        return pa.Table.from_arrays(
+            [column.cast(field.type) for column, field in zip(columns, FEED_SCHEMA, strict=True)],
+            schema=FEED_SCHEMA,
+        )
+
+    def _first_receivers(self, chunk: pa.Table) -> pa.ChunkedArray:
+        """The first receiver of each report of ``chunk``, in the chunk's row order.
+
+        A report's first reception is written with it, received at its observation time
+        (or up to the dedupe window later, when a repeat was merged into it), so only that
+        time window of the receptions is read (row-group statistics prune the rest).
+        """
+        bounds = pc.min_max(chunk.column("observed_at").cast(pa.int64()))
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        window = ["received_at IS NULL"]
+        params: dict[str, Any] = {}
+        if low is not None:
+            window.append(f"received_at BETWEEN {_ts('lo')} AND {_ts('hi')}")
+            params = {"lo": int(low), "hi": int(high) + DEDUPE_WINDOW_S * 1_000_000}
+        keys = chunk.select(["id_hi", "id_lo"]).append_column(
+            "k", pa.array(range(chunk.num_rows), pa.int64())
+        )
+        with self._registered("_feed_chunk", keys):
+            heard = self._table(
+                f"""
+                SELECT c.receiver FROM _feed_chunk k
+                LEFT JOIN (
+                    SELECT e.id_hi, e.id_lo,
+                           arg_min(e.receiver, coalesce(e.received_at,
+                                                        TIMESTAMPTZ '1970-01-01'))
+                               FILTER (WHERE e.receiver IS NOT NULL) AS receiver
+                    FROM receptions e SEMI JOIN _feed_chunk f
+                      ON f.id_hi = e.id_hi AND f.id_lo = e.id_lo
+                    WHERE ({" OR ".join(window)})
+                    GROUP BY e.id_hi, e.id_lo
+                ) c ON c.id_hi = k.id_hi AND c.id_lo = k.id_lo
+                ORDER BY k.k
+                """,
+                params,
+                "reading the report feed's receivers",
+            )
+        return heard.column("receiver")
+
+    # -- labels and cursor ---------------------------------------------------------------
+
+    def labels(self) -> dict[int, Label]:
+        """Every stored label by its number (placeholders naming no nation left out)."""
+        rows = self._rows(
+            "SELECT label_no, level, originator, releasable_to, categories, orcon FROM labels"
+        )
+        labels: dict[int, Label] = {}
+        for number, level, originator, releasable, categories, orcon in rows:
+            if not originator:
+                continue  # a placeholder label naming no nation (see migration 2)
+            labels[int(number)] = Label(
+                level=Level(level),
+                originator=originator,
+                releasable_to=frozenset(releasable),
+                categories=frozenset(categories),
+                orcon=bool(orcon),
+            )
+        return labels
+
+    def fusion_cursor(self) -> int:
+        rows = self._rows("SELECT seq FROM fusion_cursor")
+        return int(rows[0][0]) if rows else 0
+
+    # -- writing -------------------------------------------------------------------------
+
+    def write_fusion(
+        self,
+        *,
+        cursor: int,
+        tracks: Sequence[Track],
+        points: pa.Table,
+        alerts: Sequence[Alert],
+    ) -> None:
+        """One fusion step in one transaction: append ``points``, upsert ``tracks`` and
+        ``alerts`` by id, and move the cursor to ``cursor``. All or nothing."""
+        points = _points_table(points)
+        with self._transaction("writing a fusion step"):
+            current = self.fusion_cursor()
+            if cursor < current:
+                raise StoreError(
+                    f"store {self._path}: the fusion cursor would move back from {current} "
+                    f"to {cursor} (two fusers on one store?)"
+                )
+            if points.num_rows:
+                with self._registered("_fusion_points", points):
+                    self._con.execute(
+                        "INSERT INTO track_points SELECT seq, track_id, flags FROM _fusion_points"
+                    ).fetchall()
+            if tracks:
+                self._upsert_tracks(_last_by_id(tracks))
+            if alerts:
+                self._upsert_alerts(_last_by_id(alerts))
+            self._con.execute("UPDATE fusion_cursor SET seq = $s", {"s": cursor}).fetchall()
+
+    def write_alerts(self, alerts: Sequence[Alert]) -> int:
+        """Upsert alerts (e.g. received from partners) in one transaction; the number that
+        were new or changed."""
+        if not alerts:
+            return 0
+        with self._transaction("writing alerts"):
+            return self._upsert_alerts(_last_by_id(alerts))
+
+    def _numbers(self, labels: Sequence[Label]) -> list[int]:
+        numbers = self._label_numbers(tuple(dict.fromkeys(labels)))
+        return [numbers[label_id(label)] for label in labels]
+
+    def _upsert_tracks(self, tracks: Sequence[Track]) -> None:
+        table = pa.table(
+            {
+                "id": [t.id for t in tracks],
+                "kind": [t.kind for t in tracks],
+                "mmsi": [t.mmsi for t in tracks],
+                "first_at": [t.first_at for t in tracks],
+                "last_at": [t.last_at for t in tracks],
+                "lat": [t.lat for t in tracks],
+                "lon": [t.lon for t in tracks],
+                "points": [t.points for t in tracks],
+                "label_no": self._numbers([t.label for t in tracks]),
+                "name": [t.name for t in tracks],
+                "linked_from": [t.linked_from for t in tracks],
+            },
+            schema=_TRACK_SCHEMA,
+        )
+        names = _TRACK_SCHEMA.names
+        updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
+        with self._registered("_fusion_tracks", table):
+            self._con.execute(
+                f"INSERT INTO tracks SELECT {', '.join(names)} FROM _fusion_tracks "
+                f"ON CONFLICT (id) DO UPDATE SET {updates}"
+            ).fetchall()
+
+    def _upsert_alerts(self, alerts: Sequence[Alert]) -> int:
+        """Store the alerts that are new or differ from their stored state; each gets the
+        next revision and alert_seq (in the order given) and a row in ``alert_changes``."""
+        table = pa.table(
+            {
+                "k": pa.array(range(len(alerts)), pa.int64()),
+                "id": [a.id for a in alerts],
+                "kind": [a.kind for a in alerts],
+                "status": [AlertStatus(a.status).value for a in alerts],
+                "start_at": [a.start for a in alerts],
+                "end_at": [a.end for a in alerts],
+                "lat": [a.lat for a in alerts],
+                "lon": [a.lon for a in alerts],
+                "mmsis": [list(a.mmsis) for a in alerts],
+                "tracks": [list(a.tracks) for a in alerts],
+                "evidence": [a.evidence for a in alerts],
+                "label_no": self._numbers([a.label for a in alerts]),
+            },
+            schema=_ALERT_SCHEMA,
+        )
+        differs = " OR ".join(f"a.{name} IS DISTINCT FROM i.{name}" for name in _ALERT_STATE)
+        state = ", ".join(_ALERT_STATE)
+        with self._registered("_alerts_in", table):
+            self._con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE _alerts_changed AS
+                SELECT i.id, coalesce(a.revision, 0) + 1 AS revision, {
+                    ", ".join(f"i.{name}" for name in _ALERT_STATE)
+                },
+                       (SELECT coalesce(max(alert_seq), 0) FROM alert_changes)
+                       + row_number() OVER (ORDER BY i.k) AS alert_seq
+                FROM _alerts_in i LEFT JOIN alerts a ON a.id = i.id
+                WHERE a.id IS NULL OR {differs}
+                """
+            ).fetchall()
+        changed = self._rows("SELECT count(*) FROM _alerts_changed")[0][0]
+        if changed:
+            self._con.execute(
+                f"""
+                INSERT INTO alert_changes
+                SELECT alert_seq, id, revision, {state}, now() FROM _alerts_changed
+                """
+            ).fetchall()
+            updates = ", ".join(
+                f"{name} = excluded.{name}"
+                for name in (*_ALERT_STATE, "revision", "alert_seq", "updated_at")
+            )
+            self._con.execute(
+                f"""
+                INSERT INTO alerts (id, {state}, revision, alert_seq, updated_at)
+                SELECT id, {state}, revision, alert_seq, now() FROM _alerts_changed
+                ON CONFLICT (id) DO UPDATE SET {updates}
+                """
+            ).fetchall()
+        self._con.execute("DROP TABLE _alerts_changed").fetchall()
+        return int(changed)
+
+    # -- reading for a user --------------------------------------------------------------
+
+    def alerts(
+        self,
+        visible: str,
+        rule: dict[str, Any],
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        kinds: Sequence[str] | None,
+        include_withdrawn: bool,
+        limit: int | None,
+    ) -> pa.Table:
+        """Alerts under labels the rule ``visible`` (over labels ``l``) lets through that
+        overlap ``[since, until)`` (end at or after ``since``, start before ``until``),
+        ordered by start then id."""
+        where = [visible]
+        params: dict[str, Any] = dict(rule)
+        if not include_withdrawn:
+            where.append("a.status <> 'withdrawn'")
+        if since is not None:
+            where.append(f"a.end_at >= {_ts('since')}")
+            params["since"] = _us(since)
+        if until is not None:
+            where.append(f"a.start_at < {_ts('until')}")
+            params["until"] = _us(until)
+        if kinds is not None:
+            where.append("list_contains($kinds, a.kind)")
+            params["kinds"] = list(kinds)
+        limit_sql = ""
+        if limit is not None:
+            limit_sql = " LIMIT $limit"
+            params["limit"] = limit
+        return self._table(
+            f"""
+            SELECT a.id, a.kind, a.status, a.start_at AS "start", a.end_at AS "end", a.lat,
+                   a.lon, a.mmsis, a.tracks, a.evidence, a.revision, l.marking AS label
+            FROM alerts a JOIN labels l ON l.label_no = a.label_no
+            WHERE {" AND ".join(where)}
+            ORDER BY a.start_at, a.id{limit_sql}
+            """,
+            params,
+            "reading alerts",
+        )
+
+    def tracks(self, visible: str, rule: dict[str, Any], *, kind: str | None) -> pa.Table:
+        """Tracks under labels the rule ``visible`` lets through, of ``kind`` when given,
+        ordered by first time then id."""
+        where, params = [visible], dict(rule)
+        if kind is not None:
+            where.append("t.kind = $kind")
+            params["kind"] = kind
+        return self._table(
+            f"""
+            SELECT t.id, t.kind, t.mmsi, t.name, t.first_at, t.last_at, t.lat, t.lon,
+                   t.points, t.linked_from, l.marking AS label
+            FROM tracks t JOIN labels l ON l.label_no = t.label_no
+            WHERE {" AND ".join(where)}
+            ORDER BY t.first_at, t.id
+            """,
+            params,
+            "reading tracks",
+        )
+
+    # -- reading for sharing -------------------------------------------------------------
+
+    def alert_changes_after(self, seq: int, limit: int) -> list[tuple[int, Alert]]:
+        """Alert changes with alert_seq above ``seq``, in order, at most ``limit``, every
+        label, each as the ``Alert`` state it set."""
+        rows = self._rows(
+            """
+            SELECT alert_seq, alert_id, kind, status, epoch_us(start_at), epoch_us(end_at),
+                   lat, lon, mmsis, tracks, evidence, label_no
+            FROM alert_changes WHERE alert_seq > $after ORDER BY alert_seq LIMIT $limit
+            """,
+            {"after": seq, "limit": limit},
+        )
+        if not rows:
+            return []
+        labels = self.labels()
+        changes: list[tuple[int, Alert]] = []
+        for (
+            number,
+            ident,
+            kind,
+            status,
+            start,
+            end,
+            lat,
+            lon,
+            mmsis,
+            tracks,
+            evidence,
+            label,
+        ) in rows:
+            if label not in labels:
+                raise StoreError(
+                    f"store {self._path}: alert {ident} names label {label}, which is not stored"
+                )
+            alert = Alert(
+                id=ident,
+                kind=kind,
+                status=AlertStatus(status),
+                start=_time(start),
+                end=_time(end),
+                lat=lat,
+                lon=lon,
+                label=labels[label],
+                mmsis=tuple(mmsis),
+                tracks=tuple(tracks),
+                evidence=evidence,
+            )
+            changes.append((int(number), alert))
+        return changes
+
+
+def _hex16(halves: pa.ChunkedArray) -> pa.Array:
+    """uint64 values as 16 lowercase hex digits each (as ``printf('%016x')`` writes them)."""
+    values = np.asarray(halves.to_numpy(), dtype=np.uint64)
+    digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    shifts = np.arange(60, -4, -4, dtype=np.uint64)
+    nibbles = ((values[:, None] >> shifts) & np.uint64(15)).astype(np.intp)
+    text = digits[nibbles].reshape(-1)
+    offsets = np.arange(0, 16 * (len(values) + 1), 16, dtype=np.int32)
+    return pa.StringArray.from_buffers(
+        len(values), pa.py_buffer(offsets.tobytes()), pa.py_buffer(text.tobytes())
+    )
+
+
+def _points_table(points: pa.Table) -> pa.Table:
+    """``points`` as POINTS_SCHEMA (columns by name; a StoreError naming what is wrong)."""
+    missing = [name for name in POINTS_SCHEMA.names if name not in points.column_names]
+    if missing:
+        raise StoreError(
+            f"track points lack columns {', '.join(missing)} (need seq int64, track_id "
+            "string, flags uint16)"
+        )
+    try:
+        return points.select(POINTS_SCHEMA.names).cast(POINTS_SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise StoreError(f"track points have columns of the wrong type: {exc}") from None
