@@ -32,7 +32,10 @@ from mista.wire.canonical import (
 )
 from mista.wire.reader import ItemReader
 from mista.wire.records import (
+    ALERT_FIELDS,
     FLOWS,
+    MAX_EVIDENCE_CHARS,
+    MAX_EVIDENCE_DEPTH,
     REPORT_FIELDS,
     CorrectItem,
     Item,
@@ -48,9 +51,12 @@ from mista.wire.records import (
 )
 
 __all__ = [
+    "ALERT_FIELDS",
     "FLOWS",
     "FORMAT",
     "MAX_BATCH_BYTES",
+    "MAX_EVIDENCE_CHARS",
+    "MAX_EVIDENCE_DEPTH",
     "REASONS",
     "REPORT_FIELDS",
     "Batch",

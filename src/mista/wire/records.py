@@ -1,10 +1,16 @@
-"""The record codec: labels, report records and amendments as wire dicts, read strictly.
+"""The record codec: labels, report and alert records and amendments as wire dicts, read strictly.
 
-A wire record is ``{"id": 32 hex, "flow": "reports", "label": {...}, "fields": {...}}``.
-``fields`` holds the report columns that are not None (:data:`REPORT_FIELDS`, each with its
-JSON type and allowed range); a field that is unknown, of the wrong type, out of range or
+A wire record is ``{"id": 32 hex, "flow": "reports" | "alerts", "label": {...}, "fields":
+{...}}``. A report's ``fields`` hold the report columns that are not None
+(:data:`REPORT_FIELDS`), an alert's the alert's state (:data:`ALERT_FIELDS`), each with its
+JSON type and allowed range; a field that is unknown, of the wrong type, out of range or
 too long makes the whole record ``malformed``. Items of a batch are a new record, a
 correction of one sent before, or a withdrawal of one sent before.
+
+An alert's ``evidence`` is a JSON object on the wire (at most :data:`MAX_EVIDENCE_CHARS`
+characters as canonical JSON, :data:`MAX_EVIDENCE_DEPTH` levels deep, no control
+characters in its strings) and, in a ``WireRecord``, its canonical JSON text (so records
+stay hashable and compare by content); ``mmsis`` and ``tracks`` are tuples.
 """
 
 from __future__ import annotations
@@ -19,11 +25,22 @@ from typing import Any, Final, Literal
 
 from mista.errors import LabelError
 from mista.labels import NATION_CODE, Label, Level
-from mista.model import SourceKind
-from mista.wire.canonical import MAX_SAFE_INT, WireError, time_from_wire, time_to_wire
+from mista.model import AlertStatus, SourceKind
+from mista.wire.canonical import (
+    MAX_SAFE_INT,
+    WireError,
+    _nesting_depth,
+    canonical_json,
+    parse_json,
+    time_from_wire,
+    time_to_wire,
+)
 
 __all__ = [
+    "ALERT_FIELDS",
     "FLOWS",
+    "MAX_EVIDENCE_CHARS",
+    "MAX_EVIDENCE_DEPTH",
     "MAX_REASON_CHARS",
     "REPORT_FIELDS",
     "CorrectItem",
@@ -41,7 +58,7 @@ __all__ = [
 ]
 
 #: Flows a batch may carry today; anything else is refused (default deny).
-FLOWS: Final = ("reports",)
+FLOWS: Final = ("reports", "alerts")
 #: Longest reason text of a correction or withdrawal.
 MAX_REASON_CHARS: Final = 500
 MAX_CATEGORIES: Final = 32
@@ -59,7 +76,19 @@ class FieldSpec:
     """One report column on the wire: its JSON kind and allowed range (inclusive, unless
     ``below`` is set for a half-open upper bound) or length."""
 
-    kind: Literal["int", "float", "text", "time", "nation", "source-kind"]
+    kind: Literal[
+        "int",
+        "float",
+        "text",
+        "time",
+        "nation",
+        "source-kind",
+        "alert-kind",
+        "alert-status",
+        "mmsi-list",
+        "text-list",
+        "evidence",
+    ]
     low: float | None = None
     high: float | None = None
     below: bool = False
@@ -97,6 +126,35 @@ REPORT_FIELDS: Final[Mapping[str, FieldSpec]] = {
 #: Columns every report record carries.
 REQUIRED_FIELDS: Final = ("originator", "source_kind")
 _SOURCE_KINDS = frozenset(kind.value for kind in SourceKind)
+
+#: Longest ``evidence`` of an alert record, as canonical JSON text: a batch of 1,000 such
+#: alerts stays well under the 16 MiB batch limit.
+MAX_EVIDENCE_CHARS: Final = 8192
+#: Deepest ``evidence`` (the object itself is 1): a batch nests fields 6 deep, so an alert
+#: record stays within the wire's 16 levels.
+MAX_EVIDENCE_DEPTH: Final = 6
+#: Most entries of an alert's ``mmsis`` or ``tracks``.
+MAX_ALERT_SUBJECTS: Final = 64
+#: An alert's state on the wire (mista.model.Alert; ``revision`` counts its changes at the
+#: originator). ``mmsis``, ``tracks`` and ``evidence`` may be left out (a clause removed
+#: them: docs/sharing.md, "Alerts").
+ALERT_FIELDS: Final[Mapping[str, FieldSpec]] = {
+    "kind": FieldSpec("alert-kind"),
+    "status": FieldSpec("alert-status"),
+    "start": FieldSpec("time"),
+    "end": FieldSpec("time"),
+    "lat": FieldSpec("float", -90, 90),
+    "lon": FieldSpec("float", -180, 180),
+    "revision": FieldSpec("int", 0, 2**31 - 1),
+    "mmsis": FieldSpec("mmsi-list"),
+    "tracks": FieldSpec("text-list", max_chars=128),
+    "evidence": FieldSpec("evidence"),
+}
+#: Fields every alert record carries.
+REQUIRED_ALERT_FIELDS: Final = ("kind", "status", "start", "end", "lat", "lon", "revision")
+_ALERT_STATUSES = frozenset(status.value for status in AlertStatus)
+# A behaviour name: lowercase words joined by '-' (encounter, ais-gap, close-approach).
+_ALERT_KIND = re.compile(r"^[a-z][a-z0-9-]{0,31}\Z")
 
 
 def _malformed(message: str) -> WireError:
@@ -208,6 +266,8 @@ def label_from_wire(obj: Any) -> Label:
 
 def _field_from_wire(name: str, spec: FieldSpec, value: Any) -> Any:
     what = f"field {name}"
+    if spec.kind in _ALERT_KINDS:
+        return _ALERT_KINDS[spec.kind](value, what, spec)
     if spec.kind == "time":
         return time_from_wire(value, what)
     if spec.kind == "nation":
@@ -246,6 +306,134 @@ def _fields_from_wire(obj: Any) -> dict[str, Any]:
     return {name: _field_from_wire(name, REPORT_FIELDS[name], obj[name]) for name in sorted(obj)}
 
 
+# --------------------------------------------------------------------------- alert fields
+
+
+def _alert_kind(value: Any, what: str, spec: FieldSpec) -> str:
+    if not isinstance(value, str) or not _ALERT_KIND.match(value):
+        raise _malformed(f"{what} {_shown(value)} is not a behaviour name like ais-gap")
+    return value
+
+
+def _alert_status(value: Any, what: str, spec: FieldSpec) -> str:
+    if not isinstance(value, str) or value not in _ALERT_STATUSES:
+        raise _malformed(f"{what} {_shown(value)} is not one of {sorted(_ALERT_STATUSES)}")
+    return value
+
+
+def _subjects(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _malformed(f"{what} must be a list, not {_shown(value)}")
+    if len(value) > MAX_ALERT_SUBJECTS:
+        raise _malformed(f"{what} has {len(value)} entries, over {MAX_ALERT_SUBJECTS}")
+    return value
+
+
+def _mmsi_list(value: Any, what: str, spec: FieldSpec) -> tuple[int, ...]:
+    for mmsi in _subjects(value, what):
+        if not isinstance(mmsi, int) or isinstance(mmsi, bool) or not 0 <= mmsi <= 2**30 - 1:
+            raise _malformed(f"an entry of {what} {_shown(mmsi)} is not an MMSI (30 bits)")
+    return tuple(value)
+
+
+def _text_list(value: Any, what: str, spec: FieldSpec) -> tuple[str, ...]:
+    return tuple(
+        _string(entry, f"an entry of {what}", spec.max_chars) for entry in _subjects(value, what)
+    )
+
+
+def _evidence_strings(value: Any, what: str) -> None:
+    """Refuse control characters in the keys and strings of parsed JSON ``value``."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _CONTROL.search(item):
+                raise _malformed(f"{what} holds a string with control characters")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _CONTROL.search(key):
+                    raise _malformed(f"{what} holds a key with control characters")
+                pending.append(child)
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
+def _evidence(value: Any, what: str, spec: FieldSpec) -> str:
+    """Parsed evidence (a JSON object) as its canonical JSON text, checked."""
+    if not isinstance(value, dict):
+        raise _malformed(f"{what} must be a JSON object, not {_shown(value)}")
+    if _nesting_depth(value) > MAX_EVIDENCE_DEPTH:
+        raise _malformed(f"{what} is nested deeper than {MAX_EVIDENCE_DEPTH} levels")
+    text = canonical_json(value).decode("utf-8")
+    if len(text) > MAX_EVIDENCE_CHARS:
+        raise _malformed(f"{what} is {len(text)} characters long, over {MAX_EVIDENCE_CHARS}")
+    _evidence_strings(value, what)
+    return text
+
+
+_ALERT_KINDS: Final[dict[str, Any]] = {
+    "alert-kind": _alert_kind,
+    "alert-status": _alert_status,
+    "mmsi-list": _mmsi_list,
+    "text-list": _text_list,
+    "evidence": _evidence,
+}
+
+
+def evidence_object(text: str) -> Any:
+    """Evidence JSON text (as ``mista.model.Alert`` keeps it) as the object the wire
+    carries; ``malformed`` when it is not JSON (the object checks come when it is read)."""
+    if len(text) > 8 * MAX_EVIDENCE_CHARS:
+        raise _malformed(
+            f"field evidence is {len(text)} characters long, over {MAX_EVIDENCE_CHARS}"
+        )
+    try:
+        return parse_json(text.encode("utf-8"), max_bytes=32 * MAX_EVIDENCE_CHARS, what="evidence")
+    except (WireError, UnicodeEncodeError) as exc:
+        raise _malformed(f"field evidence is not JSON: {exc}") from None
+
+
+def _alert_fields_from_wire(obj: Any) -> dict[str, Any]:
+    _exact_keys(obj, "alert fields", set(REQUIRED_ALERT_FIELDS), set(ALERT_FIELDS))
+    fields = {name: _field_from_wire(name, ALERT_FIELDS[name], obj[name]) for name in sorted(obj)}
+    if fields["end"] < fields["start"]:
+        raise _malformed(f"alert end {obj['end']} is before its start {obj['start']}")
+    return fields
+
+
+def _alert_fields_to_wire(fields: Mapping[str, Any]) -> dict[str, Any]:
+    wire: dict[str, Any] = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            wire[name] = time_to_wire(value)
+        elif isinstance(value, AlertStatus):
+            wire[name] = value.value
+        elif isinstance(value, tuple):
+            wire[name] = list(value)
+        elif name == "evidence" and isinstance(value, str):
+            wire[name] = evidence_object(value)
+        else:
+            wire[name] = value
+    return wire
+
+
+def fields_from_wire(flow: str, obj: Any) -> dict[str, Any]:
+    """A record's fields (a JSON object) read strictly for ``flow``."""
+    if flow == "alerts":
+        return _alert_fields_from_wire(obj)
+    return _fields_from_wire(obj)
+
+
+def fields_to_wire(flow: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's Python field values as wire values (None fields left out)."""
+    if flow == "alerts":
+        return _alert_fields_to_wire(fields)
+    return _fields_to_wire(fields)
+
+
 def _fields_to_wire(fields: Mapping[str, Any]) -> dict[str, Any]:
     wire: dict[str, Any] = {}
     for name, value in fields.items():
@@ -265,9 +453,10 @@ def _fields_to_wire(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class WireRecord:
-    """One record as it travels: its id, flow, label and the non-None report fields.
+    """One record as it travels: its id, flow, label and the non-None fields of the flow.
 
-    ``fields`` values are Python values (``observed_at`` a UTC datetime, floats as float).
+    ``fields`` values are Python values (times UTC datetimes, floats as float; an alert's
+    ``mmsis`` and ``tracks`` tuples and its ``evidence`` canonical JSON text).
     Building one checks the fields exactly as reading them from the wire does, so a node
     cannot send what its partner would refuse.
     """
@@ -285,7 +474,9 @@ class WireRecord:
             raise _malformed(f"record label must be a Label, not {_shown(self.label)}")
         if not isinstance(self.fields, Mapping):
             raise _malformed(f"record fields must be a mapping, not {_shown(self.fields)}")
-        object.__setattr__(self, "fields", _fields_from_wire(_fields_to_wire(self.fields)))
+        object.__setattr__(
+            self, "fields", fields_from_wire(self.flow, fields_to_wire(self.flow, self.fields))
+        )
 
     def __hash__(self) -> int:
         # Field values are scalars, so a record can go in a set or be a dict key.
@@ -309,7 +500,7 @@ def record_to_wire(record: WireRecord) -> dict[str, Any]:
         "id": record.id,
         "flow": record.flow,
         "label": label_to_wire(record.label),
-        "fields": _fields_to_wire(record.fields),
+        "fields": fields_to_wire(record.flow, record.fields),
     }
 
 
