@@ -1,0 +1,299 @@
+"""Runs of marked points on one track (loitering, port visits, spoofing), kept across chunks.
+
+A subclass marks the points that belong to a run (vectorised over a whole chunk) and says
+when a run is an alert. This base cuts the marks into runs per track, carries a run that
+is still going on into the next chunk, opens the alert once the run qualifies, closes it
+when the run ends, and re-reads a track from ``History`` when late data changed it.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mista.detect._common import Evidence, Key, Ledger, make_draft, reach_back, speed_kn, track_id
+from mista.detect._common import without_tracks as _without_tracks
+from mista.detect.base import AlertDraft, History
+from mista.fuse.chunk import FusedChunk, TrackPoints
+from mista.model import AlertStatus
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+
+@dataclass(slots=True)
+class Run:
+    """A run of marked points on one track, summarised."""
+
+    track: int
+    tag: int
+    start: float
+    end: float
+    lat: float
+    lon: float
+    points: int = 0
+    speed_sum: float = 0.0
+    speed_count: int = 0
+    value_min: float = math.inf
+    value_max: float = -math.inf
+    evidence: Evidence = field(default_factory=Evidence)
+    lats: list[F64] = field(default_factory=list)  # kept only when keep_positions
+    lons: list[F64] = field(default_factory=list)
+    subject: int = -1  # what the run is about, when it says (e.g. the port's index)
+    key: Key | None = None
+    opened: bool = False
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+    @property
+    def mean_speed_kn(self) -> float:
+        return self.speed_sum / self.speed_count if self.speed_count else math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """Per point: in a run or not, a measured value (e.g. distance to shore), a tag (a run
+    ends where the tag changes)."""
+
+    in_run: Bools
+    value: F64
+    tag: I64
+    subject: I64 | None = None  # taken by a run from its first point
+
+
+class RunDetector(ABC):
+    """Base of the per-track run detectors."""
+
+    kind: str
+    max_gap_s: float
+    #: A point not in a run ends the run (loitering, port visit); when False only time
+    #: gaps and tag changes end it (spoofing: spoofed points interleave with true ones).
+    broken_by_other_points: bool = True
+    keep_positions: bool = False
+
+    def __init__(self) -> None:
+        self._open: dict[int, Run] = {}
+        self._ledger = Ledger()
+        self._hints: dict[int, list[AlertDraft]] = {}
+
+    # -- what a subclass says ---------------------------------------------------------------
+
+    def select(self, points: TrackPoints) -> Bools:
+        """The points looked at (default: the good ones)."""
+        return points.good()
+
+    @abstractmethod
+    def mark(self, points: TrackPoints, speed: F64, open_runs: Mapping[int, Run]) -> Marks:
+        """Which selected points are in a run (``open_runs``: runs carried in, by track)."""
+
+    @abstractmethod
+    def qualifies(self, run: Run) -> bool:
+        """Whether a run (so far) is an alert."""
+
+    @abstractmethod
+    def evidence(self, run: Run) -> dict[str, Any]:
+        """Thresholds and measured values of an alert's run."""
+
+    # -- the detector protocol --------------------------------------------------------------
+
+    def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
+        out: list[AlertDraft] = []
+        for track, since in chunk.revised.items():
+            out += self._reevaluate(track, since, history)
+        points = _without_tracks(chunk.points, chunk.revised)
+        out += self._scan(points, history)
+        out += self._expire(chunk.watermark, history)
+        return out
+
+    def finish(self, watermark: float, history: History) -> list[AlertDraft]:
+        out: list[AlertDraft] = []
+        for track in list(self._open):
+            out += self._close(self._open.pop(track), history)
+        return out
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def _scan(self, points: TrackPoints, history: History) -> list[AlertDraft]:
+        selected = self.select(points)
+        if not selected.all():
+            points = points.take(selected)
+        if len(points) == 0:
+            return []
+        speed = speed_kn(points)
+        marks = self.mark(points, speed, self._open)
+        track, t = points.track, points.t
+        index = np.flatnonzero(marks.in_run)
+        out: list[AlertDraft] = []
+        present = np.unique(track)
+        if index.shape[0] == 0:
+            if self.broken_by_other_points:
+                for number in present.tolist():
+                    run = self._open.pop(number, None)
+                    if run is not None:
+                        out += self._close(run, history)
+            return out
+        # Where a new run begins among the marked points.
+        new = np.ones(index.shape[0], np.bool_)
+        rt, tt, tg = track[index], t[index], marks.tag[index]
+        new[1:] = (rt[1:] != rt[:-1]) | (tg[1:] != tg[:-1]) | (tt[1:] - tt[:-1] > self.max_gap_s)
+        if self.broken_by_other_points:
+            new[1:] |= index[1:] != index[:-1] + 1
+        begins = np.flatnonzero(new)
+        ends = np.r_[begins[1:], index.shape[0]]  # exclusive, in ``index`` positions
+        # First and last selected row of each track, to know what touches the chunk edges.
+        firsts = np.flatnonzero(np.r_[True, track[1:] != track[:-1]])
+        lasts = np.r_[firsts[1:] - 1, len(points) - 1]
+        first_row = dict(zip(track[firsts].tolist(), firsts.tolist(), strict=True))
+        last_row = dict(zip(track[lasts].tolist(), lasts.tolist(), strict=True))
+        first_marked: set[int] = set()
+        continued: set[int] = set()
+        speed_marked = speed[index]
+        value_marked = marks.value[index]
+        for b, e in zip(begins.tolist(), ends.tolist(), strict=True):
+            rows = index[b:e]
+            number = int(rt[b])
+            run = self._open.get(number)
+            is_first = number not in first_marked
+            first_marked.add(number)
+            carry = (
+                run is not None
+                and is_first
+                and run.tag == int(tg[b])
+                and tt[b] - run.end <= self.max_gap_s
+                and (not self.broken_by_other_points or int(rows[0]) == first_row[number])
+            )
+            if not carry:
+                if run is not None:
+                    out += self._close(self._open.pop(number), history)
+                run = Run(
+                    track=number,
+                    tag=int(tg[b]),
+                    start=float(tt[b]),
+                    end=float(tt[b]),
+                    lat=float(points.lat[rows[0]]),
+                    lon=float(points.lon[rows[0]]),
+                    subject=-1 if marks.subject is None else int(marks.subject[rows[0]]),
+                )
+            assert run is not None
+            continued.add(number)
+            self._extend(run, points, rows, speed_marked[b:e], value_marked[b:e])
+            still_open = (
+                int(rows[-1]) == last_row[number]
+                if self.broken_by_other_points
+                else (e == index.shape[0] or int(rt[e]) != number)
+            )
+            if still_open:
+                self._open[number] = run
+                out += self._opened(run, history)
+            else:
+                self._open.pop(number, None)
+                out += self._close(run, history)
+        if self.broken_by_other_points:
+            for number in present.tolist():
+                if number not in continued and number in self._open:
+                    out += self._close(self._open.pop(number), history)
+        return out
+
+    def _extend(
+        self, run: Run, points: TrackPoints, rows: npt.NDArray[np.intp], speed: F64, value: F64
+    ) -> None:
+        run.end = float(points.t[rows[-1]])
+        run.points += int(rows.shape[0])
+        known = speed[np.isfinite(speed)]
+        run.speed_sum += float(known.sum())
+        run.speed_count += int(known.shape[0])
+        finite = value[np.isfinite(value)]
+        if finite.shape[0]:
+            run.value_min = min(run.value_min, float(finite.min()))
+            run.value_max = max(run.value_max, float(finite.max()))
+        run.evidence.add(points, rows)
+        if self.keep_positions:
+            run.lats.append(points.lat[rows])
+            run.lons.append(points.lon[rows])
+
+    def _expire(self, watermark: float, history: History) -> list[AlertDraft]:
+        out: list[AlertDraft] = []
+        for number in [n for n, run in self._open.items() if watermark - run.end > self.max_gap_s]:
+            out += self._close(self._open.pop(number), history)
+        return out
+
+    # -- alerts -----------------------------------------------------------------------------
+
+    def _opened(self, run: Run, history: History) -> list[AlertDraft]:
+        if run.opened or not self.qualifies(run):
+            return []
+        run.opened = True
+        return self._emit(run, AlertStatus.OPEN, history)
+
+    def _close(self, run: Run, history: History) -> list[AlertDraft]:
+        if not self.qualifies(run):
+            if run.key is not None:
+                withdrawn = self._ledger.withdraw(run.key)
+                return [withdrawn] if withdrawn is not None else []
+            return []
+        return self._emit(run, AlertStatus.CLOSED, history)
+
+    def _emit(self, run: Run, status: AlertStatus, history: History) -> list[AlertDraft]:
+        if run.key is None:
+            run.key = self._key_for(run, history)
+        draft = make_draft(
+            self.kind,
+            run.key,
+            status,
+            start=run.start,
+            end=run.end,
+            lat=run.lat,
+            lon=run.lon,
+            tracks=(run.track,),
+            history=history,
+            label_nos=run.evidence.label_nos,
+            evidence=self.evidence(run),
+            seqs=run.evidence.seqs,
+        )
+        emitted = self._ledger.emit(draft, (run.track,))
+        return [emitted] if emitted is not None else []
+
+    def _key_for(self, run: Run, history: History) -> Key:
+        """A new key, or the key of an alert this run replaces after late data (the first
+        standing alert of the track it overlaps), so a revision keeps the alert's id."""
+        hints = self._hints.get(run.track)
+        if hints:
+            for hint in hints:
+                if hint.start <= run.end and run.start <= hint.end:
+                    hints.remove(hint)
+                    return hint.key
+        return (self.kind, track_id(history, run.track), run.start)
+
+    def _reevaluate(self, track: int, changed_at: float, history: History) -> list[AlertDraft]:
+        """Re-read the track from before the change and state its alerts afresh: changed
+        ones are revised (same key), vanished ones withdrawn."""
+        stands = self._ledger.of_track(track)
+        since = changed_at - self.max_gap_s
+        run = self._open.pop(track, None)
+        if run is not None:
+            since = min(since, run.start)
+        since = reach_back(since, stands)
+        affected = [d for d in stands if d.start >= since]
+        self._hints[track] = list(affected)
+        self._ledger.touched = set()
+        try:
+            out = self._scan(history.history(track, since), history)
+            touched = self._ledger.touched
+        finally:
+            self._ledger.touched = None
+            self._hints.pop(track, None)
+        for draft in affected:
+            if draft.key not in touched:
+                withdrawn = self._ledger.withdraw(draft.key)
+                if withdrawn is not None:
+                    out.append(withdrawn)
+        return out

@@ -1,0 +1,270 @@
+"""``close-approach``: two vessels under way (>= 3 kn) within 0.5 nm (926 m) of each other.
+
+Once a minute every moving vessel's latest state is dead-reckoned to that minute; pairs
+within ``search_m`` (a k-d tree) are compared. A pass whose closest point of approach is
+under 926 m within the next 10 min is raised early (OPEN, ``"predicted": true``); an
+observed distance under 926 m confirms it, and the alert is CLOSED when they separate
+(start and end = the close period). A prediction never observed is WITHDRAWN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from mista.detect._common import (
+    KNOT_M_S,
+    Evidence,
+    Key,
+    Ledger,
+    concat,
+    config_of,
+    flat_distance_m,
+    make_draft,
+    to_xyz_m,
+    track_id,
+)
+from mista.detect.base import AlertDraft, History, register
+from mista.fuse.chunk import FusedChunk, TrackPoints
+from mista.geo import cpa_tcpa
+from mista.model import AlertStatus
+
+_M_PER_DEG = 111_195.0
+
+
+@dataclass(slots=True)
+class Approach:
+    """A pair of tracks raised as a close approach (predicted or observed)."""
+
+    a: int
+    b: int
+    first_t: float
+    deadline: float  # a prediction not confirmed by then is withdrawn
+    lat: float
+    lon: float
+    cpa_m: float
+    tcpa_s: float
+    close_start: float | None = None
+    close_end: float = math.nan
+    min_distance_m: float = math.inf
+    evidence: Evidence = field(default_factory=Evidence)
+    key: Key | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class States:
+    """Every moving track's state dead-reckoned to one minute."""
+
+    track: np.ndarray[Any, np.dtype[np.int64]]
+    lat: np.ndarray[Any, np.dtype[np.float64]]
+    lon: np.ndarray[Any, np.dtype[np.float64]]
+    sog: np.ndarray[Any, np.dtype[np.float64]]
+    cog: np.ndarray[Any, np.dtype[np.float64]]
+    label_no: np.ndarray[Any, np.dtype[np.int32]]
+    seq: np.ndarray[Any, np.dtype[np.int64]]
+
+
+@register("close-approach")
+class CloseApproachDetector:
+    kind = "close-approach"
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self.config = config_of(settings).close_approach
+        self._pending = TrackPoints.empty()  # moving points, time order
+        self._done_until = -math.inf  # the last minute compared
+        self._approaches: dict[tuple[int, int], Approach] = {}
+        self._ledger = Ledger()
+
+    def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
+        points = chunk.points
+        moving = (
+            points.good()
+            & (points.sog >= self.config.min_speed_kn)
+            & np.isfinite(points.cog)
+            & (points.t > self._done_until - self.config.stale_s)
+        )
+        if moving.any():
+            merged = concat([self._pending, points.take(moving)])
+            self._pending = merged.take(np.argsort(merged.t, kind="stable"))
+        return self._compare(chunk.watermark, history)
+
+    def finish(self, watermark: float, history: History) -> list[AlertDraft]:
+        out = self._compare(watermark, history)
+        for pair in list(self._approaches):
+            out += self._end(self._approaches.pop(pair), history)
+        return out
+
+    def _compare(self, until: float, history: History) -> list[AlertDraft]:
+        bucket_s = self.config.bucket_s
+        pending = self._pending
+        if len(pending) == 0:
+            return []
+        first = max(self._done_until + bucket_s, math.ceil(pending.t[0] / bucket_s) * bucket_s)
+        out: list[AlertDraft] = []
+        now = first
+        while now <= until:
+            out += self._minute(now, history)
+            self._done_until = now
+            now += bucket_s
+        keep = pending.t > self._done_until - self.config.stale_s
+        self._pending = pending.take(keep)
+        return out
+
+    def _states(self, now: float) -> States:
+        pending = self._pending
+        lo = int(np.searchsorted(pending.t, now - self.config.stale_s, side="right"))
+        hi = int(np.searchsorted(pending.t, now, side="right"))
+        window = pending.take(np.arange(lo, hi))
+        order = np.lexsort((window.t, window.track))
+        window = window.take(order)
+        last = np.flatnonzero(np.r_[window.track[1:] != window.track[:-1], True])
+        w = window.take(last)
+        metres = w.sog * KNOT_M_S * (now - w.t)
+        course = np.radians(w.cog)
+        lat = w.lat + metres * np.cos(course) / _M_PER_DEG
+        lon = w.lon + metres * np.sin(course) / (_M_PER_DEG * np.cos(np.radians(w.lat)))
+        return States(w.track, lat, lon, w.sog, w.cog, w.label_no, w.seq)
+
+    def _minute(self, now: float, history: History) -> list[AlertDraft]:
+        out: list[AlertDraft] = []
+        states = self._states(now)
+        limit = self.config.distance_m
+        close_now: set[tuple[int, int]] = set()
+        if states.track.shape[0] >= 2:
+            found = cKDTree(to_xyz_m(states.lat, states.lon)).query_pairs(
+                self.config.search_m, output_type="ndarray"
+            )
+            i, j = found[:, 0], found[:, 1]
+            distance = flat_distance_m(states.lat[i], states.lon[i], states.lat[j], states.lon[j])
+            cpa, tcpa = cpa_tcpa(
+                states.lat[i],
+                states.lon[i],
+                states.sog[i],
+                states.cog[i],
+                states.lat[j],
+                states.lon[j],
+                states.sog[j],
+                states.cog[j],
+            )
+            cpa = np.asarray(cpa, np.float64)
+            tcpa = np.asarray(tcpa, np.float64)
+            predicted = (cpa < limit) & (tcpa >= 0) & (tcpa <= self.config.max_tcpa_s)
+            for k in np.flatnonzero((distance < limit) | predicted).tolist():
+                a, b = int(states.track[i[k]]), int(states.track[j[k]])
+                pair = (a, b) if a < b else (b, a)
+                found_k = (int(i[k]), int(j[k]), float(distance[k]), float(cpa[k]), float(tcpa[k]))
+                out += self._seen(pair, now, states, found_k, history)
+                if distance[k] < limit:
+                    close_now.add(pair)
+        row_of = dict(zip(states.track.tolist(), range(states.track.shape[0]), strict=True))
+        for pair, approach in list(self._approaches.items()):
+            if pair in close_now:
+                continue
+            if approach.close_start is None:
+                if now > approach.deadline:
+                    del self._approaches[pair]
+                    withdrawn = self._ledger.withdraw(approach.key) if approach.key else None
+                    out += [withdrawn] if withdrawn is not None else []
+                continue
+            both = pair[0] in row_of and pair[1] in row_of
+            if both or now - approach.close_end > self.config.stale_s:
+                del self._approaches[pair]  # apart again (or both no longer under way)
+                out += self._end(approach, history)
+        return out
+
+    def _seen(
+        self,
+        pair: tuple[int, int],
+        now: float,
+        states: States,
+        found: tuple[int, int, float, float, float],
+        history: History,
+    ) -> list[AlertDraft]:
+        """The pair (rows ``i``, ``j`` of ``states``) is close now or predicted to be."""
+        i, j, distance_m, cpa_m, tcpa_s = found
+        approach = self._approaches.get(pair)
+        is_new = approach is None
+        if approach is None:
+            approach = Approach(
+                a=pair[0],
+                b=pair[1],
+                first_t=now,
+                deadline=now + max(tcpa_s, 0.0) + 2 * self.config.bucket_s,
+                lat=float((states.lat[i] + states.lat[j]) / 2),
+                lon=float((states.lon[i] + states.lon[j]) / 2),
+                cpa_m=cpa_m,
+                tcpa_s=tcpa_s,
+            )
+            self._approaches[pair] = approach
+        for row in (i, j):
+            approach.evidence.add_one(int(states.label_no[row]), int(states.seq[row]))
+        if distance_m < self.config.distance_m:
+            was_close = approach.close_start is not None
+            if not was_close:
+                approach.close_start = now
+            approach.close_end = now
+            if distance_m < approach.min_distance_m:
+                approach.min_distance_m = distance_m
+                approach.lat = float((states.lat[i] + states.lat[j]) / 2)
+                approach.lon = float((states.lon[i] + states.lon[j]) / 2)
+            if not was_close:
+                return self._emit(approach, AlertStatus.OPEN, history)
+            return []
+        if approach.close_start is None:
+            approach.deadline = max(approach.deadline, now + tcpa_s + 2 * self.config.bucket_s)
+            approach.cpa_m, approach.tcpa_s = min(approach.cpa_m, cpa_m), tcpa_s
+        return self._emit(approach, AlertStatus.OPEN, history) if is_new else []
+
+    def _end(self, approach: Approach, history: History) -> list[AlertDraft]:
+        if approach.close_start is None:
+            withdrawn = self._ledger.withdraw(approach.key) if approach.key else None
+            return [withdrawn] if withdrawn is not None else []
+        return self._emit(approach, AlertStatus.CLOSED, history)
+
+    def _emit(self, approach: Approach, status: AlertStatus, history: History) -> list[AlertDraft]:
+        if approach.key is None:
+            approach.key = (
+                self.kind,
+                track_id(history, approach.a),
+                track_id(history, approach.b),
+                approach.first_t,
+            )
+        confirmed = approach.close_start is not None
+        evidence: dict[str, Any] = {
+            "predicted": not confirmed,
+            "cpa_m": round(approach.cpa_m, 1),
+            "tcpa_s": round(approach.tcpa_s, 1),
+            "thresholds": {
+                "distance_m": self.config.distance_m,
+                "min_speed_kn": self.config.min_speed_kn,
+                "max_tcpa_s": self.config.max_tcpa_s,
+            },
+        }
+        if confirmed:
+            assert approach.close_start is not None
+            evidence["min_distance_m"] = round(approach.min_distance_m, 1)
+            evidence["duration_s"] = approach.close_end - approach.close_start
+            start, end = approach.close_start, approach.close_end
+        else:
+            start, end = approach.first_t, approach.first_t + max(approach.tcpa_s, 0.0)
+        draft = make_draft(
+            self.kind,
+            approach.key,
+            status,
+            start=start,
+            end=end,
+            lat=approach.lat,
+            lon=approach.lon,
+            tracks=(approach.a, approach.b),
+            history=history,
+            label_nos=approach.evidence.label_nos,
+            evidence=evidence,
+            seqs=approach.evidence.seqs,
+        )
+        emitted = self._ledger.emit(draft, (approach.a, approach.b))
+        return [emitted] if emitted is not None else []

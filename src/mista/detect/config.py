@@ -1,0 +1,224 @@
+"""Detection thresholds: one frozen section per behaviour, each default with its source.
+
+node.toml holds one ``[detect.<kind>]`` table per behaviour (e.g. ``[detect.loitering]``
+``min_duration_s = 7200``); ``DetectConfig.from_mapping`` reads them and names the key of
+any value that is wrong.
+
+Sources of the defaults:
+
+- GFW: Global Fishing Watch, "Carrier vessel portal" and "Anchorages, port visits and
+  voyages" methods (encounters, loitering, AIS gaps, port visits), and its AIS segmenter
+  (implied speed over 30 kn between fixes is implausible).
+- Skylight: its "possible dark activity" event, raised after 6 h without positions.
+- COLREG practice: 0.5 nm (926 m) as the close-quarters distance; a 10-minute look-ahead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeVar
+
+from mista.errors import ConfigError
+
+__all__ = [
+    "CloseApproachConfig",
+    "DarkVesselConfig",
+    "DetectConfig",
+    "EncounterConfig",
+    "GapConfig",
+    "LoiteringConfig",
+    "PortVisitConfig",
+    "SharedMmsiConfig",
+    "SpoofingConfig",
+    "ZoneEntryConfig",
+]
+
+HOUR_S = 3600.0
+NAUTICAL_MILE_M = 1852.0
+
+
+@dataclass(frozen=True, slots=True)
+class GapConfig:
+    """``ais-gap``: no good position from a track for a long time."""
+
+    gap_s: float = 12 * HOUR_S  # GFW: AIS gap events are >= 12 h
+    possible_s: float = 6 * HOUR_S  # Skylight: "possible dark activity" after 6 h
+
+
+@dataclass(frozen=True, slots=True)
+class EncounterConfig:
+    """``encounter``: two slow vessels side by side for hours, away from anchorages (GFW)."""
+
+    distance_m: float = 500.0  # GFW: within 500 m
+    min_duration_s: float = 2 * HOUR_S  # GFW: for at least 2 h
+    max_speed_kn: float = 2.0  # GFW: median speed below 2 kn
+    min_port_distance_m: float = 10_000.0  # GFW: at least 10 km from an anchorage
+    bucket_s: float = 600.0  # positions compared per 10-minute bucket (fixes are not simultaneous)
+    max_gap_s: float = 1800.0  # reception gaps up to 30 min do not break an encounter
+
+
+@dataclass(frozen=True, slots=True)
+class LoiteringConfig:
+    """``loitering``: one vessel slow far from shore (GFW)."""
+
+    max_speed_kn: float = 2.0  # GFW: average speed below 2 kn
+    min_shore_distance_m: float = 20 * NAUTICAL_MILE_M  # GFW: at least 20 nm from shore
+    min_duration_s: float = HOUR_S  # GFW: for at least 1 h
+    max_gap_s: float = HOUR_S  # a longer silence ends the run (it is an AIS gap instead)
+
+
+@dataclass(frozen=True, slots=True)
+class PortVisitConfig:
+    """``port-visit``: entry within 3 km of a port, exit beyond 4 km (GFW anchorages)."""
+
+    entry_m: float = 3000.0  # GFW: a visit starts within 3 km of an anchorage
+    exit_m: float = 4000.0  # GFW: and ends beyond 4 km (hysteresis)
+    min_duration_s: float = 1800.0  # a drive-by is not a visit: 30 min inside at least
+    max_gap_s: float = 24 * HOUR_S  # AIS off while moored does not end a visit
+
+
+@dataclass(frozen=True, slots=True)
+class SpoofingConfig:
+    """``spoofing``: runs of points the fuser flagged (speed, land, outlier segments)."""
+
+    max_speed_kn: float = 30.0  # GFW segmenter: implied speed over 30 kn is implausible
+    min_points: int = 3  # one glitch is noise; a spoof lasts
+    max_gap_s: float = HOUR_S  # flagged points further apart are separate runs
+    circle_min_points: int = 6  # a circle fit needs this many outlier points
+    circle_max_residual: float = 0.05  # RMS distance off the circle / its radius
+    circle_min_arc_deg: float = 180.0  # the points go at least half way round
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneEntryConfig:
+    """``zone-entry``: a track inside a zone polygon, with hysteresis."""
+
+    enter_points: int = 2  # consecutive points inside to enter
+    exit_points: int = 2  # consecutive points outside to exit
+
+
+@dataclass(frozen=True, slots=True)
+class DarkVesselConfig:
+    """``dark-vessel``: a radar track that no AIS track explains."""
+
+    min_contacts: int = 5  # confirmed after 5 contacts ...
+    min_duration_s: float = 600.0  # ... over at least 10 min
+    lost_after_s: float = 1800.0  # no contact for this long: the track ended
+
+
+@dataclass(frozen=True, slots=True)
+class CloseApproachConfig:
+    """``close-approach``: two moving vessels within 0.5 nm of each other."""
+
+    distance_m: float = 0.5 * NAUTICAL_MILE_M  # close quarters: 0.5 nm (926 m)
+    min_speed_kn: float = 3.0  # both vessels under way
+    max_tcpa_s: float = 600.0  # raise it early when the CPA is due within 10 min
+    search_m: float = 5000.0  # pairs further apart are not compared
+    bucket_s: float = 60.0  # states compared once a minute
+    stale_s: float = 180.0  # a state older than this is not extrapolated
+
+
+@dataclass(frozen=True, slots=True)
+class SharedMmsiConfig:
+    """``shared-mmsi``: two vessels transmitting one MMSI (the fuser's identity events)."""
+
+    merge_s: float = HOUR_S  # repeated shared-MMSI events within this time extend one alert
+
+
+_Section = TypeVar("_Section")
+
+#: kind -> (attribute of DetectConfig, section class)
+SECTIONS: dict[str, tuple[str, type[Any]]] = {
+    "ais-gap": ("gap", GapConfig),
+    "encounter": ("encounter", EncounterConfig),
+    "loitering": ("loitering", LoiteringConfig),
+    "port-visit": ("port_visit", PortVisitConfig),
+    "spoofing": ("spoofing", SpoofingConfig),
+    "zone-entry": ("zone_entry", ZoneEntryConfig),
+    "dark-vessel": ("dark_vessel", DarkVesselConfig),
+    "close-approach": ("close_approach", CloseApproachConfig),
+    "shared-mmsi": ("shared_mmsi", SharedMmsiConfig),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DetectConfig:
+    """Every behaviour's thresholds (see each section for its values and sources)."""
+
+    gap: GapConfig = field(default_factory=GapConfig)
+    encounter: EncounterConfig = field(default_factory=EncounterConfig)
+    loitering: LoiteringConfig = field(default_factory=LoiteringConfig)
+    port_visit: PortVisitConfig = field(default_factory=PortVisitConfig)
+    spoofing: SpoofingConfig = field(default_factory=SpoofingConfig)
+    zone_entry: ZoneEntryConfig = field(default_factory=ZoneEntryConfig)
+    dark_vessel: DarkVesselConfig = field(default_factory=DarkVesselConfig)
+    close_approach: CloseApproachConfig = field(default_factory=CloseApproachConfig)
+    shared_mmsi: SharedMmsiConfig = field(default_factory=SharedMmsiConfig)
+
+    def __post_init__(self) -> None:
+        _check_pair(self.gap.possible_s, self.gap.gap_s, "ais-gap.possible_s", "ais-gap.gap_s")
+        _check_pair(
+            self.port_visit.entry_m,
+            self.port_visit.exit_m,
+            "port-visit.entry_m",
+            "port-visit.exit_m",
+        )
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> DetectConfig:
+        """Read ``{kind: {setting: value}}`` (node.toml's ``[detect.<kind>]`` tables).
+
+        Kinds may be written with ``-`` or ``_`` (``port-visit``, ``port_visit``). Unknown
+        kinds or settings, wrong types and out-of-range values raise ``ConfigError`` naming
+        the key.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"detect settings must be a table, not {type(data).__name__}")
+        sections: dict[str, Any] = {}
+        for raw_kind, table in data.items():
+            kind = str(raw_kind).replace("_", "-")
+            if kind not in SECTIONS:
+                known = ", ".join(sorted(SECTIONS))
+                raise ConfigError(f"detect.{raw_kind}: unknown behaviour (known: {known})")
+            attribute, section = SECTIONS[kind]
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"detect.{raw_kind} must be a table of settings")
+            sections[attribute] = _section(section, table, f"detect.{raw_kind}")
+        return cls(**sections)
+
+
+def _section(section: type[_Section], table: Mapping[str, Any], where: str) -> _Section:
+    defaults = section()
+    known = {item.name: item for item in fields(section)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{where}.{key}"
+        if key not in known:
+            raise ConfigError(f"{name}: unknown setting (known: {', '.join(sorted(known))})")
+        default = getattr(defaults, key)
+        values[key] = _value(name, value, is_count=isinstance(default, int))
+    try:
+        return replace(defaults, **values)  # type: ignore[type-var]
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _value(name: str, value: Any, *, is_count: bool) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{name} = {value!r} must be a number")
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} = {value!r} must be a finite number")
+    if is_count:
+        if value != int(value) or value < 1:
+            raise ConfigError(f"{name} = {value!r} must be a whole number of at least 1")
+        return int(value)
+    if value <= 0:
+        raise ConfigError(f"{name} = {value!r} must be greater than 0")
+    return float(value)
+
+
+def _check_pair(low: float, high: float, low_name: str, high_name: str) -> None:
+    if low > high:
+        raise ConfigError(f"detect.{low_name} = {low} must not exceed detect.{high_name} = {high}")

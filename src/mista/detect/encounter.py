@@ -1,0 +1,234 @@
+"""``encounter``: two slow vessels within 500 m of each other for at least 2 h, at least
+10 km from a port (Global Fishing Watch's definition; thresholds in ``EncounterConfig``).
+
+Fixes of two vessels are not simultaneous, so positions are compared per time bucket
+(10 min): each vessel's mean position and speed in the bucket. Only vessels slow in the
+bucket and far from ports are paired, with a k-d tree per bucket. A pair's run goes on
+over reception gaps up to ``max_gap_s``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from mista.detect._common import (
+    Evidence,
+    Key,
+    Ledger,
+    concat,
+    config_of,
+    make_draft,
+    setting,
+    speed_kn,
+    to_xyz_m,
+    track_id,
+)
+from mista.detect.base import AlertDraft, History, register
+from mista.fuse.chunk import FusedChunk, TrackPoints
+from mista.geo import Ports
+from mista.model import AlertStatus
+
+
+@dataclass(slots=True)
+class PairRun:
+    """Two tracks close together over consecutive buckets."""
+
+    a: int
+    b: int
+    start: float
+    end: float
+    lat: float
+    lon: float
+    speeds: list[float] = field(default_factory=list)
+    distances: list[float] = field(default_factory=list)
+    evidence: Evidence = field(default_factory=Evidence)
+    key: Key | None = None
+    opened: bool = False
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+
+@register("encounter")
+class EncounterDetector:
+    kind = "encounter"
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self.config = config_of(settings).encounter
+        self._ports = setting(settings, "ports", Ports)
+        self._pending: list[TrackPoints] = []
+        self._done_until = -math.inf  # end of the last bucket compared
+        self._pairs: dict[tuple[int, int], PairRun] = {}
+        self._closing: list[PairRun] = []  # runs broken by a long gap, closed next
+        self._ledger = Ledger()
+
+    def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
+        points = chunk.points
+        keep = points.good() & (points.t >= self._done_until)
+        if keep.any():
+            self._pending.append(points.take(keep))
+        bucket_s = self.config.bucket_s
+        return self._compare(math.floor(chunk.watermark / bucket_s) * bucket_s, history)
+
+    def finish(self, watermark: float, history: History) -> list[AlertDraft]:
+        out = self._compare(math.inf, history)
+        for pair in list(self._pairs):
+            out += self._close(self._pairs.pop(pair), history)
+        return out
+
+    # -- buckets ----------------------------------------------------------------------------
+
+    def _compare(self, until: float, history: History) -> list[AlertDraft]:
+        """Compare every bucket that ends by ``until``."""
+        points = concat(self._pending)
+        bucket_s = self.config.bucket_s
+        bucket = np.floor(points.t / bucket_s)
+        ready = (bucket + 1) * bucket_s <= until
+        if not ready.any():
+            self._pending = [points]
+            return []
+        self._pending = [points.take(~ready)]
+        points = points.take(ready)
+        bucket = bucket[ready]
+        by_track = np.lexsort((points.t, points.track))
+        points = points.take(by_track)
+        speed = speed_kn(points)
+        order = np.argsort(bucket[by_track], kind="stable")
+        points, speed, bucket = points.take(order), speed[order], bucket[by_track][order]
+        self._done_until = max(self._done_until, float((bucket.max() + 1) * bucket_s))
+        out: list[AlertDraft] = []
+        starts = np.flatnonzero(
+            np.r_[True, (bucket[1:] != bucket[:-1]) | (points.track[1:] != points.track[:-1])]
+        )
+        ends = np.r_[starts[1:], len(points)]
+        count = (ends - starts).astype(np.float64)
+        known = np.isfinite(speed)
+        speed_sum = np.add.reduceat(np.where(known, speed, 0.0), starts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_speed = speed_sum / np.add.reduceat(known.astype(np.float64), starts)
+        slow = np.flatnonzero(mean_speed < self.config.max_speed_kn)
+        if slow.shape[0] >= 2:
+            lat = np.add.reduceat(points.lat, starts)[slow] / count[slow]
+            lon = np.add.reduceat(points.lon, starts)[slow] / count[slow]
+            _, port_m = self._ports.nearest(lon, lat)
+            offshore = port_m >= self.config.min_port_distance_m
+            groups = slow[offshore]
+            lat, lon = lat[offshore], lon[offshore]
+            group_bucket = bucket[starts[groups]]
+            for value in np.unique(group_bucket).tolist():
+                here = np.flatnonzero(group_bucket == value)
+                if here.shape[0] >= 2:
+                    self._pair_up(
+                        points, starts, ends, mean_speed, groups[here], lat[here], lon[here]
+                    )
+                out += self._expire((value + 1) * bucket_s, history, ongoing=True)
+        out += self._expire(self._done_until, history, ongoing=False)
+        return out
+
+    def _pair_up(
+        self,
+        points: TrackPoints,
+        starts: np.ndarray[Any, np.dtype[np.intp]],
+        ends: np.ndarray[Any, np.dtype[np.intp]],
+        mean_speed: np.ndarray[Any, np.dtype[np.float64]],
+        groups: np.ndarray[Any, np.dtype[np.intp]],
+        lat: np.ndarray[Any, np.dtype[np.float64]],
+        lon: np.ndarray[Any, np.dtype[np.float64]],
+    ) -> None:
+        """Extend (or begin) the run of every pair of groups within ``distance_m``."""
+        xyz = to_xyz_m(lat, lon)
+        found = cKDTree(xyz).query_pairs(self.config.distance_m, output_type="ndarray")
+        for i, j in found.tolist():
+            gi, gj = int(groups[i]), int(groups[j])
+            ti, tj = int(points.track[starts[gi]]), int(points.track[starts[gj]])
+            if ti == tj:
+                continue
+            if ti > tj:
+                gi, gj, ti, tj, i, j = gj, gi, tj, ti, j, i
+            start = max(float(points.t[starts[gi]]), float(points.t[starts[gj]]))
+            end = min(float(points.t[ends[gi] - 1]), float(points.t[ends[gj] - 1]))
+            run = self._pairs.get((ti, tj))
+            if run is not None and start - run.end > self.config.max_gap_s:
+                self._closing.append(self._pairs.pop((ti, tj)))
+                run = None
+            if run is None:
+                run = PairRun(
+                    a=ti,
+                    b=tj,
+                    start=start,
+                    end=end,
+                    lat=float((lat[i] + lat[j]) / 2),
+                    lon=float((lon[i] + lon[j]) / 2),
+                )
+                self._pairs[(ti, tj)] = run
+            run.end = max(run.end, end)
+            run.speeds += [float(mean_speed[gi]), float(mean_speed[gj])]
+            run.distances.append(float(np.linalg.norm(xyz[i] - xyz[j])))
+            run.evidence.add(points, slice(int(starts[gi]), int(ends[gi])))
+            run.evidence.add(points, slice(int(starts[gj]), int(ends[gj])))
+
+    def _expire(self, now: float, history: History, *, ongoing: bool) -> list[AlertDraft]:
+        """Close runs not seen for longer than ``max_gap_s``; open those that qualify."""
+        out: list[AlertDraft] = []
+        for run in self._closing:
+            out += self._close(run, history)
+        self._closing = []
+        for pair, run in list(self._pairs.items()):
+            if now - run.end > self.config.max_gap_s + self.config.bucket_s:
+                out += self._close(self._pairs.pop(pair), history)
+            elif ongoing and not run.opened and self._qualifies(run):
+                run.opened = True
+                out += self._emit(run, AlertStatus.OPEN, history)
+        return out
+
+    # -- alerts -----------------------------------------------------------------------------
+
+    def _qualifies(self, run: PairRun) -> bool:
+        return (
+            run.duration_s >= self.config.min_duration_s
+            and float(np.median(run.speeds)) < self.config.max_speed_kn
+        )
+
+    def _close(self, run: PairRun, history: History) -> list[AlertDraft]:
+        if not self._qualifies(run):
+            return []
+        return self._emit(run, AlertStatus.CLOSED, history)
+
+    def _emit(self, run: PairRun, status: AlertStatus, history: History) -> list[AlertDraft]:
+        if run.key is None:
+            run.key = (self.kind, track_id(history, run.a), track_id(history, run.b), run.start)
+        evidence = {
+            "duration_s": run.duration_s,
+            "median_speed_kn": round(float(np.median(run.speeds)), 3),
+            "min_distance_m": round(min(run.distances), 1),
+            "median_distance_m": round(float(np.median(run.distances)), 1),
+            "thresholds": {
+                "distance_m": self.config.distance_m,
+                "min_duration_s": self.config.min_duration_s,
+                "max_speed_kn": self.config.max_speed_kn,
+                "min_port_distance_m": self.config.min_port_distance_m,
+            },
+        }
+        draft = make_draft(
+            self.kind,
+            run.key,
+            status,
+            start=run.start,
+            end=run.end,
+            lat=run.lat,
+            lon=run.lon,
+            tracks=(run.a, run.b),
+            history=history,
+            label_nos=run.evidence.label_nos,
+            evidence=evidence,
+            seqs=run.evidence.seqs,
+        )
+        emitted = self._ledger.emit(draft, (run.a, run.b))
+        return [emitted] if emitted is not None else []

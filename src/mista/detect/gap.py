@@ -1,0 +1,237 @@
+"""``ais-gap``: a track without a good position for hours.
+
+Only the silence between two good fixes of one track counts (or since the last fix, while
+the track is still silent). Levels (evidence ``"level"``): ``"possible"`` after 6 h of
+silence (Skylight's "possible dark activity"), ``"gap"`` at 12 h (Global Fishing Watch's
+AIS gap). A silence is an OPEN alert while it lasts (``end`` = the watermark when it was
+stated); when the track is heard again the alert is CLOSED if the silence reached the gap
+level, otherwise WITHDRAWN (it did not become a gap). Late positions that fall inside a
+silence split it: each part stands or falls on its own length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mista.detect._common import (
+    Key,
+    Ledger,
+    config_of,
+    make_draft,
+    reach_back,
+    track_id,
+    without_tracks,
+)
+from mista.detect.base import AlertDraft, History, register
+from mista.fuse.chunk import FusedChunk, IdentityKind, TrackPoints
+from mista.model import AlertStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A good position of a track."""
+
+    t: float
+    lat: float
+    lon: float
+    seq: int
+    label_no: int
+
+
+def _fix(points: TrackPoints, row: int) -> Fix:
+    return Fix(
+        t=float(points.t[row]),
+        lat=float(points.lat[row]),
+        lon=float(points.lon[row]),
+        seq=int(points.seq[row]),
+        label_no=int(points.label_no[row]),
+    )
+
+
+@register("ais-gap")
+class GapDetector:
+    """Silences between good fixes, per track; per chunk the intervals are computed for all
+    tracks at once and only the long ones are looked at one by one."""
+
+    kind = "ais-gap"
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self.config = config_of(settings).gap
+        self._last: dict[int, Fix] = {}  # track -> its latest good fix
+        self._open: dict[int, tuple[Key, str]] = {}  # track -> (key, level) of its silence
+        self._ledger = Ledger()
+
+    def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
+        out: list[AlertDraft] = []
+        for track, changed_at in chunk.revised.items():
+            out += self._reevaluate(track, changed_at, chunk.watermark, history)
+        points = without_tracks(chunk.points, chunk.revised)
+        out += self._scan(points, history)
+        for event in chunk.identity:
+            if event.kind == IdentityKind.MMSI_CHANGE and event.other_track is not None:
+                out += self._continued(event.other_track, event.t, history)
+        out += self._silent(chunk.watermark, history)
+        return out
+
+    def _continued(self, number: int, at_t: float, history: History) -> list[AlertDraft]:
+        """The vessel of track ``number`` goes on under another MMSI from ``at_t``: its old
+        track is no longer silent (an identity change, not a gap), so stop watching it."""
+        last = self._last.pop(number, None)
+        if last is None or number not in self._open:
+            return []
+        return self._end_silence(number, last, None, max(at_t, last.t), history)
+
+    def finish(self, watermark: float, history: History) -> list[AlertDraft]:
+        """Silences still going on end at the end of the stream: a gap-level one is closed
+        there, a possible one withdrawn."""
+        out: list[AlertDraft] = []
+        out += self._silent(watermark, history)
+        for track in list(self._open):
+            out += self._end_silence(track, self._last[track], None, watermark, history)
+        return out
+
+    # -- scanning ---------------------------------------------------------------------------
+
+    def _scan(self, points: TrackPoints, history: History) -> list[AlertDraft]:
+        good = points.good()
+        if not good.all():
+            points = points.take(good)
+        n = len(points)
+        if n == 0:
+            return []
+        track, t = points.track, points.t
+        firsts = np.flatnonzero(np.r_[True, track[1:] != track[:-1]])
+        lasts = np.r_[firsts[1:] - 1, n - 1]
+        previous_t = np.empty(n)
+        previous_t[1:] = t[:-1]
+        numbers = track[firsts].tolist()
+        previous_t[firsts] = [
+            self._last[number].t if number in self._last else np.inf for number in numbers
+        ]
+        silence = t - previous_t
+        is_first = np.zeros(n, np.bool_)
+        is_first[firsts] = True
+        out: list[AlertDraft] = []
+        for row in np.flatnonzero(silence >= self.config.possible_s).tolist():
+            number = int(track[row])
+            before = self._last[number] if is_first[row] else _fix(points, row - 1)
+            after = _fix(points, row)
+            if is_first[row] and number in self._open:
+                out += self._end_silence(number, before, after, after.t, history)
+            elif after.t - before.t >= self.config.gap_s:
+                out += self._state(number, before, after, after.t, AlertStatus.CLOSED, history)
+        for number, row in zip(numbers, firsts.tolist(), strict=True):
+            if number in self._open:  # heard again before the silence was long at all
+                out += self._end_silence(
+                    number, self._last[number], _fix(points, row), 0.0, history
+                )
+        for number, row in zip(numbers, lasts.tolist(), strict=True):
+            self._last[number] = _fix(points, row)
+        return out
+
+    def _end_silence(
+        self, number: int, before: Fix, after: Fix | None, watermark: float, history: History
+    ) -> list[AlertDraft]:
+        """The open silence of ``number`` ended at ``after`` (``None``: at ``watermark``)."""
+        key, _ = self._open.pop(number)
+        end = after.t if after is not None else watermark
+        if end - before.t >= self.config.gap_s:
+            return self._state(number, before, after, end, AlertStatus.CLOSED, history)
+        withdrawn = self._ledger.withdraw(key)
+        return [withdrawn] if withdrawn is not None else []
+
+    def _silent(self, watermark: float, history: History) -> list[AlertDraft]:
+        """Tracks silent now for the possible or the gap level: open (or raise) the alert."""
+        out: list[AlertDraft] = []
+        possible_before = watermark - self.config.possible_s
+        for number, fix in self._last.items():
+            if fix.t > possible_before:
+                continue
+            level = self._level(watermark - fix.t)
+            current = self._open.get(number)
+            if current is not None and current[1] == level:
+                continue
+            out += self._state(number, fix, None, watermark, AlertStatus.OPEN, history)
+        return out
+
+    def _level(self, silence_s: float) -> str:
+        return "gap" if silence_s >= self.config.gap_s else "possible"
+
+    def _state(
+        self,
+        number: int,
+        before: Fix,
+        after: Fix | None,
+        end: float,
+        status: AlertStatus,
+        history: History,
+    ) -> list[AlertDraft]:
+        key: Key = (self.kind, track_id(history, number), before.t)
+        level = self._level(end - before.t)
+        if status == AlertStatus.OPEN:
+            self._open[number] = (key, level)
+        labels = {before.label_no} | ({after.label_no} if after is not None else set())
+        seqs = [before.seq] + ([after.seq] if after is not None else [])
+        evidence: dict[str, Any] = {
+            "level": level,
+            "duration_s": end - before.t,
+            "last_fix": {"t": before.t, "lat": before.lat, "lon": before.lon},
+            "next_fix": (
+                {"t": after.t, "lat": after.lat, "lon": after.lon} if after is not None else None
+            ),
+            "thresholds": {"gap_s": self.config.gap_s, "possible_s": self.config.possible_s},
+        }
+        draft = make_draft(
+            self.kind,
+            key,
+            status,
+            start=before.t,
+            end=end,
+            lat=before.lat,
+            lon=before.lon,
+            tracks=(number,),
+            history=history,
+            label_nos=labels,
+            evidence=evidence,
+            seqs=seqs,
+        )
+        emitted = self._ledger.emit(draft, (number,))
+        return [emitted] if emitted is not None else []
+
+    # -- late data --------------------------------------------------------------------------
+
+    def _reevaluate(
+        self, number: int, changed_at: float, watermark: float, history: History
+    ) -> list[AlertDraft]:
+        """Re-read the track from before the change: every silence in that window is stated
+        afresh (same key when it starts at the same fix), the rest withdrawn."""
+        stands = self._ledger.of_track(number)
+        since = reach_back(changed_at - self.config.possible_s, stands)
+        affected = [d for d in stands if d.start >= since]
+        points = history.history(number, since)
+        points = points.take(points.good())
+        self._open.pop(number, None)
+        self._last.pop(number, None)
+        self._ledger.touched = set()
+        try:
+            out = self._scan(points, history)
+            out += self._silent_one(number, watermark, history)
+            touched = self._ledger.touched
+        finally:
+            self._ledger.touched = None
+        for draft in affected:
+            if draft.key not in touched:
+                withdrawn = self._ledger.withdraw(draft.key)
+                if withdrawn is not None:
+                    out.append(withdrawn)
+        return out
+
+    def _silent_one(self, number: int, watermark: float, history: History) -> list[AlertDraft]:
+        fix = self._last.get(number)
+        if fix is None or watermark - fix.t < self.config.possible_s:
+            return []
+        return self._state(number, fix, None, watermark, AlertStatus.OPEN, history)

@@ -1,0 +1,70 @@
+"""``port-visit``: a vessel within 3 km of a port, until it is beyond 4 km, for at least
+30 min (Global Fishing Watch's anchorage hysteresis; thresholds in ``PortVisitConfig``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from mista.detect._common import config_of, setting
+from mista.detect._runs import F64, Marks, Run, RunDetector
+from mista.detect.base import register
+from mista.fuse.chunk import TrackPoints
+from mista.geo import Ports
+
+_OUTSIDE, _INSIDE, _UNDECIDED = 0, 1, -1
+
+
+@register("port-visit")
+class PortVisitDetector(RunDetector):
+    """A point within ``entry_m`` of a port is inside, beyond ``exit_m`` outside, between
+    the two it keeps the state before it; a visit is a run of inside points, at the port
+    nearest its first point."""
+
+    kind = "port-visit"
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.config = config_of(settings).port_visit
+        self.max_gap_s = self.config.max_gap_s
+        self._ports = setting(settings, "ports", Ports)
+
+    def mark(self, points: TrackPoints, speed: F64, open_runs: Mapping[int, Run]) -> Marks:
+        n = len(points)
+        port, distance = self._ports.nearest(points.lon, points.lat)
+        state = np.full(n, _UNDECIDED, np.int64)
+        state[distance <= self.config.entry_m] = _INSIDE
+        state[distance > self.config.exit_m] = _OUTSIDE
+        # A track's first point in between takes the state carried in from before.
+        firsts = np.flatnonzero(np.r_[True, points.track[1:] != points.track[:-1]])
+        undecided = firsts[state[firsts] == _UNDECIDED]
+        if undecided.shape[0]:
+            carried = [int(t) in open_runs for t in points.track[undecided].tolist()]
+            state[undecided] = np.where(carried, _INSIDE, _OUTSIDE)
+        # Forward-fill the decided states (each track's first point is decided).
+        last = np.where(state != _UNDECIDED, np.arange(n), 0)
+        np.maximum.accumulate(last, out=last)
+        in_run = state[last] == _INSIDE
+        tag = np.zeros(n, np.int64)
+        return Marks(in_run=in_run, value=distance.astype(np.float64), tag=tag, subject=port)
+
+    def qualifies(self, run: Run) -> bool:
+        return run.duration_s >= self.config.min_duration_s
+
+    def evidence(self, run: Run) -> dict[str, Any]:
+        index = run.subject
+        return {
+            "port": self._ports.names[index],
+            "port_lat": float(self._ports.lat[index]),
+            "port_lon": float(self._ports.lon[index]),
+            "duration_s": run.duration_s,
+            "min_distance_m": round(run.value_min, 1),
+            "points": run.points,
+            "thresholds": {
+                "entry_m": self.config.entry_m,
+                "exit_m": self.config.exit_m,
+                "min_duration_s": self.config.min_duration_s,
+            },
+        }

@@ -1,0 +1,128 @@
+"""``spoofing``: runs of positions the fuser flagged as impossible for the vessel.
+
+Reasons (evidence ``"reason"``): ``"land"`` (positions on land), ``"speed"`` (implied speed
+over 30 kn from the track, or a short-lived segment of a split MMSI: GFW's segmenter
+rule), and ``"circle"`` (outlier positions that lie on a circle: a replayed or generated
+track). Unlike the other detectors this one reads the flagged points, not the good ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from mista.detect._common import EARTH_RADIUS_M, config_of
+from mista.detect._runs import F64, Marks, Run, RunDetector
+from mista.detect.base import register
+from mista.fuse.chunk import PointFlag, TrackPoints
+
+_LAND, _SPEED = 1, 2
+_REASONS = {_LAND: "land", _SPEED: "speed"}
+_SPEED_FLAGS = np.uint16(PointFlag.IMPLAUSIBLE_SPEED | PointFlag.OUTLIER)
+_OUTLIER = np.uint16(PointFlag.OUTLIER)
+_LAND_FLAG = np.uint16(PointFlag.ON_LAND)
+
+
+@register("spoofing")
+class SpoofingDetector(RunDetector):
+    """A run is the flagged points of one track with one reason, no more than
+    ``max_gap_s`` apart (true positions in between do not end it); an alert needs
+    ``min_points`` points."""
+
+    kind = "spoofing"
+    broken_by_other_points = False
+    keep_positions = True
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.config = config_of(settings).spoofing
+        self.max_gap_s = self.config.max_gap_s
+
+    def select(self, points: TrackPoints) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        flagged: np.ndarray[Any, np.dtype[np.bool_]] = (
+            points.flags & (_SPEED_FLAGS | _LAND_FLAG)
+        ) != 0
+        return flagged
+
+    def mark(self, points: TrackPoints, speed: F64, open_runs: Mapping[int, Run]) -> Marks:
+        on_land = (points.flags & _LAND_FLAG) != 0
+        tag = np.where(on_land, _LAND, _SPEED).astype(np.int64)
+        outlier = ((points.flags & _OUTLIER) != 0).astype(np.float64)
+        # value: 1 for an outlier point; a run whose value_min is 1 is all outliers.
+        return Marks(in_run=np.ones(len(points), np.bool_), value=outlier, tag=tag)
+
+    def qualifies(self, run: Run) -> bool:
+        return run.points >= self.config.min_points
+
+    def evidence(self, run: Run) -> dict[str, Any]:
+        reason = _REASONS[run.tag]
+        detail: dict[str, Any] = {}
+        if (
+            run.tag == _SPEED
+            and run.value_min == 1.0
+            and run.points >= self.config.circle_min_points
+        ):
+            circle = fit_circle(np.concatenate(run.lats), np.concatenate(run.lons))
+            if circle is not None and self._is_circle(*circle):
+                reason = "circle"
+                lat, lon, radius_m, residual, arc_deg = circle
+                detail = {
+                    "circle_lat": round(lat, 6),
+                    "circle_lon": round(lon, 6),
+                    "radius_m": round(radius_m, 1),
+                    "residual": round(residual, 4),
+                    "arc_deg": round(arc_deg, 1),
+                }
+        return {
+            "reason": reason,
+            "points": run.points,
+            "duration_s": run.duration_s,
+            **detail,
+            "thresholds": {
+                "max_speed_kn": self.config.max_speed_kn,
+                "min_points": self.config.min_points,
+            },
+        }
+
+    def _is_circle(
+        self, lat: float, lon: float, radius_m: float, residual: float, arc_deg: float
+    ) -> bool:
+        del lat, lon, radius_m
+        return (
+            residual <= self.config.circle_max_residual
+            and arc_deg >= self.config.circle_min_arc_deg
+        )
+
+
+def fit_circle(lat: F64, lon: F64) -> tuple[float, float, float, float, float] | None:
+    """Least-squares circle through the points (Kasa's algebraic fit on a local plane):
+    centre lat/lon, radius in metres, RMS residual as a fraction of the radius, and the
+    arc the points cover (degrees, 360 when they go all the way round)."""
+    if lat.shape[0] < 4:
+        return None
+    lat0, lon0 = float(lat.mean()), float(lon.mean())
+    scale = math.cos(math.radians(lat0))
+    x = np.radians(lon - lon0) * scale * EARTH_RADIUS_M
+    y = np.radians(lat - lat0) * EARTH_RADIUS_M
+    a = np.column_stack((x, y, np.ones_like(x)))
+    b = x * x + y * y
+    try:
+        (cx2, cy2, c), *_ = np.linalg.lstsq(a, b, rcond=None)
+    except np.linalg.LinAlgError:
+        return None
+    cx, cy = cx2 / 2.0, cy2 / 2.0
+    r2 = c + cx * cx + cy * cy
+    if not r2 > 0:
+        return None
+    radius = math.sqrt(r2)
+    distances = np.hypot(x - cx, y - cy)
+    residual = float(np.sqrt(np.mean((distances - radius) ** 2))) / radius
+    angles = np.sort(np.degrees(np.arctan2(y - cy, x - cx)) % 360.0)
+    gaps = np.diff(np.r_[angles, angles[0] + 360.0])
+    arc = 360.0 - float(gaps.max())
+    centre_lat = lat0 + math.degrees(cy / EARTH_RADIUS_M)
+    centre_lon = lon0 + math.degrees(cx / EARTH_RADIUS_M / scale)
+    return centre_lat, centre_lon, radius, residual, arc

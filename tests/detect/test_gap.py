@@ -1,0 +1,134 @@
+"""ais-gap: silences between good fixes; possible at 6 h, gap at 12 h; late data."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mista.detect.gap import GapDetector
+from mista.fuse.chunk import PointFlag
+from mista.model import AlertStatus
+from tests.detect.builders import (
+    HOUR,
+    MINUTE,
+    SEA,
+    T0,
+    Memory,
+    feed,
+    final,
+    push,
+    standing,
+    track,
+)
+from tests.detect.builders import (
+    settings as detect_settings,
+)
+
+LAT, LON = SEA
+
+
+def gaps(silence_h: float) -> list:
+    """One track heard for an hour, silent ``silence_h`` hours, heard for an hour."""
+    before = np.arange(0, HOUR + 1, MINUTE)
+    after = before[-1] + silence_h * HOUR + np.arange(0, HOUR + 1, MINUTE)
+    t = T0 + np.r_[before, after]
+    return feed(GapDetector(detect_settings()), track(1, t, LAT, LON))
+
+
+def test_a_silence_of_just_over_12_hours_is_a_closed_gap() -> None:
+    drafts = gaps(12.01)
+    [alert] = standing(drafts)
+    assert alert.status == AlertStatus.CLOSED
+    assert alert.evidence["level"] == "gap"
+    assert alert.start == T0 + HOUR
+    assert alert.end - alert.start == 12.01 * HOUR
+    assert alert.tracks == ("ais:1",)
+    assert alert.mmsis == (419_000_001,)
+    assert alert.label_nos == frozenset({1})
+    assert len(alert.evidence["report_seqs"]) == 2
+
+
+def test_the_gap_was_open_while_it_lasted_and_kept_its_key() -> None:
+    drafts = gaps(13)
+    assert [d.status for d in drafts] == [AlertStatus.OPEN] * 2 + [AlertStatus.CLOSED]
+    assert [d.evidence["level"] for d in drafts] == ["possible", "gap", "gap"]
+    assert len({d.key for d in drafts}) == 1
+
+
+def test_a_silence_just_under_12_hours_is_withdrawn() -> None:
+    drafts = gaps(11.99)
+    assert standing(drafts) == []
+    assert [d.status for d in drafts] == [AlertStatus.OPEN, AlertStatus.WITHDRAWN]
+
+
+def test_a_silence_just_under_6_hours_raises_nothing() -> None:
+    assert gaps(5.9) == []
+
+
+def test_flagged_points_do_not_break_a_silence() -> None:
+    t = T0 + np.r_[0.0, 6 * HOUR, 13 * HOUR]
+    flags = [0, int(PointFlag.OUTLIER), 0]
+    drafts = feed(GapDetector(detect_settings()), track(1, t, LAT, LON, flags=flags))
+    [alert] = standing(drafts)
+    assert alert.end - alert.start == 13 * HOUR
+
+
+def test_a_track_still_silent_at_the_end_is_closed_there() -> None:
+    t = T0 + np.arange(0, HOUR + 1, MINUTE)
+    memory = Memory()
+    detector = GapDetector(detect_settings())
+    drafts = push(detector, memory, track(1, t, LAT, LON), T0 + HOUR)
+    drafts += push(detector, memory, track(2, [T0 + 14 * HOUR], LAT, LON), T0 + 14 * HOUR)
+    assert [d.status for d in drafts] == [AlertStatus.OPEN]
+    assert drafts[0].end == T0 + 14 * HOUR
+    assert drafts[0].evidence["level"] == "gap"
+    drafts += detector.finish(T0 + 15 * HOUR, memory)
+    assert final(drafts)[drafts[0].key].status == AlertStatus.CLOSED
+
+
+def test_a_late_fix_inside_a_gap_splits_it_and_withdraws_it() -> None:
+    memory = Memory()
+    detector = GapDetector(detect_settings())
+    first = track(1, T0 + np.r_[0.0, HOUR], LAT, LON)
+    drafts = push(detector, memory, first, T0 + HOUR)
+    later = track(1, [T0 + 21 * HOUR], LAT, LON, seq_from=50)
+    drafts += push(detector, memory, later, T0 + 21 * HOUR)
+    [gap] = standing(drafts)
+    assert gap.status == AlertStatus.CLOSED
+    assert gap.evidence["level"] == "gap"
+    late = track(1, [T0 + 11 * HOUR], LAT, LON, seq_from=99)
+    revision = push(detector, memory, late, T0 + 22 * HOUR, revised={1: T0 + 11 * HOUR})
+    assert [(d.key, d.status) for d in revision] == [(gap.key, AlertStatus.WITHDRAWN)]
+
+
+def test_a_late_fix_that_leaves_a_long_part_revises_the_alert_under_its_key() -> None:
+    memory = Memory()
+    detector = GapDetector(detect_settings())
+    drafts = push(detector, memory, track(1, T0 + np.r_[0.0, HOUR], LAT, LON), T0 + HOUR)
+    drafts += push(
+        detector, memory, track(1, [T0 + 30 * HOUR], LAT, LON, seq_from=7), T0 + 30 * HOUR
+    )
+    [gap] = standing(drafts)
+    late = track(1, [T0 + 15 * HOUR], LAT, LON, seq_from=99)
+    revision = push(detector, memory, late, T0 + 31 * HOUR, revised={1: T0 + 15 * HOUR})
+    after = standing(drafts + revision)
+    assert {d.key for d in after} == {gap.key, ("ais-gap", "ais:1", T0 + 15 * HOUR)}
+    assert final(revision)[gap.key].end == T0 + 15 * HOUR
+    assert final(revision)[gap.key].status == AlertStatus.CLOSED
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(min_value=60, max_value=20 * HOUR), min_size=1, max_size=12),
+    st.sampled_from([600.0, 3600.0, 7200.0]),
+)
+def test_a_gap_alert_exists_iff_an_interval_reaches_12_hours(
+    intervals: list[float], chunk_s: float
+) -> None:
+    t = T0 + np.cumsum([0.0, *intervals])
+    drafts = feed(GapDetector(detect_settings()), track(1, t, LAT, LON), chunk_s=chunk_s)
+    found = sorted(round(d.end - d.start, 3) for d in standing(drafts))
+    expected = sorted(round(i, 3) for i in intervals if i >= 12 * HOUR)
+    assert found == expected
+    assert all(d.evidence["level"] == "gap" for d in standing(drafts))
