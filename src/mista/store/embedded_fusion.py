@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from mista.errors import StoreError
 from mista.ingest.batch import label_id
@@ -211,72 +210,94 @@ class FusionTables:
     def report_feed(self, after_seq: int, limit: int) -> pa.Table:
         """Reports with seq above ``after_seq``, in seq order, at most ``limit``, every
         label: the FEED columns (``FEED_SCHEMA``). ``receiver`` is the first receiver that
-        heard the report (the radar, for a contact), null when none is known."""
+        heard the report (the radar, for a contact), null when none is known.
+
+        Two statements: the seq range and time window of the chunk (narrow columns), then
+        the reports of that range joined to the first receivers of that window's
+        receptions (row-group statistics prune both tables to the chunk). A report's first
+        reception is written with it, received at its observation time or, when a repeat
+        was merged into it, up to the dedupe window later.
+        """
         if limit <= 0:
             return FEED_SCHEMA.empty_table()
+        bounds = self._feed_bounds(after_seq, limit)
+        if bounds is None:
+            return FEED_SCHEMA.empty_table()
+        upper, low_us, high_us, untimed = bounds
+        window = []
+        params: dict[str, Any] = {"after": after_seq, "upper": upper}
+        if low_us is not None and high_us is not None:
+            window.append(f"e.received_at BETWEEN {_ts('lo')} AND {_ts('hi')}")
+            params["lo"] = low_us
+            params["hi"] = high_us + DEDUPE_WINDOW_S * 1_000_000
+        if untimed:
+            window.append("e.received_at IS NULL")
         fields = ", ".join(f"r.{name}" for name in _REPORT_FIELDS)
+        # No ORDER BY: sorting the few seq values in numpy and taking rows is cheaper than
+        # DuckDB sorting the wide rows.
         chunk = self._table(
             f"""
-            SELECT r.seq, r.id_hi, r.id_lo, r.label_no, {fields}
-            FROM reports r WHERE r.seq > $after ORDER BY r.seq LIMIT $limit
+            WITH r AS (
+                SELECT seq, id_hi, id_lo, label_no, {", ".join(_REPORT_FIELDS)}
+                FROM reports WHERE seq > $after AND seq <= $upper
+            ), c AS (
+                SELECT e.id_hi, e.id_lo,
+                       arg_min(e.receiver, coalesce(e.received_at, TIMESTAMPTZ '1970-01-01'))
+                           FILTER (WHERE e.receiver IS NOT NULL) AS receiver
+                FROM receptions e SEMI JOIN r ON r.id_hi = e.id_hi AND r.id_lo = e.id_lo
+                WHERE {" OR ".join(window)}
+                GROUP BY e.id_hi, e.id_lo
+            )
+            SELECT r.seq, r.id_hi, r.id_lo, r.label_no, {fields}, c.receiver
+            FROM r LEFT JOIN c ON c.id_hi = r.id_hi AND c.id_lo = r.id_lo
             """,
-            {"after": after_seq, "limit": limit},
+            params,
             "reading the report feed",
         )
-        if chunk.num_rows == 0:
-            return FEED_SCHEMA.empty_table()
-        receivers = self._first_receivers(chunk)
-        ids = pc.binary_join_element_wise(
-            _hex16(chunk.column("id_hi")), _hex16(chunk.column("id_lo")), ""
-        )
+        seq = chunk.column("seq").to_numpy()
+        if len(seq) > 1 and not bool(np.all(seq[1:] > seq[:-1])):
+            chunk = chunk.take(np.argsort(seq, kind="stable"))
         columns = [
             chunk.column("seq"),
-            ids,
-            *(chunk.column(name) for name in FEED_COLUMNS[2:-1]),
-            receivers,
+            _hex_ids(chunk.column("id_hi"), chunk.column("id_lo")),
+            *(chunk.column(name) for name in FEED_COLUMNS[2:]),
         ]
         return pa.Table.from_arrays(
             [column.cast(field.type) for column, field in zip(columns, FEED_SCHEMA, strict=True)],
             schema=FEED_SCHEMA,
         )
 
-    def _first_receivers(self, chunk: pa.Table) -> pa.ChunkedArray:
-        """The first receiver of each report of ``chunk``, in the chunk's row order.
+    def _feed_bounds(
+        self, after_seq: int, limit: int
+    ) -> tuple[int, int | None, int | None, bool] | None:
+        """(last seq, first and last observation time in epoch microseconds, whether any
+        report is untimed) of the next ``limit`` reports after ``after_seq``; None when
+        there are none.
 
-        A report's first reception is written with it, received at its observation time
-        (or up to the dedupe window later, when a repeat was merged into it), so only that
-        time window of the receptions is read (row-group statistics prune the rest).
+        Seqs are dense except where a batch's duplicates left gaps, so the range
+        ``after_seq + limit`` usually holds exactly ``limit`` reports and is counted from
+        row-group statistics and two narrow columns; only a range with gaps needs the
+        top-N over every later seq.
         """
-        bounds = pc.min_max(chunk.column("observed_at").cast(pa.int64()))
-        low, high = bounds["min"].as_py(), bounds["max"].as_py()
-        window = ["received_at IS NULL"]
-        params: dict[str, Any] = {}
-        if low is not None:
-            window.append(f"received_at BETWEEN {_ts('lo')} AND {_ts('hi')}")
-            params = {"lo": int(low), "hi": int(high) + DEDUPE_WINDOW_S * 1_000_000}
-        keys = chunk.select(["id_hi", "id_lo"]).append_column(
-            "k", pa.array(range(chunk.num_rows), pa.int64())
+        summary = (
+            "SELECT count(*), max(seq), epoch_us(min(observed_at)), "
+            "epoch_us(max(observed_at)), count(*) - count(observed_at) FROM "
         )
-        with self._registered("_feed_chunk", keys):
-            heard = self._table(
-                f"""
-                SELECT c.receiver FROM _feed_chunk k
-                LEFT JOIN (
-                    SELECT e.id_hi, e.id_lo,
-                           arg_min(e.receiver, coalesce(e.received_at,
-                                                        TIMESTAMPTZ '1970-01-01'))
-                               FILTER (WHERE e.receiver IS NOT NULL) AS receiver
-                    FROM receptions e SEMI JOIN _feed_chunk f
-                      ON f.id_hi = e.id_hi AND f.id_lo = e.id_lo
-                    WHERE ({" OR ".join(window)})
-                    GROUP BY e.id_hi, e.id_lo
-                ) c ON c.id_hi = k.id_hi AND c.id_lo = k.id_lo
-                ORDER BY k.k
-                """,
-                params,
-                "reading the report feed's receivers",
+        rows = self._rows(
+            summary + "reports WHERE seq > $after AND seq <= $upper",
+            {"after": after_seq, "upper": after_seq + limit},
+        )
+        count, upper, low, high, untimed = rows[0]
+        if count < limit:
+            rows = self._rows(
+                summary + "(SELECT seq, observed_at FROM reports WHERE seq > $after "
+                "ORDER BY seq LIMIT $limit)",
+                {"after": after_seq, "limit": limit},
             )
-        return heard.column("receiver")
+            count, upper, low, high, untimed = rows[0]
+        if not count:
+            return None
+        return int(upper), low, high, bool(untimed)
 
     # -- labels and cursor ---------------------------------------------------------------
 
@@ -543,16 +564,19 @@ class FusionTables:
         return changes
 
 
-def _hex16(halves: pa.ChunkedArray) -> pa.Array:
-    """uint64 values as 16 lowercase hex digits each (as ``printf('%016x')`` writes them)."""
-    values = np.asarray(halves.to_numpy(), dtype=np.uint64)
-    digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-    shifts = np.arange(60, -4, -4, dtype=np.uint64)
-    nibbles = ((values[:, None] >> shifts) & np.uint64(15)).astype(np.intp)
-    text = digits[nibbles].reshape(-1)
-    offsets = np.arange(0, 16 * (len(values) + 1), 16, dtype=np.int32)
+def _hex_ids(id_hi: pa.ChunkedArray, id_lo: pa.ChunkedArray) -> pa.Array:
+    """Report ids as 32 lowercase hex digits (as ``printf('%016x%016x')`` writes them):
+    the big-endian bytes of both halves hexed in one call, cut into rows without a copy."""
+    halves = np.column_stack(
+        [
+            np.asarray(id_hi.to_numpy(), dtype=np.uint64),
+            np.asarray(id_lo.to_numpy(), dtype=np.uint64),
+        ]
+    ).astype(">u8")
+    text = halves.tobytes().hex().encode("ascii")
+    offsets = np.arange(0, 32 * (len(halves) + 1), 32, dtype=np.int32)
     return pa.StringArray.from_buffers(
-        len(values), pa.py_buffer(offsets.tobytes()), pa.py_buffer(text.tobytes())
+        len(halves), pa.py_buffer(offsets.tobytes()), pa.py_buffer(text)
     )
 
 
