@@ -108,9 +108,9 @@ class RunDetector(ABC):
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         out: list[AlertDraft] = []
         for track, since in chunk.revised.items():
-            out += self._reevaluate(track, since, history)
+            out += self._reevaluate(track, since, chunk.watermark, history)
         points = _without_tracks(chunk.points, chunk.revised)
-        out += self._scan(points, history)
+        out += self._scan(points, chunk.watermark, history)
         out += self._expire(chunk.watermark, history)
         return out
 
@@ -122,7 +122,7 @@ class RunDetector(ABC):
 
     # -- runs -------------------------------------------------------------------------------
 
-    def _scan(self, points: TrackPoints, history: History) -> list[AlertDraft]:
+    def _scan(self, points: TrackPoints, watermark: float, history: History) -> list[AlertDraft]:
         selected = self.select(points)
         if not selected.all():
             points = points.take(selected)
@@ -191,7 +191,7 @@ class RunDetector(ABC):
                 if self.broken_by_other_points
                 else (e == index.shape[0] or int(rt[e]) != number)
             )
-            if still_open:
+            if still_open and watermark - run.end <= self.max_gap_s:
                 self._open[number] = run
                 out += self._opened(run, history)
             else:
@@ -273,7 +273,9 @@ class RunDetector(ABC):
                     return hint.key
         return (self.kind, track_id(history, run.track), run.start)
 
-    def _reevaluate(self, track: int, changed_at: float, history: History) -> list[AlertDraft]:
+    def _reevaluate(
+        self, track: int, changed_at: float, watermark: float, history: History
+    ) -> list[AlertDraft]:
         """Re-read the track from before the change and state its alerts afresh: changed
         ones are revised (same key), vanished ones withdrawn."""
         stands = self._ledger.of_track(track)
@@ -286,7 +288,7 @@ class RunDetector(ABC):
         self._hints[track] = list(affected)
         self._ledger.touched = set()
         try:
-            out = self._scan(history.history(track, since), history)
+            out = self._scan(history.history(track, since), watermark, history)
             touched = self._ledger.touched
         finally:
             self._ledger.touched = None

@@ -1,0 +1,102 @@
+"""encounter: two slow vessels <= 500 m apart for >= 2 h, >= 10 km from a port."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from mista.detect.encounter import EncounterDetector
+from mista.model import AlertStatus
+from tests.detect.builders import (
+    HOUR,
+    SEA,
+    T0,
+    east_of,
+    feed,
+    minutes,
+    north_of,
+    settings,
+    standing,
+    track,
+)
+
+LAT, LON = SEA
+
+
+def pair(
+    hours: float,
+    *,
+    apart_m: float = 300.0,
+    sog: float = 0.5,
+    lat: float = LAT,
+    lon: float = LON,
+    finish: bool = True,
+    silent: slice | None = None,
+):
+    t = minutes(0, hours)
+    a = track(1, t, lat, lon, sog=sog)
+    b = track(2, t, north_of(lat, apart_m), lon, sog=sog, label_no=2)
+    if silent is not None:
+        keep = np.ones(t.shape, np.bool_)
+        keep[silent] = False
+        b = b.take(keep)
+    return feed(EncounterDetector(settings()), [a, b], finish=finish)
+
+
+def test_two_hours_and_ten_minutes_side_by_side_is_an_encounter() -> None:
+    [alert] = standing(pair(2 + 1 / 6))
+    assert alert.kind == "encounter"
+    assert alert.status == AlertStatus.CLOSED
+    assert alert.tracks == ("ais:1", "ais:2")
+    assert alert.mmsis == (419_000_001, 419_000_002)
+    assert alert.label_nos == frozenset({1, 2})
+    assert alert.start == T0
+    assert alert.end == pytest.approx(T0 + (2 + 1 / 6) * HOUR)
+    assert alert.evidence["min_distance_m"] == pytest.approx(300, abs=1)
+    assert alert.evidence["median_speed_kn"] == 0.5
+    assert alert.key == ("encounter", "ais:1", "ais:2", T0)
+
+
+def test_one_hour_fifty_is_not() -> None:
+    assert standing(pair(2 - 1 / 6)) == []
+
+
+@pytest.mark.parametrize(("apart_m", "expected"), [(480.0, 1), (520.0, 0)])
+def test_the_distance_threshold(apart_m: float, expected: int) -> None:
+    assert len(standing(pair(3, apart_m=apart_m))) == expected
+
+
+@pytest.mark.parametrize(("sog", "expected"), [(1.9, 1), (2.1, 0)])
+def test_the_speed_threshold(sog: float, expected: int) -> None:
+    assert len(standing(pair(3, sog=sog))) == expected
+
+
+@pytest.mark.parametrize(("port_m", "expected"), [(8_000.0, 0), (12_000.0, 1)])
+def test_the_port_distance_threshold(port_m: float, expected: int) -> None:
+    # Islandport is at lat 0.5, lon 71; the pair sits east of it.
+    lon = east_of(0.5, 71.0, port_m)
+    assert len(standing(pair(3, lat=0.5, lon=lon))) == expected
+
+
+def test_it_is_open_while_they_stay_together() -> None:
+    drafts = pair(4, finish=False)
+    assert [d.status for d in drafts] == [AlertStatus.OPEN]
+    assert drafts[0].end - drafts[0].start >= 2 * HOUR
+
+
+def test_a_short_reception_gap_does_not_break_it_a_long_one_does() -> None:
+    assert len(standing(pair(3, silent=slice(60, 80)))) == 1
+    assert standing(pair(3, silent=slice(60, 110))) == []
+
+
+@hypothesis_settings(max_examples=25, deadline=None)
+@given(
+    st.sampled_from([100.0, 300.0, 490.0, 510.0, 800.0]),
+    st.sampled_from([1.0, 1.8, 2.2, 3.0]),
+)
+def test_an_encounter_needs_both_closeness_and_time(apart_m: float, hours: float) -> None:
+    found = standing(pair(hours, apart_m=apart_m))
+    assert len(found) == (1 if apart_m <= 500 and hours >= 2 else 0)

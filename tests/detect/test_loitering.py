@@ -1,0 +1,115 @@
+"""loitering: slow (< 2 kn average) for >= 1 h, every point >= 20 nm from shore."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mista.detect.loitering import LoiteringDetector
+from mista.model import AlertStatus
+from tests.detect.builders import (
+    HOUR,
+    MINUTE,
+    T0,
+    Memory,
+    east_of,
+    feed,
+    final,
+    minutes,
+    push,
+    settings,
+    standing,
+    track,
+)
+
+#: The test island's east shore is at lon 71 (lat 0..1).
+LAT = 0.5
+
+
+def offshore(metres: float) -> float:
+    return east_of(LAT, 71.0, metres)
+
+
+def loiter(hours: float, *, shore_m: float = 50_000.0, sog: float = 0.5, finish: bool = True):
+    points = track(7, minutes(0, hours), LAT, offshore(shore_m), sog=sog)
+    return feed(LoiteringDetector(settings()), points, finish=finish)
+
+
+def test_an_hour_and_a_bit_slow_far_offshore_is_loitering() -> None:
+    [alert] = standing(loiter(1.1))
+    assert alert.kind == "loitering"
+    assert alert.status == AlertStatus.CLOSED
+    assert alert.start == T0
+    assert alert.end == pytest.approx(T0 + 1.1 * HOUR)
+    assert alert.evidence["mean_speed_kn"] == 0.5
+    assert alert.evidence["min_shore_distance_m"] == pytest.approx(50_000, rel=0.02)
+    assert alert.evidence["thresholds"]["min_shore_distance_m"] == 37_040
+    assert alert.tracks == ("ais:7",)
+    assert alert.label_nos == frozenset({1})
+    assert len(alert.evidence["report_seqs"]) == 20
+
+
+def test_just_under_an_hour_is_not() -> None:
+    assert standing(loiter(0.98)) == []
+
+
+@pytest.mark.parametrize(("shore_m", "expected"), [(36_000.0, 0), (38_500.0, 1)])
+def test_the_shore_distance_threshold(shore_m: float, expected: int) -> None:
+    assert len(standing(loiter(2, shore_m=shore_m))) == expected
+
+
+@pytest.mark.parametrize(("sog", "expected"), [(2.1, 0), (1.9, 1)])
+def test_the_speed_threshold(sog: float, expected: int) -> None:
+    assert len(standing(loiter(2, sog=sog))) == expected
+
+
+def test_it_is_open_while_it_goes_on_then_closed_under_the_same_key() -> None:
+    drafts = loiter(3)
+    assert [d.status for d in drafts] == [AlertStatus.OPEN, AlertStatus.CLOSED]
+    assert drafts[0].key == drafts[1].key
+    assert drafts[1].end > drafts[0].end
+
+
+def test_a_point_near_shore_ends_the_run() -> None:
+    t = minutes(0, 2.5)
+    lon = np.full(t.shape, offshore(50_000.0))
+    lon[75] = offshore(10_000.0)  # one fix 10 km from shore, 75 min in
+    drafts = feed(LoiteringDetector(settings()), track(7, t, LAT, lon))
+    assert [round(d.end - d.start) for d in standing(drafts)] == [4440, 4440]
+    lon = np.full(t.shape, offshore(50_000.0))
+    lon[60] = offshore(10_000.0)  # an hour in: two runs of 59 min
+    assert standing(feed(LoiteringDetector(settings()), track(7, t[:121], LAT, lon[:121]))) == []
+
+
+def test_a_late_fast_fix_splits_the_run_and_withdraws_it() -> None:
+    memory = Memory()
+    detector = LoiteringDetector(settings())
+    t = minutes(0, 1.5)
+    drafts = push(detector, memory, track(7, t, LAT, offshore(50_000.0)), T0 + 2 * HOUR)
+    drafts += detector.update(_empty_chunk(T0 + 4 * HOUR), memory)
+    [alert] = standing(drafts)
+    late = track(7, [T0 + 45 * MINUTE + 30], LAT, offshore(50_000.0), sog=12.0, seq_from=99)
+    revision = push(detector, memory, late, T0 + 5 * HOUR, revised={7: late.t[0]})
+    assert [(d.key, d.status) for d in revision] == [(alert.key, AlertStatus.WITHDRAWN)]
+
+
+def test_a_late_slow_fix_revises_the_alert_under_its_key() -> None:
+    memory = Memory()
+    detector = LoiteringDetector(settings())
+    t = minutes(0, 3, step_s=10 * MINUTE)
+    drafts = push(detector, memory, track(7, t, LAT, offshore(50_000.0)), T0 + 3 * HOUR)
+    drafts += detector.update(_empty_chunk(T0 + 5 * HOUR), memory)
+    [alert] = standing(drafts)
+    late = track(7, [T0 + 65 * MINUTE], LAT, offshore(50_000.0), label_no=2, seq_from=99)
+    revision = push(detector, memory, late, T0 + 6 * HOUR, revised={7: late.t[0]})
+    [revised] = revision
+    assert revised.key == alert.key
+    assert revised.status == AlertStatus.CLOSED
+    assert revised.label_nos == frozenset({1, 2})
+    assert final(drafts + revision)[alert.key].evidence["points"] == len(t) + 1
+
+
+def _empty_chunk(watermark: float):
+    from mista.fuse.chunk import FusedChunk, TrackPoints
+
+    return FusedChunk(watermark=watermark, points=TrackPoints.empty())
