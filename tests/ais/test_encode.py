@@ -441,5 +441,37 @@ def test_bad_static_and_sentence_input_is_refused() -> None:
         nmea_sentences("abc", 0, tag_block=TagBlock(source="a,b"))
     with pytest.raises(InputError, match="armour set"):
         nmea_lines(["abc\\"], 0, "rx", 0)
+    with pytest.raises(InputError, match="payloads must be strings"):
+        nmea_lines(["abc", None], 0, "rx", 0)  # type: ignore[list-item]
     with pytest.raises(InputError, match="sequential message id"):
         nmea_sentences("abc", 0, seq_id=10)
+
+
+def test_class_b_flags_and_radio_widths() -> None:
+    a, b = encode_position_reports(
+        np.array([1, 18]), np.array([1, 2]), 0, 0, 1.0, 2.0, 3.0, 4.0, 5, 6,
+        cs=np.array([0, 1]), dsc=1, msg22=1, radio=np.array([(1 << 19) - 1, (1 << 20) - 1]),
+    )  # fmt: skip
+    class_a, class_b = decode_payload(a), decode_payload(b)
+    assert class_a["radio"] == (1 << 19) - 1
+    assert (class_b["cs"], class_b["display"], class_b["dsc"], class_b["msg22"]) == (
+        True, False, True, True,
+    )  # fmt: skip
+    assert class_b["radio"] == (1 << 20) - 1
+    with pytest.raises(InputError, match="19 bits of types 1, 2 and 3"):
+        encode_position_reports(**{**GOOD, "radio": 1 << 19})
+    with pytest.raises(InputError, match="expected one value per message"):
+        encode_position_reports(**{**GOOD, "mmsi": 5})
+    assert encode_position_reports(**{**GOOD, "msg_type": np.array([], int), "mmsi": []}) == []
+    assert nmea_lines([], 0, "rx", 0) == []
+
+
+def test_static_b_parts_ingest_as_identity_rows() -> None:
+    (a,) = encode_static_b_part_a(np.array([503123456]), ["Sea Wind"])
+    (b,) = encode_static_b_part_b(np.array([503123456]), 37, ["SRT"], ["VK1AB"], 7, 5, 2, 3)
+    lines = nmea_lines([a, b], [STATIC_B_PART_A_FILL_BITS, 0], "AUS-ais-darwin", 1767225600)
+    part_a, part_b = ingest(lines).to_pylist()
+    assert (part_a["mmsi"], part_a["name"], part_a["receiver"]) == (
+        503123456, "SEA WIND", "AUS-ais-darwin",
+    )  # fmt: skip
+    assert (part_b["callsign"], part_b["ship_type"], part_b["to_bow_m"]) == ("VK1AB", 37, 7)

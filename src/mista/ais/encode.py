@@ -158,6 +158,36 @@ def _clamped(name: str, values: object, n: int, top: int) -> npt.NDArray[np.int6
 # --- payloads -----------------------------------------------------------------------------
 
 
+# (first bit, width, column) in ITU-R M.1371-5 Table 45 (types 1, 2, 3) and Table 57 (18)
+_CLASS_A: tuple[tuple[int, int, str], ...] = (
+    (0, 6, "msg_type"), (6, 2, "repeat"), (8, 30, "mmsi"), (38, 4, "nav_status"),
+    (42, 8, "rot"), (50, 10, "speed"), (60, 1, "accuracy"), (61, 28, "lon"), (89, 27, "lat"),
+    (116, 12, "cog"), (128, 9, "heading"), (137, 6, "second"), (143, 2, "maneuver"),
+    (148, 1, "raim"), (149, 19, "radio"),
+)  # fmt: skip
+_CLASS_B: tuple[tuple[int, int, str], ...] = (
+    (0, 6, "msg_type"), (6, 2, "repeat"), (8, 30, "mmsi"), (46, 10, "speed"),
+    (56, 1, "accuracy"), (57, 28, "lon"), (85, 27, "lat"), (112, 12, "cog"),
+    (124, 9, "heading"), (133, 6, "second"), (141, 1, "cs"), (142, 1, "display"),
+    (143, 1, "dsc"), (144, 1, "band"), (145, 1, "msg22"), (146, 1, "assigned"),
+    (147, 1, "raim"), (148, 20, "radio"),
+)  # fmt: skip
+_CLASS_B_FLAGS = ("cs", "display", "dsc", "band", "msg22", "assigned")
+
+
+def _armour_rows(
+    layout: tuple[tuple[int, int, str], ...],
+    columns: dict[str, npt.NDArray[np.int64]],
+    rows: npt.NDArray[np.intp] | None,
+) -> list[str]:
+    """Payloads of ``layout`` for ``rows`` of ``columns`` (all rows when None)."""
+    if rows is None:
+        fields = [(off, width, columns[name]) for off, width, name in layout]
+        return armour(len(columns["mmsi"]), 168, fields)
+    fields = [(off, width, columns[name][rows]) for off, width, name in layout]
+    return armour(len(rows), 168, fields)
+
+
 def encode_position_reports(
     msg_type: object,
     mmsi: object,
@@ -184,87 +214,53 @@ def encode_position_reports(
 ) -> list[str]:
     """Position reports, types 1, 2, 3 and 18 (168 bits, 28 characters, fill bits 0).
 
-    ``msg_type`` and ``mmsi`` must be 1-d arrays (they fix the message count); the other
-    arguments are arrays of that length or scalars. Units are in the module docstring.
+    ``mmsi`` must be a 1-d array (it fixes the message count); the other arguments are
+    arrays of that length or scalars. Units are in the module docstring. Type 18 rows
+    ignore ``nav_status``, ``rot`` and ``maneuver``; types 1-3 ignore the class B flags
+    ``cs`` ... ``assigned`` and need ``radio`` below 2**19.
     """
     n = _count(mmsi)
     kind = broadcast_ints("msg_type", msg_type, n, 1, 18)
-    if not np.isin(kind, _POSITION_TYPES).all():
-        bad = int(kind[~np.isin(kind, _POSITION_TYPES)][0])
+    known = np.isin(kind, _POSITION_TYPES)
+    if not known.all():
+        bad = int(kind[~known][0])
         raise InputError(f"msg_type: {bad} is not a position report type (1, 2, 3 or 18)")
-    head: list[Bits] = [
-        (0, 6, kind),
-        (6, 2, broadcast_ints("repeat", repeat, n, 0, 3)),
-        (8, 30, broadcast_ints("mmsi", mmsi, n, 0, _MAX_MMSI)),
-    ]
-    speed = _tenths("sog_kn", sog_kn, n, na=1023, top=1022)
-    accuracy_bit = broadcast_ints("accuracy", accuracy, n, 0, 1)
-    x = _coordinate("lon", lon, n, 180)
-    y = _coordinate("lat", lat, n, 90)
-    course = _angle("cog", cog, n, 10.0, 3600)
-    hdg = _angle("heading", heading, n, 1.0, 511)
-    sec = broadcast_ints("second", second, n, 0, 63)
-    raim_bit = broadcast_ints("raim", raim, n, 0, 1)
+    flags = dict(zip(_CLASS_B_FLAGS, (cs, display, dsc, band, msg22, assigned), strict=True))
+    columns = {
+        "msg_type": kind,
+        "repeat": broadcast_ints("repeat", repeat, n, 0, 3),
+        "mmsi": broadcast_ints("mmsi", mmsi, n, 0, _MAX_MMSI),
+        "nav_status": broadcast_ints("nav_status", nav_status, n, 0, 15),
+        "rot": broadcast_ints("rot", rot, n, -128, 127),
+        "speed": _tenths("sog_kn", sog_kn, n, na=1023, top=1022),
+        "accuracy": broadcast_ints("accuracy", accuracy, n, 0, 1),
+        "lon": _coordinate("lon", lon, n, 180),
+        "lat": _coordinate("lat", lat, n, 90),
+        "cog": _angle("cog", cog, n, 10.0, 3600),
+        "heading": _angle("heading", heading, n, 1.0, 511),
+        "second": broadcast_ints("second", second, n, 0, 63),
+        "maneuver": broadcast_ints("maneuver", maneuver, n, 0, 3),
+        "raim": broadcast_ints("raim", raim, n, 0, 1),
+        "radio": broadcast_ints("radio", radio, n, 0, (1 << 20) - 1),
+        **{name: broadcast_ints(name, v, n, 0, 1) for name, v in flags.items()},
+    }
     class_b = kind == 18
-    if class_b.all():
-        return _class_b(n, head, speed, accuracy_bit, x, y, course, hdg, sec, raim_bit,
-                        radio, cs, display, dsc, band, msg22, assigned)  # fmt: skip
-    fields_a: list[Bits] = [
-        *head,
-        (38, 4, broadcast_ints("nav_status", nav_status, n, 0, 15)),
-        (42, 8, broadcast_ints("rot", rot, n, -128, 127)),
-        (50, 10, speed),
-        (60, 1, accuracy_bit),
-        (61, 28, x),
-        (89, 27, y),
-        (116, 12, course),
-        (128, 9, hdg),
-        (137, 6, sec),
-        (143, 2, broadcast_ints("maneuver", maneuver, n, 0, 3)),
-        (148, 1, raim_bit),
-    ]
+    too_wide = ~class_b & (columns["radio"] >= 1 << 19)
+    if too_wide.any():
+        value = int(columns["radio"][int(np.argmax(too_wide))])
+        raise InputError(f"radio: {value} does not fit the 19 bits of types 1, 2 and 3")
     if not class_b.any():
-        fields_a.append((149, 19, broadcast_ints("radio", radio, n, 0, (1 << 19) - 1)))
-        return armour(n, 168, fields_a)
-    # a mix: encode each kind over all rows, then pick per row
-    fields_a.append((149, 19, broadcast_ints("radio", radio, n, 0, (1 << 20) - 1)))
-    a = armour(n, 168, fields_a)
-    b = _class_b(n, head, speed, accuracy_bit, x, y, course, hdg, sec, raim_bit,
-                 radio, cs, display, dsc, band, msg22, assigned)  # fmt: skip
-    return [pb if is_b else pa for pa, pb, is_b in zip(a, b, class_b.tolist(), strict=True)]
-
-
-def _class_b(
-    n: int,
-    head: list[Bits],
-    speed: npt.NDArray[np.int64],
-    accuracy: npt.NDArray[np.int64],
-    x: npt.NDArray[np.int64],
-    y: npt.NDArray[np.int64],
-    course: npt.NDArray[np.int64],
-    hdg: npt.NDArray[np.int64],
-    sec: npt.NDArray[np.int64],
-    raim: npt.NDArray[np.int64],
-    radio: object,
-    *flags: object,
-) -> list[str]:
-    """Type 18 (ITU-R M.1371-5 Table 57): cs, display, dsc, band, msg22, assigned flags."""
-    names = ("cs", "display", "dsc", "band", "msg22", "assigned")
-    fields: list[Bits] = [
-        *head,
-        (46, 10, speed),
-        (56, 1, accuracy),
-        (57, 28, x),
-        (85, 27, y),
-        (112, 12, course),
-        (124, 9, hdg),
-        (133, 6, sec),
-        *((141 + k, 1, broadcast_ints(nm, f, n, 0, 1)) for k, (nm, f) in
-          enumerate(zip(names, flags, strict=True))),
-        (147, 1, raim),
-        (148, 20, broadcast_ints("radio", radio, n, 0, (1 << 20) - 1)),
-    ]  # fmt: skip
-    return armour(n, 168, fields)
+        return _armour_rows(_CLASS_A, columns, None)
+    if class_b.all():
+        return _armour_rows(_CLASS_B, columns, None)
+    # a mix: each layout over its own rows, then back into input order
+    rows_b = np.flatnonzero(class_b)
+    rows_a = np.flatnonzero(~class_b)
+    out = np.empty(n, dtype=object)
+    out[rows_a] = _armour_rows(_CLASS_A, columns, rows_a)
+    out[rows_b] = _armour_rows(_CLASS_B, columns, rows_b)
+    payloads: list[str] = out.tolist()
+    return payloads
 
 
 def encode_static_voyage(
@@ -523,7 +519,10 @@ def nmea_lines(
     names: list[str] = unique.tolist()
     for name in names:
         _tag_fields(TagBlock(source=name))
-    data = "".join(payloads).encode("ascii", "replace")
+    try:
+        data = "".join(payloads).encode("ascii", "replace")
+    except TypeError as exc:
+        raise InputError(f"payloads must be strings ({exc})") from None
     lengths = np.fromiter((len(p) for p in payloads), dtype=np.int64, count=n)
     if lengths.min() == 0:
         raise InputError("an empty payload cannot be sent")
