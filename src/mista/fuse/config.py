@@ -1,0 +1,91 @@
+"""Fusion settings: one typed table, units in the names, defaults with their reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from mista.errors import ConfigError
+
+__all__ = ["FuseConfig"]
+
+_HOUR_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class FuseConfig:
+    """How the fuser orders, segments, associates and forgets.
+
+    Speeds in knots, distances in metres, times in seconds. The segmenter follows the
+    Global Fishing Watch segmenter: a fix joins the segment it is plausible for (implied
+    speed at most ``max_speed_kn``), else it starts a new one.
+    """
+
+    #: Reports are held this long so they can be released in time order.
+    reorder_window_s: float = 600.0
+    #: A second copy of a fix (other receiver, other partner) is this close in time and place.
+    duplicate_window_s: float = 2.0
+    duplicate_distance_m: float = 50.0
+    #: Implied speed above this between fixes is implausible (GFW segmenter: 30 kn).
+    max_speed_kn: float = 30.0
+    #: Implied speed uses at least this time step (timestamps from different receivers
+    #: disagree by seconds) and forgives this much position noise.
+    speed_time_floor_s: float = 60.0
+    position_noise_m: float = 250.0
+    #: A segment becomes a track of its own (or takes over its MMSI's track) once it has
+    #: this many fixes over this span; until then its fixes are outliers.
+    segment_min_fixes: int = 10
+    segment_min_span_s: float = 1200.0
+    #: Two segments of one MMSI both heard within this time of each other are two vessels.
+    shared_overlap_s: float = 600.0
+    #: A short segment with no fix for this long is forgotten.
+    segment_timeout_s: float = _HOUR_S
+    #: At most this many short segments are kept per MMSI.
+    max_short_segments: int = 4
+    #: MMSI change: a new MMSI starts within this time of a track going silent, within
+    #: this distance of its dead-reckoned position, with a similar speed and course.
+    mmsi_change_window_s: float = 900.0
+    mmsi_change_distance_m: float = 2000.0
+    mmsi_change_speed_kn: float = 3.0
+    mmsi_change_course_deg: float = 30.0
+    #: The new MMSI's points continue the old track (same number and id) when true; else
+    #: they form a new track whose ``linked_from`` names the old one.
+    continue_across_mmsi_change: bool = True
+    #: Radar association: contact error, prediction error growth and cap, gate in sigmas.
+    radar_sigma_m: float = 150.0
+    prediction_sigma_m: float = 50.0
+    prediction_sigma_growth_m_per_s: float = 1.0
+    prediction_sigma_cap_m: float = 3000.0
+    gate_sigmas: float = 3.0
+    #: AIS tracks with no fix within this time of a contact are not predicted to it.
+    association_max_age_s: float = 1800.0
+    #: Contacts of one radar within this time of each other are one scan.
+    scan_s: float = 1.0
+    #: Dark tracks: confirmed after this many contacts over this span; a tentative one
+    #: with no contact for ``dark_tentative_timeout_s`` is dropped, a confirmed one after
+    #: ``dark_drop_after_s``. Speeds beyond ``dark_max_speed_kn`` do not join a track.
+    dark_confirm_contacts: int = 5
+    dark_confirm_span_s: float = 600.0
+    dark_tentative_timeout_s: float = 180.0
+    dark_drop_after_s: float = 900.0
+    dark_max_speed_kn: float = 40.0
+    #: Points older than this (before a track's newest) are forgotten; tracks silent this
+    #: long are evicted.
+    history_s: float = 26 * _HOUR_S
+    retire_after_s: float = 48 * _HOUR_S
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool):
+                continue
+            if not isinstance(value, int | float) or not value >= 0:
+                raise ConfigError(
+                    f"fuse setting {field.name} = {value!r} must be a number >= 0 "
+                    f"(default {field.default!r})"
+                )
+        if self.max_speed_kn <= 0:
+            raise ConfigError(f"fuse setting max_speed_kn = {self.max_speed_kn} must be > 0")
+        if self.segment_min_fixes < 2:
+            raise ConfigError(
+                f"fuse setting segment_min_fixes = {self.segment_min_fixes} must be >= 2"
+            )

@@ -1,0 +1,140 @@
+"""One track's retained points, in time order, bounded in time.
+
+Appending is cheap: a track keeps references to slices of the released chunk's columns
+(shared by every track in that chunk) and joins them into arrays of its own only when
+someone reads or changes its history.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from .chunk import TrackPoints
+
+__all__ = ["COLUMNS", "PointBlock", "TrackHistory"]
+
+F64 = npt.NDArray[np.float64]
+U16 = npt.NDArray[np.uint16]
+
+#: Column name -> dtype, as in ``TrackPoints`` (without ``track``, which is the owner's).
+COLUMNS: dict[str, type[np.generic]] = {
+    "seq": np.int64,
+    "t": np.float64,
+    "lat": np.float64,
+    "lon": np.float64,
+    "sog": np.float64,
+    "cog": np.float64,
+    "mmsi": np.int64,
+    "label_no": np.int32,
+    "source": np.uint8,
+    "flags": np.uint16,
+}
+
+#: Points: column name -> array (every column of ``COLUMNS``, equal lengths).
+PointBlock = dict[str, npt.NDArray[np.generic]]
+
+#: Joined into one block after this many slices even if nobody reads (bounds the list).
+_MAX_SLICES = 64
+
+
+def _empty() -> PointBlock:
+    return {name: np.empty(0, dtype) for name, dtype in COLUMNS.items()}
+
+
+class TrackHistory:
+    """Points of one track, oldest first; ``trim`` forgets those before a time."""
+
+    __slots__ = ("_cols", "_n", "_slices")
+
+    def __init__(self) -> None:
+        self._cols: PointBlock = _empty()  # owned, joined points
+        self._slices: list[tuple[PointBlock, int, int]] = []  # shared, not yet joined
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def first_t(self) -> float:
+        """The oldest retained time (``inf`` when empty)."""
+        if self._cols["t"].shape[0]:
+            return float(self._cols["t"][0])
+        if self._slices:
+            block, start, _ = self._slices[0]
+            return float(block["t"][start])
+        return float("inf")
+
+    def append_slice(self, block: PointBlock, start: int, stop: int) -> None:
+        """Add ``block[start:stop]`` (shared, never written to) after the newest point."""
+        self._slices.append((block, start, stop))
+        self._n += stop - start
+        if len(self._slices) > _MAX_SLICES:
+            self._join()
+
+    def append(self, block: PointBlock) -> None:
+        """Add points at or after the newest one (the caller keeps time order)."""
+        self.append_slice(block, 0, int(block["t"].shape[0]))
+
+    def _join(self) -> PointBlock:
+        if self._slices:
+            parts = [self._cols, *({n: b[n][s:e] for n in COLUMNS} for b, s, e in self._slices)]
+            self._cols = {n: np.concatenate([p[n] for p in parts]) for n in COLUMNS}
+            self._slices = []
+        return self._cols
+
+    @property
+    def t(self) -> F64:
+        out: F64 = self._join()["t"]  # type: ignore[assignment]
+        return out
+
+    @property
+    def flags(self) -> U16:
+        out: U16 = self._join()["flags"]  # type: ignore[assignment]
+        return out
+
+    def column(self, name: str) -> npt.NDArray[np.generic]:
+        return self._join()[name]
+
+    def insert(self, block: PointBlock) -> None:
+        """Add points anywhere in time (late data): merged in time order."""
+        cols = self._join()
+        merged = {name: np.concatenate([cols[name], block[name]]) for name in COLUMNS}
+        order = np.argsort(merged["t"], kind="stable")
+        self._cols = {name: column[order] for name, column in merged.items()}
+        self._n = int(order.shape[0])
+
+    def trim(self, before_t: float) -> None:
+        """Forget points older than ``before_t``."""
+        cols = self._join()
+        cut = int(np.searchsorted(cols["t"], before_t, side="left"))
+        if cut:
+            self._cols = {name: column[cut:].copy() for name, column in cols.items()}
+            self._n -= cut
+
+    def set_flags(self, seqs: npt.NDArray[np.int64], set_bits: int, clear_bits: int) -> None:
+        """Set and clear flag bits on the points with the given report numbers."""
+        cols = self._join()
+        hit = np.isin(cols["seq"], seqs)
+        flags = np.asarray(cols["flags"], np.uint16).copy()
+        flags[hit] = (flags[hit] | np.uint16(set_bits)) & np.uint16(~clear_bits & 0xFFFF)
+        cols["flags"] = flags
+
+    def take_out(self, seqs: npt.NDArray[np.int64]) -> PointBlock:
+        """Remove the points with the given report numbers and return them."""
+        cols = self._join()
+        hit = np.isin(cols["seq"], seqs)
+        out = {name: column[hit] for name, column in cols.items()}
+        self._cols = {name: column[~hit] for name, column in cols.items()}
+        self._n = int(self._cols["t"].shape[0])
+        return out
+
+    def points(self, track: int, since: float) -> TrackPoints:
+        """The points with ``t >= since`` as ``TrackPoints`` (copies)."""
+        cols = self._join()
+        start = int(np.searchsorted(cols["t"], since, side="left"))
+        picked = {name: column[start:].copy() for name, column in cols.items()}
+        return TrackPoints(
+            track=np.full(self._n - start, track, np.int64),
+            **picked,  # type: ignore[arg-type]
+        )

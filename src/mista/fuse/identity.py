@@ -1,0 +1,200 @@
+"""Identity history: names and call signs over time, MMSI and IMO validity, MMSI changes.
+
+Static rows (type 5, 24, any row with a name, call sign or IMO) update what is known of
+an MMSI; a change of a non-blank name or call sign is an event. An MMSI change is found
+by position: a track goes silent and a new MMSI starts where it would be by now.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import numpy.typing as npt
+
+from ._kinematics import dead_reckon, haversine_m
+from .chunk import IdentityEvent, IdentityKind
+from .config import FuseConfig
+from .mmsi import is_valid_imo, is_valid_ship_mmsi, mid
+from .segments import MmsiState
+from .tracks import Track
+
+__all__ = ["Predecessors", "identity_events", "mmsi_events", "normalise_text"]
+
+F64 = npt.NDArray[np.float64]
+
+#: Message types a ship sends (positions, static and voyage data); -1: no type (files).
+SHIP_MESSAGE_TYPES = frozenset({-1, 1, 2, 3, 5, 18, 19, 24, 27})
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_text(text: object) -> str | None:
+    """A name or call sign as compared: '@' padding and spaces trimmed, upper case;
+    blank is ``None``."""
+    if not isinstance(text, str):
+        return None
+    cleaned = _SPACES.sub(" ", text.replace("@", " ")).strip().upper()
+    return cleaned or None
+
+
+def identity_events(
+    state: MmsiState,
+    track: Track | None,
+    *,
+    t: float,
+    name: object,
+    callsign: object,
+    imo: int,
+    label_no: int,
+) -> list[IdentityEvent]:
+    """Record a static row; return name, call sign and IMO events it reveals."""
+    events: list[IdentityEvent] = []
+    new_name = normalise_text(name)
+    new_callsign = normalise_text(callsign)
+    # With two vessels on one MMSI a static row cannot be told apart: record, no events.
+    report = track is not None and len(state.tracks) == 1
+    labels = frozenset({label_no, *state.identity_labels})
+
+    def event(kind: IdentityKind, before: str | None, after: str | None) -> None:
+        assert track is not None
+        events.append(
+            IdentityEvent(
+                kind=kind,
+                t=t,
+                track=track.number,
+                mmsi=state.mmsi,
+                lat=track.last_lat,
+                lon=track.last_lon,
+                before=before,
+                after=after,
+                label_nos=labels,
+            )
+        )
+
+    if new_name is not None:
+        if report and state.name is not None and new_name != state.name:
+            event(IdentityKind.NAME_CHANGE, state.name, new_name)
+        state.name = new_name
+        if track is not None:
+            track.name = new_name
+    if new_callsign is not None:
+        if report and state.callsign is not None and new_callsign != state.callsign:
+            event(IdentityKind.CALLSIGN_CHANGE, state.callsign, new_callsign)
+        state.callsign = new_callsign
+    if imo > 0 and imo not in state.imos_checked and track is not None:
+        state.imos_checked.add(imo)
+        if not is_valid_imo(imo):
+            event(IdentityKind.INVALID_IMO, None, str(imo))
+    state.identity_labels = frozenset({label_no})
+    return events
+
+
+def mmsi_events(
+    state: MmsiState, track: Track, *, t: float, msg_type: int, label_no: int
+) -> list[IdentityEvent]:
+    """An INVALID_MMSI event the first time a ship message comes from an invalid MMSI."""
+    if state.invalid_reported or msg_type not in SHIP_MESSAGE_TYPES:
+        return []
+    state.invalid_reported = True
+    if is_valid_ship_mmsi(state.mmsi):
+        return []
+    return [
+        IdentityEvent(
+            kind=IdentityKind.INVALID_MMSI,
+            t=t,
+            track=track.number,
+            mmsi=state.mmsi,
+            lat=track.last_lat,
+            lon=track.last_lon,
+            before=None,
+            after=str(state.mmsi),
+            label_nos=frozenset({label_no}),
+        )
+    ]
+
+
+def change_events(
+    old: Track, new: Track, old_mmsi: int, new_mmsi: int, t: float, lat: float, lon: float
+) -> list[IdentityEvent]:
+    """MMSI_CHANGE (and FLAG_CHANGE when the MID differs) for a linked pair of tracks."""
+    labels = frozenset(old.label_nos | new.label_nos)
+    common = {"t": t, "track": new.number, "mmsi": new_mmsi, "lat": lat, "lon": lon}
+    events = [
+        IdentityEvent(
+            kind=IdentityKind.MMSI_CHANGE,
+            before=str(old_mmsi),
+            after=str(new_mmsi),
+            label_nos=labels,
+            other_track=old.number,
+            **common,  # type: ignore[arg-type]
+        )
+    ]
+    old_mid, new_mid = mid(old_mmsi), mid(new_mmsi)
+    if old_mid != new_mid:
+        events.append(
+            IdentityEvent(
+                kind=IdentityKind.FLAG_CHANGE,
+                before=None if old_mid is None else str(old_mid),
+                after=None if new_mid is None else str(new_mid),
+                label_nos=labels,
+                other_track=old.number,
+                **common,  # type: ignore[arg-type]
+            )
+        )
+    return events
+
+
+class Predecessors:
+    """The AIS tracks a new MMSI could continue: a snapshot of their last good fixes."""
+
+    def __init__(self, tracks: list[Track], config: FuseConfig) -> None:
+        self._config = config
+        self._tracks = [track for track in tracks if track.fix is not None]
+        fixes = [track.fix for track in self._tracks]
+        self._t = np.array([f.t for f in fixes if f is not None], np.float64)
+        self._lat = np.array([f.lat for f in fixes if f is not None], np.float64)
+        self._lon = np.array([f.lon for f in fixes if f is not None], np.float64)
+        self._sog = np.array([f.sog for f in fixes if f is not None], np.float64)
+        self._cog = np.array([f.cog for f in fixes if f is not None], np.float64)
+        self._used = np.zeros(len(self._tracks), np.bool_)
+
+    def find(
+        self,
+        *,
+        t: float,
+        lat: float,
+        lon: float,
+        sog: float,
+        cog: float,
+        latest_seen: dict[int, float],
+    ) -> Track | None:
+        """The one track that went silent within the window before ``t`` and would be
+        near ``(lat, lon)`` now at a similar speed and course; ``None`` if none or several."""
+        c = self._config
+        if not self._tracks:
+            return None
+        age = t - self._t
+        near_in_time = (age > 0) & (age <= c.mmsi_change_window_s) & ~self._used
+        index = np.flatnonzero(near_in_time)
+        if index.shape[0] == 0:
+            return None
+        plat, plon = dead_reckon(
+            self._lat[index], self._lon[index], self._sog[index], self._cog[index], age[index]
+        )
+        close = haversine_m(plat, plon, lat, lon) <= c.mmsi_change_distance_m
+        speed_gap = np.abs(self._sog[index] - sog)
+        similar_speed = ~(speed_gap > c.mmsi_change_speed_kn)  # unknown speeds pass
+        course_gap = np.abs((self._cog[index] - cog + 180.0) % 360.0 - 180.0)
+        moving = np.minimum(self._sog[index], sog) >= 1.0
+        similar_course = ~(moving & (course_gap > c.mmsi_change_course_deg))
+        candidates = index[close & similar_speed & similar_course]
+        found = [
+            int(i)
+            for i in candidates
+            if latest_seen.get(self._tracks[int(i)].mmsi or -1, math.inf) < t
+        ]
+        if len(found) != 1:
+            return None
+        self._used[found[0]] = True
+        return self._tracks[found[0]]

@@ -1,0 +1,328 @@
+"""Radar contacts: associated to AIS tracks, or followed as dark tracks.
+
+Each scan (one radar's contacts within ``scan_s``) is matched to the AIS tracks near that
+radar, predicted to the scan time (interpolated between fixes, dead-reckoned past the last
+one), gated at ``gate_sigmas`` and assigned with the Hungarian method
+(``scipy.optimize.linear_sum_assignment``). Contacts no AIS track explains feed a
+nearest-neighbour tracker: a dark track is confirmed after ``dark_confirm_contacts``
+contacts over ``dark_confirm_span_s``; a tentative one that stops getting contacts is
+dropped, so scattered false contacts never make a track. Associated contacts confirm an
+AIS track without adding points to it (AIS tracks stay AIS-only).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
+
+from ._kinematics import KNOT_M_S, dead_reckon, haversine_m
+from .chunk import Association, PointFlag, TrackKind
+from .config import FuseConfig
+from .feed import PositionRows
+from .tracks import Track
+
+__all__ = ["RadarTracker"]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+U16 = npt.NDArray[np.uint16]
+
+_BAD = int(PointFlag.OUTLIER | PointFlag.IMPLAUSIBLE_SPEED)
+_M_PER_DEG = 111_195.0
+#: Contacts further than this beyond a radar's contacts are not considered for it.
+_SEARCH_MARGIN_M = 30_000.0
+#: Contacts used to fit a dark track's velocity.
+_FIT_CONTACTS = 8
+
+
+class _Sink(Protocol):
+    associations: list[Association]
+    touched: set[int]
+
+    def add(self, rows: PositionRows, track: I64, flags: U16) -> None: ...
+
+
+class _DarkTrack:
+    """Contacts followed by one radar; ``track`` is set once confirmed."""
+
+    __slots__ = ("index", "lat", "lon", "t", "track")
+
+    def __init__(self) -> None:
+        self.t: list[float] = []
+        self.lat: list[float] = []
+        self.lon: list[float] = []
+        self.index: list[PositionRows] = []  # contacts while tentative
+        self.track: Track | None = None
+
+    def predict(self, t: float, config: FuseConfig) -> tuple[float, float, float]:
+        """Position at ``t`` and the gate radius (m): a straight-line fit of the last
+        contacts, or the last contact with room for top speed when there is no fit."""
+        noise = config.gate_sigmas * math.sqrt(2.0) * config.radar_sigma_m
+        dt = t - self.t[-1]
+        times = np.asarray(self.t[-_FIT_CONTACTS:])
+        if times.shape[0] >= 3 and times[-1] - times[0] >= 30.0:
+            lats = np.asarray(self.lat[-_FIT_CONTACTS:])
+            lons = np.asarray(self.lon[-_FIT_CONTACTS:])
+            x = times - times[-1]
+            slope_lat, icpt_lat = np.polyfit(x, lats, 1)
+            slope_lon, icpt_lon = np.polyfit(x, lons, 1)
+            return (
+                float(icpt_lat + slope_lat * dt),
+                float(icpt_lon + slope_lon * dt),
+                noise + 1.0 * dt,
+            )
+        return self.lat[-1], self.lon[-1], noise + config.dark_max_speed_kn * KNOT_M_S * dt
+
+
+class RadarTracker:
+    def __init__(self, config: FuseConfig, new_dark: Callable[[str], tuple[int, str]]) -> None:
+        self._config = config
+        self._new_dark = new_dark
+        self._dark: dict[str, list[_DarkTrack]] = {}
+        self._dark_done_t: dict[str, float] = {}
+        self._confirmed: dict[int, Track] = {}
+        self._touched: set[int] = set()
+
+    def dark_track(self, number: int) -> Track | None:
+        return self._confirmed.get(number)
+
+    def confirmed(self) -> Iterator[Track]:
+        return iter(self._confirmed.values())
+
+    def touched(self) -> Iterator[Track]:
+        touched, self._touched = self._touched, set()
+        return (self._confirmed[n] for n in touched if n in self._confirmed)
+
+    def evict(self, horizon: float, history_s: float) -> None:
+        """Forget confirmed dark tracks silent since before ``horizon``; trim the rest."""
+        for number, track in list(self._confirmed.items()):
+            if track.last_t < horizon:
+                del self._confirmed[number]
+            else:
+                track.trim(history_s)
+
+    def associate(self, rows: PositionRows, ais: list[Track], sink: _Sink) -> None:
+        """Associate contacts (time order) to AIS tracks, else to dark tracks."""
+        radars = np.asarray([r if isinstance(r, str) else "radar" for r in rows.receiver.tolist()])
+        order = np.lexsort((rows.t, radars))
+        rows = rows.take(order)
+        radars = radars[order]
+        bounds = np.flatnonzero(np.r_[True, radars[1:] != radars[:-1], True])
+        snapshot = _Snapshot(ais)
+        for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            self._one_radar(str(radars[start]), rows.take(slice(start, stop)), snapshot, sink)
+
+    def _one_radar(self, radar: str, rows: PositionRows, snapshot: _Snapshot, sink: _Sink) -> None:
+        c = self._config
+        gaps = np.flatnonzero(np.diff(rows.t) > c.scan_s) + 1
+        scans = np.split(np.arange(len(rows)), gaps)
+        scan_t = np.array([float(rows.t[s].mean()) for s in scans])
+        predicted = snapshot.predict(rows, scan_t, c)
+        for k, scan in enumerate(scans):
+            t = float(scan_t[k])
+            assigned = np.full(scan.shape[0], -1, np.int64)
+            distance = np.full(scan.shape[0], np.nan)
+            if predicted is not None:
+                numbers, plat, plon, sigma = predicted
+                d = haversine_m(
+                    plat[:, k][:, None],
+                    plon[:, k][:, None],
+                    rows.lat[scan][None, :],
+                    rows.lon[scan][None, :],
+                )
+                total = np.sqrt(sigma[:, k] ** 2 + c.radar_sigma_m**2)[:, None]
+                gate = c.gate_sigmas * total
+                inside = d <= gate
+                if inside.any():
+                    cand = np.flatnonzero(inside.any(axis=1))
+                    cost = np.where(inside[cand], (d[cand] / total[cand]) ** 2, 1e9)
+                    r, col = linear_sum_assignment(cost)
+                    ok = cost[r, col] < 1e9
+                    assigned[col[ok]] = numbers[cand[r[ok]]]
+                    distance[col[ok]] = d[cand[r[ok]], col[ok]]
+            free = np.flatnonzero(assigned < 0)
+            if free.shape[0] and t >= self._dark_done_t.get(radar, -math.inf):
+                self._dark_done_t[radar] = t
+                dark, dark_d = self._follow_dark(radar, rows, scan[free], t, sink)
+                assigned[free] = dark
+                distance[free] = dark_d
+            for j, i in enumerate(scan.tolist()):
+                number = int(assigned[j])
+                sink.associations.append(
+                    Association(
+                        seq=int(rows.seq[i]),
+                        t=float(rows.t[i]),
+                        track=None if number < 0 else number,
+                        distance_m=None if number < 0 else float(distance[j]),
+                    )
+                )
+
+    def _follow_dark(
+        self, radar: str, rows: PositionRows, index: npt.NDArray[np.intp], t: float, sink: _Sink
+    ) -> tuple[I64, F64]:
+        """Contacts no AIS track explains: continue dark tracks or start tentative ones."""
+        c = self._config
+        tracks = [
+            d
+            for d in self._dark.get(radar, [])
+            if t - d.t[-1]
+            <= (c.dark_drop_after_s if d.track is not None else c.dark_tentative_timeout_s)
+        ]
+        out = np.full(index.shape[0], -1, np.int64)
+        out_d = np.full(index.shape[0], np.nan)
+        matched = np.full(index.shape[0], -1, np.int64)
+        if tracks:
+            pred = np.array([d.predict(t, c) for d in tracks])
+            dist = haversine_m(
+                pred[:, 0][:, None],
+                pred[:, 1][:, None],
+                rows.lat[index][None, :],
+                rows.lon[index][None, :],
+            )
+            inside = dist <= pred[:, 2][:, None]
+            if inside.any():
+                cost = np.where(inside, dist / pred[:, 2][:, None], 1e9)
+                r, col = linear_sum_assignment(cost)
+                ok = cost[r, col] < 1e9
+                matched[col[ok]] = r[ok]
+                out_d[col[ok]] = dist[r[ok], col[ok]]
+        for j, i in enumerate(index.tolist()):
+            one = rows.take(slice(i, i + 1))
+            if matched[j] < 0:
+                dark = _DarkTrack()
+                tracks.append(dark)
+            else:
+                dark = tracks[int(matched[j])]
+            dark.t.append(float(rows.t[i]))
+            dark.lat.append(float(rows.lat[i]))
+            dark.lon.append(float(rows.lon[i]))
+            if len(dark.t) > 2 * _FIT_CONTACTS:
+                del dark.t[0], dark.lat[0], dark.lon[0]
+            if dark.track is None:
+                dark.index.append(one)
+                if len(dark.index) >= c.dark_confirm_contacts and (
+                    dark.index[-1].t[0] - dark.index[0].t[0] >= c.dark_confirm_span_s
+                ):
+                    self._confirm(radar, dark, sink)
+                    assert dark.track is not None
+                    out[j] = dark.track.number
+                else:
+                    out_d[j] = np.nan
+                continue
+            self._place(dark.track, one, sink)
+            out[j] = dark.track.number
+        self._dark[radar] = tracks
+        return out, out_d
+
+    def _confirm(self, radar: str, dark: _DarkTrack, sink: _Sink) -> None:
+        number, track_id = self._new_dark(radar)
+        track = Track(number, track_id, TrackKind.DARK, None)
+        dark.track = track
+        self._confirmed[number] = track
+        self._place(track, PositionRows.concat(dark.index), sink)
+        dark.index = []
+
+    def _place(self, track: Track, rows: PositionRows, sink: _Sink) -> None:
+        flags = np.zeros(len(rows), np.uint16)
+        numbers = np.full(len(rows), track.number, np.int64)
+        track.add(
+            {
+                "seq": rows.seq,
+                "t": rows.t,
+                "lat": rows.lat,
+                "lon": rows.lon,
+                "sog": rows.sog,
+                "cog": rows.cog,
+                "mmsi": np.full(len(rows), -1, np.int64),
+                "label_no": rows.label_no,
+                "source": rows.source,
+                "flags": flags,
+            }
+        )
+        sink.add(rows, numbers, flags)
+        self._touched.add(track.number)
+
+
+class _Snapshot:
+    """AIS tracks' last positions, to pick those near a radar's contacts."""
+
+    def __init__(self, tracks: list[Track]) -> None:
+        self.tracks = [t for t in tracks if len(t.history)]
+        self.last_t = np.array([t.last_t for t in self.tracks], np.float64)
+        self.lat = np.array([t.last_lat for t in self.tracks], np.float64)
+        self.lon = np.array([t.last_lon for t in self.tracks], np.float64)
+
+    def predict(
+        self, rows: PositionRows, scan_t: F64, c: FuseConfig
+    ) -> tuple[I64, F64, F64, F64] | None:
+        """Track numbers and their predicted lat, lon and sigma (m) at each scan time
+        (arrays tracks x scans), for the tracks near these contacts; ``None`` if none."""
+        if not self.tracks:
+            return None
+        margin_deg = _SEARCH_MARGIN_M / _M_PER_DEG
+        lat_lo, lat_hi = float(rows.lat.min()) - margin_deg, float(rows.lat.max()) + margin_deg
+        coslat = max(math.cos(math.radians(float(np.abs(rows.lat).max()) + margin_deg)), 0.05)
+        lon_lo = float(rows.lon.min()) - margin_deg / coslat
+        lon_hi = float(rows.lon.max()) + margin_deg / coslat
+        near = (
+            (self.last_t >= float(scan_t[0]) - c.association_max_age_s)
+            & (self.lat >= lat_lo)
+            & (self.lat <= lat_hi)
+            & (self.lon >= lon_lo)
+            & (self.lon <= lon_hi)
+        )
+        index = np.flatnonzero(near)
+        if index.shape[0] == 0:
+            return None
+        n, m = index.shape[0], scan_t.shape[0]
+        plat = np.empty((n, m))
+        plon = np.empty((n, m))
+        sigma = np.empty((n, m))
+        numbers = np.empty(n, np.int64)
+        for row, i in enumerate(index.tolist()):
+            track = self.tracks[i]
+            numbers[row] = track.number
+            plat[row], plon[row], sigma[row] = _predict_track(track, scan_t, c)
+        return numbers, plat, plon, sigma
+
+
+def _predict_track(track: Track, when: F64, c: FuseConfig) -> tuple[F64, F64, F64]:
+    """A track's position at times ``when``: between fixes interpolated, after the last
+    dead-reckoned, before the first held; sigma grows with the time to the nearest fix."""
+    history = track.history
+    good = (history.flags & np.uint16(_BAD)) == 0
+    t = history.t[good]
+    if t.shape[0] == 0:
+        t = history.t
+        good = np.ones(t.shape[0], np.bool_)
+    lat = history.column("lat")[good].astype(np.float64)
+    lon = history.column("lon")[good].astype(np.float64)
+    plat = np.interp(when, t, lat)
+    plon = np.interp(when, t, np.unwrap(lon, period=360.0))
+    i = np.searchsorted(t, when)
+    before = np.where(i > 0, when - t[np.maximum(i - 1, 0)], np.inf)
+    after = np.where(i < t.shape[0], t[np.minimum(i, t.shape[0] - 1)] - when, np.inf)
+    near_dt = np.minimum(before, after)
+    late = when > t[-1]
+    if late.any():
+        sog = history.column("sog")[good].astype(np.float64)
+        cog = history.column("cog")[good].astype(np.float64)
+        dr_lat, dr_lon = dead_reckon(
+            np.full(int(late.sum()), lat[-1]),
+            np.full(int(late.sum()), lon[-1]),
+            np.full(int(late.sum()), sog[-1]),
+            np.full(int(late.sum()), cog[-1]),
+            when[late] - t[-1],
+        )
+        plat[late] = dr_lat
+        plon[late] = dr_lon
+    plon = (plon + 180.0) % 360.0 - 180.0
+    sigma = np.minimum(
+        c.prediction_sigma_m + c.prediction_sigma_growth_m_per_s * near_dt, c.prediction_sigma_cap_m
+    )
+    return plat, plon, sigma
