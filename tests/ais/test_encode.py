@@ -417,11 +417,28 @@ GOOD: dict[str, Any] = {
         ("lat", np.array([1.0, 2.0]), "expected a scalar or 1 values"),
         ("mmsi", np.array(["x"]), "expected integers"),
         ("lat", "north", "expected numbers"),
+        ("mmsi", np.array([2**64 - 1], dtype=np.uint64), "mmsi: 18446744073709551615 is"),
+        ("mmsi", np.array([1e30]), "mmsi: 1e.30 is outside"),
+        ("second", True, None),
+        ("rot", np.array([-128.0]), None),
     ],
 )
-def test_bad_position_input_is_refused(field: str, value: object, message: str) -> None:
+def test_bad_position_input_is_refused(field: str, value: object, message: str | None) -> None:
+    if message is None:  # accepted: whole floats and booleans are integers
+        (payload,) = encode_position_reports(**{**GOOD, field: value})
+        key, expected = {"second": ("second", 1), "rot": ("turn", "nan")}[field]
+        assert decode_payload(payload)[key] == expected
+        return
     with pytest.raises(InputError, match=message):
         encode_position_reports(**{**GOOD, field: value})
+
+
+def test_huge_angles_wrap_instead_of_overflowing() -> None:
+    big = 1.2345678901234567e21  # beyond int64 when scaled
+    (payload,) = encode_position_reports(**{**GOOD, "cog": -719.5, "heading": big})
+    decoded = decode_payload(payload)
+    assert decoded["course"] == 0.5
+    assert decoded["heading"] == round(math.fmod(big, 360)) % 360
 
 
 def test_bad_static_and_sentence_input_is_refused() -> None:

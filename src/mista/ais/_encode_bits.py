@@ -48,11 +48,12 @@ def broadcast_ints(name: str, values: object, n: int, lo: int, hi: int) -> npt.N
             raise InputError(f"{name}: {arr.flat[int(np.argmax(bad))]!r} is not a whole number")
     elif arr.dtype.kind not in "iu":
         raise InputError(f"{name}: expected integers, got {arr.dtype}")
-    out = np.broadcast_to(arr.astype(np.int64), (n,))
-    bad = (out < lo) | (out > hi)
+    # checked before the cast, so that no float or uint64 can wrap around in int64
+    bad = (arr < lo) | (arr > hi)
     if bad.any():
-        raise InputError(f"{name}: {int(out[int(np.argmax(bad))])} is outside {lo}..{hi}")
-    return out
+        value = arr.flat[int(np.argmax(bad))].item()
+        raise InputError(f"{name}: {value!r} is outside {lo}..{hi}")
+    return np.broadcast_to(arr.astype(np.int64), (n,))
 
 
 def six_bit_text(name: str, values: object, n: int, chars: int) -> npt.NDArray[np.int64]:

@@ -145,7 +145,8 @@ def _angle(name: str, values: object, n: int, scale: float, na: int) -> npt.NDAr
     x = _floats(name, values, n)
     nan = np.isnan(x)
     _first_bad(name, x, np.isinf(x), "is not a finite angle")
-    raw = np.rint(np.where(nan, 0.0, x) * scale).astype(np.int64) % int(360 * scale)
+    turns = np.mod(np.where(nan, 0.0, x), 360.0)  # before the cast: no int64 overflow
+    raw = np.rint(turns * scale).astype(np.int64) % int(360 * scale)
     return np.where(nan, na, raw)
 
 
