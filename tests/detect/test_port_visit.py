@@ -1,0 +1,80 @@
+"""port-visit: within 3 km of a port to enter, beyond 4 km to leave, >= 30 min inside."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mista.detect.port_visit import PortVisitDetector
+from mista.model import AlertStatus
+from tests.detect.builders import (
+    HOUR,
+    MINUTE,
+    T0,
+    east_of,
+    feed,
+    settings,
+    standing,
+    track,
+)
+
+#: Islandport is at lat 0.5, lon 71.
+LAT = 0.5
+
+
+def at(metres: float) -> float:
+    return east_of(LAT, 71.0, metres)
+
+
+def visit(distances_m: np.ndarray, *, step_s: float = MINUTE, finish: bool = True):
+    t = T0 + np.arange(distances_m.shape[0]) * step_s
+    lon = np.array([at(d) for d in distances_m])
+    return feed(PortVisitDetector(settings()), track(3, t, LAT, lon, sog=0.0), finish=finish)
+
+
+def approach(inside_min: int, *, inside_m: float = 1_000.0) -> np.ndarray:
+    """From 10 km out, ``inside_min`` minutes at ``inside_m``, back out to 10 km."""
+    return np.r_[np.full(10, 10_000.0), np.full(inside_min + 1, inside_m), np.full(10, 10_000.0)]
+
+
+def test_forty_minutes_within_a_kilometre_is_a_visit() -> None:
+    [alert] = standing(visit(approach(40)))
+    assert alert.kind == "port-visit"
+    assert alert.status == AlertStatus.CLOSED
+    assert alert.evidence["port"] == "Islandport"
+    assert alert.end - alert.start == 40 * MINUTE
+    assert alert.evidence["min_distance_m"] == pytest.approx(1_000, rel=0.01)
+
+
+def test_a_drive_by_of_29_minutes_is_not() -> None:
+    assert standing(visit(approach(29))) == []
+
+
+@pytest.mark.parametrize(("inside_m", "expected"), [(2_900.0, 1), (3_100.0, 0)])
+def test_the_entry_distance(inside_m: float, expected: int) -> None:
+    assert len(standing(visit(approach(60, inside_m=inside_m)))) == expected
+
+
+def test_between_3_and_4_km_keeps_the_vessel_inside() -> None:
+    # In at 2 km for 20 min, 3.5 km for 20 min (still inside), out: a 40-minute visit.
+    d = np.r_[np.full(5, 10_000.0), np.full(20, 2_000.0), np.full(20, 3_500.0), np.full(5, 9e3)]
+    [alert] = standing(visit(d))
+    assert alert.end - alert.start == 39 * MINUTE
+
+
+def test_between_3_and_4_km_does_not_enter() -> None:
+    assert standing(visit(np.r_[np.full(5, 10_000.0), np.full(90, 3_500.0)])) == []
+
+
+def test_open_while_in_port() -> None:
+    drafts = visit(np.r_[np.full(5, 10_000.0), np.full(120, 500.0)], finish=False)
+    assert [d.status for d in drafts] == [AlertStatus.OPEN]
+    assert drafts[0].end - drafts[0].start >= 30 * MINUTE
+
+
+def test_a_silence_in_port_does_not_end_the_visit() -> None:
+    t = T0 + np.r_[0.0, 60, 120, 10 * HOUR, 10 * HOUR + 60]
+    lon = [at(10_000.0), at(500.0), at(500.0), at(500.0), at(10_000.0)]
+    drafts = feed(PortVisitDetector(settings()), track(3, t, LAT, lon))
+    [alert] = standing(drafts)
+    assert alert.end - alert.start == 10 * HOUR - 60

@@ -1,0 +1,102 @@
+"""spoofing: runs of flagged points; reasons speed, land and circle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mista.detect.spoofing import SpoofingDetector, fit_circle
+from mista.fuse.chunk import PointFlag
+from mista.model import AlertStatus
+from tests.detect.builders import (
+    HOUR,
+    MINUTE,
+    SEA,
+    T0,
+    feed,
+    minutes,
+    north_of,
+    settings,
+    standing,
+    track,
+)
+
+LAT, LON = SEA
+OUTLIER = int(PointFlag.OUTLIER)
+SPEED = int(PointFlag.IMPLAUSIBLE_SPEED)
+LAND = int(PointFlag.ON_LAND)
+
+
+def spoof(flags: list[int], *, lat=LAT, lon=LON):
+    t = T0 + np.arange(len(flags)) * MINUTE
+    return feed(SpoofingDetector(settings()), track(4, t, lat, lon, flags=flags))
+
+
+def test_three_implausible_jumps_are_spoofing_for_speed() -> None:
+    [alert] = standing(spoof([0, SPEED, 0, SPEED, 0, SPEED, 0]))
+    assert alert.kind == "spoofing"
+    assert alert.status == AlertStatus.CLOSED
+    assert alert.evidence["reason"] == "speed"
+    assert alert.evidence["points"] == 3
+    assert alert.evidence["thresholds"]["max_speed_kn"] == 30.0
+
+
+def test_two_are_not() -> None:
+    assert standing(spoof([0, SPEED, 0, SPEED, 0])) == []
+
+
+def test_positions_on_land_are_spoofing_for_land() -> None:
+    [alert] = standing(spoof([LAND] * 4))
+    assert alert.evidence["reason"] == "land"
+
+
+def test_good_points_are_never_spoofing() -> None:
+    assert spoof([0] * 50) == []
+
+
+def test_flagged_points_hours_apart_are_separate_runs() -> None:
+    t = T0 + np.r_[0.0, 60, 120, 3 * HOUR, 3 * HOUR + 60]
+    drafts = feed(SpoofingDetector(settings()), track(4, t, LAT, LON, flags=SPEED))
+    [alert] = standing(drafts)
+    assert alert.evidence["points"] == 3
+
+
+def circle(n: int, radius_m: float, arc_deg: float = 360.0):
+    angle = np.radians(np.linspace(0, arc_deg, n, endpoint=arc_deg < 360))
+    lat = north_of(LAT, 0.0) + radius_m * np.cos(angle) / 111_195.0
+    lon = LON + radius_m * np.sin(angle) / (111_195.0 * np.cos(np.radians(LAT)))
+    return lat, lon
+
+
+def test_outlier_positions_on_a_circle_are_spoofing_for_circle() -> None:
+    lat, lon = circle(12, 2_000.0)
+    [alert] = standing(spoof([OUTLIER] * 12, lat=lat, lon=lon))
+    assert alert.evidence["reason"] == "circle"
+    assert alert.evidence["radius_m"] == pytest.approx(2_000.0, rel=0.01)
+
+
+def test_outliers_scattered_or_on_a_short_arc_are_not_a_circle() -> None:
+    rng = np.random.default_rng(3)
+    lat = LAT + rng.uniform(-0.1, 0.1, 12)
+    lon = LON + rng.uniform(-0.1, 0.1, 12)
+    [scattered] = standing(spoof([OUTLIER] * 12, lat=lat, lon=lon))
+    assert scattered.evidence["reason"] == "speed"
+    lat, lon = circle(12, 2_000.0, arc_deg=90.0)
+    [arc] = standing(spoof([OUTLIER] * 12, lat=lat, lon=lon))
+    assert arc.evidence["reason"] == "speed"
+
+
+def test_the_circle_fit_finds_centre_and_radius() -> None:
+    lat, lon = circle(20, 5_000.0)
+    centre_lat, centre_lon, radius, residual, arc = fit_circle(lat, lon) or (0, 0, 0, 1, 0)
+    assert centre_lat == pytest.approx(LAT, abs=1e-4)
+    assert centre_lon == pytest.approx(LON, abs=1e-4)
+    assert radius == pytest.approx(5_000.0, rel=1e-3)
+    assert residual < 0.01
+    assert arc > 340
+
+
+def test_a_long_spoof_is_open_while_it_lasts() -> None:
+    t = minutes(0, 1)
+    drafts = feed(SpoofingDetector(settings()), track(4, t, LAT, LON, flags=SPEED), finish=False)
+    assert [d.status for d in drafts] == [AlertStatus.OPEN]
