@@ -136,9 +136,10 @@ class LandMask:
 
     def on_land(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
         """True where (lon, lat) in degrees lies inside a land polygon; NaN is not on land."""
-        lon_a = _wrap_lon(np.asarray(lon, dtype=np.float64))
-        lat_a = np.asarray(lat, dtype=np.float64)
-        lon_a, lat_a = np.broadcast_arrays(lon_a, lat_a)
+        lon_b, lat_b = np.broadcast_arrays(
+            np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+        )
+        lon_a, lat_a = _wrap_lon(lon_b.ravel()), lat_b.ravel()
         valid = np.isfinite(lon_a) & np.isfinite(lat_a)
         row, col = self._cell_index(np.where(valid, lon_a, 0.0), np.where(valid, lat_a, 0.0))
         cls = self._cells[row, col]
@@ -148,6 +149,7 @@ class LandMask:
             result[near_coast] = shapely.contains_xy(
                 self._union, lon_a[near_coast], lat_a[near_coast]
             )
+        return result.reshape(lon_b.shape)
         return result
 
     def _shore_index(self) -> tuple[Any, NDArray[np.float64], NDArray[np.intp]]:
