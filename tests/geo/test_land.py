@@ -195,10 +195,10 @@ def test_from_geojson_square(tmp_path: Path) -> None:
 def test_from_geojson_rejects_garbage(tmp_path: Path, document: str) -> None:
     path = tmp_path / "land.geojson"
     path.write_text(document)
-    with pytest.raises(ConfigError, match="land.geojson"):
+    with pytest.raises(ConfigError, match=r"land\.geojson"):
         LandMask.from_geojson(path)
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="nowhere.geojson"):
+    with pytest.raises(ConfigError, match=r"nowhere\.geojson"):
         LandMask.from_geojson(tmp_path / "nowhere.geojson")
