@@ -1,0 +1,87 @@
+"""close-approach: two moving vessels within 926 m; raised early by CPA/TCPA."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mista.detect.close_approach import CloseApproachDetector
+from mista.model import AlertStatus
+from tests.detect.builders import (
+    MINUTE,
+    SEA,
+    T0,
+    east_of,
+    feed,
+    north_of,
+    settings,
+    standing,
+    track,
+)
+
+LAT, LON = SEA
+KNOT = 1852.0 / 3600.0
+SPEED_KN = 10.0
+MEET_S = 15 * MINUTE  # the two meet (pass abeam) at T0 + 15 min, a minute mark
+
+
+def leg(number: int, t: np.ndarray, lat0: float, lon0: float, east_m_s: float, north_m_s: float):
+    """Straight line from (lat0, lon0) at T0."""
+    dt = t - T0
+    lat = np.array([north_of(lat0, north_m_s * s) for s in dt])
+    lon = np.array([east_of(LAT, lon0, east_m_s * s) for s in dt])
+    speed = np.hypot(east_m_s, north_m_s) / KNOT
+    course = np.degrees(np.arctan2(east_m_s, north_m_s)) % 360
+    return track(number, t, lat, lon, sog=speed, cog=course, label_no=number)
+
+
+def head_on(offset_m: float, *, speed_kn: float = SPEED_KN, finish: bool = True):
+    """A eastbound, B westbound ``offset_m`` to the north; abeam at T0 + 15 min."""
+    v = speed_kn * KNOT
+    t = T0 + np.arange(0, 40 * MINUTE, MINUTE)
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * MEET_S), v, 0.0)
+    b = leg(2, t, north_of(LAT, offset_m), east_of(LAT, LON, v * MEET_S), -v, 0.0)
+    return feed(CloseApproachDetector(settings()), [a, b], finish=finish)
+
+
+def test_a_pass_at_500_m_is_predicted_confirmed_and_closed() -> None:
+    drafts = head_on(500.0)
+    assert [d.status for d in drafts] == [AlertStatus.OPEN, AlertStatus.OPEN, AlertStatus.CLOSED]
+    assert [d.evidence["predicted"] for d in drafts] == [True, False, False]
+    assert len({d.key for d in drafts}) == 1
+    closed = drafts[-1]
+    assert closed.tracks == ("ais:1", "ais:2")
+    assert closed.evidence["min_distance_m"] == pytest.approx(500.0, rel=0.02)
+    assert closed.start <= T0 + MEET_S <= closed.end
+    assert closed.label_nos == frozenset({1, 2})
+    assert drafts[0].start < closed.start  # raised before they were close
+
+
+@pytest.mark.parametrize(("offset_m", "expected"), [(900.0, 1), (960.0, 0)])
+def test_the_distance_threshold(offset_m: float, expected: int) -> None:
+    assert len(standing(head_on(offset_m))) == expected
+
+
+@pytest.mark.parametrize(("speed_kn", "expected"), [(3.5, 1), (2.5, 0)])
+def test_both_must_be_under_way(speed_kn: float, expected: int) -> None:
+    assert len(standing(head_on(300.0, speed_kn=speed_kn))) == expected
+
+
+def test_a_pass_far_apart_raises_nothing() -> None:
+    assert head_on(2_000.0) == []
+
+
+def test_a_predicted_pass_that_does_not_happen_is_withdrawn() -> None:
+    v = SPEED_KN * KNOT
+    t = T0 + np.arange(0, 40 * MINUTE, MINUTE)
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * MEET_S), v, 0.0)
+    # B heads west to pass at 300 m, then at T0 + 8 min turns away north.
+    turn = T0 + 8 * MINUTE
+    t1, t2 = t[t <= turn], t[t > turn]
+    b1 = leg(2, t1, north_of(LAT, 300.0), east_of(LAT, LON, v * MEET_S), -v, 0.0)
+    lat_turn, lon_turn = float(b1.lat[-1]), float(b1.lon[-1])
+    b2 = leg(2, t2, lat_turn - v * 8 * MINUTE / 111_195.0, lon_turn, 0.0, v)
+    b2 = track(2, t2, b2.lat, lon_turn, sog=SPEED_KN, cog=0.0, label_no=2, seq_from=500)
+    drafts = feed(CloseApproachDetector(settings()), [a, b1, b2])
+    assert [d.status for d in drafts] == [AlertStatus.OPEN, AlertStatus.WITHDRAWN]
+    assert drafts[0].evidence["predicted"] is True

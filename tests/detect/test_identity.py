@@ -1,0 +1,86 @@
+"""identity-change and shared-mmsi alerts from the fuser's identity events."""
+
+from __future__ import annotations
+
+from mista.detect.identity import IdentityChangeDetector, SharedMmsiDetector
+from mista.fuse.chunk import FusedChunk, IdentityEvent, IdentityKind, TrackPoints
+from mista.model import AlertStatus
+from tests.detect.builders import HOUR, SEA, T0, Memory, settings, track
+
+LAT, LON = SEA
+
+
+def memory_of(*numbers: int) -> Memory:
+    memory = Memory()
+    for number in numbers:
+        memory.add(track(number, [T0], LAT, LON))
+    return memory
+
+
+def event(kind: IdentityKind, t: float, *, other: int | None = None, **kw: str) -> IdentityEvent:
+    return IdentityEvent(
+        kind=kind,
+        t=t,
+        track=1,
+        mmsi=419_000_001,
+        lat=LAT,
+        lon=LON,
+        before=kw.get("before"),
+        after=kw.get("after"),
+        label_nos=frozenset({3}),
+        other_track=other,
+    )
+
+
+def chunk(watermark: float, *events: IdentityEvent) -> FusedChunk:
+    return FusedChunk(watermark=watermark, points=TrackPoints.empty(), identity=list(events))
+
+
+def test_every_change_kind_is_an_identity_change_and_invalid_ones_are_not() -> None:
+    detector = IdentityChangeDetector(settings())
+    memory = memory_of(1, 2)
+    events = [
+        event(IdentityKind.NAME_CHANGE, T0, before="SEA STAR", after="SEA STAR 2"),
+        event(IdentityKind.CALLSIGN_CHANGE, T0 + 1, before="AB12", after="CD34"),
+        event(IdentityKind.FLAG_CHANGE, T0 + 2, before="IND", after="PAN"),
+        event(IdentityKind.MMSI_CHANGE, T0 + 3, other=2, before="419000002", after="419000001"),
+        event(IdentityKind.INVALID_MMSI, T0 + 4),
+        event(IdentityKind.INVALID_IMO, T0 + 5),
+    ]
+    drafts = detector.update(chunk(T0 + 10, *events), memory)
+    assert [d.evidence["change"] for d in drafts] == [
+        "name-change",
+        "callsign-change",
+        "flag-change",
+        "mmsi-change",
+    ]
+    assert all(d.kind == "identity-change" and d.status == AlertStatus.CLOSED for d in drafts)
+    assert drafts[0].evidence["before"] == "SEA STAR"
+    assert drafts[3].tracks == ("ais:2", "ais:1")
+    assert drafts[3].mmsis == (419_000_002, 419_000_001)
+    assert all(d.label_nos == frozenset({3}) for d in drafts)
+    assert detector.update(chunk(T0 + 20, *events[:1]), memory) == []  # the same event again
+
+
+def test_repeated_shared_mmsi_events_are_one_alert_open_then_closed() -> None:
+    detector = SharedMmsiDetector(settings())
+    memory = memory_of(1, 2)
+    clash = [event(IdentityKind.SHARED_MMSI, T0 + i * 600, other=2) for i in range(4)]
+    drafts = detector.update(chunk(T0 + 1800, *clash), memory)
+    assert [d.status for d in drafts] == [AlertStatus.OPEN]
+    assert drafts[0].tracks == ("ais:1", "ais:2")
+    drafts += detector.update(chunk(T0 + 3 * HOUR), memory)
+    assert [d.status for d in drafts] == [AlertStatus.OPEN, AlertStatus.CLOSED]
+    assert drafts[1].key == drafts[0].key
+    assert drafts[1].end - drafts[1].start == 1800
+    assert drafts[1].evidence["events"] == 4
+
+
+def test_shared_mmsi_clashes_hours_apart_are_two_alerts() -> None:
+    detector = SharedMmsiDetector(settings())
+    memory = memory_of(1, 2)
+    drafts = detector.update(chunk(T0, event(IdentityKind.SHARED_MMSI, T0, other=2)), memory)
+    later = event(IdentityKind.SHARED_MMSI, T0 + 2 * HOUR, other=2)
+    drafts += detector.update(chunk(T0 + 2 * HOUR, later), memory)
+    drafts += detector.finish(T0 + 3 * HOUR, memory)
+    assert len({d.key for d in drafts}) == 2
