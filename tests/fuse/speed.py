@@ -1,4 +1,4 @@
-"""Fuser throughput on a synthetic stream: ``python tests/fuse/speed.py [vessels] [hours]``.
+"""Fuser throughput on a synthetic stream: ``python -m tests.fuse.speed [vessels] [hours]``.
 
 Vessels report every 60 s on straight lines, a few receivers each; pushed in slices of
 10,000 rows in arrival order. Prints reports per second of ``Fuser.push`` + ``flush``.
@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pyarrow as pa
 
-from builders import FEED_SCHEMA, NO_LAND, T0  # type: ignore[import-not-found]
 from mista.fuse import Fuser
+from tests.fuse.builders import FEED_SCHEMA, NO_LAND, T0
 
 
 def synthetic(vessels: int, hours: float, seed: int = 1) -> pa.Table:
@@ -59,9 +59,8 @@ def main() -> None:
         points += len(fuser.push(table.slice(offset, 10_000)).points)
     points += len(fuser.flush().points)
     cpu = time.process_time() - start
-    print(
-        f"{table.num_rows} reports, {points} points, {cpu:.2f} s CPU: {table.num_rows / cpu:,.0f} reports/s"
-    )
+    rate = table.num_rows / cpu
+    print(f"{table.num_rows} reports, {points} points, {cpu:.2f} s CPU: {rate:,.0f} reports/s")
 
 
 if __name__ == "__main__":

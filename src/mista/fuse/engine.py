@@ -421,7 +421,6 @@ class Fuser:
 
     def _place_late(self, rows: PositionRows, chunk: _Chunk) -> None:
         """Late fixes: into the history of the plausible track of their MMSI, in time order."""
-        c = self.config
         land = self._land_flags(rows) | _LATE
         for i in range(len(rows)):
             one = rows.take(slice(i, i + 1))

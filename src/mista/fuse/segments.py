@@ -150,12 +150,48 @@ class Segmenter:
             dt, c.speed_time_floor_s
         )
         dup = (dt <= c.duplicate_window_s) & (d <= c.duplicate_distance_m)
+        if dup.any():
+            dup = self._unchain(dup, rows, starts, stops, prev_t, prev_lat, prev_lon)
         first_of_new = starts[started]
         ok[first_of_new] = True
         dup[first_of_new] = False
         fast = np.logical_and.reduceat(ok, starts) & eligible
         flags = np.where(dup, _DUP, np.uint16(0)).astype(np.uint16)
         return fast, flags
+
+    def _unchain(
+        self,
+        dup: npt.NDArray[np.bool_],
+        rows: PositionRows,
+        starts: I64,
+        stops: I64,
+        prev_t: npt.NDArray[np.float64],
+        prev_lat: npt.NDArray[np.float64],
+        prev_lon: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.bool_]:
+        """A copy of a copy is judged against the original: a row after a duplicate is
+        compared with the row that duplicate copied (pointer jumping, a few rounds)."""
+        c = self._config
+        n = len(rows)
+        ref = np.arange(n) - 1  # the row compared with; -1: the track's fix (prev_* at start)
+        group_start = np.repeat(starts, stops - starts)
+        ref[starts] = -1
+        for _ in range(8):
+            chained = dup & (ref >= 0)
+            chained[chained] = dup[ref[chained]]
+            if not chained.any():
+                break
+            ref[chained] = ref[ref[chained]]
+            i = np.flatnonzero(chained)
+            r = ref[i]
+            at_fix = r < 0
+            other = np.where(at_fix, group_start[i], np.maximum(r, 0))
+            rt = np.where(at_fix, prev_t[other], rows.t[other])
+            rlat = np.where(at_fix, prev_lat[other], rows.lat[other])
+            rlon = np.where(at_fix, prev_lon[other], rows.lon[other])
+            dd = haversine_m(rlat, rlon, rows.lat[i], rows.lon[i])
+            dup[i] = (rows.t[i] - rt <= c.duplicate_window_s) & (dd <= c.duplicate_distance_m)
+        return dup
 
     def place(self, state: MmsiState, rows: PositionRows) -> Placement:
         """Place one MMSI's fixes one by one (time order, none older than its tracks'
