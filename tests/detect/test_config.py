@@ -83,9 +83,10 @@ _values = st.one_of(
     )
 )
 def test_garbage_is_a_config_or_a_config_error_never_a_crash(data: dict) -> None:
+    message = ""
     try:
-        config = DetectConfig.from_mapping(data)
+        DetectConfig.from_mapping(data)
     except ConfigError as exc:
-        assert str(exc).startswith("detect.") or "detect." in str(exc)
-    else:
-        assert isinstance(config, DetectConfig)
+        message = str(exc)
+    if message:
+        assert "detect." in message
