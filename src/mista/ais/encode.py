@@ -1,15 +1,16 @@
 """AIS encoding, vectorised: numpy columns in, armoured payloads and NMEA lines out (pure).
 
 Every ``encode_*`` function takes one value per message (numpy arrays or sequences; a
-scalar is used for every message) and returns one armoured payload per message, in
-order. Layouts are those of ITU-R M.1371-5 Annex 8 (Tables 45, 48, 57 and 73), the same
-bit offsets ``mista.ais.fields`` decodes.
+scalar is used for every message; ``mmsi`` must be 1-d, it fixes the count) and returns
+one armoured payload per message, in order. Layouts are those of ITU-R M.1371-5 Annex 8
+(Tables 45, 48, 57 and 73), the same bit offsets ``mista.ais.fields`` decodes.
 
 ``encode_position_reports(msg_type, mmsi, nav_status, rot, sog_kn, lon, lat, cog, heading,
 second, *, accuracy=0, raim=0, radio=0, maneuver=0, repeat=0, cs=0, display=0, dsc=0,
 band=0, msg22=0, assigned=0) -> list[str]``
-    Types 1, 2, 3 (class A) and 18 (class B; ``nav_status``, ``rot`` and ``maneuver`` are
-    not in it and ignored), 168 bits, 28 characters, fill bits 0.
+    Types 1, 2, 3 (class A; the class B flags ``cs`` ... ``assigned`` are ignored, ``radio``
+    must fit 19 bits) and 18 (class B; ``nav_status``, ``rot`` and ``maneuver`` are
+    ignored, ``radio`` 20 bits), mixed freely; 168 bits, 28 characters, fill bits 0.
 ``encode_static_voyage(mmsi, imo, callsign, name, ship_type, to_bow, to_stern, to_port,
 to_starboard, eta_month, eta_day, eta_hour, eta_minute, draught_m, destination, *, epfd=1,
 ais_version=0, dte=0, repeat=0) -> list[str]``
