@@ -82,12 +82,16 @@ def seas(source: Path) -> None:
     _write("ne_50m_marine_region.json.gz", json.dumps(data, separators=(",", ":")).encode())
 
 
-def main() -> None:
-    source = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data" / "geo"
+def main_from(source: Path) -> None:
+    """Derive all shipped files from the GeoJSON files in ``source`` into ``OUT``."""
     OUT.mkdir(parents=True, exist_ok=True)
     land(source)
     ports(source)
     seas(source)
+
+
+def main() -> None:
+    main_from(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data" / "geo")
 
 
 if __name__ == "__main__":
