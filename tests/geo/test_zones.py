@@ -134,7 +134,7 @@ def test_bad_features_are_config_errors(tmp_path: Path, features: list[Any], mes
 def test_bad_documents_are_config_errors(tmp_path: Path, text: str) -> None:
     path = tmp_path / "zones.geojson"
     path.write_text(text, encoding="latin-1")
-    with pytest.raises(ConfigError, match="zones.geojson"):
+    with pytest.raises(ConfigError, match=r"zones\.geojson"):
         load(path)
 
 
@@ -171,10 +171,13 @@ hostile_feature = st.fixed_dictionaries(
 def test_hostile_features_never_crash(tmp_path: Path, features: list[Any]) -> None:
     path = tmp_path / "zones.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    message = ""
     try:
         zones = load(path)
     except ConfigError as exc:
-        assert "zones.geojson" in str(exc)
+        message = str(exc)
+    if message:
+        assert "zones.geojson" in message
     else:
         assert len(zones) == len(features)
         assert zones.inside(np.array([0.5]), np.array([0.5])).shape == (1, len(features))
