@@ -302,10 +302,31 @@ class Fuser:
         return np.where(on_land, _ON_LAND, np.uint16(0)).astype(np.uint16)
 
     def _place_released(self, rows: PositionRows, chunk: _Chunk) -> None:
-        """Released fixes (time order): grouped by MMSI, the plausible ones in one pass."""
+        """Released fixes (time order): grouped by MMSI, the plausible ones in one pass.
+        Known MMSIs go first, so that a new MMSI is compared with up-to-date tracks."""
         land = self._land_flags(rows)
         order = np.argsort(rows.mmsi, kind="stable")
         rows = rows.take(order)
+        land = land[order]
+        mmsi = rows.mmsi
+        starts = np.flatnonzero(np.r_[True, mmsi[1:] != mmsi[:-1]])
+        counts = np.diff(np.r_[starts, len(rows)])
+        known_group = np.array(
+            [
+                bool(s is not None and s.tracks)
+                for s in map(self._states.get, mmsi[starts].tolist())
+            ],
+            np.bool_,
+        )
+        known = np.repeat(known_group, counts)
+        if known.all():
+            self._place_groups(rows, land, chunk)
+        else:
+            if known.any():
+                self._place_groups(rows.take(known), land[known], chunk)
+            self._place_groups(rows.take(~known), land[~known], chunk)
+
+    def _place_groups(self, rows: PositionRows, land: U16, chunk: _Chunk) -> None:
         mmsi = rows.mmsi
         starts = np.flatnonzero(np.r_[True, mmsi[1:] != mmsi[:-1]])
         stops = np.r_[starts[1:], len(rows)]
@@ -322,7 +343,7 @@ class Fuser:
                 started[g] = True
             states.append(state)
         fast, flags = self._segmenter.screen(states, rows, starts, stops, started)
-        flags |= land[order]
+        flags |= land
         numbers = np.empty(len(rows), np.int64)
         block = _block(rows, flags, slice(None))
         uniform_label = (
