@@ -3,13 +3,16 @@
 ``Exchange`` is what the node's pushers and its HTTPS receiver call (docs/sharing.md §4):
 
 - ``scan`` decides every report after a partner's cursor and queues releases and holds in
-  the partner's durable outbox, in the same transaction as the cursor move;
+  the partner's durable outbox, in the same transaction as the cursor move, then does the
+  same for alert changes (``scan_alerts``, with a cursor of its own; docs/sharing.md,
+  "Alerts");
 - ``next_batch`` seals the due items in order as the partner's next batch (or the batch
   given out before and never acknowledged, again, with a fresh nonce), re-deciding each
   item at send time so nothing leaves under an agreement that has since ended, and audits
   the release; ``acknowledge`` marks its items sent after the partner's 2xx;
-- ``receive`` checks and stores a batch from a partner, answering with a ``Receipt``
-  (status code, reason, records stored);
+- ``receive`` checks and stores a batch from a partner (reports through the store's
+  ingest path, alerts with ``write_alerts``), answering with a ``Receipt`` (status code,
+  reason, records stored);
 - ``amend`` queues a withdrawal or a correction of a released record to every partner it
   was queued for.
 
@@ -22,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +36,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mista.errors import AgreementError, ConfigError, InputError, StoreError
 from mista.labels import Label
+from mista.model import Alert, AlertStatus
 from mista.share.agreements import Agreement, Flow, Sanitise
+from mista.share.alerts import alert_candidate, alert_items, alert_of, sanitise_alert
 from mista.share.audit import AuditLog
 from mista.share.inbound import candidate_of, ingest_batch, refusal
 from mista.share.keys import Identity
@@ -46,7 +51,7 @@ from mista.share.outbox import (
     wire_item_text,
     wire_item_text_list,
 )
-from mista.share.release import Outcome, Releaser, sanitise_record
+from mista.share.release import Candidate, Outcome, Releaser, sanitise_record
 from mista.store.embedded import DuckDBStore
 from mista.store.embedded_exchange import ExchangeTables, InboundBatch, OutboxItem, OutboxRow
 from mista.wire.batch import (
@@ -67,6 +72,8 @@ from mista.wire.records import (
 )
 
 __all__ = ["Exchange", "Outgoing", "Partner", "Receipt", "ScanResult"]
+
+_ALERTS = Flow.ALERTS.value
 
 #: HTTP status of each ``WireError`` reason (anything else is a 400).
 _WIRE_STATUS = {"bad-signature": 401, "unknown-sender": 401, "too-large": 413}
@@ -99,7 +106,7 @@ class Receipt:
 
     status: int
     reason: str
-    stored: int = 0
+    stored: int = 0  # reports stored and alerts changed
     duplicate: bool = False
     batch_hash: str | None = None
     detail: str = ""
@@ -188,7 +195,43 @@ class Exchange:
 
     def scan(self, partner: str, *, now: datetime, limit: int = 10_000) -> ScanResult:
         """Decide up to ``limit`` reports after ``partner``'s cursor; queue releases and
-        holds, move the cursor past all of them, in one transaction."""
+        holds, move the cursor past all of them, in one transaction. Then the same for up
+        to ``limit`` alert changes (``scan_alerts``; its result is the result's ``alerts``)."""
+        reports = self._scan_reports(partner, now=now, limit=limit)
+        return replace(reports, alerts=self.scan_alerts(partner, now=now, limit=limit))
+
+    def scan_alerts(self, partner: str, *, now: datetime, limit: int = 10_000) -> ScanResult:
+        """Decide up to ``limit`` alert changes after ``partner``'s alert cursor; queue
+        releases, holds and withdrawals (``mista.share.alerts.alert_items``), move the
+        cursor past all of them, in one transaction; audit each withdrawal queued."""
+        releaser = self._partner(partner)
+        with self.lock:
+            cursor = self._tables.alert_cursor(partner)
+            changes = self._tables.alert_changes_after(cursor, limit)
+            if not changes:
+                return ScanResult(partner, 0, 0, 0, {}, cursor)
+            last = changes[-1].seq
+            given = self._tables.given(partner, [change.id for change in changes])
+            scan = alert_items(changes, self._label, releaser, given, now=now)
+            self._tables.commit_alert_scan(partner, last, scan.items)
+            for alert_id in scan.withdrawn:
+                self.audit.append(
+                    "amend",
+                    partner=partner,
+                    detail={"kind": "withdraw", "record": alert_id, "partners": [partner]},
+                    at=now,
+                )
+        return ScanResult(
+            partner,
+            len(changes),
+            scan.released,
+            scan.held,
+            dict(scan.denied),
+            last,
+            withdrawn=len(scan.withdrawn),
+        )
+
+    def _scan_reports(self, partner: str, *, now: datetime, limit: int) -> ScanResult:
         releaser = self._partner(partner)
         with self.lock:
             cursor = self._tables.cursor(partner).scanned_seq
@@ -304,12 +347,20 @@ class Exchange:
                 if isinstance(item, RecordItem | CorrectItem)
             }
         )
-        self.audit.append(
-            "release",
-            partner=partner,
-            detail={"batch": digest, "seq": seq, "records": len(items), "clauses": clauses},
-            at=now,
+        detail: dict[str, Any] = {
+            "batch": digest,
+            "seq": seq,
+            "records": len(items),
+            "clauses": clauses,
+        }
+        alerts = sum(
+            1
+            for _, item, _ in items
+            if isinstance(item, RecordItem | CorrectItem) and item.record.flow == _ALERTS
         )
+        if alerts:
+            detail["alerts"] = alerts  # of the records, how many are alerts
+        self.audit.append("release", partner=partner, detail=detail, at=now)
         return Outgoing(
             partner=partner,
             seq=seq,
@@ -402,7 +453,10 @@ class Exchange:
         if not isinstance(previous, RecordItem | CorrectItem):
             return withdraw
         sanitise = self._sanitise_of(*given[partner])
-        merged = {**previous.record.fields, **sanitise_record(fields, sanitise)}
+        if previous.record.flow == _ALERTS:
+            merged = {**previous.record.fields, **sanitise_alert(fields, sanitise)}
+        else:
+            merged = {**previous.record.fields, **sanitise_record(fields, sanitise)}
         merged = {key: value for key, value in merged.items() if value is not None}
         try:
             record = WireRecord(record_id, previous.record.flow, previous.record.label, merged)
@@ -535,29 +589,39 @@ class Exchange:
         records = [
             item.record
             for item in batch.items
-            if isinstance(item, RecordItem) and not self._is_own(item.record)
+            if isinstance(item, RecordItem)
+            and item.record.flow != _ALERTS
+            and not self._is_own(item.record)
         ]
+        alerts, withdrawn = self._received_alerts(sender, batch.items, now)
         stored = 0
         try:
             if records:
                 stored = self.store.write(ingest_batch(sender, records)).reports
+            if alerts:
+                stored += self.store.write_alerts(alerts)
             amendments = self._amendments(sender, batch.items, {r.id for r in records})
             self._tables.record_inbound(
                 inbound, duplicate=False, amendments=amendments, forget_nonces_before=forget
             )
         except StoreError as exc:
             raise _RefusedError(500, "store-failed", str(exc)) from None
-        self.audit.append(
-            "receive",
-            partner=sender,
-            detail={
-                "batch": batch_hash,
-                "seq": batch.seq,
-                "records": len(records),
-                "sender": sender,
-            },
-            at=now,
-        )
+        detail: dict[str, Any] = {
+            "batch": batch_hash,
+            "seq": batch.seq,
+            "records": len(records) + len(alerts),
+            "sender": sender,
+        }
+        if alerts:
+            detail["alerts"] = len(alerts)  # of the records, how many are alerts
+        self.audit.append("receive", partner=sender, detail=detail, at=now)
+        for alert_id in withdrawn:
+            self.audit.append(
+                "amend",
+                partner=sender,
+                detail={"kind": "withdraw", "record": alert_id, "partners": [sender]},
+                at=now,
+            )
         for record_id, kind, _, _ in amendments:
             self.audit.append(
                 "amend",
@@ -566,6 +630,58 @@ class Exchange:
                 at=now,
             )
         return Receipt(200, "accepted", stored, False, batch_hash)
+
+    def _received_alerts(
+        self, sender: str, items: Sequence[Item], now: datetime
+    ) -> tuple[list[Alert], list[str]]:
+        """The alert states a batch sets (the last per alert, in order) and the alerts it
+        withdraws.
+
+        An alert this node originated is never replaced by a partner's copy; an alert id
+        this node holds under another originator is a conflict that refuses the batch (ids
+        name their originator, so only a forged or broken record has one). A withdrawal
+        applies to an alert this node holds from another node, when the sender originated
+        it or could send it now (a relay); any other withdrawal is left to the report
+        amendments (or is of nothing held)."""
+        wanted = [
+            item.record.id
+            if isinstance(item, RecordItem | CorrectItem)
+            else item.id  # a withdrawal: of an alert or of a report
+            for item in items
+            if not isinstance(item, RecordItem | CorrectItem) or item.record.flow == _ALERTS
+        ]
+        if not wanted:
+            return [], []
+        held = self._tables.held_alerts(wanted)
+        states: dict[str, Alert] = {}
+        withdrawn: list[str] = []
+        for item in items:
+            if isinstance(item, WithdrawItem):
+                current = states.get(item.id) or held.get(item.id)
+                if current is None or current.label.originator == self.node:
+                    continue
+                if current.label.originator != sender:
+                    relayed = self._inbound(sender).decide(_alert_candidate(current), now)
+                    if relayed.outcome is Outcome.DENY:
+                        continue
+                states.pop(item.id, None)
+                states[item.id] = replace(current, status=AlertStatus.WITHDRAWN)
+                withdrawn.append(item.id)
+                continue
+            record = item.record
+            if record.flow != _ALERTS or self._is_own(record):
+                continue
+            stored = held.get(record.id)
+            if stored is not None and stored.label.originator != record.label.originator:
+                raise _RefusedError(
+                    409,
+                    "conflicting-alert",
+                    f"alert {record.id} is held as {stored.label.originator}'s, and the batch "
+                    f"names {record.label.originator} as its originator",
+                )
+            states.pop(record.id, None)
+            states[record.id] = alert_of(record)
+        return list(states.values()), withdrawn
 
     def _is_own(self, record: WireRecord) -> bool:
         return self.node in (record.label.originator, record.fields.get("originator"))
@@ -602,6 +718,11 @@ def _report_rows(reports: pa.Table) -> list[dict[str, Any]]:
     ]
     columns = [reports.column(name).to_pylist() for name in names]
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _alert_candidate(alert: Alert) -> Candidate:
+    """The release candidate of a held alert (its time is ``end``)."""
+    return alert_candidate(alert.label, {"end": alert.end, "lat": alert.lat, "lon": alert.lon})
 
 
 def _utc_now() -> datetime:

@@ -38,12 +38,14 @@ def partner_source(sender: str) -> str:
 
 #: Flows by name (an enum lookup by value per record shows in profiles).
 _FLOWS = {flow.value: flow for flow in Flow}
+_ALERTS = Flow.ALERTS.value
 
 
 def candidate_of(record: WireRecord) -> Candidate:
-    """The release candidate a wire record is (flow, label, time and position)."""
+    """The release candidate a wire record is (flow, label, time and position): a report's
+    time is ``observed_at``, an alert's its ``end`` (docs/sharing.md, "Alerts")."""
     fields = record.fields
-    observed_at = fields.get("observed_at")
+    observed_at = fields.get("end" if record.flow == _ALERTS else "observed_at")
     lat, lon = fields.get("lat"), fields.get("lon")
     return Candidate(
         _FLOWS.get(record.flow) or Flow(record.flow),

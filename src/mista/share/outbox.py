@@ -71,15 +71,19 @@ class ScanResult:
     """What one release scan for one partner did."""
 
     partner: str
-    #: Reports decided (the cursor moved past them).
+    #: Reports (or alert changes) decided (the cursor moved past them).
     scanned: int
     #: Queued to send now, and queued to send later (held by a clause's delay).
     released: int
     held: int
     #: Denials by the rule that failed (``rule 2``, ``rule 5``, ``sanitised rule 5`` ...).
     denied: Mapping[str, int] = field(default_factory=dict)
-    #: The report seq the partner's cursor now stands at.
+    #: The report seq the partner's cursor now stands at (for alerts: the alert_seq).
     cursor: int = 0
+    #: Withdrawals queued (alerts withdrawn after an earlier revision was queued).
+    withdrawn: int = 0
+    #: The alert changes decided in the same scan (``Exchange.scan``), if any were asked for.
+    alerts: ScanResult | None = None
 
     @property
     def denied_total(self) -> int:

@@ -6,7 +6,10 @@ connection, so a cursor move and the outbox rows it produces commit in one trans
 and a crash leaves either both or neither.
 
 - ``share_cursors``: per partner, the last report ``seq`` scanned, the last batch seq given
-  out, and the outbox order number below which everything is sent or dropped.
+  out, and the outbox order number below which everything is sent or dropped. The alert
+  cursor of a partner is a row of its own, keyed ``<PARTNER>/alerts`` (no nation code has
+  a ``/``), whose ``scanned_seq`` is the last ``alert_seq`` scanned (its other columns
+  stay 0).
 - ``share_outbox``: per partner, items in order (``order_no``, one sequence for all
   partners): a record, a correction or a
   withdrawal, due at ``not_before``, with the agreement and clause that released it and the
@@ -15,6 +18,9 @@ and a crash leaves either both or neither.
   reason) when a later decision no longer allowed sending it.
 - ``share_inbound``: batches accepted from partners (sender, seq, hashes, nonce, count).
 - ``share_nonces``: every nonce accepted, so a replayed batch is refused.
+- ``alert_changes`` and ``alerts`` (migration 4, written by ``mista.store.embedded_fusion``)
+  are read here for sharing: every change with the revision it made, and the alerts a
+  receiver holds.
 - ``share_amendments``: withdrawals and corrections received for stored records. Reports
   are append-only, so queries must hide a report with a ``withdraw`` row here and show the
   newest ``correct`` row's record in place of the stored fields (the query side does not
@@ -37,13 +43,15 @@ import pyarrow as pa
 
 from mista.errors import StoreError
 from mista.labels import Label, Level
-from mista.model import DEDUPE_WINDOW_S
+from mista.model import DEDUPE_WINDOW_S, Alert, AlertStatus
 
 from .embedded import MOTION_FIELDS, DuckDBStore
 from .embedded_schema import STATIC_FIELDS
 
 __all__ = [
+    "AlertChange",
     "ExchangeTables",
+    "Given",
     "InboundBatch",
     "OutboxItem",
     "OutboxRow",
@@ -113,6 +121,29 @@ class OutboxRow:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertChange:
+    """One change of an alert, as sharing scans it: the state it set (``fields``: kind,
+    status, start, end, lat, lon, mmsis and tracks as tuples, evidence as JSON text), the
+    revision it made and the number of its label."""
+
+    seq: int
+    id: str
+    revision: int
+    label_no: int
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Given:
+    """A record queued for a partner and not dropped: the agreement and clause of its first
+    item, and the latest due time of its items (later items for it go after that)."""
+
+    agreement: str | None
+    clause: str | None
+    not_before: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class InboundBatch:
     """An accepted inbound batch, as recorded."""
 
@@ -142,6 +173,11 @@ def _us(moment: datetime) -> int:
 
 def _time(micros: int | None) -> datetime | None:
     return None if micros is None else _EPOCH + timedelta(microseconds=int(micros))
+
+
+def _alert_key(partner: str) -> str:
+    """The ``share_cursors`` key of a partner's alert cursor."""
+    return f"{partner}/alerts"
 
 
 def split_id(record_id: str) -> tuple[int, int]:
@@ -368,6 +404,115 @@ class ExchangeTables:
             self._save_cursor(
                 partner, PartnerCursor(scanned_seq, cursor.last_batch, cursor.low_order)
             )
+
+    # -- alerts --------------------------------------------------------------------------
+
+    def alert_cursor(self, partner: str) -> int:
+        """The last ``alert_seq`` scanned for ``partner`` (0 before the first scan)."""
+        return self.cursor(_alert_key(partner)).scanned_seq
+
+    def alert_changes_after(self, seq: int, limit: int) -> list[AlertChange]:
+        """Alert changes with ``alert_seq`` above ``seq``, in order, at most ``limit``, all
+        labels, with the revision each made."""
+        rows = self._rows(
+            """
+            SELECT alert_seq, alert_id, revision, label_no, kind, status, epoch_us(start_at),
+                   epoch_us(end_at), lat, lon, mmsis, tracks, evidence
+            FROM alert_changes WHERE alert_seq > $after ORDER BY alert_seq LIMIT $limit
+            """,
+            {"after": seq, "limit": limit},
+        )
+        changes: list[AlertChange] = []
+        for number, ident, revision, label_no, *state in rows:
+            kind, status, start, end, lat, lon, mmsis, tracks, evidence = state
+            fields = {
+                "kind": kind,
+                "status": status,
+                "start": _time(start),
+                "end": _time(end),
+                "lat": float(lat),
+                "lon": float(lon),
+                "mmsis": tuple(mmsis),
+                "tracks": tuple(tracks),
+                "evidence": evidence,
+            }
+            changes.append(AlertChange(int(number), ident, int(revision), int(label_no), fields))
+        return changes
+
+    def given(self, partner: str, record_ids: Sequence[str]) -> dict[str, Given]:
+        """Which of ``record_ids`` were queued for ``partner`` as a record (or correction)
+        and not dropped, with the agreement and clause of the first such item and the
+        latest due time of every item queued for it."""
+        if not record_ids:
+            return {}
+        rows = self._rows(
+            """
+            SELECT record_id, arg_min(agreement, order_no), arg_min(clause, order_no),
+                   epoch_us(max(not_before))
+            FROM share_outbox
+            WHERE partner = $p AND list_contains($ids, record_id) AND dropped IS NULL
+            GROUP BY record_id HAVING count_if(kind IN ('record', 'correct')) > 0
+            """,
+            {"p": partner, "ids": list(dict.fromkeys(record_ids))},
+        )
+        return {
+            record: Given(agreement, clause, _EPOCH + timedelta(microseconds=int(due)))
+            for record, agreement, clause, due in rows
+        }
+
+    def commit_alert_scan(self, partner: str, alert_seq: int, items: Sequence[OutboxItem]) -> None:
+        """Queue ``items`` for ``partner`` and move its alert cursor to ``alert_seq``,
+        atomically."""
+        key = _alert_key(partner)
+        with self._transaction(f"queueing alerts to {partner}"):
+            scanned = self.cursor(key).scanned_seq
+            if alert_seq < scanned:
+                raise StoreError(
+                    f"alert cursor of {partner} would move back from {scanned} to {alert_seq} "
+                    "(two scanners on one store?)"
+                )
+            self._insert_items(partner, items)
+            self._save_cursor(key, PartnerCursor(alert_seq, 0, 0))
+
+    def held_alerts(self, alert_ids: Sequence[str]) -> dict[str, Alert]:
+        """The alerts of ``alert_ids`` this store holds, as they stand, with their labels."""
+        if not alert_ids:
+            return {}
+        rows = self._rows(
+            """
+            SELECT a.id, a.kind, a.status, epoch_us(a.start_at), epoch_us(a.end_at), a.lat,
+                   a.lon, a.mmsis, a.tracks, a.evidence, l.level, l.originator,
+                   l.releasable_to, l.categories, l.orcon
+            FROM alerts a JOIN labels l ON l.label_no = a.label_no
+            WHERE list_contains($ids, a.id)
+            """,
+            {"ids": list(dict.fromkeys(alert_ids))},
+        )
+        held: dict[str, Alert] = {}
+        for ident, kind, status, start, end, lat, lon, mmsis, tracks, evidence, *label in rows:
+            level, originator, releasable, categories, orcon = label
+            if not originator:
+                continue  # a placeholder label naming no nation
+            held[ident] = Alert(
+                id=ident,
+                kind=kind,
+                status=AlertStatus(status),
+                start=_EPOCH + timedelta(microseconds=int(start)),
+                end=_EPOCH + timedelta(microseconds=int(end)),
+                lat=float(lat),
+                lon=float(lon),
+                label=Label(
+                    Level(level),
+                    originator,
+                    frozenset(releasable),
+                    frozenset(categories),
+                    bool(orcon),
+                ),
+                mmsis=tuple(mmsis),
+                tracks=tuple(tracks),
+                evidence=evidence,
+            )
+        return held
 
     def enqueue(self, partner: str, items: Sequence[OutboxItem]) -> None:
         """Queue ``items`` (amendments) for ``partner`` after everything queued before."""
