@@ -15,6 +15,7 @@ import gzip
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -25,39 +26,39 @@ REGION = (30.0, -45.0, 160.0, 45.0)  # lon min, lat min, lon max, lat max
 GRID_DEG = 1e-4
 
 
-def _features(path: Path) -> list[dict[str, object]]:
-    features: list[dict[str, object]] = json.loads(path.read_text(encoding="utf-8"))["features"]
+def _features(path: Path) -> list[dict[str, Any]]:
+    features: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["features"]
     return features
 
 
-def _write(name: str, payload: bytes) -> None:
+def _write(out: Path, name: str, payload: bytes) -> None:
     # mtime=0: the same input gives byte-identical output
-    (OUT / name).write_bytes(gzip.compress(payload, compresslevel=9, mtime=0))
-    print(f"{name}: {(OUT / name).stat().st_size:,} bytes")
+    (out / name).write_bytes(gzip.compress(payload, compresslevel=9, mtime=0))
+    print(f"{name}: {(out / name).stat().st_size:,} bytes")
 
 
-def _polygons(geometry: object) -> list[object]:
+def _polygons(geometry: Any) -> list[Any]:
     parts = shapely.get_parts(shapely.make_valid(geometry))
     return [p for p in parts if p.geom_type == "Polygon" and not p.is_empty]
 
 
-def land(source: Path) -> None:
+def land(source: Path, out: Path) -> None:
     polygons = []
     for feature in _features(source / "ne_50m_land.geojson"):
         shape = shapely.geometry.shape(feature["geometry"])
         polygons += _polygons(shapely.set_precision(shape, GRID_DEG))
-    _write("ne_50m_land.wkb.gz", shapely.to_wkb(shapely.MultiPolygon(polygons)))
+    _write(out, "ne_50m_land.wkb.gz", shapely.to_wkb(shapely.MultiPolygon(polygons)))
 
 
-def ports(source: Path) -> None:
+def ports(source: Path, out: Path) -> None:
     names, lons, lats = [], [], []
     for feature in _features(source / "ne_10m_ports.geojson"):
-        lon, lat = feature["geometry"]["coordinates"][:2]  # type: ignore[index]
-        names.append(str(feature["properties"].get("name") or ""))  # type: ignore[union-attr]
+        lon, lat = feature["geometry"]["coordinates"][:2]
+        names.append(str(feature["properties"].get("name") or ""))
         lons.append(round(float(lon), 5))
         lats.append(round(float(lat), 5))
     data = {"names": names, "lon": lons, "lat": lats}
-    _write("ne_10m_ports.json.gz", json.dumps(data, separators=(",", ":")).encode())
+    _write(out, "ne_10m_ports.json.gz", json.dumps(data, separators=(",", ":")).encode())
 
 
 def _sea_name(raw: str) -> str:
@@ -65,10 +66,10 @@ def _sea_name(raw: str) -> str:
     return raw.title() if raw.isupper() else raw
 
 
-def seas(source: Path) -> None:
+def seas(source: Path, out: Path) -> None:
     names, wkbs = [], []
     for feature in _features(source / "ne_50m_geography_marine_polys.geojson"):
-        name = feature["properties"].get("name")  # type: ignore[union-attr]
+        name = feature["properties"].get("name")
         shape = shapely.geometry.shape(feature["geometry"])
         clipped = shapely.clip_by_rect(shapely.make_valid(shape), *REGION)
         polygons = _polygons(shapely.set_precision(clipped, GRID_DEG))
@@ -79,15 +80,15 @@ def seas(source: Path) -> None:
         wkbs.append(shapely.to_wkb(merged, hex=True))
     order = np.argsort(names, kind="stable")
     data = {"names": [names[i] for i in order], "wkb": [wkbs[i] for i in order]}
-    _write("ne_50m_marine_region.json.gz", json.dumps(data, separators=(",", ":")).encode())
+    _write(out, "ne_50m_marine_region.json.gz", json.dumps(data, separators=(",", ":")).encode())
 
 
-def main_from(source: Path) -> None:
-    """Derive all shipped files from the GeoJSON files in ``source`` into ``OUT``."""
-    OUT.mkdir(parents=True, exist_ok=True)
-    land(source)
-    ports(source)
-    seas(source)
+def main_from(source: Path, out: Path = OUT) -> None:
+    """Derive all shipped files from the GeoJSON files in ``source`` into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    land(source, out)
+    ports(source, out)
+    seas(source, out)
 
 
 def main() -> None:

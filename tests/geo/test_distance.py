@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mista.geo import EARTH_RADIUS_M, KNOT_M_S, bearing_deg, cpa_tcpa, destination, haversine_m
@@ -147,6 +147,7 @@ def test_cpa_broadcasts_and_crosses_the_antimeridian() -> None:
     )
 
 
+@settings(deadline=None)
 @given(
     st.floats(-60, 60),
     st.floats(-179, 179),

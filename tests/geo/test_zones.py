@@ -166,7 +166,9 @@ hostile_feature = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(hostile_feature, max_size=3))
 def test_hostile_features_never_crash(tmp_path: Path, features: list[Any]) -> None:
     path = tmp_path / "zones.geojson"
