@@ -17,7 +17,7 @@ def _all_points(chunks: list[FusedChunk]) -> TrackPoints:
     return TrackPoints(
         **{
             name: np.concatenate([getattr(p, name) for p in points])
-            for name in TrackPoints.__slots__  # type: ignore[attr-defined]
+            for name in TrackPoints.__slots__
         }
     )
 

@@ -36,8 +36,12 @@ _BAD = int(PointFlag.OUTLIER | PointFlag.IMPLAUSIBLE_SPEED)
 _M_PER_DEG = 111_195.0
 #: Contacts further than this beyond a radar's contacts are not considered for it.
 _SEARCH_MARGIN_M = 30_000.0
-#: Contacts used to fit a dark track's velocity.
-_FIT_CONTACTS = 8
+#: Contacts used to fit a dark track's course and speed.
+_FIT_CONTACTS = 16
+#: How far (m/s of time since the last contact) a dark track may stray from its line.
+_MANOEUVRE_M_S = 2.0
+#: Added to a tentative track's cost so that an established track wins a contact.
+_TENTATIVE_COST = 0.5
 
 
 class _Sink(Protocol):
@@ -61,8 +65,10 @@ class _DarkTrack:
 
     def predict(self, t: float, config: FuseConfig) -> tuple[float, float, float]:
         """Position at ``t`` and the gate radius (m): a straight-line fit of the last
-        contacts, or the last contact with room for top speed when there is no fit."""
-        noise = config.gate_sigmas * math.sqrt(2.0) * config.radar_sigma_m
+        contacts (fit error taken as one more contact error, plus room to manoeuvre at
+        ``_MANOEUVRE_M_S``), or the last contact with room for top speed when there is no
+        fit yet."""
+        sigma = math.sqrt(2.0) * config.radar_sigma_m
         dt = t - self.t[-1]
         times = np.asarray(self.t[-_FIT_CONTACTS:])
         if times.shape[0] >= 3 and times[-1] - times[0] >= 30.0:
@@ -74,9 +80,13 @@ class _DarkTrack:
             return (
                 float(icpt_lat + slope_lat * dt),
                 float(icpt_lon + slope_lon * dt),
-                noise + 1.0 * dt,
+                (config.gate_sigmas + 1.0) * sigma + _MANOEUVRE_M_S * dt,
             )
-        return self.lat[-1], self.lon[-1], noise + config.dark_max_speed_kn * KNOT_M_S * dt
+        return (
+            self.lat[-1],
+            self.lon[-1],
+            config.gate_sigmas * sigma + config.dark_max_speed_kn * KNOT_M_S * dt,
+        )
 
 
 class RadarTracker:
@@ -186,7 +196,8 @@ class RadarTracker:
             )
             inside = dist <= pred[:, 2][:, None]
             if inside.any():
-                cost = np.where(inside, dist / pred[:, 2][:, None], 1e9)
+                tentative = np.array([d.track is None for d in tracks]) * _TENTATIVE_COST
+                cost = np.where(inside, dist / pred[:, 2][:, None] + tentative[:, None], 1e9)
                 r, col = linear_sum_assignment(cost)
                 ok = cost[r, col] < 1e9
                 matched[col[ok]] = r[ok]
