@@ -107,19 +107,17 @@ def test_contacts_of_ais_vessels_are_associated_to_their_tracks() -> None:
             associations[a.seq] = a
     assert set(associations) == set(truth)
     mmsi_of = {n: info.mmsi for n, info in fuser.tracks().items()}
+
+    def mmsi_given(seq: int) -> int | None:
+        track = associations[seq].track
+        return None if track is None else mmsi_of.get(track)
+
     vessel_contacts = [s for s, v in truth.items() if 0 <= v < 20]
-    right = sum(
-        1
-        for s in vessel_contacts
-        if associations[s].track is not None
-        and mmsi_of.get(associations[s].track) == 419_000_000 + truth[s]
-    )
-    assert right / len(vessel_contacts) >= 0.95
+    right = [s for s in vessel_contacts if mmsi_given(s) == 419_000_000 + truth[s]]
+    assert len(right) / len(vessel_contacts) >= 0.95
     false = [s for s, v in truth.items() if v == -1]
-    wrongly_on_ais = sum(
-        1 for s in false if associations[s].track is not None and mmsi_of.get(associations[s].track)
-    )
-    assert wrongly_on_ais / len(false) < 0.05
+    wrongly_on_ais = [s for s in false if mmsi_given(s) is not None]
+    assert len(wrongly_on_ais) / len(false) < 0.05
     # Associated contacts add no points to AIS tracks.
     for number, info in fuser.tracks().items():
         if info.kind == TrackKind.AIS:
