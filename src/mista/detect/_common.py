@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
@@ -241,3 +242,38 @@ def concat(parts: Sequence[TrackPoints]) -> TrackPoints:
     return TrackPoints(
         **{name: np.concatenate([getattr(p, name) for p in kept]) for name in _FIELDS}
     )
+
+
+class DistanceMemo:
+    """Per track, the last position where an expensive distance (to shore, to a port) was
+    computed, and that distance: a point ``d`` metres from it is within ``d`` of that
+    distance (triangle inequality), so most points need no new computation."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[float, float, float]] = {}
+
+    def bounds(self, track: I64, lat: F64, lon: F64) -> tuple[F64, F64]:
+        """Lower and upper bounds of each point's distance (NaN where nothing is known)."""
+        if track.shape[0] == 0:
+            empty = np.empty(0)
+            return empty, empty
+        numbers, inverse = np.unique(track, return_inverse=True)
+        unknown = (math.nan, math.nan, math.nan)
+        memo = np.array([self._memo.get(n, unknown) for n in numbers.tolist()], np.float64)
+        memo = memo.reshape(-1, 3)[inverse]
+        moved = flat_distance_m(memo[:, 0], memo[:, 1], lat, lon)
+        low: F64 = memo[:, 2] - moved
+        high: F64 = memo[:, 2] + moved
+        return low, high
+
+    def remember(self, track: I64, lat: F64, lon: F64, distance: F64) -> None:
+        """Keep each track's last computed point (rows grouped by track, in time order)."""
+        last = np.flatnonzero(np.r_[track[1:] != track[:-1], True]) if track.shape[0] else track
+        for number, la, lo, d in zip(
+            track[last].tolist(),
+            lat[last].tolist(),
+            lon[last].tolist(),
+            distance[last].tolist(),
+            strict=True,
+        ):
+            self._memo[number] = (la, lo, d)

@@ -17,7 +17,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mista.detect._common import Evidence, Key, Ledger, make_draft, reach_back, speed_kn, track_id
+from mista.detect._common import (
+    MAX_SEQS,
+    Evidence,
+    Key,
+    Ledger,
+    make_draft,
+    reach_back,
+    speed_kn,
+    track_id,
+)
 from mista.detect._common import without_tracks as _without_tracks
 from mista.detect.base import AlertDraft, History
 from mista.fuse.chunk import FusedChunk, TrackPoints
@@ -154,40 +163,38 @@ class RunDetector(ABC):
         lasts = np.r_[firsts[1:] - 1, len(points) - 1]
         first_row = dict(zip(track[firsts].tolist(), firsts.tolist(), strict=True))
         last_row = dict(zip(track[lasts].tolist(), lasts.tolist(), strict=True))
+        segments = _Segments.of(index, begins, ends, points, speed, marks)
         first_marked: set[int] = set()
         continued: set[int] = set()
-        speed_marked = speed[index]
-        value_marked = marks.value[index]
-        for b, e in zip(begins.tolist(), ends.tolist(), strict=True):
-            rows = index[b:e]
-            number = int(rt[b])
+        for k, (b, e) in enumerate(zip(begins.tolist(), ends.tolist(), strict=True)):
+            number = segments.track[k]
             run = self._open.get(number)
             is_first = number not in first_marked
             first_marked.add(number)
             carry = (
                 run is not None
                 and is_first
-                and run.tag == int(tg[b])
-                and tt[b] - run.end <= self.max_gap_s
-                and (not self.broken_by_other_points or int(rows[0]) == first_row[number])
+                and run.tag == segments.tag[k]
+                and segments.start[k] - run.end <= self.max_gap_s
+                and (not self.broken_by_other_points or segments.first_row[k] == first_row[number])
             )
             if not carry:
                 if run is not None:
                     out += self._close(self._open.pop(number), history)
                 run = Run(
                     track=number,
-                    tag=int(tg[b]),
-                    start=float(tt[b]),
-                    end=float(tt[b]),
-                    lat=float(points.lat[rows[0]]),
-                    lon=float(points.lon[rows[0]]),
-                    subject=-1 if marks.subject is None else int(marks.subject[rows[0]]),
+                    tag=segments.tag[k],
+                    start=segments.start[k],
+                    end=segments.start[k],
+                    lat=segments.lat[k],
+                    lon=segments.lon[k],
+                    subject=segments.subject[k],
                 )
             assert run is not None
             continued.add(number)
-            self._extend(run, points, rows, speed_marked[b:e], value_marked[b:e])
+            segments.extend(run, k, points, index[b:e], keep_positions=self.keep_positions)
             still_open = (
-                int(rows[-1]) == last_row[number]
+                segments.last_row[k] == last_row[number]
                 if self.broken_by_other_points
                 else (e == index.shape[0] or int(rt[e]) != number)
             )
@@ -202,23 +209,6 @@ class RunDetector(ABC):
                 if number not in continued and number in self._open:
                     out += self._close(self._open.pop(number), history)
         return out
-
-    def _extend(
-        self, run: Run, points: TrackPoints, rows: npt.NDArray[np.intp], speed: F64, value: F64
-    ) -> None:
-        run.end = float(points.t[rows[-1]])
-        run.points += int(rows.shape[0])
-        known = speed[np.isfinite(speed)]
-        run.speed_sum += float(known.sum())
-        run.speed_count += int(known.shape[0])
-        finite = value[np.isfinite(value)]
-        if finite.shape[0]:
-            run.value_min = min(run.value_min, float(finite.min()))
-            run.value_max = max(run.value_max, float(finite.max()))
-        run.evidence.add(points, rows)
-        if self.keep_positions:
-            run.lats.append(points.lat[rows])
-            run.lons.append(points.lon[rows])
 
     def _expire(self, watermark: float, history: History) -> list[AlertDraft]:
         out: list[AlertDraft] = []
@@ -299,3 +289,91 @@ class RunDetector(ABC):
                 if withdrawn is not None:
                     out.append(withdrawn)
         return out
+
+
+@dataclass(slots=True)
+class _Segments:
+    """Per segment (a run's points within one chunk), its summary as Python values,
+    computed for all segments at once."""
+
+    track: list[int]
+    tag: list[int]
+    start: list[float]
+    end: list[float]
+    first_row: list[int]
+    last_row: list[int]
+    count: list[int]
+    lat: list[float]
+    lon: list[float]
+    subject: list[int]
+    speed_sum: list[float]
+    speed_count: list[int]
+    value_min: list[float]
+    value_max: list[float]
+    labels: list[list[int]]
+
+    @classmethod
+    def of(
+        cls,
+        index: npt.NDArray[np.intp],
+        begins: npt.NDArray[np.intp],
+        ends: npt.NDArray[np.intp],
+        points: TrackPoints,
+        speed: F64,
+        marks: Marks,
+    ) -> _Segments:
+        first, last = index[begins], index[ends - 1]
+        speed_m = speed[index]
+        known = np.isfinite(speed_m)
+        value_m = marks.value[index]
+        with np.errstate(invalid="ignore"):
+            value_min = np.fmin.reduceat(value_m, begins)
+            value_max = np.fmax.reduceat(value_m, begins)
+        segment = np.repeat(np.arange(begins.shape[0], dtype=np.int64), ends - begins)
+        codes = np.unique((segment << 32) | points.label_no[index].astype(np.int64))
+        labels: list[list[int]] = [[] for _ in range(begins.shape[0])]
+        for code in codes.tolist():
+            labels[code >> 32].append(code & 0xFFFFFFFF)
+        subject = marks.subject[first].tolist() if marks.subject is not None else [-1] * len(begins)
+        return cls(
+            track=points.track[first].tolist(),
+            tag=marks.tag[first].tolist(),
+            start=points.t[first].tolist(),
+            end=points.t[last].tolist(),
+            first_row=first.tolist(),
+            last_row=last.tolist(),
+            count=(ends - begins).tolist(),
+            lat=points.lat[first].tolist(),
+            lon=points.lon[first].tolist(),
+            subject=[int(v) for v in subject],
+            speed_sum=np.add.reduceat(np.where(known, speed_m, 0.0), begins).tolist(),
+            speed_count=np.add.reduceat(known.astype(np.int64), begins).tolist(),
+            value_min=value_min.tolist(),
+            value_max=value_max.tolist(),
+            labels=labels,
+        )
+
+    def extend(
+        self,
+        run: Run,
+        k: int,
+        points: TrackPoints,
+        rows: npt.NDArray[np.intp],
+        *,
+        keep_positions: bool,
+    ) -> None:
+        """Add segment ``k`` (rows ``rows`` of ``points``) to ``run``."""
+        run.end = self.end[k]
+        run.points += self.count[k]
+        run.speed_sum += self.speed_sum[k]
+        run.speed_count += self.speed_count[k]
+        if self.value_min[k] == self.value_min[k]:  # not NaN
+            run.value_min = min(run.value_min, self.value_min[k])
+            run.value_max = max(run.value_max, self.value_max[k])
+        run.evidence.label_nos.update(self.labels[k])
+        room = MAX_SEQS - len(run.evidence.seqs)
+        if room > 0:
+            run.evidence.seqs.extend(points.seq[rows[:room]].tolist())
+        if keep_positions:
+            run.lats.append(points.lat[rows])
+            run.lons.append(points.lon[rows])

@@ -119,16 +119,29 @@ class CloseApproachDetector:
         pending = self._pending
         lo = int(np.searchsorted(pending.t, now - self.config.stale_s, side="right"))
         hi = int(np.searchsorted(pending.t, now, side="right"))
-        window = pending.take(np.arange(lo, hi))
-        order = np.lexsort((window.t, window.track))
-        window = window.take(order)
-        last = np.flatnonzero(np.r_[window.track[1:] != window.track[:-1], True])
-        w = window.take(last)
-        metres = w.sog * KNOT_M_S * (now - w.t)
-        course = np.radians(w.cog)
-        lat = w.lat + metres * np.cos(course) / _M_PER_DEG
-        lon = w.lon + metres * np.sin(course) / (_M_PER_DEG * np.cos(np.radians(w.lat)))
-        return States(w.track, lat, lon, w.sog, w.cog, w.label_no, w.seq)
+        track, t = pending.track[lo:hi], pending.t[lo:hi]
+        order = np.lexsort((t, track))
+        ordered = track[order]
+        last = order[np.flatnonzero(np.r_[ordered[1:] != ordered[:-1], True])] + lo
+        lat, lon, sog, cog = (
+            pending.lat[last],
+            pending.lon[last],
+            pending.sog[last],
+            pending.cog[last],
+        )
+        metres = sog * KNOT_M_S * (now - pending.t[last])
+        course = np.radians(cog)
+        lat_now = lat + metres * np.cos(course) / _M_PER_DEG
+        lon_now = lon + metres * np.sin(course) / (_M_PER_DEG * np.cos(np.radians(lat)))
+        return States(
+            pending.track[last],
+            lat_now,
+            lon_now,
+            sog,
+            cog,
+            pending.label_no[last],
+            pending.seq[last],
+        )
 
     def _minute(self, now: float, history: History) -> list[AlertDraft]:
         out: list[AlertDraft] = []
@@ -161,7 +174,6 @@ class CloseApproachDetector:
                 out += self._seen(pair, now, states, found_k, history)
                 if distance[k] < limit:
                     close_now.add(pair)
-        row_of = dict(zip(states.track.tolist(), range(states.track.shape[0]), strict=True))
         for pair, approach in list(self._approaches.items()):
             if pair in close_now:
                 continue
@@ -171,7 +183,7 @@ class CloseApproachDetector:
                     withdrawn = self._ledger.withdraw(approach.key) if approach.key else None
                     out += [withdrawn] if withdrawn is not None else []
                 continue
-            both = pair[0] in row_of and pair[1] in row_of
+            both = bool(np.isin(pair, states.track).all())
             if both or now - approach.close_end > self.config.stale_s:
                 del self._approaches[pair]  # apart again (or both no longer under way)
                 out += self._end(approach, history)

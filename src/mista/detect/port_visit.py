@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from mista.detect._common import config_of, setting
+from mista.detect._common import I64, DistanceMemo, config_of, setting
 from mista.detect._runs import F64, Marks, Run, RunDetector
 from mista.detect.base import register
 from mista.fuse.chunk import TrackPoints
@@ -30,10 +30,11 @@ class PortVisitDetector(RunDetector):
         self.config = config_of(settings).port_visit
         self.max_gap_s = self.config.max_gap_s
         self._ports = setting(settings, "ports", Ports)
+        self._memo = DistanceMemo()
 
     def mark(self, points: TrackPoints, speed: F64, open_runs: Mapping[int, Run]) -> Marks:
         n = len(points)
-        port, distance = self._ports.nearest(points.lon, points.lat)
+        port, distance = self._nearest(points)
         state = np.full(n, _UNDECIDED, np.int64)
         state[distance <= self.config.entry_m] = _INSIDE
         state[distance > self.config.exit_m] = _OUTSIDE
@@ -49,6 +50,20 @@ class PortVisitDetector(RunDetector):
         in_run = state[last] == _INSIDE
         tag = np.zeros(n, np.int64)
         return Marks(in_run=in_run, value=distance.astype(np.float64), tag=tag, subject=port)
+
+    def _nearest(self, points: TrackPoints) -> tuple[I64, F64]:
+        """Nearest port and its distance, looked up only for points the memo cannot place
+        beyond ``exit_m`` (elsewhere: port -1, the memo's lower bound)."""
+        low, _ = self._memo.bounds(points.track, points.lat, points.lon)
+        distance = np.maximum(low, 0.0)
+        port = np.full(len(points), -1, np.int64)
+        exact = np.flatnonzero(~(low > self.config.exit_m))
+        if exact.shape[0]:
+            found, metres = self._ports.nearest(points.lon[exact], points.lat[exact])
+            port[exact], distance[exact] = found, metres
+            track = points.track[exact]
+            self._memo.remember(track, points.lat[exact], points.lon[exact], metres)
+        return port, distance
 
     def qualifies(self, run: Run) -> bool:
         return run.duration_s >= self.config.min_duration_s
