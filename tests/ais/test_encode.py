@@ -508,3 +508,10 @@ def test_position_layouts_agree_with_the_decoder_tables(
             assert (offset, width) == (146, 1)
             continue
         assert decoded[decoder_names.get(name, name)] == (offset, width), name
+
+
+def test_empty_columns_give_no_payloads() -> None:
+    none = np.array([], np.int64)
+    assert encode_static_voyage(none, none, [], [], *[none] * 9, np.array([]), []) == []
+    assert encode_static_b_part_a(none, []) == []
+    assert encode_static_b_part_b(none, none, "SIM", [], none, none, none, none) == []
