@@ -122,7 +122,8 @@ class CloseApproachDetector:
         track, t = pending.track[lo:hi], pending.t[lo:hi]
         order = np.lexsort((t, track))
         ordered = track[order]
-        last = order[np.flatnonzero(np.r_[ordered[1:] != ordered[:-1], True])] + lo
+        ends = np.r_[ordered[1:] != ordered[:-1], True] if hi > lo else np.empty(0, np.bool_)
+        last = order[np.flatnonzero(ends)] + lo
         lat, lon, sog, cog = (
             pending.lat[last],
             pending.lon[last],
