@@ -512,6 +512,7 @@ def test_position_layouts_agree_with_the_decoder_tables(
 
 def test_empty_columns_give_no_payloads() -> None:
     none = np.array([], np.int64)
-    assert encode_static_voyage(none, none, [], [], *[none] * 9, np.array([]), []) == []
+    n9 = (none,) * 9
+    assert encode_static_voyage(none, none, [], [], *n9, np.array([]), []) == []
     assert encode_static_b_part_a(none, []) == []
     assert encode_static_b_part_b(none, none, "SIM", [], none, none, none, none) == []
