@@ -1,6 +1,6 @@
 """Land and sea: is a point on land, and how far is it from the shore.
 
-``LandMask.on_land`` first looks the point up in a grid of cells (default 0.5 deg) that are
+``LandMask.on_land`` first looks the point up in a grid of cells (default 0.25 deg) that are
 known to be all sea, all land, or mixed; only points in mixed cells (near a coast) are tested
 against the polygons. Open-sea points therefore cost a few array operations each.
 
@@ -52,7 +52,7 @@ class LandMask:
     _default: ClassVar[LandMask | None] = None
     _default_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, polygons: Any, *, cell_deg: float = 0.5) -> None:
+    def __init__(self, polygons: Any, *, cell_deg: float = 0.25) -> None:
         """``polygons``: shapely Polygons or MultiPolygons (any iterable); ``cell_deg``: the
         size of the lookup grid cells in degrees (360 / cell_deg must be whole)."""
         parts = shapely.get_parts(np.asarray(list(polygons), dtype=object))
