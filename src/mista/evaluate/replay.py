@@ -1,8 +1,9 @@
 """Replaying a scenario into a store: every sensor file in the order the node would have
 received it, then fusion and detection over what was stored.
 
-Files are ingested in ``delivered_at`` order, so satellite data written hours after it was
-heard reaches fusion late, as it would live.
+Files are ingested in ``delivered_at`` order, one store write per delivery time, and fusion
+runs after each, so satellite data written hours after it was heard reaches fusion late, as
+it would live.
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
 
 from mista.detect.config import DetectConfig
 from mista.detect.pipeline import Pipeline, StepResult
-from mista.evaluate.scenario import Scenario
+from mista.evaluate.scenario import Scenario, ScenarioFile
 from mista.geo import Zones
+from mista.ingest.batch import IngestBatch
 from mista.ingest.sources import SourceConfig, load_source_config
 from mista.ingest.streams import open_source
 from mista.labels import Label, Level
@@ -43,6 +48,29 @@ def _add(total: StepResult, result: StepResult) -> None:
     total.cursor = max(total.cursor, result.cursor)
     for kind, count in result.kinds.items():
         total.kinds[kind] = total.kinds.get(kind, 0) + count
+
+
+def _deliveries(scenario: Scenario) -> list[tuple[datetime, list[ScenarioFile]]]:
+    """The scenario's files grouped by delivery time, in delivery order."""
+    groups: dict[datetime, list[ScenarioFile]] = {}
+    for item in scenario.files:
+        groups.setdefault(item.delivered_at, []).append(item)
+    return sorted(groups.items(), key=lambda group: group[0])
+
+
+def _merge(batches: list[IngestBatch], source: str) -> IngestBatch:
+    """Several sources' batches as one store write (each row keeps its own source and
+    label; one commit per delivery instead of one per file)."""
+    if len(batches) == 1:
+        return batches[0]
+    labels = tuple(dict.fromkeys(label for batch in batches for label in batch.labels))
+    return IngestBatch(
+        source=source,
+        messages=pa.concat_tables([batch.messages for batch in batches]),
+        rejected=pa.concat_tables([batch.rejected for batch in batches]),
+        labels=labels,
+        lines=sum(batch.lines for batch in batches),
+    )
 
 
 def replay(
@@ -75,25 +103,34 @@ def replay(
         if fuse
         else None
     )
-    pending_until = None
-    for number, item in enumerate(scenario.files, 1):
-        if pipeline is not None and pending_until is not None and item.delivered_at > pending_until:
-            started = time.perf_counter()
-            _add(summary.fused, pipeline.run())
-            summary.fuse_s += time.perf_counter() - started
-        pending_until = item.delivered_at
+    for number, (delivered_at, files) in enumerate(_deliveries(scenario), 1):
         started = time.perf_counter()
-        source = open_source(str(item.path))
-        name = str(item.path.relative_to(scenario.directory))
-        for batch in read_batches(source, configs[item.source], name=name):
+        batches = [
+            batch
+            for item in files
+            for batch in read_batches(
+                open_source(str(item.path)),
+                configs[item.source],
+                name=str(item.path.relative_to(scenario.directory)),
+            )
+        ]
+        if batches:
+            batch = _merge(batches, f"scenario delivery {delivered_at.isoformat()}")
             result = store.write(batch)
             summary.messages += batch.messages.num_rows
             summary.reports += result.reports
             summary.rejected += result.rejected
         summary.ingest_s += time.perf_counter() - started
-        summary.files += 1
-        if progress is not None and number % 50 == 0:
-            progress(f"{number}/{len(scenario.files)} files, {summary.reports:,} reports")
+        summary.files += len(files)
+        if pipeline is not None:
+            started = time.perf_counter()
+            _add(summary.fused, pipeline.run())
+            summary.fuse_s += time.perf_counter() - started
+        if progress is not None and number % 12 == 0:
+            progress(
+                f"{delivered_at:%Y-%m-%d %H:%M}: {summary.files:,}/{len(scenario.files):,} "
+                f"files, {summary.reports:,} reports"
+            )
     if pipeline is not None:
         started = time.perf_counter()
         _add(summary.fused, pipeline.run())

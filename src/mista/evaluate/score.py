@@ -241,7 +241,7 @@ def _continuity(con: duckdb.DuckDBPyConnection) -> tuple[float | None, int, dict
             """
         ).fetchall()
     )
-    row = con.sql(
+    row = con.execute(
         """
         WITH own AS (
             SELECT vessel, arg_max(track_id, n) AS track_id FROM (
@@ -260,8 +260,7 @@ def _continuity(con: duckdb.DuckDBPyConnection) -> tuple[float | None, int, dict
         )
         SELECT avg(ok::INTEGER), count(*) FROM hours
         """
-    ).fetchone()
-    assert row is not None
+    ).fetchall()[0]
     continuity = float(row[0]) if row[0] is not None else None
     return continuity, int(row[1]), {int(k): str(v) for k, v in own.items()}
 
