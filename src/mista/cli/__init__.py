@@ -42,3 +42,13 @@ del _audit
 from mista.cli import agreements as _agreements  # noqa: E402
 
 del _agreements
+from mista.cli.simulate import simulate as _simulate  # noqa: E402
+
+main.add_command(_simulate)
+del _simulate
+from mista.cli import fuse as _fuse  # noqa: E402
+
+del _fuse
+from mista.cli import evaluate as _evaluate  # noqa: E402
+
+del _evaluate
