@@ -42,6 +42,7 @@ from mista.wire.records import (
     label_from_wire,
     record_from_wire,
     trusted_record,
+    wire_shapes,
 )
 
 __all__ = ["ItemReader"]
@@ -220,6 +221,8 @@ class ItemReader:
         # The outbox's reading: WireRecord leaves null fields out.
         if type(obj) is not dict or set(obj) != {"id", "flow", "label", "fields"}:
             return record_from_wire(obj)  # says what is wrong with the shape
+        if type(obj["fields"]) is dict:
+            wire_shapes(obj["flow"], obj["fields"])
         return WireRecord(obj["id"], obj["flow"], label_from_wire(obj["label"]), obj["fields"])
 
     def record(self, obj: Any) -> WireRecord:

@@ -342,14 +342,19 @@ def _text_list(value: Any, what: str, spec: FieldSpec) -> tuple[str, ...]:
     )
 
 
-def _evidence_strings(value: Any, what: str) -> None:
-    """Refuse control characters in the keys and strings of parsed JSON ``value``."""
+def _evidence_values(value: Any, what: str) -> None:
+    """Refuse control characters in the keys and strings of parsed JSON ``value``, and
+    numbers beyond +-(2**53 - 1) (a reader may take a whole one as an integer it cannot
+    write again)."""
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
             if _CONTROL.search(item):
                 raise _malformed(f"{what} holds a string with control characters")
+        elif isinstance(item, int | float) and not isinstance(item, bool):
+            if not abs(item) <= MAX_SAFE_INT:
+                raise _malformed(f"{what} holds the number {_shown(item)}, out of range")
         elif isinstance(item, dict):
             for key, child in item.items():
                 if _CONTROL.search(key):
@@ -365,10 +370,10 @@ def _evidence(value: Any, what: str, spec: FieldSpec) -> str:
         raise _malformed(f"{what} must be a JSON object, not {_shown(value)}")
     if _nesting_depth(value) > MAX_EVIDENCE_DEPTH:
         raise _malformed(f"{what} is nested deeper than {MAX_EVIDENCE_DEPTH} levels")
+    _evidence_values(value, what)
     text = canonical_json(value).decode("utf-8")
     if len(text) > MAX_EVIDENCE_CHARS:
         raise _malformed(f"{what} is {len(text)} characters long, over {MAX_EVIDENCE_CHARS}")
-    _evidence_strings(value, what)
     return text
 
 
@@ -418,6 +423,13 @@ def _alert_fields_to_wire(fields: Mapping[str, Any]) -> dict[str, Any]:
         else:
             wire[name] = value
     return wire
+
+
+def wire_shapes(flow: str, fields: Mapping[str, Any]) -> None:
+    """Refuse wire fields whose JSON type ``WireRecord`` would take in its Python form only:
+    an alert's ``evidence`` is an object on the wire, never the text a record holds."""
+    if flow == "alerts" and "evidence" in fields and not isinstance(fields["evidence"], dict):
+        raise _malformed(f"field evidence must be a JSON object, not {_shown(fields['evidence'])}")
 
 
 def fields_from_wire(flow: str, obj: Any) -> dict[str, Any]:
@@ -517,6 +529,7 @@ def record_from_wire(obj: Any) -> WireRecord:
     for name, value in fields.items():
         if value is None:
             raise _malformed(f"field {name} is null: leave it out instead")
+    wire_shapes(obj["flow"], fields)
     # Building the record checks the fields (once).
     return WireRecord(record_id, obj["flow"], label, fields)
 
