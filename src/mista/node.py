@@ -26,6 +26,7 @@ from mista.bus import INGEST_TOPIC
 from mista.bus.in_process import InProcessBus
 from mista.errors import ConfigError, InputError, LabelError
 from mista.ingest.batch import IngestBatch
+from mista.ingest.contacts import contact_batches, is_contact_lines
 from mista.ingest.nmea import nmea_batches
 from mista.ingest.positions import is_position_header, position_batches
 from mista.ingest.rows import SourceContext
@@ -176,7 +177,8 @@ def _source_label(source: ByteSource) -> str:
 def read_batches(
     source: ByteSource, config: SourceConfig, *, name: str | None = None, strict: bool = False
 ) -> Iterator[IngestBatch]:
-    """Batches from one byte source: CSV positions or AIS NMEA, told apart by content."""
+    """Batches from one byte source: radar contacts (JSON lines), CSV positions or AIS
+    NMEA, told apart by content (or by the source config's kind)."""
     chunks = source.chunks()
     first = next(chunks, b"")
 
@@ -186,8 +188,14 @@ def read_batches(
         yield from chunks
 
     first_line = first.split(b"\n", 1)[0]
-    is_csv = config.kind == SourceKind.POSITION_FILE or is_position_header(first_line)
-    kind = config.kind or (SourceKind.POSITION_FILE if is_csv else SourceKind.AIS_TERRESTRIAL)
+    is_radar = config.kind == SourceKind.RADAR or (config.kind is None and is_contact_lines(first))
+    is_csv = not is_radar and (
+        config.kind == SourceKind.POSITION_FILE or is_position_header(first_line)
+    )
+    if is_radar:
+        kind = SourceKind.RADAR
+    else:
+        kind = config.kind or (SourceKind.POSITION_FILE if is_csv else SourceKind.AIS_TERRESTRIAL)
     label = name or source.name
     ctx = SourceContext(
         source=f"{config.name}:{label}" if config.name else label,
@@ -200,7 +208,9 @@ def read_batches(
     def position() -> int:
         return source.position_bytes
 
-    if is_csv:
+    if is_radar:
+        yield from contact_batches(replay(), ctx, position)
+    elif is_csv:
         yield from position_batches(replay(), ctx, position)
     else:
         yield from nmea_batches(replay(), ctx, position)

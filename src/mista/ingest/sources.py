@@ -3,7 +3,7 @@
 A source config is a small TOML file::
 
     name = "mumbai-shore"                 # how receptions and quarantine name the source
-    kind = "ais-terrestrial"              # ais-terrestrial | ais-satellite | position-file
+    kind = "ais-terrestrial"              # ais-terrestrial | ais-satellite | position-file | radar
     originator = "IND"                    # ISO 3166-1 alpha-3 nation that originates reports
 
     [label]                               # the default label of every report from it
@@ -39,6 +39,7 @@ SOURCE_KINDS: tuple[SourceKind, ...] = (
     SourceKind.AIS_TERRESTRIAL,
     SourceKind.AIS_SATELLITE,
     SourceKind.POSITION_FILE,
+    SourceKind.RADAR,
 )
 
 _KEYS = {"name", "kind", "originator", "label"}
@@ -50,7 +51,7 @@ class SourceConfig:
     """How to label and name what one source delivers.
 
     ``kind`` is ``None`` when it is not configured: then it follows the input (AIS
-    sentences are terrestrial, CSV rows are a position file).
+    sentences are terrestrial, CSV rows are a position file, JSON lines are radar contacts).
     """
 
     originator: str

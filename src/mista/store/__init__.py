@@ -103,7 +103,9 @@ class Store(Protocol):
         viewer: User,
     ) -> pa.Table:
         """Every position inside ``bbox`` that ``viewer`` may see, in time order,
-        ``since <= observed_at < until``."""
+        ``since <= observed_at < until``. Radar contacts are positions too: rows with
+        ``source_kind`` ``radar`` and a null ``mmsi`` (what a radar saw there); vessels and
+        latest state never include them."""
         ...
 
     def rejected(self, limit: int | None = None, *, viewer: User) -> pa.Table:
