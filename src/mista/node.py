@@ -47,6 +47,7 @@ __all__ = [
     "IngestSummary",
     "ProgressHook",
     "add_user",
+    "alerts",
     "default_store_path",
     "find_user",
     "ingest_paths",
@@ -59,6 +60,7 @@ __all__ = [
     "rejected",
     "remove_user",
     "track",
+    "tracks",
     "vessels",
     "viewer_for",
 ]
@@ -347,6 +349,35 @@ def positions(
     """Every position inside a box that ``viewer`` may see, in time order."""
     with open_store(store, read_only=True) as db:
         return db.positions(bbox, since, until, viewer=viewer)
+
+
+def alerts(
+    store: str | os.PathLike[str],
+    *,
+    viewer: User,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kinds: Sequence[str] | None = None,
+    include_withdrawn: bool = False,
+    limit: int | None = None,
+) -> pa.Table:
+    """The alerts ``viewer`` may see that overlap ``[since, until)``, of ``kinds`` when
+    given, without withdrawn ones unless ``include_withdrawn``; by start, then id."""
+    with open_store(store, read_only=True) as db:
+        return db.alerts(
+            viewer=viewer,
+            since=since,
+            until=until,
+            kinds=kinds,
+            include_withdrawn=include_withdrawn,
+            limit=limit,
+        )
+
+
+def tracks(store: str | os.PathLike[str], *, viewer: User, kind: str | None = None) -> pa.Table:
+    """The fused tracks ``viewer`` may see (``ais`` or ``dark`` ones when ``kind`` is given)."""
+    with open_store(store, read_only=True) as db:
+        return db.tracks(viewer=viewer, kind=kind)
 
 
 def rejected(store: str | os.PathLike[str], limit: int | None = None, *, viewer: User) -> pa.Table:

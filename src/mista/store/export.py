@@ -1,4 +1,4 @@
-"""Query results (Arrow tables) written as text: table, JSON lines, CSV or GeoJSON.
+"""Query results (Arrow tables) written as text: table, JSON lines, JSON, CSV or GeoJSON.
 
 One writer for every face, so the CLI, the API and tests agree on the shapes. Times are
 ISO 8601 UTC (``2020-06-30T00:00:00Z``); GeoJSON points are ``[lon, lat]`` (RFC 7946).
@@ -20,7 +20,7 @@ from mista.errors import InputError
 __all__ = ["FORMATS", "write_table"]
 
 #: Output formats, in the order ``--format`` lists them.
-FORMATS = ("table", "jsonl", "csv", "geojson")
+FORMATS = ("table", "jsonl", "csv", "geojson", "json")
 _ROWS_PER_SLICE = 10_000
 
 
@@ -75,6 +75,14 @@ def _write_geojson(table: pa.Table, out: TextIO) -> None:
     out.write("\n]}\n")
 
 
+def _write_json_array(table: pa.Table, out: TextIO) -> None:
+    """One JSON array of row objects (a document tools like jq read whole)."""
+    out.write("[")
+    for index, row in enumerate(_rows(table)):
+        out.write(("\n" if index == 0 else ",\n") + json.dumps(row))
+    out.write("\n]\n" if table.num_rows else "]\n")
+
+
 def write_table(table: pa.Table, fmt: str, out: TextIO) -> None:
     """Write ``table`` to ``out`` as ``fmt`` (one of FORMATS)."""
     if fmt == "table":
@@ -82,6 +90,8 @@ def write_table(table: pa.Table, fmt: str, out: TextIO) -> None:
     elif fmt == "jsonl":
         for row in _rows(table):
             out.write(json.dumps(row) + "\n")
+    elif fmt == "json":
+        _write_json_array(table, out)
     elif fmt == "csv":
         _write_csv(table, out)
     elif fmt == "geojson":
