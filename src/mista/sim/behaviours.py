@@ -26,7 +26,8 @@ What each kind does (times in scenario seconds):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,7 @@ from mista.sim.traffic import Planner
 
 __all__ = [
     "BEHAVIOUR_KINDS",
+    "align_spoofs",
     "Injected",
     "Spoof",
     "Transmitter",
@@ -430,4 +432,33 @@ def pair_shared_mmsi(
                 break
         else:
             continue
+    return out
+
+
+def align_spoofs(
+    tx: list[Transmitter],
+    injected: list[Injected],
+    covered: Callable[[int, float, float], float],
+    rng: np.random.Generator,
+    duration_s: float,
+) -> list[Injected]:
+    """Move each spoofing window to a time some sensor hears the ship (a satellite pass
+    or a shore receiver), so the false positions reach the picture; ``covered(vessel,
+    start_s, end_s)`` gives the covered fraction of a window."""
+    out: list[Injected] = []
+    for item in injected:
+        if item.kind != "spoofing":
+            out.append(item)
+            continue
+        v = item.vessels[0]
+        spoof = tx[v].spoofs[0]
+        length = spoof.end_s - spoof.start_s
+        best = (covered(v, spoof.start_s, spoof.end_s), spoof.start_s)
+        for start in rng.uniform(0.0, max(duration_s - length, 1.0), 40).tolist():
+            if best[0] >= 0.5:
+                break
+            best = max(best, (covered(v, start, start + length), start))
+        start = best[1]
+        tx[v].spoofs[0] = replace(spoof, start_s=start, end_s=start + length)
+        out.append(replace(item, start_s=start, end_s=start + length))
     return out

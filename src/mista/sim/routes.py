@@ -16,12 +16,15 @@ import numpy.typing as npt
 from mista.geo import LandMask, Ports, bearing_deg, destination, haversine_m
 from mista.sim.places import REGION
 
-__all__ = ["Lanes", "Path"]
+__all__ = ["HUBS", "Lanes", "Path", "offset_path", "path_length_m"]
 
 F64 = npt.NDArray[np.float64]
 Path = tuple[F64, F64]  # (lat, lon)
 #: The lane offset shrinks to zero within this distance of either end (harbour approaches).
 _TAPER_M = 15_000.0
+#: Merchant ships call at this many hub ports, spread over the region (long-haul trade
+#: concentrates on few ports; it also keeps the number of distinct lane paths small).
+HUBS = 40
 
 
 def _searoute(lon1: float, lat1: float, lon2: float, lat2: float) -> Path | None:
@@ -61,6 +64,8 @@ class Lanes:
             haversine_m(self.lat[:, None], self.lon[:, None], self.lat[None, :], self.lon[None, :])
         )
 
+        self.hubs = _spread(self.distance_m, HUBS)
+
     def __len__(self) -> int:
         return len(self.names)
 
@@ -80,10 +85,20 @@ class Lanes:
         return _searoute(lon1, lat1, lon2, lat2)
 
     def destinations(
-        self, rng: np.random.Generator, a: int, min_m: float, max_m: float
+        self,
+        rng: np.random.Generator,
+        a: int,
+        min_m: float,
+        max_m: float,
+        *,
+        hubs_only: bool = False,
     ) -> int | None:
-        """A random port whose great-circle distance from ``a`` is in [min_m, max_m]."""
-        ok = np.flatnonzero((self.distance_m[a] >= min_m) & (self.distance_m[a] <= max_m))
+        """A random port whose great-circle distance from ``a`` is in [min_m, max_m]
+        (only among the hub ports with ``hubs_only``)."""
+        ok = (self.distance_m[a] >= min_m) & (self.distance_m[a] <= max_m)
+        if hubs_only:
+            ok &= np.isin(np.arange(len(self.names)), self.hubs)
+        ok = np.flatnonzero(ok)
         if len(ok) == 0:
             return None
         return int(ok[int(rng.integers(len(ok)))])
@@ -113,3 +128,17 @@ def offset_path(path: Path, offset_m: float) -> Path:
     heading = np.asarray(bearing_deg(lat[prev], lon[prev], lat[nxt], lon[nxt]))
     new_lat, new_lon = destination(lat, lon, (heading + 90.0) % 360.0, offset_m * taper)
     return np.asarray(new_lat, np.float64), np.asarray(new_lon, np.float64)
+
+
+def _spread(distance_m: F64, count: int) -> npt.NDArray[np.int64]:
+    """``count`` port indexes spread out (farthest-point order from the first port)."""
+    n = len(distance_m)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    chosen = [0]
+    nearest = distance_m[0].copy()
+    while len(chosen) < min(count, n):
+        k = int(np.argmax(nearest))
+        chosen.append(k)
+        nearest = np.minimum(nearest, distance_m[k])
+    return np.asarray(sorted(chosen), np.int64)

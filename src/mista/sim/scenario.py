@@ -18,6 +18,7 @@ from mista.errors import InputError
 from mista.geo import LandMask, Ports, haversine_m
 from mista.sim.behaviours import (
     Transmitter,
+    align_spoofs,
     Injected,
     injection_counts,
     pair_shared_mmsi,
@@ -29,6 +30,7 @@ from mista.sim.reporting import schedule, static_schedule
 from mista.sim.routes import Lanes
 from mista.sim.sensors import (
     Receptions,
+    covered,
     make_passes,
     make_sources,
     radar_contacts,
@@ -148,6 +150,15 @@ def simulate(
     m_lat = minute.lat.reshape(vessels, n_min)
     m_lon = minute.lon.reshape(vessels, n_min)
     injected += pair_shared_mmsi(traj, m_lat, m_lon, fleet, tx, clones, roles, rng_pair, duration)
+    sources = make_sources(rng_sensor)
+    passes = make_passes(rng_sensor, duration)
+
+    def covered_fraction(v: int, a: float, b: float) -> float:
+        i0, i1 = int(a // 60), max(int(b // 60), int(a // 60) + 1)
+        t = np.arange(i0, i1, dtype=np.float64) * 60.0
+        return float(covered(sources, passes, m_lat[v, i0:i1], m_lon[v, i0:i1], t).mean())
+
+    injected = align_spoofs(tx, injected, covered_fraction, rng_pair, duration)
     step("motion")
 
     phase = rng_tx.uniform(0.0, 360.0, vessels)
@@ -156,8 +167,6 @@ def simulate(
     statics = static_schedule(vessels, duration, phase, off)
     step("transmissions")
 
-    sources = make_sources(rng_sensor)
-    passes = make_passes(rng_sensor, duration)
     heard = receive(sources, passes, sched, traj, duration, forward_interval_s, rng_rx)
     heard_static = receive_static(sources, passes, statics, traj, rng_rx)
     contacts = radar_contacts(sources, traj, m_lat, m_lon, duration, land, rng_radar)

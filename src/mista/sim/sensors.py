@@ -385,3 +385,22 @@ def radar_contacts(
         joined["bearing"].astype(np.float64),
         joined["sigma"].astype(np.float64),
     )
+
+
+def covered(
+    sources: list[Source], passes: list[Pass], lat: F64, lon: F64, t_s: F64
+) -> npt.NDArray[np.bool_]:
+    """Whether some AIS sensor would likely hear a ship at each (lat, lon, t): within 70 %
+    of a shore receiver's range, or inside a satellite footprint."""
+    out = np.zeros(len(lat), np.bool_)
+    for src in sources:
+        if src.kind == "ais-terrestrial" and src.lat is not None and src.lon is not None:
+            idx, _ = _near(lat, lon, src.lat, src.lon, 0.7 * src.range_km * 1000.0)
+            out[idx] = True
+    for p in passes:
+        inside = (t_s >= p.start_s) & (t_s < p.end_s)
+        if inside.any():
+            slat, slon = p.subpoint(t_s[inside])
+            d = np.asarray(haversine_m(lat[inside], lon[inside], slat, slon))
+            out[np.flatnonzero(inside)[d <= FOOTPRINT_RADIUS_M]] = True
+    return out

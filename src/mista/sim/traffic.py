@@ -78,7 +78,9 @@ class Planner:
                     return la, lo
         return None
 
-    def random_port(self, rng: np.random.Generator) -> int:
+    def random_port(self, rng: np.random.Generator, *, hub: bool = False) -> int:
+        if hub:
+            return int(self.lanes.hubs[int(rng.integers(len(self.lanes.hubs)))])
         return int(rng.integers(len(self.lanes)))
 
     def lane(self, rng: np.random.Generator, a: int, b: int, offset_m: float) -> Path | None:
@@ -93,8 +95,8 @@ class Planner:
         """Port-to-port voyages of 600-6,000 km with calls of 2-12 h."""
         offset = float(rng.uniform(500.0, 3000.0))
         for _ in range(20):
-            a = self.random_port(rng)
-            b = self.lanes.destinations(rng, a, 600e3, 6000e3)
+            a = self.random_port(rng, hub=True)
+            b = self.lanes.destinations(rng, a, 600e3, 6000e3, hubs_only=True)
             if b is None:
                 continue
             path = self.lane(rng, a, b, offset)
@@ -131,7 +133,7 @@ class Planner:
             tl.stay(float(rng.uniform(2.0, 12.0)) * H, STATUS_MOORED)
             if tl.now >= end:
                 break
-            nxt = self.lanes.destinations(rng, port, min_m, max_m)
+            nxt = self.lanes.destinations(rng, port, min_m, max_m, hubs_only=True)
             path = None if nxt is None else self.lane(rng, port, nxt, offset_m)
             if nxt is None or path is None:
                 tl.until(end, STATUS_MOORED)
@@ -290,8 +292,8 @@ class Planner:
         (clear of port); returns the timeline and its departure time."""
         offset = float(rng.uniform(500.0, 3000.0))
         for _ in range(30):
-            a = self.random_port(rng)
-            b = self.lanes.destinations(rng, a, 1500e3, 7000e3)
+            a = self.random_port(rng, hub=True)
+            b = self.lanes.destinations(rng, a, 1500e3, 7000e3, hubs_only=True)
             if b is None:
                 continue
             path = self.lane(rng, a, b, offset)
