@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 import shapely
@@ -30,16 +31,19 @@ M_PER_DEG = 111_195.0
 SEA = (10.0, 80.0)
 
 
+@cache
 def island_land() -> LandMask:
     """One island, 1 degree square, at lat 0..1, lon 70..71."""
     return LandMask([shapely.box(70.0, 0.0, 71.0, 1.0)])
 
 
+@cache
 def island_ports() -> Ports:
     """One port on the island's east shore, one far away."""
     return Ports(["Islandport", "Farport"], [71.0, 100.0], [0.5, -30.0])
 
 
+@cache
 def box_zones() -> Zones:
     """One square zone at lat 5..6, lon 75..76."""
     label = Label(Level.RESTRICTED, "IND", frozenset({"IND"}))

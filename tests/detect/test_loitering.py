@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from mista.detect.loitering import LoiteringDetector
 from mista.model import AlertStatus
@@ -113,3 +116,22 @@ def _empty_chunk(watermark: float):
     from mista.fuse.chunk import FusedChunk, TrackPoints
 
     return FusedChunk(watermark=watermark, points=TrackPoints.empty())
+
+
+@hypothesis_settings(max_examples=20, deadline=None)
+@given(
+    st.lists(st.tuples(st.booleans(), st.integers(1, 90)), min_size=1, max_size=6),
+    st.sampled_from([600.0, 1800.0]),
+)
+def test_loitering_exists_iff_a_slow_run_lasts_an_hour(
+    runs: list[tuple[bool, int]], chunk_s: float
+) -> None:
+    speeds = np.concatenate([np.full(n, 0.5 if slow else 6.0) for slow, n in runs])
+    t = T0 + np.arange(speeds.shape[0]) * MINUTE
+    points = track(7, t, LAT, offshore(50_000.0), sog=speeds)
+    found = standing(feed(LoiteringDetector(settings()), points, chunk_s=chunk_s))
+    # Durations of maximal slow runs, from their first to their last fix.
+    slow = speeds < 2
+    edges = np.flatnonzero(np.diff(np.r_[0, slow.astype(int), 0]))
+    durations = [(end - 1 - start) * MINUTE for start, end in zip(edges[::2], edges[1::2])]
+    assert sorted(d.end - d.start for d in found) == sorted(x for x in durations if x >= HOUR)
