@@ -133,5 +133,7 @@ def test_loitering_exists_iff_a_slow_run_lasts_an_hour(
     # Durations of maximal slow runs, from their first to their last fix.
     slow = speeds < 2
     edges = np.flatnonzero(np.diff(np.r_[0, slow.astype(int), 0]))
-    durations = [(end - 1 - start) * MINUTE for start, end in zip(edges[::2], edges[1::2])]
+    durations = [
+        (end - 1 - start) * MINUTE for start, end in zip(edges[::2], edges[1::2], strict=True)
+    ]
     assert sorted(d.end - d.start for d in found) == sorted(x for x in durations if x >= HOUR)
