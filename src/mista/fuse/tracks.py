@@ -106,9 +106,9 @@ class Track:
         self.last_lon = last_lon
 
     def trim(self, history_s: float) -> None:
-        """Forget points more than ``history_s`` older than the newest (with an hour's slack
+        """Forget points more than ``history_s`` older than the newest (with a tenth's slack
         so that trimming is rare)."""
-        if self.history.first_t < self.last_t - history_s - 3600.0:
+        if self.history.first_t < self.last_t - history_s * 1.1:
             self.history.trim(self.last_t - history_s)
 
     def start_segment(self, fix: Fix, fixes: int = 1, first_t: float | None = None) -> None:
