@@ -202,3 +202,15 @@ def test_from_geojson_rejects_garbage(tmp_path: Path, document: str) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nowhere\.geojson"):
         LandMask.from_geojson(tmp_path / "nowhere.geojson")
+
+
+def test_inland_distance_is_zero_at_sea_and_grows_inland(mask: LandMask) -> None:
+    # Arabian Sea, Mumbai's mainland ~5 km in, and central India (~ 700 km from any coast).
+    inland = mask.inland_m([65.0, 72.88, 78.0, np.nan], [15.0, 19.07, 22.0, 0.0])
+    assert inland[0] == 0.0
+    assert 1_000 < inland[1] < 20_000
+    assert inland[2] > 300_000
+    assert np.isnan(inland[3])
+    # The same coastline measures both ways: a point just off the coast and one just in.
+    at_sea = mask.distance_to_shore_m([65.0], [15.0])[0]
+    assert at_sea > 0.0

@@ -188,6 +188,24 @@ class LandMask:
             out[sea] = self._sea_distance(lon_f[sea], lat_f[sea])
         return out.reshape(shape)
 
+    def inland_m(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
+        """Metres from each (lon, lat) on land to the nearest coastline: 0 at sea, NaN for
+        NaN input. At 1:50m, harbours, estuaries and rivers are land; a position a few
+        kilometres inland may still be afloat, one far inland is not."""
+        lon_a, lat_a = np.broadcast_arrays(
+            np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+        )
+        shape = lon_a.shape
+        lon_f, lat_f = lon_a.ravel(), lat_a.ravel()
+        out = np.full(lon_f.shape, np.nan)
+        valid = np.isfinite(lon_f) & np.isfinite(lat_f)
+        land = np.zeros_like(valid)
+        land[valid] = self.on_land(lon_f[valid], lat_f[valid])
+        out[valid & ~land] = 0.0
+        if land.any():
+            out[land] = self._sea_distance(lon_f[land], lat_f[land])
+        return out.reshape(shape)
+
     def _sea_distance(
         self, lon: NDArray[np.float64], lat: NDArray[np.float64]
     ) -> NDArray[np.float64]:
