@@ -15,16 +15,20 @@ def test_simulate_command_writes_a_scenario(tmp_path: Path) -> None:
         [str(out), "--hours", "1", "--vessels", "30", "--seed", "2", "--forward-interval", "0"],
     )
     assert result.exit_code == 0, result.output
-    assert "wrote" in result.stderr and "injected:" in result.stderr
+    assert "wrote" in result.stderr
+    assert "injected:" in result.stderr
     manifest = json.loads((out / "scenario.json").read_text())
     assert (manifest["vessels"], manifest["seed"], manifest["forward_interval_s"]) == (30, 2, 0.0)
 
 
 def test_simulate_help_has_an_example() -> None:
     result = CliRunner().invoke(simulate, ["--help"])
-    assert result.exit_code == 0 and "Example:" in result.output and "--vessels" in result.output
+    assert result.exit_code == 0
+    assert "Example:" in result.output
+    assert "--vessels" in result.output
 
 
 def test_simulate_refuses_bad_numbers(tmp_path: Path) -> None:
     result = CliRunner().invoke(simulate, [str(tmp_path / "x"), "--vessels", "0"])
-    assert result.exit_code == 2 and "vessels" in result.output
+    assert result.exit_code == 2
+    assert "vessels" in result.output

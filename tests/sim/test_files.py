@@ -43,7 +43,8 @@ def test_manifest(small_scenario: Path) -> None:
     m = manifest(small_scenario)
     assert m["format"] == FORMAT
     assert (m["seed"], m["hours"], m["vessels"], m["node"]) == (11, 2.0, 60, "IND")
-    assert m["start"] == "2026-01-01T00:00:00Z" and m["zones"] == "zones.geojson"
+    assert m["start"] == "2026-01-01T00:00:00Z"
+    assert m["zones"] == "zones.geojson"
     assert m["forward_interval_s"] == 60.0
     assert {s["kind"] for s in m["sources"].values()} == KINDS
     for name, s in m["sources"].items():
@@ -82,22 +83,27 @@ def test_source_configs_load_with_their_markings(small_scenario: Path) -> None:
     m = manifest(small_scenario)
     for name, s in m["sources"].items():
         config = load_source_config(small_scenario / s["config"], "IND")
-        assert config.name == name and config.kind is not None
-        assert config.kind.value == s["kind"] and config.originator == s["nation"]
+        assert config.name == name
+        assert config.kind is not None
+        assert config.kind.value == s["kind"]
+        assert config.originator == s["nation"]
         assert config.label == parse_marking(s["marking"], s["nation"])
     radar = next(s for s in m["sources"].values() if s["kind"] == "radar")
-    assert "sensor:radar" in radar["marking"] and radar["marking"].startswith("CONFIDENTIAL")
+    assert "sensor:radar" in radar["marking"]
+    assert radar["marking"].startswith("CONFIDENTIAL")
 
 
 def test_zones(small_scenario: Path) -> None:
     zones = json.loads((small_scenario / "zones.geojson").read_text())
-    assert zones["type"] == "FeatureCollection" and len(zones["features"]) >= 6
+    assert zones["type"] == "FeatureCollection"
+    assert len(zones["features"]) >= 6
     for feature in zones["features"]:
         props = feature["properties"]
         assert set(props) == {"id", "name", "marking"}
         parse_marking(props["marking"], "IND")
         ring = feature["geometry"]["coordinates"][0]
-        assert ring[0] == ring[-1] and len(ring) >= 4
+        assert ring[0] == ring[-1]
+        assert len(ring) >= 4
 
 
 def test_radar_lines(small_scenario: Path) -> None:
@@ -109,7 +115,8 @@ def test_radar_lines(small_scenario: Path) -> None:
         times = [r["time"] for r in rows]
         assert times == sorted(times)
         plots = [r["plot"] for r in rows]
-        assert plots == sorted(plots) and len(set(plots)) == len(plots)
+        assert plots == sorted(plots)
+        assert len(set(plots)) == len(plots)
         for raw, row in zip(path.read_text().splitlines(), rows, strict=True):
             assert set(row) == {
                 "time",
@@ -121,9 +128,11 @@ def test_radar_lines(small_scenario: Path) -> None:
                 "bearing_deg",
                 "sigma_m",
             }
-            assert when.fullmatch(row["time"]) and row["radar"] == path.parent.name
+            assert when.fullmatch(row["time"])
+            assert row["radar"] == path.parent.name
             assert re.search(r'"lat": -?\d+\.\d{6},', raw)
-            assert 0 < row["range_m"] <= 45_000 and 50 <= row["sigma_m"] <= 150
+            assert 0 < row["range_m"] <= 45_000
+            assert 50 <= row["sigma_m"] <= 150
 
 
 def test_truth_tables(small_scenario: Path) -> None:

@@ -32,8 +32,10 @@ def test_fleet_identities_are_valid_and_distinct() -> None:
         if fleet.ais_class[i] == "A":
             assert is_valid_imo(int(fleet.imo[i]))
         else:
-            assert fleet.imo[i] == 0 and fleet.kind[i] == "pleasure"
-        assert len(fleet.name[i]) <= 20 and len(fleet.callsign[i]) <= 7
+            assert fleet.imo[i] == 0
+            assert fleet.kind[i] == "pleasure"
+        assert len(fleet.name[i]) <= 20
+        assert len(fleet.callsign[i]) <= 7
     assert set(fleet.kind) == {"cargo", "tanker", "fishing", "passenger", "tug", "pleasure"}
     assert {70, 80, 30, 52, 37} <= set(fleet.ship_type.tolist()) | {70, 80}
 
@@ -44,4 +46,6 @@ def test_injections_scale_with_the_fleet() -> None:
     assert all(n >= 25 for n in standard.values())
     assert all(n >= 1 for n in injection_counts(100, 24.0).values())
     short = injection_counts(100, 2.0)
-    assert short["ais-gap"] == 0 and short["encounter"] == 0 and short["spoofing"] >= 1
+    assert short["ais-gap"] == 0
+    assert short["encounter"] == 0
+    assert short["spoofing"] >= 1

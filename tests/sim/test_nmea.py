@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 import re
+from datetime import UTC, datetime
 from functools import reduce
 from operator import xor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyais
@@ -47,20 +48,23 @@ def test_lines_have_correct_checksums_and_decode_with_pyais(small_scenario: Path
             match = LINE.fullmatch(line)
             assert match, line
             tag, tag_sum, body, body_sum = match.groups()
-            assert _xor(tag) == tag_sum and _xor(body[1:]) == body_sum
+            assert _xor(tag) == tag_sum
+            assert _xor(body[1:]) == body_sum
             assert tag.startswith((f"s:{source},", "g:"))
             sentence = f"{body}*{body_sum}"
             count, number = int(body.split(",")[1]), int(body.split(",")[2])
             pending.append(sentence)
             if number == count:
-                msg = pyais.decode(*pending).asdict()
+                msg: dict[str, Any] = pyais.decode(*pending).asdict()
                 pending = []
                 decoded_count += 1
                 assert msg["msg_type"] in (1, 5, 18, 24)
                 assert 200_000_000 <= msg["mmsi"] <= 799_999_999
                 if msg["msg_type"] in (1, 18):
-                    assert -90 <= msg["lat"] <= 90 and -180 <= msg["lon"] <= 180
-    assert pending == [] and decoded_count > 100
+                    assert -90 <= msg["lat"] <= 90
+                    assert -180 <= msg["lon"] <= 180
+    assert pending == []
+    assert decoded_count > 100
 
 
 def test_dark_vessels_never_transmit(full_scenario: Path) -> None:
@@ -80,7 +84,8 @@ def test_dark_vessels_never_transmit(full_scenario: Path) -> None:
             when = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             assert any(a <= when <= b for a, b in spans[mmsi]), (mmsi, when)
             heard += 1
-    assert heard > 1000 and start > 0
+    assert heard > 1000
+    assert start > 0
 
 
 def test_spoofed_positions_are_far_from_the_true_ones(full_scenario: Path) -> None:

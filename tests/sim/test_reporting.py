@@ -52,7 +52,7 @@ def _straight(speed_kn: float, hours: float) -> Timeline:
         ("A", False, 25.0, 2),
         ("B", False, 16.0, 15),
         ("B", True, 16.0, 30),
-    ],  # fmt: skip
+    ],
 )
 def test_schedule_spacing_matches_the_speed(
     cls: str, cs: bool, speed: float, interval: int

@@ -35,9 +35,8 @@ def test_every_injected_kind_is_in_the_truth(full_scenario: Path) -> None:
         assert injected[kind] >= m["injected"][kind], (kind, injected, m["injected"])
     kinds = Counter(b["kind"] for b in truth)
     # Incidental ones come too: port calls at voyage ends, at the least.
-    assert kinds["port-visit"] > 10 and not any(
-        b["injected"] for b in truth if b["kind"] == "port-visit"
-    )
+    assert kinds["port-visit"] > 10
+    assert not any(b["injected"] for b in truth if b["kind"] == "port-visit")
 
 
 def test_truth_records_match_the_definitions(full_scenario: Path) -> None:
@@ -60,23 +59,29 @@ def test_truth_records_match_the_definitions(full_scenario: Path) -> None:
         assert b["start"] <= b["end"]
         if kind == "ais-gap":
             rows = window(b, vs[0])
-            assert not on[rows].any() and len(rows) >= 12 * 60
+            assert not on[rows].any()
+            assert len(rows) >= 12 * 60
             assert b["detail"]["level"] == "gap"
         elif kind == "loitering":
             rows = window(b, vs[0])
-            assert np.all(sog[rows] < 2.0) and len(rows) >= 60
+            assert np.all(sog[rows] < 2.0)
+            assert len(rows) >= 60
         elif kind == "encounter":
             ra, rb = window(b, vs[0]), window(b, vs[1])
             assert len(ra) == len(rb) >= 120
             d = np.hypot(lat[ra] - lat[rb], (lon[ra] - lon[rb]) * np.cos(np.radians(lat[ra])))
-            assert np.median(d) * 111_000 <= 500 and np.median(sog[ra]) < 2
+            assert np.median(d) * 111_000 <= 500
+            assert np.median(sog[ra]) < 2
         elif kind == "dark-vessel":
-            assert b["mmsis"] == [] and not on[window(b, vs[0])].any()
+            assert b["mmsis"] == []
+            assert not on[window(b, vs[0])].any()
         elif kind == "shared-mmsi":
-            assert len(vs) == 2 and len(b["mmsis"]) == 1
+            assert len(vs) == 2
+            assert len(b["mmsis"]) == 1
         elif kind == "identity-change":
             d = b["detail"]
-            assert d["field"] in {"name", "mmsi"} and d["old"] != d["new"]
+            assert d["field"] in {"name", "mmsi"}
+            assert d["old"] != d["new"]
             if d["field"] == "mmsi":
                 assert b["mmsis"] == [d["old"], d["new"]]
         seen.add(kind)

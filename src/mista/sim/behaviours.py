@@ -42,13 +42,13 @@ from mista.sim.traffic import Planner
 
 __all__ = [
     "BEHAVIOUR_KINDS",
-    "align_spoofs",
     "Injected",
     "Spoof",
     "Transmitter",
+    "align_spoofs",
     "injection_counts",
-    "plan_behaviours",
     "pair_shared_mmsi",
+    "plan_behaviours",
 ]
 
 H = 3600.0
@@ -128,7 +128,7 @@ class _Pools:
     """Unassigned vessels by kind, handed out in a seeded random order."""
 
     def __init__(self, rng: np.random.Generator, fleet: Fleet) -> None:
-        order = rng.permutation(len(fleet)).tolist()
+        order: list[int] = [int(v) for v in rng.permutation(len(fleet))]
         self.kind = fleet.kind
         self.free = order
         self.taken: set[int] = set()
@@ -140,6 +140,11 @@ class _Pools:
                 self.taken.add(v)
                 return v
         return None
+
+
+def _moved(p: tuple[float, float], bearing: float, distance_m: float) -> tuple[float, float]:
+    la, lo = destination(p[0], p[1], bearing, distance_m)
+    return float(la), float(lo)
 
 
 def _offshore_point(
@@ -238,27 +243,22 @@ def plan_behaviours(
         t1 = t0 + length
         late = float(rng.uniform(5.0, 15.0)) * 60.0
 
-        def drifted(t: float) -> tuple[float, float]:
-            la, lo = destination(meet[0], meet[1], course, mps * max(t - (t0 - lead), 0.0))
-            return float(la), float(lo)
-
         gap_m = float(rng.uniform(100.0, 300.0))
         side = float(rng.uniform(0.0, 360.0))
-
-        def beside(p: tuple[float, float]) -> tuple[float, float]:
-            la, lo = destination(p[0], p[1], side, gap_m)
-            return float(la), float(lo)
-
-        tla = planner.via(
-            rng, meet, t0 - lead, float(fleet.speed_kn[a]), t1 - (t0 - lead), drifted(t1)
-        )
+        # Both drift with the same velocity from the first arrival (t0 - lead) on; the
+        # second lies gap_m off the first on bearing ``side``.
+        a_at_t0 = _moved(meet, course, mps * lead)
+        a_at_t1 = _moved(meet, course, mps * (t1 - t0 + lead))
+        b_from = _moved(a_at_t0, side, gap_m)
+        b_to = _moved(_moved(meet, course, mps * (t1 + late - t0 + lead)), side, gap_m)
+        tla = planner.via(rng, meet, t0 - lead, float(fleet.speed_kn[a]), t1 - (t0 - lead), a_at_t1)
         tlb = planner.via(
             rng,
-            beside(drifted(t0)),
+            b_from,
             t0,
             float(fleet.speed_kn[b]),
             t1 + late - t0,
-            beside(drifted(t1 + late)),
+            b_to,
         )
         if tla is None or tlb is None:
             continue
@@ -427,7 +427,7 @@ def pair_shared_mmsi(
                         float(minute_lat[c][0]),
                         float(minute_lon[c][0]),
                         {"mmsi": mmsi, "min_distance_m": round(float(d.min()))},
-                    )  # fmt: skip
+                    )
                 )
                 break
         else:

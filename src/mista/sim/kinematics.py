@@ -124,7 +124,7 @@ class Trajectories:
         # Segment k runs from knot k to knot k+1 (the last knot of a vessel repeats the
         # segment before it).
         status = np.concatenate(
-            [np.asarray(tl.status + [tl.status[-1]], np.int64) for tl in timelines]
+            [np.asarray([*tl.status, tl.status[-1]], np.int64) for tl in timelines]
         )
         nxt = np.minimum(np.arange(len(t)) + 1, len(t) - 1)
         same = vessel[nxt] == vessel

@@ -32,7 +32,7 @@ def _searoute(lon1: float, lat1: float, lon2: float, lat2: float) -> Path | None
 
     try:
         feature: Any = searoute.searoute([lon1, lat1], [lon2, lat2])
-    except Exception:  # noqa: BLE001 - searoute raises plain errors for unreachable points
+    except Exception:
         return None
     coords = np.asarray(feature["geometry"]["coordinates"], np.float64)
     if coords.ndim != 2 or len(coords) < 1:

@@ -19,7 +19,6 @@ from mista.geo import LandMask, Ports, haversine_m
 from mista.sim.behaviours import (
     Transmitter,
     align_spoofs,
-    Injected,
     injection_counts,
     pair_shared_mmsi,
     plan_behaviours,
@@ -143,7 +142,7 @@ def simulate(
     step("plan")
 
     traj = Trajectories(timelines)
-    n_min = int(math.ceil(duration / 60.0))
+    n_min = math.ceil(duration / 60.0)
     v_grid = np.repeat(np.arange(vessels, dtype=np.int64), n_min)
     t_grid = np.tile(np.arange(n_min, dtype=np.float64) * 60.0, vessels)
     minute = traj.positions_at(v_grid, t_grid)
@@ -241,7 +240,7 @@ def simulate(
                 "lines": e.lines,
             }
             for e in entries
-        ],  # fmt: skip
+        ],
         "zones": "zones.geojson",
         "injected": injected_counts,
         "forward_interval_s": forward_interval_s,

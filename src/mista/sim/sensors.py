@@ -27,10 +27,10 @@ from mista.sim.places import COASTAL_RECEIVERS, RADARS, REGION
 from mista.sim.reporting import Schedule
 
 __all__ = [
+    "SATELLITE",
     "Pass",
     "RadarContacts",
     "Receptions",
-    "SATELLITE",
     "Source",
     "make_passes",
     "make_sources",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import numpy.typing as npt
 
@@ -11,17 +9,16 @@ from mista.geo import destination
 from mista.sim.behaviours import Spoof, Transmitter
 from mista.sim.kinematics import Trajectories
 
-__all__ = ["Sent", "is_on", "sent_mmsi", "sent_names", "sent_positions"]
+__all__ = ["is_on", "sent_mmsi", "sent_names", "sent_positions", "spoof_centre"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 
-def _slices(vessel: I64) -> tuple[I64, I64, I64]:
-    """Stable order by vessel and, per vessel, its range in that order."""
+def _slices(vessel: I64) -> tuple[I64, I64]:
+    """Rows in a stable order by vessel, and the vessels in that order."""
     order = np.argsort(vessel, kind="stable")
-    sorted_v = vessel[order]
-    return order, sorted_v, np.zeros(0, np.int64)
+    return order, vessel[order]
 
 
 def _rows_of(order: I64, sorted_v: I64, v: int) -> I64:
@@ -31,10 +28,9 @@ def _rows_of(order: I64, sorted_v: I64, v: int) -> I64:
 
 def sent_mmsi(tx: list[Transmitter], vessel: I64, t_s: F64) -> I64:
     """The MMSI each vessel sends at each time (-1 when its transmitter is off)."""
-    out = np.zeros(len(vessel), np.int64)
     first = np.array([spans.mmsi[0][1] for spans in tx], np.int64)
-    out[:] = first[vessel] if len(vessel) else out
-    order, sorted_v, _ = _slices(vessel)
+    out = first[vessel]
+    order, sorted_v = _slices(vessel)
     for v, spans in enumerate(tx):
         if len(spans.mmsi) == 1 and not spans.off:
             continue
@@ -58,7 +54,7 @@ def sent_names(tx: list[Transmitter], vessel: I64, t_s: F64) -> list[str]:
     """The name in each vessel's static data at each time."""
     names = [spans.name[0][1] for spans in tx]
     out = [names[v] for v in vessel.tolist()]
-    order, sorted_v, _ = _slices(vessel)
+    order, sorted_v = _slices(vessel)
     for v, spans in enumerate(tx):
         if len(spans.name) == 1:
             continue
@@ -95,7 +91,7 @@ def sent_positions(
 ) -> tuple[F64, F64]:
     """Positions as sent: the true ones, except inside a spoofing window."""
     out_lat, out_lon = lat.copy(), lon.copy()
-    order, sorted_v, _ = _slices(vessel)
+    order, sorted_v = _slices(vessel)
     for v, spans in enumerate(tx):
         if not spans.spoofs:
             continue
@@ -121,6 +117,3 @@ def spoof_centre(spoof: Spoof, traj: Trajectories, v: int) -> tuple[float, float
             float(start.lat[0]), float(start.lon[0]), spoof.bearing_deg, spoof.centre_m
         )
     return float(la), float(lo)
-
-
-_ = math

@@ -23,6 +23,7 @@ Definitions (thresholds of the contract; the same numbers ``mista.detect`` defau
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import datetime
 from typing import Any
@@ -141,7 +142,7 @@ class _Truth:
         mmsis: list[int] | None = None,
         injected: bool | None = None,
     ) -> None:
-        i0, i1 = int(t0 // MINUTE), int(math.ceil(t1 / MINUTE))
+        i0, i1 = int(t0 // MINUTE), math.ceil(t1 / MINUTE)
         if mmsis is None:
             mmsis = []
             for v in vessels:
@@ -243,6 +244,14 @@ def _encounters(t: _Truth) -> None:
             t.add("encounter", (a, b), t0, t1, t.lat[a, m], t.lon[a, m], detail)
 
 
+def _relative(t: _Truth, a: int, b: int, i: I64) -> tuple[F64, F64]:
+    """Local flat metres (east, north) of vessel b relative to a at minutes ``i``."""
+    k = math.pi / 180.0 * _R
+    dy = (t.lat[b, i] - t.lat[a, i]) * k
+    dx = (t.lon[b, i] - t.lon[a, i]) * k * np.cos(np.radians(t.lat[a, i]))
+    return dx, dy
+
+
 def _close_approaches(t: _Truth) -> None:
     moving = t.sog >= CLOSE_MOVING_KN
     both = moving[:, :-1] & moving[:, 1:]
@@ -252,15 +261,8 @@ def _close_approaches(t: _Truth) -> None:
         ms = np.asarray(minutes)
         nxt = np.minimum(ms + 1, t.n_min - 1)
 
-        # Local flat metres of b relative to a at both ends of each minute.
-        def rel(i: I64) -> tuple[F64, F64]:
-            k = math.pi / 180.0 * _R
-            dy = (t.lat[b, i] - t.lat[a, i]) * k
-            dx = (t.lon[b, i] - t.lon[a, i]) * k * np.cos(np.radians(t.lat[a, i]))
-            return dx, dy
-
-        x0, y0 = rel(ms)
-        x1, y1 = rel(nxt)
+        x0, y0 = _relative(t, a, b, ms)
+        x1, y1 = _relative(t, a, b, nxt)
         vx, vy = x1 - x0, y1 - y0
         vv = vx * vx + vy * vy
         f = np.clip(
@@ -327,15 +329,16 @@ def _transmitted(t: _Truth, traj: Trajectories) -> None:
             reason = {"jump": "speed", "land": "land", "circle": "circle"}[s.mode]
             t.add("spoofing", (v,), s.start_s, end, lat, lon, {"reason": reason, "mode": s.mode},
                   injected=True)  # fmt: skip
-        for (_, old), (at, new) in zip(spans.name, spans.name[1:], strict=False):
+        for (_, old), (at, new) in itertools.pairwise(spans.name):
             i = int(at // MINUTE)
             t.add("identity-change", (v,), at, at, t.lat[v, i], t.lon[v, i],
                   {"field": "name", "old": old, "new": new}, injected=True)  # fmt: skip
-        for (_, old), (at, new) in zip(spans.mmsi, spans.mmsi[1:], strict=False):
+        for (_, old_mmsi), (at, new_mmsi) in itertools.pairwise(spans.mmsi):
             stop = max((a for a, b in spans.off if b == at), default=at)
             i = int(stop // MINUTE)
-            t.add("identity-change", (v,), stop, at, t.lat[v, i], t.lon[v, i],
-                  {"field": "mmsi", "old": old, "new": new}, mmsis=[old, new], injected=True)  # fmt: skip
+            change = {"field": "mmsi", "old": old_mmsi, "new": new_mmsi}
+            t.add("identity-change", (v,), stop, at, t.lat[v, i], t.lon[v, i], change,
+                  mmsis=[old_mmsi, new_mmsi], injected=True)  # fmt: skip
     # Shared MMSI: one MMSI sent by two vessels in one minute, 100 km or more apart.
     on_v, on_m = np.nonzero(t.mmsi >= 0)
     key = t.mmsi[on_v, on_m] * t.n_min + on_m

@@ -6,6 +6,7 @@ float formats, no wall-clock times), so one seed gives byte-identical files.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -87,7 +88,8 @@ def encode_positions(
 def encode_statics(
     source: I64, vessel: I64, t_s: I64, pass_index: I64, *, is_b: npt.NDArray[np.bool_],
     mmsi: I64, imo: I64, callsign: list[str], name: list[str], ship_type: I64,
-    length: I64, beam: I64, draught: F64, destination: list[str], eta: list[tuple[int, int, int, int]],
+    length: I64, beam: I64, draught: F64, destination: list[str],
+    eta: list[tuple[int, int, int, int]],
 ) -> Messages:  # fmt: skip
     a = np.flatnonzero(~is_b)
     b = np.flatnonzero(is_b)
@@ -95,16 +97,15 @@ def encode_statics(
     stern = length - bow
     port = beam // 2
     star = beam - port
-    pick = lambda items, idx: [items[i] for i in idx.tolist()]  # noqa: E731
     eta_a = np.array([eta[i] for i in a.tolist()], np.int64).reshape(-1, 4)
     five = encode_static_voyage(
-        mmsi[a], imo[a], pick(callsign, a), pick(name, a), ship_type[a], bow[a], stern[a],
+        mmsi[a], imo[a], _pick(callsign, a), _pick(name, a), ship_type[a], bow[a], stern[a],
         port[a], star[a], eta_a[:, 0], eta_a[:, 1], eta_a[:, 2], eta_a[:, 3], draught[a],
-        pick(destination, a),
+        _pick(destination, a),
     )  # fmt: skip
-    part_a = encode_static_b_part_a(mmsi[b], pick(name, b))
+    part_a = encode_static_b_part_a(mmsi[b], _pick(name, b))
     part_b = encode_static_b_part_b(
-        mmsi[b], ship_type[b], "SIM", pick(callsign, b), bow[b], stern[b], port[b], star[b],
+        mmsi[b], ship_type[b], "SIM", _pick(callsign, b), bow[b], stern[b], port[b], star[b],
         serial=(mmsi[b] % (1 << 20)),
     )  # fmt: skip
     rows = np.concatenate([a, b, b])
@@ -116,13 +117,20 @@ def encode_statics(
                     five + part_a + part_b, fill, rank)  # fmt: skip
 
 
+def _pick(items: list[str], idx: I64) -> list[str]:
+    return [items[i] for i in idx.tolist()]
+
+
 def _join(parts: list[Messages]) -> Messages:
     return Messages(
-        *(np.concatenate([getattr(p, f) for p in parts]) for f in ("source", "t_s", "vessel", "pass_index")),
+        source=np.concatenate([p.source for p in parts]),
+        t_s=np.concatenate([p.t_s for p in parts]),
+        vessel=np.concatenate([p.vessel for p in parts]),
+        pass_index=np.concatenate([p.pass_index for p in parts]),
         payload=[s for p in parts for s in p.payload],
         fill=np.concatenate([p.fill for p in parts]),
         rank=np.concatenate([p.rank for p in parts]),
-    )  # fmt: skip
+    )
 
 
 def write_ais_files(
@@ -207,7 +215,7 @@ def write_radar_files(
         ]  # fmt: skip
         cut = np.flatnonzero(np.diff(window) != 0) + 1
         bounds = np.concatenate([[0], cut, [len(sel)]]).tolist()
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        for lo, hi in itertools.pairwise(bounds):
             w = int(window[lo])
             rel = f"radar/{s.name}/{_stamp(start, w * WINDOW_S)}.jsonl"
             path = out / rel
