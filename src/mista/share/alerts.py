@@ -29,7 +29,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from mista.labels import Label
@@ -38,8 +38,8 @@ from mista.share.agreements import Flow, Sanitise
 from mista.share.outbox import denial_rule, wire_item_text
 from mista.share.release import Candidate, Outcome, Releaser
 from mista.store.embedded_exchange import AlertChange, Given, OutboxItem
-from mista.wire.canonical import WireError, time_to_wire
-from mista.wire.records import RecordItem, WireRecord, WithdrawItem, evidence_object, label_to_wire
+from mista.wire.canonical import time_to_wire
+from mista.wire.records import WireRecord, WithdrawItem, label_to_wire
 
 __all__ = [
     "ALERTS",
@@ -141,27 +141,31 @@ def alert_of(record: WireRecord) -> Alert:
     )
 
 
-def _record_text(record_id: str, label: Label, fields: Mapping[str, Any]) -> str:
-    """The outbox text of an alert record: checked as the wire format checks it when it
-    passes; else written as it is, so the send path refuses it and drops it with why."""
-    try:
-        return wire_item_text(RecordItem(WireRecord(record_id, ALERTS.value, label, fields)))
-    except WireError:
-        pass
+def _record_text(record_id: str, label: Mapping[str, Any], fields: Mapping[str, Any]) -> str:
+    """The outbox text of an alert record (what ``wire_item_text`` writes for its
+    ``RecordItem``), built without checking the fields, as report items are
+    (``mista.share.outbox``): the send path reads each item back with the wire format's
+    checks and drops (never sends) one it refuses, with the reason. Evidence that is not
+    JSON is written as the text it is, so that check refuses it."""
     wire: dict[str, Any] = {}
     for name, value in fields.items():
         if isinstance(value, datetime):
-            value = time_to_wire(value.astimezone(UTC))
+            value = _wire_time(value)
+        elif isinstance(value, tuple):
+            value = list(value)
         elif name == "evidence" and isinstance(value, str):
-            with contextlib.suppress(WireError):  # not JSON: sent as text, refused, dropped
-                value = evidence_object(value)
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
         wire[name] = value
-    record = {"id": record_id, "flow": ALERTS.value, "label": label_to_wire(label), "fields": wire}
+    record = {"id": record_id, "flow": ALERTS.value, "label": label, "fields": wire}
     return _json_text({"kind": "record", "record": record})
 
 
-def _json_text(obj: object) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=list)
+_json_text = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _wire_time(moment: datetime) -> str:
+    return time_to_wire(moment if moment.utcoffset() == timedelta(0) else moment.astimezone(UTC))
 
 
 def withdrawal_reason(node: str, revision: int) -> str:
@@ -185,6 +189,7 @@ def alert_items(
     scan = AlertScan()
     queued = dict(given)
     decide = releaser.decide
+    wire_labels: dict[Label, dict[str, Any]] = {}
     for change in changes:
         prior = queued.get(change.id)
         if change.fields["status"] == AlertStatus.WITHDRAWN.value:
@@ -224,6 +229,9 @@ def alert_items(
             if decision.outcome is Outcome.DENY:
                 scan.denied["sanitised " + denial_rule(decision)] += 1
                 continue
+        wire_label = wire_labels.get(label)
+        if wire_label is None:
+            wire_label = wire_labels[label] = label_to_wire(label)
         if decision.outcome is Outcome.RELEASE:
             scan.released += 1
             not_before = now
@@ -240,7 +248,7 @@ def alert_items(
                 not_before=not_before,
                 agreement=decision.agreement,
                 clause=decision.clause,
-                item=_record_text(change.id, label, fields),
+                item=_record_text(change.id, wire_label, fields),
             )
         )
         if prior is None:
