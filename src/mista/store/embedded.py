@@ -369,6 +369,8 @@ class DuckDBStore:
             {"keys": list(wanted)},
         ).fetchall()
         numbers: dict[str, int] = {str(key): int(number) for key, number in rows}
+        if len(numbers) == len(wanted):
+            return numbers
         new: dict[str, tuple[int, Label]] = {}
         next_no = self._scalar("SELECT coalesce(max(label_no), 0) + 1 FROM labels")
         for key, label in wanted.items():

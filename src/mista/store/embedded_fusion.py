@@ -413,27 +413,22 @@ class FusionTables:
         )
         differs = " OR ".join(f"a.{name} IS DISTINCT FROM i.{name}" for name in _ALERT_STATE)
         state = ", ".join(_ALERT_STATE)
+        # Two statements: the changes (numbered after the last alert_seq) into
+        # alert_changes, then those same rows, the newest alert_seqs, into alerts.
         with self._registered("_alerts_in", table):
-            self._con.execute(
+            rows = self._con.execute(
                 f"""
-                CREATE OR REPLACE TEMP TABLE _alerts_changed AS
-                SELECT i.id, coalesce(a.revision, 0) + 1 AS revision, {
-                    ", ".join(f"i.{name}" for name in _ALERT_STATE)
-                },
-                       (SELECT coalesce(max(alert_seq), 0) FROM alert_changes)
-                       + row_number() OVER (ORDER BY i.k) AS alert_seq
+                INSERT INTO alert_changes
+                SELECT (SELECT coalesce(max(alert_seq), 0) FROM alert_changes)
+                           + row_number() OVER (ORDER BY i.k),
+                       i.id, coalesce(a.revision, 0) + 1,
+                       {", ".join(f"i.{name}" for name in _ALERT_STATE)}, now()
                 FROM _alerts_in i LEFT JOIN alerts a ON a.id = i.id
                 WHERE a.id IS NULL OR {differs}
                 """
             ).fetchall()
-        changed = self._rows("SELECT count(*) FROM _alerts_changed")[0][0]
+        changed = int(rows[0][0]) if rows else 0
         if changed:
-            self._con.execute(
-                f"""
-                INSERT INTO alert_changes
-                SELECT alert_seq, id, revision, {state}, now() FROM _alerts_changed
-                """
-            ).fetchall()
             updates = ", ".join(
                 f"{name} = excluded.{name}"
                 for name in (*_ALERT_STATE, "revision", "alert_seq", "updated_at")
@@ -441,11 +436,12 @@ class FusionTables:
             self._con.execute(
                 f"""
                 INSERT INTO alerts (id, {state}, revision, alert_seq, updated_at)
-                SELECT id, {state}, revision, alert_seq, now() FROM _alerts_changed
+                SELECT alert_id, {state}, revision, alert_seq, changed_at FROM alert_changes
+                WHERE alert_seq > (SELECT max(alert_seq) FROM alert_changes) - $changed
                 ON CONFLICT (id) DO UPDATE SET {updates}
-                """
+                """,
+                {"changed": changed},
             ).fetchall()
-        self._con.execute("DROP TABLE _alerts_changed").fetchall()
         return int(changed)
 
     # -- reading for a user --------------------------------------------------------------

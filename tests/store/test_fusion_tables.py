@@ -1,0 +1,443 @@
+"""The fused picture in the store: migration 4, the report feed, and one-transaction writes.
+
+``write_fusion`` must be all or nothing (a failing step leaves points, tracks, alerts,
+alert changes and the cursor as they were), alerts must be versioned only when they
+change, and the feed must hand fusion every report once, in seq order, across gaps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mista.errors import StoreError
+from mista.ingest.batch import hex_ids
+from mista.labels import Label, Level
+from mista.model import Alert, AlertStatus, Track, User, report_id
+from mista.store.embedded import DuckDBStore
+from mista.store.embedded_exchange import ExchangeTables
+from mista.store.embedded_fusion import FEED_SCHEMA
+from mista.store.embedded_schema import MIGRATIONS
+from tests.store.test_visibility import Row, batch_of
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SHARED = Label(Level.RESTRICTED, "IND", frozenset({"USA"}))
+OWN = Label(Level.SECRET, "IND")
+OPERATOR = User("operator", "IND", Level.SECRET)
+
+
+def a_track(ident: str = "ais:419000001", **changes: object) -> Track:
+    track = Track(
+        id=ident,
+        kind="ais",
+        first_at=T0,
+        last_at=T0 + timedelta(hours=1),
+        lat=12.5,
+        lon=88.0,
+        points=2,
+        label=SHARED,
+        mmsi=419000001,
+        name="SEA ONE",
+    )
+    return dataclasses.replace(track, **changes)
+
+
+def an_alert(ident: str = "enc-1", **changes: object) -> Alert:
+    alert = Alert(
+        id=ident,
+        kind="encounter",
+        status=AlertStatus.OPEN,
+        start=T0,
+        end=T0 + timedelta(hours=2),
+        lat=12.5,
+        lon=88.0,
+        label=SHARED,
+        mmsis=(419000001, 563000002),
+        tracks=("ais:419000001", "ais:563000002"),
+        evidence='{"distance_m": 320}',
+    )
+    return dataclasses.replace(alert, **changes)
+
+
+def points(seqs: list[int], track: str = "ais:419000001", flags: int = 0) -> pa.Table:
+    return pa.table(
+        {
+            "seq": pa.array(seqs, pa.int64()),
+            "track_id": [track] * len(seqs),
+            "flags": pa.array([flags] * len(seqs), pa.uint16()),
+        }
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DuckDBStore]:
+    with DuckDBStore(tmp_path / "fused.duckdb") as db:
+        yield db
+
+
+def table_rows(db: DuckDBStore, table: str) -> list[tuple[object, ...]]:
+    rows = db.connection.sql(f"SELECT * FROM {table} ORDER BY ALL").to_arrow_table().to_pylist()
+    return [tuple(row.values()) for row in rows]
+
+
+def everything(db: DuckDBStore) -> dict[str, object]:
+    return {
+        "cursor": db.fusion_cursor(),
+        **{
+            table: table_rows(db, table)
+            for table in ("tracks", "track_points", "alerts", "alert_changes", "labels")
+        },
+    }
+
+
+# -- migration ---------------------------------------------------------------------------
+
+
+def make_v3_store(path: Path, source: DuckDBStore) -> None:
+    """A store as migrations 1-3 left it, holding the reports and labels of ``source``."""
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+        "applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    for version, name, statements in MIGRATIONS[:3]:
+        for statement in statements:
+            con.execute(statement)
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+    for table in ("labels", "sources", "reports", "receptions"):
+        rows = source.connection.sql(f"SELECT * FROM {table}").to_arrow_table()
+        con.register("_rows", rows)
+        con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+        con.unregister("_rows")
+    con.close()
+
+
+def test_a_version_3_store_migrates_to_an_empty_fused_picture(tmp_path: Path) -> None:
+    rows = [Row(SHARED, 419000001, 60 * i, 88.0 + i / 100, "SEA ONE") for i in range(3)]
+    with DuckDBStore(tmp_path / "new.duckdb") as fresh:
+        fresh.write(batch_of(rows, "a.csv"))
+        make_v3_store(tmp_path / "old.duckdb", fresh)
+        feed = fresh.report_feed(0, 10)
+    with duckdb.connect(str(tmp_path / "old.duckdb")) as con:
+        assert con.execute("SELECT max(version) FROM schema_migrations").fetchall() == [(3,)]
+    with DuckDBStore(tmp_path / "old.duckdb") as migrated:
+        assert migrated.schema_version() == 4 == MIGRATIONS[-1][0]
+        assert migrated.fusion_cursor() == 0
+        assert migrated.alerts(viewer=OPERATOR).num_rows == 0
+        assert migrated.tracks(viewer=OPERATOR).num_rows == 0
+        assert migrated.report_feed(0, 10).equals(feed)
+        migrated.write_fusion(
+            cursor=3, tracks=[a_track()], points=points([1, 2, 3]), alerts=[an_alert()]
+        )
+    with DuckDBStore(tmp_path / "old.duckdb", read_only=True) as reopened:
+        assert reopened.fusion_cursor() == 3
+        assert reopened.alerts(viewer=OPERATOR).column("id").to_pylist() == ["enc-1"]
+
+
+# -- the report feed ---------------------------------------------------------------------
+
+
+def test_the_feed_has_the_contract_columns_ids_and_receivers(store: DuckDBStore) -> None:
+    rows = [Row(SHARED, 419000001 + i % 2, 60 * i, 88.0 + i / 100, f"N{i}") for i in range(5)]
+    batch = batch_of(rows, "a.csv")
+    store.write(batch)
+    feed = store.report_feed(0, 100)
+    assert feed.schema == FEED_SCHEMA
+    assert feed.column("seq").to_pylist() == [1, 2, 3, 4, 5]  # input order
+    assert feed.column("id").to_pylist() == hex_ids(
+        batch.messages.column("id_hi"), batch.messages.column("id_lo")
+    )
+    first = feed.slice(0, 1).to_pylist()[0]
+    written = batch.messages.slice(0, 1).to_pylist()[0]
+    assert first["id"] == report_id("IND", written["content_key"], written["observed_at"])
+    assert (first["mmsi"], first["lat"], first["lon"]) == (419000001, 10.0, 88.0)
+    assert first["observed_at"] == written["observed_at"]
+    assert first["label_no"] in store.labels()
+    assert store.labels()[first["label_no"]] == SHARED
+    # Position files name no receiver; the share scan's reader agrees on every column.
+    assert feed.column("receiver").null_count == 5
+    assert feed.to_pylist() == ExchangeTables(store).reports_after(0, 100).to_pylist()
+
+
+def test_paging_the_feed_returns_every_report_once_in_order_across_gaps(
+    store: DuckDBStore,
+) -> None:
+    first = [Row(SHARED, 419000001, 60 * i, 88.0 + i / 100, "") for i in range(4)]
+    later = [Row(OWN, 419000002, 600 + 60 * i, 89.0 + i / 100, "") for i in range(3)]
+    store.write(batch_of(first, "a.csv"))
+    # The same rows again and three new ones: the repeats take seqs and leave a gap.
+    store.write(batch_of(first + later, "b.csv"))
+    whole = store.report_feed(0, 1000)
+    seqs = whole.column("seq").to_pylist()
+    assert len(seqs) == 7
+    assert seqs == sorted(seqs)
+    assert seqs[-1] > 7  # the repeats left a gap
+    for limit in (1, 2, 3, 5):
+        pages, after = [], 0
+        while (page := store.report_feed(after, limit)).num_rows:
+            assert page.num_rows <= limit
+            pages.append(page)
+            after = page.column("seq")[-1].as_py()
+        assert pa.concat_tables(pages).equals(whole)
+    assert store.report_feed(seqs[-1], 10).num_rows == 0
+    assert store.report_feed(0, 0).schema == FEED_SCHEMA
+
+
+# -- writing the fused picture -----------------------------------------------------------
+
+
+def test_a_fusion_step_writes_points_tracks_alerts_and_the_cursor(store: DuckDBStore) -> None:
+    store.write_fusion(
+        cursor=2,
+        tracks=[a_track(), a_track("dark:IND-radar-1:7", kind="dark", mmsi=None, label=OWN)],
+        points=points([1, 2], flags=4),
+        alerts=[an_alert()],
+    )
+    assert store.fusion_cursor() == 2
+    assert table_rows(store, "track_points") == [(1, "ais:419000001", 4), (2, "ais:419000001", 4)]
+    tracks = store.tracks(viewer=OPERATOR).to_pylist()
+    assert [t["id"] for t in tracks] == ["ais:419000001", "dark:IND-radar-1:7"]
+    assert tracks[0] == {
+        "id": "ais:419000001",
+        "kind": "ais",
+        "mmsi": 419000001,
+        "name": "SEA ONE",
+        "first_at": T0,
+        "last_at": T0 + timedelta(hours=1),
+        "lat": 12.5,
+        "lon": 88.0,
+        "points": 2,
+        "linked_from": None,
+        "label": SHARED.to_marking(),
+    }
+    assert store.tracks(viewer=OPERATOR, kind="dark").column("id").to_pylist() == [
+        "dark:IND-radar-1:7"
+    ]
+    # A later step moves a track on: upserted, not added.
+    store.write_fusion(
+        cursor=5, tracks=[a_track(points=5, lat=12.6)], points=points([4, 5]), alerts=[]
+    )
+    (moved,) = store.tracks(viewer=OPERATOR, kind="ais").to_pylist()
+    assert (moved["points"], moved["lat"]) == (5, 12.6)
+    assert store.counts()["track_points"] == 4
+
+
+@pytest.mark.parametrize(
+    ("bad_tracks", "bad_alerts"),
+    [
+        # Violates tracks' CHECK (last_at >= first_at), after the points are inserted.
+        ([a_track("ais:2", last_at=T0 - timedelta(hours=1))], []),
+        # Violates alerts' CHECK on latitude, after points and tracks are written.
+        ([a_track("ais:2")], [an_alert("enc-2", lat=95.0)]),
+    ],
+)
+def test_a_failing_fusion_step_leaves_everything_as_it_was(
+    store: DuckDBStore, bad_tracks: list[Track], bad_alerts: list[Alert]
+) -> None:
+    store.write_fusion(cursor=2, tracks=[a_track()], points=points([1, 2]), alerts=[an_alert()])
+    before = everything(store)
+    new_label = Label(Level.CONFIDENTIAL, "IND", frozenset({"JPN"}))
+    with pytest.raises(StoreError, match="writing a fusion step failed"):
+        store.write_fusion(
+            cursor=9,
+            tracks=[
+                a_track(points=9),
+                *(dataclasses.replace(t, label=new_label) for t in bad_tracks),
+            ],
+            points=points([3, 4, 5]),
+            alerts=[an_alert(end=T0 + timedelta(hours=3)), *bad_alerts],
+        )
+    assert everything(store) == before
+    # The store is still usable, and the step can be retried once fixed.
+    store.write_fusion(cursor=9, tracks=[a_track(points=9)], points=points([3, 4, 5]), alerts=[])
+    assert store.fusion_cursor() == 9
+    assert store.counts()["track_points"] == 5
+
+
+def test_the_cursor_never_moves_back_and_points_must_have_the_contract_columns(
+    store: DuckDBStore,
+) -> None:
+    store.write_fusion(cursor=10, tracks=[], points=points([]), alerts=[])
+    with pytest.raises(StoreError, match="move back from 10 to 4"):
+        store.write_fusion(cursor=4, tracks=[], points=points([]), alerts=[])
+    with pytest.raises(StoreError, match="lack columns flags"):
+        store.write_fusion(
+            cursor=11, tracks=[], points=points([1]).drop_columns(["flags"]), alerts=[]
+        )
+    with pytest.raises(StoreError, match="wrong type"):
+        store.write_fusion(
+            cursor=11,
+            tracks=[],
+            points=points([1]).set_column(2, "flags", pa.array(["x"])),
+            alerts=[],
+        )
+    assert store.fusion_cursor() == 10
+    store.write_fusion(cursor=10, tracks=[], points=points([]), alerts=[])  # standing still
+
+
+def test_a_read_only_store_refuses_fusion_writes(tmp_path: Path) -> None:
+    DuckDBStore(tmp_path / "ro.duckdb").close()
+    with DuckDBStore(tmp_path / "ro.duckdb", read_only=True) as db:
+        with pytest.raises(StoreError, match="read-only"):
+            db.write_alerts([an_alert()])
+        with pytest.raises(StoreError, match="read-only"):
+            db.write_fusion(cursor=1, tracks=[], points=points([]), alerts=[])
+
+
+# -- alerts: upsert, revisions, withdrawal -----------------------------------------------
+
+
+def test_an_unchanged_alert_is_not_a_new_revision(store: DuckDBStore) -> None:
+    assert store.write_alerts([an_alert()]) == 1
+    assert store.write_alerts([an_alert()]) == 0
+    store.write_fusion(cursor=1, tracks=[], points=points([]), alerts=[an_alert()])
+    (row,) = store.alerts(viewer=OPERATOR).to_pylist()
+    assert row["revision"] == 1
+    assert [seq for seq, _ in store.alert_changes_after(0, 10)] == [1]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": AlertStatus.CLOSED},
+        {"start": T0 - timedelta(minutes=1)},
+        {"end": T0 + timedelta(hours=3)},
+        {"lat": 12.6},
+        {"lon": 88.1},
+        {"evidence": '{"distance_m": 300}'},
+        {"label": OWN},
+        {"mmsis": (563000002, 419000001)},
+        {"tracks": ("ais:419000001",)},
+        {"kind": "loitering"},
+    ],
+)
+def test_any_change_is_a_new_revision_with_the_next_alert_seq(
+    store: DuckDBStore, change: dict[str, object]
+) -> None:
+    store.write_alerts([an_alert("other"), an_alert()])
+    assert store.write_alerts([an_alert(**change)]) == 1
+    changes = store.alert_changes_after(0, 10)
+    assert [(seq, alert.id) for seq, alert in changes] == [(1, "other"), (2, "enc-1"), (3, "enc-1")]
+    assert changes[-1][1] == an_alert(**change)
+    row = store.alerts(viewer=OPERATOR, kinds=[an_alert(**change).kind]).to_pylist()
+    assert [r["revision"] for r in row if r["id"] == "enc-1"] == [2]
+
+
+def test_withdrawn_alerts_are_kept_and_shown_only_when_asked(store: DuckDBStore) -> None:
+    store.write_alerts(
+        [an_alert(), an_alert("gap-1", kind="ais-gap", start=T0 + timedelta(minutes=1))]
+    )
+    store.write_alerts([an_alert(status=AlertStatus.WITHDRAWN)])
+    assert store.alerts(viewer=OPERATOR).column("id").to_pylist() == ["gap-1"]
+    shown = store.alerts(viewer=OPERATOR, include_withdrawn=True).to_pylist()
+    assert [(a["id"], a["status"], a["revision"]) for a in shown] == [
+        ("enc-1", "withdrawn", 2),
+        ("gap-1", "open", 1),
+    ]
+    seq, withdrawn = store.alert_changes_after(2, 10)[0]
+    assert (seq, withdrawn.status) == (3, AlertStatus.WITHDRAWN)
+    assert store.alert_changes_after(3, 10) == []
+
+
+def test_the_last_state_given_for_an_id_wins_within_one_write(store: DuckDBStore) -> None:
+    assert store.write_alerts([an_alert(lat=1.0), an_alert(lat=2.0)]) == 1
+    (row,) = store.alerts(viewer=OPERATOR).to_pylist()
+    assert (row["lat"], row["revision"]) == (2.0, 1)
+
+
+def test_alerts_are_filtered_by_window_kind_and_limit_in_start_order(store: DuckDBStore) -> None:
+    hour = timedelta(hours=1)
+    store.write_alerts(
+        [
+            an_alert("b", start=T0, end=T0 + 2 * hour),
+            an_alert("a", start=T0, end=T0 + hour),
+            an_alert("c", kind="loitering", start=T0 + 3 * hour, end=T0 + 5 * hour),
+        ]
+    )
+    assert store.alerts(viewer=OPERATOR).column("id").to_pylist() == ["a", "b", "c"]
+    assert store.alerts(viewer=OPERATOR, limit=2).column("id").to_pylist() == ["a", "b"]
+    # Overlap: ends at or after since, starts before until.
+    since = store.alerts(viewer=OPERATOR, since=T0 + 2 * hour)
+    assert since.column("id").to_pylist() == ["b", "c"]
+    until = store.alerts(viewer=OPERATOR, until=T0 + 3 * hour)
+    assert until.column("id").to_pylist() == ["a", "b"]
+    kinds = store.alerts(viewer=OPERATOR, kinds=["loitering", "spoofing"])
+    assert kinds.column("id").to_pylist() == ["c"]
+    assert kinds.column_names == [
+        "id",
+        "kind",
+        "status",
+        "start",
+        "end",
+        "lat",
+        "lon",
+        "mmsis",
+        "tracks",
+        "evidence",
+        "revision",
+        "label",
+    ]
+    assert kinds.schema.field("mmsis").type == pa.list_(pa.int32())
+    assert kinds.schema.field("tracks").type == pa.list_(pa.string())
+    with pytest.raises(StoreError, match="no timezone"):
+        store.alerts(viewer=OPERATOR, since=datetime(2026, 1, 1))
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
+    with DuckDBStore(tmp_path_factory.mktemp("revisions") / "revisions.duckdb") as db:
+        yield db
+
+
+#: Each example of the revision test names its alerts apart in the one shared store.
+_examples = itertools.count()
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["x", "y", "z"]),
+            st.sampled_from(list(AlertStatus)),
+            st.integers(min_value=0, max_value=3),
+            st.sampled_from(["{}", '{"n": 1}']),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_revisions_count_the_changes_of_each_alert(
+    shared: DuckDBStore, writes: list[tuple[str, AlertStatus, int, str]]
+) -> None:
+    db = shared
+    prefix = f"ex{next(_examples)}-"
+    last = db.alert_changes_after(0, 10**9)
+    after = last[-1][0] if last else 0
+    state: dict[str, Alert] = {}
+    revisions: dict[str, int] = {}
+    for name, status, hours, evidence in writes:
+        ident = prefix + name
+        alert = an_alert(ident, status=status, end=T0 + timedelta(hours=hours), evidence=evidence)
+        changed = db.write_alerts([alert])
+        assert changed == (state.get(ident) != alert)
+        if changed:
+            revisions[ident] = revisions.get(ident, 0) + 1
+        state[ident] = alert
+    rows = db.alerts(viewer=OPERATOR, include_withdrawn=True).to_pylist()
+    assert {r["id"]: r["revision"] for r in rows if r["id"].startswith(prefix)} == revisions
+    changes = db.alert_changes_after(after, 10**9)
+    assert [seq for seq, _ in changes] == list(
+        range(after + 1, after + 1 + sum(revisions.values()))
+    )
+    assert {alert.id: alert for _, alert in changes} == state
