@@ -259,6 +259,28 @@ def test_held_revisions_go_in_order_after_the_delay(tmp_path: Path) -> None:
     usa.close()
 
 
+def test_an_alert_the_wire_format_refuses_is_dropped_not_sent(tmp_path: Path) -> None:
+    # Evidence is kept only under a clause that removes nothing.
+    agreements = [agreement(clauses=[alert_clause(remove=())])]
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
+    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements)
+    shared = label(to=["USA"])
+    huge = json.dumps({"reports": ["ab" * 16] * 400})  # over MAX_EVIDENCE_CHARS
+    ind.store.write_alerts([an_alert("huge", shared, evidence=huge), an_alert("ok", shared)])
+    receipts = deliver(ind, usa)
+    assert [(r.status, r.stored) for r in receipts] == [(200, 1)]
+    assert list(held(usa, "huge", "ok")) == ["ok"]
+    assert json.loads(held(usa, "ok")["ok"].evidence)["distance_m"] == 212.5
+    counts = ind.exchange.outbox_counts("USA")
+    assert (counts["sent"], counts["dropped"]) == (1, 1)
+    reason = ind.store.connection.execute(
+        "SELECT dropped FROM share_outbox WHERE dropped IS NOT NULL"
+    ).fetchall()[0][0]
+    assert "evidence" in reason
+    ind.close()
+    usa.close()
+
+
 # -- the receiver ------------------------------------------------------------------------
 
 
