@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -35,7 +36,7 @@ OWN = Label(Level.SECRET, "IND")
 OPERATOR = User("operator", "IND", Level.SECRET)
 
 
-def a_track(ident: str = "ais:419000001", **changes: object) -> Track:
+def a_track(ident: str = "ais:419000001", **changes: Any) -> Track:
     track = Track(
         id=ident,
         kind="ais",
@@ -51,7 +52,7 @@ def a_track(ident: str = "ais:419000001", **changes: object) -> Track:
     return dataclasses.replace(track, **changes)
 
 
-def an_alert(ident: str = "enc-1", **changes: object) -> Alert:
+def an_alert(ident: str = "enc-1", **changes: Any) -> Alert:
     alert = Alert(
         id=ident,
         kind="encounter",
@@ -321,7 +322,7 @@ def test_an_unchanged_alert_is_not_a_new_revision(store: DuckDBStore) -> None:
     ],
 )
 def test_any_change_is_a_new_revision_with_the_next_alert_seq(
-    store: DuckDBStore, change: dict[str, object]
+    store: DuckDBStore, change: dict[str, Any]
 ) -> None:
     store.write_alerts([an_alert("other"), an_alert()])
     assert store.write_alerts([an_alert(**change)]) == 1
