@@ -132,3 +132,13 @@ def test_a_gap_alert_exists_iff_an_interval_reaches_12_hours(
     expected = sorted(round(i, 3) for i in intervals if i >= 12 * HOUR)
     assert found == expected
     assert all(d.evidence["level"] == "gap" for d in standing(drafts))
+
+
+def test_tracks_falling_silent_together_nearby_are_an_outage_not_gaps() -> None:
+    before = T0 + np.arange(0, HOUR + 1, MINUTE)
+    after = T0 + 15 * HOUR + np.arange(0, HOUR + 1, MINUTE)
+    t = np.r_[before, after]
+    together = [track(1, t, LAT, LON), track(2, t + 30, LAT + 1.0, LON)]  # 111 km apart
+    assert feed(GapDetector(detect_settings()), together, chunk_s=1800.0) == []
+    apart = [track(1, t, LAT, LON), track(2, t + 30, LAT + 10.0, LON)]  # 1,100 km apart
+    assert len(standing(feed(GapDetector(detect_settings()), apart, chunk_s=1800.0))) == 2

@@ -21,6 +21,7 @@ from mista.detect._common import (
     Key,
     Ledger,
     config_of,
+    flat_distance_m,
     make_draft,
     reach_back,
     track_id,
@@ -63,6 +64,7 @@ class GapDetector:
         self.config = config_of(settings).gap
         self._last: dict[int, Fix] = {}  # track -> its latest good fix
         self._open: dict[int, tuple[Key, str]] = {}  # track -> (key, level) of its silence
+        self._outages: set[int] = set()  # tracks silent in a reception outage
         self._ledger = Ledger()
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
@@ -120,6 +122,8 @@ class GapDetector:
             number = int(track[row])
             before = self._last[number] if is_first[row] else _fix(points, row - 1)
             after = _fix(points, row)
+            if is_first[row] and number in self._outages:
+                continue
             if is_first[row] and number in self._open:
                 out += self._end_silence(number, before, after, after.t, history)
             elif after.t - before.t >= self.config.gap_s:
@@ -129,6 +133,7 @@ class GapDetector:
                 out += self._end_silence(
                     number, self._last[number], _fix(points, row), 0.0, history
                 )
+        self._outages.difference_update(numbers)
         for number, row in zip(numbers, lasts.tolist(), strict=True):
             self._last[number] = _fix(points, row)
         return out
@@ -145,18 +150,59 @@ class GapDetector:
         return [withdrawn] if withdrawn is not None else []
 
     def _silent(self, watermark: float, history: History) -> list[AlertDraft]:
-        """Tracks silent now for the possible or the gap level: open (or raise) the alert."""
+        """Tracks silent now for the possible or the gap level: open (or raise) the alert,
+        unless the silence is a reception outage (see ``_outage``)."""
         out: list[AlertDraft] = []
         possible_before = watermark - self.config.possible_s
+        rising: list[int] = []
         for number, fix in self._last.items():
-            if fix.t > possible_before:
+            if fix.t > possible_before or number in self._outages:
                 continue
-            level = self._level(watermark - fix.t)
             current = self._open.get(number)
-            if current is not None and current[1] == level:
+            if current is None or current[1] != self._level(watermark - fix.t):
+                rising.append(number)
+        if not rising:
+            return out
+        outages = self._outage(rising, watermark)
+        for number in rising:
+            fix = self._last[number]
+            if number in outages:
+                self._outages.add(number)
+                opened = self._open.pop(number, None)
+                withdrawn = self._ledger.withdraw(opened[0]) if opened is not None else None
+                out += [withdrawn] if withdrawn is not None else []
                 continue
             out += self._state(number, fix, None, watermark, AlertStatus.OPEN, history)
         return out
+
+    def _outage(self, numbers: list[int], watermark: float) -> set[int]:
+        """Of ``numbers``, the tracks that fell silent together with other tracks nearby
+        (last fixes within ``outage_window_s`` and ``outage_radius_m``, all silent since):
+        reception was lost there (a satellite not passing, a station down), so no gap is
+        stated. A vessel that switches its AIS off goes silent alone."""
+        fixes = list(self._last.items())
+        all_t = np.array([fix.t for _, fix in fixes])
+        all_lat = np.array([fix.lat for _, fix in fixes])
+        all_lon = np.array([fix.lon for _, fix in fixes])
+        all_numbers = np.array([number for number, _ in fixes])
+        window = self.config.outage_window_s
+        silent = all_t <= watermark - self.config.possible_s + window
+        found: set[int] = set()
+        for number in numbers:
+            fix = self._last[number]
+            near_in_time = silent & (np.abs(all_t - fix.t) <= window) & (all_numbers != number)
+            if not near_in_time.any():
+                continue
+            rows = np.flatnonzero(near_in_time)
+            metres = flat_distance_m(
+                np.full(rows.shape[0], fix.lat),
+                np.full(rows.shape[0], fix.lon),
+                all_lat[rows],
+                all_lon[rows],
+            )
+            if int((metres <= self.config.outage_radius_m).sum()) >= self.config.outage_tracks:
+                found.add(number)
+        return found
 
     def _level(self, silence_s: float) -> str:
         return "gap" if silence_s >= self.config.gap_s else "possible"
