@@ -29,7 +29,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from mista.labels import Label
@@ -46,7 +46,6 @@ __all__ = [
     "ALERT_REMOVALS",
     "AlertScan",
     "alert_candidate",
-    "alert_fields",
     "alert_items",
     "alert_of",
     "sanitise_alert",
@@ -106,22 +105,6 @@ def sanitise_alert(fields: Mapping[str, Any], sanitise: Sanitise) -> dict[str, A
     return out
 
 
-def alert_fields(alert: Alert, revision: int) -> dict[str, Any]:
-    """The wire fields of an alert state (``WireRecord`` values) at ``revision``."""
-    return {
-        "kind": alert.kind,
-        "status": AlertStatus(alert.status).value,
-        "start": alert.start,
-        "end": alert.end,
-        "lat": alert.lat,
-        "lon": alert.lon,
-        "revision": revision,
-        "mmsis": tuple(alert.mmsis),
-        "tracks": tuple(alert.tracks),
-        "evidence": alert.evidence,
-    }
-
-
 def alert_of(record: WireRecord) -> Alert:
     """The ``Alert`` a received alert record holds (its label intact; fields a clause
     removed are empty: no subjects, evidence ``{}``)."""
@@ -150,7 +133,7 @@ def _record_text(record_id: str, label: Mapping[str, Any], fields: Mapping[str, 
     wire: dict[str, Any] = {}
     for name, value in fields.items():
         if isinstance(value, datetime):
-            value = _wire_time(value)
+            value = time_to_wire(value)
         elif isinstance(value, tuple):
             value = list(value)
         elif name == "evidence" and isinstance(value, str):
@@ -162,10 +145,6 @@ def _record_text(record_id: str, label: Mapping[str, Any], fields: Mapping[str, 
 
 
 _json_text = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-
-
-def _wire_time(moment: datetime) -> str:
-    return time_to_wire(moment if moment.utcoffset() == timedelta(0) else moment.astimezone(UTC))
 
 
 def withdrawal_reason(node: str, revision: int) -> str:
