@@ -438,7 +438,7 @@ def _change(candidate: Candidate, status: str = "open") -> AlertChange:
     return AlertChange(1, "cd" * 16, 2, 7, fields)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(case=release_cases(), was_given=st.booleans())
 def test_an_alert_goes_now_exactly_when_rule_one_holds(
     case: tuple[Candidate, str, str, list[Agreement], datetime], was_given: bool
