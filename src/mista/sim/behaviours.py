@@ -19,8 +19,9 @@ What each kind does (times in scenario seconds):
 - ``shared-mmsi``: a second vessel, 100 km or more away all along, transmits the same
   MMSI for the whole scenario (paired in :func:`pair_shared_mmsi`, after motion).
 - ``zone-entry``: a vessel detours through a zone.
-- ``dark-vessel``: fishing vessels that never transmit, two in three working within
-  a coastal radar's range.
+- ``dark-vessel``: fishing vessels that never transmit, working within a coastal
+  radar's range; a quarter as many again work out of sight of every sensor (not counted
+  as injected: nothing could see them).
 """
 
 from __future__ import annotations
@@ -359,14 +360,18 @@ def plan_behaviours(
         plans[v], roles[v] = tl, "zone-entry"
         injected.append(Injected("zone-entry", (v,), t, t, spot[0], spot[1], {"zone": zone.id}))
 
-    for i in range(counts["dark-vessel"]):
+    # Dark vessels: the injected ones work inside a radar's range (a radar track no AIS
+    # explains); one more in four works out of any sensor's sight (never observable).
+    n_dark = counts["dark-vessel"]
+    for i in range(n_dark + (n_dark + 3) // 4):
         v = pools.take(("fishing",))
         if v is None:
             continue
         tl = None
-        if i % 3 != 2:
+        near_radar = i < n_dark
+        if near_radar:
             radar = RADARS[i % len(RADARS)]
-            ground = planner.sea_point_near(rng, radar.lat, radar.lon, 12e3, 30e3)
+            ground = planner.sea_point_near(rng, radar.lat, radar.lon, 10e3, 25e3)
             if ground is not None:
                 d = np.asarray(
                     haversine_m(planner.lanes.lat, planner.lanes.lon, radar.lat, radar.lon)
@@ -375,11 +380,13 @@ def plan_behaviours(
                     rng, float(fleet.speed_kn[v]), port=int(np.argmin(d)), ground=ground
                 )
         if tl is None:
+            near_radar = False
             tl = planner.fisher(rng, float(fleet.speed_kn[v]))
         tx[v].dark = True
         tx[v].off.append((-math.inf, math.inf))
         plans[v], roles[v] = tl, "dark-vessel"
-        injected.append(Injected("dark-vessel", (v,), 0.0, dur, tl.lat[0], tl.lon[0], {}))
+        if near_radar:
+            injected.append(Injected("dark-vessel", (v,), 0.0, dur, tl.lat[0], tl.lon[0], {}))
 
     clones: list[int] = []
     for _ in range(counts["shared-mmsi"]):

@@ -416,8 +416,13 @@ def vessel_records(
         spans = tx[v]
         mmsis: list[list[Any]] = []
         if not spans.dark:
-            bounds = [max(a, 0.0) for a, _ in spans.mmsi] + [duration_s]
-            for (_, m), a, b in zip(spans.mmsi, bounds[:-1], bounds[1:], strict=True):
+            starts = [max(a, 0.0) for a, _ in spans.mmsi]
+            # An MMSI is sent until the transmitter goes off before the next one starts.
+            ends = [
+                min(max((a for a, b in spans.off if b == nxt), default=nxt), duration_s)
+                for nxt in [*starts[1:], duration_s]
+            ]
+            for (_, m), a, b in zip(spans.mmsi, starts, ends, strict=True):
                 if b > a:
                     mmsis.append([m, iso(start, a), iso(start, b)])
         out.append({
