@@ -45,9 +45,15 @@ def test_two_are_not() -> None:
     assert standing(spoof([0, SPEED, 0, SPEED, 0])) == []
 
 
-def test_positions_on_land_are_spoofing_for_land() -> None:
-    [alert] = standing(spoof([LAND] * 4))
+def test_positions_well_inland_are_spoofing_for_land() -> None:
+    # The test island is lat 0..1, lon 70..71; its port is on the east shore (0.5, 71).
+    [alert] = standing(spoof([LAND] * 4, lat=0.5, lon=70.5))
     assert alert.evidence["reason"] == "land"
+
+
+def test_land_beside_a_port_or_a_coast_is_a_berth_or_a_coarse_coastline() -> None:
+    assert standing(spoof([LAND] * 4, lat=0.5, lon=70.95)) == []  # 5.5 km from the port
+    assert standing(spoof([LAND] * 4, lat=0.02, lon=70.5)) == []  # 2 km from the coast
 
 
 def test_good_points_are_never_spoofing() -> None:

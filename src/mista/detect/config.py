@@ -94,6 +94,8 @@ class SpoofingConfig:
     circle_min_points: int = 6  # a circle fit needs this many outlier points
     circle_max_residual: float = 0.05  # RMS distance off the circle / its radius
     circle_min_arc_deg: float = 180.0  # the points go at least half way round
+    land_min_depth_m: float = 5000.0  # land all round at this distance: not a coastline error
+    land_port_margin_m: float = 10_000.0  # land points this close to a port are berths
 
 
 @dataclass(frozen=True, slots=True)

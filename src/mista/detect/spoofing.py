@@ -1,6 +1,7 @@
 """``spoofing``: runs of positions the fuser flagged as impossible for the vessel.
 
-Reasons (evidence ``"reason"``): ``"land"`` (positions on land), ``"speed"`` (implied speed
+Reasons (evidence ``"reason"``): ``"land"`` (positions well inland and away from ports:
+a coarse coastline puts harbour and river berths on land), ``"speed"`` (implied speed
 over 30 kn from the track, or a short-lived segment of a split MMSI: GFW's segmenter
 rule), and ``"circle"`` (outlier positions that lie on a circle: a replayed or generated
 track). Unlike the other detectors this one reads the flagged points, not the good ones.
@@ -14,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from mista.detect._common import EARTH_RADIUS_M, config_of
+from mista.detect._common import EARTH_RADIUS_M, config_of, setting
 from mista.detect._runs import F64, Marks, Run, RunDetector
 from mista.detect.base import register
 from mista.fuse.chunk import PointFlag, TrackPoints
+from mista.geo import LandMask, Ports
 
 _LAND, _SPEED = 1, 2
 _REASONS = {_LAND: "land", _SPEED: "speed"}
@@ -40,6 +42,8 @@ class SpoofingDetector(RunDetector):
         super().__init__()
         self.config = config_of(settings).spoofing
         self.max_gap_s = self.config.max_gap_s
+        self._land = setting(settings, "land", LandMask)
+        self._ports = setting(settings, "ports", Ports)
 
     def select(self, points: TrackPoints) -> np.ndarray[Any, np.dtype[np.bool_]]:
         flagged: np.ndarray[Any, np.dtype[np.bool_]] = (
@@ -51,8 +55,32 @@ class SpoofingDetector(RunDetector):
         on_land = (points.flags & _LAND_FLAG) != 0
         tag = np.where(on_land, _LAND, _SPEED).astype(np.int64)
         outlier = ((points.flags & _OUTLIER) != 0).astype(np.float64)
+        in_run = np.ones(len(points), np.bool_)
+        land_rows = np.flatnonzero(on_land & ((points.flags & _SPEED_FLAGS) == 0))
+        if land_rows.shape[0]:
+            in_run[land_rows] = self._inland(points.lat[land_rows], points.lon[land_rows])
         # value: 1 for an outlier point; a run whose value_min is 1 is all outliers.
-        return Marks(in_run=np.ones(len(points), np.bool_), value=outlier, tag=tag)
+        return Marks(in_run=in_run, value=outlier, tag=tag)
+
+    def _inland(self, lat: F64, lon: F64) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Positions on land that cannot be a ship: away from ports (river and harbour
+        berths are land on a coarse map) and land all round at ``land_min_depth_m`` (a
+        coarse coastline is off by a few km)."""
+        _, port_m = self._ports.nearest(lon, lat)
+        inland = port_m >= self.config.land_port_margin_m
+        rows = np.flatnonzero(inland)
+        if rows.shape[0]:
+            bearings = np.radians(np.arange(0.0, 360.0, 45.0))
+            depth = self.config.land_min_depth_m / 111_195.0
+            ring_lat = lat[rows, None] + depth * np.cos(bearings)[None, :]
+            ring_lon = lon[rows, None] + depth * np.sin(bearings)[None, :] / np.cos(
+                np.radians(lat[rows, None])
+            )
+            all_land = self._land.on_land(ring_lon.ravel(), ring_lat.ravel()).reshape(
+                rows.shape[0], -1
+            )
+            inland[rows] = all_land.all(axis=1)
+        return inland
 
     def qualifies(self, run: Run) -> bool:
         return run.points >= self.config.min_points
