@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mista.detect.port_visit import PortVisitDetector
+from mista.fuse.chunk import PointFlag
 from mista.model import AlertStatus
 from tests.detect.builders import (
     HOUR,
@@ -78,3 +79,14 @@ def test_a_silence_in_port_does_not_end_the_visit() -> None:
     drafts = feed(PortVisitDetector(settings()), track(3, t, LAT, lon))
     [alert] = standing(drafts)
     assert alert.end - alert.start == 10 * HOUR - 60
+
+
+def test_berths_the_coarse_land_mask_puts_on_land_are_still_visits() -> None:
+    t = T0 + np.arange(45) * MINUTE
+    lon = [at(10_000.0)] * 5 + [at(500.0)] * 35 + [at(10_000.0)] * 5
+    flags = [0] * 5 + [int(PointFlag.ON_LAND)] * 35 + [0] * 5
+    points = track(3, t, LAT, lon, sog=0.0, flags=flags)
+    [alert] = standing(feed(PortVisitDetector(settings()), points))
+    assert alert.end - alert.start == 34 * MINUTE
+    outliers = track(3, t, LAT, lon, sog=0.0, flags=int(PointFlag.OUTLIER))
+    assert feed(PortVisitDetector(settings()), outliers) == []

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from mista.detect._common import I64, DistanceMemo, config_of, setting
-from mista.detect._runs import F64, Marks, Run, RunDetector
+from mista.detect._runs import F64, Bools, Marks, Run, RunDetector
 from mista.detect.base import register
-from mista.fuse.chunk import TrackPoints
+from mista.fuse.chunk import PointFlag, TrackPoints
 from mista.geo import Ports
 
 _OUTSIDE, _INSIDE, _UNDECIDED = 0, 1, -1
@@ -31,6 +31,13 @@ class PortVisitDetector(RunDetector):
         self.max_gap_s = self.config.max_gap_s
         self._ports = setting(settings, "ports", Ports)
         self._memo = DistanceMemo()
+
+    def select(self, points: TrackPoints) -> Bools:
+        """Good points, and points flagged only as on land: a coarse coastline puts many
+        berths on land, and a position far inland is no port visit anyway."""
+        doubtful = np.uint16(PointFlag.IMPLAUSIBLE_SPEED | PointFlag.OUTLIER)
+        mask: Bools = (points.flags & doubtful) == 0
+        return mask
 
     def mark(self, points: TrackPoints, speed: F64, open_runs: Mapping[int, Run]) -> Marks:
         n = len(points)
