@@ -87,9 +87,17 @@ def test_it_is_open_while_they_stay_together() -> None:
     assert drafts[0].end - drafts[0].start >= 2 * HOUR
 
 
-def test_a_short_reception_gap_does_not_break_it_a_long_one_does() -> None:
-    assert len(standing(pair(3, silent=slice(60, 80)))) == 1
-    assert standing(pair(3, silent=slice(60, 110))) == []
+def test_a_reception_gap_under_3_hours_does_not_break_it_a_longer_one_does() -> None:
+    assert len(standing(pair(6, silent=slice(60, 230)))) == 1  # 2 h 50 min unheard
+    assert standing(pair(5, silent=slice(60, 250))) == []  # 3 h 10 min: two short runs
+
+
+def test_seen_together_only_at_satellite_passes_is_an_encounter() -> None:
+    passes = np.concatenate([T0 + start + np.arange(0, 301, 60) for start in (0, 6000, 12000)])
+    a = track(1, passes, LAT, LON)
+    b = track(2, passes + 20, north_of(LAT, 250.0), LON, label_no=2)
+    [alert] = standing(feed(EncounterDetector(settings()), [a, b]))
+    assert alert.end - alert.start == pytest.approx(12300, abs=30)
 
 
 @hypothesis_settings(max_examples=25, deadline=None)

@@ -61,7 +61,12 @@ class EncounterConfig:
     max_speed_kn: float = 2.0  # GFW: median speed below 2 kn
     min_port_distance_m: float = 10_000.0  # GFW: at least 10 km from an anchorage
     bucket_s: float = 600.0  # positions compared per 10-minute bucket (fixes are not simultaneous)
-    max_gap_s: float = 1800.0  # reception gaps up to 30 min do not break an encounter
+    # Reception gaps this long do not break an encounter: offshore, positions come from
+    # satellite passes 1.5 to 3.5 h apart.
+    max_gap_s: float = 3 * HOUR_S
+    # Buckets are compared this long after their time, so satellite positions (delivered
+    # 40 min to 1.5 h after the pass) are in; alerts come this much later.
+    lag_s: float = 2 * HOUR_S
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@
 Fixes of two vessels are not simultaneous, so positions are compared per time bucket
 (10 min): each vessel's mean position and speed in the bucket. Only vessels slow in the
 bucket and far from ports are paired, with a k-d tree per bucket. A pair's run goes on
-over reception gaps up to ``max_gap_s``.
+over reception gaps up to ``max_gap_s`` (offshore, satellite passes are hours apart).
+Buckets are compared ``lag_s`` behind the watermark so that late satellite positions are
+in; positions later still are not compared.
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ class EncounterDetector:
         if keep.any():
             self._pending.append(points.take(keep))
         bucket_s = self.config.bucket_s
-        return self._compare(math.floor(chunk.watermark / bucket_s) * bucket_s, history)
+        until = math.floor((chunk.watermark - self.config.lag_s) / bucket_s) * bucket_s
+        return self._compare(until, history)
 
     def finish(self, watermark: float, history: History) -> list[AlertDraft]:
         out = self._compare(math.inf, history)
