@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+
+from mista.geo import LandMask
 
 from ._kinematics import KNOT_M_S, haversine_m
 from .buffer import ReorderBuffer
@@ -41,14 +42,9 @@ _ON_LAND = np.uint16(PointFlag.ON_LAND)
 
 
 class LandLike(Protocol):
-    """What the fuser needs of ``mista.geo.LandMask``."""
+    """What the fuser needs of ``mista.geo.LandMask`` (tests may pass a simpler coast)."""
 
     def on_land(self, lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> B: ...
-
-
-def _default_land() -> LandLike:
-    land: LandLike = importlib.import_module("mista.geo").LandMask.default()
-    return land
 
 
 class _Chunk:
@@ -121,7 +117,7 @@ class Fuser:
 
     def __init__(self, config: FuseConfig | None = None, *, land: LandLike | None = None) -> None:
         self.config = config if config is not None else FuseConfig()
-        self._land = land if land is not None else _default_land()
+        self._land: LandLike = land if land is not None else LandMask.default()
         empty = split_feed(pa.table({name: pa.nulls(0) for name in REQUIRED_COLUMNS}))
         self._no_positions = empty.positions
         self._positions = ReorderBuffer(empty.positions)
