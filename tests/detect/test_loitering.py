@@ -89,10 +89,10 @@ def test_a_late_fast_fix_splits_the_run_and_withdraws_it() -> None:
     detector = LoiteringDetector(settings())
     t = minutes(0, 1.5)
     drafts = push(detector, memory, track(7, t, LAT, offshore(50_000.0)), T0 + 2 * HOUR)
-    drafts += detector.update(_empty_chunk(T0 + 4 * HOUR), memory)
+    drafts += detector.update(_empty_chunk(T0 + 5 * HOUR), memory)
     [alert] = standing(drafts)
     late = track(7, [T0 + 45 * MINUTE + 30], LAT, offshore(50_000.0), sog=12.0, seq_from=99)
-    revision = push(detector, memory, late, T0 + 5 * HOUR, revised={7: late.t[0]})
+    revision = push(detector, memory, late, T0 + 6 * HOUR, revised={7: late.t[0]})
     assert [(d.key, d.status) for d in revision] == [(alert.key, AlertStatus.WITHDRAWN)]
 
 
@@ -101,15 +101,24 @@ def test_a_late_slow_fix_revises_the_alert_under_its_key() -> None:
     detector = LoiteringDetector(settings())
     t = minutes(0, 3, step_s=10 * MINUTE)
     drafts = push(detector, memory, track(7, t, LAT, offshore(50_000.0)), T0 + 3 * HOUR)
-    drafts += detector.update(_empty_chunk(T0 + 5 * HOUR), memory)
+    drafts += detector.update(_empty_chunk(T0 + 6.5 * HOUR), memory)
     [alert] = standing(drafts)
     late = track(7, [T0 + 65 * MINUTE], LAT, offshore(50_000.0), label_no=2, seq_from=99)
-    revision = push(detector, memory, late, T0 + 6 * HOUR, revised={7: late.t[0]})
+    revision = push(detector, memory, late, T0 + 7 * HOUR, revised={7: late.t[0]})
     [revised] = revision
     assert revised.key == alert.key
     assert revised.status == AlertStatus.CLOSED
     assert revised.label_nos == frozenset({1, 2})
     assert final(drafts + revision)[alert.key].evidence["points"] == len(t) + 1
+
+
+def test_slow_fixes_at_satellite_passes_hours_apart_are_one_run() -> None:
+    passes = np.concatenate([T0 + start + np.arange(0, 241, 60) for start in (0, 7200, 14400)])
+    points = track(7, passes, LAT, offshore(50_000.0))
+    [alert] = standing(feed(LoiteringDetector(settings()), points))
+    assert alert.end - alert.start == 14640
+    moved = track(7, passes, LAT, offshore(50_000.0) + (passes - T0) * 3e-5)  # ~6.5 kn
+    assert standing(feed(LoiteringDetector(settings()), moved)) == []
 
 
 def _empty_chunk(watermark: float):

@@ -56,6 +56,8 @@ class Run:
     lats: list[F64] = field(default_factory=list)  # kept only when keep_positions
     lons: list[F64] = field(default_factory=list)
     subject: int = -1  # what the run is about, when it says (e.g. the port's index)
+    end_lat: float = math.nan  # the last point's position
+    end_lon: float = math.nan
     key: Key | None = None
     opened: bool = False
 
@@ -77,6 +79,7 @@ class Marks:
     value: F64
     tag: I64
     subject: I64 | None = None  # taken by a run from its first point
+    breaks: Bools | None = None  # a run may not go on from the point before into this one
 
 
 class RunDetector(ABC):
@@ -156,6 +159,8 @@ class RunDetector(ABC):
         new[1:] = (rt[1:] != rt[:-1]) | (tg[1:] != tg[:-1]) | (tt[1:] - tt[:-1] > self.max_gap_s)
         if self.broken_by_other_points:
             new[1:] |= index[1:] != index[:-1] + 1
+        if marks.breaks is not None:
+            new[1:] |= marks.breaks[index[1:]]
         begins = np.flatnonzero(new)
         ends = np.r_[begins[1:], index.shape[0]]  # exclusive, in ``index`` positions
         # First and last selected row of each track, to know what touches the chunk edges.
@@ -176,6 +181,7 @@ class RunDetector(ABC):
                 and is_first
                 and run.tag == segments.tag[k]
                 and segments.start[k] - run.end <= self.max_gap_s
+                and (marks.breaks is None or not marks.breaks[segments.first_row[k]])
                 and (not self.broken_by_other_points or segments.first_row[k] == first_row[number])
             )
             if not carry:
@@ -305,6 +311,8 @@ class _Segments:
     count: list[int]
     lat: list[float]
     lon: list[float]
+    end_lat: list[float]
+    end_lon: list[float]
     subject: list[int]
     speed_sum: list[float]
     speed_count: list[int]
@@ -345,6 +353,8 @@ class _Segments:
             count=(ends - begins).tolist(),
             lat=points.lat[first].tolist(),
             lon=points.lon[first].tolist(),
+            end_lat=points.lat[last].tolist(),
+            end_lon=points.lon[last].tolist(),
             subject=[int(v) for v in subject],
             speed_sum=np.add.reduceat(np.where(known, speed_m, 0.0), begins).tolist(),
             speed_count=np.add.reduceat(known.astype(np.int64), begins).tolist(),
@@ -364,6 +374,7 @@ class _Segments:
     ) -> None:
         """Add segment ``k`` (rows ``rows`` of ``points``) to ``run``."""
         run.end = self.end[k]
+        run.end_lat, run.end_lon = self.end_lat[k], self.end_lon[k]
         run.points += self.count[k]
         run.speed_sum += self.speed_sum[k]
         run.speed_count += self.speed_count[k]

@@ -76,7 +76,8 @@ class LoiteringConfig:
     max_speed_kn: float = 2.0  # GFW: average speed below 2 kn
     min_shore_distance_m: float = 20 * NAUTICAL_MILE_M  # GFW: at least 20 nm from shore
     min_duration_s: float = HOUR_S  # GFW: for at least 1 h
-    max_gap_s: float = HOUR_S  # a longer silence ends the run (it is an AIS gap instead)
+    max_gap_s: float = 3 * HOUR_S  # a longer silence ends the run (satellite passes are closer)
+    bridge_s: float = 600.0  # a longer silence needs an implied speed below max_speed_kn
 
 
 @dataclass(frozen=True, slots=True)

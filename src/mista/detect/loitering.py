@@ -1,5 +1,8 @@
 """``loitering``: a vessel slow (average < 2 kn) for at least 1 h, 20 nm or more from shore
-(Global Fishing Watch's definition; thresholds in ``LoiteringConfig``)."""
+(Global Fishing Watch's definition; thresholds in ``LoiteringConfig``).
+
+Offshore, fixes often come from satellite passes hours apart: a run goes on over a
+silence of up to ``max_gap_s`` when the vessel covered little ground over it."""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from mista.detect._common import I64, DistanceMemo, config_of, setting
-from mista.detect._runs import F64, Marks, Run, RunDetector
+from mista.detect._common import I64, KNOT_M_S, DistanceMemo, config_of, flat_distance_m, setting
+from mista.detect._runs import F64, Bools, Marks, Run, RunDetector
 from mista.detect.base import register
 from mista.fuse.chunk import TrackPoints
 from mista.geo import LandMask
@@ -38,7 +41,32 @@ class LoiteringDetector(RunDetector):
                 points.track[rows], points.lat[rows], points.lon[rows]
             )
         in_run = slow & (distance >= self.config.min_shore_distance_m)
-        return Marks(in_run=in_run, value=distance, tag=np.zeros(len(points), np.int64))
+        tag = np.zeros(len(points), np.int64)
+        return Marks(in_run=in_run, value=distance, tag=tag, breaks=self._breaks(points, open_runs))
+
+    def _breaks(self, points: TrackPoints, open_runs: Mapping[int, Run]) -> Bools:
+        """A silence longer than ``bridge_s`` ends a run unless the vessel covered little
+        ground over it (implied speed below ``max_speed_kn``): offshore, fixes come from
+        satellite passes hours apart."""
+        n = len(points)
+        prev_t, prev_lat, prev_lon = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+        prev_t[1:], prev_lat[1:], prev_lon[1:] = points.t[:-1], points.lat[:-1], points.lon[:-1]
+        firsts = np.flatnonzero(np.r_[True, points.track[1:] != points.track[:-1]])
+        for row in firsts.tolist():
+            run = open_runs.get(int(points.track[row]))
+            prev_t[row], prev_lat[row], prev_lon[row] = (
+                (run.end, run.end_lat, run.end_lon) if run else (np.nan, np.nan, np.nan)
+            )
+        dt = points.t - prev_t
+        long = np.flatnonzero(dt > self.config.bridge_s)
+        breaks = np.zeros(n, np.bool_)
+        if long.shape[0]:
+            metres = flat_distance_m(
+                prev_lat[long], prev_lon[long], points.lat[long], points.lon[long]
+            )
+            implied = metres / dt[long] / KNOT_M_S
+            breaks[long] = ~(implied < self.config.max_speed_kn)
+        return breaks
 
     def _shore_distance(self, track: I64, lat: F64, lon: F64) -> F64:
         """Distance to shore, computed only where the memo cannot tell which side of the
