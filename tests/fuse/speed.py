@@ -1,19 +1,22 @@
-"""Fuser throughput on a synthetic stream: ``python -m tests.fuse.speed [vessels] [hours]``.
-
-Vessels report every 60 s on straight lines, a few receivers each; pushed in slices of
-10,000 rows in arrival order. Prints reports per second of ``Fuser.push`` + ``flush``.
+"""Fuser throughput: ``python -m tests.fuse.speed [vessels] [hours]`` on a synthetic
+stream (vessels reporting every 60 s on straight lines), or ``python -m tests.fuse.speed
+real`` on the shared real US position tracks (time order). Rows are pushed in slices of
+10,000 with the shipped land mask. Prints reports per second of ``push`` + ``flush``.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from bench._harness import read_position_tracks
 from mista.fuse import Fuser
-from tests.fuse.builders import FEED_SCHEMA, NO_LAND, T0
+from mista.geo import LandMask
+from tests.fuse.builders import FEED_SCHEMA, T0
 
 
 def synthetic(vessels: int, hours: float, seed: int = 1) -> pa.Table:
@@ -48,11 +51,34 @@ def synthetic(vessels: int, hours: float, seed: int = 1) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=FEED_SCHEMA)
 
 
+def real() -> pa.Table:
+    """The shared real position tracks (``../shared/data/positions``) as FEED rows."""
+    data = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    tracks = read_position_tracks(data, ["mmsi", "timestamp", "lat", "lon"])
+    tracks = tracks.sort_by("timestamp")
+    n = tracks.num_rows
+    cols = {
+        "seq": pa.array(np.arange(1, n + 1)),
+        "label_no": pa.array(np.ones(n, np.int32)),
+        "source_kind": pa.array(["ais-terrestrial"] * n),
+        "observed_at": tracks.column("timestamp").cast(pa.timestamp("us", tz="UTC")),
+        "mmsi": tracks.column("mmsi").cast(pa.int32()),
+        "lat": tracks.column("lat"),
+        "lon": tracks.column("lon"),
+    }
+    columns = [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in FEED_SCHEMA]
+    return pa.Table.from_arrays(columns, schema=FEED_SCHEMA)
+
+
 def main() -> None:
-    vessels = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    hours = float(sys.argv[2]) if len(sys.argv) > 2 else 6.0
-    table = synthetic(vessels, hours)
-    fuser = Fuser(land=NO_LAND)
+    if sys.argv[1:2] == ["real"]:
+        table = real()
+    else:
+        vessels = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+        hours = float(sys.argv[2]) if len(sys.argv) > 2 else 6.0
+        table = synthetic(vessels, hours)
+    fuser = Fuser(land=LandMask.default())
+    fuser.push(table.slice(0, 0))
     start = time.process_time()
     points = 0
     for offset in range(0, table.num_rows, 10_000):

@@ -27,6 +27,8 @@ F64 = npt.NDArray[np.float64]
 #: Message types a ship sends (positions, static and voyage data); -1: no type (files).
 SHIP_MESSAGE_TYPES = frozenset({-1, 1, 2, 3, 5, 18, 19, 24, 27})
 _SPACES = re.compile(r"\s+")
+#: Below this speed (knots) a vessel is not taken as moving for MMSI-change matching.
+_MOVING_KN = 1.0
 
 
 def normalise_text(text: object) -> str | None:
@@ -183,12 +185,15 @@ class Predecessors:
             self._lat[index], self._lon[index], self._sog[index], self._cog[index], age[index]
         )
         close = haversine_m(plat, plon, lat, lon) <= c.mmsi_change_distance_m
-        speed_gap = np.abs(self._sog[index] - sog)
-        similar_speed = ~(speed_gap > c.mmsi_change_speed_kn)  # unknown speeds pass
-        course_gap = np.abs((self._cog[index] - cog + 180.0) % 360.0 - 180.0)
-        moving = np.minimum(self._sog[index], sog) >= 1.0
-        similar_course = ~(moving & (course_gap > c.mmsi_change_course_deg))
-        candidates = index[close & similar_speed & similar_course]
+        # Only moving vessels with known speed and course: in a port many vessels fall
+        # silent and start up near each other, and an unknown course matches anything.
+        old_sog, old_cog = self._sog[index], self._cog[index]
+        moving = (old_sog >= _MOVING_KN) & (sog >= _MOVING_KN) & np.isfinite(old_cog)
+        moving &= math.isfinite(cog)
+        similar_speed = np.abs(old_sog - sog) <= c.mmsi_change_speed_kn
+        course_gap = np.abs((old_cog - cog + 180.0) % 360.0 - 180.0)
+        similar_course = course_gap <= c.mmsi_change_course_deg
+        candidates = index[close & moving & similar_speed & similar_course]
         found = [
             int(i)
             for i in candidates
