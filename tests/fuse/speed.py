@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-
 from bench._harness import read_position_tracks
+
 from mista.fuse import Fuser
 from mista.geo import LandMask
 from tests.fuse.builders import FEED_SCHEMA, T0
