@@ -369,9 +369,9 @@ def plan_behaviours(
             continue
         tl = None
         near_radar = i < n_dark
-        if near_radar:
-            radar = RADARS[i % len(RADARS)]
-            ground = planner.sea_point_near(rng, radar.lat, radar.lon, 10e3, 25e3)
+        for k in range(len(RADARS) if near_radar else 0):
+            radar = RADARS[(i + k) % len(RADARS)]
+            ground = planner.sea_point_near(rng, radar.lat, radar.lon, 10e3, 25e3, tries=10)
             if ground is not None:
                 d = np.asarray(
                     haversine_m(planner.lanes.lat, planner.lanes.lon, radar.lat, radar.lon)
@@ -379,6 +379,7 @@ def plan_behaviours(
                 tl = planner.fisher(
                     rng, float(fleet.speed_kn[v]), port=int(np.argmin(d)), ground=ground
                 )
+                break
         if tl is None:
             near_radar = False
             tl = planner.fisher(rng, float(fleet.speed_kn[v]))

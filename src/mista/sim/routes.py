@@ -52,7 +52,10 @@ class Lanes:
 
     def __init__(self, ports: Ports, land: LandMask) -> None:
         w, s, e, n = REGION
-        inside = (ports.lon >= w) & (ports.lon <= e) & (ports.lat >= s) & (ports.lat <= n)
+        lon = np.asarray(ports.lon, np.float64)
+        lat = np.asarray(ports.lat, np.float64)
+        inside = (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
+        inside[inside] = _by_the_sea(lat[inside], lon[inside], land)
         self.port_index = np.flatnonzero(inside)
         self.names = [ports.names[i] for i in self.port_index.tolist()]
         self.lat = np.asarray(ports.lat, np.float64)[self.port_index]
@@ -77,12 +80,14 @@ class Lanes:
             if rev is not None:
                 self._cache[key] = (rev[0][::-1].copy(), rev[1][::-1].copy())
             else:
-                self._cache[key] = _searoute(self.lon[a], self.lat[a], self.lon[b], self.lat[b])
+                path = _searoute(self.lon[a], self.lat[a], self.lon[b], self.lat[b])
+                self._cache[key] = None if path is None else seaward(path, self.land)
         return self._cache[key]
 
     def route_points(self, lat1: float, lon1: float, lat2: float, lon2: float) -> Path | None:
         """A sea-lane path between two arbitrary points (not cached)."""
-        return _searoute(lon1, lat1, lon2, lat2)
+        path = _searoute(lon1, lat1, lon2, lat2)
+        return None if path is None else seaward(path, self.land)
 
     def destinations(
         self,
@@ -111,6 +116,58 @@ class Lanes:
         lat = lat1 + f * (lat2 - lat1)
         lon = lon1 + f * (lon2 - lon1)
         return not bool(np.asarray(self.land.on_land(lon[1:-1], lat[1:-1])).any())
+
+
+def seaward(
+    path: Path, land: LandMask, *, step_m: float = 10_000.0, ends_m: float = 5_000.0
+) -> Path:
+    """``path`` with its stretches over land (``searoute``'s network is coarse: it cuts
+    capes and small islands of the 1:50m coastline) moved to sea: each segment that
+    crosses land is cut every ``step_m`` and each point ashore is moved sideways by the
+    smallest of 1, 2, 4 ... 32 km that puts it at sea. The first and last ``ends_m``
+    (harbour approaches) are left alone."""
+    lat, lon = path
+    if len(lat) < 2:
+        return path
+    seg = np.asarray(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]))
+    pieces = np.maximum(np.ceil(seg / step_m), 1).astype(np.int64)
+    owner = np.repeat(np.arange(len(seg)), pieces)
+    frac = (np.arange(len(owner)) - np.repeat(np.cumsum(pieces) - pieces, pieces)) / np.repeat(
+        pieces, pieces
+    )
+    d_lat = lat[owner] + frac * (lat[owner + 1] - lat[owner])
+    d_lon = lon[owner] + frac * (lon[owner + 1] - lon[owner])
+    along = np.repeat(np.concatenate([[0.0], np.cumsum(seg)[:-1]]), pieces) + frac * seg[owner]
+    total = float(seg.sum())
+    ashore = np.asarray(land.on_land(d_lon, d_lat), np.bool_)
+    ashore &= (along > ends_m) & (along < total - ends_m)
+    if not ashore.any():
+        return path
+    idx = np.flatnonzero(ashore)
+    heading = np.asarray(bearing_deg(lat[owner[idx]], lon[owner[idx]], lat[owner[idx] + 1],
+                                     lon[owner[idx] + 1]))  # fmt: skip
+    shifts = np.array([1e3, -1e3, 2e3, -2e3, 4e3, -4e3, 8e3, -8e3, 16e3, -16e3, 32e3, -32e3])
+    c_lat, c_lon = destination(
+        np.repeat(d_lat[idx], len(shifts)),
+        np.repeat(d_lon[idx], len(shifts)),
+        (np.repeat(heading, len(shifts)) + np.where(np.tile(shifts, len(idx)) > 0, 90.0, 270.0))
+        % 360.0,
+        np.abs(np.tile(shifts, len(idx))),
+    )
+    c_lat = np.asarray(c_lat).reshape(len(idx), len(shifts))
+    c_lon = np.asarray(c_lon).reshape(len(idx), len(shifts))
+    wet = ~np.asarray(land.on_land(c_lon.ravel(), c_lat.ravel()), np.bool_).reshape(c_lat.shape)
+    found = wet.any(axis=1)
+    first = np.argmax(wet, axis=1)
+    fixed = idx[found]
+    d_lat[fixed] = c_lat[found, first[found]]
+    d_lon[fixed] = c_lon[found, first[found]]
+    # Keep the cut points only on segments that crossed land; end with the last point.
+    keep = (frac == 0) | np.isin(owner, owner[idx])
+    return (
+        np.concatenate([d_lat[keep], lat[-1:]]),
+        np.concatenate([d_lon[keep], lon[-1:]]),
+    )
 
 
 def offset_path(path: Path, offset_m: float) -> Path:
@@ -142,3 +199,18 @@ def _spread(distance_m: F64, count: int) -> npt.NDArray[np.int64]:
         chosen.append(k)
         nearest = np.minimum(nearest, distance_m[k])
     return np.asarray(sorted(chosen), np.int64)
+
+
+def _by_the_sea(
+    lat: F64, lon: F64, land: LandMask, radius_m: float = 3000.0
+) -> npt.NDArray[np.bool_]:
+    """Ports with sea (per the land mask) within ``radius_m``: river ports far up an
+    estuary the 1:50m coastline fills in would have ships sail over land."""
+    bearings = np.arange(0.0, 360.0, 30.0)
+    ring_lat, ring_lon = destination(
+        np.repeat(lat, len(bearings)), np.repeat(lon, len(bearings)),
+        np.tile(bearings, len(lat)), radius_m,
+    )  # fmt: skip
+    wet = ~np.asarray(land.on_land(np.asarray(ring_lon), np.asarray(ring_lat)), np.bool_)
+    here = ~np.asarray(land.on_land(lon, lat), np.bool_)
+    return here | wet.reshape(len(lat), len(bearings)).any(axis=1)
