@@ -28,7 +28,9 @@ def test_nothing_is_released_until_the_watermark_passes() -> None:
     chunk = fuser.push(feed(rows))
     assert len(chunk.points) == 0
     assert chunk.watermark == T0 + 540 - 600
+    assert fuser.held() == (10, 1)
     assert len(fuser.flush().points) == 10
+    assert fuser.held() == (0, None)
 
 
 def test_shuffled_arrival_within_the_window_comes_out_in_time_order() -> None:

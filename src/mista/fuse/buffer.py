@@ -60,5 +60,10 @@ class ReorderBuffer(Generic[R]):
             rows = rows.take(np.argsort(rows.t, kind="stable"))
         return rows
 
+    def oldest_seq(self) -> int | None:
+        """The smallest report number still held (``None`` when empty)."""
+        seqs = [int(batch.seq.min()) for batch in self._batches if len(batch)]
+        return min(seqs) if seqs else None
+
     def release_all(self) -> R:
         return self.release(float("inf"))

@@ -143,6 +143,13 @@ class Fuser:
     def watermark(self) -> float:
         return self._watermark
 
+    def held(self) -> tuple[int, int | None]:
+        """How many reports the reorder buffer holds, and the smallest report number among
+        them (``None`` when empty): a restart must replay from before that number."""
+        buffers = (self._positions, self._radar_rows, self._statics)
+        oldest = [seq for b in buffers if (seq := b.oldest_seq()) is not None]
+        return sum(len(b) for b in buffers), (min(oldest) if oldest else None)
+
     def push(self, reports: pa.Table) -> FusedChunk:
         """Take reports in arrival order; return what the watermark released."""
         split = split_feed(reports)

@@ -43,6 +43,7 @@ class Rows:
     """Columns of equal length with ``t``; slicing and concatenation by field."""
 
     t: F64
+    seq: I64
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
