@@ -21,6 +21,16 @@ def test_simulate_command_writes_a_scenario(tmp_path: Path) -> None:
     assert (manifest["vessels"], manifest["seed"], manifest["forward_interval_s"]) == (30, 2, 0.0)
 
 
+def test_simulate_start_time(tmp_path: Path) -> None:
+    out = tmp_path / "scen"
+    args = [str(out), "--hours", "0.5", "--vessels", "10", "--start", "2026-03-01T06:00:00+05:30"]
+    result = CliRunner().invoke(simulate, args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "scenario.json").read_text())
+    assert manifest["start"] == "2026-03-01T00:30:00Z"
+    assert all(f["path"].rsplit("/", 1)[1] >= "20260301T0030" for f in manifest["files"])
+
+
 def test_simulate_help_has_an_example() -> None:
     result = CliRunner().invoke(simulate, ["--help"])
     assert result.exit_code == 0

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from mista.cli._options import example
+from mista.cli._options import example, parse_time
 
 __all__ = ["simulate"]
 
@@ -30,12 +30,16 @@ __all__ = ["simulate"]
 )  # fmt: skip
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
 @click.option(
+    "--start", default="2026-01-01T00:00:00Z", show_default=True,
+    help="UTC time the scenario starts (ISO 8601).",
+)  # fmt: skip
+@click.option(
     "--forward-interval", "forward_interval_s", type=click.FloatRange(0, 3600), default=60.0,
     show_default=True,
     help="Seconds: sensors forward at most one position per vessel per window (0: all).",
 )  # fmt: skip
 def simulate(
-    out_dir: str, hours: float, vessels: int, seed: int, forward_interval_s: float
+    out_dir: str, hours: float, vessels: int, seed: int, start: str, forward_interval_s: float
 ) -> None:
     """Simulate vessels of several types and flags on real sea lanes in the Indian Ocean
     and western Pacific, with injected behaviours (AIS gaps, encounters, loitering,
@@ -44,7 +48,10 @@ def simulate(
     config per sensor, zones, scenario.json and the truth (truth/*.jsonl, *.parquet).
 
     The same arguments give byte-identical files. Ends with a summary on stderr."""
+    from mista.sim import DEFAULT_START
     from mista.sim import simulate as run
+
+    begin = parse_time(start, "--start") or DEFAULT_START
 
     bar: Any = None
     if sys.stderr.isatty():
@@ -59,7 +66,7 @@ def simulate(
 
     try:
         summary = run(
-            out_dir, hours=hours, vessels=vessels, seed=seed,
+            out_dir, hours=hours, vessels=vessels, seed=seed, start=begin,
             forward_interval_s=forward_interval_s, progress=progress,
         )  # fmt: skip
     finally:

@@ -13,6 +13,10 @@
     truth/positions.parquet    true position per vessel per minute (and what it sent)
     truth/radar.parquet        every radar plot written, with its true vessel (-1: false)
 
+Sensors forward at most one position report per vessel per ``forward_interval_s``
+window (default 60 s; 0 forwards every report heard), as national networks thin their
+feeds; static data is always forwarded. The value is recorded in ``scenario.json``.
+
 The same arguments give byte-identical files. Modules: ``fleet`` (identities),
 ``routes``/``traffic`` (plans on sea lanes), ``kinematics`` (true motion), ``reporting``
 (ITU-R M.1371-5 intervals), ``behaviours`` (injections), ``transmit`` (what is sent),

@@ -107,6 +107,7 @@ def simulate(
     _check(hours, vessels, forward_interval_s)
     if start.tzinfo is None:
         raise InputError(f"start {start.isoformat()} must be timezone-aware (UTC)")
+    start = start.astimezone(UTC)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} exists and is not a directory")
