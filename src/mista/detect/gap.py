@@ -134,8 +134,10 @@ class GapDetector:
                     number, self._last[number], _fix(points, row), 0.0, history
                 )
         self._outages.difference_update(numbers)
-        for number, row in zip(numbers, lasts.tolist(), strict=True):
-            self._last[number] = _fix(points, row)
+        columns = (points.t, points.lat, points.lon, points.seq, points.label_no)
+        latest = zip(numbers, *(column[lasts].tolist() for column in columns), strict=True)
+        for number, t_s, lat, lon, seq, label_no in latest:
+            self._last[number] = Fix(t_s, lat, lon, seq, label_no)
         return out
 
     def _end_silence(
