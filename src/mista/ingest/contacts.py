@@ -69,7 +69,9 @@ _US = timedelta(microseconds=1)
 
 # The form radars write, keys in contract order: one regular expression splits a block.
 _WS = "[ \t]*"
-_NUM = r"-?(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,17})?(?:[eE][-+]?[0-9]{1,2})?"
+#: A JSON number a double holds (Arrow's reader refuses the whole block on 1e999, so large
+#: exponents are left to the line-by-line reader, which says why).
+_NUM = r"-?(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,20})?(?:[eE](?:-[0-9]{1,3}|\+?[0-9]{1,2}))?"
 
 
 def _member(name: str, value: str) -> str:
@@ -83,7 +85,7 @@ _CANONICAL = (
     + _member("plot", "(?:0|[1-9][0-9]{0,17})")
     + _member("lat", _NUM)
     + _member("lon", _NUM)
-    + "".join(f"(?:{_member(name, _NUM)})?" for name, *_ in _OPTIONAL)
+    + "".join(f"(?:{_member(name, f'(?:{_NUM}|null)')})?" for name, *_ in _OPTIONAL)
     + rf"{_WS}\}}{_WS}$"
 )
 
