@@ -1,7 +1,8 @@
 """Query results (Arrow tables) written as text: table, JSON lines, JSON, CSV or GeoJSON.
 
 One writer for every face, so the CLI, the API and tests agree on the shapes. Times are
-ISO 8601 UTC (``2020-06-30T00:00:00Z``); GeoJSON points are ``[lon, lat]`` (RFC 7946).
+ISO 8601 UTC (``2020-06-30T00:00:00Z``); GeoJSON points are ``[lon, lat]`` (RFC 7946); in
+CSV a list is its items separated by spaces.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from mista.errors import InputError
@@ -48,7 +50,18 @@ def _write_text_table(table: pa.Table, out: TextIO) -> None:
     out.write(f"({table.num_rows:,} rows)\n")
 
 
+def _flat(table: pa.Table) -> pa.Table:
+    """Lists (an alert's MMSIs and tracks) as their items separated by spaces: CSV has no
+    lists."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+            items = pc.cast(table.column(index), pa.list_(pa.string()))
+            table = table.set_column(index, field.name, pc.binary_join(items, " "))
+    return table
+
+
 def _write_csv(table: pa.Table, out: TextIO) -> None:
+    table = _flat(table)
     buffer = io.BytesIO()
     pa_csv.write_csv(table, buffer, write_options=pa_csv.WriteOptions(quoting_style="needed"))
     out.write(buffer.getvalue().decode("utf-8"))
