@@ -87,6 +87,20 @@ def test_positions_inland_are_flagged_on_land() -> None:
     assert {s for s, f in flags.items() if f & PointFlag.ON_LAND} == inland
 
 
+def test_two_vessels_heard_only_by_satellite_passes_are_told_apart() -> None:
+    passes = [T0 + 5400 * k for k in range(4)]
+    a = [r for p in passes for r in sail(419000001, count=3, every_s=120, start_t=p)]
+    b = [
+        r
+        for p in passes
+        for r in sail(419000001, count=3, every_s=120, start_t=p + 30, lat=20.0, lon=80.0)
+    ]
+    fuser, chunks = _run(numbered(a + b))
+    assert len(fuser.tracks()) == 2
+    events = [e for c in chunks for e in c.identity if e.kind == IdentityKind.SHARED_MMSI]
+    assert len(events) == 1
+
+
 def test_two_vessels_on_one_mmsi_become_two_tracks_and_one_event() -> None:
     a = sail(419000001, count=120, every_s=60, lat=10.0, lon=70.0)
     b = sail(419000001, count=120, every_s=60, lat=11.0, lon=71.0, start_t=T0 + 20)
@@ -116,5 +130,7 @@ def test_a_vessel_that_reappears_far_away_after_going_quiet_keeps_its_track() ->
     number = next(iter(fuser.tracks()))
     assert not any(e.kind == IdentityKind.SHARED_MMSI for c in chunks for e in c.identity)
     history = fuser.history(number, 0.0)
-    assert history.good().sum() == 90  # the new segment's early outliers were cleared
+    # The new segment's early outliers were cleared; the jump itself stays implausible.
+    assert history.good().sum() == 89
+    assert history.flags[30] == PointFlag.IMPLAUSIBLE_SPEED
     assert any(number in c.revised for c in chunks)

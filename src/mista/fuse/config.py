@@ -31,14 +31,18 @@ class FuseConfig:
     #: disagree by seconds) and forgives this much position noise.
     speed_time_floor_s: float = 60.0
     position_noise_m: float = 250.0
-    #: A segment becomes a track of its own (or takes over its MMSI's track) once it has
-    #: this many fixes over this span; until then its fixes are outliers.
+    #: A short segment takes over its MMSI's track (the old segment fell quiet) once it
+    #: has this many fixes over this span; until then its fixes are outliers.
     segment_min_fixes: int = 10
     segment_min_span_s: float = 1200.0
-    #: Two segments of one MMSI both heard within this time of each other are two vessels.
-    shared_overlap_s: float = 600.0
-    #: A short segment with no fix for this long is forgotten.
-    segment_timeout_s: float = _HOUR_S
+    #: A short segment heard interleaved with a track of its MMSI (that track heard after
+    #: the segment began, within ``shared_overlap_s`` of its newest fix), both with this
+    #: many fixes, is a second vessel on the MMSI. Satellite AIS gives a few fixes a pass.
+    shared_min_fixes: int = 3
+    shared_overlap_s: float = 6 * _HOUR_S
+    #: A short segment with no fix for this long is forgotten (longer than the time
+    #: between satellite passes).
+    segment_timeout_s: float = 6 * _HOUR_S
     #: At most this many short segments are kept per MMSI.
     max_short_segments: int = 4
     #: MMSI change: a new MMSI starts within this time of a track going silent, within
@@ -85,7 +89,6 @@ class FuseConfig:
                 )
         if self.max_speed_kn <= 0:
             raise ConfigError(f"fuse setting max_speed_kn = {self.max_speed_kn} must be > 0")
-        if self.segment_min_fixes < 2:
-            raise ConfigError(
-                f"fuse setting segment_min_fixes = {self.segment_min_fixes} must be >= 2"
-            )
+        for name in ("segment_min_fixes", "shared_min_fixes"):
+            if getattr(self, name) < 2:
+                raise ConfigError(f"fuse setting {name} = {getattr(self, name)} must be >= 2")

@@ -242,9 +242,26 @@ class Segmenter:
             short.fix = fix
             short.fixes += 1
             short.seqs.append(seq)
-            if short.fixes >= c.segment_min_fixes and t - short.first_t >= c.segment_min_span_s:
-                self._promote(state, short, rows, i, placement)
+            if short.fixes < c.shared_min_fixes:
+                continue
+            alongside = self._alongside(state, short)
+            if alongside or (
+                short.fixes >= c.segment_min_fixes and t - short.first_t >= c.segment_min_span_s
+            ):
+                self._promote(state, short, rows, i, placement, shared=alongside)
         return placement
+
+    def _alongside(self, state: MmsiState, short: ShortSegment) -> bool:
+        """Whether a track of this MMSI was heard after the short segment began (the two
+        interleave: two transmitters at once), with enough fixes of its own."""
+        c = self._config
+        return any(
+            track.fix is not None
+            and track.fix.t > short.first_t
+            and short.fix.t - track.fix.t <= c.shared_overlap_s
+            and track.segment_fixes >= c.shared_min_fixes
+            for track in state.tracks
+        )
 
     def _promote(
         self,
@@ -253,24 +270,20 @@ class Segmenter:
         rows: PositionRows,
         upto: int,
         placement: Placement,
+        *,
+        shared: bool,
     ) -> None:
-        """A short segment grew long: a second vessel on this MMSI, or the main track moves."""
+        """A short segment grew: a second vessel on this MMSI (``shared``), or the main
+        track moves there (the old segment fell quiet). The fix that broke plausibility
+        keeps its ``IMPLAUSIBLE_SPEED`` flag when the track moves: the jump happened."""
         c = self._config
         state.short.remove(short)
         main = state.tracks[0]
         seqs = np.asarray(short.seqs, np.int64)
         here = np.flatnonzero(np.isin(rows.seq[: upto + 1], seqs))
-        clear = int(PointFlag.OUTLIER | PointFlag.IMPLAUSIBLE_SPEED)
+        clear = int(PointFlag.OUTLIER | PointFlag.IMPLAUSIBLE_SPEED) if shared else _OUTLIER
         placement.flags[here] &= np.uint16(~clear & 0xFFFF)
-        alive = [
-            track
-            for track in state.tracks
-            if track.fix is not None
-            and short.fix.t - track.fix.t <= c.shared_overlap_s
-            and track.segment_fixes >= c.segment_min_fixes
-            and track.fix.t - track.segment_first_t >= c.segment_min_span_s
-        ]
-        if alive:
+        if shared:
             new = self._new_track(state)
             new.start_segment(short.fix, short.fixes, short.first_t)
             moved = main.history.take_out(seqs)
