@@ -78,3 +78,23 @@ def test_no_transmission_while_off_and_statics_every_six_minutes() -> None:
     statics = static_schedule(2, 3600.0, np.array([0.0, 3.0]), off)
     second = statics.t_s[statics.offsets[1] : statics.offsets[2]]
     assert np.all(np.diff(second) == STATIC_INTERVAL_S)
+
+
+def test_changing_course_reports_faster_for_thirty_seconds() -> None:
+    tl = Timeline(0.0, 10.0, 80.0)
+    tl.go(np.array([10.0]), np.array([80.2]), 10.0)  # east, ~4,400 s
+    turn_at = tl.now
+    tl.go(np.array([10.2]), np.array([80.2]), 10.0)  # then north
+    traj = Trajectories([tl])
+    sched = schedule(traj, ["A"], np.array([False]), 7200.0, np.array([5.0]), [[]])
+    t = sched.t_s
+    window = t[(t >= turn_at) & (t < turn_at + 30)]
+    assert len(window) >= 8
+    assert set(np.diff(window).tolist()) <= {3, 4}
+    after = t[(t >= turn_at + 40) & (t < turn_at + 400)]
+    assert set(np.diff(after).tolist()) == {10}
+    before = t[(t > 100) & (t < turn_at - 20)]
+    assert set(np.diff(before).tolist()) == {10}
+    # A class B unit does not change rate when turning.
+    b = schedule(traj, ["B"], np.array([True]), 7200.0, np.array([5.0]), [[]]).t_s
+    assert set(np.diff(b[(b > 100) & (b < 7000)]).tolist()) == {30}

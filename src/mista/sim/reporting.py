@@ -2,8 +2,9 @@
 
 Position reports follow Table 1 of ITU-R M.1371-5 (class A) and the class B rates of its
 Annex 7 (SOTDMA, "SO") and of IEC 62287-1 (carrier-sense, "CS"). Static and voyage data
-(type 5 for class A, type 24 parts A and B for class B) go out every 6 minutes. A ship
-turning is not modelled: course changes happen at knots, between reports.
+(type 5 for class A, type 24 parts A and B for class B) go out every 6 minutes. Courses
+change at knots; a class A ship reports at the "changing course" rate for 30 s after a
+knot where its course turns by more than 5 degrees.
 
 Transmission times are whole seconds from the scenario start, built for every vessel at
 once from its segments (one ``np.repeat``), never one report at a time.
@@ -20,6 +21,7 @@ from mista.sim.kinematics import STATUS_ANCHORED, STATUS_MOORED, Trajectories
 
 __all__ = [
     "CLASS_A_INTERVALS",
+    "CLASS_A_TURNING_INTERVALS",
     "CLASS_B_CS_INTERVALS",
     "CLASS_B_SO_INTERVALS",
     "STATIC_INTERVAL_S",
@@ -32,6 +34,12 @@ __all__ = [
 #: or moored and not faster than 3 kn: 3 min (handled before this table).
 CLASS_A_INTERVALS: tuple[tuple[float, float], ...] = ((14.0, 10.0), (23.0, 6.0), (1e9, 2.0))
 CLASS_A_MOORED_INTERVAL_S = 180.0
+#: Class A changing course (Table 1): 0-14 kn 3 1/3 s, faster 2 s.
+CLASS_A_TURNING_INTERVALS: tuple[tuple[float, float], ...] = ((14.0, 10.0 / 3.0), (1e9, 2.0))
+#: A course change of more than this at a knot counts as "changing course" ...
+TURN_DEG = 5.0
+#: ... for this long after the knot.
+TURN_S = 30.0
 #: Class B SOTDMA (ITU-R M.1371-5 Table 2): <= 2 kn 3 min, 2-14 kn 30 s, 14-23 kn 15 s, > 23 kn 5 s.
 CLASS_B_SO_INTERVALS: tuple[tuple[float, float], ...] = (
     (2.0 + 1e-9, 180.0),
@@ -104,18 +112,34 @@ def schedule(
     transmitter is off (``off[v]``: (from, to) intervals)."""
     vessel = traj.vessel
     seg = np.flatnonzero(np.r_[vessel[1:] == vessel[:-1], False])
-    a = np.maximum(traj.t[seg], 0.0)
-    b = np.minimum(traj.t[seg + 1], duration_s)
+    t0, t1 = traj.t[seg], traj.t[seg + 1]
     v = vessel[seg]
-    interval = position_interval_s(
-        np.asarray(ais_class)[v], class_b_cs[v], traj.speed_kn[seg], traj.status[seg]
-    )
+    speed, course = traj.speed_kn[seg], traj.course_deg[seg]
+    interval = position_interval_s(np.asarray(ais_class)[v], class_b_cs[v], speed, traj.status[seg])
+    # A class A ship changing course reports faster for TURN_S after the knot.
+    same = np.r_[False, v[1:] == v[:-1]]
+    prev_speed = np.r_[0.0, speed[:-1]]
+    bend = np.abs((course - np.r_[0.0, course[:-1]] + 180.0) % 360.0 - 180.0)
+    turn = same & (speed > 0.5) & (prev_speed > 0.5) & (bend > TURN_DEG)
+    turn &= np.asarray(ais_class)[v] == "A"
+    turn_end = np.where(turn, np.minimum(t0 + TURN_S, t1), t0)
+    # Steady pieces: [max(turn_end, 0), t1) at the table rate, in the vessel's phase.
+    a = np.maximum(turn_end, 0.0)
     first = a + np.mod(phase_s[v] - a, interval)
-    counts = np.where(b > first, np.ceil((b - first) / interval), 0).astype(np.int64)
-    rows = np.repeat(np.arange(len(seg)), counts)
+    # Turning pieces: [max(t0, 0), turn_end) at the changing-course rate, from the knot.
+    ta = np.maximum(t0, 0.0)
+    t_interval = _lookup(CLASS_A_TURNING_INTERVALS, speed)
+    first = np.concatenate([first, ta + np.mod(t0 - ta, t_interval)])
+    end = np.concatenate([np.minimum(t1, duration_s), np.minimum(turn_end, duration_s)])
+    step_s = np.concatenate([interval, t_interval])
+    owner = np.concatenate([v, v])
+    counts = np.where(end > first, np.ceil((end - first) / step_s), 0).astype(np.int64)
+    rows = np.repeat(np.arange(len(first)), counts)
     step = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-    t = np.floor(first[rows] + step * interval[rows]).astype(np.int64)
-    tv = v[rows]
+    t = np.floor(first[rows] + step * step_s[rows]).astype(np.int64)
+    tv = owner[rows]
+    order = np.argsort(tv, kind="stable")
+    tv, t = tv[order], t[order]
     keep = _transmitting(tv, t, off)
     return _from_rows(tv[keep], t[keep], traj.n_vessels)
 
