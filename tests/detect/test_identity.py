@@ -84,3 +84,33 @@ def test_shared_mmsi_clashes_hours_apart_are_two_alerts() -> None:
     drafts += detector.update(chunk(T0 + 2 * HOUR, later), memory)
     drafts += detector.finish(T0 + 3 * HOUR, memory)
     assert len({d.key for d in drafts}) == 2
+
+
+def test_a_name_going_back_and_forth_is_a_shared_mmsi_not_identity_changes() -> None:
+    flips = [
+        event(IdentityKind.NAME_CHANGE, T0, before="SAGAR TIGER", after="SUN ANCHOR 5"),
+        event(IdentityKind.NAME_CHANGE, T0 + 3 * HOUR, before="SUN ANCHOR 5", after="SAGAR TIGER"),
+        event(IdentityKind.NAME_CHANGE, T0 + 4 * HOUR, before="SAGAR TIGER", after="SUN ANCHOR 5"),
+    ]
+    memory = memory_of(1)
+    changes = IdentityChangeDetector(settings())
+    drafts = changes.update(chunk(T0 + 60, flips[0]), memory)
+    assert [d.status for d in drafts] == [AlertStatus.CLOSED]
+    drafts += changes.update(chunk(T0 + 5 * HOUR, *flips[1:]), memory)
+    assert [d.status for d in drafts] == [AlertStatus.CLOSED, AlertStatus.WITHDRAWN]
+    shared = SharedMmsiDetector(settings())
+    found = shared.update(chunk(T0 + 5 * HOUR, *flips), memory)
+    found += shared.finish(T0 + 6 * HOUR, memory)
+    assert {d.status for d in found} == {AlertStatus.OPEN, AlertStatus.CLOSED}
+    assert len({d.key for d in found}) == 1
+    assert found[-1].tracks == ("ais:1",)
+    assert found[-1].start == T0 + 3 * HOUR
+
+
+def test_a_change_kept_for_longer_than_the_revert_time_is_two_changes() -> None:
+    memory = memory_of(1)
+    changes = IdentityChangeDetector(settings())
+    there = event(IdentityKind.NAME_CHANGE, T0, before="A", after="B")
+    back = event(IdentityKind.NAME_CHANGE, T0 + 13 * HOUR, before="B", after="A")
+    drafts = changes.update(chunk(T0 + 14 * HOUR, there, back), memory)
+    assert [d.status for d in drafts] == [AlertStatus.CLOSED, AlertStatus.CLOSED]

@@ -138,6 +138,7 @@ class SharedMmsiConfig:
     """``shared-mmsi``: two vessels transmitting one MMSI (the fuser's identity events)."""
 
     merge_s: float = HOUR_S  # repeated shared-MMSI events within this time extend one alert
+    revert_s: float = 12 * HOUR_S  # a name going back within this time: two vessels, one MMSI
 
 
 _Section = TypeVar("_Section")

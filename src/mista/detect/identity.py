@@ -3,12 +3,15 @@
 identity-change: a vessel's name, call sign, MMSI or flag (the MMSI's MID) changed; one
 CLOSED alert per change, at its time. shared-mmsi: two vessels transmitting one MMSI at
 once; one alert per pair of tracks, OPEN while the fuser keeps reporting the clash
-(events less than ``merge_s`` apart), CLOSED after. Invalid MMSIs and IMOs are not
+(events less than ``merge_s`` apart), CLOSED after. A name or call sign that goes back and
+forth (A, B, A within ``revert_s``) is two vessels fused as one track: a shared MMSI on
+that track, and its identity-change alerts are withdrawn. Invalid MMSIs and IMOs are not
 behaviours and are skipped.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,20 +32,69 @@ CHANGES = frozenset(
 )
 
 
+#: Changes that, going back and forth, are two vessels transmitting one MMSI.
+FLIPPABLE = frozenset({IdentityKind.NAME_CHANGE, IdentityKind.CALLSIGN_CHANGE})
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    t: float
+    before: str | None
+    after: str | None
+    key: Key | None
+
+
+class Flips:
+    """Names and call signs that go back and forth (A to B, then back to A within
+    ``revert_s``) are two vessels transmitting one MMSI, not a change of identity."""
+
+    def __init__(self, revert_s: float) -> None:
+        self.revert_s = revert_s
+        self._recent: dict[tuple[int, str], list[_Change]] = {}
+        self._clashing: dict[int, float] = {}  # track -> time of its latest flip
+
+    def see(self, event: IdentityEvent, key: Key | None) -> list[_Change] | None:
+        """Record ``event``; if it reverts a recent change (or the track is flipping
+        already), the recent changes of that field (their alerts are withdrawn)."""
+        field = (event.track, str(event.kind))
+        recent = [c for c in self._recent.get(field, []) if event.t - c.t <= self.revert_s]
+        clashing = event.t - self._clashing.get(event.track, -math.inf) <= self.revert_s
+        if clashing or any(c.before == event.after for c in recent):
+            self._clashing[event.track] = event.t
+            self._recent[field] = []
+            return recent
+        self._recent[field] = [*recent, _Change(event.t, event.before, event.after, key)]
+        return None
+
+
 @register("identity-change")
 class IdentityChangeDetector:
     kind = "identity-change"
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        config_of(settings)
+        self._flips = Flips(config_of(settings).shared_mmsi.revert_s)
         self._ledger = Ledger()
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         out: list[AlertDraft] = []
         for event in chunk.identity:
-            if event.kind in CHANGES:
+            if event.kind not in CHANGES:
+                continue
+            if event.kind not in FLIPPABLE:
                 out += self._change(event, history)
+                continue
+            key = self._key(event, history)
+            reverted = self._flips.see(event, key)
+            if reverted is None:
+                out += self._change(event, history)
+                continue
+            for change in reverted:  # a flip-flop: two vessels, one MMSI (shared-mmsi)
+                withdrawn = self._ledger.withdraw(change.key) if change.key else None
+                out += [withdrawn] if withdrawn is not None else []
         return out
+
+    def _key(self, event: IdentityEvent, history: History) -> Key:
+        return (self.kind, track_id(history, event.track), str(event.kind), event.t)
 
     def finish(self, watermark: float, history: History) -> list[AlertDraft]:
         return []
@@ -51,10 +103,9 @@ class IdentityChangeDetector:
         tracks: tuple[int, ...] = (event.track,)
         if event.kind == IdentityKind.MMSI_CHANGE and event.other_track is not None:
             tracks = (event.other_track, event.track)
-        key: Key = (self.kind, track_id(history, event.track), str(event.kind), event.t)
         draft = make_draft(
             self.kind,
-            key,
+            self._key(event, history),
             AlertStatus.CLOSED,
             start=event.t,
             end=event.t,
@@ -75,7 +126,7 @@ class Clash:
 
     key: Key
     mmsi: int | None
-    tracks: tuple[int, int]
+    tracks: tuple[int, ...]
     start: float
     end: float
     lat: float
@@ -90,14 +141,18 @@ class SharedMmsiDetector:
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.config = config_of(settings).shared_mmsi
-        self._clashes: dict[tuple[int, int], Clash] = {}
+        self._clashes: dict[tuple[int, ...], Clash] = {}
+        self._flips = Flips(self.config.revert_s)
         self._ledger = Ledger()
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         out: list[AlertDraft] = []
         for event in chunk.identity:
             if event.kind == IdentityKind.SHARED_MMSI and event.other_track is not None:
-                out += self._clash(event, history)
+                a, b = sorted((event.track, event.other_track))
+                out += self._clash((a, b), event, history)
+            elif event.kind in FLIPPABLE and self._flips.see(event, None) is not None:
+                out += self._clash((event.track,), event, history)  # fused as one track
         for pair, clash in list(self._clashes.items()):
             if chunk.watermark - clash.end > self.config.merge_s:
                 del self._clashes[pair]
@@ -111,10 +166,10 @@ class SharedMmsiDetector:
         self._clashes.clear()
         return out
 
-    def _clash(self, event: IdentityEvent, history: History) -> list[AlertDraft]:
-        assert event.other_track is not None
-        a, b = sorted((event.track, event.other_track))
-        clash = self._clashes.get((a, b))
+    def _clash(
+        self, tracks: tuple[int, ...], event: IdentityEvent, history: History
+    ) -> list[AlertDraft]:
+        clash = self._clashes.get(tracks)
         if clash is not None and event.t - clash.end <= self.config.merge_s:
             clash.end = max(clash.end, event.t)
             clash.start = min(clash.start, event.t)
@@ -122,18 +177,18 @@ class SharedMmsiDetector:
             clash.events += 1
             return []
         out = self._emit(clash, AlertStatus.CLOSED, history) if clash is not None else []
-        key: Key = (self.kind, track_id(history, a), track_id(history, b), event.t)
+        key: Key = (self.kind, *(track_id(history, n) for n in tracks), event.t)
         clash = Clash(
             key=key,
             mmsi=event.mmsi,
-            tracks=(a, b),
+            tracks=tracks,
             start=event.t,
             end=event.t,
             lat=event.lat,
             lon=event.lon,
             label_nos=set(event.label_nos),
         )
-        self._clashes[(a, b)] = clash
+        self._clashes[tracks] = clash
         return out + self._emit(clash, AlertStatus.OPEN, history)
 
     def _emit(self, clash: Clash, status: AlertStatus, history: History) -> list[AlertDraft]:
