@@ -85,3 +85,20 @@ def test_flush_releases_everything_and_the_watermark_reaches_the_newest_time() -
     assert len(chunk.points) == 5
     assert chunk.watermark == T0 + 240
     assert len(fuser.flush().points) == 0
+
+
+def test_a_late_satellite_pass_newer_than_its_track_is_segmented_like_live_data() -> None:
+    shore = numbered(sail(419000009, count=120, every_s=30, lat=12.0))  # moves the watermark
+    a = sail(419000001, count=4, every_s=60)
+    b = sail(419000001, count=4, every_s=60, start_t=T0 + 30, lat=14.0)
+    satellite = numbered(
+        sorted(a + b, key=lambda r: r["t"]), first=1000
+    )  # interleaved: two vessels on one MMSI
+    fuser = Fuser(land=NO_LAND)
+    fuser.push(feed(shore))
+    chunk = fuser.push(feed([{**r, "source_kind": "ais-satellite"} for r in satellite]))
+    assert (chunk.points.flags[chunk.points.mmsi == 419000001] & PointFlag.LATE).all()
+    ids = sorted(i.id for i in fuser.tracks().values() if i.mmsi == 419000001)
+    assert ids == ["ais:419000001", "ais:419000001/2"]
+    assert [e.kind for e in chunk.identity] == ["shared-mmsi"]
+    assert set(chunk.revised) == {n for n, i in fuser.tracks().items() if i.mmsi == 419000001}

@@ -230,25 +230,29 @@ class Fuser:
         return track
 
     def _split_track(self, state: MmsiState) -> Track:
-        """A second vessel on ``state``'s MMSI: its track, and the event, once."""
-        track = self._new_ais_track(state)
-        if not state.shared_reported:
-            state.shared_reported = True
-            self._pending_identity.append(
-                IdentityEvent(
-                    kind=IdentityKind.SHARED_MMSI,
-                    t=track.first_t,
-                    track=state.tracks[0].number,
-                    mmsi=state.mmsi,
-                    lat=state.tracks[0].last_lat,
-                    lon=state.tracks[0].last_lon,
-                    before=None,
-                    after=str(state.mmsi),
-                    label_nos=frozenset(state.tracks[0].label_nos),
-                    other_track=track.number,
-                )
+        """A second vessel on ``state``'s MMSI: its track (the event follows placement)."""
+        return self._new_ais_track(state)
+
+    def _shared_event(self, state: MmsiState, track: Track) -> list[IdentityEvent]:
+        """SHARED_MMSI, once per MMSI, when its second track is split off."""
+        if state.shared_reported or track.fix is None:
+            return []
+        state.shared_reported = True
+        main = state.tracks[0]
+        return [
+            IdentityEvent(
+                kind=IdentityKind.SHARED_MMSI,
+                t=track.fix.t,
+                track=main.number,
+                mmsi=state.mmsi,
+                lat=track.fix.lat,
+                lon=track.fix.lon,
+                before=None,
+                after=str(state.mmsi),
+                label_nos=frozenset(main.label_nos | track.label_nos),
+                other_track=track.number,
             )
-        return track
+        ]
 
     def _new_dark_track(self, radar: str) -> tuple[int, str]:
         number = self._new_number()
@@ -278,11 +282,16 @@ class Fuser:
         late_radar_count: int,
     ) -> FusedChunk:
         chunk = _Chunk()
-        self._pending_identity: list[IdentityEvent] = chunk.identity
+        if len(late):
+            # Late for the stream but newer than everything on their MMSI's tracks (a
+            # satellite pass delivered after the shore feed moved on): placed in order.
+            appended = self._after_tracks(late)
+            if not appended.all():
+                self._place_late(late.take(~appended), chunk)
+            if appended.any():
+                self._place_released(late.take(appended), chunk, late=True)
         if len(released):
             self._place_released(released, chunk)
-        if len(late):
-            self._place_late(late, chunk)
         if len(statics):
             self._apply_statics(statics, chunk)
         if len(radar):
@@ -304,10 +313,25 @@ class Fuser:
         on_land = np.asarray(self._land.on_land(rows.lon, rows.lat), np.bool_)
         return np.where(on_land, _ON_LAND, np.uint16(0)).astype(np.uint16)
 
-    def _place_released(self, rows: PositionRows, chunk: _Chunk) -> None:
+    def _after_tracks(self, rows: PositionRows) -> B:
+        """Rows newer than every point on their MMSI's tracks (or of a new MMSI)."""
+        newest = {
+            m: max(t.last_t for t in state.tracks)
+            for m in np.unique(rows.mmsi).tolist()
+            if (state := self._states.get(m)) is not None and state.tracks
+        }
+        last = np.array([newest.get(m, -math.inf) for m in rows.mmsi.tolist()], np.float64)
+        after: B = rows.t >= last
+        return after
+
+    def _place_released(self, rows: PositionRows, chunk: _Chunk, *, late: bool = False) -> None:
         """Released fixes (time order): grouped by MMSI, the plausible ones in one pass.
-        Known MMSIs go first, so that a new MMSI is compared with up-to-date tracks."""
+        Known MMSIs go first, so that a new MMSI is compared with up-to-date tracks.
+        ``late`` fixes are flagged so and their tracks listed as revised."""
+        parts = len(chunk.rows)
         land = self._land_flags(rows)
+        if late:
+            land |= _LATE
         order = np.argsort(rows.mmsi, kind="stable")
         rows = rows.take(order)
         land = land[order]
@@ -328,6 +352,14 @@ class Fuser:
             if known.any():
                 self._place_groups(rows.take(known), land[known], chunk)
             self._place_groups(rows.take(~known), land[~known], chunk)
+        if late:
+            numbers = np.concatenate(chunk.track[parts:])
+            times = np.concatenate([part.t for part in chunk.rows[parts:]])
+            order = np.lexsort((times, numbers))
+            numbers, times = numbers[order], times[order]
+            first = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
+            for number, t in zip(numbers[first].tolist(), times[first].tolist(), strict=True):
+                chunk.revise(number, t)
 
     def _place_groups(self, rows: PositionRows, land: U16, chunk: _Chunk) -> None:
         mmsi = rows.mmsi
@@ -396,6 +428,8 @@ class Fuser:
             numbers[part] = placement.track
             for number, t in placement.revised.items():
                 chunk.revise(number, t)
+            for new_track in placement.new_tracks:
+                chunk.identity.extend(self._shared_event(state, new_track))
             for number in np.unique(placement.track).tolist():
                 index = np.flatnonzero(numbers == number)
                 index = index[(index >= start) & (index < stop)]

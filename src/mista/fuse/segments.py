@@ -276,7 +276,6 @@ class Segmenter:
         """A short segment grew: a second vessel on this MMSI (``shared``), or the main
         track moves there (the old segment fell quiet). The fix that broke plausibility
         keeps its ``IMPLAUSIBLE_SPEED`` flag when the track moves: the jump happened."""
-        c = self._config
         state.short.remove(short)
         main = state.tracks[0]
         seqs = np.asarray(short.seqs, np.int64)
