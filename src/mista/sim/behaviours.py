@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 from shapely.geometry import Point, Polygon
 
-from mista.geo import destination, haversine_m
+from mista.geo import LandMask, destination, haversine_m
 from mista.sim.fleet import FLAG_MIDS, Fleet, new_mmsi, new_name
 from mista.sim.kinematics import Timeline, Trajectories
 from mista.sim.places import INLAND_POINTS, RADARS, ZONES
@@ -177,14 +177,16 @@ def _offshore_point(
 
 
 def _point_in_zone(
-    rng: np.random.Generator, ring: tuple[tuple[float, float], ...]
+    rng: np.random.Generator, ring: tuple[tuple[float, float], ...], land: LandMask
 ) -> tuple[float, float]:
+    """A point at sea inside the zone, near its middle."""
     poly = Polygon(ring)
     w, s, e, n = poly.bounds
     centre = poly.representative_point()
     for _ in range(100):
         lon, lat = float(rng.uniform(w, e)), float(rng.uniform(s, n))
-        if poly.contains(Point(lon, lat)) and Point(lon, lat).distance(centre) < 0.2:
+        near = poly.contains(Point(lon, lat)) and Point(lon, lat).distance(centre) < 0.2
+        if near and not bool(np.asarray(land.on_land(np.array([lon]), np.array([lat])))[0]):
             return lat, lon
     return float(centre.y), float(centre.x)
 
@@ -352,7 +354,7 @@ def plan_behaviours(
         if v is None:
             continue
         zone = ZONES[i % len(ZONES)]
-        spot = _point_in_zone(rng, zone.ring)
+        spot = _point_in_zone(rng, zone.ring, planner.land)
         t = float(rng.uniform(0.5 * H, dur - 0.5 * H))
         tl = planner.via(rng, spot, t, float(fleet.speed_kn[v]))
         if tl is None:

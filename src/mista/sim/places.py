@@ -108,16 +108,16 @@ ZONES: tuple[ZoneSpec, ...] = (
         ((78.20, 8.85), (78.75, 8.95), (79.20, 9.15), (79.15, 9.30), (78.60, 9.20)),
     ),
     ZoneSpec(
-        "ind-ra-narcondam",
-        "Narcondam Island restricted area",
+        "ind-ra-barren",
+        "Barren Island restricted area",
         "CONFIDENTIAL//REL TO IND,USA",
-        ((94.05, 13.25), (94.50, 13.25), (94.55, 13.65), (94.05, 13.65)),
+        ((93.70, 12.12), (94.02, 12.12), (94.05, 12.30), (93.98, 12.44), (93.72, 12.42)),
     ),
     ZoneSpec(
         "ind-exa-bay",
         "Bay of Bengal exercise area E-7",
         f"RESTRICTED//REL TO {_QUAD}",
-        _box(84.9, 15.2, 85.7, 15.9),
+        _box(88.5, 16.5, 89.3, 17.2),
     ),
     ZoneSpec(
         "aus-mpa-rowley",
