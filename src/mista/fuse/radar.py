@@ -52,9 +52,10 @@ class _Sink(Protocol):
 
 
 class _DarkTrack:
-    """Contacts followed by one radar; ``track`` is set once confirmed."""
+    """Contacts followed by one radar; ``track`` is set once confirmed. ``line`` is the
+    straight-line fit of the last contacts (time of the last, lat, lon, and their rates)."""
 
-    __slots__ = ("index", "lat", "lon", "t", "track")
+    __slots__ = ("index", "lat", "line", "lon", "t", "track")
 
     def __init__(self) -> None:
         self.t: list[float] = []
@@ -62,24 +63,43 @@ class _DarkTrack:
         self.lon: list[float] = []
         self.index: list[PositionRows] = []  # contacts while tentative
         self.track: Track | None = None
+        self.line: tuple[float, float, float, float, float] | None = None
+
+    def add(self, t: float, lat: float, lon: float) -> None:
+        self.t.append(t)
+        self.lat.append(lat)
+        self.lon.append(lon)
+        if len(self.t) > _FIT_CONTACTS:
+            del self.t[0], self.lat[0], self.lon[0]
+        self.line = None
+        if len(self.t) >= 3 and self.t[-1] - self.t[0] >= 30.0:
+            x = np.asarray(self.t) - t
+            lats = np.asarray(self.lat)
+            lons = np.asarray(self.lon)
+            xm = x.mean()
+            dx = x - xm
+            sxx = float(dx @ dx)
+            slope_lat = float(dx @ (lats - lats.mean())) / sxx
+            slope_lon = float(dx @ (lons - lons.mean())) / sxx
+            self.line = (
+                t,
+                float(lats.mean() - slope_lat * xm),
+                float(lons.mean() - slope_lon * xm),
+                slope_lat,
+                slope_lon,
+            )
 
     def predict(self, t: float, config: FuseConfig) -> tuple[float, float, float]:
-        """Position at ``t`` and the gate radius (m): a straight-line fit of the last
-        contacts (fit error taken as one more contact error, plus room to manoeuvre at
-        ``_MANOEUVRE_M_S``), or the last contact with room for top speed when there is no
-        fit yet."""
+        """Position at ``t`` and the gate radius (m): on the fitted line (fit error taken
+        as one more contact error, plus room to manoeuvre at ``_MANOEUVRE_M_S``), or the
+        last contact with room for top speed when there is no fit yet."""
         sigma = math.sqrt(2.0) * config.radar_sigma_m
         dt = t - self.t[-1]
-        times = np.asarray(self.t[-_FIT_CONTACTS:])
-        if times.shape[0] >= 3 and times[-1] - times[0] >= 30.0:
-            lats = np.asarray(self.lat[-_FIT_CONTACTS:])
-            lons = np.asarray(self.lon[-_FIT_CONTACTS:])
-            x = times - times[-1]
-            slope_lat, icpt_lat = np.polyfit(x, lats, 1)
-            slope_lon, icpt_lon = np.polyfit(x, lons, 1)
+        if self.line is not None:
+            t0, lat0, lon0, slope_lat, slope_lon = self.line
             return (
-                float(icpt_lat + slope_lat * dt),
-                float(icpt_lon + slope_lon * dt),
+                lat0 + slope_lat * (t - t0),
+                lon0 + slope_lon * (t - t0),
                 (config.gate_sigmas + 1.0) * sigma + _MANOEUVRE_M_S * dt,
             )
         return (
@@ -209,11 +229,7 @@ class RadarTracker:
                 tracks.append(dark)
             else:
                 dark = tracks[int(matched[j])]
-            dark.t.append(float(rows.t[i]))
-            dark.lat.append(float(rows.lat[i]))
-            dark.lon.append(float(rows.lon[i]))
-            if len(dark.t) > 2 * _FIT_CONTACTS:
-                del dark.t[0], dark.lat[0], dark.lon[0]
+            dark.add(float(rows.t[i]), float(rows.lat[i]), float(rows.lon[i]))
             if dark.track is None:
                 dark.index.append(one)
                 if len(dark.index) >= c.dark_confirm_contacts and (
