@@ -186,3 +186,15 @@ def test_bad_arguments(tmp_path: Path, kwargs: dict[str, float], message: str) -
 
     with pytest.raises(InputError, match=message):
         simulate(tmp_path / "x", **kwargs)  # type: ignore[arg-type]
+
+
+def test_radar_truth_holds_the_written_plots(small_scenario: Path) -> None:
+    radar = pq.read_table(small_scenario / "truth" / "radar.parquet").to_pylist()
+    written = []
+    for path in sorted((small_scenario / "radar").rglob("*.jsonl")):
+        written += [(r["radar"], r["time"], r["lat"], r["lon"]) for r in jsonl(path)]
+    truth = [
+        (r["source"], r["t"].strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", r["lat"], r["lon"])
+        for r in radar
+    ]
+    assert sorted(truth) == sorted(written)

@@ -368,8 +368,9 @@ def radar_contacts(
         order = np.lexsort((all_v, all_t))
         cols["source"].append(np.full(len(order), i, np.int64))
         cols["t"].append(all_t[order])
-        cols["lat"].append(all_lat[order])
-        cols["lon"].append(all_lon[order])
+        # Plots are written with 6 decimals: the truth holds exactly the written values.
+        cols["lat"].append(np.round(all_lat[order], 6))
+        cols["lon"].append(np.round(all_lon[order], 6))
         cols["vessel"].append(all_v[order])
         cols["range"].append(rng_m[order])
         cols["bearing"].append(brg[order])
