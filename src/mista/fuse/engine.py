@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from mista.geo import LandMask
 
-from ._kinematics import KNOT_M_S, haversine_m
+from ._kinematics import KNOT_M_S
 from .buffer import ReorderBuffer
 from .chunk import (
     Association,
@@ -28,7 +28,7 @@ from .feed import REQUIRED_COLUMNS, PositionRows, StaticRows, split_feed
 from .history import PointBlock
 from .identity import Predecessors, change_events, identity_events, mmsi_events
 from .radar import RadarTracker
-from .segments import MmsiState, Segmenter
+from .segments import MmsiState, Segmenter, distance_m
 from .tracks import Fix, Track
 
 __all__ = ["Fuser", "LandLike"]
@@ -478,39 +478,27 @@ class Fuser:
         return state
 
     def _place_late(self, rows: PositionRows, chunk: _Chunk) -> None:
-        """Late fixes: into the history of the plausible track of their MMSI, in time order."""
-        land = self._land_flags(rows) | _LATE
-        for i in range(len(rows)):
-            one = rows.take(slice(i, i + 1))
-            m = int(one.mmsi[0])
-            t = float(one.t[0])
-            state = self._states.get(m)
-            if state is None or not state.tracks:
-                state = MmsiState(m) if state is None else state
-                self._states[m] = state
-                track = self._new_ais_track(state)
-                track.start_segment(
-                    Fix(
-                        t,
-                        float(one.lat[0]),
-                        float(one.lon[0]),
-                        float(one.sog[0]),
-                        float(one.cog[0]),
-                    )
-                )
-                flags = land[i : i + 1]
-            else:
-                track, flag = self._late_track(state, one)
-                flags = land[i : i + 1] | np.uint16(flag)
-            track.add(_block(one, flags, slice(None)), in_order=False)
-            chunk.add(one, np.full(1, track.number, np.int64), flags)
-            chunk.touched.add(track.number)
-            chunk.revise(track.number, t)
+        """Late fixes older than their MMSI's newest point: into the history of the track
+        they fit best, in time order (one merge per track)."""
+        flags = self._land_flags(rows) | _LATE
+        numbers = np.empty(len(rows), np.int64)
+        for i, m in enumerate(rows.mmsi.tolist()):
+            state = self._states[m]  # rows of MMSIs with no track are placed in order
+            track, flag = self._late_track(state, rows, i)
+            flags[i] |= np.uint16(flag)
+            numbers[i] = track.number
+        for number in np.unique(numbers).tolist():
+            index = np.flatnonzero(numbers == number)
+            self._tracks[number].add(_block(rows, flags, index), in_order=False)
+            chunk.touched.add(number)
+            chunk.revise(number, float(rows.t[index].min()))
+        chunk.add(rows, numbers, flags)
 
-    def _late_track(self, state: MmsiState, one: PositionRows) -> tuple[Track, int]:
-        """The track a late fix fits best (nearest to its neighbours in time), and its flags."""
+    def _late_track(self, state: MmsiState, rows: PositionRows, k: int) -> tuple[Track, int]:
+        """The track late fix ``k`` fits best (nearest to its neighbours in time), and
+        its flags."""
         c = self.config
-        t, lat, lon = float(one.t[0]), float(one.lat[0]), float(one.lon[0])
+        t, lat, lon = float(rows.t[k]), float(rows.lat[k]), float(rows.lon[k])
         max_m_s = c.max_speed_kn * KNOT_M_S
         best: tuple[float, Track, int] | None = None
 
@@ -525,7 +513,7 @@ class Fuser:
             worst = 0.0
             flag = 0
             for j in neighbours:
-                d = float(haversine_m(float(lats[j]), float(lons[j]), lat, lon))
+                d = distance_m(float(lats[j]), float(lons[j]), lat, lon)
                 dt = abs(float(times[j]) - t)
                 if dt <= c.duplicate_window_s and d <= c.duplicate_distance_m:
                     flag |= int(PointFlag.DUPLICATE)
@@ -592,4 +580,7 @@ class Fuser:
         for mmsi, state in list(self._states.items()):
             if not state.tracks and state.seen_t < horizon:
                 del self._states[mmsi]
-        self._radar.evict(horizon, c.history_s)
+        for mmsi, t in list(self._latest_seen.items()):
+            if t < horizon and mmsi not in self._states:
+                del self._latest_seen[mmsi]
+        self._ids.difference_update(self._radar.evict(horizon, c.history_s))

@@ -128,13 +128,17 @@ class RadarTracker:
         touched, self._touched = self._touched, set()
         return (self._confirmed[n] for n in touched if n in self._confirmed)
 
-    def evict(self, horizon: float, history_s: float) -> None:
-        """Forget confirmed dark tracks silent since before ``horizon``; trim the rest."""
+    def evict(self, horizon: float, history_s: float) -> list[str]:
+        """Forget confirmed dark tracks silent since before ``horizon`` (their ids are
+        returned) and trim the rest."""
+        gone = []
         for number, track in list(self._confirmed.items()):
             if track.last_t < horizon:
                 del self._confirmed[number]
+                gone.append(track.id)
             else:
                 track.trim(history_s)
+        return gone
 
     def associate(self, rows: PositionRows, ais: list[Track], sink: _Sink) -> None:
         """Associate contacts (time order) to AIS tracks, else to dark tracks."""

@@ -23,7 +23,7 @@ from .config import FuseConfig
 from .feed import PositionRows
 from .tracks import Fix, Track
 
-__all__ = ["MmsiState", "Placement", "Segmenter", "ShortSegment"]
+__all__ = ["MmsiState", "Placement", "Segmenter", "ShortSegment", "distance_m"]
 
 U16 = npt.NDArray[np.uint16]
 I64 = npt.NDArray[np.int64]
@@ -35,7 +35,8 @@ _RAD = math.pi / 180.0
 _EARTH_RADIUS_M = 6_371_008.8
 
 
-def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres between two points (scalars: no numpy overhead)."""
     p1 = lat1 * _RAD
     p2 = lat2 * _RAD
     a = (
@@ -107,7 +108,7 @@ class Segmenter:
 
     def _plausible(self, fix: Fix, t: float, lat: float, lon: float) -> tuple[bool, float]:
         c = self._config
-        d = _distance_m(fix.lat, fix.lon, lat, lon)
+        d = distance_m(fix.lat, fix.lon, lat, lon)
         dt = max(abs(t - fix.t), c.speed_time_floor_s)
         return max(d - c.position_noise_m, 0.0) <= self._max_speed_m_s * dt, d
 
