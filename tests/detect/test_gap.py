@@ -6,8 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mista.detect._common import concat
 from mista.detect.gap import GapDetector
-from mista.fuse.chunk import PointFlag
+from mista.fuse.chunk import PointFlag, TrackPoints
 from mista.model import AlertStatus
 from tests.detect.builders import (
     HOUR,
@@ -28,12 +29,17 @@ from tests.detect.builders import (
 LAT, LON = SEA
 
 
+def witness(hours: float) -> TrackPoints:
+    """Another vessel nearby, heard every 10 min: reception was there."""
+    return track(99, T0 + np.arange(0, hours * HOUR, 10 * MINUTE), LAT + 0.5, LON + 0.5)
+
+
 def gaps(silence_h: float) -> list:
     """One track heard for an hour, silent ``silence_h`` hours, heard for an hour."""
     before = np.arange(0, HOUR + 1, MINUTE)
     after = before[-1] + silence_h * HOUR + np.arange(0, HOUR + 1, MINUTE)
     t = T0 + np.r_[before, after]
-    return feed(GapDetector(detect_settings()), track(1, t, LAT, LON))
+    return feed(GapDetector(detect_settings()), [track(1, t, LAT, LON), witness(silence_h + 3)])
 
 
 def test_a_silence_of_just_over_12_hours_is_a_closed_gap() -> None:
@@ -69,7 +75,8 @@ def test_a_silence_just_under_6_hours_raises_nothing() -> None:
 def test_flagged_points_do_not_break_a_silence() -> None:
     t = T0 + np.r_[0.0, 6 * HOUR, 13 * HOUR]
     flags = [0, int(PointFlag.OUTLIER), 0]
-    drafts = feed(GapDetector(detect_settings()), track(1, t, LAT, LON, flags=flags))
+    points = [track(1, t, LAT, LON, flags=flags), witness(14)]
+    drafts = feed(GapDetector(detect_settings()), points)
     [alert] = standing(drafts)
     assert alert.end - alert.start == 13 * HOUR
 
@@ -90,7 +97,7 @@ def test_a_track_still_silent_at_the_end_is_closed_there() -> None:
 def test_a_late_fix_inside_a_gap_splits_it_and_withdraws_it() -> None:
     memory = Memory()
     detector = GapDetector(detect_settings())
-    first = track(1, T0 + np.r_[0.0, HOUR], LAT, LON)
+    first = concat([track(1, T0 + np.r_[0.0, HOUR], LAT, LON), witness(22)])
     drafts = push(detector, memory, first, T0 + HOUR)
     later = track(1, [T0 + 21 * HOUR], LAT, LON, seq_from=50)
     drafts += push(detector, memory, later, T0 + 21 * HOUR)
@@ -105,7 +112,8 @@ def test_a_late_fix_inside_a_gap_splits_it_and_withdraws_it() -> None:
 def test_a_late_fix_that_leaves_a_long_part_revises_the_alert_under_its_key() -> None:
     memory = Memory()
     detector = GapDetector(detect_settings())
-    drafts = push(detector, memory, track(1, T0 + np.r_[0.0, HOUR], LAT, LON), T0 + HOUR)
+    first = concat([track(1, T0 + np.r_[0.0, HOUR], LAT, LON), witness(31)])
+    drafts = push(detector, memory, first, T0 + HOUR)
     drafts += push(
         detector, memory, track(1, [T0 + 30 * HOUR], LAT, LON, seq_from=7), T0 + 30 * HOUR
     )
@@ -127,18 +135,19 @@ def test_a_gap_alert_exists_iff_an_interval_reaches_12_hours(
     intervals: list[float], chunk_s: float
 ) -> None:
     t = T0 + np.cumsum([0.0, *intervals])
-    drafts = feed(GapDetector(detect_settings()), track(1, t, LAT, LON), chunk_s=chunk_s)
+    points = [track(1, t, LAT, LON), witness((t[-1] - T0) / HOUR + 1)]
+    drafts = feed(GapDetector(detect_settings()), points, chunk_s=chunk_s)
     found = sorted(round(d.end - d.start, 3) for d in standing(drafts))
     expected = sorted(round(i, 3) for i in intervals if i >= 12 * HOUR)
     assert found == expected
     assert all(d.evidence["level"] == "gap" for d in standing(drafts))
 
 
-def test_tracks_falling_silent_together_nearby_are_an_outage_not_gaps() -> None:
+def test_a_silence_where_nobody_else_was_heard_is_no_gap() -> None:
     before = T0 + np.arange(0, HOUR + 1, MINUTE)
     after = T0 + 15 * HOUR + np.arange(0, HOUR + 1, MINUTE)
     t = np.r_[before, after]
-    together = [track(1, t, LAT, LON), track(2, t + 30, LAT + 1.0, LON)]  # 111 km apart
-    assert feed(GapDetector(detect_settings()), together, chunk_s=1800.0) == []
-    apart = [track(1, t, LAT, LON), track(2, t + 30, LAT + 10.0, LON)]  # 1,100 km apart
-    assert len(standing(feed(GapDetector(detect_settings()), apart, chunk_s=1800.0))) == 2
+    witness = track(3, T0 + np.arange(0, 16 * HOUR, 10 * MINUTE), LAT + 1.0, LON + 1.0)
+    heard = [track(1, t, LAT, LON), track(2, t + 30, LAT + 10.0, LON), witness]
+    drafts = feed(GapDetector(detect_settings()), heard, chunk_s=1800.0)
+    assert [d.tracks for d in standing(drafts)] == [("ais:1",)]  # track 2: nobody near it

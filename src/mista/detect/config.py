@@ -45,11 +45,10 @@ class GapConfig:
 
     gap_s: float = 12 * HOUR_S  # GFW: AIS gap events are >= 12 h
     possible_s: float = 6 * HOUR_S  # Skylight: "possible dark activity" after 6 h
-    # Reception expected (GFW counts gaps only there): this many other tracks falling
-    # silent within the window and radius of a track's last fix make it an outage.
-    outage_tracks: int = 1
-    outage_window_s: float = 1800.0
-    outage_radius_m: float = 500_000.0
+    # Reception expected (GFW counts gaps only there): another vessel was heard within a
+    # cell of this size (3 x 3 around the last fix) during the silence, past the margin.
+    reception_cell_deg: float = 2.0
+    reception_margin_s: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ silence split it: each part stands or falls on its own length.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from mista.detect._common import (
+    F64,
+    I64,
     Key,
     Ledger,
     config_of,
-    flat_distance_m,
     make_draft,
     reach_back,
     track_id,
@@ -64,7 +66,7 @@ class GapDetector:
         self.config = config_of(settings).gap
         self._last: dict[int, Fix] = {}  # track -> its latest good fix
         self._open: dict[int, tuple[Key, str]] = {}  # track -> (key, level) of its silence
-        self._outages: set[int] = set()  # tracks silent in a reception outage
+        self._reception = Reception(self.config.reception_cell_deg, self.config.reception_margin_s)
         self._ledger = Ledger()
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
@@ -73,6 +75,7 @@ class GapDetector:
             out += self._reevaluate(track, changed_at, chunk.watermark, history)
         points = without_tracks(chunk.points, chunk.revised)
         out += self._scan(points, history)
+        self._reception.hear(chunk.points)
         for event in chunk.identity:
             if event.kind == IdentityKind.MMSI_CHANGE and event.other_track is not None:
                 out += self._continued(event.other_track, event.t, history)
@@ -99,7 +102,7 @@ class GapDetector:
     # -- scanning ---------------------------------------------------------------------------
 
     def _scan(self, points: TrackPoints, history: History) -> list[AlertDraft]:
-        good = points.good()
+        good = points.good() & (points.mmsi >= 0)  # AIS tracks only: radar is not expected
         if not good.all():
             points = points.take(good)
         n = len(points)
@@ -122,18 +125,17 @@ class GapDetector:
             number = int(track[row])
             before = self._last[number] if is_first[row] else _fix(points, row - 1)
             after = _fix(points, row)
-            if is_first[row] and number in self._outages:
-                continue
             if is_first[row] and number in self._open:
                 out += self._end_silence(number, before, after, after.t, history)
-            elif after.t - before.t >= self.config.gap_s:
+            elif after.t - before.t >= self.config.gap_s and self._reception.heard_between(
+                before, after.t
+            ):
                 out += self._state(number, before, after, after.t, AlertStatus.CLOSED, history)
         for number, row in zip(numbers, firsts.tolist(), strict=True):
             if number in self._open:  # heard again before the silence was long at all
                 out += self._end_silence(
                     number, self._last[number], _fix(points, row), 0.0, history
                 )
-        self._outages.difference_update(numbers)
         columns = (points.t, points.lat, points.lon, points.seq, points.label_no)
         latest = zip(numbers, *(column[lasts].tolist() for column in columns), strict=True)
         for number, t_s, lat, lon, seq, label_no in latest:
@@ -152,59 +154,20 @@ class GapDetector:
         return [withdrawn] if withdrawn is not None else []
 
     def _silent(self, watermark: float, history: History) -> list[AlertDraft]:
-        """Tracks silent now for the possible or the gap level: open (or raise) the alert,
-        unless the silence is a reception outage (see ``_outage``)."""
+        """Tracks silent now for the possible or the gap level, where reception was
+        expected: open (or raise) the alert."""
         out: list[AlertDraft] = []
         possible_before = watermark - self.config.possible_s
-        rising: list[int] = []
         for number, fix in self._last.items():
-            if fix.t > possible_before or number in self._outages:
+            if fix.t > possible_before:
                 continue
             current = self._open.get(number)
-            if current is None or current[1] != self._level(watermark - fix.t):
-                rising.append(number)
-        if not rising:
-            return out
-        outages = self._outage(rising, watermark)
-        for number in rising:
-            fix = self._last[number]
-            if number in outages:
-                self._outages.add(number)
-                opened = self._open.pop(number, None)
-                withdrawn = self._ledger.withdraw(opened[0]) if opened is not None else None
-                out += [withdrawn] if withdrawn is not None else []
+            if current is not None and current[1] == self._level(watermark - fix.t):
+                continue
+            if current is None and not self._reception.heard_since(fix):
                 continue
             out += self._state(number, fix, None, watermark, AlertStatus.OPEN, history)
         return out
-
-    def _outage(self, numbers: list[int], watermark: float) -> set[int]:
-        """Of ``numbers``, the tracks that fell silent together with other tracks nearby
-        (last fixes within ``outage_window_s`` and ``outage_radius_m``, all silent since):
-        reception was lost there (a satellite not passing, a station down), so no gap is
-        stated. A vessel that switches its AIS off goes silent alone."""
-        fixes = list(self._last.items())
-        all_t = np.array([fix.t for _, fix in fixes])
-        all_lat = np.array([fix.lat for _, fix in fixes])
-        all_lon = np.array([fix.lon for _, fix in fixes])
-        all_numbers = np.array([number for number, _ in fixes])
-        window = self.config.outage_window_s
-        silent = all_t <= watermark - self.config.possible_s + window
-        found: set[int] = set()
-        for number in numbers:
-            fix = self._last[number]
-            near_in_time = silent & (np.abs(all_t - fix.t) <= window) & (all_numbers != number)
-            if not near_in_time.any():
-                continue
-            rows = np.flatnonzero(near_in_time)
-            metres = flat_distance_m(
-                np.full(rows.shape[0], fix.lat),
-                np.full(rows.shape[0], fix.lon),
-                all_lat[rows],
-                all_lon[rows],
-            )
-            if int((metres <= self.config.outage_radius_m).sum()) >= self.config.outage_tracks:
-                found.add(number)
-        return found
 
     def _level(self, silence_s: float) -> str:
         return "gap" if silence_s >= self.config.gap_s else "possible"
@@ -261,7 +224,6 @@ class GapDetector:
         since = reach_back(changed_at - self.config.possible_s, stands)
         affected = [d for d in stands if d.start >= since]
         points = history.history(number, since)
-        points = points.take(points.good())
         self._open.pop(number, None)
         self._last.pop(number, None)
         self._ledger.touched = set()
@@ -282,4 +244,54 @@ class GapDetector:
         fix = self._last.get(number)
         if fix is None or watermark - fix.t < self.config.possible_s:
             return []
+        if not self._reception.heard_since(fix):
+            return []
         return self._state(number, fix, None, watermark, AlertStatus.OPEN, history)
+
+
+class Reception:
+    """Where and when any AIS position was heard: per cell of ``cell_deg`` degrees, the
+    hours with a fix. A silence is one where reception was expected when a neighbouring
+    cell (3 x 3 around the last fix) heard someone during it."""
+
+    def __init__(self, cell_deg: float, margin_s: float) -> None:
+        self._cell_deg = cell_deg
+        self._margin_s = margin_s
+        self._hours: dict[int, set[int]] = {}
+        self._latest: dict[int, int] = {}
+
+    def _cells(self, lat: F64, lon: F64) -> I64:
+        row = np.floor((lat + 90.0) / self._cell_deg).astype(np.int64)
+        col = np.floor(((lon + 180.0) % 360.0) / self._cell_deg).astype(np.int64)
+        cells: I64 = row * 100_000 + col
+        return cells
+
+    def hear(self, points: TrackPoints) -> None:
+        heard = points.good() & (points.mmsi >= 0)
+        if not heard.any():
+            return
+        cells = self._cells(points.lat[heard], points.lon[heard])
+        hours = np.floor(points.t[heard] / 3600.0).astype(np.int64)
+        for cell, hour in set(zip(cells.tolist(), hours.tolist(), strict=True)):
+            self._hours.setdefault(cell, set()).add(hour)
+            if hour > self._latest.get(cell, -1):
+                self._latest[cell] = hour
+
+    def _around(self, fix: Fix) -> list[int]:
+        [centre] = self._cells(np.array([fix.lat]), np.array([fix.lon])).tolist()
+        return [centre + dr * 100_000 + dc for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
+
+    def heard_since(self, fix: Fix) -> bool:
+        """Someone was heard near ``fix`` after it (by more than the margin)."""
+        first = math.floor((fix.t + self._margin_s) / 3600.0)
+        return any(self._latest.get(cell, -1) >= first for cell in self._around(fix))
+
+    def heard_between(self, fix: Fix, until: float) -> bool:
+        """Someone was heard near ``fix`` during the silence from it to ``until``."""
+        first = math.floor((fix.t + self._margin_s) / 3600.0)
+        last = math.floor((until - self._margin_s) / 3600.0)
+        return any(
+            hour in self._hours.get(cell, ())
+            for cell in self._around(fix)
+            for hour in range(first, last + 1)
+        )
