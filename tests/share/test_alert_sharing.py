@@ -42,7 +42,7 @@ from tests.share.test_exchange import (
     observe,
     open_node,
 )
-from tests.share.test_release_properties import releasing_clauses
+from tests.share.test_release_properties import covers, releasing_clauses
 
 AREA = (60.0, 0.0, 100.0, 30.0)
 
@@ -281,6 +281,39 @@ def test_an_alert_the_wire_format_refuses_is_dropped_not_sent(tmp_path: Path) ->
     usa.close()
 
 
+def test_a_record_goes_sanitised_by_the_clause_that_covers_it_or_not_at_all(
+    tmp_path: Path,
+) -> None:
+    """Rounding moves the record out of clause A's box into clause B's, which removes the
+    MMSI: it may not go under B with A's sanitising (keeping the MMSI), nor under A."""
+    flows = frozenset({Flow.REPORTS, Flow.ALERTS})
+    coarse = Clause(
+        "coarse",
+        flows,
+        frozenset({"white-shipping"}),
+        Level.SECRET,
+        bbox_area([70.5, 9.6, 70.9, 10.4]),
+        Sanitise(timedelta(0), 0, frozenset()),
+    )
+    strict = Clause(
+        "strict",
+        flows,
+        frozenset({"white-shipping"}),
+        Level.SECRET,
+        bbox_area([70.9, 9.9, 71.1, 10.1]),
+        Sanitise(timedelta(0), None, frozenset({"mmsi"})),
+    )
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], [agreement(clauses=[coarse, strict])])
+    shared = label(to=["USA"])
+    ind.store.write_alerts([an_alert("a", shared, lat=10.3, lon=70.6)])  # rounds to (10, 71)
+    observe(ind, shared, [(10.3, 70.6)])
+    result = ind.exchange.scan("USA", now=NOW)
+    assert result.alerts is not None
+    assert (result.released, result.alerts.released) == (0, 0)
+    assert result.denied == result.alerts.denied == {"sanitised rule 5": 1}
+    ind.close()
+
+
 # -- the receiver ------------------------------------------------------------------------
 
 
@@ -450,17 +483,20 @@ def test_an_alert_goes_now_exactly_when_rule_one_holds(
     allowed = releasing_clauses(candidate, node, partner, agreements, now)
     expected = bool(allowed)
     if allowed:
-        # The first releasing clause sanitises; the rounded position is decided again.
-        precision = allowed[0][1].sanitise.precision
+        # The first releasing clause sanitises, and must cover the rounded position too.
+        clause = allowed[0][1]
+        precision = clause.sanitise.precision
         if precision is not None:
             assert candidate.lat is not None
             assert candidate.lon is not None
             rounded = replace(
                 candidate, lat=round(candidate.lat, precision), lon=round(candidate.lon, precision)
             )
-            expected = bool(releasing_clauses(rounded, node, partner, agreements, now))
+            expected = covers(clause, rounded)
     released = [item for item in scan.items if item.not_before == now]
     assert bool(released) == expected, (scan, allowed)
+    if released:
+        assert (released[0].agreement, released[0].clause) == (allowed[0][0].id, allowed[0][1].id)
     for item in scan.items:
         record = ItemReader().item(item.item)
         assert isinstance(record, RecordItem)

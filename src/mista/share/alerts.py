@@ -202,12 +202,11 @@ def alert_items(
             continue
         assert decision.sanitise is not None
         fields = sanitise_alert(fields, decision.sanitise)
-        if (fields["lat"], fields["lon"]) != (candidate.lat, candidate.lon):
-            # What the partner will check is the sanitised position.
-            decision = decide(alert_candidate(label, fields), now)
-            if decision.outcome is Outcome.DENY:
-                scan.denied["sanitised " + denial_rule(decision)] += 1
-                continue
+        # The clause that sanitised it must cover what goes (the partner checks it).
+        moved = (fields["lat"], fields["lon"]) != (candidate.lat, candidate.lon)
+        if moved and not releaser.still_covers(decision, fields["lat"], fields["lon"]):
+            scan.denied["sanitised rule 5"] += 1
+            continue
         wire_label = wire_labels.get(label)
         if wire_label is None:
             wire_label = wire_labels[label] = label_to_wire(label)

@@ -16,10 +16,12 @@ Items are written without checking every field against the wire format (that che
 the costly part); the send path reads each item back with ``ItemReader``, which checks it
 fully, and drops (never sends) an item the format refuses, with the reason.
 
-The decision is taken twice when sanitising moves the position (``precision``): once on
-the record as observed, and again on the sanitised record, which is what the partner
-checks when it receives it. A record whose rounded position falls outside the clause's
-area is denied here rather than refused by the partner (which would stall the outbox).
+When sanitising moves the position (``precision``), the clause that released the record
+must cover the sanitised position too: the record goes sanitised by that clause (not by
+another that happens to cover the new position), and the sanitised record is what the
+partner checks when it receives it. A record whose rounded position falls outside that
+clause's area is denied here rather than refused by the partner (which would stall the
+outbox).
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ _NOT_FIELDS = frozenset({"id", "label_no", "seq"})
 
 #: The flow of stored reports.
 REPORTS = Flow.REPORTS
+#: Denials of records whose sanitised position leaves the area of the clause that
+#: released them (the partner checks the sanitised record).
+_SANITISED_OUT = "sanitised rule 5"
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,16 +213,9 @@ def release_items(
         if sanitise.remove or sanitise.precision is not None:
             fields = sanitise_record(fields, sanitise)
             if fields.get("lat") != lat or fields.get("lon") != lon:
-                moved = Candidate(
-                    REPORTS,
-                    label,
-                    observed_at,
-                    _coordinate(fields, "lat"),
-                    _coordinate(fields, "lon"),
-                )
-                decision = decide(moved, now)
-                if decision.outcome is Outcome.DENY:
-                    denied["sanitised " + denial_rule(decision)] += 1
+                moved_lat, moved_lon = _coordinate(fields, "lat"), _coordinate(fields, "lon")
+                if not releaser.still_covers(decision, moved_lat, moved_lon):
+                    denied[_SANITISED_OUT] += 1
                     continue
         # record_item_text, with each distinct label and time written once.
         wire_label = wire_labels.get(id(label))

@@ -255,6 +255,7 @@ class Releaser:
         self.node = node
         self.partner = partner
         self._linking = tuple(a for a in agreements if a.allows(node, partner))
+        self._clauses = {(a.id, c.id): c for a in reversed(self._linking) for c in a.clauses}
         self._plans: dict[tuple[Label, Flow], _Plan] = {}
         self._now: datetime | None = None
         self._in_force: tuple[bool, ...] | None = None
@@ -306,6 +307,17 @@ class Releaser:
         does not depend on the record (rules 1 to 3, no agreement in force, no clause for
         the label), else None: lets a release scan skip reading such records."""
         return self._plan_at(label, flow, now).fixed
+
+    def still_covers(self, decision: Decision, lat: float | None, lon: float | None) -> bool:
+        """Whether the clause a release or hold names covers the record at ``lat``/``lon``
+        too (where sanitising moved it): inside its area, or it has none. The record goes
+        sanitised by that clause, so that clause, not another, must cover what goes."""
+        clause = self._clauses.get((decision.agreement or "", decision.clause or ""))
+        if clause is None:
+            return False
+        if clause.area is None:
+            return True
+        return lat is not None and lon is not None and clause.area.contains(lat, lon)
 
     def decide(self, candidate: Candidate, now: datetime) -> Decision:
         """The decision ``decide`` gives for ``candidate`` at ``now``."""
