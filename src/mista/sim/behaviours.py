@@ -179,13 +179,15 @@ def _offshore_point(
 def _point_in_zone(
     rng: np.random.Generator, ring: tuple[tuple[float, float], ...], land: LandMask
 ) -> tuple[float, float]:
-    """A point at sea inside the zone, near its middle."""
+    """A point at sea inside the zone, 0.05 degrees or more from its edge."""
     poly = Polygon(ring)
     w, s, e, n = poly.bounds
     centre = poly.representative_point()
     for _ in range(100):
         lon, lat = float(rng.uniform(w, e)), float(rng.uniform(s, n))
-        near = poly.contains(Point(lon, lat)) and Point(lon, lat).distance(centre) < 0.2
+        # At least ~5 km inside, so a ship passing through is inside for many minutes.
+        point = Point(lon, lat)
+        near = poly.contains(point) and poly.exterior.distance(point) >= 0.05
         if near and not bool(np.asarray(land.on_land(np.array([lon]), np.array([lat])))[0]):
             return lat, lon
     return float(centre.y), float(centre.x)

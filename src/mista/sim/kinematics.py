@@ -88,13 +88,6 @@ class Timeline:
         """Stay where it is until ``t_s``."""
         self.stay(t_s - self.now, status)
 
-    def shifted(self, dt_s: float) -> Timeline:
-        """The same knots ``dt_s`` later."""
-        out = Timeline(0.0, 0.0, 0.0)
-        out.t = [t + dt_s for t in self.t]
-        out.lat, out.lon, out.status = list(self.lat), list(self.lon), list(self.status)
-        return out
-
 
 @dataclass(frozen=True, slots=True)
 class Positions:
@@ -162,8 +155,3 @@ class Trajectories:
         lat = self.lat[k] + f * (self.lat[k + 1] - self.lat[k])
         lon = self.lon[k] + f * (self.lon[k + 1] - self.lon[k])
         return Positions(lat, lon, self.speed_kn[k], self.course_deg[k], self.status[k])
-
-    def knots_of(self, vessel: int) -> tuple[F64, F64, F64, F64]:
-        """(t, lat, lon, speed_kn of the segment from each knot) of one vessel."""
-        s = slice(int(self.first[vessel]), int(self.last[vessel]) + 1)
-        return self.t[s], self.lat[s], self.lon[s], self.speed_kn[s]

@@ -274,26 +274,17 @@ def _destinations(
     ok = call < n
     call = np.where(ok, call, 0)
     ok &= traj.vessel[call] == vessel
-    d = (
-        np.asarray(
-            haversine_m(
-                traj.lat[call][:, None],
-                traj.lon[call][:, None],
-                lanes.lat[None, :],
-                lanes.lon[None, :],
-            )
+    # The port nearest each call's mooring knot (few distinct knots: one matrix).
+    knots, which = np.unique(call, return_inverse=True)
+    d = np.asarray(
+        haversine_m(
+            traj.lat[knots][:, None],
+            traj.lon[knots][:, None],
+            lanes.lat[None, :],
+            lanes.lon[None, :],
         )
-        if len(call) < 50_000
-        else None
     )
-    if d is None:
-        near = np.concatenate([
-            np.argmin(np.asarray(haversine_m(traj.lat[c][:, None], traj.lon[c][:, None],
-                                             lanes.lat[None, :], lanes.lon[None, :])), axis=1)
-            for c in np.array_split(call, max(1, len(call) // 20_000))
-        ])  # fmt: skip
-    else:
-        near = np.argmin(d, axis=1)
+    near = np.argmin(d, axis=1)[which] if len(knots) else np.zeros(0, np.int64)
     names = [
         lanes.names[i].upper()[:20] if good else ""
         for i, good in zip(near.tolist(), ok.tolist(), strict=True)
