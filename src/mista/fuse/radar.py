@@ -40,8 +40,6 @@ _SEARCH_MARGIN_M = 30_000.0
 _FIT_CONTACTS = 16
 #: How far (m/s of time since the last contact) a dark track may stray from its line.
 _MANOEUVRE_M_S = 2.0
-#: Added to a tentative track's cost so that an established track wins a contact.
-_TENTATIVE_COST = 0.5
 
 
 class _Sink(Protocol):
@@ -152,6 +150,9 @@ class RadarTracker:
             self._one_radar(str(radars[start]), rows.take(slice(start, stop)), snapshot, sink)
 
     def _one_radar(self, radar: str, rows: PositionRows, snapshot: _Snapshot, sink: _Sink) -> None:
+        """Each scan: AIS tracks and confirmed dark tracks compete for the contacts in one
+        assignment (cost: the negative log-likelihood of the distance under each track's
+        sigma); the rest continue tentative dark tracks or start new ones."""
         c = self._config
         gaps = np.flatnonzero(np.diff(rows.t) > c.scan_s) + 1
         scans = np.split(np.arange(len(rows)), gaps)
@@ -159,32 +160,53 @@ class RadarTracker:
         predicted = snapshot.predict(rows, scan_t, c)
         for k, scan in enumerate(scans):
             t = float(scan_t[k])
+            live = t >= self._dark_done_t.get(radar, -math.inf)
+            dark = self._live_dark(radar, t) if live else []
+            confirmed = [d for d in dark if d.track is not None]
+            blocks: list[tuple[F64, F64, F64]] = []  # predicted lat, lon, sigma per row
+            if predicted is not None:
+                _, plat, plon, sigma = predicted
+                total = np.sqrt(sigma[:, k] ** 2 + c.radar_sigma_m**2)
+                blocks.append((plat[:, k], plon[:, k], total))
+            if confirmed:
+                pred = np.array([d.predict(t, c) for d in confirmed])
+                blocks.append((pred[:, 0], pred[:, 1], pred[:, 2] / c.gate_sigmas))
+            n_ais = 0 if predicted is None else predicted[0].shape[0]
             assigned = np.full(scan.shape[0], -1, np.int64)
             distance = np.full(scan.shape[0], np.nan)
-            if predicted is not None:
-                numbers, plat, plon, sigma = predicted
+            to_dark = np.full(scan.shape[0], -1, np.int64)
+            if blocks:
+                plat_all = np.concatenate([b[0] for b in blocks])
+                plon_all = np.concatenate([b[1] for b in blocks])
+                sig_all = np.concatenate([b[2] for b in blocks])[:, None]
                 d = haversine_m(
-                    plat[:, k][:, None],
-                    plon[:, k][:, None],
+                    plat_all[:, None],
+                    plon_all[:, None],
                     rows.lat[scan][None, :],
                     rows.lon[scan][None, :],
                 )
-                total = np.sqrt(sigma[:, k] ** 2 + c.radar_sigma_m**2)[:, None]
-                gate = c.gate_sigmas * total
-                inside = d <= gate
+                inside = d <= c.gate_sigmas * sig_all
                 if inside.any():
                     cand = np.flatnonzero(inside.any(axis=1))
-                    cost = np.where(inside[cand], (d[cand] / total[cand]) ** 2, 1e9)
+                    sig = sig_all[cand]
+                    nll = (d[cand] / sig) ** 2 + 2.0 * np.log(sig)
+                    cost = np.where(inside[cand], nll, 1e9)
                     r, col = linear_sum_assignment(cost)
                     ok = cost[r, col] < 1e9
-                    assigned[col[ok]] = numbers[cand[r[ok]]]
-                    distance[col[ok]] = d[cand[r[ok]], col[ok]]
-            free = np.flatnonzero(assigned < 0)
-            if free.shape[0] and t >= self._dark_done_t.get(radar, -math.inf):
+                    r, col = cand[r[ok]], col[ok]
+                    distance[col] = d[r, col]
+                    is_ais = r < n_ais
+                    if predicted is not None:
+                        assigned[col[is_ais]] = predicted[0][r[is_ais]]
+                    to_dark[col[~is_ais]] = r[~is_ais] - n_ais
+            if live and (to_dark >= 0).any() | (assigned < 0).any():
                 self._dark_done_t[radar] = t
-                dark, dark_d = self._follow_dark(radar, rows, scan[free], t, sink)
-                assigned[free] = dark
-                distance[free] = dark_d
+                dark_numbers, dark_d = self._follow_dark(
+                    radar, rows, scan, to_dark, confirmed, assigned < 0, t, sink
+                )
+                use = dark_numbers >= 0
+                assigned[use] = dark_numbers[use]
+                distance[use & np.isnan(distance)] = dark_d[use & np.isnan(distance)]
             for j, i in enumerate(scan.tolist()):
                 number = int(assigned[j])
                 sink.associations.append(
@@ -196,58 +218,77 @@ class RadarTracker:
                     )
                 )
 
-    def _follow_dark(
-        self, radar: str, rows: PositionRows, index: npt.NDArray[np.intp], t: float, sink: _Sink
-    ) -> tuple[I64, F64]:
-        """Contacts no AIS track explains: continue dark tracks or start tentative ones."""
+    def _live_dark(self, radar: str, t: float) -> list[_DarkTrack]:
+        """This radar's dark tracks still followed at ``t`` (the others are dropped)."""
         c = self._config
-        tracks = [
+        live = [
             d
             for d in self._dark.get(radar, [])
             if t - d.t[-1]
             <= (c.dark_drop_after_s if d.track is not None else c.dark_tentative_timeout_s)
         ]
-        out = np.full(index.shape[0], -1, np.int64)
-        out_d = np.full(index.shape[0], np.nan)
+        self._dark[radar] = live
+        return live
+
+    def _follow_dark(
+        self,
+        radar: str,
+        rows: PositionRows,
+        scan: npt.NDArray[np.intp],
+        to_confirmed: I64,
+        confirmed: list[_DarkTrack],
+        free: npt.NDArray[np.bool_],
+        t: float,
+        sink: _Sink,
+    ) -> tuple[I64, F64]:
+        """Contacts won by confirmed dark tracks join them; free contacts continue a
+        tentative track (nearest within its gate) or start one."""
+        c = self._config
+        out = np.full(scan.shape[0], -1, np.int64)
+        out_d = np.full(scan.shape[0], np.nan)
+        for j in np.flatnonzero(to_confirmed >= 0).tolist():
+            dark = confirmed[int(to_confirmed[j])]
+            i = int(scan[j])
+            dark.add(float(rows.t[i]), float(rows.lat[i]), float(rows.lon[i]))
+            assert dark.track is not None
+            self._place(dark.track, rows.take(slice(i, i + 1)), sink)
+            out[j] = dark.track.number
+        index = np.flatnonzero(free & (to_confirmed < 0))
+        if index.shape[0] == 0:
+            return out, out_d
+        tracks = self._dark.setdefault(radar, [])
+        tentative = [d for d in tracks if d.track is None]
         matched = np.full(index.shape[0], -1, np.int64)
-        if tracks:
-            pred = np.array([d.predict(t, c) for d in tracks])
+        if tentative:
+            pred = np.array([d.predict(t, c) for d in tentative])
             dist = haversine_m(
                 pred[:, 0][:, None],
                 pred[:, 1][:, None],
-                rows.lat[index][None, :],
-                rows.lon[index][None, :],
+                rows.lat[scan[index]][None, :],
+                rows.lon[scan[index]][None, :],
             )
             inside = dist <= pred[:, 2][:, None]
             if inside.any():
-                tentative = np.array([d.track is None for d in tracks]) * _TENTATIVE_COST
-                cost = np.where(inside, dist / pred[:, 2][:, None] + tentative[:, None], 1e9)
+                cost = np.where(inside, dist / pred[:, 2][:, None], 1e9)
                 r, col = linear_sum_assignment(cost)
                 ok = cost[r, col] < 1e9
                 matched[col[ok]] = r[ok]
-                out_d[col[ok]] = dist[r[ok], col[ok]]
-        for j, i in enumerate(index.tolist()):
-            one = rows.take(slice(i, i + 1))
-            if matched[j] < 0:
+        for m, j in zip(matched.tolist(), index.tolist(), strict=True):
+            i = int(scan[j])
+            if m < 0:
                 dark = _DarkTrack()
                 tracks.append(dark)
             else:
-                dark = tracks[int(matched[j])]
+                dark = tentative[m]
             dark.add(float(rows.t[i]), float(rows.lat[i]), float(rows.lon[i]))
-            if dark.track is None:
-                dark.index.append(one)
-                if len(dark.index) >= c.dark_confirm_contacts and (
-                    dark.index[-1].t[0] - dark.index[0].t[0] >= c.dark_confirm_span_s
-                ):
-                    self._confirm(radar, dark, sink)
-                    assert dark.track is not None
-                    out[j] = dark.track.number
-                else:
-                    out_d[j] = np.nan
-                continue
-            self._place(dark.track, one, sink)
-            out[j] = dark.track.number
-        self._dark[radar] = tracks
+            dark.index.append(rows.take(slice(i, i + 1)))
+            if len(dark.index) >= c.dark_confirm_contacts and (
+                dark.index[-1].t[0] - dark.index[0].t[0] >= c.dark_confirm_span_s
+            ):
+                self._confirm(radar, dark, sink)
+                assert dark.track is not None
+                out[j] = dark.track.number
+                out_d[j] = 0.0
         return out, out_d
 
     def _confirm(self, radar: str, dark: _DarkTrack, sink: _Sink) -> None:
