@@ -57,6 +57,7 @@ class StepResult:
     tracks: int = 0
     alerts: int = 0
     cursor: int = 0
+    not_fusable: int = 0  # reports whose label the node itself may not see
     kinds: dict[str, int] = field(default_factory=dict)
 
 
@@ -108,11 +109,30 @@ class Pipeline:
         if feed.num_rows == 0:
             return StepResult(cursor=self._cursor)
         cursor = int(pa.compute.max(feed.column("seq")).as_py())
-        chunk = self._fuser.push(feed)
+        fusable = self._fusable(feed)
+        chunk = self._fuser.push(feed if fusable is None else feed.filter(fusable))
         drafts = self._detection.update(chunk, self._fuser)
         result = self._write(chunk, drafts, cursor)
         result.reports = feed.num_rows
+        result.not_fusable = 0 if fusable is None else feed.num_rows - int(fusable.sum())
         return result
+
+    def _fusable(self, feed: pa.Table) -> np.ndarray | None:
+        """Rows the node itself may see (None: all of them). A report not releasable to the
+        node cannot be combined into its tracks and alerts; it stays in the store, unfused
+        (a source config whose label leaves out the node's own nation makes such rows)."""
+        numbers = np.asarray(feed.column("label_no").to_numpy(zero_copy_only=False))
+        unknown = set(np.unique(numbers).tolist()) - self._labels.keys()
+        if unknown:
+            self._labels = self._store.labels()
+        refused = [
+            number
+            for number in np.unique(numbers).tolist()
+            if number in self._labels and self._node not in self._labels[number].releasable_to
+        ]
+        if not refused:
+            return None
+        return np.asarray(~np.isin(numbers, refused))
 
     def finish(self) -> StepResult:
         """End of a finite stream: release the fuser's reorder buffer, close what is open."""
@@ -133,6 +153,7 @@ class Pipeline:
             total.tracks += result.tracks
             total.alerts += result.alerts
             total.cursor = result.cursor
+            total.not_fusable += result.not_fusable
             for kind, count in result.kinds.items():
                 total.kinds[kind] = total.kinds.get(kind, 0) + count
             if progress is not None:

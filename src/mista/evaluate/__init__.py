@@ -71,4 +71,9 @@ def score_table(result: Score, summary: ReplaySummary | None = None) -> str:
             f"{summary.reports:,} reports ({summary.rejected:,} rejected); "
             f"ingest {summary.ingest_s:.1f} s, fusion and detection {summary.fuse_s:.1f} s"
         )
+        if summary.fused.not_fusable:
+            lines.append(
+                f"{summary.fused.not_fusable:,} reports not fused: their label leaves out "
+                "the node's own nation"
+            )
     return "\n".join(lines)

@@ -46,6 +46,7 @@ def _add(total: StepResult, result: StepResult) -> None:
     total.tracks += result.tracks
     total.alerts += result.alerts
     total.cursor = max(total.cursor, result.cursor)
+    total.not_fusable += result.not_fusable
     for kind, count in result.kinds.items():
         total.kinds[kind] = total.kinds.get(kind, 0) + count
 
