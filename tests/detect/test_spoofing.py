@@ -51,6 +51,20 @@ def test_positions_well_inland_are_spoofing_for_land() -> None:
     assert alert.evidence["reason"] == "land"
 
 
+def test_a_jump_onto_land_is_spoofing_a_passage_up_a_river_is_not() -> None:
+    t = T0 + np.arange(8) * MINUTE
+    flags = [0, 0, 0, LAND, LAND, LAND, LAND, LAND]
+    # From the sea west of the island straight to its middle (55 km in a minute).
+    lon = [69.9, 69.9, 69.9, 70.5, 70.5, 70.5, 70.5, 70.5]
+    jump = feed(SpoofingDetector(settings()), track(4, t, 0.5, lon, flags=flags))
+    assert [d.evidence["reason"] for d in standing(jump)] == ["land"]
+    # At 10 kn (300 m a minute) from the shore 20 km inland: a vessel on a river.
+    river = 69.99 + np.arange(80) * 0.0027
+    river_flags = np.where(river > 70.0, LAND, 0)
+    slow = track(4, T0 + np.arange(80) * MINUTE, 0.5, river, flags=river_flags)
+    assert standing(feed(SpoofingDetector(settings()), slow)) == []
+
+
 def test_land_beside_a_port_or_a_coast_is_a_berth_or_a_coarse_coastline() -> None:
     assert standing(spoof([LAND] * 4, lat=0.5, lon=70.95)) == []  # 5.5 km from the port
     assert standing(spoof([LAND] * 4, lat=0.02, lon=70.5)) == []  # 2 km from the coast

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from mista.detect._common import EARTH_RADIUS_M, config_of, setting
+from mista.detect._common import EARTH_RADIUS_M, KNOT_M_S, config_of, flat_distance_m, setting
 from mista.detect._runs import F64, Marks, Run, RunDetector
-from mista.detect.base import register
-from mista.fuse.chunk import PointFlag, TrackPoints
+from mista.detect.base import AlertDraft, History, register
+from mista.fuse.chunk import FusedChunk, PointFlag, TrackPoints
 from mista.geo import LandMask, Ports
 
 _LAND, _SPEED = 1, 2
@@ -44,23 +44,82 @@ class SpoofingDetector(RunDetector):
         self.max_gap_s = self.config.max_gap_s
         self._land = setting(settings, "land", LandMask)
         self._ports = setting(settings, "ports", Ports)
+        self._sound: dict[int, tuple[float, float, float]] = {}  # track -> last sound t, lat, lon
 
     def select(self, points: TrackPoints) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Only tracks with a flagged point in the chunk (their unflagged points tell
+        whether a run on land is a jump or a vessel going up a river)."""
         flagged: np.ndarray[Any, np.dtype[np.bool_]] = (
             points.flags & (_SPEED_FLAGS | _LAND_FLAG)
         ) != 0
-        return flagged
+        if not flagged.any():
+            return flagged
+        keep: np.ndarray[Any, np.dtype[np.bool_]] = np.isin(points.track, points.track[flagged])
+        return keep
 
     def mark(self, points: TrackPoints, speed: F64, open_runs: Mapping[int, Run]) -> Marks:
-        on_land = (points.flags & _LAND_FLAG) != 0
+        flags = points.flags
+        on_land = (flags & _LAND_FLAG) != 0
+        speed_flagged = (flags & _SPEED_FLAGS) != 0
         tag = np.where(on_land, _LAND, _SPEED).astype(np.int64)
-        outlier = ((points.flags & _OUTLIER) != 0).astype(np.float64)
-        in_run = np.ones(len(points), np.bool_)
-        land_rows = np.flatnonzero(on_land & ((points.flags & _SPEED_FLAGS) == 0))
+        # value: for a speed point 1 when an outlier (a run all of outliers may be a
+        # circle); for a land point 1 when it was reached by a jump, 0 when by a plausible
+        # passage (a river), NaN when nothing before it is known.
+        value = (speed_flagged & ((flags & _OUTLIER) != 0)).astype(np.float64)
+        in_run = speed_flagged | on_land
+        land_rows = np.flatnonzero(on_land & ~speed_flagged)
         if land_rows.shape[0]:
             in_run[land_rows] = self._inland(points.lat[land_rows], points.lon[land_rows])
-        # value: 1 for an outlier point; a run whose value_min is 1 is all outliers.
-        return Marks(in_run=in_run, value=outlier, tag=tag)
+            value[land_rows] = self._entry_jump(points, on_land | speed_flagged)[land_rows]
+        return Marks(in_run=in_run, value=value, tag=tag)
+
+    def _entry_jump(self, points: TrackPoints, doubtful: np.ndarray[Any, Any]) -> F64:
+        """Per point: 1 when the implied speed from the track's last sound point before it
+        exceeds ``max_speed_kn``, 0 when not, NaN when the chunk has no such point."""
+        n = len(points)
+        index = np.arange(n)
+        last_sound = np.where(~doubtful, index, -1)
+        np.maximum.accumulate(last_sound, out=last_sound)
+        ok = last_sound >= 0
+        ok[ok] = points.track[last_sound[ok]] == points.track[ok]
+        # Where the chunk has no sound point before, the one remembered from earlier chunks.
+        before_t = np.where(ok, points.t[last_sound], np.nan)
+        before_lat = np.where(ok, points.lat[last_sound], np.nan)
+        before_lon = np.where(ok, points.lon[last_sound], np.nan)
+        for row in np.flatnonzero(~ok).tolist():
+            known = self._sound.get(int(points.track[row]))
+            if known is not None:
+                before_t[row], before_lat[row], before_lon[row] = known
+        jump = np.full(n, np.nan)
+        rows = np.flatnonzero(np.isfinite(before_t))
+        if rows.shape[0]:
+            metres = flat_distance_m(
+                before_lat[rows], before_lon[rows], points.lat[rows], points.lon[rows]
+            )
+            dt = np.maximum(points.t[rows] - before_t[rows], 1.0)
+            jump[rows] = (metres / dt / KNOT_M_S > self.config.max_speed_kn).astype(np.float64)
+        return jump
+
+    def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
+        out = super().update(chunk, history)
+        self._remember_sound(chunk.points)
+        return out
+
+    def _remember_sound(self, points: TrackPoints) -> None:
+        """Each track's last point with no doubt about it (sorted by track and time)."""
+        sound = np.flatnonzero((points.flags & (_SPEED_FLAGS | _LAND_FLAG)) == 0)
+        if sound.shape[0] == 0:
+            return
+        track = points.track[sound]
+        last = sound[np.flatnonzero(np.r_[track[1:] != track[:-1], True])]
+        for number, t, lat, lon in zip(
+            points.track[last].tolist(),
+            points.t[last].tolist(),
+            points.lat[last].tolist(),
+            points.lon[last].tolist(),
+            strict=True,
+        ):
+            self._sound[number] = (t, lat, lon)
 
     def _inland(self, lat: F64, lon: F64) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Positions on land that cannot be a ship: away from ports (river and harbour
@@ -83,7 +142,10 @@ class SpoofingDetector(RunDetector):
         return inland
 
     def qualifies(self, run: Run) -> bool:
-        return run.points >= self.config.min_points
+        """Enough points; on land, reached by a jump (or with nothing known before)."""
+        if run.points < self.config.min_points:
+            return False
+        return run.tag != _LAND or run.value_max != 0.0
 
     def evidence(self, run: Run) -> dict[str, Any]:
         reason = _REASONS[run.tag]
