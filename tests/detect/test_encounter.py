@@ -108,3 +108,20 @@ def test_seen_together_only_at_satellite_passes_is_an_encounter() -> None:
 def test_an_encounter_needs_both_closeness_and_time(apart_m: float, hours: float) -> None:
     found = standing(pair(hours, apart_m=apart_m))
     assert len(found) == (1 if apart_m <= 500 and hours >= 2 else 0)
+
+
+@pytest.mark.parametrize(("hours_apart", "expected"), [(2.5, 1), (1.5, 0)])
+def test_a_pass_together_reaches_half_way_to_the_fixes_around_it(
+    hours_apart: float, expected: int
+) -> None:
+    """Seen together at one pass; each seen alone (moving, elsewhere) ``hours_apart``
+    before and after: the span is the pass plus half of each silence (at most 1.5 h)."""
+    pass_t = T0 + 5 * HOUR + np.arange(0, 301, 60)
+    alone = np.r_[pass_t[0] - hours_apart * HOUR, pass_t[-1] + hours_apart * HOUR]
+    a = track(1, np.r_[alone[0], pass_t, alone[1]], LAT, [LON + 1, *[LON] * 6, LON + 1])
+    b = track(2, np.r_[alone[0], pass_t, alone[1]], north_of(LAT, 200.0), LON, label_no=2)
+    b = b.take(np.array([1, 2, 3, 4, 5, 6]))  # b only at the pass; a alone before and after
+    found = standing(feed(EncounterDetector(settings()), [a, b], chunk_s=1800.0))
+    assert len(found) == expected
+    if found:
+        assert found[0].end - found[0].start == pytest.approx(300 + hours_apart * HOUR, abs=60)

@@ -66,6 +66,9 @@ class EncounterConfig:
     # Buckets are compared this long after their time, so satellite positions (delivered
     # 40 min to 1.5 h after the pass) are in; alerts come this much later.
     lag_s: float = 2 * HOUR_S
+    # A run's span reaches half-way to the vessels' fixes before and after it, this far at
+    # most (sparse fixes: the pair was likely together between passes).
+    extend_max_s: float = 1.5 * HOUR_S
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@
 Fixes of two vessels are not simultaneous, so positions are compared per time bucket
 (10 min): each vessel's mean position and speed in the bucket. Only vessels slow in the
 bucket and far from ports are paired, with a k-d tree per bucket. A pair's run goes on
-over reception gaps up to ``max_gap_s`` (offshore, satellite passes are hours apart).
+over reception gaps up to ``max_gap_s`` (offshore, satellite passes are hours apart), and
+its span reaches half-way to the vessels' neighbouring fixes (at most ``extend_max_s``):
+a pair seen together at passes hours apart was likely together in between.
 Buckets are compared ``lag_s`` behind the watermark so that late satellite positions are
 in; positions later still are not compared.
 """
@@ -47,6 +49,9 @@ class PairRun:
     end: float
     lat: float
     lon: float
+    est_start: float
+    est_end: float = -math.inf
+    after: float = math.inf  # the first time either vessel was seen after ``end``
     speeds: list[float] = field(default_factory=list)
     distances: list[float] = field(default_factory=list)
     evidence: Evidence = field(default_factory=Evidence)
@@ -55,7 +60,8 @@ class PairRun:
 
     @property
     def duration_s(self) -> float:
-        return self.end - self.start
+        """From the likely start to the likely end (the observed end while it goes on)."""
+        return max(self.est_end, self.end) - self.est_start
 
 
 @register("encounter")
@@ -69,6 +75,7 @@ class EncounterDetector:
         self._done_until = -math.inf  # end of the last bucket compared
         self._pairs: dict[tuple[int, int], PairRun] = {}
         self._closing: list[PairRun] = []  # runs broken by a long gap, closed next
+        self._seen: dict[int, float] = {}  # track -> the last time it was seen (compared)
         self._ledger = Ledger()
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
@@ -124,14 +131,20 @@ class EncounterDetector:
             offshore = port_m >= self.config.min_port_distance_m
             groups = slow[offshore]
             lat, lon = lat[offshore], lon[offshore]
-            group_bucket = bucket[starts[groups]]
-            for value in np.unique(group_bucket).tolist():
-                here = np.flatnonzero(group_bucket == value)
-                if here.shape[0] >= 2:
-                    self._pair_up(
-                        points, starts, ends, mean_speed, groups[here], lat[here], lon[here]
-                    )
-                out += self._expire((value + 1) * bucket_s, history, ongoing=True)
+        else:
+            groups = np.empty(0, np.intp)
+            lat = lon = np.empty(0)
+        group_bucket = bucket[starts[groups]]
+        every_bucket = bucket[starts]
+        for value in np.unique(every_bucket).tolist():
+            here = np.flatnonzero(group_bucket == value)
+            if here.shape[0] >= 2:
+                self._pair_up(points, starts, ends, mean_speed, groups[here], lat[here], lon[here])
+            seen = np.flatnonzero(every_bucket == value)
+            last_t = points.t[ends[seen] - 1].tolist()
+            self._seen.update(zip(points.track[starts[seen]].tolist(), last_t, strict=True))
+            self._note_after()
+            out += self._expire((value + 1) * bucket_s, history, ongoing=True)
         out += self._expire(self._done_until, history, ongoing=False)
         return out
 
@@ -167,15 +180,43 @@ class EncounterDetector:
                     b=tj,
                     start=start,
                     end=end,
+                    est_start=self._reach_back(ti, tj, start),
                     lat=float((lat[i] + lat[j]) / 2),
                     lon=float((lon[i] + lon[j]) / 2),
                 )
                 self._pairs[(ti, tj)] = run
             run.end = max(run.end, end)
+            run.after = math.inf
             run.speeds += [float(mean_speed[gi]), float(mean_speed[gj])]
             run.distances.append(float(np.linalg.norm(xyz[i] - xyz[j])))
             run.evidence.add(points, slice(int(starts[gi]), int(ends[gi])))
             run.evidence.add(points, slice(int(starts[gj]), int(ends[gj])))
+
+    def _reach_back(self, a: int, b: int, start: float) -> float:
+        """Where a pair's run likely began: half-way back to the last time either vessel
+        was seen before it (at most ``extend_max_s``); fixes offshore are hours apart."""
+        before = max(self._seen.get(a, -math.inf), self._seen.get(b, -math.inf))
+        if not math.isfinite(before) or before >= start:
+            return start
+        return start - min((start - before) / 2, self.config.extend_max_s)
+
+    def _note_after(self) -> None:
+        """For runs not extended by the bucket just compared: the first time either
+        vessel was seen after the run's end."""
+        for run in self._pairs.values():
+            if run.after == math.inf:
+                later = [
+                    t for t in (self._seen.get(run.a), self._seen.get(run.b)) if t and t > run.end
+                ]
+                if later:
+                    run.after = min(later)
+
+    def _reach_on(self, run: PairRun) -> float:
+        """Where a run likely ended: half-way on to the first time either vessel was seen
+        after it (at most ``extend_max_s``)."""
+        if run.after == math.inf:
+            return run.end
+        return run.end + min((run.after - run.end) / 2, self.config.extend_max_s)
 
     def _expire(self, now: float, history: History, *, ongoing: bool) -> list[AlertDraft]:
         """Close runs not seen for longer than ``max_gap_s``; open those that qualify."""
@@ -200,6 +241,7 @@ class EncounterDetector:
         )
 
     def _close(self, run: PairRun, history: History) -> list[AlertDraft]:
+        run.est_end = self._reach_on(run)
         if not self._qualifies(run):
             return []
         return self._emit(run, AlertStatus.CLOSED, history)
@@ -209,6 +251,8 @@ class EncounterDetector:
             run.key = (self.kind, track_id(history, run.a), track_id(history, run.b), run.start)
         evidence = {
             "duration_s": run.duration_s,
+            "observed_start": run.start,
+            "observed_end": run.end,
             "median_speed_kn": round(float(np.median(run.speeds)), 3),
             "min_distance_m": round(min(run.distances), 1),
             "median_distance_m": round(float(np.median(run.distances)), 1),
@@ -223,8 +267,8 @@ class EncounterDetector:
             self.kind,
             run.key,
             status,
-            start=run.start,
-            end=run.end,
+            start=run.est_start,
+            end=max(run.est_end, run.end),
             lat=run.lat,
             lon=run.lon,
             tracks=(run.a, run.b),
