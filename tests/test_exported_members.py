@@ -25,6 +25,7 @@ PUBLIC_MODULES = (
     "mista.share.keys",
     "mista.share.push",
     "mista.share.release",
+    "mista.sim",
     "mista.store",
     "mista.wire",
 )

@@ -99,7 +99,9 @@ def make_sources(rng: np.random.Generator) -> list[Source]:
                 site.lat,
                 site.lon,
                 round(float(rng.uniform(37.0, 44.0)), 1),
-                f"CONFIDENTIAL//REL TO {site.nation}//sensor:radar",
+                # A partner's radar reaches the scenario's node (IND) because that partner
+                # shares it with IND, and with nobody else.
+                f"CONFIDENTIAL//REL TO {','.join(sorted({site.nation, 'IND'}))}//sensor:radar",
                 scan_s=scan,
                 write_every=int(np.clip(round(rng.uniform(30.0, 60.0) / scan), 3, 5)),
             )
