@@ -189,6 +189,7 @@ def test_paging_the_feed_returns_every_report_once_in_order_across_gaps(
             pages.append(page)
             after = page.column("seq")[-1].as_py()
         assert pa.concat_tables(pages).equals(whole)
+    assert store.report_feed(0, 2**63 - 1).equals(whole)
     assert store.report_feed(seqs[-1], 10).num_rows == 0
     assert store.report_feed(0, 0).schema == FEED_SCHEMA
 
@@ -442,3 +443,18 @@ def test_revisions_count_the_changes_of_each_alert(
         range(after + 1, after + 1 + sum(revisions.values()))
     )
     assert {alert.id: alert for _, alert in changes} == state
+
+
+def test_tracks_and_alerts_survive_the_rebuild_of_the_small_tables(tmp_path: Path) -> None:
+    path = tmp_path / "rebuilt.duckdb"
+    with DuckDBStore(path) as db:
+        db.write_fusion(cursor=2, tracks=[a_track()], points=points([1, 2]), alerts=[an_alert()])
+        db.write_alerts([an_alert(end=T0 + timedelta(hours=3))])
+        before = everything(db)
+    # Closing after fusion writes rebuilds the upserted tables (dropping deleted versions).
+    with DuckDBStore(path) as db:
+        assert everything(db) == before
+        assert db.write_alerts([an_alert(end=T0 + timedelta(hours=3))]) == 0
+        db.write_alerts([an_alert(status=AlertStatus.CLOSED, end=T0 + timedelta(hours=3))])
+        (row,) = db.alerts(viewer=OPERATOR).to_pylist()
+        assert (row["status"], row["revision"]) == ("closed", 3)

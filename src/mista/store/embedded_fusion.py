@@ -41,6 +41,8 @@ from .embedded_schema import STATIC_FIELDS
 __all__ = ["FEED_COLUMNS", "FEED_SCHEMA", "POINTS_SCHEMA", "FusionTables"]
 
 _UTC_US = pa.timestamp("us", tz="UTC")
+#: Above any seq a store reaches; bounds ``after + limit`` so a huge limit cannot overflow.
+_MAX_SEQ = 2**62
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: What ``report_feed`` returns, in order (the contract's FEED columns).
@@ -285,7 +287,7 @@ class FusionTables:
         )
         rows = self._rows(
             summary + "reports WHERE seq > $after AND seq <= $upper",
-            {"after": after_seq, "upper": after_seq + limit},
+            {"after": after_seq, "upper": min(after_seq + limit, _MAX_SEQ)},
         )
         count, upper, low, high, untimed = rows[0]
         if count < limit:
