@@ -276,7 +276,7 @@ def shuffled(contact: dict[str, object], seed: int) -> str:
     return json.dumps(fields, separators=(",", ":"))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(contacts, min_size=1, max_size=20), st.integers())
 def test_every_spelling_of_a_contact_gives_the_same_values_and_id(
     drawn: list[dict[str, object]], seed: int
@@ -313,7 +313,7 @@ lines_of_junk = st.lists(
 )
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(lines_of_junk, st.integers(min_value=1, max_value=400))
 def test_no_input_crashes_the_reader_or_loses_a_line(lines: list[str], chunk: int) -> None:
     text = "\n".join(line.replace("\n", " ").replace("\r", " ") for line in lines)
