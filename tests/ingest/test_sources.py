@@ -56,7 +56,7 @@ def test_an_empty_config_takes_the_node_nation(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('kind = "radar"', "cannot be ingested"),
+        ('kind = "visual"', "cannot be ingested"),
         ('kind = "sonar"', "is not one of"),
         ("colour = 1", "unknown keys"),
         ('[label]\nlevel = "TOP"', "unknown classification level"),

@@ -52,3 +52,6 @@ del _fuse
 from mista.cli import evaluate as _evaluate  # noqa: E402
 
 del _evaluate
+from mista.cli import alerts as _alerts  # noqa: E402
+
+del _alerts
