@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
-from ._kinematics import KNOT_M_S, dead_reckon, haversine_m
+from ._kinematics import KNOT_M_S, dead_reckon
 from .chunk import Association, PointFlag, TrackKind
 from .config import FuseConfig
 from .feed import PositionRows
@@ -53,39 +53,37 @@ class _DarkTrack:
     """Contacts followed by one radar; ``track`` is set once confirmed. ``line`` is the
     straight-line fit of the last contacts (time of the last, lat, lon, and their rates)."""
 
-    __slots__ = ("index", "lat", "line", "lon", "t", "track")
+    __slots__ = ("first_t", "index", "lat", "line", "lon", "t", "track")
 
     def __init__(self) -> None:
         self.t: list[float] = []
         self.lat: list[float] = []
         self.lon: list[float] = []
-        self.index: list[PositionRows] = []  # contacts while tentative
+        self.first_t = math.nan
+        self.index: list[tuple[PositionRows, int]] = []  # contacts while tentative
         self.track: Track | None = None
         self.line: tuple[float, float, float, float, float] | None = None
 
     def add(self, t: float, lat: float, lon: float) -> None:
+        if not self.t:
+            self.first_t = t
         self.t.append(t)
         self.lat.append(lat)
         self.lon.append(lon)
         if len(self.t) > _FIT_CONTACTS:
             del self.t[0], self.lat[0], self.lon[0]
         self.line = None
-        if len(self.t) >= 3 and self.t[-1] - self.t[0] >= 30.0:
-            x = np.asarray(self.t) - t
-            lats = np.asarray(self.lat)
-            lons = np.asarray(self.lon)
-            xm = x.mean()
-            dx = x - xm
-            sxx = float(dx @ dx)
-            slope_lat = float(dx @ (lats - lats.mean())) / sxx
-            slope_lon = float(dx @ (lons - lons.mean())) / sxx
-            self.line = (
-                t,
-                float(lats.mean() - slope_lat * xm),
-                float(lons.mean() - slope_lon * xm),
-                slope_lat,
-                slope_lon,
-            )
+        n = len(self.t)
+        if n >= 3 and self.t[-1] - self.t[0] >= 30.0:
+            # Least squares by hand: a handful of points, numpy would cost more.
+            xs = [x - t for x in self.t]
+            xm = sum(xs) / n
+            lat_m = sum(self.lat) / n
+            lon_m = sum(self.lon) / n
+            sxx = sum((x - xm) ** 2 for x in xs)
+            slope_lat = sum((x - xm) * (y - lat_m) for x, y in zip(xs, self.lat, strict=True)) / sxx
+            slope_lon = sum((x - xm) * (y - lon_m) for x, y in zip(xs, self.lon, strict=True)) / sxx
+            self.line = (t, lat_m - slope_lat * xm, lon_m - slope_lon * xm, slope_lat, slope_lon)
 
     def predict(self, t: float, config: FuseConfig) -> tuple[float, float, float]:
         """Position at ``t`` and the gate radius (m): on the fitted line (fit error taken
@@ -115,6 +113,7 @@ class RadarTracker:
         self._dark_done_t: dict[str, float] = {}
         self._confirmed: dict[int, Track] = {}
         self._touched: set[int] = set()
+        self._pending: dict[int, list[int]] = {}  # dark track -> row indexes to place
 
     def dark_track(self, number: int) -> Track | None:
         return self._confirmed.get(number)
@@ -147,7 +146,9 @@ class RadarTracker:
         bounds = np.flatnonzero(np.r_[True, radars[1:] != radars[:-1], True])
         snapshot = _Snapshot(ais)
         for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            self._one_radar(str(radars[start]), rows.take(slice(start, stop)), snapshot, sink)
+            part = rows.take(slice(start, stop))
+            self._one_radar(str(radars[start]), part, snapshot, sink)
+            self._place_pending(part, sink)
 
     def _one_radar(self, radar: str, rows: PositionRows, snapshot: _Snapshot, sink: _Sink) -> None:
         """Each scan: AIS tracks and confirmed dark tracks compete for the contacts in one
@@ -179,12 +180,7 @@ class RadarTracker:
                 plat_all = np.concatenate([b[0] for b in blocks])
                 plon_all = np.concatenate([b[1] for b in blocks])
                 sig_all = np.concatenate([b[2] for b in blocks])[:, None]
-                d = haversine_m(
-                    plat_all[:, None],
-                    plon_all[:, None],
-                    rows.lat[scan][None, :],
-                    rows.lon[scan][None, :],
-                )
+                d = _flat_m(plat_all[:, None], plon_all[:, None], rows.lat[scan], rows.lon[scan])
                 inside = d <= c.gate_sigmas * sig_all
                 if inside.any():
                     cand = np.flatnonzero(inside.any(axis=1))
@@ -217,6 +213,14 @@ class RadarTracker:
                         distance_m=None if number < 0 else float(distance[j]),
                     )
                 )
+
+    def _place_pending(self, rows: PositionRows, sink: _Sink) -> None:
+        """Contacts won by confirmed dark tracks in this radar's rows: one add per track."""
+        for number, index in self._pending.items():
+            track = self._confirmed.get(number)
+            if track is not None:
+                self._place(track, rows.take(np.asarray(index, np.intp)), sink)
+        self._pending = {}
 
     def _live_dark(self, radar: str, t: float) -> list[_DarkTrack]:
         """This radar's dark tracks still followed at ``t`` (the others are dropped)."""
@@ -251,7 +255,7 @@ class RadarTracker:
             i = int(scan[j])
             dark.add(float(rows.t[i]), float(rows.lat[i]), float(rows.lon[i]))
             assert dark.track is not None
-            self._place(dark.track, rows.take(slice(i, i + 1)), sink)
+            self._pending.setdefault(dark.track.number, []).append(i)
             out[j] = dark.track.number
         index = np.flatnonzero(free & (to_confirmed < 0))
         if index.shape[0] == 0:
@@ -261,11 +265,11 @@ class RadarTracker:
         matched = np.full(index.shape[0], -1, np.int64)
         if tentative:
             pred = np.array([d.predict(t, c) for d in tentative])
-            dist = haversine_m(
+            dist = _flat_m(
                 pred[:, 0][:, None],
                 pred[:, 1][:, None],
-                rows.lat[scan[index]][None, :],
-                rows.lon[scan[index]][None, :],
+                rows.lat[scan[index]],
+                rows.lon[scan[index]],
             )
             inside = dist <= pred[:, 2][:, None]
             if inside.any():
@@ -281,9 +285,10 @@ class RadarTracker:
             else:
                 dark = tentative[m]
             dark.add(float(rows.t[i]), float(rows.lat[i]), float(rows.lon[i]))
-            dark.index.append(rows.take(slice(i, i + 1)))
-            if len(dark.index) >= c.dark_confirm_contacts and (
-                dark.index[-1].t[0] - dark.index[0].t[0] >= c.dark_confirm_span_s
+            dark.index.append((rows, i))
+            if (
+                len(dark.index) >= c.dark_confirm_contacts
+                and dark.t[-1] - dark.first_t >= c.dark_confirm_span_s
             ):
                 self._confirm(radar, dark, sink)
                 assert dark.track is not None
@@ -296,7 +301,9 @@ class RadarTracker:
         track = Track(number, track_id, TrackKind.DARK, None)
         dark.track = track
         self._confirmed[number] = track
-        self._place(track, PositionRows.concat(dark.index), sink)
+        self._place(
+            track, PositionRows.concat([r.take(slice(i, i + 1)) for r, i in dark.index]), sink
+        )
         dark.index = []
 
     def _place(self, track: Track, rows: PositionRows, sink: _Sink) -> None:
@@ -318,6 +325,15 @@ class RadarTracker:
         )
         sink.add(rows, numbers, flags)
         self._touched.add(track.number)
+
+
+def _flat_m(lat1: F64, lon1: F64, lat2: F64, lon2: F64) -> F64:
+    """Distance in metres on a local flat earth (tracks near one radar: tens of km),
+    broadcasting; much cheaper than great circles per scan."""
+    north = (lat2 - lat1) * _M_PER_DEG
+    east = ((lon2 - lon1 + 180.0) % 360.0 - 180.0) * _M_PER_DEG * np.cos(np.radians(lat2))
+    out: F64 = np.hypot(north, east)
+    return out
 
 
 class _Snapshot:
