@@ -296,10 +296,12 @@ class Fuser:
             self._apply_statics(statics, chunk)
         if len(radar):
             self._radar.associate(radar, list(self._tracks.values()), chunk)
-        self._evict()
         tracks = {n: self._tracks[n].info() for n in chunk.touched if n in self._tracks}
         for dark in self._radar.touched():
             tracks[dark.number] = dark.info()
+        # After the chunk's tracks are described: a track placed on and evicted in one push
+        # (input that jumps days ahead) still has its TrackInfo in the chunk.
+        self._evict()
         return FusedChunk(
             watermark=self._watermark,
             points=chunk.points(),
