@@ -49,12 +49,20 @@ def _figure(value: float | None) -> str:
 
 def score_table(result: Score, summary: ReplaySummary | None = None) -> str:
     """The score as a plain-text table (``mista eval --format table``)."""
-    lines = [f"{'behaviour':<16} {'precision':>9} {'recall':>7} {'truth':>6} {'alerts':>7}"]
+    lines = [
+        f"{'behaviour':<16} {'precision':>9} {'recall':>7} {'seen':>6} {'truth':>6} "
+        f"{'recall(all)':>11} {'alerts':>7}"
+    ]
     for kind, item in result.behaviours.items():
         lines.append(
             f"{kind:<16} {_figure(item.precision):>9} {_figure(item.recall):>7} "
-            f"{item.truth:>6} {item.alerts:>7}"
+            f"{item.observable:>6} {item.truth:>6} {_figure(item.recall_all):>11} "
+            f"{item.alerts:>7}"
         )
+    lines.append(
+        "(recall: over the true behaviours the sensors delivered enough of to be seen; "
+        "recall(all): over every one)"
+    )
     lines.append("")
     lines.append(
         f"continuity  {_figure(result.continuity)}  ({result.vessel_hours:,} vessel-hours)"

@@ -4,7 +4,10 @@
   the same vessels (the same MMSIs; for pairs, both; for a dark vessel, the alert's dark
   track is mostly that vessel's radar contacts) and overlap in time (each span widened by
   ``tolerance_s``). Matching is one-to-one. Precision is matched alerts / alerts, recall is
-  matched truths / truths. Withdrawn alerts and ``ais-gap`` alerts at the 6 h "possible"
+  matched truths / truths the sensors delivered enough of to be seen at all (each vessel
+  with a few position reports in the span; a gap with reports before and after it; a dark
+  vessel with radar contacts); recall over every true behaviour is given too. Withdrawn
+  alerts and ``ais-gap`` alerts at the 6 h "possible"
   level are not counted as predictions.
 - **Continuity**: the share of true vessel-hours (hours in which a vessel's AIS was fused
   at least once into a good point) in which every good point of the vessel lies on the
@@ -59,6 +62,8 @@ class KindScore:
     alerts: int
     matched_truth: int
     matched_alerts: int
+    observable: int = 0
+    matched_observable: int = 0
 
     @property
     def precision(self) -> float | None:
@@ -66,6 +71,12 @@ class KindScore:
 
     @property
     def recall(self) -> float | None:
+        """Found / true behaviours the node's sensors delivered enough of to see."""
+        return self.matched_observable / self.observable if self.observable else None
+
+    @property
+    def recall_all(self) -> float | None:
+        """Found / every true behaviour, seen by the sensors or not."""
         return self.matched_truth / self.truth if self.truth else None
 
 
@@ -85,6 +96,8 @@ class Score:
                     "precision": result.precision,
                     "recall": result.recall,
                     "truth": result.truth,
+                    "observable": result.observable,
+                    "recall_all": result.recall_all,
                     "alerts": result.alerts,
                 }
                 for kind, result in self.behaviours.items()
@@ -149,8 +162,11 @@ def _match_kind(
     alerts: list[_Alert],
     dark_vessels: dict[str, int],
     tolerance_s: float,
+    observable: list[bool] | None = None,
 ) -> KindScore:
-    """One-to-one matching, greedily by largest time overlap."""
+    """One-to-one matching, greedily by largest time overlap. Every true behaviour may
+    match (an alert on one the sensors barely saw is still right); recall is counted over
+    the ``observable`` ones (all when ``None``)."""
     candidates: list[tuple[float, int, int]] = []
     by_mmsi: dict[int, list[int]] = defaultdict(list)
     for index, alert in enumerate(alerts):
@@ -178,12 +194,85 @@ def _match_kind(
             continue
         used_truth.add(t_index)
         used_alert.add(a_index)
+    seen = observable if observable is not None else [True] * len(truths)
     return KindScore(
         truth=len(truths),
         alerts=len(alerts),
         matched_truth=len(used_truth),
         matched_alerts=len(used_alert),
+        observable=sum(seen),
+        matched_observable=sum(1 for index in used_truth if seen[index]),
     )
+
+
+#: How much of a behaviour the sensors must have delivered for it to be seen: per kind,
+#: the window around the true span (seconds before start, after end) and how many
+#: position reports of each vessel (of its MMSIs) the store must hold in it.
+_SEEN_WINDOW: dict[str, tuple[float, float, int]] = {
+    "encounter": (0.0, 0.0, 2),
+    "loitering": (0.0, 0.0, 2),
+    "port-visit": (0.0, 0.0, 1),
+    "spoofing": (0.0, 0.0, 2),
+    "zone-entry": (0.0, 0.0, 2),
+    "shared-mmsi": (0.0, 0.0, 4),
+    "close-approach": (900.0, 900.0, 2),
+    "identity-change": (1800.0, 1800.0, 2),
+}
+#: An AIS gap is seen when its two ends are: a report within this long before it
+#: starts and after it ends (before only, when it runs past the scenario's end).
+_GAP_ENDS_S = 3 * 3600.0
+#: A dark vessel is seen when radars wrote this many of its contacts during the span.
+_DARK_CONTACTS = 5
+
+
+def _observable(
+    con: duckdb.DuckDBPyConnection, events: list[TruthEvent], scenario_end: float
+) -> list[bool]:
+    """Which true behaviours the node's sensors delivered enough of to be seen at all."""
+    rows: list[tuple[int, int, int, float, float, int]] = []
+    for index, event in enumerate(events):
+        if event.kind == "ais-gap":
+            for mmsi in event.mmsis:
+                rows.append((index, 0, mmsi, event.start - _GAP_ENDS_S, event.start, 1))
+                if event.end < scenario_end - 60:
+                    rows.append((index, 1, mmsi, event.end, event.end + _GAP_ENDS_S, 1))
+        elif event.kind in _SEEN_WINDOW:
+            before, after, need = _SEEN_WINDOW[event.kind]
+            for part, mmsi in enumerate(event.mmsis):
+                rows.append((index, part, mmsi, event.start - before, event.end + after, need))
+    seen = [event.kind != "dark-vessel" and not event.mmsis for event in events]
+    if rows:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE seen_windows "
+            "(idx INTEGER, part INTEGER, mmsi BIGINT, lo DOUBLE, hi DOUBLE, need INTEGER)"
+        )
+        con.executemany("INSERT INTO seen_windows VALUES (?, ?, ?, ?, ?, ?)", rows)
+        counted = con.execute(
+            """
+            SELECT w.idx, bool_and(w.n >= w.need) FROM (
+                SELECT sw.idx, sw.part, sw.need, count(r.seq) AS n
+                FROM seen_windows sw LEFT JOIN reports r
+                  ON r.mmsi = sw.mmsi AND r.lat IS NOT NULL
+                 AND epoch(r.observed_at) BETWEEN sw.lo AND sw.hi
+                GROUP BY ALL
+            ) w GROUP BY w.idx
+            """
+        ).fetchall()
+        for index, ok in counted:
+            seen[int(index)] = bool(ok)
+    for index, event in enumerate(events):
+        if event.kind == "dark-vessel":
+            row = con.execute(
+                "SELECT count(*) FROM truth_radar WHERE vessel = ANY($vessels) "
+                "AND t_us BETWEEN $lo AND $hi",
+                {
+                    "vessels": list(event.vessels),
+                    "lo": int(event.start * 1e6),
+                    "hi": int(event.end * 1e6),
+                },
+            ).fetchall()[0]
+            seen[index] = int(row[0]) >= _DARK_CONTACTS
+    return seen
 
 
 def _load_truth_tables(con: duckdb.DuckDBPyConnection, scenario: Scenario) -> None:
@@ -320,9 +409,15 @@ def score(
     alerts: dict[str, list[_Alert]] = defaultdict(list)
     for alert in _alerts(con):
         alerts[alert.kind].append(alert)
+    scenario_end = scenario.start.timestamp() + scenario.hours * 3600.0
     for kind in BEHAVIOURS:
+        events = truths.get(kind, [])
         result.behaviours[kind] = _match_kind(
-            truths.get(kind, []), alerts.get(kind, []), dark_vessels, tolerance_s
+            events,
+            alerts.get(kind, []),
+            dark_vessels,
+            tolerance_s,
+            _observable(con, events, scenario_end),
         )
     result.other_alerts = {
         kind: len(items) for kind, items in sorted(alerts.items()) if kind not in BEHAVIOURS
