@@ -157,3 +157,12 @@ def test_silent_tracks_are_evicted_and_history_is_bounded() -> None:
     history = fuser.history(numbers[419000002], 0.0)
     assert history.t[-1] - history.t[0] <= 1.1 * 1800 + 600
     assert fuser.track_info(numbers[419000002]).points == 300  # type: ignore[union-attr]
+
+
+def test_a_track_placed_and_evicted_in_one_push_is_still_described() -> None:
+    fuser = Fuser(FuseConfig(retire_after_s=3600), land=NO_LAND)
+    fuser.push(feed(numbered(sail(419000001, count=5))))
+    days_later = sail(419000002, count=3, start_t=T0 + 4 * 86400, lat=11.0)
+    chunk = fuser.push(feed(numbered(days_later, first=10)))
+    assert set(chunk.points.track.tolist()) <= set(chunk.tracks)
+    assert {i.mmsi for i in chunk.tracks.values()} == {419000001}

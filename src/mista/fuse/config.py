@@ -40,6 +40,9 @@ class FuseConfig:
     #: many fixes, is a second vessel on the MMSI. Satellite AIS gives a few fixes a pass.
     shared_min_fixes: int = 3
     shared_overlap_s: float = 6 * _HOUR_S
+    #: ... and at least this far apart (nearer pairs are more often one vessel's bad GPS
+    #: fixes, or a tug and tow, than two ships on one MMSI).
+    shared_min_distance_m: float = 10_000.0
     #: A short segment with no fix for this long is forgotten (longer than the time
     #: between satellite passes).
     segment_timeout_s: float = 6 * _HOUR_S

@@ -254,13 +254,15 @@ class Segmenter:
 
     def _alongside(self, state: MmsiState, short: ShortSegment) -> bool:
         """Whether a track of this MMSI was heard after the short segment began (the two
-        interleave: two transmitters at once), with enough fixes of its own."""
+        interleave: two transmitters at once), with enough fixes of its own, far away."""
         c = self._config
         return any(
             track.fix is not None
             and track.fix.t > short.first_t
             and short.fix.t - track.fix.t <= c.shared_overlap_s
             and track.segment_fixes >= c.shared_min_fixes
+            and distance_m(track.fix.lat, track.fix.lon, short.fix.lat, short.fix.lon)
+            >= c.shared_min_distance_m
             for track in state.tracks
         )
 
