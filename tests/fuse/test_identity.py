@@ -103,7 +103,7 @@ def test_mmsi_change_can_make_a_linked_new_track_instead() -> None:
 
 def test_no_link_when_far_from_the_dead_reckoned_position_or_after_the_window() -> None:
     _, far = _run(_handover(419000002, offset_deg=0.05))  # about 5 km off
-    _, late = _run(_handover(419000002, gap_s=1200))  # 20 minutes silent
+    _, late = _run(_handover(419000002, gap_s=4 * 3600))  # 4 hours silent
     assert not _events(far, IdentityKind.MMSI_CHANGE)
     assert not _events(late, IdentityKind.MMSI_CHANGE)
 

@@ -49,9 +49,13 @@ class FuseConfig:
     #: At most this many short segments are kept per MMSI.
     max_short_segments: int = 4
     #: MMSI change: a new MMSI starts within this time of a track going silent, within
-    #: this distance of its dead-reckoned position, with a similar speed and course.
-    mmsi_change_window_s: float = 900.0
+    #: this distance of its dead-reckoned position (plus ``mmsi_change_growth_m_per_s``
+    #: for every second of silence: dead reckoning drifts), with a similar speed and
+    #: course, and no other track fits. Satellite passes are ~90 minutes apart, so a
+    #: change at sea is first seen an hour or more after the old MMSI's last fix.
+    mmsi_change_window_s: float = 3 * _HOUR_S
     mmsi_change_distance_m: float = 2000.0
+    mmsi_change_growth_m_per_s: float = 1.0
     mmsi_change_speed_kn: float = 3.0
     mmsi_change_course_deg: float = 30.0
     #: The new MMSI's points continue the old track (same number and id) when true; else

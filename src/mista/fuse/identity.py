@@ -184,7 +184,8 @@ class Predecessors:
         plat, plon = dead_reckon(
             self._lat[index], self._lon[index], self._sog[index], self._cog[index], age[index]
         )
-        close = haversine_m(plat, plon, lat, lon) <= c.mmsi_change_distance_m
+        gate = c.mmsi_change_distance_m + c.mmsi_change_growth_m_per_s * age[index]
+        close = haversine_m(plat, plon, lat, lon) <= gate
         # Only moving vessels with known speed and course: in a port many vessels fall
         # silent and start up near each other, and an unknown course matches anything.
         old_sog, old_cog = self._sog[index], self._cog[index]
