@@ -179,12 +179,11 @@ class NodeRuntime:
     def start_fusion(self) -> None:
         """Fuse new reports and detect behaviours every ``intervals.fuse_s``, one step at a
         time under the store lock, until caught up; new alerts wake the pushers."""
-        pipeline = Pipeline(
-            self.store,
-            node=self.config.nation,
-            detect_config=self.config.detect,
-            zones=self.zones(),
-        )
+        zones = self.zones()
+        with self.lock:  # the constructor reads the store's fusion cursor
+            pipeline = Pipeline(
+                self.store, node=self.config.nation, detect_config=self.config.detect, zones=zones
+            )
         self.fusion_stats: dict[str, int] = {"reports": 0, "alerts": 0}
 
         def run() -> None:
