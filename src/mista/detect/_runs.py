@@ -22,6 +22,7 @@ from mista.detect._common import (
     Evidence,
     Key,
     Ledger,
+    concat,
     make_draft,
     reach_back,
     speed_kn,
@@ -31,6 +32,8 @@ from mista.detect._common import without_tracks as _without_tracks
 from mista.detect.base import AlertDraft, History
 from mista.fuse.chunk import FusedChunk, TrackPoints
 from mista.model import AlertStatus
+
+HOUR_S = 3600.0
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -119,8 +122,8 @@ class RunDetector(ABC):
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         out: list[AlertDraft] = []
-        for track, since in chunk.revised.items():
-            out += self._reevaluate(track, since, chunk.watermark, history)
+        if chunk.revised:
+            out += self._reevaluate(chunk.revised, chunk.watermark, history)
         points = _without_tracks(chunk.points, chunk.revised)
         out += self._scan(points, chunk.watermark, history)
         out += self._expire(chunk.watermark, history)
@@ -269,26 +272,38 @@ class RunDetector(ABC):
                     return hint.key
         return (self.kind, track_id(history, run.track), run.start)
 
+    @property
+    def reread_s(self) -> float:
+        """How far before a late change a track is re-read (besides the runs and alerts it
+        may touch): a run that ended that long before could join the changed one."""
+        return min(self.max_gap_s, 2 * HOUR_S)
+
     def _reevaluate(
-        self, track: int, changed_at: float, watermark: float, history: History
+        self, revised: Mapping[int, float], watermark: float, history: History
     ) -> list[AlertDraft]:
-        """Re-read the track from before the change and state its alerts afresh: changed
-        ones are revised (same key), vanished ones withdrawn."""
-        stands = self._ledger.of_track(track)
-        since = changed_at - self.max_gap_s
-        run = self._open.pop(track, None)
-        if run is not None:
-            since = min(since, run.start)
-        since = reach_back(since, stands)
-        affected = [d for d in stands if d.start >= since]
-        self._hints[track] = list(affected)
+        """Re-read the revised tracks from before their changes (all in one scan) and
+        state their alerts afresh: changed ones are revised (same key), vanished ones
+        withdrawn."""
+        parts: list[TrackPoints] = []
+        affected: list[AlertDraft] = []
+        for track, changed_at in revised.items():
+            stands = self._ledger.of_track(track)
+            since = changed_at - self.reread_s
+            run = self._open.pop(track, None)
+            if run is not None:
+                since = min(since, run.start)
+            since = reach_back(since, stands)
+            mine = [d for d in stands if d.start >= since]
+            self._hints[track] = list(mine)
+            affected += mine
+            parts.append(history.history(track, since))
         self._ledger.touched = set()
         try:
-            out = self._scan(history.history(track, since), watermark, history)
+            out = self._scan(concat(parts), watermark, history)
             touched = self._ledger.touched
         finally:
             self._ledger.touched = None
-            self._hints.pop(track, None)
+            self._hints.clear()
         for draft in affected:
             if draft.key not in touched:
                 withdrawn = self._ledger.withdraw(draft.key)

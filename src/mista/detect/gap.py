@@ -23,6 +23,7 @@ from mista.detect._common import (
     I64,
     Key,
     Ledger,
+    concat,
     config_of,
     make_draft,
     reach_back,
@@ -71,8 +72,8 @@ class GapDetector:
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         out: list[AlertDraft] = []
-        for track, changed_at in chunk.revised.items():
-            out += self._reevaluate(track, changed_at, chunk.watermark, history)
+        if chunk.revised:
+            out += self._reevaluate(chunk.revised, chunk.watermark, history)
         points = without_tracks(chunk.points, chunk.revised)
         out += self._scan(points, history)
         self._reception.hear(chunk.points)
@@ -216,20 +217,25 @@ class GapDetector:
     # -- late data --------------------------------------------------------------------------
 
     def _reevaluate(
-        self, number: int, changed_at: float, watermark: float, history: History
+        self, revised: Mapping[int, float], watermark: float, history: History
     ) -> list[AlertDraft]:
-        """Re-read the track from before the change: every silence in that window is stated
-        afresh (same key when it starts at the same fix), the rest withdrawn."""
-        stands = self._ledger.of_track(number)
-        since = reach_back(changed_at - self.config.possible_s, stands)
-        affected = [d for d in stands if d.start >= since]
-        points = history.history(number, since)
-        self._open.pop(number, None)
-        self._last.pop(number, None)
+        """Re-read the revised tracks from before their changes (in one scan): every
+        silence in that window is stated afresh (same key when it starts at the same fix),
+        the rest withdrawn."""
+        parts: list[TrackPoints] = []
+        affected: list[AlertDraft] = []
+        for number, changed_at in revised.items():
+            stands = self._ledger.of_track(number)
+            since = reach_back(changed_at - self.config.possible_s, stands)
+            affected += [d for d in stands if d.start >= since]
+            parts.append(history.history(number, since))
+            self._open.pop(number, None)
+            self._last.pop(number, None)
         self._ledger.touched = set()
         try:
-            out = self._scan(points, history)
-            out += self._silent_one(number, watermark, history)
+            out = self._scan(concat(parts), history)
+            for number in revised:
+                out += self._silent_one(number, watermark, history)
             touched = self._ledger.touched
         finally:
             self._ledger.touched = None

@@ -18,6 +18,7 @@ from mista.detect._common import (
     Evidence,
     Key,
     Ledger,
+    concat,
     config_of,
     make_draft,
     reach_back,
@@ -69,8 +70,8 @@ class ZoneEntryDetector:
         if self._zones is None or not self._zones.zones:
             return []
         out: list[AlertDraft] = []
-        for track, changed_at in chunk.revised.items():
-            out += self._reevaluate(track, changed_at, history)
+        if chunk.revised:
+            out += self._reevaluate(chunk.revised, history)
         out += self._scan(without_tracks(chunk.points, chunk.revised), history)
         return out
 
@@ -213,19 +214,26 @@ class ZoneEntryDetector:
                 return hint.key
         return None
 
-    def _reevaluate(self, number: int, changed_at: float, history: History) -> list[AlertDraft]:
-        stands = self._ledger.of_track(number)
-        since = changed_at
-        for key in [key for key in self._stays if key[0] == number]:
-            stay = self._stays.pop(key)
-            if stay.inside:
-                since = min(since, stay.entry_t)
-        since = reach_back(since, stands)
-        affected = [d for d in stands if d.start >= since]
-        self._hints = {number: list(affected)}
+    def _reevaluate(self, revised: Mapping[int, float], history: History) -> list[AlertDraft]:
+        """Re-read the revised tracks from before their changes (in one scan) and state
+        their zone visits afresh (same key when a visit overlaps its old one)."""
+        parts: list[TrackPoints] = []
+        affected: list[AlertDraft] = []
+        for number, changed_at in revised.items():
+            stands = self._ledger.of_track(number)
+            since = changed_at
+            for key in [key for key in self._stays if key[0] == number]:
+                stay = self._stays.pop(key)
+                if stay.inside:
+                    since = min(since, stay.entry_t)
+            since = reach_back(since, stands)
+            mine = [d for d in stands if d.start >= since]
+            self._hints[number] = list(mine)
+            affected += mine
+            parts.append(history.history(number, since))
         self._ledger.touched = set()
         try:
-            out = self._scan(history.history(number, since), history)
+            out = self._scan(concat(parts), history)
             touched = self._ledger.touched
         finally:
             self._ledger.touched = None
