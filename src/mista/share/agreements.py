@@ -68,6 +68,7 @@ REMOVABLE_FIELDS: dict[str, str] = {
     "to_stern_m": "antenna to stern",
     "to_port_m": "antenna to port side",
     "to_starboard_m": "antenna to starboard side",
+    "evidence": "an alert's evidence (measured values, thresholds, report ids)",
     "speed_kn": "speed over ground",
     "course_deg": "course over ground",
     "heading_deg": "true heading",
