@@ -16,6 +16,7 @@ from mista.cli._options import example
         "mista simulate scenario --hours 6 --vessels 300 --seed 7",
         "mista eval scenario",
         "mista eval scenario --format json > score.json",
+        "mista eval scenario --store s.duckdb; mista eval scenario --store s.duckdb --fusion-only",
     ),
 )
 @click.argument("scenario", type=click.Path(exists=True, file_okay=False))
@@ -32,7 +33,13 @@ from mista.cli._options import example
     type=click.Path(dir_okay=False),
     help="Keep the replayed store in this (new) DuckDB file instead of a temporary one.",
 )
-def evaluate(scenario: str, fmt: str, store: str | None) -> None:
+@click.option(
+    "--fusion-only",
+    is_flag=True,
+    help="Fuse and detect again over the reports of --store (filled by an earlier mista eval "
+    "of the same scenario), skipping ingest: for tuning thresholds.",
+)
+def evaluate(scenario: str, fmt: str, store: str | None, fusion_only: bool) -> None:
     """Replay SCENARIO (a directory from mista simulate) through ingest, fusion and
     detection, then print precision and recall per behaviour against the scenario's
     ground truth, track continuity and radar association accuracy."""
@@ -42,7 +49,7 @@ def evaluate(scenario: str, fmt: str, store: str | None) -> None:
     def progress(message: str) -> None:
         click.echo(f"mista eval: {message}", err=True)
 
-    result, summary = run(scenario, store=store, progress=progress)
+    result, summary = run(scenario, store=store, progress=progress, fusion_only=fusion_only)
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:

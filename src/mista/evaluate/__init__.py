@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mista.detect.config import DetectConfig
-from mista.evaluate.replay import ReplaySummary, replay
+from mista.errors import InputError
+from mista.evaluate.replay import ReplaySummary, refuse, replay
 from mista.evaluate.scenario import Scenario, load_scenario
 from mista.evaluate.score import BEHAVIOURS, KindScore, Score, score
 from mista.store.embedded import DuckDBStore
@@ -31,14 +32,26 @@ def evaluate(
     store: str | Path | None = None,
     detect_config: DetectConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    fusion_only: bool = False,
 ) -> tuple[Score, ReplaySummary]:
     """Replay the scenario in ``directory`` into ``store`` (a fresh temporary DuckDB file
-    when ``None``; an existing file must be empty) and score it."""
+    when ``None``) and score it. With ``fusion_only``, ``store`` is one an earlier
+    evaluation of the same scenario filled: only fusion and detection run again."""
     scenario = load_scenario(directory)
     with tempfile.TemporaryDirectory(prefix="mista-eval-") as scratch:
         path = Path(store) if store is not None else Path(scratch) / "eval.duckdb"
+        if fusion_only and not path.is_file():
+            raise InputError(f"{path}: no such store to fuse again (run mista eval --store first)")
+        if not fusion_only and path.exists():
+            raise InputError(
+                f"{path} exists: mista eval replays into a new store (remove it, or add "
+                "--fusion-only to fuse its reports again)"
+            )
         with DuckDBStore(path) as db:
-            summary = replay(scenario, db, detect_config=detect_config, progress=progress)
+            if fusion_only:
+                summary = refuse(scenario, db, detect_config=detect_config)
+            else:
+                summary = replay(scenario, db, detect_config=detect_config, progress=progress)
             result = score(db.connection, scenario)
     return result, summary
 

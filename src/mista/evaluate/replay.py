@@ -25,8 +25,9 @@ from mista.ingest.streams import open_source
 from mista.labels import Label, Level
 from mista.node import read_batches
 from mista.store import Store
+from mista.store.embedded import DuckDBStore
 
-__all__ = ["ReplaySummary", "replay"]
+__all__ = ["ReplaySummary", "refuse", "replay"]
 
 
 @dataclass(slots=True)
@@ -74,6 +75,43 @@ def _merge(batches: list[IngestBatch], source: str) -> IngestBatch:
     )
 
 
+def refuse(
+    scenario: Scenario,
+    store: DuckDBStore,
+    *,
+    detect_config: DetectConfig | None = None,
+) -> ReplaySummary:
+    """Fusion and detection again over a store an earlier replay of ``scenario`` filled:
+    what fusion wrote is cleared, then every report is fused in the order it was stored
+    (which is the delivery order). For tuning thresholds without ingesting again."""
+    con = store.connection
+    con.begin()
+    for table in ("track_points", "tracks", "alert_changes", "alerts"):
+        con.execute(f"DELETE FROM {table}")
+    con.execute("UPDATE fusion_cursor SET seq = 0")
+    con.commit()
+    summary = ReplaySummary(files=len(scenario.files))
+    pipeline = Pipeline(
+        store, node=scenario.node, detect_config=detect_config, zones=_zones(scenario)
+    )
+    started = time.perf_counter()
+    _add(summary.fused, pipeline.run())
+    _add(summary.fused, pipeline.finish())
+    summary.fuse_s = time.perf_counter() - started
+    summary.reports = summary.fused.reports
+    return summary
+
+
+def _zones(scenario: Scenario) -> Zones | None:
+    if scenario.zones is None or not scenario.zones.exists():
+        return None
+    return Zones.from_geojson(
+        scenario.zones,
+        originator=scenario.node,
+        default_label=Label(Level.UNCLASSIFIED, scenario.node, frozenset({scenario.node})),
+    )
+
+
 def replay(
     scenario: Scenario,
     store: Store,
@@ -90,15 +128,7 @@ def replay(
         name: load_source_config(path, scenario.node)
         for name, path in scenario.source_configs.items()
     }
-    zones = (
-        Zones.from_geojson(
-            scenario.zones,
-            originator=scenario.node,
-            default_label=Label(Level.UNCLASSIFIED, scenario.node, frozenset({scenario.node})),
-        )
-        if scenario.zones is not None and scenario.zones.exists()
-        else None
-    )
+    zones = _zones(scenario)
     pipeline = (
         Pipeline(store, node=scenario.node, detect_config=detect_config, zones=zones)
         if fuse
