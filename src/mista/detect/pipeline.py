@@ -97,7 +97,11 @@ class Pipeline:
         self._batch = batch_reports
         self._labels: dict[int, Label] = {}
         self._combined: dict[frozenset[int], Label] = {}
+        # Two cursors: how far the feed has been read, and how far every report has been
+        # fused and written. The fuser's reorder buffer holds reports between the two; the
+        # store keeps the second, so a restart replays what the buffer held.
         self._cursor = store.fusion_cursor()
+        self._read = self._cursor
 
     @property
     def cursor(self) -> int:
@@ -105,14 +109,15 @@ class Pipeline:
 
     def step(self) -> StepResult:
         """Fuse and detect the next batch of reports; ``reports == 0`` when caught up."""
-        feed = self._store.report_feed(self._cursor, self._batch)
+        feed = self._store.report_feed(self._read, self._batch)
         if feed.num_rows == 0:
             return StepResult(cursor=self._cursor)
         cursor = int(pa.compute.max(feed.column("seq")).as_py())
         fusable = self._fusable(feed)
         chunk = self._fuser.push(feed if fusable is None else feed.filter(fusable))
         drafts = self._detection.update(chunk, self._fuser)
-        result = self._write(chunk, drafts, cursor)
+        self._read = cursor
+        result = self._write(chunk, drafts, self._durable_cursor())
         result.reports = feed.num_rows
         result.not_fusable = 0 if fusable is None else feed.num_rows - int(fusable.sum())
         return result
@@ -139,7 +144,14 @@ class Pipeline:
         chunk = self._fuser.flush()
         drafts = self._detection.update(chunk, self._fuser)
         drafts += self._detection.finish(chunk.watermark, self._fuser)
-        return self._write(chunk, drafts, self._cursor)
+        return self._write(chunk, drafts, self._read)
+
+    def _durable_cursor(self) -> int:
+        """The last report number below which nothing waits in the fuser's buffer."""
+        _, oldest_held = self._fuser.held()
+        if oldest_held is None:
+            return self._read
+        return max(self._cursor, min(self._read, oldest_held - 1))
 
     def run(self, progress: Callable[[StepResult], None] | None = None) -> StepResult:
         """Step until caught up with the store; returns the totals."""

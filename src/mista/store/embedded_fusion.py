@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mista.errors import StoreError
 from mista.ingest.batch import label_id
@@ -335,8 +336,9 @@ class FusionTables:
         points: pa.Table,
         alerts: Sequence[Alert],
     ) -> None:
-        """One fusion step in one transaction: append ``points``, upsert ``tracks`` and
-        ``alerts`` by id, and move the cursor to ``cursor``. All or nothing."""
+        """One fusion step in one transaction: append ``points`` (a report already on a
+        track is not added to it twice), upsert ``tracks`` and ``alerts`` by id, and move the
+        cursor to ``cursor``. All or nothing."""
         points = _points_table(points)
         with self._transaction("writing a fusion step"):
             current = self.fusion_cursor()
@@ -346,9 +348,23 @@ class FusionTables:
                     f"to {cursor} (two fusers on one store?)"
                 )
             if points.num_rows:
+                # After a restart the fuser replays reports an earlier run may already have
+                # placed (its reorder buffer had held older ones back, so the cursor stayed
+                # behind them): a report is placed on a track once. The range keeps the
+                # check to the few row groups those report numbers can be in.
+                low, high = pc.min_max(points.column("seq")).values()
                 with self._registered("_fusion_points", points):
                     self._con.execute(
-                        "INSERT INTO track_points SELECT seq, track_id, flags FROM _fusion_points"
+                        """
+                        INSERT INTO track_points
+                        SELECT DISTINCT p.seq, p.track_id, p.flags FROM _fusion_points p
+                        WHERE NOT EXISTS (
+                            SELECT 1 FROM track_points t
+                            WHERE t.seq BETWEEN $low AND $high
+                              AND t.seq = p.seq AND t.track_id = p.track_id
+                        )
+                        """,
+                        {"low": low.as_py(), "high": high.as_py()},
                     ).fetchall()
             if tracks:
                 self._upsert_tracks(_last_by_id(tracks))
