@@ -65,9 +65,13 @@ def real_feed(data: Path, copies: int) -> Iterator[pa.Table]:
         [("timestamp", "ascending"), ("mmsi", "ascending")]
     )
     n = rows.num_rows
-    micros = pc.cast(rows.column("timestamp"), pa.int64())
+    utc_us = pa.timestamp("us", tz="UTC")
+    micros = pc.cast(pc.cast(rows.column("timestamp"), utc_us), pa.int64())
+    # Each copy starts a week after the previous one ends (the files span June to December).
+    low, high = pc.min_max(micros).values()
+    shift_us = ((high.as_py() - low.as_py()) // WEEK_US + 2) * WEEK_US
     for copy in range(copies):
-        times = pc.add(micros, copy * WEEK_US)
+        times = pc.add(micros, copy * shift_us)
         columns: dict[str, pa.Array | pa.ChunkedArray] = {
             "seq": pa.array(np.arange(copy * n + 1, (copy + 1) * n + 1, dtype=np.int64)),
             "id": pa.array([f"{copy:08x}{i:024x}" for i in range(n)], pa.string()),
