@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mista.detect._common import concat
+from mista.detect.base import AlertDraft
 from mista.detect.gap import GapDetector
 from mista.fuse.chunk import PointFlag, TrackPoints
 from mista.model import AlertStatus
@@ -34,7 +35,7 @@ def witness(hours: float) -> TrackPoints:
     return track(99, T0 + np.arange(0, hours * HOUR, 10 * MINUTE), LAT + 0.5, LON + 0.5)
 
 
-def gaps(silence_h: float) -> list:
+def gaps(silence_h: float) -> list[AlertDraft]:
     """One track heard for an hour, silent ``silence_h`` hours, heard for an hour."""
     before = np.arange(0, HOUR + 1, MINUTE)
     after = before[-1] + silence_h * HOUR + np.arange(0, HOUR + 1, MINUTE)
@@ -86,7 +87,7 @@ def test_a_track_still_silent_at_the_end_is_closed_there() -> None:
     memory = Memory()
     detector = GapDetector(detect_settings())
     drafts = push(detector, memory, track(1, t, LAT, LON), T0 + HOUR)
-    drafts += push(detector, memory, track(2, [T0 + 14 * HOUR], LAT, LON), T0 + 14 * HOUR)
+    drafts += push(detector, memory, witness(14).take(witness(14).t > T0 + HOUR), T0 + 14 * HOUR)
     assert [d.status for d in drafts] == [AlertStatus.OPEN]
     assert drafts[0].end == T0 + 14 * HOUR
     assert drafts[0].evidence["level"] == "gap"
@@ -151,3 +152,43 @@ def test_a_silence_where_nobody_else_was_heard_is_no_gap() -> None:
     heard = [track(1, t, LAT, LON), track(2, t + 30, LAT + 10.0, LON), witness]
     drafts = feed(GapDetector(detect_settings()), heard, chunk_s=1800.0)
     assert [d.tracks for d in standing(drafts)] == [("ais:1",)]  # track 2: nobody near it
+
+
+def passes(hours: float, every_h: float) -> TrackPoints:
+    """Another vessel nearby heard for 10 minutes (one satellite pass) every ``every_h``."""
+    starts = np.arange(HOUR, hours * HOUR, every_h * HOUR)
+    t = (starts[:, None] + np.arange(0, 10 * MINUTE, MINUTE)[None, :]).ravel()
+    return track(99, T0 + t, LAT + 0.5, LON + 0.5)
+
+
+def silent_for_13_hours(every_s: float, witness_points: TrackPoints) -> list[AlertDraft]:
+    """A track heard every ``every_s`` for an hour, then silent 13 h, then heard again."""
+    before = np.arange(0, HOUR + 1, every_s)
+    after = before[-1] + 13 * HOUR + np.arange(0, HOUR + 1, every_s)
+    t = T0 + np.r_[before, after]
+    drafts = feed(GapDetector(detect_settings()), [track(1, t, LAT, LON), witness_points])
+    return [d for d in drafts if d.tracks == ("ais:1",)]
+
+
+def test_one_pass_that_heard_others_does_not_make_a_gap() -> None:
+    # Reception was expected only once: a frequent reporter misses one pass by chance
+    # (0.7 ** 10 = 3 %) more often than the 1 % a gap allows.
+    assert standing(silent_for_13_hours(MINUTE, passes(6, 10))) == []
+    assert len(standing(silent_for_13_hours(MINUTE, passes(16, 2)))) == 1
+
+
+def test_a_sparse_reporter_needs_more_passes_than_a_frequent_one() -> None:
+    # Every 5 min: 2 reports a pass, 49 % missed; six passes leave 1.4 %, not a gap.
+    sparse = silent_for_13_hours(5 * MINUTE, passes(16, 2))
+    frequent = silent_for_13_hours(MINUTE, passes(16, 2))
+    assert standing(sparse) == []
+    assert [d.evidence["level"] for d in standing(frequent)] == ["gap"]
+    # Heard near it every 10 minutes (a shore receiver): a gap for the sparse one too.
+    assert len(standing(silent_for_13_hours(5 * MINUTE, witness(16)))) == 1
+
+
+def test_positions_on_land_or_too_fast_end_a_silence() -> None:
+    for flag in (PointFlag.ON_LAND, PointFlag.IMPLAUSIBLE_SPEED):
+        t = T0 + np.r_[0.0, 7 * HOUR, 14 * HOUR]
+        points = [track(1, t, LAT, LON, flags=[0, int(flag), 0]), witness(15)]
+        assert standing(feed(GapDetector(detect_settings()), points)) == []

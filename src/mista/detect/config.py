@@ -45,10 +45,22 @@ class GapConfig:
 
     gap_s: float = 12 * HOUR_S  # GFW: AIS gap events are >= 12 h
     possible_s: float = 6 * HOUR_S  # Skylight: "possible dark activity" after 6 h
-    # Reception expected (GFW counts gaps only there): another vessel was heard within a
-    # cell of this size (3 x 3 around the last fix) during the silence, past the margin.
-    reception_cell_deg: float = 2.0
-    reception_margin_s: float = 3600.0
+    # Reception expected (GFW counts gaps only there): other vessels were heard near the
+    # silent vessel's position (3 x 3 cells of this size around its last fix, or around
+    # the line to its next fix) in enough separate slots (satellite passes are 10-15 min)
+    # during the silence, past the margin at each end, that the vessel missing every one
+    # of them by chance is unlikely given its own reporting rate.
+    reception_cell_deg: float = 1.0
+    reception_slot_s: float = 1800.0
+    reception_margin_s: float = 600.0
+    # Chance one report of the vessel is heard (satellite: 0.3 at the footprint's edge),
+    # how long one slot of reception lasts (a pass), the vessel's interval between fixes
+    # when it has none to measure (sparse: a silence is weak evidence then), and the
+    # largest chance of missing every slot that still counts as a gap.
+    report_probability: float = 0.3
+    pass_s: float = 600.0
+    unknown_interval_s: float = 600.0
+    max_chance: float = 0.01
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,18 @@
-"""``ais-gap``: a track without a good position for hours.
+"""``ais-gap``: a track not heard from for hours where it should have been.
 
-Only the silence between two good fixes of one track counts (or since the last fix, while
-the track is still silent). Levels (evidence ``"level"``): ``"possible"`` after 6 h of
-silence (Skylight's "possible dark activity"), ``"gap"`` at 12 h (Global Fishing Watch's
-AIS gap). A silence is an OPEN alert while it lasts (``end`` = the watermark when it was
-stated); when the track is heard again the alert is CLOSED if the silence reached the gap
-level, otherwise WITHDRAWN (it did not become a gap). Late positions that fall inside a
-silence split it: each part stands or falls on its own length.
+Only the silence between two fixes of one track counts (or since the last fix, while
+the track is still silent): any position the vessel sent ends a silence, even one on land
+or at an implausible speed (it was transmitting), but not an outlier (another
+transmitter's). A silence counts only where reception was expected: others were heard
+near the vessel in enough separate slots (satellite passes) that, at the vessel's own
+reporting rate, missing all of them by chance is unlikely (:meth:`GapDetector._expected`).
+
+Levels (evidence ``"level"``): ``"possible"`` after 6 h of silence (Skylight's "possible
+dark activity"), ``"gap"`` at 12 h (Global Fishing Watch's AIS gap). A silence is an OPEN
+alert while it lasts (``end`` = the watermark when it was stated); when the track is
+heard again the alert is CLOSED if the silence reached the gap level where reception was
+expected, otherwise WITHDRAWN. Late positions that fall inside a silence split it: each
+part stands or falls on its own length.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from mista.detect._common import (
     without_tracks,
 )
 from mista.detect.base import AlertDraft, History, register
-from mista.fuse.chunk import FusedChunk, IdentityKind, TrackPoints
+from mista.detect.config import GapConfig
+from mista.fuse.chunk import FusedChunk, IdentityKind, PointFlag, TrackPoints
 from mista.model import AlertStatus
 
 
@@ -67,7 +74,8 @@ class GapDetector:
         self.config = config_of(settings).gap
         self._last: dict[int, Fix] = {}  # track -> its latest good fix
         self._open: dict[int, tuple[Key, str]] = {}  # track -> (key, level) of its silence
-        self._reception = Reception(self.config.reception_cell_deg, self.config.reception_margin_s)
+        self._reception = Reception(self.config)
+        self._interval: dict[int, float] = {}  # track -> its typical interval between fixes
         self._ledger = Ledger()
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
@@ -75,8 +83,8 @@ class GapDetector:
         if chunk.revised:
             out += self._reevaluate(chunk.revised, chunk.watermark, history)
         points = without_tracks(chunk.points, chunk.revised)
-        out += self._scan(points, history)
         self._reception.hear(chunk.points)
+        out += self._scan(points, history)
         for event in chunk.identity:
             if event.kind == IdentityKind.MMSI_CHANGE and event.other_track is not None:
                 out += self._continued(event.other_track, event.t, history)
@@ -103,7 +111,7 @@ class GapDetector:
     # -- scanning ---------------------------------------------------------------------------
 
     def _scan(self, points: TrackPoints, history: History) -> list[AlertDraft]:
-        good = points.good() & (points.mmsi >= 0)  # AIS tracks only: radar is not expected
+        good = _heard(points)
         if not good.all():
             points = points.take(good)
         n = len(points)
@@ -128,8 +136,8 @@ class GapDetector:
             after = _fix(points, row)
             if is_first[row] and number in self._open:
                 out += self._end_silence(number, before, after, after.t, history)
-            elif after.t - before.t >= self.config.gap_s and self._reception.heard_between(
-                before, after.t
+            elif after.t - before.t >= self.config.gap_s and self._expected(
+                number, before, after, after.t
             ):
                 out += self._state(number, before, after, after.t, AlertStatus.CLOSED, history)
         for number, row in zip(numbers, firsts.tolist(), strict=True):
@@ -137,6 +145,7 @@ class GapDetector:
                 out += self._end_silence(
                     number, self._last[number], _fix(points, row), 0.0, history
                 )
+        self._measure_intervals(points, firsts)
         columns = (points.t, points.lat, points.lon, points.seq, points.label_no)
         latest = zip(numbers, *(column[lasts].tolist() for column in columns), strict=True)
         for number, t_s, lat, lon, seq, label_no in latest:
@@ -149,7 +158,7 @@ class GapDetector:
         """The open silence of ``number`` ended at ``after`` (``None``: at ``watermark``)."""
         key, _ = self._open.pop(number)
         end = after.t if after is not None else watermark
-        if end - before.t >= self.config.gap_s:
+        if end - before.t >= self.config.gap_s and self._expected(number, before, after, end):
             return self._state(number, before, after, end, AlertStatus.CLOSED, history)
         withdrawn = self._ledger.withdraw(key)
         return [withdrawn] if withdrawn is not None else []
@@ -165,10 +174,39 @@ class GapDetector:
             current = self._open.get(number)
             if current is not None and current[1] == self._level(watermark - fix.t):
                 continue
-            if current is None and not self._reception.heard_since(fix):
+            if not self._expected(number, fix, None, watermark):
                 continue
             out += self._state(number, fix, None, watermark, AlertStatus.OPEN, history)
         return out
+
+    def _measure_intervals(self, points: TrackPoints, firsts: I64) -> None:
+        """Each track's typical interval between fixes heard close together (within one
+        pass or one receiver's coverage): the mean of this chunk's, when it has some."""
+        n = len(points)
+        if n < 2:
+            return
+        dt = np.diff(points.t)
+        close = (points.track[1:] == points.track[:-1]) & (dt > 0) & (dt < _CLOSE_S)
+        close[firsts[1:] - 1] = False
+        rows = np.flatnonzero(close)
+        if rows.shape[0] == 0:
+            return
+        numbers, inverse = np.unique(points.track[rows + 1], return_inverse=True)
+        sums = np.bincount(inverse, weights=dt[rows])
+        counts = np.bincount(inverse)
+        for number, mean in zip(numbers.tolist(), (sums / counts).tolist(), strict=True):
+            self._interval[int(number)] = mean
+
+    def _expected(self, number: int, before: Fix, after: Fix | None, end: float) -> bool:
+        """Reception was expected during the silence from ``before`` to ``end``: the
+        chance that the vessel, at its own reporting interval, went unheard in every slot
+        others were heard near it is at most ``max_chance``."""
+        config = self.config
+        interval = max(self._interval.get(number, config.unknown_interval_s), _FORWARD_S)
+        reports = config.pass_s / interval
+        miss = (1.0 - config.report_probability) ** reports
+        slots = self._reception.slots_heard(before, after, end)
+        return slots > 0 and miss**slots <= config.max_chance
 
     def _level(self, silence_s: float) -> str:
         return "gap" if silence_s >= self.config.gap_s else "possible"
@@ -250,21 +288,35 @@ class GapDetector:
         fix = self._last.get(number)
         if fix is None or watermark - fix.t < self.config.possible_s:
             return []
-        if not self._reception.heard_since(fix):
+        if not self._expected(number, fix, None, watermark):
             return []
         return self._state(number, fix, None, watermark, AlertStatus.OPEN, history)
 
 
-class Reception:
-    """Where and when any AIS position was heard: per cell of ``cell_deg`` degrees, the
-    hours with a fix. A silence is one where reception was expected when a neighbouring
-    cell (3 x 3 around the last fix) heard someone during it."""
+def _heard(points: TrackPoints) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """AIS positions the vessel sent (radar is not expected; an outlier is another
+    transmitter's)."""
+    mask: np.ndarray[Any, np.dtype[np.bool_]] = (points.mmsi >= 0) & (
+        (points.flags & np.uint16(PointFlag.OUTLIER)) == 0
+    )
+    return mask
 
-    def __init__(self, cell_deg: float, margin_s: float) -> None:
-        self._cell_deg = cell_deg
-        self._margin_s = margin_s
-        self._hours: dict[int, set[int]] = {}
-        self._latest: dict[int, int] = {}
+
+#: Fixes closer than this are from one pass or one receiver: they measure the rate.
+_CLOSE_S = 900.0
+#: Networks forward at most one report per vessel per minute.
+_FORWARD_S = 60.0
+
+
+class Reception:
+    """Where and when any AIS position was heard: per cell of ``reception_cell_deg``
+    degrees, the slots (``reception_slot_s``) with a fix."""
+
+    def __init__(self, config: GapConfig) -> None:
+        self._cell_deg = config.reception_cell_deg
+        self._slot_s = config.reception_slot_s
+        self._margin_s = config.reception_margin_s
+        self._slots: dict[int, set[int]] = {}
 
     def _cells(self, lat: F64, lon: F64) -> I64:
         row = np.floor((lat + 90.0) / self._cell_deg).astype(np.int64)
@@ -273,31 +325,34 @@ class Reception:
         return cells
 
     def hear(self, points: TrackPoints) -> None:
-        heard = points.good() & (points.mmsi >= 0)
+        heard = _heard(points)
         if not heard.any():
             return
         cells = self._cells(points.lat[heard], points.lon[heard])
-        hours = np.floor(points.t[heard] / 3600.0).astype(np.int64)
-        for cell, hour in set(zip(cells.tolist(), hours.tolist(), strict=True)):
-            self._hours.setdefault(cell, set()).add(hour)
-            if hour > self._latest.get(cell, -1):
-                self._latest[cell] = hour
+        slots = np.floor(points.t[heard] / self._slot_s).astype(np.int64)
+        for cell, slot in set(zip(cells.tolist(), slots.tolist(), strict=True)):
+            self._slots.setdefault(cell, set()).add(slot)
 
-    def _around(self, fix: Fix) -> list[int]:
-        [centre] = self._cells(np.array([fix.lat]), np.array([fix.lon])).tolist()
-        return [centre + dr * 100_000 + dc for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
-
-    def heard_since(self, fix: Fix) -> bool:
-        """Someone was heard near ``fix`` after it (by more than the margin)."""
-        first = math.floor((fix.t + self._margin_s) / 3600.0)
-        return any(self._latest.get(cell, -1) >= first for cell in self._around(fix))
-
-    def heard_between(self, fix: Fix, until: float) -> bool:
-        """Someone was heard near ``fix`` during the silence from it to ``until``."""
-        first = math.floor((fix.t + self._margin_s) / 3600.0)
-        last = math.floor((until - self._margin_s) / 3600.0)
-        return any(
-            hour in self._hours.get(cell, ())
-            for cell in self._around(fix)
-            for hour in range(first, last + 1)
+    def slots_heard(self, before: Fix, after: Fix | None, end: float) -> int:
+        """How many slots of the silence from ``before`` to ``end`` (past the margin at
+        each end) heard someone in the 3 x 3 cells around the vessel's likely position:
+        on the line to ``after`` (its next fix), or at ``before`` when there is none."""
+        # Only slots wholly inside the silence less its margins.
+        first = math.ceil((before.t + self._margin_s) / self._slot_s)
+        last = math.floor((end - self._margin_s) / self._slot_s) - 1
+        if last < first:
+            return 0
+        slots = np.arange(first, last + 1, dtype=np.int64)
+        mid_t = (slots + 0.5) * self._slot_s
+        lat = np.full(slots.shape[0], before.lat)
+        lon = np.full(slots.shape[0], before.lon)
+        if after is not None and after.t > before.t:
+            share = np.clip((mid_t - before.t) / (after.t - before.t), 0.0, 1.0)
+            lat = lat + share * (after.lat - before.lat)
+            lon = lon + share * (after.lon - before.lon)
+        centres = self._cells(lat, lon).tolist()
+        offsets = [dr * 100_000 + dc for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
+        return sum(
+            any(slot in self._slots.get(centre + offset, ()) for offset in offsets)
+            for slot, centre in zip(slots.tolist(), centres, strict=True)
         )
