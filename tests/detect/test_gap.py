@@ -10,6 +10,7 @@ from mista.detect._common import concat
 from mista.detect.base import AlertDraft
 from mista.detect.gap import GapDetector
 from mista.fuse.chunk import PointFlag, TrackPoints
+from mista.geo import Ports
 from mista.model import AlertStatus
 from tests.detect.builders import (
     HOUR,
@@ -192,3 +193,17 @@ def test_positions_on_land_or_too_fast_end_a_silence() -> None:
         t = T0 + np.r_[0.0, 7 * HOUR, 14 * HOUR]
         points = [track(1, t, LAT, LON, flags=[0, int(flag), 0]), witness(15)]
         assert standing(feed(GapDetector(detect_settings()), points)) == []
+
+
+def test_a_silence_that_starts_or_ends_near_a_port_is_no_gap() -> None:
+    before = T0 + np.arange(0, HOUR + 1, MINUTE)
+    after = T0 + 14 * HOUR + np.arange(0, HOUR + 1, MINUTE)
+    t = np.r_[before, after]
+    lats = np.r_[np.full(before.shape[0], LAT), np.full(after.shape[0], LAT + 0.6)]
+    heard = [track(1, t, lats, LON), witness(16)]
+    found = {}
+    for name, port_lat in (("none", LAT + 5.0), ("start", LAT), ("end", LAT + 0.6)):
+        ports = Ports([name], [LON + 0.1], [port_lat])  # 11 km east of one end
+        drafts = feed(GapDetector({**detect_settings(), "ports": ports}), heard)
+        found[name] = [d.evidence["level"] for d in standing(drafts) if d.tracks == ("ais:1",)]
+    assert found == {"none": ["gap"], "start": [], "end": []}

@@ -61,6 +61,10 @@ class GapConfig:
     pass_s: float = 600.0
     unknown_interval_s: float = 600.0
     max_chance: float = 0.01
+    # A silence that starts or ends this close to a port is no gap: the vessel may be
+    # moored there (reporting only every 3 min, or switched off alongside); GFW counts
+    # gaps at sea.
+    min_port_distance_m: float = 20 * NAUTICAL_MILE_M
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ the track is still silent): any position the vessel sent ends a silence, even on
 or at an implausible speed (it was transmitting), but not an outlier (another
 transmitter's). A silence counts only where reception was expected: others were heard
 near the vessel in enough separate slots (satellite passes) that, at the vessel's own
-reporting rate, missing all of them by chance is unlikely (:meth:`GapDetector._expected`).
+reporting rate, missing all of them by chance is unlikely (:meth:`GapDetector._expected`),
+and away from ports (a vessel moored there may report rarely or be switched off).
 
 Levels (evidence ``"level"``): ``"possible"`` after 6 h of silence (Skylight's "possible
 dark activity"), ``"gap"`` at 12 h (Global Fishing Watch's AIS gap). A silence is an OPEN
@@ -33,12 +34,14 @@ from mista.detect._common import (
     config_of,
     make_draft,
     reach_back,
+    setting,
     track_id,
     without_tracks,
 )
 from mista.detect.base import AlertDraft, History, register
 from mista.detect.config import GapConfig
 from mista.fuse.chunk import FusedChunk, IdentityKind, PointFlag, TrackPoints
+from mista.geo import Ports
 from mista.model import AlertStatus
 
 
@@ -75,6 +78,7 @@ class GapDetector:
         self._last: dict[int, Fix] = {}  # track -> its latest good fix
         self._open: dict[int, tuple[Key, str]] = {}  # track -> (key, level) of its silence
         self._reception = Reception(self.config)
+        self._ports = setting(settings, "ports", Ports)
         self._interval: dict[int, float] = {}  # track -> its typical interval between fixes
         self._ledger = Ledger()
 
@@ -200,8 +204,15 @@ class GapDetector:
     def _expected(self, number: int, before: Fix, after: Fix | None, end: float) -> bool:
         """Reception was expected during the silence from ``before`` to ``end``: the
         chance that the vessel, at its own reporting interval, went unheard in every slot
-        others were heard near it is at most ``max_chance``."""
+        others were heard near it is at most ``max_chance``, and neither end of the
+        silence is near a port."""
         config = self.config
+        ends = [before] if after is None else [before, after]
+        _, port_m = self._ports.nearest(
+            np.array([fix.lon for fix in ends]), np.array([fix.lat for fix in ends])
+        )
+        if bool((port_m < config.min_port_distance_m).any()):
+            return False
         interval = max(self._interval.get(number, config.unknown_interval_s), _FORWARD_S)
         reports = config.pass_s / interval
         miss = (1.0 - config.report_probability) ** reports
