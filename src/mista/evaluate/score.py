@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from mista.detect.pipeline import ASSOCIATED_CONTACT
 from mista.evaluate.scenario import Scenario, TruthEvent, load_truth_events
@@ -242,11 +243,20 @@ def _observable(
                 rows.append((index, part, mmsi, event.start - before, event.end + after, need))
     seen = [event.kind != "dark-vessel" and not event.mmsis for event in events]
     if rows:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE seen_windows "
-            "(idx INTEGER, part INTEGER, mmsi BIGINT, lo DOUBLE, hi DOUBLE, need INTEGER)"
+        columns = list(zip(*rows, strict=True))
+        windows = pa.table(
+            {
+                "idx": pa.array(columns[0], pa.int32()),
+                "part": pa.array(columns[1], pa.int32()),
+                "mmsi": pa.array(columns[2], pa.int64()),
+                "lo": pa.array(columns[3], pa.float64()),
+                "hi": pa.array(columns[4], pa.float64()),
+                "need": pa.array(columns[5], pa.int32()),
+            }
         )
-        con.executemany("INSERT INTO seen_windows VALUES (?, ?, ?, ?, ?, ?)", rows)
+        con.register("seen_windows_input", windows)
+        con.execute("CREATE OR REPLACE TEMP TABLE seen_windows AS SELECT * FROM seen_windows_input")
+        con.unregister("seen_windows_input")
         counted = con.execute(
             """
             SELECT w.idx, bool_and(w.n >= w.need) FROM (
