@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mista.detect.base import AlertDraft
 from mista.detect.spoofing import SpoofingDetector, fit_circle
 from mista.fuse.chunk import PointFlag
 from mista.model import AlertStatus
@@ -76,7 +77,9 @@ def test_good_points_are_never_spoofing() -> None:
 
 def test_flagged_points_hours_apart_are_separate_runs() -> None:
     t = T0 + np.r_[0.0, 60, 120, 3 * HOUR, 3 * HOUR + 60]
-    drafts = feed(SpoofingDetector(settings()), track(4, t, LAT, LON, flags=SPEED))
+    # The second run is 330 km from the first's end: no vessel went from one to the other.
+    lat = LAT + np.r_[0.0, 0.0, 0.0, 3.0, 3.0]
+    drafts = feed(SpoofingDetector(settings()), track(4, t, lat, LON, flags=SPEED))
     [alert] = standing(drafts)
     assert alert.evidence["points"] == 3
 
@@ -120,3 +123,28 @@ def test_a_long_spoof_is_open_while_it_lasts() -> None:
     t = minutes(0, 1)
     drafts = feed(SpoofingDetector(settings()), track(4, t, LAT, LON, flags=SPEED), finish=False)
     assert [d.status for d in drafts] == [AlertStatus.OPEN]
+
+
+def shared_mmsi(far_lat_step: float) -> list[AlertDraft]:
+    """A vessel heard every minute at sea; every 2 h for 5 minutes its MMSI is heard 10
+    degrees north (outliers), the far positions moving ``far_lat_step`` degrees a time."""
+    t = T0 + np.arange(0, 7 * HOUR, MINUTE)
+    cycle = (t - T0) % (2 * HOUR)
+    far = cycle < 5 * MINUTE
+    lat = np.where(far, LAT + 10.0 + far_lat_step * ((t - T0) // (2 * HOUR)), LAT)
+    flags = np.where(far, OUTLIER, 0).tolist()
+    return feed(SpoofingDetector(settings()), track(4, t, lat, LON, flags=flags))
+
+
+def test_a_second_transmitter_that_keeps_coming_back_is_no_spoofing() -> None:
+    # 0.1 degree (11 km) in 2 h: the far positions are one vessel's path.
+    drafts = shared_mmsi(0.1)
+    assert standing(drafts) == []
+    raised = {d.key for d in drafts if d.status != AlertStatus.WITHDRAWN}
+    assert raised  # the first excursion was raised, then withdrawn when the next came
+    assert {d.key for d in drafts if d.status == AlertStatus.WITHDRAWN} == raised
+
+
+def test_excursions_no_vessel_could_link_are_each_spoofing() -> None:
+    # 2 degrees (220 km) in 2 h is 60 kn: separate jumps.
+    assert len(standing(shared_mmsi(2.0))) == 4

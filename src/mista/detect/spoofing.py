@@ -5,6 +5,11 @@ a coarse coastline puts harbour and river berths on land), ``"speed"`` (implied 
 over 30 kn from the track, or a short-lived segment of a split MMSI: GFW's segmenter
 rule), and ``"circle"`` (outlier positions that lie on a circle: a replayed or generated
 track). Unlike the other detectors this one reads the flagged points, not the good ones.
+
+A speed run that takes up where an earlier one of the same track left off (reachable from
+its last point below the implausible speed) is a second transmitter using the MMSI, not a
+spoof: a spoof is one excursion, a shared MMSI keeps coming back along its own path. Both
+runs are then no spoofing (an alert already raised for the earlier one is withdrawn).
 """
 
 from __future__ import annotations
@@ -15,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from mista.detect._common import EARTH_RADIUS_M, KNOT_M_S, config_of, flat_distance_m, setting
+from mista.detect._common import (
+    EARTH_RADIUS_M,
+    KNOT_M_S,
+    Key,
+    config_of,
+    flat_distance_m,
+    setting,
+)
 from mista.detect._runs import F64, Marks, Run, RunDetector
 from mista.detect.base import AlertDraft, History, register
 from mista.fuse.chunk import FusedChunk, PointFlag, TrackPoints
@@ -26,6 +38,10 @@ _REASONS = {_LAND: "land", _SPEED: "speed"}
 _SPEED_FLAGS = np.uint16(PointFlag.IMPLAUSIBLE_SPEED | PointFlag.OUTLIER)
 _OUTLIER = np.uint16(PointFlag.OUTLIER)
 _LAND_FLAG = np.uint16(PointFlag.ON_LAND)
+
+
+#: Speed runs are remembered this long after they end, to link a second transmitter's.
+_EXCURSION_MEMORY_S = 6 * 3600.0
 
 
 @register("spoofing")
@@ -45,6 +61,11 @@ class SpoofingDetector(RunDetector):
         self._land = setting(settings, "land", LandMask)
         self._ports = setting(settings, "ports", Ports)
         self._sound: dict[int, tuple[float, float, float]] = {}  # track -> last sound t, lat, lon
+        # track -> its recent speed runs by start time, and the start times of those found
+        # to be a second transmitter's.
+        self._excursions: dict[int, dict[float, Run]] = {}
+        self._shared: set[tuple[int, float]] = set()
+        self._withdrawn: list[AlertDraft] = []
 
     def select(self, points: TrackPoints) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Only tracks with a flagged point in the chunk (their unflagged points tell
@@ -103,7 +124,50 @@ class SpoofingDetector(RunDetector):
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         out = super().update(chunk, history)
         self._remember_sound(chunk.points)
+        return self._take_withdrawn(out)
+
+    def finish(self, watermark: float, history: History) -> list[AlertDraft]:
+        return self._take_withdrawn(super().finish(watermark, history))
+
+    def _take_withdrawn(self, out: list[AlertDraft]) -> list[AlertDraft]:
+        out += self._withdrawn
+        self._withdrawn = []
         return out
+
+    def _second_transmitter(self, run: Run) -> bool:
+        """``run`` (a speed run) goes on from an earlier speed run of its track at a
+        plausible speed: both are a second transmitter's. Remembers ``run``."""
+        mine = self._excursions.setdefault(run.track, {})
+        mine[run.start] = run
+        for start in [s for s, r in mine.items() if r.end < run.start - _EXCURSION_MEMORY_S]:
+            del mine[start]
+        linked = False
+        for earlier in mine.values():
+            if earlier.end >= run.start:
+                continue
+            metres = flat_distance_m(
+                np.array([earlier.end_lat]),
+                np.array([earlier.end_lon]),
+                np.array([run.lat]),
+                np.array([run.lon]),
+            )
+            speed_kn = float(metres[0]) / max(run.start - earlier.end, 1.0) / KNOT_M_S
+            if speed_kn > self.config.max_speed_kn:
+                continue
+            linked = True
+            if (earlier.track, earlier.start) not in self._shared:
+                self._shared.add((earlier.track, earlier.start))
+                self._withdraw(earlier.key)
+        if linked:
+            self._shared.add((run.track, run.start))
+        return (run.track, run.start) in self._shared
+
+    def _withdraw(self, key: Key | None) -> None:
+        if key is None:
+            return
+        withdrawn = self._ledger.withdraw(key)
+        if withdrawn is not None:
+            self._withdrawn.append(withdrawn)
 
     def _remember_sound(self, points: TrackPoints) -> None:
         """Each track's last point with no doubt about it (sorted by track and time)."""
@@ -142,7 +206,10 @@ class SpoofingDetector(RunDetector):
         return inland
 
     def qualifies(self, run: Run) -> bool:
-        """Enough points; on land, reached by a jump (or with nothing known before)."""
+        """Enough points; on land, reached by a jump (or with nothing known before); for
+        speed, not a second transmitter's."""
+        if run.tag == _SPEED and self._second_transmitter(run):
+            return False
         if run.points < self.config.min_points:
             return False
         return run.tag != _LAND or run.value_max != 0.0
