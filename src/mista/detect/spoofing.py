@@ -40,8 +40,9 @@ _OUTLIER = np.uint16(PointFlag.OUTLIER)
 _LAND_FLAG = np.uint16(PointFlag.ON_LAND)
 
 
-#: Speed runs are remembered this long after they end, to link a second transmitter's.
-_EXCURSION_MEMORY_S = 6 * 3600.0
+#: Speed runs are remembered this long after they end, to link a second transmitter's
+#: (offshore it may be heard only on the odd satellite pass, hours apart).
+_EXCURSION_MEMORY_S = 24 * 3600.0
 
 
 @register("spoofing")
