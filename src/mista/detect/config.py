@@ -106,6 +106,10 @@ class PortVisitConfig:
     exit_m: float = 4000.0  # GFW: and ends beyond 4 km (hysteresis)
     min_duration_s: float = 1800.0  # a drive-by is not a visit: 30 min inside at least
     max_gap_s: float = 24 * HOUR_S  # AIS off while moored does not end a visit
+    # A vessel stopped inside (below this speed) and silent since for silence_s or more is
+    # presumed still in port: satellite passes, hours apart, see a moored ship for minutes.
+    stationary_kn: float = 0.5
+    silence_s: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +159,10 @@ class CloseApproachConfig:
 class SharedMmsiConfig:
     """``shared-mmsi``: two vessels transmitting one MMSI (the fuser's identity events)."""
 
-    merge_s: float = HOUR_S  # repeated shared-MMSI events within this time extend one alert
+    # Shared-MMSI events on one MMSI within this time extend one alert: a cloned MMSI stays
+    # in use for days, and satellite AIS shows each vessel a few fixes a pass, hours apart,
+    # so the evidence comes in bursts; an analyst gets one alert a day per MMSI.
+    merge_s: float = 24 * HOUR_S
     revert_s: float = 12 * HOUR_S  # a name going back within this time: two vessels, one MMSI
 
 
