@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from mista.detect.identity import IdentityChangeDetector, SharedMmsiDetector
 from mista.fuse.chunk import FusedChunk, IdentityEvent, IdentityKind, TrackPoints
 from mista.model import AlertStatus
@@ -150,14 +152,10 @@ def test_every_track_on_one_mmsi_joins_its_one_shared_mmsi_alert() -> None:
     detector = SharedMmsiDetector(settings())
     memory = memory_of(1, 2, 3)
     first = event(IdentityKind.SHARED_MMSI, T0, other=2)
-    again = IdentityEvent(**{**_fields(first), "track": 3, "t": T0 + 2 * HOUR})
+    again = dataclasses.replace(first, track=3, t=T0 + 2 * HOUR)
     drafts = detector.update(chunk(T0, first), memory)
     drafts += detector.update(chunk(T0 + 2 * HOUR, again), memory)
     drafts += detector.finish(T0 + 3 * HOUR, memory)
     assert len({d.key for d in drafts}) == 1
     assert drafts[-1].tracks == ("ais:1", "ais:2", "ais:3")
     assert drafts[-1].evidence["events"] == 2
-
-
-def _fields(e: IdentityEvent) -> dict[str, object]:
-    return {name: getattr(e, name) for name in IdentityEvent.__dataclass_fields__}
