@@ -12,6 +12,7 @@ from tests.detect.builders import (
     HOUR,
     MINUTE,
     T0,
+    Memory,
     east_of,
     feed,
     settings,
@@ -90,3 +91,35 @@ def test_berths_the_coarse_land_mask_puts_on_land_are_still_visits() -> None:
     assert alert.end - alert.start == 34 * MINUTE
     outliers = track(3, t, LAT, lon, sog=0.0, flags=int(PointFlag.OUTLIER))
     assert feed(PortVisitDetector(settings()), outliers) == []
+
+
+def satellite_pass(inside_sog: float, *, then_out_after_s: float) -> np.ndarray:
+    """Three fixes a minute apart 1 km from the port, then one 20 km out later."""
+    t = T0 + np.array([0.0, MINUTE, 2 * MINUTE, 2 * MINUTE + then_out_after_s])
+    lon = np.array([at(1_000.0)] * 3 + [at(20_000.0)])
+    sog = np.array([inside_sog] * 3 + [12.0])
+    return feed(PortVisitDetector(settings()), track(3, t, LAT, lon, sog=sog))
+
+
+def test_a_stopped_vessel_seen_by_one_satellite_pass_is_on_a_visit() -> None:
+    # Seen for 2 min, stopped, then not until 3 h later outside: it was not seen leaving.
+    [alert] = standing(satellite_pass(0.0, then_out_after_s=3 * HOUR))
+    assert alert.evidence["presumed_duration_s"] == pytest.approx(3 * HOUR + 2 * MINUTE)
+    assert alert.end - alert.start == 2 * MINUTE
+
+
+def test_a_vessel_under_way_seen_by_one_pass_is_a_drive_by() -> None:
+    assert standing(satellite_pass(8.0, then_out_after_s=3 * HOUR)) == []
+
+
+def test_a_stopped_vessel_seen_leaving_soon_after_is_no_visit() -> None:
+    # The next fix, 20 min later, is already outside: at most 22 min in port.
+    assert standing(satellite_pass(0.0, then_out_after_s=20 * MINUTE)) == []
+
+
+def test_a_stopped_vessel_last_heard_in_port_stays_in_port() -> None:
+    t = T0 + np.array([0.0, MINUTE, 2 * MINUTE])
+    detector = PortVisitDetector(settings())
+    drafts = feed(detector, track(3, t, LAT, at(1_000.0), sog=0.0), finish=False)
+    assert standing(drafts) == []  # only 10 min of stream time so far
+    assert standing(drafts + detector.finish(T0 + HOUR, Memory())) != []

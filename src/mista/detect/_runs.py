@@ -63,6 +63,7 @@ class Run:
     end_lon: float = math.nan
     key: Key | None = None
     opened: bool = False
+    next_t: float = math.nan  # the track's first selected point after the run, once seen
 
     @property
     def duration_s(self) -> float:
@@ -151,9 +152,11 @@ class RunDetector(ABC):
         present = np.unique(track)
         if index.shape[0] == 0:
             if self.broken_by_other_points:
+                first_t = _first_times(track, t)
                 for number in present.tolist():
                     run = self._open.pop(number, None)
                     if run is not None:
+                        run.next_t = first_t[number]
                         out += self._close(run, history)
             return out
         # Where a new run begins among the marked points.
@@ -212,11 +215,16 @@ class RunDetector(ABC):
                 out += self._opened(run, history)
             else:
                 self._open.pop(number, None)
+                if self.broken_by_other_points and not still_open:
+                    run.next_t = float(t[segments.last_row[k] + 1])
                 out += self._close(run, history)
         if self.broken_by_other_points:
+            first_t = _first_times(track, t)
             for number in present.tolist():
                 if number not in continued and number in self._open:
-                    out += self._close(self._open.pop(number), history)
+                    run = self._open.pop(number)
+                    run.next_t = first_t[number]
+                    out += self._close(run, history)
         return out
 
     def _expire(self, watermark: float, history: History) -> list[AlertDraft]:
@@ -310,6 +318,12 @@ class RunDetector(ABC):
                 if withdrawn is not None:
                     out.append(withdrawn)
         return out
+
+
+def _first_times(track: I64, t: F64) -> dict[int, float]:
+    """Each track's first time among points sorted by track."""
+    firsts = np.flatnonzero(np.r_[True, track[1:] != track[:-1]])
+    return dict(zip(track[firsts].tolist(), t[firsts].tolist(), strict=True))
 
 
 @dataclass(slots=True)

@@ -1,8 +1,14 @@
 """``port-visit``: a vessel within 3 km of a port, until it is beyond 4 km, for at least
-30 min (Global Fishing Watch's anchorage hysteresis; thresholds in ``PortVisitConfig``)."""
+30 min (Global Fishing Watch's anchorage hysteresis; thresholds in ``PortVisitConfig``).
+
+A satellite pass sees a moored vessel for a few minutes, hours apart: a vessel stopped in
+port (below ``stationary_kn``) and not heard since for ``silence_s`` or more is presumed
+still there (it was not seen leaving), so its visit counts from its first fix inside to
+the latest time the node knows of (the watermark). A drive-by is under way, never stopped."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,8 +16,8 @@ import numpy as np
 
 from mista.detect._common import I64, DistanceMemo, config_of, setting
 from mista.detect._runs import F64, Bools, Marks, Run, RunDetector
-from mista.detect.base import register
-from mista.fuse.chunk import PointFlag, TrackPoints
+from mista.detect.base import AlertDraft, History, register
+from mista.fuse.chunk import FusedChunk, PointFlag, TrackPoints
 from mista.geo import Ports
 
 _OUTSIDE, _INSIDE, _UNDECIDED = 0, 1, -1
@@ -31,6 +37,19 @@ class PortVisitDetector(RunDetector):
         self.max_gap_s = self.config.max_gap_s
         self._ports = setting(settings, "ports", Ports)
         self._memo = DistanceMemo()
+        self._watermark = -np.inf
+
+    def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
+        self._watermark = max(self._watermark, chunk.watermark)
+        out = super().update(chunk, history)
+        # Stopped vessels not heard since: their visits may qualify by the time passed.
+        for run in list(self._open.values()):
+            out += self._opened(run, history)
+        return out
+
+    def finish(self, watermark: float, history: History) -> list[AlertDraft]:
+        self._watermark = max(self._watermark, watermark)
+        return super().finish(watermark, history)
 
     def select(self, points: TrackPoints) -> Bools:
         """Good points, and points flagged only as on land: a coarse coastline puts many
@@ -73,7 +92,17 @@ class PortVisitDetector(RunDetector):
         return port, distance
 
     def qualifies(self, run: Run) -> bool:
-        return run.duration_s >= self.config.min_duration_s
+        return self._presumed_duration_s(run) >= self.config.min_duration_s
+
+    def _presumed_duration_s(self, run: Run) -> float:
+        """The run's span, or for a stopped vessel silent since its last fix inside, the
+        time from its first fix inside to the track's next fix (outside), or to the watermark
+        when there is none yet (it was not seen leaving)."""
+        last_known = self._watermark if math.isnan(run.next_t) else run.next_t
+        stopped = run.mean_speed_kn < self.config.stationary_kn
+        if stopped and last_known - run.end >= self.config.silence_s:
+            return max(run.duration_s, last_known - run.start)
+        return run.duration_s
 
     def evidence(self, run: Run) -> dict[str, Any]:
         index = run.subject
@@ -82,11 +111,14 @@ class PortVisitDetector(RunDetector):
             "port_lat": float(self._ports.lat[index]),
             "port_lon": float(self._ports.lon[index]),
             "duration_s": run.duration_s,
+            "presumed_duration_s": self._presumed_duration_s(run),
             "min_distance_m": round(run.value_min, 1),
             "points": run.points,
             "thresholds": {
                 "entry_m": self.config.entry_m,
                 "exit_m": self.config.exit_m,
                 "min_duration_s": self.config.min_duration_s,
+                "stationary_kn": self.config.stationary_kn,
+                "silence_s": self.config.silence_s,
             },
         }
