@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mista.detect.base import AlertDraft
 from mista.detect.port_visit import PortVisitDetector
 from mista.fuse.chunk import PointFlag
 from mista.model import AlertStatus
@@ -28,7 +29,9 @@ def at(metres: float) -> float:
     return east_of(LAT, 71.0, metres)
 
 
-def visit(distances_m: np.ndarray, *, step_s: float = MINUTE, finish: bool = True):
+def visit(
+    distances_m: np.ndarray, *, step_s: float = MINUTE, finish: bool = True
+) -> list[AlertDraft]:
     t = T0 + np.arange(distances_m.shape[0]) * step_s
     lon = np.array([at(d) for d in distances_m])
     return feed(PortVisitDetector(settings()), track(3, t, LAT, lon, sog=0.0), finish=finish)
@@ -36,7 +39,10 @@ def visit(distances_m: np.ndarray, *, step_s: float = MINUTE, finish: bool = Tru
 
 def approach(inside_min: int, *, inside_m: float = 1_000.0) -> np.ndarray:
     """From 10 km out, ``inside_min`` minutes at ``inside_m``, back out to 10 km."""
-    return np.r_[np.full(10, 10_000.0), np.full(inside_min + 1, inside_m), np.full(10, 10_000.0)]
+    out: np.ndarray = np.r_[
+        np.full(10, 10_000.0), np.full(inside_min + 1, inside_m), np.full(10, 10_000.0)
+    ]
+    return out
 
 
 def test_forty_minutes_within_a_kilometre_is_a_visit() -> None:
@@ -93,7 +99,7 @@ def test_berths_the_coarse_land_mask_puts_on_land_are_still_visits() -> None:
     assert feed(PortVisitDetector(settings()), outliers) == []
 
 
-def satellite_pass(inside_sog: float, *, then_out_after_s: float) -> np.ndarray:
+def satellite_pass(inside_sog: float, *, then_out_after_s: float) -> list[AlertDraft]:
     """Three fixes a minute apart 1 km from the port, then one 20 km out later."""
     t = T0 + np.array([0.0, MINUTE, 2 * MINUTE, 2 * MINUTE + then_out_after_s])
     lon = np.array([at(1_000.0)] * 3 + [at(20_000.0)])
