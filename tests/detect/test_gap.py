@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -149,7 +151,7 @@ def test_a_silence_where_nobody_else_was_heard_is_no_gap() -> None:
     before = T0 + np.arange(0, HOUR + 1, MINUTE)
     after = T0 + 15 * HOUR + np.arange(0, HOUR + 1, MINUTE)
     t = np.r_[before, after]
-    witness = track(3, T0 + np.arange(0, 16 * HOUR, 10 * MINUTE), LAT + 1.0, LON + 1.0)
+    witness = track(3, T0 + np.arange(0, 16 * HOUR, 10 * MINUTE), LAT + 0.5, LON + 0.5)
     heard = [track(1, t, LAT, LON), track(2, t + 30, LAT + 10.0, LON), witness]
     drafts = feed(GapDetector(detect_settings()), heard, chunk_s=1800.0)
     assert [d.tracks for d in standing(drafts)] == [("ais:1",)]  # track 2: nobody near it
@@ -207,3 +209,16 @@ def test_a_silence_that_starts_or_ends_near_a_port_is_no_gap() -> None:
         drafts = feed(GapDetector({**detect_settings(), "ports": ports}), heard)
         found[name] = [d.evidence["level"] for d in standing(drafts) if d.tracks == ("ais:1",)]
     assert found == {"none": ["gap"], "start": [], "end": []}
+
+
+def test_a_silence_while_the_mmsi_is_heard_on_another_track_is_no_gap() -> None:
+    # The fuser split the vessel: its MMSI goes on in track 2 while track 1 is silent.
+    before = T0 + np.arange(0, HOUR + 1, MINUTE)
+    after = T0 + 14 * HOUR + np.arange(0, HOUR + 1, MINUTE)
+    split = track(2, T0 + np.arange(2 * HOUR, 13 * HOUR, 10 * MINUTE), LAT + 2.0, LON + 2.0)
+    heard = [track(1, np.r_[before, after], LAT, LON), witness(16)]
+    alone = feed(GapDetector(detect_settings()), heard)
+    assert [d.tracks for d in standing(alone)] == [("ais:1",)]
+    split_mmsi = dataclasses.replace(split, mmsi=np.full(len(split), 419_000_001))
+    drafts = feed(GapDetector(detect_settings()), [*heard, split_mmsi])
+    assert [d for d in standing(drafts) if d.tracks == ("ais:1",)] == []

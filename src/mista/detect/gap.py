@@ -54,6 +54,7 @@ class Fix:
     lon: float
     seq: int
     label_no: int
+    mmsi: int
 
 
 def _fix(points: TrackPoints, row: int) -> Fix:
@@ -63,6 +64,7 @@ def _fix(points: TrackPoints, row: int) -> Fix:
         lon=float(points.lon[row]),
         seq=int(points.seq[row]),
         label_no=int(points.label_no[row]),
+        mmsi=int(points.mmsi[row]),
     )
 
 
@@ -150,10 +152,10 @@ class GapDetector:
                     number, self._last[number], _fix(points, row), 0.0, history
                 )
         self._measure_intervals(points, firsts)
-        columns = (points.t, points.lat, points.lon, points.seq, points.label_no)
+        columns = (points.t, points.lat, points.lon, points.seq, points.label_no, points.mmsi)
         latest = zip(numbers, *(column[lasts].tolist() for column in columns), strict=True)
-        for number, t_s, lat, lon, seq, label_no in latest:
-            self._last[number] = Fix(t_s, lat, lon, seq, label_no)
+        for number, t_s, lat, lon, seq, label_no, mmsi in latest:
+            self._last[number] = Fix(t_s, lat, lon, seq, label_no, mmsi)
         return out
 
     def _end_silence(
@@ -205,13 +207,16 @@ class GapDetector:
         """Reception was expected during the silence from ``before`` to ``end``: the
         chance that the vessel, at its own reporting interval, went unheard in every slot
         others were heard near it is at most ``max_chance``, and neither end of the
-        silence is near a port."""
+        silence is near a port, and its MMSI was not heard meanwhile on another track
+        (the fuser split the vessel's track)."""
         config = self.config
         ends = [before] if after is None else [before, after]
         _, port_m = self._ports.nearest(
             np.array([fix.lon for fix in ends]), np.array([fix.lat for fix in ends])
         )
         if bool((port_m < config.min_port_distance_m).any()):
+            return False
+        if self._reception.mmsi_heard(before, end):
             return False
         interval = max(self._interval.get(number, config.unknown_interval_s), _FORWARD_S)
         reports = config.pass_s / interval
@@ -328,6 +333,7 @@ class Reception:
         self._slot_s = config.reception_slot_s
         self._margin_s = config.reception_margin_s
         self._slots: dict[int, set[int]] = {}
+        self._mmsi_slots: dict[int, set[int]] = {}
 
     def _cells(self, lat: F64, lon: F64) -> I64:
         row = np.floor((lat + 90.0) / self._cell_deg).astype(np.int64)
@@ -343,6 +349,16 @@ class Reception:
         slots = np.floor(points.t[heard] / self._slot_s).astype(np.int64)
         for cell, slot in set(zip(cells.tolist(), slots.tolist(), strict=True)):
             self._slots.setdefault(cell, set()).add(slot)
+        for mmsi, slot in set(zip(points.mmsi[heard].tolist(), slots.tolist(), strict=True)):
+            self._mmsi_slots.setdefault(mmsi, set()).add(slot)
+
+    def mmsi_heard(self, before: Fix, end: float) -> bool:
+        """``before``'s MMSI was heard (on any track) during the silence from it to
+        ``end``, past the margins."""
+        first = math.ceil((before.t + self._margin_s) / self._slot_s)
+        last = math.floor((end - self._margin_s) / self._slot_s) - 1
+        heard = self._mmsi_slots.get(before.mmsi, set())
+        return any(slot in heard for slot in range(first, last + 1))
 
     def slots_heard(self, before: Fix, after: Fix | None, end: float) -> int:
         """How many slots of the silence from ``before`` to ``end`` (past the margin at
