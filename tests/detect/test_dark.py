@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mista.detect.base import AlertDraft
 from mista.detect.dark import DarkVesselDetector
 from mista.fuse.chunk import TrackKind
 from mista.model import AlertStatus
@@ -53,3 +54,33 @@ def test_it_closes_when_the_track_is_lost() -> None:
 def test_ais_tracks_are_never_dark() -> None:
     points = track(9, T0 + np.arange(20) * MINUTE, LAT, LON)
     assert feed(DarkVesselDetector(settings()), points) == []
+
+
+def two_tracks(gap_s: float, north_m: float) -> list[AlertDraft]:
+    """Dark track 9 for 30 min, then track 10 starting ``gap_s`` later, ``north_m`` on."""
+    memory = Memory(kinds={9: TrackKind.DARK, 10: TrackKind.DARK})
+    first_t = T0 + np.arange(16) * 2 * MINUTE
+    second_t = first_t[-1] + gap_s + np.arange(16) * 2 * MINUTE
+    first = track(9, first_t, LAT, LON, sog=np.nan, cog=np.nan)
+    second = track(10, second_t, LAT + north_m / 111_195.0, LON, sog=np.nan, cog=np.nan)
+    return feed(DarkVesselDetector(settings()), [first, second], memory=memory)
+
+
+def test_a_new_dark_track_where_one_was_lost_continues_its_alert() -> None:
+    drafts = two_tracks(2 * MINUTE, 800.0)
+    [alert] = standing(drafts)
+    assert alert.tracks == ("dark:9", "dark:10")
+    assert alert.start == T0
+    assert alert.end == T0 + (15 * 2 + 2 + 15 * 2) * MINUTE
+    assert alert.evidence["dark_tracks"] == 2
+    assert alert.evidence["contacts"] == 32
+    assert len({d.key for d in drafts}) == 1
+
+
+def test_a_new_dark_track_beyond_reach_is_another_vessel() -> None:
+    # 20 km in 2 min is 320 kn: not the lost vessel.
+    assert len(standing(two_tracks(2 * MINUTE, 20_000.0))) == 2
+
+
+def test_a_new_dark_track_long_after_the_loss_is_another_alert() -> None:
+    assert len(standing(two_tracks(2 * HOUR, 800.0))) == 2

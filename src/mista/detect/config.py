@@ -141,6 +141,10 @@ class DarkVesselConfig:
     min_contacts: int = 5  # confirmed after 5 contacts ...
     min_duration_s: float = 600.0  # ... over at least 10 min
     lost_after_s: float = 1800.0  # no contact for this long: the track ended
+    # A new dark track starting where an alert's track was lost (within lost_after_s, and
+    # this near plus what max_speed_kn covers in the gap) is the same vessel found again.
+    rejoin_m: float = 3000.0
+    max_speed_kn: float = 30.0  # GFW: faster is implausible
 
 
 @dataclass(frozen=True, slots=True)

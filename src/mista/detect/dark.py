@@ -1,7 +1,14 @@
 """``dark-vessel``: a radar track that no AIS track explains (the fuser's DARK tracks),
-confirmed after 5 contacts over at least 10 min. One alert per dark track: OPEN while it
+confirmed after 5 contacts over at least 10 min. One alert per dark vessel: OPEN while it
 is seen, CLOSED when no contact came for ``lost_after_s`` (start = first contact, end =
-last)."""
+last).
+
+A radar tracker loses a vessel now and then (a turn, contacts taken by a passing ship)
+and starts a new dark track on it. A new dark track that begins where an open alert's
+track was lost, within ``lost_after_s`` and no further than the vessel could have gone
+(``rejoin_m`` plus ``max_speed_kn``), continues that alert rather than raising another;
+the nearest such alert wins, and each alert takes one new track at a time.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +18,33 @@ from typing import Any
 
 import numpy as np
 
-from mista.detect._common import Evidence, Key, Ledger, config_of, make_draft, track_id
+from mista.detect._common import (
+    KNOT_M_S,
+    Evidence,
+    Key,
+    Ledger,
+    config_of,
+    make_draft,
+    track_id,
+)
 from mista.detect.base import AlertDraft, History, register
 from mista.fuse.chunk import FusedChunk, TrackInfo, TrackKind
+from mista.geo import haversine_m
 from mista.model import AlertStatus
+
+#: A new track may begin this long before the lost one's last contact (scans of two
+#: tracks on one vessel interleave while the tracker hands over).
+_OVERLAP_S = 120.0
 
 
 @dataclass(slots=True)
 class Sighting:
-    """A dark track as last seen."""
+    """A dark vessel as last seen: its dark tracks, oldest first (``info`` is the newest)."""
 
     info: TrackInfo
+    first_t: float
+    contacts: int = 0
+    tracks: list[int] = field(default_factory=list)
     evidence: Evidence = field(default_factory=Evidence)
     key: Key | None = None
     is_open: bool = False
@@ -33,7 +56,8 @@ class DarkVesselDetector:
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.config = config_of(settings).dark_vessel
-        self._seen: dict[int, Sighting] = {}
+        self._seen: dict[int, Sighting] = {}  # dark track -> its sighting (shared)
+        self._counted: dict[int, int] = {}  # dark track -> its contacts counted so far
         self._ledger = Ledger()
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
@@ -43,28 +67,75 @@ class DarkVesselDetector:
             points = chunk.points
             numbers = np.array([info.number for info in dark], np.int64)
             rows = np.flatnonzero(np.isin(points.track, numbers))
-            for info in dark:
-                sighting = self._seen.setdefault(info.number, Sighting(info))
-                sighting.info = info
+            for info in sorted(dark, key=lambda i: i.first_t):
+                sighting = self._seen.get(info.number)
+                if (sighting is None or not sighting.is_open) and self._confirmed(info):
+                    sighting = self._rejoin(info, history) or sighting
+                if sighting is None:
+                    sighting = Sighting(info, info.first_t)
+                    self._seen[info.number] = sighting
+                if info.number not in sighting.tracks:
+                    sighting.tracks.append(info.number)
+                if info.last_t >= sighting.info.last_t:
+                    sighting.info = info
+                sighting.contacts += info.points - self._counted.get(info.number, 0)
+                self._counted[info.number] = info.points
                 mine = rows[points.track[rows] == info.number]
                 sighting.evidence.add(points, mine)
-                if not sighting.is_open and self._confirmed(info):
+                if sighting.is_open:
+                    out += self._emit(sighting, AlertStatus.OPEN, history)
+                elif self._confirmed(info):
                     sighting.is_open = True
                     out += self._emit(sighting, AlertStatus.OPEN, history)
-        for number, sighting in list(self._seen.items()):
+        for sighting in self._sightings():
             if chunk.watermark - sighting.info.last_t > self.config.lost_after_s:
-                del self._seen[number]
+                self._forget(sighting)
                 if sighting.is_open:
                     out += self._emit(sighting, AlertStatus.CLOSED, history)
         return out
 
     def finish(self, watermark: float, history: History) -> list[AlertDraft]:
         out: list[AlertDraft] = []
-        for sighting in self._seen.values():
+        for sighting in self._sightings():
             if sighting.is_open:
                 out += self._emit(sighting, AlertStatus.CLOSED, history)
         self._seen.clear()
+        self._counted.clear()
         return out
+
+    def _sightings(self) -> list[Sighting]:
+        unique = {id(s): s for s in self._seen.values()}
+        return list(unique.values())
+
+    def _forget(self, sighting: Sighting) -> None:
+        for number in sighting.tracks:
+            self._seen.pop(number, None)
+            self._counted.pop(number, None)
+
+    def _rejoin(self, info: TrackInfo, history: History) -> Sighting | None:
+        """The open alert whose track was lost where this new track begins, if any."""
+        first = history.history(info.number, info.first_t)
+        if len(first) == 0:
+            return None
+        lat, lon, t = float(first.lat[0]), float(first.lon[0]), float(first.t[0])
+        best: tuple[float, Sighting] | None = None
+        for sighting in self._sightings():
+            last = sighting.info
+            if last.number == info.number:
+                continue
+            gap = t - last.last_t
+            if not sighting.is_open or gap < -_OVERLAP_S or gap > self.config.lost_after_s:
+                continue
+            reach = self.config.rejoin_m + self.config.max_speed_kn * KNOT_M_S * max(gap, 0.0)
+            distance = float(haversine_m(last.lat, last.lon, lat, lon))
+            if distance <= reach and (best is None or distance < best[0]):
+                best = (distance, sighting)
+        if best is None:
+            return None
+        sighting = best[1]
+        self._seen[info.number] = sighting
+        self._counted.pop(info.number, None)  # all its contacts count for the alert
+        return sighting
 
     def _confirmed(self, info: TrackInfo) -> bool:
         return (
@@ -76,20 +147,22 @@ class DarkVesselDetector:
         info = sighting.info
         if sighting.key is None:
             sighting.key = (self.kind, track_id(history, info.number), info.first_t)
+        end = max(sighting.first_t, info.last_t)
         draft = make_draft(
             self.kind,
             sighting.key,
             status,
-            start=info.first_t,
-            end=info.last_t,
+            start=sighting.first_t,
+            end=end,
             lat=info.lat,
             lon=info.lon,
-            tracks=(info.number,),
+            tracks=tuple(sighting.tracks),
             history=history,
             label_nos=info.label_nos | sighting.evidence.label_nos,
             evidence={
-                "contacts": info.points,
-                "duration_s": info.last_t - info.first_t,
+                "contacts": sighting.contacts,
+                "duration_s": end - sighting.first_t,
+                "dark_tracks": len(sighting.tracks),
                 "thresholds": {
                     "min_contacts": self.config.min_contacts,
                     "min_duration_s": self.config.min_duration_s,
@@ -97,5 +170,5 @@ class DarkVesselDetector:
             },
             seqs=sighting.evidence.seqs,
         )
-        emitted = self._ledger.emit(draft, (info.number,))
+        emitted = self._ledger.emit(draft, sighting.tracks)
         return [emitted] if emitted is not None else []
