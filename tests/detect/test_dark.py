@@ -13,7 +13,7 @@ from tests.detect.builders import HOUR, MINUTE, SEA, T0, Memory, feed, settings,
 LAT, LON = SEA
 
 
-def dark(contacts: int, step_s: float, *, finish: bool = True):
+def dark(contacts: int, step_s: float, *, finish: bool = True) -> list[AlertDraft]:
     memory = Memory(kinds={9: TrackKind.DARK})
     t = T0 + np.arange(contacts) * step_s
     points = track(9, t, LAT, LON, sog=np.nan, cog=np.nan)
