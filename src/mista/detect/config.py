@@ -50,7 +50,7 @@ class GapConfig:
     # the line to its next fix) in enough separate slots (satellite passes are 10-15 min)
     # during the silence, past the margin at each end, that the vessel missing every one
     # of them by chance is unlikely given its own reporting rate.
-    reception_cell_deg: float = 1.0
+    reception_cell_deg: float = 0.5
     reception_slot_s: float = 1800.0
     reception_margin_s: float = 600.0
     # Chance one report of the vessel is heard (satellite: 0.3 at the footprint's edge),
