@@ -50,7 +50,7 @@ class GapConfig:
     # the line to its next fix) in enough separate slots (satellite passes are 10-15 min)
     # during the silence, past the margin at each end, that the vessel missing every one
     # of them by chance is unlikely given its own reporting rate.
-    reception_cell_deg: float = 0.5
+    reception_cell_deg: float = 0.75
     reception_slot_s: float = 1800.0
     reception_margin_s: float = 600.0
     # Chance one report of the vessel is heard (satellite: 0.3 at the footprint's edge),
@@ -157,6 +157,11 @@ class CloseApproachConfig:
     search_m: float = 5000.0  # pairs further apart are not compared
     bucket_s: float = 60.0  # states compared once a minute
     stale_s: float = 180.0  # a state older than this is not extrapolated
+    # Late (satellite) positions: compared with fixes of other vessels this close in time,
+    # against moving points kept this long; a pair's passes this close together are one.
+    late_pair_s: float = 600.0
+    recent_s: float = 3 * HOUR_S
+    late_merge_s: float = 1800.0
 
 
 @dataclass(frozen=True, slots=True)
