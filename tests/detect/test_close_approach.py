@@ -5,15 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mista.detect._common import concat
+from mista.detect.base import AlertDraft
 from mista.detect.close_approach import CloseApproachDetector
+from mista.fuse.chunk import TrackPoints
 from mista.model import AlertStatus
 from tests.detect.builders import (
+    HOUR,
     MINUTE,
     SEA,
     T0,
+    Memory,
     east_of,
     feed,
     north_of,
+    push,
     settings,
     standing,
     track,
@@ -25,7 +31,9 @@ SPEED_KN = 10.0
 MEET_S = 15 * MINUTE  # the two meet (pass abeam) at T0 + 15 min, a minute mark
 
 
-def leg(number: int, t: np.ndarray, lat0: float, lon0: float, east_m_s: float, north_m_s: float):
+def leg(
+    number: int, t: np.ndarray, lat0: float, lon0: float, east_m_s: float, north_m_s: float
+) -> TrackPoints:
     """Straight line from (lat0, lon0) at T0."""
     dt = t - T0
     lat = np.array([north_of(lat0, north_m_s * s) for s in dt])
@@ -35,7 +43,9 @@ def leg(number: int, t: np.ndarray, lat0: float, lon0: float, east_m_s: float, n
     return track(number, t, lat, lon, sog=speed, cog=course, label_no=number)
 
 
-def head_on(offset_m: float, *, speed_kn: float = SPEED_KN, finish: bool = True):
+def head_on(
+    offset_m: float, *, speed_kn: float = SPEED_KN, finish: bool = True
+) -> list[AlertDraft]:
     """A eastbound, B westbound ``offset_m`` to the north; abeam at T0 + 15 min."""
     v = speed_kn * KNOT
     t = T0 + np.arange(0, 40 * MINUTE, MINUTE)
@@ -85,3 +95,31 @@ def test_a_predicted_pass_that_does_not_happen_is_withdrawn() -> None:
     drafts = feed(CloseApproachDetector(settings()), [a, b1, b2])
     assert [d.status for d in drafts] == [AlertStatus.OPEN, AlertStatus.WITHDRAWN]
     assert drafts[0].evidence["predicted"] is True
+
+
+def satellite_pass(offset_m: float) -> list[AlertDraft]:
+    """The two of ``head_on`` seen only at minutes 5-8 and 20-23, delivered an hour late
+    (after the detector has compared those minutes with other vessels' positions)."""
+    v = SPEED_KN * KNOT
+    t = T0 + np.r_[np.arange(5, 9), np.arange(20, 24)] * MINUTE
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * MEET_S), v, 0.0)
+    b = leg(2, t, north_of(LAT, offset_m), east_of(LAT, LON, v * MEET_S), -v, 0.0)
+    detector, memory = CloseApproachDetector(settings()), Memory()
+    other_t = T0 + np.arange(0, 60 * MINUTE, MINUTE)
+    other = leg(3, other_t, north_of(LAT, 50_000.0), LON, v, 0.0)
+    drafts = push(detector, memory, other, T0 + HOUR)
+    drafts += push(detector, memory, concat([a, b]), T0 + HOUR + 10 * MINUTE)
+    return drafts + detector.finish(T0 + 2 * HOUR, memory)
+
+
+def test_a_pass_seen_late_by_satellite_is_found_when_the_data_arrives() -> None:
+    [alert] = standing(satellite_pass(500.0))
+    assert alert.status == AlertStatus.CLOSED
+    assert alert.evidence["late"] is True
+    assert alert.evidence["min_distance_m"] == pytest.approx(500.0, rel=0.02)
+    assert alert.start <= T0 + MEET_S <= alert.end
+    assert alert.tracks == ("ais:1", "ais:2")
+
+
+def test_a_late_pass_beyond_half_a_mile_is_not() -> None:
+    assert standing(satellite_pass(1_200.0)) == []

@@ -5,6 +5,13 @@ within ``search_m`` (a k-d tree) are compared. A pass whose closest point of app
 under 926 m within the next 10 min is raised early (OPEN, ``"predicted": true``); an
 observed distance under 926 m confirms it, and the alert is CLOSED when they separate
 (start and end = the close period). A prediction never observed is WITHDRAWN.
+
+Satellite positions arrive 20-90 min after the pass, after those minutes were compared.
+They are compared when they arrive, against every moving vessel's positions from around
+their times: each pair of fixes (one per vessel, at most ``late_pair_s`` apart) is
+brought to a common time and the pair's closest distance is sought within
+``late_pair_s`` of it (constant course and speed; the tracks' fixes straddle the pass
+or lie within minutes of it). A pass under 926 m is raised CLOSED, ``"late": true``.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from mista.detect._common import (
     track_id,
 )
 from mista.detect.base import AlertDraft, History, register
-from mista.fuse.chunk import FusedChunk, TrackPoints
+from mista.fuse.chunk import FusedChunk, PointFlag, TrackPoints
 from mista.geo import cpa_tcpa
 from mista.model import AlertStatus
 
@@ -79,19 +86,91 @@ class CloseApproachDetector:
         self._done_until = -math.inf  # the last minute compared
         self._approaches: dict[tuple[int, int], Approach] = {}
         self._ledger = Ledger()
+        self._recent = TrackPoints.empty()  # moving points of the last ``recent_s``, any order
+        self._last_pass: dict[tuple[int, int], float] = {}  # pair -> end of its latest alert
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         points = chunk.points
+        # Points the coarse coastline puts on land are fine positions of moving ships.
+        doubtful = np.uint16(PointFlag.IMPLAUSIBLE_SPEED | PointFlag.OUTLIER)
         moving = (
-            points.good()
+            ((points.flags & doubtful) == 0)
             & (points.sog >= self.config.min_speed_kn)
             & np.isfinite(points.cog)
-            & (points.t > self._done_until - self.config.stale_s)
         )
-        if moving.any():
-            merged = concat([self._pending, points.take(moving)])
+        on_time = moving & (points.t > self._done_until - self.config.stale_s)
+        late = moving & ~on_time
+        if on_time.any():
+            merged = concat([self._pending, points.take(on_time)])
             self._pending = merged.take(np.argsort(merged.t, kind="stable"))
-        return self._compare(chunk.watermark, history)
+        out: list[AlertDraft] = []
+        if moving.any():
+            recent = concat([self._recent, points.take(moving)])
+            keep = recent.t > chunk.watermark - self.config.recent_s
+            self._recent = recent.take(keep)
+        if late.any():
+            out += self._late(points.take(late), history)
+        return out + self._compare(chunk.watermark, history)
+
+    def _late(self, late: TrackPoints, history: History) -> list[AlertDraft]:
+        """Passes found among late points and the moving points around their times."""
+        window = self.config.late_pair_s
+        recent = self._recent
+        span = (recent.t >= late.t.min() - window) & (recent.t <= late.t.max() + window)
+        recent = recent.take(span)
+        if len(recent) < 2:
+            return []
+        tree = cKDTree(to_xyz_m(recent.lat, recent.lon))
+        near = tree.query_ball_point(to_xyz_m(late.lat, late.lon), self.config.search_m)
+        counts = np.fromiter((len(n) for n in near), np.int64, len(near))
+        if counts.sum() == 0:
+            return []
+        p = np.repeat(np.arange(len(late)), counts)
+        q = np.fromiter((k for n in near for k in n), np.int64, int(counts.sum()))
+        keep = (late.track[p] != recent.track[q]) & (np.abs(late.t[p] - recent.t[q]) <= window)
+        p, q = p[keep], q[keep]
+        if p.shape[0] == 0:
+            return []
+        found = _closest(
+            (late.t[p], late.lat[p], late.lon[p], late.sog[p], late.cog[p]),
+            (recent.t[q], recent.lat[q], recent.lon[q], recent.sog[q], recent.cog[q]),
+            window,
+            self.config.distance_m,
+        )
+        distance, at, half = found
+        close = np.flatnonzero(distance < self.config.distance_m)
+        a, b = late.track[p[close]], recent.track[q[close]]
+        low, high = np.minimum(a, b), np.maximum(a, b)
+        order = np.lexsort((distance[close], high, low))
+        out: list[AlertDraft] = []
+        seen: set[tuple[int, int]] = set()
+        for k in order.tolist():
+            pair = (int(low[k]), int(high[k]))
+            if pair in seen or pair in self._approaches:
+                continue
+            seen.add(pair)
+            row = int(close[k])
+            start, end = float(at[row] - half[row]), float(at[row] + half[row])
+            if start - self._last_pass.get(pair, -math.inf) <= self.config.late_merge_s:
+                continue
+            i, j = int(p[row]), int(q[row])
+            approach = Approach(
+                a=pair[0],
+                b=pair[1],
+                first_t=float(at[row]),
+                deadline=end,
+                lat=float((late.lat[i] + recent.lat[j]) / 2),
+                lon=float((late.lon[i] + recent.lon[j]) / 2),
+                cpa_m=float(distance[row]),
+                tcpa_s=0.0,
+                close_start=start,
+                close_end=end,
+                min_distance_m=float(distance[row]),
+            )
+            approach.evidence.add_one(int(late.label_no[i]), int(late.seq[i]))
+            approach.evidence.add_one(int(recent.label_no[j]), int(recent.seq[j]))
+            out += self._emit(approach, AlertStatus.CLOSED, history, late=True)
+        return out
 
     def finish(self, watermark: float, history: History) -> list[AlertDraft]:
         out = self._compare(watermark, history)
@@ -239,7 +318,9 @@ class CloseApproachDetector:
             return [withdrawn] if withdrawn is not None else []
         return self._emit(approach, AlertStatus.CLOSED, history)
 
-    def _emit(self, approach: Approach, status: AlertStatus, history: History) -> list[AlertDraft]:
+    def _emit(
+        self, approach: Approach, status: AlertStatus, history: History, *, late: bool = False
+    ) -> list[AlertDraft]:
         if approach.key is None:
             approach.key = (
                 self.kind,
@@ -258,11 +339,15 @@ class CloseApproachDetector:
                 "max_tcpa_s": self.config.max_tcpa_s,
             },
         }
+        if late:
+            evidence["late"] = True
         if confirmed:
             assert approach.close_start is not None
             evidence["min_distance_m"] = round(approach.min_distance_m, 1)
             evidence["duration_s"] = approach.close_end - approach.close_start
             start, end = approach.close_start, approach.close_end
+            pair = (approach.a, approach.b)
+            self._last_pass[pair] = max(self._last_pass.get(pair, -math.inf), end)
         else:
             start, end = approach.first_t, approach.first_t + max(approach.tcpa_s, 0.0)
         draft = make_draft(
@@ -281,3 +366,42 @@ class CloseApproachDetector:
         )
         emitted = self._ledger.emit(draft, (approach.a, approach.b))
         return [emitted] if emitted is not None else []
+
+
+_State = tuple[np.ndarray[Any, Any], ...]  # t, lat, lon, sog, cog
+
+
+def _closest(
+    first: _State, second: _State, window_s: float, limit_m: float
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """For pairs of fixes (element-wise), the vessels' closest distance within ``window_s``
+    of the later fix (constant course and speed), when it happens, and half the time they
+    are within ``limit_m`` of each other around it (0 when they never are)."""
+    t1, lat1, lon1, sog1, cog1 = first
+    t2, lat2, lon2, sog2, cog2 = second
+    now = np.maximum(t1, t2)
+    v1e, v1n = _velocity(sog1, cog1)
+    v2e, v2n = _velocity(sog2, cog2)
+    scale = _M_PER_DEG * np.cos(np.radians((lat1 + lat2) / 2))
+    # Both brought to ``now``: relative position (second minus first) and velocity.
+    rx = (lon2 - lon1) * scale + v2e * (now - t2) - v1e * (now - t1)
+    ry = (lat2 - lat1) * _M_PER_DEG + v2n * (now - t2) - v1n * (now - t1)
+    vx, vy = v2e - v1e, v2n - v1n
+    speed2 = vx * vx + vy * vy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau = np.where(speed2 > 0, -(rx * vx + ry * vy) / speed2, 0.0)
+    tau = np.clip(tau, -window_s, window_s)
+    distance = np.hypot(rx + vx * tau, ry + vy * tau)
+    inside = np.sqrt(np.maximum(limit_m * limit_m - distance * distance, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half = np.where(speed2 > 0, inside / np.sqrt(speed2), window_s)
+    return distance, now + tau, np.minimum(half, window_s)
+
+
+def _velocity(
+    sog_kn: np.ndarray[Any, Any], cog_deg: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """East and north speed in m/s."""
+    course = np.radians(cog_deg)
+    speed = sog_kn * KNOT_M_S
+    return speed * np.sin(course), speed * np.cos(course)
