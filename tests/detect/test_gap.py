@@ -222,3 +222,18 @@ def test_a_silence_while_the_mmsi_is_heard_on_another_track_is_no_gap() -> None:
     split_mmsi = dataclasses.replace(split, mmsi=np.full(len(split), 419_000_001))
     drafts = feed(GapDetector(detect_settings()), [*heard, split_mmsi])
     assert [d for d in standing(drafts) if d.tracks == ("ais:1",)] == []
+
+
+def test_a_vessel_that_stopped_in_the_silence_needs_more_passes() -> None:
+    # Passes at 5, 9 and 13 h. Under way (1 degree on in 13 h, 4.6 kn) a frequent
+    # reporter misses three passes with 0.0 % chance; stopped (same place; ITU: every
+    # 3 min at anchor) with 0.305 ** 3 = 2.8 %: no gap.
+    before = T0 + np.arange(0, HOUR + 1, MINUTE)
+    after = before[-1] + 13 * HOUR + np.arange(0, HOUR + 1, MINUTE)
+    found = {}
+    for name, moved_deg in (("moved", 1.0), ("stopped", 0.0)):
+        lons = np.r_[np.full(before.shape[0], LON), np.full(after.shape[0], LON + moved_deg)]
+        heard = [track(1, np.r_[before, after], LAT, lons), passes(16, 4)]
+        drafts = feed(GapDetector(detect_settings()), heard)
+        found[name] = [d.evidence["level"] for d in standing(drafts) if d.tracks == ("ais:1",)]
+    assert found == {"moved": ["gap"], "stopped": []}

@@ -60,6 +60,10 @@ class GapConfig:
     report_probability: float = 0.3
     pass_s: float = 600.0
     unknown_interval_s: float = 600.0
+    # A vessel that stopped in the silence (it covered under half what its speed at the
+    # last fix would have, or under 3 kn) reports at least this far apart: ITU-R M.1371,
+    # class A at anchor or moored, every 3 min.
+    stopped_interval_s: float = 180.0
     max_chance: float = 0.01
     # A silence that starts or ends this close to a port is no gap: the vessel may be
     # moored there (reporting only every 3 min, or switched off alongside); GFW counts

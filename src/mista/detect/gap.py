@@ -28,6 +28,7 @@ import numpy as np
 from mista.detect._common import (
     F64,
     I64,
+    KNOT_M_S,
     Key,
     Ledger,
     concat,
@@ -41,7 +42,7 @@ from mista.detect._common import (
 from mista.detect.base import AlertDraft, History, register
 from mista.detect.config import GapConfig
 from mista.fuse.chunk import FusedChunk, IdentityKind, PointFlag, TrackPoints
-from mista.geo import Ports
+from mista.geo import Ports, haversine_m
 from mista.model import AlertStatus
 
 
@@ -55,6 +56,7 @@ class Fix:
     seq: int
     label_no: int
     mmsi: int
+    sog: float  # knots; NaN when not reported
 
 
 def _fix(points: TrackPoints, row: int) -> Fix:
@@ -65,6 +67,7 @@ def _fix(points: TrackPoints, row: int) -> Fix:
         seq=int(points.seq[row]),
         label_no=int(points.label_no[row]),
         mmsi=int(points.mmsi[row]),
+        sog=float(points.sog[row]),
     )
 
 
@@ -152,10 +155,8 @@ class GapDetector:
                     number, self._last[number], _fix(points, row), 0.0, history
                 )
         self._measure_intervals(points, firsts)
-        columns = (points.t, points.lat, points.lon, points.seq, points.label_no, points.mmsi)
-        latest = zip(numbers, *(column[lasts].tolist() for column in columns), strict=True)
-        for number, t_s, lat, lon, seq, label_no, mmsi in latest:
-            self._last[number] = Fix(t_s, lat, lon, seq, label_no, mmsi)
+        for number, row in zip(numbers, lasts.tolist(), strict=True):
+            self._last[number] = _fix(points, row)
         return out
 
     def _end_silence(
@@ -219,6 +220,8 @@ class GapDetector:
         if self._reception.mmsi_heard(before, end):
             return False
         interval = max(self._interval.get(number, config.unknown_interval_s), _FORWARD_S)
+        if after is not None and _stopped(before, after):
+            interval = max(interval, config.stopped_interval_s)
         reports = config.pass_s / interval
         miss = (1.0 - config.report_probability) ** reports
         slots = self._reception.slots_heard(before, after, end)
@@ -318,6 +321,17 @@ def _heard(points: TrackPoints) -> np.ndarray[Any, np.dtype[np.bool_]]:
     return mask
 
 
+def _stopped(before: Fix, after: Fix) -> bool:
+    """The vessel covered less than half the distance its speed at ``before`` would have
+    taken it (and under 3 kn on average): it stopped somewhere in the silence."""
+    metres = float(haversine_m(before.lat, before.lon, after.lat, after.lon))
+    implied_kn = metres / max(after.t - before.t, 1.0) / KNOT_M_S
+    sog = before.sog if math.isfinite(before.sog) else 0.0
+    return implied_kn < max(_STOPPED_KN, 0.5 * sog)
+
+
+#: Below this average speed a vessel is taken to have stopped (anchored or moored).
+_STOPPED_KN = 3.0
 #: Fixes closer than this are from one pass or one receiver: they measure the rate.
 _CLOSE_S = 900.0
 #: Networks forward at most one report per vessel per minute.
