@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -28,7 +30,7 @@ SPEED = int(PointFlag.IMPLAUSIBLE_SPEED)
 LAND = int(PointFlag.ON_LAND)
 
 
-def spoof(flags: list[int], *, lat=LAT, lon=LON):
+def spoof(flags: list[int], *, lat: Any = LAT, lon: Any = LON) -> list[AlertDraft]:
     t = T0 + np.arange(len(flags)) * MINUTE
     return feed(SpoofingDetector(settings()), track(4, t, lat, lon, flags=flags))
 
@@ -84,7 +86,9 @@ def test_flagged_points_hours_apart_are_separate_runs() -> None:
     assert alert.evidence["points"] == 3
 
 
-def circle(n: int, radius_m: float, arc_deg: float = 360.0):
+def circle(
+    n: int, radius_m: float, arc_deg: float = 360.0
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     angle = np.radians(np.linspace(0, arc_deg, n, endpoint=arc_deg < 360))
     lat = north_of(LAT, 0.0) + radius_m * np.cos(angle) / 111_195.0
     lon = LON + radius_m * np.sin(angle) / (111_195.0 * np.cos(np.radians(LAT)))
