@@ -153,3 +153,66 @@ def test_a_dark_track_needs_ten_minutes_of_contacts() -> None:
     rows, _ = _scenario(seed=3, vessels=0, minutes=12, false_per_scan=0.0)
     fuser, _ = _run(rows)
     assert len([i for i in fuser.tracks().values() if i.kind == TrackKind.DARK]) == 1
+
+
+def _alongside(minutes: int = 90) -> tuple[list[dict[str, Any]], set[int], set[int]]:
+    """An AIS vessel and a dark one 200 m abeam, both at 8 kn north, seen by a radar that
+    reports each target every 30 s (the AIS vessel at 0 s, the dark one at 10 s) with
+    sigma 60 m; four more AIS vessels 3-12 km east (the radar's usual traffic, from which
+    its report period is learned). Returns rows and the first AIS and the dark vessels'
+    contact seqs."""
+    rng = np.random.default_rng(5)
+    coslat = math.cos(math.radians(CENTRE[0]))
+    speed = 8 * KNOT_M_S
+    rows: list[dict[str, Any]] = []
+    ais_seqs: set[int] = set()
+    dark_seqs: set[int] = set()
+    seq = 1_000_000
+    for k in range(minutes * 6):
+        t = 10.0 * k
+        north = speed * t
+        lat = CENTRE[0] + north / M_PER_DEG
+        for v in range(5):
+            lon = CENTRE[1] + 3000.0 * v / (M_PER_DEG * coslat)
+            rows.append(
+                {"t": T0 + t, "mmsi": 419_000_001 + v, "lat": lat, "lon": lon}
+                | {"speed_kn": 8.0, "course_deg": 0.0}
+            )
+            if v and k % 3 == 0:
+                noise = rng.normal(0, 60, 2)
+                seq += 1
+                rows.append(
+                    _contact(seq, t, lat + noise[0] / M_PER_DEG, lon + noise[1] / M_PER_DEG)
+                )
+        if k % 3 == 2:
+            continue
+        east = 0.0 if k % 3 == 0 else 200.0
+        noise = rng.normal(0, 60, 2)
+        seq += 1
+        (ais_seqs if east == 0.0 else dark_seqs).add(seq)
+        rows.append(
+            _contact(
+                seq,
+                t,
+                lat + noise[0] / M_PER_DEG,
+                CENTRE[1] + (east + noise[1]) / (M_PER_DEG * coslat),
+            )
+        )
+    rows.sort(key=lambda r: r["t"])
+    for n, row in enumerate(rows):
+        row.setdefault("seq", n + 1)
+    return rows, ais_seqs, dark_seqs
+
+
+def test_a_dark_vessel_alongside_an_ais_vessel_keeps_its_own_contacts() -> None:
+    # The radar reports each target once in 30 s: the AIS track, given a contact 10 s
+    # ago, does not take the next one (the dark vessel's), however near it is.
+    rows, ais_seqs, dark_seqs = _alongside()
+    fuser, chunks = _run(rows)
+    placed = {a.seq: a.track for chunk in chunks for a in chunk.associations}
+    kinds = {n: info.kind for n, info in fuser.tracks().items()}
+    on_ais = {s for s, n in placed.items() if n is not None and kinds.get(n) == TrackKind.AIS}
+    dark_tracks = {placed[s] for s in dark_seqs if placed[s] is not None and s not in on_ais}
+    assert len(on_ais & ais_seqs) / len(ais_seqs) >= 0.9
+    assert len(on_ais & dark_seqs) / len(dark_seqs) <= 0.2  # while the period is learned
+    assert len(dark_tracks) == 1

@@ -71,6 +71,11 @@ class FuseConfig:
     association_max_age_s: float = 1800.0
     #: Contacts of one radar within this time of each other are one scan.
     scan_s: float = 1.0
+    #: A radar reports a target once per report period (one plot per target per scan, or
+    #: per update period). A track given a contact of a radar less than this fraction of
+    #: that radar's median time between contacts ago does not take another: that contact
+    #: is another object (two ships alongside).
+    radar_report_fraction: float = 0.5
     #: Dark tracks: confirmed after this many contacts over this span; a tentative one
     #: with no contact for ``dark_tentative_timeout_s`` is dropped, a confirmed one after
     #: ``dark_drop_after_s``. Speeds beyond ``dark_max_speed_kn`` do not join a track.

@@ -8,11 +8,18 @@ nearest-neighbour tracker: a dark track is confirmed after ``dark_confirm_contac
 contacts over ``dark_confirm_span_s``; a tentative one that stops getting contacts is
 dropped, so scattered false contacts never make a track. Associated contacts confirm an
 AIS track without adding points to it (AIS tracks stay AIS-only).
+
+A radar reports each target once per report period. The period is learned per radar (the
+median time between the contacts its tracks take); a track given a contact less than
+``radar_report_fraction`` of it ago takes no other, so a ship alongside another keeps
+its own contacts. A confirmed dark track's gate leaves room to manoeuvre, but its cost
+uses only fit and contact error, so it is not outbid by an AIS track for its contacts.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -40,6 +47,11 @@ _SEARCH_MARGIN_M = 30_000.0
 _FIT_CONTACTS = 16
 #: How far (m/s of time since the last contact) a dark track may stray from its line.
 _MANOEUVRE_M_S = 2.0
+#: Per radar, AIS tracks whose last contact time is kept before old ones are dropped.
+_MAX_REMEMBERED = 4096
+#: Times between a track's contacts kept per radar, and needed before they are used.
+_GAP_SAMPLE = 512
+_GAP_MIN_SAMPLE = 50
 
 
 class _Sink(Protocol):
@@ -114,6 +126,8 @@ class RadarTracker:
         self._confirmed: dict[int, Track] = {}
         self._touched: set[int] = set()
         self._pending: dict[int, list[int]] = {}  # dark track -> row indexes to place
+        self._last_contact: dict[str, dict[int, float]] = {}  # radar -> AIS track -> time
+        self._gaps: dict[str, deque[float]] = {}  # radar -> recent times between a track's contacts
 
     def dark_track(self, number: int) -> Track | None:
         return self._confirmed.get(number)
@@ -159,19 +173,32 @@ class RadarTracker:
         scans = np.split(np.arange(len(rows)), gaps)
         scan_t = np.array([float(rows.t[s].mean()) for s in scans])
         predicted = snapshot.predict(rows, scan_t, c)
+        # When each AIS track last took a contact of this radar: one report per target
+        # per report interval, so a second contact that soon is another object.
+        recent = self._last_contact.setdefault(radar, {})
+        spacing = self._gaps.setdefault(radar, deque(maxlen=_GAP_SAMPLE))
+        interval = self._report_interval(spacing)
+        ais_numbers = predicted[0].tolist() if predicted is not None else []
+        ais_last = np.array([recent.get(n, -math.inf) for n in ais_numbers], np.float64)
         for k, scan in enumerate(scans):
             t = float(scan_t[k])
             live = t >= self._dark_done_t.get(radar, -math.inf)
             dark = self._live_dark(radar, t) if live else []
             confirmed = [d for d in dark if d.track is not None]
-            blocks: list[tuple[F64, F64, F64]] = []  # predicted lat, lon, sigma per row
+            # Predicted lat, lon, gate radius and sigma (m) per candidate track.
+            blocks: list[tuple[F64, F64, F64, F64]] = []
             if predicted is not None:
                 _, plat, plon, sigma = predicted
                 total = np.sqrt(sigma[:, k] ** 2 + c.radar_sigma_m**2)
-                blocks.append((plat[:, k], plon[:, k], total))
+                blocks.append((plat[:, k], plon[:, k], c.gate_sigmas * total, total))
+            busy = [t - ais_last < interval]
             if confirmed:
                 pred = np.array([d.predict(t, c) for d in confirmed])
-                blocks.append((pred[:, 0], pred[:, 1], pred[:, 2] / c.gate_sigmas))
+                # Its gate has room to manoeuvre; its likelihood, like an AIS track's, is
+                # that of its fit and contact error, so it is not outbid for its contacts.
+                fit_sigma = np.full(len(confirmed), math.sqrt(2.0) * c.radar_sigma_m)
+                blocks.append((pred[:, 0], pred[:, 1], pred[:, 2], fit_sigma))
+                busy.append(np.array([t - d.t[-1] < interval for d in confirmed]))
             n_ais = 0 if predicted is None else predicted[0].shape[0]
             assigned = np.full(scan.shape[0], -1, np.int64)
             distance = np.full(scan.shape[0], np.nan)
@@ -179,9 +206,10 @@ class RadarTracker:
             if blocks:
                 plat_all = np.concatenate([b[0] for b in blocks])
                 plon_all = np.concatenate([b[1] for b in blocks])
-                sig_all = np.concatenate([b[2] for b in blocks])[:, None]
+                gate_all = np.concatenate([b[2] for b in blocks])[:, None]
+                sig_all = np.concatenate([b[3] for b in blocks])[:, None]
                 d = _flat_m(plat_all[:, None], plon_all[:, None], rows.lat[scan], rows.lon[scan])
-                inside = d <= c.gate_sigmas * sig_all
+                inside = (d <= gate_all) & ~np.concatenate(busy)[:, None]
                 if inside.any():
                     cand = np.flatnonzero(inside.any(axis=1))
                     sig = sig_all[cand]
@@ -194,6 +222,9 @@ class RadarTracker:
                     is_ais = r < n_ais
                     if predicted is not None:
                         assigned[col[is_ais]] = predicted[0][r[is_ais]]
+                        before = ais_last[r[is_ais]]
+                        spacing.extend((t - before[np.isfinite(before)]).tolist())
+                        ais_last[r[is_ais]] = t
                     to_dark[col[~is_ais]] = r[~is_ais] - n_ais
             if live and (to_dark >= 0).any() | (assigned < 0).any():
                 self._dark_done_t[radar] = t
@@ -213,6 +244,20 @@ class RadarTracker:
                         distance_m=None if number < 0 else float(distance[j]),
                     )
                 )
+        for number, last in zip(ais_numbers, ais_last.tolist(), strict=True):
+            if last > -math.inf:
+                recent[number] = last
+        if len(recent) > _MAX_REMEMBERED:
+            horizon = float(rows.t[-1]) - c.association_max_age_s
+            self._last_contact[radar] = {n: v for n, v in recent.items() if v >= horizon}
+
+    def _report_interval(self, gaps: deque[float]) -> float:
+        """How soon after a contact the radar reports the same target again at the
+        earliest: ``radar_report_fraction`` of the median time between the contacts its
+        tracks take (0 until enough are seen)."""
+        if len(gaps) < _GAP_MIN_SAMPLE:
+            return 0.0
+        return self._config.radar_report_fraction * float(np.median(np.asarray(gaps)))
 
     def _place_pending(self, rows: PositionRows, sink: _Sink) -> None:
         """Contacts won by confirmed dark tracks in this radar's rows: one add per track."""
@@ -261,7 +306,8 @@ class RadarTracker:
         if index.shape[0] == 0:
             return out, out_d
         tracks = self._dark.setdefault(radar, [])
-        tentative = [d for d in tracks if d.track is None]
+        interval = self._report_interval(self._gaps.get(radar, deque()))
+        tentative = [d for d in tracks if d.track is None and t - d.t[-1] >= interval]
         matched = np.full(index.shape[0], -1, np.int64)
         if tentative:
             pred = np.array([d.predict(t, c) for d in tentative])
