@@ -129,15 +129,21 @@ def test_a_long_spoof_is_open_while_it_lasts() -> None:
     assert [d.status for d in drafts] == [AlertStatus.OPEN]
 
 
-def shared_mmsi(far_lat_step: float) -> list[AlertDraft]:
-    """A vessel heard every minute at sea; every 2 h for 5 minutes its MMSI is heard 10
-    degrees north (outliers), the far positions moving ``far_lat_step`` degrees a time."""
-    t = T0 + np.arange(0, 7 * HOUR, MINUTE)
-    cycle = (t - T0) % (2 * HOUR)
-    far = cycle < 5 * MINUTE
-    lat = np.where(far, LAT + 10.0 + far_lat_step * ((t - T0) // (2 * HOUR)), LAT)
-    flags = np.where(far, OUTLIER, 0).tolist()
-    return feed(SpoofingDetector(settings()), track(4, t, lat, LON, flags=flags))
+def shared_mmsi(
+    far_lat_step: float,
+    *,
+    far: tuple[float, float] = (LAT + 10.0, LON),
+    flag: int = OUTLIER,
+    hours: float = 7.0,
+) -> list[AlertDraft]:
+    """A vessel heard every minute at sea; every 2 h for 5 minutes its MMSI is heard at
+    ``far`` (flagged ``flag``), the far positions moving ``far_lat_step`` degrees a time."""
+    t = T0 + np.arange(0, hours * HOUR, MINUTE)
+    away = (t - T0) % (2 * HOUR) < 5 * MINUTE
+    lat = np.where(away, far[0] + far_lat_step * ((t - T0) // (2 * HOUR)), LAT)
+    lon = np.where(away, far[1], LON)
+    flags = np.where(away, flag, 0).tolist()
+    return feed(SpoofingDetector(settings()), track(4, t, lat, lon, flags=flags))
 
 
 def test_a_second_transmitter_that_keeps_coming_back_is_no_spoofing() -> None:
@@ -152,3 +158,11 @@ def test_a_second_transmitter_that_keeps_coming_back_is_no_spoofing() -> None:
 def test_excursions_no_vessel_could_link_are_each_spoofing() -> None:
     # 2 degrees (220 km) in 2 h is 60 kn: separate jumps.
     assert len(standing(shared_mmsi(2.0))) == 4
+
+
+def test_a_second_transmitter_whose_path_crosses_land_is_no_spoofing() -> None:
+    # The far positions are inland on the test island (lat 0..1, lon 70..71).
+    inland = (0.3, 70.5)
+    once = shared_mmsi(0.1, far=inland, flag=LAND | OUTLIER, hours=1.0)
+    assert [d.evidence["reason"] for d in standing(once)] == ["land"]
+    assert standing(shared_mmsi(0.1, far=inland, flag=LAND | OUTLIER)) == []

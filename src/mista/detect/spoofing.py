@@ -6,10 +6,11 @@ over 30 kn from the track, or a short-lived segment of a split MMSI: GFW's segme
 rule), and ``"circle"`` (outlier positions that lie on a circle: a replayed or generated
 track). Unlike the other detectors this one reads the flagged points, not the good ones.
 
-A speed run that takes up where an earlier one of the same track left off (reachable from
-its last point below the implausible speed) is a second transmitter using the MMSI, not a
-spoof: a spoof is one excursion, a shared MMSI keeps coming back along its own path. Both
-runs are then no spoofing (an alert already raised for the earlier one is withdrawn).
+A run (speed or land) that takes up where an earlier one of the same track left off
+(reachable from its last point below the implausible speed) is a second transmitter using
+the MMSI (whose path may cross a coarse coastline), not a spoof: a spoof is one excursion,
+a shared MMSI keeps coming back along its own path. Both runs are then no spoofing (an
+alert already raised for the earlier one is withdrawn).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ _OUTLIER = np.uint16(PointFlag.OUTLIER)
 _LAND_FLAG = np.uint16(PointFlag.ON_LAND)
 
 
-#: Speed runs are remembered this long after they end, to link a second transmitter's
+#: Runs are remembered this long after they end, to link a second transmitter's
 #: (offshore it may be heard only on the odd satellite pass, hours apart).
 _EXCURSION_MEMORY_S = 24 * 3600.0
 
@@ -62,7 +63,7 @@ class SpoofingDetector(RunDetector):
         self._land = setting(settings, "land", LandMask)
         self._ports = setting(settings, "ports", Ports)
         self._sound: dict[int, tuple[float, float, float]] = {}  # track -> last sound t, lat, lon
-        # track -> its recent speed runs by start time, and the start times of those found
+        # track -> its recent runs by start time, and the start times of those found
         # to be a second transmitter's.
         self._excursions: dict[int, dict[float, Run]] = {}
         self._shared: set[tuple[int, float]] = set()
@@ -136,7 +137,7 @@ class SpoofingDetector(RunDetector):
         return out
 
     def _second_transmitter(self, run: Run) -> bool:
-        """``run`` (a speed run) goes on from an earlier speed run of its track at a
+        """``run`` goes on from an earlier run (speed or land) of its track at a
         plausible speed: both are a second transmitter's. Remembers ``run``."""
         mine = self._excursions.setdefault(run.track, {})
         mine[run.start] = run
@@ -208,8 +209,8 @@ class SpoofingDetector(RunDetector):
 
     def qualifies(self, run: Run) -> bool:
         """Enough points; on land, reached by a jump (or with nothing known before); for
-        speed, not a second transmitter's."""
-        if run.tag == _SPEED and self._second_transmitter(run):
+        not a second transmitter's."""
+        if self._second_transmitter(run):
             return False
         if run.points < self.config.min_points:
             return False
