@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from mista.detect.base import AlertDraft
 from mista.detect.loitering import LoiteringDetector
+from mista.fuse.chunk import FusedChunk, TrackPoints
 from mista.model import AlertStatus
 from tests.detect.builders import (
     HOUR,
@@ -33,7 +35,9 @@ def offshore(metres: float) -> float:
     return east_of(LAT, 71.0, metres)
 
 
-def loiter(hours: float, *, shore_m: float = 50_000.0, sog: float = 0.5, finish: bool = True):
+def loiter(
+    hours: float, *, shore_m: float = 50_000.0, sog: float = 0.5, finish: bool = True
+) -> list[AlertDraft]:
     points = track(7, minutes(0, hours), LAT, offshore(shore_m), sog=sog)
     return feed(LoiteringDetector(settings()), points, finish=finish)
 
@@ -88,7 +92,8 @@ def test_a_late_fast_fix_splits_the_run_and_withdraws_it() -> None:
     memory = Memory()
     detector = LoiteringDetector(settings())
     t = minutes(0, 1.5)
-    drafts = push(detector, memory, track(7, t, LAT, offshore(50_000.0)), T0 + 2 * HOUR)
+    sog = np.where(t < t[-1], 0.5, 12.0)  # under way again at the last fix: no silence after
+    drafts = push(detector, memory, track(7, t, LAT, offshore(50_000.0), sog=sog), T0 + 2 * HOUR)
     drafts += detector.update(_empty_chunk(T0 + 5 * HOUR), memory)
     [alert] = standing(drafts)
     late = track(7, [T0 + 45 * MINUTE + 30], LAT, offshore(50_000.0), sog=12.0, seq_from=99)
@@ -121,9 +126,7 @@ def test_slow_fixes_at_satellite_passes_hours_apart_are_one_run() -> None:
     assert standing(feed(LoiteringDetector(settings()), moved)) == []
 
 
-def _empty_chunk(watermark: float):
-    from mista.fuse.chunk import FusedChunk, TrackPoints
-
+def _empty_chunk(watermark: float) -> FusedChunk:
     return FusedChunk(watermark=watermark, points=TrackPoints.empty())
 
 
@@ -146,3 +149,21 @@ def test_loitering_exists_iff_a_slow_run_lasts_an_hour(
         (end - 1 - start) * MINUTE for start, end in zip(edges[::2], edges[1::2], strict=True)
     ]
     assert sorted(d.end - d.start for d in found) == sorted(x for x in durations if x >= HOUR)
+
+
+def one_pass(silence_s: float) -> list[AlertDraft]:
+    """Under way, silent ``silence_s``, 4 min slow at a satellite pass, silent, under way."""
+    slow = T0 + silence_s + np.arange(0, 5 * MINUTE, MINUTE)
+    t = np.r_[T0, slow, slow[-1] + silence_s]
+    sog = np.r_[12.0, np.full(slow.shape, 0.5), 12.0]
+    return feed(LoiteringDetector(settings()), track(7, t, LAT, offshore(50_000.0), sog=sog))
+
+
+def test_a_slow_vessel_seen_by_one_pass_hours_from_other_fixes_is_loitering() -> None:
+    [alert] = standing(one_pass(2 * HOUR))
+    assert alert.end - alert.start == 4 * MINUTE
+    assert alert.evidence["stretched_duration_s"] == 4 * MINUTE + 2 * HOUR
+
+
+def test_a_slow_pass_between_fixes_20_min_away_is_too_short() -> None:
+    assert standing(one_pass(20 * MINUTE)) == []

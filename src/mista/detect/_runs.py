@@ -38,6 +38,8 @@ HOUR_S = 3600.0
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
+#: One fix: time, lat, lon, speed (kn; NaN when unknown).
+Fix = tuple[float, float, float, float]
 
 
 @dataclass(slots=True)
@@ -63,11 +65,16 @@ class Run:
     end_lon: float = math.nan
     key: Key | None = None
     opened: bool = False
-    next_t: float = math.nan  # the track's first selected point after the run, once seen
+    next_fix: Fix | None = None  # the track's first selected point after the run, once seen
+    prev_fix: Fix | None = None  # the track's last selected point before the run, if known
 
     @property
     def duration_s(self) -> float:
         return self.end - self.start
+
+    @property
+    def next_t(self) -> float:
+        return self.next_fix[0] if self.next_fix is not None else math.nan
 
     @property
     def mean_speed_kn(self) -> float:
@@ -100,6 +107,8 @@ class RunDetector(ABC):
         self._open: dict[int, Run] = {}
         self._ledger = Ledger()
         self._hints: dict[int, list[AlertDraft]] = {}
+        self._last: dict[int, Fix] = {}  # each track's latest selected point
+        self.watermark = -math.inf
 
     # -- what a subclass says ---------------------------------------------------------------
 
@@ -122,6 +131,7 @@ class RunDetector(ABC):
     # -- the detector protocol --------------------------------------------------------------
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
+        self.watermark = max(self.watermark, chunk.watermark)
         out: list[AlertDraft] = []
         if chunk.revised:
             out += self._reevaluate(chunk.revised, chunk.watermark, history)
@@ -131,6 +141,7 @@ class RunDetector(ABC):
         return out
 
     def finish(self, watermark: float, history: History) -> list[AlertDraft]:
+        self.watermark = max(self.watermark, watermark)
         out: list[AlertDraft] = []
         for track in list(self._open):
             out += self._close(self._open.pop(track), history)
@@ -144,7 +155,26 @@ class RunDetector(ABC):
             points = points.take(selected)
         if len(points) == 0:
             return []
+        # Each track's latest point before this scan (a run's fix before it), then now.
+        lasts = np.r_[np.flatnonzero(points.track[1:] != points.track[:-1]), len(points) - 1]
         speed = speed_kn(points)
+        before: dict[int, Fix | None] = {}
+        for row in lasts.tolist():
+            number, fix = int(points.track[row]), _fix(points, speed, row)
+            known = self._last.get(number)
+            before[number] = known
+            if known is None or known[0] <= fix[0]:
+                self._last[number] = fix
+        return self._scan_runs(points, speed, watermark, history, before)
+
+    def _scan_runs(
+        self,
+        points: TrackPoints,
+        speed: F64,
+        watermark: float,
+        history: History,
+        before: Mapping[int, Fix | None],
+    ) -> list[AlertDraft]:
         marks = self.mark(points, speed, self._open)
         track, t = points.track, points.t
         index = np.flatnonzero(marks.in_run)
@@ -152,11 +182,11 @@ class RunDetector(ABC):
         present = np.unique(track)
         if index.shape[0] == 0:
             if self.broken_by_other_points:
-                first_t = _first_times(track, t)
+                first_rows = _first_rows(track)
                 for number in present.tolist():
                     run = self._open.pop(number, None)
                     if run is not None:
-                        run.next_t = first_t[number]
+                        run.next_fix = _fix(points, speed, first_rows[number])
                         out += self._close(run, history)
             return out
         # Where a new run begins among the marked points.
@@ -192,7 +222,14 @@ class RunDetector(ABC):
             )
             if not carry:
                 if run is not None:
-                    out += self._close(self._open.pop(number), history)
+                    self._open.pop(number)
+                    run.next_fix = _fix(points, speed, first_row[number])
+                    out += self._close(run, history)
+                row = segments.first_row[k]
+                prev_fix = _fix(points, speed, row - 1) if row > first_row[number] else None
+                if row == first_row[number]:
+                    earlier = before.get(number)
+                    prev_fix = earlier if earlier is not None and earlier[0] < t[row] else None
                 run = Run(
                     track=number,
                     tag=segments.tag[k],
@@ -201,6 +238,7 @@ class RunDetector(ABC):
                     lat=segments.lat[k],
                     lon=segments.lon[k],
                     subject=segments.subject[k],
+                    prev_fix=prev_fix,
                 )
             assert run is not None
             continued.add(number)
@@ -216,14 +254,14 @@ class RunDetector(ABC):
             else:
                 self._open.pop(number, None)
                 if self.broken_by_other_points and not still_open:
-                    run.next_t = float(t[segments.last_row[k] + 1])
+                    run.next_fix = _fix(points, speed, segments.last_row[k] + 1)
                 out += self._close(run, history)
         if self.broken_by_other_points:
-            first_t = _first_times(track, t)
+            first_rows = _first_rows(track)
             for number in present.tolist():
                 if number not in continued and number in self._open:
                     run = self._open.pop(number)
-                    run.next_t = first_t[number]
+                    run.next_fix = _fix(points, speed, first_rows[number])
                     out += self._close(run, history)
         return out
 
@@ -320,10 +358,19 @@ class RunDetector(ABC):
         return out
 
 
-def _first_times(track: I64, t: F64) -> dict[int, float]:
-    """Each track's first time among points sorted by track."""
+def _first_rows(track: I64) -> dict[int, int]:
+    """Each track's first row among points sorted by track."""
     firsts = np.flatnonzero(np.r_[True, track[1:] != track[:-1]])
-    return dict(zip(track[firsts].tolist(), t[firsts].tolist(), strict=True))
+    return dict(zip(track[firsts].tolist(), firsts.tolist(), strict=True))
+
+
+def _fix(points: TrackPoints, speed: F64, row: int) -> Fix:
+    return (
+        float(points.t[row]),
+        float(points.lat[row]),
+        float(points.lon[row]),
+        float(speed[row]),
+    )
 
 
 @dataclass(slots=True)

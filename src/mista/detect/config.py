@@ -100,6 +100,10 @@ class LoiteringConfig:
     min_duration_s: float = HOUR_S  # GFW: for at least 1 h
     max_gap_s: float = 3 * HOUR_S  # a longer silence ends the run (satellite passes are closer)
     bridge_s: float = 600.0  # a longer silence needs an implied speed below max_speed_kn
+    # A run seen by sparse (satellite) fixes counts, over a silence longer than bridge_s
+    # before or after it, half the time the vessel did not need to reach the fix beyond
+    # (at that fix's speed, max_speed_kn at least), this long at most each side.
+    extend_max_s: float = 1.5 * HOUR_S
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,19 +2,22 @@
 (Global Fishing Watch's definition; thresholds in ``LoiteringConfig``).
 
 Offshore, fixes often come from satellite passes hours apart: a run goes on over a
-silence of up to ``max_gap_s`` when the vessel covered little ground over it."""
+silence of up to ``max_gap_s`` when the vessel covered little ground over it, and a run
+seen by one pass also counts part of the silences around it: half the time the vessel
+did not need to reach the fixes before and after it (``LoiteringDetector._slack_s``)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from mista.detect._common import I64, KNOT_M_S, DistanceMemo, config_of, flat_distance_m, setting
-from mista.detect._runs import F64, Bools, Marks, Run, RunDetector
-from mista.detect.base import register
-from mista.fuse.chunk import TrackPoints
+from mista.detect._runs import F64, Bools, Fix, Marks, Run, RunDetector
+from mista.detect.base import AlertDraft, History, register
+from mista.fuse.chunk import FusedChunk, TrackPoints
 from mista.geo import LandMask
 
 
@@ -31,6 +34,13 @@ class LoiteringDetector(RunDetector):
         self.max_gap_s = self.config.max_gap_s
         self._land = setting(settings, "land", LandMask)
         self._memo = DistanceMemo()
+
+    def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
+        out = super().update(chunk, history)
+        # A slow run not heard from since may qualify by the silence after it.
+        for run in list(self._open.values()):
+            out += self._opened(run, history)
+        return out
 
     def mark(self, points: TrackPoints, speed: F64, open_runs: Mapping[int, Run]) -> Marks:
         slow = np.isfinite(speed) & (speed < self.config.max_speed_kn)
@@ -80,15 +90,45 @@ class LoiteringDetector(RunDetector):
             self._memo.remember(track[exact], lat[exact], lon[exact], distance[exact])
         return distance
 
+    def stretched_s(self, run: Run) -> float:
+        """The run's span, with the time the vessel may have spent slow in the silences
+        before and after it (``_slack_s``; the watermark while no fix came after it)."""
+        after = run.next_fix
+        if after is None:
+            after = (self.watermark, run.end_lat, run.end_lon, math.nan)
+        before = self._slack_s(run.prev_fix, run.start, run.lat, run.lon)
+        return run.duration_s + before + self._slack_s(after, run.end, run.end_lat, run.end_lon)
+
+    def _slack_s(self, fix: Fix | None, t: float, lat: float, lon: float) -> float:
+        """Half the time of a silence (longer than ``bridge_s``) between a run's end fix
+        (``t``, ``lat``, ``lon``) and the track's fix beyond it that the vessel did not
+        need to cover the distance between them at the speed it reported there (no fix
+        beyond: no slack; unknown speed: the distance at ``max_speed_kn``), at most
+        ``extend_max_s``."""
+        if fix is None:
+            return 0.0
+        silence = abs(t - fix[0])
+        if not silence > self.config.bridge_s:
+            return 0.0
+        metres = float(
+            flat_distance_m(
+                np.array([lat]), np.array([lon]), np.array([fix[1]]), np.array([fix[2]])
+            )[0]
+        )
+        speed = fix[3] if fix[3] == fix[3] else self.config.max_speed_kn
+        needed = metres / (max(speed, self.config.max_speed_kn) * KNOT_M_S)
+        return min(max(silence - needed, 0.0) / 2.0, self.config.extend_max_s)
+
     def qualifies(self, run: Run) -> bool:
         return (
-            run.duration_s >= self.config.min_duration_s
+            self.stretched_s(run) >= self.config.min_duration_s
             and run.mean_speed_kn < self.config.max_speed_kn
         )
 
     def evidence(self, run: Run) -> dict[str, Any]:
         return {
             "duration_s": run.duration_s,
+            "stretched_duration_s": self.stretched_s(run),
             "mean_speed_kn": round(run.mean_speed_kn, 3),
             "min_shore_distance_m": round(run.value_min, 1),
             "points": run.points,
