@@ -222,6 +222,9 @@ _SEEN_WINDOW: dict[str, tuple[float, float, int]] = {
 #: An AIS gap is seen when its two ends are: a report within this long before it
 #: starts and after it ends (before only, when it runs past the scenario's end).
 _GAP_ENDS_S = 3 * 3600.0
+#: A spoofed position is told apart only next to a true one: a report of the vessel
+#: within this long before the spoofing starts or after it ends.
+_SPOOF_CONTEXT_S = 3600.0
 #: A dark vessel is seen when radars wrote this many of its contacts during the span.
 _DARK_CONTACTS = 5
 
@@ -229,18 +232,28 @@ _DARK_CONTACTS = 5
 def _observable(
     con: duckdb.DuckDBPyConnection, events: list[TruthEvent], scenario_end: float
 ) -> list[bool]:
-    """Which true behaviours the node's sensors delivered enough of to be seen at all."""
-    rows: list[tuple[int, int, int, float, float, int]] = []
+    """Which true behaviours the node's sensors delivered enough of to be seen at all.
+
+    Each behaviour has parts that must all hold; a part may have alternatives (any one
+    will do): rows of (behaviour, part, alternative, mmsi, from, to, reports needed)."""
+    rows: list[tuple[int, int, int, int, float, float, int]] = []
     for index, event in enumerate(events):
         if event.kind == "ais-gap":
             for mmsi in event.mmsis:
-                rows.append((index, 0, mmsi, event.start - _GAP_ENDS_S, event.start, 1))
+                rows.append((index, 0, 0, mmsi, event.start - _GAP_ENDS_S, event.start, 1))
                 if event.end < scenario_end - 60:
-                    rows.append((index, 1, mmsi, event.end, event.end + _GAP_ENDS_S, 1))
+                    rows.append((index, 1, 0, mmsi, event.end, event.end + _GAP_ENDS_S, 1))
         elif event.kind in _SEEN_WINDOW:
             before, after, need = _SEEN_WINDOW[event.kind]
             for part, mmsi in enumerate(event.mmsis):
-                rows.append((index, part, mmsi, event.start - before, event.end + after, need))
+                rows.append((index, part, 0, mmsi, event.start - before, event.end + after, need))
+            if event.kind == "spoofing":
+                for mmsi in event.mmsis:
+                    part = len(event.mmsis)
+                    rows.append(
+                        (index, part, 0, mmsi, event.start - _SPOOF_CONTEXT_S, event.start, 1)
+                    )
+                    rows.append((index, part, 1, mmsi, event.end, event.end + _SPOOF_CONTEXT_S, 1))
     seen = [event.kind != "dark-vessel" and not event.mmsis for event in events]
     if rows:
         columns = list(zip(*rows, strict=True))
@@ -248,10 +261,11 @@ def _observable(
             {
                 "idx": pa.array(columns[0], pa.int32()),
                 "part": pa.array(columns[1], pa.int32()),
-                "mmsi": pa.array(columns[2], pa.int64()),
-                "lo": pa.array(columns[3], pa.float64()),
-                "hi": pa.array(columns[4], pa.float64()),
-                "need": pa.array(columns[5], pa.int32()),
+                "alt": pa.array(columns[2], pa.int32()),
+                "mmsi": pa.array(columns[3], pa.int64()),
+                "lo": pa.array(columns[4], pa.float64()),
+                "hi": pa.array(columns[5], pa.float64()),
+                "need": pa.array(columns[6], pa.int32()),
             }
         )
         con.register("seen_windows_input", windows)
@@ -259,13 +273,15 @@ def _observable(
         con.unregister("seen_windows_input")
         counted = con.execute(
             """
-            SELECT w.idx, bool_and(w.n >= w.need) FROM (
-                SELECT sw.idx, sw.part, sw.need, count(r.seq) AS n
-                FROM seen_windows sw LEFT JOIN reports r
-                  ON r.mmsi = sw.mmsi AND r.lat IS NOT NULL
-                 AND epoch(r.observed_at) BETWEEN sw.lo AND sw.hi
-                GROUP BY ALL
-            ) w GROUP BY w.idx
+            SELECT idx, bool_and(ok) FROM (
+                SELECT idx, part, bool_or(n >= need) AS ok FROM (
+                    SELECT sw.idx, sw.part, sw.alt, sw.mmsi, sw.need, count(r.seq) AS n
+                    FROM seen_windows sw LEFT JOIN reports r
+                      ON r.mmsi = sw.mmsi AND r.lat IS NOT NULL
+                     AND epoch(r.observed_at) BETWEEN sw.lo AND sw.hi
+                    GROUP BY ALL
+                ) GROUP BY idx, part
+            ) GROUP BY idx
             """
         ).fetchall()
         for index, ok in counted:
