@@ -223,8 +223,9 @@ _SEEN_WINDOW: dict[str, tuple[float, float, int]] = {
 #: starts and after it ends (before only, when it runs past the scenario's end).
 _GAP_ENDS_S = 3 * 3600.0
 #: A spoofed position is told apart only next to a true one: a report of the vessel
-#: within this long before the spoofing starts or after it ends.
-_SPOOF_CONTEXT_S = 3600.0
+#: within this long before the spoofing starts or after it ends (satellite passes come
+#: every 1.5-3.5 h; the fuser judges a jump from the last good fix however old).
+_SPOOF_CONTEXT_S = 3 * 3600.0
 #: A dark vessel is seen when radars wrote this many of its contacts during the span.
 _DARK_CONTACTS = 5
 
