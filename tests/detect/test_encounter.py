@@ -8,10 +8,12 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from mista.detect.base import AlertDraft
 from mista.detect.encounter import EncounterDetector
 from mista.model import AlertStatus
 from tests.detect.builders import (
     HOUR,
+    MINUTE,
     SEA,
     T0,
     east_of,
@@ -35,7 +37,7 @@ def pair(
     lon: float = LON,
     finish: bool = True,
     silent: slice | None = None,
-):
+) -> list[AlertDraft]:
     t = minutes(0, hours)
     a = track(1, t, lat, lon, sog=sog)
     b = track(2, t, north_of(lat, apart_m), lon, sog=sog, label_no=2)
@@ -125,3 +127,27 @@ def test_a_pass_together_reaches_half_way_to_the_fixes_around_it(
     assert len(found) == expected
     if found:
         assert found[0].end - found[0].start == pytest.approx(300 + hours_apart * HOUR, abs=60)
+
+
+def two_passes_then(third: np.ndarray, sog: np.ndarray, *, lon3: float) -> list[AlertDraft]:
+    """Together (200 m apart, b's fixes 20 s after a's) at passes at 0 and 75 min, then
+    both seen at the times ``third`` with speeds ``sog``, at longitude ``lon3``."""
+    passes = T0 + np.r_[np.arange(0, 301, 60), 75 * MINUTE + np.arange(0, 301, 60)]
+    t = np.r_[passes, third]
+    speeds = np.r_[np.full(passes.shape, 0.5), sog]
+    lon = np.r_[np.full(passes.shape, LON), np.full(third.shape, lon3)]
+    a = track(1, t, LAT, lon, sog=speeds)
+    b = track(2, t + 20, north_of(LAT, 200.0), lon, sog=speeds, label_no=2)
+    return feed(EncounterDetector(settings()), [a, b])
+
+
+def test_a_run_reaches_half_way_to_the_next_fix_in_a_later_bucket() -> None:
+    # Seen under way far off 170 min in: together until half-way there, 125 min in all.
+    [alert] = standing(two_passes_then(T0 + np.r_[170.0] * MINUTE, np.r_[12.0], lon3=LON + 0.5))
+    assert alert.end - alert.start == pytest.approx(125 * MINUTE, abs=60)
+
+
+def test_slow_fixes_count_in_a_bucket_where_the_pair_gets_under_way() -> None:
+    third = T0 + np.r_[190.0, 191.0, 192.0] * MINUTE
+    [alert] = standing(two_passes_then(third, np.r_[0.5, 12.0, 12.0], lon3=LON))
+    assert alert.evidence["observed_end"] == pytest.approx(third[0] + 20)

@@ -109,24 +109,27 @@ class EncounterDetector:
         bucket = bucket[ready]
         by_track = np.lexsort((points.t, points.track))
         points = points.take(by_track)
+        bucket = bucket[by_track]
         speed = speed_kn(points)
-        order = np.argsort(bucket[by_track], kind="stable")
-        points, speed, bucket = points.take(order), speed[order], bucket[by_track][order]
+        order = np.argsort(bucket, kind="stable")
+        points, speed, bucket = points.take(order), speed[order], bucket[order]
         self._done_until = max(self._done_until, float((bucket.max() + 1) * bucket_s))
         out: list[AlertDraft] = []
         starts = np.flatnonzero(
             np.r_[True, (bucket[1:] != bucket[:-1]) | (points.track[1:] != points.track[:-1])]
         )
         ends = np.r_[starts[1:], len(points)]
-        count = (ends - starts).astype(np.float64)
-        known = np.isfinite(speed)
-        speed_sum = np.add.reduceat(np.where(known, speed, 0.0), starts)
+        # Each vessel's slow fixes in a bucket (a bucket where it gets under way keeps
+        # the fixes from before it did): their mean speed and position.
+        slow_fix = speed < self.config.max_speed_kn
+        count = np.add.reduceat(slow_fix.astype(np.float64), starts)
+        speed_sum = np.add.reduceat(np.where(slow_fix, speed, 0.0), starts)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean_speed = speed_sum / np.add.reduceat(known.astype(np.float64), starts)
+            mean_speed = speed_sum / count
         slow = np.flatnonzero(mean_speed < self.config.max_speed_kn)
         if slow.shape[0] >= 2:
-            lat = np.add.reduceat(points.lat, starts)[slow] / count[slow]
-            lon = np.add.reduceat(points.lon, starts)[slow] / count[slow]
+            lat = np.add.reduceat(np.where(slow_fix, points.lat, 0.0), starts)[slow] / count[slow]
+            lon = np.add.reduceat(np.where(slow_fix, points.lon, 0.0), starts)[slow] / count[slow]
             _, port_m = self._ports.nearest(lon, lat)
             offshore = port_m >= self.config.min_port_distance_m
             groups = slow[offshore]
@@ -142,8 +145,10 @@ class EncounterDetector:
                 self._pair_up(points, starts, ends, mean_speed, groups[here], lat[here], lon[here])
             seen = np.flatnonzero(every_bucket == value)
             last_t = points.t[ends[seen] - 1].tolist()
-            self._seen.update(zip(points.track[starts[seen]].tolist(), last_t, strict=True))
-            self._note_after()
+            tracks_here = points.track[starts[seen]].tolist()
+            self._seen.update(zip(tracks_here, last_t, strict=True))
+            first_t = dict(zip(tracks_here, points.t[starts[seen]].tolist(), strict=True))
+            self._note_after(value * bucket_s, first_t)
             out += self._expire((value + 1) * bucket_s, history, ongoing=True)
         out += self._expire(self._done_until, history, ongoing=False)
         return out
@@ -200,14 +205,13 @@ class EncounterDetector:
             return start
         return start - min((start - before) / 2, self.config.extend_max_s)
 
-    def _note_after(self) -> None:
-        """For runs not extended by the bucket just compared: the first time either
-        vessel was seen after the run's end."""
+    def _note_after(self, bucket_start: float, first_t: Mapping[int, float]) -> None:
+        """For runs that ended before the bucket just compared: the first time either
+        vessel was seen after the run's end, in a later bucket (a fix later in the run's
+        last bucket is not: the run's end is the earlier of the vessels' last fixes)."""
         for run in self._pairs.values():
-            if run.after == math.inf:
-                later = [
-                    t for t in (self._seen.get(run.a), self._seen.get(run.b)) if t and t > run.end
-                ]
+            if run.after == math.inf and run.end < bucket_start:
+                later = [first_t[n] for n in (run.a, run.b) if n in first_t]
                 if later:
                     run.after = min(later)
 
