@@ -61,6 +61,32 @@ class StepResult:
     kinds: dict[str, int] = field(default_factory=dict)
 
 
+class _TrackBook:
+    """The fuser's history, and what every track was when last seen: detectors close
+    alerts (an open gap at the end of the input) on tracks the fuser has since evicted,
+    and the alert still names its track and MMSI. Bounded: tracks not seen for a week are
+    forgotten once many are kept."""
+
+    _KEEP_S = 7 * 86_400.0
+    _PRUNE_AT = 200_000
+
+    def __init__(self, fuser: Fuser) -> None:
+        self._fuser = fuser
+        self._seen: dict[int, TrackInfo] = {}
+
+    def learn(self, chunk: FusedChunk) -> None:
+        self._seen.update(chunk.tracks)
+        if len(self._seen) > self._PRUNE_AT:
+            horizon = chunk.watermark - self._KEEP_S
+            self._seen = {n: info for n, info in self._seen.items() if info.last_t >= horizon}
+
+    def history(self, track: int, since: float) -> TrackPoints:
+        return self._fuser.history(track, since)
+
+    def track_info(self, track: int) -> TrackInfo | None:
+        return self._fuser.track_info(track) or self._seen.get(track)
+
+
 class Pipeline:
     """Fusion and detection over a store's reports, incrementally.
 
@@ -85,6 +111,7 @@ class Pipeline:
         self._node = node
         self._land = land if land is not None else LandMask.default()
         self._fuser = Fuser(fuse_config or FuseConfig(), land=self._land)
+        self._book = _TrackBook(self._fuser)
         self._detection = Detection(
             detect_config or DetectConfig(),
             land=self._land,
@@ -115,7 +142,8 @@ class Pipeline:
         cursor = int(pa.compute.max(feed.column("seq")).as_py())
         fusable = self._fusable(feed)
         chunk = self._fuser.push(feed if fusable is None else feed.filter(fusable))
-        drafts = self._detection.update(chunk, self._fuser)
+        self._book.learn(chunk)
+        drafts = self._detection.update(chunk, self._book)
         self._read = cursor
         result = self._write(chunk, drafts, self._durable_cursor())
         result.reports = feed.num_rows
@@ -142,8 +170,9 @@ class Pipeline:
     def finish(self) -> StepResult:
         """End of a finite stream: release the fuser's reorder buffer, close what is open."""
         chunk = self._fuser.flush()
-        drafts = self._detection.update(chunk, self._fuser)
-        drafts += self._detection.finish(chunk.watermark, self._fuser)
+        self._book.learn(chunk)
+        drafts = self._detection.update(chunk, self._book)
+        drafts += self._detection.finish(chunk.watermark, self._book)
         return self._write(chunk, drafts, self._read)
 
     def _durable_cursor(self) -> int:
@@ -243,7 +272,7 @@ class Pipeline:
         for number in all_numbers.tolist():
             track_id = ids.get(number)
             if track_id is None:
-                info = self._fuser.track_info(number)
+                info = self._book.track_info(number)
                 track_id = info.id if info is not None else f"track:{number}"
                 ids[number] = track_id
             track_ids.append(track_id)
