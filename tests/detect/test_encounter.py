@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 from mista.detect.base import AlertDraft
 from mista.detect.encounter import EncounterDetector
+from mista.fuse.chunk import SourceCode
 from mista.model import AlertStatus
 from tests.detect.builders import (
     HOUR,
@@ -151,3 +154,19 @@ def test_slow_fixes_count_in_a_bucket_where_the_pair_gets_under_way() -> None:
     third = T0 + np.r_[190.0, 191.0, 192.0] * MINUTE
     [alert] = standing(two_passes_then(third, np.r_[0.5, 12.0, 12.0], lon3=LON))
     assert alert.evidence["observed_end"] == pytest.approx(third[0] + 20)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"), [(SourceCode.AIS_SATELLITE, 1), (SourceCode.AIS_TERRESTRIAL, 0)]
+)
+def test_a_pair_seen_together_at_one_satellite_pass_only(source: int, expected: int) -> None:
+    """Nothing before or after a 40-minute pass bounds a satellite run: it reaches 1.5 h
+    each way; under terrestrial cover the vessels were heard for 40 min only."""
+    t = T0 + 5 * HOUR + np.arange(0, 40 * MINUTE + 1, MINUTE)
+    a = track(1, t, LAT, LON)
+    b = track(2, t + 20, north_of(LAT, 200.0), LON, label_no=2)
+    a, b = (replace(p, source=np.full(len(p), source, np.uint8)) for p in (a, b))
+    found = standing(feed(EncounterDetector(settings()), [a, b]))
+    assert len(found) == expected
+    if found:
+        assert found[0].end - found[0].start == pytest.approx(40 * MINUTE + 3 * HOUR, abs=60)

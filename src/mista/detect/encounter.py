@@ -6,7 +6,9 @@ Fixes of two vessels are not simultaneous, so positions are compared per time bu
 bucket and far from ports are paired, with a k-d tree per bucket. A pair's run goes on
 over reception gaps up to ``max_gap_s`` (offshore, satellite passes are hours apart), and
 its span reaches half-way to the vessels' neighbouring fixes (at most ``extend_max_s``):
-a pair seen together at passes hours apart was likely together in between.
+a pair seen together at passes hours apart was likely together in between. A run seen
+by satellite alone with no fix of either vessel before (after) it reaches back (on) the
+full ``extend_max_s``: a pass is minutes long, nothing says when the meeting began.
 Buckets are compared ``lag_s`` behind the watermark so that late satellite positions are
 in; positions later still are not compared.
 """
@@ -34,7 +36,7 @@ from mista.detect._common import (
     track_id,
 )
 from mista.detect.base import AlertDraft, History, register
-from mista.fuse.chunk import FusedChunk, TrackPoints
+from mista.fuse.chunk import FusedChunk, SourceCode, TrackPoints
 from mista.geo import Ports
 from mista.model import AlertStatus
 
@@ -52,6 +54,7 @@ class PairRun:
     est_start: float
     est_end: float = -math.inf
     after: float = math.inf  # the first time either vessel was seen after ``end``
+    satellite_only: bool = True  # every fix of the run came from satellite passes
     speeds: list[float] = field(default_factory=list)
     distances: list[float] = field(default_factory=list)
     evidence: Evidence = field(default_factory=Evidence)
@@ -175,6 +178,8 @@ class EncounterDetector:
                 gi, gj, ti, tj, i, j = gj, gi, tj, ti, j, i
             start = max(float(points.t[starts[gi]]), float(points.t[starts[gj]]))
             end = min(float(points.t[ends[gi] - 1]), float(points.t[ends[gj] - 1]))
+            rows = np.r_[starts[gi] : ends[gi], starts[gj] : ends[gj]]
+            by_satellite = bool((points.source[rows] == SourceCode.AIS_SATELLITE).all())
             run = self._pairs.get((ti, tj))
             if run is not None and start - run.end > self.config.max_gap_s:
                 self._closing.append(self._pairs.pop((ti, tj)))
@@ -185,23 +190,29 @@ class EncounterDetector:
                     b=tj,
                     start=start,
                     end=end,
-                    est_start=self._reach_back(ti, tj, start),
+                    est_start=self._reach_back(ti, tj, start, satellite_only=by_satellite),
+                    satellite_only=by_satellite,
                     lat=float((lat[i] + lat[j]) / 2),
                     lon=float((lon[i] + lon[j]) / 2),
                 )
                 self._pairs[(ti, tj)] = run
             run.end = max(run.end, end)
             run.after = math.inf
+            run.satellite_only = run.satellite_only and by_satellite
             run.speeds += [float(mean_speed[gi]), float(mean_speed[gj])]
             run.distances.append(float(np.linalg.norm(xyz[i] - xyz[j])))
             run.evidence.add(points, slice(int(starts[gi]), int(ends[gi])))
             run.evidence.add(points, slice(int(starts[gj]), int(ends[gj])))
 
-    def _reach_back(self, a: int, b: int, start: float) -> float:
+    def _reach_back(self, a: int, b: int, start: float, *, satellite_only: bool) -> float:
         """Where a pair's run likely began: half-way back to the last time either vessel
         was seen before it (at most ``extend_max_s``); fixes offshore are hours apart."""
         before = max(self._seen.get(a, -math.inf), self._seen.get(b, -math.inf))
-        if not math.isfinite(before) or before >= start:
+        if not math.isfinite(before):
+            # Neither seen before: by satellite alone nothing bounds the run (passes are
+            # hours apart); under terrestrial cover it began when they were first heard.
+            return start - self.config.extend_max_s if satellite_only else start
+        if before >= start:
             return start
         return start - min((start - before) / 2, self.config.extend_max_s)
 
@@ -218,8 +229,8 @@ class EncounterDetector:
     def _reach_on(self, run: PairRun) -> float:
         """Where a run likely ended: half-way on to the first time either vessel was seen
         after it (at most ``extend_max_s``)."""
-        if run.after == math.inf:
-            return run.end
+        if run.after == math.inf:  # neither seen since (within max_gap_s)
+            return run.end + (self.config.extend_max_s if run.satellite_only else 0.0)
         return run.end + min((run.after - run.end) / 2, self.config.extend_max_s)
 
     def _expire(self, now: float, history: History, *, ongoing: bool) -> list[AlertDraft]:
