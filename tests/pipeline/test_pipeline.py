@@ -89,6 +89,10 @@ def test_alerts_and_tracks_reach_a_user_only_under_the_visibility_rule(
         everything = store.alerts(viewer=operator, include_withdrawn=True)
         theirs = store.alerts(viewer=liaison, include_withdrawn=True)
         assert everything.num_rows > 0
+        # Every alert names its tracks by their ids, evicted or not.
+        named = [t for ts in everything.column("tracks").to_pylist() for t in ts]
+        assert named
+        assert all(t.startswith(("ais:", "dark:")) for t in named)
         labels = {alert.id: alert.label for _, alert in store.alert_changes_after(0, 1_000_000)}
         visible = {alert_id for alert_id, label in labels.items() if liaison.may_see(label)}
         assert set(theirs.column("id").to_pylist()) == visible
