@@ -97,11 +97,12 @@ def test_a_predicted_pass_that_does_not_happen_is_withdrawn() -> None:
     assert drafts[0].evidence["predicted"] is True
 
 
-def satellite_pass(offset_m: float) -> list[AlertDraft]:
-    """The two of ``head_on`` seen only at minutes 5-8 and 20-23, delivered an hour late
-    (after the detector has compared those minutes with other vessels' positions)."""
+def satellite_pass(offset_m: float, seen_min: np.ndarray | None = None) -> list[AlertDraft]:
+    """The two of ``head_on`` seen only at minutes ``seen_min`` (5-8 and 20-23), delivered
+    an hour late (after the detector compared those minutes with other vessels')."""
     v = SPEED_KN * KNOT
-    t = T0 + np.r_[np.arange(5, 9), np.arange(20, 24)] * MINUTE
+    minute = np.r_[np.arange(5, 9), np.arange(20, 24)] if seen_min is None else seen_min
+    t = T0 + minute * MINUTE
     a = leg(1, t, LAT, east_of(LAT, LON, -v * MEET_S), v, 0.0)
     b = leg(2, t, north_of(LAT, offset_m), east_of(LAT, LON, v * MEET_S), -v, 0.0)
     detector, memory = CloseApproachDetector(settings()), Memory()
@@ -123,3 +124,18 @@ def test_a_pass_seen_late_by_satellite_is_found_when_the_data_arrives() -> None:
 
 def test_a_late_pass_beyond_half_a_mile_is_not() -> None:
     assert standing(satellite_pass(1_200.0)) == []
+
+
+def test_a_late_overtaking_is_sought_up_to_half_an_hour_from_the_fixes() -> None:
+    # 12 kn overtakes 8 kn 300 m abeam; 2.5 km behind at the fixes (minutes 0-2), it
+    # draws level about 22 min after them: beyond a 10-minute look-ahead.
+    t = T0 + np.arange(0, 3) * MINUTE
+    fast = leg(1, t, LAT, LON, 12 * KNOT, 0.0)
+    slow = leg(2, t, north_of(LAT, 300.0), east_of(LAT, LON, 2_500.0), 8 * KNOT, 0.0)
+    detector, memory = CloseApproachDetector(settings()), Memory()
+    other = leg(3, T0 + np.arange(0, 60) * MINUTE, north_of(LAT, 50_000.0), LON, 5.0, 0.0)
+    drafts = push(detector, memory, other, T0 + HOUR)
+    drafts += push(detector, memory, concat([fast, slow]), T0 + HOUR + 10 * MINUTE)
+    [alert] = standing(drafts + detector.finish(T0 + 2 * HOUR, memory))
+    level = T0 + 2 * MINUTE + 2_500.0 / (4 * KNOT) - 2 * MINUTE
+    assert alert.start <= level <= alert.end

@@ -10,8 +10,8 @@ Satellite positions arrive 20-90 min after the pass, after those minutes were co
 They are compared when they arrive, against every moving vessel's positions from around
 their times: each pair of fixes (one per vessel, at most ``late_pair_s`` apart) is
 brought to a common time and the pair's closest distance is sought within
-``late_pair_s`` of it (constant course and speed; the tracks' fixes straddle the pass
-or lie within minutes of it). A pass under 926 m is raised CLOSED, ``"late": true``.
+``late_reach_s`` of it (constant course and speed; the fixes straddle the pass or lie
+within half an hour of it). A pass under 926 m is raised CLOSED, ``"late": true``.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class CloseApproachDetector:
         found = _closest(
             (late.t[p], late.lat[p], late.lon[p], late.sog[p], late.cog[p]),
             (recent.t[q], recent.lat[q], recent.lon[q], recent.sog[q], recent.cog[q]),
-            window,
+            self.config.late_reach_s,
             self.config.distance_m,
         )
         distance, at, half = found

@@ -168,6 +168,7 @@ class CloseApproachConfig:
     # Late (satellite) positions: compared with fixes of other vessels this close in time,
     # against moving points kept this long; a pair's passes this close together are one.
     late_pair_s: float = 600.0
+    late_reach_s: float = 1800.0  # how far from the fixes the pass is sought (courses held)
     recent_s: float = 3 * HOUR_S
     late_merge_s: float = 1800.0
 
