@@ -34,6 +34,7 @@ class LoiteringDetector(RunDetector):
         self.max_gap_s = self.config.max_gap_s
         self._land = setting(settings, "land", LandMask)
         self._memo = DistanceMemo()
+        self._finished = False
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         out = super().update(chunk, history)
@@ -41,6 +42,11 @@ class LoiteringDetector(RunDetector):
         for run in list(self._open.values()):
             out += self._opened(run, history)
         return out
+
+    def finish(self, watermark: float, history: History) -> list[AlertDraft]:
+        # The stream ends, not the vessel's silence: no slack after a run's last fix.
+        self._finished = True
+        return super().finish(watermark, history)
 
     def mark(self, points: TrackPoints, speed: F64, open_runs: Mapping[int, Run]) -> Marks:
         slow = np.isfinite(speed) & (speed < self.config.max_speed_kn)
@@ -92,9 +98,10 @@ class LoiteringDetector(RunDetector):
 
     def stretched_s(self, run: Run) -> float:
         """The run's span, with the time the vessel may have spent slow in the silences
-        before and after it (``_slack_s``; the watermark while no fix came after it)."""
+        before and after it (``_slack_s``; the watermark while no fix came after it, until
+        the stream is finished)."""
         after = run.next_fix
-        if after is None:
+        if after is None and not self._finished:
             after = (self.watermark, run.end_lat, run.end_lon, math.nan)
         before = self._slack_s(run.prev_fix, run.start, run.lat, run.lon)
         return run.duration_s + before + self._slack_s(after, run.end, run.end_lat, run.end_lon)
