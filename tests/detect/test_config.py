@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -54,7 +56,7 @@ def test_tables_override_their_settings() -> None:
         ({"port-visit": {"entry_m": 5000}}, "port-visit.entry_m"),
     ],
 )
-def test_a_bad_setting_is_a_config_error_naming_its_key(data: dict, named: str) -> None:
+def test_a_bad_setting_is_a_config_error_naming_its_key(data: dict[str, Any], named: str) -> None:
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         DetectConfig.from_mapping(data)
 
@@ -82,7 +84,7 @@ _values = st.one_of(
         max_size=3,
     )
 )
-def test_garbage_is_a_config_or_a_config_error_never_a_crash(data: dict) -> None:
+def test_garbage_is_a_config_or_a_config_error_never_a_crash(data: dict[str, Any]) -> None:
     message = ""
     try:
         DetectConfig.from_mapping(data)

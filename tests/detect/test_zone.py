@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mista.detect.base import AlertDraft
 from mista.detect.zone import ZoneEntryDetector
 from mista.model import AlertStatus
 from tests.detect.builders import (
@@ -23,7 +24,7 @@ from tests.detect.builders import (
 IN, OUT = 75.5, 74.5
 
 
-def cross(lons: list[float], *, finish: bool = True):
+def cross(lons: list[float], *, finish: bool = True) -> list[AlertDraft]:
     t = T0 + np.arange(len(lons)) * MINUTE
     return feed(ZoneEntryDetector(settings()), track(5, t, 5.5, lons), finish=finish)
 

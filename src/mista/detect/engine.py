@@ -20,6 +20,8 @@ class Detection:
     has taken so far, by kind (for profiles and benchmarks).
     """
 
+    kind = "all"  # runs every kind (and so is a Detector itself)
+
     def __init__(
         self,
         config: DetectConfig | None = None,
