@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from mista.detect._common import concat
 from mista.detect.base import AlertDraft
 from mista.detect.close_approach import CloseApproachDetector
-from mista.fuse.chunk import TrackPoints
+from mista.fuse.chunk import SourceCode, TrackPoints
 from mista.model import AlertStatus
 from tests.detect.builders import (
     HOUR,
@@ -139,3 +141,23 @@ def test_a_late_overtaking_is_sought_up_to_half_an_hour_from_the_fixes() -> None
     [alert] = standing(drafts + detector.finish(T0 + 2 * HOUR, memory))
     level = T0 + 2 * MINUTE + 2_500.0 / (4 * KNOT) - 2 * MINUTE
     assert alert.start <= level <= alert.end
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"), [(SourceCode.AIS_SATELLITE, 1), (SourceCode.AIS_TERRESTRIAL, 0)]
+)
+def test_a_pass_between_satellite_fixes_that_came_in_time_is_found_after_it(
+    source: int, expected: int
+) -> None:
+    """Seen at minutes 5-8 and 20-23 only, in time: the prediction at minute 8 is never
+    confirmed minute by minute; satellite fixes are looked at again after the pass."""
+    v = SPEED_KN * KNOT
+    t = T0 + np.r_[np.arange(5, 9), np.arange(20, 24)] * MINUTE
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * MEET_S), v, 0.0)
+    b = leg(2, t, north_of(LAT, 500.0), east_of(LAT, LON, v * MEET_S), -v, 0.0)
+    a, b = (replace(p, source=np.full(len(p), source, np.uint8)) for p in (a, b))
+    found = standing(feed(CloseApproachDetector(settings()), [a, b]))
+    assert len(found) == expected
+    if found:
+        assert found[0].evidence["late"] is True
+        assert found[0].start <= T0 + MEET_S <= found[0].end

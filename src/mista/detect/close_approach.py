@@ -12,6 +12,8 @@ their times: each pair of fixes (one per vessel, at most ``late_pair_s`` apart) 
 brought to a common time and the pair's closest distance is sought within
 ``late_reach_s`` of it (constant course and speed; the fixes straddle the pass or lie
 within half an hour of it). A pass under 926 m is raised CLOSED, ``"late": true``.
+Satellite fixes that came in time are looked at the same way once the half hour they
+reach is past: minute by minute, a pass between two satellite passes is never seen.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from mista.detect._common import (
     track_id,
 )
 from mista.detect.base import AlertDraft, History, register
-from mista.fuse.chunk import FusedChunk, PointFlag, TrackPoints
+from mista.fuse.chunk import FusedChunk, PointFlag, SourceCode, TrackPoints
 from mista.geo import cpa_tcpa
 from mista.model import AlertStatus
 
@@ -87,6 +89,7 @@ class CloseApproachDetector:
         self._approaches: dict[tuple[int, int], Approach] = {}
         self._ledger = Ledger()
         self._recent = TrackPoints.empty()  # moving points of the last ``recent_s``, any order
+        self._delayed = TrackPoints.empty()  # satellite fixes looked at again later
         self._last_pass: dict[tuple[int, int], float] = {}  # pair -> end of its latest alert
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
@@ -103,6 +106,11 @@ class CloseApproachDetector:
         if on_time.any():
             merged = concat([self._pending, points.take(on_time)])
             self._pending = merged.take(np.argsort(merged.t, kind="stable"))
+        # Satellite fixes that came in time are looked at again once the time they reach
+        # is past: the minute-by-minute comparison rarely sees a pass between passes.
+        satellite = on_time & (points.source == SourceCode.AIS_SATELLITE)
+        if satellite.any():
+            self._delayed = concat([self._delayed, points.take(satellite)])
         out: list[AlertDraft] = []
         if moving.any():
             recent = concat([self._recent, points.take(moving)])
@@ -110,7 +118,12 @@ class CloseApproachDetector:
             self._recent = recent.take(keep)
         if late.any():
             out += self._late(points.take(late), history)
-        return out + self._compare(chunk.watermark, history)
+        out += self._compare(chunk.watermark, history)
+        due = self._delayed.t < chunk.watermark - self.config.late_reach_s
+        if due.any():
+            out += self._late(self._delayed.take(due), history)
+            self._delayed = self._delayed.take(~due)
+        return out
 
     def _late(self, late: TrackPoints, history: History) -> list[AlertDraft]:
         """Passes found among late points and the moving points around their times."""
@@ -174,6 +187,9 @@ class CloseApproachDetector:
 
     def finish(self, watermark: float, history: History) -> list[AlertDraft]:
         out = self._compare(watermark, history)
+        if len(self._delayed):
+            out += self._late(self._delayed, history)
+            self._delayed = TrackPoints.empty()
         for pair in list(self._approaches):
             out += self._end(self._approaches.pop(pair), history)
         return out
