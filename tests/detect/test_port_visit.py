@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from mista.detect.base import AlertDraft
 from mista.detect.port_visit import PortVisitDetector
-from mista.fuse.chunk import PointFlag
+from mista.fuse.chunk import PointFlag, SourceCode
 from mista.model import AlertStatus
 from tests.detect.builders import (
     HOUR,
@@ -129,3 +131,11 @@ def test_a_stopped_vessel_last_heard_in_port_stays_in_port() -> None:
     drafts = feed(detector, track(3, t, LAT, at(1_000.0), sog=0.0), finish=False)
     assert standing(drafts) == []  # only 10 min of stream time so far
     assert standing(drafts + detector.finish(T0 + HOUR, Memory())) != []
+
+
+def test_a_radar_track_in_port_is_no_port_visit() -> None:
+    t = T0 + np.arange(60) * MINUTE
+    contacts = track(3, t, LAT, at(1_000.0), sog=0.0)
+    contacts = replace(contacts, source=np.full(len(contacts), SourceCode.RADAR, np.uint8))
+    assert standing(feed(PortVisitDetector(settings()), contacts)) == []
+    assert len(standing(visit(np.full(60, 1_000.0)))) == 1  # the same as AIS is a visit

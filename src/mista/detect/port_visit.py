@@ -17,7 +17,7 @@ import numpy as np
 from mista.detect._common import I64, DistanceMemo, config_of, setting
 from mista.detect._runs import F64, Bools, Marks, Run, RunDetector
 from mista.detect.base import AlertDraft, History, register
-from mista.fuse.chunk import FusedChunk, PointFlag, TrackPoints
+from mista.fuse.chunk import FusedChunk, PointFlag, SourceCode, TrackPoints
 from mista.geo import Ports
 
 _OUTSIDE, _INSIDE, _UNDECIDED = 0, 1, -1
@@ -52,10 +52,12 @@ class PortVisitDetector(RunDetector):
         return super().finish(watermark, history)
 
     def select(self, points: TrackPoints) -> Bools:
-        """Good points, and points flagged only as on land: a coarse coastline puts many
-        berths on land, and a position far inland is no port visit anyway."""
+        """Good AIS points, and those flagged only as on land: a coarse coastline puts
+        many berths on land, and a position far inland is no port visit anyway. Radar
+        contacts are not: a port call is a named vessel's (dark vessels have their own
+        alert), and radars see moored ships and harbour craft all day."""
         doubtful = np.uint16(PointFlag.IMPLAUSIBLE_SPEED | PointFlag.OUTLIER)
-        mask: Bools = (points.flags & doubtful) == 0
+        mask: Bools = ((points.flags & doubtful) == 0) & (points.source != SourceCode.RADAR)
         return mask
 
     def mark(self, points: TrackPoints, speed: F64, open_runs: Mapping[int, Run]) -> Marks:
