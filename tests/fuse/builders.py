@@ -10,35 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-FEED_SCHEMA = pa.schema(
-    [
-        pa.field("seq", pa.int64()),
-        pa.field("id", pa.string()),
-        pa.field("label_no", pa.int32()),
-        pa.field("originator", pa.string()),
-        pa.field("source_kind", pa.string()),
-        pa.field("observed_at", pa.timestamp("us", tz="UTC")),
-        pa.field("msg_type", pa.int16()),
-        pa.field("mmsi", pa.int32()),
-        pa.field("lat", pa.float64()),
-        pa.field("lon", pa.float64()),
-        pa.field("speed_kn", pa.float64()),
-        pa.field("course_deg", pa.float64()),
-        pa.field("heading_deg", pa.float64()),
-        pa.field("nav_status", pa.int16()),
-        pa.field("imo", pa.int32()),
-        pa.field("name", pa.string()),
-        pa.field("callsign", pa.string()),
-        pa.field("ship_type", pa.int16()),
-        pa.field("destination", pa.string()),
-        pa.field("draught_m", pa.float64()),
-        pa.field("to_bow_m", pa.int16()),
-        pa.field("to_stern_m", pa.int16()),
-        pa.field("to_port_m", pa.int16()),
-        pa.field("to_starboard_m", pa.int16()),
-        pa.field("receiver", pa.string()),
-    ]
-)
+# The store's own feed schema: what the fuser reads in production.
+from mista.store.embedded_fusion import FEED_SCHEMA
 
 #: 2026-01-01T00:00:00Z, the scenarios' start.
 T0 = 1_767_225_600.0
