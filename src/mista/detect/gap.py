@@ -336,6 +336,10 @@ _STOPPED_KN = 3.0
 _CLOSE_S = 900.0
 #: Networks forward at most one report per vessel per minute.
 _FORWARD_S = 60.0
+#: The 3 x 3 reception cells around a position, as offsets of a cell number.
+_OFFSETS = tuple(dr * 100_000 + dc for dr in (-1, 0, 1) for dc in (-1, 0, 1))
+#: Silences whose counts are carried from chunk to chunk (beyond this, start afresh).
+_MAX_OPEN_COUNTS = 100_000
 
 
 class Reception:
@@ -348,6 +352,7 @@ class Reception:
         self._margin_s = config.reception_margin_s
         self._slots: dict[int, set[int]] = {}
         self._mmsi_slots: dict[int, set[int]] = {}
+        self._open_counts: dict[tuple[float, float, float], tuple[int, int]] = {}
 
     def _cells(self, lat: F64, lon: F64) -> I64:
         row = np.floor((lat + 90.0) / self._cell_deg).astype(np.int64)
@@ -372,6 +377,8 @@ class Reception:
         first = math.ceil((before.t + self._margin_s) / self._slot_s)
         last = math.floor((end - self._margin_s) / self._slot_s) - 1
         heard = self._mmsi_slots.get(before.mmsi, set())
+        if len(heard) < last - first + 1:  # whichever of the two is shorter to walk
+            return any(first <= slot <= last for slot in heard)
         return any(slot in heard for slot in range(first, last + 1))
 
     def slots_heard(self, before: Fix, after: Fix | None, end: float) -> int:
@@ -383,17 +390,42 @@ class Reception:
         last = math.floor((end - self._margin_s) / self._slot_s) - 1
         if last < first:
             return 0
+        if after is None or after.t <= before.t:
+            return self._open_slots_heard(before, first, last)
+        return self._slots_heard(before, after, first, last)
+
+    def _open_slots_heard(self, before: Fix, first: int, last: int) -> int:
+        """``slots_heard`` for a silence still going on: the vessel is placed at its last
+        fix, and the count carries on from where the previous chunk left it (a silence is
+        asked about at every chunk; months of silence must not be walked again each time)."""
+        key = (before.t, before.lat, before.lon)
+        counted_to, count = self._open_counts.get(key, (first - 1, 0))
+        if counted_to < last:
+            centre = int(self._cells(np.array([before.lat]), np.array([before.lon]))[0])
+            cells = [self._slots.get(centre + offset, set()) for offset in _OFFSETS]
+            start = max(first, counted_to + 1)
+            span = last - start + 1
+            if sum(len(cell) for cell in cells) < span:
+                heard = {slot for cell in cells for slot in cell if start <= slot <= last}
+                count += len(heard)
+            else:
+                count += sum(any(slot in cell for cell in cells) for slot in range(start, last + 1))
+            if len(self._open_counts) >= _MAX_OPEN_COUNTS:
+                self._open_counts.clear()
+            self._open_counts[key] = (last, count)
+        return count
+
+    def _slots_heard(self, before: Fix, after: Fix, first: int, last: int) -> int:
         slots = np.arange(first, last + 1, dtype=np.int64)
         mid_t = (slots + 0.5) * self._slot_s
         lat = np.full(slots.shape[0], before.lat)
         lon = np.full(slots.shape[0], before.lon)
-        if after is not None and after.t > before.t:
+        if after.t > before.t:
             share = np.clip((mid_t - before.t) / (after.t - before.t), 0.0, 1.0)
             lat = lat + share * (after.lat - before.lat)
             lon = lon + share * (after.lon - before.lon)
         centres = self._cells(lat, lon).tolist()
-        offsets = [dr * 100_000 + dc for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
         return sum(
-            any(slot in self._slots.get(centre + offset, ()) for offset in offsets)
+            any(slot in self._slots.get(centre + offset, ()) for offset in _OFFSETS)
             for slot, centre in zip(slots.tolist(), centres, strict=True)
         )
