@@ -206,7 +206,7 @@ def run_scenario(directory: Path, chunk: int) -> list[list[str]]:
 
 
 def main() -> None:
-    parser = h.new_parser(__doc__, "bench/fuse.py --copies 4 --scenario /tmp/scenario")
+    parser = h.new_parser(__doc__, "bench/fuse.py --copies 4 --scenario scenario")
     parser.add_argument("--copies", type=int, default=4, help="weekly copies of the real data")
     parser.add_argument("--chunk", type=int, default=20_000, help="reports per push")
     parser.add_argument("--scenario", type=Path, help="a mista simulate directory")
