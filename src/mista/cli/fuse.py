@@ -63,10 +63,7 @@ def fuse(zones: str | None, end: bool, store: str) -> None:
         pipeline = Pipeline(db, node=nation, zones=layer)
         total = pipeline.run(progress=progress)
         if end:
-            final = pipeline.finish()
-            total.alerts += final.alerts
-            for kind, count in final.kinds.items():
-                total.kinds[kind] = total.kinds.get(kind, 0) + count
+            total.add(pipeline.finish())
     print(file=sys.stderr)
     kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(total.kinds.items()))
     click.echo(

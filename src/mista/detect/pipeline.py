@@ -60,6 +60,17 @@ class StepResult:
     not_fusable: int = 0  # reports whose label the node itself may not see
     kinds: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: StepResult) -> None:
+        """Count ``other`` (a later step) into these totals."""
+        self.reports += other.reports
+        self.points += other.points
+        self.tracks += other.tracks
+        self.alerts += other.alerts
+        self.cursor = max(self.cursor, other.cursor)
+        self.not_fusable += other.not_fusable
+        for kind, count in other.kinds.items():
+            self.kinds[kind] = self.kinds.get(kind, 0) + count
+
 
 class _TrackBook:
     """The fuser's history, and what every track was when last seen: detectors close
@@ -189,14 +200,7 @@ class Pipeline:
             result = self.step()
             if result.reports == 0:
                 return total
-            total.reports += result.reports
-            total.points += result.points
-            total.tracks += result.tracks
-            total.alerts += result.alerts
-            total.cursor = result.cursor
-            total.not_fusable += result.not_fusable
-            for kind, count in result.kinds.items():
-                total.kinds[kind] = total.kinds.get(kind, 0) + count
+            total.add(result)
             if progress is not None:
                 progress(total)
 

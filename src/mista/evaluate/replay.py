@@ -41,17 +41,6 @@ class ReplaySummary:
     fuse_s: float = 0.0
 
 
-def _add(total: StepResult, result: StepResult) -> None:
-    total.reports += result.reports
-    total.points += result.points
-    total.tracks += result.tracks
-    total.alerts += result.alerts
-    total.cursor = max(total.cursor, result.cursor)
-    total.not_fusable += result.not_fusable
-    for kind, count in result.kinds.items():
-        total.kinds[kind] = total.kinds.get(kind, 0) + count
-
-
 def _deliveries(scenario: Scenario) -> list[tuple[datetime, list[ScenarioFile]]]:
     """The scenario's files grouped by delivery time, in delivery order."""
     groups: dict[datetime, list[ScenarioFile]] = {}
@@ -95,8 +84,8 @@ def refuse(
         store, node=scenario.node, detect_config=detect_config, zones=_zones(scenario)
     )
     started = time.perf_counter()
-    _add(summary.fused, pipeline.run())
-    _add(summary.fused, pipeline.finish())
+    summary.fused.add(pipeline.run())
+    summary.fused.add(pipeline.finish())
     summary.fuse_s = time.perf_counter() - started
     summary.reports = summary.fused.reports
     return summary
@@ -155,7 +144,7 @@ def replay(
         summary.files += len(files)
         if pipeline is not None:
             started = time.perf_counter()
-            _add(summary.fused, pipeline.run())
+            summary.fused.add(pipeline.run())
             summary.fuse_s += time.perf_counter() - started
         if progress is not None and number % 12 == 0:
             progress(
@@ -164,7 +153,7 @@ def replay(
             )
     if pipeline is not None:
         started = time.perf_counter()
-        _add(summary.fused, pipeline.run())
-        _add(summary.fused, pipeline.finish())
+        summary.fused.add(pipeline.run())
+        summary.fused.add(pipeline.finish())
         summary.fuse_s += time.perf_counter() - started
     return summary

@@ -217,22 +217,8 @@ class ExchangeTables:
     # -- labels and reports --------------------------------------------------------------
 
     def labels(self) -> dict[int, Label]:
-        """Every stored label by its number."""
-        rows = self._rows(
-            "SELECT label_no, level, originator, releasable_to, categories, orcon FROM labels"
-        )
-        labels: dict[int, Label] = {}
-        for number, level, originator, releasable, categories, orcon in rows:
-            if not originator:
-                continue  # a placeholder label naming no nation (nothing may leave under it)
-            labels[int(number)] = Label(
-                level=Level(level),
-                originator=originator,
-                releasable_to=frozenset(releasable),
-                categories=frozenset(categories),
-                orcon=bool(orcon),
-            )
-        return labels
+        """Every stored label by its number (the store's own reading of its table)."""
+        return self._store.labels()
 
     def report_labels_after(self, seq: int, limit: int) -> pa.Table:
         """The seq and label number of the reports ``reports_after(seq, limit)`` reads
