@@ -10,13 +10,15 @@ store read-only and answer for a ``viewer`` (``mista.model.User``): a user kept 
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -44,6 +46,7 @@ __all__ = [
     "DEFAULT_NATION",
     "DEFAULT_STORE",
     "OPERATOR",
+    "TOKEN_PREFIX",
     "IngestSummary",
     "ProgressHook",
     "add_user",
@@ -51,6 +54,7 @@ __all__ = [
     "default_store_path",
     "find_user",
     "ingest_paths",
+    "issue_token",
     "list_users",
     "node_nation",
     "open_store",
@@ -59,6 +63,8 @@ __all__ = [
     "read_batches",
     "rejected",
     "remove_user",
+    "revoke_tokens",
+    "token_hash",
     "track",
     "tracks",
     "vessels",
@@ -311,6 +317,35 @@ def remove_user(store: str | os.PathLike[str], name: str) -> bool:
     """Remove a user from the store; False when there was none of that name."""
     with open_store(store) as db:
         return db.remove_user(name)
+
+
+#: What every API token starts with, so a leaked one is recognisable (e.g. by secret scanners).
+TOKEN_PREFIX = "mista_"
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 (hex) of an API token: all the store keeps of it."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(
+    store: str | os.PathLike[str], name: str, *, expires_days: int | None = None
+) -> str:
+    """A new API token for user ``name`` (shown once: only its hash is kept)."""
+    if expires_days is not None and expires_days <= 0:
+        raise InputError(f"--expires-days {expires_days}: give a positive number of days")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    expires_at = None if expires_days is None else now + timedelta(days=expires_days)
+    with open_store(store) as db:
+        db.add_token(name, token_hash(token), created_at=now, expires_at=expires_at)
+    return token
+
+
+def revoke_tokens(store: str | os.PathLike[str], name: str) -> int:
+    """Revoke every API token of user ``name``; how many there were."""
+    with open_store(store) as db:
+        return db.revoke_tokens(name)
 
 
 def list_users(store: str | os.PathLike[str]) -> list[User]:

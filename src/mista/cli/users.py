@@ -100,3 +100,33 @@ def remove(name: str, store: str) -> None:
     if not remove_user(store, name):
         raise InputError(f"no user {name!r} in {store} (see them with: mista users list)")
     click.echo(f"removed user {name}", err=True)
+
+
+@users.command(
+    epilog=example(
+        "mista users token watch.ind",
+        "mista users token liaison.usa --expires-days 30",
+        "mista users token liaison.usa --revoke",
+    )
+)
+@click.argument("name")
+@click.option(
+    "--expires-days",
+    type=int,
+    default=None,
+    help="Days until the token stops working (default: until revoked).",
+)
+@click.option("--revoke", is_flag=True, help="Revoke every token of NAME instead.")
+@store_option
+def token(name: str, expires_days: int | None, revoke: bool, store: str) -> None:
+    """Issue an API token for user NAME and print it (only its hash is kept: it cannot be
+    shown again). The API and web map take it as ``Authorization: Bearer TOKEN``."""
+    from mista.node import issue_token, revoke_tokens
+
+    if revoke:
+        count = revoke_tokens(store, name)
+        click.echo(f"revoked {count} token(s) of {name}", err=True)
+        return
+    click.echo(issue_token(store, name, expires_days=expires_days))
+    ending = f"expires in {expires_days} day(s)" if expires_days else "valid until revoked"
+    click.echo(f"issued a token for {name} ({ending})", err=True)

@@ -189,6 +189,21 @@ class Store(Protocol):
         """The user of that name, if there is one."""
         ...
 
+    def add_token(
+        self, name: str, token_hash: str, *, created_at: datetime, expires_at: datetime | None
+    ) -> None:
+        """Keep an API token's SHA-256 (hex) for user ``name`` (InputError if no such user);
+        the token itself is never stored."""
+        ...
+
+    def user_for_token(self, token_hash: str, *, now: datetime) -> User | None:
+        """The user whose token has this SHA-256 (hex), unless unknown or expired at ``now``."""
+        ...
+
+    def revoke_tokens(self, name: str) -> int:
+        """Forget every token of user ``name``; returns how many there were."""
+        ...
+
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables (reports, receptions, vessels, quarantine...)."""
         ...

@@ -30,6 +30,7 @@ from mista.model import DEDUPE_WINDOW_S, Alert, Role, Track, User
 
 from . import BBox, WriteResult
 from .embedded_fusion import FusionTables
+from .embedded_watch import WatchlistMethods
 from .embedded_schema import (
     MIGRATIONS,
     POSITION_TYPES,
@@ -209,7 +210,7 @@ def _has_static_fields(messages: pa.Table) -> bool:
     return any(messages.column(name).null_count < rows for name in STATIC_FIELDS)
 
 
-class DuckDBStore:
+class DuckDBStore(WatchlistMethods):
     """The embedded store. Open read-only for queries (several readers may share a file
     when no writer holds it)."""
 
@@ -925,7 +926,41 @@ class DuckDBStore:
         """Remove a user; False when there was none of that name."""
         if self._read_only:
             raise StoreError(f"store {self.path} is open read-only: cannot remove users")
+        self._run("DELETE FROM api_tokens WHERE user_name = $name", {"name": name})
         return self._scalar("DELETE FROM users WHERE name = $name", {"name": name}) > 0
+
+    def add_token(
+        self, name: str, token_hash: str, *, created_at: datetime, expires_at: datetime | None
+    ) -> None:
+        """Keep an API token's SHA-256 (hex) for user ``name``; InputError if no such user."""
+        if self._read_only:
+            raise StoreError(f"store {self.path} is open read-only: cannot issue tokens")
+        if self.user(name) is None:
+            raise InputError(
+                f"no user {name!r} in {self.path} (add one first: mista users add {name} ...)"
+            )
+        self._run(
+            "INSERT INTO api_tokens VALUES ($hash, $name, $created, $expires)",
+            {"hash": token_hash, "name": name, "created": created_at, "expires": expires_at},
+        )
+
+    def user_for_token(self, token_hash: str, *, now: datetime) -> User | None:
+        """The user a token (by its SHA-256 hex) belongs to, unless unknown or expired."""
+        rows = self._con.execute(
+            "SELECT u.name, u.nation, u.clearance, u.roles FROM api_tokens t "
+            "JOIN users u ON u.name = t.user_name WHERE t.token_hash = $hash "
+            "AND (t.expires_at IS NULL OR t.expires_at > $now)",
+            {"hash": token_hash, "now": now},
+        ).fetchall()
+        return self._user(rows[0]) if rows else None
+
+    def revoke_tokens(self, name: str) -> int:
+        """Forget every token of user ``name``; how many there were."""
+        if self._read_only:
+            raise StoreError(f"store {self.path} is open read-only: cannot revoke tokens")
+        return self._scalar(
+            "DELETE FROM api_tokens WHERE user_name = $name", {"name": name}
+        )
 
     def users(self) -> list[User]:
         """Every user, by name."""

@@ -418,10 +418,46 @@ _FUSION = (
     "INSERT INTO fusion_cursor VALUES (true, 0)",
 )
 
+#: Migration 5: the operational picture: API tokens (only their SHA-256 is kept), watch
+#: lists per user, and which alert revisions each watch list's webhook has been sent.
+_API = (
+    """
+    CREATE TABLE api_tokens (
+        token_hash VARCHAR PRIMARY KEY,
+        user_name VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ
+    )
+    """,
+    """
+    CREATE TABLE watchlists (
+        id VARCHAR PRIMARY KEY,
+        owner VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        mmsis INTEGER[] NOT NULL,
+        webhook VARCHAR,
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE webhook_deliveries (
+        watchlist_id VARCHAR NOT NULL,
+        alert_id VARCHAR NOT NULL,
+        revision INTEGER NOT NULL,
+        delivered_at TIMESTAMPTZ,
+        attempts INTEGER NOT NULL,
+        last_error VARCHAR,
+        PRIMARY KEY (watchlist_id, alert_id, revision)
+    )
+    """,
+)
+
 #: (version, name, statements), in order.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "initial schema", _INITIAL),
     (2, "users; latest state and quarantine per label", _PER_LABEL),
     (3, "partner exchange: cursors, outbox, inbound batches, nonces, amendments", _EXCHANGE),
     (4, "fused picture: tracks, track points, alerts, alert changes, fusion cursor", _FUSION),
+    (5, "operational picture: API tokens, watch lists, webhook deliveries", _API),
 )
