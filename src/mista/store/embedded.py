@@ -30,7 +30,6 @@ from mista.model import DEDUPE_WINDOW_S, Alert, Role, Track, User
 
 from . import BBox, WriteResult
 from .embedded_fusion import FusionTables
-from .embedded_watch import WatchlistMethods
 from .embedded_schema import (
     MIGRATIONS,
     POSITION_TYPES,
@@ -38,6 +37,7 @@ from .embedded_schema import (
     STATIC_FIELDS,
     STATIC_TYPES,
 )
+from .embedded_watch import WatchlistMethods
 
 __all__ = ["MOTION_FIELDS", "POSITION_TYPES", "STATIC_TYPES", "DuckDBStore"]
 
@@ -958,9 +958,7 @@ class DuckDBStore(WatchlistMethods):
         """Forget every token of user ``name``; how many there were."""
         if self._read_only:
             raise StoreError(f"store {self.path} is open read-only: cannot revoke tokens")
-        return self._scalar(
-            "DELETE FROM api_tokens WHERE user_name = $name", {"name": name}
-        )
+        return self._scalar("DELETE FROM api_tokens WHERE user_name = $name", {"name": name})
 
     def users(self) -> list[User]:
         """Every user, by name."""
