@@ -19,3 +19,9 @@ if [ ! -f "$stamp" ] && ! { [ -z "$extras" ] && [ -f "$base-dev" ]; }; then
     .venv/bin/python -m pip install --quiet --editable ".${extras:+[$extras]}"
     touch "$stamp"
 fi
+# The web map's copy of MapLibre (git-ignored) is built with npm from web/package-lock.json;
+# rebuild it when it is missing or was built from another lock.
+web_lock="$(cksum < web/package-lock.json | cut -d' ' -f1)"
+if [ "$(cat src/mista/web/static/vendor/.lock-cksum 2>/dev/null || true)" != "$web_lock" ]; then
+    ./scripts/build_web
+fi
