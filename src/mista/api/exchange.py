@@ -122,10 +122,9 @@ def exchange_router(endpoint: ExchangeEndpoint) -> APIRouter:
                     **endpoint.status(),
                 }
             )
-        if fingerprint is not None and fingerprint in endpoint.peers:
-            # A partner learns that the node is up, nothing about its other partners.
-            return JSONResponse({"status": "ok", "nation": endpoint.nation})
-        return _answer(403, "refused", "certificate is not this node's or a partner's")
+        # A partner, or a caller on the plain-HTTP API listener (no certificate), learns
+        # that the node is up, nothing about its partners or sources.
+        return JSONResponse({"status": "ok", "nation": endpoint.nation})
 
     @router.post("/v1/exchange/batches")
     async def batches(request: Request) -> JSONResponse:

@@ -1,0 +1,61 @@
+"""Who is asking: the Bearer token of a request, mapped to a user kept in the store.
+
+Tokens are issued by ``mista users token`` and kept only as their SHA-256, so the store
+never holds a usable token. A missing, unknown or expired token answers 401
+``unauthenticated``; routes that manage the node also need the ``admin`` role (403
+``forbidden`` otherwise). Roles never widen what a user reads: the label rule does.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from mista.api.context import ApiContext
+from mista.api.errors import ApiError, forbidden
+from mista.model import Role, User
+from mista.node import TOKEN_PREFIX, token_hash
+
+__all__ = ["admin_user", "context", "current_user"]
+
+# auto_error=False: a missing header answers in the one error shape, not FastAPI's own.
+_bearer = HTTPBearer(auto_error=False, description="A token from `mista users token NAME`.")
+
+#: Longest header value looked at (a token is 49 characters).
+_MAX_TOKEN_CHARS = 256
+
+
+def context(request: Request) -> ApiContext:
+    """The app's context (a FastAPI dependency)."""
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+def current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The user the request's Bearer token belongs to (a FastAPI dependency)."""
+    if credentials is None:
+        raise ApiError(
+            401, "unauthenticated", "no token: send Authorization: Bearer TOKEN (mista users token)"
+        )
+    token = credentials.credentials
+    if len(token) > _MAX_TOKEN_CHARS or not token.startswith(TOKEN_PREFIX):
+        raise ApiError(401, "unauthenticated", "not a mista token")
+    ctx = context(request)
+    with ctx.lock:
+        user = ctx.store.user_for_token(token_hash(token), now=ctx.clock())
+    if user is None:
+        raise ApiError(401, "unauthenticated", "unknown, revoked or expired token")
+    request.state.user = user
+    return user
+
+
+def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+    """The caller, who must have the admin role (a FastAPI dependency)."""
+    if Role.ADMIN not in user.roles:
+        raise forbidden(f"user {user.name} is not an admin of this node")
+    return user

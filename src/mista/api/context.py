@@ -1,0 +1,51 @@
+"""What every route works with: the node's store and lock, its agreements, zones and links.
+
+One ``ApiContext`` per app (``app.state.ctx``). The store is the node's own, shared with its
+ingest, fusion and exchange threads: every call to it happens inside ``with ctx.lock:``,
+held only while the store answers (formatting happens after the lock is released).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mista.geo import Zones
+from mista.share.agreements import Agreement
+from mista.store import Store
+
+__all__ = ["ApiContext"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _no_links() -> Mapping[str, Any]:
+    return {}
+
+
+@dataclass
+class ApiContext:
+    """The node as the API sees it.
+
+    ``partner_status()`` gives each partner's link state (nation -> stats dict);
+    ``audit_path`` is the node's audit log (JSON lines); ``zones`` its labelled zone layer;
+    ``cot`` where Cursor-on-Target goes (``mista.api.cot.CotSettings``, None = nowhere);
+    ``hub`` the live event hub (``mista.api.events.EventHub``), made by ``create_api_app``.
+    """
+
+    nation: str
+    store: Store
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    agreements: Sequence[Agreement] = ()
+    partner_status: Callable[[], Mapping[str, Any]] = _no_links
+    audit_path: Path | None = None
+    zones: Zones | None = None
+    cot: Any = None
+    clock: Callable[[], datetime] = _now
+    hub: Any = None
