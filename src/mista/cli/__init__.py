@@ -55,3 +55,6 @@ del _evaluate
 from mista.cli import alerts as _alerts  # noqa: E402
 
 del _alerts
+from mista.cli import demo as _demo  # noqa: E402
+
+del _demo
