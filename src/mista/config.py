@@ -34,6 +34,7 @@ from mista.labels import NATION_CODE, check_groups
 __all__ = [
     "INTERVALS",
     "NODE_FILE",
+    "ApiConfig",
     "Intervals",
     "NodeConfig",
     "PartnerConfig",
@@ -52,7 +53,9 @@ KEYS_DIR = "keys"
 AGREEMENTS_DIR = "agreements"
 PARTNERS_DIR = "partners"
 SOURCES_DIR = "sources"
-_NODE_KEYS = {"nation", "listen", "store", "audit", "groups", "intervals", "detect"}
+_NODE_KEYS = {"nation", "listen", "store", "audit", "groups", "intervals", "detect", "api"}
+_API_KEYS = {"listen", "cot", "cot_user"}
+_COT_SCHEMES = ("udp://", "tcp://")
 _PARTNER_KEYS = {"nation", "endpoint", "certificate", "public_key"}
 _SOURCE_SCHEMES = ("spool:", "tcp://", "udp://")
 
@@ -131,6 +134,17 @@ class SourceEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """``[api]``: where users reach the node (plain HTTP; loopback unless a reverse proxy
+    with TLS fronts it), and where Cursor-on-Target goes, seen as which user."""
+
+    host: str | None = None
+    port: int | None = None
+    cot: str | None = None
+    cot_user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NodeConfig:
     """Everything in one node config directory, checked."""
 
@@ -146,6 +160,7 @@ class NodeConfig:
     sources: tuple[SourceEntry, ...] = ()
     detect: DetectConfig = field(default_factory=DetectConfig)
     zones: Path | None = None
+    api: ApiConfig = field(default_factory=ApiConfig)
 
     @property
     def keys_dir(self) -> Path:
@@ -259,6 +274,34 @@ def _detect(root: Path, path: Path, table: Any) -> tuple[DetectConfig, Path | No
     return config, zones
 
 
+def _api(path: Path, table: Any) -> ApiConfig:
+    """``[api]``: ``listen`` (HOST:PORT of the user API), ``cot`` (udp:// or tcp:// where
+    Cursor-on-Target events go) and ``cot_user`` (whose view decides what they carry)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f'{path}: [api] must be a table (e.g. listen = "127.0.0.1:8080")')
+    _unknown(path, {f"api.{k}": v for k, v in table.items()}, {f"api.{k}" for k in _API_KEYS})
+    host = port = None
+    if "listen" in table:
+        host, port = parse_listen(_string(path, table, "listen", "127.0.0.1:8080"), "api.listen")
+    cot = cot_user = None
+    if "cot" in table:
+        cot = _string(path, table, "cot", "udp://127.0.0.1:6969")
+        try:
+            parts = urlsplit(cot)
+            valid = cot.startswith(_COT_SCHEMES) and bool(parts.hostname) and bool(parts.port)
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ConfigError(
+                f'{path}: api.cot = "{cot}" must be udp://HOST:PORT or tcp://HOST:PORT '
+                '(a TAK server or client, e.g. cot = "udp://127.0.0.1:6969")'
+            )
+        cot_user = _string(path, table, "cot_user", "watch.ind")
+    elif "cot_user" in table:
+        raise ConfigError(f"{path}: api.cot_user is set but api.cot (where to send) is not")
+    return ApiConfig(host, port, cot, cot_user)
+
+
 def _nation(path: Path, value: Any, key: str = "nation") -> str:
     if not isinstance(value, str) or not NATION_CODE.fullmatch(value):
         raise ConfigError(
@@ -365,6 +408,7 @@ def load_node_config(directory: str | os.PathLike[str]) -> NodeConfig:
         raise ConfigError(f"{path}: [groups]: {exc}") from None
     intervals = _intervals(path, data.get("intervals", {}))
     detect, zones = _detect(root, path, data.get("detect", {}))
+    api = _api(path, data.get("api", {}))
     partners_dir = root / PARTNERS_DIR
     partners = (
         tuple(_partner(file, nation) for file in sorted(partners_dir.glob("*.toml")))
@@ -396,6 +440,7 @@ def load_node_config(directory: str | os.PathLike[str]) -> NodeConfig:
         sources=sources,
         detect=detect,
         zones=zones,
+        api=api,
     )
 
 
@@ -408,8 +453,9 @@ def partner_toml(endpoint: str, certificate: str, public_key: str) -> str:
     )
 
 
-def node_toml(nation: str, host: str, port: int) -> str:
-    """The text of a new node.toml (every interval at its default, commented)."""
+def node_toml(nation: str, host: str, port: int, api_port: int | None = None) -> str:
+    """The text of a new node.toml (every interval at its default, commented; the user API
+    on ``host:api_port`` when given, else shown commented)."""
     lines = [
         f"nation = {json.dumps(nation)}",
         f"listen = {json.dumps(f'{host}:{port}')}",
@@ -418,6 +464,16 @@ def node_toml(nation: str, host: str, port: int) -> str:
         "",
         "[groups]",
         '# QUAD = ["IND", "USA", "JPN", "AUS"]',
+        "",
+        "[api]",
+        "# Users' API and web map (plain HTTP: keep it on loopback, or put TLS in front).",
+        (
+            f"listen = {json.dumps(f'{host}:{api_port}')}"
+            if api_port is not None
+            else f'# listen = "{host}:8080"'
+        ),
+        '# cot = "udp://127.0.0.1:6969"   # Cursor-on-Target to a TAK server or client',
+        '# cot_user = "watch"            # whose view decides what CoT carries',
         "",
         "[intervals]",
     ]
@@ -432,6 +488,7 @@ def init_node_dir(
     *,
     port: int = 8443,
     host: str = "127.0.0.1",
+    api_port: int | None = None,
     force: bool = False,
 ) -> NodeConfig:
     """Make a node config directory: node.toml, keys (``init_keys``), and the empty
@@ -442,6 +499,8 @@ def init_node_dir(
     _nation(root / NODE_FILE, nation, "--nation")
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port {port} is not a TCP port (0-65535)")
+    if api_port is not None and not 0 <= api_port <= 65535:
+        raise ConfigError(f"--api-port {api_port} is not a TCP port (0-65535)")
     path = root / NODE_FILE
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists (edit it, or pass --force to write a new one)")
@@ -449,7 +508,7 @@ def init_node_dir(
     init_keys(root / KEYS_DIR, nation, force=force)
     for sub in (AGREEMENTS_DIR, PARTNERS_DIR, SOURCES_DIR):
         (root / sub).mkdir(exist_ok=True)
-    path.write_text(node_toml(nation, host, port), encoding="utf-8")
+    path.write_text(node_toml(nation, host, port, api_port), encoding="utf-8")
     return load_node_config(root)
 
 

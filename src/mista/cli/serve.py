@@ -32,15 +32,25 @@ def node() -> None:
 @click.option("--nation", required=True, help="This node's nation (ISO 3166-1 alpha-3).")
 @click.option("--port", type=int, default=8443, show_default=True, help="HTTPS port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--api-port",
+    type=int,
+    default=None,
+    help="Port of the users' API and web map (plain HTTP on --host; default: none).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing node.toml and keys.")
-def node_init(config_dir: str, nation: str, port: int, host: str, force: bool) -> None:
+def node_init(
+    config_dir: str, nation: str, port: int, host: str, api_port: int | None, force: bool
+) -> None:
     """Write node.toml, make the node's keys and the agreements/, partners/, sources/ folders."""
     from mista.config import init_node_dir
     from mista.share.keys import load_identity, public_key_text
 
-    config = init_node_dir(config_dir, nation, port=port, host=host, force=force)
+    config = init_node_dir(config_dir, nation, port=port, host=host, api_port=api_port, force=force)
     identity = load_identity(config.keys_dir, config.nation)
     click.echo(f"node {config.nation} in {config.directory}, listening on {host}:{port}")
+    if api_port is not None:
+        click.echo(f"users' API and map on http://{host}:{api_port}/")
     click.echo(f"give partners: certificate {identity.tls_cert}")
     click.echo(f"               public key  {public_key_text(identity.public_key)}")
 

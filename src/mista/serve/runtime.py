@@ -3,22 +3,26 @@
 Threads: one per ingest source (``mista.serve.ingest``), one for fusion and detection
 (``mista.detect.pipeline``, every ``intervals.fuse_s``), one pusher per partner (release
 scan, next batch, POST, acknowledge: ``mista.share.push``); the main thread runs uvicorn
-with the exchange app over mutual TLS. Every store write, the node's own and the
-exchange's, happens under one lock. SIGINT or SIGTERM stops the server, then the sources
-and pushers (each finishes the step it is in), then closes the audit log and the store.
+with the node's one app (``mista.api.app``) on the partner listener (mutual TLS) and, when
+``[api] listen`` is set, on the users' listener (plain HTTP). Every store use, the node's
+own, the exchange's and the API's, happens under one lock. SIGINT or SIGTERM stops the
+servers, then the sources and pushers (each finishes the step it is in), then closes the
+audit log and the store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import faulthandler
+import importlib
 import logging
 import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +31,9 @@ from typing import Any
 
 import uvicorn
 
-from mista.api import ExchangeEndpoint, create_app
+from mista.api import ExchangeEndpoint
+from mista.api.app import create_api_app
+from mista.api.context import ApiContext
 from mista.api.tls import ClientCertH11Protocol
 from mista.config import NodeConfig, load_node_config
 from mista.detect.pipeline import Pipeline
@@ -82,6 +88,18 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, leaving signals to ``serve`` (which stops every server at once)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve_all(pairs: list[tuple[uvicorn.Server, socket.socket]]) -> None:
+    await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in pairs))
 
 
 @dataclass
@@ -321,23 +339,50 @@ class NodeRuntime:
             status=self.status,
         )
 
-    def server(self, endpoint: ExchangeEndpoint) -> uvicorn.Server:
+    def api_context(self) -> ApiContext:
+        """What the API routes work with: this node's store, lock, agreements and links."""
+        cot = None
+        if self.config.api.cot is not None and self.config.api.cot_user is not None:
+            # The CoT sender lands with the live API (mista.api.cot).
+            cot_module = importlib.import_module("mista.api.cot")
+            cot = cot_module.CotSettings(url=self.config.api.cot, user=self.config.api.cot_user)
+        return ApiContext(
+            nation=self.config.nation,
+            store=self.store,
+            lock=self.lock,
+            agreements=tuple(self.exchange.agreements),
+            partner_status=lambda: self.status()["partners"],
+            audit_path=self.config.audit,
+            zones=self.zones(),
+            cot=cot,
+        )
+
+    def servers(self, endpoint: ExchangeEndpoint, *, with_api: bool) -> list[uvicorn.Server]:
+        """The partner listener's server (mutual TLS) and, ``with_api``, the users' (plain
+        HTTP), both serving one app; the live parts run with the first server's lifespan."""
         trusted = [partner.certificate for partner in self.partners]
         # The node's own certificate is trusted too, for /health (and only that: it maps
         # to no partner, so the exchange refuses it).
         trusted.append(self.identity.tls_cert)
         context = server_ssl_context(self.identity, trusted)
-        config = uvicorn.Config(
-            create_app(endpoint),
+        app = create_api_app(self.api_context(), exchange=endpoint)
+        common: dict[str, Any] = {
+            "log_config": None,
+            "log_level": "warning",
+            "access_log": False,
+            "timeout_graceful_shutdown": 1,
+        }
+        partner = uvicorn.Config(
+            app,
             http=ClientCertH11Protocol,
             ssl_context_factory=lambda _config, _default: context,
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
+            lifespan="off" if with_api else "on",
+            **common,
         )
-        return uvicorn.Server(config)
+        servers: list[uvicorn.Server] = [_Server(partner)]
+        if with_api:
+            servers.insert(0, _Server(uvicorn.Config(app, lifespan="on", **common)))
+        return servers
 
     def close(self) -> None:
         self.stop.set()
@@ -373,11 +418,15 @@ def serve(directory: str | Path, *, ready: Callable[[str], None] | None = None) 
     started = time.monotonic()
     try:
         config = load_node_config(directory)
-        with _bind(config.host, config.port) as sock:
+        with contextlib.ExitStack() as sockets:
+            sock = sockets.enter_context(_bind(config.host, config.port))
+            api_sock = None
+            if config.api.host is not None and config.api.port is not None:
+                api_sock = sockets.enter_context(_bind(config.api.host, config.api.port))
             runtime = NodeRuntime(config, stop=stop)
             try:
                 endpoint = runtime.endpoint()
-                servers.append(runtime.server(endpoint))
+                servers.extend(runtime.servers(endpoint, with_api=api_sock is not None))
                 runtime.start_sources()
                 runtime.start_fusion()
                 runtime.start_pushers()
@@ -393,10 +442,14 @@ def serve(directory: str | Path, *, ready: Callable[[str], None] | None = None) 
                     runtime.agreement_count,
                     ", ".join(s.name for s in config.sources) or "none",
                 )
+                if api_sock is not None:
+                    api_host, api_port = api_sock.getsockname()[:2]
+                    _log.info("users' API and map on http://%s:%s/", api_host, api_port)
                 if ready is not None:
                     ready(url)
                 if not stop.is_set():
-                    servers[0].run(sockets=[sock])
+                    socks = [sock] if api_sock is None else [api_sock, sock]
+                    asyncio.run(_serve_all(list(zip(servers, socks, strict=True))))
             finally:
                 runtime.close()
         _log.info("node %s stopped after %.0f s", config.nation, time.monotonic() - started)
