@@ -58,3 +58,6 @@ del _alerts
 from mista.cli import demo as _demo  # noqa: E402
 
 del _demo
+from mista.cli import api as _api  # noqa: E402
+
+del _api

@@ -19,10 +19,9 @@ import importlib
 import logging
 import signal
 import socket
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,11 +36,12 @@ from mista.api.context import ApiContext
 from mista.api.tls import ClientCertH11Protocol
 from mista.config import NodeConfig, load_node_config
 from mista.detect.pipeline import Pipeline
-from mista.errors import ConfigError, MistaError
+from mista.errors import MistaError
 from mista.geo import Zones
 from mista.ingest.batch import IngestBatch
 from mista.labels import Label, Level
 from mista.node import open_store
+from mista.serve._server import SignalFreeServer, bind_listener, setup_logging
 from mista.serve.ingest import SourceStats, run_source
 from mista.share.agreements import load_agreements
 from mista.share.audit import AuditLog
@@ -60,42 +60,6 @@ from mista.store import WriteResult
 __all__ = ["NodeRuntime", "serve"]
 
 _log = logging.getLogger("mista.serve")
-
-
-def _setup_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
-    )
-    root = logging.getLogger("mista")
-    if not root.handlers:
-        root.addHandler(handler)
-    root.setLevel(logging.INFO)
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc} (is another node using "
-            "the port? change listen in node.toml)"
-        ) from None
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server, leaving signals to ``serve`` (which stops every server at once)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 async def _serve_all(pairs: list[tuple[uvicorn.Server, socket.socket]]) -> None:
@@ -379,9 +343,9 @@ class NodeRuntime:
             lifespan="off" if with_api else "on",
             **common,
         )
-        servers: list[uvicorn.Server] = [_Server(partner)]
+        servers: list[uvicorn.Server] = [SignalFreeServer(partner)]
         if with_api:
-            servers.insert(0, _Server(uvicorn.Config(app, lifespan="on", **common)))
+            servers.insert(0, SignalFreeServer(uvicorn.Config(app, lifespan="on", **common)))
         return servers
 
     def close(self) -> None:
@@ -399,7 +363,7 @@ class NodeRuntime:
 
 def serve(directory: str | Path, *, ready: Callable[[str], None] | None = None) -> None:
     """Run the node of a config directory until SIGINT or SIGTERM."""
-    _setup_logging()
+    setup_logging()
     # kill -USR1 PID prints every thread's stack to stderr (a node that seems stuck);
     # only when stderr is a real file (not when the CLI runs inside a test harness).
     with contextlib.suppress(OSError, ValueError):
@@ -419,10 +383,10 @@ def serve(directory: str | Path, *, ready: Callable[[str], None] | None = None) 
     try:
         config = load_node_config(directory)
         with contextlib.ExitStack() as sockets:
-            sock = sockets.enter_context(_bind(config.host, config.port))
+            sock = sockets.enter_context(bind_listener(config.host, config.port))
             api_sock = None
             if config.api.host is not None and config.api.port is not None:
-                api_sock = sockets.enter_context(_bind(config.api.host, config.api.port))
+                api_sock = sockets.enter_context(bind_listener(config.api.host, config.api.port))
             runtime = NodeRuntime(config, stop=stop)
             try:
                 endpoint = runtime.endpoint()

@@ -1,0 +1,55 @@
+"""What ``mista serve`` and ``mista api`` share: logging to stderr, listening sockets, and a
+uvicorn server that leaves signal handling to its caller."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import sys
+from collections.abc import Iterator
+
+import uvicorn
+
+from mista.errors import ConfigError
+
+__all__ = ["SignalFreeServer", "bind_listener", "setup_logging"]
+
+
+def setup_logging() -> None:
+    """Status lines of every mista logger to stderr, with their time."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+    )
+    root = logging.getLogger("mista")
+    if not root.handlers:
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0 picks a free one), or a ConfigError
+    saying what to change."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (is another process using "
+            "the port? choose another: listen in node.toml, or --listen)"
+        ) from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class SignalFreeServer(uvicorn.Server):
+    """uvicorn's server, leaving signals to the caller (which stops every server at once)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
