@@ -218,3 +218,35 @@ class Store(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+    # -- reads for the API's data and admin routes (mista.api) ---------------------------
+
+    def positions_page(
+        self,
+        bbox: BBox,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        viewer: User,
+        limit: int,
+    ) -> pa.Table:
+        """``positions`` (same columns, same order), at most ``limit`` rows."""
+        ...
+
+    def releases(self, partner: str | None = None, *, limit: int) -> pa.Table:
+        """The share outbox (of ``partner``, or every partner), newest first, at most
+        ``limit``. Columns: order_no, partner, record_id, kind (record, correct, withdraw),
+        agreement, clause, not_before, sent_at, batch (the batch seq, null while queued),
+        dropped (why it will never be sent, or null). For admins, never filtered by a
+        viewer."""
+        ...
+
+    def partners_released_to(self) -> list[str]:
+        """Every partner the share outbox holds items for, by code."""
+        ...
+
+    def released_vessels(self, partner: str) -> pa.Table:
+        """Per MMSI, the latest state ``partner`` received, from the sanitised records as
+        sent (not withdrawn since): the columns of ``vessels``, ``label`` being the marking
+        each was sent under. For admins ("view as partner"), never filtered by a viewer."""
+        ...

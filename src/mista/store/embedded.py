@@ -1015,3 +1015,42 @@ class DuckDBStore(WatchlistMethods):
         names = result.column(0).to_pylist()
         values = np.asarray(result.column(1))
         return {str(name): int(value) for name, value in zip(names, values, strict=True)}
+
+    # -- reads for the API (mista.api; the SQL is in embedded_api) -------------------------
+
+    def positions_page(
+        self,
+        bbox: BBox,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        viewer: User,
+        limit: int,
+    ) -> pa.Table:
+        """``positions`` in time order, at most ``limit`` rows (the limit is in the SQL)."""
+        visible, rule = self._visible(viewer)
+        window, params = self._window(since, until)
+        from .embedded_api import ApiTables
+
+        return ApiTables(self._con, self.path).positions_page(
+            self._POSITION_COLUMNS, visible, window, {**params, **rule}, bbox, limit
+        )
+
+    def releases(self, partner: str | None = None, *, limit: int) -> pa.Table:
+        """Share outbox items (of ``partner``, or all), newest first (for admins)."""
+        from .embedded_api import ApiTables
+
+        return ApiTables(self._con, self.path).releases(partner, limit)
+
+    def partners_released_to(self) -> list[str]:
+        """Every partner the share outbox holds items for."""
+        from .embedded_api import ApiTables
+
+        return ApiTables(self._con, self.path).partners_released_to()
+
+    def released_vessels(self, partner: str) -> pa.Table:
+        """Per vessel, the latest state ``partner`` received (``vessels`` columns), from
+        the sanitised items as sent (for admins: "view as partner")."""
+        from .embedded_api import ApiTables
+
+        return ApiTables(self._con, self.path).released_vessels(partner)
