@@ -219,6 +219,74 @@ class Store(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
+    # -- watch lists, webhook deliveries, live feeds (mista.api live parts) ---------------
+
+    def add_watchlist(
+        self,
+        watchlist_id: str,
+        *,
+        owner: str,
+        name: str,
+        mmsis: Sequence[int],
+        webhook: str | None,
+        now: datetime,
+    ) -> None:
+        """Create a watch list of user ``owner``; a StoreError if that id is taken."""
+        ...
+
+    def update_watchlist(
+        self,
+        watchlist_id: str,
+        *,
+        owner: str,
+        name: str,
+        mmsis: Sequence[int],
+        webhook: str | None,
+        now: datetime,
+    ) -> bool:
+        """Replace ``owner``'s list's name, MMSIs and webhook; False when ``owner`` has no
+        list of that id (another user's list counts as none)."""
+        ...
+
+    def remove_watchlist(self, watchlist_id: str, *, owner: str) -> bool:
+        """Delete ``owner``'s list and its delivery records; False when there is none."""
+        ...
+
+    def watchlists(self, *, owner: str | None = None, watchlist_id: str | None = None) -> pa.Table:
+        """Watch lists (of ``owner`` / of that id when given), by owner, creation time, id.
+        Columns: id, owner, name, mmsis list<int32>, webhook, created_at, updated_at."""
+        ...
+
+    def webhook_delivered(self, watchlist_id: str, alert_id: str, revision: int) -> bool:
+        """Whether this revision of the alert was delivered to the list's webhook."""
+        ...
+
+    def record_webhook_attempt(
+        self,
+        watchlist_id: str,
+        alert_id: str,
+        revision: int,
+        *,
+        delivered_at: datetime | None,
+        error: str | None,
+    ) -> int:
+        """Count one POST of this revision to the list's webhook (``delivered_at`` when it
+        succeeded, else the ``error``); returns the attempts so far."""
+        ...
+
+    def webhook_deliveries(self, watchlist_id: str | None = None) -> pa.Table:
+        """Delivery records: watchlist_id, alert_id, revision, delivered_at, attempts,
+        last_error."""
+        ...
+
+    def feed_ends(self) -> tuple[int, int]:
+        """(last report seq, last alert_seq) stored now, where live readers start."""
+        ...
+
+    def alert_revisions(self, alert_seqs: Sequence[int]) -> dict[int, int]:
+        """The revision each alert change (by alert_seq) made; unknown ones left out."""
+        ...
+
     # -- reads for the API's data and admin routes (mista.api) ---------------------------
 
     def positions_page(
