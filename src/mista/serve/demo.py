@@ -603,9 +603,10 @@ def wait_ready(
                     and _answers(client, f"{node.api_url}/openapi.json")
                 ):
                     waiting.remove(node)
+                    pid = node.process.pid if node.process is not None else None
                     echo(
-                        f"  {node.nation} up after {time.monotonic() - started:.1f} s: "
-                        f"API {node.api_url}, partners {node.endpoint}"
+                        f"  {node.nation} up after {time.monotonic() - started:.1f} s "
+                        f"(pid {pid}): API {node.api_url}, partners {node.endpoint}"
                     )
             if not waiting:
                 return True

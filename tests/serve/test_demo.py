@@ -1,0 +1,267 @@
+"""``mista demo``: the four nodes started as a user starts them, checked over HTTP on every
+node, and stopped with Ctrl-C (SIGINT); plus how it refuses ports in use and a used --dir,
+and that every scenario line reaches its own nation's spools once."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mista.errors import ConfigError
+from mista.labels import Level, may_see, parse_marking
+from mista.serve.demo import (
+    NATIONS,
+    USERS,
+    DemoSettings,
+    check_ports,
+    node_ports,
+    plan_deliveries,
+    prepare,
+)
+
+START_TIMEOUT_S = 75.0
+_URL = re.compile(r"^  http://127\.0\.0\.1:(\d+)/#token=(mista_[A-Za-z0-9_-]{43})$")
+_TITLE = re.compile(r"^.+ at ([A-Z]{3}) \(([a-z0-9._-]+), [A-Z]+\):$")
+_STOPPED = re.compile(r"^  ([A-Z]{3}) stopped \(pid (\d+), exit (-?\d+)\)$", re.MULTILINE)
+_UP = re.compile(r"^  ([A-Z]{3}) up after [0-9.]+ s \(pid (\d+)\)", re.MULTILINE)
+
+
+def free_base_port() -> int:
+    """A base port whose eight ports are free on 127.0.0.1 right now."""
+    for _ in range(50):
+        base = random.randrange(20_000, 60_000, 8)
+        try:
+            check_ports(base)
+        except ConfigError:
+            continue
+        return base
+    raise AssertionError("no 8 free consecutive ports found")
+
+
+@dataclass
+class Demo:
+    """A running ``mista demo`` process and its output files."""
+
+    process: subprocess.Popen[bytes]
+    out: Path
+    err: Path
+
+    def output(self) -> str:
+        return self.out.read_text(errors="replace") + self.err.read_text(errors="replace")
+
+    def logins(self) -> dict[str, tuple[int, str]]:
+        """User name -> (API port, token), read from the printed URLs."""
+        found: dict[str, tuple[int, str]] = {}
+        user = None
+        for line in self.out.read_text().splitlines():
+            title = _TITLE.match(line)
+            url = _URL.match(line)
+            if title:
+                user = title.group(2)
+            elif url and user is not None:
+                found[user] = (int(url.group(1)), url.group(2))
+        return found
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[Demo, int]]:
+    base = free_base_port()
+    out, err = tmp_path / "demo.out", tmp_path / "demo.err"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MISTA_")}
+    command = [
+        sys.executable, "-m", "mista", "demo", "--base-port", str(base),
+        "--dir", str(tmp_path / "nodes"), "--vessels", "120", "--hours", "2",
+    ]  # fmt: skip
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env)
+    running = Demo(process, out, err)
+    try:
+        yield running, base
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        # Whatever the test did, no node may outlive it.
+        for match in _UP.finditer(running.output()):
+            _kill_if_running(int(match.group(2)))
+
+
+def _kill_if_running(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A zombie is gone too: it no longer runs (only its exit status waits to be read).
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "\nState:\tZ" in status.read_text()
+
+
+def _get(client: httpx.Client, url: str, token: str | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.get(url, headers=headers)
+
+
+def _wait(predicate: Any, timeout_s: float, what: str, demo: Demo) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if demo.process.poll() is not None:
+            raise AssertionError(f"demo exited ({demo.process.returncode}):\n{demo.output()}")
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}\n{demo.output()}")
+
+
+def _usa_may_see(marking: str) -> bool:
+    return may_see(parse_marking(marking, "IND"), "USA", Level.RESTRICTED)
+
+
+def test_demo_starts_four_nodes_answers_on_each_and_stops_on_ctrl_c(
+    demo: tuple[Demo, int],
+) -> None:
+    running, base = demo
+    began = time.monotonic()
+    _wait(lambda: "Ctrl-C stops" in running.out.read_text(), START_TIMEOUT_S, "URLs", running)
+    up_s = time.monotonic() - began
+    logins = running.logins()
+    expected = {user.name for user in USERS}
+    assert set(logins) == expected, running.output()
+    api_port = {nation: node_ports(base, i)[1] for i, nation in enumerate(NATIONS)}
+    for user in USERS:
+        assert logins[user.name][0] == api_port[user.at]
+
+    with httpx.Client(timeout=10.0, trust_env=False) as client:
+        for nation in NATIONS:
+            api = f"http://127.0.0.1:{api_port[nation]}"
+            assert _get(client, f"{api}/health").status_code == 200
+            assert _get(client, f"{api}/openapi.json").json()["info"]["title"] == "mista node"
+            token = logins[f"watch.{nation.lower()}"][1]
+            assert _get(client, f"{api}/api/v1/vessels", token).status_code == 200
+            assert _get(client, f"{api}/api/v1/vessels").status_code == 401
+            me = _get(client, f"{api}/api/v1/me", token).json()
+            assert (me["nation"], me["clearance"]) == (nation, "SECRET")
+
+        ind = f"http://127.0.0.1:{api_port['IND']}"
+        watch, liaison = logins["watch.ind"][1], logins["liaison.usa"][1]
+
+        def vessels(token: str) -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = _get(client, f"{ind}/api/v1/vessels", token).json()[
+                "vessels"
+            ]
+            return found
+
+        _wait(lambda: len(vessels(watch)) > 0, 30, "IND to hold vessels", running)
+        _wait(lambda: len(vessels(liaison)) > 0, 30, "the liaison to see vessels", running)
+        seen_by_liaison = vessels(liaison)
+        assert all(_usa_may_see(row["label"]) for row in seen_by_liaison), seen_by_liaison
+        # The watch officer sees more: IND's own radar is CONFIDENTIAL and IND/AUS only.
+        window = {"since": (datetime.now(UTC) - timedelta(hours=3)).isoformat()}
+        positions = client.get(
+            f"{ind}/api/v1/positions",
+            params={**window, "limit": 100_000},
+            headers={"Authorization": f"Bearer {watch}"},
+        ).json()["positions"]
+        assert any(not _usa_may_see(row["label"]) for row in positions)
+        liaison_positions = client.get(
+            f"{ind}/api/v1/positions",
+            params={**window, "limit": 100_000},
+            headers={"Authorization": f"Bearer {liaison}"},
+        ).json()["positions"]
+        assert liaison_positions
+        assert all(_usa_may_see(row["label"]) for row in liaison_positions)
+
+    pids = {m.group(1): int(m.group(2)) for m in _UP.finditer(running.err.read_text())}
+    assert set(pids) == set(NATIONS)
+    running.process.send_signal(signal.SIGINT)
+    assert running.process.wait(timeout=40) == 0, running.output()
+    stopped = {m.group(1): (int(m.group(2)), int(m.group(3))) for m in _STOPPED.finditer(
+        running.err.read_text()
+    )}  # fmt: skip
+    assert stopped == {nation: (pid, 0) for nation, pid in pids.items()}, running.output()
+    assert all(_gone(pid) for pid in pids.values())
+    print(f"demo up in {up_s:.1f} s")
+
+
+def test_ports_in_use_are_refused_naming_base_port(tmp_path: Path) -> None:
+    base = free_base_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 3))
+        result = subprocess.run(
+            [sys.executable, "-m", "mista", "demo", "--base-port", str(base)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 2
+    assert f"port {base + 3}" in result.stderr
+    assert "--base-port" in result.stderr
+
+
+def test_a_used_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "old.txt").write_text("something")
+    result = subprocess.run(
+        [sys.executable, "-m", "mista", "demo", "--base-port", str(free_base_port()),
+         "--dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--dir" in result.stderr
+    assert "not an empty directory" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.txt"]
+
+
+def test_each_nation_gets_exactly_its_own_sensor_lines_once(tmp_path: Path) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    nodes, live = prepare(tmp_path, DemoSettings(vessels=40, hours=1), lambda line: None, now)
+    scenario = tmp_path / "scenario"
+    manifest = json.loads((scenario / "scenario.json").read_text())
+    expected: dict[str, list[str]] = {}
+    for entry in manifest["files"]:
+        lines = (scenario / entry["path"]).read_text().splitlines()
+        expected.setdefault(entry["source"], []).extend(line for line in lines if line)
+    spooled: dict[str, list[str]] = {}
+    for node in nodes:
+        for path in sorted((node.directory / "spool").glob("*/*")):
+            assert path.parent.name.startswith(f"{node.nation}-"), path
+            spooled.setdefault(path.parent.name, []).extend(path.read_text().splitlines())
+    for delivery in live:
+        spooled.setdefault(delivery.spool.name, []).extend(delivery.lines)
+    assert {source: sorted(lines) for source, lines in spooled.items()} == {
+        source: sorted(lines) for source, lines in expected.items()
+    }
+    # Live slices come in time order, and each multi-sentence AIS message stays whole.
+    assert [d.due for d in live] == sorted(d.due for d in live)
+    assert all(d.due > now.timestamp() for d in live)
+    for delivery in live:
+        assert delivery.lines[0].startswith(("\\s:", "{")), delivery
+    # Planning again from the same files gives the same split.
+    again_backlog, again_live = plan_deliveries(scenario, nodes, now.timestamp())
+    assert [d.lines for d in again_live] == [d.lines for d in live]
+    assert sum(len(d.lines) for d in again_backlog) + sum(len(d.lines) for d in live) == sum(
+        len(lines) for lines in expected.values()
+    )
