@@ -285,3 +285,40 @@ def test_hostile_values_in_node_toml_load_or_are_config_errors(
     except ConfigError:
         return  # anything else (TypeError, ValueError, ...) fails the test
     assert config.nation == fields["nation"]
+
+
+def test_api_table_loads(tmp_path: Path) -> None:
+    init_node_dir(tmp_path / "n", "IND", port=0, api_port=8080)
+    config = load_node_config(tmp_path / "n")
+    assert (config.api.host, config.api.port) == ("127.0.0.1", 8080)
+    assert config.api.cot is None
+    text = (tmp_path / "n" / "node.toml").read_text()
+    text = text.replace("# cot = ", "cot = ").replace("# cot_user = ", "cot_user = ")
+    (tmp_path / "n" / "node.toml").write_text(text)
+    config = load_node_config(tmp_path / "n")
+    assert (config.api.cot, config.api.cot_user) == ("udp://127.0.0.1:6969", "watch")
+
+
+def test_without_api_port_the_api_is_off(nodes: tuple[Path, Path]) -> None:
+    config = load_node_config(nodes[0])
+    assert (config.api.host, config.api.port, config.api.cot) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('listen = "nowhere"', "api.listen"),
+        ('cot = "http://127.0.0.1:6969"\ncot_user = "w"', "udp://HOST:PORT or tcp://HOST:PORT"),
+        ('cot = "udp://127.0.0.1"\ncot_user = "w"', "udp://HOST:PORT"),
+        ('cot = "udp://127.0.0.1:6969"', "cot_user"),
+        ('cot_user = "w"', "api.cot"),
+        ("port = 1", "unknown fields"),
+        ("listen = 5", "non-empty string"),
+    ],
+)
+def test_api_table_mistakes_name_the_field(tmp_path: Path, table: str, message: str) -> None:
+    (tmp_path / "node.toml").write_text(
+        f'nation = "IND"\nlisten = "127.0.0.1:0"\n[api]\n{table}\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=message):
+        load_node_config(tmp_path)
