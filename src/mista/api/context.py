@@ -12,11 +12,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mista.geo import Zones
 from mista.share.agreements import Agreement
 from mista.store import Store
+
+if TYPE_CHECKING:
+    from mista.api.cot import CotSettings
+    from mista.api.events import EventHub
 
 __all__ = ["ApiContext"]
 
@@ -46,6 +50,6 @@ class ApiContext:
     partner_status: Callable[[], Mapping[str, Any]] = _no_links
     audit_path: Path | None = None
     zones: Zones | None = None
-    cot: Any = None
+    cot: CotSettings | None = None
     clock: Callable[[], datetime] = _now
-    hub: Any = None
+    hub: EventHub | None = None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import faulthandler
-import importlib
 import logging
 import signal
 import socket
@@ -33,6 +32,7 @@ import uvicorn
 from mista.api import ExchangeEndpoint
 from mista.api.app import create_api_app
 from mista.api.context import ApiContext
+from mista.api.cot import CotSettings
 from mista.api.tls import ClientCertH11Protocol
 from mista.config import NodeConfig, load_node_config
 from mista.detect.pipeline import Pipeline
@@ -307,9 +307,7 @@ class NodeRuntime:
         """What the API routes work with: this node's store, lock, agreements and links."""
         cot = None
         if self.config.api.cot is not None and self.config.api.cot_user is not None:
-            # The CoT sender lands with the live API (mista.api.cot).
-            cot_module = importlib.import_module("mista.api.cot")
-            cot = cot_module.CotSettings(url=self.config.api.cot, user=self.config.api.cot_user)
+            cot = CotSettings(url=self.config.api.cot, user=self.config.api.cot_user)
         return ApiContext(
             nation=self.config.nation,
             store=self.store,
