@@ -12,6 +12,8 @@ What the store holds (``build_world``), by label (``LABELS``):
 - ``ind-usa-conf``: CONFIDENTIAL//REL TO IND,USA. Vessel 431000004 (2 positions) and alert
   ``alert-conf`` (a USA officer cleared to RESTRICTED may not see them).
 
+Zones (``ZONES``): ``zone-ind`` (ind-only) and ``zone-quad`` (quad).
+
 Users (``USERS``): ``ind.analyst`` (IND, SECRET, analyst), ``ind.admin`` (IND, SECRET,
 admin), ``usa.liaison`` (USA, RESTRICTED, liaison), ``jpn.analyst`` (JPN, UNCLASSIFIED,
 analyst), ``bra.analyst`` (BRA, SECRET: no label names BRA, so sees nothing).
@@ -39,12 +41,14 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import pytest
+import shapely
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from mista.api.app import create_api_app
 from mista.api.context import ApiContext
+from mista.geo import Zone, Zones
 from mista.ingest.batch import IngestBatch, label_id
 from mista.ingest.contacts import contact_batches
 from mista.ingest.positions import position_batches
@@ -88,6 +92,11 @@ VESSEL_POSITIONS: dict[int, tuple[str, ...]] = {
 }
 ALERT_LABELS = {"alert-ind": "ind-only", "alert-quad": "quad", "alert-conf": "ind-usa-conf"}
 TRACK_LABELS = {"track-ind": "ind-only", "track-quad": "quad"}
+#: Zones of the node's zone layer: id -> (label name, W, S, E, N).
+ZONES: dict[str, tuple[str, tuple[float, float, float, float]]] = {
+    "zone-ind": ("ind-only", (64.0, 9.0, 66.0, 11.0)),
+    "zone-quad": ("quad", (70.0, 14.0, 72.0, 16.0)),
+}
 #: Release entries written to the audit log (a checkpoint follows them on close).
 AUDIT_RELEASES = 3
 #: The whole area the fixture's data lies in.
@@ -300,6 +309,7 @@ def open_world(
     agreements_dir: Path | None = None,
     audit_path: Path | None = None,
     partner_status: Mapping[str, Any] | None = None,
+    zones: Zones | None = None,
 ) -> ApiWorld:
     """An empty store at ``path`` with ``users`` and their tokens, and the app over it."""
     store = DuckDBStore(path)
@@ -311,6 +321,7 @@ def open_world(
         agreements=agreements,
         audit_path=audit_path,
         partner_status=lambda: links,
+        zones=zones,
     )
     app = create_api_app(ctx, start_background=False)
     world = ApiWorld(path, store, ctx, app, TestClient(app, raise_server_exceptions=False))
@@ -330,6 +341,10 @@ def build_world(directory: Path) -> ApiWorld:
         agreements_dir=agreements,
         audit_path=audit,
         partner_status={"USA": {"state": "up", "sent_batches": 1}},
+        zones=Zones(
+            Zone(ident, ident.upper(), LABELS[name], shapely.box(*box))
+            for ident, (name, box) in ZONES.items()
+        ),
     )
     add_reports(world.store, fixture_positions())
     add_radar_contact(world.store, LABELS["ind-only"], 12.5, 66.5)

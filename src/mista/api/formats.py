@@ -27,10 +27,12 @@ from mista.api.errors import bad_parameter
 
 __all__ = [
     "FORMATS",
+    "GEOMETRY_COLUMN",
     "MEDIA_TYPES",
     "check_format",
     "csv_chunks",
     "feature_collection_chunks",
+    "feature_texts",
     "json_objects",
     "json_text",
     "kml_chunks",
@@ -194,9 +196,13 @@ def json_text(
 # -- GeoJSON ---------------------------------------------------------------------------
 
 
-def _features(table: pa.Table, raw_json: Sequence[str], ids: str | None) -> pa.Array:
-    """Point features: geometry from lat/lon (null without a position), properties from
-    every other column, and the ``ids`` column's value as the feature id when given."""
+#: A column of this name holds each row's GeoJSON geometry as text (zones, land); without
+#: it, rows are points at their ``lat``/``lon``.
+GEOMETRY_COLUMN = "geometry"
+
+
+def _point_geometries(table: pa.Table) -> pa.Array:
+    """GeoJSON Points from lat/lon (``null`` without a position)."""
     lat = table.column("lat").combine_chunks()
     lon = table.column("lon").combine_chunks()
     placed = pc.and_(pc.is_finite(lat), pc.is_finite(lon))
@@ -208,8 +214,21 @@ def _features(table: pa.Table, raw_json: Sequence[str], ids: str | None) -> pa.A
         "]}",
         "",
     )
-    geometry = pc.fill_null(pc.if_else(placed, point, pa.scalar(None, pa.string())), "null")
-    properties = json_objects(table, raw_json=raw_json, omit=("lat", "lon"))
+    return pc.fill_null(pc.if_else(placed, point, pa.scalar(None, pa.string())), "null")
+
+
+def feature_texts(
+    table: pa.Table, raw_json: Sequence[str] = (), ids: str | None = None
+) -> pa.Array:
+    """Features: the geometry column's GeoJSON, else points from lat/lon; properties from
+    every other column, and the ``ids`` column's value as the feature id when given."""
+    if GEOMETRY_COLUMN in table.column_names:
+        geometry = pc.fill_null(table.column(GEOMETRY_COLUMN).combine_chunks(), "null")
+        omit: tuple[str, ...] = (GEOMETRY_COLUMN,)
+    else:
+        geometry = _point_geometries(table)
+        omit = ("lat", "lon")
+    properties = json_objects(table, raw_json=raw_json, omit=omit)
     opening: Any = '{"type": "Feature", '
     if ids is not None:
         ident = _json_values(table.column(ids).combine_chunks())
@@ -233,7 +252,7 @@ def feature_collection_chunks(
     yield f'{{"type": "FeatureCollection"{extra}, "features": ['.encode()
     for offset in range(0, table.num_rows, _SLICE_ROWS):
         part = table.slice(offset, _SLICE_ROWS)
-        features = _features(part, raw_json, ids)
+        features = feature_texts(part, raw_json, ids)
         yield ((", " if offset else "") + _joined(features)).encode()
     yield b"]}"
 

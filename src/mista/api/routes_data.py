@@ -37,8 +37,10 @@ __all__ = [
     "FormatName",
     "FormatParam",
     "TimeText",
+    "answer_table",
     "data_router",
     "in_bbox",
+    "list_responses",
     "parse_bbox",
     "parse_time",
     "parse_window",
@@ -124,7 +126,7 @@ def _has_cot() -> bool:
     return importlib.util.find_spec("mista.api.cot") is not None
 
 
-def _answer(
+def answer_table(
     table: pa.Table,
     fmt: str,
     *,
@@ -133,12 +135,13 @@ def _answer(
     head: dict[str, Any] | None = None,
     raw_json: tuple[str, ...] = (),
 ) -> Response:
+    """A list route's answer in ``fmt`` (``mista.api.formats.table_response``)."""
     if fmt == "cot" and not _has_cot():
         raise bad_parameter("format cot is not available on this node (use json or geojson)")
     return table_response(table, fmt, key=key, name=name, head=head, raw_json=raw_json)
 
 
-def _list_responses(what: str) -> dict[int | str, dict[str, Any]]:
+def list_responses(what: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI for a list route: the formats it answers in, and the error shape."""
     content: dict[str, Any] = {media.split(";")[0]: {} for media in MEDIA_TYPES.values()}
     content["application/json"] = {"schema": {"type": "object"}}
@@ -182,7 +185,7 @@ def data_router() -> APIRouter:
     @router.get(
         "/vessels",
         summary="Each vessel's latest position and identity the caller may see.",
-        responses=_list_responses('{"count", "vessels": [VESSEL...]}'),
+        responses=list_responses('{"count", "vessels": [VESSEL...]}'),
         response_class=Response,
     )
     def vessels(
@@ -191,7 +194,7 @@ def data_router() -> APIRouter:
         box = parse_bbox(bbox)
         with ctx.lock:
             table = ctx.store.vessels(viewer=user)
-        return _answer(in_bbox(table, box), format, key="vessels", name="vessels")
+        return answer_table(in_bbox(table, box), format, key="vessels", name="vessels")
 
     @router.get(
         "/vessels/{mmsi}",
@@ -211,7 +214,7 @@ def data_router() -> APIRouter:
     @router.get(
         "/vessels/{mmsi}/track",
         summary="One vessel's positions the caller may see, in time order.",
-        responses=_list_responses('{"mmsi", "count", "points": [POINT...]}'),
+        responses=list_responses('{"mmsi", "count", "points": [POINT...]}'),
         response_class=Response,
     )
     def track(
@@ -229,7 +232,7 @@ def data_router() -> APIRouter:
             window = "" if start is None and end is None else " in that time window"
             raise not_found(f"no vessel {mmsi}{window}")
         columns = TRACK_POINT_COLUMNS if format == "json" else ("mmsi", *TRACK_POINT_COLUMNS)
-        return _answer(
+        return answer_table(
             table.select(list(columns)),
             format,
             key="points",
@@ -241,7 +244,7 @@ def data_router() -> APIRouter:
         "/positions",
         summary="Positions inside a box and time window the caller may see (radar contacts "
         "included, mmsi null), in time order.",
-        responses=_list_responses('{"count", "positions": [POSITION...]}'),
+        responses=list_responses('{"count", "positions": [POSITION...]}'),
         response_class=Response,
     )
     def positions(
@@ -257,12 +260,12 @@ def data_router() -> APIRouter:
         start, end = parse_window(since, until)
         with ctx.lock:
             table = ctx.store.positions_page(box, start, end, viewer=user, limit=limit)
-        return _answer(table, format, key="positions", name="positions")
+        return answer_table(table, format, key="positions", name="positions")
 
     @router.get(
         "/alerts",
         summary="Alerts the caller may see overlapping a time window, by start then id.",
-        responses=_list_responses('{"count", "alerts": [ALERT...]}'),
+        responses=list_responses('{"count", "alerts": [ALERT...]}'),
         response_class=Response,
     )
     def alerts(
@@ -289,7 +292,7 @@ def data_router() -> APIRouter:
                 include_withdrawn=withdrawn,
                 limit=limit,
             )
-        return _answer(table, format, key="alerts", name="alerts", raw_json=_ALERT_JSON)
+        return answer_table(table, format, key="alerts", name="alerts", raw_json=_ALERT_JSON)
 
     @router.get(
         "/alerts/{alert_id}",
@@ -313,7 +316,7 @@ def data_router() -> APIRouter:
     @router.get(
         "/tracks",
         summary="Fused tracks the caller may see (kind ais or dark), by first time then id.",
-        responses=_list_responses('{"count", "tracks": [TRACK...]}'),
+        responses=list_responses('{"count", "tracks": [TRACK...]}'),
         response_class=Response,
     )
     def tracks(
@@ -324,6 +327,6 @@ def data_router() -> APIRouter:
     ) -> Response:
         with ctx.lock:
             table = ctx.store.tracks(viewer=user, kind=kind)
-        return _answer(table, format, key="tracks", name="tracks")
+        return answer_table(table, format, key="tracks", name="tracks")
 
     return router
