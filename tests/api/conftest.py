@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pyarrow as pa
 import pytest
 import shapely
@@ -288,7 +288,7 @@ class ApiWorld:
     def headers(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
-    def get(self, user: str, path: str, **params: Any) -> httpx.Response:
+    def get(self, user: str, path: str, **params: Any) -> httpx2.Response:
         """GET ``/api/v1`` + ``path`` as ``user`` (params left out when None)."""
         query = {key: value for key, value in params.items() if value is not None}
         return self.client.get(f"/api/v1{path}", params=query, headers=self.headers(user))
