@@ -1,0 +1,491 @@
+// mista's live map: log in, draw the caller's picture (vessels, alerts, zones), follow the
+// live stream, replay the last 24 h, and let an admin see what a partner receives.
+// Every record comes from /api/v1 with the user's token and is drawn with its marking.
+
+import { ApiError, clearToken, follow, get, getPublic, onUnauthenticated, setToken, takeToken } from "./api.js";
+import { el } from "./dom.js";
+import { PICKABLE, createMap, setData, showLayer, viewBbox, whenDrawn } from "./mapview.js";
+import {
+  closeDetail, renderAlertList, renderLegend, showAlert, showTrack, showTrackError, showVessel, showZone,
+} from "./panels.js";
+import { STEPS, TimeSlider, WINDOW_MS, positionsAt } from "./replay.js";
+import { colourOf, shipTypeClass, sourceClass } from "./symbology.js";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const ALERT_HISTORY_MS = 7 * DAY_MS;
+const REDRAW_MS = 1000;
+const REPLAY_LIMIT = 200000;
+
+const state = {
+  me: null,
+  node: "",
+  vessels: new Map(), // key ("m:<mmsi>" or "t:<track id>") -> record: the caller's picture, live
+  drawn: new Map(), // key -> record drawn now (own picture, a replayed time or a partner's view)
+  partner: null, // nation whose received picture is shown, or null
+  replayAt: null, // Date being replayed, or null when live
+  alerts: new Map(), // id -> alert
+  selected: null, // {kind: "vessel", key} | {kind: "alert", id}
+  colourBy: "type",
+  latest: new Date(0), // the picture's newest observation: the end of the replay window
+  stream: "off",
+  stats: { vessels: 0, loadMs: null, drawMs: null },
+  loaded: false,
+};
+
+let map = null;
+let slider = null;
+let stopStream = null;
+let redrawTimer = null;
+let replaySeq = 0;
+
+const $ = (id) => document.getElementById(id);
+
+// ---- vessels -------------------------------------------------------------------------------
+
+function withKey(record) {
+  if (record.key) return record;
+  const key = record.mmsi !== null && record.mmsi !== undefined ? `m:${record.mmsi}` : `t:${record.id}`;
+  return { ...record, key };
+}
+
+function noteTime(observedAt) {
+  const time = observedAt ? Date.parse(observedAt) : NaN;
+  if (!Number.isNaN(time) && time > state.latest.getTime()) state.latest = new Date(time);
+}
+
+function toFeature(record) {
+  const properties = {
+    key: record.key,
+    mmsi: record.mmsi ?? null,
+    type_class: shipTypeClass(record.ship_type),
+    source_class: sourceClass(record.source_kind),
+    originator: record.originator || "",
+  };
+  properties.colour = colourOf(properties, state.colourBy);
+  return { type: "Feature", geometry: { type: "Point", coordinates: [record.lon, record.lat] }, properties };
+}
+
+function recordsToDraw() {
+  if (state.partner) return state.partnerRecords || [];
+  if (state.replayAt) return state.replayRecords || [];
+  return state.vessels.values();
+}
+
+/** Draw the vessels of the current mode; resolves when the map has drawn them. */
+function drawVessels() {
+  clearTimeout(redrawTimer);
+  redrawTimer = null;
+  const features = [];
+  state.drawn = new Map();
+  for (const record of recordsToDraw()) {
+    if (record.lat === null || record.lat === undefined || record.lon === null || record.lon === undefined) continue;
+    state.drawn.set(record.key, record);
+    features.push(toFeature(record));
+  }
+  const drawn = whenDrawn(map, "vessels");
+  setData(map, "vessels", { type: "FeatureCollection", features });
+  state.stats.vessels = features.length;
+  renderLegend(features, state.colourBy);
+  renderStatus();
+  refreshSelection();
+  return drawn;
+}
+
+function scheduleRedraw() {
+  if (redrawTimer === null) redrawTimer = setTimeout(drawVessels, REDRAW_MS);
+}
+
+async function loadVessels() {
+  const started = performance.now();
+  const answer = await get("/vessels");
+  state.vessels = new Map();
+  for (const row of answer.vessels) {
+    const record = withKey(row);
+    state.vessels.set(record.key, record);
+    noteTime(record.observed_at);
+  }
+  await loadContacts();
+  if (state.latest.getTime() === 0) state.latest = new Date(); // an empty picture: now
+  const drawStarted = performance.now();
+  await drawVessels();
+  state.stats.loadMs = performance.now() - started;
+  state.stats.drawMs = performance.now() - drawStarted;
+}
+
+// Radar tracks with no AIS identity ("dark" tracks) are drawn with the vessels, as radar
+// contacts at their newest position. A node without fused tracks simply has none.
+async function loadContacts() {
+  let answer;
+  try {
+    answer = await get("/tracks?kind=dark");
+  } catch (error) {
+    if (error.status === 401) throw error;
+    return;
+  }
+  for (const track of answer.tracks || []) {
+    const record = {
+      key: `t:${track.id}`,
+      track_id: track.id,
+      mmsi: track.mmsi ?? null,
+      name: track.name || "",
+      lat: track.lat,
+      lon: track.lon,
+      observed_at: track.last_at,
+      source_kind: "radar",
+      label: track.label,
+    };
+    if (record.mmsi === null) state.vessels.set(record.key, record);
+  }
+}
+
+// ---- the live stream -----------------------------------------------------------------------
+
+function onStreamEvent(event, data) {
+  if (event === "position" && data.mmsi !== null && data.mmsi !== undefined) {
+    const key = `m:${data.mmsi}`;
+    state.vessels.set(key, { ...(state.vessels.get(key) || {}), ...data, key });
+    noteTime(data.observed_at);
+    slider.refresh();
+    if (!state.partner && !state.replayAt) scheduleRedraw();
+  } else if (event === "alert" && data.id) {
+    state.alerts.set(data.id, data);
+    noteTime(data.start);
+    drawAlerts();
+  }
+}
+
+function startStream() {
+  stopStream = follow(onStreamEvent, (stream) => {
+    state.stream = stream;
+    renderStatus();
+  });
+}
+
+// ---- alerts and zones ----------------------------------------------------------------------
+
+async function loadAlerts() {
+  const since = new Date(state.latest.getTime() - ALERT_HISTORY_MS).toISOString();
+  const answer = await get(`/alerts?since=${encodeURIComponent(since)}&limit=5000`);
+  state.alerts = new Map(answer.alerts.map((alert) => [alert.id, alert]));
+  drawAlerts();
+}
+
+function drawAlerts() {
+  const features = [...state.alerts.values()]
+    .filter((alert) => alert.lat !== null && alert.lat !== undefined)
+    .map((alert) => ({
+      type: "Feature",
+      geometry: { type: "Point", coordinates: [alert.lon, alert.lat] },
+      properties: { id: alert.id, kind: alert.kind },
+    }));
+  setData(map, "alerts", { type: "FeatureCollection", features });
+  const selectedId = state.selected?.kind === "alert" ? state.selected.id : null;
+  renderAlertList(state.alerts.values(), selectedId, selectAlert);
+}
+
+async function loadZones() {
+  try {
+    const answer = await get("/features/collections/zones/items?limit=10000");
+    setData(map, "zones", answer);
+  } catch (error) {
+    if (error.status === 401) throw error;
+    console.warn("mista: no zones layer:", error.message);
+  }
+}
+
+// ---- selection -----------------------------------------------------------------------------
+
+function markSelection(kind, lon, lat) {
+  const features = lon === undefined || lon === null ? []
+    : [{ type: "Feature", geometry: { type: "Point", coordinates: [lon, lat] }, properties: { kind } }];
+  setData(map, "selection", { type: "FeatureCollection", features });
+}
+
+function refreshSelection() {
+  if (state.selected?.kind !== "vessel") return;
+  const record = state.drawn.get(state.selected.key);
+  markSelection("vessel", record?.lon, record?.lat);
+}
+
+async function selectVessel(key) {
+  const record = state.drawn.get(key) || state.vessels.get(key);
+  if (!record) return;
+  state.selected = { kind: "vessel", key };
+  markSelection("vessel", record.lon, record.lat);
+  setData(map, "track", { type: "FeatureCollection", features: [] });
+  const section = showVessel(record, { partner: state.partner });
+  if (state.partner) return;
+  if (record.mmsi === null || record.mmsi === undefined) {
+    showTrackError(section, "A radar contact: no AIS identity to follow.");
+    return;
+  }
+  const until = state.replayAt || state.latest;
+  const since = new Date(until.getTime() - DAY_MS);
+  const query = `since=${encodeURIComponent(since.toISOString())}` +
+    (state.replayAt ? `&until=${encodeURIComponent(until.toISOString())}` : "");
+  try {
+    const answer = await get(`/vessels/${record.mmsi}/track?${query}`);
+    if (state.selected?.key !== key) return;
+    const coordinates = answer.points.map((point) => [point.lon, point.lat]);
+    setData(map, "track", {
+      type: "FeatureCollection",
+      features: [
+        { type: "Feature", geometry: { type: "LineString", coordinates }, properties: { mmsi: record.mmsi } },
+        ...coordinates.map((point) => ({ type: "Feature", geometry: { type: "Point", coordinates: point }, properties: {} })),
+      ],
+    });
+    showTrack(section, answer, since);
+  } catch (error) {
+    if (state.selected?.key !== key) return;
+    showTrackError(section, error.status === 404 ? "No positions in the last 24 h." : error.message);
+  }
+}
+
+function selectVesselByMmsi(mmsi) {
+  const key = `m:${mmsi}`;
+  const record = state.drawn.get(key) || state.vessels.get(key);
+  if (record?.lon !== undefined && record?.lon !== null) map.flyTo({ center: [record.lon, record.lat], zoom: Math.max(map.getZoom(), 8) });
+  selectVessel(key);
+}
+
+function selectAlert(id) {
+  const alert = state.alerts.get(id);
+  if (!alert) return;
+  state.selected = { kind: "alert", id };
+  setData(map, "track", { type: "FeatureCollection", features: [] });
+  markSelection("alert", alert.lon, alert.lat);
+  if (alert.lon !== null && alert.lon !== undefined) {
+    map.flyTo({ center: [alert.lon, alert.lat], zoom: Math.max(map.getZoom(), 8), essential: true });
+  }
+  showAlert(alert, selectVesselByMmsi);
+  renderAlertList(state.alerts.values(), id, selectAlert);
+}
+
+function unselect() {
+  state.selected = null;
+  markSelection(null);
+  setData(map, "track", { type: "FeatureCollection", features: [] });
+  closeDetail();
+  renderAlertList(state.alerts.values(), null, selectAlert);
+}
+
+function pick(point) {
+  const layers = PICKABLE.filter((id) => map.getLayoutProperty(id, "visibility") !== "none");
+  const found = map.queryRenderedFeatures(point, { layers });
+  return layers.map((id) => found.find((feature) => feature.layer.id === id)).find(Boolean);
+}
+
+function onMapClick(event) {
+  const feature = pick(event.point);
+  if (!feature) return unselect();
+  if (feature.layer.id === "vessels") return selectVessel(feature.properties.key);
+  if (feature.layer.id === "alerts") return selectAlert(feature.properties.id);
+  state.selected = { kind: "zone" };
+  markSelection(null);
+  return showZone(feature.properties);
+}
+
+function hoverText(feature) {
+  if (feature.layer.id === "vessels") {
+    const record = state.drawn.get(feature.properties.key) || {};
+    return [record.name || (record.mmsi ? `MMSI ${record.mmsi}` : "radar contact"), record.label];
+  }
+  if (feature.layer.id === "alerts") {
+    const alert = state.alerts.get(feature.properties.id) || {};
+    return [`alert: ${alert.kind}`, alert.label];
+  }
+  return [`zone: ${feature.properties.name || ""}`, feature.properties.label];
+}
+
+function installPointer() {
+  const popup = new maplibregl.Popup({ closeButton: false, closeOnClick: false, offset: 10 });
+  map.on("mousemove", (event) => {
+    const feature = pick(event.point);
+    map.getCanvas().style.cursor = feature ? "pointer" : "";
+    if (!feature) return popup.remove();
+    const [title, label] = hoverText(feature);
+    popup.setLngLat(event.lngLat)
+      .setDOMContent(el("div", {}, el("strong", {}, title), el("br"), el("span", { className: "marking" }, label || "no marking")))
+      .addTo(map);
+  });
+  map.on("mouseout", () => popup.remove());
+  map.on("click", onMapClick);
+}
+
+// ---- modes: replay and partner view ---------------------------------------------------------
+
+async function replayAt(at) {
+  const seq = ++replaySeq;
+  state.replayAt = at;
+  if (!at) {
+    state.replayRecords = null;
+    await drawVessels();
+    return;
+  }
+  const since = new Date(at.getTime() - WINDOW_MS);
+  const query = `bbox=${viewBbox(map)}&since=${encodeURIComponent(since.toISOString())}` +
+    `&until=${encodeURIComponent(at.toISOString())}&limit=${REPLAY_LIMIT}`;
+  try {
+    const answer = await get(`/positions?${query}`);
+    if (seq !== replaySeq) return;
+    state.replayRecords = positionsAt(answer.positions, at, state.vessels);
+    state.replayTruncated = answer.count >= REPLAY_LIMIT;
+    await drawVessels();
+  } catch (error) {
+    if (seq === replaySeq) showProblem(`replay: ${error.message}`);
+  }
+}
+
+function partnerNations(answer) {
+  const list = Array.isArray(answer) ? answer : answer.partners ?? answer;
+  if (Array.isArray(list)) {
+    return list.map((item) => (typeof item === "string" ? item : item.nation || item.partner)).filter(Boolean);
+  }
+  return Object.keys(list || {});
+}
+
+async function setupPartnerView() {
+  if (!(state.me.roles || []).includes("admin")) return;
+  let nations = [];
+  try {
+    nations = partnerNations(await get("/partners"));
+  } catch (error) {
+    console.warn("mista: no partner list:", error.message);
+    return;
+  }
+  if (!nations.length) return;
+  const select = $("partner-select");
+  select.replaceChildren(
+    el("option", { value: "" }, `my picture (${state.me.name})`),
+    ...nations.sort().map((nation) => el("option", { value: nation }, nation)),
+  );
+  select.addEventListener("change", () => viewAsPartner(select.value || null));
+  $("partner-view").hidden = false;
+}
+
+async function viewAsPartner(nation) {
+  state.partner = nation;
+  slider.setEnabled(!nation);
+  const banner = $("view-banner");
+  banner.hidden = !nation;
+  banner.textContent = nation ? `Viewing as ${nation}: what ${nation} received from this node` : "";
+  unselect();
+  if (!nation) {
+    state.partnerRecords = null;
+    await drawVessels();
+    return;
+  }
+  try {
+    const answer = await get(`/partners/${encodeURIComponent(nation)}/view/vessels`);
+    if (state.partner !== nation) return;
+    state.partnerRecords = (answer.vessels || []).map(withKey);
+    await drawVessels();
+  } catch (error) {
+    showProblem(`view as ${nation}: ${error.message}`);
+  }
+}
+
+// ---- header, status, login -----------------------------------------------------------------
+
+function renderStatus() {
+  const mode = state.partner ? `as ${state.partner}` : state.replayAt ? "replay" : `stream ${state.stream}`;
+  const truncated = state.replayAt && state.replayTruncated ? " (first positions only: zoom in)" : "";
+  $("status").textContent = `${state.stats.vessels.toLocaleString()} vessels${truncated} · ${mode}`;
+}
+
+function showProblem(message) {
+  $("status").textContent = message;
+  console.warn("mista:", message);
+}
+
+function showLogin(message) {
+  const dialog = $("login");
+  $("login-error").textContent = message || "";
+  if (!dialog.open) dialog.showModal();
+  $("login-token").focus();
+}
+
+function installLogin() {
+  onUnauthenticated((error) => {
+    if (stopStream) stopStream();
+    clearToken();
+    showLogin(`The node refused the token: ${error.message}`);
+  });
+  $("login-form").addEventListener("submit", () => {
+    setToken($("login-token").value);
+    // a fresh page is the simplest way to drop everything the last user saw
+    if (state.me) window.location.reload();
+    else boot();
+  });
+  $("logout").addEventListener("click", () => {
+    clearToken();
+    window.location.reload();
+  });
+}
+
+function installControls() {
+  for (const box of document.querySelectorAll("[data-layer]")) {
+    box.addEventListener("change", () => showLayer(map, box.dataset.layer, box.checked));
+  }
+  $("colour-by").addEventListener("change", (event) => {
+    state.colourBy = event.target.value;
+    drawVessels();
+  });
+  $("detail-close").addEventListener("click", unselect);
+}
+
+async function boot() {
+  try {
+    state.me = await get("/me");
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 401) showLogin(`Cannot reach the node: ${error.message}`);
+    return;
+  }
+  $("login").close();
+  const me = state.me;
+  $("who").textContent = `${me.name} · ${me.nation} · ${me.clearance}${me.roles?.length ? ` · ${me.roles.join(", ")}` : ""}`;
+  $("logout").hidden = false;
+  try {
+    await loadVessels();
+    await Promise.all([loadAlerts(), loadZones(), setupPartnerView()]);
+  } catch (error) {
+    showProblem(error.message);
+    return;
+  }
+  slider.refresh();
+  startStream();
+  state.loaded = true;
+}
+
+async function main() {
+  map = await createMap("map");
+  slider = new TimeSlider({ latest: () => state.latest, onTime: replayAt });
+  installPointer();
+  installControls();
+  installLogin();
+  getPublic("/health").then((health) => ($("node-name").textContent = `${health.nation} node`)).catch(() => {});
+  if (takeToken()) await boot();
+  else showLogin("");
+}
+
+// For the browser test and the benchmark: the map, the state, and a timed draw of records.
+window.mista = {
+  state,
+  get map() {
+    return map;
+  },
+  async featureCount(source) {
+    return (await map.getSource(source).getData()).features.length;
+  },
+  async timeDraw(records) {
+    state.replayAt = null;
+    state.partner = null;
+    state.vessels = new Map(records.map((record) => [withKey(record).key, withKey(record)]));
+    const started = performance.now();
+    await drawVessels();
+    return performance.now() - started;
+  },
+  steps: STEPS,
+};
+
+main();
