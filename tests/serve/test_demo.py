@@ -237,31 +237,34 @@ def test_a_used_directory_is_refused(tmp_path: Path) -> None:
 
 def test_each_nation_gets_exactly_its_own_sensor_lines_once(tmp_path: Path) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    nodes, live = prepare(tmp_path, DemoSettings(vessels=40, hours=1), lambda line: None, now)
+    nodes, deliveries = prepare(tmp_path, DemoSettings(vessels=40, hours=1), lambda _: None, now)
     scenario = tmp_path / "scenario"
     manifest = json.loads((scenario / "scenario.json").read_text())
     expected: dict[str, list[str]] = {}
     for entry in manifest["files"]:
         lines = (scenario / entry["path"]).read_text().splitlines()
         expected.setdefault(entry["source"], []).extend(line for line in lines if line)
-    spooled: dict[str, list[str]] = {}
-    for node in nodes:
-        for path in sorted((node.directory / "spool").glob("*/*")):
-            assert path.parent.name.startswith(f"{node.nation}-"), path
-            spooled.setdefault(path.parent.name, []).extend(path.read_text().splitlines())
-    for delivery in live:
-        spooled.setdefault(delivery.spool.name, []).extend(delivery.lines)
-    assert {source: sorted(lines) for source, lines in spooled.items()} == {
+    spools = {node.nation: node.directory / "spool" for node in nodes}
+    delivered: dict[str, list[str]] = {}
+    for delivery in deliveries:
+        nation = delivery.spool.name.split("-")[0]
+        assert delivery.spool.parent == spools[nation], delivery.spool
+        assert delivery.spool.is_dir()
+        delivered.setdefault(delivery.spool.name, []).extend(delivery.lines)
+    assert {source: sorted(lines) for source, lines in delivered.items()} == {
         source: sorted(lines) for source, lines in expected.items()
     }
-    # Live slices come in time order, and each multi-sentence AIS message stays whole.
+    # History first, due now, one file per source; then live slices in time order, each
+    # starting with a whole message (a multi-sentence AIS message is never split).
+    history = [d for d in deliveries if d.name.startswith("backlog")]
+    live = deliveries[len(history) :]
+    assert history == deliveries[: len(history)]
+    assert all(d.due == now.timestamp() for d in history)
+    assert len({d.spool for d in history}) == len(history)
+    assert live, "the last half hour plays live"
     assert [d.due for d in live] == sorted(d.due for d in live)
     assert all(d.due > now.timestamp() for d in live)
     for delivery in live:
         assert delivery.lines[0].startswith(("\\s:", "{")), delivery
     # Planning again from the same files gives the same split.
-    again_backlog, again_live = plan_deliveries(scenario, nodes, now.timestamp())
-    assert [d.lines for d in again_live] == [d.lines for d in live]
-    assert sum(len(d.lines) for d in again_backlog) + sum(len(d.lines) for d in live) == sum(
-        len(lines) for lines in expected.values()
-    )
+    assert plan_deliveries(scenario, nodes, now.timestamp()) == (history, live)

@@ -318,6 +318,7 @@ def _node_toml(nation: str, exchange_port: int, api_port: int, zones: bool) -> s
         "",
         "[intervals]",
         "backoff_max_s = 5  # partners start together: find each other quickly",
+        "request_timeout_s = 30  # four nodes share this machine's cores",
         "status_s = 30",
         "",
         "[api]",
@@ -527,7 +528,7 @@ def deliver(delivery: Delivery) -> None:
     os.replace(temporary, delivery.spool / delivery.name)
 
 
-def feed_live(deliveries: Sequence[Delivery], stop: threading.Event) -> None:
+def feed(deliveries: Sequence[Delivery], stop: threading.Event) -> None:
     """Deliver each file at its time (files already due go at once) until ``stop``."""
     for delivery in deliveries:
         wait_s = delivery.due - time.time()
@@ -658,8 +659,8 @@ def _simulate(root: Path, settings: DemoSettings, now: datetime) -> Path:
 def prepare(
     root: Path, settings: DemoSettings, echo: Echo, now: datetime | None = None
 ) -> tuple[list[DemoNode], list[Delivery]]:
-    """Simulate, configure the four nodes in ``root`` and put each one's backlog in its
-    spools; returns the nodes and the live deliveries still to come."""
+    """Simulate and configure the four nodes in ``root``; returns the nodes and what to put
+    in their spools once they run: the history first (due at once), then the live files."""
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     began = time.monotonic()
     scenario = _simulate(root, settings, now)
@@ -669,14 +670,13 @@ def prepare(
     )
     nodes = make_nodes(root, scenario, settings.base_port, now)
     backlog, live = plan_deliveries(scenario, nodes, now.timestamp())
-    for delivery in backlog:
-        deliver(delivery)
+    until = f"{datetime.fromtimestamp(live[-1].due, UTC):%H:%M} UTC" if live else "now"
     echo(
-        f"configured {', '.join(NATIONS)} in {root}: keys, partners, "
-        f"{len(AGREEMENTS)} agreements, users; {sum(len(d.lines) for d in backlog):,} "
-        f"lines of history in the spools, {len(live):,} live files to come"
+        f"configured {', '.join(NATIONS)} in {root}: keys, partners, {len(AGREEMENTS)} "
+        f"agreements, users; to ingest: {sum(len(d.lines) for d in backlog):,} lines of "
+        f"history, then the scenario live until {until}"
     )
-    return nodes, live
+    return nodes, backlog + live
 
 
 def _print_logins(nodes: Sequence[DemoNode], echo: Echo) -> None:
@@ -730,7 +730,8 @@ def run_demo(settings: DemoSettings, echo: Echo, progress: Echo) -> int:
     feeder: threading.Thread | None = None
     began = time.monotonic()
     try:
-        nodes, live = prepare(root, settings, progress)
+        # The history goes in once the nodes answer, so it does not slow their start.
+        nodes, deliveries = prepare(root, settings, progress)
         if stop.is_set():
             return 0
         progress(f"starting {len(nodes)} nodes (logs: serve.log in each node's directory)")
@@ -742,7 +743,7 @@ def run_demo(settings: DemoSettings, echo: Echo, progress: Echo) -> int:
         except NodeDiedError as exc:
             _report_death(exc.node, progress)
             return 1
-        feeder = threading.Thread(target=feed_live, args=(live, stop), name="feed", daemon=True)
+        feeder = threading.Thread(target=feed, args=(deliveries, stop), name="feed", daemon=True)
         feeder.start()
         progress(f"all {len(nodes)} nodes up in {time.monotonic() - began:.1f} s")
         _print_logins(nodes, echo)
