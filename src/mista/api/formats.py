@@ -10,11 +10,10 @@ CoT (Cursor-on-Target) events come from ``mista.api.cot.events_xml``.
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -23,6 +22,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from fastapi.responses import Response, StreamingResponse
 
+from mista.api.cot import events_xml
 from mista.api.errors import bad_parameter
 
 __all__ = [
@@ -342,16 +342,6 @@ def kml_chunks(table: pa.Table, title: str) -> Iterator[bytes]:
     yield b"</Document></kml>\n"
 
 
-# -- CoT -------------------------------------------------------------------------------
-
-
-def _cot_bytes(rows: Iterable[Mapping[str, Any]]) -> bytes:
-    """CoT events of the rows, by the live part's writer (imported when asked for)."""
-    cot = importlib.import_module("mista.api.cot")
-    events_xml: Callable[[Iterable[Mapping[str, Any]]], bytes] = cot.events_xml
-    return events_xml(rows)
-
-
 # -- the answer ------------------------------------------------------------------------
 
 
@@ -387,7 +377,7 @@ def table_response(
     if fmt == "kml":
         return StreamingResponse(kml_chunks(table, name), 200, headers, media)
     rows = [_row_values(row) for row in table.to_pylist()]
-    return Response(_cot_bytes(rows), 200, headers, media)
+    return Response(events_xml(rows), 200, headers, media)
 
 
 def _row_values(row: dict[str, Any]) -> dict[str, Any]:

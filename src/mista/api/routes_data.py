@@ -10,7 +10,6 @@ shared by the other routers: each turns bad text into the 400 ``bad-parameter`` 
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -122,10 +121,6 @@ def in_bbox(table: pa.Table, bbox: BBox) -> pa.Table:
     return table.filter(pc.fill_null(pc.and_(inside_lat, inside_lon), False))
 
 
-def _has_cot() -> bool:
-    return importlib.util.find_spec("mista.api.cot") is not None
-
-
 def answer_table(
     table: pa.Table,
     fmt: str,
@@ -136,8 +131,6 @@ def answer_table(
     raw_json: tuple[str, ...] = (),
 ) -> Response:
     """A list route's answer in ``fmt`` (``mista.api.formats.table_response``)."""
-    if fmt == "cot" and not _has_cot():
-        raise bad_parameter("format cot is not available on this node (use json or geojson)")
     return table_response(table, fmt, key=key, name=name, head=head, raw_json=raw_json)
 
 
