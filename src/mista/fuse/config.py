@@ -61,8 +61,12 @@ class FuseConfig:
     #: The new MMSI's points continue the old track (same number and id) when true; else
     #: they form a new track whose ``linked_from`` names the old one.
     continue_across_mmsi_change: bool = True
-    #: Radar association: contact error, prediction error growth and cap, gate in sigmas.
+    #: Radar association: contact error (1 sigma; the simulated radars' errors grow from
+    #: 50 m to 150 m with range, and the feed does not carry a contact's own sigma), per
+    #: radar where known (``radar_sigmas_m``: (radar name, sigma) pairs), prediction error
+    #: growth and cap, gate in sigmas (on the combined error: 3 sigma leaves 1 % out).
     radar_sigma_m: float = 150.0
+    radar_sigmas_m: tuple[tuple[str, float], ...] = ()
     prediction_sigma_m: float = 50.0
     prediction_sigma_growth_m_per_s: float = 1.0
     prediction_sigma_cap_m: float = 3000.0
@@ -71,11 +75,21 @@ class FuseConfig:
     association_max_age_s: float = 1800.0
     #: Contacts of one radar within this time of each other are one scan.
     scan_s: float = 1.0
-    #: A radar reports a target once per report period (one plot per target per scan, or
-    #: per update period). A track given a contact of a radar less than this fraction of
-    #: that radar's median time between contacts ago does not take another: that contact
-    #: is another object (two ships alongside).
-    radar_report_fraction: float = 0.5
+    #: A radar reports a target once per report period (learned per radar): a tracklet
+    #: continues with a contact a whole number of periods after its last, give or take
+    #: this fraction of the period (the simulated radars' targets are 1/5 to 1/3 of a
+    #: period apart when not reported in the same scan).
+    radar_period_tolerance: float = 0.1
+    #: A tracklet's scores average over about this many contacts (a few minutes): long
+    #: enough that the noise of 50-150 m contacts averages out between ships 90 m apart,
+    #: short enough to follow a ship that starts transmitting.
+    radar_memory_contacts: float = 16.0
+    #: A tracklet follows an AIS track whose average normalised squared distance is at
+    #: most this (2 on average for its own track, 9 at the gate) ...
+    radar_max_mean_cost: float = 6.0
+    #: ... unless another live tracklet follows that track with an average lower than
+    #: its own plus this margin (so two tracklets do not take turns on one track).
+    radar_owner_margin: float = 0.5
     #: Dark tracks: confirmed after this many contacts over this span; a tentative one
     #: with no contact for ``dark_tentative_timeout_s`` is dropped, a confirmed one after
     #: ``dark_drop_after_s``. Speeds beyond ``dark_max_speed_kn`` do not join a track.
@@ -92,7 +106,7 @@ class FuseConfig:
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, bool):
+            if isinstance(value, bool) or field.name == "radar_sigmas_m":
                 continue
             if not isinstance(value, int | float) or not value >= 0:
                 raise ConfigError(
@@ -101,6 +115,28 @@ class FuseConfig:
                 )
         if self.max_speed_kn <= 0:
             raise ConfigError(f"fuse setting max_speed_kn = {self.max_speed_kn} must be > 0")
+        for entry in self.radar_sigmas_m:
+            if (
+                not isinstance(entry, tuple)
+                or len(entry) != 2
+                or not isinstance(entry[0], str)
+                or not isinstance(entry[1], int | float)
+                or not entry[1] > 0
+            ):
+                raise ConfigError(
+                    f"fuse setting radar_sigmas_m entry {entry!r} must be (radar name, sigma > 0)"
+                )
+        if self.radar_memory_contacts < 1:
+            raise ConfigError(
+                f"fuse setting radar_memory_contacts = {self.radar_memory_contacts} must be >= 1"
+            )
         for name in ("segment_min_fixes", "shared_min_fixes"):
             if getattr(self, name) < 2:
                 raise ConfigError(f"fuse setting {name} = {getattr(self, name)} must be >= 2")
+
+    def radar_sigma(self, radar: str) -> float:
+        """The contact error (1 sigma, m) of ``radar``: its own if listed, else the default."""
+        for name, sigma in self.radar_sigmas_m:
+            if name == radar:
+                return float(sigma)
+        return self.radar_sigma_m

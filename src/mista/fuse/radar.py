@@ -1,25 +1,35 @@
-"""Radar contacts: associated to AIS tracks, or followed as dark tracks.
+"""Radar contacts: associated to AIS tracks through radar tracklets, or followed as dark
+tracks.
 
-Each scan (one radar's contacts within ``scan_s``) is matched to the AIS tracks near that
-radar, predicted to the scan time (interpolated between fixes, dead-reckoned past the last
-one), gated at ``gate_sigmas`` and assigned with the Hungarian method
-(``scipy.optimize.linear_sum_assignment``). Contacts no AIS track explains feed a
-nearest-neighbour tracker: a dark track is confirmed after ``dark_confirm_contacts``
-contacts over ``dark_confirm_span_s``; a tentative one that stops getting contacts is
-dropped, so scattered false contacts never make a track. Associated contacts confirm an
-AIS track without adding points to it (AIS tracks stay AIS-only).
+Per radar, contacts are taken scan by scan (contacts within ``scan_s``). Every AIS track
+near the radar is predicted to every scan (interpolated between fixes, dead-reckoned past
+the last one) and gated against every contact in one vectorised pass
+(``radar_gate``), with the radar's sigma (``FuseConfig.radar_sigma``) and the
+prediction's growing error. Then, scan by scan:
 
-A radar reports each target once per report period. The period is learned per radar (the
-median time between the contacts its tracks take); a track given a contact less than
-``radar_report_fraction`` of it ago takes no other, so a ship alongside another keeps
-its own contacts. A confirmed dark track's gate leaves room to manoeuvre, but its cost
-uses only fit and contact error, so it is not outbid by an AIS track for its contacts.
+1. each contact continues a **tracklet** (``radar_tracklet``): one that follows an AIS
+   track gated for the contact, or a free one whose line passes near it, and in either
+   case whose last contact is a whole number of report periods earlier (a radar reports
+   a target once per period; the period is learned per radar); otherwise it starts one;
+2. each tracklet folds the contact's gated AIS tracks into its moving scores;
+3. the scan's tracklets are assigned to AIS tracks (``scipy.optimize.linear_sum_assignment``
+   when two want one track) by those scores: a tracklet takes an AIS track whose average
+   cost is at most ``radar_max_mean_cost`` unless another live tracklet follows that
+   track with a lower average (by ``radar_owner_margin``). So two ships alongside each
+   keep their own contacts, and a dark ship alongside an AIS ship is not given to it;
+4. a contact whose tracklet follows no AIS track is dark: a tentative dark track is
+   confirmed after ``dark_confirm_contacts`` contacts over ``dark_confirm_span_s``
+   (scattered false contacts never line up) and dropped when it misses for
+   ``dark_tentative_timeout_s`` before that. Confirmed dark tracks
+   (``dark:<radar>:<n>``) have their own points; contacts on AIS tracks confirm them
+   without adding points (AIS tracks stay AIS-only).
+
+One contact goes to at most one track, and one track takes at most one contact per scan.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -27,31 +37,24 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
-from ._kinematics import KNOT_M_S, dead_reckon
-from .chunk import Association, PointFlag, TrackKind
+from .chunk import Association, TrackKind
 from .config import FuseConfig
 from .feed import PositionRows
+from .radar_gate import M_PER_DEG, AisSnapshot
+from .radar_tracklet import CLOSE_X, RadarState, Tracklet
 from .tracks import Track
 
 __all__ = ["RadarTracker"]
 
-F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 U16 = npt.NDArray[np.uint16]
 
-_BAD = int(PointFlag.OUTLIER | PointFlag.IMPLAUSIBLE_SPEED)
-_M_PER_DEG = 111_195.0
-#: Contacts further than this beyond a radar's contacts are not considered for it.
-_SEARCH_MARGIN_M = 30_000.0
-#: Contacts used to fit a dark track's course and speed.
-_FIT_CONTACTS = 16
-#: How far (m/s of time since the last contact) a dark track may stray from its line.
-_MANOEUVRE_M_S = 2.0
-#: Per radar, AIS tracks whose last contact time is kept before old ones are dropped.
-_MAX_REMEMBERED = 4096
-#: Times between a track's contacts kept per radar, and needed before they are used.
-_GAP_SAMPLE = 512
-_GAP_MIN_SAMPLE = 50
+#: Tracklets are checked for silence at most this often (s of data time).
+_EXPIRE_EVERY_S = 30.0
+#: Continuing a free tracklet costs this more than continuing one that follows an AIS
+#: track (whose prediction is the AIS track's, far better than a line through contacts):
+#: a contact of an AIS ship does not start a second chain beside its own.
+_FREE_PENALTY = 2.0
 
 
 class _Sink(Protocol):
@@ -61,73 +64,16 @@ class _Sink(Protocol):
     def add(self, rows: PositionRows, track: I64, flags: U16) -> None: ...
 
 
-class _DarkTrack:
-    """Contacts followed by one radar; ``track`` is set once confirmed. ``line`` is the
-    straight-line fit of the last contacts (time of the last, lat, lon, and their rates)."""
-
-    __slots__ = ("first_t", "index", "lat", "line", "lon", "t", "track")
-
-    def __init__(self) -> None:
-        self.t: list[float] = []
-        self.lat: list[float] = []
-        self.lon: list[float] = []
-        self.first_t = math.nan
-        self.index: list[tuple[PositionRows, int]] = []  # contacts while tentative
-        self.track: Track | None = None
-        self.line: tuple[float, float, float, float, float] | None = None
-
-    def add(self, t: float, lat: float, lon: float) -> None:
-        if not self.t:
-            self.first_t = t
-        self.t.append(t)
-        self.lat.append(lat)
-        self.lon.append(lon)
-        if len(self.t) > _FIT_CONTACTS:
-            del self.t[0], self.lat[0], self.lon[0]
-        self.line = None
-        n = len(self.t)
-        if n >= 3 and self.t[-1] - self.t[0] >= 30.0:
-            # Least squares by hand: a handful of points, numpy would cost more.
-            xs = [x - t for x in self.t]
-            xm = sum(xs) / n
-            lat_m = sum(self.lat) / n
-            lon_m = sum(self.lon) / n
-            sxx = sum((x - xm) ** 2 for x in xs)
-            slope_lat = sum((x - xm) * (y - lat_m) for x, y in zip(xs, self.lat, strict=True)) / sxx
-            slope_lon = sum((x - xm) * (y - lon_m) for x, y in zip(xs, self.lon, strict=True)) / sxx
-            self.line = (t, lat_m - slope_lat * xm, lon_m - slope_lon * xm, slope_lat, slope_lon)
-
-    def predict(self, t: float, config: FuseConfig) -> tuple[float, float, float]:
-        """Position at ``t`` and the gate radius (m): on the fitted line (fit error taken
-        as one more contact error, plus room to manoeuvre at ``_MANOEUVRE_M_S``), or the
-        last contact with room for top speed when there is no fit yet."""
-        sigma = math.sqrt(2.0) * config.radar_sigma_m
-        dt = t - self.t[-1]
-        if self.line is not None:
-            t0, lat0, lon0, slope_lat, slope_lon = self.line
-            return (
-                lat0 + slope_lat * (t - t0),
-                lon0 + slope_lon * (t - t0),
-                (config.gate_sigmas + 1.0) * sigma + _MANOEUVRE_M_S * dt,
-            )
-        return (
-            self.lat[-1],
-            self.lon[-1],
-            config.gate_sigmas * sigma + config.dark_max_speed_kn * KNOT_M_S * dt,
-        )
-
-
 class RadarTracker:
     def __init__(self, config: FuseConfig, new_dark: Callable[[str], tuple[int, str]]) -> None:
         self._config = config
         self._new_dark = new_dark
-        self._dark: dict[str, list[_DarkTrack]] = {}
-        self._dark_done_t: dict[str, float] = {}
+        self._radars: dict[str, RadarState] = {}
         self._confirmed: dict[int, Track] = {}
         self._touched: set[int] = set()
         self._pending: dict[int, list[int]] = {}  # dark track -> row indexes to place
-        self._last_contact: dict[str, dict[int, float]] = {}  # radar -> AIS track -> time
-        self._gaps: dict[str, deque[float]] = {}  # radar -> recent times between a track's contacts
+        self._decay = 1.0 - 1.0 / config.radar_memory_contacts
+        self._gate2 = config.gate_sigmas**2
 
     def dark_track(self, number: int) -> Track | None:
         return self._confirmed.get(number)
@@ -158,106 +104,201 @@ class RadarTracker:
         rows = rows.take(order)
         radars = radars[order]
         bounds = np.flatnonzero(np.r_[True, radars[1:] != radars[:-1], True])
-        snapshot = _Snapshot(ais)
+        snapshot = AisSnapshot(ais)
         for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             part = rows.take(slice(start, stop))
             self._one_radar(str(radars[start]), part, snapshot, sink)
             self._place_pending(part, sink)
 
-    def _one_radar(self, radar: str, rows: PositionRows, snapshot: _Snapshot, sink: _Sink) -> None:
-        """Each scan: AIS tracks and confirmed dark tracks compete for the contacts in one
-        assignment (cost: the negative log-likelihood of the distance under each track's
-        sigma); the rest continue tentative dark tracks or start new ones."""
+    def _one_radar(
+        self, radar: str, rows: PositionRows, snapshot: AisSnapshot, sink: _Sink
+    ) -> None:
         c = self._config
-        gaps = np.flatnonzero(np.diff(rows.t) > c.scan_s) + 1
-        scans = np.split(np.arange(len(rows)), gaps)
-        scan_t = np.array([float(rows.t[s].mean()) for s in scans])
-        predicted = snapshot.predict(rows, scan_t, c)
-        # When each AIS track last took a contact of this radar: one report per target
-        # per report interval, so a second contact that soon is another object.
-        recent = self._last_contact.setdefault(radar, {})
-        spacing = self._gaps.setdefault(radar, deque(maxlen=_GAP_SAMPLE))
-        interval = self._report_interval(spacing)
-        ais_numbers = predicted[0].tolist() if predicted is not None else []
-        ais_last = np.array([recent.get(n, -math.inf) for n in ais_numbers], np.float64)
-        for k, scan in enumerate(scans):
-            t = float(scan_t[k])
-            live = t >= self._dark_done_t.get(radar, -math.inf)
-            dark = self._live_dark(radar, t) if live else []
-            confirmed = [d for d in dark if d.track is not None]
-            # Predicted lat, lon, gate radius and sigma (m) per candidate track.
-            blocks: list[tuple[F64, F64, F64, F64]] = []
-            if predicted is not None:
-                _, plat, plon, sigma = predicted
-                total = np.sqrt(sigma[:, k] ** 2 + c.radar_sigma_m**2)
-                blocks.append((plat[:, k], plon[:, k], c.gate_sigmas * total, total))
-            busy = [t - ais_last < interval]
-            if confirmed:
-                pred = np.array([d.predict(t, c) for d in confirmed])
-                # Its gate has room to manoeuvre; its likelihood, like an AIS track's, is
-                # that of its fit and contact error, so it is not outbid for its contacts.
-                fit_sigma = np.full(len(confirmed), math.sqrt(2.0) * c.radar_sigma_m)
-                blocks.append((pred[:, 0], pred[:, 1], pred[:, 2], fit_sigma))
-                busy.append(np.array([t - d.t[-1] < interval for d in confirmed]))
-            n_ais = 0 if predicted is None else predicted[0].shape[0]
-            assigned = np.full(scan.shape[0], -1, np.int64)
-            distance = np.full(scan.shape[0], np.nan)
-            to_dark = np.full(scan.shape[0], -1, np.int64)
-            if blocks:
-                plat_all = np.concatenate([b[0] for b in blocks])
-                plon_all = np.concatenate([b[1] for b in blocks])
-                gate_all = np.concatenate([b[2] for b in blocks])[:, None]
-                sig_all = np.concatenate([b[3] for b in blocks])[:, None]
-                d = _flat_m(plat_all[:, None], plon_all[:, None], rows.lat[scan], rows.lon[scan])
-                inside = (d <= gate_all) & ~np.concatenate(busy)[:, None]
-                if inside.any():
-                    cand = np.flatnonzero(inside.any(axis=1))
-                    sig = sig_all[cand]
-                    nll = (d[cand] / sig) ** 2 + 2.0 * np.log(sig)
-                    cost = np.where(inside[cand], nll, 1e9)
-                    r, col = linear_sum_assignment(cost)
-                    ok = cost[r, col] < 1e9
-                    r, col = cand[r[ok]], col[ok]
-                    distance[col] = d[r, col]
-                    is_ais = r < n_ais
-                    if predicted is not None:
-                        assigned[col[is_ais]] = predicted[0][r[is_ais]]
-                        before = ais_last[r[is_ais]]
-                        spacing.extend((t - before[np.isfinite(before)]).tolist())
-                        ais_last[r[is_ais]] = t
-                    to_dark[col[~is_ais]] = r[~is_ais] - n_ais
-            if live and (to_dark >= 0).any() | (assigned < 0).any():
-                self._dark_done_t[radar] = t
-                dark_numbers, dark_d = self._follow_dark(
-                    radar, rows, scan, to_dark, confirmed, assigned < 0, t, sink
-                )
-                use = dark_numbers >= 0
-                assigned[use] = dark_numbers[use]
-                distance[use & np.isnan(distance)] = dark_d[use & np.isnan(distance)]
-            for j, i in enumerate(scan.tolist()):
-                number = int(assigned[j])
-                sink.associations.append(
-                    Association(
-                        seq=int(rows.seq[i]),
-                        t=float(rows.t[i]),
-                        track=None if number < 0 else number,
-                        distance_m=None if number < 0 else float(distance[j]),
+        state = self._radars.setdefault(radar, RadarState())
+        sigma_m = c.radar_sigma(radar)
+        starts = np.flatnonzero(np.r_[True, np.diff(rows.t) > c.scan_s])
+        counts = np.diff(np.r_[starts, len(rows)])
+        scan_t = np.add.reduceat(rows.t, starts) / counts
+        scan_of = np.repeat(np.arange(starts.shape[0]), counts)
+        # Pairs one sigma beyond the gate: a tracklet may continue with a contact that is
+        # a little outside its AIS track's gate (1 % are); only gated ones associate.
+        pairs = snapshot.gate(rows, scan_of, scan_t, sigma_m, c, c.gate_sigmas + 1.0)
+        ptr = pairs.ptr.tolist()
+        numbers = pairs.number.tolist()
+        xs = pairs.x.tolist()
+        dists = pairs.distance_m.tolist()
+        lats = rows.lat.tolist()
+        lons = rows.lon.tolist()
+        seqs = rows.seq.tolist()
+        times = rows.t.tolist()
+        stops = [*starts.tolist()[1:], len(rows)]
+        for start, stop, t in zip(starts.tolist(), stops, scan_t.tolist(), strict=True):
+            scan = range(start, stop)
+            if t < state.done_t:
+                # Older than what this radar's tracklets have seen (late data): the
+                # nearest AIS track, if any, without touching the tracklets.
+                chosen = self._nearest_only(scan, ptr, numbers, xs)
+                for i in scan:
+                    p = chosen.get(i, -1)
+                    sink.associations.append(
+                        Association(
+                            seq=seqs[i],
+                            t=times[i],
+                            track=None if p < 0 else numbers[p],
+                            distance_m=None if p < 0 else dists[p],
+                        )
                     )
+                continue
+            state.done_t = t
+            if t - state.expired_t >= _EXPIRE_EVERY_S:
+                state.expire(t, c)
+            tracklets = self._continue(state, scan, t, ptr, numbers, xs, lats, lons, sigma_m)
+            for i, tracklet in zip(scan, tracklets, strict=True):
+                lo, hi = ptr[i], ptr[i + 1]
+                # A contact near one AIS track and no other times the radar's period.
+                if hi - lo == 1 and xs[lo] <= CLOSE_X:
+                    state.learn_period(numbers[lo], t, c.scan_s)
+                tracklet.score(numbers[lo:hi], xs[lo:hi], self._gate2, self._decay)
+                tracklet.add(times[i], lats[i], lons[i])
+            chosen = self._follow(state, scan, tracklets, t, ptr, numbers, xs)
+            for i, tracklet in zip(scan, tracklets, strict=True):
+                p = chosen.get(i, -1)
+                if p >= 0:
+                    number: int | None = numbers[p]
+                    distance: float | None = dists[p]
+                    tracklet.pending = []
+                else:
+                    number = self._dark(radar, state, tracklet, rows, i, sink)
+                    distance = None if number is None else 0.0
+                sink.associations.append(
+                    Association(seq=seqs[i], t=times[i], track=number, distance_m=distance)
                 )
-        for number, last in zip(ais_numbers, ais_last.tolist(), strict=True):
-            if last > -math.inf:
-                recent[number] = last
-        if len(recent) > _MAX_REMEMBERED:
-            horizon = float(rows.t[-1]) - c.association_max_age_s
-            self._last_contact[radar] = {n: v for n, v in recent.items() if v >= horizon}
 
-    def _report_interval(self, gaps: deque[float]) -> float:
-        """How soon after a contact the radar reports the same target again at the
-        earliest: ``radar_report_fraction`` of the median time between the contacts its
-        tracks take (0 until enough are seen)."""
-        if len(gaps) < _GAP_MIN_SAMPLE:
-            return 0.0
-        return self._config.radar_report_fraction * float(np.median(np.asarray(gaps)))
+    def _continue(
+        self,
+        state: RadarState,
+        scan: range,
+        t: float,
+        ptr: list[int],
+        numbers: list[int],
+        xs: list[float],
+        lats: list[float],
+        lons: list[float],
+        sigma_m: float,
+    ) -> list[Tracklet]:
+        """The tracklet each contact of the scan continues (a new one if none fits): by
+        the gated AIS tracks they follow, or by the line of free ones, each at most once."""
+        c = self._config
+        fit_sigma2 = 2.0 * sigma_m**2
+        options: list[dict[Tracklet, float]] = []
+        for i in scan:
+            found: dict[Tracklet, float] = {}
+            for p in range(ptr[i], ptr[i + 1]):
+                owner = state.owner.get(numbers[p])
+                if owner is not None and state.timing_ok(
+                    owner, t, c.radar_period_tolerance, c.scan_s
+                ):
+                    found[owner] = min(found.get(owner, math.inf), xs[p])
+            for free in state.free_near(lats[i], lons[i]):
+                if free in found or not state.timing_ok(
+                    free, t, c.radar_period_tolerance, c.scan_s
+                ):
+                    continue
+                plat, plon, radius = free.predict(t, sigma_m, c)
+                north = (lats[i] - plat) * M_PER_DEG
+                east = (lons[i] - plon) * M_PER_DEG * math.cos(math.radians(lats[i]))
+                d2 = north * north + east * east
+                if d2 <= radius * radius:
+                    found[free] = d2 / fit_sigma2 + _FREE_PENALTY
+            options.append(found)
+        chosen = _assign(options)
+        out: list[Tracklet] = []
+        for tracklet in chosen:
+            if tracklet is None:
+                tracklet = Tracklet()
+                state.tracklets.append(tracklet)
+            out.append(tracklet)
+        return out
+
+    def _follow(
+        self,
+        state: RadarState,
+        scan: range,
+        tracklets: list[Tracklet],
+        t: float,
+        ptr: list[int],
+        numbers: list[int],
+        xs: list[float],
+    ) -> dict[int, int]:
+        """Per contact, the gated pair (index into the pairs) of the AIS track its
+        tracklet follows from now, if any; the tracklets' following is updated."""
+        c = self._config
+        stale = t - c.dark_tentative_timeout_s
+        options: list[dict[int, float]] = []
+        for i, tracklet in zip(scan, tracklets, strict=True):
+            found: dict[int, float] = {}
+            for p in range(ptr[i], ptr[i + 1]):
+                if xs[p] > self._gate2:
+                    continue
+                number = numbers[p]
+                cost = tracklet.mean_cost(number)
+                if cost > c.radar_max_mean_cost:
+                    continue
+                owner = state.owner.get(number)
+                if (
+                    owner is not None
+                    and owner is not tracklet
+                    and owner.last_t >= stale
+                    and owner.mean_cost(number) <= cost + c.radar_owner_margin
+                ):
+                    continue
+                found[p] = cost
+            options.append(found)
+        picked = _assign_pairs(options, numbers)
+        out: dict[int, int] = {}
+        for i, tracklet, pick in zip(scan, tracklets, picked, strict=True):
+            if pick is None:
+                state.release(tracklet)
+                state.place_free(tracklet)
+            else:
+                state.follow(tracklet, numbers[pick])
+                out[i] = pick
+        return out
+
+    def _dark(
+        self,
+        radar: str,
+        state: RadarState,
+        tracklet: Tracklet,
+        rows: PositionRows,
+        i: int,
+        sink: _Sink,
+    ) -> int | None:
+        """A contact no AIS track explains: on its tracklet's dark track, or kept until the
+        tracklet is confirmed (its number then)."""
+        c = self._config
+        if tracklet.track is not None:
+            self._pending.setdefault(tracklet.track.number, []).append(i)
+            return tracklet.track.number
+        if not tracklet.pending:
+            tracklet.dark_first_t = float(rows.t[i])
+        tracklet.pending.append((rows, i))
+        if (
+            len(tracklet.pending) >= c.dark_confirm_contacts
+            and float(rows.t[i]) - tracklet.dark_first_t >= c.dark_confirm_span_s
+        ):
+            self._confirm(radar, tracklet, sink)
+            assert tracklet.track is not None
+            return tracklet.track.number
+        return None
+
+    def _nearest_only(
+        self, scan: range, ptr: list[int], numbers: list[int], xs: list[float]
+    ) -> dict[int, int]:
+        gate2 = self._gate2
+        options = [{p: xs[p] for p in range(ptr[i], ptr[i + 1]) if xs[p] <= gate2} for i in scan]
+        picked = _assign_pairs(options, numbers)
+        return {i: p for i, p in zip(scan, picked, strict=True) if p is not None}
 
     def _place_pending(self, rows: PositionRows, sink: _Sink) -> None:
         """Contacts won by confirmed dark tracks in this radar's rows: one add per track."""
@@ -267,90 +308,15 @@ class RadarTracker:
                 self._place(track, rows.take(np.asarray(index, np.intp)), sink)
         self._pending = {}
 
-    def _live_dark(self, radar: str, t: float) -> list[_DarkTrack]:
-        """This radar's dark tracks still followed at ``t`` (the others are dropped)."""
-        c = self._config
-        live = [
-            d
-            for d in self._dark.get(radar, [])
-            if t - d.t[-1]
-            <= (c.dark_drop_after_s if d.track is not None else c.dark_tentative_timeout_s)
-        ]
-        self._dark[radar] = live
-        return live
-
-    def _follow_dark(
-        self,
-        radar: str,
-        rows: PositionRows,
-        scan: npt.NDArray[np.intp],
-        to_confirmed: I64,
-        confirmed: list[_DarkTrack],
-        free: npt.NDArray[np.bool_],
-        t: float,
-        sink: _Sink,
-    ) -> tuple[I64, F64]:
-        """Contacts won by confirmed dark tracks join them; free contacts continue a
-        tentative track (nearest within its gate) or start one."""
-        c = self._config
-        out = np.full(scan.shape[0], -1, np.int64)
-        out_d = np.full(scan.shape[0], np.nan)
-        for j in np.flatnonzero(to_confirmed >= 0).tolist():
-            dark = confirmed[int(to_confirmed[j])]
-            i = int(scan[j])
-            dark.add(float(rows.t[i]), float(rows.lat[i]), float(rows.lon[i]))
-            assert dark.track is not None
-            self._pending.setdefault(dark.track.number, []).append(i)
-            out[j] = dark.track.number
-        index = np.flatnonzero(free & (to_confirmed < 0))
-        if index.shape[0] == 0:
-            return out, out_d
-        tracks = self._dark.setdefault(radar, [])
-        interval = self._report_interval(self._gaps.get(radar, deque()))
-        tentative = [d for d in tracks if d.track is None and t - d.t[-1] >= interval]
-        matched = np.full(index.shape[0], -1, np.int64)
-        if tentative:
-            pred = np.array([d.predict(t, c) for d in tentative])
-            dist = _flat_m(
-                pred[:, 0][:, None],
-                pred[:, 1][:, None],
-                rows.lat[scan[index]],
-                rows.lon[scan[index]],
-            )
-            inside = dist <= pred[:, 2][:, None]
-            if inside.any():
-                cost = np.where(inside, dist / pred[:, 2][:, None], 1e9)
-                r, col = linear_sum_assignment(cost)
-                ok = cost[r, col] < 1e9
-                matched[col[ok]] = r[ok]
-        for m, j in zip(matched.tolist(), index.tolist(), strict=True):
-            i = int(scan[j])
-            if m < 0:
-                dark = _DarkTrack()
-                tracks.append(dark)
-            else:
-                dark = tentative[m]
-            dark.add(float(rows.t[i]), float(rows.lat[i]), float(rows.lon[i]))
-            dark.index.append((rows, i))
-            if (
-                len(dark.index) >= c.dark_confirm_contacts
-                and dark.t[-1] - dark.first_t >= c.dark_confirm_span_s
-            ):
-                self._confirm(radar, dark, sink)
-                assert dark.track is not None
-                out[j] = dark.track.number
-                out_d[j] = 0.0
-        return out, out_d
-
-    def _confirm(self, radar: str, dark: _DarkTrack, sink: _Sink) -> None:
+    def _confirm(self, radar: str, tracklet: Tracklet, sink: _Sink) -> None:
         number, track_id = self._new_dark(radar)
         track = Track(number, track_id, TrackKind.DARK, None)
-        dark.track = track
+        tracklet.track = track
         self._confirmed[number] = track
         self._place(
-            track, PositionRows.concat([r.take(slice(i, i + 1)) for r, i in dark.index]), sink
+            track, PositionRows.concat([r.take(slice(i, i + 1)) for r, i in tracklet.pending]), sink
         )
-        dark.index = []
+        tracklet.pending = []
 
     def _place(self, track: Track, rows: PositionRows, sink: _Sink) -> None:
         flags = np.zeros(len(rows), np.uint16)
@@ -373,90 +339,50 @@ class RadarTracker:
         self._touched.add(track.number)
 
 
-def _flat_m(lat1: F64, lon1: F64, lat2: F64, lon2: F64) -> F64:
-    """Distance in metres on a local flat earth (tracks near one radar: tens of km),
-    broadcasting; much cheaper than great circles per scan."""
-    north = (lat2 - lat1) * _M_PER_DEG
-    east = ((lon2 - lon1 + 180.0) % 360.0 - 180.0) * _M_PER_DEG * np.cos(np.radians(lat2))
-    out: F64 = np.hypot(north, east)
+def _assign(options: list[dict[Tracklet, float]]) -> list[Tracklet | None]:
+    """One tracklet per contact at most and one contact per tracklet, least total cost:
+    the cheapest option each when no two contacts want one tracklet, else the Hungarian
+    method over the scan."""
+    best: list[Tracklet | None] = [
+        min(found, key=found.__getitem__) if found else None for found in options
+    ]
+    taken = [b for b in best if b is not None]
+    if len(taken) == len(set(taken)):
+        return best
+    columns = list({k: None for found in options for k in found})
+    index = {k: j for j, k in enumerate(columns)}
+    cost = np.full((len(options), len(columns)), 1e9)
+    for row, found in enumerate(options):
+        for k, v in found.items():
+            cost[row, index[k]] = v
+    r, col = linear_sum_assignment(cost)
+    out: list[Tracklet | None] = [None] * len(options)
+    for a, b in zip(r.tolist(), col.tolist(), strict=True):
+        if cost[a, b] < 1e9:
+            out[a] = columns[b]
     return out
 
 
-class _Snapshot:
-    """AIS tracks' last positions, to pick those near a radar's contacts."""
-
-    def __init__(self, tracks: list[Track]) -> None:
-        self.tracks = [t for t in tracks if len(t.history)]
-        self.last_t = np.array([t.last_t for t in self.tracks], np.float64)
-        self.lat = np.array([t.last_lat for t in self.tracks], np.float64)
-        self.lon = np.array([t.last_lon for t in self.tracks], np.float64)
-
-    def predict(
-        self, rows: PositionRows, scan_t: F64, c: FuseConfig
-    ) -> tuple[I64, F64, F64, F64] | None:
-        """Track numbers and their predicted lat, lon and sigma (m) at each scan time
-        (arrays tracks x scans), for the tracks near these contacts; ``None`` if none."""
-        if not self.tracks:
-            return None
-        margin_deg = _SEARCH_MARGIN_M / _M_PER_DEG
-        lat_lo, lat_hi = float(rows.lat.min()) - margin_deg, float(rows.lat.max()) + margin_deg
-        coslat = max(math.cos(math.radians(float(np.abs(rows.lat).max()) + margin_deg)), 0.05)
-        lon_lo = float(rows.lon.min()) - margin_deg / coslat
-        lon_hi = float(rows.lon.max()) + margin_deg / coslat
-        near = (
-            (self.last_t >= float(scan_t[0]) - c.association_max_age_s)
-            & (self.lat >= lat_lo)
-            & (self.lat <= lat_hi)
-            & (self.lon >= lon_lo)
-            & (self.lon <= lon_hi)
-        )
-        index = np.flatnonzero(near)
-        if index.shape[0] == 0:
-            return None
-        n, m = index.shape[0], scan_t.shape[0]
-        plat = np.empty((n, m))
-        plon = np.empty((n, m))
-        sigma = np.empty((n, m))
-        numbers = np.empty(n, np.int64)
-        for row, i in enumerate(index.tolist()):
-            track = self.tracks[i]
-            numbers[row] = track.number
-            plat[row], plon[row], sigma[row] = _predict_track(track, scan_t, c)
-        return numbers, plat, plon, sigma
-
-
-def _predict_track(track: Track, when: F64, c: FuseConfig) -> tuple[F64, F64, F64]:
-    """A track's position at times ``when``: between fixes interpolated, after the last
-    dead-reckoned, before the first held; sigma grows with the time to the nearest fix."""
-    history = track.history
-    good = (history.flags & np.uint16(_BAD)) == 0
-    t = history.t[good]
-    if t.shape[0] == 0:
-        t = history.t
-        good = np.ones(t.shape[0], np.bool_)
-    lat = history.column("lat")[good].astype(np.float64)
-    lon = history.column("lon")[good].astype(np.float64)
-    plat = np.interp(when, t, lat)
-    plon = np.interp(when, t, np.unwrap(lon, period=360.0))
-    i = np.searchsorted(t, when)
-    before = np.where(i > 0, when - t[np.maximum(i - 1, 0)], np.inf)
-    after = np.where(i < t.shape[0], t[np.minimum(i, t.shape[0] - 1)] - when, np.inf)
-    near_dt = np.minimum(before, after)
-    late = when > t[-1]
-    if late.any():
-        sog = history.column("sog")[good].astype(np.float64)
-        cog = history.column("cog")[good].astype(np.float64)
-        dr_lat, dr_lon = dead_reckon(
-            np.full(int(late.sum()), lat[-1]),
-            np.full(int(late.sum()), lon[-1]),
-            np.full(int(late.sum()), sog[-1]),
-            np.full(int(late.sum()), cog[-1]),
-            when[late] - t[-1],
-        )
-        plat[late] = dr_lat
-        plon[late] = dr_lon
-    plon = (plon + 180.0) % 360.0 - 180.0
-    sigma = np.minimum(
-        c.prediction_sigma_m + c.prediction_sigma_growth_m_per_s * near_dt, c.prediction_sigma_cap_m
-    )
-    return plat, plon, sigma
+def _assign_pairs(options: list[dict[int, float]], numbers: list[int]) -> list[int | None]:
+    """Per contact, one of its gated pairs (keys) or none, no AIS track twice: as
+    ``_assign``, with pairs standing for their AIS track."""
+    best: list[int | None] = [
+        min(found, key=found.__getitem__) if found else None for found in options
+    ]
+    taken = [numbers[p] for p in best if p is not None]
+    if len(taken) == len(set(taken)):
+        return best
+    columns = list({numbers[p]: None for found in options for p in found})
+    index = {k: j for j, k in enumerate(columns)}
+    cost = np.full((len(options), len(columns)), 1e9)
+    pair = np.full((len(options), len(columns)), -1, np.int64)
+    for row, found in enumerate(options):
+        for p, v in found.items():
+            cost[row, index[numbers[p]]] = v
+            pair[row, index[numbers[p]]] = p
+    r, col = linear_sum_assignment(cost)
+    out: list[int | None] = [None] * len(options)
+    for a, b in zip(r.tolist(), col.tolist(), strict=True):
+        if cost[a, b] < 1e9:
+            out[a] = int(pair[a, b])
+    return out
