@@ -25,7 +25,8 @@ decimal, name removed) and sent, plus one queued, not sent.
 Fixtures: ``world`` (module scope: one store and app per test module; do not write to it)
 gives an ``ApiWorld``; ``client`` a ``TestClient`` over its app; ``fresh_world`` a new one
 in ``tmp_path`` for tests that write. ``ApiWorld.get(user, path, **params)`` calls the app
-as that user. Builders ``report_batch``, ``add_reports``, ``make_alert`` and ``make_track``
+as that user. ``error_of(response, status, code)`` checks an error answer is in the one shape and
+returns its message. Builders ``report_batch``, ``add_reports``, ``make_alert`` and ``make_track``
 write more data of any label.
 """
 
@@ -363,6 +364,20 @@ def build_world(directory: Path) -> ApiWorld:
                 at=T0 + timedelta(minutes=batch),
             )
     return world
+
+
+def error_of(response: httpx2.Response, status: int, code: str) -> str:
+    """The message of an error answer, after checking it is in the one shape."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["status"] == status
+    assert body["error"]["code"] == code
+    assert set(body["error"]) == {"status", "code", "message"}
+    message = body["error"]["message"]
+    assert isinstance(message, str)
+    assert message
+    return message
 
 
 @pytest.fixture(scope="module")

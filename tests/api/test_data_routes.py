@@ -9,23 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import LABELS, USERS, VESSEL_POSITIONS, ApiWorld
+from tests.api.conftest import LABELS, USERS, VESSEL_POSITIONS, ApiWorld, error_of
 
 IND_ONLY = LABELS["ind-only"].to_marking()
-
-
-def error_of(response: Any, status: int, code: str) -> str:
-    """The message of an error answer, after checking it is in the one shape."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["status"] == status
-    assert body["error"]["code"] == code
-    assert set(body["error"]) == {"status", "code", "message"}
-    message = body["error"]["message"]
-    assert isinstance(message, str)
-    assert message
-    return message
 
 
 def test_me_names_the_caller(world: ApiWorld) -> None:
