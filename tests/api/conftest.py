@@ -91,7 +91,12 @@ VESSEL_POSITIONS: dict[int, tuple[str, ...]] = {
     431000004: ("ind-usa-conf", "ind-usa-conf"),
     503000005: ("ind-usa", "ind-usa"),
 }
-ALERT_LABELS = {"alert-ind": "ind-only", "alert-quad": "quad", "alert-conf": "ind-usa-conf"}
+#: Alert id -> (label name, the vessels and tracks it is about).
+ALERTS: dict[str, tuple[str, tuple[int, ...], tuple[str, ...]]] = {
+    "alert-ind": ("ind-only", (419000001,), ("track-ind",)),
+    "alert-quad": ("quad", (367000002,), ("track-quad",)),
+    "alert-conf": ("ind-usa-conf", (431000004,), ()),
+}
 TRACK_LABELS = {"track-ind": "ind-only", "track-quad": "quad"}
 #: Zones of the node's zone layer: id -> (label name, W, S, E, N).
 ZONES: dict[str, tuple[str, tuple[float, float, float, float]]] = {
@@ -184,7 +189,15 @@ def add_radar_contact(store: DuckDBStore, label: Label, lat: float, lon: float) 
         store.write(batch)
 
 
-def make_alert(ident: str, label: Label, *, lat: float = 15.0, lon: float = 70.0) -> Alert:
+def make_alert(
+    ident: str,
+    label: Label,
+    *,
+    lat: float = 15.0,
+    lon: float = 70.0,
+    mmsis: tuple[int, ...] = (),
+    tracks: tuple[str, ...] = (),
+) -> Alert:
     return Alert(
         id=ident,
         kind="loitering",
@@ -194,8 +207,8 @@ def make_alert(ident: str, label: Label, *, lat: float = 15.0, lon: float = 70.0
         lat=lat,
         lon=lon,
         label=label,
-        mmsis=(419000001,),
-        tracks=("track-ind",),
+        mmsis=mmsis,
+        tracks=tracks,
         evidence='{"radius_m": 500, "note": "a \\"quoted\\" word"}',
     )
 
@@ -352,7 +365,10 @@ def build_world(directory: Path) -> ApiWorld:
     add_tracks(
         world.store,
         [make_track(ident, LABELS[name]) for ident, name in TRACK_LABELS.items()],
-        [make_alert(ident, LABELS[name]) for ident, name in ALERT_LABELS.items()],
+        [
+            make_alert(ident, LABELS[name], mmsis=mmsis, tracks=tracks)
+            for ident, (name, mmsis, tracks) in ALERTS.items()
+        ],
     )
     _release_to_usa(world.store)
     with AuditLog(audit, nation=NATION, signing_key=Ed25519PrivateKey.generate()) as log:
