@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pyarrow.parquet as pq
 import pytest
 import shapely
@@ -175,7 +176,7 @@ def test_every_route_answers_exactly_what_may_see_allows(
     want_ids = {i for i, ok in zip(ids, visible, strict=True) if ok}
     name = user.name
 
-    def get(path: str, **params: object) -> object:
+    def get(path: str, **params: object) -> httpx2.Response:
         response = world.get(name, path, **params)
         assert response.status_code == 200, (path, response.text)
         return response
