@@ -1,0 +1,78 @@
+"""schemathesis against the app's own OpenAPI spec: no request it generates, valid or not,
+gets a server error (5xx), with an admin's token so every route is reached.
+
+The live stream (``/api/v1/stream``) never ends by design, so it is left out here (its
+own tests read it); every other operation of the spec is exercised with valid and invalid
+requests, a few examples each to keep the run short.
+"""
+
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+
+from tests.api.conftest import ApiWorld
+
+#: Examples per operation (the whole file stays well under a minute on two cores).
+EXAMPLES = 12
+
+
+def operations(world: ApiWorld) -> list[schemathesis.APIOperation]:
+    """Every operation of the app's spec but the endless stream."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", world.app)
+    found = [result.ok() for result in schema.get_all_operations()]
+    return [op for op in found if not op.path.endswith("/stream")]
+
+
+def test_no_server_errors(world: ApiWorld) -> None:
+    headers = world.headers("ind.admin")
+    failures: list[str] = []
+    tried = operations(world)
+    assert len(tried) >= 20  # the data, features, admin, live and web routes
+
+    for operation in tried:
+        cases = st.one_of(
+            operation.as_strategy(GenerationMode.POSITIVE),
+            operation.as_strategy(GenerationMode.NEGATIVE),
+        )
+
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=cases)
+        def no_server_error(case: schemathesis.Case) -> None:
+            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+
+        try:
+            no_server_error()
+        except Exception as exc:  # every failing operation is reported, not just the first
+            failures.append(f"{operation.label}: {str(exc)[:2000]}")
+    assert not failures, "\n\n".join(failures)
+
+
+def test_the_spec_documents_every_data_route(world: ApiWorld) -> None:
+    paths = world.client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/api/v1/me",
+        "/api/v1/vessels",
+        "/api/v1/vessels/{mmsi}",
+        "/api/v1/vessels/{mmsi}/track",
+        "/api/v1/positions",
+        "/api/v1/alerts",
+        "/api/v1/alerts/{alert_id}",
+        "/api/v1/tracks",
+        "/api/v1/features/collections/{collection_id}/items",
+        "/api/v1/agreements",
+        "/api/v1/releases",
+        "/api/v1/audit",
+        "/api/v1/partners/{nation}/view/vessels",
+    ):
+        assert path in paths
+        responses = paths[path]["get"]["responses"]
+        assert {"200", "400", "401"} <= set(responses)
