@@ -8,6 +8,8 @@ requests, a few examples each to keep the run short.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import schemathesis
@@ -86,3 +88,16 @@ def test_the_spec_documents_every_data_route(world: ApiWorld) -> None:
         assert path in paths
         responses = paths[path]["get"]["responses"]
         assert {"200", "400", "401"} <= set(responses)
+
+
+def _shape(path: str) -> str:
+    """A route with its parameters blanked (``/vessels/{mmsi}`` -> ``/vessels/{}``)."""
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def test_every_route_of_the_spec_is_in_the_api_docs(world: ApiWorld) -> None:
+    documented = _shape((Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text())
+    paths = world.client.get("/openapi.json").json()["paths"]
+    ours = [path for path in paths if path.startswith(("/api/", "/health"))]
+    missing = [path for path in ours if _shape(path) not in documented]
+    assert not missing, f"routes missing from docs/api.md: {missing}"
