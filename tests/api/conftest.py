@@ -22,7 +22,7 @@ The audit log holds ``AUDIT_RELEASES`` release entries to USA and a closing chec
 The share outbox holds two QUAD reports of 367000002 released to USA (coarsened to one
 decimal, name removed) and sent, plus one queued, not sent.
 
-Fixtures: ``world`` (module scope: one store and app per test module; do not write to it)
+Fixtures: ``world`` (session scope: one store and app for every test; never write to it)
 gives an ``ApiWorld``; ``client`` a ``TestClient`` over its app; ``fresh_world`` a new one
 in ``tmp_path`` for tests that write. ``ApiWorld.get(user, path, **params)`` calls the app
 as that user. ``error_of(response, status, code)`` checks an error answer is in the one shape and
@@ -396,9 +396,10 @@ def error_of(response: httpx2.Response, status: int, code: str) -> str:
     return message
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiWorld]:
-    """The fixture's store and app, shared by a test module (read only)."""
+    """The fixture's store and app, shared by every API test (read only: never write to
+    it; use ``fresh_world`` or ``open_world`` to write)."""
     built = build_world(tmp_path_factory.mktemp("api"))
     with built.client:
         yield built

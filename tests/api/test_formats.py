@@ -158,7 +158,7 @@ def test_a_vessel_without_a_position_is_in_geojson_with_a_null_geometry() -> Non
 AWKWARD = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     names=st.lists(st.one_of(st.none(), AWKWARD), min_size=1, max_size=8),
     speeds=st.lists(

@@ -22,7 +22,7 @@ from schemathesis.core.result import Err
 from tests.api.conftest import ApiWorld
 
 #: Examples per operation (the whole file stays well under a minute on two cores).
-EXAMPLES = 12
+EXAMPLES = 8
 
 
 Operation = schemathesis.APIOperation[Any, Any, Any, Any]

@@ -133,7 +133,7 @@ def mmsis_of_csv(text: str) -> set[int]:
 
 
 @settings(
-    max_examples=10,
+    max_examples=8,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
