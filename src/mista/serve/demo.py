@@ -62,8 +62,9 @@ HOST = "127.0.0.1"
 READY_TIMEOUT_S = 90.0
 #: Seconds a node gets to stop after SIGTERM before it is killed.
 STOP_TIMEOUT_S = 20.0
-#: Live data goes into the spools in slices of this many seconds of observation time.
-LIVE_SLICE_S = 10.0
+#: Live data goes into the spools in slices of this many seconds of observation time (the
+#: sensors forward one position per vessel a minute: shorter slices only make more files).
+LIVE_SLICE_S = 30.0
 #: Lines of a dead node's log shown.
 LOG_TAIL_LINES = 15
 
