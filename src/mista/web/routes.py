@@ -43,7 +43,11 @@ def _static_file(static_dir: Path, path: str) -> Path:
     """The file ``path`` names under ``static_dir``; 404 for anything else (no ``..``, no
     absolute paths, no directories, no dot-files)."""
     parts = PurePosixPath(path).parts
-    if not parts or any(part in ("", ".", "..") or part.startswith((".", "/")) for part in parts):
+    if (
+        not parts
+        or path.endswith("/")
+        or any(part in ("", ".", "..") or part.startswith((".", "/")) for part in parts)
+    ):
         raise HTTPException(status_code=404, detail=f"no static file {path!r}")
     candidate = static_dir.joinpath(*parts)
     if candidate.suffix not in _MEDIA_TYPES or not candidate.is_file():

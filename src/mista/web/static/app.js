@@ -4,7 +4,7 @@
 
 import { ApiError, clearToken, follow, get, getPublic, onUnauthenticated, setToken, takeToken } from "./api.js";
 import { el } from "./dom.js";
-import { PICKABLE, createMap, setData, showLayer, viewBbox, whenDrawn } from "./mapview.js";
+import { PICKABLE, createMap, flyTo, setData, showLayer, viewBbox, whenDrawn } from "./mapview.js";
 import {
   closeDetail, renderAlertList, renderLegend, showAlert, showTrack, showTrackError, showVessel, showZone,
 } from "./panels.js";
@@ -15,6 +15,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const ALERT_HISTORY_MS = 7 * DAY_MS;
 const REDRAW_MS = 1000;
 const REPLAY_LIMIT = 200000;
+const ALERT_LIMIT = 5000;
 
 const state = {
   me: null,
@@ -27,6 +28,7 @@ const state = {
   selected: null, // {kind: "vessel", key} | {kind: "alert", id}
   colourBy: "type",
   latest: new Date(0), // the picture's newest observation: the end of the replay window
+  latestSeen: false, // whether `latest` comes from data (else it is the wall clock)
   stream: "off",
   stats: { vessels: 0, loadMs: null, drawMs: null },
   loaded: false,
@@ -105,7 +107,8 @@ async function loadVessels() {
     noteTime(record.observed_at);
   }
   await loadContacts();
-  if (state.latest.getTime() === 0) state.latest = new Date(); // an empty picture: now
+  state.latestSeen = state.latest.getTime() > 0;
+  if (!state.latestSeen) state.latest = new Date(); // an empty picture: replay up to now
   const drawStarted = performance.now();
   await drawVessels();
   state.stats.loadMs = performance.now() - started;
@@ -164,8 +167,10 @@ function startStream() {
 // ---- alerts and zones ----------------------------------------------------------------------
 
 async function loadAlerts() {
-  const since = new Date(state.latest.getTime() - ALERT_HISTORY_MS).toISOString();
-  const answer = await get(`/alerts?since=${encodeURIComponent(since)}&limit=5000`);
+  // the week before the newest observation; everything when the picture has no positions
+  const since = state.latestSeen ? new Date(state.latest.getTime() - ALERT_HISTORY_MS) : null;
+  const range = since ? `since=${encodeURIComponent(since.toISOString())}&` : "";
+  const answer = await get(`/alerts?${range}limit=${ALERT_LIMIT}`);
   state.alerts = new Map(answer.alerts.map((alert) => [alert.id, alert]));
   drawAlerts();
 }
@@ -244,7 +249,7 @@ async function selectVessel(key) {
 function selectVesselByMmsi(mmsi) {
   const key = `m:${mmsi}`;
   const record = state.drawn.get(key) || state.vessels.get(key);
-  if (record?.lon !== undefined && record?.lon !== null) map.flyTo({ center: [record.lon, record.lat], zoom: Math.max(map.getZoom(), 8) });
+  if (record?.lon !== undefined && record?.lon !== null) flyTo(map, [record.lon, record.lat], 8);
   selectVessel(key);
 }
 
@@ -255,7 +260,7 @@ function selectAlert(id) {
   setData(map, "track", { type: "FeatureCollection", features: [] });
   markSelection("alert", alert.lon, alert.lat);
   if (alert.lon !== null && alert.lon !== undefined) {
-    map.flyTo({ center: [alert.lon, alert.lat], zoom: Math.max(map.getZoom(), 8), essential: true });
+    flyTo(map, [alert.lon, alert.lat], 8);
   }
   showAlert(alert, selectVesselByMmsi);
   renderAlertList(state.alerts.values(), id, selectAlert);

@@ -20,7 +20,8 @@ export const PICKABLE = ["vessels", "alerts", "zones-fill"];
 const STYLE = {
   version: 8,
   sources: {
-    land: { type: "geojson", data: "/basemap/land.geojson", attribution: "Made with Natural Earth", tolerance: 0.5 },
+    // 1:50m land has no more detail to show past zoom 8: deeper tiles are overzoomed
+    land: { type: "geojson", data: "/basemap/land.geojson", attribution: "Made with Natural Earth", maxzoom: 8 },
     zones: { type: "geojson", data: EMPTY },
     track: { type: "geojson", data: EMPTY },
     alerts: { type: "geojson", data: EMPTY },
@@ -72,6 +73,11 @@ export function setData(map, source, data) {
 
 export function showLayer(map, toggle, visible) {
   for (const id of TOGGLES[toggle]) map.setLayoutProperty(id, "visibility", visible ? "visible" : "none");
+}
+
+/** Fly to [lon, lat], zoomed in to at least `zoom`, in at most 1.5 s. */
+export function flyTo(map, lonLat, zoom) {
+  map.flyTo({ center: lonLat, zoom: Math.max(map.getZoom(), zoom), maxDuration: 1500, essential: true });
 }
 
 /** Resolves at the map's first 'idle' after `source` has loaded its new data. */

@@ -1,0 +1,210 @@
+"""The web map in Debian's chromium, against a real ``mista api``: log in, see the vessels,
+click one for its identity, track and label, open an alert, switch layers, and save a
+screenshot (to ``$MISTA_TEST_ARTIFACTS`` or the test's tmp dir; its path is printed)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.browser import require_chromium
+from tests.web.conftest import SHARED_ALERT_MARKING, WebNode
+from tests.web.render import (
+    LOAD_TIMEOUT_MS,
+    VIEWPORT,
+    drawn_count,
+    first_render_ms,
+    launch,
+    open_map,
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+def _artifacts(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("MISTA_TEST_ARTIFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _click_on_map(page: Any, lon: float, lat: float) -> None:
+    """Click the map's canvas where (lon, lat) is drawn (found with map.project)."""
+    x, y = page.evaluate(
+        "([lon, lat]) => { const p = window.mista.map.project([lon, lat]); return [p.x, p.y]; }",
+        [lon, lat],
+    )
+    box = page.locator("#map canvas").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def _wait_idle(page: Any) -> None:
+    page.evaluate(
+        "() => new Promise((resolve) => { const map = window.mista.map;"
+        " if (map.loaded() && !map.isMoving()) resolve(); else map.once('idle', resolve); })"
+    )
+
+
+def test_an_analyst_logs_in_clicks_a_vessel_opens_an_alert_and_switches_layers(
+    page: Any, web_node: WebNode, tmp_path: Path
+) -> None:
+    vessel = web_node.vessel
+    mmsi = vessel["mmsi"]
+    track = web_node.get(f"/api/v1/vessels/{mmsi}/track").json()
+    open_map(page, web_node.base_url, web_node.admin_token)
+
+    # logged in: who it is in the header, the token gone from the address bar
+    assert page.locator("[data-testid=who]").inner_text().startswith("watch.ind · IND · SECRET")
+    assert "token" not in page.url
+    # the vessels the API gives this user, in the map's one vessels source
+    assert drawn_count(page) == web_node.vessels_drawn
+    assert page.evaluate("window.mista.state.stream") in ("live", "reconnecting")
+
+    # click the vessel: its identity, label and track
+    page.evaluate(
+        f"window.mista.map.jumpTo({{center: [{vessel['lon']}, {vessel['lat']}], zoom: 11}})"
+    )
+    _wait_idle(page)
+    _click_on_map(page, vessel["lon"], vessel["lat"])
+    detail = page.locator("#detail")
+    detail.wait_for(state="visible")
+    assert detail.locator("[data-testid=detail-title]").inner_text() == (
+        vessel["name"] or f"MMSI {mmsi}"
+    )
+    assert detail.locator("[data-testid=detail-label]").inner_text() == vessel["label"]
+    assert str(mmsi) in detail.inner_text()
+    count = detail.locator("[data-testid=track-count]")
+    count.wait_for(timeout=LOAD_TIMEOUT_MS)
+    assert count.inner_text().startswith(f"{track['count']} positions")
+    # the track on the map: its line and one point per position
+    assert page.evaluate("window.mista.featureCount('track')") == track["count"] + 1
+
+    # the alerts this user may see, each with its marking; one flies the map to it
+    items = page.locator("[data-testid=alert-item]")
+    assert items.count() == 2
+    shared = page.locator("[data-testid=alert-item][data-alert-id=web-test-shared]")
+    assert SHARED_ALERT_MARKING in shared.inner_text()
+    page.evaluate(
+        f"window.mista.map.jumpTo({{center: [{vessel['lon'] + 1}, {vessel['lat']}], zoom: 7}})"
+    )
+    shared.click()
+    assert detail.locator("[data-testid=detail-title]").inner_text() == "Alert: loitering"
+    assert detail.locator("[data-testid=detail-label]").inner_text() == SHARED_ALERT_MARKING
+    page.wait_for_function(
+        "([lon, lat]) => { const map = window.mista.map; const c = map.getCenter();"
+        " return !map.isMoving() && Math.abs(c.lng - lon) < 0.01"
+        " && Math.abs(c.lat - lat) < 0.01; }",
+        arg=[vessel["lon"], vessel["lat"]],
+        timeout=LOAD_TIMEOUT_MS,
+    )
+
+    # the zone layer holds the node's zone; layers switch off and on
+    assert page.evaluate("window.mista.featureCount('zones')") == 1
+    visibility = "(id) => window.mista.map.getLayoutProperty(id, 'visibility') ?? 'visible'"
+    layers = {"zones": ["zones-fill", "zones-line"], "vessels": ["vessels"], "alerts": ["alerts"]}
+    for layer, ids in layers.items():
+        page.locator(f"[data-layer={layer}]").uncheck()
+        assert [page.evaluate(visibility, i) for i in ids] == ["none"] * len(ids)
+    _click_on_map(page, vessel["lon"], vessel["lat"])  # hidden items cannot be picked
+    assert detail.is_hidden()
+    for layer, ids in layers.items():
+        page.locator(f"[data-layer={layer}]").check()
+        assert [page.evaluate(visibility, i) for i in ids] == ["visible"] * len(ids)
+
+    # the screenshot: the vessel selected with its track, the zone and the alert
+    _click_on_map(page, vessel["lon"], vessel["lat"])
+    count.wait_for(timeout=LOAD_TIMEOUT_MS)
+    _wait_idle(page)
+    shot = _artifacts(tmp_path) / "web-map.png"
+    page.screenshot(path=str(shot))
+    print(f"screenshot of the web map: {shot}")
+    assert shot.stat().st_size > 20_000
+
+
+def test_a_liaison_officer_sees_only_what_is_released_to_their_nation(
+    page: Any, web_node: WebNode
+) -> None:
+    open_map(page, web_node.base_url, web_node.liaison_token)
+    assert (
+        page.locator("[data-testid=who]").inner_text().startswith("liaison.usa · USA · RESTRICTED")
+    )
+    # the sample log's reports are REL TO IND only; of the alerts, only the shared one
+    assert drawn_count(page) == 0
+    items = page.locator("[data-testid=alert-item]")
+    assert items.count() == 1
+    assert SHARED_ALERT_MARKING in items.inner_text()
+    assert page.locator("#partner-view").is_hidden(), "view as partner is for admins"
+
+
+def test_the_login_form_refuses_a_bad_token_and_takes_a_good_one(
+    page: Any, web_node: WebNode
+) -> None:
+    open_map(page, web_node.base_url, None)
+    dialog = page.locator("#login")
+    dialog.wait_for(state="visible")
+    page.fill("#login-token", "mista_" + "x" * 43)
+    page.click("#login button[type=submit]")
+    page.locator("#login-error").get_by_text("refused").wait_for(timeout=LOAD_TIMEOUT_MS)
+    page.fill("#login-token", web_node.admin_token)
+    page.click("#login button[type=submit]")
+    page.wait_for_function("window.mista.state.loaded", timeout=LOAD_TIMEOUT_MS)
+    assert dialog.is_hidden()
+    assert page.locator("[data-testid=who]").inner_text().startswith("watch.ind")
+    assert page.evaluate("sessionStorage.getItem('mista.token')") == web_node.admin_token
+
+
+def test_the_stream_reader_splits_events_however_the_bytes_arrive(
+    page: Any, web_node: WebNode
+) -> None:
+    page.goto(f"{web_node.base_url}/health")  # any page of the node's origin imports its modules
+    events = page.evaluate(
+        """async () => {
+          const { readEvents } = await import("/static/api.js");
+          const chunks = ["event: posi", "tion\\ndata: {\\"mmsi\\": 1",
+                          "}\\n\\n: keep-alive\\n\\n",
+                          "event: alert\\r\\ndata: {\\"id\\": \\"a\\"}\\r\\n\\r\\n",
+                          "data: not json\\n\\n", "data: {\\"x\\":\\n", "data: 2}\\n\\n"];
+          const body = new ReadableStream({ start(controller) {
+            for (const chunk of chunks) controller.enqueue(new TextEncoder().encode(chunk));
+            controller.close(); } });
+          const seen = [];
+          await readEvents(body, (event, data) => seen.push([event, data]));
+          return seen;
+        }"""
+    )
+    assert events == [["position", {"mmsi": 1}], ["alert", {"id": "a"}], ["message", {"x": 2}]]
+
+
+def test_first_render_of_many_vessels_is_measured_in_the_page(page: Any, web_node: WebNode) -> None:
+    open_map(page, web_node.base_url, None)
+    took_ms = first_render_ms(page, 2000)
+    assert drawn_count(page) == 2000
+    print(f"2000 vessels drawn in {took_ms:.0f} ms")
+    assert 0 < took_ms < LOAD_TIMEOUT_MS
