@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,11 +16,11 @@ from tests.api.conftest import ApiWorld
 LIST = {"name": "tankers off Kochi", "mmsis": [419000001, 367000002], "webhook": None}
 
 
-def call(world: ApiWorld, user: str, method: str, path: str, body: Any = None) -> httpx.Response:
+def call(world: ApiWorld, user: str, method: str, path: str, body: Any = None) -> httpx2.Response:
     return world.client.request(method, f"/api/v1{path}", json=body, headers=world.headers(user))
 
 
-def assert_error(answer: httpx.Response, status: int, code: str) -> str:
+def assert_error(answer: httpx2.Response, status: int, code: str) -> str:
     assert answer.status_code == status, answer.text
     body = answer.json()
     assert set(body) == {"error"}
