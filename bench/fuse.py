@@ -9,7 +9,9 @@ reads the store):
   copy: bounded by active vessels means it stops growing once the first copy's vessels
   retire, however many weeks follow.
 - ``scenario``: a directory written by ``mista simulate`` (``--scenario DIR``), ingested
-  into a temporary store first; its feed (AIS, satellite and radar) is then replayed.
+  into a temporary store first (or copied from ``--store S``, one an earlier
+  ``mista eval DIR --store S`` filled, to skip the ingest); its feed (AIS, satellite and
+  radar) is then replayed. ``--copies 0`` skips the real data.
 
 For each, three figures: ``Fuser.push`` alone, ``Fuser.push`` + ``Detection.update``
 (the in-memory work), and the whole ``Pipeline`` (feed read from the store, fusion,
@@ -23,9 +25,11 @@ from __future__ import annotations
 
 import gc
 import resource
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +38,9 @@ import pyarrow.compute as pc
 import _harness as h
 from mista.detect import Detection
 from mista.fuse import Fuser
+
+if TYPE_CHECKING:
+    from mista.store.embedded import DuckDBStore
 
 COLUMNS = ("mmsi", "timestamp", "lat", "lon")
 WEEK_US = 7 * 86_400 * 1_000_000
@@ -139,7 +146,7 @@ def run_real(data: Path, copies: int, chunk: int) -> list[list[str]]:
     return rows
 
 
-def run_scenario(directory: Path, chunk: int) -> list[list[str]]:
+def run_scenario(directory: Path, chunk: int, store: Path | None = None) -> list[list[str]]:
     from mista.detect.pipeline import Pipeline
     from mista.evaluate.replay import replay
     from mista.evaluate.scenario import load_scenario
@@ -149,10 +156,15 @@ def run_scenario(directory: Path, chunk: int) -> list[list[str]]:
     rows: list[list[str]] = []
     with tempfile.TemporaryDirectory(prefix="mista-bench-fuse-") as scratch:
         path = Path(scratch) / "store.duckdb"
+        if store is not None:
+            shutil.copyfile(store, path)
         with DuckDBStore(path) as db:
-            # Ingest only: a pipeline that is never run leaves the cursor at 0.
-            summary = replay(scenario, db, fuse=False)
-            print(f"  ingested {summary.reports:,} reports in {summary.ingest_s:.1f} s")
+            if store is None:
+                # Ingest only: a pipeline that is never run leaves the cursor at 0.
+                summary = replay(scenario, db, fuse=False)
+                print(f"  ingested {summary.reports:,} reports in {summary.ingest_s:.1f} s")
+            else:
+                _clear_fusion(db)
             feed = []
             cursor = 0
             while True:
@@ -205,19 +217,30 @@ def run_scenario(directory: Path, chunk: int) -> list[list[str]]:
     return rows
 
 
+def _clear_fusion(db: DuckDBStore) -> None:
+    """Forget what an earlier fusion wrote (as ``mista eval --fusion-only`` does)."""
+    con = db.connection
+    con.begin()
+    for table in ("track_points", "tracks", "alert_changes", "alerts"):
+        con.execute(f"DELETE FROM {table}")
+    con.execute("UPDATE fusion_cursor SET seq = 0")
+    con.commit()
+
+
 def main() -> None:
     parser = h.new_parser(__doc__, "bench/fuse.py --copies 4 --scenario scenario")
     parser.add_argument("--copies", type=int, default=4, help="weekly copies of the real data")
     parser.add_argument("--chunk", type=int, default=20_000, help="reports per push")
     parser.add_argument("--scenario", type=Path, help="a mista simulate directory")
+    parser.add_argument("--store", type=Path, help="an ingested store of --scenario (no ingest)")
     parser.add_argument("--cpu", type=int, help="CPU to pin to (default: the last one)")
     args = parser.parse_args()
     pinned = h.pin_to_one_cpu(args.cpu)
     for line in h.machine_lines(pinned):
         print(line)
-    rows = run_real(args.data, args.copies, args.chunk)
+    rows = run_real(args.data, args.copies, args.chunk) if args.copies > 0 else []
     if args.scenario is not None:
-        rows += run_scenario(args.scenario, args.chunk)
+        rows += run_scenario(args.scenario, args.chunk, args.store)
     print()
     print(
         h.markdown_table(

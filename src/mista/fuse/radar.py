@@ -190,23 +190,25 @@ class RadarTracker:
         the gated AIS tracks they follow, or by the line of free ones, each at most once."""
         c = self._config
         fit_sigma2 = 2.0 * sigma_m**2
+        period = state.period
+        slack = c.radar_period_tolerance * period
+        scan_s = c.scan_s
+        coslat = math.cos(math.radians(lats[scan[0]]))
+        owner_of = state.owner.get
         options: list[dict[Tracklet, float]] = []
         for i in scan:
             found: dict[Tracklet, float] = {}
             for p in range(ptr[i], ptr[i + 1]):
-                owner = state.owner.get(numbers[p])
-                if owner is not None and state.timing_ok(
-                    owner, t, c.radar_period_tolerance, c.scan_s
-                ):
+                owner = owner_of(numbers[p])
+                if owner is not None and _on_time(t - owner.last_t, period, slack, scan_s):
                     found[owner] = min(found.get(owner, math.inf), xs[p])
-            for free in state.free_near(lats[i], lons[i]):
-                if free in found or not state.timing_ok(
-                    free, t, c.radar_period_tolerance, c.scan_s
-                ):
+            lat, lon = lats[i], lons[i]
+            for free in state.free_near(lat, lon):
+                if free in found or not _on_time(t - free.last_t, period, slack, scan_s):
                     continue
                 plat, plon, radius = free.predict(t, sigma_m, c)
-                north = (lats[i] - plat) * M_PER_DEG
-                east = (lons[i] - plon) * M_PER_DEG * math.cos(math.radians(lats[i]))
+                north = (lat - plat) * M_PER_DEG
+                east = (lon - plon) * M_PER_DEG * coslat
                 d2 = north * north + east * east
                 if d2 <= radius * radius:
                     found[free] = d2 / fit_sigma2 + _FREE_PENALTY
@@ -339,10 +341,25 @@ class RadarTracker:
         self._touched.add(track.number)
 
 
+def _on_time(dt: float, period: float, slack: float, scan_s: float) -> bool:
+    """Whether a target last reported ``dt`` ago can be reported again now: after its
+    scan and, once the period is known, a whole number of periods (give or take
+    ``slack``) later."""
+    if dt <= scan_s:
+        return False
+    if period <= 0.0:
+        return True
+    k = round(dt / period)
+    return k >= 1 and abs(dt - k * period) <= slack
+
+
 def _assign(options: list[dict[Tracklet, float]]) -> list[Tracklet | None]:
     """One tracklet per contact at most and one contact per tracklet, least total cost:
     the cheapest option each when no two contacts want one tracklet, else the Hungarian
     method over the scan."""
+    if len(options) == 1:
+        (found,) = options
+        return [min(found, key=found.__getitem__) if found else None]
     best: list[Tracklet | None] = [
         min(found, key=found.__getitem__) if found else None for found in options
     ]

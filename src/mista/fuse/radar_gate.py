@@ -150,13 +150,18 @@ def _predict_track(track: Track, when: F64, c: FuseConfig) -> tuple[F64, F64, F6
     dead-reckoned, before the first held; sigma grows with the time to the nearest fix
     (NaN, which gates nothing, with no fix within ``association_max_age_s``)."""
     history = track.history
-    good = (history.flags & np.uint16(_BAD)) == 0
-    t = history.t[good]
+    # Only the fixes that can matter: within the age limit of the scans (and the last).
+    all_t = history.t
+    lo = max(int(np.searchsorted(all_t, when[0] - c.association_max_age_s)) - 1, 0)
+    hi = int(np.searchsorted(all_t, when[-1] + c.association_max_age_s, side="right")) + 1
+    window = slice(lo, hi)
+    good = (history.flags[window] & np.uint16(_BAD)) == 0
+    t = all_t[window][good]
     if t.shape[0] == 0:
-        t = history.t
+        t = all_t[window]
         good = np.ones(t.shape[0], np.bool_)
-    lat = history.column("lat")[good].astype(np.float64)
-    lon = history.column("lon")[good].astype(np.float64)
+    lat = history.column("lat")[window][good].astype(np.float64)
+    lon = history.column("lon")[window][good].astype(np.float64)
     plat = np.interp(when, t, lat)
     plon = np.interp(when, t, np.unwrap(lon, period=360.0))
     i = np.searchsorted(t, when)
@@ -165,8 +170,8 @@ def _predict_track(track: Track, when: F64, c: FuseConfig) -> tuple[F64, F64, F6
     near_dt = np.minimum(before, after)
     late = when > t[-1]
     if late.any():
-        sog = history.column("sog")[good].astype(np.float64)
-        cog = history.column("cog")[good].astype(np.float64)
+        sog = history.column("sog")[window][good].astype(np.float64)
+        cog = history.column("cog")[window][good].astype(np.float64)
         count = int(late.sum())
         dr_lat, dr_lon = dead_reckon(
             np.full(count, lat[-1]),

@@ -161,17 +161,6 @@ class RadarState:
         self.period = 0.0
         self.last_close: dict[int, float] = {}
 
-    def timing_ok(self, tracklet: Tracklet, t: float, tolerance: float, scan_s: float) -> bool:
-        """Whether a contact at ``t`` can be the tracklet's target again: after its last
-        contact's scan and, once the period is known, a whole number of periods later."""
-        dt = t - tracklet.last_t
-        if dt <= scan_s:
-            return False
-        if self.period <= 0.0:
-            return True
-        k = round(dt / self.period)
-        return k >= 1 and abs(dt - k * self.period) <= tolerance * self.period
-
     def learn_period(self, number: int, t: float, scan_s: float) -> None:
         """A contact within one sigma of AIS track ``number`` at ``t``: the time since the
         track's previous such contact is a sample of the report period (or a multiple,
