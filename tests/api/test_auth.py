@@ -3,6 +3,7 @@ is known, unrevoked and unexpired; errors of every kind answer in one shape."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from mista.api.app import create_api_app
 from mista.api.auth import admin_user, current_user
 from mista.api.context import ApiContext
 from mista.api.errors import ApiError, install_error_handlers
+from mista.api.tokens import TOKEN_CACHE_S, TokenCache
 from mista.labels import Level
 from mista.model import Role, User
 from mista.node import issue_token, revoke_tokens, token_hash
@@ -38,7 +40,9 @@ def store_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def client(store_path: Path) -> Iterator[tuple[TestClient, DuckDBStore]]:
     store = DuckDBStore(store_path)
-    app = create_api_app(ApiContext("IND", store), start_background=False)
+    # No remembering of tokens here: revocation must show at once (TokenCache is tested below).
+    ctx = ApiContext("IND", store, tokens=TokenCache(ttl_s=0.0))
+    app = create_api_app(ctx, start_background=False)
     probe = APIRouter()
 
     @probe.get("/probe/me")
@@ -179,3 +183,16 @@ def test_route_errors_and_unexpected_failures_answer_in_the_one_shape(tmp_path: 
         assert "secret" not in answer.text
         _error(http.get("/typed", params={"limit": "many"}), 400, "bad-parameter")
         assert "limit" in http.get("/typed", params={"limit": "x"}).json()["error"]["message"]
+
+
+def test_a_remembered_token_is_forgotten_after_its_time() -> None:
+    assert 0 < TOKEN_CACHE_S <= 10  # the revocation delay docs/api.md states
+    cache = TokenCache(ttl_s=0.2, max_entries=2)
+    cache.put("a", WATCH)
+    assert cache.get("a") == WATCH
+    assert cache.get("b") is None
+    cache.put("b", LIAISON)
+    cache.put("c", LIAISON)  # full: the oldest go rather than growing without bound
+    assert len([key for key in "abc" if cache.get(key) is not None]) <= 2
+    time.sleep(0.25)
+    assert cache.get("c") is None

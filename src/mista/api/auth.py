@@ -4,6 +4,10 @@ Tokens are issued by ``mista users token`` and kept only as their SHA-256, so th
 never holds a usable token. A missing, unknown or expired token answers 401
 ``unauthenticated``; routes that manage the node also need the ``admin`` role (403
 ``forbidden`` otherwise). Roles never widen what a user reads: the label rule does.
+
+A token found is remembered for ``mista.api.tokens.TOKEN_CACHE_S`` seconds (a store query
+per request would cost more than many answers), so a revoked or expired token, or a user
+removed, stops working within that time.
 """
 
 from __future__ import annotations
@@ -46,10 +50,14 @@ def current_user(
     if len(token) > _MAX_TOKEN_CHARS or not token.startswith(TOKEN_PREFIX):
         raise ApiError(401, "unauthenticated", "not a mista token")
     ctx = context(request)
-    with ctx.lock:
-        user = ctx.store.user_for_token(token_hash(token), now=ctx.clock())
+    digest = token_hash(token)
+    user = ctx.tokens.get(digest)
     if user is None:
-        raise ApiError(401, "unauthenticated", "unknown, revoked or expired token")
+        with ctx.lock:
+            user = ctx.store.user_for_token(digest, now=ctx.clock())
+        if user is None:
+            raise ApiError(401, "unauthenticated", "unknown, revoked or expired token")
+        ctx.tokens.put(digest, user)
     request.state.user = user
     return user
 

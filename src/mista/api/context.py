@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mista.api.tokens import TokenCache
 from mista.geo import Zones
 from mista.share.agreements import Agreement
 from mista.store import Store
@@ -53,3 +54,5 @@ class ApiContext:
     cot: CotSettings | None = None
     clock: Callable[[], datetime] = _now
     hub: EventHub | None = None
+    #: Tokens recently found in the store.
+    tokens: TokenCache = field(default_factory=TokenCache)
