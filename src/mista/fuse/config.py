@@ -89,7 +89,7 @@ class FuseConfig:
     radar_max_mean_cost: float = 6.0
     #: ... unless another live tracklet follows that track with an average lower than
     #: its own plus this margin (so two tracklets do not take turns on one track).
-    radar_owner_margin: float = 0.5
+    radar_owner_margin: float = 0.0
     #: Dark tracks: confirmed after this many contacts over this span; a tentative one
     #: with no contact for ``dark_tentative_timeout_s`` is dropped, a confirmed one after
     #: ``dark_drop_after_s``. Speeds beyond ``dark_max_speed_kn`` do not join a track.
