@@ -9,7 +9,24 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import LABELS, USERS, VESSEL_POSITIONS, ApiWorld, error_of
+from mista.ais.encode import (
+    STATIC_B_PART_A_FILL_BITS,
+    TagBlock,
+    encode_static_b_part_a,
+    nmea_sentences,
+)
+from mista.ingest.nmea import nmea_batches
+from mista.ingest.rows import SourceContext
+from mista.model import SourceKind
+from tests.api.conftest import (
+    LABELS,
+    USERS,
+    VESSEL_POSITIONS,
+    ApiWorld,
+    Position,
+    add_reports,
+    error_of,
+)
 
 IND_ONLY = LABELS["ind-only"].to_marking()
 
@@ -253,3 +270,23 @@ def test_times_are_iso_utc_with_z(world: ApiWorld) -> None:
     for alert in world.get("ind.analyst", "/alerts").json()["alerts"]:
         assert iso.fullmatch(alert["start"])
         assert iso.fullmatch(alert["end"])
+
+
+def test_a_vessel_known_only_by_identity_is_left_out(fresh_world: ApiWorld) -> None:
+    # A static message (AIS type 24 A: a name, no position) the reader may see, and the
+    # vessel's only position under a label they may not: no label to show, so no answer.
+    payload = encode_static_b_part_a([367000077], ["QUIET"])[0]
+    line = nmea_sentences(payload, STATIC_B_PART_A_FILL_BITS, tag_block=TagBlock("r1", 1709251200))
+    quad = LABELS["quad"]
+    context = SourceContext("static", quad.originator, quad, SourceKind.AIS_TERRESTRIAL)
+    for batch in nmea_batches([("\n".join(line) + "\n").encode()], context):
+        if batch.messages.num_rows:
+            fresh_world.store.write(batch)
+    add_reports(fresh_world.store, [Position(367000077, 0, 12.0, 70.0, LABELS["ind-only"])])
+    usa = USERS["usa.liaison"]
+    identity = fresh_world.store.vessels(viewer=usa).to_pylist()
+    assert [(v["mmsi"], v["name"], v["label"]) for v in identity] == [(367000077, "QUIET", None)]
+    assert fresh_world.get("usa.liaison", "/vessels").json() == {"count": 0, "vessels": []}
+    error_of(fresh_world.get("usa.liaison", "/vessels/367000077"), 404, "not-found")
+    ind = fresh_world.get("ind.analyst", "/vessels/367000077").json()
+    assert ind["label"] == LABELS["ind-only"].to_marking()

@@ -35,6 +35,7 @@ from mista.api.routes_data import (
     in_bbox,
     parse_bbox,
     parse_time,
+    placed_vessels,
 )
 from mista.geo import LandMask
 from mista.model import User
@@ -127,7 +128,7 @@ def _within_times(
 def _vessels(ctx: ApiContext, user: User) -> pa.Table:
     with ctx.lock:
         table = ctx.store.vessels(viewer=user)
-    return table.filter(pc.is_valid(table.column("lat")))
+    return placed_vessels(table)
 
 
 def _alerts(ctx: ApiContext, user: User) -> pa.Table:

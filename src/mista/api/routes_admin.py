@@ -32,6 +32,7 @@ from mista.api.routes_data import (
     in_bbox,
     list_responses,
     parse_bbox,
+    placed_vessels,
 )
 from mista.labels import NATION_CODE
 from mista.model import Role, User
@@ -192,6 +193,7 @@ def admin_router() -> APIRouter:
             raise not_found(f"no partner {nation}")
         with ctx.lock:
             table = ctx.store.released_vessels(nation)
-        return answer_table(in_bbox(table, box), format, key="vessels", name=f"vessels-{nation}")
+        table = in_bbox(placed_vessels(table), box)
+        return answer_table(table, format, key="vessels", name=f"vessels-{nation}")
 
     return router

@@ -43,6 +43,7 @@ __all__ = [
     "parse_bbox",
     "parse_time",
     "parse_window",
+    "placed_vessels",
 ]
 
 #: Most rows one answer holds (``limit`` above this is refused, not cut).
@@ -104,6 +105,13 @@ def parse_window(since: str | None, until: str | None) -> tuple[datetime | None,
     if start is not None and end is not None and start > end:
         raise bad_parameter(f"since {since} is after until {until}: give since <= until")
     return start, end
+
+
+def placed_vessels(table: pa.Table) -> pa.Table:
+    """The vessels of ``table`` with a position, and so a label: a vessel the caller knows
+    only by identity (no position they may see) has no label to show, and every answer
+    carries the label of each record."""
+    return table.filter(pc.fill_null(pc.is_valid(table.column("label")), False))
 
 
 def in_bbox(table: pa.Table, bbox: BBox) -> pa.Table:
@@ -187,7 +195,8 @@ def data_router() -> APIRouter:
         box = parse_bbox(bbox)
         with ctx.lock:
             table = ctx.store.vessels(viewer=user)
-        return answer_table(in_bbox(table, box), format, key="vessels", name="vessels")
+        table = in_bbox(placed_vessels(table), box)
+        return answer_table(table, format, key="vessels", name="vessels")
 
     @router.get(
         "/vessels/{mmsi}",
@@ -198,7 +207,7 @@ def data_router() -> APIRouter:
     def vessel(ctx: Ctx, user: Caller, mmsi: Annotated[int, Path(ge=0, le=MMSI_MAX)]) -> Response:
         with ctx.lock:
             table = ctx.store.vessels(viewer=user)
-        row = table.filter(pc.equal(table.column("mmsi"), mmsi))
+        row = placed_vessels(table.filter(pc.equal(table.column("mmsi"), mmsi)))
         if row.num_rows == 0:
             raise not_found(f"no vessel {mmsi}")
         body = json_objects(row.slice(0, 1)).to_pylist()[0]
