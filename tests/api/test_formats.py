@@ -11,7 +11,7 @@ import json
 import math
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mista.api.formats import (
+    FORMATS,
     MEDIA_TYPES,
     csv_chunks,
     feature_collection_chunks,
@@ -27,6 +28,7 @@ from mista.api.formats import (
     kml_chunks,
     parquet_bytes,
 )
+from mista.api.routes_data import FormatName
 from tests.api.conftest import ApiWorld
 
 KML = "{http://www.opengis.net/kml/2.2}"
@@ -224,3 +226,8 @@ def test_cot_has_one_event_per_row_with_its_label(
         assert point is not None
         assert float(point.get("lat", "nan")) == pytest.approx(row["lat"], abs=1e-6)
         assert (event.findtext("detail/remarks") or "").startswith(row["label"])
+
+
+def test_the_routes_offer_exactly_the_formats_written() -> None:
+    assert get_args(FormatName) == FORMATS
+    assert set(MEDIA_TYPES) == set(FORMATS)
