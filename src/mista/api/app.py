@@ -9,11 +9,8 @@ API listener opens nothing.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
@@ -22,31 +19,17 @@ from fastapi.responses import JSONResponse
 from mista import __version__
 from mista.api.context import ApiContext
 from mista.api.errors import install_error_handlers
+from mista.api.events import Stoppable, start_live
 from mista.api.exchange import ExchangeEndpoint, exchange_router
+from mista.api.features import features_router
+from mista.api.live import live_router
+from mista.api.routes_admin import admin_router
+from mista.api.routes_data import data_router
+from mista.web import web_router
 
 __all__ = ["API_PREFIX", "create_api_app"]
 
 API_PREFIX = "/api/v1"
-
-#: (module, router factory) of the API's routers, each under API_PREFIX.
-_API_ROUTERS = (
-    ("mista.api.routes_data", "data_router"),
-    ("mista.api.features", "features_router"),
-    ("mista.api.routes_admin", "admin_router"),
-    ("mista.api.live", "live_router"),
-)
-
-
-def _routers(entries: tuple[tuple[str, str], ...]) -> list[APIRouter]:
-    routers = []
-    for module_name, factory in entries:
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        module = importlib.import_module(module_name)
-        make = getattr(module, factory, None)
-        if make is not None:
-            routers.append(make())
-    return routers
 
 
 def _health_router(ctx: ApiContext) -> APIRouter:
@@ -59,15 +42,9 @@ def _health_router(ctx: ApiContext) -> APIRouter:
     return router
 
 
-def _start_background(ctx: ApiContext) -> list[Any]:
-    """Start the live parts (event hub, webhooks, CoT) the context has; return them."""
-    started: list[Any] = []
-    if importlib.util.find_spec("mista.api.events") is not None:
-        events = importlib.import_module("mista.api.events")
-        start = getattr(events, "start_live", None)
-        if start is not None:
-            started.extend(start(ctx))
-    return started
+def _start_background(ctx: ApiContext) -> list[Stoppable]:
+    """Start the live parts (event hub, webhooks, CoT); return them, to stop later."""
+    return start_live(ctx)
 
 
 def create_api_app(
@@ -104,8 +81,7 @@ def create_api_app(
         app.include_router(exchange_router(exchange))
     else:
         app.include_router(_health_router(ctx))
-    for router in _routers(_API_ROUTERS):
+    for router in (data_router(), features_router(), admin_router(), live_router()):
         app.include_router(router, prefix=API_PREFIX)
-    for router in _routers((("mista.web", "web_router"),)):
-        app.include_router(router)
+    app.include_router(web_router())
     return app
