@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from mista.errors import ConfigError
 from mista.fuse import FuseConfig, Fuser
 from mista.fuse.chunk import FusedChunk, SourceCode, TrackKind
-from mista.fuse.radar_tracklet import RadarState
+from mista.fuse.radar_tracklet import RadarState, Tracklet
 
 from .builders import KNOT_M_S, M_PER_DEG, NO_LAND, T0, feed
 
@@ -231,3 +231,37 @@ def test_each_radar_has_its_own_sigma_and_bad_entries_are_refused() -> None:
             FuseConfig(radar_sigmas_m=bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="radar_memory_contacts"):
         FuseConfig(radar_memory_contacts=0.5)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(1.0, 120.0), st.floats(-0.01, 0.01), st.floats(-0.01, 0.01)),
+        min_size=3,
+        max_size=300,
+    )
+)
+def test_a_free_tracklet_predicts_on_the_least_squares_line_of_its_last_contacts(
+    steps: list[tuple[float, float, float]],
+) -> None:
+    tracklet = Tracklet()
+    t, lat, lon = 1.767e9, 10.0, 179.99
+    times, lats, lons = [], [], []
+    for dt, dlat, dlon in steps:
+        t, lat, lon = t + dt, lat + dlat, lon + dlon
+        tracklet.add(t, lat, lon)
+        times.append(t)
+        lats.append(lat)
+        lons.append(lon)
+    kept = slice(-16, None)
+    x = np.asarray(times[kept]) - times[-1]
+    when = t + 40.0
+    plat, plon, radius = tracklet.predict(when, 100.0, FuseConfig())
+    if x[-1] - x[0] < 30.0:
+        assert (plat, plon) == (lat, lon)
+        return
+    expect_lat = np.polyval(np.polyfit(x, lats[kept], 1), 40.0)
+    expect_lon = np.polyval(np.polyfit(x, lons[kept], 1), 40.0)
+    assert plat == pytest.approx(expect_lat, abs=1e-7)
+    assert plon == pytest.approx(expect_lon, abs=1e-7)
+    assert radius > 0

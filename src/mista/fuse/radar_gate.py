@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ._kinematics import dead_reckon
+from ._kinematics import KNOT_M_S
 from .chunk import PointFlag
 from .config import FuseConfig
 from .feed import PositionRows
@@ -162,8 +162,11 @@ def _predict_track(track: Track, when: F64, c: FuseConfig) -> tuple[F64, F64, F6
         good = np.ones(t.shape[0], np.bool_)
     lat = history.column("lat")[window][good].astype(np.float64)
     lon = history.column("lon")[window][good].astype(np.float64)
+    # Longitudes made continuous from the first (a window of fixes spans far less than
+    # 180 degrees); cheaper than np.unwrap.
+    lon = (lon - lon[0] + 180.0) % 360.0 - 180.0 + lon[0]
     plat = np.interp(when, t, lat)
-    plon = np.interp(when, t, np.unwrap(lon, period=360.0))
+    plon = np.interp(when, t, lon)
     i = np.searchsorted(t, when)
     before = np.where(i > 0, when - t[np.maximum(i - 1, 0)], np.inf)
     after = np.where(i < t.shape[0], t[np.minimum(i, t.shape[0] - 1)] - when, np.inf)
@@ -172,16 +175,14 @@ def _predict_track(track: Track, when: F64, c: FuseConfig) -> tuple[F64, F64, F6
     if late.any():
         sog = history.column("sog")[window][good].astype(np.float64)
         cog = history.column("cog")[window][good].astype(np.float64)
-        count = int(late.sum())
-        dr_lat, dr_lon = dead_reckon(
-            np.full(count, lat[-1]),
-            np.full(count, lon[-1]),
-            np.full(count, sog[-1]),
-            np.full(count, cog[-1]),
-            when[late] - t[-1],
+        # Dead reckoning on a local flat earth: at most association_max_age_s of travel.
+        speed = sog[-1] * KNOT_M_S if np.isfinite(sog[-1]) and np.isfinite(cog[-1]) else 0.0
+        course = math.radians(float(cog[-1])) if speed else 0.0
+        step = speed * (when[late] - t[-1])
+        plat[late] = lat[-1] + step * math.cos(course) / M_PER_DEG
+        plon[late] = lon[-1] + step * math.sin(course) / (
+            M_PER_DEG * max(math.cos(math.radians(float(lat[-1]))), 0.01)
         )
-        plat[late] = dr_lat
-        plon[late] = dr_lon
     plon = (plon + 180.0) % 360.0 - 180.0
     sigma = np.minimum(
         c.prediction_sigma_m + c.prediction_sigma_growth_m_per_s * near_dt, c.prediction_sigma_cap_m

@@ -48,6 +48,7 @@ class Tracklet:
     confirmed; ``pending`` its contacts while a tentative dark track."""
 
     __slots__ = (
+        "adds",
         "ais",
         "cell",
         "dark_first_t",
@@ -55,8 +56,10 @@ class Tracklet:
         "lat",
         "line",
         "lon",
+        "origin",
         "pending",
         "scores",
+        "sums",
         "t",
         "track",
         "weight",
@@ -75,15 +78,43 @@ class Tracklet:
         self.dark_first_t = math.nan
         self.line: tuple[float, float, float, float, float] | None = None
         self.cell: tuple[int, int] | None = None
+        # Running sums over the kept contacts for the line fit (time, lat, lon relative to
+        # ``origin``): t, t^2, lat, lon, t*lat, t*lon.
+        self.origin = (0.0, 0.0, 0.0)
+        self.sums = [0.0] * 6
+        self.adds = 0
 
     def add(self, t: float, lat: float, lon: float) -> None:
+        if self.adds % 256 == 0:
+            self._rebase(t, lat, lon)
+        self.adds += 1
         self.t.append(t)
         self.lat.append(lat)
         self.lon.append(lon)
+        self._sum(t, lat, lon, 1.0)
         if len(self.t) > _FIT_CONTACTS:
+            self._sum(self.t[0], self.lat[0], self.lon[0], -1.0)
             del self.t[0], self.lat[0], self.lon[0]
         self.last_t = t
         self.line = None
+
+    def _sum(self, t: float, lat: float, lon: float, sign: float) -> None:
+        t0, lat0, lon0 = self.origin
+        x, y, z = t - t0, lat - lat0, lon - lon0
+        s = self.sums
+        s[0] += sign * x
+        s[1] += sign * x * x
+        s[2] += sign * y
+        s[3] += sign * z
+        s[4] += sign * x * y
+        s[5] += sign * x * z
+
+    def _rebase(self, t: float, lat: float, lon: float) -> None:
+        """Sums afresh about a new origin (rounding does not pile up over long chains)."""
+        self.origin = (t, lat, lon)
+        self.sums = [0.0] * 6
+        for ti, la, lo in zip(self.t, self.lat, self.lon, strict=True):
+            self._sum(ti, la, lo, 1.0)
 
     def score(self, numbers: list[int], xs: list[float], gate2: float, decay: float) -> None:
         """Fold one contact's gated AIS tracks (``xs``: normalised squared distances) into
@@ -133,16 +164,26 @@ class Tracklet:
         n = len(self.t)
         if n < 3 or self.t[-1] - self.t[0] < 30.0:
             return None
-        # Least squares by hand: a handful of points, numpy would cost more.
+        # Least squares from the running sums.
+        t0, lat0, lon0 = self.origin
+        sx, sxx, sy, sz, sxy, sxz = self.sums
+        xm = sx / n
+        var = sxx - sx * xm
+        if var <= 1e-9:
+            return None
+        slope_lat = (sxy - xm * sy) / var
+        slope_lon = (sxz - xm * sz) / var
+        lat_m = lat0 + sy / n - slope_lat * xm
+        lon_m = lon0 + sz / n - slope_lon * xm
+        # The line through (t0, lat_m, lon_m), expressed from the last contact's time.
         t = self.t[-1]
-        xs = [x - t for x in self.t]
-        xm = sum(xs) / n
-        lat_m = sum(self.lat) / n
-        lon_m = sum(self.lon) / n
-        sxx = sum((x - xm) ** 2 for x in xs)
-        slope_lat = sum((x - xm) * (y - lat_m) for x, y in zip(xs, self.lat, strict=True)) / sxx
-        slope_lon = sum((x - xm) * (y - lon_m) for x, y in zip(xs, self.lon, strict=True)) / sxx
-        self.line = (t, lat_m - slope_lat * xm, lon_m - slope_lon * xm, slope_lat, slope_lon)
+        self.line = (
+            t,
+            lat_m + slope_lat * (t - t0),
+            lon_m + slope_lon * (t - t0),
+            slope_lat,
+            slope_lon,
+        )
         return self.line
 
 
