@@ -231,3 +231,9 @@ def test_cot_has_one_event_per_row_with_its_label(
 def test_the_routes_offer_exactly_the_formats_written() -> None:
     assert get_args(FormatName) == FORMATS
     assert set(MEDIA_TYPES) == set(FORMATS)
+
+
+def test_evidence_that_is_not_json_stays_text() -> None:
+    table = pa.table({"id": ["a", "b", "c"], "evidence": ['{"k": [1, 2]}', "not json {", None]})
+    body = json.loads(b"".join(json_text({}, "alerts", table, raw_json=["evidence"])))
+    assert [row["evidence"] for row in body["alerts"]] == [{"k": [1, 2]}, "not json {", None]

@@ -131,11 +131,7 @@ def _json_values(column: pa.Array, *, raw: bool = False) -> pa.Array:
     already holds JSON text (e.g. an alert's evidence object), checked before it is used."""
     kind = column.type
     if raw:
-        values = [
-            "null" if value is None else json.dumps(json.loads(value))
-            for value in column.to_pylist()
-        ]
-        return pa.array(values, pa.string())
+        return pa.array([_raw_json(value) for value in column.to_pylist()], pa.string())
     if pa.types.is_timestamp(kind):
         text = _json_strings(_iso_times(column))
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
@@ -153,6 +149,16 @@ def _json_values(column: pa.Array, *, raw: bool = False) -> pa.Array:
             pa.string(),
         )
     return pc.fill_null(text, "null")
+
+
+def _raw_json(text: str | None) -> str:
+    """Stored JSON text as a value; text that is not JSON stays text (a string literal)."""
+    if text is None:
+        return "null"
+    try:
+        return json.dumps(json.loads(text))
+    except (ValueError, RecursionError):
+        return json.dumps(text)
 
 
 def _plain(value: Any) -> Any:
