@@ -5,6 +5,7 @@ screenshot (to ``$MISTA_TEST_ARTIFACTS`` or the test's tmp dir; its path is prin
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,14 @@ def _click_on_map(page: Any, lon: float, lat: float) -> None:
     )
     box = page.locator("#map canvas").bounding_box()
     page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def _wait_drawn(page: Any, count: int) -> None:
+    """Wait until the map's vessels source holds ``count`` features."""
+    deadline = time.monotonic() + LOAD_TIMEOUT_MS / 1000
+    while (held := drawn_count(page)) != count:
+        assert time.monotonic() < deadline, f"the map holds {held} vessels, not {count}"
+        page.wait_for_timeout(100)
 
 
 def _wait_idle(page: Any) -> None:
@@ -163,7 +172,7 @@ def test_a_liaison_officer_sees_only_what_is_released_to_their_nation(
     assert page.locator("#partner-view").is_hidden(), "view as partner is for admins"
 
 
-def test_the_login_form_refuses_a_bad_token_and_takes_a_good_one(
+def test_the_login_form_refuses_a_bad_token_then_the_map_replays_and_returns_live(
     page: Any, web_node: WebNode
 ) -> None:
     open_map(page, web_node.base_url, None)
@@ -178,6 +187,15 @@ def test_the_login_form_refuses_a_bad_token_and_takes_a_good_one(
     assert dialog.is_hidden()
     assert page.locator("[data-testid=who]").inner_text().startswith("watch.ind")
     assert page.evaluate("sessionStorage.getItem('mista.token')") == web_node.admin_token
+
+    # the time slider: 24 h back there were no positions (the log spans 80 s); live again
+    page.locator("#time").fill("0")
+    _wait_drawn(page, 0)
+    assert page.locator("#time-label").inner_text().startswith("replay · ")
+    assert "replay" in page.locator("#status").inner_text()
+    page.locator("#time").fill("288")
+    _wait_drawn(page, web_node.vessels_drawn)
+    assert page.locator("#time-label").inner_text().startswith("live · ")
 
 
 def test_the_stream_reader_splits_events_however_the_bytes_arrive(

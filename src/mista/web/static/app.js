@@ -3,7 +3,7 @@
 // Every record comes from /api/v1 with the user's token and is drawn with its marking.
 
 import { ApiError, clearToken, follow, get, getPublic, onUnauthenticated, setToken, takeToken } from "./api.js";
-import { el } from "./dom.js";
+import { el, marking } from "./dom.js";
 import { PICKABLE, createMap, flyTo, setData, showLayer, viewBbox, whenDrawn } from "./mapview.js";
 import {
   closeDetail, renderAlertList, renderLegend, showAlert, showTrack, showTrackError, showVessel, showZone,
@@ -310,7 +310,7 @@ function installPointer() {
     if (!feature) return popup.remove();
     const [title, label] = hoverText(feature);
     popup.setLngLat(event.lngLat)
-      .setDOMContent(el("div", {}, el("strong", {}, title), el("br"), el("span", { className: "marking" }, label || "no marking")))
+      .setDOMContent(el("div", {}, el("strong", {}, title), el("br"), marking(label)))
       .addTo(map);
   });
   map.on("mouseout", () => popup.remove());
