@@ -4,7 +4,8 @@ The store (``web_node``, one per session): the sample AIS log that ships with mi
 ingested with ``mista ingest`` (its reports are UNCLASSIFIED//REL TO IND), users added with
 ``mista users add`` and tokens issued with ``mista users token``; two alerts on the most
 isolated vessel (one RESTRICTED//REL TO IND,USA, one SECRET//REL TO IND) and one zone
-around it (RESTRICTED//REL TO IND,USA). ``mista api`` serves it on a free 127.0.0.1 port
+around it (RESTRICTED//REL TO IND,USA); three vessels' newest reports released and sent to
+USA (the partner view). ``mista api`` serves it on a free 127.0.0.1 port
 and is stopped by its pid at the end.
 """
 
@@ -31,12 +32,18 @@ import pytest
 from mista.labels import Level, parse_marking
 from mista.model import Alert, AlertStatus, Role, User
 from mista.node import open_store
+from mista.share.outbox import record_item_text
+from mista.store.embedded import DuckDBStore
+from mista.store.embedded_exchange import ExchangeTables, OutboxItem
+from mista.wire import label_to_wire
 
 START_TIMEOUT_S = 30.0
 ADMIN = "watch.ind"
 LIAISON = "liaison.usa"
 SHARED_ALERT_MARKING = "RESTRICTED//REL TO IND,USA"
 SECRET_ALERT_MARKING = "SECRET//REL TO IND"
+RELEASE_MARKING = "UNCLASSIFIED//REL TO IND,USA"
+RELEASED_TO_USA = 3
 
 
 @dataclass(frozen=True)
@@ -110,9 +117,42 @@ def _write_alerts(store_path: Path) -> dict[str, Any]:
                 )
             ]
         )
+        _release_to_usa(store, operator)
     finally:
         store.close()
     return vessel
+
+
+def _release_to_usa(store: DuckDBStore, operator: User) -> None:
+    """The newest reports of the first RELEASED_TO_USA named vessels, sent to USA as a
+    release would send them (positions coarsened to 0.1 deg, relabelled for USA)."""
+    named = [v for v in store.vessels(viewer=operator).to_pylist() if v["name"] and v["lat"]]
+    wire_label = label_to_wire(parse_marking(RELEASE_MARKING, "IND"))
+    items = []
+    for vessel in named[:RELEASED_TO_USA]:
+        fields = {
+            "mmsi": vessel["mmsi"],
+            "observed_at": vessel["observed_at"],
+            "lat": round(vessel["lat"], 1),
+            "lon": round(vessel["lon"], 1),
+            "speed_kn": vessel["speed_kn"],
+            "source_kind": "ais-terrestrial",
+        }
+        items.append(
+            OutboxItem(
+                record_id=vessel["report_id"],
+                kind="record",
+                not_before=vessel["observed_at"],
+                agreement="ind-usa-white",
+                clause="white-shipping",
+                item=record_item_text(vessel["report_id"], wire_label, fields),
+            )
+        )
+    exchange = ExchangeTables(store)
+    exchange.commit_scan("USA", 1, items)
+    batch = exchange.assign_batch("USA", list(range(1, len(items) + 1)), [])
+    assert batch is not None
+    exchange.mark_sent("USA", batch, named[0]["observed_at"])
 
 
 def _zone_file(path: Path, vessel: dict[str, Any]) -> Path:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.web.browser import require_chromium
-from tests.web.conftest import SHARED_ALERT_MARKING, WebNode
+from tests.web.conftest import RELEASED_TO_USA, SHARED_ALERT_MARKING, WebNode
 from tests.web.render import (
     LOAD_TIMEOUT_MS,
     VIEWPORT,
@@ -226,3 +226,21 @@ def test_first_render_of_many_vessels_is_measured_in_the_page(page: Any, web_nod
     assert drawn_count(page) == 2000
     print(f"2000 vessels drawn in {took_ms:.0f} ms")
     assert 0 < took_ms < LOAD_TIMEOUT_MS
+
+
+def test_an_admin_views_the_picture_as_a_partner_received_it(page: Any, web_node: WebNode) -> None:
+    received = web_node.get("/api/v1/partners/USA/view/vessels").json()
+    assert received["count"] == RELEASED_TO_USA
+    open_map(page, web_node.base_url, web_node.admin_token)
+    page.locator("#partner-select").select_option("USA")
+    _wait_drawn(page, RELEASED_TO_USA)
+    assert "USA" in page.locator("#view-banner").inner_text()
+    assert page.locator("#time").is_disabled(), "no replay of a partner's view"
+    drawn = page.evaluate(
+        "window.mista.map.getSource('vessels').getData()"
+        ".then((data) => data.features.map((f) => f.geometry.coordinates))"
+    )
+    assert sorted(drawn) == sorted([v["lon"], v["lat"]] for v in received["vessels"])
+    page.locator("#partner-select").select_option("")
+    _wait_drawn(page, web_node.vessels_drawn)
+    assert page.locator("#view-banner").is_hidden()
