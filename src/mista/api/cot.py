@@ -77,11 +77,11 @@ SHIP_TYPES: tuple[tuple[range, str], ...] = (
 )
 #: How long a TAK map keeps a position or alert after its time, unless a newer one comes.
 DEFAULT_STALE = timedelta(minutes=15)
-#: Characters XML 1.0 cannot carry are removed; line breaks and tabs become spaces (an
-#: event stays on one line).
+#: Characters XML 1.0 cannot carry are removed; line breaks of any kind (also Unicode's
+#: NEL, LS, PS) and tabs become spaces, so an event stays on one line.
 _CLEAN: dict[int, str | None] = {
     **dict.fromkeys([*range(0x00, 0x20), 0xFFFE, 0xFFFF]),
-    **dict.fromkeys([0x09, 0x0A, 0x0D], " "),
+    **dict.fromkeys([0x09, 0x0A, 0x0D, 0x85, 0x2028, 0x2029], " "),
 }
 _log = logging.getLogger("mista.api.cot")
 
@@ -189,9 +189,9 @@ def _callsign(row: Mapping[str, Any]) -> str:
 def _remarks(row: Mapping[str, Any]) -> str:
     parts = [str(row.get("label") or "UNLABELLED")]
     if _is_alert(row):
-        mmsis = row.get("mmsis") or []
+        mmsis = row.get("mmsis")
         parts.append(f"alert {row.get('id')} {row.get('kind')} {row.get('status')}")
-        if mmsis:
+        if isinstance(mmsis, list | tuple) and mmsis:
             parts.append("MMSI " + ", ".join(str(mmsi) for mmsi in mmsis))
         if row.get("revision") is not None:
             parts.append(f"revision {row['revision']}")
