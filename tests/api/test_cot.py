@@ -22,7 +22,7 @@ from mista.errors import ConfigError
 from tests.api.conftest import LABELS, ApiWorld, Position, add_reports, make_alert
 
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
-VESSEL = {
+VESSEL: dict[str, Any] = {
     "mmsi": 419000001,
     "name": "SEA BIRD",
     "callsign": "VWAB",
@@ -38,7 +38,7 @@ VESSEL = {
     "originator": "IND",
     "label": "RESTRICTED//REL TO IND,USA",
 }
-ALERT_ROW = {
+ALERT_ROW: dict[str, Any] = {
     "id": "enc-7",
     "kind": "encounter",
     "status": "open",
@@ -212,7 +212,7 @@ def expected_uids(base_mmsi: int) -> set[str]:
 
 
 def receive_udp(listener: socket.socket, count: int) -> list[bytes]:
-    datagrams = []
+    datagrams: list[bytes] = []
     listener.settimeout(10)
     while len(datagrams) < count:
         datagrams.append(listener.recvfrom(65535)[0])
