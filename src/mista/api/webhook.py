@@ -117,12 +117,15 @@ class WebhookSender:
                 if self._due:
                     wait_s = min(wait_s, max(0.0, self._due[0].due - time.monotonic()))
                 self._subscription.wait(wait_s)
-                self._resubscribe_if_dropped()
-                self._plan(self._subscription.take())
-                while self._due and self._due[0].due <= time.monotonic():
-                    if self._stop.is_set():
-                        return
-                    self._attempt(client, heapq.heappop(self._due))
+                try:
+                    self._resubscribe_if_dropped()
+                    self._plan(self._subscription.take())
+                    while self._due and self._due[0].due <= time.monotonic():
+                        if self._stop.is_set():
+                            return
+                        self._attempt(client, heapq.heappop(self._due))
+                except Exception:  # e.g. a store opened read-only: log, keep serving
+                    _log.exception("webhook delivery failed; going on with the next")
 
     def _resubscribe_if_dropped(self) -> None:
         assert self._subscription is not None
