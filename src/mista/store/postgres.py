@@ -1,0 +1,468 @@
+"""``PostgresStore``: the store on PostgreSQL 15 + PostGIS 3, for nodes that outgrow one file.
+
+Opened with a ``postgresql://`` URL (``mista.node.open_store`` picks it for one). It keeps
+the embedded store's behaviour, table for table (``postgres_schema``): the same content
+ids and idempotent batch writes (``postgres_write``, bulk COPY), the same latest state, and
+the same visibility rule in SQL, so queries (``postgres_read``) return the same Arrow
+tables as ``DuckDBStore`` on the same input. Several processes may share one database:
+connections come from a pool, writers serialise on an advisory lock per batch.
+
+Not yet on PostgreSQL (each raises a ``StoreError`` naming docs/postgres.md): the fused
+picture (tracks, alerts, fusion cursor), the partner exchange, watch lists and webhook
+deliveries, and the API's extra reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+from typing import Any, NoReturn, Self
+
+import psycopg
+import pyarrow as pa
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from mista.errors import InputError, StoreError
+from mista.ingest.batch import IngestBatch
+from mista.labels import Label, Level
+from mista.model import Alert, Role, Track, User
+
+from . import BBox, WriteResult
+from .postgres_read import Reader
+from .postgres_schema import MIGRATIONS
+from .postgres_write import BatchWriter
+
+__all__ = ["MIGRATE_LOCK", "PostgresStore", "is_postgres_url", "redacted"]
+
+#: The advisory lock held while migrating (two nodes starting at once migrate once).
+MIGRATE_LOCK = 0x6D69_7374_616D_6967
+_COUNTED = ("reports", "receptions", "vessel_latest", "vessels", "quarantine", "labels", "sources")
+#: Tables the embedded store counts that are not on PostgreSQL yet (always empty here).
+_NOT_YET_COUNTED = ("tracks", "track_points", "alerts", "alert_changes")
+_CONNECT_TIMEOUT_S = 10.0
+
+
+def is_postgres_url(text: str) -> bool:
+    """Whether ``text`` names a PostgreSQL store (``postgresql://`` or ``postgres://``)."""
+    return text.startswith(("postgresql://", "postgres://"))
+
+
+def redacted(url: str) -> str:
+    """The URL's host, port and database, never its password (for messages)."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://(unparsable URL)"
+    host = parts.get("host") or "localhost"
+    port = parts.get("port") or "5432"
+    return f"postgresql://{host}:{port}/{parts.get('dbname') or ''}"
+
+
+def _not_yet(what: str) -> NoReturn:
+    raise StoreError(f"{what} is not yet on PostgreSQL; see docs/postgres.md")
+
+
+class PostgresStore:
+    """The store on a PostgreSQL database (schema migrated on open unless read-only)."""
+
+    def __init__(self, url: str, *, read_only: bool = False, pool_size: int = 4) -> None:
+        if not is_postgres_url(url):
+            raise InputError(f"{url!r} is not a postgresql:// URL")
+        self.url = url
+        self.where = redacted(url)
+        self._read_only = read_only
+
+        def configure(con: psycopg.Connection[Any]) -> None:
+            con.execute("SET TimeZone = 'UTC'")
+            if read_only:
+                con.execute("SET default_transaction_read_only = on")
+            con.commit()
+
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(1, pool_size),
+            open=False,
+            configure=configure,
+            kwargs={"connect_timeout": int(_CONNECT_TIMEOUT_S)},
+            name="mista-store",
+        )
+        try:
+            self._pool.open(wait=True, timeout=_CONNECT_TIMEOUT_S)
+        except PoolTimeout:
+            self._pool.close()
+            raise StoreError(
+                f"cannot connect to the store at {self.where} within {_CONNECT_TIMEOUT_S:.0f} s "
+                "(is PostgreSQL running there, and do the URL's user and password hold?)"
+            ) from None
+        self._reader = Reader(self.where)
+        self._writer = BatchWriter()
+        try:
+            self._migrate()
+        except BaseException:
+            self._pool.close()
+            raise
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self._pool.connection() as con:
+                yield con
+        except PoolTimeout:
+            raise StoreError(f"store {self.where}: no database connection free") from None
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"store {self.where}: connection failed: {exc}") from None
+
+    def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            with self._connection() as con, con.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall() if cur.description else []
+        except psycopg.Error as exc:
+            raise StoreError(f"store {self.where}: {exc}") from None
+
+    def _change(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        """Run one statement in its own transaction; the rows it changed."""
+        self._writable()
+        try:
+            with self._connection() as con, con.transaction(), con.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.rowcount
+        except psycopg.Error as exc:
+            raise StoreError(f"store {self.where}: {exc}") from None
+
+    def _writable(self, what: str = "write") -> None:
+        if self._read_only:
+            raise StoreError(f"store {self.where} is open read-only: cannot {what}")
+
+    def schema_version(self) -> int:
+        """The newest migration applied (0 for an empty database)."""
+        rows = self._rows("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        if not rows or not rows[0][0]:
+            return 0
+        rows = self._rows("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        return int(rows[0][0])
+
+    def _migrate(self) -> None:
+        latest = MIGRATIONS[-1][0]
+        current = self.schema_version()
+        if current > latest:
+            raise StoreError(
+                f"store {self.where} has schema version {current}, newer than this mista "
+                f"knows ({latest}): upgrade mista to use it"
+            )
+        if current == latest:
+            return
+        if self._read_only:
+            raise StoreError(
+                f"store {self.where} has schema version {current}, older than {latest}: "
+                "migrate it first (mista store migrate --store URL)"
+            )
+        try:
+            with self._connection() as con, con.transaction(), con.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+                cur.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
+                    "name text NOT NULL, applied_at timestamptz NOT NULL)"
+                )
+                cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+                row = cur.fetchone()
+                applied = int(row[0]) if row else 0
+                for version, name, statements in MIGRATIONS:
+                    if version <= applied:
+                        continue  # another process migrated while we waited
+                    for statement in statements:
+                        cur.execute(statement)
+                    cur.execute(
+                        "INSERT INTO schema_migrations VALUES (%s, %s, now())", (version, name)
+                    )
+        except psycopg.Error as exc:
+            raise StoreError(f"store {self.where}: migrating the schema failed: {exc}") from None
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def write(self, batch: IngestBatch) -> WriteResult:
+        """Store one batch in one transaction (committed before returning), idempotently."""
+        self._writable("write batches")
+        try:
+            with self._connection() as con:
+                return self._writer.write(con, batch)
+        except psycopg.Error as exc:
+            raise StoreError(f"store {self.where}: writing a batch failed: {exc}") from None
+
+    # -- reading -------------------------------------------------------------------------
+
+    def vessels(self, *, viewer: User) -> pa.Table:
+        """Per vessel, the newest position and identity among the labels ``viewer`` may see."""
+        with self._connection() as con:
+            return self._reader.vessels(con, viewer)
+
+    def track(
+        self,
+        mmsi: int,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        viewer: User,
+    ) -> pa.Table:
+        """One vessel's positions ``viewer`` may see, in time order."""
+        with self._connection() as con:
+            return self._reader.track(con, mmsi, since, until, viewer)
+
+    def positions(
+        self,
+        bbox: BBox,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        viewer: User,
+    ) -> pa.Table:
+        """Every position inside ``bbox`` that ``viewer`` may see, in time order."""
+        with self._connection() as con:
+            return self._reader.positions(con, bbox, since, until, viewer)
+
+    def rejected(self, limit: int | None = None, *, viewer: User) -> pa.Table:
+        """The quarantine rows whose source's label ``viewer`` may see."""
+        with self._connection() as con:
+            return self._reader.rejected(con, limit, viewer)
+
+    def report_feed(self, after_seq: int, limit: int) -> pa.Table:
+        """Reports after ``after_seq`` in seq order, at most ``limit``, EVERY label (for
+        workers, never for a user)."""
+        with self._connection() as con:
+            return self._reader.report_feed(con, after_seq, limit)
+
+    def labels(self) -> dict[int, Label]:
+        """Every stored label by its number."""
+        with self._connection() as con:
+            return self._reader.labels(con)
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables (the embedded store's keys; the fused picture's
+        tables, not on PostgreSQL yet, count 0)."""
+        sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in _COUNTED)
+        found = {str(name): int(value) for name, value in self._rows(sql)}
+        return found | dict.fromkeys(_NOT_YET_COUNTED, 0)
+
+    def rejected_by_reason(self) -> dict[str, int]:
+        rows = self._rows("SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC")
+        return {str(reason): int(count) for reason, count in rows}
+
+    # -- users and tokens ----------------------------------------------------------------
+
+    def add_user(self, user: User) -> None:
+        """Add a user; an InputError if one of that name exists (remove it first)."""
+        self._writable("add users")
+        try:
+            self._change(
+                "INSERT INTO users VALUES (%s, %s, %s, %s, now())",
+                (
+                    user.name,
+                    user.nation,
+                    user.clearance.name,
+                    sorted(role.value for role in user.roles),
+                ),
+            )
+        except StoreError as exc:
+            if "users_pkey" in str(exc):
+                raise InputError(
+                    f"user {user.name} already exists in {self.where} (remove it first: "
+                    f"mista users remove {user.name})"
+                ) from None
+            raise
+
+    def remove_user(self, name: str) -> bool:
+        """Remove a user and their tokens; False when there was none of that name."""
+        self._writable("remove users")
+        try:
+            with self._connection() as con, con.transaction(), con.cursor() as cur:
+                cur.execute("DELETE FROM api_tokens WHERE user_name = %s", (name,))
+                cur.execute("DELETE FROM users WHERE name = %s", (name,))
+                return cur.rowcount > 0
+        except psycopg.Error as exc:
+            raise StoreError(f"store {self.where}: {exc}") from None
+
+    def users(self) -> list[User]:
+        """Every user, by name."""
+        rows = self._rows("SELECT name, nation, clearance, roles FROM users ORDER BY name")
+        return [self._user(row) for row in rows]
+
+    def user(self, name: str) -> User | None:
+        """The user of that name, if there is one."""
+        rows = self._rows(
+            "SELECT name, nation, clearance, roles FROM users WHERE name = %s", (name,)
+        )
+        return self._user(rows[0]) if rows else None
+
+    def _user(self, row: tuple[Any, ...]) -> User:
+        name, nation, clearance, roles = row
+        try:
+            return User(
+                name=name,
+                nation=nation,
+                clearance=Level[clearance],
+                roles=frozenset(Role(role) for role in roles),
+            )
+        except (KeyError, ValueError, InputError) as exc:
+            raise StoreError(
+                f"store {self.where}: user {name!r} is stored wrongly ({exc}): remove and "
+                "add it again"
+            ) from None
+
+    def add_token(
+        self, name: str, token_hash: str, *, created_at: datetime, expires_at: datetime | None
+    ) -> None:
+        """Keep an API token's SHA-256 (hex) for user ``name``; InputError if no such user."""
+        self._writable("issue tokens")
+        if self.user(name) is None:
+            raise InputError(
+                f"no user {name!r} in {self.where} (add one first: mista users add {name} ...)"
+            )
+        self._change(
+            "INSERT INTO api_tokens VALUES (%s, %s, %s, %s)",
+            (token_hash, name, created_at, expires_at),
+        )
+
+    def user_for_token(self, token_hash: str, *, now: datetime) -> User | None:
+        """The user a token (by its SHA-256 hex) belongs to, unless unknown or expired."""
+        rows = self._rows(
+            "SELECT u.name, u.nation, u.clearance, u.roles FROM api_tokens t "
+            "JOIN users u ON u.name = t.user_name WHERE t.token_hash = %s "
+            "AND (t.expires_at IS NULL OR t.expires_at > %s)",
+            (token_hash, now),
+        )
+        return self._user(rows[0]) if rows else None
+
+    def revoke_tokens(self, name: str) -> int:
+        """Forget every token of user ``name``; how many there were."""
+        self._writable("revoke tokens")
+        return self._change("DELETE FROM api_tokens WHERE user_name = %s", (name,))
+
+    # -- not yet on PostgreSQL -----------------------------------------------------------
+
+    def fusion_cursor(self) -> int:
+        _not_yet("the fused picture (fusion cursor)")
+
+    def write_fusion(
+        self,
+        *,
+        cursor: int,
+        tracks: Sequence[Track],
+        points: pa.Table,
+        alerts: Sequence[Alert],
+    ) -> None:
+        _not_yet("the fused picture (write_fusion)")
+
+    def write_alerts(self, alerts: Sequence[Alert]) -> int:
+        _not_yet("the fused picture (alerts)")
+
+    def alerts(
+        self,
+        *,
+        viewer: User,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        include_withdrawn: bool = False,
+        limit: int | None = None,
+    ) -> pa.Table:
+        _not_yet("the fused picture (alerts)")
+
+    def tracks(self, *, viewer: User, kind: str | None = None) -> pa.Table:
+        _not_yet("the fused picture (tracks)")
+
+    def alert_changes_after(self, seq: int, limit: int) -> list[tuple[int, Alert]]:
+        _not_yet("the fused picture (alert changes)")
+
+    def add_watchlist(
+        self,
+        watchlist_id: str,
+        *,
+        owner: str,
+        name: str,
+        mmsis: Sequence[int],
+        webhook: str | None,
+        now: datetime,
+    ) -> None:
+        _not_yet("watch lists")
+
+    def update_watchlist(
+        self,
+        watchlist_id: str,
+        *,
+        owner: str,
+        name: str,
+        mmsis: Sequence[int],
+        webhook: str | None,
+        now: datetime,
+    ) -> bool:
+        _not_yet("watch lists")
+
+    def remove_watchlist(self, watchlist_id: str, *, owner: str) -> bool:
+        _not_yet("watch lists")
+
+    def watchlists(self, *, owner: str | None = None, watchlist_id: str | None = None) -> pa.Table:
+        _not_yet("watch lists")
+
+    def webhook_delivered(self, watchlist_id: str, alert_id: str, revision: int) -> bool:
+        _not_yet("webhook deliveries")
+
+    def record_webhook_attempt(
+        self,
+        watchlist_id: str,
+        alert_id: str,
+        revision: int,
+        *,
+        delivered_at: datetime | None,
+        error: str | None,
+    ) -> int:
+        _not_yet("webhook deliveries")
+
+    def webhook_deliveries(self, watchlist_id: str | None = None) -> pa.Table:
+        _not_yet("webhook deliveries")
+
+    def feed_ends(self) -> tuple[int, int]:
+        _not_yet("live feeds (feed_ends)")
+
+    def alert_revisions(self, alert_seqs: Sequence[int]) -> dict[int, int]:
+        _not_yet("live feeds (alert revisions)")
+
+    def positions_page(
+        self,
+        bbox: BBox,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        viewer: User,
+        limit: int,
+    ) -> pa.Table:
+        _not_yet("the API's paged positions")
+
+    def releases(self, partner: str | None = None, *, limit: int) -> pa.Table:
+        _not_yet("the partner exchange (share outbox)")
+
+    def partners_released_to(self) -> list[str]:
+        _not_yet("the partner exchange (share outbox)")
+
+    def released_vessels(self, partner: str) -> pa.Table:
+        _not_yet("the partner exchange (released vessels)")

@@ -1,0 +1,305 @@
+"""The PostgreSQL store's queries, answering with the Arrow schemas the embedded store
+answers with (column for column, type for type), filtered by DESIGN.md rule 1 in SQL
+exactly as ``DuckDBStore._visible`` states it: a row's label level is at most the viewer's
+clearance and the viewer's nation is in its releasability.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+
+from mista.errors import StoreError
+from mista.labels import Label, Level
+from mista.model import DEDUPE_WINDOW_S, User
+
+from . import BBox
+from .embedded_fusion import FEED_SCHEMA
+
+__all__ = [
+    "POSITION_SCHEMA",
+    "REJECTED_SCHEMA",
+    "VESSEL_SCHEMA",
+    "Reader",
+]
+
+_UTC_US = pa.timestamp("us", tz="UTC")
+POSITION_SCHEMA = pa.schema(
+    [
+        ("observed_at", _UTC_US),
+        ("mmsi", pa.int32()),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("speed_kn", pa.float64()),
+        ("course_deg", pa.float64()),
+        ("heading_deg", pa.float64()),
+        ("nav_status", pa.int16()),
+        ("msg_type", pa.int16()),
+        ("source_kind", pa.string()),
+        ("originator", pa.string()),
+        ("label", pa.string()),
+        ("report_id", pa.string()),
+    ]
+)
+VESSEL_SCHEMA = pa.schema(
+    [
+        ("mmsi", pa.int32()),
+        ("name", pa.string()),
+        ("callsign", pa.string()),
+        ("imo", pa.int32()),
+        ("ship_type", pa.int16()),
+        ("destination", pa.string()),
+        ("observed_at", _UTC_US),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("speed_kn", pa.float64()),
+        ("course_deg", pa.float64()),
+        ("heading_deg", pa.float64()),
+        ("nav_status", pa.int16()),
+        ("msg_type", pa.int16()),
+        ("label", pa.string()),
+        ("report_id", pa.string()),
+    ]
+)
+REJECTED_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("line_no", pa.int64()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("raw", pa.string()),
+        ("quarantined_at", _UTC_US),
+        ("label", pa.string()),
+    ]
+)
+
+
+def hex_id(hi: str, lo: str) -> str:
+    """SQL of a report id as DuckDB prints it: 32 hex digits of the two 64-bit halves
+    (``to_hex`` of a negative bigint gives its two's complement, the unsigned bits)."""
+    return f"lpad(to_hex({hi}), 16, '0') || lpad(to_hex({lo}), 16, '0')"
+
+
+_POSITION_COLUMNS = (
+    "r.observed_at, r.mmsi, r.lat, r.lon, r.speed_kn, r.course_deg, r.heading_deg, "
+    "r.nav_status, r.msg_type, r.source_kind, r.originator, l.marking AS label, "
+    f"{hex_id('r.id_hi', 'r.id_lo')} AS report_id"
+)
+
+
+def visible(viewer: User) -> tuple[str, dict[str, Any]]:
+    """SQL (over labels ``l``) of DESIGN.md rule 1 for ``viewer``, as ``labels.may_see``
+    states it and the embedded store's filter does."""
+    if not isinstance(viewer, User):
+        raise StoreError(f"queries need a viewer (a mista.model.User), got {viewer!r}")
+    return (
+        "l.level <= %(clearance)s AND %(nation)s = ANY(l.releasable_to)",
+        {"clearance": int(viewer.clearance), "nation": viewer.nation},
+    )
+
+
+def _window(since: datetime | None, until: datetime | None) -> tuple[str, dict[str, Any]]:
+    clauses, params = [], {}
+    for name, moment, op in (("since", since, ">="), ("until", until, "<")):
+        if moment is None:
+            continue
+        if moment.tzinfo is None:
+            raise StoreError(f"time {moment.isoformat()} has no timezone: give UTC times")
+        clauses.append(f"r.observed_at {op} %({name})s")
+        params[name] = moment
+    return "".join(f" AND {clause}" for clause in clauses), params
+
+
+def to_arrow(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
+    """Rows as an Arrow table of ``schema`` (one array per column)."""
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    return pa.Table.from_arrays(
+        [pa.array(column, field.type) for column, field in zip(columns, schema, strict=True)],
+        schema=schema,
+    )
+
+
+class Reader:
+    """The queries, each on a connection the store lends."""
+
+    def __init__(self, where: str) -> None:
+        self._where = where  # the store's redacted address, for messages
+
+    def query(
+        self, con: psycopg.Connection[Any], sql: str, params: dict[str, Any], schema: pa.Schema
+    ) -> pa.Table:
+        try:
+            with con.cursor() as cur:
+                cur.execute(sql, params)
+                return to_arrow(cur.fetchall(), schema)
+        except psycopg.Error as exc:
+            raise StoreError(f"store {self._where}: query failed: {exc}") from None
+
+    def track(
+        self,
+        con: psycopg.Connection[Any],
+        mmsi: int,
+        since: datetime | None,
+        until: datetime | None,
+        viewer: User,
+    ) -> pa.Table:
+        rule, params = visible(viewer)
+        window, times = _window(since, until)
+        return self.query(
+            con,
+            f"""
+            SELECT {_POSITION_COLUMNS}
+            FROM reports r JOIN labels l ON l.label_no = r.label_no
+            WHERE r.mmsi = %(mmsi)s AND r.lat IS NOT NULL{window} AND {rule}
+            ORDER BY r.observed_at NULLS FIRST, r.seq
+            """,
+            {"mmsi": mmsi, **times, **params},
+            POSITION_SCHEMA,
+        )
+
+    def positions(
+        self,
+        con: psycopg.Connection[Any],
+        bbox: BBox,
+        since: datetime | None,
+        until: datetime | None,
+        viewer: User,
+    ) -> pa.Table:
+        rule, params = visible(viewer)
+        window, times = _window(since, until)
+        envelope = "ST_MakeEnvelope(%(w{0})s, %(south)s, %(e{0})s, %(north)s, 4326)"
+        if bbox.west_deg <= bbox.east_deg:
+            lon = "r.lon BETWEEN %(west)s AND %(east)s"
+            boxes = f"r.geom && {envelope.format('')}"
+            extra = {"w": bbox.west_deg, "e": bbox.east_deg}
+        else:  # crosses the antimeridian: two boxes
+            lon = "(r.lon >= %(west)s OR r.lon <= %(east)s)"
+            boxes = f"(r.geom && {envelope.format('1')} OR r.geom && {envelope.format('2')})"
+            extra = {"w1": bbox.west_deg, "e1": 180.0, "w2": -180.0, "e2": bbox.east_deg}
+        # The GiST index finds candidates by the envelope; the plain comparisons keep the
+        # answer exactly the embedded store's (inclusive bounds).
+        return self.query(
+            con,
+            f"""
+            SELECT {_POSITION_COLUMNS}
+            FROM reports r JOIN labels l ON l.label_no = r.label_no
+            WHERE {boxes} AND r.lat BETWEEN %(south)s AND %(north)s AND {lon}{window}
+              AND {rule}
+            ORDER BY r.observed_at NULLS FIRST, r.seq
+            """,
+            {
+                "west": bbox.west_deg,
+                "south": bbox.south_deg,
+                "east": bbox.east_deg,
+                "north": bbox.north_deg,
+                **extra,
+                **times,
+                **params,
+            },
+            POSITION_SCHEMA,
+        )
+
+    def vessels(self, con: psycopg.Connection[Any], viewer: User) -> pa.Table:
+        """Per MMSI, the newest visible position (timed beats untimed, then later time,
+        then later arrival) and each identity field from the newest visible row with it."""
+        rule, params = visible(viewer)
+        newest = ", ".join(
+            f"(array_agg({name} ORDER BY updated_at DESC NULLS LAST, seq DESC) "
+            f"FILTER (WHERE {name} IS NOT NULL))[1] AS {name}"
+            for name in ("name", "callsign", "imo", "ship_type", "destination")
+        )
+        return self.query(
+            con,
+            f"""
+            WITH seen AS (
+                SELECT l.label_no FROM labels l WHERE {rule}
+            ), p AS (
+                SELECT DISTINCT ON (mmsi) * FROM vessel_latest
+                WHERE label_no IN (SELECT label_no FROM seen)
+                ORDER BY mmsi, observed_at DESC NULLS LAST, seq DESC
+            ), v AS (
+                SELECT mmsi, {newest} FROM vessels
+                WHERE label_no IN (SELECT label_no FROM seen)
+                GROUP BY mmsi
+            )
+            SELECT coalesce(p.mmsi, v.mmsi) AS mmsi, v.name, v.callsign, v.imo, v.ship_type,
+                   v.destination, p.observed_at, p.lat, p.lon, p.speed_kn, p.course_deg,
+                   p.heading_deg, p.nav_status, p.msg_type, l.marking AS label,
+                   {hex_id("p.id_hi", "p.id_lo")} AS report_id
+            FROM p FULL OUTER JOIN v ON v.mmsi = p.mmsi
+            LEFT JOIN labels l ON l.label_no = p.label_no
+            ORDER BY 1
+            """,
+            params,
+            VESSEL_SCHEMA,
+        )
+
+    def rejected(self, con: psycopg.Connection[Any], limit: int | None, viewer: User) -> pa.Table:
+        rule, params = visible(viewer)
+        limit_sql = "" if limit is None else " LIMIT %(limit)s"
+        return self.query(
+            con,
+            "SELECT q.source, q.line_no, q.reason, q.detail, q.raw, q.quarantined_at, "
+            "l.marking AS label "
+            f"FROM quarantine q JOIN labels l ON l.label_no = q.label_no WHERE {rule} "
+            f"ORDER BY q.source, q.line_no NULLS FIRST, q.reason{limit_sql}",
+            params if limit is None else {"limit": limit, **params},
+            REJECTED_SCHEMA,
+        )
+
+    def report_feed(self, con: psycopg.Connection[Any], after_seq: int, limit: int) -> pa.Table:
+        """Reports after ``after_seq`` in seq order, every label, with the first receiver
+        among the receptions of the chunk's time window (as the embedded store picks it)."""
+        if limit <= 0:
+            return FEED_SCHEMA.empty_table()
+        fields = FEED_SCHEMA.names[3:-1]
+        return self.query(
+            con,
+            f"""
+            WITH r AS (
+                SELECT seq, id_hi, id_lo, label_no, {", ".join(fields)} FROM reports
+                WHERE seq > %(after)s ORDER BY seq LIMIT %(limit)s
+            ), b AS (
+                SELECT min(observed_at) AS lo,
+                       max(observed_at) + interval '{DEDUPE_WINDOW_S} seconds' AS hi,
+                       count(*) > count(observed_at) AS untimed
+                FROM r
+            ), c AS (
+                SELECT DISTINCT ON (e.id_hi, e.id_lo) e.id_hi, e.id_lo, e.receiver
+                FROM receptions e JOIN r ON r.id_hi = e.id_hi AND r.id_lo = e.id_lo, b
+                WHERE e.receiver IS NOT NULL
+                  AND (e.received_at BETWEEN b.lo AND b.hi
+                       OR (b.untimed AND e.received_at IS NULL))
+                ORDER BY e.id_hi, e.id_lo,
+                         coalesce(e.received_at, timestamptz '1970-01-01 00:00:00+00')
+            )
+            SELECT r.seq, {hex_id("r.id_hi", "r.id_lo")}, r.label_no,
+                   {", ".join(f"r.{name}" for name in fields)}, c.receiver
+            FROM r LEFT JOIN c ON c.id_hi = r.id_hi AND c.id_lo = r.id_lo
+            ORDER BY r.seq
+            """,
+            {"after": after_seq, "limit": limit},
+            FEED_SCHEMA,
+        )
+
+    def labels(self, con: psycopg.Connection[Any]) -> dict[int, Label]:
+        """Every stored label by number (placeholders naming no nation left out)."""
+        with con.cursor() as cur:
+            cur.execute(
+                "SELECT label_no, level, originator, releasable_to, categories, orcon FROM labels"
+            )
+            rows = cur.fetchall()
+        return {
+            int(number): Label(
+                level=Level(level),
+                originator=originator,
+                releasable_to=frozenset(releasable),
+                categories=frozenset(categories),
+                orcon=bool(orcon),
+            )
+            for number, level, originator, releasable, categories, orcon in rows
+            if originator
+        }

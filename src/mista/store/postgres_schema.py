@@ -1,0 +1,201 @@
+"""The PostgreSQL store's schema as versioned migrations (PostgreSQL 15 + PostGIS 3 SQL).
+
+The tables hold what the embedded store's do (``embedded_schema`` describes them), with
+these differences:
+
+- Report ids and content hashes are 64-bit halves stored as ``bigint`` (PostgreSQL has no
+  unsigned integers): the same 64 bits, read as signed. Queries give ids back as the same
+  hex text as DuckDB's.
+- ``reports`` is partitioned by UTC day of ``observed_at`` (``reports_YYYYMMDD``, created
+  by the write path in the batch's own transaction when a batch reaches a new day; reports
+  without a time go to ``reports_untimed``). Each partition has a BRIN index on
+  ``observed_at`` (reports arrive in time order), B-trees on ``seq`` (the feed, the
+  latest-state updates) and ``(mmsi, observed_at)`` (tracks), and a GiST index on
+  ``geom``, a PostGIS ``geometry(Point, 4326)`` generated from ``lon``/``lat`` (box
+  queries).
+- ``report_seq`` holds the last seq handed out, so a writer need not scan every partition
+  for ``max(seq)``; writers serialise on an advisory lock (``postgres.WRITE_LOCK``) so seq
+  order is commit order, which the report feed relies on.
+
+Each migration runs once, in order, in one transaction, and is recorded in
+``schema_migrations``. Never edit a released migration: add the next one. The numbering is
+this backend's own (the embedded store's migrations are DuckDB SQL).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+__all__ = ["MIGRATIONS", "partition_ddl"]
+
+_CORE = (
+    """
+    CREATE TABLE labels (
+        label_no integer PRIMARY KEY,
+        id text NOT NULL UNIQUE,
+        level smallint NOT NULL,
+        level_name text NOT NULL,
+        originator text NOT NULL,
+        releasable_to text[] NOT NULL,
+        categories text[] NOT NULL,
+        orcon boolean NOT NULL,
+        marking text NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE sources (
+        source_no integer PRIMARY KEY,
+        name text NOT NULL UNIQUE
+    )
+    """,
+    """
+    CREATE TABLE reports (
+        seq bigint NOT NULL,
+        id_hi bigint NOT NULL,
+        id_lo bigint NOT NULL,
+        content_hash bigint NOT NULL,
+        originator text NOT NULL,
+        source_kind text NOT NULL,
+        label_no integer NOT NULL,
+        observed_at timestamptz,
+        msg_type smallint,
+        mmsi integer,
+        lat double precision,
+        lon double precision,
+        speed_kn double precision,
+        course_deg double precision,
+        heading_deg double precision,
+        nav_status smallint,
+        imo integer,
+        name text,
+        callsign text,
+        ship_type smallint,
+        destination text,
+        draught_m double precision,
+        to_bow_m smallint,
+        to_stern_m smallint,
+        to_port_m smallint,
+        to_starboard_m smallint,
+        geom geometry(Point, 4326) GENERATED ALWAYS AS (
+            CASE WHEN lat IS NOT NULL AND lon IS NOT NULL
+                 THEN ST_SetSRID(ST_MakePoint(lon, lat), 4326) END
+        ) STORED
+    ) PARTITION BY RANGE (observed_at)
+    """,
+    # Untimed reports only: the check lets a new day's partition be attached without
+    # scanning this one.
+    """
+    CREATE TABLE reports_untimed PARTITION OF reports
+        (CONSTRAINT reports_untimed_only CHECK (observed_at IS NULL)) DEFAULT
+    """,
+    "CREATE INDEX reports_time ON reports USING brin (observed_at)",
+    "CREATE INDEX reports_seq ON reports (seq)",
+    "CREATE INDEX reports_vessel ON reports (mmsi, observed_at)",
+    "CREATE INDEX reports_geom ON reports USING gist (geom)",
+    """
+    CREATE TABLE report_seq (
+        one boolean PRIMARY KEY CHECK (one),
+        last bigint NOT NULL CHECK (last >= 0)
+    )
+    """,
+    "INSERT INTO report_seq VALUES (true, 0)",
+    """
+    CREATE TABLE receptions (
+        id_hi bigint NOT NULL,
+        id_lo bigint NOT NULL,
+        received_at timestamptz,
+        receiver text,
+        source_no integer NOT NULL,
+        line_no bigint,
+        raw text NOT NULL
+    )
+    """,
+    "CREATE INDEX receptions_time ON receptions USING brin (received_at)",
+    "CREATE INDEX receptions_id ON receptions (id_hi, id_lo)",
+    """
+    CREATE TABLE vessel_latest (
+        mmsi integer NOT NULL,
+        id_hi bigint NOT NULL,
+        id_lo bigint NOT NULL,
+        seq bigint NOT NULL,
+        observed_at timestamptz,
+        msg_type smallint,
+        lat double precision NOT NULL,
+        lon double precision NOT NULL,
+        speed_kn double precision,
+        course_deg double precision,
+        heading_deg double precision,
+        nav_status smallint,
+        label_no integer NOT NULL,
+        PRIMARY KEY (mmsi, label_no)
+    )
+    """,
+    """
+    CREATE TABLE vessels (
+        mmsi integer NOT NULL,
+        label_no integer NOT NULL,
+        updated_at timestamptz,
+        seq bigint NOT NULL,
+        imo integer,
+        name text,
+        callsign text,
+        ship_type smallint,
+        destination text,
+        draught_m double precision,
+        to_bow_m smallint,
+        to_stern_m smallint,
+        to_port_m smallint,
+        to_starboard_m smallint,
+        PRIMARY KEY (mmsi, label_no)
+    )
+    """,
+    """
+    CREATE TABLE quarantine (
+        source text NOT NULL,
+        line_no bigint,
+        reason text NOT NULL,
+        detail text NOT NULL,
+        raw text NOT NULL,
+        quarantined_at timestamptz NOT NULL,
+        label_no integer NOT NULL
+    )
+    """,
+    "CREATE INDEX quarantine_line ON quarantine (source, line_no)",
+    """
+    CREATE TABLE users (
+        name text PRIMARY KEY,
+        nation text NOT NULL,
+        clearance text NOT NULL,
+        roles text[] NOT NULL,
+        created_at timestamptz NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE api_tokens (
+        token_hash text PRIMARY KEY,
+        user_name text NOT NULL,
+        created_at timestamptz NOT NULL,
+        expires_at timestamptz
+    )
+    """,
+)
+
+#: (version, name, statements), in order.
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (
+        1,
+        "reports partitioned by day with PostGIS positions, receptions, labels, sources, "
+        "latest state, quarantine, users, API tokens",
+        _CORE,
+    ),
+)
+
+
+def partition_ddl(day: date) -> str:
+    """The statement creating the partition of reports for UTC day ``day``; a no-op when it
+    exists."""
+    after = day + timedelta(days=1)
+    return (
+        f"CREATE TABLE IF NOT EXISTS reports_{day:%Y%m%d} PARTITION OF reports FOR VALUES "
+        f"FROM ('{day:%Y-%m-%d} 00:00:00+00') TO ('{after:%Y-%m-%d} 00:00:00+00')"
+    )
