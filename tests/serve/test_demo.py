@@ -88,7 +88,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[Demo, int]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MISTA_")}
     command = [
         sys.executable, "-m", "mista", "demo", "--base-port", str(base),
-        "--dir", str(tmp_path / "nodes"), "--vessels", "120", "--hours", "2",
+        "--dir", str(tmp_path / "nodes"), "--vessels", "60", "--hours", "1",
     ]  # fmt: skip
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env)
@@ -157,7 +157,7 @@ def test_demo_starts_four_nodes_answers_on_each_and_stops_on_ctrl_c(
     for user in USERS:
         assert logins[user.name][0] == api_port[user.at]
 
-    with httpx.Client(timeout=10.0, trust_env=False) as client:
+    with httpx.Client(timeout=30.0, trust_env=False) as client:
         for nation in NATIONS:
             api = f"http://127.0.0.1:{api_port[nation]}"
             assert _get(client, f"{api}/health").status_code == 200
@@ -177,8 +177,8 @@ def test_demo_starts_four_nodes_answers_on_each_and_stops_on_ctrl_c(
             ]
             return found
 
-        _wait(lambda: len(vessels(watch)) > 0, 30, "IND to hold vessels", running)
-        _wait(lambda: len(vessels(liaison)) > 0, 30, "the liaison to see vessels", running)
+        _wait(lambda: len(vessels(watch)) > 0, 60, "IND to hold vessels", running)
+        _wait(lambda: len(vessels(liaison)) > 0, 60, "the liaison to see vessels", running)
         seen_by_liaison = vessels(liaison)
         # A vessel known only by its static data has no position and (so far) no label.
         placed = [row for row in seen_by_liaison if row["lat"] is not None]
