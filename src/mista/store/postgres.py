@@ -15,7 +15,7 @@ deliveries, and the API's extra reads.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from types import TracebackType
 from typing import Any, NoReturn, Self
@@ -184,6 +184,11 @@ class PostgresStore:
                     )
         except psycopg.Error as exc:
             raise StoreError(f"store {self.where}: migrating the schema failed: {exc}") from None
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Reads may always run beside other threads' reads and writes here: each call
+        takes its own pooled connection and sees the store as last committed."""
+        return nullcontext()
 
     def close(self) -> None:
         self._pool.close()

@@ -1,0 +1,436 @@
+"""The store's core behaviour on EVERY backend (DuckDB file, PostgreSQL + PostGIS), through
+one parametrised fixture: idempotent writes, dedupe, latest state, queries by time and box
+(across the antimeridian too), quarantine, users and tokens, the report feed; the property
+tests holding each backend's SQL visibility filter to ``mista.labels.may_see``; and, on the
+same input, the same answers with the same Arrow schemas from both backends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mista.errors import InputError, StoreError
+from mista.ingest.batch import IngestBatch
+from mista.ingest.nmea import nmea_batches
+from mista.ingest.rows import SourceContext
+from mista.labels import Label, Level
+from mista.model import Role, SourceKind, User
+from mista.store import BBox
+from mista.store.postgres import PostgresStore
+from mista.store.postgres_schema import MIGRATIONS
+from tests.ingest.nmea_lines import position, sentences, tagged
+from tests.store.conftest import AnyStore, Backend
+from tests.store.pg_server import PgServer
+from tests.store.test_embedded import OPERATOR, T0, ais, csv
+from tests.store.test_visibility import Row, batch_of, lons, readers_by_number, scenes
+from tests.strategies import numbered_labels
+
+WORLD = BBox(-180.0, -90.0, 180.0, 90.0)
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def test_writing_the_same_batch_twice_stores_nothing_new(any_store: AnyStore) -> None:
+    lines = [tagged(position(366053209 + i, 37.8, -122.4), epoch_s=T0 + i) for i in range(5)]
+    lines.append("!AIVDM,1,1,,A,garbage,0*00")
+    batch = ais(lines)
+    first = any_store.write(batch)
+    assert (first.reports, first.receptions, first.rejected) == (5, 5, 1)
+    counts = any_store.counts()
+    again = any_store.write(batch)
+    assert (again.reports, again.receptions, again.rejected) == (0, 0, 0)
+    assert any_store.counts() == counts
+
+
+def test_one_transmission_heard_by_several_receivers_is_one_report(any_store: AnyStore) -> None:
+    sentence = position(366053209, 37.8, -122.4)
+    heard = [
+        tagged(sentence, epoch_s=T0 + 1, receiver="rx-north"),
+        tagged(sentence, epoch_s=T0 + 4, receiver="rx-south"),
+    ]
+    result = any_store.write(ais(heard[:1]))
+    assert (result.reports, result.receptions) == (1, 1)
+    result = any_store.write(ais(heard))
+    assert (result.reports, result.receptions) == (0, 1)
+    assert any_store.counts()["reports"] == 1
+    assert any_store.counts()["receptions"] == 2
+    later = tagged(sentence, epoch_s=T0 + 600, receiver="rx-north")
+    assert any_store.write(ais([later])).reports == 1
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_a_transmission_heard_across_a_bucket_boundary_is_one_report(
+    any_store: AnyStore, together: bool
+) -> None:
+    boundary = (T0 // 60 + 1) * 60
+    sentence = position(366053209, 37.8, -122.4)
+    heard = [
+        tagged(sentence, epoch_s=boundary - 2, receiver="rx-north"),
+        tagged(sentence, epoch_s=boundary + 2, receiver="rx-south"),
+    ]
+    batches = [heard] if together else [heard[:1], heard[1:]]
+    for lines in [*batches, *batches]:  # and again: still nothing new
+        any_store.write(ais(lines))
+    assert any_store.counts()["reports"] == 1
+    assert any_store.counts()["receptions"] == 2
+    (row,) = any_store.track(366053209, viewer=OPERATOR).to_pylist()
+    assert row["observed_at"] == datetime.fromtimestamp(boundary - 2, UTC)
+    feed = any_store.report_feed(0, 10)
+    assert feed.column("receiver").to_pylist() == ["rx-north"]
+    any_store.write(ais([tagged(sentence, epoch_s=boundary + 70, receiver="rx-north")]))
+    assert any_store.counts()["reports"] == 2
+
+
+def test_latest_state_keeps_the_newest_position_whatever_the_arrival_order(
+    any_store: AnyStore,
+) -> None:
+    any_store.write(ais([tagged(position(366053209, 10.0, 20.0), epoch_s=T0 + 100)]))
+    any_store.write(ais([tagged(position(366053209, 11.0, 21.0), epoch_s=T0 + 50)]))
+    any_store.write(ais([position(366053209, 12.0, 22.0)]))  # untimed: never beats a timed one
+    (row,) = any_store.vessels(viewer=OPERATOR).to_pylist()
+    assert (row["mmsi"], row["lat"], row["lon"]) == (366053209, 10.0, 20.0)
+    assert row["observed_at"] == datetime.fromtimestamp(T0 + 100, UTC)
+    any_store.write(ais([tagged(position(366053209, 13.0, 23.0), epoch_s=T0 + 200)]))
+    assert any_store.vessels(viewer=OPERATOR).column("lat").to_pylist() == [13.0]
+    # The untimed report is stored (first in time order), and found again by the feed.
+    assert any_store.track(366053209, viewer=OPERATOR).column("lat").to_pylist()[0] == 12.0
+    assert any_store.report_feed(0, 10).num_rows == 4
+
+
+def test_identity_merges_class_b_parts_and_voyage_data(any_store: AnyStore) -> None:
+    part_a = sentences({"type": 24, "partno": 0, "mmsi": 338000001, "shipname": "CLASS B"})
+    part_b = sentences(
+        {"type": 24, "partno": 1, "mmsi": 338000001, "callsign": "KB1", "ship_type": 37}
+    )
+    any_store.write(ais([tagged(part_a[0], epoch_s=T0)]))
+    any_store.write(ais([tagged(part_b[0], epoch_s=T0 + 1)]))
+    (row,) = any_store.vessels(viewer=OPERATOR).to_pylist()
+    assert (row["name"], row["callsign"], row["ship_type"]) == ("CLASS B", "KB1", 37)
+    assert row["lat"] is None and row["report_id"] is None  # identity known, no position
+
+
+def test_track_and_positions_filter_by_time_and_box(any_store: AnyStore) -> None:
+    any_store.write(
+        csv(
+            [
+                "366000001,2020-06-30T00:00:00Z,40.5,-74.0",
+                "366000001,2020-06-30T00:30:00Z,40.6,-74.1",
+                "366000001,2020-06-30T02:00:00Z,40.7,-74.2",
+                "366000001,2020-07-01T02:00:00Z,40.8,-74.3",  # the next day's partition
+                "366000002,2020-06-30T00:10:00Z,10.0,179.5",
+                "366000002,2020-06-30T00:20:00Z,10.0,-179.5",
+                "366000002,2020-06-30T00:25:00Z,10.0,0.0",
+                "366000003,2020-06-30T00:25:00Z,11.0,180.0",  # on the box's edge: inside
+            ]
+        )
+    )
+    since = datetime(2020, 6, 30, tzinfo=UTC)
+    track = any_store.track(366000001, since, since + timedelta(hours=1), viewer=OPERATOR)
+    assert track.column("lat").to_pylist() == [40.5, 40.6]
+    assert any_store.track(366000001, viewer=OPERATOR).num_rows == 4
+    box = any_store.positions(
+        BBox(-74.15, 40.0, -73.9, 41.0), since, since + timedelta(hours=3), viewer=OPERATOR
+    )
+    assert box.column("lat").to_pylist() == [40.5, 40.6]
+    across = any_store.positions(BBox(179.0, 9.0, -179.0, 11.0), viewer=OPERATOR)
+    assert across.column("lon").to_pylist() == [179.5, -179.5, 180.0]
+    assert set(track.column("label").to_pylist()) == {"UNCLASSIFIED//REL TO IND"}
+    assert len(track.column("report_id")[0].as_py()) == 32
+    with pytest.raises(StoreError, match="timezone"):
+        any_store.track(366000001, datetime(2020, 6, 30), viewer=OPERATOR)
+
+
+def test_quarantine_keeps_every_bad_line_once_under_its_source_label(
+    any_store: AnyStore,
+) -> None:
+    restricted = Label(Level.RESTRICTED, "IND", frozenset({"USA"}))
+    bad = ais(["!AIVDM,1,1,,A,15M67F@P1aG?d`0E`Ah3Q2n1P000,0*00", "$GPGGA,bad"], restricted)
+    any_store.write(bad)
+    any_store.write(bad)
+    table = any_store.rejected(viewer=OPERATOR)
+    assert table.num_rows == bad.rejected.num_rows >= 1
+    assert table.column("reason").to_pylist()[0] == "checksum"
+    assert set(table.column("label").to_pylist()) == {"RESTRICTED//REL TO IND,USA"}
+    gbr = User("gbr", "GBR", Level.SECRET, frozenset())
+    assert any_store.rejected(viewer=gbr).num_rows == 0
+    assert any_store.rejected(1, viewer=OPERATOR).num_rows == 1
+
+
+def test_the_report_feed_pages_in_seq_order_through_every_label(any_store: AnyStore) -> None:
+    secret = Label(Level.SECRET, "IND")
+    any_store.write(
+        ais([tagged(position(366000001 + i, 1.0, 2.0), epoch_s=T0 + i) for i in range(5)])
+    )
+    any_store.write(
+        ais([tagged(position(366000101 + i, 3.0, 4.0), epoch_s=T0 + i) for i in range(4)], secret)
+    )
+    whole = any_store.report_feed(0, 100)
+    assert whole.num_rows == 9
+    seqs = whole.column("seq").to_pylist()
+    assert seqs == sorted(seqs)
+    pages = [any_store.report_feed(after, 4) for after in (0, seqs[3], seqs[7])]
+    assert pa.concat_tables(pages).equals(whole)
+    assert any_store.report_feed(seqs[-1], 10).num_rows == 0
+    assert any_store.report_feed(0, 0).num_rows == 0
+    numbers = any_store.labels()
+    assert {numbers[n] for n in whole.column("label_no").to_pylist()} == {
+        Label.default_for("IND"),
+        secret,
+    }
+
+
+# -- users and tokens -----------------------------------------------------------------------
+
+
+def test_users_are_kept_and_removed(backend: Backend) -> None:
+    where = backend.location()
+    ana = User("ana", "USA", Level.RESTRICTED, frozenset({Role.LIAISON, Role.ANALYST}))
+    with backend.open(where) as db:
+        assert db.users() == []
+        db.add_user(ana)
+        with pytest.raises(InputError, match="already exists"):
+            db.add_user(User("ana", "GBR", Level.SECRET, frozenset()))
+        db.add_user(User("bob", "GBR", Level.SECRET, frozenset()))
+    with backend.open(where, read_only=True) as db:
+        assert db.user("ana") == ana
+        assert db.user("carl") is None
+        assert [u.name for u in db.users()] == ["ana", "bob"]
+        with pytest.raises(StoreError, match="read-only"):
+            db.remove_user("ana")
+        with pytest.raises(StoreError, match="read-only"):
+            db.write(csv(["366000001,2020-06-30T00:00:00Z,40.5,-74.0"]))
+    with backend.open(where) as db:
+        assert db.remove_user("ana") is True
+        assert db.remove_user("ana") is False
+        assert [u.name for u in db.users()] == ["bob"]
+
+
+def test_tokens_find_their_user_until_expired_or_revoked(any_store: AnyStore) -> None:
+    now = datetime(2024, 3, 1, tzinfo=UTC)
+    bob = User("bob", "GBR", Level.SECRET, frozenset({Role.ANALYST}))
+    any_store.add_user(bob)
+    token = hashlib.sha256(b"token-1").hexdigest()
+    short = hashlib.sha256(b"token-2").hexdigest()
+    any_store.add_token("bob", token, created_at=now, expires_at=None)
+    any_store.add_token("bob", short, created_at=now, expires_at=now + timedelta(hours=1))
+    with pytest.raises(InputError, match="no user"):
+        any_store.add_token("carl", "00" * 32, created_at=now, expires_at=None)
+    assert any_store.user_for_token(token, now=now) == bob
+    assert any_store.user_for_token(short, now=now) == bob
+    assert any_store.user_for_token(short, now=now + timedelta(hours=2)) is None
+    assert any_store.user_for_token("ff" * 32, now=now) is None
+    assert any_store.revoke_tokens("bob") == 2
+    assert any_store.user_for_token(token, now=now) is None
+    any_store.add_token("bob", token, created_at=now, expires_at=None)
+    assert any_store.remove_user("bob") is True  # and its tokens with it
+    assert any_store.user_for_token(token, now=now) is None
+
+
+def test_a_query_without_a_user_is_refused(any_store: AnyStore) -> None:
+    with pytest.raises(StoreError, match="need a viewer"):
+        any_store.vessels(viewer="operator")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        any_store.positions(WORLD)  # type: ignore[call-arg]
+
+
+# -- the visibility rule, held to may_see ---------------------------------------------------
+
+
+def test_the_sql_filter_agrees_with_may_see_on_100000_pairs(backend: Backend) -> None:
+    pairs = examples = 0
+    db = backend.open()
+
+    @settings(max_examples=22, deadline=None, database=None)
+    @given(
+        st.lists(numbered_labels, min_size=400, max_size=440),
+        st.lists(readers_by_number, min_size=13, max_size=15),
+    )
+    def agree(drawn: list[Label], readers: list[User]) -> None:
+        nonlocal pairs, examples
+        west = -179.0 + examples
+        examples += 1
+        rows = [Row(label, 1 + i, 0, west + i / 2000, "") for i, label in enumerate(drawn)]
+        db.write(batch_of(rows, f"partners-{examples}.csv"))
+        band = BBox(west - 0.0001, -90.0, west + 0.5, 90.0)
+        for reader in readers:
+            seen = lons(db.positions(band, viewer=reader))
+            expected = {round(r.lon, 4) for r in rows if reader.may_see(r.label)}
+            assert seen == expected, reader
+            pairs += len(rows)
+
+    agree()
+    assert pairs >= 100_000
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(scenes())
+def test_no_query_shows_a_row_its_viewer_may_not_see_nor_hides_the_newest_they_may(
+    scene_store: AnyStore, scene: tuple[list[list[Row]], list[User]]
+) -> None:
+    db = scene_store
+    batches, readers = scene
+    written: list[Row] = []
+    bad: dict[str, Label] = {}
+    for batch in batches:
+        raw = f"garbage-{batch[0].mmsi // 1000}-{len(bad)}"
+        db.write(batch_of(batch, f"src-{raw}.csv", bad_line=raw))
+        written += batch
+        bad[raw] = batch[0].label
+    mine = {row.mmsi for row in written}
+    west = min(row.lon for row in written)
+    band = BBox(west - 0.0001, -90.0, west + 0.5, 90.0)
+    for reader in readers:
+        visible = [(r.t, seq, r) for seq, r in enumerate(written) if reader.may_see(r.label)]
+        assert lons(db.positions(band, viewer=reader)) == {round(r.lon, 4) for *_, r in visible}
+        shown = {r["raw"] for r in db.rejected(viewer=reader).to_pylist()} & set(bad)
+        assert shown == {raw for raw, label in bad.items() if reader.may_see(label)}
+        vessels = {v["mmsi"]: v for v in db.vessels(viewer=reader).to_pylist() if v["mmsi"] in mine}
+        assert set(vessels) == {r.mmsi for *_, r in visible}
+        for mmsi, vessel in vessels.items():
+            own = [item for item in visible if item[2].mmsi == mmsi]
+            track = db.track(mmsi, viewer=reader)
+            assert lons(track) == {round(r.lon, 4) for *_, r in own}
+            newest_t, _, newest = max(own, key=lambda item: item[:2])
+            assert round(vessel["lon"], 4) == round(newest.lon, 4)
+            assert vessel["report_id"] == track.column("report_id")[-1].as_py()
+            assert vessel["label"] == newest.label.to_marking()
+            tied = {r.name for t, _, r in own if t == newest_t}
+            assert vessel["name"] in tied
+            if len(tied) == 1:
+                assert vessel["name"] == newest.name
+
+
+@pytest.fixture(scope="module")
+def scene_store(module_backend: Backend) -> AnyStore:
+    """One store per backend for every example of the scene test."""
+    return module_backend.open()
+
+
+# -- the same answers from both backends ----------------------------------------------------
+
+#: Viewers of the parity test: everything, a partner, and nobody's nation.
+_VIEWERS = (
+    OPERATOR,
+    User("liaison.usa", "USA", Level.RESTRICTED, frozenset({Role.LIAISON})),
+    User("ana", "BRA", Level.SECRET, frozenset()),
+)
+_REAL_LOGS = (
+    ("ais/raw/amsa_risky_exact_earth_augmented_2.txt", Label.default_for("IND")),
+    ("ais/raw/dma_aislib_stream_example.txt", Label(Level.RESTRICTED, "IND", frozenset({"USA"}))),
+    ("ais/raw/gfw_ais_tools_mixed_types.nmea", Label(Level.SECRET, "IND")),
+)
+
+
+def _log_batches(path: Path, label: Label) -> list[IngestBatch]:
+    ctx = SourceContext(
+        source=path.name, originator="IND", label=label, kind=SourceKind.AIS_TERRESTRIAL
+    )
+    data = path.read_bytes()
+    chunks = [data[i : i + 65_536] for i in range(0, len(data), 65_536)]
+    return list(nmea_batches(chunks, ctx))
+
+
+def _answers(db: AnyStore) -> dict[str, pa.Table]:
+    answers: dict[str, pa.Table] = {"feed": db.report_feed(0, 1_000_000)}
+    mmsis = [m for m in db.vessels(viewer=OPERATOR).column("mmsi").to_pylist()[:25] if m]
+    for viewer in _VIEWERS:
+        key = viewer.name
+        answers[f"vessels/{key}"] = db.vessels(viewer=viewer)
+        answers[f"world/{key}"] = db.positions(WORLD, viewer=viewer)
+        answers[f"pacific/{key}"] = db.positions(BBox(100.0, -60.0, -100.0, 60.0), viewer=viewer)
+        answers[f"rejected/{key}"] = db.rejected(viewer=viewer).drop_columns(["quarantined_at"])
+        for mmsi in mmsis:
+            answers[f"track/{key}/{mmsi}"] = db.track(mmsi, viewer=viewer)
+    return answers
+
+
+def test_both_backends_give_the_same_answers_on_real_logs(
+    shared_data: Path, pg_server: PgServer, tmp_path: Path
+) -> None:
+    from mista.store.embedded import DuckDBStore
+    from tests.store.conftest import drop_database, new_database
+
+    url = new_database(pg_server)
+    try:
+        with DuckDBStore(tmp_path / "same.duckdb") as duck, PostgresStore(url) as pg:
+            for name, label in _REAL_LOGS:
+                for batch in _log_batches(shared_data / name, label):
+                    assert duck.write(batch) == pg.write(batch)
+            for name, label in _REAL_LOGS[:1]:  # again: nothing new on either
+                for batch in _log_batches(shared_data / name, label):
+                    assert duck.write(batch) == pg.write(batch)
+            assert duck.counts() == pg.counts()
+            assert duck.counts()["reports"] > 1000
+            assert duck.labels() == pg.labels()
+            expected, got = _answers(duck), _answers(pg)
+            assert expected.keys() == got.keys()
+            for key, table in expected.items():
+                assert got[key].schema == table.schema, key
+                assert got[key].equals(table), key
+            assert sum(t.num_rows for t in expected.values()) > 10_000
+    finally:
+        drop_database(pg_server, url)
+
+
+# -- PostgreSQL only: migrations, connections -----------------------------------------------
+
+
+def test_postgres_schema_is_versioned_and_reopens(pg_server: PgServer) -> None:
+    from tests.store.conftest import drop_database, new_database
+
+    url = new_database(pg_server)
+    try:
+        with PostgresStore(url) as db:
+            assert db.schema_version() == MIGRATIONS[-1][0]
+            db.write(csv(["366000001,2020-06-30T00:00:00Z,40.5,-74.0"]))
+        with PostgresStore(url, read_only=True) as db:
+            assert db.counts()["reports"] == 1
+    finally:
+        drop_database(pg_server, url)
+
+
+def test_postgres_without_a_server_or_schema_says_what_to_do(pg_server: PgServer) -> None:
+    import psycopg
+
+    dead = f"postgresql://mista:secret@127.0.0.1:{_closed_port()}/nothing"
+    with pytest.raises(StoreError, match="cannot connect") as caught:
+        PostgresStore(dead)
+    assert "secret" not in str(caught.value)
+    empty = f"empty_{next(_EMPTY)}"
+    with psycopg.connect(pg_server.admin_url(), autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {empty}")
+    with pytest.raises(StoreError, match="mista store migrate"):
+        PostgresStore(pg_server.admin_url(empty), read_only=True)
+    with pytest.raises(InputError, match="postgresql://"):
+        PostgresStore("store.duckdb")
+
+
+def test_postgres_parts_not_yet_there_say_so(any_store: AnyStore) -> None:
+    if not isinstance(any_store, PostgresStore):
+        pytest.skip("the embedded store has every part")
+    with pytest.raises(StoreError, match="not yet on PostgreSQL; see docs/postgres.md"):
+        any_store.alerts(viewer=OPERATOR)
+    with pytest.raises(StoreError, match="not yet on PostgreSQL"):
+        any_store.fusion_cursor()
+
+
+_EMPTY = itertools.count()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
