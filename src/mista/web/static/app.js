@@ -151,7 +151,10 @@ function onStreamEvent(event, data) {
     slider.refresh();
     if (!state.partner && !state.replayAt) scheduleRedraw();
   } else if (event === "alert" && data.id) {
-    state.alerts.set(data.id, data);
+    // a revision replaces the alert; a withdrawn one leaves the map (later data showed it
+    // did not happen), as withdrawn alerts are not listed when the page loads
+    if (data.status === "withdrawn") state.alerts.delete(data.id);
+    else state.alerts.set(data.id, data);
     noteTime(data.start);
     drawAlerts();
   }
@@ -315,6 +318,11 @@ function installPointer() {
   });
   map.on("mouseout", () => popup.remove());
   map.on("click", onMapClick);
+  // a replayed time covers the view: fetch again for a new view (not while playing, which
+  // fetches at every step anyway)
+  map.on("moveend", () => {
+    if (state.replayAt && !state.partner && !slider.timer) replayAt(state.replayAt);
+  });
 }
 
 // ---- modes: replay and partner view ---------------------------------------------------------
