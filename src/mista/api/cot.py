@@ -36,12 +36,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
-from mista.api.events import EventHub, LiveEvent, Subscription
 from mista.errors import ConfigError
 from mista.model import content_id
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # events builds on formats, which builds on this module
     from mista.api.context import ApiContext
+    from mista.api.events import EventHub, LiveEvent, Subscription
 
 __all__ = [
     "ALERT_TYPE",

@@ -28,7 +28,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from mista.api.formats import json_objects
 from mista.labels import Label, may_see
 from mista.model import Alert, User
 
@@ -90,26 +92,41 @@ def _number(value: Any) -> Any:
 
 def sse_frame(kind: str, data: Mapping[str, Any]) -> bytes:
     """One Server-Sent Events frame: ``event: KIND`` and one ``data:`` line of JSON."""
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _frame(kind, _json(data))
+
+
+def _json(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _frame(kind: str, text: str) -> bytes:
+    # JSON text holds no line break (they are escaped), so it is one ``data:`` line.
     return f"event: {kind}\ndata: {text}\n\n".encode()
 
 
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
-    """A new position or alert revision: its label, its JSON object and its SSE frame
-    (encoded once, shared by every subscriber). ``alert`` is set for alert events."""
+    """A new position or alert revision: its label, its JSON object as text and its SSE
+    frame (both made once, shared by every subscriber). ``alert`` is set for alerts."""
 
     kind: str
     label: Label
-    data: Mapping[str, Any]
+    text: str
     frame: bytes
     alert: Alert | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The JSON object (parsed anew at each call: most readers only need ``frame``)."""
+        value: dict[str, Any] = json.loads(self.text)
+        return value
 
     @classmethod
     def of(
         cls, kind: str, label: Label, data: Mapping[str, Any], alert: Alert | None = None
     ) -> LiveEvent:
-        return cls(kind, label, data, sse_frame(kind, data), alert)
+        text = _json(data)
+        return cls(kind, label, text, _frame(kind, text), alert)
 
 
 def alert_json(alert: Alert, revision: int) -> dict[str, Any]:
@@ -138,21 +155,28 @@ def alert_json(alert: Alert, revision: int) -> dict[str, Any]:
 
 def position_events(feed: pa.Table, labels: Mapping[int, Label]) -> list[LiveEvent]:
     """Position events of the feed's reports that have a position, in seq order.
-    Reports under a label number not in ``labels`` are left out (no label, no reader)."""
-    if feed.num_rows == 0:
+    Reports under a label number not in ``labels`` are left out (no label, no reader).
+
+    The JSON texts are built column by column with Arrow (``formats.json_objects``, as
+    the data routes build theirs): a busy feed brings tens of thousands of rows a poll.
+    """
+    if feed.num_rows == 0 or not labels:
         return []
-    columns = {name: feed.column(name).to_pylist() for name in (*_POSITION_FIELDS, "label_no")}
-    markings = {number: label.to_marking() for number, label in labels.items()}
-    events = []
-    for row in range(feed.num_rows):
-        lat, lon, number = columns["lat"][row], columns["lon"][row], columns["label_no"][row]
-        if lat is None or lon is None or number not in labels:
-            continue
-        data = {name: _number(columns[name][row]) for name in _POSITION_FIELDS}
-        data["observed_at"] = iso_time(data["observed_at"])
-        data["label"] = markings[number]
-        events.append(LiveEvent.of(POSITION, labels[number], data))
-    return events
+    numbers = pa.array(sorted(labels), pa.int32())
+    placed = pc.and_(pc.is_finite(feed.column("lat")), pc.is_finite(feed.column("lon")))
+    labelled = pc.is_in(feed.column("label_no"), value_set=numbers)
+    rows = feed.filter(pc.and_(pc.fill_null(placed, False), labelled))
+    if rows.num_rows == 0:
+        return []
+    markings = pa.array([labels[number].to_marking() for number in numbers.to_pylist()])
+    at = pc.index_in(rows.column("label_no"), value_set=numbers)
+    table = rows.select(list(_POSITION_FIELDS)).append_column("label", pc.take(markings, at))
+    texts = json_objects(table).to_pylist()
+    row_labels = [labels[number] for number in rows.column("label_no").to_pylist()]
+    return [
+        LiveEvent(POSITION, label, text, _frame(POSITION, text))
+        for label, text in zip(row_labels, texts, strict=True)
+    ]
 
 
 class Subscription:
