@@ -40,7 +40,7 @@ from typing import Any
 
 import httpx
 
-from mista.errors import ConfigError, InputError
+from mista.errors import ConfigError, InputError, MistaError
 
 __all__ = [
     "AGREEMENTS",
@@ -587,7 +587,7 @@ def wait_ready(
 ) -> bool:
     """Wait until every node answers ``/health`` on its partner listener (mutual TLS) and
     ``/health`` and ``/openapi.json`` on its API, one line per node as it does; False when
-    ``stop`` was set first. Raises ``NodeDiedError`` or ``ConfigError`` (timed out)."""
+    ``stop`` was set first. Raises ``NodeDiedError`` or ``MistaError`` (timed out)."""
     started = time.monotonic()
     waiting = list(nodes)
     with contextlib.ExitStack() as stack:
@@ -614,7 +614,7 @@ def wait_ready(
                 return True
             if time.monotonic() - started > timeout_s:
                 names = ", ".join(node.nation for node in waiting)
-                raise ConfigError(
+                raise MistaError(
                     f"{names} did not answer on /health within {timeout_s:.0f} s "
                     f"(see serve.log in {waiting[0].directory})"
                 )
