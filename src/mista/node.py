@@ -10,6 +10,7 @@ store read-only and answer for a ``viewer`` (``mista.model.User``): a user kept 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -235,10 +236,16 @@ def ingest_paths(
     stop: threading.Event | None = None,
     idle_timeout_s: float | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    bus: str | None = None,
 ) -> IngestSummary:
     """Ingest files (plain or gzip), ``-`` (stdin), ``tcp://host:port`` or ``udp://host:port``
     (or ready-made ``ByteSource`` objects) into the store; every batch is committed before
     the next is read.
+
+    With ``bus`` (``nats://HOST:PORT[?stream=NAME&partitions=N]``) each batch is published
+    to that JetStream bus instead (``mista.bus.jetstream``; durable in the stream before
+    the next is read) and store writers (``mista bus write``) commit it; the summary then
+    counts as stored what the bus took as new.
 
     ``stop`` ends stream sources cleanly; ``idle_timeout_s`` ends a UDP listener after that
     long without a datagram; ``chunk_bytes`` is the batch size for files (one commit each).
@@ -253,7 +260,7 @@ def ingest_paths(
     )
     summary = IngestSummary()
     started = time.perf_counter()
-    bus: InProcessBus[IngestBatch] = InProcessBus()
+    batches: InProcessBus[IngestBatch] = InProcessBus()
     results: list[tuple[int, int, int]] = []
     opened = [
         open_source(str(spec), stop=stop, idle_timeout_s=idle_timeout_s, chunk_bytes=chunk_bytes)
@@ -261,20 +268,33 @@ def ingest_paths(
         else spec
         for spec in sources
     ]
-    with open_store(store if store is not None else default_store_path()) as db:
+    with contextlib.ExitStack() as opened_sink:
+        if bus is None:
+            db = opened_sink.enter_context(
+                open_store(store if store is not None else default_store_path())
+            )
 
-        def write(batch: IngestBatch) -> None:
-            result = db.write(batch)
-            results.append((result.reports, result.receptions, result.rejected))
+            def write(batch: IngestBatch) -> None:
+                result = db.write(batch)
+                results.append((result.reports, result.receptions, result.rejected))
 
-        bus.subscribe(INGEST_TOPIC, write)
+        else:
+            from mista.bus.jetstream import JetStreamBus
+
+            jetstream = opened_sink.enter_context(JetStreamBus.from_url(bus))
+
+            def write(batch: IngestBatch) -> None:
+                sent = jetstream.publish_batch(batch)
+                results.append((sent.new_rows, sent.new_rows, batch.rejected.num_rows))
+
+        batches.subscribe(INGEST_TOPIC, write)
         try:
             for source in opened:
                 summary.sources.append(source.name)
                 try:
                     label = _source_label(source)
                     for batch in read_batches(source, config, name=label, strict=strict):
-                        bus.publish(INGEST_TOPIC, batch)
+                        batches.publish(INGEST_TOPIC, batch)
                         summary.add(batch, *results.pop())
                         if progress is not None:
                             progress(source, batch, summary)
@@ -284,7 +304,7 @@ def ingest_paths(
                     summary.interrupted = True
                     break
         finally:
-            bus.close()
+            batches.close()
             summary.elapsed_s = time.perf_counter() - started
     return summary
 

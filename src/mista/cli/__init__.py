@@ -61,3 +61,6 @@ del _demo
 from mista.cli import api as _api  # noqa: E402
 
 del _api
+from mista.cli import bus as _bus  # noqa: E402
+
+del _bus

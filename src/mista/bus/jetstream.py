@@ -1,0 +1,658 @@
+"""``JetStreamBus``: ingest batches through a NATS JetStream stream, durable end to end.
+
+Publishing splits a batch by partition (a hash of the MMSI; see ``mista.bus._wire``) into
+messages of a few thousand rows on subjects ``mista.reports.<partition>``, each with a
+``Nats-Msg-Id`` made from the content it carries, so a re-publish inside the stream's
+duplicate window is dropped by the server and one after it by the store's idempotence.
+``publish_batch`` returns once the stream has acknowledged every message (stored), and
+retries with backoff while the server is away: a publisher slows down rather than lose
+or buffer without bound.
+
+Consuming (``consume``) pulls partitions through durable pull consumers named
+``<group>-<partition>`` and acknowledges messages only after the handler returns (the
+store transaction committed). A handler that raises, or a process that dies, leaves its
+messages unacknowledged: the server delivers them again (at once after a ``nak``, after
+``ack_wait_s`` after a crash) to whoever pulls that partition next.
+
+nats-py is asyncio and mista's workers are threads, so the bus runs its own event loop
+in a daemon thread and every public method is a plain blocking call, safe from any
+thread. ``JetStreamBus`` also keeps the ``Bus`` protocol for ``INGEST_TOPIC``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+import nats
+import nats.errors
+import nats.js.errors
+import pyarrow as pa
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from mista.bus import INGEST_TOPIC
+from mista.bus._loop import LoopThread
+from mista.bus._wire import COMPRESSIONS, Slice, decode_slice, slices
+from mista.errors import ConfigError, InputError, MistaError
+from mista.ingest.batch import IngestBatch
+
+__all__ = [
+    "DEFAULT_PARTITIONS",
+    "DEFAULT_STREAM",
+    "SUBJECT_PREFIX",
+    "BusError",
+    "ConsumeStats",
+    "JetStreamBus",
+    "PublishResult",
+]
+
+DEFAULT_STREAM = "MISTA"
+DEFAULT_PARTITIONS = 8
+SUBJECT_PREFIX = "mista.reports"
+#: Rows per message: ~700 kB uncompressed for AIS, under the server's default 1 MB limit.
+DEFAULT_MAX_ROWS = 2_000
+#: Messages published concurrently (each awaits its own acknowledgement).
+MAX_IN_FLIGHT = 64
+#: How long one pull request waits on an idle partition before asking again.
+FETCH_WAIT_S = 1.0
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_DESCRIPTION = "mista reports, {partitions} partitions"
+_PARTITIONS_IN = re.compile(r"mista reports, (\d+) partitions")
+_log = logging.getLogger("mista.bus")
+
+Handler = Callable[[IngestBatch], object]
+
+
+class BusError(MistaError):
+    """The bus cannot be reached, or did not acknowledge a message in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    """What one ``publish_batch`` sent: messages and rows, and of those how many the
+    stream dropped as duplicates (already stored within its duplicate window)."""
+
+    messages: int
+    duplicates: int
+    rows: int
+    duplicate_rows: int
+
+    @property
+    def new_rows(self) -> int:
+        return self.rows - self.duplicate_rows
+
+
+@dataclass
+class ConsumeStats:
+    """What one ``consume`` call handled (counts of messages, not of distinct content)."""
+
+    messages: int = 0
+    rows: int = 0
+    batches: int = 0
+    failures: int = 0
+    unreadable: int = 0
+    by_partition: dict[int, int] = field(default_factory=dict)
+
+
+def _backoff(attempt: int, cap_s: float = 5.0) -> float:
+    return float(min(cap_s, 0.1 * 2**attempt))
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    """Errors a retry cannot fix: the request itself is wrong (4xx but 'not found' and
+    'timeout', which a restarting server answers)."""
+    if isinstance(exc, nats.js.errors.APIError):
+        code = exc.code or 0
+        return 400 <= code < 500 and code not in (404, 408)
+    return isinstance(exc, nats.errors.MaxPayloadError | nats.errors.BadSubjectError)
+
+
+def _merge(batches: Sequence[IngestBatch]) -> IngestBatch:
+    """One batch of several from the same source and labels (one store transaction)."""
+    if len(batches) == 1:
+        return batches[0]
+    skipped: dict[str, int] = {}
+    for batch in batches:
+        for what, count in batch.skipped.items():
+            skipped[what] = skipped.get(what, 0) + count
+    first = batches[0]
+    return IngestBatch(
+        source=first.source,
+        messages=pa.concat_tables([b.messages for b in batches]).combine_chunks(),
+        rejected=pa.concat_tables([b.rejected for b in batches]).combine_chunks(),
+        labels=first.labels,
+        lines=sum(b.lines for b in batches),
+        skipped=skipped,
+        position_bytes=batches[-1].position_bytes,
+    )
+
+
+class JetStreamBus:
+    """Ingest batches over a JetStream stream (created on first use if absent).
+
+    ``url`` is ``nats://HOST:PORT`` (several, comma-separated, for a cluster). The stream
+    holds ``partitions`` subjects, ``mista.reports.<p>`` for the default stream and
+    ``mista.<stream>.reports.<p>`` for others; every process using it must agree on the
+    number (it is written in the stream's description and checked). ``max_age_s``
+    bounds how long unconsumed messages are kept: a writer away longer loses them.
+    ``from_url`` reads the stream and partitions from the URL's query instead.
+    """
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> JetStreamBus:
+        """A bus from ``nats://HOST:PORT[?stream=NAME&partitions=N]`` (query optional);
+        ``options`` are the constructor's keyword arguments and win over the query."""
+        base, _, query = url.partition("?")
+        from_query: dict[str, Any] = {}
+        try:
+            pairs = urllib.parse.parse_qs(query, strict_parsing=bool(query))
+        except ValueError:
+            raise ConfigError(f"bus {url!r}: the query is not NAME=VALUE&...") from None
+        for key, values in pairs.items():
+            value = values[-1]
+            if key == "stream":
+                from_query["stream"] = value
+            elif key == "partitions" and value.isdigit():
+                from_query["partitions"] = int(value)
+            else:
+                raise ConfigError(
+                    f"bus {url!r}: unknown or bad query {key}={value!r} "
+                    "(known: stream=NAME, partitions=N)"
+                )
+        return cls(base, **(from_query | options))
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        stream: str = DEFAULT_STREAM,
+        partitions: int = DEFAULT_PARTITIONS,
+        subject_prefix: str | None = None,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        compression: str | None = None,
+        duplicate_window_s: float = 3600.0,
+        max_age_s: float = 7 * 86_400.0,
+        retry_for_s: float = 300.0,
+        connect_timeout_s: float = 10.0,
+        request_timeout_s: float = 10.0,
+        client_name: str = "mista",
+    ) -> None:
+        servers = [part.strip() for part in url.split(",") if part.strip()]
+        if not servers or not all(s.startswith(("nats://", "tls://")) for s in servers):
+            raise ConfigError(f"bus {url!r}: give nats://HOST:PORT (e.g. nats://127.0.0.1:4222)")
+        if not _NAME.fullmatch(stream):
+            raise ConfigError(f"stream name {stream!r}: letters, digits, '_' and '-' only")
+        if not 1 <= partitions <= 1024:
+            raise ConfigError(f"partitions {partitions}: give 1 to 1024")
+        if compression not in COMPRESSIONS:
+            raise ConfigError(f"compression {compression!r}: one of {COMPRESSIONS}")
+        self.url = url
+        self.stream = stream
+        self.partitions = partitions
+        self.subject_prefix = subject_prefix or (
+            SUBJECT_PREFIX if stream == DEFAULT_STREAM else f"mista.{stream}.reports"
+        )
+        self.max_rows = max_rows
+        self.compression = compression
+        self.retry_for_s = retry_for_s
+        self.request_timeout_s = request_timeout_s
+        self._duplicate_window_s = duplicate_window_s
+        self._max_age_s = max_age_s
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._loop = LoopThread("mista-bus")
+        try:
+            self._nc = self._loop.run(
+                asyncio.wait_for(self._connect(servers, client_name), connect_timeout_s)
+            )
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            self._loop.stop()
+            raise BusError(
+                f"bus {url}: cannot connect within {connect_timeout_s:.0f} s "
+                f"({type(exc).__name__}: {exc}); is nats-server -js running there?"
+            ) from None
+        self._js: JetStreamContext = self._nc.jetstream(timeout=request_timeout_s)
+        try:
+            self._loop.run(self._ensure_stream())
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ connection
+
+    async def _connect(self, servers: list[str], name: str) -> Client:
+        async def disconnected() -> None:
+            if self._stop.is_set():
+                return
+            _log.warning("bus %s: disconnected, reconnecting", self.url)
+
+        async def reconnected() -> None:
+            _log.info("bus %s: reconnected", self.url)
+
+        async def error(exc: Exception) -> None:
+            _log.debug("bus %s: %s: %s", self.url, type(exc).__name__, exc)
+
+        return await nats.connect(
+            servers=servers,
+            name=name,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=2,
+            disconnected_cb=disconnected,
+            reconnected_cb=reconnected,
+            error_cb=error,
+        )
+
+    async def _ensure_stream(self) -> None:
+        subjects = [f"{self.subject_prefix}.*"]
+        config = StreamConfig(
+            name=self.stream,
+            description=_DESCRIPTION.format(partitions=self.partitions),
+            subjects=subjects,
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            duplicate_window=self._duplicate_window_s,
+            max_age=self._max_age_s,
+        )
+        try:
+            try:
+                info = await self._js.stream_info(self.stream)
+            except nats.js.errors.NotFoundError:
+                # Creating an identical stream again is no error, so racing processes agree.
+                info = await self._js.add_stream(config)
+        except nats.js.errors.BadRequestError as exc:
+            raise ConfigError(
+                f"bus {self.url}: cannot create stream {self.stream} ({exc.description}); "
+                "another stream may already take its subjects: name another stream"
+            ) from None
+        except nats.js.errors.APIError as exc:
+            raise BusError(f"bus {self.url}: JetStream is not available ({exc})") from None
+        found = _PARTITIONS_IN.fullmatch(info.config.description or "")
+        if info.config.subjects != subjects or found is None:
+            raise ConfigError(
+                f"bus {self.url}: stream {self.stream} exists but is not a mista stream "
+                f"(subjects {info.config.subjects}); name another stream"
+            )
+        if int(found.group(1)) != self.partitions:
+            raise ConfigError(
+                f"bus {self.url}: stream {self.stream} has {found.group(1)} partitions, "
+                f"this process was given {self.partitions}; use the same number everywhere"
+            )
+
+    def subject(self, partition: int) -> str:
+        """The subject of one partition."""
+        return f"{self.subject_prefix}.{partition}"
+
+    def stream_messages(self) -> int:
+        """How many messages the stream holds now."""
+
+        async def count() -> int:
+            info = await self._js.stream_info(self.stream)
+            return int(info.state.messages)
+
+        return self._loop.run(count())
+
+    def pending(self, group: str) -> dict[int, int | None]:
+        """Per partition, messages consumer group ``group`` has not acknowledged yet
+        (None where it has no consumer yet: it has read nothing)."""
+
+        async def count() -> dict[int, int | None]:
+            out: dict[int, int | None] = {}
+            for partition in range(self.partitions):
+                try:
+                    info = await self._js.consumer_info(self.stream, f"{group}-{partition}")
+                except nats.js.errors.NotFoundError:
+                    out[partition] = None
+                    continue
+                out[partition] = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+            return out
+
+        return self._loop.run(count())
+
+    # ------------------------------------------------------------------ publishing
+
+    def publish_batch(self, batch: IngestBatch) -> PublishResult:
+        """Publish ``batch``; returns once the stream has stored every message of it.
+
+        Retries (same message ids, so nothing is stored twice) for up to ``retry_for_s``
+        while the server is unreachable, then raises ``BusError``."""
+        if self._stop.is_set():
+            raise BusError("publish on a closed bus")
+        max_bytes = int(self._nc.max_payload) - 1024  # room for headers
+        parts = slices(
+            batch,
+            self.partitions,
+            max_rows=self.max_rows,
+            max_bytes=max_bytes,
+            compression=self.compression,
+        )
+        if not parts:
+            return PublishResult(0, 0, 0, 0)
+        duplicated = self._loop.run(self._publish_all(parts))
+        return PublishResult(
+            messages=len(parts),
+            duplicates=sum(duplicated),
+            rows=sum(part.rows for part in parts),
+            duplicate_rows=sum(
+                part.rows for part, dup in zip(parts, duplicated, strict=True) if dup
+            ),
+        )
+
+    async def _publish_all(self, parts: list[Slice]) -> list[bool]:
+        gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+        async def one(part: Slice) -> bool:
+            async with gate:
+                return await self._publish_one(part)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(part)) for part in parts]
+        except* BusError as errors:
+            raise errors.exceptions[0] from None
+        return [task.result() for task in tasks]
+
+    async def _publish_one(self, part: Slice) -> bool:
+        """Publish one message until the stream acknowledges it; True if a duplicate."""
+        deadline = time.monotonic() + self.retry_for_s
+        attempt = 0
+        while True:
+            try:
+                ack = await self._js.publish(
+                    self.subject(part.partition),
+                    part.payload,
+                    timeout=self.request_timeout_s,
+                    stream=self.stream,
+                    headers={"Nats-Msg-Id": part.msg_id},
+                )
+                if attempt:
+                    _log.info("bus %s: published after %d retries", self.url, attempt)
+                return bool(ack.duplicate)
+            except (nats.errors.Error, TimeoutError, OSError) as exc:
+                if _is_permanent(exc):
+                    raise BusError(f"bus {self.url}: stream {self.stream} refused: {exc}") from None
+                if time.monotonic() >= deadline:
+                    raise BusError(
+                        f"bus {self.url}: no acknowledgement from stream {self.stream} for "
+                        f"{self.retry_for_s:.0f} s ({type(exc).__name__}: {exc})"
+                    ) from None
+                if attempt == 0:
+                    _log.warning("bus %s: publish failed (%s), retrying", self.url, exc)
+                await asyncio.sleep(_backoff(attempt))
+                attempt += 1
+
+    # ------------------------------------------------------------------ consuming
+
+    def consume(
+        self,
+        partitions: Iterable[int],
+        handler: Handler,
+        *,
+        stop: threading.Event,
+        group: str = "store",
+        fetch_messages: int = 8,
+        ack_wait_s: float = 30.0,
+        max_merge_rows: int = 100_000,
+    ) -> ConsumeStats:
+        """Call ``handler`` with the batches published on ``partitions`` until ``stop``.
+
+        Durable consumers ``<group>-<p>`` (created if absent) remember what was
+        acknowledged. Messages are acknowledged after ``handler`` returns; consecutive
+        messages of one source and label set are merged into one batch (up to about
+        ``max_merge_rows`` rows) so a store commits fewer, larger transactions. When
+        ``handler`` raises a ``MistaError`` (e.g. the store is away) the messages are
+        handed back for redelivery and consuming goes on after a pause; any other
+        exception is handed back the same way and then raised. A message that is not a
+        mista batch is logged and terminated (never redelivered).
+        """
+        wanted = sorted(set(partitions))
+        if not wanted or not all(0 <= p < self.partitions for p in wanted):
+            raise ConfigError(f"partitions {wanted}: give numbers from 0 to {self.partitions - 1}")
+        if not _NAME.fullmatch(group):
+            raise ConfigError(f"consumer group {group!r}: letters, digits, '_' and '-' only")
+        inbox: queue.Queue[tuple[int, list[Msg]]] = queue.Queue()
+        stopping = asyncio.Event()
+        credits = {p: asyncio.Semaphore(2) for p in wanted}
+        pulls = self._loop.run(
+            self._start_pulls(wanted, group, ack_wait_s, fetch_messages, inbox, stopping, credits)
+        )
+        stats = ConsumeStats()
+        try:
+            while not (stop.is_set() or self._stop.is_set()):
+                try:
+                    items = [inbox.get(timeout=0.2)]
+                except queue.Empty:
+                    continue
+                rows = sum(len(msgs) for _, msgs in items) * self.max_rows
+                while rows < max_merge_rows:
+                    try:
+                        items.append(inbox.get_nowait())
+                    except queue.Empty:
+                        break
+                    rows += len(items[-1][1]) * self.max_rows
+                try:
+                    self._handle(items, handler, stats, stop)
+                finally:
+                    for partition, _ in items:
+                        self._loop.call_soon(credits[partition].release)
+        finally:
+            leftover: list[Msg] = []
+            while not inbox.empty():
+                leftover += inbox.get_nowait()[1]
+            self._loop.run(self._stop_pulls(pulls, stopping, leftover))
+        return stats
+
+    async def _start_pulls(
+        self,
+        partitions: list[int],
+        group: str,
+        ack_wait_s: float,
+        fetch_messages: int,
+        inbox: queue.Queue[tuple[int, list[Msg]]],
+        stopping: asyncio.Event,
+        credits: dict[int, asyncio.Semaphore],
+    ) -> list[asyncio.Task[None]]:
+        tasks = []
+        for partition in partitions:
+            subject = self.subject(partition)
+            config = ConsumerConfig(
+                durable_name=f"{group}-{partition}",
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=ack_wait_s,
+                max_deliver=-1,
+                filter_subject=subject,
+            )
+            sub = await self._js.pull_subscribe(
+                subject, durable=f"{group}-{partition}", stream=self.stream, config=config
+            )
+            tasks.append(
+                asyncio.create_task(
+                    self._pull(sub, partition, fetch_messages, inbox, stopping, credits[partition])
+                )
+            )
+        return tasks
+
+    async def _pull(
+        self,
+        sub: JetStreamContext.PullSubscription,
+        partition: int,
+        fetch_messages: int,
+        inbox: queue.Queue[tuple[int, list[Msg]]],
+        stopping: asyncio.Event,
+        credit: asyncio.Semaphore,
+    ) -> None:
+        """Fetch messages of one partition into ``inbox``, at most two fetches ahead."""
+        attempt = 0
+        while not stopping.is_set():
+            await credit.acquire()
+            try:
+                msgs = await sub.fetch(fetch_messages, timeout=FETCH_WAIT_S)
+            except TimeoutError:
+                credit.release()
+                continue
+            except (nats.errors.Error, OSError) as exc:
+                credit.release()
+                if attempt == 0:
+                    _log.warning("bus %s: partition %d: %s (retrying)", self.url, partition, exc)
+                await asyncio.sleep(_backoff(attempt))
+                attempt += 1
+                continue
+            attempt = 0
+            inbox.put((partition, msgs))
+
+    async def _stop_pulls(
+        self, tasks: list[asyncio.Task[None]], stopping: asyncio.Event, leftover: list[Msg]
+    ) -> None:
+        stopping.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # Fetched but not handled: give them back at once instead of after ack_wait.
+        await self._settle([], leftover, delay_s=None)
+
+    async def _settle(self, acks: list[Msg], naks: list[Msg], delay_s: float | None) -> None:
+        try:
+            for msg in acks:
+                await msg.ack()
+            for msg in naks:
+                await msg.nak(delay=delay_s)
+        except nats.errors.Error as exc:
+            # Unacknowledged messages are redelivered after ack_wait: nothing is lost.
+            _log.warning("bus %s: acknowledging failed (%s); they will come again", self.url, exc)
+
+    def _handle(
+        self,
+        items: list[tuple[int, list[Msg]]],
+        handler: Handler,
+        stats: ConsumeStats,
+        stop: threading.Event,
+    ) -> None:
+        readable: list[tuple[Msg, IngestBatch]] = []
+        unreadable: list[Msg] = []
+        for partition, msgs in items:
+            stats.by_partition[partition] = stats.by_partition.get(partition, 0) + len(msgs)
+            for msg in msgs:
+                try:
+                    readable.append((msg, decode_slice(msg.data)))
+                except InputError as exc:
+                    _log.error("bus %s: %s: %s (dropped)", self.url, msg.subject, exc)
+                    unreadable.append(msg)
+        if unreadable:
+            stats.unreadable += len(unreadable)
+            self._loop.run(self._terminate(unreadable))
+        groups: list[list[tuple[Msg, IngestBatch]]] = []
+        for pair in readable:
+            last = groups[-1][-1][1] if groups else None
+            batch = pair[1]
+            if last is not None and (last.source, last.labels) == (batch.source, batch.labels):
+                groups[-1].append(pair)
+            else:
+                groups.append([pair])
+        for index, group in enumerate(groups):
+            merged = _merge([batch for _, batch in group])
+            try:
+                handler(merged)
+            except Exception as exc:
+                stats.failures += 1
+                pending = [msg for rest in groups[index:] for msg, _ in rest]
+                delay_s = _backoff(min(stats.failures, 6), cap_s=10.0)
+                self._loop.run(self._settle([], pending, delay_s=delay_s))
+                if not isinstance(exc, MistaError):
+                    raise
+                _log.error(
+                    "bus %s: handler failed (%s); %d messages handed back, retry in %.1f s",
+                    self.url,
+                    exc,
+                    len(pending),
+                    delay_s,
+                )
+                stop.wait(delay_s)
+                return
+            self._loop.run(self._settle([msg for msg, _ in group], [], delay_s=None))
+            stats.messages += len(group)
+            stats.rows += merged.message_count
+            stats.batches += 1
+
+    async def _terminate(self, msgs: list[Msg]) -> None:
+        try:
+            for msg in msgs:
+                await msg.term()
+        except nats.errors.Error as exc:
+            _log.warning("bus %s: terminating failed (%s)", self.url, exc)
+
+    # ------------------------------------------------------------------ Bus protocol
+
+    def publish(self, topic: str, message: IngestBatch) -> None:
+        """``Bus.publish``: ``publish_batch``; returns once the stream has stored it."""
+        self._check_topic(topic)
+        self.publish_batch(message)
+
+    def subscribe(self, topic: str, handler: Callable[[IngestBatch], None]) -> None:
+        """``Bus.subscribe``: consume every partition in a background thread (consumer
+        group ``ingest``) until ``close``."""
+        self._check_topic(topic)
+        thread = threading.Thread(
+            target=self.consume,
+            args=(range(self.partitions), handler),
+            kwargs={"stop": self._stop, "group": "ingest"},
+            name="mista-bus-subscriber",
+            daemon=True,
+        )
+        thread.start()
+        self._threads.append(thread)
+
+    @staticmethod
+    def _check_topic(topic: str) -> None:
+        if topic != INGEST_TOPIC:
+            raise ValueError(f"JetStreamBus carries {INGEST_TOPIC!r} only, not {topic!r}")
+
+    def close(self) -> None:
+        """Stop subscribers, flush and close the connection, stop the loop. Idempotent."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(10)
+        if not self._loop.loop.is_closed():
+
+            async def shut() -> None:
+                if not self._nc.is_closed:
+                    await self._nc.close()
+
+            with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
+                self._loop.run(shut(), timeout_s=10)
+            self._loop.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"JetStreamBus({self.url!r}, stream={self.stream!r}, partitions={self.partitions})"
