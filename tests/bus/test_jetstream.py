@@ -4,12 +4,14 @@ exactly what direct ingest stores, and nothing twice."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from mista.bus._writer import store_writer
-from mista.bus.jetstream import JetStreamBus
+from mista.bus.jetstream import BusError, JetStreamBus
+from mista.errors import ConfigError, StoreError
 from mista.ingest.batch import IngestBatch
 from mista.node import ingest_paths, open_store
 from tests.bus.feeds import store_content, write_feed, write_radar
@@ -75,3 +77,94 @@ def test_publish_consume_store_equals_direct_ingest(
     with JetStreamBus.from_url(url) as bus:
         assert drain(bus, store_path, expected_rows=summary.messages) == summary.messages
     assert store_content(store_path) == store_content(direct_store)
+
+
+def test_publishing_the_same_files_twice_stores_nothing_twice(
+    nats_server: NatsServer, stream: str, feeds: list[Path], direct_store: Path, tmp_path: Path
+) -> None:
+    url = f"{nats_server.url}?stream={stream}&partitions=3"
+    first = ingest_paths(feeds, bus=url, nation="IND", chunk_bytes=64 * 1024)
+    with JetStreamBus.from_url(url) as bus:
+        held = bus.stream_messages()
+        again = ingest_paths(feeds, bus=url, nation="IND", chunk_bytes=64 * 1024)
+        # The duplicate window dropped every message of the second run.
+        assert again.messages == first.messages
+        assert again.reports == 0
+        assert bus.stream_messages() == held
+        assert drain(bus, tmp_path / "s.duckdb", expected_rows=first.messages) == first.messages
+    assert store_content(tmp_path / "s.duckdb") == store_content(direct_store)
+
+
+def test_after_the_duplicate_window_the_store_drops_the_repeat(
+    nats_server: NatsServer, stream: str, feeds: list[Path], direct_store: Path, tmp_path: Path
+) -> None:
+    with JetStreamBus(nats_server.url, stream=stream, partitions=2, duplicate_window_s=1) as bus:
+        first = ingest_paths(feeds, bus=f"{bus.url}?stream={stream}&partitions=2", nation="IND")
+        held = bus.stream_messages()
+        time.sleep(1.5)
+        ingest_paths(feeds, bus=f"{bus.url}?stream={stream}&partitions=2", nation="IND")
+        assert bus.stream_messages() == 2 * held  # past the window: stored again on the bus
+        handled = drain(bus, tmp_path / "s.duckdb", expected_rows=2 * first.messages)
+        assert handled == 2 * first.messages
+    assert store_content(tmp_path / "s.duckdb") == store_content(direct_store)
+
+
+def test_a_handler_that_raises_gets_its_batch_again(
+    nats_server: NatsServer, stream: str, feeds: list[Path], direct_store: Path, tmp_path: Path
+) -> None:
+    url = f"{nats_server.url}?stream={stream}&partitions=2"
+    summary = ingest_paths(feeds, bus=url, nation="IND", chunk_bytes=64 * 1024)
+    failures = [0]
+    stop = threading.Event()
+    written = [0]
+    with JetStreamBus.from_url(url) as bus, open_store(tmp_path / "s.duckdb") as store:
+
+        def flaky(batch: IngestBatch) -> None:
+            if failures[0] < 2:
+                failures[0] += 1
+                raise StoreError("store away for a moment")
+            store.write(batch)
+            written[0] += batch.message_count
+            if written[0] >= summary.messages:
+                stop.set()
+
+        threading.Timer(30, stop.set).start()
+        stats = bus.consume(range(2), flaky, stop=stop, group="flaky")
+        assert stats.failures == 2
+        assert bus.pending("flaky") == {0: 0, 1: 0}
+    assert store_content(tmp_path / "s.duckdb") == store_content(direct_store)
+
+
+def test_a_message_that_is_not_a_batch_is_dropped_and_logged(
+    nats_server: NatsServer, stream: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with JetStreamBus(nats_server.url, stream=stream, partitions=1) as bus:
+        bus._loop.run(bus._js.publish(bus.subject(0), b"MST1\x00\x00\x00\x05{bad"))
+        stop = threading.Event()
+        threading.Timer(2, stop.set).start()
+        stats = bus.consume([0], lambda batch: None, stop=stop, group="g")
+        assert (stats.unreadable, stats.batches) == (1, 0)
+        assert bus.pending("g") == {0: 0}  # terminated: never delivered again
+    assert "header is not JSON" in caplog.text
+
+
+def test_every_process_must_agree_on_the_partitions(nats_server: NatsServer, stream: str) -> None:
+    with (
+        JetStreamBus(nats_server.url, stream=stream, partitions=4),
+        pytest.raises(ConfigError, match="has 4 partitions, this process was given 2"),
+    ):
+        JetStreamBus(nats_server.url, stream=stream, partitions=2)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:4222", "", "nats://127.0.0.1:4222?colour=red", "nats://h:1?partitions=x"],
+)
+def test_a_bad_url_is_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError):
+        JetStreamBus.from_url(url)
+
+
+def test_no_server_is_a_bus_error_naming_the_url() -> None:
+    with pytest.raises(BusError, match="cannot connect within 1 s"):
+        JetStreamBus("nats://127.0.0.1:9", connect_timeout_s=1)
