@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 import shapely
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
-from mista.web import land_geojson
+from mista.web import land_geojson, web_router
 from mista.web.basemap import ATTRIBUTION
 from tests.web.conftest import WebNode
 
@@ -86,3 +89,14 @@ def test_the_basemap_draws_the_coast_where_it_is() -> None:
     assert not land.contains(shapely.Point(70.0, 10.0))  # the Arabian Sea
     assert not land.contains(shapely.Point(-140.0, 30.0))  # the Pacific
     assert gzip.decompress(gzip.compress(land_geojson())) == land_geojson()
+
+
+def test_a_node_without_the_built_map_says_how_to_build_it(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    app = FastAPI()
+    app.include_router(web_router(static_dir=tmp_path))
+    with TestClient(app) as client:
+        answer = client.get("/")
+    assert answer.status_code == 503
+    assert "scripts/build_web" in answer.text
+    assert "maplibre-gl.js" in answer.text

@@ -459,8 +459,9 @@ async function boot() {
   $("who").textContent = `${me.name} · ${me.nation} · ${me.clearance}${me.roles?.length ? ` · ${me.roles.join(", ")}` : ""}`;
   $("logout").hidden = false;
   try {
-    await loadVessels();
-    await Promise.all([loadAlerts(), loadZones(), setupPartnerView()]);
+    const layers = Promise.all([loadZones(), setupPartnerView()]);
+    await loadVessels(); // alerts are read for the week before the vessels' newest time
+    await Promise.all([loadAlerts(), layers]);
   } catch (error) {
     showProblem(error.message);
     return;
