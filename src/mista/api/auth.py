@@ -53,7 +53,7 @@ def current_user(
     digest = token_hash(token)
     user = ctx.tokens.get(digest)
     if user is None:
-        with ctx.lock:
+        with ctx.reading():
             user = ctx.store.user_for_token(digest, now=ctx.clock())
         if user is None:
             raise ApiError(401, "unauthenticated", "unknown, revoked or expired token")

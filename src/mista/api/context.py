@@ -1,14 +1,16 @@
 """What every route works with: the node's store and lock, its agreements, zones and links.
 
 One ``ApiContext`` per app (``app.state.ctx``). The store is the node's own, shared with its
-ingest, fusion and exchange threads: every call to it happens inside ``with ctx.lock:``,
-held only while the store answers (formatting happens after the lock is released).
+ingest, fusion and exchange threads: every write to it happens inside ``with ctx.lock:``;
+reads happen inside ``with ctx.reading():``, which lets them run beside each other and
+beside writes (``Store.reading``), each seeing the last commit.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,3 +58,7 @@ class ApiContext:
     hub: EventHub | None = None
     #: Tokens recently found in the store.
     tokens: TokenCache = field(default_factory=TokenCache)
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Where the store may be read from this thread, beside other readers and writers."""
+        return self.store.reading()

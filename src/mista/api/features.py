@@ -126,13 +126,13 @@ def _within_times(
 
 
 def _vessels(ctx: ApiContext, user: User) -> pa.Table:
-    with ctx.lock:
+    with ctx.reading():
         table = ctx.store.vessels(viewer=user)
     return placed_vessels(table)
 
 
 def _alerts(ctx: ApiContext, user: User) -> pa.Table:
-    with ctx.lock:
+    with ctx.reading():
         return ctx.store.alerts(viewer=user)
 
 

@@ -93,7 +93,7 @@ def known_partners(ctx: ApiContext) -> set[str]:
     nations its outbox holds items for (never the node itself)."""
     partners = {party for agreement in ctx.agreements for party in agreement.parties}
     partners |= set(ctx.partner_status())
-    with ctx.lock:
+    with ctx.reading():
         partners |= set(ctx.store.partners_released_to())
     partners.discard(ctx.nation)
     return partners
@@ -153,7 +153,7 @@ def admin_router() -> APIRouter:
         limit: Annotated[int, Query(ge=0, le=MAX_LIMIT, description="Most items.")] = 1000,
     ) -> Response:
         nation = None if partner is None else _nation(partner, "partner")
-        with ctx.lock:
+        with ctx.reading():
             table = ctx.store.releases(nation, limit=limit)
         return table_response(table, "json", key="releases", name="releases")
 
@@ -191,7 +191,7 @@ def admin_router() -> APIRouter:
         box = parse_bbox(bbox)
         if nation not in known_partners(ctx):
             raise not_found(f"no partner {nation}")
-        with ctx.lock:
+        with ctx.reading():
             table = ctx.store.released_vessels(nation)
         table = in_bbox(placed_vessels(table), box)
         return answer_table(table, format, key="vessels", name=f"vessels-{nation}")

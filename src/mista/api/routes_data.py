@@ -193,7 +193,7 @@ def data_router() -> APIRouter:
         ctx: Ctx, user: Caller, bbox: BBoxText = None, format: FormatParam = "json"
     ) -> Response:
         box = parse_bbox(bbox)
-        with ctx.lock:
+        with ctx.reading():
             table = ctx.store.vessels(viewer=user)
         table = in_bbox(placed_vessels(table), box)
         return answer_table(table, format, key="vessels", name="vessels")
@@ -205,7 +205,7 @@ def data_router() -> APIRouter:
         response_class=Response,
     )
     def vessel(ctx: Ctx, user: Caller, mmsi: Annotated[int, Path(ge=0, le=MMSI_MAX)]) -> Response:
-        with ctx.lock:
+        with ctx.reading():
             table = ctx.store.vessels(viewer=user)
         row = placed_vessels(table.filter(pc.equal(table.column("mmsi"), mmsi)))
         if row.num_rows == 0:
@@ -228,7 +228,7 @@ def data_router() -> APIRouter:
         format: FormatParam = "json",
     ) -> Response:
         start, end = parse_window(since, until)
-        with ctx.lock:
+        with ctx.reading():
             table = ctx.store.track(mmsi, start, end, viewer=user)
         if table.num_rows == 0:
             window = "" if start is None and end is None else " in that time window"
@@ -260,7 +260,7 @@ def data_router() -> APIRouter:
     ) -> Response:
         box = parse_bbox(bbox)
         start, end = parse_window(since, until)
-        with ctx.lock:
+        with ctx.reading():
             table = ctx.store.positions_page(box, start, end, viewer=user, limit=limit)
         return answer_table(table, format, key="positions", name="positions")
 
@@ -285,7 +285,7 @@ def data_router() -> APIRouter:
     ) -> Response:
         start, end = parse_window(since, until)
         kinds = None if not kind else [part.strip() for part in kind.split(",") if part.strip()]
-        with ctx.lock:
+        with ctx.reading():
             table = ctx.store.alerts(
                 viewer=user,
                 since=start,
@@ -307,7 +307,7 @@ def data_router() -> APIRouter:
         user: Caller,
         alert_id: Annotated[str, Path(max_length=_MAX_ID_CHARS)],
     ) -> Response:
-        with ctx.lock:
+        with ctx.reading():
             table = ctx.store.alerts(viewer=user, include_withdrawn=True)
         row = table.filter(pc.equal(table.column("id"), alert_id))
         if row.num_rows == 0:
@@ -327,7 +327,7 @@ def data_router() -> APIRouter:
         kind: Annotated[Literal["ais", "dark"] | None, Query(description="ais or dark.")] = None,
         format: FormatParam = "json",
     ) -> Response:
-        with ctx.lock:
+        with ctx.reading():
             table = ctx.store.tracks(viewer=user, kind=kind)
         return answer_table(table, format, key="tracks", name="tracks")
 

@@ -14,6 +14,7 @@ for a user: ``report_feed`` (fusion reads every report) and ``alert_changes_afte
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -202,6 +203,12 @@ class Store(Protocol):
 
     def revoke_tokens(self, name: str) -> int:
         """Forget every token of user ``name``; returns how many there were."""
+        ...
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Within this block, this thread's reads may run beside other threads' reads and
+        writes, each seeing the store as last committed (writes still need the caller's
+        lock)."""
         ...
 
     def counts(self) -> dict[str, int]:

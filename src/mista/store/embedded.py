@@ -11,8 +11,10 @@ because reports are inserted in time order. All DuckDB SQL lives here and in
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -254,7 +256,13 @@ class DuckDBStore(WatchlistMethods):
         self._migrate()
         self._seq = self._scalar("SELECT coalesce(max(seq), 0) FROM reports")
         self._next_seq = self._seq
-        self._fusion = FusionTables(self._con, self.path, self._label_numbers)
+        # Threads reading beside each other (``reading``) each get their own connection to
+        # the same database, spawned from this one (made now, before any thread exists).
+        self._local = threading.local()
+        self._spawner = self._con.cursor()
+        self._spawn_lock = threading.Lock()
+        self._readers: list[duckdb.DuckDBPyConnection] = []
+        self._fusion = FusionTables(self._con, self.path, self._label_numbers, self._reader)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -316,11 +324,43 @@ class DuckDBStore(WatchlistMethods):
     def schema_version(self) -> int:
         return self._scalar("SELECT max(version) FROM schema_migrations")
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Within this block, this thread's user reads (vessels, track, positions, alerts,
+        tracks, tokens, the API's reads, the report feed) go through its own connection, so
+        they may run beside other threads' reads and writes without the node's lock; each
+        sees the store as last committed. Writes still need the lock."""
+        before = getattr(self._local, "reading", False)
+        self._local.reading = True
+        try:
+            yield
+        finally:
+            self._local.reading = before
+
+    def _reader(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own connection inside ``reading``, else the store's one."""
+        if not getattr(self._local, "reading", False):
+            return self._con
+        con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
+        if con is None:
+            with self._spawn_lock:
+                con = self._spawner.cursor()
+                self._readers.append(con)
+            con.execute("USE store").fetchall()
+            con.execute("SET TimeZone = 'UTC'").fetchall()
+            self._local.con = con
+        return con
+
     def close(self) -> None:
         try:
             if not self._read_only and self._batches_since_rebuild:
                 self._rebuild_small_tables()
         finally:
+            with self._spawn_lock:
+                for reader in self._readers:
+                    reader.close()
+                self._readers.clear()
+                self._spawner.close()
             self._con.close()
 
     def _rebuild_small_tables(self) -> None:
@@ -673,7 +713,7 @@ class DuckDBStore(WatchlistMethods):
 
     def _query(self, sql: str, params: dict[str, Any]) -> pa.Table:
         try:
-            return self._con.sql(sql, params=params).to_arrow_table()
+            return self._reader().sql(sql, params=params).to_arrow_table()
         except duckdb.Error as exc:
             raise StoreError(f"store {self.path}: query failed: {exc}") from None
 
@@ -946,12 +986,16 @@ class DuckDBStore(WatchlistMethods):
 
     def user_for_token(self, token_hash: str, *, now: datetime) -> User | None:
         """The user a token (by its SHA-256 hex) belongs to, unless unknown or expired."""
-        rows = self._con.execute(
-            "SELECT u.name, u.nation, u.clearance, u.roles FROM api_tokens t "
-            "JOIN users u ON u.name = t.user_name WHERE t.token_hash = $hash "
-            "AND (t.expires_at IS NULL OR t.expires_at > $now)",
-            {"hash": token_hash, "now": now},
-        ).fetchall()
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT u.name, u.nation, u.clearance, u.roles FROM api_tokens t "
+                "JOIN users u ON u.name = t.user_name WHERE t.token_hash = $hash "
+                "AND (t.expires_at IS NULL OR t.expires_at > $now)",
+                {"hash": token_hash, "now": now},
+            )
+            .fetchall()
+        )
         return self._user(rows[0]) if rows else None
 
     def revoke_tokens(self, name: str) -> int:
@@ -1032,7 +1076,7 @@ class DuckDBStore(WatchlistMethods):
         window, params = self._window(since, until)
         from .embedded_api import ApiTables
 
-        return ApiTables(self._con, self.path).positions_page(
+        return ApiTables(self._reader(), self.path).positions_page(
             self._POSITION_COLUMNS, visible, window, {**params, **rule}, bbox, limit
         )
 
@@ -1040,17 +1084,17 @@ class DuckDBStore(WatchlistMethods):
         """Share outbox items (of ``partner``, or all), newest first (for admins)."""
         from .embedded_api import ApiTables
 
-        return ApiTables(self._con, self.path).releases(partner, limit)
+        return ApiTables(self._reader(), self.path).releases(partner, limit)
 
     def partners_released_to(self) -> list[str]:
         """Every partner the share outbox holds items for."""
         from .embedded_api import ApiTables
 
-        return ApiTables(self._con, self.path).partners_released_to()
+        return ApiTables(self._reader(), self.path).partners_released_to()
 
     def released_vessels(self, partner: str) -> pa.Table:
         """Per vessel, the latest state ``partner`` received (``vessels`` columns), from
         the sanitised items as sent (for admins: "view as partner")."""
         from .embedded_api import ApiTables
 
-        return ApiTables(self._con, self.path).released_vessels(partner)
+        return ApiTables(self._reader(), self.path).released_vessels(partner)

@@ -166,11 +166,18 @@ class FusionTables:
     """
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, path: Path, label_numbers: LabelNumbers
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        label_numbers: LabelNumbers,
+        reader: Callable[[], duckdb.DuckDBPyConnection] | None = None,
     ) -> None:
         self._con = con
         self._path = path
         self._label_numbers = label_numbers
+        #: The connection users' reads (alerts, tracks) go through: the calling thread's
+        #: own while it reads beside others (``DuckDBStore.reading``), else ``con``.
+        self._reader = reader or (lambda: con)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -182,7 +189,7 @@ class FusionTables:
 
     def _table(self, sql: str, params: dict[str, Any], what: str) -> pa.Table:
         try:
-            return self._con.sql(sql, params=params).to_arrow_table()
+            return self._reader().sql(sql, params=params).to_arrow_table()
         except duckdb.Error as exc:
             raise StoreError(f"store {self._path}: {what} failed: {exc}") from None
 
