@@ -123,6 +123,7 @@ def test_a_slow_reader_is_dropped_and_the_others_go_on(idle_ctx: ApiContext) -> 
     assert slow.take() == []
     assert [e.data["n"] for e in fast.take()] == [6]
     assert hub.stats().dropped == 1
+    assert hub.subscriber_count == 1  # the dropped reader is no longer offered anything
 
 
 # -- the poller over a real store --------------------------------------------------------------

@@ -457,6 +457,14 @@ class EventHub:
                     subscription.viewer.name if subscription.viewer else "(node)",
                     subscription.max_events,
                 )
+        # A dropped or closed reader gets nothing more: stop offering it events (its
+        # reader still sees why, through its own reference).
+        ended = [sub for sub in subscriptions if sub.dropped or sub.closed]
+        if ended:
+            with self._subs_lock:
+                self._subscriptions = [
+                    sub for sub in self._subscriptions if not (sub.dropped or sub.closed)
+                ]
 
 
 def _selection(
