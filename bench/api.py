@@ -87,6 +87,13 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def stored_rows(store_path: Path) -> int:
+    from mista.store.embedded import DuckDBStore
+
+    with DuckDBStore(store_path, read_only=True) as store:
+        return store.counts()["reports"]
+
+
 def add_users(store_path: Path) -> dict[str, str]:
     """An admin of the store's nation and a liaison officer of another; their tokens."""
     from mista.labels import Level
@@ -147,10 +154,15 @@ def iso(moment: datetime) -> str:
 
 
 async def run_load(
-    base: str, token: str, plan: Sequence[tuple[str, str, dict[str, str]]], clients: int
+    base: str,
+    token: str,
+    plan: Sequence[tuple[str, str, dict[str, str]]],
+    clients: int,
+    think_s: float = 0.0,
 ) -> tuple[dict[str, list[float]], float, int]:
-    """Send ``plan`` with ``clients`` concurrent workers; latencies (s) per route name, the
-    wall time, and the number of answers that were not 200."""
+    """Send ``plan`` with ``clients`` concurrent workers, each waiting ``think_s`` between
+    its answer and its next request (an analyst's pace; 0 = as fast as answers come);
+    latencies (s) per route name, the wall time, and the number of answers not 200."""
     latencies: dict[str, list[float]] = {}
     failures = 0
     position = 0
@@ -160,8 +172,9 @@ async def run_load(
         base_url=base, headers=headers, limits=limits, timeout=120
     ) as client:
 
-        async def worker() -> None:
+        async def worker(offset: float) -> None:
             nonlocal position, failures
+            await asyncio.sleep(offset)  # clients with think time start spread out
             while position < len(plan):
                 kind, path, params = plan[position]
                 position += 1
@@ -171,9 +184,13 @@ async def run_load(
                 latencies.setdefault(kind, []).append(time.perf_counter() - started)
                 if answer.status_code != 200:
                     failures += 1
+                    if failures <= 3:
+                        print(f"  {answer.status_code} {path} {params}: {answer.text[:160]}")
+                if think_s:
+                    await asyncio.sleep(think_s)
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
+        await asyncio.gather(*(worker(think_s * i / clients) for i in range(clients)))
         wall = time.perf_counter() - started
     return latencies, wall, failures
 
@@ -206,7 +223,10 @@ def run_queries(a: argparse.Namespace) -> None:
             queries.remove_store(store_path)
             queries.build(store_path, positions, a.rows)
         tokens = add_users(store_path)
-        copies = -(-a.rows // positions.num_rows)
+        stored = stored_rows(store_path)
+        # Draw only from whole copies the store holds (a partial last copy holds its
+        # earliest rows only).
+        copies = max(1, stored // positions.num_rows)
         picks = queries.sample_arguments(positions, copies, a.requests, a.seed)
         plan = request_plan(picks)
         port = free_port()
@@ -237,7 +257,18 @@ def run_queries(a: argparse.Namespace) -> None:
             single, wall, failed = asyncio.run(run_load(base, token, plan[: a.single], 1))
             print_latencies("one client (service time)", single, wall)
             loaded, wall, failed = asyncio.run(run_load(base, token, plan, a.clients))
-            print_latencies(f"{a.clients} concurrent clients", loaded, wall)
+            print_latencies(f"{a.clients} concurrent clients, no think time", loaded, wall)
+            if failed:
+                print(f"  {failed} answers were not 200")
+            paced_plan = plan[: a.clients * a.paced_rounds]
+            paced, wall, failed = asyncio.run(
+                run_load(base, token, paced_plan, a.clients, think_s=a.think)
+            )
+            print_latencies(
+                f"{a.clients} concurrent clients, {a.think:g} s between answer and request",
+                paced,
+                wall,
+            )
             if failed:
                 print(f"  {failed} answers were not 200")
         finally:
@@ -396,6 +427,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=2000, help="requests under load")
     parser.add_argument("--single", type=int, default=200, help="requests from one client")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients")
+    parser.add_argument(
+        "--think", type=float, default=1.0, help="seconds a paced client waits between requests"
+    )
+    parser.add_argument("--paced-rounds", type=int, default=10, help="requests per paced client")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--subscribers", type=int, default=100, help="stream subscribers")
     parser.add_argument("--messages", type=int, default=20_000, help="AIS sentences fed")
