@@ -159,7 +159,7 @@ rows = st.dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(rows=st.lists(rows | st.builds(lambda r: {**VESSEL, **r}, rows), max_size=5))
 def test_any_rows_give_well_formed_events_or_none(rows: list[dict[str, Any]]) -> None:
     data = events_xml(rows, now=NOW)

@@ -149,7 +149,7 @@ bodies = (
 
 
 @settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(body=bodies)
 def test_any_body_is_created_or_refused_never_a_server_error(
