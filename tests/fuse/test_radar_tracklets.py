@@ -249,7 +249,7 @@ def test_a_free_tracklet_predicts_on_the_least_squares_line_of_its_last_contacts
     times, lats, lons = [], [], []
     for dt, dlat, dlon in steps:
         t, lat, lon = t + dt, lat + dlat, lon + dlon
-        tracklet.add(t, lat, lon)
+        tracklet.add(t, lat, lon, 16)
         times.append(t)
         lats.append(lat)
         lons.append(lon)

@@ -159,7 +159,7 @@ class RadarTracker:
                 if hi - lo == 1 and xs[lo] <= CLOSE_X:
                     state.learn_period(numbers[lo], t, c.scan_s)
                 tracklet.score(numbers[lo:hi], xs[lo:hi], self._gate2, self._decay)
-                tracklet.add(times[i], lats[i], lons[i])
+                tracklet.add(times[i], lats[i], lons[i], c.radar_fit_contacts)
             chosen = self._follow(state, scan, tracklets, t, ptr, numbers, xs)
             for i, tracklet in zip(scan, tracklets, strict=True):
                 p = chosen.get(i, -1)

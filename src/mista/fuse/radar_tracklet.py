@@ -24,8 +24,6 @@ from .tracks import Track
 
 __all__ = ["RadarState", "Tracklet"]
 
-#: Contacts used to fit a free tracklet's course and speed.
-_FIT_CONTACTS = 16
 #: How far (m/s of time since the last contact) a tracklet may stray from its line.
 _MANOEUVRE_M_S = 2.0
 #: Times between close contacts of one AIS track kept per radar, and needed before the
@@ -84,7 +82,8 @@ class Tracklet:
         self.sums = [0.0] * 6
         self.adds = 0
 
-    def add(self, t: float, lat: float, lon: float) -> None:
+    def add(self, t: float, lat: float, lon: float, keep: int) -> None:
+        """One more contact; the line is fitted to the last ``keep``."""
         if self.adds % 256 == 0:
             self._rebase(t, lat, lon)
         self.adds += 1
@@ -92,7 +91,7 @@ class Tracklet:
         self.lat.append(lat)
         self.lon.append(lon)
         self._sum(t, lat, lon, 1.0)
-        if len(self.t) > _FIT_CONTACTS:
+        if len(self.t) > keep:
             self._sum(self.t[0], self.lat[0], self.lon[0], -1.0)
             del self.t[0], self.lat[0], self.lon[0]
         self.last_t = t
