@@ -45,6 +45,8 @@ if TYPE_CHECKING:  # events builds on formats, which builds on this module
 
 __all__ = [
     "ALERT_TYPE",
+    "DEFAULT_STALE",
+    "NEUTRAL_SURFACE",
     "SHIP_TYPES",
     "UNKNOWN_SURFACE",
     "CotSender",

@@ -42,6 +42,7 @@ __all__ = [
     "KINDS",
     "POSITION",
     "EventHub",
+    "HubStats",
     "LiveEvent",
     "Stoppable",
     "Subscription",
