@@ -1,9 +1,10 @@
 """The message bus between workers: ``Bus`` protocol; ``InProcessBus`` is the embedded one.
 
 Ingest publishes batches on a topic; the store writer consumes them. ``publish`` returns
-once every subscriber has handled the message, so a publisher knows its batch is durable
-(DESIGN.md rule 2). A later backend (NATS JetStream) keeps the same protocol with
-acknowledgements instead of direct calls.
+once the message is durable (DESIGN.md rule 2): with ``InProcessBus`` once every subscriber
+has handled it; with ``mista.bus.jetstream.JetStreamBus`` once the stream has stored it,
+store writers in other processes committing it later and acknowledging it only after the
+commit (``docs/bus.md``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class Bus(Protocol[M]):
         ...
 
     def publish(self, topic: str, message: M) -> None:
-        """Deliver ``message``; returns once every subscriber has handled it."""
+        """Deliver ``message``; returns once it is durable (handled by every subscriber
+        in process, or stored by the stream)."""
         ...
 
     def close(self) -> None: ...
