@@ -114,13 +114,3 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 def any_store(backend: Backend) -> AnyStore:
     """A fresh empty store of each backend in turn."""
     return backend.open()
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def module_backend(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Backend]:
-    """Like ``backend``, shared by a module's tests (stores written by many examples)."""
-    opened, close = _backend(request, tmp_path_factory.mktemp("stores"))
-    yield opened
-    close()

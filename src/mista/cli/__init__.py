@@ -64,3 +64,6 @@ del _api
 from mista.cli import bus as _bus  # noqa: E402
 
 del _bus
+from mista.cli import store as _store  # noqa: E402
+
+del _store

@@ -33,7 +33,7 @@ from mista.model import Alert, Role, Track, User
 from . import BBox, WriteResult
 from .postgres_read import Reader
 from .postgres_schema import MIGRATIONS
-from .postgres_write import BatchWriter
+from .postgres_write import STAGING_TABLES, BatchWriter
 
 __all__ = ["MIGRATE_LOCK", "PostgresStore", "is_postgres_url", "redacted"]
 
@@ -79,7 +79,12 @@ class PostgresStore:
             con.execute("SET TimeZone = 'UTC'")
             if read_only:
                 con.execute("SET default_transaction_read_only = on")
+            else:
+                for statement in STAGING_TABLES:
+                    con.execute(statement)
             con.commit()
+
+        self._probe()
 
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
@@ -107,6 +112,18 @@ class PostgresStore:
             raise
 
     # -- lifecycle -----------------------------------------------------------------------
+
+    def _probe(self) -> None:
+        """Connect once, to fail at once with the server's reason (the pool would retry
+        until its timeout and say only that it timed out)."""
+        try:
+            psycopg.connect(self.url, connect_timeout=int(_CONNECT_TIMEOUT_S)).close()
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise StoreError(
+                f"cannot connect to the store at {self.where}: {reason} (is PostgreSQL running "
+                "there, and do the URL's user, password and database hold?)"
+            ) from None
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:

@@ -42,6 +42,7 @@ from .postgres_schema import partition_ddl
 
 __all__ = [
     "REPORT_COLUMNS",
+    "STAGING_TABLES",
     "WRITE_LOCK",
     "BatchWriter",
     "copy_csv",
@@ -79,19 +80,26 @@ _STAGE_REPORTS = """
         imo integer, name text, callsign text, ship_type smallint, destination text,
         draught_m double precision, to_bow_m smallint, to_stern_m smallint,
         to_port_m smallint, to_starboard_m smallint
-    ) ON COMMIT DROP
+    ) ON COMMIT DELETE ROWS
 """
 _STAGE_RECEPTIONS = """
     CREATE TEMP TABLE _b_receptions (
         id_hi bigint, id_lo bigint, received_at timestamptz, receiver text,
         source_no integer, line_no bigint, raw text
-    ) ON COMMIT DROP
+    ) ON COMMIT DELETE ROWS
 """
 _STAGE_REJECTED = """
     CREATE TEMP TABLE _b_rejected (
         source text, line_no bigint, reason text, detail text, raw text
-    ) ON COMMIT DROP
+    ) ON COMMIT DELETE ROWS
 """
+_STAGE_REMAP = """
+    CREATE TEMP TABLE _remap (
+        id_hi bigint, id_lo bigint, to_hi bigint, to_lo bigint
+    ) ON COMMIT DELETE ROWS
+"""
+#: The staging tables, made once per writing connection (emptied at every commit).
+STAGING_TABLES = (_STAGE_REPORTS, _STAGE_RECEPTIONS, _STAGE_REJECTED, _STAGE_REMAP)
 
 
 def signed(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -204,7 +212,6 @@ class BatchWriter:
         staged = staged.append_column(
             "seq", pa.array(np.arange(seq0 + 1, seq0 + 1 + count, dtype=np.int64))
         )
-        cur.execute(_STAGE_REPORTS)
         copy_csv(cur, "_b_reports", staged)
         # Seqs in input order; duplicates leave gaps, harmless for an ordering key.
         cur.execute("UPDATE report_seq SET last = %s", (seq0 + count,))
@@ -216,7 +223,6 @@ class BatchWriter:
         hearings = hearings.append_column(
             "source_no", pa.repeat(pa.scalar(source_no, pa.int32()), hearings.num_rows)
         )
-        cur.execute(_STAGE_RECEPTIONS)
         copy_csv(cur, "_b_receptions", hearings)
 
         timed = _time_range(messages.column("observed_at"))
@@ -239,10 +245,6 @@ class BatchWriter:
         """``_remap``: batch ids that are the same transmission as an earlier report heard
         less than DEDUPE_WINDOW_S before (stored, or earlier in the batch); see
         ``DuckDBStore._find_cross_bucket_duplicates``."""
-        cur.execute(
-            "CREATE TEMP TABLE _remap (id_hi bigint, id_lo bigint, to_hi bigint, to_lo bigint) "
-            "ON COMMIT DROP"
-        )
         if timed is None:
             return
         cur.execute(
@@ -392,7 +394,6 @@ class BatchWriter:
         if low is not None:
             window = "(e.line_no IS NULL OR e.line_no BETWEEN %(lo)s AND %(hi)s)"
             params |= {"lo": low, "hi": high}
-        cur.execute(_STAGE_REJECTED)
         copy_csv(cur, "_b_rejected", batch.rejected)
         cur.execute(
             f"""

@@ -1,0 +1,336 @@
+"""Moving a node's store up to PostgreSQL, and migrating either backend's schema.
+
+``copy_to_postgres`` copies an embedded store (one DuckDB file) into an empty PostgreSQL
+database in ONE transaction: labels, sources, reports (into their day partitions),
+receptions, quarantine, users, API tokens and the latest state, every row as stored (same
+seq numbers, same content ids, same label numbers), so the copy answers every query as the
+file did. It then counts every table on both sides and compares digests of the content
+ids (count, sums and XOR of the 64-bit halves, sum of seq) and reports what it found. Tables
+of parts not yet on PostgreSQL (the fused picture, the partner exchange, watch lists) are
+not copied: the report names them with their row counts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import pyarrow as pa
+
+from mista.errors import StoreError
+
+from .embedded import DuckDBStore
+from .embedded_schema import MIGRATIONS as DUCKDB_MIGRATIONS
+from .postgres import PostgresStore, is_postgres_url, redacted
+from .postgres_schema import MIGRATIONS as POSTGRES_MIGRATIONS
+from .postgres_schema import partition_ddl
+from .postgres_write import WRITE_LOCK, copy_csv
+
+__all__ = ["COPIED_TABLES", "CopyReport", "copy_to_postgres", "migrate"]
+
+#: Tables copied, in order; each with its columns as both backends name them.
+COPIED_TABLES: dict[str, tuple[str, ...]] = {
+    "labels": (
+        "label_no",
+        "id",
+        "level",
+        "level_name",
+        "originator",
+        "releasable_to",
+        "categories",
+        "orcon",
+        "marking",
+    ),
+    "sources": ("source_no", "name"),
+    "reports": (
+        "seq",
+        "id_hi",
+        "id_lo",
+        "content_hash",
+        "originator",
+        "source_kind",
+        "label_no",
+        "observed_at",
+        "msg_type",
+        "mmsi",
+        "lat",
+        "lon",
+        "speed_kn",
+        "course_deg",
+        "heading_deg",
+        "nav_status",
+        "imo",
+        "name",
+        "callsign",
+        "ship_type",
+        "destination",
+        "draught_m",
+        "to_bow_m",
+        "to_stern_m",
+        "to_port_m",
+        "to_starboard_m",
+    ),
+    "receptions": ("id_hi", "id_lo", "received_at", "receiver", "source_no", "line_no", "raw"),
+    "quarantine": (
+        "source",
+        "line_no",
+        "reason",
+        "detail",
+        "raw",
+        "quarantined_at",
+        "label_no",
+    ),
+    "users": ("name", "nation", "clearance", "roles", "created_at"),
+    "api_tokens": ("token_hash", "user_name", "created_at", "expires_at"),
+    "vessel_latest": (
+        "mmsi",
+        "id_hi",
+        "id_lo",
+        "seq",
+        "observed_at",
+        "msg_type",
+        "lat",
+        "lon",
+        "speed_kn",
+        "course_deg",
+        "heading_deg",
+        "nav_status",
+        "label_no",
+    ),
+    "vessels": (
+        "mmsi",
+        "label_no",
+        "updated_at",
+        "seq",
+        "imo",
+        "name",
+        "callsign",
+        "ship_type",
+        "destination",
+        "draught_m",
+        "to_bow_m",
+        "to_stern_m",
+        "to_port_m",
+        "to_starboard_m",
+    ),
+}
+#: Tables with list columns: copied row by row (they are small).
+_ROW_BY_ROW = {"labels", "users"}
+#: Tables holding content ids, compared by digest after the copy.
+_DIGESTED = ("reports", "receptions", "vessel_latest")
+#: Embedded tables of parts not yet on PostgreSQL (not copied; reported when not empty).
+NOT_COPIED = (
+    "tracks",
+    "track_points",
+    "alerts",
+    "alert_changes",
+    "share_cursors",
+    "share_outbox",
+    "share_inbound",
+    "share_nonces",
+    "share_amendments",
+    "watchlists",
+    "webhook_deliveries",
+)
+_CHUNK_ROWS = 100_000
+_TWO_64 = 1 << 64
+
+
+@dataclass
+class CopyReport:
+    """What a copy moved and whether both sides agree."""
+
+    source: str
+    target: str
+    #: table -> (rows in the file, rows in the database)
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: table -> (file digest, database digest) of its content ids
+    digests: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
+    #: tables of parts not yet on PostgreSQL, with their rows, left in the file
+    left_behind: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def differences(self) -> list[str]:
+        """Every table whose count or id digest differs (empty when the copy is exact)."""
+        found = [
+            f"{table}: {a:,} rows in the file, {b:,} in the database"
+            for table, (a, b) in self.counts.items()
+            if a != b
+        ]
+        found += [
+            f"{table}: content ids differ (digest {a} in the file, {b} in the database)"
+            for table, (a, b) in self.digests.items()
+            if a != b
+        ]
+        return found
+
+
+def migrate(location: str) -> tuple[int, int]:
+    """Bring the store at ``location`` (a DuckDB file, or a postgresql:// URL) to this
+    mista's schema; (version before, version after). A missing file or empty database
+    starts at 0 and is created."""
+    if is_postgres_url(location):
+        before = _postgres_version(location)
+        with PostgresStore(location) as store:
+            return before, store.schema_version()
+    path = Path(location)
+    before = _duckdb_version(path) if path.exists() else 0
+    with DuckDBStore(path) as store:
+        return before, store.schema_version()
+
+
+def _postgres_version(url: str) -> int:
+    try:
+        with psycopg.connect(url, connect_timeout=10) as con:
+            row = con.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+            if not row or not row[0]:
+                return 0
+            row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+            return int(row[0]) if row else 0
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot read the schema version of {redacted(url)}: {exc}") from None
+
+
+def _duckdb_version(path: Path) -> int:
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open store {path}: {exc}") from None
+    try:
+        found = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        ).fetchall()
+        if not found[0][0]:
+            return 0
+        return int(con.execute("SELECT max(version) FROM schema_migrations").fetchall()[0][0])
+    finally:
+        con.close()
+
+
+def copy_to_postgres(source: Path, url: str) -> CopyReport:
+    """Copy the embedded store ``source`` into the empty PostgreSQL store at ``url`` (made
+    and migrated if need be), in one transaction, and verify counts and content ids."""
+    if not is_postgres_url(url):
+        raise StoreError(f"--to {url!r} is not a postgresql:// URL")
+    if not source.is_file():
+        raise StoreError(f"no store at {source} (give the DuckDB file to copy)")
+    started = time.perf_counter()
+    report = CopyReport(source=str(source), target=redacted(url))
+    with DuckDBStore(source, read_only=True) as duck, PostgresStore(url) as target:
+        del target  # opened to migrate the schema; the copy uses its own connection
+        file = duck.connection
+        report.left_behind = {
+            table: count for table in NOT_COPIED if (count := _duck_count(file, table))
+        }
+        try:
+            with psycopg.connect(url) as con:
+                con.execute("SET TimeZone = 'UTC'")
+                with con.transaction(), con.cursor() as cur:
+                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                    _refuse_if_not_empty(cur, report.target)
+                    for table, columns in COPIED_TABLES.items():
+                        if table == "reports":
+                            _make_partitions(cur, file)
+                        _copy_table(cur, file, table, columns)
+                    cur.execute(
+                        "UPDATE report_seq SET last = (SELECT coalesce(max(seq), 0) FROM reports)"
+                    )
+                for table in COPIED_TABLES:
+                    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+                    report.counts[table] = (_duck_count(file, table), int(row[0]) if row else -1)
+                for table in _DIGESTED:
+                    report.digests[table] = (_duck_digest(file, table), _pg_digest(con, table))
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"copying {source} to {report.target} failed, nothing was written: {exc}"
+            ) from None
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _refuse_if_not_empty(cur: psycopg.Cursor[Any], where: str) -> None:
+    cur.execute(
+        "SELECT (SELECT count(*) FROM labels) + (SELECT count(*) FROM users) "
+        "+ (SELECT last FROM report_seq)"
+    )
+    row = cur.fetchone()
+    if row and row[0]:
+        raise StoreError(
+            f"{where} already holds data: copy into an empty database (createdb a new one)"
+        )
+
+
+def _duck_count(file: duckdb.DuckDBPyConnection, table: str) -> int:
+    exists = file.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = $t", {"t": table}
+    ).fetchall()[0][0]
+    if not exists:
+        return 0
+    return int(file.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def _make_partitions(cur: psycopg.Cursor[Any], file: duckdb.DuckDBPyConnection) -> None:
+    days = file.execute(
+        "SELECT DISTINCT epoch_us(observed_at) // 86400000000 FROM reports "
+        "WHERE observed_at IS NOT NULL"
+    ).fetchall()
+    for (day,) in days:
+        cur.execute(partition_ddl(date(1970, 1, 1) + timedelta(days=int(day))))
+
+
+def _copy_table(
+    cur: psycopg.Cursor[Any],
+    file: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: tuple[str, ...],
+) -> None:
+    """Stream one table from the file into the database, a chunk at a time."""
+    names = ", ".join(columns)
+    result = file.execute(f"SELECT {names} FROM {table}")
+    if table in _ROW_BY_ROW:
+        rows = result.fetchall()
+        with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    reader: pa.RecordBatchReader | None = result.to_arrow_reader(_CHUNK_ROWS)
+    if reader is None:
+        return
+    for chunk in reader:
+        copy_csv(cur, table, pa.Table.from_batches([chunk]))
+
+
+def _duck_digest(file: duckdb.DuckDBPyConnection, table: str) -> tuple[int, ...]:
+    """(rows, sum of id_hi, sum of id_lo, XOR of id_hi, XOR of id_lo) as unsigned."""
+    row = file.execute(
+        f"SELECT count(*), coalesce(sum(id_hi), 0)::VARCHAR, coalesce(sum(id_lo), 0)::VARCHAR, "
+        f"coalesce(bit_xor(id_hi), 0), coalesce(bit_xor(id_lo), 0) FROM {table}"
+    ).fetchall()[0]
+    return tuple(int(value) for value in row)
+
+
+def _pg_digest(con: psycopg.Connection[Any], table: str) -> tuple[int, ...]:
+    """The same digest as ``_duck_digest``, the signed halves read as unsigned."""
+
+    def unsigned(column: str) -> str:
+        return f"({column}::numeric + CASE WHEN {column} < 0 THEN {_TWO_64} ELSE 0 END)"
+
+    row = con.execute(
+        f"SELECT count(*), coalesce(sum({unsigned('id_hi')}), 0), "
+        f"coalesce(sum({unsigned('id_lo')}), 0), coalesce(bit_xor(id_hi), 0), "
+        f"coalesce(bit_xor(id_lo), 0) FROM {table}"
+    ).fetchone()
+    if row is None:
+        return ()
+    count, hi_sum, lo_sum, hi_xor, lo_xor = row
+    return (int(count), int(hi_sum), int(lo_sum), int(hi_xor) % _TWO_64, int(lo_xor) % _TWO_64)
+
+
+#: The newest schema versions this mista knows, per backend (for messages).
+LATEST_VERSIONS = {"duckdb": DUCKDB_MIGRATIONS[-1][0], "postgresql": POSTGRES_MIGRATIONS[-1][0]}
