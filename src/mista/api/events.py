@@ -405,7 +405,7 @@ class EventHub:
         with self.ctx.lock:
             if kinds != KINDS:
                 # Skip ahead over what nobody would get instead of reading it.
-                report_end, alert_end = store.feed_ends()
+                report_end, alert_end = store.feed_ends(self._report_seq, self._alert_seq)
                 if POSITION not in kinds:
                     self._report_seq = report_end
                 if ALERT not in kinds:

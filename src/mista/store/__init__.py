@@ -286,8 +286,9 @@ class Store(Protocol):
         last_error."""
         ...
 
-    def feed_ends(self) -> tuple[int, int]:
-        """(last report seq, last alert_seq) stored now, where live readers start."""
+    def feed_ends(self, after_seq: int = 0, after_alert_seq: int = 0) -> tuple[int, int]:
+        """(last report seq, last alert_seq) stored now, where live readers start; only
+        what is above the ends a reader already knows is looked at."""
         ...
 
     def alert_revisions(self, alert_seqs: Sequence[int]) -> dict[int, int]:
