@@ -192,12 +192,12 @@ def main(argv: list[str] | None = None) -> None:
         alone = run_halves(timed, folder)
         one = run_e2e([timed], folder, "one")
         two = run_e2e(halves, folder, "two")
-        rows = [
-            ["direct ingest into DuckDB (no bus)", direct["messages"], direct["wall_s"]],
-            ["publish only (1 ingest process)", alone["messages"], alone["publish_s"]],
-            ["store writer only (full stream)", alone["messages"], alone["write_s"]],
-            ["end to end, 1 ingest process", one["messages"], one["wall_s"]],
-            ["end to end, 2 ingest processes", two["messages"], two["wall_s"]],
+        rows: list[tuple[str, float, float]] = [
+            ("direct ingest into DuckDB (no bus)", direct["messages"], direct["wall_s"]),
+            ("publish only (1 ingest process)", alone["messages"], alone["publish_s"]),
+            ("store writer only (full stream)", alone["messages"], alone["write_s"]),
+            ("end to end, 1 ingest process", one["messages"], one["wall_s"]),
+            ("end to end, 2 ingest processes", two["messages"], two["wall_s"]),
         ]
         print(f"input   : {timed.stat().st_size / 1e6:.0f} MB, corpus x {args.copies}, timed")
         print()

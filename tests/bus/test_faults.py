@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from mista.bus.jetstream import JetStreamBus
+from mista.ingest.batch import IngestBatch
+from mista.ingest.streams import ByteSource
 from mista.node import IngestSummary, ingest_paths
 from tests.bus.feeds import store_content, write_feed
 from tests.bus.nats_server import NatsServer, start_nats
@@ -103,7 +105,7 @@ def _restart_under_publish(server: NatsServer, tmp_path: Path) -> None:
     failed: list[BaseException] = []
     batches_seen = threading.Event()
 
-    def progress(*_: object) -> None:
+    def progress(source: ByteSource, batch: IngestBatch, summary: IngestSummary) -> None:
         batches_seen.set()
         time.sleep(0.02)  # a steady feed, not a burst
 

@@ -201,7 +201,8 @@ def _read_ipc(data: memoryview, schema: pa.Schema, what: str) -> pa.Table:
         return schema.empty_table()
     try:
         table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-    except (pa.ArrowInvalid, OSError) as exc:
+        table.validate(full=True)  # damaged offsets or UTF-8 must not reach the store
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(f"bus message: the {what} are not an Arrow IPC stream: {exc}") from None
     if table.schema != schema:
         raise InputError(f"bus message: the {what} do not have the expected columns")
