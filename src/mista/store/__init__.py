@@ -80,7 +80,10 @@ class Store(Protocol):
         ...
 
     def vessels(self, *, viewer: User) -> pa.Table:
-        """Per vessel, the newest position and identity among the labels ``viewer`` may see."""
+        """Per vessel, the newest position and identity among the labels ``viewer`` may see:
+        mmsi, name, callsign, imo, ship_type, destination, observed_at, lat, lon, speed_kn,
+        course_deg, heading_deg, nav_status, msg_type, source_kind, originator (of the
+        position's label), label (its marking), report_id."""
         ...
 
     def track(

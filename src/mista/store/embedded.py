@@ -634,13 +634,15 @@ class DuckDBStore(WatchlistMethods):
                 "observed_at",
                 "msg_type",
                 *MOTION_FIELDS,
+                "source_kind",
             )
         )
         types = ", ".join(str(t) for t in POSITION_TYPES)
         self._run(
             f"""
             INSERT INTO vessel_latest
-            SELECT mmsi, id_hi, id_lo, seq, observed_at, msg_type, {fields}, label_no
+            SELECT mmsi, id_hi, id_lo, seq, observed_at, msg_type, {fields}, label_no,
+                   source_kind
             FROM reports
             WHERE seq > $seq0 AND mmsi IS NOT NULL AND lat IS NOT NULL AND lon IS NOT NULL
               AND (msg_type IS NULL OR msg_type IN ({types}))
@@ -829,7 +831,8 @@ class DuckDBStore(WatchlistMethods):
             )
             SELECT coalesce(p.mmsi, v.mmsi) AS mmsi, v.name, v.callsign, v.imo, v.ship_type,
                    v.destination, p.observed_at, p.lat, p.lon, p.speed_kn, p.course_deg,
-                   p.heading_deg, p.nav_status, p.msg_type, l.marking AS label,
+                   p.heading_deg, p.nav_status, p.msg_type, p.source_kind,
+                   l.originator, l.marking AS label,
                    printf('%016x%016x', p.id_hi, p.id_lo) AS report_id
             FROM p FULL OUTER JOIN v ON v.mmsi = p.mmsi
             LEFT JOIN labels l ON l.label_no = p.label_no

@@ -80,8 +80,7 @@ _VESSELS_V1 = """
 #: an insert), so the store rebuilds them from time to time instead of letting every
 #: checkpoint vacuum the large append-only tables too. Their current definitions (migration
 #: 2: one row per MMSI and label):
-VESSEL_LATEST_DDL = """
-    CREATE TABLE vessel_latest (
+_VESSEL_LATEST_COLUMNS = """
         mmsi INTEGER NOT NULL,
         id_hi UBIGINT NOT NULL,
         id_lo UBIGINT NOT NULL,
@@ -94,7 +93,17 @@ VESSEL_LATEST_DDL = """
         course_deg DOUBLE,
         heading_deg DOUBLE,
         nav_status SMALLINT,
-        label_no INTEGER NOT NULL,
+        label_no INTEGER NOT NULL,"""
+#: As migration 2 made it.
+_VESSEL_LATEST_V2_DDL = f"""
+    CREATE TABLE vessel_latest ({_VESSEL_LATEST_COLUMNS}
+        PRIMARY KEY (mmsi, label_no)
+    )
+"""
+#: Since migration 6: with the source kind of the position (what the map colours by).
+VESSEL_LATEST_DDL = f"""
+    CREATE TABLE vessel_latest ({_VESSEL_LATEST_COLUMNS}
+        source_kind VARCHAR,
         PRIMARY KEY (mmsi, label_no)
     )
 """
@@ -276,7 +285,7 @@ _PER_LABEL = (
     )
     """,
     "DROP TABLE vessel_latest",
-    VESSEL_LATEST_DDL,
+    _VESSEL_LATEST_V2_DDL,
     f"""
     INSERT INTO vessel_latest
     SELECT mmsi, id_hi, id_lo, seq, observed_at, msg_type, lat, lon, speed_kn, course_deg,
@@ -453,6 +462,15 @@ _API = (
     """,
 )
 
+#: Migration 6: the latest position per vessel keeps its source kind (AIS, radar...).
+_SOURCE_KIND = (
+    "ALTER TABLE vessel_latest ADD COLUMN source_kind VARCHAR",
+    """
+    UPDATE vessel_latest SET source_kind = r.source_kind
+    FROM reports r WHERE r.seq = vessel_latest.seq
+    """,
+)
+
 #: (version, name, statements), in order.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "initial schema", _INITIAL),
@@ -460,4 +478,5 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (3, "partner exchange: cursors, outbox, inbound batches, nonces, amendments", _EXCHANGE),
     (4, "fused picture: tracks, track points, alerts, alert changes, fusion cursor", _FUSION),
     (5, "operational picture: API tokens, watch lists, webhook deliveries", _API),
+    (6, "latest position per vessel keeps its source kind", _SOURCE_KIND),
 )
