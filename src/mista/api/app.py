@@ -76,8 +76,8 @@ def create_api_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    # Level 3: most of level 9's saving at a fifth of its time (a 520 KB vessel list: 53 ms
-    # at 9, 17 at 5, less at 3), which matters more than bytes on a loopback or LAN link.
+    # Level 3: a 520 KB vessel list compresses to 69 KB in 7 ms; level 9 (the default)
+    # saves 12 KB more and costs 45 ms, which matters more than bytes on a LAN.
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=3)
     if exchange is not None:
         app.include_router(exchange_router(exchange))
