@@ -53,17 +53,24 @@ def store_writer(
     last_write = [time.monotonic()]
     ending = threading.Event()
 
+    writing = threading.Event()
+
     def write(batch: IngestBatch) -> None:
-        if lock is None:
-            store.write(batch)
-        else:
-            with lock:
+        writing.set()
+        try:
+            if lock is None:
                 store.write(batch)
-        last_write[0] = time.monotonic()
+            else:
+                with lock:
+                    store.write(batch)
+        finally:
+            last_write[0] = time.monotonic()
+            writing.clear()
 
     def watch() -> None:
         while not ending.is_set():
-            idle = idle_s is not None and time.monotonic() - last_write[0] >= idle_s
+            quiet_s = time.monotonic() - last_write[0]
+            idle = idle_s is not None and not writing.is_set() and quiet_s >= idle_s
             if stop.is_set() or idle:
                 ending.set()
             stop.wait(0.1)
