@@ -517,12 +517,13 @@ def test_store_copy_moves_a_duckdb_store_to_postgres_and_verifies_it(
             for key, table in expected.items():
                 assert got[key].equals(table), key
             # Writing goes on where the file left off: the same batch stores nothing new,
-            # a new one continues the seq.
+            # a new one continues after the file's seqs (duplicates leave gaps, as in DuckDB).
             batch = _log_batches(shared_data / _REAL_LOGS[0][0], _REAL_LOGS[0][1])[0]
             assert pg.write(batch).reports == 0
             last = pg.report_feed(0, 10**7).column("seq").to_pylist()[-1]
             pg.write(ais([tagged(position(366000999, 1.0, 1.0), epoch_s=T0)]))
-            assert pg.report_feed(last, 10).column("seq").to_pylist() == [last + 1]
+            (seq,) = pg.report_feed(last, 10).column("seq").to_pylist()
+            assert seq > last
         again = CliRunner().invoke(main, ["store", "copy", "--from", str(file), "--to", url])
         assert again.exit_code == 1
         assert "already holds data" in again.output

@@ -101,6 +101,7 @@ COPIED_TABLES: dict[str, tuple[str, ...]] = {
         "heading_deg",
         "nav_status",
         "label_no",
+        "source_kind",
     ),
     "vessels": (
         "mmsi",
@@ -292,17 +293,14 @@ def _copy_table(
 ) -> None:
     """Stream one table from the file into the database, a chunk at a time."""
     names = ", ".join(columns)
-    result = file.execute(f"SELECT {names} FROM {table}")
+    query = f"SELECT {names} FROM {table}"
     if table in _ROW_BY_ROW:
-        rows = result.fetchall()
+        rows = file.sql(query).to_arrow_table().to_pylist()
         with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(row)
+                copy.write_row(tuple(row.values()))
         return
-    reader: pa.RecordBatchReader | None = result.to_arrow_reader(_CHUNK_ROWS)
-    if reader is None:
-        return
-    for chunk in reader:
+    for chunk in file.sql(query).to_arrow_reader(_CHUNK_ROWS):
         copy_csv(cur, table, pa.Table.from_batches([chunk]))
 
 

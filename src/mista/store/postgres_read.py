@@ -60,6 +60,8 @@ VESSEL_SCHEMA = pa.schema(
         ("heading_deg", pa.float64()),
         ("nav_status", pa.int16()),
         ("msg_type", pa.int16()),
+        ("source_kind", pa.string()),
+        ("originator", pa.string()),
         ("label", pa.string()),
         ("report_id", pa.string()),
     ]
@@ -227,7 +229,8 @@ class Reader:
             )
             SELECT coalesce(p.mmsi, v.mmsi) AS mmsi, v.name, v.callsign, v.imo, v.ship_type,
                    v.destination, p.observed_at, p.lat, p.lon, p.speed_kn, p.course_deg,
-                   p.heading_deg, p.nav_status, p.msg_type, l.marking AS label,
+                   p.heading_deg, p.nav_status, p.msg_type, p.source_kind,
+                   l.originator, l.marking AS label,
                    {hex_id("p.id_hi", "p.id_lo")} AS report_id
             FROM p FULL OUTER JOIN v ON v.mmsi = p.mmsi
             LEFT JOIN labels l ON l.label_no = p.label_no

@@ -180,6 +180,16 @@ _CORE = (
     """,
 )
 
+#: Migration 2: the latest position per vessel keeps its source kind (what the map colours
+#: by), as the embedded store's migration 6.
+_SOURCE_KIND = (
+    "ALTER TABLE vessel_latest ADD COLUMN source_kind text",
+    """
+    UPDATE vessel_latest SET source_kind = r.source_kind
+    FROM reports r WHERE r.seq = vessel_latest.seq
+    """,
+)
+
 #: (version, name, statements), in order.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
@@ -188,6 +198,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "latest state, quarantine, users, API tokens",
         _CORE,
     ),
+    (2, "latest position per vessel keeps its source kind", _SOURCE_KIND),
 )
 
 

@@ -329,16 +329,25 @@ class BatchWriter:
     def _update_latest(
         self, cur: psycopg.Cursor[Any], new_rows: str, params: dict[str, Any]
     ) -> None:
-        fields = ("id_hi", "id_lo", "seq", "observed_at", "msg_type", *_MOTION_FIELDS)
+        fields = (
+            "id_hi",
+            "id_lo",
+            "seq",
+            "observed_at",
+            "msg_type",
+            *_MOTION_FIELDS,
+            "source_kind",
+        )
         updates = ", ".join(f"{name} = excluded.{name}" for name in fields)
         types = ", ".join(str(t) for t in POSITION_TYPES)
         motion = ", ".join(_MOTION_FIELDS)
         cur.execute(
             f"""
             INSERT INTO vessel_latest (mmsi, id_hi, id_lo, seq, observed_at, msg_type,
-                                       {motion}, label_no)
+                                       {motion}, label_no, source_kind)
             SELECT DISTINCT ON (mmsi, label_no)
-                   mmsi, id_hi, id_lo, seq, observed_at, msg_type, {motion}, label_no
+                   mmsi, id_hi, id_lo, seq, observed_at, msg_type, {motion}, label_no,
+                   source_kind
             FROM reports
             WHERE {new_rows} AND mmsi IS NOT NULL AND lat IS NOT NULL AND lon IS NOT NULL
               AND (msg_type IS NULL OR msg_type IN ({types}))
