@@ -321,6 +321,10 @@ def _node_toml(nation: str, exchange_port: int, api_port: int, zones: bool) -> s
         "backoff_max_s = 5  # partners start together: find each other quickly",
         "request_timeout_s = 30  # four nodes share this machine's cores",
         "status_s = 30",
+        # Live data comes in 30 s slices: looking more often only spends the shared cores.
+        "spool_poll_s = 2",
+        "scan_s = 2",
+        "fuse_s = 5",
         "",
         "[api]",
         f'listen = "{HOST}:{api_port}"',
