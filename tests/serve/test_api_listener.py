@@ -4,6 +4,8 @@ user sees exactly what their nation and clearance allow — with the node ingest
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -57,3 +59,20 @@ def test_users_reach_the_node_by_token_and_see_only_their_share(cluster: Cluster
         assert hidden.status_code == missing.status_code == 404
         assert hidden.json()["error"]["code"] == missing.json()["error"]["code"] == "not-found"
     assert cluster.stop(ind) == 0
+
+
+def test_a_cot_user_the_node_does_not_know_stops_it_at_start(cluster: Cluster) -> None:
+    ind = cluster.node("IND")
+    toml = (ind.path / "node.toml").read_text()
+    toml = toml.replace('# cot = "udp', 'cot = "udp').replace(
+        '# cot_user = "watch"', 'cot_user = "nobody"'
+    )
+    (ind.path / "node.toml").write_text(toml)
+    run = subprocess.run(
+        [sys.executable, "-m", "mista", "serve", str(ind.path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2, run.stderr
+    assert "api.cot_user = 'nobody' is not a user of this node" in run.stderr

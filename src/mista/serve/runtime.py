@@ -36,7 +36,7 @@ from mista.api.cot import CotSettings
 from mista.api.tls import ClientCertH11Protocol
 from mista.config import NodeConfig, load_node_config
 from mista.detect.pipeline import Pipeline
-from mista.errors import MistaError
+from mista.errors import ConfigError, MistaError
 from mista.geo import Zones
 from mista.ingest.batch import IngestBatch
 from mista.labels import Label, Level
@@ -308,6 +308,13 @@ class NodeRuntime:
         cot = None
         if self.config.api.cot is not None and self.config.api.cot_user is not None:
             cot = CotSettings(url=self.config.api.cot, user=self.config.api.cot_user)
+            with self.lock:
+                known = self.store.user(cot.user) is not None
+            if not known:
+                raise ConfigError(
+                    f"{self.config.directory / 'node.toml'}: api.cot_user = {cot.user!r} is "
+                    "not a user of this node (add one: mista users add NAME --store ...)"
+                )
         return ApiContext(
             nation=self.config.nation,
             store=self.store,
