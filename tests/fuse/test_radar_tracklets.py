@@ -236,23 +236,31 @@ def test_each_radar_has_its_own_sigma_and_bad_entries_are_refused() -> None:
 @settings(max_examples=50, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.floats(1.0, 120.0), st.floats(-0.01, 0.01), st.floats(-0.01, 0.01)),
+        st.tuples(
+            st.floats(1.0, 120.0),
+            st.floats(-0.01, 0.01),
+            st.floats(-0.01, 0.01),
+            st.sampled_from([-1, -1, -1, 7]),
+        ),
         min_size=3,
         max_size=300,
     )
 )
 def test_a_free_tracklet_predicts_on_the_least_squares_line_of_its_last_contacts(
-    steps: list[tuple[float, float, float]],
+    steps: list[tuple[float, float, float, int]],
 ) -> None:
+    # Whether or not it followed an AIS track (``ais``) on the way.
     tracklet = Tracklet()
     t, lat, lon = 1.767e9, 10.0, 179.99
     times, lats, lons = [], [], []
-    for dt, dlat, dlon in steps:
+    for dt, dlat, dlon, ais in steps:
         t, lat, lon = t + dt, lat + dlat, lon + dlon
+        tracklet.ais = ais
         tracklet.add(t, lat, lon, 16)
         times.append(t)
         lats.append(lat)
         lons.append(lon)
+    tracklet.ais = -1
     kept = slice(-16, None)
     x = np.asarray(times[kept]) - times[-1]
     when = t + 40.0

@@ -57,6 +57,7 @@ class Tracklet:
         "origin",
         "pending",
         "scores",
+        "stale",
         "sums",
         "t",
         "track",
@@ -81,19 +82,28 @@ class Tracklet:
         self.origin = (0.0, 0.0, 0.0)
         self.sums = [0.0] * 6
         self.adds = 0
+        self.stale = False
 
     def add(self, t: float, lat: float, lon: float, keep: int) -> None:
-        """One more contact; the line is fitted to the last ``keep``."""
-        if self.adds % 256 == 0:
-            self._rebase(t, lat, lon)
+        """One more contact; the line is fitted to the last ``keep``. The running sums
+        are kept only while the tracklet follows no AIS track (else its line is not
+        used: they are summed afresh when it is)."""
+        running = self.ais < 0 and not self.stale and self.adds % 256 != 0
         self.adds += 1
         self.t.append(t)
         self.lat.append(lat)
         self.lon.append(lon)
-        self._sum(t, lat, lon, 1.0)
+        if running:
+            self._sum(t, lat, lon, 1.0)
         if len(self.t) > keep:
-            self._sum(self.t[0], self.lat[0], self.lon[0], -1.0)
+            if running:
+                self._sum(self.t[0], self.lat[0], self.lon[0], -1.0)
             del self.t[0], self.lat[0], self.lon[0]
+        if not running:
+            if self.ais >= 0:
+                self.stale = True
+            else:
+                self._rebase(t, lat, lon)
         self.last_t = t
         self.line = None
 
@@ -112,6 +122,7 @@ class Tracklet:
         """Sums afresh about a new origin (rounding does not pile up over long chains)."""
         self.origin = (t, lat, lon)
         self.sums = [0.0] * 6
+        self.stale = False
         for ti, la, lo in zip(self.t, self.lat, self.lon, strict=True):
             self._sum(ti, la, lo, 1.0)
 
@@ -164,6 +175,8 @@ class Tracklet:
         if n < 3 or self.t[-1] - self.t[0] < 30.0:
             return None
         # Least squares from the running sums.
+        if self.stale:
+            self._rebase(self.t[-1], self.lat[-1], self.lon[-1])
         t0, lat0, lon0 = self.origin
         sx, sxx, sy, sz, sxy, sxz = self.sums
         xm = sx / n
