@@ -80,6 +80,8 @@ class PostgresStore:
             if read_only:
                 con.execute("SET default_transaction_read_only = on")
             else:
+                # Room to sort and hash a batch of tens of thousands of rows in memory.
+                con.execute("SET work_mem = '64MB'")
                 for statement in STAGING_TABLES:
                     con.execute(statement)
             con.commit()

@@ -6,7 +6,7 @@ clearance and the viewer's nation is in its releasability.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -255,27 +255,36 @@ class Reader:
 
     def report_feed(self, con: psycopg.Connection[Any], after_seq: int, limit: int) -> pa.Table:
         """Reports after ``after_seq`` in seq order, every label, with the first receiver
-        among the receptions of the chunk's time window (as the embedded store picks it)."""
+        among the receptions of the chunk's time window (as the embedded store picks it).
+
+        Two statements, as the embedded store does: the chunk's seq range and time window
+        (narrow columns), then its reports joined to the receptions of that window, so
+        both are found through their BRIN indexes with the bounds known to the planner.
+        """
         if limit <= 0:
             return FEED_SCHEMA.empty_table()
+        bounds = self._feed_bounds(con, after_seq, limit)
+        if bounds is None:
+            return FEED_SCHEMA.empty_table()
+        upper, low, high, untimed = bounds
+        window = []
+        params: dict[str, Any] = {"after": after_seq, "upper": upper}
+        if low is not None and high is not None:
+            window.append("e.received_at BETWEEN %(lo)s AND %(hi)s")
+            params |= {"lo": low, "hi": high + timedelta(seconds=DEDUPE_WINDOW_S)}
+        if untimed:
+            window.append("e.received_at IS NULL")
         fields = FEED_SCHEMA.names[3:-1]
         return self.query(
             con,
             f"""
             WITH r AS (
                 SELECT seq, id_hi, id_lo, label_no, {", ".join(fields)} FROM reports
-                WHERE seq > %(after)s ORDER BY seq LIMIT %(limit)s
-            ), b AS (
-                SELECT min(observed_at) AS lo,
-                       max(observed_at) + interval '{DEDUPE_WINDOW_S} seconds' AS hi,
-                       count(*) > count(observed_at) AS untimed
-                FROM r
+                WHERE seq > %(after)s AND seq <= %(upper)s
             ), c AS (
                 SELECT DISTINCT ON (e.id_hi, e.id_lo) e.id_hi, e.id_lo, e.receiver
-                FROM receptions e JOIN r ON r.id_hi = e.id_hi AND r.id_lo = e.id_lo, b
-                WHERE e.receiver IS NOT NULL
-                  AND (e.received_at BETWEEN b.lo AND b.hi
-                       OR (b.untimed AND e.received_at IS NULL))
+                FROM receptions e JOIN r ON r.id_hi = e.id_hi AND r.id_lo = e.id_lo
+                WHERE e.receiver IS NOT NULL AND ({" OR ".join(window)})
                 ORDER BY e.id_hi, e.id_lo,
                          coalesce(e.received_at, timestamptz '1970-01-01 00:00:00+00')
             )
@@ -284,9 +293,47 @@ class Reader:
             FROM r LEFT JOIN c ON c.id_hi = r.id_hi AND c.id_lo = r.id_lo
             ORDER BY r.seq
             """,
-            {"after": after_seq, "limit": limit},
+            params,
             FEED_SCHEMA,
         )
+
+    def _feed_bounds(
+        self, con: psycopg.Connection[Any], after_seq: int, limit: int
+    ) -> tuple[int, datetime | None, datetime | None, bool] | None:
+        """(last seq, first and last observation time, whether any is untimed) of the next
+        ``limit`` reports after ``after_seq``; None when there are none.
+
+        Seqs are dense except where duplicates left gaps, so ``after + limit`` usually
+        bounds the chunk; the range grows fourfold until it holds ``limit`` reports or
+        reaches the last seq handed out (a BRIN on seq serves every range).
+        """
+        try:
+            with con.cursor() as cur:
+                cur.execute("SELECT last FROM report_seq")
+                row = cur.fetchone()
+                last = int(row[0]) if row else 0
+                span = max(1, limit)
+                while True:
+                    upper = min(after_seq + span, last)
+                    cur.execute(
+                        "SELECT count(*), max(seq), min(observed_at), max(observed_at), "
+                        "count(*) > count(observed_at) FROM (SELECT seq, observed_at "
+                        "FROM reports WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s) s",
+                        (after_seq, upper, limit),
+                    )
+                    found = cur.fetchone()
+                    assert found is not None
+                    count, top, low, high, untimed = found
+                    if count >= limit or upper >= last:
+                        break
+                    span *= 4
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"store {self._where}: reading the report feed failed: {exc}"
+            ) from None
+        if not count:
+            return None
+        return int(top), low, high, bool(untimed)
 
     def labels(self, con: psycopg.Connection[Any]) -> dict[int, Label]:
         """Every stored label by number (placeholders naming no nation left out)."""

@@ -170,25 +170,33 @@ class BatchWriter:
         self._partitions: set[date] = set()
 
     def write(self, con: psycopg.Connection[Any], batch: IngestBatch) -> WriteResult:
+        """Store ``batch`` in one transaction on ``con``; what it added."""
         reports = receptions = rejected = 0
-        made: set[date] = set()
+        if batch.messages.num_rows:
+            self._ensure_partitions(con, batch.messages.column("observed_at"))
         with con.transaction(), con.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             numbers: dict[str, int] = {}
             if batch.messages.num_rows:
                 numbers = label_numbers(cur, batch.labels)
-                made = self._ensure_partitions(cur, batch.messages.column("observed_at"))
                 reports, receptions = self._write_messages(cur, batch, numbers)
             if batch.rejected.num_rows:
                 rejected = self._write_rejected(cur, batch, numbers)
-        self._partitions |= made  # only once committed
         return WriteResult(reports=reports, receptions=receptions, rejected=rejected)
 
-    def _ensure_partitions(self, cur: psycopg.Cursor[Any], observed: pa.ChunkedArray) -> set[date]:
+    def _ensure_partitions(self, con: psycopg.Connection[Any], observed: pa.ChunkedArray) -> None:
+        """Create the day partitions the batch reaches, in a short transaction of their own:
+        creating one locks the whole reports table, which readers should wait on for the
+        statement only, not for the batch. A partition left empty by a failed batch is
+        harmless."""
         new = _days(observed) - self._partitions
-        for day in sorted(new):
-            cur.execute(partition_ddl(day))
-        return new
+        if not new:
+            return
+        with con.transaction(), con.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            for day in sorted(new):
+                cur.execute(partition_ddl(day))
+        self._partitions |= new
 
     def _write_messages(
         self, cur: psycopg.Cursor[Any], batch: IngestBatch, numbers: dict[str, int]
