@@ -101,9 +101,9 @@ def writer(url: str, store: Path, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def wait_drained(url: str, publishers: list[subprocess.Popen[bytes]]) -> tuple[int, float]:
+def wait_drained(url: str, publishers: list[subprocess.Popen[bytes]]) -> tuple[int, float, int]:
     """Wait for the publishers, then until group ``store`` has acknowledged everything;
-    (messages published, longest publisher's own seconds)."""
+    (reports published, longest publisher's own seconds, messages delivered again)."""
     from mista.bus.jetstream import JetStreamBus
 
     messages, publish_s = 0, 0.0
@@ -118,7 +118,7 @@ def wait_drained(url: str, publishers: list[subprocess.Popen[bytes]]) -> tuple[i
         while True:
             pending = bus.pending("store")
             if None not in pending.values() and not any(pending.values()):
-                return messages, publish_s
+                return messages, publish_s, bus.redelivered("store")
             time.sleep(0.05)
 
 
@@ -133,12 +133,12 @@ def run_e2e(files: list[Path], folder: Path, name: str) -> dict[str, float]:
         started = time.perf_counter()
         write = writer(url, store, folder / "writer.log")
         publishers = [publisher(path, url) for path in files]
-        messages, publish_s = wait_drained(url, publishers)
+        messages, publish_s, again = wait_drained(url, publishers)
         wall = time.perf_counter() - started
         stop(write)
     finally:
         stop(nats)
-    return {"messages": messages, "wall_s": wall, "publish_s": publish_s}
+    return {"messages": messages, "wall_s": wall, "publish_s": publish_s, "again": again}
 
 
 def run_halves(path: Path, folder: Path) -> dict[str, float]:
@@ -154,12 +154,17 @@ def run_halves(path: Path, folder: Path) -> dict[str, float]:
         messages = int(out.split()[0])
         started = time.perf_counter()
         write = writer(url, store, folder / "writer.log")
-        wait_drained(url, [])
+        _, _, again = wait_drained(url, [])
         write_wall = time.perf_counter() - started
         stop(write)
     finally:
         stop(nats)
-    return {"messages": messages, "publish_s": publish_wall, "write_s": write_wall}
+    return {
+        "messages": messages,
+        "publish_s": publish_wall,
+        "write_s": write_wall,
+        "again": again,
+    }
 
 
 def run_direct(path: Path, folder: Path) -> dict[str, float]:
@@ -207,6 +212,10 @@ def main(argv: list[str] | None = None) -> None:
                 [[r[0], h.thousands(r[1]), f"{r[2]:.2f}", h.thousands(r[1] / r[2])] for r in rows],
                 right={1, 2, 3},
             )
+        )
+        print(
+            f"messages delivered again (redelivered after ack_wait): writer only "
+            f"{alone['again']:.0f}, 1 ingest {one['again']:.0f}, 2 ingest {two['again']:.0f}"
         )
         print(
             "\nend to end: from starting the processes until every report is committed in "

@@ -36,6 +36,7 @@ def store_writer(
     ack_wait_s: float = 30.0,
     fetch_messages: int = 8,
     max_merge_rows: int = 100_000,
+    linger_s: float = 0.5,
     lock: threading.Lock | threading.RLock | None = None,
     idle_s: float | None = None,
 ) -> ConsumeStats:
@@ -86,6 +87,7 @@ def store_writer(
             ack_wait_s=ack_wait_s,
             fetch_messages=fetch_messages,
             max_merge_rows=max_merge_rows,
+            linger_s=linger_s,
         )
     finally:
         ending.set()

@@ -332,6 +332,19 @@ class JetStreamBus:
 
         return self._loop.run(count())
 
+    def redelivered(self, group: str) -> int:
+        """Messages consumer group ``group`` was given more than once (all partitions)."""
+
+        async def count() -> int:
+            total = 0
+            for partition in range(self.partitions):
+                with contextlib.suppress(nats.js.errors.NotFoundError):
+                    info = await self._js.consumer_info(self.stream, f"{group}-{partition}")
+                    total += int(info.num_redelivered or 0)
+            return total
+
+        return self._loop.run(count())
+
     # ------------------------------------------------------------------ publishing
 
     def publish_batch(self, batch: IngestBatch) -> PublishResult:
@@ -416,13 +429,15 @@ class JetStreamBus:
         fetch_messages: int = 8,
         ack_wait_s: float = 30.0,
         max_merge_rows: int = 100_000,
+        linger_s: float = 0.5,
     ) -> ConsumeStats:
         """Call ``handler`` with the batches published on ``partitions`` until ``stop``.
 
         Durable consumers ``<group>-<p>`` (created if absent) remember what was
         acknowledged. Messages are acknowledged after ``handler`` returns; consecutive
         messages of one source and label set are merged into one batch (up to about
-        ``max_merge_rows`` rows) so a store commits fewer, larger transactions. When
+        ``max_merge_rows`` rows, gathered for at most ``linger_s`` after the first) so a
+        store commits fewer, larger transactions. When
         ``handler`` raises a ``MistaError`` (e.g. the store is away) the messages are
         handed back for redelivery and consuming goes on after a pause; any other
         exception is handed back the same way and then raised. A message that is not a
@@ -446,10 +461,16 @@ class JetStreamBus:
                     items = [inbox.get(timeout=0.2)]
                 except queue.Empty:
                     continue
+                # Gather for up to linger_s: a store commits one large batch much faster
+                # than many small ones (the per-transaction cost dominates small ones).
                 rows = sum(len(msgs) for _, msgs in items) * self.max_rows
+                deadline = time.monotonic() + linger_s
                 while rows < max_merge_rows:
+                    wait_s = deadline - time.monotonic()
                     try:
-                        items.append(inbox.get_nowait())
+                        items.append(
+                            inbox.get(timeout=wait_s) if wait_s > 0 else inbox.get_nowait()
+                        )
                     except queue.Empty:
                         break
                     rows += len(items[-1][1]) * self.max_rows
