@@ -103,17 +103,24 @@ def _as_user() -> tuple[str, int] | None:
 def start_pg(workdir: Path, *, durable: bool = False) -> PgServer:
     """Start a fresh server (database ``mista``, extension PostGIS) and wait until it
     accepts connections. The caller stops it (``PgServer.stop``)."""
-    import psycopg
-
     as_user = _as_user()
-    owned: Path | None = None
-    if as_user is not None:
-        owned = Path(tempfile.mkdtemp(prefix="mista-pg-"))
+    if as_user is None:
+        return _start(workdir, None, None, durable)
+    owned = Path(tempfile.mkdtemp(prefix="mista-pg-"))
+    try:
         entry = pwd.getpwnam(as_user[0])
         os.chown(owned, entry.pw_uid, entry.pw_gid)
-        base = owned
-    else:
-        base = workdir
+        return _start(owned, owned, as_user, durable)
+    except BaseException:
+        shutil.rmtree(owned, ignore_errors=True)
+        raise
+
+
+def _start(
+    base: Path, owned: Path | None, as_user: tuple[str, int] | None, durable: bool
+) -> PgServer:
+    import psycopg
+
     data_dir, log_path = base / "data", base / "postgres.log"
     user_args: dict[str, object] = (
         {} if as_user is None else {"user": as_user[0], "group": as_user[1], "extra_groups": []}
