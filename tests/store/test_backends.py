@@ -529,3 +529,35 @@ def test_store_copy_moves_a_duckdb_store_to_postgres_and_verifies_it(
         assert "already holds data" in again.output
     finally:
         drop_database(pg_server, url)
+
+
+def test_postgres_writers_in_parallel_store_each_report_once_in_seq_order(
+    shared_data: Path, pg_server: PgServer
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.store.conftest import drop_database, new_database
+
+    name, label = _REAL_LOGS[0]
+    batches = _log_batches(shared_data / name, label)
+    url = new_database(pg_server)
+    try:
+        # Two stores (two pools, as two processes would have) write the same batches at
+        # once, each in its own order: every report is stored once.
+        with PostgresStore(url) as one, PostgresStore(url) as two:
+            with ThreadPoolExecutor(2) as pool:
+                done = [
+                    pool.submit(lambda s, bs: [s.write(b) for b in bs], store, order)
+                    for store, order in ((one, batches), (two, batches[::-1]))
+                ]
+                results = [future.result() for future in done]
+            stored = sum(r.reports for rs in results for r in rs)
+            assert stored == one.counts()["reports"] > 1000
+            feed = one.report_feed(0, 10**7)
+            assert feed.num_rows == stored
+            seqs = feed.column("seq").to_pylist()
+            assert seqs == sorted(set(seqs))
+            ids = feed.column("id").to_pylist()
+            assert len(set(ids)) == len(ids)
+    finally:
+        drop_database(pg_server, url)
