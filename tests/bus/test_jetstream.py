@@ -128,8 +128,12 @@ def test_a_handler_that_raises_gets_its_batch_again(
             if written[0] >= summary.messages:
                 stop.set()
 
-        threading.Timer(30, stop.set).start()
-        stats = bus.consume(range(2), flaky, stop=stop, group="flaky")
+        timer = threading.Timer(30, stop.set)
+        timer.start()
+        try:
+            stats = bus.consume(range(2), flaky, stop=stop, group="flaky")
+        finally:
+            timer.cancel()
         assert stats.failures == 2
         assert bus.pending("flaky") == {0: 0, 1: 0}
     assert store_content(tmp_path / "s.duckdb") == store_content(direct_store)
@@ -141,7 +145,8 @@ def test_a_message_that_is_not_a_batch_is_dropped_and_logged(
     with JetStreamBus(nats_server.url, stream=stream, partitions=1) as bus:
         bus._loop.run(bus._js.publish(bus.subject(0), b"MST1\x00\x00\x00\x05{bad"))
         stop = threading.Event()
-        threading.Timer(2, stop.set).start()
+        timer = threading.Timer(2, stop.set)
+        timer.start()
         stats = bus.consume([0], lambda batch: None, stop=stop, group="g")
         assert (stats.unreadable, stats.batches) == (1, 0)
         assert bus.pending("g") == {0: 0}  # terminated: never delivered again

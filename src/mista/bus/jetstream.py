@@ -556,12 +556,13 @@ class JetStreamBus:
         await self._settle([], leftover, delay_s=None)
 
     async def _settle(self, acks: list[Msg], naks: list[Msg], delay_s: float | None) -> None:
+        """Acknowledge ``acks`` and wait until the server confirms them (so a consumer's
+        pending count is right once this returns); hand ``naks`` back for redelivery."""
         try:
-            for msg in acks:
-                await msg.ack()
             for msg in naks:
                 await msg.nak(delay=delay_s)
-        except nats.errors.Error as exc:
+            await asyncio.gather(*(msg.ack_sync(timeout=self.request_timeout_s) for msg in acks))
+        except (nats.errors.Error, TimeoutError) as exc:
             # Unacknowledged messages are redelivered after ack_wait: nothing is lost.
             _log.warning("bus %s: acknowledging failed (%s); they will come again", self.url, exc)
 
