@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mista.bus._writer import store_writer
-from mista.bus.jetstream import BusError, JetStreamBus
+from mista.bus.jetstream import BusError, JetStreamBus, store_writer
 from mista.errors import ConfigError, StoreError
 from mista.ingest.batch import IngestBatch
 from mista.node import ingest_paths, open_store

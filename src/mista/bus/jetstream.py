@@ -17,6 +17,7 @@ messages unacknowledged: the server delivers them again (at once after a ``nak``
 nats-py is asyncio and mista's workers are threads, so the bus runs its own event loop
 in a daemon thread and every public method is a plain blocking call, safe from any
 thread. ``JetStreamBus`` also keeps the ``Bus`` protocol for ``INGEST_TOPIC``.
+``store_writer`` (from ``mista.bus._writer``) is the worker that commits into a store.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from nats.js.api import (
 from mista.bus import INGEST_TOPIC
 from mista.bus._loop import LoopThread
 from mista.bus._wire import COMPRESSIONS, Slice, decode_slice, slices
+from mista.bus._writer import store_writer
 from mista.errors import ConfigError, InputError, MistaError
 from mista.ingest.batch import IngestBatch
 
@@ -64,6 +66,7 @@ __all__ = [
     "ConsumeStats",
     "JetStreamBus",
     "PublishResult",
+    "store_writer",
 ]
 
 DEFAULT_STREAM = "MISTA"

@@ -107,8 +107,7 @@ def write(
     import signal
     import threading
 
-    from mista.bus._writer import store_writer
-    from mista.bus.jetstream import JetStreamBus
+    from mista.bus.jetstream import JetStreamBus, store_writer
     from mista.node import open_store
 
     stop = threading.Event()
