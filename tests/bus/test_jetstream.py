@@ -172,3 +172,33 @@ def test_a_bad_url_is_a_config_error(url: str) -> None:
 def test_no_server_is_a_bus_error_naming_the_url() -> None:
     with pytest.raises(BusError, match="cannot connect within 1 s"):
         JetStreamBus("nats://127.0.0.1:9", connect_timeout_s=1)
+
+
+def test_the_bus_protocol_subscribe_then_publish(
+    nats_server: NatsServer, stream: str, feeds: list[Path]
+) -> None:
+    from mista.bus import INGEST_TOPIC
+    from mista.ingest.sources import SourceConfig
+    from mista.ingest.streams import FileSource
+    from mista.node import read_batches
+
+    got: list[int] = []
+    done = threading.Event()
+    batches = list(read_batches(FileSource(feeds[0]), SourceConfig.default("IND"), name="f"))
+    total = sum(batch.message_count for batch in batches)
+
+    def handler(batch: IngestBatch) -> None:
+        got.append(batch.message_count)
+        if sum(got) >= total:
+            done.set()
+
+    with JetStreamBus(nats_server.url, stream=stream, partitions=3) as bus:
+        bus.subscribe(INGEST_TOPIC, handler)
+        for batch in batches:
+            bus.publish(INGEST_TOPIC, batch)
+        assert done.wait(20)
+        with pytest.raises(ValueError, match="carries"):
+            bus.publish("other.topic", batches[0])
+    assert sum(got) == total
+    with pytest.raises(BusError, match="closed"):
+        bus.publish_batch(batches[0])
