@@ -92,10 +92,14 @@ def publisher(path: Path, url: str) -> subprocess.Popen[bytes]:
     )
 
 
+WRITER_OPTIONS: list[str] = []
+
+
 def writer(url: str, store: Path, log: Path) -> subprocess.Popen[bytes]:
+    command = ["mista", "bus", "write", "--bus", url, "--store", str(store), *WRITER_OPTIONS]
     with log.open("ab") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "mista", "bus", "write", "--bus", url, "--store", str(store)],
+            [sys.executable, "-m", *command],
             stdout=subprocess.DEVNULL,
             stderr=err,
         )
@@ -180,7 +184,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--copies", type=int, default=2, help="copies of the corpus in the input (default 2)"
     )
+    parser.add_argument(
+        "--writer",
+        default="",
+        help="more options for mista bus write, e.g. '--linger-s 1 --merge-rows 200000'",
+    )
     args = parser.parse_args(argv)
+    WRITER_OPTIONS.extend(args.writer.split())
     corpus = h.corpus_path(args.data)
     print("\n".join(h.machine_lines(None)))
     version = subprocess.run([NATS_BIN, "--version"], capture_output=True, text=True).stdout
@@ -205,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
             ("end to end, 2 ingest processes", two["messages"], two["wall_s"]),
         ]
         print(f"input   : {timed.stat().st_size / 1e6:.0f} MB, corpus x {args.copies}, timed")
+        print(f"writer  : mista bus write {' '.join(WRITER_OPTIONS) or '(defaults)'}")
         print()
         print(
             h.markdown_table(

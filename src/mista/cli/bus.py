@@ -86,6 +86,13 @@ def bus() -> None:
     help="About how many rows to commit in one store transaction.",
 )
 @click.option(
+    "--linger-s",
+    type=click.FloatRange(min=0.0),
+    default=0.5,
+    show_default=True,
+    help="Seconds to gather messages for one transaction once the first has come.",
+)
+@click.option(
     "--until-idle-s",
     type=click.FloatRange(min=0.1),
     default=None,
@@ -99,6 +106,7 @@ def write(
     ack_wait_s: float,
     fetch_messages: int,
     merge_rows: int,
+    linger_s: float,
     until_idle_s: float | None,
 ) -> None:
     """Commit the batches published on the bus into STORE, acknowledging each after its
@@ -128,6 +136,7 @@ def write(
                 ack_wait_s=ack_wait_s,
                 fetch_messages=fetch_messages,
                 max_merge_rows=merge_rows,
+                linger_s=linger_s,
                 idle_s=until_idle_s,
             )
         except KeyboardInterrupt:
