@@ -122,7 +122,7 @@ def wait_drained(url: str, publishers: list[subprocess.Popen[bytes]]) -> tuple[i
         while True:
             pending = bus.pending("store")
             if None not in pending.values() and not any(pending.values()):
-                return messages, publish_s, bus.redelivered("store")
+                return messages, publish_s, bus.deliveries("store") - bus.stream_messages()
             time.sleep(0.05)
 
 
@@ -203,29 +203,52 @@ def main(argv: list[str] | None = None) -> None:
         timed = folder / "timed.nmea"
         write_timed_copies(corpus, args.copies, timed)
         halves = split_halves(timed, folder)
+        cpu: dict[str, float] = {}
+        before = h.cpu_seconds()
         direct = run_direct(timed, folder)
+        cpu["direct"], before = h.cpu_seconds() - before, h.cpu_seconds()
         alone = run_halves(timed, folder)
+        cpu["halves"], before = h.cpu_seconds() - before, h.cpu_seconds()
         one = run_e2e([timed], folder, "one")
+        cpu["one"], before = h.cpu_seconds() - before, h.cpu_seconds()
         two = run_e2e(halves, folder, "two")
-        rows: list[tuple[str, float, float]] = [
-            ("direct ingest into DuckDB (no bus)", direct["messages"], direct["wall_s"]),
-            ("publish only (1 ingest process)", alone["messages"], alone["publish_s"]),
-            ("store writer only (full stream)", alone["messages"], alone["write_s"]),
-            ("end to end, 1 ingest process", one["messages"], one["wall_s"]),
-            ("end to end, 2 ingest processes", two["messages"], two["wall_s"]),
+        cpu["two"] = h.cpu_seconds() - before
+        rows: list[tuple[str, float, float, str]] = [
+            (
+                "direct ingest into DuckDB (no bus)",
+                direct["messages"],
+                direct["wall_s"],
+                f"{cpu['direct']:.1f}",
+            ),
+            ("publish only (1 ingest process)", alone["messages"], alone["publish_s"], ""),
+            ("store writer only (full stream)", alone["messages"], alone["write_s"], ""),
+            ("end to end, 1 ingest process", one["messages"], one["wall_s"], f"{cpu['one']:.1f}"),
+            (
+                "end to end, 2 ingest processes",
+                two["messages"],
+                two["wall_s"],
+                f"{cpu['two']:.1f}",
+            ),
         ]
         print(f"input   : {timed.stat().st_size / 1e6:.0f} MB, corpus x {args.copies}, timed")
         print(f"writer  : mista bus write {' '.join(WRITER_OPTIONS) or '(defaults)'}")
         print()
         print(
             h.markdown_table(
-                ["run", "reports", "wall s", "reports/s"],
-                [[r[0], h.thousands(r[1]), f"{r[2]:.2f}", h.thousands(r[1] / r[2])] for r in rows],
-                right={1, 2, 3},
+                ["run", "reports", "wall s", "reports/s", "CPU s"],
+                [
+                    [r[0], h.thousands(r[1]), f"{r[2]:.2f}", h.thousands(r[1] / r[2]), r[3]]
+                    for r in rows
+                ],
+                right={1, 2, 3, 4},
             )
         )
         print(
-            f"messages delivered again (redelivered after ack_wait): writer only "
+            f"CPU s: user + system of every process of the run (nats-server, publishers, "
+            f"writer, this one); both halves alone together: {cpu['halves']:.1f}"
+        )
+        print(
+            f"messages delivered more than once (after a nak or ack_wait): writer only "
             f"{alone['again']:.0f}, 1 ingest {one['again']:.0f}, 2 ingest {two['again']:.0f}"
         )
         print(

@@ -225,6 +225,9 @@ class JetStreamBus:
         self._max_age_s = max_age_s
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Fetched, not yet acknowledged: kept alive (in progress) while they wait or are
+        # being written, so ack_wait measures a dead consumer, not a slow transaction.
+        self._held: dict[int, Msg] = {}
         self._loop = LoopThread("mista-bus")
         try:
             self._nc = self._loop.run(
@@ -335,15 +338,16 @@ class JetStreamBus:
 
         return self._loop.run(count())
 
-    def redelivered(self, group: str) -> int:
-        """Messages consumer group ``group`` was given more than once (all partitions)."""
+    def deliveries(self, group: str) -> int:
+        """How many times consumer group ``group`` was handed a message, redeliveries
+        included (all partitions): beyond the stream's message count, work done twice."""
 
         async def count() -> int:
             total = 0
             for partition in range(self.partitions):
                 with contextlib.suppress(nats.js.errors.NotFoundError):
                     info = await self._js.consumer_info(self.stream, f"{group}-{partition}")
-                    total += int(info.num_redelivered or 0)
+                    total += int(info.delivered.consumer_seq or 0)
             return total
 
         return self._loop.run(count())
@@ -429,9 +433,9 @@ class JetStreamBus:
         *,
         stop: threading.Event,
         group: str = "store",
-        fetch_messages: int = 8,
-        ack_wait_s: float = 30.0,
-        max_merge_rows: int = 100_000,
+        fetch_messages: int = 16,
+        ack_wait_s: float = 10.0,
+        max_merge_rows: int = 250_000,
         linger_s: float = 0.5,
     ) -> ConsumeStats:
         """Call ``handler`` with the batches published on ``partitions`` until ``stop``.
@@ -518,7 +522,16 @@ class JetStreamBus:
                     self._pull(sub, partition, fetch_messages, inbox, stopping, credits[partition])
                 )
             )
+        tasks.append(asyncio.create_task(self._keep_alive(max(0.3, ack_wait_s / 3))))
         return tasks
+
+    async def _keep_alive(self, every_s: float) -> None:
+        """Tell the server every ``every_s`` that held messages are still in progress."""
+        while True:
+            await asyncio.sleep(every_s)
+            for msg in list(self._held.values()):
+                with contextlib.suppress(nats.errors.Error):
+                    await msg.in_progress()
 
     async def _pull(
         self,
@@ -546,6 +559,8 @@ class JetStreamBus:
                 attempt += 1
                 continue
             attempt = 0
+            for msg in msgs:
+                self._held[id(msg)] = msg
             inbox.put((partition, msgs))
 
     async def _stop_pulls(
@@ -568,6 +583,9 @@ class JetStreamBus:
         except (nats.errors.Error, TimeoutError) as exc:
             # Unacknowledged messages are redelivered after ack_wait: nothing is lost.
             _log.warning("bus %s: acknowledging failed (%s); they will come again", self.url, exc)
+        finally:
+            for msg in (*acks, *naks):
+                self._held.pop(id(msg), None)
 
     def _handle(
         self,
@@ -623,6 +641,8 @@ class JetStreamBus:
             stats.batches += 1
 
     async def _terminate(self, msgs: list[Msg]) -> None:
+        for msg in msgs:
+            self._held.pop(id(msg), None)
         try:
             for msg in msgs:
                 await msg.term()
