@@ -131,3 +131,51 @@ def test_nothing_is_acknowledged_while_the_partner_is_down(context: ssl.SSLConte
     assert stats.failures >= 2
     assert stats.records == 0
     link.close()
+
+
+class _ScriptedLink:
+    """A partner whose answers are given in advance: each item is raised in turn."""
+
+    nation = "USA"
+
+    def __init__(self, outcomes: list[LinkDownError], stop: threading.Event) -> None:
+        self.outcomes = outcomes
+        self.sent: list[bytes] = []
+        self.stop = stop
+
+    def post(self, data: bytes) -> None:
+        self.sent.append(data)
+        if not self.outcomes:
+            self.stop.set()
+            raise LinkDownError("done", delivered=False)
+        raise self.outcomes.pop(0)
+
+
+def test_bytes_that_may_have_arrived_are_never_sent_again() -> None:
+    # Refused (nothing sent: resend the same bytes), then a time-out after sending (they may
+    # have arrived: the next try must be sealed afresh, or the partner sees a replay).
+    stop, wake = threading.Event(), threading.Event()
+    link = _ScriptedLink(
+        [
+            LinkDownError("refused", delivered=False),
+            LinkDownError("read time-out", delivered=True),
+        ],
+        stop,
+    )
+    sealed: list[bytes] = []
+
+    def next_batch() -> _Batch:
+        sealed.append(f"seal-{len(sealed)}".encode())
+        return _Batch(1, sealed[-1], ("a",))
+
+    push_loop(
+        link,  # type: ignore[arg-type]
+        next_batch=next_batch,
+        acknowledge=lambda batch: None,
+        stop=stop,
+        wake=wake,
+        idle_s=0.01,
+        backoff=Backoff(0.001, 0.002),
+        resend_same_s=60,
+    )
+    assert link.sent == [b"seal-0", b"seal-0", b"seal-1"]

@@ -195,9 +195,13 @@ def push_loop(
             result = link.post(outgoing.data)
             if not result.ok:
                 error = f"answered {result.status_code} {result.status}: {result.reason}"
+                # The partner saw these bytes: sending them again would be a replay.
+                undelivered = None
         except LinkDownError as exc:
             error = str(exc)
-            if not exc.delivered and undelivered is None:
+            if exc.delivered:
+                undelivered = None  # they may have arrived: the next try re-seals
+            elif undelivered is None:
                 undelivered, undelivered_since = outgoing, time.monotonic()
         if error:
             stats.failures += 1
