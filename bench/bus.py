@@ -140,6 +140,9 @@ def run_e2e(files: list[Path], folder: Path, name: str) -> dict[str, float]:
         messages, publish_s, again = wait_drained(url, publishers)
         wall = time.perf_counter() - started
         stop(write)
+        if again:
+            log = (folder / "writer.log").read_text(errors="replace").splitlines()
+            print(f"[{name}] {again} messages delivered twice; writer log:", *log[-8:], sep="\n")
     finally:
         stop(nats)
     return {"messages": messages, "wall_s": wall, "publish_s": publish_s, "again": again}

@@ -80,6 +80,10 @@ MAX_IN_FLIGHT = 64
 #: full or expired, so this is also the delay of a partial one (a quiet partition); an
 #: idle partition costs one small request per period.
 FETCH_WAIT_S = 0.1
+#: Pull requests open at once, all partitions together. nats-server closes a client whose
+#: unread deliveries pass its max_pending (64 MB): 16 messages of ~0.7 MB per pull, so a
+#: few at a time stay well under it while the writer's thread is busy committing.
+MAX_FETCHES_IN_FLIGHT = 3
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DESCRIPTION = "mista reports, {partitions} partitions"
 _PARTITIONS_IN = re.compile(r"mista reports, (\d+) partitions")
@@ -504,6 +508,7 @@ class JetStreamBus:
         credits: dict[int, asyncio.Semaphore],
     ) -> list[asyncio.Task[None]]:
         tasks = []
+        in_flight = asyncio.Semaphore(MAX_FETCHES_IN_FLIGHT)
         for partition in partitions:
             subject = self.subject(partition)
             config = ConsumerConfig(
@@ -519,7 +524,15 @@ class JetStreamBus:
             )
             tasks.append(
                 asyncio.create_task(
-                    self._pull(sub, partition, fetch_messages, inbox, stopping, credits[partition])
+                    self._pull(
+                        sub,
+                        partition,
+                        fetch_messages,
+                        inbox,
+                        stopping,
+                        credits[partition],
+                        in_flight,
+                    )
                 )
             )
         tasks.append(asyncio.create_task(self._keep_alive(max(0.3, ack_wait_s / 3))))
@@ -541,13 +554,16 @@ class JetStreamBus:
         inbox: queue.Queue[tuple[int, list[Msg]]],
         stopping: asyncio.Event,
         credit: asyncio.Semaphore,
+        in_flight: asyncio.Semaphore,
     ) -> None:
-        """Fetch messages of one partition into ``inbox``, at most two fetches ahead."""
+        """Fetch messages of one partition into ``inbox``, at most two fetches ahead and
+        ``MAX_FETCHES_IN_FLIGHT`` fetches of all partitions at a time."""
         attempt = 0
         while not stopping.is_set():
             await credit.acquire()
             try:
-                msgs = await sub.fetch(fetch_messages, timeout=FETCH_WAIT_S)
+                async with in_flight:
+                    msgs = await sub.fetch(fetch_messages, timeout=FETCH_WAIT_S)
             except TimeoutError:
                 credit.release()
                 continue
