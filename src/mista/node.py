@@ -39,6 +39,7 @@ from mista.labels import Label, Level
 from mista.model import Role, SourceKind, User
 from mista.store import BBox
 from mista.store.embedded import DuckDBStore
+from mista.store.postgres import PostgresStore, is_postgres_url, redacted
 
 if TYPE_CHECKING:
     from mista.ais.stream import DecodeStats
@@ -58,6 +59,7 @@ __all__ = [
     "issue_token",
     "list_users",
     "node_nation",
+    "open_node_store",
     "open_store",
     "operator_user",
     "positions",
@@ -104,8 +106,24 @@ def default_store_path() -> Path:
     return Path(os.environ.get("MISTA_STORE") or DEFAULT_STORE)
 
 
-def open_store(path: str | os.PathLike[str], *, read_only: bool = False) -> DuckDBStore:
-    """Open the node's store (the embedded DuckDB file)."""
+def open_store(
+    path: str | os.PathLike[str], *, read_only: bool = False
+) -> DuckDBStore | PostgresStore:
+    """Open the node's store: a ``postgresql://`` URL is the PostgreSQL store (docs/postgres.md:
+    what runs on it yet), anything else the embedded DuckDB file."""
+    if isinstance(path, str) and is_postgres_url(path):
+        return PostgresStore(path, read_only=read_only)
+    return DuckDBStore(path, read_only=read_only)
+
+
+def open_node_store(path: str | os.PathLike[str], *, read_only: bool = False) -> DuckDBStore:
+    """The store of a running node, its fusion and its API: everything a node does needs
+    the whole store, which only the embedded DuckDB one has yet."""
+    if isinstance(path, str) and is_postgres_url(path):
+        raise ConfigError(
+            f"{redacted(path)}: a node's fusion, exchange and API do not run on PostgreSQL "
+            "yet (docs/postgres.md says what does); use a DuckDB file"
+        )
     return DuckDBStore(path, read_only=read_only)
 
 
@@ -270,9 +288,8 @@ def ingest_paths(
     ]
     with contextlib.ExitStack() as opened_sink:
         if bus is None:
-            db = opened_sink.enter_context(
-                open_store(store if store is not None else default_store_path())
-            )
+            db = open_store(store if store is not None else default_store_path())
+            opened_sink.callback(db.close)
 
             def write(batch: IngestBatch) -> None:
                 result = db.write(batch)

@@ -48,12 +48,11 @@ def store_option(func: F) -> F:
     return click.option(
         "--store",
         "store",
-        type=click.Path(dir_okay=False),
         default="mista.duckdb",
         envvar="MISTA_STORE",
         show_default=True,
         show_envvar=True,
-        help="The store file.",
+        help="The store: a DuckDB file, or a postgresql:// URL (docs/postgres.md).",
     )(func)
 
 

@@ -36,7 +36,7 @@ def fuse(zones: str | None, end: bool, store: str) -> None:
     from mista.detect.pipeline import Pipeline, StepResult
     from mista.geo import Zones
     from mista.labels import Label, Level
-    from mista.node import node_nation, open_store
+    from mista.node import node_nation, open_node_store
 
     nation = node_nation()
     layer = (
@@ -59,7 +59,7 @@ def fuse(zones: str | None, end: bool, store: str) -> None:
             file=sys.stderr,
         )
 
-    with open_store(store) as db:
+    with open_node_store(store) as db:
         pipeline = Pipeline(db, node=nation, zones=layer)
         total = pipeline.run(progress=progress)
         if end:

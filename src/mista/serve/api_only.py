@@ -20,7 +20,7 @@ from mista.api.app import create_api_app
 from mista.api.context import ApiContext
 from mista.geo import Zones
 from mista.labels import Label, Level
-from mista.node import open_store
+from mista.node import open_node_store
 from mista.serve._server import SignalFreeServer, bind_listener, setup_logging
 
 __all__ = ["serve_api"]
@@ -49,7 +49,10 @@ def serve_api(
         if zones is not None
         else None
     )
-    with bind_listener(host, port) as sock, open_store(store_path, read_only=read_only) as store:
+    with (
+        bind_listener(host, port) as sock,
+        open_node_store(store_path, read_only=read_only) as store,
+    ):
         ctx = ApiContext(nation=nation, store=store, zones=zone_layer)
         config = uvicorn.Config(
             create_api_app(ctx),

@@ -40,7 +40,7 @@ from mista.errors import ConfigError, MistaError
 from mista.geo import Zones
 from mista.ingest.batch import IngestBatch
 from mista.labels import Label, Level
-from mista.node import open_store
+from mista.node import open_node_store
 from mista.serve._server import SignalFreeServer, bind_listener, setup_logging
 from mista.serve.ingest import SourceStats, run_source
 from mista.share.agreements import load_agreements
@@ -95,7 +95,7 @@ class NodeRuntime:
             if config.agreements_dir.is_dir()
             else []
         )
-        self.store = open_store(config.store)
+        self.store = open_node_store(config.store)
         self.audit = AuditLog(
             config.audit, nation=config.nation, signing_key=self.identity.signing_key
         )
