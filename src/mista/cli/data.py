@@ -106,7 +106,17 @@ class _Progress:
     "--strict", is_flag=True, help="Stop at the first bad line instead of quarantining it."
 )
 @store_option
-def ingest(sources: tuple[str, ...], source_config: str | None, strict: bool, store: str) -> None:
+@click.option(
+    "--bus",
+    default=None,
+    envvar="MISTA_BUS",
+    show_envvar=True,
+    help="Publish to this NATS JetStream bus (nats://HOST:PORT[?stream=NAME&partitions=N]) "
+    "instead of writing the store; `mista bus write` commits what it carries.",
+)
+def ingest(
+    sources: tuple[str, ...], source_config: str | None, strict: bool, store: str, bus: str | None
+) -> None:
     """Ingest AIS NMEA or CSV positions from SOURCES: files (plain or .gz), - (stdin),
     tcp://HOST:PORT (connect to a feed) or udp://HOST:PORT (listen).
 
@@ -117,7 +127,12 @@ def ingest(sources: tuple[str, ...], source_config: str | None, strict: bool, st
     progress = _Progress()
     try:
         summary = ingest_paths(
-            sources, store=store, source_config=source_config, strict=strict, progress=progress
+            sources,
+            store=store,
+            source_config=source_config,
+            strict=strict,
+            progress=progress,
+            bus=bus,
         )
     finally:
         progress.close()
