@@ -439,3 +439,29 @@ def test_roles_never_widen_what_the_stream_carries(idle_ctx: ApiContext) -> None
         LABELS["quad"].to_marking(),
         LABELS["ind-usa"].to_marking(),
     }
+
+
+def test_a_burst_larger_than_a_queue_reaches_a_reader_that_keeps_up(
+    fresh_world: ApiWorld,
+) -> None:
+    # A spool file of many reports lands at once: a reader draining its queue steadily
+    # gets every one, though the burst is eight times its queue.
+    hub = EventHub(fresh_world.ctx, poll_interval_s=0.2, batch_rows=50, max_events=100)
+    reader = hub.subscribe(ANALYST)
+    hub.start()
+    try:
+        burst = [
+            Position(401_000_000 + i, i, 10.0 + i / 1000, 66.0, LABELS["quad"], name="BURST")
+            for i in range(800)
+        ]
+        with fresh_world.ctx.lock:
+            add_reports(fresh_world.store, burst)
+        got: list[LiveEvent] = []
+        deadline = time.monotonic() + 30
+        while len(got) < 800 and not reader.dropped and time.monotonic() < deadline:
+            time.sleep(0.02)  # a reader that drains steadily, not instantly
+            got.extend(reader.take())
+    finally:
+        hub.stop()
+    assert not reader.dropped
+    assert len(got) == 800

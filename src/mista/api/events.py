@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -242,6 +243,12 @@ class Subscription:
                 self._queued.extend(events)
         self._signal()
 
+    @property
+    def queued(self) -> int:
+        """How many events wait for the reader."""
+        with self._lock:
+            return len(self._queued)
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -297,7 +304,7 @@ class EventHub:
         ctx: ApiContext,
         *,
         poll_interval_s: float = 0.5,
-        batch_rows: int = 20_000,
+        batch_rows: int = 2_500,
         max_events: int = 10_000,
         keepalive_s: float = 15.0,
     ) -> None:
@@ -394,6 +401,20 @@ class EventHub:
                 more = False
             if not more:
                 self._stop.wait(self.poll_interval_s)
+            else:
+                self._let_readers_drain()
+
+    def _let_readers_drain(self) -> None:
+        """Before reading more of a burst, wait (at most one poll interval) until no reader
+        has more than half its queue waiting: a burst larger than a queue (a file of 20,000
+        reports arriving at once) is then not mistaken for a reader too slow to keep up."""
+        deadline = time.monotonic() + self.poll_interval_s
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            with self._subs_lock:
+                subscriptions = list(self._subscriptions)
+            if all(sub.queued <= sub.max_events // 2 for sub in subscriptions):
+                return
+            self._stop.wait(0.01)
 
     def poll_once(self) -> bool:
         """One round: read what is new, fan it out. True when a read was full (more is
