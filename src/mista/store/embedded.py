@@ -27,10 +27,11 @@ import pyarrow.compute as pc
 
 from mista.errors import InputError, LabelError, StoreError
 from mista.ingest.batch import IngestBatch, label_id
-from mista.labels import Label, Level, combine
-from mista.model import DEDUPE_WINDOW_S, Alert, Role, Track, User
+from mista.labels import Label, combine
+from mista.model import DEDUPE_WINDOW_S, Alert, Track, User
 
 from . import BBox, WriteResult
+from ._users import user_from_row
 from .embedded_fusion import FusionTables
 from .embedded_schema import (
     MIGRATIONS,
@@ -1022,19 +1023,7 @@ class DuckDBStore(WatchlistMethods):
         return self._user(rows[0]) if rows else None
 
     def _user(self, row: tuple[Any, ...]) -> User:
-        name, nation, clearance, roles = row
-        try:
-            return User(
-                name=name,
-                nation=nation,
-                clearance=Level[clearance],
-                roles=frozenset(Role(role) for role in roles),
-            )
-        except (KeyError, ValueError, InputError) as exc:
-            raise StoreError(
-                f"store {self.path}: user {name!r} is stored wrongly ({exc}): remove and "
-                "add it again"
-            ) from None
+        return user_from_row(row, str(self.path))
 
     def counts(self) -> dict[str, int]:
         tables = (

@@ -27,10 +27,11 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mista.errors import InputError, StoreError
 from mista.ingest.batch import IngestBatch
-from mista.labels import Label, Level
-from mista.model import Alert, Role, Track, User
+from mista.labels import Label
+from mista.model import Alert, Track, User
 
 from . import BBox, WriteResult
+from ._users import user_from_row
 from .postgres_read import Reader
 from .postgres_schema import MIGRATIONS
 from .postgres_write import STAGING_TABLES, BatchWriter
@@ -339,19 +340,7 @@ class PostgresStore:
         return self._user(rows[0]) if rows else None
 
     def _user(self, row: tuple[Any, ...]) -> User:
-        name, nation, clearance, roles = row
-        try:
-            return User(
-                name=name,
-                nation=nation,
-                clearance=Level[clearance],
-                roles=frozenset(Role(role) for role in roles),
-            )
-        except (KeyError, ValueError, InputError) as exc:
-            raise StoreError(
-                f"store {self.where}: user {name!r} is stored wrongly ({exc}): remove and "
-                "add it again"
-            ) from None
+        return user_from_row(row, str(self.where))
 
     def add_token(
         self, name: str, token_hash: str, *, created_at: datetime, expires_at: datetime | None
