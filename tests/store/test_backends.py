@@ -15,7 +15,6 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from mista.errors import InputError, StoreError
 from mista.ingest.batch import IngestBatch
@@ -30,8 +29,7 @@ from tests.ingest.nmea_lines import position, sentences, tagged
 from tests.store.conftest import AnyStore, Backend
 from tests.store.pg_server import PgServer
 from tests.store.test_embedded import OPERATOR, T0, ais, csv
-from tests.store.test_visibility import Row, batch_of, lons, readers_by_number, scenes
-from tests.strategies import numbered_labels
+from tests.store.test_visibility import Row, agreeing_pairs, check_scene, scenes
 
 WORLD = BBox(-180.0, -90.0, 180.0, 90.0)
 
@@ -253,28 +251,9 @@ _POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgresql"], indirect=Tru
 
 @_POSTGRES_ONLY
 def test_the_sql_filter_agrees_with_may_see_on_100000_pairs(backend: Backend) -> None:
-    pairs = examples = 0
-    db = backend.open()
-
-    @settings(max_examples=12, deadline=None, database=None)
-    @given(
-        st.lists(numbered_labels, min_size=700, max_size=760),
-        st.lists(readers_by_number, min_size=12, max_size=14),
+    pairs = agreeing_pairs(
+        backend.open(), examples=12, label_counts=(700, 760), reader_counts=(12, 14)
     )
-    def agree(drawn: list[Label], readers: list[User]) -> None:
-        nonlocal pairs, examples
-        west = -179.0 + examples
-        examples += 1
-        rows = [Row(label, 1 + i, 0, west + i / 2000, "") for i, label in enumerate(drawn)]
-        db.write(batch_of(rows, f"partners-{examples}.csv"))
-        band = BBox(west - 0.0001, -90.0, west + 0.5, 90.0)
-        for reader in readers:
-            seen = lons(db.positions(band, viewer=reader))
-            expected = {round(r.lon, 4) for r in rows if reader.may_see(r.label)}
-            assert seen == expected, reader
-            pairs += len(rows)
-
-    agree()
     assert pairs >= 100_000
 
 
@@ -286,37 +265,7 @@ def test_the_sql_filter_agrees_with_may_see_on_100000_pairs(backend: Backend) ->
 def test_no_query_shows_a_row_its_viewer_may_not_see_nor_hides_the_newest_they_may(
     scene_store: AnyStore, scene: tuple[list[list[Row]], list[User]]
 ) -> None:
-    db = scene_store
-    batches, readers = scene
-    written: list[Row] = []
-    bad: dict[str, Label] = {}
-    for batch in batches:
-        raw = f"garbage-{batch[0].mmsi // 1000}-{len(bad)}"
-        db.write(batch_of(batch, f"src-{raw}.csv", bad_line=raw))
-        written += batch
-        bad[raw] = batch[0].label
-    mine = {row.mmsi for row in written}
-    west = min(row.lon for row in written)
-    band = BBox(west - 0.0001, -90.0, west + 0.5, 90.0)
-    for reader in readers:
-        visible = [(r.t, seq, r) for seq, r in enumerate(written) if reader.may_see(r.label)]
-        assert lons(db.positions(band, viewer=reader)) == {round(r.lon, 4) for *_, r in visible}
-        shown = {r["raw"] for r in db.rejected(viewer=reader).to_pylist()} & set(bad)
-        assert shown == {raw for raw, label in bad.items() if reader.may_see(label)}
-        vessels = {v["mmsi"]: v for v in db.vessels(viewer=reader).to_pylist() if v["mmsi"] in mine}
-        assert set(vessels) == {r.mmsi for *_, r in visible}
-        for mmsi, vessel in vessels.items():
-            own = [item for item in visible if item[2].mmsi == mmsi]
-            track = db.track(mmsi, viewer=reader)
-            assert lons(track) == {round(r.lon, 4) for *_, r in own}
-            newest_t, _, newest = max(own, key=lambda item: item[:2])
-            assert round(vessel["lon"], 4) == round(newest.lon, 4)
-            assert vessel["report_id"] == track.column("report_id")[-1].as_py()
-            assert vessel["label"] == newest.label.to_marking()
-            tied = {r.name for t, _, r in own if t == newest_t}
-            assert vessel["name"] in tied
-            if len(tied) == 1:
-                assert vessel["name"] == newest.name
+    check_scene(scene_store, scene)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from mista.model import Role, SourceKind, User
 from mista.store import BBox
 from mista.store.embedded import DuckDBStore
 from mista.store.embedded_schema import MIGRATIONS
+from mista.store.postgres import PostgresStore
 from tests.strategies import NATIONS, labels, numbered_labels, users
 
 WORLD = BBox(-180.0, -90.0, 180.0, 90.0)
@@ -103,22 +104,31 @@ def lons(table: pa.Table) -> set[float]:
     return {round(lon, 4) for lon in table.column("lon").to_pylist()}
 
 
-def test_the_sql_filter_agrees_with_may_see_on_100000_pairs(tmp_path: Path) -> None:
-    pairs = examples = 0
+def agreeing_pairs(
+    db: DuckDBStore | PostgresStore,
+    *,
+    examples: int,
+    label_counts: tuple[int, int],
+    reader_counts: tuple[int, int],
+) -> int:
+    """Write ``examples`` batches of random labels into ``db`` (any store backend), each in
+    its own band of longitude, and check every random reader sees exactly what ``may_see``
+    allows; the number of (report, reader) pairs checked."""
+    pairs = written = 0
 
-    @settings(max_examples=22, deadline=None, database=None)
+    @settings(max_examples=examples, deadline=None, database=None)
     @given(
-        st.lists(numbered_labels, min_size=400, max_size=440),
-        st.lists(readers_by_number, min_size=13, max_size=15),
+        st.lists(numbered_labels, min_size=label_counts[0], max_size=label_counts[1]),
+        st.lists(readers_by_number, min_size=reader_counts[0], max_size=reader_counts[1]),
     )
     def agree(drawn: list[Label], readers: list[User]) -> None:
         # One store for all examples (opening one per example costs more than the check);
         # each example writes its reports in its own band of longitude and reads it back.
-        nonlocal pairs, examples
-        west = -179.0 + examples
-        examples += 1
+        nonlocal pairs, written
+        west = -179.0 + written
+        written += 1
         rows = [Row(label, 1 + i, 0, west + i / 2000, "") for i, label in enumerate(drawn)]
-        db.write(batch_of(rows, f"partners-{examples}.csv"))
+        db.write(batch_of(rows, f"partners-{written}.csv"))
         band = BBox(west - 0.0001, -90.0, west + 0.5, 90.0)
         for reader in readers:
             seen = lons(db.positions(band, viewer=reader))
@@ -126,9 +136,14 @@ def test_the_sql_filter_agrees_with_may_see_on_100000_pairs(tmp_path: Path) -> N
             assert seen == expected, reader
             pairs += len(rows)
 
+    agree()
+    assert written <= 300  # longitude bands left
+    return pairs
+
+
+def test_the_sql_filter_agrees_with_may_see_on_100000_pairs(tmp_path: Path) -> None:
     with DuckDBStore(tmp_path / "pairs.duckdb") as db:
-        agree()
-    assert examples <= 300  # longitude bands left
+        pairs = agreeing_pairs(db, examples=22, label_counts=(400, 440), reader_counts=(13, 15))
     assert pairs >= 100_000
 
 
@@ -182,7 +197,12 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
 def test_no_query_shows_a_row_its_viewer_may_not_see_nor_hides_the_newest_they_may(
     shared: DuckDBStore, scene: tuple[list[list[Row]], list[User]]
 ) -> None:
-    db = shared
+    check_scene(shared, scene)
+
+
+def check_scene(db: DuckDBStore | PostgresStore, scene: tuple[list[list[Row]], list[User]]) -> None:
+    """Write a scene's batches into ``db`` (any store backend) and check each reader's
+    positions, quarantine, vessels and tracks against ``may_see``."""
     batches, readers = scene
     written: list[Row] = []  # in write order, which is seq order
     bad: dict[str, Label] = {}
