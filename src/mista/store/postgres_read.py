@@ -44,26 +44,16 @@ POSITION_SCHEMA = pa.schema(
         ("report_id", pa.string()),
     ]
 )
+#: The vessels' answer: the MMSI, its identity, then the newest position's other columns.
 VESSEL_SCHEMA = pa.schema(
     [
-        ("mmsi", pa.int32()),
+        POSITION_SCHEMA.field("mmsi"),
         ("name", pa.string()),
         ("callsign", pa.string()),
         ("imo", pa.int32()),
         ("ship_type", pa.int16()),
         ("destination", pa.string()),
-        ("observed_at", _UTC_US),
-        ("lat", pa.float64()),
-        ("lon", pa.float64()),
-        ("speed_kn", pa.float64()),
-        ("course_deg", pa.float64()),
-        ("heading_deg", pa.float64()),
-        ("nav_status", pa.int16()),
-        ("msg_type", pa.int16()),
-        ("source_kind", pa.string()),
-        ("originator", pa.string()),
-        ("label", pa.string()),
-        ("report_id", pa.string()),
+        *(field for field in POSITION_SCHEMA if field.name != "mmsi"),
     ]
 )
 REJECTED_SCHEMA = pa.schema(
