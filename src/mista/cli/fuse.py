@@ -35,7 +35,6 @@ def fuse(zones: str | None, end: bool, store: str) -> None:
     approaches, identity changes). Alerts are kept in the store: see mista alerts."""
     from mista.detect.pipeline import Pipeline, StepResult
     from mista.geo import Zones
-    from mista.labels import Label, Level
     from mista.node import node_nation, open_node_store
 
     nation = node_nation()
@@ -43,7 +42,6 @@ def fuse(zones: str | None, end: bool, store: str) -> None:
         Zones.from_geojson(
             zones,
             originator=nation,
-            default_label=Label(Level.UNCLASSIFIED, nation, frozenset({nation})),
         )
         if zones is not None
         else None

@@ -22,7 +22,6 @@ from mista.geo import Zones
 from mista.ingest.batch import IngestBatch
 from mista.ingest.sources import SourceConfig, load_source_config
 from mista.ingest.streams import open_source
-from mista.labels import Label, Level
 from mista.node import read_batches
 from mista.store import Store
 from mista.store.embedded import DuckDBStore
@@ -97,7 +96,6 @@ def _zones(scenario: Scenario) -> Zones | None:
     return Zones.from_geojson(
         scenario.zones,
         originator=scenario.node,
-        default_label=Label(Level.UNCLASSIFIED, scenario.node, frozenset({scenario.node})),
     )
 
 

@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from mista.errors import ConfigError, LabelError
 from mista.geo._data import read_features
-from mista.labels import Label, parse_marking
+from mista.labels import Label, Level, parse_marking
 
 _MAX_ID_CHARS = 200
 
@@ -55,11 +55,15 @@ class Zones:
         path: str | Path,
         *,
         originator: str,
-        default_label: Label,
+        default_label: Label | None = None,
         groups: Mapping[str, Iterable[str]] | None = None,
     ) -> Zones:
         """Zones from a GeoJSON file; ``originator`` and ``groups`` are passed to
-        ``parse_marking``. Any problem is a ``ConfigError`` naming the file and feature."""
+        ``parse_marking``. A feature without a marking gets ``default_label``, by default
+        the originator's own: UNCLASSIFIED, releasable to nobody else. Any problem is a
+        ``ConfigError`` naming the file and feature."""
+        if default_label is None:
+            default_label = Label(Level.UNCLASSIFIED, originator, frozenset({originator}))
         zones: list[Zone] = []
         seen: dict[str, int] = {}
         for index, feature in enumerate(read_features(path)):

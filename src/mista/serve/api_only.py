@@ -19,7 +19,6 @@ import uvicorn
 from mista.api.app import create_api_app
 from mista.api.context import ApiContext
 from mista.geo import Zones
-from mista.labels import Label, Level
 from mista.node import open_node_store
 from mista.serve._server import SignalFreeServer, bind_listener, setup_logging
 
@@ -44,7 +43,6 @@ def serve_api(
         Zones.from_geojson(
             zones,
             originator=nation,
-            default_label=Label(Level.UNCLASSIFIED, nation, frozenset({nation})),
         )
         if zones is not None
         else None

@@ -39,7 +39,6 @@ from mista.detect.pipeline import Pipeline
 from mista.errors import ConfigError, MistaError
 from mista.geo import Zones
 from mista.ingest.batch import IngestBatch
-from mista.labels import Label, Level
 from mista.node import open_node_store
 from mista.serve._server import SignalFreeServer, bind_listener, setup_logging
 from mista.serve.ingest import SourceStats, run_source
@@ -155,7 +154,6 @@ class NodeRuntime:
         return Zones.from_geojson(
             self.config.zones,
             originator=nation,
-            default_label=Label(Level.UNCLASSIFIED, nation, frozenset({nation})),
         )
 
     def start_fusion(self) -> None:
