@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from mista import __version__
 from mista.api.context import ApiContext
 from mista.api.errors import install_error_handlers
-from mista.api.events import Stoppable, start_live
+from mista.api.events import start_live
 from mista.api.exchange import ExchangeEndpoint, exchange_router
 from mista.api.features import features_router
 from mista.api.live import live_router
@@ -42,11 +42,6 @@ def _health_router(ctx: ApiContext) -> APIRouter:
     return router
 
 
-def _start_background(ctx: ApiContext) -> list[Stoppable]:
-    """Start the live parts (event hub, webhooks, CoT); return them, to stop later."""
-    return start_live(ctx)
-
-
 def create_api_app(
     ctx: ApiContext,
     *,
@@ -59,7 +54,7 @@ def create_api_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        running = _start_background(ctx) if start_background else []
+        running = start_live(ctx) if start_background else []
         try:
             yield
         finally:
