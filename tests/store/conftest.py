@@ -114,3 +114,16 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 def any_store(backend: Backend) -> AnyStore:
     """A fresh empty store of each backend in turn."""
     return backend.open()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AnyStore]:
+    """One empty store of each backend in turn, shared by a module's tests (property tests
+    that write many examples keep them apart, e.g. by id prefixes)."""
+    opened, close = _backend(request, tmp_path_factory.mktemp("shared"))
+    try:
+        yield opened.open()
+    finally:
+        close()

@@ -23,6 +23,7 @@ from mista.ingest.rows import SourceContext
 from mista.labels import Label, Level
 from mista.model import Role, SourceKind, User
 from mista.store import BBox
+from mista.store.embedded import DuckDBStore
 from mista.store.postgres import PostgresStore
 from mista.store.postgres_schema import MIGRATIONS
 from tests.ingest.nmea_lines import position, sentences, tagged
@@ -373,12 +374,20 @@ def test_postgres_without_a_server_or_schema_says_what_to_do(pg_server: PgServer
         PostgresStore("store.duckdb")
 
 
-def test_postgres_parts_not_yet_there_say_so(pg_server: PgServer) -> None:
-    with PostgresStore(pg_server.url) as db:
-        with pytest.raises(StoreError, match=r"not yet on PostgreSQL; see docs/postgres\.md"):
-            db.alerts(viewer=OPERATOR)
-        with pytest.raises(StoreError, match="not yet on PostgreSQL"):
-            db.fusion_cursor()
+def test_the_exchange_reads_answer_empty_on_postgres_with_the_embedded_schemas(
+    pg_server: PgServer, tmp_path: Path
+) -> None:
+    """The partner exchange is not on PostgreSQL: nothing was released from such a store,
+    and the admin reads of the outbox say so with the columns the API formats."""
+    with PostgresStore(pg_server.url) as db, DuckDBStore(tmp_path / "ref.duckdb") as ref:
+        for partner in (None, "USA"):
+            releases = db.releases(partner, limit=10)
+            assert releases.num_rows == 0
+            assert releases.schema.equals(ref.releases(partner, limit=10).schema)
+        vessels = db.released_vessels("USA")
+        assert vessels.num_rows == 0
+        assert vessels.schema.equals(ref.released_vessels("USA").schema)
+        assert db.partners_released_to() == ref.partners_released_to() == []
 
 
 _EMPTY = itertools.count()
@@ -430,6 +439,13 @@ _PG_TABLES = (
     "quarantine",
     "users",
     "api_tokens",
+    "tracks",
+    "track_points",
+    "alerts",
+    "alert_changes",
+    "fusion_cursor",
+    "watchlists",
+    "webhook_deliveries",
 )
 
 

@@ -2,19 +2,20 @@
 
 ``write_fusion`` must be all or nothing (a failing step leaves points, tracks, alerts,
 alert changes and the cursor as they were), alerts must be versioned only when they
-change, and the feed must hand fusion every report once, in seq order, across gaps.
+change, and the feed must hand fusion every report once, in seq order, across gaps. The
+tests taking ``store`` run on every backend (DuckDB file, PostgreSQL + PostGIS).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +29,9 @@ from mista.store.embedded import DuckDBStore
 from mista.store.embedded_exchange import ExchangeTables
 from mista.store.embedded_fusion import FEED_SCHEMA
 from mista.store.embedded_schema import MIGRATIONS
+from mista.store.postgres_schema import MIGRATIONS as POSTGRES_MIGRATIONS
+from tests.store.conftest import AnyStore, Backend
+from tests.store.pg_server import PgServer
 from tests.store.test_visibility import Row, batch_of
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -80,17 +84,23 @@ def points(seqs: list[int], track: str = "ais:419000001", flags: int = 0) -> pa.
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[DuckDBStore]:
-    with DuckDBStore(tmp_path / "fused.duckdb") as db:
-        yield db
+def store(any_store: AnyStore) -> AnyStore:
+    """A fresh empty store of each backend in turn."""
+    return any_store
 
 
-def table_rows(db: DuckDBStore, table: str) -> list[tuple[object, ...]]:
-    rows = db.connection.sql(f"SELECT * FROM {table} ORDER BY ALL").to_arrow_table().to_pylist()
-    return [tuple(row.values()) for row in rows]
+def table_rows(db: AnyStore, table: str) -> list[tuple[object, ...]]:
+    """Every row of ``table`` as stored, in order of all its columns."""
+    if isinstance(db, DuckDBStore):
+        rows = db.connection.sql(f"SELECT * FROM {table} ORDER BY ALL").to_arrow_table()
+        return [tuple(row.values()) for row in rows.to_pylist()]
+    with psycopg.connect(db.url) as con:
+        width = len(con.execute(f"SELECT * FROM {table} LIMIT 0").description or ())
+        order = ", ".join(str(n) for n in range(1, width + 1))
+        return con.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
 
 
-def everything(db: DuckDBStore) -> dict[str, object]:
+def everything(db: AnyStore) -> dict[str, object]:
     return {
         "cursor": db.fusion_cursor(),
         **{
@@ -144,10 +154,50 @@ def test_a_version_3_store_migrates_to_an_empty_fused_picture(tmp_path: Path) ->
         assert reopened.alerts(viewer=OPERATOR).column("id").to_pylist() == ["enc-1"]
 
 
+def test_a_version_3_postgres_store_migrates_to_an_empty_fused_picture(
+    pg_server: PgServer, tmp_path: Path
+) -> None:
+    backend = Backend("postgresql", tmp_path, pg_server)
+    try:
+        _migrate_a_version_3_postgres_store(backend)
+    finally:
+        backend.close()
+
+
+def _migrate_a_version_3_postgres_store(backend: Backend) -> None:
+    location = backend.location()
+    rows = [Row(SHARED, 419000001, 60 * i, 88.0 + i / 100, "SEA ONE") for i in range(3)]
+    with backend.open(location) as fresh:
+        fresh.write(batch_of(rows, "a.csv"))
+        feed = fresh.report_feed(0, 10)
+    # Back to what migrations 1-3 left: their tables, holding the reports.
+    with psycopg.connect(location, autocommit=True) as con:
+        con.execute(
+            "DROP TABLE tracks, track_points, alerts, alert_changes, fusion_cursor, "
+            "watchlists, webhook_deliveries"
+        )
+        con.execute("DELETE FROM schema_migrations WHERE version > 3")
+    with pytest.raises(StoreError, match="mista store migrate"):
+        backend.open(location, read_only=True)
+    with backend.open(location) as migrated:
+        assert migrated.schema_version() == POSTGRES_MIGRATIONS[-1][0]
+        assert migrated.fusion_cursor() == 0
+        assert migrated.alerts(viewer=OPERATOR).num_rows == 0
+        assert migrated.tracks(viewer=OPERATOR).num_rows == 0
+        assert migrated.watchlists().num_rows == 0
+        assert migrated.report_feed(0, 10).equals(feed)
+        migrated.write_fusion(
+            cursor=3, tracks=[a_track()], points=points([1, 2, 3]), alerts=[an_alert()]
+        )
+    with backend.open(location, read_only=True) as reopened:
+        assert reopened.fusion_cursor() == 3
+        assert reopened.alerts(viewer=OPERATOR).column("id").to_pylist() == ["enc-1"]
+
+
 # -- the report feed ---------------------------------------------------------------------
 
 
-def test_the_feed_has_the_contract_columns_ids_and_receivers(store: DuckDBStore) -> None:
+def test_the_feed_has_the_contract_columns_ids_and_receivers(store: AnyStore) -> None:
     rows = [Row(SHARED, 419000001 + i % 2, 60 * i, 88.0 + i / 100, f"N{i}") for i in range(5)]
     batch = batch_of(rows, "a.csv")
     store.write(batch)
@@ -166,11 +216,12 @@ def test_the_feed_has_the_contract_columns_ids_and_receivers(store: DuckDBStore)
     assert store.labels()[first["label_no"]] == SHARED
     # Position files name no receiver; the share scan's reader agrees on every column.
     assert feed.column("receiver").null_count == 5
-    assert feed.to_pylist() == ExchangeTables(store).reports_after(0, 100).to_pylist()
+    if isinstance(store, DuckDBStore):
+        assert feed.to_pylist() == ExchangeTables(store).reports_after(0, 100).to_pylist()
 
 
 def test_paging_the_feed_returns_every_report_once_in_order_across_gaps(
-    store: DuckDBStore,
+    store: AnyStore,
 ) -> None:
     first = [Row(SHARED, 419000001, 60 * i, 88.0 + i / 100, "") for i in range(4)]
     later = [Row(OWN, 419000002, 600 + 60 * i, 89.0 + i / 100, "") for i in range(3)]
@@ -197,7 +248,7 @@ def test_paging_the_feed_returns_every_report_once_in_order_across_gaps(
 # -- writing the fused picture -----------------------------------------------------------
 
 
-def test_a_fusion_step_writes_points_tracks_alerts_and_the_cursor(store: DuckDBStore) -> None:
+def test_a_fusion_step_writes_points_tracks_alerts_and_the_cursor(store: AnyStore) -> None:
     store.write_fusion(
         cursor=2,
         tracks=[a_track(), a_track("dark:IND-radar-1:7", kind="dark", mmsi=None, label=OWN)],
@@ -243,7 +294,7 @@ def test_a_fusion_step_writes_points_tracks_alerts_and_the_cursor(store: DuckDBS
     ],
 )
 def test_a_failing_fusion_step_leaves_everything_as_it_was(
-    store: DuckDBStore, bad_tracks: list[Track], bad_alerts: list[Alert]
+    store: AnyStore, bad_tracks: list[Track], bad_alerts: list[Alert]
 ) -> None:
     store.write_fusion(cursor=2, tracks=[a_track()], points=points([1, 2]), alerts=[an_alert()])
     before = everything(store)
@@ -266,7 +317,7 @@ def test_a_failing_fusion_step_leaves_everything_as_it_was(
 
 
 def test_the_cursor_never_moves_back_and_points_must_have_the_contract_columns(
-    store: DuckDBStore,
+    store: AnyStore,
 ) -> None:
     store.write_fusion(cursor=10, tracks=[], points=points([]), alerts=[])
     with pytest.raises(StoreError, match="move back from 10 to 4"):
@@ -286,19 +337,20 @@ def test_the_cursor_never_moves_back_and_points_must_have_the_contract_columns(
     store.write_fusion(cursor=10, tracks=[], points=points([]), alerts=[])  # standing still
 
 
-def test_a_read_only_store_refuses_fusion_writes(tmp_path: Path) -> None:
-    DuckDBStore(tmp_path / "ro.duckdb").close()
-    with DuckDBStore(tmp_path / "ro.duckdb", read_only=True) as db:
-        with pytest.raises(StoreError, match="read-only"):
-            db.write_alerts([an_alert()])
-        with pytest.raises(StoreError, match="read-only"):
-            db.write_fusion(cursor=1, tracks=[], points=points([]), alerts=[])
+def test_a_read_only_store_refuses_fusion_writes(backend: Backend) -> None:
+    location = backend.location()
+    backend.open(location).close()
+    db = backend.open(location, read_only=True)
+    with pytest.raises(StoreError, match="read-only"):
+        db.write_alerts([an_alert()])
+    with pytest.raises(StoreError, match="read-only"):
+        db.write_fusion(cursor=1, tracks=[], points=points([]), alerts=[])
 
 
 # -- alerts: upsert, revisions, withdrawal -----------------------------------------------
 
 
-def test_an_unchanged_alert_is_not_a_new_revision(store: DuckDBStore) -> None:
+def test_an_unchanged_alert_is_not_a_new_revision(store: AnyStore) -> None:
     assert store.write_alerts([an_alert()]) == 1
     assert store.write_alerts([an_alert()]) == 0
     store.write_fusion(cursor=1, tracks=[], points=points([]), alerts=[an_alert()])
@@ -323,7 +375,7 @@ def test_an_unchanged_alert_is_not_a_new_revision(store: DuckDBStore) -> None:
     ],
 )
 def test_any_change_is_a_new_revision_with_the_next_alert_seq(
-    store: DuckDBStore, change: dict[str, Any]
+    store: AnyStore, change: dict[str, Any]
 ) -> None:
     store.write_alerts([an_alert("other"), an_alert()])
     assert store.write_alerts([an_alert(**change)]) == 1
@@ -334,7 +386,7 @@ def test_any_change_is_a_new_revision_with_the_next_alert_seq(
     assert [r["revision"] for r in row if r["id"] == "enc-1"] == [2]
 
 
-def test_withdrawn_alerts_are_kept_and_shown_only_when_asked(store: DuckDBStore) -> None:
+def test_withdrawn_alerts_are_kept_and_shown_only_when_asked(store: AnyStore) -> None:
     store.write_alerts(
         [an_alert(), an_alert("gap-1", kind="ais-gap", start=T0 + timedelta(minutes=1))]
     )
@@ -350,13 +402,13 @@ def test_withdrawn_alerts_are_kept_and_shown_only_when_asked(store: DuckDBStore)
     assert store.alert_changes_after(3, 10) == []
 
 
-def test_the_last_state_given_for_an_id_wins_within_one_write(store: DuckDBStore) -> None:
+def test_the_last_state_given_for_an_id_wins_within_one_write(store: AnyStore) -> None:
     assert store.write_alerts([an_alert(lat=1.0), an_alert(lat=2.0)]) == 1
     (row,) = store.alerts(viewer=OPERATOR).to_pylist()
     assert (row["lat"], row["revision"]) == (2.0, 1)
 
 
-def test_alerts_are_filtered_by_window_kind_and_limit_in_start_order(store: DuckDBStore) -> None:
+def test_alerts_are_filtered_by_window_kind_and_limit_in_start_order(store: AnyStore) -> None:
     hour = timedelta(hours=1)
     store.write_alerts(
         [
@@ -394,10 +446,10 @@ def test_alerts_are_filtered_by_window_kind_and_limit_in_start_order(store: Duck
         store.alerts(viewer=OPERATOR, since=datetime(2026, 1, 1))
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
-    with DuckDBStore(tmp_path_factory.mktemp("revisions") / "revisions.duckdb") as db:
-        yield db
+@pytest.fixture
+def shared(module_store: AnyStore) -> AnyStore:
+    """One store of each backend for every example of the property below."""
+    return module_store
 
 
 #: Each example of the revision test names its alerts apart in the one shared store.
@@ -420,7 +472,7 @@ _examples = itertools.count()
     )
 )
 def test_revisions_count_the_changes_of_each_alert(
-    shared: DuckDBStore, writes: list[tuple[str, AlertStatus, int, str]]
+    shared: AnyStore, writes: list[tuple[str, AlertStatus, int, str]]
 ) -> None:
     db = shared
     prefix = f"ex{next(_examples)}-"

@@ -7,9 +7,12 @@ the same visibility rule in SQL, so queries (``postgres_read``) return the same 
 tables as ``DuckDBStore`` on the same input. Several processes may share one database:
 connections come from a pool, writers serialise on an advisory lock per batch.
 
-Not yet on PostgreSQL (each raises a ``StoreError`` naming docs/postgres.md): the fused
-picture (tracks, alerts, fusion cursor), the partner exchange, watch lists and webhook
-deliveries, and the API's extra reads.
+It holds the fused picture too (``postgres_fusion``: tracks, alerts, the fusion cursor, a
+fusion step in one transaction), watch lists and webhook deliveries (``postgres_watch``)
+and the API's extra reads (``postgres_api``), so fusion (``mista fuse``) and the API
+(``mista api``) run on it. Not yet on PostgreSQL: the partner exchange (share outbox,
+inbound batches), so ``mista serve`` refuses a PostgreSQL store, and the outbox reads for
+admins (``releases``, ``partners_released_to``, ``released_vessels``) answer empty.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from types import TracebackType
-from typing import Any, NoReturn, Self
+from typing import Any, Self
 
 import psycopg
 import pyarrow as pa
@@ -32,17 +35,31 @@ from mista.model import Alert, Track, User
 
 from . import BBox, WriteResult
 from ._users import user_from_row
+from .postgres_api import ApiReads
+from .postgres_fusion import FUSION_STAGING, FusionTables
 from .postgres_read import Reader
 from .postgres_schema import MIGRATIONS
+from .postgres_watch import WatchTables
 from .postgres_write import STAGING_TABLES, BatchWriter
 
 __all__ = ["MIGRATE_LOCK", "PostgresStore", "is_postgres_url", "redacted"]
 
 #: The advisory lock held while migrating (two nodes starting at once migrate once).
 MIGRATE_LOCK = 0x6D69_7374_616D_6967
-_COUNTED = ("reports", "receptions", "vessel_latest", "vessels", "quarantine", "labels", "sources")
-#: Tables the embedded store counts that are not on PostgreSQL yet (always empty here).
-_NOT_YET_COUNTED = ("tracks", "track_points", "alerts", "alert_changes")
+#: The tables ``counts`` counts (the embedded store's keys).
+_COUNTED = (
+    "reports",
+    "receptions",
+    "vessel_latest",
+    "vessels",
+    "quarantine",
+    "labels",
+    "sources",
+    "tracks",
+    "track_points",
+    "alerts",
+    "alert_changes",
+)
 _CONNECT_TIMEOUT_S = 10.0
 
 
@@ -62,10 +79,6 @@ def redacted(url: str) -> str:
     return f"postgresql://{host}:{port}/{parts.get('dbname') or ''}"
 
 
-def _not_yet(what: str) -> NoReturn:
-    raise StoreError(f"{what} is not yet on PostgreSQL; see docs/postgres.md")
-
-
 class PostgresStore:
     """The store on a PostgreSQL database (schema migrated on open unless read-only)."""
 
@@ -83,7 +96,7 @@ class PostgresStore:
             else:
                 # Room to sort and hash a batch of tens of thousands of rows in memory.
                 con.execute("SET work_mem = '64MB'")
-                for statement in STAGING_TABLES:
+                for statement in (*STAGING_TABLES, *FUSION_STAGING):
                     con.execute(statement)
             con.commit()
 
@@ -108,6 +121,9 @@ class PostgresStore:
             ) from None
         self._reader = Reader(self.where)
         self._writer = BatchWriter()
+        self._fusion = FusionTables(self.where)
+        self._watch = WatchTables(self.where)
+        self._api = ApiReads(self.where)
         try:
             self._migrate()
         except BaseException:
@@ -283,11 +299,9 @@ class PostgresStore:
             return self._reader.labels(con)
 
     def counts(self) -> dict[str, int]:
-        """Row counts of the main tables (the embedded store's keys; the fused picture's
-        tables, not on PostgreSQL yet, count 0)."""
+        """Row counts of the main tables (the embedded store's keys)."""
         sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in _COUNTED)
-        found = {str(name): int(value) for name, value in self._rows(sql)}
-        return found | dict.fromkeys(_NOT_YET_COUNTED, 0)
+        return {str(name): int(value) for name, value in self._rows(sql)}
 
     def rejected_by_reason(self) -> dict[str, int]:
         rows = self._rows("SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC")
@@ -371,10 +385,12 @@ class PostgresStore:
         self._writable("revoke tokens")
         return self._change("DELETE FROM api_tokens WHERE user_name = %s", (name,))
 
-    # -- not yet on PostgreSQL -----------------------------------------------------------
+    # -- the fused picture (SQL in postgres_fusion) ----------------------------------------
 
     def fusion_cursor(self) -> int:
-        _not_yet("the fused picture (fusion cursor)")
+        """The seq of the last report fused (0 before any)."""
+        with self._connection() as con:
+            return self._fusion.fusion_cursor(con)
 
     def write_fusion(
         self,
@@ -384,10 +400,22 @@ class PostgresStore:
         points: pa.Table,
         alerts: Sequence[Alert],
     ) -> None:
-        _not_yet("the fused picture (write_fusion)")
+        """One fusion step in ONE transaction: append ``points`` (seq int64, track_id
+        string, flags uint16), upsert ``tracks`` and ``alerts`` by id (an alert's revision
+        goes up, and it takes the next alert_seq, only when it changed), and move the
+        fusion cursor to ``cursor``. On any error nothing is written."""
+        self._writable("write the fused picture")
+        with self._connection() as con:
+            self._fusion.write_fusion(
+                con, cursor=cursor, tracks=tracks, points=points, alerts=alerts
+            )
 
     def write_alerts(self, alerts: Sequence[Alert]) -> int:
-        _not_yet("the fused picture (alerts)")
+        """Upsert alerts by id (e.g. received from partners), in one transaction; returns
+        how many were new or changed."""
+        self._writable("write alerts")
+        with self._connection() as con:
+            return self._fusion.write_alerts(con, alerts)
 
     def alerts(
         self,
@@ -399,13 +427,36 @@ class PostgresStore:
         include_withdrawn: bool = False,
         limit: int | None = None,
     ) -> pa.Table:
-        _not_yet("the fused picture (alerts)")
+        """Alerts ``viewer`` may see that overlap ``[since, until)`` (end at or after
+        ``since``, start before ``until``), of ``kinds`` when given, without withdrawn
+        ones unless ``include_withdrawn``; ordered by start, then id. Columns: id, kind,
+        status, start, end, lat, lon, mmsis, tracks, evidence (JSON text), revision,
+        label (its marking)."""
+        with self._connection() as con:
+            return self._fusion.alerts(
+                con,
+                viewer,
+                since=since,
+                until=until,
+                kinds=kinds,
+                include_withdrawn=include_withdrawn,
+                limit=limit,
+            )
 
     def tracks(self, *, viewer: User, kind: str | None = None) -> pa.Table:
-        _not_yet("the fused picture (tracks)")
+        """Tracks ``viewer`` may see (of ``kind`` when given), ordered by first time, then
+        id. Columns: id, kind, mmsi, name, first_at, last_at, lat, lon (the latest
+        position), points, linked_from, label (its marking)."""
+        with self._connection() as con:
+            return self._fusion.tracks(con, viewer, kind=kind)
 
     def alert_changes_after(self, seq: int, limit: int) -> list[tuple[int, Alert]]:
-        _not_yet("the fused picture (alert changes)")
+        """Every alert change after ``seq`` in alert_seq order, at most ``limit``, EVERY
+        label: (alert_seq, the Alert as it then stood). For sharing, never for a user."""
+        with self._connection() as con:
+            return self._fusion.alert_changes_after(con, seq, limit, self._reader.labels(con))
+
+    # -- watch lists and webhook deliveries (SQL in postgres_watch) -----------------------
 
     def add_watchlist(
         self,
@@ -417,7 +468,12 @@ class PostgresStore:
         webhook: str | None,
         now: datetime,
     ) -> None:
-        _not_yet("watch lists")
+        """Create a watch list of user ``owner``; a StoreError if that id is taken."""
+        self._writable("add watch lists")
+        with self._connection() as con:
+            self._watch.add_watchlist(
+                con, watchlist_id, owner=owner, name=name, mmsis=mmsis, webhook=webhook, now=now
+            )
 
     def update_watchlist(
         self,
@@ -429,16 +485,30 @@ class PostgresStore:
         webhook: str | None,
         now: datetime,
     ) -> bool:
-        _not_yet("watch lists")
+        """Replace ``owner``'s list's name, MMSIs and webhook; False when ``owner`` has no
+        list of that id (another user's list counts as none)."""
+        self._writable("change watch lists")
+        with self._connection() as con:
+            return self._watch.update_watchlist(
+                con, watchlist_id, owner=owner, name=name, mmsis=mmsis, webhook=webhook, now=now
+            )
 
     def remove_watchlist(self, watchlist_id: str, *, owner: str) -> bool:
-        _not_yet("watch lists")
+        """Delete ``owner``'s list and its delivery records; False when there is none."""
+        self._writable("remove watch lists")
+        with self._connection() as con:
+            return self._watch.remove_watchlist(con, watchlist_id, owner=owner)
 
     def watchlists(self, *, owner: str | None = None, watchlist_id: str | None = None) -> pa.Table:
-        _not_yet("watch lists")
+        """Watch lists (of ``owner`` / of that id when given), by owner, creation time, id.
+        Columns: id, owner, name, mmsis list<int32>, webhook, created_at, updated_at."""
+        with self._connection() as con:
+            return self._watch.watchlists(con, owner=owner, watchlist_id=watchlist_id)
 
     def webhook_delivered(self, watchlist_id: str, alert_id: str, revision: int) -> bool:
-        _not_yet("webhook deliveries")
+        """Whether this revision of the alert was delivered to the list's webhook."""
+        with self._connection() as con:
+            return self._watch.webhook_delivered(con, watchlist_id, alert_id, revision)
 
     def record_webhook_attempt(
         self,
@@ -449,16 +519,32 @@ class PostgresStore:
         delivered_at: datetime | None,
         error: str | None,
     ) -> int:
-        _not_yet("webhook deliveries")
+        """Count one POST of this revision to the list's webhook (``delivered_at`` when it
+        succeeded, else the ``error``); returns the attempts so far."""
+        self._writable("record webhook deliveries")
+        with self._connection() as con:
+            return self._watch.record_webhook_attempt(
+                con, watchlist_id, alert_id, revision, delivered_at=delivered_at, error=error
+            )
 
     def webhook_deliveries(self, watchlist_id: str | None = None) -> pa.Table:
-        _not_yet("webhook deliveries")
+        """Delivery records: watchlist_id, alert_id, revision, delivered_at, attempts,
+        last_error; by list, alert and revision."""
+        with self._connection() as con:
+            return self._watch.webhook_deliveries(con, watchlist_id)
 
-    def feed_ends(self) -> tuple[int, int]:
-        _not_yet("live feeds (feed_ends)")
+    # -- the API's extra reads (SQL in postgres_api) ---------------------------------------
+
+    def feed_ends(self, after_seq: int = 0, after_alert_seq: int = 0) -> tuple[int, int]:
+        """(last report seq, last alert_seq) stored now, where live readers start; only
+        what is above the ends a reader already knows is looked at."""
+        with self._connection() as con:
+            return self._api.feed_ends(con, after_seq, after_alert_seq)
 
     def alert_revisions(self, alert_seqs: Sequence[int]) -> dict[int, int]:
-        _not_yet("live feeds (alert revisions)")
+        """The revision each alert change (by alert_seq) made; unknown ones left out."""
+        with self._connection() as con:
+            return self._api.alert_revisions(con, alert_seqs)
 
     def positions_page(
         self,
@@ -469,13 +555,23 @@ class PostgresStore:
         viewer: User,
         limit: int,
     ) -> pa.Table:
-        _not_yet("the API's paged positions")
+        """``positions`` in time order, at most ``limit`` rows (the limit is in the SQL)."""
+        with self._connection() as con:
+            return self._reader.positions(con, bbox, since, until, viewer, limit=limit)
 
     def releases(self, partner: str | None = None, *, limit: int) -> pa.Table:
-        _not_yet("the partner exchange (share outbox)")
+        """The share outbox's items, newest first: always empty here, with the embedded
+        store's columns (order_no, partner, record_id, kind, agreement, clause,
+        not_before, sent_at, batch, dropped), since the partner exchange is not on
+        PostgreSQL yet and nothing was released from this store."""
+        return self._api.releases()
 
     def partners_released_to(self) -> list[str]:
-        _not_yet("the partner exchange (share outbox)")
+        """Every partner the share outbox holds items for: none here (the partner exchange
+        is not on PostgreSQL yet)."""
+        return []
 
     def released_vessels(self, partner: str) -> pa.Table:
-        _not_yet("the partner exchange (released vessels)")
+        """Per vessel, what ``partner`` received: always empty here, with the embedded
+        store's columns, since the partner exchange is not on PostgreSQL yet."""
+        return self._api.released_vessels()

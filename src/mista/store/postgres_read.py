@@ -159,9 +159,12 @@ class Reader:
         since: datetime | None,
         until: datetime | None,
         viewer: User,
+        limit: int | None = None,
     ) -> pa.Table:
+        """Positions inside ``bbox`` ``viewer`` may see, in time order (at most ``limit``)."""
         rule, params = visible(viewer)
         window, times = _window(since, until)
+        limit_sql = "" if limit is None else " LIMIT %(limit)s"
         envelope = "ST_MakeEnvelope(%(w{0})s, %(south)s, %(e{0})s, %(north)s, 4326)"
         if bbox.west_deg <= bbox.east_deg:
             lon = "r.lon BETWEEN %(west)s AND %(east)s"
@@ -180,9 +183,10 @@ class Reader:
             FROM reports r JOIN labels l ON l.label_no = r.label_no
             WHERE {boxes} AND r.lat BETWEEN %(south)s AND %(north)s AND {lon}{window}
               AND {rule}
-            ORDER BY r.observed_at NULLS FIRST, r.seq
+            ORDER BY r.observed_at NULLS FIRST, r.seq{limit_sql}
             """,
             {
+                "limit": limit,
                 "west": bbox.west_deg,
                 "south": bbox.south_deg,
                 "east": bbox.east_deg,

@@ -17,6 +17,10 @@ these differences:
   for ``max(seq)``; writers serialise on an advisory lock (``postgres.WRITE_LOCK``) so seq
   order is commit order, which the report feed relies on.
 
+- The fused picture (migration 4: tracks, track points, alerts, alert changes, the fusion
+  cursor; ``postgres_fusion``) and watch lists with their webhook deliveries (migration 5;
+  ``postgres_watch``) are the embedded store's tables in PostgreSQL types.
+
 Each migration runs once, in order, in one transaction, and is recorded in
 ``schema_migrations``. Never edit a released migration: add the next one. The numbering is
 this backend's own (the embedded store's migrations are DuckDB SQL).
@@ -200,6 +204,107 @@ _CHEAPER_WRITES = (
     "DROP INDEX receptions_id",
 )
 
+#: Migration 4: the fused picture, as the embedded store's migration 4 (``embedded_fusion``
+#: describes the tables). ``track_points.flags`` is an ``integer`` held to 0..65535 (there is
+#: no unsigned smallint); the B-trees serve the reads' orders and the replay check.
+_FUSION = (
+    """
+    CREATE TABLE tracks (
+        id text PRIMARY KEY,
+        kind text NOT NULL,
+        mmsi integer,
+        first_at timestamptz NOT NULL,
+        last_at timestamptz NOT NULL CHECK (last_at >= first_at),
+        lat double precision NOT NULL CHECK (lat BETWEEN -90 AND 90),
+        lon double precision NOT NULL CHECK (lon BETWEEN -180 AND 180),
+        points bigint NOT NULL CHECK (points >= 0),
+        label_no integer NOT NULL,
+        name text,
+        linked_from text
+    )
+    """,
+    "CREATE INDEX tracks_first ON tracks (first_at, id)",
+    """
+    CREATE TABLE track_points (
+        seq bigint NOT NULL,
+        track_id text NOT NULL,
+        flags integer NOT NULL CHECK (flags BETWEEN 0 AND 65535)
+    )
+    """,
+    "CREATE INDEX track_points_seq ON track_points (seq, track_id)",
+    """
+    CREATE TABLE alerts (
+        id text PRIMARY KEY,
+        kind text NOT NULL,
+        status text NOT NULL CHECK (status IN ('open', 'closed', 'withdrawn')),
+        start_at timestamptz NOT NULL,
+        end_at timestamptz NOT NULL CHECK (end_at >= start_at),
+        lat double precision NOT NULL CHECK (lat BETWEEN -90 AND 90),
+        lon double precision NOT NULL CHECK (lon BETWEEN -180 AND 180),
+        mmsis integer[] NOT NULL,
+        tracks text[] NOT NULL,
+        evidence text NOT NULL,
+        label_no integer NOT NULL,
+        revision integer NOT NULL,
+        alert_seq bigint NOT NULL,
+        updated_at timestamptz NOT NULL
+    )
+    """,
+    "CREATE INDEX alerts_start ON alerts (start_at, id)",
+    """
+    CREATE TABLE alert_changes (
+        alert_seq bigint PRIMARY KEY,
+        alert_id text NOT NULL,
+        revision integer NOT NULL,
+        kind text NOT NULL,
+        status text NOT NULL,
+        start_at timestamptz NOT NULL,
+        end_at timestamptz NOT NULL,
+        lat double precision NOT NULL,
+        lon double precision NOT NULL,
+        mmsis integer[] NOT NULL,
+        tracks text[] NOT NULL,
+        evidence text NOT NULL,
+        label_no integer NOT NULL,
+        changed_at timestamptz NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE fusion_cursor (
+        one boolean PRIMARY KEY CHECK (one),
+        seq bigint NOT NULL CHECK (seq >= 0)
+    )
+    """,
+    "INSERT INTO fusion_cursor VALUES (true, 0)",
+)
+
+#: Migration 5: watch lists and the webhook deliveries of their alerts, as the embedded
+#: store's migration 5 (API tokens came with migration 1 here).
+_WATCH = (
+    """
+    CREATE TABLE watchlists (
+        id text PRIMARY KEY,
+        owner text NOT NULL,
+        name text NOT NULL,
+        mmsis integer[] NOT NULL,
+        webhook text,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE webhook_deliveries (
+        watchlist_id text NOT NULL,
+        alert_id text NOT NULL,
+        revision integer NOT NULL,
+        delivered_at timestamptz,
+        attempts integer NOT NULL,
+        last_error text,
+        PRIMARY KEY (watchlist_id, alert_id, revision)
+    )
+    """,
+)
+
 #: (version, name, statements), in order.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
@@ -210,6 +315,8 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     ),
     (2, "latest position per vessel keeps its source kind", _SOURCE_KIND),
     (3, "BRIN instead of B-trees on report seq and reception ids", _CHEAPER_WRITES),
+    (4, "fused picture: tracks, track points, alerts, alert changes, fusion cursor", _FUSION),
+    (5, "watch lists and webhook deliveries", _WATCH),
 )
 
 
