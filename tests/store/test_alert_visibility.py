@@ -2,13 +2,13 @@
 
 Like ``test_visibility`` for reports: random labels on alerts and tracks, random readers
 (including one of a nation no label names), and each reader must get exactly the rows
-``may_see`` allows, whatever other filters the query has.
+``may_see`` allows, whatever other filters the query has. On every backend (DuckDB file,
+PostgreSQL + PostGIS).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from mista.labels import Label, Level
 from mista.model import Alert, AlertStatus, Track, User
-from mista.store.embedded import DuckDBStore
+from tests.store.conftest import AnyStore, Backend
 from tests.strategies import NATIONS, labels, numbered_labels
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -33,10 +33,10 @@ readers = st.builds(
 _examples = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
-    with DuckDBStore(tmp_path_factory.mktemp("alerts") / "alerts.duckdb") as db:
-        yield db
+@pytest.fixture
+def shared(module_store: AnyStore) -> AnyStore:
+    """One store of each backend for every example of the properties below."""
+    return module_store
 
 
 def alert(ident: str, label: Label, status: AlertStatus, kind: str) -> Alert:
@@ -87,7 +87,7 @@ def mine(ids: list[str], prefix: str) -> set[str]:
     st.lists(readers, min_size=1, max_size=5),
 )
 def test_alerts_and_tracks_show_exactly_what_may_see_allows(
-    shared: DuckDBStore,
+    shared: AnyStore,
     drawn: list[tuple[Label, AlertStatus, str, str]],
     viewers: list[User],
 ) -> None:
@@ -139,9 +139,7 @@ def _no_points() -> pa.Table:
     )
 
 
-def test_the_filter_agrees_with_may_see_on_thousands_of_pairs(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
+def test_the_filter_agrees_with_may_see_on_thousands_of_pairs(backend: Backend) -> None:
     """Many labels, many readers, one write: every (label, reader) pair checked."""
     pairs = 0
 
@@ -163,6 +161,6 @@ def test_the_filter_agrees_with_may_see_on_thousands_of_pairs(
             assert ids == {a.id for a in alerts if viewer.may_see(a.label)}, viewer
             pairs += len(alerts)
 
-    with DuckDBStore(tmp_path_factory.mktemp("pairs") / "pairs.duckdb") as db:
-        agree()
+    db = backend.open()
+    agree()
     assert pairs >= 10_000
