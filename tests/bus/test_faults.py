@@ -24,7 +24,7 @@ from tests.bus.test_jetstream import drain
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _writer(url: str, store: Path, log: Path, *more: str) -> subprocess.Popen[bytes]:
+def writer_process(url: str, store: Path | str, log: Path, *more: str) -> subprocess.Popen[bytes]:
     """``mista bus write`` as its own process, its messages into ``log``."""
     env = dict(os.environ, MISTA_NATION="IND")
     with log.open("ab") as err:
@@ -59,7 +59,7 @@ def test_a_writer_killed_mid_run_loses_nothing(nats_server: NatsServer, tmp_path
     slow = ("--group", "w", "--ack-wait-s", "1", "--fetch-messages", "1", "--merge-rows", "1")
     with JetStreamBus.from_url(url) as bus:
         log = tmp_path / "writers.log"
-        writer = _writer(url, store, log, *slow)
+        writer = writer_process(url, store, log, *slow)
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -76,7 +76,7 @@ def test_a_writer_killed_mid_run_loses_nothing(nats_server: NatsServer, tmp_path
             if writer.poll() is None:
                 writer.kill()
                 writer.wait()
-        second = _writer(url, store, log, *slow[:4], "--until-idle-s", "2")
+        second = writer_process(url, store, log, *slow[:4], "--until-idle-s", "2")
         assert second.wait(60) == 0, log.read_text()
         assert bus.pending("w") == {0: 0, 1: 0}
     assert summary.messages > 1_000

@@ -162,7 +162,14 @@ def test_every_process_must_agree_on_the_partitions(nats_server: NatsServer, str
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1:4222", "", "nats://127.0.0.1:4222?colour=red", "nats://h:1?partitions=x"],
+    [
+        "http://127.0.0.1:4222",
+        "",
+        "nats://127.0.0.1:4222?colour=red",
+        "nats://h:1?partitions=x",
+        "nats://h:1?max_lag=-1",
+        "nats://h:1?lag_group=a.b",
+    ],
 )
 def test_a_bad_url_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError):

@@ -59,6 +59,8 @@ from mista.errors import ConfigError, InputError, MistaError
 from mista.ingest.batch import IngestBatch
 
 __all__ = [
+    "DEFAULT_LAG_GROUP",
+    "DEFAULT_MAX_LAG",
     "DEFAULT_PARTITIONS",
     "DEFAULT_STREAM",
     "SUBJECT_PREFIX",
@@ -84,6 +86,11 @@ FETCH_WAIT_S = 0.1
 #: unread deliveries pass its max_pending (64 MB): 16 messages of ~0.7 MB per pull, so a
 #: few at a time stay well under it while the writer's thread is busy committing.
 MAX_FETCHES_IN_FLIGHT = 3
+#: Back-pressure: a publisher waits while the store writers' consumer group has more
+#: than this many messages not yet acknowledged (about 7 GB of 2,000-row AIS messages).
+DEFAULT_MAX_LAG = 10_000
+#: The consumer group whose lag slows publishers: the store writers'.
+DEFAULT_LAG_GROUP = "store"
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DESCRIPTION = "mista reports, {partitions} partitions"
 _PARTITIONS_IN = re.compile(r"mista reports, (\d+) partitions")
@@ -121,6 +128,9 @@ class ConsumeStats:
     failures: int = 0
     unreadable: int = 0
     by_partition: dict[int, int] = field(default_factory=dict)
+    #: Handler failures in a row, and since when (for the backoff and the resume line).
+    failing: int = 0
+    failing_since: float = 0.0
 
 
 def _backoff(attempt: int, cap_s: float = 5.0) -> float:
@@ -164,12 +174,17 @@ class JetStreamBus:
     ``mista.<stream>.reports.<p>`` for others; every process using it must agree on the
     number (it is written in the stream's description and checked). ``max_age_s``
     bounds how long unconsumed messages are kept: a writer away longer loses them.
+    ``max_lag`` is the back-pressure: ``publish_batch`` waits while consumer group
+    ``lag_group`` (the store writers) has more messages than that not acknowledged, so a
+    source is slowed to the writers' pace instead of piling up on the bus (None: never
+    wait; a group with no consumer yet slows no one).
     ``from_url`` reads the stream and partitions from the URL's query instead.
     """
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> JetStreamBus:
-        """A bus from ``nats://HOST:PORT[?stream=NAME&partitions=N]`` (query optional);
+        """A bus from ``nats://HOST:PORT[?stream=NAME&partitions=N&max_lag=N&lag_group=G]``
+        (query optional);
         ``options`` are the constructor's keyword arguments and win over the query."""
         base, _, query = url.partition("?")
         from_query: dict[str, Any] = {}
@@ -183,10 +198,14 @@ class JetStreamBus:
                 from_query["stream"] = value
             elif key == "partitions" and value.isdigit():
                 from_query["partitions"] = int(value)
+            elif key == "max_lag" and value.isdigit():
+                from_query["max_lag"] = int(value) or None
+            elif key == "lag_group":
+                from_query["lag_group"] = value
             else:
                 raise ConfigError(
                     f"bus {url!r}: unknown or bad query {key}={value!r} "
-                    "(known: stream=NAME, partitions=N)"
+                    "(known: stream=NAME, partitions=N, max_lag=N (0: off), lag_group=NAME)"
                 )
         return cls(base, **(from_query | options))
 
@@ -205,6 +224,8 @@ class JetStreamBus:
         connect_timeout_s: float = 10.0,
         request_timeout_s: float = 10.0,
         client_name: str = "mista",
+        max_lag: int | None = DEFAULT_MAX_LAG,
+        lag_group: str = DEFAULT_LAG_GROUP,
     ) -> None:
         servers = [part.strip() for part in url.split(",") if part.strip()]
         if not servers or not all(s.startswith(("nats://", "tls://")) for s in servers):
@@ -215,6 +236,10 @@ class JetStreamBus:
             raise ConfigError(f"partitions {partitions}: give 1 to 1024")
         if compression not in COMPRESSIONS:
             raise ConfigError(f"compression {compression!r}: one of {COMPRESSIONS}")
+        if max_lag is not None and max_lag < 1:
+            raise ConfigError(f"max_lag {max_lag}: give a positive number of messages, or None")
+        if not _NAME.fullmatch(lag_group):
+            raise ConfigError(f"lag group {lag_group!r}: letters, digits, '_' and '-' only")
         self.url = url
         self.stream = stream
         self.partitions = partitions
@@ -224,6 +249,8 @@ class JetStreamBus:
         self.max_rows = max_rows
         self.compression = compression
         self.retry_for_s = retry_for_s
+        self.max_lag = max_lag
+        self.lag_group = lag_group
         self.request_timeout_s = request_timeout_s
         self._duplicate_window_s = duplicate_window_s
         self._max_age_s = max_age_s
@@ -342,6 +369,57 @@ class JetStreamBus:
 
         return self._loop.run(count())
 
+    def lag(self, group: str) -> int | None:
+        """Messages consumer group ``group`` has not acknowledged yet, all partitions that
+        have a consumer together (None when none has: the group has read nothing)."""
+        found = [count for count in self.pending(group).values() if count is not None]
+        return sum(found) if found else None
+
+    def _wait_for_room(self) -> None:
+        """Back-pressure: wait while the store writers are more than ``max_lag`` messages
+        behind, for up to ``retry_for_s`` (then ``BusError``). A server that cannot be
+        asked is left to the publish's own retries."""
+        if self.max_lag is None:
+            return
+        started = time.monotonic()
+        said = False
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                behind = self.lag(self.lag_group)
+            except (nats.errors.Error, TimeoutError, OSError):
+                return
+            if behind is None or behind <= self.max_lag:
+                break
+            waited_s = time.monotonic() - started
+            # Short waits are the normal pace of a source faster than its writers: say
+            # only when the writers seem stuck.
+            if not said and waited_s >= 1.0:
+                said = True
+                _log.warning(
+                    "bus %s: consumer group %r is %d messages behind (max_lag %d): "
+                    "publishing paused until it catches up",
+                    self.url,
+                    self.lag_group,
+                    behind,
+                    self.max_lag,
+                )
+            if waited_s >= self.retry_for_s:
+                raise BusError(
+                    f"bus {self.url}: consumer group {self.lag_group!r} is still {behind} "
+                    f"messages behind after {waited_s:.0f} s (max_lag {self.max_lag}); "
+                    "are its writers running (mista bus write)?"
+                )
+            self._stop.wait(_backoff(attempt, cap_s=1.0))
+            attempt += 1
+        if said:
+            _log.warning(
+                "bus %s: consumer group %r caught up after %.1f s; publishing again",
+                self.url,
+                self.lag_group,
+                time.monotonic() - started,
+            )
+
     def deliveries(self, group: str) -> int:
         """How many times consumer group ``group`` was handed a message, redeliveries
         included (all partitions): beyond the stream's message count, work done twice."""
@@ -361,10 +439,12 @@ class JetStreamBus:
     def publish_batch(self, batch: IngestBatch) -> PublishResult:
         """Publish ``batch``; returns once the stream has stored every message of it.
 
-        Retries (same message ids, so nothing is stored twice) for up to ``retry_for_s``
-        while the server is unreachable, then raises ``BusError``."""
+        Waits first while the store writers are more than ``max_lag`` messages behind
+        (back-pressure). Retries (same message ids, so nothing is stored twice) for up to
+        ``retry_for_s`` while the server is unreachable, then raises ``BusError``."""
         if self._stop.is_set():
             raise BusError("publish on a closed bus")
+        self._wait_for_room()
         max_bytes = int(self._nc.max_payload) - 1024  # room for headers
         parts = slices(
             batch,
@@ -637,20 +717,33 @@ class JetStreamBus:
                 handler(merged)
             except Exception as exc:
                 stats.failures += 1
+                if not stats.failing:
+                    stats.failing_since = time.monotonic()
+                stats.failing += 1
                 pending = [msg for rest in groups[index:] for msg, _ in rest]
-                delay_s = _backoff(min(stats.failures, 6), cap_s=10.0)
+                delay_s = _backoff(min(stats.failing, 6), cap_s=10.0)
                 self._loop.run(self._settle([], pending, delay_s=delay_s))
                 if not isinstance(exc, MistaError):
                     raise
                 _log.error(
-                    "bus %s: handler failed (%s); %d messages handed back, retry in %.1f s",
+                    "bus %s: writing failed (%s); %d messages handed back, attempt %d, "
+                    "next in %.1f s",
                     self.url,
                     exc,
                     len(pending),
+                    stats.failing,
                     delay_s,
                 )
                 stop.wait(delay_s)
                 return
+            if stats.failing:
+                _log.warning(
+                    "bus %s: writing resumed after %d failed attempts over %.1f s",
+                    self.url,
+                    stats.failing,
+                    time.monotonic() - stats.failing_since,
+                )
+                stats.failing = 0
             self._loop.run(self._settle([msg for msg, _ in group], [], delay_s=None))
             stats.messages += len(group)
             stats.rows += merged.message_count

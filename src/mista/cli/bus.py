@@ -114,12 +114,20 @@ def write(
     """Commit the batches published on the bus into STORE, acknowledging each after its
     transaction commits. Ctrl-C or SIGTERM stops it; what it had taken but not committed
     is delivered again to the next writer."""
+    import logging
     import signal
     import threading
 
     from mista.bus.jetstream import JetStreamBus, store_writer
     from mista.node import open_store
 
+    # One timestamped line per event (a failed write, a resume, a reconnect), no tracebacks.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # The pool says every reconnection attempt in several lines; the writer's own line per
+    # failed write already says the store is away.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with JetStreamBus.from_url(bus_url) as jetstream, open_store(store) as db:
