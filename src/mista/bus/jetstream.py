@@ -30,7 +30,7 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -433,6 +433,54 @@ class JetStreamBus:
             return total
 
         return self._loop.run(count())
+
+    def stream_batches(self, *, fetch_messages: int = 64) -> Iterator[IngestBatch | None]:
+        """Every message the stream holds now, oldest first, decoded (None for one that
+        is not a mista batch). Reads through an ephemeral consumer that acknowledges
+        nothing, so no consumer group's position moves; ends at the last message stored
+        when it started."""
+        stream, subject = self.stream, f"{self.subject_prefix}.*"
+
+        async def open_reader() -> tuple[JetStreamContext.PullSubscription, int]:
+            info = await self._js.stream_info(stream)
+            config = ConsumerConfig(
+                ack_policy=AckPolicy.NONE,
+                deliver_policy=DeliverPolicy.ALL,
+                inactive_threshold=60.0,
+                filter_subject=subject,
+            )
+            sub = await self._js.pull_subscribe(subject, stream=stream, config=config)
+            return sub, int(info.state.last_seq or 0)
+
+        async def fetch(sub: JetStreamContext.PullSubscription) -> list[Msg] | None:
+            """The next messages; None once nothing is left to read."""
+            while True:
+                try:
+                    return await sub.fetch(fetch_messages, timeout=1.0)
+                except TimeoutError:
+                    info = await sub.consumer_info()
+                    if not info.num_pending:
+                        return None
+
+        sub, last_seq = self._loop.run(open_reader())
+        try:
+            while last_seq:
+                msgs = self._loop.run(fetch(sub))
+                if msgs is None:
+                    return
+                for msg in msgs:
+                    if msg.metadata.sequence.stream > last_seq:
+                        return
+                    try:
+                        yield decode_slice(msg.data)
+                    except InputError as exc:
+                        _log.error("bus %s: %s: %s (not a mista batch)", self.url, msg.subject, exc)
+                        yield None
+                    if msg.metadata.sequence.stream == last_seq:
+                        return
+        finally:
+            with contextlib.suppress(nats.errors.Error, TimeoutError):
+                self._loop.run(sub.unsubscribe())
 
     # ------------------------------------------------------------------ publishing
 
