@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, overload
 
 import pyarrow as pa
 
@@ -116,14 +116,33 @@ def open_store(
     return DuckDBStore(path, read_only=read_only)
 
 
-def open_node_store(path: str | os.PathLike[str], *, read_only: bool = False) -> DuckDBStore:
-    """The store of a running node, its fusion and its API: everything a node does needs
-    the whole store, which only the embedded DuckDB one has yet."""
+@overload
+def open_node_store(
+    path: str | os.PathLike[str], *, read_only: bool = False, exchange: Literal[True] = True
+) -> DuckDBStore: ...
+
+
+@overload
+def open_node_store(
+    path: str | os.PathLike[str], *, read_only: bool = False, exchange: Literal[False]
+) -> DuckDBStore | PostgresStore: ...
+
+
+def open_node_store(
+    path: str | os.PathLike[str], *, read_only: bool = False, exchange: bool = True
+) -> DuckDBStore | PostgresStore:
+    """The store of a node's own work. Fusion and the API (``exchange=False``) run on
+    either backend; the partner exchange (``mista serve``, the default) needs the embedded
+    DuckDB store, the only one with the share outbox yet: a ConfigError for a
+    ``postgresql://`` URL (docs/postgres.md says what runs there)."""
     if isinstance(path, str) and is_postgres_url(path):
-        raise ConfigError(
-            f"{redacted(path)}: a node's fusion, exchange and API do not run on PostgreSQL "
-            "yet (docs/postgres.md says what does); use a DuckDB file"
-        )
+        if exchange:
+            raise ConfigError(
+                f"{redacted(path)}: the partner exchange (mista serve) does not run on "
+                "PostgreSQL yet; fusion (mista fuse) and the API (mista api) do. Run serve on "
+                "a DuckDB file (docs/postgres.md says what runs where)"
+            )
+        return PostgresStore(path, read_only=read_only)
     return DuckDBStore(path, read_only=read_only)
 
 

@@ -1,5 +1,6 @@
 """The composition root picks the backend by what ``--store`` names: a postgresql:// URL is
-the PostgreSQL store for ingest and queries; a node's own work refuses it, saying why."""
+the PostgreSQL store for ingest, queries, fusion and the API; the partner exchange
+(``mista serve``) refuses it, saying why."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from mista.detect.pipeline import Pipeline
 from mista.errors import ConfigError
 from mista.node import ingest_paths, open_node_store, open_store, operator_user, vessels
+from mista.store import Store
 from mista.store.embedded import DuckDBStore
 from mista.store.postgres import PostgresStore
 from tests.store.conftest import Backend
@@ -27,9 +30,33 @@ def test_ingest_and_query_by_url_on_either_backend(backend: Backend) -> None:
     assert vessels(location, viewer=operator_user("IND")).num_rows > 0
 
 
-def test_a_node_refuses_a_postgresql_store_for_now() -> None:
-    with pytest.raises(ConfigError, match="do not run on PostgreSQL yet"):
-        open_node_store("postgresql://mista:secret@127.0.0.1:1/mista")
-    with pytest.raises(ConfigError) as refused:
-        open_node_store("postgresql://mista:secret@127.0.0.1:1/mista")
-    assert "secret" not in str(refused.value)
+def test_fusion_and_the_api_open_either_backend(backend: Backend) -> None:
+    location = backend.location()
+    ingest_paths([SAMPLE], store=location, nation="IND")
+    with open_node_store(location, exchange=False) as store:
+        kind = PostgresStore if backend.kind == "postgresql" else DuckDBStore
+        assert isinstance(store, kind)
+        as_protocol: Store = store  # the whole protocol, on either backend
+        pipeline = Pipeline(as_protocol, node="IND")
+        pipeline.run()
+        pipeline.finish()
+        assert store.fusion_cursor() == store.feed_ends()[0] > 0
+        assert store.tracks(viewer=operator_user("IND")).num_rows > 0
+    with open_node_store(location, read_only=True, exchange=False) as reader:
+        assert reader.tracks(viewer=operator_user("IND")).num_rows > 0
+
+
+def test_the_partner_exchange_refuses_a_postgresql_store_naming_the_docs(
+    tmp_path: Path,
+) -> None:
+    url = "postgresql://mista:secret@127.0.0.1:1/mista"
+    for read_only in (False, True):
+        with pytest.raises(
+            ConfigError, match=r"exchange \(mista serve\).*docs/postgres\.md"
+        ) as error:
+            open_node_store(url, read_only=read_only)
+        assert "secret" not in str(error.value)
+    with pytest.raises(ConfigError, match=r"docs/postgres\.md"):
+        open_node_store(url, exchange=True)
+    with open_node_store(str(tmp_path / "node.duckdb")) as store:
+        assert isinstance(store, DuckDBStore)
