@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from mista.api.context import ApiContext
 from mista.api.errors import ApiError, forbidden
@@ -31,17 +32,19 @@ _bearer = HTTPBearer(auto_error=False, description="A token from `mista users to
 _MAX_TOKEN_CHARS = 256
 
 
-def context(request: Request) -> ApiContext:
-    """The app's context (a FastAPI dependency)."""
+async def context(request: Request) -> ApiContext:
+    """The app's context (a FastAPI dependency; async, so it costs no worker thread)."""
     ctx: ApiContext = request.app.state.ctx
     return ctx
 
 
-def current_user(
+async def current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """The user the request's Bearer token belongs to (a FastAPI dependency)."""
+    """The user the request's Bearer token belongs to (a FastAPI dependency). A token
+    checked in the last seconds is answered from memory on the event loop; only a store
+    lookup goes to a worker thread."""
     if credentials is None:
         raise ApiError(
             401, "unauthenticated", "no token: send Authorization: Bearer TOKEN (mista users token)"
@@ -49,12 +52,11 @@ def current_user(
     token = credentials.credentials
     if len(token) > _MAX_TOKEN_CHARS or not token.startswith(TOKEN_PREFIX):
         raise ApiError(401, "unauthenticated", "not a mista token")
-    ctx = context(request)
+    ctx: ApiContext = request.app.state.ctx
     digest = token_hash(token)
     user = ctx.tokens.get(digest)
     if user is None:
-        with ctx.reading():
-            user = ctx.store.user_for_token(digest, now=ctx.clock())
+        user = await run_in_threadpool(_stored_user, ctx, digest)
         if user is None:
             raise ApiError(401, "unauthenticated", "unknown, revoked or expired token")
         ctx.tokens.put(digest, user)
@@ -62,7 +64,12 @@ def current_user(
     return user
 
 
-def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+def _stored_user(ctx: ApiContext, digest: str) -> User | None:
+    with ctx.reading():
+        return ctx.store.user_for_token(digest, now=ctx.clock())
+
+
+async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
     """The caller, who must have the admin role (a FastAPI dependency)."""
     if Role.ADMIN not in user.roles:
         raise forbidden(f"user {user.name} is not an admin of this node")

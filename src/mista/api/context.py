@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mista.api.latest import VesselCache
 from mista.api.tokens import TokenCache
 from mista.geo import Zones
 from mista.share.agreements import Agreement
@@ -58,6 +59,8 @@ class ApiContext:
     hub: EventHub | None = None
     #: Tokens recently found in the store.
     tokens: TokenCache = field(default_factory=TokenCache)
+    #: Each reader class's latest vessels, until the store has new reports.
+    vessels: VesselCache = field(default_factory=VesselCache)
 
     def reading(self) -> AbstractContextManager[None]:
         """Where the store may be read from this thread, beside other readers and writers."""

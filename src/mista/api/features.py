@@ -22,11 +22,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from mista.api.context import ApiContext
 from mista.api.errors import ERROR_RESPONSES, bad_parameter, not_found
-from mista.api.formats import GEOMETRY_COLUMN, feature_collection_chunks, feature_texts
+from mista.api.formats import (
+    GEOMETRY_COLUMN,
+    chunked_response,
+    feature_collection_chunks,
+    feature_texts,
+)
 from mista.api.routes_data import (
     WORLD,
     BBoxText,
@@ -35,7 +40,6 @@ from mista.api.routes_data import (
     in_bbox,
     parse_bbox,
     parse_time,
-    placed_vessels,
 )
 from mista.geo import LandMask
 from mista.model import User
@@ -127,8 +131,7 @@ def _within_times(
 
 def _vessels(ctx: ApiContext, user: User) -> pa.Table:
     with ctx.reading():
-        table = ctx.store.vessels(viewer=user)
-    return placed_vessels(table)
+        return ctx.vessels.vessels(ctx.store, user).table
 
 
 def _alerts(ctx: ApiContext, user: User) -> pa.Table:
@@ -333,7 +336,7 @@ def features_router() -> APIRouter:
             "links": links,
         }
         chunks = feature_collection_chunks(page, raw_json=raw_json, members=members, ids=ids)
-        return StreamingResponse(chunks, media_type=_GEOJSON)
+        return chunked_response(chunks, page, {}, _GEOJSON)
 
     @router.get(
         "/collections/{collection_id}/items/{feature_id}",

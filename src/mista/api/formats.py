@@ -31,6 +31,7 @@ __all__ = [
     "GEOMETRY_COLUMN",
     "MEDIA_TYPES",
     "check_format",
+    "chunked_response",
     "csv_chunks",
     "feature_collection_chunks",
     "feature_texts",
@@ -386,20 +387,29 @@ def table_response(
         headers["Content-Disposition"] = f'attachment; filename="{name}.{_SUFFIXES[fmt]}"'
     if fmt == "json":
         document = {"count": table.num_rows, **(head or {})}
-        return StreamingResponse(
-            json_text(document, key, table, raw_json=raw_json), 200, None, media
-        )
+        chunks = json_text(document, key, table, raw_json=raw_json)
+        return chunked_response(chunks, table, headers, media)
     if fmt == "geojson":
         chunks = feature_collection_chunks(table, raw_json=raw_json)
-        return StreamingResponse(chunks, 200, headers, media)
+        return chunked_response(chunks, table, headers, media)
     if fmt == "csv":
-        return StreamingResponse(csv_chunks(table), 200, headers, media)
+        return chunked_response(csv_chunks(table), table, headers, media)
     if fmt == "parquet":
         return Response(parquet_bytes(table), 200, headers, media)
     if fmt == "kml":
-        return StreamingResponse(kml_chunks(table, name), 200, headers, media)
+        return chunked_response(kml_chunks(table, name), table, headers, media)
     rows = [_row_values(row) for row in table.to_pylist()]
     return Response(events_xml(rows), 200, headers, media)
+
+
+def chunked_response(
+    chunks: Iterator[bytes], table: pa.Table, headers: Mapping[str, str], media: str
+) -> Response:
+    """An answer made of ``chunks``: whole when ``table`` fits in one slice (no worker-thread
+    hop per chunk, and a Content-Length), streamed slice by slice when it is larger."""
+    if table.num_rows <= _SLICE_ROWS:
+        return Response(b"".join(chunks), 200, headers, media)
+    return StreamingResponse(chunks, 200, headers, media)
 
 
 def _row_values(row: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from mista.api.auth import admin_user
 from mista.api.context import ApiContext
 from mista.api.errors import ERROR_RESPONSES, bad_parameter, not_found
 from mista.api.formats import table_response
+from mista.api.latest import placed_vessels
 from mista.api.routes_data import (
     MAX_LIMIT,
     BBoxText,
@@ -32,7 +33,6 @@ from mista.api.routes_data import (
     in_bbox,
     list_responses,
     parse_bbox,
-    placed_vessels,
 )
 from mista.labels import NATION_CODE
 from mista.model import Role, User

@@ -15,13 +15,13 @@ from typing import Annotated, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from mista.api.auth import context, current_user
 from mista.api.context import ApiContext
 from mista.api.errors import ERROR_RESPONSES, bad_parameter, not_found
-from mista.api.formats import MEDIA_TYPES, json_objects, table_response
+from mista.api.formats import MEDIA_TYPES, json_objects, json_text, table_response
 from mista.errors import InputError
 from mista.model import User
 from mista.store import BBox
@@ -43,7 +43,6 @@ __all__ = [
     "parse_bbox",
     "parse_time",
     "parse_window",
-    "placed_vessels",
 ]
 
 #: Most rows one answer holds (``limit`` above this is refused, not cut).
@@ -107,13 +106,6 @@ def parse_window(since: str | None, until: str | None) -> tuple[datetime | None,
     return start, end
 
 
-def placed_vessels(table: pa.Table) -> pa.Table:
-    """The vessels of ``table`` with a position, and so a label: a vessel the caller knows
-    only by identity (no position they may see) has no label to show, and every answer
-    carries the label of each record."""
-    return table.filter(pc.fill_null(pc.is_valid(table.column("label")), False))
-
-
 def in_bbox(table: pa.Table, bbox: BBox) -> pa.Table:
     """The rows of ``table`` whose lat/lon lie inside ``bbox`` (edges included)."""
     if bbox == WORLD:
@@ -140,6 +132,10 @@ def answer_table(
 ) -> Response:
     """A list route's answer in ``fmt`` (``mista.api.formats.table_response``)."""
     return table_response(table, fmt, key=key, name=name, head=head, raw_json=raw_json)
+
+
+def _vessel_list_json(table: pa.Table) -> bytes:
+    return b"".join(json_text({"count": table.num_rows}, "vessels", table))
 
 
 def list_responses(what: str) -> dict[int | str, dict[str, Any]]:
@@ -190,12 +186,24 @@ def data_router() -> APIRouter:
         response_class=Response,
     )
     def vessels(
-        ctx: Ctx, user: Caller, bbox: BBoxText = None, format: FormatParam = "json"
+        request: Request,
+        ctx: Ctx,
+        user: Caller,
+        bbox: BBoxText = None,
+        format: FormatParam = "json",
     ) -> Response:
         box = parse_bbox(bbox)
         with ctx.reading():
-            table = ctx.store.vessels(viewer=user)
-        table = in_bbox(placed_vessels(table), box)
+            latest = ctx.vessels.vessels(ctx.store, user)
+        if box == WORLD and format == "json":
+            # The map's question, asked by every reader of a class: answered once per change.
+            gzipped = "gzip" in request.headers.get("accept-encoding", "")
+            body = latest.answer("json", _vessel_list_json, gzipped=gzipped)
+            headers = {"Vary": "Accept-Encoding"}
+            if gzipped:
+                headers["Content-Encoding"] = "gzip"
+            return Response(body, 200, headers, MEDIA_TYPES["json"])
+        table = in_bbox(latest.table, box)
         return answer_table(table, format, key="vessels", name="vessels")
 
     @router.get(
@@ -206,8 +214,8 @@ def data_router() -> APIRouter:
     )
     def vessel(ctx: Ctx, user: Caller, mmsi: Annotated[int, Path(ge=0, le=MMSI_MAX)]) -> Response:
         with ctx.reading():
-            table = ctx.store.vessels(viewer=user)
-        row = placed_vessels(table.filter(pc.equal(table.column("mmsi"), mmsi)))
+            table = ctx.vessels.vessels(ctx.store, user).table
+        row = table.filter(pc.equal(table.column("mmsi"), mmsi))
         if row.num_rows == 0:
             raise not_found(f"no vessel {mmsi}")
         body = json_objects(row.slice(0, 1)).to_pylist()[0]

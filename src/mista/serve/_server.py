@@ -32,7 +32,10 @@ def bind_listener(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port`` (port 0 picks a free one), or a ConfigError
     saying what to change."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, so asyncio sets TCP_NODELAY on each accepted connection (it does
+    # only for sockets that say TCP): without it, a small answer's body waits for the
+    # client's delayed ACK of its headers, 40 ms per request on a kept-alive connection.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -328,9 +328,9 @@ class DuckDBStore(WatchlistMethods):
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
         """Within this block, this thread's user reads (vessels, track, positions, alerts,
-        tracks, tokens, the API's reads, the report feed) go through its own connection, so
-        they may run beside other threads' reads and writes without the node's lock; each
-        sees the store as last committed. Writes still need the lock."""
+        tracks, tokens, the API's reads, the report feed and its ends) go through its own
+        connection, so they may run beside other threads' reads and writes without the
+        node's lock; each sees the store as last committed. Writes still need the lock."""
         before = getattr(self._local, "reading", False)
         self._local.reading = True
         try:

@@ -40,11 +40,21 @@ class WatchlistMethods:
     def _writable(self, what: str) -> None:
         raise NotImplementedError  # DuckDBStore refuses writes when opened read-only
 
+    def _reader(self) -> duckdb.DuckDBPyConnection:
+        raise NotImplementedError  # DuckDBStore's connection for this thread's reads
+
     def _watch_rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         try:
             return self.connection.execute(sql, params).fetchall()
         except duckdb.Error as exc:
             raise StoreError(f"watch lists: {exc}") from None
+
+    def _feed_rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """A read of the live feeds, on this thread's own connection inside ``reading``."""
+        try:
+            return self._reader().execute(sql, params).fetchall()
+        except duckdb.Error as exc:
+            raise StoreError(f"live feeds: {exc}") from None
 
     # -- watch lists ----------------------------------------------------------------------
 
@@ -195,7 +205,7 @@ class WatchlistMethods:
         wants only what comes next starts its ``report_feed`` / ``alert_changes_after``.
         A reader that knows an earlier end passes it, and only what came after is looked
         at (row-group statistics skip the rest: cheap on a store of millions)."""
-        rows = self._watch_rows(
+        rows = self._feed_rows(
             "SELECT (SELECT coalesce(max(seq), $s) FROM reports WHERE seq > $s), "
             "(SELECT coalesce(max(alert_seq), $a) FROM alert_changes WHERE alert_seq > $a)",
             {"s": after_seq, "a": after_alert_seq},
@@ -207,7 +217,7 @@ class WatchlistMethods:
         left out."""
         if not alert_seqs:
             return {}
-        rows = self._watch_rows(
+        rows = self._feed_rows(
             "SELECT alert_seq, revision FROM alert_changes WHERE list_contains($seqs, alert_seq)",
             {"seqs": [int(seq) for seq in alert_seqs]},
         )
