@@ -21,7 +21,7 @@ from mista.ingest.batch import IngestBatch
 from mista.ingest.nmea import nmea_batches
 from mista.ingest.rows import SourceContext
 from mista.labels import Label, Level
-from mista.model import Role, SourceKind, User
+from mista.model import AlertStatus, Role, SourceKind, User
 from mista.store import BBox
 from mista.store.embedded import DuckDBStore
 from mista.store.postgres import PostgresStore
@@ -30,6 +30,7 @@ from tests.ingest.nmea_lines import position, sentences, tagged
 from tests.store.conftest import AnyStore, Backend
 from tests.store.pg_server import PgServer
 from tests.store.test_embedded import OPERATOR, T0, ais, csv
+from tests.store.test_fusion_tables import a_track, an_alert, points
 from tests.store.test_visibility import Row, agreeing_pairs, check_scene, scenes
 
 WORLD = BBox(-180.0, -90.0, 180.0, 90.0)
@@ -468,11 +469,25 @@ def test_store_copy_moves_a_duckdb_store_to_postgres_and_verifies_it(
         duck.write(ais([position(366053209, 12.0, 22.0)]))  # an untimed report too
         duck.add_user(liaison)
         duck.add_token("liaison.usa", "ab" * 32, created_at=now, expires_at=None)
+        # A fused picture (an alert revised) and a watch list with a delivery.
+        duck.write_fusion(
+            cursor=5,
+            tracks=[a_track(), a_track("dark:IND-radar-1:7", kind="dark", mmsi=None)],
+            points=points([1, 2, 3], flags=4),
+            alerts=[an_alert(), an_alert("gap-1", kind="ais-gap")],
+        )
+        duck.write_alerts([an_alert(status=AlertStatus.CLOSED)])
+        duck.add_watchlist("w1", owner="liaison.usa", name="n", mmsis=[1], webhook="h", now=now)
+        duck.record_webhook_attempt("w1", "enc-1", 2, delivered_at=now, error=None)
+        assert duck.counts()["tracks"] > 0
     url = new_database(pg_server)
     try:
         result = CliRunner().invoke(main, ["store", "copy", "--from", str(file), "--to", url])
         assert result.exit_code == 0, result.output
         assert "verified: every count and content id matches" in result.output
+        for table in ("tracks", "track_points", "alert_changes", "fusion_cursor", "watchlists"):
+            assert f"content ids of {table}: ok" in result.output
+        assert "not copied" not in result.output
         assert "DIFFER" not in result.output
         with DuckDBStore(file, read_only=True) as duck, PostgresStore(url) as pg:
             assert pg.counts() == duck.counts()
@@ -481,6 +496,14 @@ def test_store_copy_moves_a_duckdb_store_to_postgres_and_verifies_it(
             expected, got = _answers(duck), _answers(pg)
             for key, table in expected.items():
                 assert got[key].equals(table), key
+            for viewer in _VIEWERS:
+                assert pg.tracks(viewer=viewer).equals(duck.tracks(viewer=viewer))
+                both = [db.alerts(viewer=viewer, include_withdrawn=True) for db in (duck, pg)]
+                assert both[1].equals(both[0])
+            assert pg.alert_changes_after(0, 10**6) == duck.alert_changes_after(0, 10**6)
+            assert pg.watchlists().equals(duck.watchlists())
+            assert pg.webhook_deliveries().equals(duck.webhook_deliveries())
+            assert pg.fusion_cursor() == duck.fusion_cursor() > 0
             # Writing goes on where the file left off: the same batch stores nothing new,
             # a new one continues after the file's seqs (duplicates leave gaps, as in DuckDB).
             batch = _log_batches(shared_data / _REAL_LOGS[0][0], _REAL_LOGS[0][1])[0]

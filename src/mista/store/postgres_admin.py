@@ -2,12 +2,15 @@
 
 ``copy_to_postgres`` copies an embedded store (one DuckDB file) into an empty PostgreSQL
 database in ONE transaction: labels, sources, reports (into their day partitions),
-receptions, quarantine, users, API tokens and the latest state, every row as stored (same
-seq numbers, same content ids, same label numbers), so the copy answers every query as the
-file did. It then counts every table on both sides and compares digests of the content
-ids (count, sums and XOR of the 64-bit halves, sum of seq) and reports what it found. Tables
-of parts not yet on PostgreSQL (the fused picture, the partner exchange, watch lists) are
-not copied: the report names them with their row counts.
+receptions, quarantine, users, API tokens, the latest state, the fused picture (tracks,
+track points, alerts, alert changes, the fusion cursor) and watch lists with their webhook
+deliveries, every row as stored (same seq numbers, content ids, label numbers, alert
+revisions and alert_seqs), so the copy answers every query as the file did and fusion
+resumes where it stopped. It then counts every table on both sides, compares digests of
+the content ids (count, sums and XOR of the 64-bit halves) of reports, receptions and the
+latest state, and digests of the other copied tables' keys (ids, revisions, seqs; see
+``_KEY_DIGESTS``), and reports what it found. The partner exchange's tables (not on
+PostgreSQL yet) are not copied: the report names them with their row counts.
 """
 
 from __future__ import annotations
@@ -119,25 +122,91 @@ COPIED_TABLES: dict[str, tuple[str, ...]] = {
         "to_port_m",
         "to_starboard_m",
     ),
+    "tracks": (
+        "id",
+        "kind",
+        "mmsi",
+        "first_at",
+        "last_at",
+        "lat",
+        "lon",
+        "points",
+        "label_no",
+        "name",
+        "linked_from",
+    ),
+    "track_points": ("seq", "track_id", "flags"),
+    "alerts": (
+        "id",
+        "kind",
+        "status",
+        "start_at",
+        "end_at",
+        "lat",
+        "lon",
+        "mmsis",
+        "tracks",
+        "evidence",
+        "label_no",
+        "revision",
+        "alert_seq",
+        "updated_at",
+    ),
+    "alert_changes": (
+        "alert_seq",
+        "alert_id",
+        "revision",
+        "kind",
+        "status",
+        "start_at",
+        "end_at",
+        "lat",
+        "lon",
+        "mmsis",
+        "tracks",
+        "evidence",
+        "label_no",
+        "changed_at",
+    ),
+    "watchlists": ("id", "owner", "name", "mmsis", "webhook", "created_at", "updated_at"),
+    "webhook_deliveries": (
+        "watchlist_id",
+        "alert_id",
+        "revision",
+        "delivered_at",
+        "attempts",
+        "last_error",
+    ),
 }
-#: Tables with list columns: copied row by row (they are small).
-_ROW_BY_ROW = {"labels", "users"}
+#: Tables with list columns: copied row by row (psycopg writes the arrays).
+_ROW_BY_ROW = {"labels", "users", "alerts", "alert_changes", "watchlists"}
 #: Tables holding content ids, compared by digest after the copy.
 _DIGESTED = ("reports", "receptions", "vessel_latest")
+#: Digests of the other copied tables' keys, the same SQL on both sides: counts, sums, and
+#: the MD5 of every key in order ({c}: how ids sort byte-wise, as DuckDB sorts text).
+_KEY_DIGESTS = {
+    "tracks": "count(*), coalesce(sum(points), 0), md5(coalesce(string_agg("
+    "id || ':' || CAST(label_no AS VARCHAR), ',' ORDER BY id{c}), ''))",
+    "track_points": "count(*), coalesce(sum(seq), 0), coalesce(sum(flags), 0), "
+    "coalesce(sum(length(track_id)), 0)",
+    "alerts": "count(*), md5(coalesce(string_agg(id || ':' || CAST(revision AS VARCHAR) || ':' "
+    "|| CAST(alert_seq AS VARCHAR) || ':' || CAST(label_no AS VARCHAR), ',' ORDER BY id{c}), ''))",
+    "alert_changes": "count(*), coalesce(sum(alert_seq), 0), md5(coalesce(string_agg("
+    "alert_id || ':' || CAST(revision AS VARCHAR) || ':' || status, ',' ORDER BY alert_seq), ''))",
+    "watchlists": "count(*), md5(coalesce(string_agg(id || ':' || owner, ',' ORDER BY id{c}), ''))",
+    "webhook_deliveries": "count(*), coalesce(sum(attempts), 0), md5(coalesce(string_agg("
+    "watchlist_id || ':' || alert_id || ':' || CAST(revision AS VARCHAR), ',' "
+    "ORDER BY watchlist_id{c}, alert_id{c}, revision), ''))",
+}
 #: Embedded tables of parts not yet on PostgreSQL (not copied; reported when not empty).
 NOT_COPIED = (
-    "tracks",
-    "track_points",
-    "alerts",
-    "alert_changes",
     "share_cursors",
     "share_outbox",
     "share_inbound",
     "share_nonces",
     "share_amendments",
-    "watchlists",
-    "webhook_deliveries",
 )
+_BYTEWISE = ' COLLATE "C"'
 _CHUNK_ROWS = 100_000
 _TWO_64 = 1 << 64
 
@@ -150,8 +219,10 @@ class CopyReport:
     target: str
     #: table -> (rows in the file, rows in the database)
     counts: dict[str, tuple[int, int]] = field(default_factory=dict)
-    #: table -> (file digest, database digest) of its content ids
-    digests: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
+    #: table -> (file digest, database digest) of its content ids or keys
+    digests: dict[str, tuple[tuple[int | str, ...], tuple[int | str, ...]]] = field(
+        default_factory=dict
+    )
     #: tables of parts not yet on PostgreSQL, with their rows, left in the file
     left_behind: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -242,11 +313,24 @@ def copy_to_postgres(source: Path, url: str) -> CopyReport:
                     cur.execute(
                         "UPDATE report_seq SET last = (SELECT coalesce(max(seq), 0) FROM reports)"
                     )
+                    cur.execute("UPDATE fusion_cursor SET seq = %s", (_duck_cursor(file),))
                 for table in COPIED_TABLES:
                     row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
                     report.counts[table] = (_duck_count(file, table), int(row[0]) if row else -1)
                 for table in _DIGESTED:
                     report.digests[table] = (_duck_digest(file, table), _pg_digest(con, table))
+                for table, sql in _KEY_DIGESTS.items():
+                    report.digests[table] = (
+                        _plain(file.execute(f"SELECT {sql.format(c='')} FROM {table}").fetchall()),
+                        _plain(
+                            con.execute(f"SELECT {sql.format(c=_BYTEWISE)} FROM {table}").fetchall()
+                        ),
+                    )
+                row = con.execute("SELECT seq FROM fusion_cursor").fetchone()
+                report.digests["fusion_cursor"] = (
+                    (_duck_cursor(file),),
+                    (int(row[0]) if row else -1,),
+                )
         except psycopg.Error as exc:
             raise StoreError(
                 f"copying {source} to {report.target} failed, nothing was written: {exc}"
@@ -255,10 +339,22 @@ def copy_to_postgres(source: Path, url: str) -> CopyReport:
     return report
 
 
+def _plain(rows: list[tuple[Any, ...]]) -> tuple[int | str, ...]:
+    """A digest row as plain ints and text (DuckDB's HUGEINT, PostgreSQL's numeric)."""
+    return tuple(value if isinstance(value, str) else int(value) for value in rows[0])
+
+
+def _duck_cursor(file: duckdb.DuckDBPyConnection) -> int:
+    rows = file.execute("SELECT seq FROM fusion_cursor").fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
 def _refuse_if_not_empty(cur: psycopg.Cursor[Any], where: str) -> None:
     cur.execute(
         "SELECT (SELECT count(*) FROM labels) + (SELECT count(*) FROM users) "
-        "+ (SELECT last FROM report_seq)"
+        "+ (SELECT last FROM report_seq) + (SELECT seq FROM fusion_cursor) "
+        "+ (SELECT count(*) FROM tracks) + (SELECT count(*) FROM alert_changes) "
+        "+ (SELECT count(*) FROM watchlists)"
     )
     row = cur.fetchone()
     if row and row[0]:
