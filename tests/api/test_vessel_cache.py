@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mista.api.latest import VesselCache
 from mista.labels import Level
 from mista.model import Role, User
@@ -75,3 +77,32 @@ def test_the_cache_asks_the_store_again_only_after_a_write(fresh_world: ApiWorld
     assert renewed is not first
     assert renewed.seq > first.seq
     assert 367000097 in renewed.table.column("mmsi").to_pylist()
+
+
+def test_the_list_revalidates_by_etag(fresh_world: ApiWorld) -> None:
+    add_reports(fresh_world.store, [Position(367000096, 0, 11.0, 70.0, LABELS["quad"])])
+    first = fresh_world.get("usa.liaison", "/vessels")
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "private, no-cache"
+    again = fresh_world.client.get(
+        "/api/v1/vessels", headers={**fresh_world.headers("usa.liaison"), "If-None-Match": etag}
+    )
+    assert again.status_code == 304
+    assert again.content == b""
+    # Another class never shares the tag; a write the class may see changes it.
+    assert fresh_world.get("ind.analyst", "/vessels").headers["etag"] != etag
+    add_reports(fresh_world.store, [Position(367000095, 0, 11.0, 70.5, LABELS["quad"])])
+    changed = fresh_world.client.get(
+        "/api/v1/vessels", headers={**fresh_world.headers("usa.liaison"), "If-None-Match": etag}
+    )
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert 367000095 in {vessel["mmsi"] for vessel in changed.json()["vessels"]}
+
+
+@pytest.mark.parametrize(
+    "path", ["/me", "/vessels?bbox=60,0,80,20", "/vessels/367000002", "/alerts", "/nowhere"]
+)
+def test_other_answers_are_not_stored_by_any_cache(world: ApiWorld, path: str) -> None:
+    response = world.client.get(f"/api/v1{path}", headers=world.headers("ind.analyst"))
+    assert response.headers["cache-control"] == "no-store"

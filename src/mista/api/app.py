@@ -17,6 +17,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
 from mista import __version__
+from mista.api.caching import CacheControlMiddleware
 from mista.api.context import ApiContext
 from mista.api.errors import install_error_handlers
 from mista.api.events import start_live
@@ -74,6 +75,7 @@ def create_api_app(
     # Level 3: a 520 KB vessel list compresses to 69 KB in 7 ms; level 9 (the default)
     # saves 12 KB more and costs 45 ms, which matters more than bytes on a LAN.
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=3)
+    app.add_middleware(CacheControlMiddleware, prefix=API_PREFIX)
     if exchange is not None:
         app.include_router(exchange_router(exchange))
     else:

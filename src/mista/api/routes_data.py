@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from mista.api.auth import context, current_user
+from mista.api.caching import REVALIDATE, etag_matches
 from mista.api.context import ApiContext
 from mista.api.errors import ERROR_RESPONSES, bad_parameter, not_found
 from mista.api.formats import MEDIA_TYPES, json_objects, json_text, table_response
@@ -197,9 +198,12 @@ def data_router() -> APIRouter:
             latest = ctx.vessels.vessels(ctx.store, user)
         if box == WORLD and format == "json":
             # The map's question, asked by every reader of a class: answered once per change.
+            etag = f'W/"{latest.seq}-{user.nation}-{int(user.clearance)}"'
+            headers = {"ETag": etag, "Cache-Control": REVALIDATE, "Vary": "Accept-Encoding"}
+            if etag_matches(request.headers.get("if-none-match"), etag):
+                return Response(None, 304, headers)
             gzipped = "gzip" in request.headers.get("accept-encoding", "")
             body = latest.answer("json", _vessel_list_json, gzipped=gzipped)
-            headers = {"Vary": "Accept-Encoding"}
             if gzipped:
                 headers["Content-Encoding"] = "gzip"
             return Response(body, 200, headers, MEDIA_TYPES["json"])
