@@ -284,6 +284,20 @@ def test_a_fusion_step_writes_points_tracks_alerts_and_the_cursor(store: AnyStor
     assert store.counts()["track_points"] == 4
 
 
+def test_a_replayed_report_is_placed_on_a_track_once(store: AnyStore) -> None:
+    store.write_fusion(cursor=3, tracks=[], points=points([1, 2, 3]), alerts=[])
+    # A restarted fuser replays 2 and 3 (and names one row twice); 3 goes on a second track.
+    replayed = pa.concat_tables([points([2, 3, 4, 4]), points([3], track="dark:IND-radar-1:7")])
+    store.write_fusion(cursor=4, tracks=[], points=replayed, alerts=[])
+    assert table_rows(store, "track_points") == [
+        (1, "ais:419000001", 0),
+        (2, "ais:419000001", 0),
+        (3, "ais:419000001", 0),
+        (3, "dark:IND-radar-1:7", 0),
+        (4, "ais:419000001", 0),
+    ]
+
+
 @pytest.mark.parametrize(
     ("bad_tracks", "bad_alerts"),
     [

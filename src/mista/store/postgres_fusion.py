@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mista.errors import StoreError
 from mista.ingest.batch import label_id
@@ -207,13 +208,25 @@ class FusionTables:
             raise self._fail("writing alerts", exc) from None
 
     def _append_points(self, cur: psycopg.Cursor[Any], points: pa.Table) -> None:
-        # After a restart the fuser replays reports an earlier run may already have placed
-        # (see embedded_fusion): a report is placed on a track once.
+        """Append ``points``, each distinct row once, leaving out a (report, track) pair
+        already stored: after a restart the fuser replays reports an earlier run may have
+        placed (see ``embedded_fusion``). When no stored point falls in the seq range of
+        ``points`` (every step but such a replay) they go by COPY straight into the table."""
+        points = points.group_by(list(points.column_names), use_threads=False).aggregate([])
+        low, high = pc.min_max(points.column("seq")).values()
+        cur.execute(
+            "SELECT EXISTS (SELECT 1 FROM track_points WHERE seq BETWEEN %s AND %s)",
+            (low.as_py(), high.as_py()),
+        )
+        row = cur.fetchone()
+        if not (row and row[0]):
+            copy_csv(cur, "track_points", points)
+            return
         copy_csv(cur, "_f_points", points)
         cur.execute(
             """
             INSERT INTO track_points
-            SELECT DISTINCT p.seq, p.track_id, p.flags FROM _f_points p
+            SELECT p.seq, p.track_id, p.flags FROM _f_points p
             WHERE NOT EXISTS (
                 SELECT 1 FROM track_points t WHERE t.seq = p.seq AND t.track_id = p.track_id
             )
