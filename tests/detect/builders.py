@@ -17,7 +17,9 @@ import shapely
 from mista.detect._common import concat
 from mista.detect.base import AlertDraft, Detector
 from mista.detect.config import DetectConfig
+from mista.detect.statics import StaticLog
 from mista.fuse.chunk import FusedChunk, IdentityEvent, TrackInfo, TrackKind, TrackPoints
+from mista.fuse.feed import StaticRows
 from mista.geo import LandMask, Ports, Zone, Zones
 from mista.labels import Label, Level
 from mista.model import AlertStatus
@@ -56,7 +58,27 @@ def settings(config: DetectConfig | None = None) -> dict[str, object]:
         "land": island_land(),
         "ports": island_ports(),
         "zones": box_zones(),
+        "statics": StaticLog(),
     }
+
+
+def static_rows(
+    rows: Sequence[tuple[float, int, str | None, str | None, int]], label_no: int = 1
+) -> StaticRows:
+    """Static reports (type 5): ``(t, mmsi, name, call sign, IMO)`` each."""
+    n = len(rows)
+    return StaticRows(
+        seq=np.arange(n, dtype=np.int64),
+        t=np.array([r[0] for r in rows], np.float64),
+        mmsi=np.array([r[1] for r in rows], np.int64),
+        msg_type=np.full(n, 5, np.int64),
+        lat=np.full(n, np.nan),
+        lon=np.full(n, np.nan),
+        label_no=np.full(n, label_no, np.int32),
+        imo=np.array([r[4] for r in rows], np.int64),
+        name=np.array([r[2] for r in rows], object),
+        callsign=np.array([r[3] for r in rows], object),
+    )
 
 
 def north_of(lat: float, metres: float) -> float:

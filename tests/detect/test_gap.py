@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from mista.detect._common import concat
 from mista.detect.base import AlertDraft
 from mista.detect.gap import GapDetector
-from mista.fuse.chunk import PointFlag, TrackPoints
+from mista.detect.statics import StaticLog
+from mista.fuse.chunk import PointFlag, SourceCode, TrackPoints
 from mista.geo import Ports
 from mista.model import AlertStatus
 from tests.detect.builders import (
@@ -24,6 +25,7 @@ from tests.detect.builders import (
     final,
     push,
     standing,
+    static_rows,
     track,
 )
 from tests.detect.builders import (
@@ -34,8 +36,15 @@ LAT, LON = SEA
 
 
 def witness(hours: float) -> TrackPoints:
-    """Another vessel nearby, heard every 10 min: reception was there."""
-    return track(99, T0 + np.arange(0, hours * HOUR, 10 * MINUTE), LAT + 0.5, LON + 0.5)
+    """Another vessel nearby (15 km off), heard every 10 min by a shore receiver:
+    reception was there."""
+    return track(99, T0 + np.arange(0, hours * HOUR, 10 * MINUTE), LAT + 0.1, LON + 0.1)
+
+
+def by_satellite(points: TrackPoints) -> TrackPoints:
+    return dataclasses.replace(
+        points, source=np.full(len(points), SourceCode.AIS_SATELLITE, np.uint8)
+    )
 
 
 def gaps(silence_h: float) -> list[AlertDraft]:
@@ -151,17 +160,17 @@ def test_a_silence_where_nobody_else_was_heard_is_no_gap() -> None:
     before = T0 + np.arange(0, HOUR + 1, MINUTE)
     after = T0 + 15 * HOUR + np.arange(0, HOUR + 1, MINUTE)
     t = np.r_[before, after]
-    witness = track(3, T0 + np.arange(0, 16 * HOUR, 10 * MINUTE), LAT + 0.5, LON + 0.5)
+    witness = track(3, T0 + np.arange(0, 16 * HOUR, 10 * MINUTE), LAT + 0.1, LON + 0.1)
     heard = [track(1, t, LAT, LON), track(2, t + 30, LAT + 10.0, LON), witness]
     drafts = feed(GapDetector(detect_settings()), heard, chunk_s=1800.0)
     assert [d.tracks for d in standing(drafts)] == [("ais:1",)]  # track 2: nobody near it
 
 
 def passes(hours: float, every_h: float) -> TrackPoints:
-    """Another vessel nearby heard for 10 minutes (one satellite pass) every ``every_h``."""
+    """Another vessel 75 km off heard for 10 minutes by a satellite pass every ``every_h``."""
     starts = np.arange(HOUR, hours * HOUR, every_h * HOUR)
     t = (starts[:, None] + np.arange(0, 10 * MINUTE, MINUTE)[None, :]).ravel()
-    return track(99, T0 + t, LAT + 0.5, LON + 0.5)
+    return by_satellite(track(99, T0 + t, LAT + 0.5, LON + 0.5))
 
 
 def silent_for_13_hours(every_s: float, witness_points: TrackPoints) -> list[AlertDraft]:
@@ -237,3 +246,32 @@ def test_a_vessel_that_stopped_in_the_silence_needs_more_passes() -> None:
         drafts = feed(GapDetector(detect_settings()), heard)
         found[name] = [d.evidence["level"] for d in standing(drafts) if d.tracks == ("ais:1",)]
     assert found == {"moved": ["gap"], "stopped": []}
+
+
+def test_a_shore_receiver_far_off_is_no_evidence_but_a_satellite_pass_is() -> None:
+    # A shore receiver hears 40-60 nm around itself: a vessel it heard 75 km off says
+    # nothing of whether it would have heard this one. A satellite footprint is some
+    # 2,500 km wide: anyone it heard 75 km off puts this vessel under the pass too.
+    far_off = passes(16, 2)
+    assert all(far_off.source == SourceCode.AIS_SATELLITE)
+    shore = dataclasses.replace(far_off, source=np.zeros(len(far_off), np.uint8))
+    assert standing(silent_for_13_hours(MINUTE, shore)) == []
+    assert len(standing(silent_for_13_hours(MINUTE, far_off))) == 1
+
+
+def test_a_vessel_that_went_on_under_another_mmsi_of_its_imo_has_no_gap() -> None:
+    # Track 1 falls silent for good; track 2 starts 5 h later 100 km on, and its static
+    # data states the IMO number track 1's did: the vessel changed MMSI.
+    imo = 9_074_729
+    first = track(1, T0 + np.arange(0, HOUR + 1, MINUTE), LAT, LON, sog=10.0)
+    second = track(2, T0 + 6 * HOUR + np.arange(0, 14 * HOUR, 10 * MINUTE), LAT, LON + 0.9)
+    found = {}
+    for name, second_imo in (("other vessel", 0), ("same IMO", imo)):
+        config = detect_settings()
+        log = config["statics"]
+        assert isinstance(log, StaticLog)
+        log.add(static_rows([(T0, 419_000_001, None, None, imo)]))
+        log.add(static_rows([(T0 + 7 * HOUR, 419_000_002, None, None, second_imo)]))
+        drafts = feed(GapDetector(config), [first, second, witness(20)])
+        found[name] = [d.evidence["level"] for d in standing(drafts) if d.tracks == ("ais:1",)]
+    assert found == {"other vessel": ["gap"], "same IMO": []}

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from mista.detect.identity import IdentityChangeDetector, SharedMmsiDetector
+from mista.detect.statics import StaticLog
 from mista.fuse.chunk import FusedChunk, IdentityEvent, IdentityKind, TrackPoints
 from mista.model import AlertStatus
-from tests.detect.builders import HOUR, SEA, T0, Memory, settings, track
+from tests.detect.builders import (
+    HOUR,
+    MINUTE,
+    SEA,
+    T0,
+    Memory,
+    east_of,
+    feed,
+    settings,
+    standing,
+    static_rows,
+    track,
+)
 
 LAT, LON = SEA
 
@@ -159,3 +174,87 @@ def test_every_track_on_one_mmsi_joins_its_one_shared_mmsi_alert() -> None:
     assert len({d.key for d in drafts}) == 1
     assert drafts[-1].tracks == ("ais:1", "ais:2", "ais:3")
     assert drafts[-1].evidence["events"] == 2
+
+
+IMO = 9_074_729  # a valid IMO number
+
+
+def test_a_name_change_spans_from_the_last_statement_of_the_old_name() -> None:
+    # Static data is heard rarely (by satellite, hours apart): the change happened
+    # somewhere between the last report of the old name and the first of the new.
+    config = settings()
+    log = config["statics"]
+    assert isinstance(log, StaticLog)
+    log.add(static_rows([(T0, 419_000_001, "SEA STAR", None, 0)]))
+    log.add(static_rows([(T0 + 2 * HOUR, 419_000_001, "SEA STAR", None, 0)]))
+    log.add(static_rows([(T0 + 5 * HOUR, 419_000_001, "OCEAN STAR", None, 0)]))
+    change = event(IdentityKind.NAME_CHANGE, T0 + 5 * HOUR, before="SEA STAR", after="OCEAN STAR")
+    [draft] = IdentityChangeDetector(config).update(chunk(T0 + 6 * HOUR, change), memory_of(1))
+    assert (draft.start, draft.end) == (T0 + 2 * HOUR, T0 + 5 * HOUR)
+    assert draft.evidence["last_stated_before"] == T0 + 2 * HOUR
+    # Without the static log, the alert is at the report that showed the change.
+    [alone] = IdentityChangeDetector(settings()).update(chunk(T0 + 6 * HOUR, change), memory_of(1))
+    assert (alone.start, alone.end) == (T0 + 5 * HOUR, T0 + 5 * HOUR)
+    assert "last_stated_before" not in alone.evidence
+
+
+def test_an_mmsi_change_the_fuser_linked_spans_from_the_old_mmsis_last_fix() -> None:
+    # The fuser continued track 1 under the new MMSI after 40 minutes of silence.
+    old = track(1, T0 + np.arange(0, HOUR + 1, 10 * MINUTE), LAT, LON)
+    new = dataclasses.replace(
+        track(1, T0 + 100 * MINUTE + np.arange(0, HOUR, 10 * MINUTE), LAT, LON, seq_from=50),
+        mmsi=np.full(6, 636_000_001, np.int64),
+    )
+    memory = Memory()
+    memory.add(old)
+    memory.add(new)
+    change = dataclasses.replace(
+        event(IdentityKind.MMSI_CHANGE, T0 + 100 * MINUTE, other=1, before="419000001"),
+        after="636000001",
+        mmsi=636_000_001,
+    )
+    [draft] = IdentityChangeDetector(settings()).update(chunk(T0 + 2 * HOUR, change), memory)
+    assert (draft.start, draft.end) == (T0 + HOUR, T0 + 100 * MINUTE)
+    assert draft.tracks == ("ais:1",)
+    assert draft.mmsis == (419_000_001, 636_000_001)
+
+
+def imo_change(gap_h: float, east_m: float, *, overlap_h: float = 0.0) -> list[str]:
+    """Track 1 (MMSI 419000001) heard for an hour, track 2 (419000002) from ``gap_h``
+    later, ``east_m`` east of track 1's last fix (or ``overlap_h`` before it ended);
+    both state one IMO number, track 2 only hours after it started. The changes found."""
+    config = settings()
+    log = config["statics"]
+    assert isinstance(log, StaticLog)
+    end_1 = T0 + HOUR
+    start_2 = end_1 + gap_h * HOUR - overlap_h * HOUR
+    first = track(1, T0 + np.arange(0, HOUR + 1, MINUTE), LAT, LON, sog=10.0)
+    second = track(2, start_2 + np.arange(0, HOUR, MINUTE), LAT, east_of(LAT, LON, east_m))
+    log.add(static_rows([(T0 + 10 * MINUTE, 419_000_001, "SEA STAR", None, IMO)]))
+    log.add(static_rows([(start_2 + 3 * HOUR, 419_000_002, "SEA STAR", None, IMO)]))
+    drafts = standing(feed(IdentityChangeDetector(config), [first, second]))
+    for draft in drafts:
+        assert (draft.start, draft.end) == (end_1, start_2)
+        assert draft.tracks == ("ais:1", "ais:2")
+        assert draft.mmsis == (419_000_001, 419_000_002)
+        assert draft.evidence["imo"] == IMO
+    return [d.evidence["change"] for d in drafts]
+
+
+def test_an_mmsi_change_is_found_by_the_imo_both_mmsis_stated() -> None:
+    # Five hours unheard (beyond the fuser's window), 100 km on: 11 kn, one vessel.
+    assert imo_change(5.0, 100_000.0) == ["mmsi-change"]
+
+
+def test_mmsis_of_one_imo_heard_at_once_or_too_far_apart_are_no_change() -> None:
+    assert imo_change(0.0, 2_000.0, overlap_h=0.5) == []  # two transmitters at once
+    assert imo_change(1.0, 200_000.0) == []  # 108 kn
+
+
+def test_an_imo_link_needs_both_mmsis_on_tracks() -> None:
+    config = settings()
+    log = config["statics"]
+    assert isinstance(log, StaticLog)
+    log.add(static_rows([(T0, 419_000_001, None, None, IMO), (T0, 419_000_009, None, None, IMO)]))
+    first = track(1, T0 + np.arange(0, HOUR + 1, MINUTE), LAT, LON, sog=10.0)
+    assert standing(feed(IdentityChangeDetector(config), [first])) == []

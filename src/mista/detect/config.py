@@ -46,11 +46,16 @@ class GapConfig:
     gap_s: float = 12 * HOUR_S  # GFW: AIS gap events are >= 12 h
     possible_s: float = 6 * HOUR_S  # Skylight: "possible dark activity" after 6 h
     # Reception expected (GFW counts gaps only there): other vessels were heard near the
-    # silent vessel's position (3 x 3 cells of this size around its last fix, or around
-    # the line to its next fix) in enough separate slots (satellite passes are 10-15 min)
-    # during the silence, past the margin at each end, that the vessel missing every one
-    # of them by chance is unlikely given its own reporting rate.
-    reception_cell_deg: float = 0.75
+    # silent vessel's position (3 x 3 cells around its last fix, or around the line to its
+    # next fix) in enough separate slots (satellite passes are 10-15 min) during the
+    # silence, past the margin at each end, that the vessel missing every one of them by
+    # chance is unlikely given its own reporting rate. "Near" is per kind of receiver: a
+    # shore station hears only 40-60 nm around itself, so a vessel heard by one says little
+    # beyond a few tens of km (0.25 degree cells: neighbours within about 30-40 km); a
+    # satellite pass hears a footprint some 2,500 km wide, so anyone it heard within a few
+    # hundred km (2 degree cells) shows the silent vessel was under the pass too.
+    reception_cell_deg: float = 0.25
+    satellite_cell_deg: float = 1.0
     reception_slot_s: float = 1800.0
     reception_margin_s: float = 600.0
     # Chance one report of the vessel is heard (satellite: 0.3 at the footprint's edge),

@@ -8,6 +8,7 @@ from typing import Any
 
 from mista.detect.base import REGISTRY, AlertDraft, Detector, History
 from mista.detect.config import DetectConfig
+from mista.detect.statics import StaticLog
 from mista.fuse.chunk import FusedChunk
 from mista.geo import LandMask, Ports, Zones
 
@@ -16,8 +17,10 @@ class Detection:
     """Runs every detector in ``REGISTRY`` (built once, with this config and geography).
 
     Each factory receives the mapping ``{"config": DetectConfig, "land": LandMask,
-    "ports": Ports, "zones": Zones | None}``. ``seconds`` holds the time each detector
-    has taken so far, by kind (for profiles and benchmarks).
+    "ports": Ports, "zones": Zones | None, "statics": StaticLog}``. ``seconds`` holds the
+    time each detector has taken so far, by kind (for profiles and benchmarks). Whoever
+    feeds the fuser records its static rows in ``statics`` before each ``update`` (the
+    pipeline does); without them, identity alerts rest on the fuser's events alone.
     """
 
     kind = "all"  # runs every kind (and so is a Detector itself)
@@ -31,11 +34,13 @@ class Detection:
         zones: Zones | None = None,
     ) -> None:
         self.config = config if config is not None else DetectConfig()
+        self.statics = StaticLog()
         settings: Mapping[str, Any] = {
             "config": self.config,
             "land": land if land is not None else LandMask.default(),
             "ports": ports if ports is not None else Ports.default(),
             "zones": zones,
+            "statics": self.statics,
         }
         self.detectors: dict[str, Detector] = {
             kind: factory(settings) for kind, factory in sorted(REGISTRY.items())

@@ -6,7 +6,8 @@ or at an implausible speed (it was transmitting), but not an outlier (another
 transmitter's). A silence counts only where reception was expected: others were heard
 near the vessel in enough separate slots (satellite passes) that, at the vessel's own
 reporting rate, missing all of them by chance is unlikely (:meth:`GapDetector._expected`),
-and away from ports (a vessel moored there may report rarely or be switched off).
+and away from ports (a vessel moored there may report rarely or be switched off), and not
+when another MMSI stating the same IMO number started during it (the vessel changed MMSI).
 
 Levels (evidence ``"level"``): ``"possible"`` after 6 h of silence (Skylight's "possible
 dark activity"), ``"gap"`` at 12 h (Global Fishing Watch's AIS gap). A silence is an OPEN
@@ -41,7 +42,8 @@ from mista.detect._common import (
 )
 from mista.detect.base import AlertDraft, History, register
 from mista.detect.config import GapConfig
-from mista.fuse.chunk import FusedChunk, IdentityKind, PointFlag, TrackPoints
+from mista.detect.statics import StaticLog
+from mista.fuse.chunk import FusedChunk, IdentityKind, PointFlag, SourceCode, TrackPoints
 from mista.geo import Ports, haversine_m
 from mista.model import AlertStatus
 
@@ -86,6 +88,8 @@ class GapDetector:
         self._ports = setting(settings, "ports", Ports)
         self._interval: dict[int, float] = {}  # track -> its typical interval between fixes
         self._ledger = Ledger()
+        statics = settings.get("statics")
+        self._statics = statics if isinstance(statics, StaticLog) else StaticLog()
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         out: list[AlertDraft] = []
@@ -219,6 +223,8 @@ class GapDetector:
             return False
         if self._reception.mmsi_heard(before, end):
             return False
+        if self._carried_on(before, end):
+            return False
         interval = max(self._interval.get(number, config.unknown_interval_s), _FORWARD_S)
         if after is not None and _stopped(before, after):
             interval = max(interval, config.stopped_interval_s)
@@ -226,6 +232,15 @@ class GapDetector:
         miss = (1.0 - config.report_probability) ** reports
         slots = self._reception.slots_heard(before, after, end)
         return slots > 0 and miss**slots <= config.max_chance
+
+    def _carried_on(self, before: Fix, end: float) -> bool:
+        """The vessel went on under another MMSI: one that stated the same IMO number was
+        first heard during the silence (an MMSI change the fuser could not link)."""
+        for other in self._statics.same_imo(before.mmsi):
+            first = self._reception.first_heard(other)
+            if first is not None and before.t <= first <= end:
+                return True
+        return False
 
     def _level(self, silence_s: float) -> str:
         return "gap" if silence_s >= self.config.gap_s else "possible"
@@ -342,32 +357,54 @@ _OFFSETS = tuple(dr * 100_000 + dc for dr in (-1, 0, 1) for dc in (-1, 0, 1))
 _MAX_OPEN_COUNTS = 100_000
 
 
-class Reception:
-    """Where and when any AIS position was heard: per cell of ``reception_cell_deg``
-    degrees, the slots (``reception_slot_s``) with a fix."""
+class _Grid:
+    """Slots (``slot_s``) in which any AIS position was heard, per cell of ``cell_deg``."""
 
-    def __init__(self, config: GapConfig) -> None:
-        self._cell_deg = config.reception_cell_deg
-        self._slot_s = config.reception_slot_s
-        self._margin_s = config.reception_margin_s
-        self._slots: dict[int, set[int]] = {}
-        self._mmsi_slots: dict[int, set[int]] = {}
-        self._open_counts: dict[tuple[float, float, float], tuple[int, int]] = {}
+    def __init__(self, cell_deg: float) -> None:
+        self.cell_deg = cell_deg
+        self.slots: dict[int, set[int]] = {}
 
-    def _cells(self, lat: F64, lon: F64) -> I64:
-        row = np.floor((lat + 90.0) / self._cell_deg).astype(np.int64)
-        col = np.floor(((lon + 180.0) % 360.0) / self._cell_deg).astype(np.int64)
+    def cells(self, lat: F64, lon: F64) -> I64:
+        row = np.floor((lat + 90.0) / self.cell_deg).astype(np.int64)
+        col = np.floor(((lon + 180.0) % 360.0) / self.cell_deg).astype(np.int64)
         cells: I64 = row * 100_000 + col
         return cells
+
+    def add(self, lat: F64, lon: F64, slots: I64) -> None:
+        for cell, slot in set(zip(self.cells(lat, lon).tolist(), slots.tolist(), strict=True)):
+            self.slots.setdefault(cell, set()).add(slot)
+
+    def around(self, lat: float, lon: float) -> list[set[int]]:
+        """The slot sets of the 3 x 3 cells around a position."""
+        centre = int(self.cells(np.array([lat]), np.array([lon]))[0])
+        empty: set[int] = set()
+        return [self.slots.get(centre + offset, empty) for offset in _OFFSETS]
+
+
+class Reception:
+    """Where and when any AIS position was heard, per kind of receiver: per cell, the
+    slots (``reception_slot_s``) with a fix. Shore receivers are kept on fine cells
+    (``reception_cell_deg``: they hear only near themselves), satellites on coarse ones
+    (``satellite_cell_deg``: a pass hears a wide footprint)."""
+
+    def __init__(self, config: GapConfig) -> None:
+        self._slot_s = config.reception_slot_s
+        self._margin_s = config.reception_margin_s
+        self._shore = _Grid(config.reception_cell_deg)
+        self._satellite = _Grid(config.satellite_cell_deg)
+        self._mmsi_slots: dict[int, set[int]] = {}
+        self._open_counts: dict[tuple[float, float, float], tuple[int, int]] = {}
 
     def hear(self, points: TrackPoints) -> None:
         heard = _heard(points)
         if not heard.any():
             return
-        cells = self._cells(points.lat[heard], points.lon[heard])
+        lat, lon, source = points.lat[heard], points.lon[heard], points.source[heard]
         slots = np.floor(points.t[heard] / self._slot_s).astype(np.int64)
-        for cell, slot in set(zip(cells.tolist(), slots.tolist(), strict=True)):
-            self._slots.setdefault(cell, set()).add(slot)
+        by_satellite = source == SourceCode.AIS_SATELLITE
+        for grid, rows in ((self._satellite, by_satellite), (self._shore, ~by_satellite)):
+            if rows.any():
+                grid.add(lat[rows], lon[rows], slots[rows])
         for mmsi, slot in set(zip(points.mmsi[heard].tolist(), slots.tolist(), strict=True)):
             self._mmsi_slots.setdefault(mmsi, set()).add(slot)
 
@@ -381,10 +418,16 @@ class Reception:
             return any(first <= slot <= last for slot in heard)
         return any(slot in heard for slot in range(first, last + 1))
 
+    def first_heard(self, mmsi: int) -> float | None:
+        """The start of the first slot ``mmsi`` was heard in (``None``: never)."""
+        heard = self._mmsi_slots.get(mmsi)
+        return min(heard) * self._slot_s if heard else None
+
     def slots_heard(self, before: Fix, after: Fix | None, end: float) -> int:
         """How many slots of the silence from ``before`` to ``end`` (past the margin at
-        each end) heard someone in the 3 x 3 cells around the vessel's likely position:
-        on the line to ``after`` (its next fix), or at ``before`` when there is none."""
+        each end) heard someone near the vessel's likely position, by either kind of
+        receiver: on the line to ``after`` (its next fix), or at ``before`` when there is
+        none."""
         # Only slots wholly inside the silence less its margins.
         first = math.ceil((before.t + self._margin_s) / self._slot_s)
         last = math.floor((end - self._margin_s) / self._slot_s) - 1
@@ -394,6 +437,9 @@ class Reception:
             return self._open_slots_heard(before, first, last)
         return self._slots_heard(before, after, first, last)
 
+    def _near(self, lat: float, lon: float) -> list[set[int]]:
+        return self._shore.around(lat, lon) + self._satellite.around(lat, lon)
+
     def _open_slots_heard(self, before: Fix, first: int, last: int) -> int:
         """``slots_heard`` for a silence still going on: the vessel is placed at its last
         fix, and the count carries on from where the previous chunk left it (a silence is
@@ -401,8 +447,7 @@ class Reception:
         key = (before.t, before.lat, before.lon)
         counted_to, count = self._open_counts.get(key, (first - 1, 0))
         if counted_to < last:
-            centre = int(self._cells(np.array([before.lat]), np.array([before.lon]))[0])
-            cells = [self._slots.get(centre + offset, set()) for offset in _OFFSETS]
+            cells = self._near(before.lat, before.lon)
             start = max(first, counted_to + 1)
             span = last - start + 1
             if sum(len(cell) for cell in cells) < span:
@@ -424,8 +469,7 @@ class Reception:
             share = np.clip((mid_t - before.t) / (after.t - before.t), 0.0, 1.0)
             lat = lat + share * (after.lat - before.lat)
             lon = lon + share * (after.lon - before.lon)
-        centres = self._cells(lat, lon).tolist()
-        return sum(
-            any(slot in self._slots.get(centre + offset, ()) for offset in _OFFSETS)
-            for slot, centre in zip(slots.tolist(), centres, strict=True)
-        )
+        heard = 0
+        for slot, y, x in zip(slots.tolist(), lat.tolist(), lon.tolist(), strict=True):
+            heard += any(slot in cell for cell in self._near(y, x))
+        return heard

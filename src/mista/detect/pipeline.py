@@ -23,6 +23,7 @@ from mista.detect.engine import Detection
 from mista.errors import LabelError
 from mista.fuse import FuseConfig, Fuser
 from mista.fuse.chunk import FusedChunk, SourceCode, TrackInfo, TrackPoints
+from mista.fuse.feed import split_feed
 from mista.geo import LandMask, Ports, Zones
 from mista.labels import Label, combine
 from mista.model import Alert, Track, content_id
@@ -152,7 +153,9 @@ class Pipeline:
             return StepResult(cursor=self._cursor)
         cursor = int(pa.compute.max(feed.column("seq")).as_py())
         fusable = self._fusable(feed)
-        chunk = self._fuser.push(feed if fusable is None else feed.filter(fusable))
+        fused = feed if fusable is None else feed.filter(fusable)
+        self._record_statics(fused)
+        chunk = self._fuser.push(fused)
         self._book.learn(chunk)
         drafts = self._detection.update(chunk, self._book)
         self._read = cursor
@@ -160,6 +163,19 @@ class Pipeline:
         result.reports = feed.num_rows
         result.not_fusable = 0 if fusable is None else feed.num_rows - int(fusable.sum())
         return result
+
+    def _record_statics(self, feed: pa.Table) -> None:
+        """Names, call signs and IMO numbers, for the identity detectors (the fuser's
+        events say what changed, not when the old value was last stated)."""
+        if not {"name", "callsign", "imo"} <= set(feed.column_names):
+            return
+        given = pa.compute.or_(
+            pa.compute.or_(feed.column("name").is_valid(), feed.column("callsign").is_valid()),
+            pa.compute.greater(pa.compute.fill_null(feed.column("imo"), 0), 0),
+        )
+        statics = feed.filter(given)
+        if statics.num_rows:
+            self._detection.statics.add(split_feed(statics).statics)
 
     def _fusable(self, feed: pa.Table) -> np.ndarray | None:
         """Rows the node itself may see (None: all of them). A report not releasable to the
