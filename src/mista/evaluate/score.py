@@ -6,7 +6,9 @@
   ``tolerance_s``). Matching is one-to-one. Precision is matched alerts / alerts, recall is
   matched truths / truths the sensors delivered enough of to be seen at all (each vessel
   with a few position reports in the span; a gap with reports before and after it; a dark
-  vessel with radar contacts); recall over every true behaviour is given too. Withdrawn
+  vessel with radar contacts; a name change with static reports stating a name before and
+  after it; an MMSI change with the old MMSI heard shortly before and the new one shortly
+  after, or both stating their IMO number); recall over every true behaviour is given too. Withdrawn
   alerts and ``ais-gap`` alerts at the 6 h "possible"
   level are not counted as predictions.
 - **Continuity**: the share of true vessel-hours (hours in which a vessel's AIS was fused
@@ -217,7 +219,6 @@ _SEEN_WINDOW: dict[str, tuple[float, float, int]] = {
     "zone-entry": (0.0, 0.0, 2),
     "shared-mmsi": (0.0, 0.0, 4),
     "close-approach": (900.0, 900.0, 2),
-    "identity-change": (1800.0, 1800.0, 2),
 }
 #: An AIS gap is seen when its two ends are: a report within this long before it
 #: starts and after it ends (before only, when it runs past the scenario's end).
@@ -228,6 +229,42 @@ _GAP_ENDS_S = 3 * 3600.0
 _SPOOF_CONTEXT_S = 3 * 3600.0
 #: A dark vessel is seen when radars wrote this many of its contacts during the span.
 _DARK_CONTACTS = 5
+#: What a window counts: position reports, static reports stating a name, or stating an
+#: IMO number.
+_POSITION, _NAME, _IMO = 0, 1, 2
+#: An identity change shows only in what the vessel said about itself before and after it,
+#: within this long (a day: the node keeps that much of a track's history).
+_IDENTITY_S = 24 * 3600.0
+
+
+def _identity_windows(
+    index: int, event: TruthEvent
+) -> list[tuple[int, int, int, int, float, float, int, int]]:
+    """The seen rule of an identity change (see ``_observable``).
+
+    A name change (one MMSI) is seen when the MMSI stated a name (static data) before it
+    and after it: positions say nothing of a name. An MMSI change (old, new) is seen when
+    either the old MMSI was heard shortly before and the new one shortly after (a
+    position link, like a gap's ends) or both stated their IMO number (an identity link):
+    (A and B) or (C and D), written as the four parts (A or C), (A or D), (B or C), (B or D).
+    """
+    start, end = event.start, event.end
+    if len(event.mmsis) == 1:
+        (mmsi,) = event.mmsis
+        return [
+            (index, 0, 0, mmsi, start - _IDENTITY_S, start, 1, _NAME),
+            (index, 1, 0, mmsi, end, end + _IDENTITY_S, 1, _NAME),
+        ]
+    if len(event.mmsis) != 2:
+        return []
+    old, new = event.mmsis
+    heard = [(old, start - _GAP_ENDS_S, start, _POSITION), (new, end, end + _GAP_ENDS_S, _POSITION)]
+    stated = [(old, start - _IDENTITY_S, start, _IMO), (new, end, end + _IDENTITY_S, _IMO)]
+    rows = []
+    for part, (a, b) in enumerate((x, y) for x in heard for y in stated):
+        for alt, (mmsi, lo, hi, what) in enumerate((a, b)):
+            rows.append((index, part, alt, mmsi, lo, hi, 1, what))
+    return rows
 
 
 def _observable(
@@ -236,25 +273,33 @@ def _observable(
     """Which true behaviours the node's sensors delivered enough of to be seen at all.
 
     Each behaviour has parts that must all hold; a part may have alternatives (any one
-    will do): rows of (behaviour, part, alternative, mmsi, from, to, reports needed)."""
-    rows: list[tuple[int, int, int, int, float, float, int]] = []
+    will do): rows of (behaviour, part, alternative, mmsi, from, to, reports needed, what
+    is counted: positions, or static reports stating a name or an IMO number)."""
+    rows: list[tuple[int, int, int, int, float, float, int, int]] = []
     for index, event in enumerate(events):
         if event.kind == "ais-gap":
             for mmsi in event.mmsis:
-                rows.append((index, 0, 0, mmsi, event.start - _GAP_ENDS_S, event.start, 1))
+                rows.append(
+                    (index, 0, 0, mmsi, event.start - _GAP_ENDS_S, event.start, 1, _POSITION)
+                )
                 if event.end < scenario_end - 60:
-                    rows.append((index, 1, 0, mmsi, event.end, event.end + _GAP_ENDS_S, 1))
+                    rows.append(
+                        (index, 1, 0, mmsi, event.end, event.end + _GAP_ENDS_S, 1, _POSITION)
+                    )
+        elif event.kind == "identity-change":
+            rows += _identity_windows(index, event)
         elif event.kind in _SEEN_WINDOW:
             before, after, need = _SEEN_WINDOW[event.kind]
             for part, mmsi in enumerate(event.mmsis):
-                rows.append((index, part, 0, mmsi, event.start - before, event.end + after, need))
+                rows.append(
+                    (index, part, 0, mmsi, event.start - before, event.end + after, need, _POSITION)
+                )
             if event.kind == "spoofing":
                 for mmsi in event.mmsis:
                     part = len(event.mmsis)
-                    rows.append(
-                        (index, part, 0, mmsi, event.start - _SPOOF_CONTEXT_S, event.start, 1)
-                    )
-                    rows.append((index, part, 1, mmsi, event.end, event.end + _SPOOF_CONTEXT_S, 1))
+                    lo, hi = event.start - _SPOOF_CONTEXT_S, event.end + _SPOOF_CONTEXT_S
+                    rows.append((index, part, 0, mmsi, lo, event.start, 1, _POSITION))
+                    rows.append((index, part, 1, mmsi, event.end, hi, 1, _POSITION))
     seen = [event.kind != "dark-vessel" and not event.mmsis for event in events]
     if rows:
         columns = list(zip(*rows, strict=True))
@@ -267,19 +312,24 @@ def _observable(
                 "lo": pa.array(columns[4], pa.float64()),
                 "hi": pa.array(columns[5], pa.float64()),
                 "need": pa.array(columns[6], pa.int32()),
+                "what": pa.array(columns[7], pa.int32()),
             }
         )
         con.register("seen_windows_input", windows)
         con.execute("CREATE OR REPLACE TEMP TABLE seen_windows AS SELECT * FROM seen_windows_input")
         con.unregister("seen_windows_input")
         counted = con.execute(
-            """
+            f"""
             SELECT idx, bool_and(ok) FROM (
                 SELECT idx, part, bool_or(n >= need) AS ok FROM (
                     SELECT sw.idx, sw.part, sw.alt, sw.mmsi, sw.need, count(r.seq) AS n
                     FROM seen_windows sw LEFT JOIN reports r
-                      ON r.mmsi = sw.mmsi AND r.lat IS NOT NULL
+                      ON r.mmsi = sw.mmsi
                      AND epoch(r.observed_at) BETWEEN sw.lo AND sw.hi
+                     AND CASE sw.what
+                         WHEN {_NAME} THEN r.name IS NOT NULL
+                         WHEN {_IMO} THEN coalesce(r.imo, 0) > 0
+                         ELSE r.lat IS NOT NULL END
                     GROUP BY ALL
                 ) GROUP BY idx, part
             ) GROUP BY idx
