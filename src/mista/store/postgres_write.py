@@ -117,12 +117,34 @@ def _as_signed(table: pa.Table) -> pa.Table:
     return table
 
 
+def _as_naive_utc(table: pa.Table) -> pa.Table:
+    """UTC timestamp columns without their zone: Arrow writes a zoned timestamp to CSV
+    about 30 times slower (0.8 s per 229k values), and a session in UTC reads the naive
+    text as the same instant."""
+    for at, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz in ("UTC", "+00:00", "Z"):
+            naive = pa.timestamp(field.type.unit)
+            table = table.set_column(at, field.name, table.column(at).cast(naive))
+    return table
+
+
+_UTC_NAMES = frozenset({"UTC", "ETC/UTC", "UCT", "ETC/UCT", "UNIVERSAL", "ZULU"})
+
+
+def _session_in_utc(cur: psycopg.Cursor[Any]) -> bool:
+    """Whether the session's TimeZone is UTC (the store's pool sets it on every connection)."""
+    zone = cur.connection.info.parameter_status("TimeZone") or ""
+    return zone.upper() in _UTC_NAMES
+
+
 def copy_csv(cur: psycopg.Cursor[Any], table_name: str, table: pa.Table) -> None:
     """COPY ``table`` (Arrow; uint64 columns go as the same bits in int64) into
     ``table_name``, its columns by name, as CSV written by Arrow."""
     if not table.num_rows:
         return
     table = _as_signed(table)
+    if _session_in_utc(cur):
+        table = _as_naive_utc(table)
     out = io.BytesIO()
     pcsv.write_csv(table, out, pcsv.WriteOptions(include_header=False))
     columns = ", ".join(table.column_names)
@@ -176,6 +198,10 @@ class BatchWriter:
             self._ensure_partitions(con, batch.messages.column("observed_at"))
         with con.transaction(), con.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            # The batch statements look costly to the planner (staging tables have no
+            # statistics), so PostgreSQL would JIT-compile each one: 0.3-0.5 s of compiling
+            # per statement, more than running it.
+            cur.execute("SET LOCAL jit = off")
             numbers: dict[str, int] = {}
             if batch.messages.num_rows:
                 numbers = label_numbers(cur, batch.labels)
