@@ -2,7 +2,9 @@
 
 ::
 
-    node.toml                 nation, listen address, store and audit files, groups, intervals
+    node.toml                 nation, listen address, store and audit files, groups, intervals;
+                              store may be a postgresql:// URL and bus a nats:// URL, for
+                              a node run as one process per role (``mista serve --role``)
     keys/                     this node's Ed25519 and TLS keys (``mista keys init``)
     agreements/               agreements this node is party to (every party holds a copy)
     partners/<NATION>.toml    endpoint, pinned TLS certificate and Ed25519 public key
@@ -53,7 +55,17 @@ KEYS_DIR = "keys"
 AGREEMENTS_DIR = "agreements"
 PARTNERS_DIR = "partners"
 SOURCES_DIR = "sources"
-_NODE_KEYS = {"nation", "listen", "store", "audit", "groups", "intervals", "detect", "api"}
+_NODE_KEYS = {
+    "nation",
+    "listen",
+    "store",
+    "bus",
+    "audit",
+    "groups",
+    "intervals",
+    "detect",
+    "api",
+}
 _API_KEYS = {"listen", "cot", "cot_user"}
 _COT_SCHEMES = ("udp://", "tcp://")
 _PARTNER_KEYS = {"nation", "endpoint", "certificate", "public_key"}
@@ -152,7 +164,8 @@ class NodeConfig:
     nation: str
     host: str
     port: int
-    store: Path
+    #: A DuckDB file, or a ``postgresql://`` URL (kept as written).
+    store: Path | str
     audit: Path
     groups: dict[str, frozenset[str]] = field(default_factory=dict)
     intervals: Intervals = field(default_factory=Intervals)
@@ -161,6 +174,8 @@ class NodeConfig:
     detect: DetectConfig = field(default_factory=DetectConfig)
     zones: Path | None = None
     api: ApiConfig = field(default_factory=ApiConfig)
+    #: A ``nats://`` URL of the JetStream bus ingest publishes to, or None (in-process).
+    bus: str | None = None
 
     @property
     def keys_dir(self) -> Path:
@@ -398,9 +413,8 @@ def load_node_config(directory: str | os.PathLike[str]) -> NodeConfig:
     _unknown(path, data, _NODE_KEYS)
     nation = _nation(path, data.get("nation"))
     host, port = parse_listen(_string(path, data, "listen", "127.0.0.1:8443"), f"{path}: listen")
-    store = _resolve(
-        root, _string(path, {"store": "store.duckdb", **data}, "store", "store.duckdb")
-    )
+    store = _store(root, _string(path, {"store": "store.duckdb", **data}, "store", "store.duckdb"))
+    bus = _bus(path, data.get("bus"))
     audit = _resolve(root, _string(path, {"audit": "audit.jsonl", **data}, "audit", "audit.jsonl"))
     try:
         groups = check_groups(data.get("groups", {}))
@@ -441,7 +455,26 @@ def load_node_config(directory: str | os.PathLike[str]) -> NodeConfig:
         detect=detect,
         zones=zones,
         api=api,
+        bus=bus,
     )
+
+
+def _store(root: Path, value: str) -> Path | str:
+    """A ``postgresql://`` URL as written; anything else a file relative to ``root``."""
+    if value.startswith(("postgresql://", "postgres://")):
+        return value
+    return _resolve(root, value)
+
+
+def _bus(path: Path, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("nats://", "tls://")):
+        raise ConfigError(
+            f'{path}: field bus must be a NATS URL, e.g. bus = "nats://127.0.0.1:4222" '
+            "(leave it out for the in-process bus)"
+        )
+    return value
 
 
 def partner_toml(endpoint: str, certificate: str, public_key: str) -> str:

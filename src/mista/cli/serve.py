@@ -9,17 +9,30 @@ from mista.cli import main
 from mista.cli._options import example
 
 
-@main.command(epilog=example("mista serve nodes/ind"))
+@main.command(epilog=example("mista serve nodes/ind", "mista serve nodes/ind --role fuse"))
 @click.argument("config_dir", type=click.Path(file_okay=False))
-def serve(config_dir: str) -> None:
-    """Run the node of CONFIG_DIR: its sources, release to partners and the HTTPS receiver.
+@click.option(
+    "--role",
+    type=click.Choice(["ingest", "fuse", "share", "api"]),
+    default=None,
+    help="Run only this part of the node, in this process (needs a postgresql:// store; "
+    "docs/deploy.md). Default: every part, in one process.",
+)
+def serve(config_dir: str, role: str | None) -> None:
+    """Run the node of CONFIG_DIR: its sources, fusion, release to partners, the HTTPS
+    receiver and (with [api] listen) the users' API and map.
 
     Status lines go to stderr; Ctrl-C or SIGTERM stops it cleanly. The layout of the
     directory is in docs/serve.md.
     """
-    from mista.serve import serve as run
+    if role is None:
+        from mista.serve import serve as run
 
-    run(config_dir)
+        run(config_dir)
+    else:
+        from mista.serve.roles import serve_role
+
+        serve_role(config_dir, role)
 
 
 @main.group(epilog=example("mista node init nodes/ind --nation IND --port 8443"))

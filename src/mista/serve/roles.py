@@ -1,0 +1,270 @@
+"""``mista serve --role ROLE``: one part of a node per process, all on one store and one bus.
+
+A node outgrows one process when it must ingest, fuse and answer many analysts at once.
+Its config directory then names a PostgreSQL store (``store = "postgresql://..."``) and,
+optionally, a JetStream bus (``bus = "nats://..."``), and each process runs one role:
+
+- ``ingest``: the node's sources. With a bus, each batch is published to it and a store
+  writer in the same process commits what the bus holds (writers of every ingest process
+  share the partitions through durable consumers); without one, batches go straight to
+  the store (PostgreSQL takes writers from several processes).
+- ``fuse``: fusion and detection every ``intervals.fuse_s``, from the store's report feed.
+  One fuse process per store: the pipeline keeps one cursor (fusion workers that split
+  the vessels between them are not built yet).
+- ``api``: the users' API and web map on ``[api] listen``; several may run behind a proxy.
+- ``share``: the partner exchange. Its outbox is not on PostgreSQL yet, so this role
+  refuses to start; a node that shares runs ``mista serve`` (every role) on a DuckDB file.
+
+A DuckDB file has one writing process, so roles need a PostgreSQL store; ``mista serve``
+without ``--role`` runs everything in one process, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from mista.api.app import create_api_app
+from mista.api.context import ApiContext
+from mista.bus.jetstream import JetStreamBus, store_writer
+from mista.config import NodeConfig, load_node_config
+from mista.detect.pipeline import Pipeline
+from mista.errors import ConfigError, MistaError
+from mista.geo import Zones
+from mista.ingest.batch import IngestBatch
+from mista.node import open_node_store
+from mista.serve._server import SignalFreeServer, bind_listener, setup_logging
+from mista.serve.ingest import SourceStats, run_source
+from mista.share.agreements import load_agreements
+from mista.store import Store, WriteResult
+
+__all__ = ["ROLES", "check_role", "serve_role"]
+
+ROLES = ("ingest", "fuse", "share", "api")
+_log = logging.getLogger("mista.serve")
+#: Seconds between an ingest or fuse process's status lines.
+_STATUS_S = 60.0
+
+
+def check_role(config: NodeConfig, role: str) -> None:
+    """A ConfigError unless ``config`` can run ``role`` in a process of its own."""
+    node_file = config.directory / "node.toml"
+    if role not in ROLES:
+        raise ConfigError(f"no role {role!r}: choose one of {', '.join(ROLES)}")
+    if role == "share":
+        raise ConfigError(
+            "the share role (the partner exchange) does not run on its own yet: its outbox "
+            "is not on PostgreSQL. Run mista serve without --role on a DuckDB store to share "
+            "(docs/deploy.md)"
+        )
+    if not isinstance(config.store, str):
+        raise ConfigError(
+            f"{node_file}: roles run in separate processes, and a DuckDB file "
+            f"({config.store}) has one writing process: set store to a postgresql:// URL, "
+            "or run mista serve without --role"
+        )
+    if role == "api" and (config.api.host is None or config.api.port is None):
+        raise ConfigError(f'{node_file}: the api role needs [api] listen, e.g. "127.0.0.1:8080"')
+
+
+def serve_role(
+    directory: str | Path, role: str, *, ready: Callable[[str], None] | None = None
+) -> None:
+    """Run ``role`` of the node of ``directory`` until SIGINT or SIGTERM."""
+    setup_logging()
+    stop = threading.Event()
+    servers: list[uvicorn.Server] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        for server in servers:
+            server.should_exit = True
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    started = time.monotonic()
+    try:
+        config = load_node_config(directory)
+        check_role(config, role)
+        if role == "ingest":
+            _run_ingest(config, stop, ready)
+        elif role == "fuse":
+            _run_fuse(config, stop, ready)
+        else:
+            _run_api(config, servers, stop, ready)
+        _log.info(
+            "%s role of %s stopped after %.0f s", role, config.nation, time.monotonic() - started
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _threads(stop: threading.Event) -> Iterator[Callable[[str, Callable[[], None]], None]]:
+    """Start named threads; at the end, set ``stop`` and wait for them."""
+    started: list[threading.Thread] = []
+
+    def start(name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        started.append(thread)
+
+    try:
+        yield start
+    finally:
+        stop.set()
+        for thread in started:
+            thread.join(timeout=30)
+
+
+def _run_ingest(
+    config: NodeConfig, stop: threading.Event, ready: Callable[[str], None] | None
+) -> None:
+    if not config.sources:
+        raise ConfigError(f"{config.directory / 'sources'}: the ingest role has no sources")
+    with open_node_store(config.store, exchange=False) as store, contextlib.ExitStack() as bus:
+        write: Callable[[IngestBatch], WriteResult] = store.write
+        jetstream: JetStreamBus | None = None
+        if config.bus is not None:
+            jetstream = bus.enter_context(JetStreamBus.from_url(config.bus))
+            write = _publisher(jetstream)
+        stats = {entry.name: SourceStats() for entry in config.sources}
+        with _threads(stop) as start:
+            if jetstream is not None:
+                writing_bus = jetstream
+                start("store-writer", lambda: _store_writer(writing_bus, store, stop))
+            for entry in config.sources:
+
+                def run(entry: Any = entry) -> None:
+                    run_source(
+                        entry,
+                        write,
+                        stats[entry.name],
+                        stop,
+                        poll_s=config.intervals.spool_poll_s,
+                        reconnect_max_s=config.intervals.reconnect_max_s,
+                    )
+
+                start(f"source-{entry.name}", run)
+            where = f"the bus {config.bus}" if config.bus else "the store"
+            _log.info(
+                "ingest role of %s: sources %s into %s",
+                config.nation,
+                ", ".join(stats),
+                where,
+            )
+            if ready is not None:
+                ready(where)
+            while not stop.wait(_STATUS_S):
+                _log.info(
+                    "ingest: %s",
+                    "; ".join(f"{name} {s.reports:,} reports" for name, s in stats.items()),
+                )
+
+
+def _publisher(jetstream: JetStreamBus) -> Callable[[IngestBatch], WriteResult]:
+    """Publish a source's batch; what the stream took as new counts as stored (the store
+    writer commits it), as ``mista ingest --bus`` counts it."""
+
+    def publish(batch: IngestBatch) -> WriteResult:
+        sent = jetstream.publish_batch(batch)
+        return WriteResult(sent.new_rows, sent.new_rows, batch.rejected.num_rows)
+
+    return publish
+
+
+def _store_writer(jetstream: JetStreamBus, store: Store, stop: threading.Event) -> None:
+    try:
+        store_writer(jetstream, store, range(jetstream.partitions), stop)
+    except MistaError as exc:
+        _log.error("store writer stopped: %s", exc)
+        stop.set()
+
+
+def _zones(config: NodeConfig) -> Zones | None:
+    if config.zones is None:
+        return None
+    return Zones.from_geojson(config.zones, originator=config.nation)
+
+
+def _run_fuse(
+    config: NodeConfig, stop: threading.Event, ready: Callable[[str], None] | None
+) -> None:
+    with open_node_store(config.store, exchange=False) as store:
+        pipeline = Pipeline(
+            store, node=config.nation, detect_config=config.detect, zones=_zones(config)
+        )
+        _log.info("fuse role of %s: every %g s", config.nation, config.intervals.fuse_s)
+        if ready is not None:
+            ready("fuse")
+        fused = alerts = 0
+        last_status = time.monotonic()
+        while not stop.is_set():
+            try:
+                result = pipeline.step()
+            except MistaError as exc:
+                _log.error("fusion and detection failed, retrying: %s", exc)
+                stop.wait(config.intervals.fuse_s)
+                continue
+            fused += result.reports
+            alerts += result.alerts
+            if time.monotonic() - last_status >= _STATUS_S:
+                _log.info("fuse: %s reports fused, %s alerts changed", f"{fused:,}", f"{alerts:,}")
+                last_status = time.monotonic()
+            if result.reports == 0:
+                stop.wait(config.intervals.fuse_s)
+
+
+def _run_api(
+    config: NodeConfig,
+    servers: list[uvicorn.Server],
+    stop: threading.Event,
+    ready: Callable[[str], None] | None,
+) -> None:
+    host, port = config.api.host, config.api.port
+    if host is None or port is None:  # check_role said so already
+        raise ConfigError("the api role needs [api] listen")
+    agreements = (
+        load_agreements(config.agreements_dir, node=config.nation)
+        if config.agreements_dir.is_dir()
+        else []
+    )
+    with (
+        bind_listener(host, port) as sock,
+        open_node_store(config.store, exchange=False) as store,
+    ):
+        ctx = ApiContext(
+            nation=config.nation,
+            store=store,
+            agreements=tuple(agreements),
+            audit_path=config.audit if config.audit.exists() else None,
+            zones=_zones(config),
+        )
+        server = SignalFreeServer(
+            uvicorn.Config(
+                create_api_app(ctx),
+                log_config=None,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=1,
+            )
+        )
+        servers.append(server)
+        bound_host, bound_port = sock.getsockname()[:2]
+        url = f"http://{bound_host}:{bound_port}/"
+        _log.info("api role of %s on %s", config.nation, url)
+        if ready is not None:
+            ready(url)
+        if not stop.is_set():
+            asyncio.run(server.serve(sockets=[sock]))

@@ -1,0 +1,163 @@
+"""``mista serve --role``: a node as three processes (ingest, fuse, api) on one real
+PostgreSQL + PostGIS store and one real NATS JetStream bus, all on loopback, each stopped
+by its pid; and the roles that must refuse to start, refusing with a reason."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mista.config import init_node_dir, load_node_config
+from mista.labels import Level
+from mista.model import Role, User
+from mista.node import add_user, ingest_paths, issue_token, open_store
+from tests.bus.nats_server import NatsServer, start_nats
+from tests.bus.pg import new_database, pg_or_skip
+from tests.serve.nodes import free_port
+from tests.store.pg_server import PgServer
+
+#: 22,023 reports of 2,234 vessels over 1.9 h: long enough for fusion to write tracks
+#: (it holds back the last 10 minutes, its reorder window).
+LOG = "ais/raw/amsa_risky_ais.nmea"
+_WAIT_S = 90.0
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PgServer, NatsServer]]:
+    postgres = pg_or_skip(tmp_path_factory.mktemp("postgres"))
+    try:
+        nats = start_nats(tmp_path_factory.mktemp("nats"))
+        try:
+            yield postgres, nats
+        finally:
+            nats.stop()
+    finally:
+        postgres.stop()
+
+
+def node_dir(root: Path, store: str, bus: str | None) -> Path:
+    """A node config directory naming ``store`` and ``bus``, with one spool source."""
+    directory = root / "ind"
+    init_node_dir(directory, "IND", port=free_port(), api_port=free_port())
+    toml = (directory / "node.toml").read_text()
+    toml = toml.replace('store = "store.duckdb"', f'store = "{store}"')
+    if bus is not None:
+        toml = toml.replace('audit = "audit.jsonl"', f'audit = "audit.jsonl"\nbus = "{bus}"')
+    toml = toml.replace("[intervals]\n", "[intervals]\nspool_poll_s = 0.1\nfuse_s = 0.5\n")
+    (directory / "node.toml").write_text(toml)
+    (directory / "sources" / "coast.toml").write_text('name = "coast"\nurl = "spool:../spool"\n')
+    (directory / "spool").mkdir()
+    return directory
+
+
+def start(directory: Path, role: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MISTA_")}
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mista", "serve", str(directory), "--role", role],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            return process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            return process.wait(timeout=10)
+    return process.returncode
+
+
+def test_three_roles_make_the_picture_one_process_makes(
+    servers: tuple[PgServer, NatsServer], tmp_path: Path, shared_data: Path
+) -> None:
+    postgres, nats = servers
+    url = new_database(postgres, "roles")
+    directory = node_dir(tmp_path, url, nats.url)
+    admin = User("ind.watch", "IND", Level.SECRET, frozenset({Role.ADMIN, Role.ANALYST}))
+    add_user(url, admin)
+    token = issue_token(url, admin.name)
+    # The same log into a DuckDB store in this process: the answer to compare with.
+    expected_path = tmp_path / "expected.duckdb"
+    ingest_paths([shared_data / LOG], store=expected_path, nation="IND")
+    with open_store(expected_path, read_only=True) as expected_store:
+        expected_vessels = {
+            row["mmsi"]
+            for row in expected_store.vessels(viewer=admin).to_pylist()
+            if row["label"] is not None
+        }
+        expected_reports = expected_store.counts()["reports"]
+    assert expected_vessels
+
+    logs = {role: tmp_path / f"{role}.log" for role in ("ingest", "fuse", "api")}
+    processes = {role: start(directory, role, log) for role, log in logs.items()}
+    try:
+        api_port = load_node_config(directory).api.port
+        base = f"http://127.0.0.1:{api_port}/api/v1"
+        headers = {"Authorization": f"Bearer {token}"}
+        shutil.copy(shared_data / LOG, directory / "spool" / "feed.tmp")
+        os.replace(directory / "spool" / "feed.tmp", directory / "spool" / "feed.nmea")
+
+        def answer(path: str) -> dict[str, object] | None:
+            try:
+                response = httpx.get(base + path, headers=headers, timeout=10)
+            except httpx.HTTPError:
+                return None
+            return response.json() if response.status_code == 200 else None
+
+        deadline = time.monotonic() + _WAIT_S
+        vessels: set[int] = set()
+        tracks = 0
+        while time.monotonic() < deadline:
+            for role, process in processes.items():
+                assert process.poll() is None, f"{role} exited:\n{logs[role].read_text()}"
+            listed = answer("/vessels")
+            fused = answer("/tracks")
+            if listed is not None and fused is not None:
+                vessels = {vessel["mmsi"] for vessel in listed["vessels"]}  # type: ignore[attr-defined]
+                tracks = int(fused["count"])  # type: ignore[call-overload]
+                if vessels == expected_vessels and tracks > 0:
+                    break
+            time.sleep(0.5)
+        assert vessels == expected_vessels, "\n".join(p.read_text() for p in logs.values())
+        assert tracks > 0
+    finally:
+        codes = {role: stop(process) for role, process in processes.items()}
+    assert codes == {"ingest": 0, "fuse": 0, "api": 0}, {r: p.read_text() for r, p in logs.items()}
+    with open_store(url, read_only=True) as stored:
+        assert stored.counts()["reports"] == expected_reports
+        assert stored.fusion_cursor() > 0
+
+
+@pytest.mark.parametrize(
+    ("role", "store", "says"),
+    [
+        ("share", "postgresql://mista@127.0.0.1:1/none", "outbox is not on PostgreSQL"),
+        ("fuse", "store.duckdb", "has one writing process"),
+    ],
+)
+def test_a_role_that_cannot_run_says_why(tmp_path: Path, role: str, store: str, says: str) -> None:
+    directory = node_dir(tmp_path, store, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "mista", "serve", str(directory), "--role", role],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert says in done.stderr
+    assert "Traceback" not in done.stderr
