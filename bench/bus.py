@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import _harness as h
@@ -95,8 +96,19 @@ def publisher(path: Path, url: str) -> subprocess.Popen[bytes]:
 WRITER_OPTIONS: list[str] = []
 
 
-def writer(url: str, store: Path, log: Path) -> subprocess.Popen[bytes]:
-    command = ["mista", "bus", "write", "--bus", url, "--store", str(store), *WRITER_OPTIONS]
+def writer(url: str, store: str | Path, log: Path, *options: str) -> subprocess.Popen[bytes]:
+    """``mista bus write`` into ``store`` (a DuckDB file or a postgresql:// URL)."""
+    command = [
+        "mista",
+        "bus",
+        "write",
+        "--bus",
+        url,
+        "--store",
+        str(store),
+        *WRITER_OPTIONS,
+        *options,
+    ]
     with log.open("ab") as err:
         return subprocess.Popen(
             [sys.executable, "-m", *command],
@@ -126,20 +138,30 @@ def wait_drained(url: str, publishers: list[subprocess.Popen[bytes]]) -> tuple[i
             time.sleep(0.05)
 
 
-def run_e2e(files: list[Path], folder: Path, name: str) -> dict[str, float]:
+def run_e2e(
+    files: list[Path],
+    folder: Path,
+    name: str,
+    store: str | Path | None = None,
+    writers: Sequence[Sequence[str]] = ((),),
+) -> dict[str, float]:
+    """Every file published by its own ingest process while ``writers`` (each a list of
+    options for ``mista bus write``, e.g. ``["--partitions", "0-3"]``) commit into
+    ``store`` (default: a new DuckDB file)."""
     nats, base = start_nats(folder / f"nats-{name}")
     url = f"{base}?partitions=8"
-    store = folder / f"{name}.duckdb"
+    store = folder / f"{name}.duckdb" if store is None else store
     try:
         from mista.bus.jetstream import JetStreamBus
 
         JetStreamBus.from_url(url).close()  # create the stream before the race
         started = time.perf_counter()
-        write = writer(url, store, folder / "writer.log")
+        writing = [writer(url, store, folder / "writer.log", *more) for more in writers]
         publishers = [publisher(path, url) for path in files]
         messages, publish_s, again = wait_drained(url, publishers)
         wall = time.perf_counter() - started
-        stop(write)
+        for write in writing:
+            stop(write)
         if again:
             log = (folder / "writer.log").read_text(errors="replace").splitlines()
             print(f"[{name}] {again} messages delivered twice; writer log:", *log[-8:], sep="\n")
@@ -148,11 +170,14 @@ def run_e2e(files: list[Path], folder: Path, name: str) -> dict[str, float]:
     return {"messages": messages, "wall_s": wall, "publish_s": publish_s, "again": again}
 
 
-def run_halves(path: Path, folder: Path) -> dict[str, float]:
-    """Publish alone into an empty stream, then write alone from the full stream."""
-    nats, base = start_nats(folder / "nats-halves")
+def run_halves(
+    path: Path, folder: Path, store: str | Path | None = None, name: str = "halves"
+) -> dict[str, float]:
+    """Publish alone into an empty stream, then write alone from the full stream into
+    ``store`` (default: a new DuckDB file)."""
+    nats, base = start_nats(folder / f"nats-{name}")
     url = f"{base}?partitions=8"
-    store = folder / "halves.duckdb"
+    store = folder / f"{name}.duckdb" if store is None else store
     try:
         started = time.perf_counter()
         (pub,) = [publisher(path, url)]
