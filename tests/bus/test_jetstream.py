@@ -168,6 +168,7 @@ def test_every_process_must_agree_on_the_partitions(nats_server: NatsServer, str
         "nats://127.0.0.1:4222?colour=red",
         "nats://h:1?partitions=x",
         "nats://h:1?max_lag=-1",
+        "nats://h:1?replicas=0",
         "nats://h:1?lag_group=a.b",
     ],
 )

@@ -177,14 +177,16 @@ class JetStreamBus:
     ``max_lag`` is the back-pressure: ``publish_batch`` waits while consumer group
     ``lag_group`` (the store writers) has more messages than that not acknowledged, so a
     source is slowed to the writers' pace instead of piling up on the bus (None: never
-    wait; a group with no consumer yet slows no one).
+    wait; a group with no consumer yet slows no one). ``replicas`` is how many servers of
+    a cluster keep each message of a stream this process creates (3 on a cluster of
+    three survives losing one); an existing stream keeps its own.
     ``from_url`` reads the stream and partitions from the URL's query instead.
     """
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> JetStreamBus:
-        """A bus from ``nats://HOST:PORT[?stream=NAME&partitions=N&max_lag=N&lag_group=G]``
-        (query optional);
+        """A bus from ``nats://HOST:PORT[?stream=NAME&partitions=N&max_lag=N&lag_group=G&
+        replicas=N]`` (query optional);
         ``options`` are the constructor's keyword arguments and win over the query."""
         base, _, query = url.partition("?")
         from_query: dict[str, Any] = {}
@@ -202,10 +204,13 @@ class JetStreamBus:
                 from_query["max_lag"] = int(value) or None
             elif key == "lag_group":
                 from_query["lag_group"] = value
+            elif key == "replicas" and value.isdigit():
+                from_query["replicas"] = int(value)
             else:
                 raise ConfigError(
                     f"bus {url!r}: unknown or bad query {key}={value!r} "
-                    "(known: stream=NAME, partitions=N, max_lag=N (0: off), lag_group=NAME)"
+                    "(known: stream=NAME, partitions=N, max_lag=N (0: off), lag_group=NAME, "
+                    "replicas=N)"
                 )
         return cls(base, **(from_query | options))
 
@@ -226,6 +231,7 @@ class JetStreamBus:
         client_name: str = "mista",
         max_lag: int | None = DEFAULT_MAX_LAG,
         lag_group: str = DEFAULT_LAG_GROUP,
+        replicas: int = 1,
     ) -> None:
         servers = [part.strip() for part in url.split(",") if part.strip()]
         if not servers or not all(s.startswith(("nats://", "tls://")) for s in servers):
@@ -238,6 +244,10 @@ class JetStreamBus:
             raise ConfigError(f"compression {compression!r}: one of {COMPRESSIONS}")
         if max_lag is not None and max_lag < 1:
             raise ConfigError(f"max_lag {max_lag}: give a positive number of messages, or None")
+        if not 1 <= replicas <= 5:
+            raise ConfigError(
+                f"replicas {replicas}: give 1 to 5 (the servers keeping each message)"
+            )
         if not _NAME.fullmatch(lag_group):
             raise ConfigError(f"lag group {lag_group!r}: letters, digits, '_' and '-' only")
         self.url = url
@@ -254,6 +264,7 @@ class JetStreamBus:
         self.request_timeout_s = request_timeout_s
         self._duplicate_window_s = duplicate_window_s
         self._max_age_s = max_age_s
+        self._replicas = replicas
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         # Fetched, not yet acknowledged: kept alive (in progress) while they wait or are
@@ -313,6 +324,7 @@ class JetStreamBus:
             storage=StorageType.FILE,
             duplicate_window=self._duplicate_window_s,
             max_age=self._max_age_s,
+            num_replicas=self._replicas,
         )
         try:
             try:
