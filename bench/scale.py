@@ -152,6 +152,20 @@ def queries(server: Any, folder: Path, rows: int, runs: int, seed: int) -> list[
 
         with psycopg.connect(url, autocommit=True) as con:
             con.execute("ANALYZE")
+            sizes = con.execute(
+                "SELECT pg_database_size(current_database()), "
+                "(SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits "
+                " WHERE inhparent = 'reports'::regclass)"
+            ).fetchone()
+        duck_bytes = (folder / "queries.duckdb").stat().st_size
+        if sizes is not None:
+            print(
+                f"size    : PostgreSQL database {sizes[0] / 1e9:.2f} GB ({sizes[0] / rows:.0f} "
+                f"bytes per position; the reports partitions with their indexes "
+                f"{int(sizes[1] or 0) / rows:.0f}); DuckDB file {duck_bytes / 1e9:.2f} GB "
+                f"({duck_bytes / rows:.0f} bytes per position)",
+                flush=True,
+            )
         measured = sp.measure(stores, positions, rows, runs, seed)
     finally:
         for store in stores.values():

@@ -169,6 +169,8 @@ def test_every_process_must_agree_on_the_partitions(nats_server: NatsServer, str
         "nats://h:1?partitions=x",
         "nats://h:1?max_lag=-1",
         "nats://h:1?replicas=0",
+        "nats://h:1?compression=gzip",
+        "nats://h:1?max_age_h=1.5",
         "nats://h:1?lag_group=a.b",
     ],
 )
@@ -210,3 +212,13 @@ def test_the_bus_protocol_subscribe_then_publish(
     assert sum(got) == total
     with pytest.raises(BusError, match="closed"):
         bus.publish_batch(batches[0])
+
+
+def test_the_url_query_sets_the_options(nats_server: NatsServer, stream: str) -> None:
+    query = "partitions=2&max_lag=5&lag_group=w&compression=zstd&max_age_h=2&replicas=1"
+    with JetStreamBus.from_url(f"{nats_server.url}?stream={stream}&{query}") as bus:
+        assert (bus.stream, bus.partitions, bus.max_lag, bus.lag_group) == (stream, 2, 5, "w")
+        assert bus.compression == "zstd"
+        assert bus.lag("w") is None  # no consumer yet: publishing is not held back
+    with JetStreamBus.from_url(f"{nats_server.url}?stream={stream}&partitions=2&max_lag=0") as bus:
+        assert bus.max_lag is None

@@ -186,7 +186,7 @@ class JetStreamBus:
     @classmethod
     def from_url(cls, url: str, **options: Any) -> JetStreamBus:
         """A bus from ``nats://HOST:PORT[?stream=NAME&partitions=N&max_lag=N&lag_group=G&
-        replicas=N]`` (query optional);
+        replicas=N&compression=zstd&max_age_h=N]`` (query optional);
         ``options`` are the constructor's keyword arguments and win over the query."""
         base, _, query = url.partition("?")
         from_query: dict[str, Any] = {}
@@ -206,11 +206,15 @@ class JetStreamBus:
                 from_query["lag_group"] = value
             elif key == "replicas" and value.isdigit():
                 from_query["replicas"] = int(value)
+            elif key == "compression":
+                from_query["compression"] = None if value == "none" else value
+            elif key == "max_age_h" and value.isdigit():
+                from_query["max_age_s"] = int(value) * 3600.0
             else:
                 raise ConfigError(
                     f"bus {url!r}: unknown or bad query {key}={value!r} "
                     "(known: stream=NAME, partitions=N, max_lag=N (0: off), lag_group=NAME, "
-                    "replicas=N)"
+                    "replicas=N, compression=zstd|lz4|none, max_age_h=N)"
                 )
         return cls(base, **(from_query | options))
 
