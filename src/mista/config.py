@@ -96,6 +96,9 @@ INTERVALS: tuple[Setting, ...] = (
     Setting("reconnect_max_s", 30.0, "Longest wait before reconnecting a tcp:// source."),
     Setting("status_s", 60.0, "Seconds between status lines on stderr (when counts moved)."),
     Setting("fuse_s", 2.0, "Seconds between fusion and detection passes over new reports."),
+    Setting(
+        "fuse_batch", 20000, "Most reports one fusion and detection step reads.", is_count=True
+    ),
 )
 
 
@@ -114,6 +117,7 @@ class Intervals:
     reconnect_max_s: float = 30.0
     status_s: float = 60.0
     fuse_s: float = 2.0
+    fuse_batch: int = 20000
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,8 @@ from tests.store.pg_server import PgServer
 #: (it holds back the last 10 minutes, its reorder window).
 LOG = "ais/raw/amsa_risky_ais.nmea"
 _WAIT_S = 90.0
+#: Track points stored, track points stored when it was killed, tracks, alerts.
+Picture = tuple[int, int | None, list[dict[str, object]], list[dict[str, object]]]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PgServer
         postgres.stop()
 
 
-def node_dir(root: Path, store: str, bus: str | None) -> Path:
+def node_dir(root: Path, store: str, bus: str | None, *, fuse_batch: int = 20_000) -> Path:
     """A node config directory naming ``store`` and ``bus``, with one spool source."""
     directory = root / "ind"
     init_node_dir(directory, "IND", port=free_port(), api_port=free_port())
@@ -52,7 +54,10 @@ def node_dir(root: Path, store: str, bus: str | None) -> Path:
     toml = toml.replace('store = "store.duckdb"', f'store = "{store}"')
     if bus is not None:
         toml = toml.replace('audit = "audit.jsonl"', f'audit = "audit.jsonl"\nbus = "{bus}"')
-    toml = toml.replace("[intervals]\n", "[intervals]\nspool_poll_s = 0.1\nfuse_s = 0.5\n")
+    toml = toml.replace(
+        "[intervals]\n",
+        f"[intervals]\nspool_poll_s = 0.1\nfuse_s = 0.5\nfuse_batch = {fuse_batch}\n",
+    )
     (directory / "node.toml").write_text(toml)
     (directory / "sources" / "coast.toml").write_text('name = "coast"\nurl = "spool:../spool"\n')
     (directory / "spool").mkdir()
@@ -161,3 +166,101 @@ def test_a_role_that_cannot_run_says_why(tmp_path: Path, role: str, store: str, 
     assert done.returncode != 0
     assert says in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def fused_picture(
+    url: str, viewer: User
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Every track and alert (withdrawn ones too) of the store at ``url``."""
+    with open_store(url, read_only=True) as store:
+        tracks = store.tracks(viewer=viewer).to_pylist()
+        alerts = store.alerts(viewer=viewer, include_withdrawn=True).to_pylist()
+    return tracks, alerts
+
+
+def fuse_until_caught_up(
+    directory: Path, url: str, log: Path, *, kill_when_fusing: bool = False
+) -> int | None:
+    """Run the fuse role until it logs that it has caught up; with ``kill_when_fusing``,
+    SIGKILL it as soon as one of its steps has stored track points, and start it again.
+    Returns the number of track points stored when it was killed."""
+    killed_at: int | None = None
+    process = start(directory, "fuse", log)
+    try:
+        deadline = time.monotonic() + _WAIT_S
+        while time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            if kill_when_fusing:
+                with open_store(url, read_only=True) as store:
+                    points = store.counts()["track_points"]
+                if points > 0:
+                    os.kill(process.pid, signal.SIGKILL)
+                    assert process.wait(timeout=30) == -signal.SIGKILL
+                    with open_store(url, read_only=True) as store:
+                        killed_at = store.counts()["track_points"]
+                    kill_when_fusing = False
+                    log = log.with_suffix(".restarted.log")
+                    process = start(directory, "fuse", log)
+                    continue
+            elif "fuse: caught up" in log.read_text():
+                return killed_at
+            time.sleep(0.1)
+        raise AssertionError(f"fusion never caught up:\n{log.read_text()}")
+    finally:
+        assert stop(process) in (0, -signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def killed_and_clean(
+    servers: tuple[PgServer, NatsServer],
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_data: Path,
+) -> dict[str, Picture]:
+    """The same log fused by the fuse role twice: once cleanly, once SIGKILLed mid-run and
+    started again. Per run: track points stored, track points stored at the kill, tracks
+    and alerts."""
+    postgres, _ = servers
+    tmp_path = tmp_path_factory.mktemp("fuse-kill")
+    admin = User("ind.watch", "IND", Level.SECRET, frozenset({Role.ADMIN, Role.ANALYST}))
+    pictures = {}
+    for name, kill in (("clean", False), ("killed", True)):
+        url = new_database(postgres, f"fuse_{name}")
+        ingest_paths([shared_data / LOG], store=url, nation="IND")
+        # Steps of 1,000 reports (22 of them), each its own transaction: the kill comes
+        # while later steps are still to do.
+        directory = node_dir(tmp_path / name, url, None, fuse_batch=1_000)
+        killed_at = fuse_until_caught_up(
+            directory, url, tmp_path / f"{name}.log", kill_when_fusing=kill
+        )
+        with open_store(url, read_only=True) as store:
+            points = store.counts()["track_points"]
+        pictures[name] = (points, killed_at, *fused_picture(url, admin))
+    return pictures
+
+
+def test_a_fuse_process_killed_mid_run_leaves_the_tracks_a_clean_run_makes(
+    killed_and_clean: dict[
+        str, tuple[int, int | None, list[dict[str, object]], list[dict[str, object]]]
+    ],
+) -> None:
+    clean_points, _, clean_tracks, _ = killed_and_clean["clean"]
+    points, killed_at, tracks, _ = killed_and_clean["killed"]
+    assert clean_tracks
+    assert killed_at is not None
+    assert 0 < killed_at < clean_points  # the restarted process had work left
+    assert points == clean_points
+    assert tracks == clean_tracks
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: a restarted fuse process re-states an open port visit once more "
+    "(revision 2, its presumed duration runs to the newest data seen) where the clean run "
+    "stopped at revision 1; the detectors do not reload what they last stored",
+)
+def test_a_fuse_process_killed_mid_run_leaves_the_alerts_a_clean_run_makes(
+    killed_and_clean: dict[
+        str, tuple[int, int | None, list[dict[str, object]], list[dict[str, object]]]
+    ],
+) -> None:
+    assert killed_and_clean["killed"][3] == killed_and_clean["clean"][3]

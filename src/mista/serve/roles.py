@@ -202,12 +202,17 @@ def _run_fuse(
 ) -> None:
     with open_node_store(config.store, exchange=False) as store:
         pipeline = Pipeline(
-            store, node=config.nation, detect_config=config.detect, zones=_zones(config)
+            store,
+            node=config.nation,
+            detect_config=config.detect,
+            zones=_zones(config),
+            batch_reports=config.intervals.fuse_batch,
         )
         _log.info("fuse role of %s: every %g s", config.nation, config.intervals.fuse_s)
         if ready is not None:
             ready("fuse")
         fused = alerts = 0
+        busy = False
         last_status = time.monotonic()
         while not stop.is_set():
             try:
@@ -221,8 +226,13 @@ def _run_fuse(
             if time.monotonic() - last_status >= _STATUS_S:
                 _log.info("fuse: %s reports fused, %s alerts changed", f"{fused:,}", f"{alerts:,}")
                 last_status = time.monotonic()
-            if result.reports == 0:
-                stop.wait(config.intervals.fuse_s)
+            if result.reports:
+                busy = True
+                continue
+            if busy:  # once per catch-up, so an operator (or a test) sees where it stands
+                _log.info("fuse: caught up (%s reports fused since start)", f"{fused:,}")
+                busy = False
+            stop.wait(config.intervals.fuse_s)
 
 
 def _run_api(

@@ -162,7 +162,11 @@ class NodeRuntime:
         zones = self.zones()
         with self.lock:  # the constructor reads the store's fusion cursor
             pipeline = Pipeline(
-                self.store, node=self.config.nation, detect_config=self.config.detect, zones=zones
+                self.store,
+                node=self.config.nation,
+                detect_config=self.config.detect,
+                zones=zones,
+                batch_reports=self.config.intervals.fuse_batch,
             )
         self.fusion_stats: dict[str, int] = {"reports": 0, "alerts": 0}
 
