@@ -222,3 +222,38 @@ def test_the_url_query_sets_the_options(nats_server: NatsServer, stream: str) ->
         assert bus.lag("w") is None  # no consumer yet: publishing is not held back
     with JetStreamBus.from_url(f"{nats_server.url}?stream={stream}&partitions=2&max_lag=0") as bus:
         assert bus.max_lag is None
+
+
+def test_a_slow_writer_gets_nothing_twice_when_fetches_end_early(
+    nats_server: NatsServer, stream: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fetches that end before the server has sent everything leave late messages in
+    the subscription; a writer slower than ack_wait must still keep them alive."""
+    from mista.bus import jetstream
+
+    url = f"{nats_server.url}?stream={stream}&partitions=1"
+    feed = write_feed(tmp_path / "f.nmea", lines=24_000, vessels=400, seed=5)
+    published = ingest_paths([feed], bus=url, nation="IND")
+    # Messages of 2,000 rows (~0.7 MB) cannot all arrive in 2 ms: every fetch ends early.
+    monkeypatch.setattr(jetstream, "FETCH_WAIT_S", 0.002)
+    stop = threading.Event()
+    with JetStreamBus.from_url(url) as bus:
+        total = bus.stream_messages()
+        rows = [0]
+
+        def slow(batch: IngestBatch) -> None:
+            time.sleep(1.3)  # each transaction longer than ack_wait
+            rows[0] += batch.message_count
+            if rows[0] >= published.messages:
+                stop.set()
+
+        timer = threading.Timer(40, stop.set)
+        timer.start()
+        try:
+            stats = bus.consume(
+                [0], slow, stop=stop, group="slow", ack_wait_s=1.0, fetch_messages=3, linger_s=0
+            )
+        finally:
+            timer.cancel()
+        assert stats.messages == total > 8
+        assert bus.deliveries("slow") == total

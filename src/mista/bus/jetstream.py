@@ -86,6 +86,9 @@ FETCH_WAIT_S = 0.1
 #: unread deliveries pass its max_pending (64 MB): 16 messages of ~0.7 MB per pull, so a
 #: few at a time stay well under it while the writer's thread is busy committing.
 MAX_FETCHES_IN_FLIGHT = 3
+#: How often a partition waiting for credit looks for messages delivered after their
+#: fetch ended (well under any ack_wait, so they are kept alive in time).
+LATE_CHECK_S = 0.5
 #: Back-pressure: a publisher waits while the store writers' consumer group has more
 #: than this many messages not yet acknowledged (about 7 GB of 2,000-row AIS messages).
 DEFAULT_MAX_LAG = 10_000
@@ -701,16 +704,47 @@ class JetStreamBus:
         in_flight: asyncio.Semaphore,
     ) -> None:
         """Fetch messages of one partition into ``inbox``, at most two fetches ahead and
-        ``MAX_FETCHES_IN_FLIGHT`` fetches of all partitions at a time."""
+        ``MAX_FETCHES_IN_FLIGHT`` fetches of all partitions at a time.
+
+        A fetch that ends before the server has sent all it was asked for (a busy
+        machine, 0.7 MB messages) leaves the late ones in the subscription, delivered
+        but unseen; they are taken out while this partition waits for credit, and held
+        (kept alive) until they go into the inbox with the next fetch. Left there, they
+        were delivered again after ack_wait whenever the writer took longer than that to
+        get through the partition's two fetches (PostgreSQL transactions of seconds)."""
+        late: list[Msg] = []
+        try:
+            await self._pull_loop(
+                sub, partition, fetch_messages, inbox, stopping, credit, in_flight, late
+            )
+        finally:
+            if late:  # taken out, not yet in the inbox: give them back at once
+                await self._settle([], late, delay_s=None)
+
+    async def _pull_loop(
+        self,
+        sub: JetStreamContext.PullSubscription,
+        partition: int,
+        fetch_messages: int,
+        inbox: queue.Queue[tuple[int, list[Msg]]],
+        stopping: asyncio.Event,
+        credit: asyncio.Semaphore,
+        in_flight: asyncio.Semaphore,
+        late: list[Msg],
+    ) -> None:
         attempt = 0
         while not stopping.is_set():
-            await credit.acquire()
+            while True:
+                try:
+                    await asyncio.wait_for(credit.acquire(), timeout=LATE_CHECK_S)
+                    break
+                except TimeoutError:
+                    late += await self._take_late(sub)
             try:
                 async with in_flight:
-                    msgs = await sub.fetch(fetch_messages, timeout=FETCH_WAIT_S)
+                    msgs = [*late, *await sub.fetch(fetch_messages, timeout=FETCH_WAIT_S)]
             except TimeoutError:
-                credit.release()
-                continue
+                msgs = list(late)
             except (nats.errors.Error, OSError) as exc:
                 credit.release()
                 if attempt == 0:
@@ -718,10 +752,28 @@ class JetStreamBus:
                 await asyncio.sleep(_backoff(attempt))
                 attempt += 1
                 continue
+            late.clear()
             attempt = 0
+            if not msgs:
+                credit.release()
+                continue
             for msg in msgs:
                 self._held[id(msg)] = msg
             inbox.put((partition, msgs))
+
+    async def _take_late(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
+        """Messages delivered after their fetch ended, now held (kept alive)."""
+        if not sub.pending_msgs:
+            return []
+        try:
+            # A fetch first drains what the subscription holds; it asks the server for
+            # nothing more than one message beyond it.
+            msgs = await sub.fetch(sub.pending_msgs, timeout=FETCH_WAIT_S)
+        except (TimeoutError, nats.errors.Error, OSError):
+            return []
+        for msg in msgs:
+            self._held[id(msg)] = msg
+        return msgs
 
     async def _stop_pulls(
         self, tasks: list[asyncio.Task[None]], stopping: asyncio.Event, leftover: list[Msg]
