@@ -39,7 +39,23 @@ from mista.cli._options import example, store_option
     is_flag=True,
     help="Open the store for reading only (several API processes may share it).",
 )
-def api(store: str, listen: str, nation: str | None, zones: str | None, read_only: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes serving the one port (more than 1 needs --read-only or a postgresql:// store).",
+)
+@click.option("--reuse-port", is_flag=True, hidden=True, help="A worker of another process.")
+def api(
+    store: str,
+    listen: str,
+    nation: str | None,
+    zones: str | None,
+    read_only: bool,
+    workers: int,
+    reuse_port: bool,
+) -> None:
     """Serve the HTTP API (under /api/v1, spec at /openapi.json) and the web map (at /)
     over STORE, to users with a token from `mista users token`. Every answer is filtered
     for the caller by label. Ctrl-C or SIGTERM stops it."""
@@ -51,6 +67,11 @@ def api(store: str, listen: str, nation: str | None, zones: str | None, read_onl
     from mista.serve.api_only import serve_api
 
     host, port = parse_listen(listen, "--listen")
+    if workers > 1 and not read_only and not store.startswith(("postgresql://", "postgres://")):
+        raise click.UsageError(
+            "--workers above 1 needs --read-only (a DuckDB file has one writing process) "
+            "or a postgresql:// store"
+        )
     nation = (nation or node_nation()).strip().upper()
     Label.default_for(nation)  # a LabelError names what a nation code must be
     serve_api(
@@ -60,5 +81,7 @@ def api(store: str, listen: str, nation: str | None, zones: str | None, read_onl
         nation=nation,
         zones=Path(zones) if zones else None,
         read_only=read_only,
+        workers=workers,
+        reuse_port=reuse_port,
         ready=lambda url: click.echo(f"mista API on {url} (Ctrl-C stops it)", err=True),
     )

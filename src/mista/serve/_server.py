@@ -28,15 +28,18 @@ def setup_logging() -> None:
     root.setLevel(logging.INFO)
 
 
-def bind_listener(host: str, port: int) -> socket.socket:
+def bind_listener(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A listening socket on ``host:port`` (port 0 picks a free one), or a ConfigError
-    saying what to change."""
+    saying what to change. With ``reuse_port``, other processes of this user may listen on
+    the same port (SO_REUSEPORT) and the kernel spreads new connections among them."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP named, so asyncio sets TCP_NODELAY on each accepted connection (it does
     # only for sockets that say TCP): without it, a small answer's body waits for the
     # client's delayed ACK of its headers, 40 ms per request on a kept-alive connection.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
