@@ -244,13 +244,18 @@ def run_queries(a: argparse.Namespace) -> None:
                 "USA",
                 "--listen",
                 f"127.0.0.1:{port}",
+                "--workers",
+                str(a.workers),
             ],
             stdout=subprocess.DEVNULL,
         )
         try:
             wait_for(f"{base}/health", server)
+            if a.workers > 1:
+                time.sleep(5)  # the other workers start after the first answers
             token = tokens["bench.admin"]
-            print(f"server  : mista api --read-only, pid {server.pid}, one process")
+            processes = "one process" if a.workers == 1 else f"{a.workers} processes on one port"
+            print(f"server  : mista api --read-only, pid {server.pid}, {processes}")
             asyncio.run(  # warm-up
                 run_load(base, token, plan[:40], 1)
             )
@@ -427,6 +432,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=2000, help="requests under load")
     parser.add_argument("--single", type=int, default=200, help="requests from one client")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="API processes on the one port (mista api)"
+    )
     parser.add_argument(
         "--think", type=float, default=1.0, help="seconds a paced client waits between requests"
     )
