@@ -42,13 +42,21 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
         server.stop()
 
 
-def new_database(server: PgServer) -> str:
-    """A fresh migrated database on ``server``; its URL."""
+def new_database(server: PgServer, *, icu_locale: str | None = None) -> str:
+    """A fresh migrated database on ``server``; its URL. With ``icu_locale`` (e.g.
+    ``en-US``) an empty database that sorts text by that language's rules instead of
+    byte-wise (the server's default), migrated when a store first opens it."""
     import psycopg
 
     name = f"test_{next(_databases)}"
     with psycopg.connect(server.admin_url(), autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB} STRATEGY FILE_COPY")
+        if icu_locale is None:
+            con.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB} STRATEGY FILE_COPY")
+        else:
+            con.execute(
+                f"CREATE DATABASE {name} OWNER mista TEMPLATE template0 ENCODING 'UTF8' "
+                f"LOCALE 'C' LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}'"
+            )
     return f"postgresql://mista@127.0.0.1:{server.port}/{name}"
 
 

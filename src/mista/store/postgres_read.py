@@ -242,7 +242,9 @@ class Reader:
             "SELECT q.source, q.line_no, q.reason, q.detail, q.raw, q.quarantined_at, "
             "l.marking AS label "
             f"FROM quarantine q JOIN labels l ON l.label_no = q.label_no WHERE {rule} "
-            f"ORDER BY q.source, q.line_no NULLS FIRST, q.reason{limit_sql}",
+            # Text sorts byte-wise, as DuckDB sorts it, whatever the database's collation.
+            'ORDER BY q.source COLLATE "C", q.line_no NULLS FIRST, q.reason COLLATE "C"'
+            f"{limit_sql}",
             params if limit is None else {"limit": limit, **params},
             REJECTED_SCHEMA,
         )
