@@ -244,3 +244,25 @@ def test_an_admin_views_the_picture_as_a_partner_received_it(page: Any, web_node
     page.locator("#partner-select").select_option("")
     _wait_drawn(page, web_node.vessels_drawn)
     assert page.locator("#view-banner").is_hidden()
+
+
+def test_a_track_across_the_antimeridian_is_drawn_the_short_way(
+    page: Any, web_node: WebNode
+) -> None:
+    page.goto(f"{web_node.base_url}/health")  # any page of the node's origin imports its modules
+    parts = page.evaluate(
+        """async () => {
+          const { splitAtAntimeridian } = await import("/static/geometry.js");
+          return [
+            splitAtAntimeridian([[179, 10], [-179, 12], [-178, 13]]),
+            splitAtAntimeridian([[-179.5, -5], [179.5, -7]]),
+            splitAtAntimeridian([[10, 1], [11, 2], [12, 3]]),
+            splitAtAntimeridian([[170, 0]]),
+          ];
+        }"""
+    )
+    eastwards, westwards, ordinary, single = parts
+    assert eastwards == [[[179, 10], [180, 11]], [[-180, 11], [-179, 12], [-178, 13]]]
+    assert westwards == [[[-179.5, -5], [-180, -6]], [[180, -6], [179.5, -7]]]
+    assert ordinary == [[[10, 1], [11, 2], [12, 3]]]
+    assert single == []

@@ -10,6 +10,7 @@ import {
 } from "./panels.js";
 import { STEPS, TimeSlider, WINDOW_MS, positionsAt } from "./replay.js";
 import { colourOf, shipTypeClass, sourceClass } from "./symbology.js";
+import { splitAtAntimeridian } from "./geometry.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const ALERT_HISTORY_MS = 7 * DAY_MS;
@@ -238,7 +239,8 @@ async function selectVessel(key) {
     setData(map, "track", {
       type: "FeatureCollection",
       features: [
-        { type: "Feature", geometry: { type: "LineString", coordinates }, properties: { mmsi: record.mmsi } },
+        ...splitAtAntimeridian(coordinates).map((line) => (
+          { type: "Feature", geometry: { type: "LineString", coordinates: line }, properties: { mmsi: record.mmsi } })),
         ...coordinates.map((point) => ({ type: "Feature", geometry: { type: "Point", coordinates: point }, properties: {} })),
       ],
     });
