@@ -122,6 +122,22 @@ def test_a_late_fix_inside_a_gap_splits_it_and_withdraws_it() -> None:
     assert [(d.key, d.status) for d in revision] == [(gap.key, AlertStatus.WITHDRAWN)]
 
 
+def test_a_late_fix_that_ends_a_silence_no_alert_stood_for_is_a_gap() -> None:
+    # Satellite data arrives late: the passes that heard others near the silent vessel,
+    # and its own next fix, come together after the silence; it is judged whole then.
+    memory = Memory()
+    detector = GapDetector(detect_settings())
+    drafts = push(detector, memory, track(1, T0 + np.r_[0.0, HOUR], LAT, LON), T0 + HOUR)
+    for hours in (8, 14):
+        drafts += push(detector, memory, TrackPoints.empty(), T0 + hours * HOUR)
+    assert standing(drafts) == []  # no reception known while it was silent
+    late = concat([track(1, [T0 + 15 * HOUR], 10.5, LON, seq_from=9), passes(16, 2)])
+    drafts += push(detector, memory, late, T0 + 16 * HOUR, revised={1: T0 + 15 * HOUR})
+    [gap] = standing(drafts)
+    assert (gap.start, gap.end, gap.status) == (T0 + HOUR, T0 + 15 * HOUR, AlertStatus.CLOSED)
+    assert gap.evidence["level"] == "gap"
+
+
 def test_a_late_fix_that_leaves_a_long_part_revises_the_alert_under_its_key() -> None:
     memory = Memory()
     detector = GapDetector(detect_settings())
@@ -183,14 +199,16 @@ def silent_for_13_hours(every_s: float, witness_points: TrackPoints) -> list[Ale
 
 
 def test_one_pass_that_heard_others_does_not_make_a_gap() -> None:
-    # Reception was expected only once: a frequent reporter misses one pass by chance
-    # (0.7 ** 10 = 3 %) more often than the 1 % a gap allows.
+    # Reception was shown for one pass only (9 minutes between the first and last fix
+    # heard, plus the minute each stands for): a frequent reporter misses its 10 reports
+    # in it by chance (0.7 ** 10 = 3 %) more often than the 1 % a gap allows.
     assert standing(silent_for_13_hours(MINUTE, passes(6, 10))) == []
     assert len(standing(silent_for_13_hours(MINUTE, passes(16, 2)))) == 1
 
 
 def test_a_sparse_reporter_needs_more_passes_than_a_frequent_one() -> None:
-    # Every 5 min: 2 reports a pass, 49 % missed; six passes leave 1.4 %, not a gap.
+    # Every 5 min: six passes of 10 minutes hear 12 of its reports; all missed: 1.4 %,
+    # not a gap.
     sparse = silent_for_13_hours(5 * MINUTE, passes(16, 2))
     frequent = silent_for_13_hours(MINUTE, passes(16, 2))
     assert standing(sparse) == []
@@ -234,9 +252,9 @@ def test_a_silence_while_the_mmsi_is_heard_on_another_track_is_no_gap() -> None:
 
 
 def test_a_vessel_that_stopped_in_the_silence_needs_more_passes() -> None:
-    # Passes at 5, 9 and 13 h. Under way (1 degree on in 13 h, 4.6 kn) a frequent
-    # reporter misses three passes with 0.0 % chance; stopped (same place; ITU: every
-    # 3 min at anchor) with 0.305 ** 3 = 2.8 %: no gap.
+    # Passes at 5, 9 and 13 h, 10 minutes each. Under way (1 degree on in 13 h, 4.6 kn)
+    # a frequent reporter misses all 30 reports with 0.0 % chance; stopped (same place;
+    # ITU: every 3 min at anchor), its 10 reports with 0.7 ** 10 = 2.8 %: no gap.
     before = T0 + np.arange(0, HOUR + 1, MINUTE)
     after = before[-1] + 13 * HOUR + np.arange(0, HOUR + 1, MINUTE)
     found = {}
@@ -275,3 +293,31 @@ def test_a_vessel_that_went_on_under_another_mmsi_of_its_imo_has_no_gap() -> Non
         drafts = feed(GapDetector(config), [first, second, witness(20)])
         found[name] = [d.evidence["level"] for d in standing(drafts) if d.tracks == ("ais:1",)]
     assert found == {"other vessel": ["gap"], "same IMO": []}
+
+
+def test_a_pass_that_only_brushed_the_area_shows_little_reception() -> None:
+    # Eight passes heard a neighbour for 9 minutes each: a gap. Eight passes whose
+    # footprint edge brushed the area (one report heard each) show a minute each (six
+    # inside the silence: 0.7 ** 6 = 12 %): the vessel may well have been outside them.
+    brushed = passes(16, 2)
+    first_of_each = np.r_[True, np.diff(brushed.t) > 10 * MINUTE]
+    assert first_of_each.sum() == 8
+    assert len(standing(silent_for_13_hours(MINUTE, brushed))) == 1
+    assert standing(silent_for_13_hours(MINUTE, brushed.take(first_of_each))) == []
+
+
+def test_a_vessels_rate_is_measured_from_shore_receivers_not_satellite_passes() -> None:
+    # Fixes 150 s apart: from a shore receiver (which hears nearly every report) the
+    # vessel reports that rarely; from a satellite (which hears a fraction of them) it is
+    # taken to report as often as the network forwards, under way (ITU-R M.1371). Three
+    # 10-minute passes in the silence: 30 reports of a 1-minute reporter, all missed
+    # (0.0 %), a gap; 12 of a 150 s one (1.4 %), none.
+    before = np.arange(0, HOUR + 1, 150.0)
+    after = before[-1] + 13 * HOUR + np.arange(0, HOUR + 1, 150.0)
+    lons = np.r_[np.full(before.shape[0], LON), np.full(after.shape[0], LON + 1.0)]
+    heard = track(1, T0 + np.r_[before, after], LAT, lons, sog=4.0)
+    found = {}
+    for name, vessel in (("shore", heard), ("satellite", by_satellite(heard))):
+        drafts = feed(GapDetector(detect_settings()), [vessel, passes(16, 4)])
+        found[name] = [d.evidence["level"] for d in standing(drafts) if d.tracks == ("ais:1",)]
+    assert found == {"shore": [], "satellite": ["gap"]}

@@ -45,25 +45,26 @@ class GapConfig:
 
     gap_s: float = 12 * HOUR_S  # GFW: AIS gap events are >= 12 h
     possible_s: float = 6 * HOUR_S  # Skylight: "possible dark activity" after 6 h
-    # Reception expected (GFW counts gaps only there): other vessels were heard near the
-    # silent vessel's position (3 x 3 cells around its last fix, or around the line to its
-    # next fix) in enough separate slots (satellite passes are 10-15 min) during the
-    # silence, past the margin at each end, that the vessel missing every one of them by
-    # chance is unlikely given its own reporting rate. "Near" is per kind of receiver: a
-    # shore station hears only 40-60 nm around itself, so a vessel heard by one says little
-    # beyond a few tens of km (0.25 degree cells: neighbours within about 30-40 km); a
-    # satellite pass hears a footprint some 2,500 km wide, so anyone it heard within a few
-    # hundred km (2 degree cells) shows the silent vessel was under the pass too.
+    # Reception expected (GFW counts gaps only there): others were heard near the silent
+    # vessel's likely position (3 x 3 cells around the line to its next fix, or around its
+    # dead-reckoned track when there is none yet) for long enough during the silence, past
+    # the margin at each end, that the vessel missing all of its reports sent meanwhile is
+    # unlikely. Per 30-minute slot, reception is shown from the first to the last time
+    # someone was heard near it (at least a minute): a pass whose footprint edge brushed
+    # the area shows a minute or two, a shore receiver the whole slot. "Near" is per kind
+    # of receiver: a shore station hears only 40-60 nm around itself, so a vessel heard by
+    # one says little beyond a few tens of km (0.25 degree cells: within about 30-40 km);
+    # a satellite pass hears a footprint some 2,500 km wide, so anyone it heard within
+    # about 150 km (1 degree cells) puts the silent vessel under the pass too.
     reception_cell_deg: float = 0.25
     satellite_cell_deg: float = 1.0
     reception_slot_s: float = 1800.0
     reception_margin_s: float = 600.0
     # Chance one report of the vessel is heard (satellite: 0.3 at the footprint's edge),
-    # how long one slot of reception lasts (a pass), the vessel's interval between fixes
-    # when it has none to measure (sparse: a silence is weak evidence then), and the
-    # largest chance of missing every slot that still counts as a gap.
+    # the vessel's interval between fixes when it has none to measure (sparse: a silence
+    # is weak evidence then), and the largest chance of missing every report that still
+    # counts as a gap.
     report_probability: float = 0.3
-    pass_s: float = 600.0
     unknown_interval_s: float = 600.0
     # A vessel that stopped in the silence (it covered under half what its speed at the
     # last fix would have, or under 3 kn) reports at least this far apart: ITU-R M.1371,

@@ -44,7 +44,7 @@ from mista.detect.base import AlertDraft, History, register
 from mista.detect.config import GapConfig
 from mista.detect.statics import StaticLog
 from mista.fuse.chunk import FusedChunk, IdentityKind, PointFlag, SourceCode, TrackPoints
-from mista.geo import Ports, haversine_m
+from mista.geo import Ports, destination, haversine_m
 from mista.model import AlertStatus
 
 
@@ -59,6 +59,7 @@ class Fix:
     label_no: int
     mmsi: int
     sog: float  # knots; NaN when not reported
+    cog: float = math.nan  # degrees; NaN when not reported
 
 
 def _fix(points: TrackPoints, row: int) -> Fix:
@@ -70,6 +71,7 @@ def _fix(points: TrackPoints, row: int) -> Fix:
         label_no=int(points.label_no[row]),
         mmsi=int(points.mmsi[row]),
         sog=float(points.sog[row]),
+        cog=float(points.cog[row]),
     )
 
 
@@ -93,10 +95,10 @@ class GapDetector:
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         out: list[AlertDraft] = []
+        self._reception.hear(chunk.points)  # late reception counts for the late fixes too
         if chunk.revised:
             out += self._reevaluate(chunk.revised, chunk.watermark, history)
         points = without_tracks(chunk.points, chunk.revised)
-        self._reception.hear(chunk.points)
         out += self._scan(points, history)
         for event in chunk.identity:
             if event.kind == IdentityKind.MMSI_CHANGE and event.other_track is not None:
@@ -191,13 +193,18 @@ class GapDetector:
         return out
 
     def _measure_intervals(self, points: TrackPoints, firsts: I64) -> None:
-        """Each track's typical interval between fixes heard close together (within one
-        pass or one receiver's coverage): the mean of this chunk's, when it has some."""
+        """Each track's typical interval between fixes heard close together by shore
+        receivers (which hear nearly every report in range; a satellite hears a fraction,
+        so its fixes are further apart than the vessel's reports): the mean of this
+        chunk's, when it has some."""
         n = len(points)
         if n < 2:
             return
         dt = np.diff(points.t)
         close = (points.track[1:] == points.track[:-1]) & (dt > 0) & (dt < _CLOSE_S)
+        close &= (points.source[1:] == SourceCode.AIS_TERRESTRIAL) & (
+            points.source[:-1] == SourceCode.AIS_TERRESTRIAL
+        )
         close[firsts[1:] - 1] = False
         rows = np.flatnonzero(close)
         if rows.shape[0] == 0:
@@ -225,13 +232,20 @@ class GapDetector:
             return False
         if self._carried_on(before, end):
             return False
-        interval = max(self._interval.get(number, config.unknown_interval_s), _FORWARD_S)
+        interval = max(self._interval.get(number, self._usual_interval(before)), _FORWARD_S)
         if after is not None and _stopped(before, after):
             interval = max(interval, config.stopped_interval_s)
-        reports = config.pass_s / interval
+        reports = self._reception.exposure_s(before, after, end) / interval
         miss = (1.0 - config.report_probability) ** reports
-        slots = self._reception.slots_heard(before, after, end)
-        return slots > 0 and miss**slots <= config.max_chance
+        return reports > 0 and miss <= config.max_chance
+
+    def _usual_interval(self, fix: Fix) -> float:
+        """The interval between reports a vessel not measured sends (ITU-R M.1371: class A
+        every 2-10 s under way, class B every 30 s above 2 kn, so as often as the network
+        forwards; every 3 min at anchor or slow), by its speed at ``fix``."""
+        if not math.isfinite(fix.sog):
+            return self.config.unknown_interval_s
+        return _FORWARD_S if fix.sog >= _STOPPED_KN else self.config.stopped_interval_s
 
     def _carried_on(self, before: Fix, end: float) -> bool:
         """The vessel went on under another MMSI: one that stated the same IMO number was
@@ -299,6 +313,9 @@ class GapDetector:
         for number, changed_at in revised.items():
             stands = self._ledger.of_track(number)
             since = reach_back(changed_at - self.config.possible_s, stands)
+            # From the fix before, so a silence that ran into the window is seen whole
+            # (a late fix often ends a silence no alert was standing for yet).
+            since = min(since, _fix_before(history, number, since))
             affected += [d for d in stands if d.start >= since]
             parts.append(history.history(number, since))
             self._open.pop(number, None)
@@ -358,11 +375,12 @@ _MAX_OPEN_COUNTS = 100_000
 
 
 class _Grid:
-    """Slots (``slot_s``) in which any AIS position was heard, per cell of ``cell_deg``."""
+    """Per cell of ``cell_deg``, the slots in which any AIS position was heard, each with
+    the first and last time heard in it."""
 
     def __init__(self, cell_deg: float) -> None:
         self.cell_deg = cell_deg
-        self.slots: dict[int, set[int]] = {}
+        self.slots: dict[int, dict[int, tuple[float, float]]] = {}
 
     def cells(self, lat: F64, lon: F64) -> I64:
         row = np.floor((lat + 90.0) / self.cell_deg).astype(np.int64)
@@ -370,22 +388,42 @@ class _Grid:
         cells: I64 = row * 100_000 + col
         return cells
 
-    def add(self, lat: F64, lon: F64, slots: I64) -> None:
-        for cell, slot in set(zip(self.cells(lat, lon).tolist(), slots.tolist(), strict=True)):
-            self.slots.setdefault(cell, set()).add(slot)
+    def add(self, lat: F64, lon: F64, slots: I64, t: F64) -> None:
+        cells = self.cells(lat, lon)
+        order = np.lexsort((t, slots, cells))
+        cells, slots, t = cells[order], slots[order], t[order]
+        change = (cells[1:] != cells[:-1]) | (slots[1:] != slots[:-1])
+        firsts = np.flatnonzero(np.r_[True, change])
+        lasts = np.r_[firsts[1:] - 1, len(t) - 1]
+        for cell, slot, t0, t1 in zip(
+            cells[firsts].tolist(),
+            slots[firsts].tolist(),
+            t[firsts].tolist(),
+            t[lasts].tolist(),
+            strict=True,
+        ):
+            held = self.slots.setdefault(cell, {})
+            known = held.get(slot)
+            held[slot] = (t0, t1) if known is None else (min(known[0], t0), max(known[1], t1))
 
-    def around(self, lat: float, lon: float) -> list[set[int]]:
-        """The slot sets of the 3 x 3 cells around a position."""
+    def around(self, lat: float, lon: float) -> list[dict[int, tuple[float, float]]]:
+        """The slots of the 3 x 3 cells around a position."""
         centre = int(self.cells(np.array([lat]), np.array([lon]))[0])
-        empty: set[int] = set()
+        empty: dict[int, tuple[float, float]] = {}
         return [self.slots.get(centre + offset, empty) for offset in _OFFSETS]
 
 
 class Reception:
-    """Where and when any AIS position was heard, per kind of receiver: per cell, the
-    slots (``reception_slot_s``) with a fix. Shore receivers are kept on fine cells
-    (``reception_cell_deg``: they hear only near themselves), satellites on coarse ones
-    (``satellite_cell_deg``: a pass hears a wide footprint)."""
+    """Where and when any AIS position was heard, per kind of receiver: per cell and slot
+    (``reception_slot_s``), the first and last time. Shore receivers are kept on fine
+    cells (``reception_cell_deg``: they hear only near themselves), satellites on coarse
+    ones (``satellite_cell_deg``: a pass hears a wide footprint).
+
+    Reception near a silent vessel is measured as *exposure*: per slot, how long others
+    were heard near it (first to last, plus the forwarding interval each reception stands
+    for: a satellite pass whose footprint edge only brushed the area hears it for a minute
+    or two, a shore receiver the whole slot); the vessel would have sent
+    ``exposure / interval`` reports in that time."""
 
     def __init__(self, config: GapConfig) -> None:
         self._slot_s = config.reception_slot_s
@@ -393,18 +431,18 @@ class Reception:
         self._shore = _Grid(config.reception_cell_deg)
         self._satellite = _Grid(config.satellite_cell_deg)
         self._mmsi_slots: dict[int, set[int]] = {}
-        self._open_counts: dict[tuple[float, float, float], tuple[int, int]] = {}
+        self._open_exposure: dict[tuple[float, float, float], tuple[int, float]] = {}
 
     def hear(self, points: TrackPoints) -> None:
         heard = _heard(points)
         if not heard.any():
             return
-        lat, lon, source = points.lat[heard], points.lon[heard], points.source[heard]
-        slots = np.floor(points.t[heard] / self._slot_s).astype(np.int64)
-        by_satellite = source == SourceCode.AIS_SATELLITE
+        t, lat, lon = points.t[heard], points.lat[heard], points.lon[heard]
+        slots = np.floor(t / self._slot_s).astype(np.int64)
+        by_satellite = points.source[heard] == SourceCode.AIS_SATELLITE
         for grid, rows in ((self._satellite, by_satellite), (self._shore, ~by_satellite)):
             if rows.any():
-                grid.add(lat[rows], lon[rows], slots[rows])
+                grid.add(lat[rows], lon[rows], slots[rows], t[rows])
         for mmsi, slot in set(zip(points.mmsi[heard].tolist(), slots.tolist(), strict=True)):
             self._mmsi_slots.setdefault(mmsi, set()).add(slot)
 
@@ -423,53 +461,94 @@ class Reception:
         heard = self._mmsi_slots.get(mmsi)
         return min(heard) * self._slot_s if heard else None
 
-    def slots_heard(self, before: Fix, after: Fix | None, end: float) -> int:
-        """How many slots of the silence from ``before`` to ``end`` (past the margin at
-        each end) heard someone near the vessel's likely position, by either kind of
-        receiver: on the line to ``after`` (its next fix), or at ``before`` when there is
-        none."""
-        # Only slots wholly inside the silence less its margins.
+    def exposure_s(self, before: Fix, after: Fix | None, end: float) -> float:
+        """Seconds of reception near the vessel's likely position during the silence from
+        ``before`` to ``end`` (slots wholly inside it less the margin at each end), by
+        either kind of receiver: on the line to ``after`` (its next fix), or dead-reckoned
+        from ``before`` when there is none."""
         first = math.ceil((before.t + self._margin_s) / self._slot_s)
         last = math.floor((end - self._margin_s) / self._slot_s) - 1
         if last < first:
-            return 0
+            return 0.0
         if after is None or after.t <= before.t:
-            return self._open_slots_heard(before, first, last)
-        return self._slots_heard(before, after, first, last)
+            return self._open_exposure_s(before, first, last)
+        slots = np.arange(first, last + 1, dtype=np.int64)
+        share = np.clip(((slots + 0.5) * self._slot_s - before.t) / (after.t - before.t), 0, 1)
+        lat = before.lat + share * (after.lat - before.lat)
+        lon = before.lon + share * (after.lon - before.lon)
+        return self._exposure_along(slots, lat, lon)
 
-    def _near(self, lat: float, lon: float) -> list[set[int]]:
+    def _open_exposure_s(self, before: Fix, first: int, last: int) -> float:
+        """``exposure_s`` for a silence still going on: the vessel is dead-reckoned from
+        its last fix (at its reported speed and course; held there when stopped or
+        unknown), and the sum carries on from where the previous chunk left it (a
+        silence is asked about at every chunk; months of silence must not be walked
+        again each time)."""
+        key = (before.t, before.lat, before.lon)
+        counted_to, total = self._open_exposure.get(key, (first - 1, 0.0))
+        if counted_to < last:
+            start = max(first, counted_to + 1)
+            if _moving(before):
+                slots = np.arange(start, last + 1, dtype=np.int64)
+                elapsed = np.clip((slots + 0.5) * self._slot_s - before.t, 0.0, _MAX_RECKON_S)
+                lat, lon = destination(
+                    before.lat, before.lon, before.cog, before.sog * KNOT_M_S * elapsed
+                )
+                total += self._exposure_along(slots, np.asarray(lat), np.asarray(lon))
+            else:
+                total += self._exposure_at(before.lat, before.lon, start, last)
+            if len(self._open_exposure) >= _MAX_OPEN_COUNTS:
+                self._open_exposure.clear()
+            self._open_exposure[key] = (last, total)
+        return total
+
+    def _near(self, lat: float, lon: float) -> list[dict[int, tuple[float, float]]]:
         return self._shore.around(lat, lon) + self._satellite.around(lat, lon)
 
-    def _open_slots_heard(self, before: Fix, first: int, last: int) -> int:
-        """``slots_heard`` for a silence still going on: the vessel is placed at its last
-        fix, and the count carries on from where the previous chunk left it (a silence is
-        asked about at every chunk; months of silence must not be walked again each time)."""
-        key = (before.t, before.lat, before.lon)
-        counted_to, count = self._open_counts.get(key, (first - 1, 0))
-        if counted_to < last:
-            cells = self._near(before.lat, before.lon)
-            start = max(first, counted_to + 1)
-            span = last - start + 1
-            if sum(len(cell) for cell in cells) < span:
-                heard = {slot for cell in cells for slot in cell if start <= slot <= last}
-                count += len(heard)
+    def _exposure_at(self, lat: float, lon: float, start: int, last: int) -> float:
+        """Exposure in the slots from ``start`` to ``last`` near one position."""
+        spans: dict[int, tuple[float, float]] = {}
+        for cell in self._near(lat, lon):
+            if len(cell) < last - start + 1:
+                items = [(slot, span) for slot, span in cell.items() if start <= slot <= last]
             else:
-                count += sum(any(slot in cell for cell in cells) for slot in range(start, last + 1))
-            if len(self._open_counts) >= _MAX_OPEN_COUNTS:
-                self._open_counts.clear()
-            self._open_counts[key] = (last, count)
-        return count
+                items = [(slot, cell[slot]) for slot in range(start, last + 1) if slot in cell]
+            for slot, (t0, t1) in items:
+                known = spans.get(slot)
+                spans[slot] = (t0, t1) if known is None else (min(known[0], t0), max(known[1], t1))
+        return sum(t1 - t0 + _FORWARD_S for t0, t1 in spans.values())
 
-    def _slots_heard(self, before: Fix, after: Fix, first: int, last: int) -> int:
-        slots = np.arange(first, last + 1, dtype=np.int64)
-        mid_t = (slots + 0.5) * self._slot_s
-        lat = np.full(slots.shape[0], before.lat)
-        lon = np.full(slots.shape[0], before.lon)
-        if after.t > before.t:
-            share = np.clip((mid_t - before.t) / (after.t - before.t), 0.0, 1.0)
-            lat = lat + share * (after.lat - before.lat)
-            lon = lon + share * (after.lon - before.lon)
-        heard = 0
+    def _exposure_along(self, slots: I64, lat: F64, lon: F64) -> float:
+        """Exposure near the vessel's position in each slot."""
+        total = 0.0
         for slot, y, x in zip(slots.tolist(), lat.tolist(), lon.tolist(), strict=True):
-            heard += any(slot in cell for cell in self._near(y, x))
-        return heard
+            heard = [cell[slot] for cell in self._near(y, x) if slot in cell]
+            if heard:
+                t0 = min(span[0] for span in heard)
+                t1 = max(span[1] for span in heard)
+                total += t1 - t0 + _FORWARD_S
+        return total
+
+
+def _fix_before(history: History, number: int, t: float) -> float:
+    """The time of the track's last good fix before ``t`` (``t`` if none is retained),
+    looked for in ever longer windows (a busy track has one within minutes)."""
+    for reach_s in _FIX_BEFORE_REACH_S:
+        points = history.history(number, t - reach_s)
+        earlier = _heard(points) & (points.t < t)
+        if earlier.any():
+            return float(points.t[earlier].max())
+    return t
+
+
+#: The windows ``_fix_before`` looks back in.
+_FIX_BEFORE_REACH_S = (3600.0, 6 * 3600.0, 48 * 3600.0)
+
+
+def _moving(fix: Fix) -> bool:
+    """The fix reports a speed and course worth dead-reckoning on."""
+    return math.isfinite(fix.sog) and math.isfinite(fix.cog) and fix.sog >= _STOPPED_KN
+
+
+#: A silent vessel is dead-reckoned at most this long (beyond, its course says little).
+_MAX_RECKON_S = 24 * 3600.0
