@@ -9,7 +9,7 @@ import pytest
 
 from mista.detect.base import AlertDraft
 from mista.detect.spoofing import SpoofingDetector, fit_circle
-from mista.fuse.chunk import PointFlag
+from mista.fuse.chunk import IdentityEvent, IdentityKind, PointFlag
 from mista.model import AlertStatus
 from tests.detect.builders import (
     HOUR,
@@ -166,3 +166,32 @@ def test_a_second_transmitter_whose_path_crosses_land_is_no_spoofing() -> None:
     once = shared_mmsi(0.1, far=inland, flag=LAND | OUTLIER, hours=1.0)
     assert [d.evidence["reason"] for d in standing(once)] == ["land"]
     assert standing(shared_mmsi(0.1, far=inland, flag=LAND | OUTLIER)) == []
+
+
+def test_jumps_on_a_track_the_fuser_found_two_vessels_on_are_no_spoofing() -> None:
+    # One run of jumps (4 points), then the fuser reports a second vessel on the MMSI
+    # (their reports heard interleaved): the raised alert is withdrawn, and a run within
+    # a day after is not raised. A day and more later, jumps are spoofing again.
+    t = T0 + np.arange(0, 40 * HOUR, 10 * MINUTE)
+    jumps = ((t - T0) % (10 * HOUR) < 40 * MINUTE) & ((t - T0) < 30 * HOUR)
+    jumps |= t >= T0 + 38 * HOUR
+    # Each run 10 degrees further north than the last: no one vessel's path (60 kn).
+    lat = np.where(jumps, LAT + 10.0 * ((t - T0) // (10 * HOUR) + 1), LAT)
+    points = track(4, t, lat, LON, flags=np.where(jumps, SPEED, 0))
+    clash = IdentityEvent(
+        kind=IdentityKind.SHARED_MMSI,
+        t=T0 + 2 * HOUR,
+        track=4,
+        mmsi=419_000_004,
+        lat=LAT,
+        lon=LON,
+        before=None,
+        after=None,
+        label_nos=frozenset({1}),
+        other_track=5,
+    )
+    alone = standing(feed(SpoofingDetector(settings()), points))
+    assert [round((d.start - T0) / HOUR) for d in alone] == [0, 10, 20, 38]
+    drafts = feed(SpoofingDetector(settings()), points, identity=[clash])
+    assert [round((d.start - T0) / HOUR) for d in standing(drafts)] == [38]
+    assert [d.status for d in drafts if d.start == T0][-1] == AlertStatus.WITHDRAWN

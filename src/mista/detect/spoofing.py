@@ -10,7 +10,9 @@ A run (speed or land) that takes up where an earlier one of the same track left 
 (reachable from its last point below the implausible speed) is a second transmitter using
 the MMSI (whose path may cross a coarse coastline), not a spoof: a spoof is one excursion,
 a shared MMSI keeps coming back along its own path. Both runs are then no spoofing (an
-alert already raised for the earlier one is withdrawn).
+alert already raised for the earlier one is withdrawn). So are speed runs within a day of
+the fuser finding two vessels on the track's MMSI (a shared-MMSI event: two transmitters
+heard interleaved, which a spoof, one transmitter's false positions, is not).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from mista.detect._common import (
 )
 from mista.detect._runs import F64, Marks, Run, RunDetector
 from mista.detect.base import AlertDraft, History, register
-from mista.fuse.chunk import FusedChunk, PointFlag, TrackPoints
+from mista.fuse.chunk import FusedChunk, IdentityKind, PointFlag, TrackPoints
 from mista.geo import LandMask, Ports
 
 _LAND, _SPEED = 1, 2
@@ -68,6 +70,7 @@ class SpoofingDetector(RunDetector):
         self._excursions: dict[int, dict[float, Run]] = {}
         self._shared: set[tuple[int, float]] = set()
         self._withdrawn: list[AlertDraft] = []
+        self._clashes: dict[int, float] = {}  # track -> its latest shared-MMSI event
 
     def select(self, points: TrackPoints) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Only tracks with a flagged point in the chunk (their unflagged points tell
@@ -124,9 +127,37 @@ class SpoofingDetector(RunDetector):
         return jump
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
+        self._note_clashes(chunk)
         out = super().update(chunk, history)
         self._remember_sound(chunk.points)
         return self._take_withdrawn(out)
+
+    def _note_clashes(self, chunk: FusedChunk) -> None:
+        """Tracks the fuser found a second vessel on (two transmitters on one MMSI, heard
+        interleaved): their jumps are between the two vessels, not spoofing; speed alerts
+        already raised on them near the clash are withdrawn."""
+        for event in chunk.identity:
+            if event.kind != IdentityKind.SHARED_MMSI:
+                continue
+            for number in (event.track, event.other_track):
+                if number is None:
+                    continue
+                self._clashes[number] = max(self._clashes.get(number, -math.inf), event.t)
+                for draft in self._ledger.of_track(number):
+                    near = abs(draft.start - event.t) <= _EXCURSION_MEMORY_S
+                    if near and draft.evidence.get("reason") != "land":
+                        self._withdraw(draft.key)
+        horizon = chunk.watermark - 2 * _EXCURSION_MEMORY_S
+        self._clashes = {n: t for n, t in self._clashes.items() if t >= horizon}
+
+    def _on_shared_mmsi(self, run: Run) -> bool:
+        """A speed run on a track the fuser found two vessels on, within a day."""
+        clash = self._clashes.get(run.track)
+        return (
+            run.tag == _SPEED
+            and clash is not None
+            and run.start - _EXCURSION_MEMORY_S <= clash <= run.end + _EXCURSION_MEMORY_S
+        )
 
     def finish(self, watermark: float, history: History) -> list[AlertDraft]:
         return self._take_withdrawn(super().finish(watermark, history))
@@ -210,7 +241,7 @@ class SpoofingDetector(RunDetector):
     def qualifies(self, run: Run) -> bool:
         """Enough points; on land, reached by a jump (or with nothing known before); for
         not a second transmitter's."""
-        if self._second_transmitter(run):
+        if self._second_transmitter(run) or self._on_shared_mmsi(run):
             return False
         if run.points < self.config.min_points:
             return False
