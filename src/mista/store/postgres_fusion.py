@@ -392,7 +392,7 @@ class FusionTables:
         what: str,
     ) -> pa.Table:
         try:
-            with con.cursor() as cur:
+            with con.cursor(binary=True) as cur:
                 cur.execute(sql, params)
                 return to_arrow(cur.fetchall(), schema)
         except psycopg.Error as exc:
