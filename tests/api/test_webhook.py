@@ -29,6 +29,8 @@ class Hook:
     (200 once the script is used up)."""
 
     statuses: list[int] = field(default_factory=list)
+    delay_s: float = 0.0  # how long it takes to answer each POST
+    answered: int = 0
     received: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -55,10 +57,13 @@ class Hook:
                             "status": status,
                         }
                     )
+                time.sleep(hook.delay_s)
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+                with hook.lock:
+                    hook.answered += 1
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -258,3 +263,26 @@ def test_an_unreachable_hook_is_recorded_not_fatal(fresh_world: ApiWorld, hook: 
     errors = [row["last_error"] for row in live.deliveries() if row["delivered_at"] is None]
     assert len(errors) == 1
     assert "Connect" in errors[0]
+
+
+def test_a_slow_hook_does_not_hold_up_another_list(fresh_world: ApiWorld, hook: Hook) -> None:
+    slow = Hook(delay_s=3.0).start()
+    live = start_live(fresh_world)
+    other = 367000002
+    try:
+        live.watch("ind.analyst", slow.url, [WATCHED])
+        fast = live.watch("ind.analyst", hook.url, [other])
+        live.alert("first", LABELS["quad"])
+        slow.wait(1)  # the slow hook has its POST and sits on it...
+        live.alert("second", LABELS["quad"], mmsis=(other,))
+        (post,) = hook.wait(1)  # ...while the other list's alert, later, goes out
+        with slow.lock:
+            assert slow.answered == 0
+        deadline = time.monotonic() + 10
+        while live.sender.delivered < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert live.sender.delivered == 2
+    finally:
+        live.stop()
+        slow.stop()
+    assert post["delivery"] == f"{fast}/second/1"

@@ -11,6 +11,10 @@ A delivery is done when the hook answers 2xx. Otherwise it is tried again after
 Every attempt is recorded in the store (``webhook_deliveries``), and a revision that was
 delivered is never POSTed again (at most once per alert revision). Redirects are not
 followed. The sender starts after the alert changes stored when it starts.
+
+Up to ``MAX_IN_FLIGHT`` POSTs run at once, each to a different watch list, so a hook that
+hangs until the timeout delays only its own list; one list's deliveries go one at a time,
+in the order they fell due.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +39,13 @@ from mista.model import Alert
 if TYPE_CHECKING:
     from mista.api.context import ApiContext
 
-__all__ = ["Delivery", "WebhookSender", "webhook_body"]
+__all__ = ["MAX_IN_FLIGHT", "Delivery", "WebhookSender", "webhook_body"]
 
 _log = logging.getLogger("mista.api.webhook")
+#: POSTs in flight at once (to different watch lists).
+MAX_IN_FLIGHT = 8
+#: How often the sender looks again while POSTs are in flight (one may free a list).
+_IN_FLIGHT_POLL_S = 0.05
 #: How much of a failing hook's answer is kept as the error.
 _ERROR_CHARS = 200
 
@@ -82,8 +91,11 @@ class WebhookSender:
         self.max_backoff_s = max_backoff_s
         self.delivered = 0
         self.failed = 0
+        # _due, _queued, _busy and the counters are shared with the POSTing threads.
+        self._lock = threading.Lock()
         self._due: list[Delivery] = []
         self._queued: set[tuple[str, str, int]] = set()
+        self._busy: set[str] = set()  # watch lists with a POST in flight
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._subscription: Subscription | None = None
@@ -102,30 +114,66 @@ class WebhookSender:
             self._thread = None
 
     def pending(self) -> int:
-        """Deliveries waiting for their (next) attempt."""
-        return len(self._due)
+        """Deliveries waiting for their (next) attempt or in flight."""
+        with self._lock:
+            return len(self._due) + len(self._busy)
 
     def _run(self) -> None:
         assert self._subscription is not None
-        with httpx.Client(
-            timeout=self.timeout_s,
-            follow_redirects=False,
-            headers={"User-Agent": f"mista/{__version__}", "Content-Type": "application/json"},
-        ) as client:
+        with (
+            httpx.Client(
+                timeout=self.timeout_s,
+                follow_redirects=False,
+                headers={
+                    "User-Agent": f"mista/{__version__}",
+                    "Content-Type": "application/json",
+                },
+            ) as client,
+            ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="mista-webhook") as posting,
+        ):
             while not self._stop.is_set():
-                wait_s = 1.0
-                if self._due:
-                    wait_s = min(wait_s, max(0.0, self._due[0].due - time.monotonic()))
-                self._subscription.wait(wait_s)
+                self._subscription.wait(self._wait_s())
                 try:
                     self._resubscribe_if_dropped()
                     self._plan(self._subscription.take())
-                    while self._due and self._due[0].due <= time.monotonic():
-                        if self._stop.is_set():
-                            return
-                        self._attempt(client, heapq.heappop(self._due))
+                    while not self._stop.is_set() and (delivery := self._next_ready()):
+                        posting.submit(self._attempt_in_flight, client, delivery)
                 except Exception:  # e.g. a store opened read-only: log, keep serving
                     _log.exception("webhook delivery failed; going on with the next")
+
+    def _wait_s(self) -> float:
+        with self._lock:
+            wait_s = _IN_FLIGHT_POLL_S if self._busy else 1.0
+            if self._due:
+                wait_s = min(wait_s, max(0.0, self._due[0].due - time.monotonic()))
+            return wait_s
+
+    def _next_ready(self) -> Delivery | None:
+        """The earliest due delivery whose list has no POST in flight (marked busy now)."""
+        now = time.monotonic()
+        held: list[Delivery] = []
+        ready = None
+        with self._lock:
+            while self._due and self._due[0].due <= now and len(self._busy) < MAX_IN_FLIGHT:
+                delivery = heapq.heappop(self._due)
+                if delivery.watchlist_id in self._busy:
+                    held.append(delivery)
+                    continue
+                self._busy.add(delivery.watchlist_id)
+                ready = delivery
+                break
+            for delivery in held:
+                heapq.heappush(self._due, delivery)
+        return ready
+
+    def _attempt_in_flight(self, client: httpx.Client, delivery: Delivery) -> None:
+        try:
+            self._attempt(client, delivery)
+        except Exception:  # a POSTing thread must not die silently
+            _log.exception("webhook delivery of %s failed", "/".join(map(str, delivery.key)))
+        finally:
+            with self._lock:
+                self._busy.discard(delivery.watchlist_id)
 
     def _resubscribe_if_dropped(self) -> None:
         assert self._subscription is not None
@@ -156,9 +204,10 @@ class WebhookSender:
                     data=dict(event.data),
                     revision=int(event.data["revision"]),
                 )
-                if delivery.key not in self._queued:
-                    self._queued.add(delivery.key)
-                    heapq.heappush(self._due, delivery)
+                with self._lock:
+                    if delivery.key not in self._queued:
+                        self._queued.add(delivery.key)
+                        heapq.heappush(self._due, delivery)
 
     def _current(self, delivery: Delivery) -> Watchlist | None:
         """The list as it stands, if it still should get this delivery: it exists, has
@@ -181,7 +230,8 @@ class WebhookSender:
     def _attempt(self, client: httpx.Client, delivery: Delivery) -> None:
         watchlist = self._current(delivery)
         if watchlist is None or watchlist.webhook is None:
-            self._queued.discard(delivery.key)
+            with self._lock:
+                self._queued.discard(delivery.key)
             return
         error: str | None = None
         try:
@@ -200,12 +250,14 @@ class WebhookSender:
                 *delivery.key, delivered_at=delivered_at, error=error
             )
         if error is None:
-            self.delivered += 1
-            self._queued.discard(delivery.key)
+            with self._lock:
+                self.delivered += 1
+                self._queued.discard(delivery.key)
             return
         if attempts >= self.max_attempts:
-            self.failed += 1
-            self._queued.discard(delivery.key)
+            with self._lock:
+                self.failed += 1
+                self._queued.discard(delivery.key)
             _log.warning(
                 "webhook of watch list %s gave up on alert %s revision %d after %d attempts: %s",
                 *delivery.key,
@@ -216,4 +268,5 @@ class WebhookSender:
         backoff = min(self.max_backoff_s, self.first_backoff_s * 2 ** (attempts - 1))
         delivery.attempts = attempts
         delivery.due = time.monotonic() + backoff
-        heapq.heappush(self._due, delivery)
+        with self._lock:
+            heapq.heappush(self._due, delivery)
