@@ -156,7 +156,12 @@ def _run_ingest(
                     )
 
                 start(f"source-{entry.name}", run)
-            where = f"the bus {config.bus}" if config.bus else "the store"
+            where = (
+                f"the bus {config.bus} (a source's count of reports stored is of rows the bus "
+                "took as new; the store keeps one of each report heard by several receivers)"
+                if config.bus
+                else "the store"
+            )
             _log.info(
                 "ingest role of %s: sources %s into %s",
                 config.nation,
