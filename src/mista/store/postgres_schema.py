@@ -305,6 +305,71 @@ _WATCH = (
     """,
 )
 
+#: Migration 6: the partner exchange's tables, as the embedded store's migration 3
+#: (``embedded_exchange`` describes them; ``postgres_exchange`` holds their SQL here).
+#: ``order_no`` is unique over all partners; the B-trees serve a partner's reads from its
+#: low order number on, and the look-ups by record (given, partners given, latest item).
+_EXCHANGE = (
+    """
+    CREATE TABLE share_cursors (
+        partner text PRIMARY KEY,
+        scanned_seq bigint NOT NULL,
+        last_batch bigint NOT NULL,
+        low_order bigint NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE share_outbox (
+        partner text NOT NULL,
+        order_no bigint PRIMARY KEY,
+        record_id text NOT NULL,
+        kind text NOT NULL,
+        not_before timestamptz NOT NULL,
+        agreement text,
+        clause text,
+        item text NOT NULL,
+        batch_seq bigint,
+        sent_at timestamptz,
+        dropped text
+    )
+    """,
+    "CREATE INDEX share_outbox_partner ON share_outbox (partner, order_no)",
+    "CREATE INDEX share_outbox_record ON share_outbox (record_id, partner)",
+    """
+    CREATE TABLE share_inbound (
+        sender text NOT NULL,
+        seq bigint NOT NULL,
+        batch_hash text NOT NULL,
+        items_hash text NOT NULL,
+        nonce text NOT NULL,
+        received_at timestamptz NOT NULL,
+        records integer NOT NULL,
+        PRIMARY KEY (sender, seq)
+    )
+    """,
+    """
+    CREATE TABLE share_nonces (
+        sender text NOT NULL,
+        nonce text NOT NULL,
+        seen_at timestamptz NOT NULL,
+        PRIMARY KEY (sender, nonce)
+    )
+    """,
+    "CREATE INDEX share_nonces_seen ON share_nonces (seen_at)",
+    """
+    CREATE TABLE share_amendments (
+        id_hi bigint NOT NULL,
+        id_lo bigint NOT NULL,
+        sender text NOT NULL,
+        kind text NOT NULL,
+        reason text NOT NULL,
+        record text,
+        batch_seq bigint NOT NULL,
+        amended_at timestamptz NOT NULL
+    )
+    """,
+)
+
 #: (version, name, statements), in order.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
@@ -317,6 +382,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (3, "BRIN instead of B-trees on report seq and reception ids", _CHEAPER_WRITES),
     (4, "fused picture: tracks, track points, alerts, alert changes, fusion cursor", _FUSION),
     (5, "watch lists and webhook deliveries", _WATCH),
+    (6, "partner exchange: cursors, outbox, inbound batches, nonces, amendments", _EXCHANGE),
 )
 
 
