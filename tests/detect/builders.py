@@ -18,6 +18,7 @@ from mista.detect._common import concat
 from mista.detect.base import AlertDraft, Detector
 from mista.detect.config import DetectConfig
 from mista.detect.statics import StaticLog
+from mista.detect.transmitters import SecondTransmitters
 from mista.fuse.chunk import FusedChunk, IdentityEvent, TrackInfo, TrackKind, TrackPoints
 from mista.fuse.feed import StaticRows
 from mista.geo import LandMask, Ports, Zone, Zones
@@ -59,6 +60,7 @@ def settings(config: DetectConfig | None = None) -> dict[str, object]:
         "ports": island_ports(),
         "zones": box_zones(),
         "statics": StaticLog(),
+        "second_transmitters": SecondTransmitters(),
     }
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 import pytest
 
 from mista.detect.base import AlertDraft
+from mista.detect.identity import SharedMmsiDetector
 from mista.detect.spoofing import SpoofingDetector, fit_circle
 from mista.fuse.chunk import IdentityEvent, IdentityKind, PointFlag
 from mista.model import AlertStatus
@@ -195,3 +197,39 @@ def test_jumps_on_a_track_the_fuser_found_two_vessels_on_are_no_spoofing() -> No
     drafts = feed(SpoofingDetector(settings()), points, identity=[clash])
     assert [round((d.start - T0) / HOUR) for d in standing(drafts)] == [38]
     assert [d.status for d in drafts if d.start == T0][-1] == AlertStatus.WITHDRAWN
+    # Another vessel's name and call sign at once in the static data tell the same.
+    swap = [
+        dataclasses.replace(clash, kind=kind, other_track=None, before="A", after="B")
+        for kind in (IdentityKind.NAME_CHANGE, IdentityKind.CALLSIGN_CHANGE)
+    ]
+    drafts = feed(SpoofingDetector(settings()), points, identity=swap)
+    assert [round((d.start - T0) / HOUR) for d in standing(drafts)] == [38]
+
+
+def test_a_second_transmitter_that_keeps_coming_back_is_a_shared_mmsi() -> None:
+    # The vessel is heard every minute all along; another keeps coming back along its own
+    # path far away: the spoofing detector tells the shared-mmsi detector.
+    config = settings()
+    t = T0 + np.arange(0, 7 * HOUR, MINUTE)
+    away = (t - T0) % (2 * HOUR) < 5 * MINUTE
+    lat = np.where(away, LAT + 10.0 + 0.1 * ((t - T0) // (2 * HOUR)), LAT)
+    points = track(4, t, lat, LON, flags=np.where(away, OUTLIER, 0))
+    assert standing(feed(SpoofingDetector(config), points)) == []
+    shared = standing(feed(SharedMmsiDetector(config), points))
+    assert [(d.kind, d.tracks, d.mmsis) for d in shared] == [
+        ("shared-mmsi", ("ais:4",), (419_000_004,))
+    ]
+    assert shared[0].start == T0 + 2 * HOUR  # the first jump found to go on from another
+
+
+def test_a_spoof_at_the_start_of_a_track_is_no_shared_mmsi() -> None:
+    # The track starts on spoofed positions that then fall silent; the true vessel is
+    # heard afterwards only as flagged jumps along its own path: not two vessels at once.
+    config = settings()
+    t = T0 + np.arange(0, 7 * HOUR, MINUTE)
+    spoofed = t < T0 + HOUR
+    heard = spoofed | ((t - T0) % (2 * HOUR) < 5 * MINUTE)
+    lat = np.where(spoofed, LAT, LAT + 10.0 + 0.1 * ((t - T0) // (2 * HOUR)))
+    points = track(4, t[heard], lat[heard], LON, flags=np.where(spoofed, 0, OUTLIER)[heard])
+    feed(SpoofingDetector(config), points)
+    assert standing(feed(SharedMmsiDetector(config), points)) == []

@@ -9,6 +9,7 @@ from typing import Any
 from mista.detect.base import REGISTRY, AlertDraft, Detector, History
 from mista.detect.config import DetectConfig
 from mista.detect.statics import StaticLog
+from mista.detect.transmitters import SecondTransmitters
 from mista.fuse.chunk import FusedChunk
 from mista.geo import LandMask, Ports, Zones
 
@@ -17,7 +18,9 @@ class Detection:
     """Runs every detector in ``REGISTRY`` (built once, with this config and geography).
 
     Each factory receives the mapping ``{"config": DetectConfig, "land": LandMask,
-    "ports": Ports, "zones": Zones | None, "statics": StaticLog}``. ``seconds`` holds the
+    "ports": Ports, "zones": Zones | None, "statics": StaticLog, "second_transmitters":
+    SecondTransmitters}`` (the last passes findings from the spoofing detector to the
+    shared-mmsi one). ``seconds`` holds the
     time each detector has taken so far, by kind (for profiles and benchmarks). Whoever
     feeds the fuser records its static rows in ``statics`` before each ``update`` (the
     pipeline does); without them, identity alerts rest on the fuser's events alone.
@@ -41,6 +44,7 @@ class Detection:
             "ports": ports if ports is not None else Ports.default(),
             "zones": zones,
             "statics": self.statics,
+            "second_transmitters": SecondTransmitters(),
         }
         self.detectors: dict[str, Detector] = {
             kind: factory(settings) for kind, factory in sorted(REGISTRY.items())

@@ -7,8 +7,10 @@ than positions, so that can be hours). An MMSI change is linked by the fuser (by
 within its window) or here, by the IMO number both MMSIs stated.
 
 shared-mmsi: two vessels transmitting one MMSI at once; one alert per pair of tracks, OPEN
-while the fuser keeps reporting the clash
-(events less than ``merge_s`` apart), CLOSED after. A name or call sign that goes back and
+while the fuser keeps reporting the clash (events less than ``merge_s`` apart), CLOSED
+after. Jumps on one track that the spoofing detector found to keep coming back along one
+plausible path (``SecondTransmitters``) are a second vessel the fuser did not split: a
+shared MMSI on that track too. A name or call sign that goes back and
 forth (A, B, A within ``revert_s``) is two vessels fused as one track: a shared MMSI on
 that track, and its identity-change alerts are withdrawn. A name and call sign that change
 together while the MMSI stays are another vessel's static data on the MMSI (a flag state
@@ -26,9 +28,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mista.detect._common import KNOT_M_S, Key, Ledger, config_of, make_draft, track_id
+from mista.detect._common import (
+    KNOT_M_S,
+    Key,
+    Ledger,
+    config_of,
+    make_draft,
+    track_id,
+    track_mmsi,
+)
 from mista.detect.base import AlertDraft, History, register
 from mista.detect.statics import ImoLink, StaticLog
+from mista.detect.transmitters import SecondTransmitter, SecondTransmitters
 from mista.fuse.chunk import FusedChunk, IdentityEvent, IdentityKind, TrackKind
 from mista.fuse.mmsi import mid
 from mista.geo import haversine_m
@@ -333,9 +344,11 @@ class SharedMmsiDetector:
         self._clashes: dict[tuple[int, ...], Clash] = {}  # by MMSI (by tracks without one)
         self._flips = Flips(self.config.revert_s)
         self._ledger = Ledger()
+        found = settings.get("second_transmitters")
+        self._found = found if isinstance(found, SecondTransmitters) else SecondTransmitters()
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
-        out: list[AlertDraft] = []
+        out = self._second_transmitters(history)
         swapped = swaps(chunk.identity)
         for event in chunk.identity:
             at = (event.track, event.t)
@@ -353,8 +366,16 @@ class SharedMmsiDetector:
                 out += self._emit(clash, AlertStatus.CLOSED, history)
         return out
 
-    def finish(self, watermark: float, history: History) -> list[AlertDraft]:
+    def _second_transmitters(self, history: History) -> list[AlertDraft]:
+        """Tracks the spoofing detector found a second vessel's jumps on (the fuser did
+        not split them): a shared MMSI on that track."""
         out: list[AlertDraft] = []
+        for found in self._found.take():
+            out += self._clash((found.track,), _as_event(found, history), history)
+        return out
+
+    def finish(self, watermark: float, history: History) -> list[AlertDraft]:
+        out = self._second_transmitters(history)
         for clash in self._clashes.values():
             out += self._emit(clash, AlertStatus.CLOSED, history)
         self._clashes.clear()
@@ -408,3 +429,17 @@ class SharedMmsiDetector:
         )
         emitted = self._ledger.emit(draft, clash.tracks)
         return [emitted] if emitted is not None else []
+
+
+def _as_event(found: SecondTransmitter, history: History) -> IdentityEvent:
+    return IdentityEvent(
+        kind=IdentityKind.SHARED_MMSI,
+        t=found.t,
+        track=found.track,
+        mmsi=track_mmsi(history, found.track),
+        lat=found.lat,
+        lon=found.lon,
+        before=None,
+        after=None,
+        label_nos=found.label_nos,
+    )

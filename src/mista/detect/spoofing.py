@@ -10,9 +10,11 @@ A run (speed or land) that takes up where an earlier one of the same track left 
 (reachable from its last point below the implausible speed) is a second transmitter using
 the MMSI (whose path may cross a coarse coastline), not a spoof: a spoof is one excursion,
 a shared MMSI keeps coming back along its own path. Both runs are then no spoofing (an
-alert already raised for the earlier one is withdrawn). So are speed runs within a day of
+alert already raised for the earlier one is withdrawn; the shared-mmsi detector is told,
+``SecondTransmitters``). So are speed runs within a day of
 the fuser finding two vessels on the track's MMSI (a shared-MMSI event: two transmitters
-heard interleaved, which a spoof, one transmitter's false positions, is not).
+heard interleaved, which a spoof, one transmitter's false positions, is not; or another
+vessel's name and call sign in its static data).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from mista.detect._common import (
 )
 from mista.detect._runs import F64, Marks, Run, RunDetector
 from mista.detect.base import AlertDraft, History, register
+from mista.detect.identity import swaps
+from mista.detect.transmitters import SecondTransmitter, SecondTransmitters
 from mista.fuse.chunk import FusedChunk, IdentityKind, PointFlag, TrackPoints
 from mista.geo import LandMask, Ports
 
@@ -71,6 +75,8 @@ class SpoofingDetector(RunDetector):
         self._shared: set[tuple[int, float]] = set()
         self._withdrawn: list[AlertDraft] = []
         self._clashes: dict[int, float] = {}  # track -> its latest shared-MMSI event
+        found = settings.get("second_transmitters")
+        self._found = found if isinstance(found, SecondTransmitters) else SecondTransmitters()
 
     def select(self, points: TrackPoints) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Only tracks with a flagged point in the chunk (their unflagged points tell
@@ -134,19 +140,23 @@ class SpoofingDetector(RunDetector):
 
     def _note_clashes(self, chunk: FusedChunk) -> None:
         """Tracks the fuser found a second vessel on (two transmitters on one MMSI, heard
-        interleaved): their jumps are between the two vessels, not spoofing; speed alerts
-        already raised on them near the clash are withdrawn."""
-        for event in chunk.identity:
-            if event.kind != IdentityKind.SHARED_MMSI:
-                continue
-            for number in (event.track, event.other_track):
-                if number is None:
-                    continue
-                self._clashes[number] = max(self._clashes.get(number, -math.inf), event.t)
-                for draft in self._ledger.of_track(number):
-                    near = abs(draft.start - event.t) <= _EXCURSION_MEMORY_S
-                    if near and draft.evidence.get("reason") != "land":
-                        self._withdraw(draft.key)
+        interleaved, or another vessel's name and call sign at once in its static data):
+        their jumps are between the two vessels, not spoofing; speed alerts already raised
+        on them near the clash are withdrawn."""
+        found = [
+            (number, event.t)
+            for event in chunk.identity
+            if event.kind == IdentityKind.SHARED_MMSI
+            for number in (event.track, event.other_track)
+            if number is not None
+        ]
+        found += sorted(swaps(chunk.identity))  # another vessel's static data on the MMSI
+        for number, t in found:
+            self._clashes[number] = max(self._clashes.get(number, -math.inf), t)
+            for draft in self._ledger.of_track(number):
+                near = abs(draft.start - t) <= _EXCURSION_MEMORY_S
+                if near and draft.evidence.get("reason") != "land":
+                    self._withdraw(draft.key)
         horizon = chunk.watermark - 2 * _EXCURSION_MEMORY_S
         self._clashes = {n: t for n, t in self._clashes.items() if t >= horizon}
 
@@ -175,6 +185,7 @@ class SpoofingDetector(RunDetector):
         for start in [s for s, r in mine.items() if r.end < run.start - _EXCURSION_MEMORY_S]:
             del mine[start]
         linked = False
+        first_start = run.start
         for earlier in mine.values():
             if earlier.end >= run.start:
                 continue
@@ -188,11 +199,20 @@ class SpoofingDetector(RunDetector):
             if speed_kn > self.config.max_speed_kn:
                 continue
             linked = True
+            first_start = min(first_start, earlier.start)
             if (earlier.track, earlier.start) not in self._shared:
                 self._shared.add((earlier.track, earlier.start))
                 self._withdraw(earlier.key)
-        if linked:
+        if linked and (run.track, run.start) not in self._shared:
             self._shared.add((run.track, run.start))
+            # Two vessels only if the track's own path was heard while the other one was
+            # about; a spoof at the start of a track leaves the spoofed path as the track
+            # and the true one as the "jumps", and the spoofed path then falls silent.
+            sound_t = self._sound.get(run.track, (-math.inf, 0.0, 0.0))[0]
+            if sound_t > first_start:
+                labels = frozenset(run.evidence.label_nos)
+                found = SecondTransmitter(run.track, run.start, run.lat, run.lon, labels)
+                self._found.add(found)
         return (run.track, run.start) in self._shared
 
     def _withdraw(self, key: Key | None) -> None:
