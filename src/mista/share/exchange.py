@@ -16,8 +16,11 @@
 - ``amend`` queues a withdrawal or a correction of a released record to every partner it
   was queued for.
 
-Every store access happens under ``lock``, which the node also holds for its own ingest
-writes: the exchange shares the store's one connection.
+The store is either backend: its exchange tables come from
+``mista.store.exchange_tables.exchange_tables`` (DuckDB SQL on the file's one connection, or
+PostgreSQL's, one transaction and advisory lock per write). Every store access happens under
+``lock``, which the node also holds for its own ingest writes: on a DuckDB file the
+exchange shares the store's one connection.
 """
 
 from __future__ import annotations
@@ -53,7 +56,9 @@ from mista.share.outbox import (
 )
 from mista.share.release import Candidate, Outcome, Releaser, sanitise_record
 from mista.store.embedded import DuckDBStore
-from mista.store.embedded_exchange import ExchangeTables, InboundBatch, OutboxItem, OutboxRow
+from mista.store.embedded_exchange import InboundBatch, OutboxItem, OutboxRow
+from mista.store.exchange_tables import exchange_tables
+from mista.store.postgres import PostgresStore
 from mista.wire.batch import (
     MAX_BATCH_BYTES,
     Batch,
@@ -129,7 +134,7 @@ class Exchange:
 
     def __init__(
         self,
-        store: DuckDBStore,
+        store: DuckDBStore | PostgresStore,
         *,
         node: str,
         identity: Identity,
@@ -160,7 +165,7 @@ class Exchange:
         self.lock = lock if lock is not None else threading.RLock()
         self.clock_window = clock_window
         self.max_batch_bytes = max_batch_bytes
-        self._tables = ExchangeTables(store)
+        self._tables = exchange_tables(store)
         self._releasers = {name: Releaser(node, name, self.agreements) for name in self.partners}
         self._labels: dict[int, Label] = {}
         self._inbound_releasers: dict[str, Releaser] = {}
