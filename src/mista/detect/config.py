@@ -53,9 +53,9 @@ class GapConfig:
     # someone was heard near it (at least a minute): a pass whose footprint edge brushed
     # the area shows a minute or two, a shore receiver the whole slot. "Near" is per kind
     # of receiver: a shore station hears only 40-60 nm around itself, so a vessel heard by
-    # one says little beyond a few tens of km (0.25 degree cells: within about 30-40 km);
-    # a satellite pass hears a footprint some 2,500 km wide, so anyone it heard within
-    # about 150 km (1 degree cells) puts the silent vessel under the pass too.
+    # one says little beyond a few tens of km (0.25 degree cells: within 30-50 km); a
+    # satellite pass hears a footprint some 2,500 km wide, so anyone it heard within 1-2
+    # degrees (1 degree cells) puts the silent vessel under the pass too.
     reception_cell_deg: float = 0.25
     satellite_cell_deg: float = 1.0
     reception_slot_s: float = 1800.0

@@ -4,10 +4,11 @@ Only the silence between two fixes of one track counts (or since the last fix, w
 the track is still silent): any position the vessel sent ends a silence, even one on land
 or at an implausible speed (it was transmitting), but not an outlier (another
 transmitter's). A silence counts only where reception was expected: others were heard
-near the vessel in enough separate slots (satellite passes) that, at the vessel's own
-reporting rate, missing all of them by chance is unlikely (:meth:`GapDetector._expected`),
-and away from ports (a vessel moored there may report rarely or be switched off), and not
-when another MMSI stating the same IMO number started during it (the vessel changed MMSI).
+near where the vessel was likely to be for long enough (:class:`Reception`) that, at the
+vessel's own reporting interval, missing all its reports by chance is unlikely
+(:meth:`GapDetector._expected`), and away from ports (a vessel moored there may report
+rarely or be switched off), and not when another MMSI stating the same IMO number started
+during it (the vessel changed MMSI).
 
 Levels (evidence ``"level"``): ``"possible"`` after 6 h of silence (Skylight's "possible
 dark activity"), ``"gap"`` at 12 h (Global Fishing Watch's AIS gap). A silence is an OPEN
@@ -217,10 +218,11 @@ class GapDetector:
 
     def _expected(self, number: int, before: Fix, after: Fix | None, end: float) -> bool:
         """Reception was expected during the silence from ``before`` to ``end``: the
-        chance that the vessel, at its own reporting interval, went unheard in every slot
-        others were heard near it is at most ``max_chance``, and neither end of the
-        silence is near a port, and its MMSI was not heard meanwhile on another track
-        (the fuser split the vessel's track)."""
+        chance that the vessel, at its reporting interval, went unheard for all the time
+        others were heard near it (its exposure) is at most ``max_chance``; neither end
+        of the silence is near a port; its MMSI was not heard meanwhile on another track
+        (the fuser split the vessel's track); and it did not go on under another MMSI of
+        its IMO number."""
         config = self.config
         ends = [before] if after is None else [before, after]
         _, port_m = self._ports.nearest(
