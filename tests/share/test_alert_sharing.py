@@ -4,7 +4,8 @@ Two nodes in-process over real stores (as tests/share/test_exchange.py): IND rel
 alerts to USA; what arrives, with which label, what never does, revisions, withdrawals,
 re-sends and hostile batches. Then the law, over random labels, partners, agreements and
 times: an alert change is queued to go now exactly when DESIGN.md rule 1 holds (re-stated
-in tests/share/test_release_properties.py, not taken from mista.share.release).
+in tests/share/test_release_properties.py, not taken from mista.share.release). Every test
+over stores runs on both backends (``node_stores``, conftest.py).
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from mista.share.area import bbox_area
 from mista.share.audit import compare_with_export, export_for, received_batches
 from mista.share.outbox import ItemReader
 from mista.share.release import Candidate, Releaser
-from mista.store.embedded_exchange import AlertChange, ExchangeTables, Given
+from mista.store.embedded_exchange import AlertChange, Given
+from mista.store.exchange_tables import exchange_tables
 from mista.wire.batch import Batch, new_nonce, seal
 from mista.wire.records import RecordItem, WireRecord, WithdrawItem
 from tests.share.agreements_builders import release_cases
+from tests.share.conftest import NodeStores, run_sql
 from tests.share.test_exchange import (
     KEYS,
     NOW,
@@ -94,12 +97,12 @@ def an_alert(
 
 def held(node: Node, *names: str) -> dict[str, Alert]:
     """The alerts ``node`` holds of those named (originated by IND)."""
-    found = ExchangeTables(node.store).held_alerts([alert_id(name) for name in names])
+    found = exchange_tables(node.store).held_alerts([alert_id(name) for name in names])
     return {name: found[alert_id(name)] for name in names if alert_id(name) in found}
 
 
 def alert_changes(node: Node) -> int:
-    rows = node.store.connection.execute("SELECT count(*) FROM alert_changes").fetchall()
+    rows = run_sql(node.store, "SELECT count(*) FROM alert_changes")
     return int(rows[0][0])
 
 
@@ -110,10 +113,10 @@ def audit_details(node: Node, kind: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[Node, Node]]:
+def pair(tmp_path: Path, node_stores: NodeStores) -> Iterator[tuple[Node, Node]]:
     agreements = [agreement(clauses=[alert_clause()])]
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
-    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements)
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements, stores=node_stores)
+    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements, stores=node_stores)
     yield ind, usa
     ind.close()
     usa.close()
@@ -143,7 +146,7 @@ def test_releasable_alerts_arrive_with_their_labels_and_the_rest_never_do(
     assert (result.alerts.scanned, result.alerts.released, result.alerts.held) == (6, 1, 0)
     assert result.alerts.denied == {"rule 2": 1, "rule 5": 3, "rule 3": 1}
     assert [r.status for r in deliver(ind, usa)] == [200]
-    got = ExchangeTables(usa.store).held_alerts(
+    got = exchange_tables(usa.store).held_alerts(
         [alert_id(n) for n in ("shared", "ind-only", "secret", "outside", "radar")]
         + [alert_id("jpn", "JPN")]
     )
@@ -229,7 +232,7 @@ def test_a_batch_mixes_reports_and_alerts_and_a_resend_stores_nothing_twice(
     receipt = usa.exchange.receive(again.data, peer_nation="IND", now=NOW)
     assert (receipt.reason, receipt.stored) == ("duplicate", 0)
     # The receiver lost its record of the batch: stored again, changing nothing.
-    usa.store.connection.execute("DELETE FROM share_inbound")
+    run_sql(usa.store, "DELETE FROM share_inbound")
     resent = ind.exchange.next_batch("USA", now=NOW)
     assert resent is not None
     receipt = usa.exchange.receive(resent.data, peer_nation="IND", now=NOW)
@@ -240,10 +243,12 @@ def test_a_batch_mixes_reports_and_alerts_and_a_resend_stores_nothing_twice(
     assert ind.exchange.scan("USA", now=NOW).alerts == ind.exchange.scan_alerts("USA", now=NOW)
 
 
-def test_held_revisions_go_in_order_after_the_delay(tmp_path: Path) -> None:
+def test_held_revisions_go_in_order_after_the_delay(
+    tmp_path: Path, node_stores: NodeStores
+) -> None:
     agreements = [agreement(clauses=[alert_clause(delay=timedelta(minutes=30))])]
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
-    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements)
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements, stores=node_stores)
+    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements, stores=node_stores)
     shared = label(to=["USA"])
     ind.store.write_alerts([an_alert("a", shared, end=NOW - timedelta(minutes=10))])
     result = ind.exchange.scan("USA", now=NOW)
@@ -259,11 +264,13 @@ def test_held_revisions_go_in_order_after_the_delay(tmp_path: Path) -> None:
     usa.close()
 
 
-def test_an_alert_the_wire_format_refuses_is_dropped_not_sent(tmp_path: Path) -> None:
+def test_an_alert_the_wire_format_refuses_is_dropped_not_sent(
+    tmp_path: Path, node_stores: NodeStores
+) -> None:
     # Evidence is kept only under a clause that removes nothing.
     agreements = [agreement(clauses=[alert_clause(remove=())])]
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
-    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements)
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements, stores=node_stores)
+    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements, stores=node_stores)
     shared = label(to=["USA"])
     huge = json.dumps({"reports": ["ab" * 16] * 400})  # over MAX_EVIDENCE_CHARS
     ind.store.write_alerts([an_alert("huge", shared, evidence=huge), an_alert("ok", shared)])
@@ -273,16 +280,14 @@ def test_an_alert_the_wire_format_refuses_is_dropped_not_sent(tmp_path: Path) ->
     assert json.loads(held(usa, "ok")["ok"].evidence)["distance_m"] == 212.5
     counts = ind.exchange.outbox_counts("USA")
     assert (counts["sent"], counts["dropped"]) == (1, 1)
-    reason = ind.store.connection.execute(
-        "SELECT dropped FROM share_outbox WHERE dropped IS NOT NULL"
-    ).fetchall()[0][0]
+    reason = run_sql(ind.store, "SELECT dropped FROM share_outbox WHERE dropped IS NOT NULL")[0][0]
     assert "evidence" in reason
     ind.close()
     usa.close()
 
 
 def test_a_record_goes_sanitised_by_the_clause_that_covers_it_or_not_at_all(
-    tmp_path: Path,
+    tmp_path: Path, node_stores: NodeStores
 ) -> None:
     """Rounding moves the record out of clause A's box into clause B's, which removes the
     MMSI: it may not go under B with A's sanitising (keeping the MMSI), nor under A."""
@@ -303,7 +308,9 @@ def test_a_record_goes_sanitised_by_the_clause_that_covers_it_or_not_at_all(
         bbox_area([70.9, 9.9, 71.1, 10.1]),
         Sanitise(timedelta(0), None, frozenset({"mmsi"})),
     )
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], [agreement(clauses=[coarse, strict])])
+    ind = open_node(
+        tmp_path / "ind", "IND", ["USA"], [agreement(clauses=[coarse, strict])], stores=node_stores
+    )
     shared = label(to=["USA"])
     ind.store.write_alerts([an_alert("a", shared, lat=10.3, lon=70.6)])  # rounds to (10, 71)
     observe(ind, shared, [(10.3, 70.6)])
@@ -339,11 +346,15 @@ def alert_record(alert: Alert, revision: int = 1, **fields: Any) -> WireRecord:
 
 
 @pytest.fixture
-def three(tmp_path: Path) -> Iterator[dict[str, Node]]:
+def three(tmp_path: Path, node_stores: NodeStores) -> Iterator[dict[str, Node]]:
     agreements = [agreement("quad", ["IND", "USA", "JPN"], clauses=[alert_clause()])]
     nodes = {
         nation: open_node(
-            tmp_path / nation, nation, [p for p in ("IND", "USA", "JPN") if p != nation], agreements
+            tmp_path / nation,
+            nation,
+            [p for p in ("IND", "USA", "JPN") if p != nation],
+            agreements,
+            stores=node_stores,
         )
         for nation in ("IND", "USA", "JPN")
     }
@@ -371,7 +382,7 @@ def test_the_receiver_refuses_alerts_it_may_not_hold_and_keeps_its_own(
         sealed_items(RecordItem(forged), seq=2), peer_nation="IND", now=NOW
     )
     assert (receipt.status, receipt.stored) == (200, 0)
-    assert ExchangeTables(usa.store).held_alerts([own.id])[own.id] == own
+    assert exchange_tables(usa.store).held_alerts([own.id])[own.id] == own
     # IND's alert, then JPN naming itself the originator of the same id: a conflict.
     ind_alert = an_alert("a", shared)
     receipt = usa.exchange.receive(

@@ -1,8 +1,9 @@
 """Two nodes exchanging in-process: release, seal, receive, resend, amend (no network).
 
-Each node is a real ``DuckDBStore`` file with a real ``Exchange`` and ``AuditLog``; the
-HTTP transport is D2's (tests/serve). Builders here are shared by test_receive and
-test_outbox.
+Each node is a real store with a real ``Exchange`` and ``AuditLog``: a DuckDB file, and,
+for the tests that take ``node_stores`` (``tests/share/conftest.py``), a PostgreSQL
+database too (each such test runs on both). The HTTP transport is D2's (tests/serve).
+Builders here are shared by test_receive, test_outbox and test_alert_sharing.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ from mista.share.exchange import Exchange, Partner
 from mista.share.keys import Identity
 from mista.share.release import Candidate, Outcome, decide
 from mista.store.embedded import DuckDBStore
-from mista.store.embedded_exchange import ExchangeTables
+from mista.store.exchange_tables import exchange_tables
+from mista.store.postgres import PostgresStore
 from tests.ingest.nmea_lines import position, tagged
+from tests.share.conftest import NodeStores, run_sql
 from tests.strategies import CATEGORIES, NATIONS
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -99,7 +102,7 @@ def label(
 @dataclass
 class Node:
     nation: str
-    store: DuckDBStore
+    store: DuckDBStore | PostgresStore
     exchange: Exchange
     audit_path: Path
 
@@ -116,7 +119,7 @@ class Node:
 
     def stored(self) -> dict[str, tuple[Label, dict[str, Any]]]:
         """Every report the node holds: id -> (label, fields)."""
-        tables = ExchangeTables(self.store)
+        tables = exchange_tables(self.store)
         labels = tables.labels()
         rows = tables.reports_after(0, 10**9).to_pylist()
         return {
@@ -145,9 +148,16 @@ def open_node(
     agreements: Sequence[Agreement],
     *,
     keys: dict[str, Ed25519PrivateKey] | None = None,
+    stores: NodeStores | None = None,
 ) -> Node:
+    """A node in ``directory``: its store (a DuckDB file there, or of ``stores``' backend;
+    the same store when opened again), audit log and exchange."""
     directory.mkdir(parents=True, exist_ok=True)
-    store = DuckDBStore(directory / f"{nation}.duckdb")
+    store = (
+        DuckDBStore(directory / f"{nation}.duckdb")
+        if stores is None
+        else stores.open(directory, nation)
+    )
     audit_path = directory / f"{nation}-audit.jsonl"
     audit = AuditLog(audit_path, nation=nation, signing_key=KEYS[nation])
     keys = keys or {}
@@ -235,10 +245,10 @@ def deliver(sender: Node, receiver: Node, *, now: datetime = NOW) -> list[Any]:
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[Node, Node]]:
+def pair(tmp_path: Path, node_stores: NodeStores) -> Iterator[tuple[Node, Node]]:
     agreements = [agreement(clauses=[clause(remove=["receiver"], precision=3)])]
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
-    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements)
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements, stores=node_stores)
+    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements, stores=node_stores)
     yield ind, usa
     ind.close()
     usa.close()
@@ -305,10 +315,12 @@ def test_a_partner_down_then_back_gets_everything_once(pair: tuple[Node, Node]) 
     assert usa.store.counts()["reports"] == 35
 
 
-def test_a_crash_before_the_acknowledgement_resends_and_stores_once(tmp_path: Path) -> None:
+def test_a_crash_before_the_acknowledgement_resends_and_stores_once(
+    tmp_path: Path, node_stores: NodeStores
+) -> None:
     agreements = [agreement()]
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
-    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements)
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements, stores=node_stores)
+    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements, stores=node_stores)
     observe(ind, label(), [(10.0, 70.0), (10.1, 70.1), (10.2, 70.2)])
     ind.exchange.scan("USA", now=NOW)
     first = ind.exchange.next_batch("USA", now=NOW)
@@ -316,7 +328,7 @@ def test_a_crash_before_the_acknowledgement_resends_and_stores_once(tmp_path: Pa
     assert usa.exchange.receive(first.data, peer_nation="IND", now=NOW).stored == 3
     # The sender dies before it hears the 200: no acknowledge. It restarts on its store.
     ind.close()
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements, stores=node_stores)
     ind.exchange.scan("USA", now=NOW)  # nothing new to scan: the cursor was durable
     again = ind.exchange.next_batch("USA", now=NOW)
     assert again is not None
@@ -339,7 +351,7 @@ def test_a_crash_before_the_acknowledgement_resends_and_stores_once(tmp_path: Pa
     third = ind.exchange.next_batch("USA", now=NOW)
     assert third is not None
     assert usa.exchange.receive(third.data, peer_nation="IND", now=NOW).stored == 1
-    usa.store.connection.execute("DELETE FROM share_inbound WHERE seq = $s", {"s": third.seq})
+    run_sql(usa.store, "DELETE FROM share_inbound WHERE seq = $s", {"s": third.seq})
     resent = ind.exchange.next_batch("USA", now=NOW)
     assert resent is not None
     receipt = usa.exchange.receive(resent.data, peer_nation="IND", now=NOW)
@@ -350,10 +362,12 @@ def test_a_crash_before_the_acknowledgement_resends_and_stores_once(tmp_path: Pa
     usa.close()
 
 
-def test_holds_wait_for_the_delay_and_release_in_order(tmp_path: Path) -> None:
+def test_holds_wait_for_the_delay_and_release_in_order(
+    tmp_path: Path, node_stores: NodeStores
+) -> None:
     agreements = [agreement(clauses=[clause(delay=timedelta(minutes=30))])]
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
-    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements)
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements, stores=node_stores)
+    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements, stores=node_stores)
     observe(ind, label(), [(10.0, 70.0)], at=NOW - timedelta(hours=1))
     observe(ind, label(), [(10.5, 70.5)], at=NOW - timedelta(minutes=10))
     result = ind.exchange.scan("USA", now=NOW)
@@ -366,10 +380,12 @@ def test_holds_wait_for_the_delay_and_release_in_order(tmp_path: Path) -> None:
     usa.close()
 
 
-def test_an_agreement_that_ends_before_a_hold_is_due_releases_nothing(tmp_path: Path) -> None:
+def test_an_agreement_that_ends_before_a_hold_is_due_releases_nothing(
+    tmp_path: Path, node_stores: NodeStores
+) -> None:
     ends = NOW + timedelta(minutes=10)
     agreements = [agreement(clauses=[clause(delay=timedelta(minutes=30))], valid_until=ends)]
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements, stores=node_stores)
     observe(ind, label(), [(10.0, 70.0)], at=NOW - timedelta(minutes=5))
     assert ind.exchange.scan("USA", now=NOW).held == 1
     assert ind.exchange.next_batch("USA", now=NOW + timedelta(minutes=26)) is None
@@ -378,9 +394,13 @@ def test_an_agreement_that_ends_before_a_hold_is_due_releases_nothing(tmp_path: 
     ind.close()
 
 
-def test_a_rounded_position_outside_the_area_is_not_released(tmp_path: Path) -> None:
+def test_a_rounded_position_outside_the_area_is_not_released(
+    tmp_path: Path, node_stores: NodeStores
+) -> None:
     area_clause = clause(area=(70.0, 10.0, 71.0, 11.0), precision=0)
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], [agreement(clauses=[area_clause])])
+    ind = open_node(
+        tmp_path / "ind", "IND", ["USA"], [agreement(clauses=[area_clause])], stores=node_stores
+    )
     observe(ind, label(), [(10.4, 70.4), (10.6, 70.6)])  # the second rounds to (11, 71)
     result = ind.exchange.scan("USA", now=NOW)
     assert result.released == 2  # (11, 71) is on the box's edge, still inside
@@ -392,9 +412,13 @@ def test_a_rounded_position_outside_the_area_is_not_released(tmp_path: Path) -> 
     ind.close()
 
 
-def test_sanitising_that_leaves_the_area_is_denied_before_sending(tmp_path: Path) -> None:
+def test_sanitising_that_leaves_the_area_is_denied_before_sending(
+    tmp_path: Path, node_stores: NodeStores
+) -> None:
     area_clause = clause(area=(70.0, 10.0, 70.9, 10.9), precision=0)
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], [agreement(clauses=[area_clause])])
+    ind = open_node(
+        tmp_path / "ind", "IND", ["USA"], [agreement(clauses=[area_clause])], stores=node_stores
+    )
     observe(ind, label(), [(10.8, 70.2)])  # inside, but rounds to (11, 70): outside
     result = ind.exchange.scan("USA", now=NOW)
     assert (result.released, result.denied) == (0, {"sanitised rule 5": 1})
@@ -405,12 +429,15 @@ def test_sanitising_that_leaves_the_area_is_denied_before_sending(tmp_path: Path
 
 
 def test_amendments_reach_every_partner_that_got_the_record_and_only_them(
-    tmp_path: Path,
+    tmp_path: Path, node_stores: NodeStores
 ) -> None:
     nations = ["IND", "USA", "JPN", "FRA"]
     agreements = [agreement("quad", nations)]
     nodes = {
-        n: open_node(tmp_path / n, n, [p for p in nations if p != n], agreements) for n in nations
+        n: open_node(
+            tmp_path / n, n, [p for p in nations if p != n], agreements, stores=node_stores
+        )
+        for n in nations
     }
     ind = nodes["IND"]
     wide = label(to=["USA", "JPN"])
@@ -430,14 +457,14 @@ def test_amendments_reach_every_partner_that_got_the_record_and_only_them(
     for nation in ("USA", "JPN", "FRA"):
         deliver(ind, nodes[nation])
     for nation in ("USA", "JPN"):
-        amendments = ExchangeTables(nodes[nation].store).amendments().to_pylist()
+        amendments = exchange_tables(nodes[nation].store).amendments().to_pylist()
         assert [(a["record_id"], a["kind"], a["sender"]) for a in amendments] == [
             (withdrawn, "withdraw", "IND"),
             (corrected, "correct", "IND"),
         ]
         assert '"lat":10.15' in amendments[1]["record"]
         assert nodes[nation].audit_kinds().count("amend") == 2
-    assert ExchangeTables(nodes["FRA"].store).amendments().num_rows == 0
+    assert exchange_tables(nodes["FRA"].store).amendments().num_rows == 0
     assert ind.audit_kinds().count("amend") == 2
     # A record never released to anyone has no one to amend it for.
     fra_only = next(rid for rid, (lab, _) in ind.stored().items() if lab != wide)
@@ -446,10 +473,12 @@ def test_amendments_reach_every_partner_that_got_the_record_and_only_them(
         node.close()
 
 
-def test_a_withdrawal_of_a_record_still_on_hold_goes_after_it(tmp_path: Path) -> None:
+def test_a_withdrawal_of_a_record_still_on_hold_goes_after_it(
+    tmp_path: Path, node_stores: NodeStores
+) -> None:
     agreements = [agreement(clauses=[clause(delay=timedelta(minutes=30))])]
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
-    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements)
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements, stores=node_stores)
+    usa = open_node(tmp_path / "usa", "USA", ["IND"], agreements, stores=node_stores)
     observe(ind, label(), [(10.0, 70.0)], at=NOW - timedelta(minutes=10))
     ind.exchange.scan("USA", now=NOW)
     (record_id,) = ind.stored()
@@ -457,7 +486,7 @@ def test_a_withdrawal_of_a_record_still_on_hold_goes_after_it(tmp_path: Path) ->
     assert ind.exchange.next_batch("USA", now=NOW) is None  # not before the record
     receipts = deliver(ind, usa, now=NOW + timedelta(minutes=21))
     assert [r.status for r in receipts] == [200]
-    amendments = ExchangeTables(usa.store).amendments().to_pylist()
+    amendments = exchange_tables(usa.store).amendments().to_pylist()
     assert [(a["record_id"], a["kind"]) for a in amendments] == [(record_id, "withdraw")]
     ind.close()
     usa.close()
@@ -526,11 +555,17 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Node]]:
+def stores(
+    tmp_path_factory: pytest.TempPathFactory, module_node_stores: NodeStores
+) -> Iterator[dict[str, Node]]:
     """One store and audit log per nation, kept across the examples of the property (each
-    example adds reports of its own and looks only at those: opening stores is slow)."""
+    example adds reports of its own and looks only at those: opening stores is slow), on
+    each backend in turn."""
     root = tmp_path_factory.mktemp("nations")
-    nodes = {nation: open_node(root / nation, nation, [], []) for nation in NATIONS}
+    nodes = {
+        nation: open_node(root / nation, nation, [], [], stores=module_node_stores)
+        for nation in NATIONS
+    }
     yield nodes
     for node in nodes.values():
         node.close()
@@ -540,8 +575,8 @@ def _exchange(node: Node, partner_nation: str, agreements: Sequence[Agreement]) 
     """The node with a fresh exchange for this example's partner and agreements, its
     release cursor for the partner past every report stored so far: earlier examples stored
     reports too (as senders and as receivers), and only this example's may be released."""
-    tables = ExchangeTables(node.store)
-    rows = node.store.connection.execute("SELECT coalesce(max(seq), 0) FROM reports").fetchall()
+    tables = exchange_tables(node.store)
+    rows = run_sql(node.store, "SELECT coalesce(max(seq), 0) FROM reports")
     if int(rows[0][0]) > tables.cursor(partner_nation).scanned_seq:
         tables.commit_scan(partner_nation, int(rows[0][0]), [])
     exchange = Exchange(
@@ -604,7 +639,7 @@ def test_a_record_the_wire_format_refuses_is_dropped_not_sent(pair: tuple[Node, 
     ind, usa = pair
     observe(ind, label(), [(10.0, 70.0), (10.1, 70.1)])
     # A value no wire record may carry (over 200 kn): stored by an older or broken reader.
-    ind.store.connection.execute("UPDATE reports SET speed_kn = 500 WHERE lat = 10.0")
+    run_sql(ind.store, "UPDATE reports SET speed_kn = 500 WHERE lat = 10.0")
     receipts = deliver(ind, usa)
     assert [(r.status, r.stored) for r in receipts] == [(200, 1)]
     assert ind.exchange.outbox_counts("USA") == {

@@ -1,4 +1,7 @@
-"""The outbox and cursor in the store: atomic scans, due order, batches, acknowledgements."""
+"""The outbox and cursor in the store: atomic scans, due order, batches, acknowledgements.
+
+Every test that touches a store runs on both backends (``node_stores``, conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -15,15 +18,18 @@ from mista.labels import Label
 from mista.share.agreements import Flow
 from mista.share.release import Candidate, Releaser, decide
 from mista.store.embedded import DuckDBStore
-from mista.store.embedded_exchange import ExchangeTables, OutboxItem
+from mista.store.embedded_exchange import OutboxItem
+from mista.store.exchange_tables import SharingTables, exchange_tables
+from mista.store.postgres import PostgresStore
 from tests import strategies
+from tests.share.conftest import NodeStores
 from tests.share.test_exchange import NOW, agreement, clause, label, observe, open_node
 
 
 @pytest.fixture
-def tables(tmp_path: Path) -> Iterator[ExchangeTables]:
-    with DuckDBStore(tmp_path / "store.duckdb") as store:
-        yield ExchangeTables(store)
+def tables(tmp_path: Path, node_stores: NodeStores) -> Iterator[SharingTables]:
+    with node_stores.open(tmp_path, "IND") as store:
+        yield exchange_tables(store)
 
 
 def item(number: int, *, due_in: timedelta = timedelta(0)) -> OutboxItem:
@@ -37,14 +43,22 @@ def item(number: int, *, due_in: timedelta = timedelta(0)) -> OutboxItem:
     )
 
 
-def test_a_new_store_has_the_exchange_tables(tmp_path: Path) -> None:
-    with DuckDBStore(tmp_path / "s.duckdb") as store:
-        assert store.schema_version() >= 3
-    with DuckDBStore(tmp_path / "s.duckdb", read_only=True) as store:
-        assert ExchangeTables(store).cursor("USA").scanned_seq == 0
+def test_a_new_store_has_the_exchange_tables(tmp_path: Path, node_stores: NodeStores) -> None:
+    with node_stores.open(tmp_path, "IND") as store:
+        assert store.schema_version() >= (3 if isinstance(store, DuckDBStore) else 6)
+        where = store.url if isinstance(store, PostgresStore) else store.path
+    reopened = (
+        PostgresStore(where, read_only=True)
+        if isinstance(where, str)
+        else DuckDBStore(where, read_only=True)
+    )
+    with reopened:
+        tables = exchange_tables(reopened)
+        assert tables.cursor("USA").scanned_seq == 0
+        assert tables.outbox_counts("USA") == {"queued": 0, "in-flight": 0, "sent": 0, "dropped": 0}
 
 
-def test_the_cursor_moves_with_its_rows_or_not_at_all(tables: ExchangeTables) -> None:
+def test_the_cursor_moves_with_its_rows_or_not_at_all(tables: SharingTables) -> None:
     tables.commit_scan("USA", 10, [item(1), item(2)])
     assert tables.cursor("USA").scanned_seq == 10
     broken = OutboxItem("f" * 32, "record", NOW, None, None, None)  # type: ignore[arg-type]
@@ -57,7 +71,7 @@ def test_the_cursor_moves_with_its_rows_or_not_at_all(tables: ExchangeTables) ->
     assert [row.record_id for row in tables.due("USA", NOW, 10)] == [f"{1:032x}", f"{2:032x}"]
 
 
-def test_due_items_come_in_order_and_holds_wait(tables: ExchangeTables) -> None:
+def test_due_items_come_in_order_and_holds_wait(tables: SharingTables) -> None:
     tables.commit_scan("USA", 3, [item(1), item(2, due_in=timedelta(minutes=30)), item(3)])
     assert [row.order_no for row in tables.due("USA", NOW, 10)] == [1, 3]
     assert [row.order_no for row in tables.due("USA", NOW, 1)] == [1]
@@ -66,7 +80,7 @@ def test_due_items_come_in_order_and_holds_wait(tables: ExchangeTables) -> None:
     assert tables.due("JPN", later, 10) == []
 
 
-def test_a_batch_stays_pending_until_it_is_acknowledged(tables: ExchangeTables) -> None:
+def test_a_batch_stays_pending_until_it_is_acknowledged(tables: SharingTables) -> None:
     tables.commit_scan("USA", 3, [item(1), item(2), item(3)])
     seq = tables.assign_batch("USA", [1, 2], [(3, "agreement ended")])
     assert seq == 1
@@ -83,7 +97,7 @@ def test_a_batch_stays_pending_until_it_is_acknowledged(tables: ExchangeTables) 
     assert tables.assign_batch("USA", [4], []) == 2
 
 
-def test_given_up_batches_return_their_items_to_the_queue(tables: ExchangeTables) -> None:
+def test_given_up_batches_return_their_items_to_the_queue(tables: SharingTables) -> None:
     tables.commit_scan("USA", 2, [item(1), item(2)])
     tables.assign_batch("USA", [1, 2], [])
     tables.assign_batch("USA", [], [(1, "denied now")], release_pending=True)
@@ -91,7 +105,7 @@ def test_given_up_batches_return_their_items_to_the_queue(tables: ExchangeTables
     assert [row.order_no for row in tables.due("USA", NOW, 10)] == [2]
 
 
-def test_partners_given_a_record_are_those_it_was_queued_for(tables: ExchangeTables) -> None:
+def test_partners_given_a_record_are_those_it_was_queued_for(tables: SharingTables) -> None:
     tables.commit_scan("USA", 1, [item(1)])
     tables.commit_scan("JPN", 1, [item(1), item(2)])
     tables.commit_scan("FRA", 1, [item(1)])
@@ -102,15 +116,17 @@ def test_partners_given_a_record_are_those_it_was_queued_for(tables: ExchangeTab
     assert list(tables.partners_given(f"{2:032x}")) == ["JPN"]
 
 
-def test_scans_resume_after_the_cursor_and_respect_the_limit(tmp_path: Path) -> None:
+def test_scans_resume_after_the_cursor_and_respect_the_limit(
+    tmp_path: Path, node_stores: NodeStores
+) -> None:
     agreements = [agreement(clauses=[clause()])]
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements, stores=node_stores)
     observe(ind, label(), [(10.0, 70.0 + i / 100) for i in range(7)])
     observe(ind, label(to=[]), [(10.0, 71.0)] * 1)
     first = ind.exchange.scan("USA", now=NOW, limit=5)
     assert (first.scanned, first.released) == (5, 5)
     ind.close()
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements, stores=node_stores)
     second = ind.exchange.scan("USA", now=NOW, limit=5)
     assert (second.scanned, second.released, dict(second.denied)) == (3, 2, {"rule 2": 1})
     assert ind.exchange.scan("USA", now=NOW).scanned == 0
@@ -118,14 +134,14 @@ def test_scans_resume_after_the_cursor_and_respect_the_limit(tmp_path: Path) -> 
     ind.close()
 
 
-def test_an_unknown_partner_is_an_error(tmp_path: Path) -> None:
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], [agreement()])
+def test_an_unknown_partner_is_an_error(tmp_path: Path, node_stores: NodeStores) -> None:
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], [agreement()], stores=node_stores)
     with pytest.raises(InputError, match="not a partner of IND"):
         ind.exchange.scan("JPN", now=NOW)
     ind.close()
 
 
-def test_reads_start_after_what_is_done(tables: ExchangeTables) -> None:
+def test_reads_start_after_what_is_done(tables: SharingTables) -> None:
     tables.commit_scan("USA", 4, [item(1), item(2), item(3, due_in=timedelta(hours=1)), item(4)])
     tables.commit_scan("JPN", 1, [item(5)])
     assert tables.cursor("USA").low_order == 0
@@ -172,10 +188,10 @@ def test_a_fixed_decision_is_the_decision_of_every_record_under_the_label(
 
 
 def test_a_scan_counts_records_of_wholly_denied_labels_without_reading_them(
-    tmp_path: Path,
+    tmp_path: Path, node_stores: NodeStores
 ) -> None:
     agreements = [agreement(clauses=[clause(area=(60.0, 0.0, 80.0, 25.0))])]
-    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements)
+    ind = open_node(tmp_path / "ind", "IND", ["USA"], agreements, stores=node_stores)
     observe(ind, label(), [(10.0, 70.0), (10.0, 10.0)])  # released, outside the area
     observe(ind, label(to=[]), [(10.0, 71.0)] * 3)  # rule 2, whatever the record
     observe(ind, label(categories=["sensor:radar"]), [(10.0, 71.0)])  # no clause

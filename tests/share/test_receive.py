@@ -2,7 +2,8 @@
 
 Each hostile batch is built the way an attacker or a misconfigured partner would: bytes
 changed, the wrong key, a batch played twice, a record its label or the agreements do not
-let reach this node, a certificate of one partner used to send as another.
+let reach this node, a certificate of one partner used to send as another. Every test that
+touches a store runs on both backends (``node_stores``, conftest.py).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from mista.labels import Level
 from mista.share.exchange import Receipt
 from mista.share.inbound import ingest_batch, record_texts
 from mista.share.outbox import record_text, wire_item_text_list
+from mista.store.exchange_tables import exchange_tables
 from mista.wire.batch import Batch, new_nonce, seal
 from mista.wire.canonical import sha256_hex
 from mista.wire.records import RecordItem, WireRecord, WithdrawItem
+from tests.share.conftest import DUCKDB_ONLY, NodeStores, run_sql
 from tests.share.test_exchange import (
     KEYS,
     NOW,
@@ -42,13 +45,14 @@ AGREEMENTS = [agreement("quad", ["IND", "USA", "JPN"])]
 
 
 @pytest.fixture
-def nodes(tmp_path: Path) -> Iterator[dict[str, Node]]:
+def nodes(tmp_path: Path, node_stores: NodeStores) -> Iterator[dict[str, Node]]:
     made = {
         nation: open_node(
             tmp_path / nation,
             nation,
             [p for p in ("IND", "USA", "JPN") if p != nation],
             AGREEMENTS,
+            stores=node_stores,
         )
         for nation in ("IND", "USA", "JPN")
     }
@@ -111,6 +115,7 @@ def test_a_good_batch_is_accepted(nodes: dict[str, Node]) -> None:
     assert stored_id == "0" * 31 + "1"
 
 
+@DUCKDB_ONLY
 def test_a_tampered_batch_is_refused(nodes: dict[str, Node]) -> None:
     usa = nodes["USA"]
     data = sealed(record())
@@ -119,12 +124,14 @@ def test_a_tampered_batch_is_refused(nodes: dict[str, Node]) -> None:
     refused(usa, usa.exchange.receive(tampered, peer_nation="IND", now=NOW), 401, "bad-signature")
 
 
+@DUCKDB_ONLY
 def test_a_batch_signed_with_the_wrong_key_is_refused(nodes: dict[str, Node]) -> None:
     usa = nodes["USA"]
     data = sealed(record(), key=Ed25519PrivateKey.generate())
     refused(usa, usa.exchange.receive(data, peer_nation="IND", now=NOW), 401, "bad-signature")
 
 
+@DUCKDB_ONLY
 def test_garbage_and_truncated_batches_are_refused(nodes: dict[str, Node]) -> None:
     usa = nodes["USA"]
     data = sealed(record())
@@ -142,6 +149,7 @@ def test_a_replayed_batch_is_refused(nodes: dict[str, Node]) -> None:
     assert usa.audit_kinds()[-1] == "reject"
 
 
+@DUCKDB_ONLY
 def test_a_batch_outside_the_clock_window_is_refused(nodes: dict[str, Node]) -> None:
     usa = nodes["USA"]
     for shift in (timedelta(minutes=-11), timedelta(minutes=11)):
@@ -171,22 +179,25 @@ def test_records_the_agreement_does_not_cover_are_refused(nodes: dict[str, Node]
         refused(usa, usa.exchange.receive(data, peer_nation="IND", now=NOW), 403, "not-releasable")
 
 
-def test_an_expired_agreement_refuses_records(tmp_path: Path) -> None:
+def test_an_expired_agreement_refuses_records(tmp_path: Path, node_stores: NodeStores) -> None:
     expired = [agreement(valid_until=NOW - timedelta(minutes=1))]
-    usa = open_node(tmp_path / "usa", "USA", ["IND"], expired)
+    usa = open_node(tmp_path / "usa", "USA", ["IND"], expired, stores=node_stores)
     data = sealed(record())
     refused(usa, usa.exchange.receive(data, peer_nation="IND", now=NOW), 403, "not-releasable")
     usa.close()
 
 
-def test_a_record_released_before_its_delay_is_refused(tmp_path: Path) -> None:
+def test_a_record_released_before_its_delay_is_refused(
+    tmp_path: Path, node_stores: NodeStores
+) -> None:
     delayed = [agreement(clauses=[clause(delay=timedelta(hours=2))])]
-    usa = open_node(tmp_path / "usa", "USA", ["IND"], delayed)
+    usa = open_node(tmp_path / "usa", "USA", ["IND"], delayed, stores=node_stores)
     data = sealed(record())  # observed an hour ago
     refused(usa, usa.exchange.receive(data, peer_nation="IND", now=NOW), 403, "released-early")
     usa.close()
 
 
+@DUCKDB_ONLY
 def test_a_certificate_of_one_partner_cannot_send_as_another(nodes: dict[str, Node]) -> None:
     usa = nodes["USA"]
     data = sealed(record(), sender="IND")
@@ -195,6 +206,7 @@ def test_a_certificate_of_one_partner_cannot_send_as_another(nodes: dict[str, No
     assert "certificate of JPN used to send as IND" in receipt.detail
 
 
+@DUCKDB_ONLY
 def test_no_certificate_or_an_unknown_one_is_refused(nodes: dict[str, Node]) -> None:
     usa = nodes["USA"]
     data = sealed(record())
@@ -202,6 +214,7 @@ def test_no_certificate_or_an_unknown_one_is_refused(nodes: dict[str, Node]) -> 
     refused(usa, usa.exchange.receive(data, peer_nation="FRA", now=NOW), 403, "unknown-peer")
 
 
+@DUCKDB_ONLY
 def test_a_batch_for_another_node_is_refused(nodes: dict[str, Node]) -> None:
     usa = nodes["USA"]
     data = sealed(record(label=label(to=["USA", "JPN"])), receiver="JPN")
@@ -229,9 +242,7 @@ def test_a_withdrawal_of_a_record_the_sender_never_sent_changes_nothing(
     batch = Batch("JPN", "USA", 1, NOW, new_nonce(), (WithdrawItem(record_id, "not yours"),))
     receipt = usa.exchange.receive(seal(batch, KEYS["JPN"]), peer_nation="JPN", now=NOW)
     assert receipt.status == 200
-    from mista.store.embedded_exchange import ExchangeTables
-
-    assert ExchangeTables(usa.store).amendments().num_rows == 0
+    assert exchange_tables(usa.store).amendments().num_rows == 0
     assert jpn.store.counts()["reports"] == 0
 
 
@@ -245,8 +256,16 @@ def test_its_own_records_coming_back_are_not_stored_again(nodes: dict[str, Node]
 
 
 @pytest.fixture(scope="module")
-def usa_alone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    node = open_node(tmp_path_factory.mktemp("usa"), "USA", ["IND", "JPN"], AGREEMENTS)
+def usa_alone(
+    tmp_path_factory: pytest.TempPathFactory, module_node_stores: NodeStores
+) -> Iterator[Node]:
+    node = open_node(
+        tmp_path_factory.mktemp("usa"),
+        "USA",
+        ["IND", "JPN"],
+        AGREEMENTS,
+        stores=module_node_stores,
+    )
     yield node
     node.close()
 
@@ -304,7 +323,7 @@ def test_a_resend_of_a_batch_accepted_under_the_legacy_items_hash_is_a_duplicate
     one = record()
     assert usa.exchange.receive(sealed(one), peer_nation="IND", now=NOW).status == 200
     legacy = sha256_hex(wire_item_text_list([RecordItem(one)]).encode("utf-8"))
-    usa.store.connection.execute("UPDATE share_inbound SET items_hash = $h", {"h": legacy})
+    run_sql(usa.store, "UPDATE share_inbound SET items_hash = $h", {"h": legacy})
     receipt = usa.exchange.receive(sealed(one), peer_nation="IND", now=NOW)
     assert (receipt.status, receipt.reason) == (200, "duplicate")
     other = sealed(record("0" * 31 + "9"))
