@@ -72,7 +72,7 @@ def _stored_reports(url: str) -> int:
 def test_postgres_stopped_under_a_steady_feed(
     nats_server: NatsServer, postgres: PgServer, tmp_path: Path
 ) -> None:
-    feed = write_feed(tmp_path / "feed.nmea", lines=3_000, seed=23)
+    feed = write_feed(tmp_path / "feed.nmea", lines=2_000, seed=23)
     store_url = new_database(postgres, "outage")
     direct = tmp_path / "direct.duckdb"
     ingest_paths([feed], store=direct, nation="IND", chunk_bytes=CHUNK_BYTES)
