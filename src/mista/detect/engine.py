@@ -20,10 +20,10 @@ class Detection:
     Each factory receives the mapping ``{"config": DetectConfig, "land": LandMask,
     "ports": Ports, "zones": Zones | None, "statics": StaticLog, "second_transmitters":
     SecondTransmitters}`` (the last passes findings from the spoofing detector to the
-    shared-mmsi one). ``seconds`` holds the
-    time each detector has taken so far, by kind (for profiles and benchmarks). Whoever
-    feeds the fuser records its static rows in ``statics`` before each ``update`` (the
-    pipeline does); without them, identity alerts rest on the fuser's events alone.
+    shared-mmsi one). Whoever feeds the fuser records its static rows in ``statics``
+    before each ``update`` (the pipeline does); without them, identity alerts rest on the
+    fuser's events alone. ``seconds`` holds the time each detector has taken so far, by
+    kind (for profiles and benchmarks).
     """
 
     kind = "all"  # runs every kind (and so is a Detector itself)
