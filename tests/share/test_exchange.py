@@ -175,17 +175,15 @@ def open_node(
 _counter = iter(range(10**9))
 
 
-def observe(
-    node: Node,
+def report_batches(
     lab: Label,
     positions: Sequence[tuple[float, float]],
     *,
     at: datetime = NOW - timedelta(hours=1),
     receiver: str | None = None,
-    write: bool = True,
 ) -> list[IngestBatch]:
-    """Store one report per position, observed a second apart from ``at``, under ``lab``:
-    AIS sentences heard by ``receiver`` when one is named, else a position file."""
+    """One report per position, observed a second apart from ``at``, under ``lab``: AIS
+    sentences heard by ``receiver`` when one is named, else a position file."""
     ctx = SourceContext(
         source=f"feed-{next(_counter)}",
         originator=lab.originator,
@@ -205,6 +203,21 @@ def observe(
     batches = list(nmea_batches(data, ctx) if receiver else position_batches(data, ctx))
     for batch in batches:
         assert batch.rejected.num_rows == 0, batch.rejected.to_pylist()
+    return batches
+
+
+def observe(
+    node: Node,
+    lab: Label,
+    positions: Sequence[tuple[float, float]],
+    *,
+    at: datetime = NOW - timedelta(hours=1),
+    receiver: str | None = None,
+    write: bool = True,
+) -> list[IngestBatch]:
+    """Store ``report_batches(lab, positions, ...)`` in the node's store (unless not
+    ``write``); the batches."""
+    batches = report_batches(lab, positions, at=at, receiver=receiver)
     if write:
         for batch in batches:
             node.store.write(batch)
