@@ -24,9 +24,11 @@ from hypothesis import strategies as st
 from mista.labels import Level
 from mista.model import AlertStatus
 from mista.share.inbound import ingest_batch
+from mista.store.embedded import DuckDBStore
 from mista.store.embedded_exchange import InboundBatch, OutboxItem
 from mista.store.exchange_tables import SharingTables, exchange_tables
 from mista.store.postgres import PostgresStore
+from mista.store.postgres_exchange import PostgresExchangeTables
 from mista.wire.records import WireRecord
 from tests.share.conftest import AnyStore, NodeStores
 from tests.share.test_alert_sharing import an_alert
@@ -87,6 +89,7 @@ def _records(sender: str) -> list[WireRecord]:
 
 def test_the_same_calls_give_the_same_answers(twins: tuple[AnyStore, AnyStore]) -> None:
     stores = twins
+    assert isinstance(stores[0], DuckDBStore)
     assert isinstance(stores[1], PostgresStore)
     tables = (exchange_tables(stores[0]), exchange_tables(stores[1]))
     # Reports with receivers (AIS heard by a receiver), a position file without, two labels.
@@ -155,6 +158,15 @@ def test_the_same_calls_give_the_same_answers(twins: tuple[AnyStore, AnyStore]) 
         "dropped": 1,
     }
     assert _both(tables, "cursor", "USA").low_order == 1
+    # What the admins' outbox routes read, as the embedded store answers it.
+    duck, pg = stores
+    pg_tables = PostgresExchangeTables(pg)
+    for partner, limit in ((None, 100), ("USA", 3), ("KOR", 5)):
+        _same([duck.releases(partner, limit=limit), pg_tables.releases(partner, limit)])
+    assert _same([duck.partners_released_to(), pg_tables.partners_released_to()]) == [
+        "JPN",
+        "USA",
+    ]
     # Inbound batches, nonces and amendments of records received from JPN.
     batch = InboundBatch("JPN", 1, "h1", "i1", "n1", NOW, 3)
     for one in tables:

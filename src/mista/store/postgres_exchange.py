@@ -39,6 +39,7 @@ from .embedded_exchange import (
     split_id,
 )
 from .embedded_fusion import FEED_SCHEMA
+from .postgres_api import RELEASE_SCHEMA
 from .postgres_read import hex_id, to_arrow
 
 if TYPE_CHECKING:
@@ -624,6 +625,33 @@ class PostgresExchangeTables:
         counts = {"queued": 0, "in-flight": 0, "sent": 0, "dropped": 0}
         counts.update({str(state): int(n) for state, n in rows})
         return counts
+
+    # -- for admins (what the API's outbox routes read) ---------------------------------
+
+    def releases(self, partner: str | None, limit: int) -> pa.Table:
+        """The outbox items (of ``partner``, or of every partner), newest first, at most
+        ``limit``, as the embedded store's ``releases`` answers them (``RELEASE_SCHEMA``:
+        ``batch`` is the batch seq an item went in, ``dropped`` why it never will)."""
+        where = "" if partner is None else "WHERE partner = %(partner)s"
+        rows = self._rows(
+            "reading releases",
+            f"""
+            SELECT order_no, partner, record_id, kind, agreement, clause, not_before,
+                   sent_at, batch_seq, dropped
+            FROM share_outbox {where}
+            ORDER BY order_no DESC LIMIT %(limit)s
+            """,
+            {"partner": partner, "limit": max(0, limit)},
+        )
+        return to_arrow(rows, RELEASE_SCHEMA)
+
+    def partners_released_to(self) -> list[str]:
+        """Every partner the outbox holds items for, by code (byte-wise, as DuckDB)."""
+        rows = self._rows(
+            "reading partners",
+            f"SELECT DISTINCT partner {_BYTEWISE} FROM share_outbox ORDER BY 1",
+        )
+        return [str(row[0]) for row in rows]
 
     # -- inbound -------------------------------------------------------------------------
 
