@@ -13,6 +13,7 @@ import pytest
 
 from mista.bus.jetstream import JetStreamBus, store_writer
 from mista.bus.verify import _keys_from_halves, _keys_from_hex, reconcile
+from mista.errors import ConfigError
 from mista.ingest.batch import IngestBatch
 from mista.ingest.sources import SourceConfig
 from mista.ingest.streams import FileSource
@@ -150,3 +151,21 @@ def test_verify_against_postgresql(
     assert not before.complete
     assert after.complete
     assert after.store_ids == after.bus_ids
+
+
+def test_verify_names_a_stream_that_does_not_exist(nats_server: NatsServer, tmp_path: Path) -> None:
+    store = tmp_path / "empty.duckdb"
+    ingest_paths([write_feed(tmp_path / "f.nmea", lines=50)], store=store, nation="IND")
+    # verify never creates the stream it is asked about.
+    url = f"{nats_server.url}?stream=NOSUCH"
+    missing = _mista("store", "verify", "--bus", url, "--store", str(store))
+    assert missing.returncode == 2
+    assert "there is no stream NOSUCH" in missing.stderr
+    with pytest.raises(ConfigError, match="no stream NOSUCH"):
+        JetStreamBus.from_url(url, existing_only=True)
+    with JetStreamBus.from_url(f"{nats_server.url}?stream=NOSUCH") as created:
+        assert created.partitions == 8
+    with JetStreamBus.from_url(
+        f"{nats_server.url}?stream=NOSUCH&partitions=2", existing_only=True
+    ) as bus:
+        assert bus.partitions == 8  # the stream's own, not the URL's

@@ -182,7 +182,9 @@ class JetStreamBus:
     source is slowed to the writers' pace instead of piling up on the bus (None: never
     wait; a group with no consumer yet slows no one). ``replicas`` is how many servers of
     a cluster keep each message of a stream this process creates (3 on a cluster of
-    three survives losing one); an existing stream keeps its own.
+    three survives losing one); an existing stream keeps its own. ``existing_only`` (for
+    readers such as ``mista store verify``) opens a stream that exists, with the
+    partitions it has, and never creates one: a ``ConfigError`` if there is none.
     ``from_url`` reads the stream and partitions from the URL's query instead.
     """
 
@@ -239,6 +241,7 @@ class JetStreamBus:
         max_lag: int | None = DEFAULT_MAX_LAG,
         lag_group: str = DEFAULT_LAG_GROUP,
         replicas: int = 1,
+        existing_only: bool = False,
     ) -> None:
         servers = [part.strip() for part in url.split(",") if part.strip()]
         if not servers or not all(s.startswith(("nats://", "tls://")) for s in servers):
@@ -272,6 +275,7 @@ class JetStreamBus:
         self._duplicate_window_s = duplicate_window_s
         self._max_age_s = max_age_s
         self._replicas = replicas
+        self._existing_only = existing_only
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         # Fetched, not yet acknowledged: kept alive (in progress) while they wait or are
@@ -337,6 +341,11 @@ class JetStreamBus:
             try:
                 info = await self._js.stream_info(self.stream)
             except nats.js.errors.NotFoundError:
+                if self._existing_only:
+                    raise ConfigError(
+                        f"bus {self.url}: there is no stream {self.stream} (name the stream "
+                        "the publishers use: ?stream=NAME)"
+                    ) from None
                 # Creating an identical stream again is no error, so racing processes agree.
                 info = await self._js.add_stream(config)
         except nats.js.errors.BadRequestError as exc:
@@ -352,7 +361,9 @@ class JetStreamBus:
                 f"bus {self.url}: stream {self.stream} exists but is not a mista stream "
                 f"(subjects {info.config.subjects}); name another stream"
             )
-        if int(found.group(1)) != self.partitions:
+        if self._existing_only:
+            self.partitions = int(found.group(1))
+        elif int(found.group(1)) != self.partitions:
             raise ConfigError(
                 f"bus {self.url}: stream {self.stream} has {found.group(1)} partitions, "
                 f"this process was given {self.partitions}; use the same number everywhere"

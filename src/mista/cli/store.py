@@ -131,7 +131,7 @@ def verify(bus_url: str, location: str, show: int) -> None:
 
     where = redacted(location) if is_postgres_url(location) else location
     with (
-        JetStreamBus.from_url(bus_url, max_lag=None) as bus,
+        JetStreamBus.from_url(bus_url, max_lag=None, existing_only=True) as bus,
         open_store(location, read_only=True) as db,
     ):
         found = reconcile(bus, db, show=show)
