@@ -32,7 +32,7 @@ from mista.store.postgres_exchange import PostgresExchangeTables
 from mista.wire.records import WireRecord
 from tests.share.conftest import AnyStore, NodeStores
 from tests.share.test_alert_sharing import an_alert
-from tests.share.test_exchange import NOW, label, report_batches
+from tests.share.test_exchange import NOW, agreement, clause, label, open_node, report_batches
 from tests.store.pg_server import PgServer
 
 PARTNERS = ("USA", "JPN", "FRA")
@@ -191,6 +191,68 @@ def test_the_same_calls_give_the_same_answers(twins: tuple[AnyStore, AnyStore]) 
     assert _both(tables, "received_from", "USA", list(RECORDS)) == set()
     amendments = _both(tables, "amendments")
     assert amendments.column("record_id").to_pylist() == [RECORDS[0], "f" * 32]
+
+
+def test_what_a_partner_received_reads_the_same(pg_server: PgServer, tmp_path: Path) -> None:
+    """ "View as partner" from the sent items: the newest state per vessel, withdrawn
+    records left out, identity fields from the newest record that has each."""
+    shared = label(to=["USA"])
+    fields = [
+        (431000001, 50, {"lat": 10.0, "lon": 70.0, "name": "ASHA", "speed_kn": 3.5}),
+        (431000001, 20, {"lat": 10.5, "lon": 70.5, "callsign": "VT1"}),
+        (431000001, 10, {"name": "ASHA II", "imo": 9000001}),  # identity only
+        (431000002, 40, {"lat": 11.0, "lon": 71.0, "nav_status": 5}),
+        (431000003, 30, {"lat": 12.0, "lon": 72.0}),  # withdrawn below
+    ]
+    records = [
+        WireRecord(
+            f"{n + 1:032x}",
+            "reports",
+            shared,
+            {
+                "originator": "IND",
+                "source_kind": "ais-terrestrial",
+                "observed_at": NOW - timedelta(minutes=age),
+                "mmsi": mmsi,
+                **extra,
+            },
+        )
+        for n, (mmsi, age, extra) in enumerate(fields)
+    ]
+    agreements = [agreement(clauses=[clause(precision=3, remove=["speed_kn"])])]
+    answers = []
+    for kind, server in (("duckdb", None), ("postgresql", pg_server)):
+        opener = NodeStores(kind, server)
+        ind = open_node(tmp_path / kind, "IND", ["USA"], agreements, stores=opener)
+        try:
+            ind.store.write(ingest_batch("IND", records))
+            assert ind.exchange.scan("USA", now=NOW).released == 5
+            first = ind.exchange.next_batch("USA", now=NOW)
+            assert first is not None
+            ind.exchange.acknowledge("USA", first, now=NOW)
+            assert ind.exchange.amend(records[4].id, "withdraw", reason="x", now=NOW) == ["USA"]
+            fix = {"lat": 10.6, "lon": 70.6}
+            ind.exchange.amend(records[1].id, "correct", reason="fix", fields=fix, now=NOW)
+            second = ind.exchange.next_batch("USA", now=NOW)
+            assert second is not None
+            ind.exchange.acknowledge("USA", second, now=NOW)
+            tables = exchange_tables(ind.store)
+            assert isinstance(tables, PostgresExchangeTables) == (kind == "postgresql")
+            answer = (
+                tables.released_vessels("USA")
+                if isinstance(tables, PostgresExchangeTables)
+                else ind.store.released_vessels("USA")
+            )
+            answers.append(answer)
+        finally:
+            ind.close()
+            opener.close()
+    seen = _same(answers).to_pylist()
+    assert [row["mmsi"] for row in seen] == [431000001, 431000002]
+    assert (seen[0]["lat"], seen[0]["name"], seen[0]["callsign"]) == (10.6, "ASHA II", "VT1")
+    assert seen[0]["report_id"] == records[1].id
+    assert seen[1]["nav_status"] == 5
+    assert seen[0]["label"] == shared.to_marking()
 
 
 # -- the property: random outbox operations ------------------------------------------------

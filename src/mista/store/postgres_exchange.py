@@ -28,6 +28,7 @@ from mista.errors import StoreError
 from mista.labels import Label, Level
 from mista.model import DEDUPE_WINDOW_S, Alert, AlertStatus
 
+from .embedded_api import _marking
 from .embedded_exchange import (
     REPORT_FIELD_COLUMNS,
     AlertChange,
@@ -39,7 +40,7 @@ from .embedded_exchange import (
     split_id,
 )
 from .embedded_fusion import FEED_SCHEMA
-from .postgres_api import RELEASE_SCHEMA
+from .postgres_api import RELEASE_SCHEMA, RELEASED_VESSEL_SCHEMA
 from .postgres_read import hex_id, to_arrow
 
 if TYPE_CHECKING:
@@ -99,6 +100,43 @@ def _aware(moment: datetime) -> datetime:
 def _utc(moment: datetime | None) -> datetime | None:
     """A time read back, in the embedded store's time zone object (``datetime.UTC``)."""
     return None if moment is None else moment.astimezone(UTC)
+
+
+#: Record fields of a released report read back for "view as partner", with their SQL
+#: types (as ``embedded_api`` reads them), in the order of the answer's columns.
+_IDENTITY_TYPES = {
+    "name": "text",
+    "callsign": "text",
+    "imo": "integer",
+    "ship_type": "smallint",
+    "destination": "text",
+}
+_POSITION_TYPES = {
+    "lat": "float8",
+    "lon": "float8",
+    "speed_kn": "float8",
+    "course_deg": "float8",
+    "heading_deg": "float8",
+    "nav_status": "smallint",
+    "msg_type": "smallint",
+}
+#: What text each SQL type takes from a record field (anything else reads as null, as
+#: DuckDB's TRY_CAST gives): plain decimals, digits that fit, wire times.
+_CASTABLE = {
+    "float8": r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$",
+    "integer": r"^-?[0-9]{1,9}$",
+    "smallint": r"^-?[0-9]{1,4}$",
+    "timestamptz": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"(Z|[-+][0-9]{2}(:?[0-9]{2})?)?$",
+}
+
+
+def _json_field(name: str, sql_type: str) -> str:
+    """SQL of one record field of ``x`` (the item's fields, jsonb) as ``sql_type``."""
+    text = f"(x ->> '{name}')"
+    if sql_type == "text":
+        return f"{text} AS {name}"
+    return f"CASE WHEN {text} ~ '{_CASTABLE[sql_type]}' THEN {text}::{sql_type} END AS {name}"
 
 
 def _alert_key(partner: str) -> str:
@@ -652,6 +690,66 @@ class PostgresExchangeTables:
             f"SELECT DISTINCT partner {_BYTEWISE} FROM share_outbox ORDER BY 1",
         )
         return [str(row[0]) for row in rows]
+
+    def released_vessels(self, partner: str) -> pa.Table:
+        """Per MMSI, the latest state ``partner`` received, read from the items as they
+        were sent (sanitised), never from the node's own reports: the embedded store's
+        ``released_vessels``, field for field (``RELEASED_VESSEL_SCHEMA``).
+
+        As there, each field is the newest value it has among the report records sent
+        and not withdrawn (newest by observation time, then order; the position fields
+        and time among records with a position), and a field the record holds in a form
+        its column cannot take reads as null.
+        """
+
+        def newest(expr: str, among: str) -> str:
+            return (
+                f"(array_agg({expr} ORDER BY observed_at DESC NULLS LAST, o DESC) "
+                f"FILTER (WHERE {among}{expr} IS NOT NULL))[1]"
+            )
+
+        with_position = "lat IS NOT NULL AND "
+        columns = [
+            *(newest(name, "") for name in _IDENTITY_TYPES),
+            newest("observed_at", with_position),
+            *(newest(name, with_position) for name in _POSITION_TYPES),
+            newest("label_json", with_position),
+            newest("record_id", with_position),
+        ]
+        fields = ", ".join(
+            _json_field(name, kind) for name, kind in {**_POSITION_TYPES, **_IDENTITY_TYPES}.items()
+        )
+        rows = self._rows(
+            f"reading what {partner} received",
+            f"""
+            WITH sent AS (
+                SELECT record_id, ((array_agg(item ORDER BY order_no DESC))[1])::jsonb AS j,
+                       max(order_no) AS o
+                FROM share_outbox
+                WHERE partner = %(p)s AND sent_at IS NOT NULL AND dropped IS NULL
+                  AND kind IN ('record', 'correct')
+                  AND record_id NOT IN (
+                      SELECT record_id FROM share_outbox WHERE partner = %(p)s
+                      AND kind = 'withdraw' AND sent_at IS NOT NULL)
+                GROUP BY record_id
+            ), s AS (
+                SELECT record_id, o, j -> 'record' -> 'fields' AS x,
+                       (j -> 'record' -> 'label')::text AS label_json
+                FROM sent WHERE j -> 'record' ->> 'flow' = 'reports'
+            ), f AS (
+                SELECT record_id, o, label_json, {_json_field("mmsi", "integer")},
+                       {_json_field("observed_at", "timestamptz")}, {fields}
+                FROM s
+            )
+            SELECT mmsi, {", ".join(columns)}
+            FROM f WHERE mmsi IS NOT NULL GROUP BY mmsi ORDER BY mmsi
+            """,
+            {"p": partner},
+        )
+        markings = {text: _marking(text) for text in {row[-2] for row in rows}}
+        return to_arrow(
+            [(*row[:-2], markings[row[-2]], row[-1]) for row in rows], RELEASED_VESSEL_SCHEMA
+        )
 
     # -- inbound -------------------------------------------------------------------------
 
