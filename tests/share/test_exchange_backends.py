@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mista.errors import StoreError
 from mista.labels import Level
 from mista.model import AlertStatus
 from mista.share.inbound import ingest_batch
@@ -28,7 +29,7 @@ from mista.store.embedded import DuckDBStore
 from mista.store.embedded_exchange import InboundBatch, OutboxItem
 from mista.store.exchange_tables import SharingTables, exchange_tables
 from mista.store.postgres import PostgresStore
-from mista.store.postgres_exchange import PostgresExchangeTables
+from mista.store.postgres_exchange import PostgresExchangeTables, sole_sharer
 from mista.wire.records import WireRecord
 from tests.share.conftest import AnyStore, NodeStores
 from tests.share.test_alert_sharing import an_alert
@@ -393,4 +394,20 @@ def test_writers_in_several_threads_give_each_item_one_order_number(
     finally:
         second.close()
         first.close()
+        opener.close()
+
+
+def test_one_process_shares_from_a_database(pg_server: PgServer, tmp_path: Path) -> None:
+    opener = NodeStores("postgresql", pg_server)
+    store = opener.open(tmp_path, "IND")
+    assert isinstance(store, PostgresStore)
+    try:
+        with sole_sharer(store):
+            with pytest.raises(StoreError, match="another process shares"), sole_sharer(store):
+                pass
+            exchange_tables(store).enqueue("USA", [])  # the exchange itself is not blocked
+        with sole_sharer(store):  # released with its holder
+            pass
+    finally:
+        store.close()
         opener.close()

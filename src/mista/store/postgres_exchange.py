@@ -46,10 +46,19 @@ from .postgres_read import hex_id, to_arrow
 if TYPE_CHECKING:
     from .postgres import PostgresStore
 
-__all__ = ["AMENDMENT_SCHEMA", "EXCHANGE_LOCK", "LABEL_MARKS_SCHEMA", "PostgresExchangeTables"]
+__all__ = [
+    "AMENDMENT_SCHEMA",
+    "EXCHANGE_LOCK",
+    "LABEL_MARKS_SCHEMA",
+    "SHARER_LOCK",
+    "PostgresExchangeTables",
+    "sole_sharer",
+]
 
 #: The advisory lock every exchange write holds to commit (any 64-bit number of our own).
 EXCHANGE_LOCK = 0x6D69_7374_7368_6172
+#: The session advisory lock of the one process that shares from a database.
+SHARER_LOCK = 0x6D69_7374_7368_7231
 _UTC_US = pa.timestamp("us", tz="UTC")
 #: What ``report_labels_after`` answers.
 LABEL_MARKS_SCHEMA = pa.schema([pa.field("seq", pa.int64()), pa.field("label_no", pa.int32())])
@@ -137,6 +146,34 @@ def _json_field(name: str, sql_type: str) -> str:
     if sql_type == "text":
         return f"{text} AS {name}"
     return f"CASE WHEN {text} ~ '{_CASTABLE[sql_type]}' THEN {text}::{sql_type} END AS {name}"
+
+
+@contextmanager
+def sole_sharer(store: PostgresStore) -> Iterator[None]:
+    """Hold, while the block runs, the claim to be the one process that shares from this
+    database (``SHARER_LOCK``, a session advisory lock on a connection of its own); a
+    StoreError at once if another process holds it.
+
+    Two processes scanning for the same partner would both queue what they read after
+    the same cursor: the cursor check catches only a move back. A share process takes
+    this for its life (the lock goes with its connection, also when it dies).
+    """
+    try:
+        con = psycopg.connect(store.url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise StoreError(f"store {store.where}: connecting failed: {exc}") from None
+    try:
+        row = con.execute("SELECT pg_try_advisory_lock(%s)", (SHARER_LOCK,)).fetchone()
+        if not (row and row[0]):
+            raise StoreError(
+                f"store {store.where}: another process shares from this store already "
+                "(one share process per store)"
+            )
+        yield
+    except psycopg.Error as exc:
+        raise StoreError(f"store {store.where}: claiming the exchange failed: {exc}") from None
+    finally:
+        con.close()
 
 
 def _alert_key(partner: str) -> str:
