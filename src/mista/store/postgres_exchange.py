@@ -91,6 +91,10 @@ _OUTBOX_TYPES = ("text", "bigint", "text", "text", "timestamptz", "text", "text"
 _OUTBOX_ROW = (
     "order_no, record_id, kind, not_before, item, batch_seq, agreement, clause FROM share_outbox"
 )
+#: For the reads that join a chunk of reports to the receptions (which have no index on
+#: ids): a chunk just written has no statistics yet, the planner then guesses a row or
+#: two and loops over the receptions once per report (8 s instead of 10 ms for 10,000).
+_NO_NESTED_LOOPS = "SET LOCAL enable_nestloop = off"
 #: Text sorts byte-wise, as DuckDB sorts it, whatever the database's collation.
 _BYTEWISE = 'COLLATE "C"'
 
@@ -291,6 +295,7 @@ class PostgresExchangeTables:
             params["labels"] = [int(number) for number in label_nos]
         fields = ", ".join(f"r.{name}" for name in REPORT_FIELD_COLUMNS)
         with self._reading("reading reports") as cur:
+            cur.execute(_NO_NESTED_LOOPS)
             upper = self._upper_seq(cur, seq, limit, where, params)
             if through is not None:
                 upper = min(upper, through)
@@ -873,22 +878,23 @@ class PostgresExchangeTables:
         if not record_ids:
             return set()
         halves = [split_id(record_id) for record_id in record_ids]
-        rows = self._rows(
-            "reading receptions",
-            f"""
-            SELECT DISTINCT {hex_id("r.id_hi", "r.id_lo")}
-            FROM receptions r
-            JOIN unnest(%s::bigint[], %s::bigint[]) AS i(id_hi, id_lo)
-                ON i.id_hi = r.id_hi AND i.id_lo = r.id_lo
-            WHERE r.source_no = (SELECT source_no FROM sources WHERE name = %s)
-            """,
-            (
-                [_signed(hi) for hi, _ in halves],
-                [_signed(lo) for _, lo in halves],
-                f"partner:{sender}",
-            ),
-        )
-        return {str(row[0]) for row in rows}
+        with self._reading("reading receptions") as cur:
+            cur.execute(_NO_NESTED_LOOPS)
+            cur.execute(
+                f"""
+                SELECT DISTINCT {hex_id("r.id_hi", "r.id_lo")}
+                FROM receptions r
+                JOIN unnest(%s::bigint[], %s::bigint[]) AS i(id_hi, id_lo)
+                    ON i.id_hi = r.id_hi AND i.id_lo = r.id_lo
+                WHERE r.source_no = (SELECT source_no FROM sources WHERE name = %s)
+                """,
+                (
+                    [_signed(hi) for hi, _ in halves],
+                    [_signed(lo) for _, lo in halves],
+                    f"partner:{sender}",
+                ),
+            )
+            return {str(row[0]) for row in cur.fetchall()}
 
     def amendments(self) -> pa.Table:
         """Every amendment received, oldest first (for the query side and tests)."""
