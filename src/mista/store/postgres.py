@@ -150,7 +150,10 @@ class PostgresStore:
             with self._pool.connection() as con:
                 yield con
         except PoolTimeout:
-            raise StoreError(f"store {self.where}: no database connection free") from None
+            raise StoreError(
+                f"store {self.where}: no database connection within {self._pool.timeout:g} s "
+                "(is PostgreSQL up, or is every pooled connection busy?)"
+            ) from None
         except psycopg.OperationalError as exc:
             raise StoreError(f"store {self.where}: connection failed: {exc}") from None
 
