@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, overload
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
@@ -39,7 +39,7 @@ from mista.labels import Label, Level
 from mista.model import Role, SourceKind, User
 from mista.store import BBox
 from mista.store.embedded import DuckDBStore
-from mista.store.postgres import PostgresStore, is_postgres_url, redacted
+from mista.store.postgres import PostgresStore, is_postgres_url
 
 if TYPE_CHECKING:
     from mista.ais.stream import DecodeStats
@@ -116,34 +116,13 @@ def open_store(
     return DuckDBStore(path, read_only=read_only)
 
 
-@overload
 def open_node_store(
-    path: str | os.PathLike[str], *, read_only: bool = False, exchange: Literal[True] = True
-) -> DuckDBStore: ...
-
-
-@overload
-def open_node_store(
-    path: str | os.PathLike[str], *, read_only: bool = False, exchange: Literal[False]
-) -> DuckDBStore | PostgresStore: ...
-
-
-def open_node_store(
-    path: str | os.PathLike[str], *, read_only: bool = False, exchange: bool = True
+    path: str | os.PathLike[str], *, read_only: bool = False
 ) -> DuckDBStore | PostgresStore:
-    """The store of a node's own work. Fusion and the API (``exchange=False``) run on
-    either backend; the partner exchange (``mista serve``, the default) needs the embedded
-    DuckDB store, the only one with the share outbox yet: a ConfigError for a
-    ``postgresql://`` URL (docs/postgres.md says what runs there)."""
-    if isinstance(path, str) and is_postgres_url(path):
-        if exchange:
-            raise ConfigError(
-                f"{redacted(path)}: the partner exchange (mista serve) does not run on "
-                "PostgreSQL yet; fusion (mista fuse) and the API (mista api) do. Run serve on "
-                "a DuckDB file (docs/postgres.md says what runs where)"
-            )
-        return PostgresStore(path, read_only=read_only)
-    return DuckDBStore(path, read_only=read_only)
+    """The store of a node's own work (its fusion, exchange and API): the DuckDB file, or
+    with a ``postgresql://`` URL the PostgreSQL store, which holds every part a node
+    needs (docs/postgres.md)."""
+    return open_store(path, read_only=read_only)
 
 
 @dataclass

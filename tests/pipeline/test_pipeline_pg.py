@@ -152,7 +152,7 @@ def real_log(
         for backend, location in fused.locations.items():
             ingest_paths([shared_data / REAL_LOG], store=location, nation=NODE)
             # What mista fuse opens: either backend, since fusion needs no exchange.
-            with open_node_store(location, exchange=False) as store:
+            with open_node_store(location) as store:
                 pipeline = Pipeline(store, node=NODE)
                 pipeline.run()
                 pipeline.finish()
@@ -178,7 +178,7 @@ def api_answers(location: str) -> dict[str, object]:
     routes for an operator and a liaison, watch lists written and read back, and the
     admin's outbox (nothing released, on either backend here)."""
     ops, liaison = viewers(NODE)[:2]
-    with open_node_store(location, exchange=False) as store:
+    with open_node_store(location) as store:
         tokens = {}
         for user in (ops, liaison):
             store.add_user(user)

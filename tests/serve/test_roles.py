@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -22,7 +23,14 @@ from mista.model import Role, User
 from mista.node import add_user, ingest_paths, issue_token, open_store
 from tests.bus.nats_server import NatsServer, start_nats
 from tests.bus.pg import new_database, pg_or_skip
-from tests.serve.nodes import free_port
+from tests.serve.nodes import (
+    Cluster,
+    agreement_toml,
+    free_port,
+    nmea_position,
+    reports,
+    write_spool,
+)
 from tests.store.pg_server import PgServer
 
 #: 22,023 reports of 2,234 vessels over 1.9 h: long enough for fusion to write tracks
@@ -150,8 +158,8 @@ def test_three_roles_make_the_picture_one_process_makes(
 @pytest.mark.parametrize(
     ("role", "store", "says"),
     [
-        ("share", "postgresql://mista@127.0.0.1:1/none", "outbox is not on PostgreSQL"),
         ("fuse", "store.duckdb", "has one writing process"),
+        ("share", "store.duckdb", "has one writing process"),
     ],
 )
 def test_a_role_that_cannot_run_says_why(tmp_path: Path, role: str, store: str, says: str) -> None:
@@ -264,3 +272,44 @@ def test_a_fuse_process_killed_mid_run_leaves_the_alerts_a_clean_run_makes(
     ],
 ) -> None:
     assert killed_and_clean["killed"][3] == killed_and_clean["clean"][3]
+
+
+def test_a_node_on_postgresql_shares_by_role_with_a_partner_on_duckdb(
+    servers: tuple[PgServer, NatsServer], cluster: Cluster
+) -> None:
+    # IND: roles ingest and share on PostgreSQL and the bus; USA: one process on DuckDB.
+    postgres, nats = servers
+    url = new_database(postgres, "share")
+    ind, usa = cluster.node("IND"), cluster.node("USA")
+    cluster.pin(ind, usa)
+    everywhere = [-180.0, -90.0, 180.0, 90.0]
+    agreement = agreement_toml("ind-usa", sender="IND", receiver="USA", bbox=everywhere)
+    cluster.agree(agreement, "ind-usa", ind, usa)
+    spool = cluster.spool_source(ind, "white", "RESTRICTED//REL TO IND,USA//white-shipping")
+    toml = (ind.path / "node.toml").read_text()
+    toml = toml.replace('store = "store.duckdb"', f'store = "{url}"\nbus = "{nats.url}"')
+    (ind.path / "node.toml").write_text(toml)
+    cluster.start(usa)
+    logs = {role: ind.path / f"{role}.log" for role in ("ingest", "share")}
+    processes = {role: start(ind.path, role, log) for role, log in logs.items()}
+    try:
+        now = datetime.now(UTC)
+        lines = [
+            nmea_position(366000000 + i, 10.0 + i / 10, 70.0, now - timedelta(minutes=5))
+            for i in range(5)
+        ]
+        write_spool(spool, "feed.nmea", lines)
+        deadline = time.monotonic() + _WAIT_S
+        while usa.received_from("IND") < 5 and time.monotonic() < deadline:
+            for role, process in processes.items():
+                assert process.poll() is None, f"{role} exited:\n{logs[role].read_text()}"
+            time.sleep(0.2)
+        assert usa.received_from("IND") == 5, "\n".join(p.read_text() for p in logs.values())
+    finally:
+        codes = {role: stop(process) for role, process in processes.items()}
+    assert codes == {"ingest": 0, "share": 0}, {r: p.read_text() for r, p in logs.items()}
+    cluster.stop(usa)
+    held = {row["mmsi"] for row in reports(usa)}
+    assert held == {366000000 + i for i in range(5)}
+    # The release is audited on the sending side, in the share role's audit log.
+    assert any(entry.get("kind") == "release" for entry in ind.audit_entries())

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mista.detect.pipeline import Pipeline
-from mista.errors import ConfigError
+from mista.errors import StoreError
 from mista.node import ingest_paths, open_node_store, open_store, operator_user, vessels
 from mista.store import Store
 from mista.store.embedded import DuckDBStore
@@ -30,10 +30,10 @@ def test_ingest_and_query_by_url_on_either_backend(backend: Backend) -> None:
     assert vessels(location, viewer=operator_user("IND")).num_rows > 0
 
 
-def test_fusion_and_the_api_open_either_backend(backend: Backend) -> None:
+def test_a_node_opens_either_backend(backend: Backend) -> None:
     location = backend.location()
     ingest_paths([SAMPLE], store=location, nation="IND")
-    with open_node_store(location, exchange=False) as store:
+    with open_node_store(location) as store:
         kind = PostgresStore if backend.kind == "postgresql" else DuckDBStore
         assert isinstance(store, kind)
         as_protocol: Store = store  # the whole protocol, on either backend
@@ -42,21 +42,13 @@ def test_fusion_and_the_api_open_either_backend(backend: Backend) -> None:
         pipeline.finish()
         assert store.fusion_cursor() == store.feed_ends()[0] > 0
         assert store.tracks(viewer=operator_user("IND")).num_rows > 0
-    with open_node_store(location, read_only=True, exchange=False) as reader:
+    with open_node_store(location, read_only=True) as reader:
         assert reader.tracks(viewer=operator_user("IND")).num_rows > 0
 
 
-def test_the_partner_exchange_refuses_a_postgresql_store_naming_the_docs(
-    tmp_path: Path,
-) -> None:
+def test_an_unreachable_postgresql_store_says_where_without_the_password() -> None:
     url = "postgresql://mista:secret@127.0.0.1:1/mista"
     for read_only in (False, True):
-        with pytest.raises(
-            ConfigError, match=r"exchange \(mista serve\).*docs/postgres\.md"
-        ) as error:
+        with pytest.raises(StoreError, match=r"127\.0\.0\.1:1/mista") as error:
             open_node_store(url, read_only=read_only)
         assert "secret" not in str(error.value)
-    with pytest.raises(ConfigError, match=r"docs/postgres\.md"):
-        open_node_store(url, exchange=True)
-    with open_node_store(str(tmp_path / "node.duckdb")) as store:
-        assert isinstance(store, DuckDBStore)

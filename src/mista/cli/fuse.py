@@ -57,7 +57,7 @@ def fuse(zones: str | None, end: bool, store: str) -> None:
             file=sys.stderr,
         )
 
-    with open_node_store(store, exchange=False) as db:
+    with open_node_store(store) as db:
         pipeline = Pipeline(db, node=nation, zones=layer)
         total = pipeline.run(progress=progress)
         if end:

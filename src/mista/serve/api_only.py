@@ -59,7 +59,7 @@ def serve_api(
     )
     with (
         bind_listener(host, port, reuse_port=reuse_port or workers > 1) as sock,
-        open_node_store(store_path, read_only=read_only, exchange=False) as store,
+        open_node_store(store_path, read_only=read_only) as store,
         _workers(
             workers - 1,
             store_path,

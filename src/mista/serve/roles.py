@@ -12,8 +12,9 @@ optionally, a JetStream bus (``bus = "nats://..."``), and each process runs one 
   One fuse process per store: the pipeline keeps one cursor (fusion workers that split
   the vessels between them are not built yet).
 - ``api``: the users' API and web map on ``[api] listen``; several may run behind a proxy.
-- ``share``: the partner exchange. Its outbox is not on PostgreSQL yet, so this role
-  refuses to start; a node that shares runs ``mista serve`` (every role) on a DuckDB file.
+- ``share``: the partner exchange: release scans and pushes to each partner, and the
+  partner listener (mutual TLS) that receives theirs. One per store: each partner's
+  outbox is ordered by one pusher.
 
 A DuckDB file has one writing process, so roles need a PostgreSQL store; ``mista serve``
 without ``--role`` runs everything in one process, as before.
@@ -45,6 +46,7 @@ from mista.ingest.batch import IngestBatch
 from mista.node import open_node_store
 from mista.serve._server import SignalFreeServer, bind_listener, setup_logging
 from mista.serve.ingest import SourceStats, run_source
+from mista.serve.runtime import NodeRuntime
 from mista.share.agreements import load_agreements
 from mista.store import Store, WriteResult
 
@@ -61,12 +63,6 @@ def check_role(config: NodeConfig, role: str) -> None:
     node_file = config.directory / "node.toml"
     if role not in ROLES:
         raise ConfigError(f"no role {role!r}: choose one of {', '.join(ROLES)}")
-    if role == "share":
-        raise ConfigError(
-            "the share role (the partner exchange) does not run on its own yet: its outbox "
-            "is not on PostgreSQL. Run mista serve without --role on a DuckDB store to share "
-            "(docs/deploy.md)"
-        )
     if not isinstance(config.store, str):
         raise ConfigError(
             f"{node_file}: roles run in separate processes, and a DuckDB file "
@@ -99,6 +95,8 @@ def serve_role(
             _run_ingest(config, stop, ready)
         elif role == "fuse":
             _run_fuse(config, stop, ready)
+        elif role == "share":
+            _run_share(config, servers, stop, ready)
         else:
             _run_api(config, servers, stop, ready)
         _log.info(
@@ -132,7 +130,7 @@ def _run_ingest(
 ) -> None:
     if not config.sources:
         raise ConfigError(f"{config.directory / 'sources'}: the ingest role has no sources")
-    with open_node_store(config.store, exchange=False) as store, contextlib.ExitStack() as bus:
+    with open_node_store(config.store) as store, contextlib.ExitStack() as bus:
         write: Callable[[IngestBatch], WriteResult] = store.write
         jetstream: JetStreamBus | None = None
         if config.bus is not None:
@@ -205,7 +203,7 @@ def _zones(config: NodeConfig) -> Zones | None:
 def _run_fuse(
     config: NodeConfig, stop: threading.Event, ready: Callable[[str], None] | None
 ) -> None:
-    with open_node_store(config.store, exchange=False) as store:
+    with open_node_store(config.store) as store:
         pipeline = Pipeline(
             store,
             node=config.nation,
@@ -240,6 +238,39 @@ def _run_fuse(
             stop.wait(config.intervals.fuse_s)
 
 
+def _run_share(
+    config: NodeConfig,
+    servers: list[uvicorn.Server],
+    stop: threading.Event,
+    ready: Callable[[str], None] | None,
+) -> None:
+    # The runtime's own parts, less the sources, fusion and users' API: the other roles'.
+    with bind_listener(config.host, config.port) as sock:
+        runtime = NodeRuntime(config, stop=stop)
+        try:
+            endpoint = runtime.endpoint()
+            # The live parts (webhooks, CoT) belong to the api role: one sender per node.
+            servers.extend(runtime.servers(endpoint, with_api=False, live=False))
+            runtime.start_pushers()
+            runtime.start_status(endpoint)
+            host, port = sock.getsockname()[:2]
+            url = f"https://{host}:{port}"
+            partners = ", ".join(p.nation for p in runtime.partners) or "none"
+            _log.info(
+                "share role of %s on %s; partners: %s; %d agreement(s)",
+                config.nation,
+                url,
+                partners,
+                runtime.agreement_count,
+            )
+            if ready is not None:
+                ready(url)
+            if not stop.is_set():
+                asyncio.run(servers[0].serve(sockets=[sock]))
+        finally:
+            runtime.close()
+
+
 def _run_api(
     config: NodeConfig,
     servers: list[uvicorn.Server],
@@ -256,7 +287,7 @@ def _run_api(
     )
     with (
         bind_listener(host, port) as sock,
-        open_node_store(config.store, exchange=False) as store,
+        open_node_store(config.store) as store,
     ):
         ctx = ApiContext(
             nation=config.nation,

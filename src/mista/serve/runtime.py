@@ -328,15 +328,18 @@ class NodeRuntime:
             cot=cot,
         )
 
-    def servers(self, endpoint: ExchangeEndpoint, *, with_api: bool) -> list[uvicorn.Server]:
+    def servers(
+        self, endpoint: ExchangeEndpoint, *, with_api: bool, live: bool = True
+    ) -> list[uvicorn.Server]:
         """The partner listener's server (mutual TLS) and, ``with_api``, the users' (plain
-        HTTP), both serving one app; the live parts run with the first server's lifespan."""
+        HTTP), both serving one app; the live parts (stream, webhooks, CoT) run with the
+        first server's lifespan, unless not ``live`` (another process runs them)."""
         trusted = [partner.certificate for partner in self.partners]
         # The node's own certificate is trusted too, for /health (and only that: it maps
         # to no partner, so the exchange refuses it).
         trusted.append(self.identity.tls_cert)
         context = server_ssl_context(self.identity, trusted)
-        app = create_api_app(self.api_context(), exchange=endpoint)
+        app = create_api_app(self.api_context(), exchange=endpoint, start_background=live)
         common: dict[str, Any] = {
             "log_config": None,
             "log_level": "warning",
