@@ -179,7 +179,11 @@ async def run_load(
                 kind, path, params = plan[position]
                 position += 1
                 started = time.perf_counter()
-                answer = await client.get(path, params=params)
+                try:
+                    answer = await client.get(path, params=params)
+                except httpx.TransportError as error:  # a kept-alive connection the server
+                    print(f"  {type(error).__name__} on {path}: sent again")  # just closed
+                    answer = await client.get(path, params=params)
                 await answer.aread()
                 latencies.setdefault(kind, []).append(time.perf_counter() - started)
                 if answer.status_code != 200:

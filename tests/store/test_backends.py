@@ -376,11 +376,11 @@ def test_postgres_without_a_server_or_schema_says_what_to_do(pg_server: PgServer
         PostgresStore("store.duckdb")
 
 
-def test_the_exchange_reads_answer_empty_on_postgres_with_the_embedded_schemas(
+def test_the_exchange_reads_of_a_store_that_released_nothing_have_the_embedded_schemas(
     pg_server: PgServer, tmp_path: Path
 ) -> None:
-    """The partner exchange is not on PostgreSQL: nothing was released from such a store,
-    and the admin reads of the outbox say so with the columns the API formats."""
+    """Nothing released yet: the admin reads of the outbox answer empty, with the columns
+    the API formats (tests/share/test_exchange_backends.py compares them with data)."""
     with PostgresStore(pg_server.url) as db, DuckDBStore(tmp_path / "ref.duckdb") as ref:
         for partner in (None, "USA"):
             releases = db.releases(partner, limit=10)

@@ -13,7 +13,12 @@ import uvicorn
 
 from mista.errors import ConfigError
 
-__all__ = ["SignalFreeServer", "bind_listener", "setup_logging"]
+__all__ = ["KEEP_ALIVE_S", "SignalFreeServer", "bind_listener", "setup_logging"]
+
+#: How long an idle kept-alive connection stays open. uvicorn's 5 s default closes
+#: connections that a busy client is about to reuse (it then reads a reset: seen with 50
+#: clients in bench/api.py); a reverse proxy keeps its own upstream connections for 60 s.
+KEEP_ALIVE_S = 75
 
 
 def setup_logging() -> None:

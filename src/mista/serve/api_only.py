@@ -27,7 +27,7 @@ from mista.api.app import create_api_app
 from mista.api.context import ApiContext
 from mista.geo import Zones
 from mista.node import open_node_store
-from mista.serve._server import SignalFreeServer, bind_listener, setup_logging
+from mista.serve._server import KEEP_ALIVE_S, SignalFreeServer, bind_listener, setup_logging
 
 __all__ = ["serve_api"]
 
@@ -77,6 +77,7 @@ def serve_api(
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=1,
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
         server = SignalFreeServer(config)
 

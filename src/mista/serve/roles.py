@@ -44,7 +44,7 @@ from mista.errors import ConfigError, MistaError
 from mista.geo import Zones
 from mista.ingest.batch import IngestBatch
 from mista.node import open_node_store
-from mista.serve._server import SignalFreeServer, bind_listener, setup_logging
+from mista.serve._server import KEEP_ALIVE_S, SignalFreeServer, bind_listener, setup_logging
 from mista.serve.ingest import SourceStats, run_source
 from mista.serve.runtime import NodeRuntime
 from mista.share.agreements import load_agreements
@@ -304,6 +304,7 @@ def _run_api(
                 access_log=False,
                 lifespan="on",
                 timeout_graceful_shutdown=1,
+                timeout_keep_alive=KEEP_ALIVE_S,
             )
         )
         servers.append(server)

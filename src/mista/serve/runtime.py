@@ -40,7 +40,7 @@ from mista.errors import ConfigError, MistaError
 from mista.geo import Zones
 from mista.ingest.batch import IngestBatch
 from mista.node import open_node_store
-from mista.serve._server import SignalFreeServer, bind_listener, setup_logging
+from mista.serve._server import KEEP_ALIVE_S, SignalFreeServer, bind_listener, setup_logging
 from mista.serve.ingest import SourceStats, run_source
 from mista.share.agreements import load_agreements
 from mista.share.audit import AuditLog
@@ -345,6 +345,7 @@ class NodeRuntime:
             "log_level": "warning",
             "access_log": False,
             "timeout_graceful_shutdown": 1,
+            "timeout_keep_alive": KEEP_ALIVE_S,
         }
         partner = uvicorn.Config(
             app,

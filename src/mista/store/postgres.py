@@ -9,10 +9,9 @@ connections come from a pool, writers serialise on an advisory lock per batch.
 
 It holds the fused picture too (``postgres_fusion``: tracks, alerts, the fusion cursor, a
 fusion step in one transaction), watch lists and webhook deliveries (``postgres_watch``)
-and the API's extra reads (``postgres_api``), so fusion (``mista fuse``) and the API
-(``mista api``) run on it. Not yet on PostgreSQL: the partner exchange (share outbox,
-inbound batches), so ``mista serve`` refuses a PostgreSQL store, and the outbox reads for
-admins (``releases``, ``partners_released_to``, ``released_vessels``) answer empty.
+and the API's extra reads (``postgres_api``), and the partner exchange's tables are in
+the same database (``postgres_exchange``: share cursors, outbox, inbound batches), so a
+whole node runs on it (``mista serve``, or one role per process).
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from mista.model import Alert, Track, User
 from . import BBox, WriteResult
 from ._users import user_from_row
 from .postgres_api import ApiReads
+from .postgres_exchange import PostgresExchangeTables
 from .postgres_fusion import FUSION_STAGING, FusionTables
 from .postgres_read import Reader
 from .postgres_schema import MIGRATIONS
@@ -563,18 +563,16 @@ class PostgresStore:
             return self._reader.positions(con, bbox, since, until, viewer, limit=limit)
 
     def releases(self, partner: str | None = None, *, limit: int) -> pa.Table:
-        """The share outbox's items, newest first: always empty here, with the embedded
-        store's columns (order_no, partner, record_id, kind, agreement, clause,
-        not_before, sent_at, batch, dropped), since the partner exchange is not on
-        PostgreSQL yet and nothing was released from this store."""
-        return self._api.releases()
+        """The share outbox's items (of ``partner``, or of every partner), newest first, at
+        most ``limit``, with the embedded store's columns (order_no, partner, record_id,
+        kind, agreement, clause, not_before, sent_at, batch, dropped)."""
+        return PostgresExchangeTables(self).releases(partner, limit)
 
     def partners_released_to(self) -> list[str]:
-        """Every partner the share outbox holds items for: none here (the partner exchange
-        is not on PostgreSQL yet)."""
-        return []
+        """Every partner the share outbox holds items for."""
+        return PostgresExchangeTables(self).partners_released_to()
 
     def released_vessels(self, partner: str) -> pa.Table:
-        """Per vessel, what ``partner`` received: always empty here, with the embedded
-        store's columns, since the partner exchange is not on PostgreSQL yet."""
-        return self._api.released_vessels()
+        """Per vessel, what ``partner`` received (read from the items as sent), with the
+        embedded store's columns."""
+        return PostgresExchangeTables(self).released_vessels(partner)

@@ -106,13 +106,3 @@ class ApiReads:
                 f"store {self._where}: reading alert revisions failed: {exc}"
             ) from None
         return {int(seq): int(revision) for seq, revision in rows}
-
-    @staticmethod
-    def releases() -> pa.Table:
-        """The share outbox's items: none (the exchange is not on PostgreSQL yet)."""
-        return RELEASE_SCHEMA.empty_table()
-
-    @staticmethod
-    def released_vessels() -> pa.Table:
-        """What a partner received: nothing (the exchange is not on PostgreSQL yet)."""
-        return RELEASED_VESSEL_SCHEMA.empty_table()
