@@ -441,6 +441,8 @@ def test_store_copy_moves_a_duckdb_store_to_postgres_and_verifies_it(
 
     from mista.cli import main
     from mista.store.embedded import DuckDBStore
+    from mista.store.embedded_exchange import ExchangeTables, InboundBatch, OutboxItem
+    from mista.store.postgres_exchange import PostgresExchangeTables
     from tests.store.conftest import drop_database, new_database
 
     file = tmp_path / "node.duckdb"
@@ -464,12 +466,39 @@ def test_store_copy_moves_a_duckdb_store_to_postgres_and_verifies_it(
         duck.add_watchlist("w1", owner="liaison.usa", name="n", mmsis=[1], webhook="h", now=now)
         duck.record_webhook_attempt("w1", "enc-1", 2, delivered_at=now, error=None)
         assert duck.counts()["tracks"] > 0
+        # The partner exchange: items queued for USA, one batch sent, one pending, and a
+        # batch received from JPN with an amendment.
+        tables = ExchangeTables(duck)
+        items = [
+            OutboxItem(f"{i:032x}", "report", now, "ind-usa", "white", f'{{"n": {i}}}')
+            for i in range(1, 5)
+        ]
+        tables.commit_scan("USA", 40, items)
+        first = tables.due("USA", now, 2)
+        sent = tables.assign_batch("USA", [row.order_no for row in first], [])
+        assert sent is not None
+        tables.mark_sent("USA", sent, now)
+        rest = tables.due("USA", now, 10)
+        assert tables.assign_batch("USA", [row.order_no for row in rest], []) is not None
+        tables.record_inbound(
+            InboundBatch("JPN", 1, "b" * 64, "c" * 64, "nonce-1", now, 1),
+            duplicate=False,
+            amendments=[(f"{2**127 + 5:032x}", "withdraw", "late data", None)],
+        )
     url = new_database(pg_server)
     try:
         result = CliRunner().invoke(main, ["store", "copy", "--from", str(file), "--to", url])
         assert result.exit_code == 0, result.output
         assert "verified: every count and content id matches" in result.output
-        for table in ("tracks", "track_points", "alert_changes", "fusion_cursor", "watchlists"):
+        for table in (
+            "tracks",
+            "track_points",
+            "alert_changes",
+            "fusion_cursor",
+            "watchlists",
+            "share_outbox",
+            "share_amendments",
+        ):
             assert f"content ids of {table}: ok" in result.output
         assert "not copied" not in result.output
         assert "DIFFER" not in result.output
@@ -488,6 +517,16 @@ def test_store_copy_moves_a_duckdb_store_to_postgres_and_verifies_it(
             assert pg.watchlists().equals(duck.watchlists())
             assert pg.webhook_deliveries().equals(duck.webhook_deliveries())
             assert pg.fusion_cursor() == duck.fusion_cursor() > 0
+            # The exchange goes on where the file left off: the same cursors, the pending
+            # batch, what was released, received and amended.
+            from_file, copied = ExchangeTables(duck), PostgresExchangeTables(pg)
+            assert copied.cursor("USA") == from_file.cursor("USA")
+            assert copied.pending("USA") == from_file.pending("USA") is not None
+            assert pg.releases(None, limit=10).equals(duck.releases(None, limit=10))
+            assert pg.released_vessels("USA").equals(duck.released_vessels("USA"))
+            assert copied.inbound("JPN", 1) == from_file.inbound("JPN", 1)
+            assert copied.nonce_seen("JPN", "nonce-1")
+            assert copied.amendments().equals(from_file.amendments())
             # Writing goes on where the file left off: the same batch stores nothing new,
             # a new one continues after the file's seqs (duplicates leave gaps, as in DuckDB).
             batch = _log_batches(shared_data / _REAL_LOGS[0][0], _REAL_LOGS[0][1])[0]

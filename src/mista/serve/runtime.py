@@ -55,6 +55,8 @@ from mista.share.keys import (
 )
 from mista.share.push import Backoff, LinkStats, PartnerLink, push_loop
 from mista.store import WriteResult
+from mista.store.postgres import PostgresStore
+from mista.store.postgres_exchange import sole_sharer
 
 __all__ = ["NodeRuntime", "serve"]
 
@@ -95,6 +97,14 @@ class NodeRuntime:
             else []
         )
         self.store = open_node_store(config.store)
+        # One process shares from a PostgreSQL store: two would queue the same releases.
+        self._claims = contextlib.ExitStack()
+        if isinstance(self.store, PostgresStore):
+            try:
+                self._claims.enter_context(sole_sharer(self.store))
+            except BaseException:
+                self.store.close()
+                raise
         self.audit = AuditLog(
             config.audit, nation=config.nation, signing_key=self.identity.signing_key
         )
@@ -369,6 +379,7 @@ class NodeRuntime:
             close_audit = getattr(self.audit, "close", None)
             if close_audit is not None:
                 close_audit()
+            self._claims.close()
             self.store.close()
 
 

@@ -178,6 +178,44 @@ COPIED_TABLES: dict[str, tuple[str, ...]] = {
         "last_error",
     ),
 }
+COPIED_TABLES.update(
+    {
+        "share_cursors": ("partner", "scanned_seq", "last_batch", "low_order"),
+        "share_outbox": (
+            "partner",
+            "order_no",
+            "record_id",
+            "kind",
+            "not_before",
+            "agreement",
+            "clause",
+            "item",
+            "batch_seq",
+            "sent_at",
+            "dropped",
+        ),
+        "share_inbound": (
+            "sender",
+            "seq",
+            "batch_hash",
+            "items_hash",
+            "nonce",
+            "received_at",
+            "records",
+        ),
+        "share_nonces": ("sender", "nonce", "seen_at"),
+        "share_amendments": (
+            "id_hi",
+            "id_lo",
+            "sender",
+            "kind",
+            "reason",
+            "record",
+            "batch_seq",
+            "amended_at",
+        ),
+    }
+)
 #: Tables with list columns: copied row by row (psycopg writes the arrays).
 _ROW_BY_ROW = {"labels", "users", "alerts", "alert_changes", "watchlists"}
 #: Tables holding content ids, compared by digest after the copy.
@@ -194,18 +232,24 @@ _KEY_DIGESTS = {
     "alert_changes": "count(*), coalesce(sum(alert_seq), 0), md5(coalesce(string_agg("
     "alert_id || ':' || CAST(revision AS VARCHAR) || ':' || status, ',' ORDER BY alert_seq), ''))",
     "watchlists": "count(*), md5(coalesce(string_agg(id || ':' || owner, ',' ORDER BY id{c}), ''))",
+    "share_cursors": "count(*), coalesce(sum(scanned_seq), 0), coalesce(sum(last_batch), 0), "
+    "coalesce(sum(low_order), 0), md5(coalesce(string_agg(partner, ',' ORDER BY partner{c}), ''))",
+    "share_outbox": "count(*), coalesce(sum(order_no), 0), coalesce(sum(batch_seq), 0), "
+    "md5(coalesce(string_agg(partner || ':' || record_id || ':' || md5(item), ',' "
+    "ORDER BY order_no), ''))",
+    "share_inbound": "count(*), coalesce(sum(seq), 0), coalesce(sum(records), 0), "
+    "md5(coalesce(string_agg(sender || ':' || batch_hash, ',' ORDER BY sender{c}, seq), ''))",
+    "share_nonces": "count(*), md5(coalesce(string_agg(sender || ':' || nonce, ',' "
+    "ORDER BY sender{c}, nonce{c}), ''))",
+    "share_amendments": "count(*), coalesce(sum(batch_seq), 0), md5(coalesce(string_agg("
+    "sender || ':' || kind || ':' || reason, ',' ORDER BY sender{c}, batch_seq, kind{c}, "
+    "reason{c}), ''))",
     "webhook_deliveries": "count(*), coalesce(sum(attempts), 0), md5(coalesce(string_agg("
     "watchlist_id || ':' || alert_id || ':' || CAST(revision AS VARCHAR), ',' "
     "ORDER BY watchlist_id{c}, alert_id{c}, revision), ''))",
 }
-#: Embedded tables of parts not yet on PostgreSQL (not copied; reported when not empty).
-NOT_COPIED = (
-    "share_cursors",
-    "share_outbox",
-    "share_inbound",
-    "share_nonces",
-    "share_amendments",
-)
+#: Embedded tables of parts not on PostgreSQL (not copied; reported when not empty).
+NOT_COPIED: tuple[str, ...] = ()
 _BYTEWISE = ' COLLATE "C"'
 _CHUNK_ROWS = 100_000
 _TWO_64 = 1 << 64
