@@ -32,7 +32,7 @@ connection with ``DuckDBStore.write``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -56,6 +56,7 @@ __all__ = [
     "OutboxItem",
     "OutboxRow",
     "PartnerCursor",
+    "alert_change",
 ]
 
 _UTC_US = pa.timestamp("us", tz="UTC")
@@ -178,6 +179,25 @@ def _time(micros: int | None) -> datetime | None:
 def _alert_key(partner: str) -> str:
     """The ``share_cursors`` key of a partner's alert cursor."""
     return f"{partner}/alerts"
+
+
+def alert_change(row: Sequence[Any], time_of: Callable[[Any], datetime | None]) -> AlertChange:
+    """An ``AlertChange`` from a row (alert_seq, alert_id, revision, label_no, kind, status,
+    start, end, lat, lon, mmsis, tracks, evidence); ``time_of`` reads the backend's time."""
+    number, ident, revision, label_no, *state = row
+    kind, status, start, end, lat, lon, mmsis, tracks, evidence = state
+    fields = {
+        "kind": kind,
+        "status": status,
+        "start": time_of(start),
+        "end": time_of(end),
+        "lat": float(lat),
+        "lon": float(lon),
+        "mmsis": tuple(mmsis),
+        "tracks": tuple(tracks),
+        "evidence": evidence,
+    }
+    return AlertChange(int(number), ident, int(revision), int(label_no), fields)
 
 
 def split_id(record_id: str) -> tuple[int, int]:
@@ -408,22 +428,7 @@ class ExchangeTables:
             """,
             {"after": seq, "limit": limit},
         )
-        changes: list[AlertChange] = []
-        for number, ident, revision, label_no, *state in rows:
-            kind, status, start, end, lat, lon, mmsis, tracks, evidence = state
-            fields = {
-                "kind": kind,
-                "status": status,
-                "start": _time(start),
-                "end": _time(end),
-                "lat": float(lat),
-                "lon": float(lon),
-                "mmsis": tuple(mmsis),
-                "tracks": tuple(tracks),
-                "evidence": evidence,
-            }
-            changes.append(AlertChange(int(number), ident, int(revision), int(label_no), fields))
-        return changes
+        return [alert_change(row, _time) for row in rows]
 
     def given(self, partner: str, record_ids: Sequence[str]) -> dict[str, Given]:
         """Which of ``record_ids`` were queued for ``partner`` as a record (or correction)

@@ -37,6 +37,7 @@ from .embedded_exchange import (
     OutboxItem,
     OutboxRow,
     PartnerCursor,
+    alert_change,
     split_id,
 )
 from .embedded_fusion import FEED_SCHEMA
@@ -439,22 +440,7 @@ class PostgresExchangeTables:
             """,
             (seq, max(0, limit)),
         )
-        changes: list[AlertChange] = []
-        for number, ident, revision, label_no, *state in rows:
-            kind, status, start, end, lat, lon, mmsis, tracks, evidence = state
-            fields = {
-                "kind": kind,
-                "status": status,
-                "start": _utc(start),
-                "end": _utc(end),
-                "lat": float(lat),
-                "lon": float(lon),
-                "mmsis": tuple(mmsis),
-                "tracks": tuple(tracks),
-                "evidence": evidence,
-            }
-            changes.append(AlertChange(int(number), ident, int(revision), int(label_no), fields))
-        return changes
+        return [alert_change(row, _utc) for row in rows]
 
     def given(self, partner: str, record_ids: Sequence[str]) -> dict[str, Given]:
         """Which of ``record_ids`` were queued for ``partner`` as a record (or correction)
