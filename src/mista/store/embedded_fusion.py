@@ -39,7 +39,7 @@ from mista.model import DEDUPE_WINDOW_S, Alert, AlertStatus, Track
 
 from .embedded_schema import STATIC_FIELDS
 
-__all__ = ["FEED_COLUMNS", "FEED_SCHEMA", "POINTS_SCHEMA", "FusionTables"]
+__all__ = ["FEED_COLUMNS", "FEED_SCHEMA", "POINTS_SCHEMA", "FusionTables", "alert_of_change"]
 
 _UTC_US = pa.timestamp("us", tz="UTC")
 #: Above any seq a store reaches; bounds ``after + limit`` so a huge limit cannot overflow.
@@ -549,40 +549,35 @@ class FusionTables:
         if not rows:
             return []
         labels = self.labels()
-        changes: list[tuple[int, Alert]] = []
-        for (
-            number,
-            ident,
-            kind,
-            status,
-            start,
-            end,
-            lat,
-            lon,
-            mmsis,
-            tracks,
-            evidence,
-            label,
-        ) in rows:
-            if label not in labels:
-                raise StoreError(
-                    f"store {self._path}: alert {ident} names label {label}, which is not stored"
-                )
-            alert = Alert(
-                id=ident,
-                kind=kind,
-                status=AlertStatus(status),
-                start=_time(start),
-                end=_time(end),
-                lat=lat,
-                lon=lon,
-                label=labels[label],
-                mmsis=tuple(mmsis),
-                tracks=tuple(tracks),
-                evidence=evidence,
-            )
-            changes.append((int(number), alert))
-        return changes
+        return [alert_of_change(row, labels, _time, f"store {self._path}") for row in rows]
+
+
+def alert_of_change(
+    row: Sequence[Any],
+    labels: dict[int, Label],
+    time_of: Callable[[Any], datetime],
+    where: str,
+) -> tuple[int, Alert]:
+    """(alert_seq, the Alert as it then stood) from an alert change row (alert_seq, id,
+    kind, status, start, end, lat, lon, mmsis, tracks, evidence, label_no); ``time_of``
+    reads the backend's time; a StoreError names ``where`` if the label is not stored."""
+    number, ident, kind, status, start, end, lat, lon, mmsis, tracks, evidence, label = row
+    if label not in labels:
+        raise StoreError(f"{where}: alert {ident} names label {label}, which is not stored")
+    alert = Alert(
+        id=ident,
+        kind=kind,
+        status=AlertStatus(status),
+        start=time_of(start),
+        end=time_of(end),
+        lat=lat,
+        lon=lon,
+        label=labels[label],
+        mmsis=tuple(mmsis),
+        tracks=tuple(tracks),
+        evidence=evidence,
+    )
+    return int(number), alert
 
 
 def _hex_ids(id_hi: pa.ChunkedArray, id_lo: pa.ChunkedArray) -> pa.Array:

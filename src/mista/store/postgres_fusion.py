@@ -27,7 +27,7 @@ from mista.ingest.batch import label_id
 from mista.labels import Label
 from mista.model import Alert, AlertStatus, Track, User
 
-from .embedded_fusion import _last_by_id, _points_table
+from .embedded_fusion import _last_by_id, _points_table, alert_of_change
 from .postgres_read import to_arrow, visible
 from .postgres_write import WRITE_LOCK, copy_csv, label_numbers
 
@@ -416,37 +416,8 @@ class FusionTables:
             ).fetchall()
         except psycopg.Error as exc:
             raise self._fail("reading alert changes", exc) from None
-        changes: list[tuple[int, Alert]] = []
-        for (
-            number,
-            ident,
-            kind,
-            status,
-            start,
-            end,
-            lat,
-            lon,
-            mmsis,
-            tracks,
-            evidence,
-            label,
-        ) in rows:
-            if label not in labels:
-                raise StoreError(
-                    f"store {self._where}: alert {ident} names label {label}, which is not stored"
-                )
-            alert = Alert(
-                id=ident,
-                kind=kind,
-                status=AlertStatus(status),
-                start=start.astimezone(UTC),
-                end=end.astimezone(UTC),
-                lat=lat,
-                lon=lon,
-                label=labels[label],
-                mmsis=tuple(mmsis),
-                tracks=tuple(tracks),
-                evidence=evidence,
-            )
-            changes.append((int(number), alert))
-        return changes
+        return [alert_of_change(row, labels, _in_utc, f"store {self._where}") for row in rows]
+
+
+def _in_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
