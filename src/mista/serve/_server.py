@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Iterator
+from types import FrameType
+from typing import Any
 
 import uvicorn
 
 from mista.errors import ConfigError
 
-__all__ = ["KEEP_ALIVE_S", "SignalFreeServer", "bind_listener", "setup_logging"]
+__all__ = [
+    "KEEP_ALIVE_S",
+    "SignalFreeServer",
+    "bind_listener",
+    "server_config",
+    "setup_logging",
+    "stopped_by_signals",
+]
 
 #: How long an idle kept-alive connection stays open. uvicorn's 5 s default closes
 #: connections that a busy client is about to reuse (it then reads a reset: seen with 50
@@ -64,3 +75,35 @@ class SignalFreeServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def server_config(app: Any, **options: Any) -> uvicorn.Config:
+    """uvicorn's settings for one of mista's apps: mista's own logging, no access log, a
+    short graceful shutdown and long-lived idle connections (``options`` add or override)."""
+    settings: dict[str, Any] = {
+        "log_config": None,
+        "log_level": "warning",
+        "access_log": False,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 1,
+        "timeout_keep_alive": KEEP_ALIVE_S,
+    }
+    return uvicorn.Config(app, **{**settings, **options})
+
+
+@contextlib.contextmanager
+def stopped_by_signals(stop: threading.Event, servers: list[uvicorn.Server]) -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM set ``stop`` and tell every server in
+    ``servers`` (which may grow meanwhile) to exit; the previous handlers come back after."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        for server in servers:
+            server.should_exit = True
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -17,17 +17,21 @@ import logging
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import FrameType
-
-import uvicorn
 
 from mista.api.app import create_api_app
 from mista.api.context import ApiContext
 from mista.geo import Zones
 from mista.node import open_node_store
-from mista.serve._server import KEEP_ALIVE_S, SignalFreeServer, bind_listener, setup_logging
+from mista.serve._server import (
+    SignalFreeServer,
+    bind_listener,
+    server_config,
+    setup_logging,
+    stopped_by_signals,
+)
 
 __all__ = ["serve_api"]
 
@@ -70,22 +74,8 @@ def serve_api(
         ),
     ):
         ctx = ApiContext(nation=nation, store=store, zones=zone_layer)
-        config = uvicorn.Config(
-            create_api_app(ctx),
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=1,
-            timeout_keep_alive=KEEP_ALIVE_S,
-        )
-        server = SignalFreeServer(config)
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            server.should_exit = True
-
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        server = SignalFreeServer(server_config(create_api_app(ctx)))
+        with stopped_by_signals(threading.Event(), [server]):
             bound_host, bound_port = sock.getsockname()[:2]
             url = f"http://{bound_host}:{bound_port}/"
             _log.info(
@@ -98,9 +88,6 @@ def serve_api(
             if ready is not None:
                 ready(url)
             asyncio.run(server.serve(sockets=[sock]))
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
     _log.info("API stopped")
 
 

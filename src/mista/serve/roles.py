@@ -25,12 +25,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -44,7 +42,13 @@ from mista.errors import ConfigError, MistaError
 from mista.geo import Zones
 from mista.ingest.batch import IngestBatch
 from mista.node import open_node_store
-from mista.serve._server import KEEP_ALIVE_S, SignalFreeServer, bind_listener, setup_logging
+from mista.serve._server import (
+    SignalFreeServer,
+    bind_listener,
+    server_config,
+    setup_logging,
+    stopped_by_signals,
+)
 from mista.serve.ingest import SourceStats, run_source
 from mista.serve.runtime import NodeRuntime
 from mista.share.agreements import load_agreements
@@ -80,15 +84,8 @@ def serve_role(
     setup_logging()
     stop = threading.Event()
     servers: list[uvicorn.Server] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-        for server in servers:
-            server.should_exit = True
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
-    try:
+    with stopped_by_signals(stop, servers):
         config = load_node_config(directory)
         check_role(config, role)
         if role == "ingest":
@@ -102,9 +99,6 @@ def serve_role(
         _log.info(
             "%s role of %s stopped after %.0f s", role, config.nation, time.monotonic() - started
         )
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
@@ -296,17 +290,7 @@ def _run_api(
             audit_path=config.audit if config.audit.exists() else None,
             zones=_zones(config),
         )
-        server = SignalFreeServer(
-            uvicorn.Config(
-                create_api_app(ctx),
-                log_config=None,
-                log_level="warning",
-                access_log=False,
-                lifespan="on",
-                timeout_graceful_shutdown=1,
-                timeout_keep_alive=KEEP_ALIVE_S,
-            )
-        )
+        server = SignalFreeServer(server_config(create_api_app(ctx)))
         servers.append(server)
         bound_host, bound_port = sock.getsockname()[:2]
         url = f"http://{bound_host}:{bound_port}/"

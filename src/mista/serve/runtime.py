@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -40,7 +39,13 @@ from mista.errors import ConfigError, MistaError
 from mista.geo import Zones
 from mista.ingest.batch import IngestBatch
 from mista.node import open_node_store
-from mista.serve._server import KEEP_ALIVE_S, SignalFreeServer, bind_listener, setup_logging
+from mista.serve._server import (
+    SignalFreeServer,
+    bind_listener,
+    server_config,
+    setup_logging,
+    stopped_by_signals,
+)
 from mista.serve.ingest import SourceStats, run_source
 from mista.share.agreements import load_agreements
 from mista.share.audit import AuditLog
@@ -350,23 +355,15 @@ class NodeRuntime:
         trusted.append(self.identity.tls_cert)
         context = server_ssl_context(self.identity, trusted)
         app = create_api_app(self.api_context(), exchange=endpoint, start_background=live)
-        common: dict[str, Any] = {
-            "log_config": None,
-            "log_level": "warning",
-            "access_log": False,
-            "timeout_graceful_shutdown": 1,
-            "timeout_keep_alive": KEEP_ALIVE_S,
-        }
-        partner = uvicorn.Config(
+        partner = server_config(
             app,
             http=ClientCertH11Protocol,
             ssl_context_factory=lambda _config, _default: context,
             lifespan="off" if with_api else "on",
-            **common,
         )
         servers: list[uvicorn.Server] = [SignalFreeServer(partner)]
         if with_api:
-            servers.insert(0, SignalFreeServer(uvicorn.Config(app, lifespan="on", **common)))
+            servers.insert(0, SignalFreeServer(server_config(app)))
         return servers
 
     def close(self) -> None:
@@ -394,15 +391,8 @@ def serve(directory: str | Path, *, ready: Callable[[str], None] | None = None) 
     # opening its store stops it as cleanly as one that comes later.
     stop = threading.Event()
     servers: list[uvicorn.Server] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-        for server in servers:
-            server.should_exit = True
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
-    try:
+    with stopped_by_signals(stop, servers):
         config = load_node_config(directory)
         with contextlib.ExitStack() as sockets:
             sock = sockets.enter_context(bind_listener(config.host, config.port))
@@ -439,6 +429,3 @@ def serve(directory: str | Path, *, ready: Callable[[str], None] | None = None) 
             finally:
                 runtime.close()
         _log.info("node %s stopped after %.0f s", config.nation, time.monotonic() - started)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
