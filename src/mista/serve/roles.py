@@ -39,7 +39,6 @@ from mista.bus.jetstream import JetStreamBus, store_writer
 from mista.config import NodeConfig, load_node_config
 from mista.detect.pipeline import Pipeline
 from mista.errors import ConfigError, MistaError
-from mista.geo import Zones
 from mista.ingest.batch import IngestBatch
 from mista.node import open_node_store
 from mista.serve._server import (
@@ -50,7 +49,7 @@ from mista.serve._server import (
     stopped_by_signals,
 )
 from mista.serve.ingest import SourceStats, run_source
-from mista.serve.runtime import NodeRuntime
+from mista.serve.runtime import NodeRuntime, node_zones
 from mista.share.agreements import load_agreements
 from mista.store import Store, WriteResult
 
@@ -188,12 +187,6 @@ def _store_writer(jetstream: JetStreamBus, store: Store, stop: threading.Event) 
         stop.set()
 
 
-def _zones(config: NodeConfig) -> Zones | None:
-    if config.zones is None:
-        return None
-    return Zones.from_geojson(config.zones, originator=config.nation)
-
-
 def _run_fuse(
     config: NodeConfig, stop: threading.Event, ready: Callable[[str], None] | None
 ) -> None:
@@ -202,7 +195,7 @@ def _run_fuse(
             store,
             node=config.nation,
             detect_config=config.detect,
-            zones=_zones(config),
+            zones=node_zones(config),
             batch_reports=config.intervals.fuse_batch,
         )
         _log.info("fuse role of %s: every %g s", config.nation, config.intervals.fuse_s)
@@ -288,7 +281,7 @@ def _run_api(
             store=store,
             agreements=tuple(agreements),
             audit_path=config.audit if config.audit.exists() else None,
-            zones=_zones(config),
+            zones=node_zones(config),
         )
         server = SignalFreeServer(server_config(create_api_app(ctx)))
         servers.append(server)

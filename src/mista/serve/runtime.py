@@ -63,9 +63,17 @@ from mista.store import WriteResult
 from mista.store.postgres import PostgresStore
 from mista.store.postgres_exchange import sole_sharer
 
-__all__ = ["NodeRuntime", "serve"]
+__all__ = ["NodeRuntime", "node_zones", "serve"]
 
 _log = logging.getLogger("mista.serve")
+
+
+def node_zones(config: NodeConfig) -> Zones | None:
+    """The node's zone layer (``[detect] zones``); unmarked zones are the node's own,
+    UNCLASSIFIED, releasable to nobody else."""
+    if config.zones is None:
+        return None
+    return Zones.from_geojson(config.zones, originator=config.nation)
 
 
 async def _serve_all(pairs: list[tuple[uvicorn.Server, socket.socket]]) -> None:
@@ -161,15 +169,7 @@ class NodeRuntime:
     # ---------------------------------------------------------------- fusion
 
     def zones(self) -> Zones | None:
-        """The node's zone layer (``[detect] zones``); unmarked zones are the node's own,
-        UNCLASSIFIED, releasable to nobody else."""
-        if self.config.zones is None:
-            return None
-        nation = self.config.nation
-        return Zones.from_geojson(
-            self.config.zones,
-            originator=nation,
-        )
+        return node_zones(self.config)
 
     def start_fusion(self) -> None:
         """Fuse new reports and detect behaviours every ``intervals.fuse_s``, one step at a

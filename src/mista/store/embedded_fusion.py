@@ -39,7 +39,14 @@ from mista.model import DEDUPE_WINDOW_S, Alert, AlertStatus, Track
 
 from .embedded_schema import STATIC_FIELDS
 
-__all__ = ["FEED_COLUMNS", "FEED_SCHEMA", "POINTS_SCHEMA", "FusionTables", "alert_of_change"]
+__all__ = [
+    "ALERT_STATE",
+    "FEED_COLUMNS",
+    "FEED_SCHEMA",
+    "POINTS_SCHEMA",
+    "FusionTables",
+    "alert_of_change",
+]
 
 _UTC_US = pa.timestamp("us", tz="UTC")
 #: Above any seq a store reaches; bounds ``after + limit`` so a huge limit cannot overflow.
@@ -119,8 +126,8 @@ _ALERT_SCHEMA = pa.schema(
         pa.field("label_no", pa.int32()),
     ]
 )
-#: The alert fields whose change makes a new revision.
-_ALERT_STATE = (
+#: The alert fields whose change makes a new revision (both backends' column names).
+ALERT_STATE = (
     "kind",
     "status",
     "start_at",
@@ -436,8 +443,8 @@ class FusionTables:
             },
             schema=_ALERT_SCHEMA,
         )
-        differs = " OR ".join(f"a.{name} IS DISTINCT FROM i.{name}" for name in _ALERT_STATE)
-        state = ", ".join(_ALERT_STATE)
+        differs = " OR ".join(f"a.{name} IS DISTINCT FROM i.{name}" for name in ALERT_STATE)
+        state = ", ".join(ALERT_STATE)
         # Two statements: the changes (numbered after the last alert_seq) into
         # alert_changes, then those same rows, the newest alert_seqs, into alerts.
         with self._registered("_alerts_in", table):
@@ -447,7 +454,7 @@ class FusionTables:
                 SELECT (SELECT coalesce(max(alert_seq), 0) FROM alert_changes)
                            + row_number() OVER (ORDER BY i.k),
                        i.id, coalesce(a.revision, 0) + 1,
-                       {", ".join(f"i.{name}" for name in _ALERT_STATE)}, now()
+                       {", ".join(f"i.{name}" for name in ALERT_STATE)}, now()
                 FROM _alerts_in i LEFT JOIN alerts a ON a.id = i.id
                 WHERE a.id IS NULL OR {differs}
                 """
@@ -456,7 +463,7 @@ class FusionTables:
         if changed:
             updates = ", ".join(
                 f"{name} = excluded.{name}"
-                for name in (*_ALERT_STATE, "revision", "alert_seq", "updated_at")
+                for name in (*ALERT_STATE, "revision", "alert_seq", "updated_at")
             )
             self._con.execute(
                 f"""

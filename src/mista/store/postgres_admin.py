@@ -28,8 +28,10 @@ import pyarrow as pa
 from mista.errors import StoreError
 
 from .embedded import DuckDBStore
+from .embedded_fusion import ALERT_STATE
 from .embedded_schema import MIGRATIONS as DUCKDB_MIGRATIONS
 from .postgres import PostgresStore, is_postgres_url, redacted
+from .postgres_fusion import TRACK_COLUMNS
 from .postgres_schema import MIGRATIONS as POSTGRES_MIGRATIONS
 from .postgres_schema import partition_ddl
 from .postgres_write import WRITE_LOCK, copy_csv
@@ -122,52 +124,10 @@ COPIED_TABLES: dict[str, tuple[str, ...]] = {
         "to_port_m",
         "to_starboard_m",
     ),
-    "tracks": (
-        "id",
-        "kind",
-        "mmsi",
-        "first_at",
-        "last_at",
-        "lat",
-        "lon",
-        "points",
-        "label_no",
-        "name",
-        "linked_from",
-    ),
+    "tracks": TRACK_COLUMNS,
     "track_points": ("seq", "track_id", "flags"),
-    "alerts": (
-        "id",
-        "kind",
-        "status",
-        "start_at",
-        "end_at",
-        "lat",
-        "lon",
-        "mmsis",
-        "tracks",
-        "evidence",
-        "label_no",
-        "revision",
-        "alert_seq",
-        "updated_at",
-    ),
-    "alert_changes": (
-        "alert_seq",
-        "alert_id",
-        "revision",
-        "kind",
-        "status",
-        "start_at",
-        "end_at",
-        "lat",
-        "lon",
-        "mmsis",
-        "tracks",
-        "evidence",
-        "label_no",
-        "changed_at",
-    ),
+    "alerts": ("id", *ALERT_STATE, "revision", "alert_seq", "updated_at"),
+    "alert_changes": ("alert_seq", "alert_id", "revision", *ALERT_STATE, "changed_at"),
     "watchlists": ("id", "owner", "name", "mmsis", "webhook", "created_at", "updated_at"),
     "webhook_deliveries": (
         "watchlist_id",

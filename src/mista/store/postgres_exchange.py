@@ -42,7 +42,7 @@ from .embedded_exchange import (
 )
 from .embedded_fusion import FEED_SCHEMA
 from .postgres_api import RELEASE_SCHEMA, RELEASED_VESSEL_SCHEMA
-from .postgres_read import hex_id, to_arrow
+from .postgres_read import hex_id, to_arrow, with_first_receiver
 
 if TYPE_CHECKING:
     from .postgres import PostgresStore
@@ -315,24 +315,13 @@ class PostgresExchangeTables:
             if bounds is not None and bounds[0] is not None:
                 window.append("e.received_at BETWEEN %(lo)s AND %(hi)s")
                 params |= {"lo": bounds[0], "hi": bounds[1] + timedelta(seconds=DEDUPE_WINDOW_S)}
+            chunk = (
+                f"SELECT r.seq, r.id_hi, r.id_lo, r.label_no, {fields} FROM reports r "
+                f"WHERE r.seq > %(after)s AND r.seq <= %(upper)s{where} "
+                "ORDER BY r.seq LIMIT %(limit)s"
+            )
             cur.execute(
-                f"""
-                WITH r AS (
-                    SELECT r.seq, r.id_hi, r.id_lo, r.label_no, {fields} FROM reports r
-                    WHERE r.seq > %(after)s AND r.seq <= %(upper)s{where}
-                    ORDER BY r.seq LIMIT %(limit)s
-                ), c AS (
-                    SELECT DISTINCT ON (e.id_hi, e.id_lo) e.id_hi, e.id_lo, e.receiver
-                    FROM receptions e JOIN r ON r.id_hi = e.id_hi AND r.id_lo = e.id_lo
-                    WHERE e.receiver IS NOT NULL AND ({" OR ".join(window)})
-                    ORDER BY e.id_hi, e.id_lo,
-                             coalesce(e.received_at, timestamptz '1970-01-01 00:00:00+00')
-                )
-                SELECT r.seq, {hex_id("r.id_hi", "r.id_lo")}, r.label_no,
-                       {", ".join(f"r.{name}" for name in REPORT_FIELD_COLUMNS)}, c.receiver
-                FROM r LEFT JOIN c ON c.id_hi = r.id_hi AND c.id_lo = r.id_lo
-                ORDER BY r.seq
-                """,
+                with_first_receiver(chunk, window, REPORT_FIELD_COLUMNS),
                 params,
             )
             return to_arrow(cur.fetchall(), FEED_SCHEMA)

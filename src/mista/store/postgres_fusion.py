@@ -27,11 +27,17 @@ from mista.ingest.batch import label_id
 from mista.labels import Label
 from mista.model import Alert, AlertStatus, Track, User
 
-from .embedded_fusion import _last_by_id, _points_table, alert_of_change
+from .embedded_fusion import ALERT_STATE, _last_by_id, _points_table, alert_of_change
 from .postgres_read import to_arrow, visible
 from .postgres_write import WRITE_LOCK, copy_csv, label_numbers
 
-__all__ = ["ALERT_SCHEMA", "FUSION_STAGING", "TRACK_SCHEMA", "FusionTables"]
+__all__ = [
+    "ALERT_SCHEMA",
+    "FUSION_STAGING",
+    "TRACK_COLUMNS",
+    "TRACK_SCHEMA",
+    "FusionTables",
+]
 
 _UTC_US = pa.timestamp("us", tz="UTC")
 #: What ``alerts`` answers (the embedded store's columns and types).
@@ -67,7 +73,8 @@ TRACK_SCHEMA = pa.schema(
         ("label", pa.string()),
     ]
 )
-_TRACK_COLUMNS = (
+#: The tracks table's columns (both backends).
+TRACK_COLUMNS = (
     "id",
     "kind",
     "mmsi",
@@ -93,19 +100,6 @@ _TRACK_TYPES = (
     "text",
     "text",
 )
-#: The alert fields whose change makes a new revision (as in ``embedded_fusion``).
-_ALERT_STATE = (
-    "kind",
-    "status",
-    "start_at",
-    "end_at",
-    "lat",
-    "lon",
-    "mmsis",
-    "tracks",
-    "evidence",
-    "label_no",
-)
 _ALERT_TYPES = (
     "bigint",
     "text",
@@ -124,10 +118,10 @@ _ALERT_TYPES = (
 FUSION_STAGING = (
     "CREATE TEMP TABLE _f_points (seq bigint, track_id text, flags integer) ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE _f_tracks ("
-    + ", ".join(f"{n} {t}" for n, t in zip(_TRACK_COLUMNS, _TRACK_TYPES, strict=True))
+    + ", ".join(f"{n} {t}" for n, t in zip(TRACK_COLUMNS, _TRACK_TYPES, strict=True))
     + ") ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE _f_alerts ("
-    + ", ".join(f"{n} {t}" for n, t in zip(("k", "id", *_ALERT_STATE), _ALERT_TYPES, strict=True))
+    + ", ".join(f"{n} {t}" for n, t in zip(("k", "id", *ALERT_STATE), _ALERT_TYPES, strict=True))
     + ") ON COMMIT DELETE ROWS",
 )
 #: Ids order byte-wise, as DuckDB orders text, whatever the database's collation.
@@ -239,7 +233,7 @@ class FusionTables:
 
     def _upsert_tracks(self, cur: psycopg.Cursor[Any], tracks: Sequence[Track]) -> None:
         numbers = self._numbers(cur, [t.label for t in tracks])
-        with cur.copy(f"COPY _f_tracks ({', '.join(_TRACK_COLUMNS)}) FROM STDIN") as copy:
+        with cur.copy(f"COPY _f_tracks ({', '.join(TRACK_COLUMNS)}) FROM STDIN") as copy:
             copy.set_types(list(_TRACK_TYPES))
             for track, number in zip(tracks, numbers, strict=True):
                 copy.write_row(
@@ -257,8 +251,8 @@ class FusionTables:
                         track.linked_from,
                     )
                 )
-        columns = ", ".join(_TRACK_COLUMNS)
-        updates = ", ".join(f"{name} = excluded.{name}" for name in _TRACK_COLUMNS[1:])
+        columns = ", ".join(TRACK_COLUMNS)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in TRACK_COLUMNS[1:])
         cur.execute(
             f"INSERT INTO tracks ({columns}) SELECT {columns} FROM _f_tracks "
             f"ON CONFLICT (id) DO UPDATE SET {updates}"
@@ -268,7 +262,7 @@ class FusionTables:
         """Store the alerts that are new or differ from their stored state; each gets the
         next revision and alert_seq (in the order given) and a row in ``alert_changes``."""
         numbers = self._numbers(cur, [a.label for a in alerts])
-        columns = ("k", "id", *_ALERT_STATE)
+        columns = ("k", "id", *ALERT_STATE)
         with cur.copy(f"COPY _f_alerts ({', '.join(columns)}) FROM STDIN") as copy:
             copy.set_types(list(_ALERT_TYPES))
             for k, (alert, number) in enumerate(zip(alerts, numbers, strict=True)):
@@ -288,11 +282,11 @@ class FusionTables:
                         number,
                     )
                 )
-        differs = " OR ".join(f"a.{name} IS DISTINCT FROM i.{name}" for name in _ALERT_STATE)
-        state = ", ".join(_ALERT_STATE)
+        differs = " OR ".join(f"a.{name} IS DISTINCT FROM i.{name}" for name in ALERT_STATE)
+        state = ", ".join(ALERT_STATE)
         updates = ", ".join(
             f"{name} = excluded.{name}"
-            for name in (*_ALERT_STATE, "revision", "alert_seq", "updated_at")
+            for name in (*ALERT_STATE, "revision", "alert_seq", "updated_at")
         )
         # The changes, numbered after the last alert_seq, go into alert_changes, and the
         # same rows become the alerts' current state.
@@ -303,7 +297,7 @@ class FusionTables:
                 SELECT (SELECT coalesce(max(alert_seq), 0) FROM alert_changes)
                            + row_number() OVER (ORDER BY i.k),
                        i.id, coalesce(a.revision, 0) + 1,
-                       {", ".join(f"i.{name}" for name in _ALERT_STATE)}, now()
+                       {", ".join(f"i.{name}" for name in ALERT_STATE)}, now()
                 FROM _f_alerts i LEFT JOIN alerts a ON a.id = i.id
                 WHERE a.id IS NULL OR {differs}
                 RETURNING *

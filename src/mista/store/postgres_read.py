@@ -6,6 +6,7 @@ clearance and the viewer's nation is in its releasability.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -67,6 +68,27 @@ REJECTED_SCHEMA = pa.schema(
         ("label", pa.string()),
     ]
 )
+
+
+def with_first_receiver(chunk: str, window: Sequence[str], fields: Sequence[str]) -> str:
+    """SQL of the report feed's rows: the reports ``chunk`` selects (``SELECT r.seq,
+    r.id_hi, r.id_lo, r.label_no, FIELDS FROM reports r ...``), each with the first receiver
+    among the receptions the ``window`` clauses admit (as the embedded store picks it), in
+    seq order. Reading the receptions of the chunk's time window only lets their BRIN index
+    do the work."""
+    return f"""
+        WITH r AS ({chunk}), c AS (
+            SELECT DISTINCT ON (e.id_hi, e.id_lo) e.id_hi, e.id_lo, e.receiver
+            FROM receptions e JOIN r ON r.id_hi = e.id_hi AND r.id_lo = e.id_lo
+            WHERE e.receiver IS NOT NULL AND ({" OR ".join(window)})
+            ORDER BY e.id_hi, e.id_lo,
+                     coalesce(e.received_at, timestamptz '1970-01-01 00:00:00+00')
+        )
+        SELECT r.seq, {hex_id("r.id_hi", "r.id_lo")}, r.label_no,
+               {", ".join(f"r.{name}" for name in fields)}, c.receiver
+        FROM r LEFT JOIN c ON c.id_hi = r.id_hi AND c.id_lo = r.id_lo
+        ORDER BY r.seq
+        """
 
 
 def hex_id(hi: str, lo: str) -> str:
@@ -273,24 +295,13 @@ class Reader:
         if untimed:
             window.append("e.received_at IS NULL")
         fields = FEED_SCHEMA.names[3:-1]
+        chunk = (
+            f"SELECT r.seq, r.id_hi, r.id_lo, r.label_no, {', '.join(f'r.{n}' for n in fields)} "
+            "FROM reports r WHERE r.seq > %(after)s AND r.seq <= %(upper)s"
+        )
         return self.query(
             con,
-            f"""
-            WITH r AS (
-                SELECT seq, id_hi, id_lo, label_no, {", ".join(fields)} FROM reports
-                WHERE seq > %(after)s AND seq <= %(upper)s
-            ), c AS (
-                SELECT DISTINCT ON (e.id_hi, e.id_lo) e.id_hi, e.id_lo, e.receiver
-                FROM receptions e JOIN r ON r.id_hi = e.id_hi AND r.id_lo = e.id_lo
-                WHERE e.receiver IS NOT NULL AND ({" OR ".join(window)})
-                ORDER BY e.id_hi, e.id_lo,
-                         coalesce(e.received_at, timestamptz '1970-01-01 00:00:00+00')
-            )
-            SELECT r.seq, {hex_id("r.id_hi", "r.id_lo")}, r.label_no,
-                   {", ".join(f"r.{name}" for name in fields)}, c.receiver
-            FROM r LEFT JOIN c ON c.id_hi = r.id_hi AND c.id_lo = r.id_lo
-            ORDER BY r.seq
-            """,
+            with_first_receiver(chunk, window, fields),
             params,
             FEED_SCHEMA,
         )
