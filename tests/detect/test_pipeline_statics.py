@@ -111,15 +111,15 @@ def test_a_name_change_alert_spans_from_the_last_statement_of_the_old_name(
 
 
 def test_an_mmsi_change_beyond_the_fusers_window_is_linked_by_imo(tmp_path: Path) -> None:
-    # MMSI 1 heard for an hour; MMSI 2 from 5 h later, 50 nm on (10 kn), with the same IMO
-    # number in its static data: the fuser's 3-hour window is past, the IMO links them.
+    # MMSI 1 heard for an hour; MMSI 2 from 7 h later, 70 nm on (10 kn), with the same IMO
+    # number in its static data: the fuser's 6-hour window is past, the IMO links them.
     first_t = T0 + np.arange(0, HOUR + 1, MINUTE)
-    second_t = T0 + 6 * HOUR + np.arange(0, HOUR, MINUTE)
-    second_lon = SEA[1] + (6 * HOUR) * (10 * 1852 / 3600) / 111_195.0
+    second_t = T0 + 8 * HOUR + np.arange(0, HOUR, MINUTE)
+    second_lon = SEA[1] + (8 * HOUR) * (10 * 1852 / 3600) / 111_195.0
     first = vessel(MMSI, first_t, SEA[1], [(T0 + 5 * MINUTE, "SEA STAR")])
-    second = vessel(MMSI + 1, second_t, second_lon, [(T0 + 6.5 * HOUR, "SEA STAR")])
+    second = vessel(MMSI + 1, second_t, second_lon, [(T0 + 8.5 * HOUR, "SEA STAR")])
     [(start, end, mmsis, evidence)] = ingested_and_fused(tmp_path, first, second)
-    assert (start, end) == (T0 + HOUR, T0 + 6 * HOUR)
+    assert (start, end) == (T0 + HOUR, T0 + 8 * HOUR)
     assert sorted(mmsis) == [MMSI, MMSI + 1]
     assert evidence["imo"] == IMO
     assert (evidence["before"], evidence["after"]) == (str(MMSI), str(MMSI + 1))

@@ -103,9 +103,18 @@ def test_mmsi_change_can_make_a_linked_new_track_instead() -> None:
 
 def test_no_link_when_far_from_the_dead_reckoned_position_or_after_the_window() -> None:
     _, far = _run(_handover(419000002, offset_deg=0.05))  # about 5 km off
-    _, late = _run(_handover(419000002, gap_s=4 * 3600))  # 4 hours silent
+    _, late = _run(_handover(419000002, gap_s=7 * 3600))  # 7 hours silent
     assert not _events(far, IdentityKind.MMSI_CHANGE)
     assert not _events(late, IdentityKind.MMSI_CHANGE)
+
+
+def test_a_change_heard_a_satellite_pass_either_side_is_linked() -> None:
+    # Passes 1.5-3.5 h apart: the old MMSI last heard a pass before the change, the new
+    # one first heard a pass after it, 4.7 hours of silence in all.
+    fuser, chunks = _run(_handover(419000002, gap_s=4.7 * 3600))
+    (change,) = _events(chunks, IdentityKind.MMSI_CHANGE)
+    assert (change.before, change.after) == ("419000001", "419000002")
+    assert len(fuser.tracks()) == 1
 
 
 def test_no_link_when_the_old_mmsi_is_still_heard() -> None:
