@@ -90,3 +90,20 @@ def test_an_mmsi_change_linked_by_imo_needs_both_statements(
     other = change(OLD, 636_000_002)
     add(con, 636_000_002, 11.0, position=True)
     assert not seen(con, other)
+
+
+def test_a_behaviour_of_a_vessel_with_no_ais_is_not_seen(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # No alert can name a vessel that sent no MMSI, so nothing could match it; a vessel
+    # heard in port is seen.
+    start, end = T0 + HOUR, T0 + 5 * HOUR
+    dark_call = TruthEvent("port-visit", (7,), (), start, end, 0.0, 0.0, False)
+    dark_pass = TruthEvent("close-approach", (7, 8), (), start, end, 0.0, 0.0, False)
+    add(con, OLD, 2.0, position=True)
+    heard_call = TruthEvent("port-visit", (1,), (OLD,), start, end, 0.0, 0.0, False)
+    assert _observable(con, [dark_call, dark_pass, heard_call], T0 + 24 * HOUR) == [
+        False,
+        False,
+        True,
+    ]

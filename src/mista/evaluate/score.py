@@ -300,7 +300,10 @@ def _observable(
                     lo, hi = event.start - _SPOOF_CONTEXT_S, event.end + _SPOOF_CONTEXT_S
                     rows.append((index, part, 0, mmsi, lo, event.start, 1, _POSITION))
                     rows.append((index, part, 1, mmsi, event.end, hi, 1, _POSITION))
-    seen = [event.kind != "dark-vessel" and not event.mmsis for event in events]
+    # A behaviour of vessels that sent no AIS at all (no MMSI: a port call or close pass
+    # of a dark vessel) names no MMSI an alert could match (``_subjects_match``), so no
+    # detector can find it: it is not seen. Dark vessels are seen by their radar contacts.
+    seen = [False] * len(events)
     if rows:
         columns = list(zip(*rows, strict=True))
         windows = pa.table(
