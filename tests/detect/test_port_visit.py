@@ -9,7 +9,7 @@ import pytest
 
 from mista.detect.base import AlertDraft
 from mista.detect.port_visit import PortVisitDetector
-from mista.fuse.chunk import PointFlag, SourceCode
+from mista.fuse.chunk import PointFlag, SourceCode, TrackPoints
 from mista.model import AlertStatus
 from tests.detect.builders import (
     HOUR,
@@ -139,3 +139,49 @@ def test_a_radar_track_in_port_is_no_port_visit() -> None:
     contacts = replace(contacts, source=np.full(len(contacts), SourceCode.RADAR, np.uint8))
     assert standing(feed(PortVisitDetector(settings()), contacts)) == []
     assert len(standing(visit(np.full(60, 1_000.0)))) == 1  # the same as AIS is a visit
+
+
+def under_way_pass(distances_m: list[float], *, next_after_s: float, next_m: float) -> TrackPoints:
+    """Fixes a minute apart at ``distances_m`` east of the port at 10 kn, then one more
+    ``next_after_s`` after the last, ``next_m`` east of the port, also at 10 kn."""
+    t = (
+        T0
+        + np.r_[
+            np.arange(len(distances_m)) * MINUTE, (len(distances_m) - 1) * MINUTE + next_after_s
+        ]
+    )
+    lon = np.array([at(d) for d in [*distances_m, next_m]])
+    return track(3, t, LAT, lon, sog=10.0)
+
+
+def test_a_vessel_heard_heading_in_and_next_far_off_hours_later_was_in_port() -> None:
+    # In at 10 kn (2.5 km to 1.5 km), then 6 h of silence and next heard 20 km off:
+    # 20 km take 65 min at 10 kn, so it spent some 4.9 h somewhere, likely in port.
+    heading_in = under_way_pass(
+        [2_500.0, 2_200.0, 1_800.0, 1_500.0], next_after_s=6 * HOUR, next_m=20_000.0
+    )
+    [alert] = standing(feed(PortVisitDetector(settings()), heading_in))
+    spare = 6 * HOUR - 18_500.0 / (10 * 1852 / 3600)
+    assert alert.evidence["presumed_duration_s"] == pytest.approx(3 * MINUTE + spare / 2, rel=0.01)
+
+
+def test_a_vessel_heard_heading_out_after_a_long_silence_was_in_port() -> None:
+    # Mirror image: heard 20 km off, silent 6 h, then heard heading out.
+    t = T0 + np.r_[0.0, 6 * HOUR + np.arange(4) * MINUTE]
+    lon = np.array([at(d) for d in (20_000.0, 1_500.0, 1_800.0, 2_200.0, 2_500.0)])
+    [alert] = standing(feed(PortVisitDetector(settings()), track(3, t, LAT, lon, sog=10.0)))
+    assert alert.evidence["presumed_duration_s"] > HOUR
+
+
+def test_a_drive_by_heard_on_two_passes_had_no_time_to_spare() -> None:
+    # Through the port's radius at 10 kn, next heard 3 h later where 10 kn takes it:
+    # no time was left over for a visit; nor when heading away from the port.
+    sailed = 3 * HOUR * 10 * 1852 / 3600
+    drive_by = under_way_pass(
+        [2_500.0, 2_200.0, 1_800.0, 1_500.0], next_after_s=3 * HOUR, next_m=sailed
+    )
+    assert standing(feed(PortVisitDetector(settings()), drive_by)) == []
+    leaving = under_way_pass(
+        [1_500.0, 1_800.0, 2_200.0, 2_500.0], next_after_s=6 * HOUR, next_m=20_000.0
+    )
+    assert standing(feed(PortVisitDetector(settings()), leaving)) == []

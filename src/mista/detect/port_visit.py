@@ -4,7 +4,14 @@
 A satellite pass sees a moored vessel for a few minutes, hours apart: a vessel stopped in
 port (below ``stationary_kn``) and not heard since for ``silence_s`` or more is presumed
 still there (it was not seen leaving), so its visit counts from its first fix inside to
-the latest time the node knows of (the watermark). A drive-by is under way, never stopped."""
+the latest time the node knows of (the watermark). A drive-by is under way, never stopped.
+
+A pass may also catch a vessel only under way inside: heading in, then silent, next heard
+far off; or heard first heading out after a silence. If the silence is longer than the
+vessel needed to sail between the port and its fix beyond (straight, at the slower of its
+speeds inside and at that fix), it spent the rest somewhere, most likely in the port it
+was heading into or out of: half that spare time counts towards the visit (as loitering
+counts a silence it could not have sailed through). A drive-by has no spare time."""
 
 from __future__ import annotations
 
@@ -14,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from mista.detect._common import I64, DistanceMemo, config_of, setting
-from mista.detect._runs import F64, Bools, Marks, Run, RunDetector
+from mista.detect._common import I64, KNOT_M_S, DistanceMemo, config_of, flat_distance_m, setting
+from mista.detect._runs import F64, Bools, Fix, Marks, Run, RunDetector
 from mista.detect.base import AlertDraft, History, register
 from mista.fuse.chunk import FusedChunk, PointFlag, SourceCode, TrackPoints
 from mista.geo import Ports
@@ -104,7 +111,41 @@ class PortVisitDetector(RunDetector):
         stopped = run.mean_speed_kn < self.config.stationary_kn
         if stopped and last_known - run.end >= self.config.silence_s:
             return max(run.duration_s, last_known - run.start)
-        return run.duration_s
+        if stopped or run.subject < 0:
+            return run.duration_s
+        # Under way inside: heading in before a silence, or out after one.
+        port_lat, port_lon = (
+            float(self._ports.lat[run.subject]),
+            float(self._ports.lon[run.subject]),
+        )
+        first_m, last_m = flat_distance_m(
+            np.array([run.lat, run.end_lat]),
+            np.array([run.lon, run.end_lon]),
+            np.full(2, port_lat),
+            np.full(2, port_lon),
+        ).tolist()
+        spare = 0.0
+        if last_m < first_m:
+            spare += self._spare_s(run, run.next_fix, run.end, run.end_lat, run.end_lon)
+        if last_m > first_m:
+            spare += self._spare_s(run, run.prev_fix, run.start, run.lat, run.lon)
+        return run.duration_s + spare / 2.0
+
+    def _spare_s(self, run: Run, fix: Fix | None, t: float, lat: float, lon: float) -> float:
+        """The time between ``fix`` (beyond a silence) and the run's point (t, lat, lon)
+        that the vessel did not need to sail between them, straight, at the slower of its
+        speeds in the run and at ``fix``: 0 when there is none or it was not moving."""
+        if fix is None or abs(fix[0] - t) < self.config.silence_s:
+            return 0.0
+        speed = min(run.mean_speed_kn, fix[3])
+        if not speed >= self.config.stationary_kn:  # NaN or stopped: no way to tell
+            return 0.0
+        metres = float(
+            flat_distance_m(
+                np.array([fix[1]]), np.array([fix[2]]), np.array([lat]), np.array([lon])
+            )[0]
+        )
+        return max(abs(fix[0] - t) - metres / (speed * KNOT_M_S), 0.0)
 
     def evidence(self, run: Run) -> dict[str, Any]:
         index = run.subject
