@@ -3,13 +3,10 @@ that the list's owner may see, retried after a failure, at most once per alert r
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,76 +16,9 @@ from mista.api.webhook import WebhookSender
 from mista.labels import Label
 from mista.model import Alert
 from tests.api.conftest import LABELS, ApiWorld, make_alert
+from tests.api.hook import Hook
 
 WATCHED = 419000001
-
-
-@dataclass
-class Hook:
-    """A small HTTP server that records each POST and answers the next scripted status
-    (200 once the script is used up)."""
-
-    statuses: list[int] = field(default_factory=list)
-    delay_s: float = 0.0  # how long it takes to answer each POST
-    answered: int = 0
-    received: list[dict[str, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def start(self) -> Hook:
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with hook.lock:
-                    status = hook.statuses.pop(0) if hook.statuses else 200
-                    hook.received.append(
-                        {
-                            "path": self.path,
-                            "delivery": self.headers["X-Mista-Delivery"],
-                            "type": self.headers["Content-Type"],
-                            "body": json.loads(body),
-                            "status": status,
-                        }
-                    )
-                time.sleep(hook.delay_s)
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-                with hook.lock:
-                    hook.answered += 1
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        assert self.server is not None
-        self.server.shutdown()
-        self.server.server_close()
-
-    def wait(self, count: int, timeout_s: float = 10.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.received) >= count:
-                    return list(self.received)
-            time.sleep(0.02)
-        raise AssertionError(f"the hook got {len(self.received)} POSTs, not {count}")
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.received)
 
 
 @dataclass
@@ -129,7 +59,8 @@ class Live:
 
 def start_live(world: ApiWorld, **options: Any) -> Live:
     hub = EventHub(world.ctx, poll_interval_s=0.05)
-    sender = WebhookSender(world.ctx, hub, first_backoff_s=0.1, timeout_s=5.0, **options)
+    settings = {"first_backoff_s": 0.1, "timeout_s": 5.0, **options}
+    sender = WebhookSender(world.ctx, hub, **settings)
     hub.start()
     sender.start()
     return Live(world, hub, sender)
@@ -286,3 +217,28 @@ def test_a_slow_hook_does_not_hold_up_another_list(fresh_world: ApiWorld, hook: 
         live.stop()
         slow.stop()
     assert post["delivery"] == f"{fast}/second/1"
+
+
+def test_a_delivery_still_failing_when_the_sender_stopped_is_tried_again_at_start(
+    fresh_world: ApiWorld, hook: Hook
+) -> None:
+    hook.statuses = [503]
+    live = start_live(fresh_world, first_backoff_s=60.0)  # no retry before the stop
+    try:
+        list_id = live.watch("ind.analyst", hook.url, [WATCHED])
+        live.alert("pending", LABELS["quad"])
+        hook.wait(1)
+    finally:
+        live.stop()
+    again = start_live(fresh_world)
+    try:
+        first, second = hook.wait(2)
+        time.sleep(0.3)
+    finally:
+        again.stop()
+    assert hook.count() == 2
+    assert (first["status"], second["status"]) == (503, 200)
+    assert second["delivery"] == f"{list_id}/pending/1"
+    (record,) = again.deliveries()
+    assert record["attempts"] == 2
+    assert record["delivered_at"] is not None

@@ -10,7 +10,7 @@ reads, changes or is notified through them.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -116,6 +116,10 @@ class Watchlist:
     webhook: str | None
     created_at: datetime
     updated_at: datetime
+
+    def watches(self, mmsis: Iterable[int]) -> bool:
+        """Whether the list watches any of ``mmsis``."""
+        return not set(self.mmsis).isdisjoint(mmsis)
 
     def to_json(self) -> dict[str, Any]:
         """As the API answers it (the owner is the caller, so it is left out)."""

@@ -10,16 +10,19 @@ A delivery is done when the hook answers 2xx. Otherwise it is tried again after
 ``first_backoff_s``, doubling up to ``max_backoff_s``, at most ``max_attempts`` times.
 Every attempt is recorded in the store (``webhook_deliveries``), and a revision that was
 delivered is never POSTed again (at most once per alert revision). Redirects are not
-followed. The sender starts after the alert changes stored when it starts.
+followed. A sender that starts first queues what it is owed from before
+(``mista.api.webhook_resume``: revisions stored while no sender ran, and earlier attempts
+not given up), then what comes next.
 
 Up to ``MAX_IN_FLIGHT`` POSTs run at once, each to a different watch list, so a hook that
 hangs until the timeout delays only its own list; one list's deliveries go one at a time,
-in the order they fell due.
+in the order they fell due (then in the order the alert changes were stored).
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import logging
 import threading
@@ -31,8 +34,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from mista import __version__
-from mista.api.events import ALERT, EventHub, LiveEvent, Subscription
+from mista.api.events import ALERT, EventHub, LiveEvent, Subscription, alert_json
 from mista.api.watch import Watchlist, watchlists_from_table
+from mista.api.webhook_resume import owed_deliveries
 from mista.labels import may_see
 from mista.model import Alert
 
@@ -52,9 +56,11 @@ _ERROR_CHARS = 200
 
 @dataclass(order=True)
 class Delivery:
-    """One alert revision for one watch list, due at ``due`` (monotonic seconds)."""
+    """One alert revision for one watch list, due at ``due`` (monotonic seconds); of two
+    due at once, the one queued first (``order``) goes first."""
 
     due: float
+    order: int
     watchlist_id: str = field(compare=False)
     alert: Alert = field(compare=False)
     data: dict[str, Any] = field(compare=False)
@@ -96,12 +102,17 @@ class WebhookSender:
         self._due: list[Delivery] = []
         self._queued: set[tuple[str, str, int]] = set()
         self._busy: set[str] = set()  # watch lists with a POST in flight
+        self._order = itertools.count()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._subscription: Subscription | None = None
+        self._resume_until = 0
 
     def start(self) -> None:
         self._subscription = self.hub.subscribe(None, kinds=frozenset({ALERT}))
+        # Everything after the hub's cursor now comes through the subscription; up to it,
+        # the store's records say what is owed (a revision heard both ways is queued once).
+        self._resume_until = self.hub.stats().alert_seq
         self._thread = threading.Thread(target=self._run, name="mista-webhooks", daemon=True)
         self._thread.start()
 
@@ -131,6 +142,7 @@ class WebhookSender:
             ) as client,
             ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="mista-webhook") as posting,
         ):
+            self._queue_owed()
             while not self._stop.is_set():
                 self._subscription.wait(self._wait_s())
                 try:
@@ -140,6 +152,42 @@ class WebhookSender:
                         posting.submit(self._attempt_in_flight, client, delivery)
                 except Exception:  # e.g. a store opened read-only: log, keep serving
                     _log.exception("webhook delivery failed; going on with the next")
+
+    def _queue_owed(self) -> None:
+        """Queue what the lists are owed from before this sender started."""
+        try:
+            owed = owed_deliveries(
+                self.ctx, until_seq=self._resume_until, max_attempts=self.max_attempts
+            )
+        except Exception as exc:  # e.g. a store opened read-only: say so, go on live
+            _log.error("webhooks: could not read what was owed from before the start: %s", exc)
+            return
+        now = time.monotonic()
+        for item in owed:
+            self._queue(
+                Delivery(
+                    due=now,
+                    order=next(self._order),
+                    watchlist_id=item.watchlist_id,
+                    alert=item.alert,
+                    data=alert_json(item.alert, item.revision),
+                    revision=item.revision,
+                )
+            )
+        if owed:
+            lists = len({item.watchlist_id for item in owed})
+            _log.info(
+                "webhooks: %d alert revision(s) stored while no sender ran are due to %d "
+                "watch list(s)",
+                len(owed),
+                lists,
+            )
+
+    def _queue(self, delivery: Delivery) -> None:
+        with self._lock:
+            if delivery.key not in self._queued:
+                self._queued.add(delivery.key)
+                heapq.heappush(self._due, delivery)
 
     def _wait_s(self) -> float:
         with self._lock:
@@ -197,17 +245,16 @@ class WebhookSender:
             for watchlist in hooked:
                 if involved.isdisjoint(watchlist.mmsis):
                     continue
-                delivery = Delivery(
-                    due=now,
-                    watchlist_id=watchlist.id,
-                    alert=event.alert,
-                    data=dict(event.data),
-                    revision=int(event.data["revision"]),
+                self._queue(
+                    Delivery(
+                        due=now,
+                        order=next(self._order),
+                        watchlist_id=watchlist.id,
+                        alert=event.alert,
+                        data=dict(event.data),
+                        revision=int(event.data["revision"]),
+                    )
                 )
-                with self._lock:
-                    if delivery.key not in self._queued:
-                        self._queued.add(delivery.key)
-                        heapq.heappush(self._due, delivery)
 
     def _current(self, delivery: Delivery) -> Watchlist | None:
         """The list as it stands, if it still should get this delivery: it exists, has
