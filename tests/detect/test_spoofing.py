@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from typing import Any
 
 import numpy as np
@@ -233,3 +234,47 @@ def test_a_spoof_at_the_start_of_a_track_is_no_shared_mmsi() -> None:
     points = track(4, t[heard], lat[heard], LON, flags=np.where(spoofed, 0, OUTLIER)[heard])
     feed(SpoofingDetector(config), points)
     assert standing(feed(SharedMmsiDetector(config), points)) == []
+
+
+def circling(cog: Any, *, turns_deg: float = 216.0, n: int = 10) -> tuple[Any, ...]:
+    """A track's first ``n`` fixes, a minute apart, going clockwise round a 2 km circle
+    (one turn in 15 minutes, 14 kn reported) with no flag: plausible fix to fix."""
+    lat, lon = circle(n, 2_000.0, arc_deg=turns_deg)
+    t = T0 + np.arange(n) * MINUTE
+    return t, lat, lon, cog
+
+
+def test_a_circle_of_good_fixes_against_a_steady_course_is_spoofing_for_circle() -> None:
+    # The MMSI's first fixes are the spoof (no true position to jump from): the fuser
+    # flags nothing, but the positions go round while the reported course stays east.
+    t, lat, lon, cog = circling(90.0)
+    detector = SpoofingDetector(settings())
+    [alert] = standing(feed(detector, track(4, t, lat, lon, sog=14.0, cog=cog)))
+    assert alert.evidence["reason"] == "circle"
+    assert alert.evidence["radius_m"] == pytest.approx(2_000.0, rel=0.01)
+    # What it keeps per watched track is plain data (the pipeline checkpoints it).
+    assert pickle.loads(pickle.dumps(detector._watched)) == detector._watched
+
+
+def test_a_vessel_turning_a_circle_with_its_course_is_not_spoofing() -> None:
+    # Same positions, the reported course following the turn (the tangent).
+    t, lat, lon, _ = circling(0.0)
+    angle = np.linspace(0.0, 216.0, len(t))
+    tangent = (angle + 90.0) % 360.0
+    assert (
+        standing(feed(SpoofingDetector(settings()), track(4, t, lat, lon, sog=14.0, cog=tangent)))
+        == []
+    )
+
+
+def test_a_course_lagging_one_sharp_turn_is_not_spoofing() -> None:
+    # East at 14 kn, a sharp turn north whose first fix still says east, then north.
+    step = 14 * 1852 / 60  # metres a minute
+    east = [LON + k * step / (111_195.0 * np.cos(np.radians(LAT))) for k in range(10)]
+    lon = np.r_[east, np.full(10, east[-1])]
+    lat = np.r_[np.full(10, LAT), LAT + np.arange(1, 11) * step / 111_195.0]
+    cog = np.r_[np.full(11, 90.0), np.full(9, 0.0)]
+    t = T0 + np.arange(20) * MINUTE
+    assert (
+        standing(feed(SpoofingDetector(settings()), track(4, t, lat, lon, sog=14.0, cog=cog))) == []
+    )

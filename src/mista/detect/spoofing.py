@@ -4,7 +4,13 @@ Reasons (evidence ``"reason"``): ``"land"`` (positions well inland and away from
 a coarse coastline puts harbour and river berths on land), ``"speed"`` (implied speed
 over 30 kn from the track, or a short-lived segment of a split MMSI: GFW's segmenter
 rule), and ``"circle"`` (outlier positions that lie on a circle: a replayed or generated
-track). Unlike the other detectors this one reads the flagged points, not the good ones.
+track). Unlike the other detectors this one reads the flagged points, not the good ones,
+with one exception: a circle heard where there was no true position to jump from (a
+track's first fixes, or after a long silence) is plausible fix to fix, so the fuser
+flags nothing. Its giveaway is that the positions go round while the vessel reports a
+steady course: a track whose good fixes move against the course it reports (more than
+90° off, while it reports way on) is watched, and its good fixes of the last hour that
+lie on a circle are a run too.
 
 A run (speed or land) that takes up where an earlier one of the same track left off
 (reachable from its last point below the implausible speed) is a second transmitter using
@@ -40,8 +46,8 @@ from mista.detect.transmitters import SecondTransmitter, SecondTransmitters
 from mista.fuse.chunk import FusedChunk, IdentityKind, PointFlag, TrackPoints
 from mista.geo import LandMask, Ports
 
-_LAND, _SPEED = 1, 2
-_REASONS = {_LAND: "land", _SPEED: "speed"}
+_LAND, _SPEED, _CIRCLE = 1, 2, 3
+_REASONS = {_LAND: "land", _SPEED: "speed", _CIRCLE: "circle"}
 _SPEED_FLAGS = np.uint16(PointFlag.IMPLAUSIBLE_SPEED | PointFlag.OUTLIER)
 _OUTLIER = np.uint16(PointFlag.OUTLIER)
 _LAND_FLAG = np.uint16(PointFlag.ON_LAND)
@@ -50,6 +56,27 @@ _LAND_FLAG = np.uint16(PointFlag.ON_LAND)
 #: Runs are remembered this long after they end, to link a second transmitter's
 #: (offshore it may be heard only on the odd satellite pass, hours apart).
 _EXCURSION_MEMORY_S = 24 * 3600.0
+#: A good fix moves against the reported course when the two differ by more than this,
+#: with the fixes this far apart at least and this close in time (a turning vessel's
+#: chord is off its course by half the turn), and the vessel reports this much way on.
+_AGAINST_COURSE_DEG = 90.0
+_COURSE_MIN_STEP_M = 200.0
+_COURSE_MAX_STEP_S = 600.0
+_COURSE_MIN_SOG_KN = 3.0
+#: A track seen moving against its course is watched this long (its fixes on a circle).
+_WATCH_S = 3600.0
+#: Fixes moving against their course are spoofed already; their circle need cover only
+#: this much of a turn to tell it from scatter (one satellite pass, a few minutes, sees
+#: 60-180° of a circle turned in 10-30 minutes).
+_WATCHED_MIN_ARC_DEG = 45.0
+#: A circle's fixes go against a steady reported course about half the time; a vessel
+#: whose reported course lags a sharp turn, once or twice. A watched track's fixes of the
+#: last hour are a circle only if at least this many of them, and this share, did.
+_MIN_AGAINST_FIXES = 3
+_MIN_AGAINST_SHARE = 0.25
+#: One good fix kept while a track is watched: time, lat, lon, 1.0 if it moved against
+#: its reported course (else 0.0).
+WatchedFix = tuple[float, float, float, float]
 
 
 @register("spoofing")
@@ -75,19 +102,104 @@ class SpoofingDetector(RunDetector):
         self._shared: set[tuple[int, float]] = set()
         self._withdrawn: list[AlertDraft] = []
         self._clashes: dict[int, float] = {}  # track -> its latest shared-MMSI event
+        # Tracks seen moving against their course: their good fixes of the last hour, and
+        # the latest circle those fixes made.
+        self._watched: dict[int, list[WatchedFix]] = {}
+        self._circles: dict[int, tuple[float, float, float, float, float]] = {}
         found = settings.get("second_transmitters")
         self._found = found if isinstance(found, SecondTransmitters) else SecondTransmitters()
 
     def select(self, points: TrackPoints) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Only tracks with a flagged point in the chunk (their unflagged points tell
-        whether a run on land is a jump or a vessel going up a river)."""
+        whether a run on land is a jump or a vessel going up a river), with a good fix
+        moving against its reported course, or watched for that."""
         flagged: np.ndarray[Any, np.dtype[np.bool_]] = (
             points.flags & (_SPEED_FLAGS | _LAND_FLAG)
         ) != 0
+        flagged |= self._against_course(points)
+        if self._watched:
+            flagged |= np.isin(points.track, np.fromiter(self._watched, np.int64))
         if not flagged.any():
             return flagged
         keep: np.ndarray[Any, np.dtype[np.bool_]] = np.isin(points.track, points.track[flagged])
         return keep
+
+    def _against_course(self, points: TrackPoints) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Good fixes (sorted by track and time) whose step from the track's good fix
+        before them goes against the course they report."""
+        n = len(points)
+        out = np.zeros(n, np.bool_)
+        if n < 2:
+            return out
+        good = (points.flags & (_SPEED_FLAGS | _LAND_FLAG)) == 0
+        rows = np.flatnonzero(good)
+        if rows.shape[0] < 2:
+            return out
+        here, before = rows[1:], rows[:-1]
+        same = points.track[here] == points.track[before]
+        dt = points.t[here] - points.t[before]
+        lat0, lon0 = points.lat[before], points.lon[before]
+        lat1, lon1 = points.lat[here], points.lon[here]
+        north = np.radians(lat1 - lat0) * EARTH_RADIUS_M
+        east = (
+            np.radians((lon1 - lon0 + 180.0) % 360.0 - 180.0)
+            * np.cos(np.radians((lat0 + lat1) / 2.0))
+            * EARTH_RADIUS_M
+        )
+        moved = np.hypot(north, east)
+        heading = np.degrees(np.arctan2(east, north)) % 360.0
+        cog, sog = points.cog[here], points.sog[here]
+        with np.errstate(invalid="ignore"):
+            off = np.abs((heading - cog + 180.0) % 360.0 - 180.0)
+            against = (
+                same
+                & (dt > 0)
+                & (dt <= _COURSE_MAX_STEP_S)
+                & (moved >= _COURSE_MIN_STEP_M)
+                & (sog >= _COURSE_MIN_SOG_KN)
+                & (off > _AGAINST_COURSE_DEG)
+            )
+        out[here[against]] = True
+        return out
+
+    def _circle_rows(self, points: TrackPoints) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Good fixes of watched tracks that lie, with the track's good fixes of the last
+        hour, on a circle; tracks start being watched when a fix moves against its course."""
+        out = np.zeros(len(points), np.bool_)
+        against = self._against_course(points)
+        good = (points.flags & (_SPEED_FLAGS | _LAND_FLAG)) == 0
+        for number in np.unique(points.track[against]).tolist():
+            self._watched.setdefault(number, [])
+        if not self._watched:
+            return out
+        rows_of = np.flatnonzero(good & np.isin(points.track, np.fromiter(self._watched, np.int64)))
+        for number in np.unique(points.track[rows_of]).tolist():
+            rows = rows_of[points.track[rows_of] == number]
+            kept = self._watched[number]
+            kept += zip(
+                points.t[rows].tolist(),
+                points.lat[rows].tolist(),
+                points.lon[rows].tolist(),
+                against[rows].astype(np.float64).tolist(),
+                strict=True,
+            )
+            kept.sort()
+            newest = kept[-1][0]
+            kept[:] = [fix for fix in kept if fix[0] >= newest - _WATCH_S]
+            went_against = sum(fix[3] for fix in kept)
+            if (
+                len(kept) < self.config.circle_min_points
+                or went_against < _MIN_AGAINST_FIXES
+                or went_against < _MIN_AGAINST_SHARE * len(kept)
+            ):
+                continue
+            circle = fit_circle(
+                np.array([fix[1] for fix in kept]), np.array([fix[2] for fix in kept])
+            )
+            if circle is not None and self._is_circle(*circle, min_arc_deg=_WATCHED_MIN_ARC_DEG):
+                self._circles[number] = circle
+                out[rows] = True
+        return out
 
     def mark(self, points: TrackPoints, speed: F64, open_runs: Mapping[int, Run]) -> Marks:
         flags = points.flags
@@ -103,6 +215,10 @@ class SpoofingDetector(RunDetector):
         if land_rows.shape[0]:
             in_run[land_rows] = self._inland(points.lat[land_rows], points.lon[land_rows])
             value[land_rows] = self._entry_jump(points, on_land | speed_flagged)[land_rows]
+        on_circle = self._circle_rows(points)
+        in_run |= on_circle
+        tag[on_circle] = _CIRCLE
+        value[on_circle] = 1.0
         return Marks(in_run=in_run, value=value, tag=tag)
 
     def _entry_jump(self, points: TrackPoints, doubtful: np.ndarray[Any, Any]) -> F64:
@@ -159,6 +275,11 @@ class SpoofingDetector(RunDetector):
                     self._withdraw(draft.key)
         horizon = chunk.watermark - 2 * _EXCURSION_MEMORY_S
         self._clashes = {n: t for n, t in self._clashes.items() if t >= horizon}
+        # Watched tracks with no good fix in the last hour are watched no more.
+        quiet = chunk.watermark - _WATCH_S
+        for number in [n for n, kept in self._watched.items() if kept[-1][0] < quiet]:
+            del self._watched[number]
+            self._circles.pop(number, None)
 
     def _on_shared_mmsi(self, run: Run) -> bool:
         """A speed run on a track the fuser found two vessels on, within a day."""
@@ -270,22 +391,25 @@ class SpoofingDetector(RunDetector):
     def evidence(self, run: Run) -> dict[str, Any]:
         reason = _REASONS[run.tag]
         detail: dict[str, Any] = {}
-        if (
+        circle: tuple[float, float, float, float, float] | None = None
+        if run.tag == _CIRCLE:
+            circle = self._circles.get(run.track)
+        elif (
             run.tag == _SPEED
             and run.value_min == 1.0
             and run.points >= self.config.circle_min_points
         ):
             circle = fit_circle(np.concatenate(run.lats), np.concatenate(run.lons))
-            if circle is not None and self._is_circle(*circle):
-                reason = "circle"
-                lat, lon, radius_m, residual, arc_deg = circle
-                detail = {
-                    "circle_lat": round(lat, 6),
-                    "circle_lon": round(lon, 6),
-                    "radius_m": round(radius_m, 1),
-                    "residual": round(residual, 4),
-                    "arc_deg": round(arc_deg, 1),
-                }
+        if circle is not None and (run.tag == _CIRCLE or self._is_circle(*circle)):
+            reason = "circle"
+            lat, lon, radius_m, residual, arc_deg = circle
+            detail = {
+                "circle_lat": round(lat, 6),
+                "circle_lon": round(lon, 6),
+                "radius_m": round(radius_m, 1),
+                "residual": round(residual, 4),
+                "arc_deg": round(arc_deg, 1),
+            }
         return {
             "reason": reason,
             "points": run.points,
@@ -298,13 +422,18 @@ class SpoofingDetector(RunDetector):
         }
 
     def _is_circle(
-        self, lat: float, lon: float, radius_m: float, residual: float, arc_deg: float
+        self,
+        lat: float,
+        lon: float,
+        radius_m: float,
+        residual: float,
+        arc_deg: float,
+        *,
+        min_arc_deg: float | None = None,
     ) -> bool:
         del lat, lon, radius_m
-        return (
-            residual <= self.config.circle_max_residual
-            and arc_deg >= self.config.circle_min_arc_deg
-        )
+        arc_needed = self.config.circle_min_arc_deg if min_arc_deg is None else min_arc_deg
+        return residual <= self.config.circle_max_residual and arc_deg >= arc_needed
 
 
 def fit_circle(lat: F64, lon: F64) -> tuple[float, float, float, float, float] | None:
