@@ -11,7 +11,9 @@
 - A radar scans every 10-12 s out to about 40 km and writes a target at most once every
   30-60 s (every m-th scan); it misses a target more often far out, its position error
   (1 sigma) grows from 50 m to 150 m with range, and it writes false contacts at a
-  Poisson rate.
+  Poisson rate. Ships it cannot resolve (within 37.5 m in range and 1° in bearing of each
+  other) are one echo and write one plot, at the echo's centre
+  (``mista.sim.radar_resolution``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy.typing as npt
 from mista.geo import LandMask, bearing_deg, destination, haversine_m
 from mista.sim.kinematics import Trajectories
 from mista.sim.places import COASTAL_RECEIVERS, RADARS, REGION
+from mista.sim.radar_resolution import Echoes, merge_unresolved
 from mista.sim.reporting import Schedule
 
 __all__ = [
@@ -48,6 +51,9 @@ FOOTPRINT_RADIUS_M = 1_250_000.0
 GROUND_SPEED_MPS = 6_800.0
 #: False radar contacts per radar per hour (Poisson).
 FALSE_CONTACTS_PER_H = 12.0
+#: Ships this far beyond a radar's range still count as echoes for resolution (a plot's
+#: turn time rounds its report time by far less than a ship moves this far).
+_ECHO_MARGIN_M = 100.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,12 +352,18 @@ def radar_contacts(
         sigma = 50.0 + 100.0 * r / range_m
         east = rng.normal(0.0, 1.0, len(r)) * sigma
         north = rng.normal(0.0, 1.0, len(r)) * sigma
+        # Ships one antenna turn cannot resolve write one plot, at their echo's centre.
+        turn = np.round(t / src.scan_s).astype(np.int64)
+        echoes = _echoes(src, vessels, np.unique(turn), traj)
+        keep, merged, centre_lat, centre_lon = merge_unresolved(echoes, turn, v)
         lat, lon = destination(
-            true.lat[seen],
-            true.lon[seen],
+            np.where(merged, centre_lat, true.lat[seen]),
+            np.where(merged, centre_lon, true.lon[seen]),
             np.degrees(np.arctan2(east, north)) % 360.0,
             np.hypot(east, north),
         )
+        v, t = v[keep], t[keep]
+        lat, lon = np.asarray(lat)[keep], np.asarray(lon)[keep]
         # False contacts: uniform over the covered sea.
         n_false = int(rng.poisson(FALSE_CONTACTS_PER_H * duration_s / 3600.0))
         ft = rng.uniform(0.0, duration_s, 3 * n_false + 3)
@@ -387,6 +399,27 @@ def radar_contacts(
         joined["range"].astype(np.float64),
         joined["bearing"].astype(np.float64),
         joined["sigma"].astype(np.float64),
+    )
+
+
+def _echoes(src: Source, vessels: I64, turns: I64, traj: Trajectories) -> Echoes:
+    """The ships inside the radar's coverage (with a margin a plot's range cannot cross)
+    at each of ``turns``."""
+    assert src.lat is not None
+    assert src.lon is not None
+    v = np.repeat(vessels, len(turns))
+    turn = np.tile(turns, len(vessels))
+    where = traj.positions_at(v, turn.astype(np.float64) * src.scan_s)
+    r = np.asarray(haversine_m(src.lat, src.lon, where.lat, where.lon), np.float64)
+    inside = r <= src.range_km * 1000.0 + _ECHO_MARGIN_M
+    brg = np.asarray(bearing_deg(src.lat, src.lon, where.lat[inside], where.lon[inside]))
+    return Echoes(
+        turn[inside],
+        v[inside],
+        r[inside],
+        brg.astype(np.float64),
+        np.asarray(where.lat[inside], np.float64),
+        np.asarray(where.lon[inside], np.float64),
     )
 
 
