@@ -99,6 +99,9 @@ INTERVALS: tuple[Setting, ...] = (
     Setting(
         "fuse_batch", 20000, "Most reports one fusion and detection step reads.", is_count=True
     ),
+    Setting(
+        "checkpoint_s", 60.0, "Seconds between saves of fusion's memory in the store (0: never)."
+    ),
 )
 
 
@@ -118,6 +121,7 @@ class Intervals:
     status_s: float = 60.0
     fuse_s: float = 2.0
     fuse_batch: int = 20000
+    checkpoint_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ def test_a_crash_between_steps_loses_and_repeats_nothing(
     scenario: Scenario, tmp_path: Path
 ) -> None:
     with ingested(scenario, tmp_path / "once.duckdb") as once:
-        pipeline = Pipeline(once, node=scenario.node, batch_reports=1_000)
+        pipeline = Pipeline(once, node=scenario.node, batch_reports=1_000, checkpoint_s=None)
         pipeline.run()
         pipeline.finish()
         whole, whole_twice = placed(once)
@@ -56,13 +56,14 @@ def test_a_crash_between_steps_loses_and_repeats_nothing(
             ).fetchall()
         }
     with ingested(scenario, tmp_path / "crash.duckdb") as crashed:
-        first = Pipeline(crashed, node=scenario.node, batch_reports=1_000)
+        # No checkpoint: the second pipeline starts with fresh memory after the cursor.
+        first = Pipeline(crashed, node=scenario.node, batch_reports=1_000, checkpoint_s=None)
         for _ in range(3):
             first.step()
         stored = crashed.fusion_cursor()
         assert 0 < stored <= first.cursor
         del first  # the process dies: the reorder buffer and detector state are gone
-        second = Pipeline(crashed, node=scenario.node, batch_reports=1_000)
+        second = Pipeline(crashed, node=scenario.node, batch_reports=1_000, checkpoint_s=None)
         assert second.cursor == stored
         second.run()
         second.finish()

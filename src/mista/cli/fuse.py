@@ -61,7 +61,9 @@ def fuse(zones: str | None, end: bool, store: str) -> None:
         pipeline = Pipeline(db, node=nation, zones=layer)
         total = pipeline.run(progress=progress)
         if end:
-            total.add(pipeline.finish())
+            total.add(pipeline.finish())  # saves its checkpoint too
+        else:
+            pipeline.checkpoint()  # the next mista fuse goes on with what this one held
     print(file=sys.stderr)
     kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(total.kinds.items()))
     click.echo(

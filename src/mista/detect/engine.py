@@ -46,10 +46,16 @@ class Detection:
             "statics": self.statics,
             "second_transmitters": SecondTransmitters(),
         }
+        self._geography = {key: settings[key] for key in ("config", "land", "ports", "zones")}
         self.detectors: dict[str, Detector] = {
             kind: factory(settings) for kind, factory in sorted(REGISTRY.items())
         }
         self.seconds: dict[str, float] = dict.fromkeys(self.detectors, 0.0)
+
+    def shared_parts(self) -> dict[str, object]:
+        """The read-only things every detector shares (configuration, land, ports, zones),
+        by name: a checkpoint stores these names, not the things (``mista.detect.checkpoint``)."""
+        return {f"detect_{key}": item for key, item in self._geography.items()}
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         """Every detector's drafts for one chunk (new, revised, closed, withdrawn alerts)."""

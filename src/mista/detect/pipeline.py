@@ -4,11 +4,20 @@ One ``step`` reads the next reports after the store's fusion cursor, fuses them,
 detector, and writes track points, tracks and alerts together with the new cursor in one
 transaction, so a crash between steps loses nothing and repeats nothing that was written.
 Alert ids come from the detectors' stable keys, so a revision replaces its alert.
+
+The fuser's and detectors' memory is saved in the store every ``checkpoint_s``
+(``mista.detect.checkpoint``). A new pipeline on the store loads it and reads again from
+where it was taken; the reports between then and the last step written are fused again
+(their points and tracks come out as they were written) but their alerts are not written
+twice: the store already holds them, at the revisions they had. So a fuser killed
+mid-run and restarted leaves the alerts a run without the fault leaves.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from mista.detect.base import AlertDraft
+from mista.detect.checkpoint import dump_state, load_state
 from mista.detect.config import DetectConfig
 from mista.detect.engine import Detection
 from mista.errors import LabelError
@@ -29,7 +39,12 @@ from mista.labels import Label, combine
 from mista.model import Alert, Track, content_id
 from mista.store import Store
 
-__all__ = ["POINT_SCHEMA", "Pipeline", "StepResult"]
+__all__ = ["CHECKPOINT_S", "POINT_SCHEMA", "Pipeline", "StepResult"]
+
+_log = logging.getLogger(__name__)
+
+#: How often (seconds of work) the pipeline saves its memory in the store by default.
+CHECKPOINT_S = 60.0
 
 #: What the pipeline writes per placed report (and per associated radar contact).
 POINT_SCHEMA = pa.schema(
@@ -103,8 +118,10 @@ class Pipeline:
     """Fusion and detection over a store's reports, incrementally.
 
     ``node`` is the nation that combines labels (it originates tracks and alerts). The
-    fuser and the detectors keep their state in memory, bounded by active vessels; a new
-    pipeline on an existing store resumes after the stored cursor with fresh state.
+    fuser and the detectors keep their state in memory, bounded by active vessels, and save
+    it in the store every ``checkpoint_s`` seconds (None: never; ``checkpoint()`` saves it
+    at once). A new pipeline on an existing store resumes from the saved memory, or after
+    the stored cursor with fresh memory when there is none.
     """
 
     def __init__(
@@ -118,6 +135,7 @@ class Pipeline:
         ports: Ports | None = None,
         zones: Zones | None = None,
         batch_reports: int = 20_000,
+        checkpoint_s: float | None = CHECKPOINT_S,
     ) -> None:
         self._store = store
         self._node = node
@@ -141,6 +159,59 @@ class Pipeline:
         # store keeps the second, so a restart replays what the buffer held.
         self._cursor = store.fusion_cursor()
         self._read = self._cursor
+        # Reports up to here were fused and their alerts written before this pipeline
+        # started: when a checkpoint sends it back before them, they are not alerted twice.
+        self._written_to = self._cursor
+        self._shared: dict[str, object] = {"land": self._land, "fuse_config": fuse_config}
+        self._shared.update(self._detection.shared_parts())
+        self._checkpoint_s = checkpoint_s
+        self._checkpoint_at = time.monotonic()
+        self._resume()
+
+    def _resume(self) -> None:
+        """Load the saved memory, if any fits this store's cursors."""
+        saved = self._store.fusion_state()
+        if saved is None:
+            return
+        read, blob = saved
+        written_to = max(self._store.fusion_read(), self._cursor)
+        if read > written_to:
+            _log.warning(
+                "fusion checkpoint at report %d is past the last step written (%d); starting fresh",
+                read,
+                written_to,
+            )
+            return
+        state = load_state(blob, self._shared)
+        if not isinstance(state, tuple) or len(state) != 3:
+            return
+        fuser, detection, book = state
+        if not isinstance(fuser, Fuser) or not isinstance(detection, Detection):
+            return
+        if not isinstance(book, _TrackBook):
+            return
+        self._fuser, self._detection, self._book = fuser, detection, book
+        self._read = read
+        self._written_to = written_to
+        _log.info(
+            "fusion resumes from its checkpoint at report %d (reports to %d fused again, "
+            "their alerts already written)",
+            read,
+            written_to,
+        )
+
+    def checkpoint(self) -> None:
+        """Save the fuser's and detectors' memory in the store now (between steps only:
+        it must match what the store holds)."""
+        blob = dump_state((self._fuser, self._detection, self._book), self._shared)
+        self._store.save_fusion_state(self._read, blob)
+        self._checkpoint_at = time.monotonic()
+
+    def _checkpoint_due(self) -> None:
+        if self._checkpoint_s is None:
+            return
+        if time.monotonic() - self._checkpoint_at >= self._checkpoint_s:
+            self.checkpoint()
 
     @property
     def cursor(self) -> int:
@@ -149,6 +220,9 @@ class Pipeline:
     def step(self) -> StepResult:
         """Fuse and detect the next batch of reports; ``reports == 0`` when caught up."""
         feed = self._store.report_feed(self._read, self._batch)
+        again = self._read < self._written_to  # reports an earlier run fused and alerted
+        if again:
+            feed = feed.filter(pa.compute.less_equal(feed.column("seq"), self._written_to))
         if feed.num_rows == 0:
             return StepResult(cursor=self._cursor)
         cursor = int(pa.compute.max(feed.column("seq")).as_py())
@@ -158,10 +232,13 @@ class Pipeline:
         chunk = self._fuser.push(fused)
         self._book.learn(chunk)
         drafts = self._detection.update(chunk, self._book)
+        if again:
+            drafts = []  # in the store already, at the revisions they reached
         self._read = cursor
         result = self._write(chunk, drafts, self._durable_cursor())
         result.reports = feed.num_rows
         result.not_fusable = 0 if fusable is None else feed.num_rows - int(fusable.sum())
+        self._checkpoint_due()
         return result
 
     def _record_statics(self, feed: pa.Table) -> None:
@@ -200,7 +277,10 @@ class Pipeline:
         self._book.learn(chunk)
         drafts = self._detection.update(chunk, self._book)
         drafts += self._detection.finish(chunk.watermark, self._book)
-        return self._write(chunk, drafts, self._read)
+        result = self._write(chunk, drafts, self._read)
+        if self._checkpoint_s is not None:
+            self.checkpoint()  # what is closed stays closed for the next run on this store
+        return result
 
     def _durable_cursor(self) -> int:
         """The last report number below which nothing waits in the fuser's buffer."""
@@ -309,7 +389,9 @@ class Pipeline:
         tracks = [self._track_record(info) for info in chunk.tracks.values()]
         alerts = [self.alert_record(draft) for draft in drafts]
         points = self._points_table(chunk)
-        self._store.write_fusion(cursor=cursor, tracks=tracks, points=points, alerts=alerts)
+        self._store.write_fusion(
+            cursor=cursor, tracks=tracks, points=points, alerts=alerts, read=self._read
+        )
         self._cursor = cursor
         kinds: dict[str, int] = {}
         for alert in alerts:

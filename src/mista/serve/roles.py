@@ -197,6 +197,7 @@ def _run_fuse(
             detect_config=config.detect,
             zones=node_zones(config),
             batch_reports=config.intervals.fuse_batch,
+            checkpoint_s=config.intervals.checkpoint_s or None,
         )
         _log.info("fuse role of %s: every %g s", config.nation, config.intervals.fuse_s)
         if ready is not None:
@@ -223,6 +224,11 @@ def _run_fuse(
                 _log.info("fuse: caught up (%s reports fused since start)", f"{fused:,}")
                 busy = False
             stop.wait(config.intervals.fuse_s)
+        if config.intervals.checkpoint_s:
+            try:  # stopped between steps: the next start has nothing to fuse again
+                pipeline.checkpoint()
+            except MistaError as exc:
+                _log.error("fusion checkpoint not saved at stop: %s", exc)
 
 
 def _run_share(

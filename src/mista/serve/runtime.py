@@ -68,6 +68,17 @@ __all__ = ["NodeRuntime", "node_zones", "serve"]
 _log = logging.getLogger("mista.serve")
 
 
+def _save_checkpoint(pipeline: Pipeline, lock: threading.RLock, every_s: float) -> None:
+    """At stop, between steps: fusion's memory, so the next start fuses nothing again."""
+    if not every_s:
+        return
+    try:
+        with lock:
+            pipeline.checkpoint()
+    except MistaError as exc:
+        _log.error("fusion checkpoint not saved at stop: %s", exc)
+
+
 def node_zones(config: NodeConfig) -> Zones | None:
     """The node's zone layer (``[detect] zones``); unmarked zones are the node's own,
     UNCLASSIFIED, releasable to nobody else."""
@@ -182,6 +193,7 @@ class NodeRuntime:
                 detect_config=self.config.detect,
                 zones=zones,
                 batch_reports=self.config.intervals.fuse_batch,
+                checkpoint_s=self.config.intervals.checkpoint_s or None,
             )
         self.fusion_stats: dict[str, int] = {"reports": 0, "alerts": 0}
 
@@ -200,6 +212,7 @@ class NodeRuntime:
                                 wake.set()
                 except MistaError as exc:
                     _log.error("fusion and detection failed, retrying: %s", exc)
+            _save_checkpoint(pipeline, self.lock, self.config.intervals.checkpoint_s)
 
         self._start("fuse", run)
 

@@ -135,6 +135,25 @@ class Store(Protocol):
         """The seq of the last report fused (0 before any)."""
         ...
 
+    def fusion_read(self) -> int:
+        """The seq of the last report the fuser had read at its last step (at least the
+        fusion cursor: the reports between waited in its reorder buffer)."""
+        ...
+
+    def fusion_state(self) -> tuple[int, bytes] | None:
+        """The saved fusion checkpoint, if any: the read seq it was taken at, and its bytes
+        (``mista.detect.checkpoint``)."""
+        ...
+
+    def save_fusion_state(self, read: int, state: bytes) -> None:
+        """Replace the fusion checkpoint with ``state``, taken when the fuser had read up to
+        ``read`` and written every step up to it."""
+        ...
+
+    def clear_fusion_state(self) -> None:
+        """Drop the fusion checkpoint (fusion then resumes after the cursor, fresh)."""
+        ...
+
     def write_fusion(
         self,
         *,
@@ -142,11 +161,13 @@ class Store(Protocol):
         tracks: Sequence[Track],
         points: pa.Table,
         alerts: Sequence[Alert],
+        read: int | None = None,
     ) -> None:
         """One fusion step in ONE transaction: append ``points`` (seq int64, track_id
         string, flags uint16), upsert ``tracks`` and ``alerts`` by id (a changed alert's
         revision goes up by one and it takes the next alert_seq; an unchanged one is left
-        as it is), and move the fusion cursor to ``cursor``. All or nothing."""
+        as it is), and move the fusion cursor to ``cursor`` and the read cursor to ``read``
+        (``cursor`` when None). All or nothing."""
         ...
 
     def write_alerts(self, alerts: Sequence[Alert]) -> int:

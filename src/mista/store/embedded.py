@@ -870,6 +870,26 @@ class DuckDBStore(WatchlistMethods):
         """The seq of the last report fused (0 before any)."""
         return self._fusion.fusion_cursor()
 
+    def fusion_read(self) -> int:
+        """The seq of the last report the fuser had read at its last step (at least the
+        fusion cursor)."""
+        return self._fusion.fusion_read()
+
+    def fusion_state(self) -> tuple[int, bytes] | None:
+        """The saved fusion checkpoint: the read seq it was taken at and its bytes."""
+        return self._fusion.fusion_state()
+
+    def save_fusion_state(self, read: int, state: bytes) -> None:
+        """Replace the fusion checkpoint with ``state``, taken when the fuser had read up to
+        ``read``."""
+        self._writable("save the fusion checkpoint")
+        self._fusion.save_fusion_state(read, state)
+
+    def clear_fusion_state(self) -> None:
+        """Drop the fusion checkpoint (fusion then resumes with fresh memory)."""
+        self._writable("clear the fusion checkpoint")
+        self._fusion.clear_fusion_state()
+
     def write_fusion(
         self,
         *,
@@ -877,13 +897,17 @@ class DuckDBStore(WatchlistMethods):
         tracks: Sequence[Track],
         points: pa.Table,
         alerts: Sequence[Alert],
+        read: int | None = None,
     ) -> None:
         """One fusion step in ONE transaction: append ``points`` (seq int64, track_id
         string, flags uint16), upsert ``tracks`` and ``alerts`` by id (an alert's revision
         goes up, and it takes the next alert_seq, only when it changed), and move the
-        fusion cursor to ``cursor``. On any error nothing is written."""
+        fusion cursor to ``cursor`` and the read cursor to ``read`` (``cursor`` when None).
+        On any error nothing is written."""
         self._writable("write the fused picture")
-        self._fusion.write_fusion(cursor=cursor, tracks=tracks, points=points, alerts=alerts)
+        self._fusion.write_fusion(
+            cursor=cursor, tracks=tracks, points=points, alerts=alerts, read=read
+        )
         self._wrote_upserts()
 
     def write_alerts(self, alerts: Sequence[Alert]) -> int:

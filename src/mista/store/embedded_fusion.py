@@ -13,7 +13,10 @@ transaction, and a crash leaves either all or none of them.
   takes the next ``alert_seq``.
 - ``alert_changes``: every change, with the whole state it set, in ``alert_seq`` order
   (sharing scans these the way it scans reports).
-- ``fusion_cursor``: one row, the seq of the last report fused.
+- ``fusion_cursor``: one row, the seq of the last report fused (``seq``) and of the last
+  report read (``read_seq``, migration 7; the fuser's reorder buffer holds those between).
+- ``fusion_state``: one row at most, a checkpoint of the fuser's and detectors' memory and
+  the ``read_seq`` it was taken at (migration 7).
 
 Labels of tracks and alerts are stored by number in the store's ``labels`` table, as
 reports' are, and every read for a user filters by the store's visibility rule in SQL.
@@ -340,6 +343,26 @@ class FusionTables:
         rows = self._rows("SELECT seq FROM fusion_cursor")
         return int(rows[0][0]) if rows else 0
 
+    def fusion_read(self) -> int:
+        rows = self._rows("SELECT coalesce(read_seq, seq) FROM fusion_cursor")
+        return int(rows[0][0]) if rows else 0
+
+    def fusion_state(self) -> tuple[int, bytes] | None:
+        rows = self._rows("SELECT read_seq, state FROM fusion_state")
+        return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
+
+    def save_fusion_state(self, read: int, state: bytes) -> None:
+        with self._transaction("saving the fusion checkpoint"):
+            self._con.execute("DELETE FROM fusion_state").fetchall()
+            self._con.execute(
+                "INSERT INTO fusion_state VALUES (true, $read, $now, $state)",
+                {"read": read, "now": datetime.now(UTC), "state": state},
+            ).fetchall()
+
+    def clear_fusion_state(self) -> None:
+        with self._transaction("clearing the fusion checkpoint"):
+            self._con.execute("DELETE FROM fusion_state").fetchall()
+
     # -- writing -------------------------------------------------------------------------
 
     def write_fusion(
@@ -349,11 +372,14 @@ class FusionTables:
         tracks: Sequence[Track],
         points: pa.Table,
         alerts: Sequence[Alert],
+        read: int | None = None,
     ) -> None:
         """One fusion step in one transaction: append ``points`` (a report already on a
         track is not added to it twice), upsert ``tracks`` and ``alerts`` by id, and move the
-        cursor to ``cursor``. All or nothing."""
+        cursor to ``cursor`` and the read cursor to ``read`` (``cursor`` when None). All or
+        nothing."""
         points = _points_table(points)
+        read = cursor if read is None else max(read, cursor)
         with self._transaction("writing a fusion step"):
             current = self.fusion_cursor()
             if cursor < current:
@@ -384,7 +410,9 @@ class FusionTables:
                 self._upsert_tracks(_last_by_id(tracks))
             if alerts:
                 self._upsert_alerts(_last_by_id(alerts))
-            self._con.execute("UPDATE fusion_cursor SET seq = $s", {"s": cursor}).fetchall()
+            self._con.execute(
+                "UPDATE fusion_cursor SET seq = $s, read_seq = $r", {"s": cursor, "r": read}
+            ).fetchall()
 
     def write_alerts(self, alerts: Sequence[Alert]) -> int:
         """Upsert alerts (e.g. received from partners) in one transaction; the number that

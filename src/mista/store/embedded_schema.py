@@ -24,7 +24,7 @@ finds the same transmission heard across a dedupe-bucket boundary.
 - ``users``: who may read, their nation, clearance and roles (migration 2).
 - ``tracks``, ``track_points``, ``alerts``, ``alert_changes`` and ``fusion_cursor``: the
   fused picture (migration 4); ``mista.store.embedded_fusion`` describes them and holds
-  their SQL.
+  their SQL; ``fusion_state`` keeps a checkpoint of the fuser's memory (migration 7).
 """
 
 from __future__ import annotations
@@ -471,6 +471,23 @@ _SOURCE_KIND = (
     """,
 )
 
+#: Migration 7: fusion resumes where it was. The cursor row also keeps how far the fuser
+#: had read (``read_seq``: the reports between ``seq`` and it waited in its reorder buffer),
+#: and ``fusion_state`` holds one checkpoint of the fuser's and detectors' memory with the
+#: ``read_seq`` it was taken at (``mista.detect.checkpoint``).
+_FUSION_STATE = (
+    "ALTER TABLE fusion_cursor ADD COLUMN read_seq BIGINT",
+    "UPDATE fusion_cursor SET read_seq = seq",
+    """
+    CREATE TABLE fusion_state (
+        one BOOLEAN PRIMARY KEY CHECK (one),
+        read_seq BIGINT NOT NULL CHECK (read_seq >= 0),
+        saved_at TIMESTAMPTZ NOT NULL,
+        state BLOB NOT NULL
+    )
+    """,
+)
+
 #: (version, name, statements), in order.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "initial schema", _INITIAL),
@@ -479,4 +496,5 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (4, "fused picture: tracks, track points, alerts, alert changes, fusion cursor", _FUSION),
     (5, "operational picture: API tokens, watch lists, webhook deliveries", _API),
     (6, "latest position per vessel keeps its source kind", _SOURCE_KIND),
+    (7, "fusion checkpoint: how far the fuser read, and its saved state", _FUSION_STATE),
 )

@@ -395,6 +395,30 @@ class PostgresStore:
         with self._connection() as con:
             return self._fusion.fusion_cursor(con)
 
+    def fusion_read(self) -> int:
+        """The seq of the last report the fuser had read at its last step (at least the
+        fusion cursor)."""
+        with self._connection() as con:
+            return self._fusion.fusion_read(con)
+
+    def fusion_state(self) -> tuple[int, bytes] | None:
+        """The saved fusion checkpoint: the read seq it was taken at and its bytes."""
+        with self._connection() as con:
+            return self._fusion.fusion_state(con)
+
+    def save_fusion_state(self, read: int, state: bytes) -> None:
+        """Replace the fusion checkpoint with ``state``, taken when the fuser had read up to
+        ``read``."""
+        self._writable("save the fusion checkpoint")
+        with self._connection() as con:
+            self._fusion.save_fusion_state(con, read, state)
+
+    def clear_fusion_state(self) -> None:
+        """Drop the fusion checkpoint (fusion then resumes with fresh memory)."""
+        self._writable("clear the fusion checkpoint")
+        with self._connection() as con:
+            self._fusion.clear_fusion_state(con)
+
     def write_fusion(
         self,
         *,
@@ -402,15 +426,17 @@ class PostgresStore:
         tracks: Sequence[Track],
         points: pa.Table,
         alerts: Sequence[Alert],
+        read: int | None = None,
     ) -> None:
         """One fusion step in ONE transaction: append ``points`` (seq int64, track_id
         string, flags uint16), upsert ``tracks`` and ``alerts`` by id (an alert's revision
         goes up, and it takes the next alert_seq, only when it changed), and move the
-        fusion cursor to ``cursor``. On any error nothing is written."""
+        fusion cursor to ``cursor`` and the read cursor to ``read`` (``cursor`` when None).
+        On any error nothing is written."""
         self._writable("write the fused picture")
         with self._connection() as con:
             self._fusion.write_fusion(
-                con, cursor=cursor, tracks=tracks, points=points, alerts=alerts
+                con, cursor=cursor, tracks=tracks, points=points, alerts=alerts, read=read
             )
 
     def write_alerts(self, alerts: Sequence[Alert]) -> int:

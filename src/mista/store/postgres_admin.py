@@ -317,7 +317,10 @@ def copy_to_postgres(source: Path, url: str) -> CopyReport:
                     cur.execute(
                         "UPDATE report_seq SET last = (SELECT coalesce(max(seq), 0) FROM reports)"
                     )
-                    cur.execute("UPDATE fusion_cursor SET seq = %s", (_duck_cursor(file),))
+                    cur.execute(
+                        "UPDATE fusion_cursor SET seq = %s, read_seq = %s",
+                        (_duck_cursor(file), _duck_cursor(file)),
+                    )
                 for table in COPIED_TABLES:
                     row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
                     report.counts[table] = (_duck_count(file, table), int(row[0]) if row else -1)

@@ -153,6 +153,39 @@ class FusionTables:
             raise self._fail("reading the fusion cursor", exc) from None
         return int(row[0]) if row else 0
 
+    def fusion_read(self, con: psycopg.Connection[Any]) -> int:
+        """The seq of the last report read at the last fusion step."""
+        try:
+            row = con.execute("SELECT coalesce(read_seq, seq) FROM fusion_cursor").fetchone()
+        except psycopg.Error as exc:
+            raise self._fail("reading the fusion cursor", exc) from None
+        return int(row[0]) if row else 0
+
+    def fusion_state(self, con: psycopg.Connection[Any]) -> tuple[int, bytes] | None:
+        """The fusion checkpoint: the read seq it was taken at and its bytes."""
+        try:
+            row = con.execute("SELECT read_seq, state FROM fusion_state").fetchone()
+        except psycopg.Error as exc:
+            raise self._fail("reading the fusion checkpoint", exc) from None
+        return (int(row[0]), bytes(row[1])) if row else None
+
+    def save_fusion_state(self, con: psycopg.Connection[Any], read: int, state: bytes) -> None:
+        """Replace the fusion checkpoint, in one transaction."""
+        try:
+            with con.transaction():
+                con.execute("DELETE FROM fusion_state")
+                con.execute("INSERT INTO fusion_state VALUES (true, %s, now(), %s)", (read, state))
+        except psycopg.Error as exc:
+            raise self._fail("saving the fusion checkpoint", exc) from None
+
+    def clear_fusion_state(self, con: psycopg.Connection[Any]) -> None:
+        """Drop the fusion checkpoint."""
+        try:
+            with con.transaction():
+                con.execute("DELETE FROM fusion_state")
+        except psycopg.Error as exc:
+            raise self._fail("clearing the fusion checkpoint", exc) from None
+
     # -- writing -------------------------------------------------------------------------
 
     def write_fusion(
@@ -163,11 +196,14 @@ class FusionTables:
         tracks: Sequence[Track],
         points: pa.Table,
         alerts: Sequence[Alert],
+        read: int | None = None,
     ) -> None:
         """One fusion step in one transaction on ``con``: append ``points`` (a report
         already on a track is not added to it twice), upsert ``tracks`` and ``alerts`` by
-        id, and move the cursor to ``cursor``. All or nothing."""
+        id, and move the cursor to ``cursor`` and the read cursor to ``read`` (``cursor``
+        when None). All or nothing."""
         points = _points_table(points)
+        read = cursor if read is None else max(read, cursor)
         try:
             with con.transaction(), con.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
@@ -185,7 +221,7 @@ class FusionTables:
                     self._upsert_tracks(cur, _last_by_id(tracks))
                 if alerts:
                     self._upsert_alerts(cur, _last_by_id(alerts))
-                cur.execute("UPDATE fusion_cursor SET seq = %s", (cursor,))
+                cur.execute("UPDATE fusion_cursor SET seq = %s, read_seq = %s", (cursor, read))
         except psycopg.Error as exc:
             raise self._fail("writing a fusion step", exc) from None
 

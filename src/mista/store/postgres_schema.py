@@ -370,6 +370,21 @@ _EXCHANGE = (
     """,
 )
 
+#: Migration 7: fusion resumes where it was (the same as the embedded store's migration 7):
+#: how far the fuser had read, and one checkpoint of its memory.
+_FUSION_STATE = (
+    "ALTER TABLE fusion_cursor ADD COLUMN read_seq bigint",
+    "UPDATE fusion_cursor SET read_seq = seq",
+    """
+    CREATE TABLE fusion_state (
+        one boolean PRIMARY KEY CHECK (one),
+        read_seq bigint NOT NULL CHECK (read_seq >= 0),
+        saved_at timestamptz NOT NULL,
+        state bytea NOT NULL
+    )
+    """,
+)
+
 #: (version, name, statements), in order.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
@@ -383,6 +398,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (4, "fused picture: tracks, track points, alerts, alert changes, fusion cursor", _FUSION),
     (5, "watch lists and webhook deliveries", _WATCH),
     (6, "partner exchange: cursors, outbox, inbound batches, nonces, amendments", _EXCHANGE),
+    (7, "fusion checkpoint: how far the fuser read, and its saved state", _FUSION_STATE),
 )
 
 

@@ -1,0 +1,151 @@
+"""A pipeline that dies and starts again resumes from its checkpoint: the store ends as a
+run without the fault leaves it, alerts (and their revisions) included."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from mista.detect.checkpoint import FORMAT, dump_state, load_state
+from mista.detect.pipeline import Pipeline
+from mista.evaluate.replay import replay
+from mista.evaluate.scenario import Scenario, load_scenario
+from mista.sim import simulate
+from mista.store.embedded import DuckDBStore
+
+_BATCH = 200  # about 16 steps over the 3,274 reports
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    out = tmp_path_factory.mktemp("scenario") / "small"
+    simulate(out, hours=3, vessels=120, seed=11)
+    return load_scenario(out)
+
+
+def ingested(scenario: Scenario, path: Path) -> DuckDBStore:
+    store = DuckDBStore(path)
+    replay(scenario, store, fuse=False)
+    return store
+
+
+def picture(store: DuckDBStore) -> dict[str, object]:
+    con = store.connection
+    return {
+        "alerts": con.execute(
+            "SELECT id, kind, status, epoch_us(start_at), epoch_us(end_at), revision, "
+            "evidence FROM alerts ORDER BY id"
+        ).fetchall(),
+        "changes": con.execute(
+            "SELECT count(*), count(DISTINCT alert_id) FROM alert_changes"
+        ).fetchall(),
+        "tracks": con.execute(
+            "SELECT id, kind, mmsi, epoch_us(first_at), epoch_us(last_at), points "
+            "FROM tracks ORDER BY id"
+        ).fetchall(),
+        "points": con.execute(
+            "SELECT seq, track_id, flags FROM track_points ORDER BY seq, track_id"
+        ).fetchall(),
+    }
+
+
+def pipeline(store: DuckDBStore, scenario: Scenario) -> Pipeline:
+    return Pipeline(store, node=scenario.node, batch_reports=_BATCH, checkpoint_s=None)
+
+
+@pytest.fixture(scope="module")
+def clean(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    with ingested(scenario, tmp_path_factory.mktemp("clean") / "clean.duckdb") as store:
+        whole = pipeline(store, scenario)
+        whole.run()
+        whole.finish()
+        return picture(store)
+
+
+def test_a_pipeline_killed_after_its_checkpoint_resumes_to_the_clean_picture(
+    scenario: Scenario, clean: dict[str, object], tmp_path: Path
+) -> None:
+    with ingested(scenario, tmp_path / "killed.duckdb") as store:
+        first = pipeline(store, scenario)
+        for _ in range(5):
+            first.step()
+        first.checkpoint()
+        alerted_before = store.connection.execute("SELECT count(*) FROM alerts").fetchall()
+        for _ in range(6):  # steps written after the checkpoint: their alerts are stored
+            first.step()
+        assert store.fusion_read() > store.fusion_state()[0]  # type: ignore[index]
+        alerted_after = store.connection.execute("SELECT count(*) FROM alerts").fetchall()
+        assert alerted_after > alerted_before  # the test covers alerts written twice
+        del first  # the process dies: only the store remains
+        second = pipeline(store, scenario)
+        second.run()
+        second.finish()
+        resumed = picture(store)
+    assert resumed["alerts"] == clean["alerts"]
+    assert resumed["changes"] == clean["changes"]
+    assert resumed["tracks"] == clean["tracks"]
+    assert resumed["points"] == clean["points"]
+
+
+def test_without_a_checkpoint_the_restart_re_states_alerts(
+    scenario: Scenario, clean: dict[str, object], tmp_path: Path
+) -> None:
+    # What the checkpoint is for: fresh memory after the cursor alerts differently.
+    with ingested(scenario, tmp_path / "fresh.duckdb") as store:
+        first = pipeline(store, scenario)
+        for _ in range(11):
+            first.step()
+        del first
+        second = pipeline(store, scenario)
+        second.run()
+        second.finish()
+        fresh = picture(store)
+    assert fresh["alerts"] != clean["alerts"] or fresh["changes"] != clean["changes"]
+
+
+def test_a_checkpoint_after_finish_keeps_the_next_run_from_alerting_again(
+    scenario: Scenario, clean: dict[str, object], tmp_path: Path
+) -> None:
+    with ingested(scenario, tmp_path / "twice.duckdb") as store:
+        first = Pipeline(store, node=scenario.node, batch_reports=_BATCH)  # default: saves
+        first.run()
+        first.finish()
+        assert store.fusion_state() is not None
+        again = Pipeline(store, node=scenario.node, batch_reports=_BATCH)
+        assert again.run().reports == 0
+        again.finish()
+        assert picture(store) == clean
+
+
+def test_a_checkpoint_from_other_code_or_damaged_is_not_loaded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    shared: dict[str, object] = {"land": object()}
+    good = dump_state(({"open": [1, 2]}, shared["land"]), shared)
+    state = load_state(good, shared)
+    assert state == ({"open": [1, 2]}, shared["land"])
+    _, _, body = good.partition(b"\n")
+    with caplog.at_level(logging.WARNING, logger="mista.detect.checkpoint"):
+        assert load_state(FORMAT + b" 0123456789abcdef\n" + body, shared) is None
+        assert load_state(b"not a checkpoint at all", shared) is None
+        assert load_state(good[: len(good) // 2], shared) is None
+        assert load_state(good, {}) is None  # a shared part it names is not there
+    assert len(caplog.records) == 4
+    assert "other mista code" in caplog.records[0].getMessage()
+
+
+def test_a_damaged_checkpoint_in_the_store_means_a_fresh_start(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    with ingested(scenario, tmp_path / "damaged.duckdb") as store:
+        first = pipeline(store, scenario)
+        for _ in range(3):
+            first.step()
+        store.save_fusion_state(first.cursor, b"garbage")
+        second = pipeline(store, scenario)
+        assert second.cursor == store.fusion_cursor()
+        second.run()
+        second.finish()
+        assert store.connection.execute("SELECT count(*) FROM tracks").fetchall()[0][0] > 0
