@@ -161,3 +161,37 @@ def test_a_pass_between_satellite_fixes_that_came_in_time_is_found_after_it(
     if found:
         assert found[0].evidence["late"] is True
         assert found[0].start <= T0 + MEET_S <= found[0].end
+
+
+def radar(points: TrackPoints) -> TrackPoints:
+    """``points`` as a dark track's radar contacts: no MMSI, speed or course."""
+    n = len(points)
+    return replace(
+        points,
+        source=np.full(n, SourceCode.RADAR, np.uint8),
+        sog=np.full(n, np.nan),
+        cog=np.full(n, np.nan),
+        mmsi=np.full(n, -1, np.int64),
+    )
+
+
+def test_a_dark_vessel_crossing_close_is_a_close_approach() -> None:
+    # A eastbound with AIS; a dark vessel northbound on radar (a contact every 20 s)
+    # crosses 300 m ahead of it at T0 + 15 min.
+    v = SPEED_KN * KNOT
+    t = T0 + np.arange(0, 30 * MINUTE, MINUTE)
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * MEET_S), v, 0.0)
+    contacts = T0 + np.arange(0, 30 * MINUTE, 20.0)
+    dark = radar(leg(9, contacts, north_of(LAT, -v * MEET_S), east_of(LAT, LON, 300.0), 0.0, v))
+    [alert] = standing(feed(CloseApproachDetector(settings()), [a, dark]))
+    assert set(alert.tracks) == {"ais:1", "ais:9"}  # the test memory names tracks ais:N
+
+
+def test_a_dark_track_moving_with_an_ais_track_is_its_echo_not_a_close_approach() -> None:
+    # The ship's own radar echo, 150 m off its AIS position, not (yet) associated to it.
+    v = SPEED_KN * KNOT
+    t = T0 + np.arange(0, 30 * MINUTE, MINUTE)
+    a = leg(1, t, LAT, LON, v, 0.0)
+    contacts = T0 + np.arange(0, 30 * MINUTE, 20.0)
+    echo = radar(leg(9, contacts, north_of(LAT, 150.0), LON, v, 0.0))
+    assert standing(feed(CloseApproachDetector(settings()), [a, echo])) == []

@@ -14,13 +14,20 @@ brought to a common time and the pair's closest distance is sought within
 within half an hour of it). A pass under 926 m is raised CLOSED, ``"late": true``.
 Satellite fixes that came in time are looked at the same way once the half hour they
 reach is past: minute by minute, a pass between two satellite passes is never seen.
+
+Dark (radar-only) tracks take part in the minute-by-minute comparison with AIS tracks: a
+vessel with its AIS off still passes close to others. A radar contact reports no speed or
+course, so they are taken from the track's contact 2-10 minutes earlier. A dark track
+close to an AIS track moving with it (within ``distance_m`` and ``shadow_kn`` of its
+velocity) that minute is most likely that ship's own echo, not yet associated: it is
+compared with nobody that minute. Two dark tracks are not compared (no MMSI to name).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -44,6 +51,12 @@ from mista.geo import cpa_tcpa
 from mista.model import AlertStatus
 
 _M_PER_DEG = 111_195.0
+#: A dark track's velocity is measured over at least this long (radar contacts are 50-150 m
+#: off: over 2 minutes at 10 kn that is a 20-30 % error), from contacts at most this old.
+_DARK_BASE_MIN_S = 120.0
+_DARK_BASE_MAX_S = 600.0
+#: A dark track this close in velocity to an AIS track beside it moves with it: its echo.
+_SHADOW_KN = 5.0
 
 
 @dataclass(slots=True)
@@ -76,6 +89,7 @@ class States:
     cog: np.ndarray[Any, np.dtype[np.float64]]
     label_no: np.ndarray[Any, np.dtype[np.int32]]
     seq: np.ndarray[Any, np.dtype[np.int64]]
+    dark: np.ndarray[Any, np.dtype[np.bool_]]
 
 
 @register("close-approach")
@@ -91,9 +105,14 @@ class CloseApproachDetector:
         self._recent = TrackPoints.empty()  # moving points of the last ``recent_s``, any order
         self._delayed = TrackPoints.empty()  # satellite fixes looked at again later
         self._last_pass: dict[tuple[int, int], float] = {}  # pair -> end of its latest alert
+        # Dark track -> its contacts of the last ``_DARK_BASE_MAX_S`` (t, lat, lon).
+        self._dark_fixes: dict[int, list[tuple[float, float, float]]] = {}
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         points = chunk.points
+        radar = points.source == SourceCode.RADAR
+        if radar.any():
+            points = self._dark_velocities(points, radar, chunk.watermark)
         # Points the coarse coastline puts on land are fine positions of moving ships.
         doubtful = np.uint16(PointFlag.IMPLAUSIBLE_SPEED | PointFlag.OUTLIER)
         moving = (
@@ -102,7 +121,10 @@ class CloseApproachDetector:
             & np.isfinite(points.cog)
         )
         on_time = moving & (points.t > self._done_until - self.config.stale_s)
-        late = moving & ~on_time
+        # Dark tracks only minute by minute, with their echo check (late satellite fixes
+        # would meet their own ship's echo).
+        late = moving & ~on_time & ~radar
+        moving &= ~radar
         if on_time.any():
             merged = concat([self._pending, points.take(on_time)])
             self._pending = merged.take(np.argsort(merged.t, kind="stable"))
@@ -124,6 +146,30 @@ class CloseApproachDetector:
             out += self._late(self._delayed.take(due), history)
             self._delayed = self._delayed.take(~due)
         return out
+
+    def _dark_velocities(self, points: TrackPoints, radar: Any, watermark: float) -> TrackPoints:
+        """``points`` with each radar contact's speed and course from its track's contact
+        2-10 minutes before it (NaN when there is none)."""
+        sog, cog = points.sog.copy(), points.cog.copy()
+        for row in np.flatnonzero(radar).tolist():
+            number, t = int(points.track[row]), float(points.t[row])
+            lat, lon = float(points.lat[row]), float(points.lon[row])
+            kept = self._dark_fixes.setdefault(number, [])
+            base = next((f for f in kept if _DARK_BASE_MIN_S <= t - f[0] <= _DARK_BASE_MAX_S), None)
+            if base is not None:
+                north = (lat - base[1]) * _M_PER_DEG
+                east = (lon - base[2]) * _M_PER_DEG * math.cos(math.radians(lat))
+                sog[row] = math.hypot(north, east) / (t - base[0]) / KNOT_M_S
+                cog[row] = math.degrees(math.atan2(east, north)) % 360.0
+            if not kept or t > kept[-1][0]:
+                kept.append((t, lat, lon))
+            while kept and kept[0][0] < t - _DARK_BASE_MAX_S:
+                kept.pop(0)
+        for number in [
+            n for n, kept in self._dark_fixes.items() if kept[-1][0] < watermark - _DARK_BASE_MAX_S
+        ]:
+            del self._dark_fixes[number]
+        return replace(points, sog=sog, cog=cog)
 
     def _late(self, late: TrackPoints, history: History) -> list[AlertDraft]:
         """Passes found among late points and the moving points around their times."""
@@ -237,6 +283,7 @@ class CloseApproachDetector:
             cog,
             pending.label_no[last],
             pending.seq[last],
+            pending.source[last] == SourceCode.RADAR,
         )
 
     def _minute(self, now: float, history: History) -> list[AlertDraft]:
@@ -250,6 +297,8 @@ class CloseApproachDetector:
             )
             i, j = found[:, 0], found[:, 1]
             distance = flat_distance_m(states.lat[i], states.lon[i], states.lat[j], states.lon[j])
+            if states.dark.any():
+                i, j, distance = self._without_echoes(states, i, j, distance)
             cpa, tcpa = cpa_tcpa(
                 states.lat[i],
                 states.lon[i],
@@ -284,6 +333,21 @@ class CloseApproachDetector:
                 del self._approaches[pair]  # apart again (or both no longer under way)
                 out += self._end(approach, history)
         return out
+
+    def _without_echoes(
+        self, states: States, i: Any, j: Any, distance: Any
+    ) -> tuple[Any, Any, Any]:
+        """The pairs less those of two dark tracks and of a dark track moving with an AIS
+        track beside it (its echo) this minute."""
+        dark_i, dark_j = states.dark[i], states.dark[j]
+        mixed = dark_i != dark_j
+        course_i, course_j = np.radians(states.cog[i]), np.radians(states.cog[j])
+        dn = states.sog[i] * np.cos(course_i) - states.sog[j] * np.cos(course_j)
+        de = states.sog[i] * np.sin(course_i) - states.sog[j] * np.sin(course_j)
+        along = mixed & (distance < self.config.distance_m) & (np.hypot(dn, de) < _SHADOW_KN)
+        echoes = np.union1d(np.where(dark_i, i, j)[along], np.array([], np.int64))
+        keep = ~(dark_i & dark_j) & ~np.isin(i, echoes) & ~np.isin(j, echoes)
+        return i[keep], j[keep], distance[keep]
 
     def _seen(
         self,
