@@ -276,6 +276,57 @@ def test_a_fuse_process_killed_mid_run_leaves_the_alerts_a_clean_run_makes(
     assert killed_and_clean["killed"][3] == killed_and_clean["clean"][3]
 
 
+def wait_for_line(log: Path, text: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + _WAIT_S
+    while text not in (log.read_text() if log.exists() else ""):
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"no {text!r} in:\n{log.read_text()}"
+        time.sleep(0.05)
+
+
+def test_a_standby_fuse_process_takes_over_from_one_killed_mid_run(
+    servers: tuple[PgServer, NatsServer],
+    tmp_path: Path,
+    shared_data: Path,
+    killed_and_clean: dict[str, Picture],
+) -> None:
+    postgres, _ = servers
+    url = new_database(postgres, "fuse_standby")
+    ingest_paths([shared_data / LOG], store=url, nation="IND")
+    directory = node_dir(tmp_path, url, None, fuse_batch=250, checkpoint_s=0.3)
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    processes = [start(directory, "fuse", log) for log in logs]  # both at once
+    try:
+        deadline = time.monotonic() + _WAIT_S
+        while not any("standing by" in log.read_text() for log in logs if log.exists()):
+            assert all(process.poll() is None for process in processes)
+            assert time.monotonic() < deadline, [log.read_text() for log in logs]
+            time.sleep(0.05)
+        standby = next(i for i, log in enumerate(logs) if "standing by" in log.read_text())
+        active = 1 - standby
+        while True:  # mid-run: a checkpoint saved and a step written after it
+            assert "caught up" not in logs[active].read_text(), "fusion ended before the kill"
+            with open_store(url, read_only=True) as store:
+                saved = store.fusion_state()
+                if saved is not None and store.fusion_read() > saved[0]:
+                    break
+            time.sleep(0.05)
+        os.kill(processes[active].pid, signal.SIGKILL)
+        assert processes[active].wait(timeout=30) == -signal.SIGKILL
+        wait_for_line(logs[standby], "fuse: caught up", processes[standby])
+        taken_over = logs[standby].read_text()
+        assert "took over fusion" in taken_over
+        assert "resumes from its checkpoint" in taken_over
+    finally:
+        for process in processes:
+            assert stop(process) in (0, -signal.SIGKILL)
+    admin = User("ind.watch", "IND", Level.SECRET, frozenset({Role.ADMIN, Role.ANALYST}))
+    tracks, alerts = fused_picture(url, admin)
+    _, _, clean_tracks, clean_alerts = killed_and_clean["clean"]
+    assert tracks == clean_tracks
+    assert alerts == clean_alerts
+
+
 def test_a_node_on_postgresql_shares_by_role_with_a_partner_on_duckdb(
     servers: tuple[PgServer, NatsServer], cluster: Cluster
 ) -> None:

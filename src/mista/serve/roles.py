@@ -9,8 +9,10 @@ optionally, a JetStream bus (``bus = "nats://..."``), and each process runs one 
   share the partitions through durable consumers); without one, batches go straight to
   the store (PostgreSQL takes writers from several processes).
 - ``fuse``: fusion and detection every ``intervals.fuse_s``, from the store's report feed.
-  One fuse process per store: the pipeline keeps one cursor (fusion workers that split
-  the vessels between them are not built yet).
+  One fuse process per store is active: the pipeline keeps one cursor and one memory.
+  More fuse processes stand by (``mista.store.postgres_claim``) and the first to claim
+  the store takes over, from the checkpoint, when the active one stops or dies. Fusion
+  workers that split the vessels between them are not built yet.
 - ``api``: the users' API and web map on ``[api] listen``; several may run behind a proxy.
 - ``share``: the partner exchange: release scans and pushes to each partner, and the
   partner listener (mutual TLS) that receives theirs. One per store: each partner's
@@ -38,7 +40,7 @@ from mista.api.context import ApiContext
 from mista.bus.jetstream import JetStreamBus, store_writer
 from mista.config import NodeConfig, load_node_config
 from mista.detect.pipeline import Pipeline
-from mista.errors import ConfigError, MistaError
+from mista.errors import ConfigError, MistaError, StoreError
 from mista.ingest.batch import IngestBatch
 from mista.node import open_node_store
 from mista.serve._server import (
@@ -52,6 +54,8 @@ from mista.serve.ingest import SourceStats, run_source
 from mista.serve.runtime import NodeRuntime, node_zones
 from mista.share.agreements import load_agreements
 from mista.store import Store, WriteResult
+from mista.store.postgres import PostgresStore
+from mista.store.postgres_claim import FuserClaim
 
 __all__ = ["ROLES", "check_role", "serve_role"]
 
@@ -191,44 +195,65 @@ def _run_fuse(
     config: NodeConfig, stop: threading.Event, ready: Callable[[str], None] | None
 ) -> None:
     with open_node_store(config.store) as store:
-        pipeline = Pipeline(
-            store,
-            node=config.nation,
-            detect_config=config.detect,
-            zones=node_zones(config),
-            batch_reports=config.intervals.fuse_batch,
-            checkpoint_s=config.intervals.checkpoint_s or None,
-        )
-        _log.info("fuse role of %s: every %g s", config.nation, config.intervals.fuse_s)
-        if ready is not None:
-            ready("fuse")
-        fused = alerts = 0
-        busy = False
-        last_status = time.monotonic()
-        while not stop.is_set():
-            try:
-                result = pipeline.step()
-            except MistaError as exc:
-                _log.error("fusion and detection failed, retrying: %s", exc)
-                stop.wait(config.intervals.fuse_s)
-                continue
-            fused += result.reports
-            alerts += result.alerts
-            if time.monotonic() - last_status >= _STATUS_S:
-                _log.info("fuse: %s reports fused, %s alerts changed", f"{fused:,}", f"{alerts:,}")
-                last_status = time.monotonic()
-            if result.reports:
-                busy = True
-                continue
-            if busy:  # once per catch-up, so an operator (or a test) sees where it stands
-                _log.info("fuse: caught up (%s reports fused since start)", f"{fused:,}")
-                busy = False
+        if not isinstance(store, PostgresStore):  # check_role refuses other stores
+            raise ConfigError(f"{config.directory}: the fuse role needs a PostgreSQL store")
+        with FuserClaim(store.url, store.where) as claim:
+            if ready is not None:
+                ready("fuse")
+            if not claim.try_claim():
+                _log.info("fuse: another process fuses this store; standing by to take over")
+                if not claim.wait(stop, config.intervals.fuse_s):
+                    return
+                _log.info("fuse: took over fusion of this store")
+            _fuse_while_claimed(config, store, claim, stop)
+
+
+def _fuse_while_claimed(
+    config: NodeConfig, store: Store, claim: FuserClaim, stop: threading.Event
+) -> None:
+    pipeline = Pipeline(
+        store,
+        node=config.nation,
+        detect_config=config.detect,
+        zones=node_zones(config),
+        batch_reports=config.intervals.fuse_batch,
+        checkpoint_s=config.intervals.checkpoint_s or None,
+    )
+    _log.info("fuse role of %s: every %g s", config.nation, config.intervals.fuse_s)
+    fused = alerts = 0
+    busy = False
+    last_status = time.monotonic()
+    while not stop.is_set():
+        if not claim.held():
+            # Its connection went (the database restarted, say): another process may
+            # fuse now. Stop, and let whoever runs this process start it again.
+            raise StoreError(
+                "the fuse role lost its claim to fuse the store (its connection closed); "
+                "start it again: it stands by if another process fuses now"
+            )
+        try:
+            result = pipeline.step()
+        except MistaError as exc:
+            _log.error("fusion and detection failed, retrying: %s", exc)
             stop.wait(config.intervals.fuse_s)
-        if config.intervals.checkpoint_s:
-            try:  # stopped between steps: the next start has nothing to fuse again
-                pipeline.checkpoint()
-            except MistaError as exc:
-                _log.error("fusion checkpoint not saved at stop: %s", exc)
+            continue
+        fused += result.reports
+        alerts += result.alerts
+        if time.monotonic() - last_status >= _STATUS_S:
+            _log.info("fuse: %s reports fused, %s alerts changed", f"{fused:,}", f"{alerts:,}")
+            last_status = time.monotonic()
+        if result.reports:
+            busy = True
+            continue
+        if busy:  # once per catch-up, so an operator (or a test) sees where it stands
+            _log.info("fuse: caught up (%s reports fused since start)", f"{fused:,}")
+            busy = False
+        stop.wait(config.intervals.fuse_s)
+    if config.intervals.checkpoint_s:
+        try:  # stopped between steps: the next start has nothing to fuse again
+            pipeline.checkpoint()
+        except MistaError as exc:
+            _log.error("fusion checkpoint not saved at stop: %s", exc)
 
 
 def _run_share(
