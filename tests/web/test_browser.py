@@ -1,17 +1,26 @@
 """The web map in Debian's chromium, against a real ``mista api``: log in, see the vessels,
 click one for its identity, track and label, open an alert, switch layers, and save a
-screenshot (to ``$MISTA_TEST_ARTIFACTS`` or the test's tmp dir; its path is printed)."""
+screenshot (to ``$MISTA_TEST_ARTIFACTS`` or the test's tmp dir; its path is printed).
+Against a real ``mista serve`` ingesting a spool: the selected vessel's panel and track
+follow its live positions."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from mista.labels import Level
+from mista.model import Role, User
+from mista.node import add_user, issue_token
+from tests.serve.nodes import Cluster, free_port, nmea_position, wait_until, write_spool
 from tests.web.browser import require_chromium
 from tests.web.conftest import RELEASED_TO_USA, SHARED_ALERT_MARKING, WebNode
 from tests.web.render import (
@@ -266,3 +275,100 @@ def test_a_track_across_the_antimeridian_is_drawn_the_short_way(
     assert westwards == [[[-179.5, -5], [-180, -6]], [[180, -6], [179.5, -7]]]
     assert ordinary == [[[10, 1], [11, 2], [12, 3]]]
     assert single == []
+
+
+LIVE_MMSI = 419_000_123
+
+
+@dataclass(frozen=True)
+class LiveNode:
+    """A running ``mista serve`` with a users' API and a spool source to feed."""
+
+    base_url: str
+    token: str
+    spool: Path
+
+
+@pytest.fixture
+def live_node(tmp_path: Path) -> Iterator[LiveNode]:
+    cluster = Cluster(tmp_path)
+    try:
+        ind = cluster.node("IND")
+        api_port = free_port()
+        toml = (ind.path / "node.toml").read_text()
+        toml = toml.replace('# listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{api_port}"')
+        (ind.path / "node.toml").write_text(toml)
+        spool = cluster.spool_source(ind, "shore", "UNCLASSIFIED//REL TO IND")
+        add_user(ind.store, User("watch", "IND", Level.SECRET, frozenset({Role.ANALYST})))
+        token = issue_token(ind.store, "watch")
+        now = datetime.now(UTC)
+        first = [
+            nmea_position(
+                LIVE_MMSI, 15.0 + i * 0.01, 72.0 + i * 0.01, now - timedelta(minutes=30 - i)
+            )
+            for i in range(3)
+        ]
+        write_spool(spool, "first.nmea", first)
+        cluster.start(ind)
+        node = LiveNode(f"http://127.0.0.1:{api_port}", token, spool)
+
+        def stored() -> bool:
+            answer = httpx.get(
+                f"{node.base_url}/api/v1/vessels/{LIVE_MMSI}/track",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=5,
+            )
+            return answer.status_code == 200 and answer.json()["count"] == len(first)
+
+        wait_until(stored, 30, "the first positions stored", ind)
+        yield node
+    finally:
+        cluster.close()
+
+
+def test_the_selected_vessels_panel_and_track_follow_its_live_positions(
+    page: Any, live_node: LiveNode
+) -> None:
+    open_map(page, live_node.base_url, live_node.token)
+    page.wait_for_function("window.mista.state.stream === 'live'", timeout=LOAD_TIMEOUT_MS)
+    lon, lat = 72.02, 15.02  # its newest position
+    page.evaluate(f"window.mista.map.jumpTo({{center: [{lon}, {lat}], zoom: 11}})")
+    _wait_idle(page)
+    _click_on_map(page, lon, lat)
+    detail = page.locator("#detail")
+    detail.wait_for(state="visible")
+    assert detail.locator("[data-testid=detail-title]").inner_text() == f"MMSI {LIVE_MMSI}"
+    count = detail.locator("[data-testid=track-count]")
+    count.wait_for(timeout=LOAD_TIMEOUT_MS)
+    assert count.inner_text().startswith("3 positions")
+    assert "15.0200°, 72.0200°" in detail.inner_text()
+    assert page.evaluate("window.mista.featureCount('track')") == 3 + 1
+
+    # a new position of the selected vessel arrives on the stream
+    observed = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    moved = nmea_position(LIVE_MMSI, 15.2345, 72.3456, observed, speed_kn=12.3, course_deg=123.4)
+    write_spool(live_node.spool, "later.nmea", [moved])
+    page.wait_for_function(
+        "document.querySelector('#detail [data-testid=track-count]')"
+        "?.textContent.startsWith('4 positions')",
+        timeout=LOAD_TIMEOUT_MS,
+    )
+    text = detail.inner_text()
+    assert "15.2345°, 72.3456°" in text
+    assert "12.3 kn" in text
+    assert "123°" in text
+    assert observed.strftime("%Y-%m-%d %H:%M:%SZ") in text
+    assert detail.locator("[data-testid=detail-title]").inner_text() == f"MMSI {LIVE_MMSI}"
+    # its track on the map: the line and one point per position, the newest last
+    assert page.evaluate("window.mista.featureCount('track')") == 4 + 1
+    line = page.evaluate(
+        "window.mista.map.getSource('track').getData()"
+        ".then((data) => data.features[0].geometry.coordinates)"
+    )
+    assert len(line) == 4
+    assert line[-1] == pytest.approx([72.3456, 15.2345], abs=1e-4)
+    selected = page.evaluate(
+        "window.mista.map.getSource('selection').getData()"
+        ".then((data) => data.features[0].geometry.coordinates)"
+    )
+    assert selected == pytest.approx([72.3456, 15.2345], abs=1e-4)

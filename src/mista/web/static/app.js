@@ -27,6 +27,7 @@ const state = {
   replayAt: null, // Date being replayed, or null when live
   alerts: new Map(), // id -> alert
   selected: null, // {kind: "vessel", key} | {kind: "alert", id}
+  track: null, // the selected vessel's track: {key, mmsi, since, answer, error, early}
   colourBy: "type",
   latest: new Date(0), // the picture's newest observation: the end of the replay window
   latestSeen: false, // whether `latest` comes from data (else it is the wall clock)
@@ -144,13 +145,23 @@ async function loadContacts() {
 
 // ---- the live stream -----------------------------------------------------------------------
 
+function isNewer(position, record) {
+  if (!record || !record.observed_at) return true;
+  return !(Date.parse(position.observed_at) < Date.parse(record.observed_at));
+}
+
 function onStreamEvent(event, data) {
   if (event === "position" && data.mmsi !== null && data.mmsi !== undefined) {
     const key = `m:${data.mmsi}`;
-    state.vessels.set(key, { ...(state.vessels.get(key) || {}), ...data, key });
+    const known = state.vessels.get(key);
+    // a late position (older than the one shown) joins the track but does not move the vessel
+    if (isNewer(data, known)) state.vessels.set(key, { ...(known || {}), ...data, key });
     noteTime(data.observed_at);
     slider.refresh();
-    if (!state.partner && !state.replayAt) scheduleRedraw();
+    if (!state.partner && !state.replayAt) {
+      scheduleRedraw();
+      if (state.selected?.kind === "vessel" && state.selected.key === key) followSelected(key, data);
+    }
   } else if (event === "alert" && data.id) {
     // a revision replaces the alert; a withdrawn one leaves the map (later data showed it
     // did not happen), as withdrawn alerts are not listed when the page loads
@@ -216,10 +227,68 @@ function refreshSelection() {
   markSelection("vessel", record?.lon, record?.lat);
 }
 
+/** Draw the selected vessel's track (state.track) on the map and in its panel. */
+function drawTrack() {
+  const track = state.track;
+  const points = track?.answer?.points || [];
+  const coordinates = points.map((point) => [point.lon, point.lat]);
+  setData(map, "track", {
+    type: "FeatureCollection",
+    features: [
+      ...splitAtAntimeridian(coordinates).map((line) => (
+        { type: "Feature", geometry: { type: "LineString", coordinates: line }, properties: { mmsi: track.mmsi } })),
+      ...coordinates.map((point) => ({ type: "Feature", geometry: { type: "Point", coordinates: point }, properties: {} })),
+    ],
+  });
+  const section = document.querySelector("#detail [data-testid=track]");
+  if (!section) return;
+  if (track.error) showTrackError(section, track.error);
+  else if (track.answer) showTrack(section, track.answer, track.since);
+}
+
+/** Put a live position into a track answer, in time order, once. */
+function addToTrack(answer, position) {
+  const point = {
+    observed_at: position.observed_at,
+    lat: position.lat,
+    lon: position.lon,
+    speed_kn: position.speed_kn,
+    course_deg: position.course_deg,
+    source_kind: position.source_kind,
+    label: position.label,
+  };
+  const time = Date.parse(point.observed_at);
+  const same = (other) => Date.parse(other.observed_at) === time && other.lat === point.lat && other.lon === point.lon;
+  if (answer.points.some(same)) return;
+  let at = answer.points.length;
+  while (at > 0 && Date.parse(answer.points[at - 1].observed_at) > time) at -= 1;
+  answer.points.splice(at, 0, point);
+  answer.count = answer.points.length;
+}
+
+/** A live position of the selected vessel: its panel shows it and its track grows. */
+function followSelected(key, position) {
+  const record = state.vessels.get(key);
+  showVessel(record, {});
+  markSelection("vessel", record.lon, record.lat);
+  const track = state.track;
+  if (!track || track.key !== key || track.error) {
+    if (track?.key === key) drawTrack();
+    return;
+  }
+  if (!track.answer) {
+    track.early.push(position); // the track is still loading: add it when it comes
+    return;
+  }
+  addToTrack(track.answer, position);
+  drawTrack();
+}
+
 async function selectVessel(key) {
   const record = state.drawn.get(key) || state.vessels.get(key);
   if (!record) return;
   state.selected = { kind: "vessel", key };
+  state.track = null;
   markSelection("vessel", record.lon, record.lat);
   setData(map, "track", { type: "FeatureCollection", features: [] });
   const section = showVessel(record, { partner: state.partner });
@@ -232,23 +301,24 @@ async function selectVessel(key) {
   const since = new Date(until.getTime() - DAY_MS);
   const query = `since=${encodeURIComponent(since.toISOString())}` +
     (state.replayAt ? `&until=${encodeURIComponent(until.toISOString())}` : "");
+  const track = { key, mmsi: record.mmsi, since, answer: null, error: null, early: [] };
+  state.track = track;
   try {
     const answer = await get(`/vessels/${record.mmsi}/track?${query}`);
-    if (state.selected?.key !== key) return;
-    const coordinates = answer.points.map((point) => [point.lon, point.lat]);
-    setData(map, "track", {
-      type: "FeatureCollection",
-      features: [
-        ...splitAtAntimeridian(coordinates).map((line) => (
-          { type: "Feature", geometry: { type: "LineString", coordinates: line }, properties: { mmsi: record.mmsi } })),
-        ...coordinates.map((point) => ({ type: "Feature", geometry: { type: "Point", coordinates: point }, properties: {} })),
-      ],
-    });
-    showTrack(section, answer, since);
+    if (state.track !== track) return;
+    track.answer = answer;
+    for (const position of track.early) addToTrack(answer, position);
   } catch (error) {
-    if (state.selected?.key !== key) return;
-    showTrackError(section, error.status === 404 ? "No positions in the last 24 h." : error.message);
+    if (state.track !== track) return;
+    if (error.status === 404 && track.early.length) {
+      track.answer = { mmsi: record.mmsi, count: 0, points: [] };
+      for (const position of track.early) addToTrack(track.answer, position);
+    } else {
+      track.error = error.status === 404 ? "No positions in the last 24 h." : error.message;
+    }
   }
+  track.early = [];
+  drawTrack();
 }
 
 function selectVesselByMmsi(mmsi) {
@@ -262,6 +332,7 @@ function selectAlert(id) {
   const alert = state.alerts.get(id);
   if (!alert) return;
   state.selected = { kind: "alert", id };
+  state.track = null;
   setData(map, "track", { type: "FeatureCollection", features: [] });
   markSelection("alert", alert.lon, alert.lat);
   if (alert.lon !== null && alert.lon !== undefined) {
@@ -273,6 +344,7 @@ function selectAlert(id) {
 
 function unselect() {
   state.selected = null;
+  state.track = null;
   markSelection(null);
   setData(map, "track", { type: "FeatureCollection", features: [] });
   closeDetail();
@@ -291,7 +363,9 @@ function onMapClick(event) {
   if (feature.layer.id === "vessels") return selectVessel(feature.properties.key);
   if (feature.layer.id === "alerts") return selectAlert(feature.properties.id);
   state.selected = { kind: "zone" };
+  state.track = null;
   markSelection(null);
+  setData(map, "track", { type: "FeatureCollection", features: [] });
   return showZone(feature.properties);
 }
 
