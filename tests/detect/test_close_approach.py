@@ -195,3 +195,16 @@ def test_a_dark_track_moving_with_an_ais_track_is_its_echo_not_a_close_approach(
     contacts = T0 + np.arange(0, 30 * MINUTE, 20.0)
     echo = radar(leg(9, contacts, north_of(LAT, 150.0), LON, v, 0.0))
     assert standing(feed(CloseApproachDetector(settings()), [a, echo])) == []
+
+
+def test_a_pair_drifting_in_and_out_of_926_m_is_one_pass() -> None:
+    # Side by side eastbound; B 1,500 m north of A, then 800 m for 4 min, 1,500 m for
+    # 6 min, 800 m for 4 min, then 1,500 m: close twice 10 minutes apart, one pass.
+    v = SPEED_KN * KNOT
+    t = T0 + np.arange(0, 30 * MINUTE, MINUTE)
+    a = leg(1, t, LAT, LON, v, 0.0)
+    offset = np.r_[np.full(5, 1_500.0), np.full(4, 800.0), np.full(6, 1_500.0)]
+    offset = np.r_[offset, np.full(4, 800.0), np.full(11, 1_500.0)]
+    b = leg(2, t, LAT, LON, v, 0.0)
+    b = replace(b, lat=np.array([north_of(lat, d) for lat, d in zip(b.lat, offset, strict=True)]))
+    assert len(standing(feed(CloseApproachDetector(settings()), [a, b]))) == 1

@@ -361,6 +361,11 @@ class CloseApproachDetector:
         i, j, distance_m, cpa_m, tcpa_s = found
         approach = self._approaches.get(pair)
         is_new = approach is None
+        if (
+            approach is None
+            and now - self._last_pass.get(pair, -math.inf) <= self.config.late_merge_s
+        ):
+            return []  # the pair's last pass ended moments ago: still the same pass
         if approach is None:
             approach = Approach(
                 a=pair[0],

@@ -176,6 +176,8 @@ class CloseApproachConfig:
     late_pair_s: float = 600.0
     late_reach_s: float = 1800.0  # how far from the fixes the pass is sought (courses held)
     recent_s: float = 3 * HOUR_S
+    # A pair close again this soon after its last pass ended is still that pass (two
+    # vessels side by side drift in and out of 926 m; a dark track's contacts are noisy).
     late_merge_s: float = 1800.0
 
 
