@@ -117,6 +117,7 @@ def _write_alerts(store_path: Path) -> dict[str, Any]:
                 )
             ]
         )
+        assert isinstance(store, DuckDBStore), "the outbox rows are written to a DuckDB file"
         _release_to_usa(store, operator)
     finally:
         store.close()
