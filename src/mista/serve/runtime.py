@@ -35,7 +35,7 @@ from mista.api.cot import CotSettings
 from mista.api.tls import ClientCertH11Protocol
 from mista.config import NodeConfig, load_node_config
 from mista.detect.pipeline import Pipeline
-from mista.errors import ConfigError, MistaError
+from mista.errors import ConfigError, MistaError, StoreError
 from mista.geo import Zones
 from mista.ingest.batch import IngestBatch
 from mista.node import open_node_store
@@ -61,6 +61,7 @@ from mista.share.keys import (
 from mista.share.push import Backoff, LinkStats, PartnerLink, push_loop
 from mista.store import WriteResult
 from mista.store.postgres import PostgresStore
+from mista.store.postgres_claim import FuserClaim
 from mista.store.postgres_exchange import sole_sharer
 
 __all__ = ["NodeRuntime", "node_zones", "serve"]
@@ -186,6 +187,13 @@ class NodeRuntime:
         """Fuse new reports and detect behaviours every ``intervals.fuse_s``, one step at a
         time under the store lock, until caught up; new alerts wake the pushers."""
         zones = self.zones()
+        if isinstance(self.store, PostgresStore):  # one fuser per store (postgres_claim)
+            claim = self._claims.enter_context(FuserClaim(self.store.url, self.store.where))
+            if not claim.try_claim():
+                raise StoreError(
+                    f"store {self.store.where}: another process fuses this store already "
+                    "(a mista serve --role fuse?): one fuser per store"
+                )
         with self.lock:  # the constructor reads the store's fusion cursor
             pipeline = Pipeline(
                 self.store,
