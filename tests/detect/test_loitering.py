@@ -126,6 +126,15 @@ def test_slow_fixes_at_satellite_passes_hours_apart_are_one_run() -> None:
     assert standing(feed(LoiteringDetector(settings()), moved)) == []
 
 
+def test_passes_3_2_hours_apart_are_one_run() -> None:
+    # Satellite passes are 1.5 to 3.5 h apart: a slow vessel seen at two of them 3.2 h
+    # apart loitered once, not twice.
+    passes = np.concatenate([T0 + start + np.arange(0, 241, 60) for start in (0, 11520)])
+    points = track(7, passes, LAT, offshore(50_000.0))
+    [alert] = standing(feed(LoiteringDetector(settings()), points))
+    assert alert.end - alert.start == 11760
+
+
 def _empty_chunk(watermark: float) -> FusedChunk:
     return FusedChunk(watermark=watermark, points=TrackPoints.empty())
 

@@ -87,8 +87,9 @@ class EncounterConfig:
     min_port_distance_m: float = 10_000.0  # GFW: at least 10 km from an anchorage
     bucket_s: float = 600.0  # positions compared per 10-minute bucket (fixes are not simultaneous)
     # Reception gaps this long do not break an encounter: offshore, positions come from
-    # satellite passes 1.5 to 3.5 h apart.
-    max_gap_s: float = 3 * HOUR_S
+    # satellite passes 1.5 to 3.5 h apart (3 h split one encounter in two at a 3.2 h
+    # revisit on the standard scenario).
+    max_gap_s: float = 3.5 * HOUR_S
     # Buckets are compared this long after their time, so satellite positions (delivered
     # 40 min to 1.5 h after the pass) are in; alerts come this much later.
     lag_s: float = 2 * HOUR_S
@@ -104,7 +105,8 @@ class LoiteringConfig:
     max_speed_kn: float = 2.0  # GFW: average speed below 2 kn
     min_shore_distance_m: float = 20 * NAUTICAL_MILE_M  # GFW: at least 20 nm from shore
     min_duration_s: float = HOUR_S  # GFW: for at least 1 h
-    max_gap_s: float = 3 * HOUR_S  # a longer silence ends the run (satellite passes are closer)
+    # A longer silence ends the run: satellite passes are 1.5 to 3.5 h apart.
+    max_gap_s: float = 3.5 * HOUR_S
     bridge_s: float = 600.0  # a longer silence needs an implied speed below max_speed_kn
     # A run seen by sparse (satellite) fixes counts, over a silence longer than bridge_s
     # before or after it, half the time the vessel did not need to reach the fix beyond
