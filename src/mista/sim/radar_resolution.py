@@ -18,6 +18,7 @@ ship as the plot's vessel.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ import numpy.typing as npt
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["BEAMWIDTH_DEG", "RANGE_RESOLUTION_M", "Echoes", "merge_unresolved"]
+__all__ = ["BEAMWIDTH_DEG", "RANGE_RESOLUTION_M", "Echoes", "echo_groups", "merge_unresolved"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -96,12 +97,7 @@ def merge_unresolved(echoes: Echoes, turn: I64, vessel: I64) -> tuple[B, B, F64,
     where = by_key[np.minimum(np.searchsorted(key[by_key], wanted), n - 1)]
     if not np.array_equal(key[where], wanted):
         raise ValueError("every plot needs its echo")
-    a, b = _pairs(echoes)
-    if len(a) == 0:
-        return keep, merged, lat, lon
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
-    _, group = connected_components(graph, directed=False)
-    size = np.bincount(group, minlength=n)
+    group, size = _groups(echoes)
     merged = size[group[where]] > 1
     if not merged.any():
         return keep, merged, lat, lon
@@ -120,3 +116,41 @@ def merge_unresolved(echoes: Echoes, turn: I64, vessel: I64) -> tuple[B, B, F64,
     lat[merged] = mean_lat[g]
     lon[merged] = (echoes.lon[first[g]] + mean_offset[g] + 180.0) % 360.0 - 180.0
     return keep, merged, lat, lon
+
+
+def _groups(echoes: Echoes) -> tuple[I64, I64]:
+    """Each echo's group (echoes one turn cannot resolve, chained) and each group's size."""
+    n = len(echoes.turn)
+    a, b = _pairs(echoes)
+    if len(a) == 0:
+        return np.arange(n, dtype=np.int64), np.ones(n, np.int64)
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    _, group = connected_components(graph, directed=False)
+    group = np.asarray(group, np.int64)
+    return group, np.bincount(group, minlength=n)
+
+
+def echo_groups(echoes: Echoes, turn: I64, vessel: I64) -> dict[int, tuple[int, ...]]:
+    """For plots of ``vessel`` at ``turn``: the index of each plot whose ship shares its
+    echo with others, and those other ships (plots without an echo are left out)."""
+    if len(echoes.turn) == 0 or len(turn) == 0:
+        return {}
+    group, size = _groups(echoes)
+    width = int(max(int(echoes.vessel.max()), int(vessel.max()))) + 1
+    key = echoes.turn * width + echoes.vessel
+    by_key = np.argsort(key, kind="stable")
+    wanted = turn * width + vessel
+    where = by_key[np.minimum(np.searchsorted(key[by_key], wanted), len(key) - 1)]
+    found = key[where] == wanted
+    shared = np.flatnonzero(found & (size[group[where]] > 1))
+    if len(shared) == 0:
+        return {}
+    members: dict[int, list[int]] = defaultdict(list)
+    in_groups = np.flatnonzero(size[group] > 1)
+    for e, g in zip(in_groups.tolist(), group[in_groups].tolist(), strict=True):
+        members[g].append(int(echoes.vessel[e]))
+    out: dict[int, tuple[int, ...]] = {}
+    for plot in shared.tolist():
+        own = int(vessel[plot])
+        out[plot] = tuple(v for v in members[int(group[where[plot]])] if v != own)
+    return out
