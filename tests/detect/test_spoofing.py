@@ -12,6 +12,7 @@ import pytest
 from mista.detect.base import AlertDraft
 from mista.detect.identity import SharedMmsiDetector
 from mista.detect.spoofing import SpoofingDetector, fit_circle
+from mista.detect.transmitters import SecondTransmitters
 from mista.fuse.chunk import IdentityEvent, IdentityKind, PointFlag
 from mista.model import AlertStatus
 from tests.detect.builders import (
@@ -278,3 +279,39 @@ def test_a_course_lagging_one_sharp_turn_is_not_spoofing() -> None:
     assert (
         standing(feed(SpoofingDetector(settings()), track(4, t, lat, lon, sog=14.0, cog=cog))) == []
     )
+
+
+def northbound_with_an_excursion(excursion_kn: float) -> tuple[Any, Any]:
+    """A vessel northbound at 13 kn, a fix a minute for 20 min; minutes 8-12 are heard 300
+    km east (flagged: a jump), moving north at ``excursion_kn`` and reporting it."""
+    t = T0 + np.arange(20) * MINUTE
+    step = 13 * 1852 / 60
+    lat = np.array([north_of(LAT, k * step) for k in range(20)])
+    lon = np.full(20, LON)
+    sog = np.full(20, 13.0)
+    flags = np.zeros(20, np.int64)
+    far = slice(8, 13)
+    away = 300_000.0 / (111_195.0 * np.cos(np.radians(LAT)))
+    lat[far] = [north_of(LAT, 8 * step + k * excursion_kn * 1852 / 60) for k in range(5)]
+    lon[far] = LON + away
+    sog[far] = excursion_kn
+    flags[far] = OUTLIER | SPEED
+    return t, track(4, t, lat, lon, sog=sog, cog=0.0, flags=flags)
+
+
+def test_a_jump_moving_at_the_vessels_own_speed_is_spoofing() -> None:
+    # False positions of the vessel's own receiver carry its own speed.
+    _, points = northbound_with_an_excursion(13.0)
+    [alert] = standing(feed(SpoofingDetector(settings()), points))
+    assert alert.evidence["reason"] == "speed"
+
+
+def test_a_jump_sailing_at_another_speed_is_another_vessel_on_the_mmsi() -> None:
+    # 300 km off, sailing at the 19 kn it reports while the track says 13 kn: a second
+    # vessel sending the MMSI, handed to the shared-mmsi detector.
+    _, points = northbound_with_an_excursion(19.0)
+    found = SecondTransmitters()
+    detector = SpoofingDetector({**settings(), "second_transmitters": found})
+    assert standing(feed(detector, points)) == []
+    [second] = found.take()
+    assert second.track == 4

@@ -74,6 +74,11 @@ _WATCHED_MIN_ARC_DEG = 45.0
 #: last hour are a circle only if at least this many of them, and this share, did.
 _MIN_AGAINST_FIXES = 3
 _MIN_AGAINST_SHARE = 0.25
+#: A speed run of at least this long that moves at the speed it reports, which differs
+#: from the track's own by more than this, is another vessel (the fuser links an MMSI
+#: change by speeds within the same 3 kn).
+_OWN_MOTION_MIN_S = 120.0
+_OTHER_VESSEL_KN = 3.0
 #: One good fix kept while a track is watched: time, lat, lon, 1.0 if it moved against
 #: its reported course (else 0.0).
 WatchedFix = tuple[float, float, float, float]
@@ -96,6 +101,7 @@ class SpoofingDetector(RunDetector):
         self._land = setting(settings, "land", LandMask)
         self._ports = setting(settings, "ports", Ports)
         self._sound: dict[int, tuple[float, float, float]] = {}  # track -> last sound t, lat, lon
+        self._sound_sog: dict[int, float] = {}  # track -> reported speed at that point
         # track -> its recent runs by start time, and the start times of those found
         # to be a second transmitter's.
         self._excursions: dict[int, dict[float, Run]] = {}
@@ -336,6 +342,31 @@ class SpoofingDetector(RunDetector):
                 self._found.add(found)
         return (run.track, run.start) in self._shared
 
+    def _another_vessel(self, run: Run) -> bool:
+        """A speed run that moves as fast as the speed it reports, which is not the
+        track's own: one receiver gives a vessel's position and speed together, so a spoof
+        (false positions) carries the vessel's own speed, while another vessel on the MMSI
+        sails at its own. Handed to the shared-mmsi detector once."""
+        own = self._sound_sog.get(run.track, math.nan)
+        reported = run.mean_speed_kn
+        if run.tag != _SPEED or run.duration_s < _OWN_MOTION_MIN_S or not math.isfinite(own):
+            return False
+        metres = flat_distance_m(
+            np.array([run.lat]),
+            np.array([run.lon]),
+            np.array([run.end_lat]),
+            np.array([run.end_lon]),
+        )
+        moved_kn = float(metres[0]) / run.duration_s / KNOT_M_S
+        other = (
+            abs(reported - own) > _OTHER_VESSEL_KN and abs(moved_kn - reported) <= _OTHER_VESSEL_KN
+        )
+        if other and (run.track, run.start) not in self._shared:
+            self._shared.add((run.track, run.start))
+            labels = frozenset(run.evidence.label_nos)
+            self._found.add(SecondTransmitter(run.track, run.start, run.lat, run.lon, labels))
+        return other
+
     def _withdraw(self, key: Key | None) -> None:
         if key is None:
             return
@@ -350,14 +381,16 @@ class SpoofingDetector(RunDetector):
             return
         track = points.track[sound]
         last = sound[np.flatnonzero(np.r_[track[1:] != track[:-1], True])]
-        for number, t, lat, lon in zip(
+        for number, t, lat, lon, sog in zip(
             points.track[last].tolist(),
             points.t[last].tolist(),
             points.lat[last].tolist(),
             points.lon[last].tolist(),
+            points.sog[last].tolist(),
             strict=True,
         ):
             self._sound[number] = (t, lat, lon)
+            self._sound_sog[number] = sog
 
     def _inland(self, lat: F64, lon: F64) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Positions on land that cannot be a ship: away from ports (river and harbour
@@ -383,6 +416,8 @@ class SpoofingDetector(RunDetector):
         """Enough points; on land, reached by a jump (or with nothing known before); for
         not a second transmitter's."""
         if self._second_transmitter(run) or self._on_shared_mmsi(run):
+            return False
+        if self._another_vessel(run):
             return False
         if run.points < self.config.min_points:
             return False
