@@ -209,6 +209,12 @@ def test_demo_starts_four_nodes_answers_on_each_and_stops_on_ctrl_c(
     )}  # fmt: skip
     assert stopped == {nation: (pid, 0) for nation, pid in pids.items()}, running.output()
     assert all(_gone(pid) for pid in pids.values())
+    # The nodes stopped together, exchange POSTs maybe in flight: cleanly, no traceback.
+    logs = sorted((running.out.parent / "nodes").rglob("serve.log"))
+    assert len(logs) == len(NATIONS)
+    for log in logs:
+        text = log.read_text(errors="replace")
+        assert "Traceback" not in text, f"{log}:\n{text[-3000:]}"
     print(f"demo up in {up_s:.1f} s")
 
 
