@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from mista.api import events
 from mista.api.events import ALERT, EventHub, LiveEvent, alert_json
 from mista.api.webhook import WebhookSender
 from mista.labels import Label
@@ -242,3 +243,18 @@ def test_a_delivery_still_failing_when_the_sender_stopped_is_tried_again_at_star
     (record,) = again.deliveries()
     assert record["attempts"] == 2
     assert record["delivered_at"] is not None
+
+
+def test_only_a_process_that_may_send_webhooks_starts_a_sender(fresh_world: ApiWorld) -> None:
+    ctx = fresh_world.ctx
+    for allowed in (True, False):
+        ctx.webhooks = allowed
+        parts = events.start_live(ctx)
+        try:
+            assert ctx.hub is not None
+            senders = [part for part in parts if isinstance(part, WebhookSender)]
+            assert len(senders) == (1 if allowed else 0)
+        finally:
+            for part in reversed(parts):
+                part.stop()
+    assert ctx.hub is None

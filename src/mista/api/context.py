@@ -44,7 +44,9 @@ class ApiContext:
     ``partner_status()`` gives each partner's link state (nation -> stats dict);
     ``audit_path`` is the node's audit log (JSON lines); ``zones`` its labelled zone layer;
     ``cot`` where Cursor-on-Target goes (``mista.api.cot.CotSettings``, None = nowhere);
-    ``hub`` the live event hub (``mista.api.events.EventHub``), made by ``create_api_app``.
+    ``hub`` the live event hub (``mista.api.events.EventHub``), made by ``create_api_app``;
+    ``webhooks`` whether this process sends the watch lists' webhooks: one process per
+    store should, and it must be able to record each delivery (not a read-only store).
     """
 
     nation: str
@@ -57,6 +59,7 @@ class ApiContext:
     cot: CotSettings | None = None
     clock: Callable[[], datetime] = _now
     hub: EventHub | None = None
+    webhooks: bool = True
     #: Tokens recently found in the store.
     tokens: TokenCache = field(default_factory=TokenCache)
     #: Each reader class's latest vessels, until the store has new reports.

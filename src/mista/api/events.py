@@ -513,9 +513,10 @@ _start_lock = threading.Lock()
 
 def start_live(ctx: ApiContext) -> list[Stoppable]:
     """Start the node's live parts over ``ctx`` and return them (stop them in reverse):
-    the event hub (set as ``ctx.hub``), the webhook sender, and the CoT sender when
-    ``ctx.cot`` is set. When ``ctx`` already has a running hub (the same app served on
-    two listeners), nothing more is started and nothing is returned."""
+    the event hub (set as ``ctx.hub``), the webhook sender unless ``ctx.webhooks`` is off,
+    and the CoT sender when ``ctx.cot`` is set. When ``ctx`` already has a running hub
+    (the same app served on two listeners), nothing more is started and nothing is
+    returned."""
     # Imported here: both senders build on this module's hub and events.
     from mista.api.cot import CotSender
     from mista.api.webhook import WebhookSender
@@ -528,9 +529,10 @@ def start_live(ctx: ApiContext) -> list[Stoppable]:
         ctx.hub = hub
     parts: list[Stoppable] = [_Clear(ctx, hub)]
     try:
-        webhooks = WebhookSender(ctx, hub)
-        webhooks.start()
-        parts.append(webhooks)
+        if ctx.webhooks:
+            webhooks = WebhookSender(ctx, hub)
+            webhooks.start()
+            parts.append(webhooks)
         if ctx.cot is not None:
             cot = CotSender(ctx, hub, ctx.cot)
             cot.start()

@@ -51,7 +51,8 @@ def serve_api(
     ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the API over ``store_path`` on ``host:port`` until SIGINT or SIGTERM, in
-    ``workers`` processes (``reuse_port``: a worker started by another)."""
+    ``workers`` processes (``reuse_port``: a worker started by another). Webhooks are sent
+    by the first process, over a store it may write."""
     setup_logging()
     zone_layer = (
         Zones.from_geojson(
@@ -73,7 +74,14 @@ def serve_api(
             read_only=read_only,
         ),
     ):
-        ctx = ApiContext(nation=nation, store=store, zones=zone_layer)
+        # Webhooks go out from one process, which records each delivery: not from the
+        # workers it started, nor over a store it cannot write.
+        ctx = ApiContext(
+            nation=nation,
+            store=store,
+            zones=zone_layer,
+            webhooks=not (read_only or reuse_port),
+        )
         server = SignalFreeServer(server_config(create_api_app(ctx)))
         with stopped_by_signals(threading.Event(), [server]):
             bound_host, bound_port = sock.getsockname()[:2]
