@@ -59,6 +59,7 @@ _NODE_KEYS = {
     "nation",
     "listen",
     "store",
+    "store_replica",
     "bus",
     "audit",
     "groups",
@@ -184,6 +185,8 @@ class NodeConfig:
     api: ApiConfig = field(default_factory=ApiConfig)
     #: A ``nats://`` URL of the JetStream bus ingest publishes to, or None (in-process).
     bus: str | None = None
+    #: A streaming replica of a PostgreSQL store, read by ``--role api`` processes.
+    store_replica: str | None = None
 
     @property
     def keys_dir(self) -> Path:
@@ -423,6 +426,7 @@ def load_node_config(directory: str | os.PathLike[str]) -> NodeConfig:
     host, port = parse_listen(_string(path, data, "listen", "127.0.0.1:8443"), f"{path}: listen")
     store = _store(root, _string(path, {"store": "store.duckdb", **data}, "store", "store.duckdb"))
     bus = _bus(path, data.get("bus"))
+    store_replica = _replica(path, store, data.get("store_replica"))
     audit = _resolve(root, _string(path, {"audit": "audit.jsonl", **data}, "audit", "audit.jsonl"))
     try:
         groups = check_groups(data.get("groups", {}))
@@ -464,6 +468,7 @@ def load_node_config(directory: str | os.PathLike[str]) -> NodeConfig:
         zones=zones,
         api=api,
         bus=bus,
+        store_replica=store_replica,
     )
 
 
@@ -472,6 +477,19 @@ def _store(root: Path, value: str) -> Path | str:
     if value.startswith(("postgresql://", "postgres://")):
         return value
     return _resolve(root, value)
+
+
+def _replica(path: Path, store: Path | str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"{path}: field store_replica must be a postgresql:// URL of a streaming replica "
+            "of the store"
+        )
+    if not isinstance(store, str):
+        raise ConfigError(f"{path}: store_replica needs store to be a postgresql:// URL")
+    return value
 
 
 def _bus(path: Path, value: Any) -> str | None:

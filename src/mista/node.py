@@ -107,22 +107,25 @@ def default_store_path() -> Path:
 
 
 def open_store(
-    path: str | os.PathLike[str], *, read_only: bool = False
+    path: str | os.PathLike[str], *, read_only: bool = False, replica: str | None = None
 ) -> DuckDBStore | PostgresStore:
     """Open the node's store: a ``postgresql://`` URL is the PostgreSQL store (docs/postgres.md:
-    what runs on it yet), anything else the embedded DuckDB file."""
+    what runs on it yet), anything else the embedded DuckDB file. ``replica`` (a streaming
+    replica's URL) serves users' reads of a PostgreSQL store; a DuckDB file has none."""
     if isinstance(path, str) and is_postgres_url(path):
-        return PostgresStore(path, read_only=read_only)
+        return PostgresStore(path, read_only=read_only, replica=replica)
+    if replica is not None:
+        raise InputError(f"{path}: a replica serves a PostgreSQL store, not a DuckDB file")
     return DuckDBStore(path, read_only=read_only)
 
 
 def open_node_store(
-    path: str | os.PathLike[str], *, read_only: bool = False
+    path: str | os.PathLike[str], *, read_only: bool = False, replica: str | None = None
 ) -> DuckDBStore | PostgresStore:
     """The store of a node's own work (its fusion, exchange and API): the DuckDB file, or
     with a ``postgresql://`` URL the PostgreSQL store, which holds every part a node
     needs (docs/postgres.md)."""
-    return open_store(path, read_only=read_only)
+    return open_store(path, read_only=read_only, replica=replica)
 
 
 @dataclass

@@ -10,6 +10,10 @@ removed at stop. Run as anyone else, it lives in the directory the caller gives.
 
 The server is tuned for tests, not for durability (``fsync=off``); ``durable=True`` keeps
 PostgreSQL's defaults (benchmarks). Unix sockets are off: clients connect over TCP.
+
+``start_standby`` makes a streaming replica of a running server (``pg_basebackup -R``,
+then ``postgres`` on a port of its own in hot standby): read-only, replaying what the
+primary writes.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BIN_DIR", "PgServer", "missing_binaries", "start_pg"]
+__all__ = ["BIN_DIR", "PgServer", "missing_binaries", "start_pg", "start_standby"]
 
 BIN_DIR = Path(os.environ.get("MISTA_PG_BIN", "/usr/lib/postgresql/15/bin"))
 #: The system users tried, in order, when running as root.
@@ -116,15 +120,111 @@ def start_pg(workdir: Path, *, durable: bool = False) -> PgServer:
         raise
 
 
+def start_standby(primary: PgServer, workdir: Path) -> PgServer:
+    """A hot standby streaming from ``primary``, accepting read-only connections; the
+    caller stops it."""
+    as_user = _as_user()
+    if as_user is None:
+        return _start_standby(primary, workdir, None, None)
+    owned = Path(tempfile.mkdtemp(prefix="mista-pg-standby-"))
+    try:
+        entry = pwd.getpwnam(as_user[0])
+        os.chown(owned, entry.pw_uid, entry.pw_gid)
+        return _start_standby(primary, owned, owned, as_user)
+    except BaseException:
+        shutil.rmtree(owned, ignore_errors=True)
+        raise
+
+
+def _user_args(as_user: tuple[str, int] | None) -> dict[str, object]:
+    return {} if as_user is None else {"user": as_user[0], "group": as_user[1], "extra_groups": []}
+
+
+def _start_standby(
+    primary: PgServer, base: Path, owned: Path | None, as_user: tuple[str, int] | None
+) -> PgServer:
+    import psycopg
+
+    data_dir, log_path = base / "data", base / "postgres.log"
+    backup = subprocess.run(
+        [
+            str(BIN_DIR / "pg_basebackup"),
+            *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "mista"),
+            *("-D", str(data_dir), "-R", "-X", "stream", "--checkpoint=fast"),
+        ],
+        capture_output=True,
+        check=False,
+        cwd=base,
+        **_user_args(as_user),  # type: ignore[call-overload]
+    )
+    if backup.returncode:
+        raise RuntimeError(f"pg_basebackup failed: {backup.stderr.decode(errors='replace')}")
+    port = _free_port()
+    process = _postgres(data_dir, log_path, base, as_user, port, {"hot_standby": "on"})
+    server = PgServer(
+        url=f"postgresql://mista@127.0.0.1:{port}/mista",
+        port=port,
+        data_dir=data_dir,
+        process=process,
+        log_path=log_path,
+        owned_dir=owned,
+    )
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while True:
+        try:
+            with psycopg.connect(server.url, autocommit=True) as con:
+                row = con.execute("SELECT pg_is_in_recovery()").fetchone()
+            if row and row[0]:
+                return server
+        except psycopg.OperationalError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            text = log_path.read_text(errors="replace")[-2000:]
+            server.stop()
+            raise RuntimeError(f"the standby did not start:\n{text}")
+        time.sleep(0.1)
+
+
+def _postgres(
+    data_dir: Path,
+    log_path: Path,
+    base: Path,
+    as_user: tuple[str, int] | None,
+    port: int,
+    extra: dict[str, str],
+) -> subprocess.Popen[bytes]:
+    settings = {
+        "listen_addresses": "127.0.0.1",
+        "port": str(port),
+        "unix_socket_directories": "",
+        "max_connections": "40",
+        "timezone": "UTC",
+        **extra,
+    }
+    args = [str(BIN_DIR / "postgres"), "-D", str(data_dir)]
+    for key, value in settings.items():
+        args += ["-c", f"{key}={value}"]
+    log = open(log_path, "wb")  # noqa: SIM115 - the server writes to it until stopped
+    try:
+        process: subprocess.Popen[bytes] = subprocess.Popen(
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=base,
+            **_user_args(as_user),  # type: ignore[call-overload]
+        )
+    finally:
+        log.close()
+    return process
+
+
 def _start(
     base: Path, owned: Path | None, as_user: tuple[str, int] | None, durable: bool
 ) -> PgServer:
     import psycopg
 
     data_dir, log_path = base / "data", base / "postgres.log"
-    user_args: dict[str, object] = (
-        {} if as_user is None else {"user": as_user[0], "group": as_user[1], "extra_groups": []}
-    )
+    user_args = _user_args(as_user)
     initdb = subprocess.run(
         [
             str(BIN_DIR / "initdb"),
@@ -144,29 +244,10 @@ def _start(
     if initdb.returncode:
         raise RuntimeError(f"initdb failed: {initdb.stderr.decode(errors='replace')}")
     port = _free_port()
-    settings = {
-        "listen_addresses": "127.0.0.1",
-        "port": str(port),
-        "unix_socket_directories": "",
-        "max_connections": "40",
-        "timezone": "UTC",
-    }
-    if not durable:
-        settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
-    args = [str(BIN_DIR / "postgres"), "-D", str(data_dir)]
-    for key, value in settings.items():
-        args += ["-c", f"{key}={value}"]
-    log = open(log_path, "wb")  # noqa: SIM115 - the server writes to it until stopped
-    try:
-        process = subprocess.Popen(
-            args,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=base,
-            **user_args,  # type: ignore[call-overload]
-        )
-    finally:
-        log.close()
+    extra = (
+        {} if durable else {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+    )
+    process = _postgres(data_dir, log_path, base, as_user, port, extra)
     server = PgServer(
         url=f"postgresql://mista@127.0.0.1:{port}/mista",
         port=port,

@@ -305,7 +305,7 @@ def _run_api(
     )
     with (
         bind_listener(host, port) as sock,
-        open_node_store(config.store) as store,
+        open_node_store(config.store, replica=config.store_replica) as store,
     ):
         ctx = ApiContext(
             nation=config.nation,

@@ -12,11 +12,17 @@ fusion step in one transaction), watch lists and webhook deliveries (``postgres_
 and the API's extra reads (``postgres_api``), and the partner exchange's tables are in
 the same database (``postgres_exchange``: share cursors, outbox, inbound batches), so a
 whole node runs on it (``mista serve``, or one role per process).
+
+With ``replica=URL`` (a streaming replica of the same database) the users' reads of
+latest state, tracks, boxes, alerts and the feed's ends go there, so analysts' queries
+scale with replicas; they see the picture as the replica has replayed it (normally under
+a second behind). Writes, the workers' feeds and what users write (watch lists, tokens)
+stay on the primary.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from types import TracebackType
@@ -79,12 +85,47 @@ def redacted(url: str) -> str:
     return f"postgresql://{host}:{port}/{parts.get('dbname') or ''}"
 
 
+def _open_pool(
+    url: str,
+    size: int,
+    configure: Callable[[psycopg.Connection[Any]], None],
+    name: str,
+) -> ConnectionPool[psycopg.Connection[Any]]:
+    pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=max(1, size),
+        open=False,
+        configure=configure,
+        kwargs={"connect_timeout": int(_CONNECT_TIMEOUT_S)},
+        name=name,
+    )
+    try:
+        pool.open(wait=True, timeout=_CONNECT_TIMEOUT_S)
+    except PoolTimeout:
+        pool.close()
+        raise StoreError(
+            f"cannot connect to the store at {redacted(url)} within {_CONNECT_TIMEOUT_S:.0f} s "
+            "(is PostgreSQL running there, and do the URL's user and password hold?)"
+        ) from None
+    return pool
+
+
 class PostgresStore:
     """The store on a PostgreSQL database (schema migrated on open unless read-only)."""
 
-    def __init__(self, url: str, *, read_only: bool = False, pool_size: int = 4) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_only: bool = False,
+        pool_size: int = 4,
+        replica: str | None = None,
+    ) -> None:
         if not is_postgres_url(url):
             raise InputError(f"{url!r} is not a postgresql:// URL")
+        if replica is not None and not is_postgres_url(replica):
+            raise InputError(f"replica {replica!r} is not a postgresql:// URL")
         self.url = url
         self.where = redacted(url)
         self._read_only = read_only
@@ -100,25 +141,26 @@ class PostgresStore:
                     con.execute(statement)
             con.commit()
 
-        self._probe()
+        self._probe(url)
+        self._pool = _open_pool(url, pool_size, configure, "mista-store")
+        # The users' heavy reads (latest state, tracks, boxes, alerts) may go to a streaming
+        # replica; writes, workers' feeds and everything a user just wrote stay here.
+        self._replica_pool = self._pool
+        if replica is not None:
 
-        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=max(1, pool_size),
-            open=False,
-            configure=configure,
-            kwargs={"connect_timeout": int(_CONNECT_TIMEOUT_S)},
-            name="mista-store",
-        )
-        try:
-            self._pool.open(wait=True, timeout=_CONNECT_TIMEOUT_S)
-        except PoolTimeout:
-            self._pool.close()
-            raise StoreError(
-                f"cannot connect to the store at {self.where} within {_CONNECT_TIMEOUT_S:.0f} s "
-                "(is PostgreSQL running there, and do the URL's user and password hold?)"
-            ) from None
+            def configure_replica(con: psycopg.Connection[Any]) -> None:
+                con.execute("SET TimeZone = 'UTC'")
+                con.execute("SET default_transaction_read_only = on")
+                con.commit()
+
+            try:
+                self._probe(replica)
+                self._replica_pool = _open_pool(
+                    replica, pool_size, configure_replica, "mista-replica"
+                )
+            except BaseException:
+                self._pool.close()
+                raise
         self._reader = Reader(self.where)
         self._writer = BatchWriter()
         self._fusion = FusionTables(self.where)
@@ -132,17 +174,36 @@ class PostgresStore:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def _probe(self) -> None:
+    @staticmethod
+    def _probe(url: str) -> None:
         """Connect once, to fail at once with the server's reason (the pool would retry
         until its timeout and say only that it timed out)."""
         try:
-            psycopg.connect(self.url, connect_timeout=int(_CONNECT_TIMEOUT_S)).close()
+            psycopg.connect(url, connect_timeout=int(_CONNECT_TIMEOUT_S)).close()
         except psycopg.Error as exc:
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise StoreError(
-                f"cannot connect to the store at {self.where}: {reason} (is PostgreSQL running "
-                "there, and do the URL's user, password and database hold?)"
+                f"cannot connect to the store at {redacted(url)}: {reason} (is PostgreSQL "
+                "running there, and do the URL's user, password and database hold?)"
             ) from None
+
+    @contextmanager
+    def _replica_connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for a user's read: the replica's when there is one."""
+        if self._replica_pool is self._pool:
+            with self._connection() as con:
+                yield con
+            return
+        try:
+            with self._replica_pool.connection() as con:
+                yield con
+        except PoolTimeout:
+            raise StoreError(
+                f"store {self.where}: no replica connection within "
+                f"{self._replica_pool.timeout:g} s (is the replica up?)"
+            ) from None
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"store {self.where}: replica connection failed: {exc}") from None
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -230,6 +291,8 @@ class PostgresStore:
         return nullcontext()
 
     def close(self) -> None:
+        if self._replica_pool is not self._pool:
+            self._replica_pool.close()
         self._pool.close()
 
     def __enter__(self) -> Self:
@@ -258,7 +321,7 @@ class PostgresStore:
 
     def vessels(self, *, viewer: User) -> pa.Table:
         """Per vessel, the newest position and identity among the labels ``viewer`` may see."""
-        with self._connection() as con:
+        with self._replica_connection() as con:
             return self._reader.vessels(con, viewer)
 
     def track(
@@ -270,7 +333,7 @@ class PostgresStore:
         viewer: User,
     ) -> pa.Table:
         """One vessel's positions ``viewer`` may see, in time order."""
-        with self._connection() as con:
+        with self._replica_connection() as con:
             return self._reader.track(con, mmsi, since, until, viewer)
 
     def positions(
@@ -282,7 +345,7 @@ class PostgresStore:
         viewer: User,
     ) -> pa.Table:
         """Every position inside ``bbox`` that ``viewer`` may see, in time order."""
-        with self._connection() as con:
+        with self._replica_connection() as con:
             return self._reader.positions(con, bbox, since, until, viewer)
 
     def rejected(self, limit: int | None = None, *, viewer: User) -> pa.Table:
@@ -461,7 +524,7 @@ class PostgresStore:
         ones unless ``include_withdrawn``; ordered by start, then id. Columns: id, kind,
         status, start, end, lat, lon, mmsis, tracks, evidence (JSON text), revision,
         label (its marking)."""
-        with self._connection() as con:
+        with self._replica_connection() as con:
             return self._fusion.alerts(
                 con,
                 viewer,
@@ -476,7 +539,7 @@ class PostgresStore:
         """Tracks ``viewer`` may see (of ``kind`` when given), ordered by first time, then
         id. Columns: id, kind, mmsi, name, first_at, last_at, lat, lon (the latest
         position), points, linked_from, label (its marking)."""
-        with self._connection() as con:
+        with self._replica_connection() as con:
             return self._fusion.tracks(con, viewer, kind=kind)
 
     def alert_changes_after(self, seq: int, limit: int) -> list[tuple[int, Alert]]:
@@ -567,7 +630,7 @@ class PostgresStore:
     def feed_ends(self, after_seq: int = 0, after_alert_seq: int = 0) -> tuple[int, int]:
         """(last report seq, last alert_seq) stored now, where live readers start; only
         what is above the ends a reader already knows is looked at."""
-        with self._connection() as con:
+        with self._replica_connection() as con:
             return self._api.feed_ends(con, after_seq, after_alert_seq)
 
     def alert_revisions(self, alert_seqs: Sequence[int]) -> dict[int, int]:
@@ -585,7 +648,7 @@ class PostgresStore:
         limit: int,
     ) -> pa.Table:
         """``positions`` in time order, at most ``limit`` rows (the limit is in the SQL)."""
-        with self._connection() as con:
+        with self._replica_connection() as con:
             return self._reader.positions(con, bbox, since, until, viewer, limit=limit)
 
     def releases(self, partner: str | None = None, *, limit: int) -> pa.Table:
