@@ -327,6 +327,26 @@ def test_a_standby_fuse_process_takes_over_from_one_killed_mid_run(
     assert alerts == clean_alerts
 
 
+def test_of_two_api_processes_on_one_store_one_sends_the_webhooks(
+    servers: tuple[PgServer, NatsServer], tmp_path: Path
+) -> None:
+    postgres, _ = servers
+    url = new_database(postgres, "api_senders")
+    directories = [node_dir(tmp_path / name, url, None) for name in ("a", "b")]
+    logs = [tmp_path / f"api-{name}.log" for name in ("a", "b")]
+    processes = [start(d, "api", log) for d, log in zip(directories, logs, strict=True)]
+    try:
+        for process, log in zip(processes, logs, strict=True):
+            wait_for_line(log, "api role of IND", process)
+        said = [log.read_text() for log in logs]
+        senders = [text for text in said if "sends the watch lists' webhooks" in text]
+        assert len(senders) == 1, said
+        assert sum("another api process sends the webhooks" in text for text in said) == 1
+    finally:
+        for process in processes:
+            assert stop(process) == 0
+
+
 def test_a_node_on_postgresql_shares_by_role_with_a_partner_on_duckdb(
     servers: tuple[PgServer, NatsServer], cluster: Cluster
 ) -> None:

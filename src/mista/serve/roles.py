@@ -55,7 +55,7 @@ from mista.serve.runtime import NodeRuntime, node_zones
 from mista.share.agreements import load_agreements
 from mista.store import Store, WriteResult
 from mista.store.postgres import PostgresStore
-from mista.store.postgres_claim import FuserClaim
+from mista.store.postgres_claim import SENDER_LOCK, FuserClaim, StoreClaim
 
 __all__ = ["ROLES", "check_role", "serve_role"]
 
@@ -306,19 +306,35 @@ def _run_api(
     with (
         bind_listener(host, port) as sock,
         open_node_store(config.store, replica=config.store_replica) as store,
+        contextlib.ExitStack() as claims,
     ):
+        # One api process per store sends the watch lists' webhooks (two would POST each
+        # delivery twice): the first to claim it, for its life. Another started later
+        # sends what was owed meanwhile (mista.api.webhook_resume).
+        sends_webhooks = True
+        if isinstance(store, PostgresStore):
+            claim = claims.enter_context(StoreClaim(store.url, store.where, SENDER_LOCK))
+            sends_webhooks = claim.try_claim()
         ctx = ApiContext(
             nation=config.nation,
             store=store,
             agreements=tuple(agreements),
             audit_path=config.audit if config.audit.exists() else None,
             zones=node_zones(config),
+            webhooks=sends_webhooks,
         )
         server = SignalFreeServer(server_config(create_api_app(ctx)))
         servers.append(server)
         bound_host, bound_port = sock.getsockname()[:2]
         url = f"http://{bound_host}:{bound_port}/"
-        _log.info("api role of %s on %s", config.nation, url)
+        _log.info(
+            "api role of %s on %s (%s)",
+            config.nation,
+            url,
+            "sends the watch lists' webhooks"
+            if sends_webhooks
+            else "another api process sends the webhooks",
+        )
         if ready is not None:
             ready(url)
         if not stop.is_set():

@@ -1,41 +1,46 @@
-"""One active fuser per PostgreSQL store; the others stand by and take over.
+"""Work that one process per PostgreSQL store may do: a claim on a session advisory lock.
 
 The fusion pipeline keeps one cursor and one memory per store, so two processes fusing
-the same reports would state every alert twice. A fuse process claims the store with a
-session advisory lock (``FUSER_LOCK``) on a connection of its own. A second one waits,
-polling the lock, and takes over when the first stops or dies: PostgreSQL frees a session
-lock when its connection goes, SIGKILL included. With the pipeline's checkpoint
-(``mista.detect.checkpoint``) the one taking over goes on where the other was.
+the same reports would state every alert twice; two webhook senders would POST every
+delivery twice. A process claims such work with a session advisory lock on a connection
+of its own (``FuserClaim``: ``FUSER_LOCK``; ``StoreClaim(..., SENDER_LOCK)`` for the
+webhook sender of ``--role api`` processes). Another may wait, polling the lock, and take
+over when the first stops or dies: PostgreSQL frees a session lock when its connection
+goes, SIGKILL included. With the pipeline's checkpoint (``mista.detect.checkpoint``) a
+fuser taking over goes on where the other was.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 
 from mista.errors import StoreError
 
-__all__ = ["FUSER_LOCK", "FuserClaim"]
+__all__ = ["FUSER_LOCK", "SENDER_LOCK", "FuserClaim", "StoreClaim"]
 
 #: The session advisory lock of the active fuser (any 64-bit number of our own).
 FUSER_LOCK = 0x6D69_7374_6675_7365
+#: The session advisory lock of the one API process sending webhooks.
+SENDER_LOCK = 0x6D69_7374_686F_6F6B
 
 
-class FuserClaim:
-    """The claim to be the one process fusing the database at ``url`` (``where`` is its
-    redacted address, for messages). ``wait`` until held; ``held`` says whether it still
-    is (the lock's connection alive); ``release`` (or leaving the ``with`` block) frees it.
-    """
+class StoreClaim:
+    """The claim to be the one process doing some work on the database at ``url``
+    (``where`` is its redacted address, for messages), by the advisory lock ``lock``.
+    ``try_claim`` or ``wait`` until held; ``held`` says whether it still is (the lock's
+    connection alive); ``release`` (or leaving the ``with`` block) frees it."""
 
-    def __init__(self, url: str, where: str) -> None:
+    def __init__(self, url: str, where: str, lock: int) -> None:
         self._url = url
         self._where = where
+        self._lock = lock
         self._con: psycopg.Connection[Any] | None = None
 
-    def __enter__(self) -> FuserClaim:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -51,10 +56,10 @@ class FuserClaim:
         except psycopg.Error as exc:
             raise StoreError(f"store {self._where}: connecting failed: {exc}") from None
         try:
-            row = con.execute("SELECT pg_try_advisory_lock(%s)", (FUSER_LOCK,)).fetchone()
+            row = con.execute("SELECT pg_try_advisory_lock(%s)", (self._lock,)).fetchone()
         except psycopg.Error as exc:
             con.close()
-            raise StoreError(f"store {self._where}: claiming fusion failed: {exc}") from None
+            raise StoreError(f"store {self._where}: claiming a lock failed: {exc}") from None
         if row and row[0]:
             self._con = con
             return True
@@ -91,3 +96,10 @@ class FuserClaim:
             con, self._con = self._con, None
             with contextlib.suppress(psycopg.Error):
                 con.close()
+
+
+class FuserClaim(StoreClaim):
+    """The claim to be the one process fusing the database at ``url``."""
+
+    def __init__(self, url: str, where: str) -> None:
+        super().__init__(url, where, FUSER_LOCK)
