@@ -20,6 +20,7 @@ from tests.detect.builders import (
     MINUTE,
     SEA,
     T0,
+    east_of,
     feed,
     minutes,
     north_of,
@@ -315,3 +316,21 @@ def test_a_jump_sailing_at_another_speed_is_another_vessel_on_the_mmsi() -> None
     assert standing(feed(detector, points)) == []
     [second] = found.take()
     assert second.track == 4
+
+
+def test_a_circle_after_the_true_track_is_fitted_from_where_it_starts() -> None:
+    # Heard east at 14 kn with its course for 40 min (one report with a lagging course
+    # at minute 5 gets it watched), then (the fuser took the spoofed positions as the
+    # track) going round a 2 km circle with the course still east.
+    step = 14 * 1852 / 60
+    lat_circle, lon_circle = circle(10, 2_000.0, arc_deg=216.0)
+    line_lon = [east_of(LAT, float(lon_circle[0]), -(40 - k) * step) for k in range(40)]
+    lat = np.r_[np.full(40, lat_circle[0]), lat_circle]
+    lon = np.r_[line_lon, lon_circle]
+    cog = np.full(50, 90.0)
+    cog[5] = 270.0
+    t = T0 + np.arange(50) * MINUTE
+    [alert] = standing(feed(SpoofingDetector(settings()), track(4, t, lat, lon, sog=14.0, cog=cog)))
+    assert alert.evidence["reason"] == "circle"
+    assert alert.evidence["radius_m"] == pytest.approx(2_000.0, rel=0.05)
+    assert alert.start >= T0 + 39 * MINUTE

@@ -79,6 +79,10 @@ _MIN_AGAINST_SHARE = 0.25
 #: change by speeds within the same 3 kn).
 _OWN_MOTION_MIN_S = 120.0
 _OTHER_VESSEL_KN = 3.0
+#: A watched track's fixes, this many over this long with none against the course, are
+#: its true track.
+_TRUE_STRETCH_FIXES = 10
+_TRUE_STRETCH_S = 1200.0
 #: One good fix kept while a track is watched: time, lat, lon, 1.0 if it moved against
 #: its reported course (else 0.0).
 WatchedFix = tuple[float, float, float, float]
@@ -192,6 +196,7 @@ class SpoofingDetector(RunDetector):
             kept.sort()
             newest = kept[-1][0]
             kept[:] = [fix for fix in kept if fix[0] >= newest - _WATCH_S]
+            kept[:] = kept[_circle_start(kept) :]
             went_against = sum(fix[3] for fix in kept)
             if (
                 len(kept) < self.config.circle_min_points
@@ -204,7 +209,7 @@ class SpoofingDetector(RunDetector):
             )
             if circle is not None and self._is_circle(*circle, min_arc_deg=_WATCHED_MIN_ARC_DEG):
                 self._circles[number] = circle
-                out[rows] = True
+                out[rows[points.t[rows] >= kept[0][0]]] = True
         return out
 
     def mark(self, points: TrackPoints, speed: F64, open_runs: Mapping[int, Run]) -> Marks:
@@ -415,7 +420,9 @@ class SpoofingDetector(RunDetector):
     def qualifies(self, run: Run) -> bool:
         """Enough points; on land, reached by a jump (or with nothing known before); for
         not a second transmitter's."""
-        if self._second_transmitter(run) or self._on_shared_mmsi(run):
+        # Linking excursions into a second vessel's path is for doubtful points; a circle
+        # of good fixes is the track's own (spoofed) positions.
+        if run.tag != _CIRCLE and (self._second_transmitter(run) or self._on_shared_mmsi(run)):
             return False
         if self._another_vessel(run):
             return False
@@ -469,6 +476,24 @@ class SpoofingDetector(RunDetector):
         del lat, lon, radius_m
         arc_needed = self.config.circle_min_arc_deg if min_arc_deg is None else min_arc_deg
         return residual <= self.config.circle_max_residual and arc_deg >= arc_needed
+
+
+def _circle_start(kept: list[WatchedFix]) -> int:
+    """Where a watched track's circle starts: at the fix before its first fix that went
+    against the course after ``_TRUE_STRETCH_FIXES`` fixes over ``_TRUE_STRETCH_S`` that
+    did not (a circle turned in 10-30 minutes goes against a steady course every half
+    turn; such a stretch is the vessel's true track, and maybe a course lagging a turn;
+    a silence between satellite passes is no stretch)."""
+    start, along, along_since = 0, 0, math.inf
+    for k, (t, _, _, against) in enumerate(kept):
+        if not against:
+            along += 1
+            along_since = min(along_since, t)
+            continue
+        if along >= _TRUE_STRETCH_FIXES and t - along_since >= _TRUE_STRETCH_S:
+            start = max(k - 1, 0)
+        along, along_since = 0, math.inf
+    return start
 
 
 def fit_circle(lat: F64, lon: F64) -> tuple[float, float, float, float, float] | None:
