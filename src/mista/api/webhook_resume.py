@@ -2,15 +2,19 @@
 sender ran (the node was down, or only its fusion role was running).
 
 The sender itself only hears of alert changes stored after it starts. Before that, it
-reads the alert changes already stored and the delivery records (``webhook_deliveries``),
-and for each watch list with a webhook owes, in alert_seq order:
+reads the delivery records (``webhook_deliveries``), finds where each list stands in the
+alert changes (``alert_change_seqs``; ``alert_seq_at`` for a list with no record), reads
+the changes from the earliest of those on, and for each watch list with a webhook owes,
+in alert_seq order:
 
 - the revisions stored after the newest change the list has a delivery record of (its
   last delivery, or last attempt), about a vessel it watches;
-- a list with no record yet: the revisions stored after the newest change any list has a
-  record of (up to there, a sender was running and the list got what it was owed), whose
-  alert ends at or after the list was made (an older alert is history, not news);
+- a list with no record yet: the revisions stored after the list was made, about a
+  vessel it watches (a sender running then would have recorded them);
 - revisions tried before without success and not given up (fewer than ``max_attempts``).
+
+So a start reads only the changes since the lists' last deliveries, not the whole
+history.
 
 A revision delivered before is never owed again. Whether the owner may see the alert is
 decided at send time, as for every delivery.
@@ -61,50 +65,51 @@ def owed_deliveries(ctx: ApiContext, *, until_seq: int, max_attempts: int) -> li
     if not hooked or until_seq <= 0:
         return []
     records = _records(rows)
-    recorded = {key for of_list in records.values() for key in of_list}
+    with ctx.lock:
+        seq_of = ctx.store.alert_change_seqs(
+            sorted({key for of_list in records.values() for key in of_list})
+        )
+        starts = {
+            watchlist.id: _start(ctx, watchlist, records.get(watchlist.id, {}), seq_of)
+            for watchlist in hooked
+        }
+    retried = [  # scanned from just before each: _changes reads after its start
+        seq_of[key] - 1
+        for of_list in records.values()
+        for key, record in of_list.items()
+        if key in seq_of and not record.delivered and record.attempts < max_attempts
+    ]
     watched = {mmsi for watchlist in hooked for mmsi in watchlist.mmsis}
-    seq_of: dict[_Key, int] = {}
-    changes: list[tuple[int, Alert, int]] = []
-    for seq, alert, revision in _changes(ctx, until_seq):
-        if (alert.id, revision) in recorded:
-            seq_of[alert.id, revision] = seq
-        if watched.intersection(alert.mmsis):
-            changes.append((seq, alert, revision))
-    anchors = {
-        watchlist_id: max((seq_of[key] for key in of_list if key in seq_of), default=0)
-        for watchlist_id, of_list in records.items()
-    }
-    newest = max(anchors.values(), default=0)
     owed = []
-    for seq, alert, revision in changes:
+    for seq, alert, revision in _changes(ctx, min([*starts.values(), *retried]), until_seq):
+        if not watched.intersection(alert.mmsis):
+            continue
         for watchlist in hooked:
             if watchlist.watches(alert.mmsis) and _owes(
-                watchlist,
                 records.get(watchlist.id, {}).get((alert.id, revision)),
-                anchors.get(watchlist.id, 0),
-                newest,
+                starts[watchlist.id],
                 seq,
-                alert,
                 max_attempts,
             ):
                 owed.append(Owed(seq, watchlist.id, alert, revision))
     return owed
 
 
-def _owes(
-    watchlist: Watchlist,
-    record: _Record | None,
-    anchor: int,
-    newest: int,
-    seq: int,
-    alert: Alert,
-    max_attempts: int,
-) -> bool:
+def _start(
+    ctx: ApiContext, watchlist: Watchlist, records: dict[_Key, _Record], seq_of: dict[_Key, int]
+) -> int:
+    """The alert_seq after which ``watchlist`` is owed every new revision: its newest
+    recorded change, or with none the last change stored before it was made."""
+    recorded = [seq_of[key] for key in records if key in seq_of]
+    if recorded:
+        return max(recorded)
+    return ctx.store.alert_seq_at(watchlist.created_at)
+
+
+def _owes(record: _Record | None, start: int, seq: int, max_attempts: int) -> bool:
     if record is not None:
         return not record.delivered and record.attempts < max_attempts
-    if anchor:
-        return seq > anchor
-    return seq > newest and alert.end >= watchlist.created_at
+    return seq > start
 
 
 def _records(rows: list[dict[str, Any]]) -> dict[str, dict[_Key, _Record]]:
@@ -117,9 +122,9 @@ def _records(rows: list[dict[str, Any]]) -> dict[str, dict[_Key, _Record]]:
     return records
 
 
-def _changes(ctx: ApiContext, until_seq: int) -> Iterator[tuple[int, Alert, int]]:
-    """(alert_seq, alert, revision) of every stored change up to ``until_seq``, in order."""
-    after = 0
+def _changes(ctx: ApiContext, after: int, until_seq: int) -> Iterator[tuple[int, Alert, int]]:
+    """(alert_seq, alert, revision) of every stored change after ``after`` up to
+    ``until_seq``, in order."""
     while after < until_seq:
         with ctx.lock:
             batch = ctx.store.alert_changes_after(after, SCAN_ROWS)

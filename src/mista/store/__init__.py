@@ -310,6 +310,15 @@ class Store(Protocol):
         last_error."""
         ...
 
+    def alert_change_seqs(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The alert_seq of each stored change among ``keys`` (alert id, revision); keys of
+        no stored change are left out (where a webhook sender resumes)."""
+        ...
+
+    def alert_seq_at(self, moment: datetime) -> int:
+        """The last alert_seq stored at or before ``moment`` (0 if none was)."""
+        ...
+
     def feed_ends(self, after_seq: int = 0, after_alert_seq: int = 0) -> tuple[int, int]:
         """(last report seq, last alert_seq) stored now, where live readers start; only
         what is above the ends a reader already knows is looked at."""

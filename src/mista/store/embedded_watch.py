@@ -198,6 +198,36 @@ class WatchlistMethods:
         except duckdb.Error as exc:
             raise StoreError(f"reading webhook deliveries: {exc}") from None
 
+    def alert_change_seqs(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The alert_seq of each stored change among ``keys`` (alert id, revision); keys of
+        no stored change are left out."""
+        if not keys:
+            return {}
+        wanted = pa.table(
+            {
+                "alert_id": pa.array([key[0] for key in keys], pa.string()),
+                "revision": pa.array([key[1] for key in keys], pa.int32()),
+            }
+        )
+        self.connection.register("_wanted_changes", wanted)
+        try:
+            rows = self._watch_rows(
+                "SELECT c.alert_id, c.revision, c.alert_seq FROM alert_changes c "
+                "JOIN _wanted_changes w ON w.alert_id = c.alert_id AND w.revision = c.revision",
+                {},
+            )
+        finally:
+            self.connection.unregister("_wanted_changes")
+        return {(str(a), int(r)): int(seq) for a, r, seq in rows}
+
+    def alert_seq_at(self, moment: datetime) -> int:
+        """The last alert_seq stored at or before ``moment`` (0 if none was)."""
+        rows = self._watch_rows(
+            "SELECT coalesce(max(alert_seq), 0) FROM alert_changes WHERE changed_at <= $m",
+            {"m": moment},
+        )
+        return int(rows[0][0])
+
     # -- the live feeds -------------------------------------------------------------------
 
     def feed_ends(self, after_seq: int = 0, after_alert_seq: int = 0) -> tuple[int, int]:

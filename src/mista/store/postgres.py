@@ -625,6 +625,16 @@ class PostgresStore:
         with self._connection() as con:
             return self._watch.webhook_deliveries(con, watchlist_id)
 
+    def alert_change_seqs(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The alert_seq of each stored change among ``keys`` (alert id, revision)."""
+        with self._connection() as con:
+            return self._watch.alert_change_seqs(con, keys)
+
+    def alert_seq_at(self, moment: datetime) -> int:
+        """The last alert_seq stored at or before ``moment`` (0 if none was)."""
+        with self._connection() as con:
+            return self._watch.alert_seq_at(con, moment)
+
     # -- the API's extra reads (SQL in postgres_api) ---------------------------------------
 
     def feed_ends(self, after_seq: int = 0, after_alert_seq: int = 0) -> tuple[int, int]:

@@ -217,6 +217,30 @@ class WatchTables:
         )
         return int(rows[0][0])
 
+    def alert_change_seqs(
+        self, con: psycopg.Connection[Any], keys: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
+        """The alert_seq of each stored change among ``keys`` (alert id, revision)."""
+        if not keys:
+            return {}
+        rows = self._rows(
+            con,
+            "SELECT c.alert_id, c.revision, c.alert_seq FROM alert_changes c "
+            "JOIN unnest(%(ids)s::text[], %(revisions)s::integer[]) AS w(alert_id, revision) "
+            "ON w.alert_id = c.alert_id AND w.revision = c.revision",
+            {"ids": [key[0] for key in keys], "revisions": [key[1] for key in keys]},
+        )
+        return {(str(a), int(r)): int(seq) for a, r, seq in rows}
+
+    def alert_seq_at(self, con: psycopg.Connection[Any], moment: datetime) -> int:
+        """The last alert_seq stored at or before ``moment`` (0 if none was)."""
+        rows = self._rows(
+            con,
+            "SELECT coalesce(max(alert_seq), 0) FROM alert_changes WHERE changed_at <= %(m)s",
+            {"m": moment},
+        )
+        return int(rows[0][0])
+
     def webhook_deliveries(
         self, con: psycopg.Connection[Any], watchlist_id: str | None
     ) -> pa.Table:
