@@ -10,7 +10,7 @@ import pytest
 from mista.detect._common import concat
 from mista.detect.base import AlertDraft
 from mista.detect.close_approach import CloseApproachDetector
-from mista.fuse.chunk import SourceCode, TrackPoints
+from mista.fuse.chunk import FusedChunk, SourceCode, TrackPoints
 from mista.model import AlertStatus
 from tests.detect.builders import (
     HOUR,
@@ -208,3 +208,16 @@ def test_a_pair_drifting_in_and_out_of_926_m_is_one_pass() -> None:
     b = leg(2, t, LAT, LON, v, 0.0)
     b = replace(b, lat=np.array([north_of(lat, d) for lat, d in zip(b.lat, offset, strict=True)]))
     assert len(standing(feed(CloseApproachDetector(settings()), [a, b]))) == 1
+
+
+def test_passes_are_forgotten_once_no_late_fix_can_reach_them() -> None:
+    # Memory is bounded by active vessels: a pass 5 hours behind the watermark is gone.
+    detector = CloseApproachDetector(settings())
+    v = SPEED_KN * KNOT
+    t = T0 + np.arange(0, 40 * MINUTE, MINUTE)
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * MEET_S), v, 0.0)
+    b = leg(2, t, north_of(LAT, 500.0), east_of(LAT, LON, v * MEET_S), -v, 0.0)
+    assert standing(feed(detector, [a, b], finish=False)) != []
+    assert detector._last_pass
+    detector.update(FusedChunk(watermark=T0 + 5 * HOUR, points=TrackPoints.empty()), Memory())
+    assert not detector._last_pass

@@ -141,6 +141,10 @@ class CloseApproachDetector:
         if late.any():
             out += self._late(points.take(late), history)
         out += self._compare(chunk.watermark, history)
+        # Passes older than any late fix can reach are forgotten (memory: active vessels).
+        horizon = chunk.watermark - self.config.recent_s - self.config.late_merge_s
+        if self._last_pass and min(self._last_pass.values()) < horizon:
+            self._last_pass = {p: end for p, end in self._last_pass.items() if end >= horizon}
         due = self._delayed.t < chunk.watermark - self.config.late_reach_s
         if due.any():
             out += self._late(self._delayed.take(due), history)
