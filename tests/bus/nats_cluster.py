@@ -6,7 +6,6 @@ machine would go."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -14,12 +13,11 @@ from pathlib import Path
 
 import nats
 
-from tests.bus.nats_server import _accepts, _free_port, nats_binary
+from tests.bus.nats_server import _accepts, _free_port, nats_binary, stop_server
 
 __all__ = ["NatsCluster", "start_cluster"]
 
 _START_TIMEOUT_S = 30.0
-_STOP_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -121,14 +119,7 @@ class NatsCluster:
 
     def stop(self) -> None:
         for process in self.processes:
-            if process is None or process.poll() is not None:
-                continue
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_server(process)
 
 
 def start_cluster(root: Path) -> NatsCluster:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["NatsServer", "nats_binary", "start_nats"]
+__all__ = ["NatsServer", "nats_binary", "start_nats", "stop_server"]
 
 _START_TIMEOUT_S = 15.0
 _STOP_TIMEOUT_S = 10.0
@@ -99,19 +99,24 @@ class NatsServer:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it has not exited within the timeout."""
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(self.process)
 
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+def stop_server(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM (JetStream flushes its store), then SIGKILL if it has not exited within the
+    timeout; nothing if it is not running."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(_STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def start_nats(workdir: Path) -> NatsServer:

@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 import psycopg
-import pytest
 
-from tests.store.pg_server import PgServer, missing_binaries, start_pg
+from tests.store.pg_server import PgServer, require_pg, start_pg
 
 __all__ = ["new_database", "pg_or_skip", "restart_pg", "stop_pg"]
 
@@ -22,11 +21,7 @@ _WAIT_S = 30.0
 
 def pg_or_skip(workdir: Path) -> PgServer:
     """A started server, or a skip saying why (a failure when ``CI=true``)."""
-    why = missing_binaries()
-    if why is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but PostgreSQL cannot start: {why}")
-        pytest.skip(why)
+    require_pg()
     return start_pg(workdir)
 
 

@@ -10,25 +10,11 @@ import pytest
 
 from mista.detect.checkpoint import FORMAT, dump_state, load_state
 from mista.detect.pipeline import Pipeline
-from mista.evaluate.replay import replay
-from mista.evaluate.scenario import Scenario, load_scenario
-from mista.sim import simulate
+from mista.evaluate.scenario import Scenario
 from mista.store.embedded import DuckDBStore
+from tests.pipeline.conftest import ingested
 
 _BATCH = 200  # about 16 steps over the 3,274 reports
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    out = tmp_path_factory.mktemp("scenario") / "small"
-    simulate(out, hours=3, vessels=120, seed=11)
-    return load_scenario(out)
-
-
-def ingested(scenario: Scenario, path: Path) -> DuckDBStore:
-    store = DuckDBStore(path)
-    replay(scenario, store, fuse=False)
-    return store
 
 
 def picture(store: DuckDBStore) -> dict[str, object]:

@@ -5,28 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from mista.detect.pipeline import Pipeline
-from mista.evaluate.replay import replay
-from mista.evaluate.scenario import Scenario, load_scenario
+from mista.evaluate.scenario import Scenario
 from mista.labels import Level
 from mista.model import Role, User
-from mista.sim import simulate
 from mista.store.embedded import DuckDBStore
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    out = tmp_path_factory.mktemp("scenario") / "small"
-    simulate(out, hours=3, vessels=120, seed=11)
-    return load_scenario(out)
-
-
-def ingested(scenario: Scenario, path: Path) -> DuckDBStore:
-    store = DuckDBStore(path)
-    replay(scenario, store, fuse=False)
-    return store
+from tests.pipeline.conftest import ingested
 
 
 def placed(store: DuckDBStore) -> tuple[set[int], int]:

@@ -24,12 +24,11 @@ from mista.api.app import create_api_app
 from mista.api.context import ApiContext
 from mista.detect.pipeline import Pipeline
 from mista.evaluate.replay import replay
-from mista.evaluate.scenario import Scenario, load_scenario
+from mista.evaluate.scenario import Scenario
 from mista.geo import Zones
 from mista.labels import Level
 from mista.model import Role, User
 from mista.node import TOKEN_PREFIX, ingest_paths, open_node_store, token_hash
-from mista.sim import simulate
 from mista.store import Store
 from mista.store.embedded import DuckDBStore
 from mista.store.postgres import PostgresStore
@@ -40,13 +39,6 @@ REAL_LOG = Path("positions") / "marinecadastre_nyharbor_2020-06-30_0000-0100_ful
 #: The node of the real log's fusion (the log is of US waters).
 NODE = "USA"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    out = tmp_path_factory.mktemp("scenario") / "small"
-    simulate(out, hours=3, vessels=120, seed=11)
-    return load_scenario(out)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ skip saying why, or fail when ``CI=true``.
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from mista.store.embedded import DuckDBStore
 from mista.store.postgres import PostgresStore
-from tests.store.pg_server import PgServer, missing_binaries, start_pg
+from tests.store.pg_server import PgServer, require_pg, start_pg
 
 BACKENDS = ("duckdb", "postgresql")
 #: The database every test database is cloned from (migrated once per session).
@@ -29,11 +28,7 @@ _databases = itertools.count()
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
     """One PostgreSQL + PostGIS server for the session; its ``mista`` database migrated."""
-    why = missing_binaries()
-    if why is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but PostgreSQL cannot start: {why}")
-        pytest.skip(why)
+    require_pg()
     server = start_pg(tmp_path_factory.mktemp("postgres"))
     try:
         PostgresStore(server.url).close()  # migrate the template

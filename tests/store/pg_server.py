@@ -26,10 +26,18 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BIN_DIR", "PgServer", "missing_binaries", "start_pg", "start_standby"]
+__all__ = [
+    "BIN_DIR",
+    "PgServer",
+    "missing_binaries",
+    "require_pg",
+    "start_pg",
+    "start_standby",
+]
 
 BIN_DIR = Path(os.environ.get("MISTA_PG_BIN", "/usr/lib/postgresql/15/bin"))
 #: The system users tried, in order, when running as root.
@@ -52,6 +60,17 @@ def missing_binaries() -> str | None:
     if share and not (Path(share) / "extension" / "postgis.control").is_file():
         return "PostGIS is not installed: install the Debian package postgresql-15-postgis-3"
     return None
+
+
+def require_pg() -> None:
+    """Skip saying why PostgreSQL cannot start here (a failure when ``CI=true``)."""
+    import pytest
+
+    why = missing_binaries()
+    if why is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but PostgreSQL cannot start: {why}")
+        pytest.skip(why)
 
 
 def _free_port() -> int:
@@ -107,30 +126,36 @@ def _as_user() -> tuple[str, int] | None:
 def start_pg(workdir: Path, *, durable: bool = False) -> PgServer:
     """Start a fresh server (database ``mista``, extension PostGIS) and wait until it
     accepts connections. The caller stops it (``PgServer.stop``)."""
-    as_user = _as_user()
-    if as_user is None:
-        return _start(workdir, None, None, durable)
-    owned = Path(tempfile.mkdtemp(prefix="mista-pg-"))
-    try:
-        entry = pwd.getpwnam(as_user[0])
-        os.chown(owned, entry.pw_uid, entry.pw_gid)
-        return _start(owned, owned, as_user, durable)
-    except BaseException:
-        shutil.rmtree(owned, ignore_errors=True)
-        raise
+    return _in_server_dir(
+        workdir, "mista-pg-", lambda base, owned, as_user: _start(base, owned, as_user, durable)
+    )
 
 
 def start_standby(primary: PgServer, workdir: Path) -> PgServer:
     """A hot standby streaming from ``primary``, accepting read-only connections; the
     caller stops it."""
+    return _in_server_dir(
+        workdir,
+        "mista-pg-standby-",
+        lambda base, owned, as_user: _start_standby(primary, base, owned, as_user),
+    )
+
+
+def _in_server_dir(
+    workdir: Path,
+    prefix: str,
+    start: Callable[[Path, Path | None, tuple[str, int] | None], PgServer],
+) -> PgServer:
+    """``start(base, owned, as_user)`` in ``workdir``, or as root in a fresh directory the
+    service user owns (removed if the start fails; by ``PgServer.stop`` otherwise)."""
     as_user = _as_user()
     if as_user is None:
-        return _start_standby(primary, workdir, None, None)
-    owned = Path(tempfile.mkdtemp(prefix="mista-pg-standby-"))
+        return start(workdir, None, None)
+    owned = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         entry = pwd.getpwnam(as_user[0])
         os.chown(owned, entry.pw_uid, entry.pw_gid)
-        return _start_standby(primary, owned, owned, as_user)
+        return start(owned, owned, as_user)
     except BaseException:
         shutil.rmtree(owned, ignore_errors=True)
         raise

@@ -4,7 +4,6 @@ has replayed, and the reads really go there (a paused replay hides new writes fr
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from mista.labels import Label, Level
 from mista.model import User
 from mista.node import open_store
 from mista.store.postgres import PostgresStore
-from tests.store.pg_server import PgServer, missing_binaries, start_pg, start_standby
+from tests.store.pg_server import PgServer, require_pg, start_pg, start_standby
 from tests.store.test_visibility import Row, batch_of
 
 IND = Label(Level.RESTRICTED, "IND", frozenset())
@@ -29,11 +28,7 @@ WATCH = User("watch", "IND", Level.SECRET)
 def primary_and_standby(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[PgServer, PgServer]]:
-    why = missing_binaries()
-    if why is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but PostgreSQL cannot start: {why}")
-        pytest.skip(why)
+    require_pg()
     primary = start_pg(tmp_path_factory.mktemp("primary"))
     try:
         PostgresStore(primary.url).close()  # the schema, before the standby copies it
