@@ -35,6 +35,7 @@ import duckdb
 import pyarrow as pa
 
 from mista.detect.pipeline import ASSOCIATED_CONTACT
+from mista.evaluate.association import association
 from mista.evaluate.scenario import Scenario, TruthEvent, load_truth_events
 from mista.fuse.chunk import PointFlag
 
@@ -434,55 +435,16 @@ def _continuity(con: duckdb.DuckDBPyConnection) -> tuple[float | None, int, dict
     return continuity, int(row[1]), {int(k): str(v) for k, v in own.items()}
 
 
-def _association(
-    con: duckdb.DuckDBPyConnection, own_tracks: dict[int, str]
-) -> tuple[float | None, int, dict[str, int]]:
-    """Association accuracy, the number of radar contacts, and each dark track's vessel."""
-    rows = con.sql(
-        """
-        WITH radar AS (
-            SELECT r.seq, epoch_us(r.observed_at) AS t_us, round(r.lat, 6) AS lat,
-                   round(r.lon, 6) AS lon
-            FROM reports r WHERE r.source_kind = 'radar'
-        ), placed AS (
-            SELECT seq, min(track_id) AS track_id FROM track_points GROUP BY seq
-        )
-        SELECT tr.vessel, coalesce(tp.ais_on, false), p.track_id, t.kind
-        FROM truth_radar tr
-        LEFT JOIN radar r ON r.t_us = tr.t_us AND r.lat = tr.lat AND r.lon = tr.lon
-        LEFT JOIN placed p ON p.seq = r.seq
-        LEFT JOIN tracks t ON t.id = p.track_id
-        LEFT JOIN truth_positions tp ON tp.vessel = tr.vessel AND tp.minute = tr.minute
-        """
-    ).fetchall()
-    votes: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for vessel, _, track_id, kind in rows:
-        if kind == "dark" and track_id is not None:
-            votes[track_id][int(vessel)] += 1
-    dark_vessels = {
-        track: max(counts.items(), key=lambda item: item[1])[0] for track, counts in votes.items()
-    }
-    correct = 0
-    for vessel, ais_on, track_id, kind in rows:
-        vessel = int(vessel)
-        if vessel < 0:
-            correct += track_id is None
-        elif ais_on:
-            correct += track_id is not None and track_id == own_tracks.get(vessel)
-        else:
-            correct += kind == "dark" and dark_vessels.get(track_id) == vessel
-    accuracy = correct / len(rows) if rows else None
-    return accuracy, len(rows), dark_vessels
-
-
 def score(
     con: duckdb.DuckDBPyConnection, scenario: Scenario, *, tolerance_s: float = 1800.0
 ) -> Score:
     """Score the alerts, tracks and associations in the store ``con`` against the truth."""
     _load_truth_tables(con, scenario)
     result = Score()
-    result.continuity, result.vessel_hours, own_tracks = _continuity(con)
-    result.association, result.radar_contacts, dark_vessels = _association(con, own_tracks)
+    result.continuity, result.vessel_hours, _ = _continuity(con)
+    # Association's own rules (mista.evaluate.association): a lit vessel's own track keeps
+    # its doubtful fixes, and a plot of ships a radar could not resolve stands for them all.
+    result.association, result.radar_contacts, dark_vessels = association(con, scenario)
     truths: dict[str, list[TruthEvent]] = defaultdict(list)
     for event in load_truth_events(scenario):
         truths[event.kind].append(event)
