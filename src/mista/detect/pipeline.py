@@ -220,9 +220,12 @@ class Pipeline:
     def step(self) -> StepResult:
         """Fuse and detect the next batch of reports; ``reports == 0`` when caught up."""
         feed = self._store.report_feed(self._read, self._batch)
-        again = self._read < self._written_to  # reports an earlier run fused and alerted
-        if again:
-            feed = feed.filter(pa.compute.less_equal(feed.column("seq"), self._written_to))
+        again = False  # reports an earlier run fused and alerted: fused again, not alerted
+        if self._read < self._written_to and feed.num_rows:
+            earlier = pa.compute.less_equal(feed.column("seq"), self._written_to)
+            again = bool(pa.compute.any(earlier).as_py())
+            if again:
+                feed = feed.filter(earlier)
         if feed.num_rows == 0:
             return StepResult(cursor=self._cursor)
         cursor = int(pa.compute.max(feed.column("seq")).as_py())
