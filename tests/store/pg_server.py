@@ -186,14 +186,7 @@ def _start_standby(
         raise RuntimeError(f"pg_basebackup failed: {backup.stderr.decode(errors='replace')}")
     port = _free_port()
     process = _postgres(data_dir, log_path, base, as_user, port, {"hot_standby": "on"})
-    server = PgServer(
-        url=f"postgresql://mista@127.0.0.1:{port}/mista",
-        port=port,
-        data_dir=data_dir,
-        process=process,
-        log_path=log_path,
-        owned_dir=owned,
-    )
+    server = _server(port, data_dir, process, log_path, owned)
     deadline = time.monotonic() + _START_TIMEOUT_S
     while True:
         try:
@@ -208,6 +201,23 @@ def _start_standby(
             server.stop()
             raise RuntimeError(f"the standby did not start:\n{text}")
         time.sleep(0.1)
+
+
+def _server(
+    port: int,
+    data_dir: Path,
+    process: subprocess.Popen[bytes],
+    log_path: Path,
+    owned: Path | None,
+) -> PgServer:
+    return PgServer(
+        url=f"postgresql://mista@127.0.0.1:{port}/mista",
+        port=port,
+        data_dir=data_dir,
+        process=process,
+        log_path=log_path,
+        owned_dir=owned,
+    )
 
 
 def _postgres(
@@ -273,14 +283,7 @@ def _start(
         {} if durable else {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
     )
     process = _postgres(data_dir, log_path, base, as_user, port, extra)
-    server = PgServer(
-        url=f"postgresql://mista@127.0.0.1:{port}/mista",
-        port=port,
-        data_dir=data_dir,
-        process=process,
-        log_path=log_path,
-        owned_dir=owned,
-    )
+    server = _server(port, data_dir, process, log_path, owned)
     deadline = time.monotonic() + _START_TIMEOUT_S
     while True:
         try:

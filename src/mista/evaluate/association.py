@@ -49,27 +49,35 @@ I64 = npt.NDArray[np.int64]
 #: resolved then: it had its own plot, so another's plot does not stand for it.
 _REPORT_PERIOD_S = 60.0
 
-__all__ = ["association", "own_tracks"]
+__all__ = ["association", "matched_points_sql", "own_tracks"]
 
 
-def own_tracks(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
-    """Each vessel's own track: the one holding most of its AIS points (any flags)."""
-    rows = con.sql(
-        f"""
+def matched_points_sql(left_out_flags: int) -> str:
+    """The WITH clauses ``points`` (AIS positions on tracks, without ``left_out_flags``)
+    and ``candidates`` (each point's truth vessel of that MMSI and minute, ranked by
+    distance: ``rank = 1`` is the vessel it is), shared by association and continuity."""
+    return f"""
         WITH points AS (
             SELECT r.seq, r.mmsi, epoch(r.observed_at) AS t, r.lat, r.lon, tp.track_id
             FROM reports r JOIN track_points tp ON tp.seq = r.seq
             WHERE r.source_kind LIKE 'ais%' AND r.mmsi IS NOT NULL AND r.lat IS NOT NULL
-              AND (tp.flags & {ASSOCIATED_CONTACT}) = 0
+              AND (tp.flags & {left_out_flags}) = 0
         ), candidates AS (
-            SELECT p.seq, p.track_id, tp.vessel,
+            SELECT p.seq, p.t, p.track_id, tp.vessel,
                    row_number() OVER (
                        PARTITION BY p.seq
                        ORDER BY (tp.lat - p.lat) ^ 2 + (tp.lon - p.lon) ^ 2
                    ) AS rank
             FROM points p JOIN truth_positions tp
               ON tp.mmsi = p.mmsi AND tp.minute = (p.t // 60)::BIGINT
-        )
+        )"""
+
+
+def own_tracks(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
+    """Each vessel's own track: the one holding most of its AIS points (any flags)."""
+    rows = con.sql(
+        f"""
+        {matched_points_sql(ASSOCIATED_CONTACT)}
         SELECT vessel, arg_max(track_id, n) FROM (
             SELECT vessel, track_id, count(*) AS n FROM candidates WHERE rank = 1 GROUP BY ALL
         ) GROUP BY vessel

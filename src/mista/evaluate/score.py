@@ -35,7 +35,7 @@ import duckdb
 import pyarrow as pa
 
 from mista.detect.pipeline import ASSOCIATED_CONTACT
-from mista.evaluate.association import association
+from mista.evaluate.association import association, matched_points_sql
 from mista.evaluate.scenario import Scenario, TruthEvent, load_truth_events
 from mista.fuse.chunk import PointFlag
 
@@ -384,20 +384,7 @@ def _continuity(con: duckdb.DuckDBPyConnection) -> tuple[float | None, int, dict
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE point_vessels AS
-        WITH points AS (
-            SELECT r.seq, r.mmsi, epoch(r.observed_at) AS t, r.lat, r.lon, tp.track_id
-            FROM reports r JOIN track_points tp ON tp.seq = r.seq
-            WHERE r.source_kind LIKE 'ais%' AND r.mmsi IS NOT NULL AND r.lat IS NOT NULL
-              AND (tp.flags & {_DOUBTFUL | ASSOCIATED_CONTACT}) = 0
-        ), candidates AS (
-            SELECT p.seq, p.t, p.track_id, tp.vessel,
-                   row_number() OVER (
-                       PARTITION BY p.seq
-                       ORDER BY (tp.lat - p.lat) ^ 2 + (tp.lon - p.lon) ^ 2
-                   ) AS rank
-            FROM points p JOIN truth_positions tp
-              ON tp.mmsi = p.mmsi AND tp.minute = (p.t // 60)::BIGINT
-        )
+        {matched_points_sql(_DOUBTFUL | ASSOCIATED_CONTACT)}
         SELECT seq, vessel, track_id, (t // 3600)::BIGINT AS hour
         FROM candidates WHERE rank = 1
         """
