@@ -379,8 +379,9 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _continuity(con: duckdb.DuckDBPyConnection) -> tuple[float | None, int, dict[int, str]]:
-    """Continuity, the number of vessel-hours, and each vessel's own (dominant) track."""
+def _continuity(con: duckdb.DuckDBPyConnection) -> tuple[float | None, int]:
+    """Continuity and the number of vessel-hours (each vessel's own track is the one
+    holding most of its good points)."""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE point_vessels AS
@@ -388,15 +389,6 @@ def _continuity(con: duckdb.DuckDBPyConnection) -> tuple[float | None, int, dict
         SELECT seq, vessel, track_id, (t // 3600)::BIGINT AS hour
         FROM candidates WHERE rank = 1
         """
-    )
-    own = dict(
-        con.sql(
-            """
-            SELECT vessel, arg_max(track_id, n) FROM (
-                SELECT vessel, track_id, count(*) AS n FROM point_vessels GROUP BY ALL
-            ) GROUP BY vessel
-            """
-        ).fetchall()
     )
     row = con.execute(
         """
@@ -419,7 +411,7 @@ def _continuity(con: duckdb.DuckDBPyConnection) -> tuple[float | None, int, dict
         """
     ).fetchall()[0]
     continuity = float(row[0]) if row[0] is not None else None
-    return continuity, int(row[1]), {int(k): str(v) for k, v in own.items()}
+    return continuity, int(row[1])
 
 
 def score(
@@ -428,7 +420,7 @@ def score(
     """Score the alerts, tracks and associations in the store ``con`` against the truth."""
     _load_truth_tables(con, scenario)
     result = Score()
-    result.continuity, result.vessel_hours, _ = _continuity(con)
+    result.continuity, result.vessel_hours = _continuity(con)
     # Association's own rules (mista.evaluate.association): a lit vessel's own track keeps
     # its doubtful fixes, and a plot of ships a radar could not resolve stands for them all.
     result.association, result.radar_contacts, dark_vessels = association(con, scenario)

@@ -57,6 +57,8 @@ __all__ = [
     "OutboxRow",
     "PartnerCursor",
     "alert_change",
+    "alert_cursor_key",
+    "pending_batch",
 ]
 
 _UTC_US = pa.timestamp("us", tz="UTC")
@@ -176,9 +178,18 @@ def _time(micros: int | None) -> datetime | None:
     return None if micros is None else _EPOCH + timedelta(microseconds=int(micros))
 
 
-def _alert_key(partner: str) -> str:
-    """The ``share_cursors`` key of a partner's alert cursor."""
+def alert_cursor_key(partner: str) -> str:
+    """The ``share_cursors`` key of a partner's alert cursor (both backends)."""
     return f"{partner}/alerts"
+
+
+def pending_batch(rows: Sequence[OutboxRow]) -> tuple[int, list[OutboxRow]] | None:
+    """Of outbox rows given out in batches, the first batch's seq and rows (both backends:
+    a partner has one batch pending at most, this picks it)."""
+    if not rows:
+        return None
+    seq = min(row.batch_seq for row in rows if row.batch_seq is not None)
+    return seq, [row for row in rows if row.batch_seq == seq]
 
 
 def alert_change(row: Sequence[Any], time_of: Callable[[Any], datetime | None]) -> AlertChange:
@@ -415,7 +426,7 @@ class ExchangeTables:
 
     def alert_cursor(self, partner: str) -> int:
         """The last ``alert_seq`` scanned for ``partner`` (0 before the first scan)."""
-        return self.cursor(_alert_key(partner)).scanned_seq
+        return self.cursor(alert_cursor_key(partner)).scanned_seq
 
     def alert_changes_after(self, seq: int, limit: int) -> list[AlertChange]:
         """Alert changes with ``alert_seq`` above ``seq``, in order, at most ``limit``, all
@@ -454,7 +465,7 @@ class ExchangeTables:
     def commit_alert_scan(self, partner: str, alert_seq: int, items: Sequence[OutboxItem]) -> None:
         """Queue ``items`` for ``partner`` and move its alert cursor to ``alert_seq``,
         atomically."""
-        key = _alert_key(partner)
+        key = alert_cursor_key(partner)
         with self._transaction(f"queueing alerts to {partner}"):
             scanned = self.cursor(key).scanned_seq
             if alert_seq < scanned:
@@ -538,11 +549,7 @@ class ExchangeTables:
 
     def pending(self, partner: str) -> tuple[int, list[OutboxRow]] | None:
         """The batch given out to ``partner`` but not acknowledged (its seq and rows)."""
-        rows = self._outbox_rows("batch_seq IS NOT NULL", {"p": partner})
-        if not rows:
-            return None
-        seq = min(row.batch_seq for row in rows if row.batch_seq is not None)
-        return seq, [row for row in rows if row.batch_seq == seq]
+        return pending_batch(self._outbox_rows("batch_seq IS NOT NULL", {"p": partner}))
 
     def due(self, partner: str, now: datetime, limit: int) -> list[OutboxRow]:
         """Items not yet in a batch whose time has come, in order, at most ``limit``."""

@@ -31,6 +31,7 @@ from .embedded import DuckDBStore
 from .embedded_fusion import ALERT_STATE
 from .embedded_schema import MIGRATIONS as DUCKDB_MIGRATIONS
 from .postgres import PostgresStore, is_postgres_url, redacted
+from .postgres_exchange import OUTBOX_COLUMNS
 from .postgres_fusion import TRACK_COLUMNS
 from .postgres_schema import MIGRATIONS as POSTGRES_MIGRATIONS
 from .postgres_schema import partition_ddl
@@ -141,19 +142,7 @@ COPIED_TABLES: dict[str, tuple[str, ...]] = {
 COPIED_TABLES.update(
     {
         "share_cursors": ("partner", "scanned_seq", "last_batch", "low_order"),
-        "share_outbox": (
-            "partner",
-            "order_no",
-            "record_id",
-            "kind",
-            "not_before",
-            "agreement",
-            "clause",
-            "item",
-            "batch_seq",
-            "sent_at",
-            "dropped",
-        ),
+        "share_outbox": (*OUTBOX_COLUMNS, "batch_seq", "sent_at", "dropped"),
         "share_inbound": (
             "sender",
             "seq",

@@ -13,12 +13,15 @@ fuser taking over goes on where the other was.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from typing import Any, Self
 
 import psycopg
 
 from mista.errors import StoreError
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["FUSER_LOCK", "SENDER_LOCK", "FuserClaim", "StoreClaim"]
 
@@ -68,14 +71,17 @@ class StoreClaim:
 
     def wait(self, stop: threading.Event, poll_s: float) -> bool:
         """Claim, waiting while another process holds it; False if ``stop`` was set first.
-        A store that cannot be reached is waited for too (it is logged by the caller's
-        next attempt failing the same way)."""
+        A store that cannot be reached is waited for too, logged once until it answers."""
+        unreachable = False
         while not stop.is_set():
             try:
                 if self.try_claim():
                     return True
-            except StoreError:
-                pass  # the store is down: wait for it as for the other fuser
+                unreachable = False
+            except StoreError as exc:
+                if not unreachable:
+                    _log.warning("waiting for the store to claim it: %s", exc)
+                unreachable = True
             stop.wait(poll_s)
         return False
 

@@ -38,6 +38,8 @@ from .embedded_exchange import (
     OutboxRow,
     PartnerCursor,
     alert_change,
+    alert_cursor_key,
+    pending_batch,
     split_id,
 )
 from .embedded_fusion import FEED_SCHEMA
@@ -51,6 +53,7 @@ __all__ = [
     "AMENDMENT_SCHEMA",
     "EXCHANGE_LOCK",
     "LABEL_MARKS_SCHEMA",
+    "OUTBOX_COLUMNS",
     "SHARER_LOCK",
     "PostgresExchangeTables",
     "sole_sharer",
@@ -78,7 +81,8 @@ AMENDMENT_SCHEMA = pa.schema(
 # ``reports_after`` answers the report feed's columns (seq, id, label_no, the fields, the
 # receiver), as the embedded store's does.
 assert tuple(FEED_SCHEMA.names[3:-1]) == REPORT_FIELD_COLUMNS
-_OUTBOX_COLUMNS = (
+#: The columns an outbox item is enqueued with (``mista store copy`` adds the batch ones).
+OUTBOX_COLUMNS = (
     "partner",
     "order_no",
     "record_id",
@@ -179,11 +183,6 @@ def sole_sharer(store: PostgresStore) -> Iterator[None]:
         raise StoreError(f"store {store.where}: claiming the exchange failed: {exc}") from None
     finally:
         con.close()
-
-
-def _alert_key(partner: str) -> str:
-    """The ``share_cursors`` key of a partner's alert cursor (as the embedded store's)."""
-    return f"{partner}/alerts"
 
 
 class PostgresExchangeTables:
@@ -381,7 +380,7 @@ class PostgresExchangeTables:
         cur.execute("SELECT coalesce(max(order_no), 0) + 1 FROM share_outbox")
         row = cur.fetchone()
         first = int(row[0]) if row else 1
-        with cur.copy(f"COPY share_outbox ({', '.join(_OUTBOX_COLUMNS)}) FROM STDIN") as copy:
+        with cur.copy(f"COPY share_outbox ({', '.join(OUTBOX_COLUMNS)}) FROM STDIN") as copy:
             copy.set_types(list(_OUTBOX_TYPES))
             for order, item in enumerate(items, start=first):
                 copy.write_row(
@@ -415,7 +414,7 @@ class PostgresExchangeTables:
 
     def alert_cursor(self, partner: str) -> int:
         """The last ``alert_seq`` scanned for ``partner`` (0 before the first scan)."""
-        return self.cursor(_alert_key(partner)).scanned_seq
+        return self.cursor(alert_cursor_key(partner)).scanned_seq
 
     def alert_changes_after(self, seq: int, limit: int) -> list[AlertChange]:
         """Alert changes with ``alert_seq`` above ``seq``, in order, at most ``limit``, all
@@ -460,7 +459,7 @@ class PostgresExchangeTables:
     def commit_alert_scan(self, partner: str, alert_seq: int, items: Sequence[OutboxItem]) -> None:
         """Queue ``items`` for ``partner`` and move its alert cursor to ``alert_seq``,
         atomically."""
-        key = _alert_key(partner)
+        key = alert_cursor_key(partner)
         with self._transaction(f"queueing alerts to {partner}") as cur:
             scanned = self._cursor(cur, key).scanned_seq
             if alert_seq < scanned:
@@ -548,11 +547,7 @@ class PostgresExchangeTables:
 
     def pending(self, partner: str) -> tuple[int, list[OutboxRow]] | None:
         """The batch given out to ``partner`` but not acknowledged (its seq and rows)."""
-        rows = self._outbox_rows("batch_seq IS NOT NULL", {"p": partner})
-        if not rows:
-            return None
-        seq = min(row.batch_seq for row in rows if row.batch_seq is not None)
-        return seq, [row for row in rows if row.batch_seq == seq]
+        return pending_batch(self._outbox_rows("batch_seq IS NOT NULL", {"p": partner}))
 
     def due(self, partner: str, now: datetime, limit: int) -> list[OutboxRow]:
         """Items not yet in a batch whose time has come, in order, at most ``limit``."""
