@@ -25,6 +25,10 @@ __all__ = ["Planner"]
 
 H = 3600.0
 KN = 1852.0 / 3600.0
+#: How far a call's berth or anchorage spot may lie from the port's first sea point, and
+#: from the port itself (inside the 3 km a port visit starts at).
+HARBOUR_SPREAD_M = 1_500.0
+HARBOUR_RADIUS_M = 2_200.0
 
 
 class Planner:
@@ -39,7 +43,30 @@ class Planner:
     # --- places ------------------------------------------------------------------------
 
     def berth(self, rng: np.random.Generator, port: int) -> tuple[float, float]:
-        """A mooring place near a port (a point at sea within ~1.5 km, jittered per call)."""
+        """A mooring place for one call at ``port``: a point at sea in the harbour area,
+        up to ``HARBOUR_SPREAD_M`` from the port's first sea point, in a straight line from
+        it and within ``HARBOUR_RADIUS_M`` of the port.
+
+        Berths along quays and anchorage spots spread ships over kilometres; ships of one
+        port share no single point (a radar resolves two ships a ship's length apart)."""
+        lat0, lon0 = float(self.lanes.lat[port]), float(self.lanes.lon[port])
+        knot = self._harbour_knot(port)
+        for _ in range(12):
+            # sqrt: spots spread evenly over the area, not crowded at its centre.
+            far = HARBOUR_SPREAD_M * float(np.sqrt(rng.uniform(0.0, 1.0)))
+            la, lo = destination(*knot, float(rng.uniform(0, 360)), far)
+            spot = float(la), float(lo)
+            if (
+                float(haversine_m(lat0, lon0, *spot)) <= HARBOUR_RADIUS_M
+                and self.lanes.is_clear(*knot, *spot)
+                and not bool(np.asarray(self.land.on_land(np.array([lo]), np.array([la])))[0])
+            ):
+                return spot
+        la, lo = destination(*knot, float(rng.uniform(0, 360)), float(rng.uniform(30, 250)))
+        return float(la), float(lo)
+
+    def _harbour_knot(self, port: int) -> tuple[float, float]:
+        """The port's first point at sea (400, 900 or 1,500 m out), found once."""
         if port not in self._berths:
             lat0, lon0 = float(self.lanes.lat[port]), float(self.lanes.lon[port])
             bearings = np.arange(0.0, 360.0, 30.0)
@@ -52,9 +79,7 @@ class Planner:
                     found = (float(np.asarray(la)[k]), float(np.asarray(lo)[k]))
                     break
             self._berths[port] = found
-        lat, lon = self._berths[port]
-        la, lo = destination(lat, lon, float(rng.uniform(0, 360)), float(rng.uniform(30, 250)))
-        return float(la), float(lo)
+        return self._berths[port]
 
     def sea_point_near(
         self,
