@@ -20,16 +20,18 @@ def planner() -> Planner:
 def test_calls_at_one_port_moor_apart_at_sea_inside_the_harbour(planner: Planner) -> None:
     rng = np.random.default_rng(5)
     land = planner.land
+    typical: list[float] = []
     for port in (int(p) for p in planner.lanes.hubs[:6]):
         lat0, lon0 = float(planner.lanes.lat[port]), float(planner.lanes.lon[port])
         spots = np.array([planner.berth(rng, port) for _ in range(40)])
         far = np.asarray(haversine_m(lat0, lon0, spots[:, 0], spots[:, 1]))
         assert far.max() <= HARBOUR_RADIUS_M + 1.0
         assert not np.asarray(land.on_land(spots[:, 1], spots[:, 0])).any()
-        # 40 ships at one port: most have no neighbour within a ship's length or two
-        # (all within 250 m of one point, they had: median nearest neighbour ~30 m).
         metres = np.column_stack(
             [spots[:, 0] * 111_195.0, spots[:, 1] * 111_195.0 * np.cos(np.radians(lat0))]
         )
         nearest, _ = cKDTree(metres).query(metres, k=2)
-        assert float(np.median(nearest[:, 1])) > 100.0, planner.lanes.names[port]
+        typical.append(float(np.median(nearest[:, 1])))
+    # 40 ships at one port: the typical one has no neighbour within a ship's length or
+    # two (when all moored within 250 m of one point, the median nearest was 23-42 m).
+    assert float(np.median(typical)) > 120.0, typical

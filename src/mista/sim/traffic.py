@@ -51,10 +51,13 @@ class Planner:
         port share no single point (a radar resolves two ships a ship's length apart)."""
         lat0, lon0 = float(self.lanes.lat[port]), float(self.lanes.lon[port])
         knot = self._harbour_knot(port)
+        # Two draws from the plan's generator per call, whatever the retries take, so the
+        # rest of a scenario does not depend on how many spots were ashore.
+        bearing, share = float(rng.uniform(0.0, 360.0)), float(rng.uniform(0.0, 1.0))
+        retry = np.random.default_rng([port, int(bearing * 1e9), int(share * 1e15)])
         for _ in range(12):
             # sqrt: spots spread evenly over the area, not crowded at its centre.
-            far = HARBOUR_SPREAD_M * float(np.sqrt(rng.uniform(0.0, 1.0)))
-            la, lo = destination(*knot, float(rng.uniform(0, 360)), far)
+            la, lo = destination(*knot, bearing, HARBOUR_SPREAD_M * float(np.sqrt(share)))
             spot = float(la), float(lo)
             if (
                 float(haversine_m(lat0, lon0, *spot)) <= HARBOUR_RADIUS_M
@@ -62,7 +65,8 @@ class Planner:
                 and not bool(np.asarray(self.land.on_land(np.array([lo]), np.array([la])))[0])
             ):
                 return spot
-        la, lo = destination(*knot, float(rng.uniform(0, 360)), float(rng.uniform(30, 250)))
+            bearing, share = float(retry.uniform(0.0, 360.0)), float(retry.uniform(0.0, 1.0))
+        la, lo = destination(*knot, bearing, 30.0 + 220.0 * share)
         return float(la), float(lo)
 
     def _harbour_knot(self, port: int) -> tuple[float, float]:
