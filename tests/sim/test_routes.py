@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from mista.geo import LandMask, Ports, bearing_deg, haversine_m
-from mista.sim.routes import Lanes, offset_path, seaward
+from mista.sim.routes import (
+    LANE_ASHORE_MAX_M,
+    Lanes,
+    _searoute,
+    ashore_m,
+    offset_path,
+    seaward,
+)
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +69,19 @@ def test_ports_are_by_the_sea(lanes: Lanes) -> None:
     assert 50 < len(lanes) < len(Ports.default())
     assert len(lanes.hubs) == 40
     assert len(set(lanes.hubs.tolist())) == 40
+
+
+def test_a_lane_still_over_land_once_moved_to_sea_is_refused(lanes: Lanes) -> None:
+    # searoute's network joins Tottori (Sea of Japan) to the Seto Inland Sea over Honshu.
+    tottori, takamatsu = lanes.names.index("Tottori"), lanes.names.index("Takamatsu")
+    path = _searoute(
+        lanes.lon[tottori], lanes.lat[tottori], lanes.lon[takamatsu], lanes.lat[takamatsu]
+    )
+    assert path is not None
+    assert ashore_m(seaward(path, lanes.land), lanes.land) > 50_000.0
+    assert lanes.route(tottori, takamatsu) is None
+    # A lane that rounds capes only is kept.
+    singapore, madras = lanes.names.index("Singapore"), lanes.names.index("Madras")
+    kept = lanes.route(singapore, madras)
+    assert kept is not None
+    assert ashore_m(kept, lanes.land) <= LANE_ASHORE_MAX_M

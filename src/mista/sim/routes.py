@@ -16,7 +16,7 @@ import numpy.typing as npt
 from mista.geo import LandMask, Ports, bearing_deg, destination, haversine_m
 from mista.sim.places import REGION
 
-__all__ = ["HUBS", "Lanes", "Path", "offset_path", "path_length_m"]
+__all__ = ["HUBS", "Lanes", "Path", "ashore_m", "offset_path", "path_length_m"]
 
 F64 = npt.NDArray[np.float64]
 Path = tuple[F64, F64]  # (lat, lon)
@@ -25,6 +25,12 @@ _TAPER_M = 15_000.0
 #: Merchant ships call at this many hub ports, spread over the region (long-haul trade
 #: concentrates on few ports; it also keeps the number of distinct lane paths small).
 HUBS = 40
+#: A lane still this far over land once moved to sea is no lane: ``searoute``'s network
+#: has edges across isthmuses (Tottori to the Seto Inland Sea, 86 km over Honshu). Capes
+#: the coarse coastline cuts stay under it.
+LANE_ASHORE_MAX_M = 10_000.0
+#: Harbour approaches: the stretch at either end of a lane that is not judged.
+_ENDS_M = 5_000.0
 
 
 def _searoute(lon1: float, lat1: float, lon2: float, lat2: float) -> Path | None:
@@ -81,13 +87,21 @@ class Lanes:
                 self._cache[key] = (rev[0][::-1].copy(), rev[1][::-1].copy())
             else:
                 path = _searoute(self.lon[a], self.lat[a], self.lon[b], self.lat[b])
-                self._cache[key] = None if path is None else seaward(path, self.land)
+                self._cache[key] = self._at_sea(path)
         return self._cache[key]
 
     def route_points(self, lat1: float, lon1: float, lat2: float, lon2: float) -> Path | None:
         """A sea-lane path between two arbitrary points (not cached)."""
-        path = _searoute(lon1, lat1, lon2, lat2)
-        return None if path is None else seaward(path, self.land)
+        return self._at_sea(_searoute(lon1, lat1, lon2, lat2))
+
+    def _at_sea(self, path: Path | None) -> Path | None:
+        """``path`` moved to sea, or None when it still crosses land."""
+        if path is None:
+            return None
+        moved = seaward(path, self.land, ends_m=_ENDS_M)
+        if ashore_m(moved, self.land, ends_m=_ENDS_M) > LANE_ASHORE_MAX_M:
+            return None
+        return moved
 
     def destinations(
         self,
@@ -168,6 +182,27 @@ def seaward(
         np.concatenate([d_lat[keep], lat[-1:]]),
         np.concatenate([d_lon[keep], lon[-1:]]),
     )
+
+
+def ashore_m(
+    path: Path, land: LandMask, *, ends_m: float = _ENDS_M, step_m: float = 500.0
+) -> float:
+    """How many metres of ``path`` lie over land, sampled every ``step_m``, leaving out
+    the first and last ``ends_m``."""
+    lat, lon = path
+    if len(lat) < 2:
+        return 0.0
+    seg = np.asarray(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]), np.float64)
+    pieces = np.maximum(np.ceil(seg / step_m), 1).astype(np.int64)
+    owner = np.repeat(np.arange(len(seg)), pieces)
+    first = np.repeat(np.cumsum(pieces) - pieces, pieces)
+    frac = (np.arange(len(owner)) - first) / pieces[owner]
+    s_lat = lat[owner] + frac * (lat[owner + 1] - lat[owner])
+    s_lon = lon[owner] + frac * (lon[owner + 1] - lon[owner])
+    along = np.concatenate([[0.0], np.cumsum(seg)[:-1]])[owner] + frac * seg[owner]
+    judged = (along > ends_m) & (along < float(seg.sum()) - ends_m)
+    on = np.asarray(land.on_land(s_lon, s_lat), np.bool_) & judged
+    return float((seg[owner] / pieces[owner])[on].sum())
 
 
 def offset_path(path: Path, offset_m: float) -> Path:

@@ -135,17 +135,30 @@ class Planner:
             depart = float(rng.uniform(-voyage_s, self.duration_s))
             tl = Timeline(min(depart, 0.0) - H, *self.berth(rng, a))
             tl.until(depart, STATUS_MOORED)
-            self._sail(rng, tl, path, b, speed_kn)
+            self._sail(rng, tl, path, a, b, speed_kn)
             self._continue_calls(rng, tl, b, speed_kn, offset, 600e3, 6000e3)
             return tl
         return self.idle(rng)
 
     def _sail(
-        self, rng: np.random.Generator, tl: Timeline, path: Path, dest: int, speed_kn: float
+        self,
+        rng: np.random.Generator,
+        tl: Timeline,
+        path: Path,
+        origin: int,
+        dest: int,
+        speed_kn: float,
     ) -> None:
+        """From a berth at ``origin`` along ``path`` to a berth at ``dest``. Out and in
+        through the harbour's first sea point: a straight line between a berth and the
+        port itself could cut across a mole or a spit."""
+        harbour = min(speed_kn, 6.0)
+        out = self._harbour_knot(origin)
+        tl.go(np.array([out[0]]), np.array([out[1]]), harbour)
         tl.go(path[0], path[1], speed_kn)
+        knot = self._harbour_knot(dest)
         lat, lon = self.berth(rng, dest)
-        tl.go(np.array([lat]), np.array([lon]), min(speed_kn, 6.0))
+        tl.go(np.array([knot[0], lat]), np.array([knot[1], lon]), harbour)
 
     def _continue_calls(
         self,
@@ -167,7 +180,7 @@ class Planner:
             if nxt is None or path is None:
                 tl.until(end, STATUS_MOORED)
                 break
-            self._sail(rng, tl, path, nxt, speed_kn)
+            self._sail(rng, tl, path, port, nxt, speed_kn)
             port = nxt
         tl.until(end + H, STATUS_MOORED)
 
@@ -187,9 +200,9 @@ class Planner:
             tl = Timeline(-float(rng.uniform(0.0, cycle)) - H, *self.berth(rng, a))
             tl.stay(float(rng.uniform(2.0, 4.0)) * H, STATUS_MOORED)
             while tl.now < self.duration_s + 2 * H:
-                self._sail(rng, tl, there, b, speed_kn)
+                self._sail(rng, tl, there, a, b, speed_kn)
                 tl.stay(float(rng.uniform(2.0, 4.0)) * H, STATUS_MOORED)
-                self._sail(rng, tl, back, a, speed_kn)
+                self._sail(rng, tl, back, b, a, speed_kn)
                 tl.stay(float(rng.uniform(2.0, 4.0)) * H, STATUS_MOORED)
             return tl
         return self.merchant(rng, speed_kn)
@@ -335,7 +348,7 @@ class Planner:
             depart = -1.5 * H - float(rng.uniform(0.0, slack))
             tl = Timeline(depart - H, *self.berth(rng, a))
             tl.until(depart, STATUS_MOORED)
-            self._sail(rng, tl, path, b, speed_kn)
+            self._sail(rng, tl, path, a, b, speed_kn)
             self._continue_calls(rng, tl, b, speed_kn, offset, 600e3, 6000e3)
             return tl, depart
         return None
