@@ -368,23 +368,36 @@ class Planner:
         near = np.flatnonzero((d > 100e3) & (d < 1500e3))
         if len(near) < 2:
             return None
-        a, b = rng.choice(near, 2, replace=False).tolist()
-        to = self.lanes.route_points(float(self.lanes.lat[a]), float(self.lanes.lon[a]), *point)
-        away = self.lanes.route_points(*point, float(self.lanes.lat[b]), float(self.lanes.lon[b]))
-        if to is None or away is None:
+        # A few pairs of ports: a lane to or from the point may be refused (over land).
+        for _ in range(8):
+            a, b = rng.choice(near, 2, replace=False).tolist()
+            to = self.lanes.route_points(float(self.lanes.lat[a]), float(self.lanes.lon[a]), *point)
+            away = self.lanes.route_points(
+                *point, float(self.lanes.lat[b]), float(self.lanes.lon[b])
+            )
+            if to is not None and away is not None:
+                break
+        else:
             return None
         offset = float(rng.uniform(500.0, 3000.0))
         to = offset_path(to, offset)
         away = offset_path(away, offset)
-        lead_s = path_length_m(to) / (speed_kn * KN)
+        start = self.berth(rng, a)
+        out, knot = self._harbour_knot(a), self._harbour_knot(b)
+        harbour_kn = min(speed_kn, 6.0)
+        # Leave early enough for the way out of the harbour too.
+        lead_s = float(haversine_m(*start, *out)) / (harbour_kn * KN) + (
+            float(haversine_m(*out, float(to[0][0]), float(to[1][0]))) + path_length_m(to)
+        ) / (speed_kn * KN)
         depart = arrive_s - lead_s
-        tl = Timeline(min(depart, 0.0) - H, *self.berth(rng, a))
+        tl = Timeline(min(depart, 0.0) - H, *start)
         tl.until(depart, STATUS_MOORED)
+        tl.go(np.array([out[0]]), np.array([out[1]]), harbour_kn)
         tl.go(to[0], to[1], speed_kn)
         if hold_s > 0:
             tl.stay(hold_s, STATUS_UNDER_WAY, to=drift_to)
         tl.go(away[0][1:], away[1][1:], speed_kn)
         lat, lon = self.berth(rng, b)
-        tl.go(np.array([lat]), np.array([lon]), min(speed_kn, 6.0))
+        tl.go(np.array([knot[0], lat]), np.array([knot[1], lon]), harbour_kn)
         self._continue_calls(rng, tl, b, speed_kn, offset, 600e3, 6000e3)
         return tl
