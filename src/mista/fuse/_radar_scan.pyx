@@ -54,6 +54,8 @@ cdef double _EXPIRE_EVERY_S = 30.0
 cdef double _FREE_PENALTY = 2.0
 #: Cost of an option a contact does not have, in the Hungarian method's matrix.
 cdef double _NO_OPTION = 1e9
+#: Scans of more contacts than this find two contacts wanting one option with a set.
+cdef Py_ssize_t _SMALL_SCAN = 32
 
 
 cdef inline int64_t _cell_index(double x) noexcept:
@@ -397,10 +399,12 @@ cdef struct _Settings:
 
 cdef class _Options:
     """Per-scan scratch: each contact's options (a tracklet or a pair index, with its
-    cost) in the order found, contact ``k``'s at ``start[k]:start[k + 1]``."""
+    cost) in the order found, contact ``k``'s at ``start[k]:start[k + 1]``; ``column``
+    is each option's column in the Hungarian method's matrix."""
 
     cdef double *cost
     cdef int64_t *pair
+    cdef Py_ssize_t *column
     cdef Py_ssize_t *start
     cdef Py_ssize_t size, capacity, contacts, contact_capacity
     cdef list tracklets
@@ -410,14 +414,16 @@ cdef class _Options:
         self.contact_capacity = 64
         self.cost = <double *>malloc(self.capacity * sizeof(double))
         self.pair = <int64_t *>malloc(self.capacity * sizeof(int64_t))
+        self.column = <Py_ssize_t *>malloc(self.capacity * sizeof(Py_ssize_t))
         self.start = <Py_ssize_t *>malloc((self.contact_capacity + 1) * sizeof(Py_ssize_t))
-        if self.cost == NULL or self.pair == NULL or self.start == NULL:
+        if self.cost == NULL or self.pair == NULL or self.column == NULL or self.start == NULL:
             raise MemoryError()
         self.tracklets = []
 
     def __dealloc__(self):
         free(self.cost)
         free(self.pair)
+        free(self.column)
         free(self.start)
 
     cdef void clear(self):
@@ -443,6 +449,7 @@ cdef class _Options:
     cdef void push(self, double cost, int64_t pair) except *:
         cdef double *costs
         cdef int64_t *pairs
+        cdef Py_ssize_t *columns
         if self.size == self.capacity:
             self.capacity *= 2
             costs = <double *>realloc(self.cost, self.capacity * sizeof(double))
@@ -453,6 +460,10 @@ cdef class _Options:
             if pairs == NULL:
                 raise MemoryError()
             self.pair = pairs
+            columns = <Py_ssize_t *>realloc(self.column, self.capacity * sizeof(Py_ssize_t))
+            if columns == NULL:
+                raise MemoryError()
+            self.column = columns
         self.cost[self.size] = cost
         self.pair[self.size] = pair
         self.size += 1
@@ -470,27 +481,14 @@ cdef list _assign(_Options options):
     """One tracklet per contact at most and one contact per tracklet, least total cost:
     the cheapest option each when no two contacts want one tracklet, else the Hungarian
     method over the scan. Indexes of the chosen options (-1: none)."""
-    cdef Py_ssize_t n = options.contacts, k, j, a, b
+    cdef Py_ssize_t n = options.contacts, k, j
     cdef list best = [options.best(k) for k in range(n)]
-    cdef list columns
-    cdef dict index
-    taken = [options.tracklets[j] for j in best if j >= 0]
-    if n == 1 or len(taken) == len(set(taken)):
+    cdef dict column_of = {}
+    if n == 1 or not _one_tracklet_twice(options, best):
         return best
-    index = {}
-    columns = []
     for j in range(options.size):
-        tracklet = options.tracklets[j]
-        if tracklet not in index:
-            index[tracklet] = len(columns)
-            columns.append(tracklet)
-    cost = np.full((n, len(columns)), _NO_OPTION)
-    chosen = np.full((n, len(columns)), -1, np.int64)
-    for k in range(n):
-        for j in range(options.start[k], options.start[k + 1]):
-            cost[k, index[options.tracklets[j]]] = options.cost[j]
-            chosen[k, index[options.tracklets[j]]] = j
-    return _solve(cost, chosen, n)
+        options.column[j] = column_of.setdefault(options.tracklets[j], len(column_of))
+    return _solve(options, len(column_of))
 
 
 cdef list _assign_pairs(_Options options, const int64_t[:] numbers):
@@ -498,36 +496,72 @@ cdef list _assign_pairs(_Options options, const int64_t[:] numbers):
     with pairs standing for their AIS track. Indexes of the chosen options (-1: none)."""
     cdef Py_ssize_t n = options.contacts, k, j
     cdef list best = [options.best(k) for k in range(n)]
-    cdef list columns
-    cdef dict index
-    taken = [numbers[options.pair[j]] for j in best if j >= 0]
-    if len(taken) == len(set(taken)):
+    cdef dict column_of = {}
+    if not _one_track_twice(options, best, numbers):
         return best
-    index = {}
-    columns = []
     for j in range(options.size):
-        number = numbers[options.pair[j]]
-        if number not in index:
-            index[number] = len(columns)
-            columns.append(number)
-    cost = np.full((n, len(columns)), _NO_OPTION)
-    chosen = np.full((n, len(columns)), -1, np.int64)
+        options.column[j] = column_of.setdefault(numbers[options.pair[j]], len(column_of))
+    return _solve(options, len(column_of))
+
+
+cdef bint _one_tracklet_twice(_Options options, list best) except -1:
+    """Whether two contacts' chosen options are one tracklet."""
+    cdef Py_ssize_t a, b, n = len(best)
+    cdef Py_ssize_t ja, jb
+    if n > _SMALL_SCAN:
+        taken = [options.tracklets[ja] for ja in best if ja >= 0]
+        return len(taken) != len(set(taken))
+    for a in range(n):
+        ja = best[a]
+        if ja < 0:
+            continue
+        for b in range(a):
+            jb = best[b]
+            if jb >= 0 and options.tracklets[ja] is options.tracklets[jb]:
+                return True
+    return False
+
+
+cdef bint _one_track_twice(_Options options, list best, const int64_t[:] numbers) except -1:
+    """Whether two contacts' chosen pairs are of one AIS track."""
+    cdef Py_ssize_t a, b, n = len(best)
+    cdef Py_ssize_t ja, jb
+    if n > _SMALL_SCAN:
+        taken = [numbers[options.pair[ja]] for ja in best if ja >= 0]
+        return len(taken) != len(set(taken))
+    for a in range(n):
+        ja = best[a]
+        if ja < 0:
+            continue
+        for b in range(a):
+            jb = best[b]
+            if jb >= 0 and numbers[options.pair[ja]] == numbers[options.pair[jb]]:
+                return True
+    return False
+
+
+cdef list _solve(_Options options, Py_ssize_t columns):
+    """The Hungarian method over the contacts (rows) and ``columns`` (each option's in
+    ``options.column``): the option chosen per contact, -1 for none."""
+    cdef Py_ssize_t n = options.contacts, k, j, q, a, b
+    cdef list out = [-1] * n
+    matrix = np.full((n, columns), _NO_OPTION)
+    chosen_options = np.full((n, columns), -1, np.int64)
+    cdef double[:, ::1] cost = matrix
+    cdef int64_t[:, ::1] chosen = chosen_options
+    cdef const int64_t[:] row_of, column_of
     for k in range(n):
         for j in range(options.start[k], options.start[k + 1]):
-            number = numbers[options.pair[j]]
-            cost[k, index[number]] = options.cost[j]
-            chosen[k, index[number]] = j
-    return _solve(cost, chosen, n)
-
-
-cdef list _solve(object cost, object chosen, Py_ssize_t n):
-    """The Hungarian method's choice per row of ``cost`` (the option in ``chosen``),
-    leaving out the options a row does not have."""
-    cdef list out = [-1] * n
-    rows, columns = linear_sum_assignment(cost)
-    for a, b in zip(rows.tolist(), columns.tolist()):
+            cost[k, options.column[j]] = options.cost[j]
+            chosen[k, options.column[j]] = j
+    rows, cols = linear_sum_assignment(matrix)
+    row_of = rows
+    column_of = cols
+    for q in range(row_of.shape[0]):
+        a = row_of[q]
+        b = column_of[q]
         if cost[a, b] < _NO_OPTION:
-            out[a] = int(chosen[a, b])
+            out[a] = chosen[a, b]
     return out
 
 

@@ -144,9 +144,7 @@ class RadarTracker:
         track = Track(number, track_id, TrackKind.DARK, None)
         tracklet.track = track
         self._confirmed[number] = track
-        self._place(
-            track, PositionRows.concat([r.take(slice(i, i + 1)) for r, i in tracklet.pending]), sink
-        )
+        self._place(track, _pending_rows(tracklet.pending), sink)
         tracklet.pending = []
 
     def _place(self, track: Track, rows: PositionRows, sink: _Sink) -> None:
@@ -168,3 +166,16 @@ class RadarTracker:
         )
         sink.add(rows, numbers, flags)
         self._touched.add(track.number)
+
+
+def _pending_rows(pending: list[tuple[PositionRows, int]]) -> PositionRows:
+    """A tentative dark track's contacts (row ``i`` of ``rows``, in order) as rows: one
+    take per run of contacts from the same rows."""
+    parts = []
+    start = 0
+    for k in range(1, len(pending) + 1):
+        if k == len(pending) or pending[k][0] is not pending[start][0]:
+            index = np.asarray([i for _, i in pending[start:k]], np.intp)
+            parts.append(pending[start][0].take(index))
+            start = k
+    return PositionRows.concat(parts)
