@@ -13,8 +13,8 @@ one, and the Hungarian method (scipy) only when two contacts want one tracklet o
 from libc.math cimport INFINITY, M_PI, NAN, cos, floor, fmod, pow, rint, sqrt
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc, realloc
-
-from collections import deque
+from libc.string cimport memset
+from cpython.bytes cimport PyBytes_FromStringAndSize
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -42,8 +42,10 @@ cdef double _DEG_TO_RAD = M_PI / 180.0
 cdef double _MANOEUVRE_M_S = 2.0
 #: Times between close contacts of one AIS track kept per radar, and needed before the
 #: period is taken from them; their histogram's bin (s), and the longest period believed.
-cdef int _GAP_SAMPLE = 1024
-cdef int _GAP_MIN_SAMPLE = 50
+cdef enum:
+    _GAP_SAMPLE = 1024
+    _GAP_MIN_SAMPLE = 50
+    _GAP_BINS = 2401  # _MAX_PERIOD_S / _GAP_BIN_S, and bin 0
 cdef double _GAP_BIN_S = 0.25
 cdef double _MAX_PERIOD_S = 600.0
 #: Tracklets are checked for silence at most this often (s of data time).
@@ -274,7 +276,11 @@ cdef class RadarState:
     cdef public dict owner
     cdef public dict cells
     cdef public double done_t, expired_t, period
-    cdef public object gaps
+    # The last _GAP_SAMPLE gaps' histogram bins (a ring: the next to replace at
+    # gap_next) and their histogram.
+    cdef int64_t gap_bin[_GAP_SAMPLE]
+    cdef int64_t gap_count, gap_next
+    cdef int64_t histogram[_GAP_BINS]
     cdef public int64_t new_gaps
     cdef public dict last_close
 
@@ -284,7 +290,9 @@ cdef class RadarState:
         self.cells = {}
         self.done_t = -INFINITY
         self.expired_t = -INFINITY
-        self.gaps = deque(maxlen=_GAP_SAMPLE)
+        self.gap_count = 0
+        self.gap_next = 0
+        memset(self.histogram, 0, sizeof(self.histogram))
         self.new_gaps = 0
         self.period = 0.0
         self.last_close = {}
@@ -303,17 +311,39 @@ cdef class RadarState:
         gap = t - <double>before
         if not (scan_s < gap and gap <= _MAX_PERIOD_S):
             return
-        self.gaps.append(gap)
+        self._add_gap(<int64_t>rint(gap / _GAP_BIN_S))  # half to even, as np.round
         self.new_gaps += 1
-        if len(self.gaps) >= _GAP_MIN_SAMPLE and self.new_gaps >= 64:
+        if self.gap_count >= _GAP_MIN_SAMPLE and self.new_gaps >= 64:
             self.new_gaps = 0
-            bins = np.bincount(np.round(np.asarray(self.gaps) / _GAP_BIN_S).astype(np.int64))
-            # Neighbouring bins together: a period between two bins splits its samples.
-            smooth = np.convolve(bins, np.ones(3), mode="same")
-            self.period = float(np.argmax(smooth)) * _GAP_BIN_S
+            self.period = <double>self._commonest_bin() * _GAP_BIN_S
         if len(self.last_close) > 4 * _GAP_SAMPLE:
             horizon = t - _MAX_PERIOD_S
             self.last_close = {n: v for n, v in self.last_close.items() if v >= horizon}
+
+    cdef void _add_gap(self, int64_t gap_bin) noexcept:
+        """One more sample in the histogram, the oldest out once there are _GAP_SAMPLE."""
+        if self.gap_count == _GAP_SAMPLE:
+            self.histogram[self.gap_bin[self.gap_next]] -= 1
+        else:
+            self.gap_count += 1
+        self.gap_bin[self.gap_next] = gap_bin
+        self.gap_next = (self.gap_next + 1) % _GAP_SAMPLE
+        self.histogram[gap_bin] += 1
+
+    cdef int64_t _commonest_bin(self) noexcept:
+        """The bin whose count with its two neighbours' is highest (the first of equals):
+        a period between two bins splits its samples."""
+        cdef int64_t k, total, best = 0, best_total = -1
+        for k in range(_GAP_BINS):
+            total = self.histogram[k]
+            if k > 0:
+                total += self.histogram[k - 1]
+            if k + 1 < _GAP_BINS:
+                total += self.histogram[k + 1]
+            if total > best_total:
+                best = k
+                best_total = total
+        return best
 
     cdef void _follow(self, Tracklet tracklet, int64_t number):
         """The tracklet now follows AIS track ``number`` (and stops being free)."""
@@ -543,26 +573,31 @@ cdef bint _one_track_twice(_Options options, list best, const int64_t[:] numbers
 cdef list _solve(_Options options, Py_ssize_t columns):
     """The Hungarian method over the contacts (rows) and ``columns`` (each option's in
     ``options.column``): the option chosen per contact, -1 for none."""
-    cdef Py_ssize_t n = options.contacts, k, j, q, a, b
+    cdef Py_ssize_t n = options.contacts, size = n * columns, k, j, cell
+    cdef double *cost = <double *>malloc(size * sizeof(double))
+    cdef Py_ssize_t *chosen = <Py_ssize_t *>malloc(size * sizeof(Py_ssize_t))
     cdef list out = [-1] * n
-    matrix = np.full((n, columns), _NO_OPTION)
-    chosen_options = np.full((n, columns), -1, np.int64)
-    cdef double[:, ::1] cost = matrix
-    cdef int64_t[:, ::1] chosen = chosen_options
-    cdef const int64_t[:] row_of, column_of
-    for k in range(n):
-        for j in range(options.start[k], options.start[k + 1]):
-            cost[k, options.column[j]] = options.cost[j]
-            chosen[k, options.column[j]] = j
-    rows, cols = linear_sum_assignment(matrix)
-    row_of = rows
-    column_of = cols
-    for q in range(row_of.shape[0]):
-        a = row_of[q]
-        b = column_of[q]
-        if cost[a, b] < _NO_OPTION:
-            out[a] = chosen[a, b]
-    return out
+    try:
+        if cost == NULL or chosen == NULL:
+            raise MemoryError()
+        for cell in range(size):
+            cost[cell] = _NO_OPTION
+            chosen[cell] = -1
+        for k in range(n):
+            for j in range(options.start[k], options.start[k + 1]):
+                cost[k * columns + options.column[j]] = options.cost[j]
+                chosen[k * columns + options.column[j]] = j
+        matrix = np.frombuffer(
+            PyBytes_FromStringAndSize(<char *>cost, size * sizeof(double)), np.float64
+        ).reshape(n, columns)
+        rows, cols = linear_sum_assignment(matrix)
+        for k, j in zip(rows.tolist(), cols.tolist()):
+            if cost[k * columns + j] < _NO_OPTION:
+                out[k] = chosen[k * columns + j]
+        return out
+    finally:
+        free(cost)
+        free(chosen)
 
 
 cdef class _Scan:
