@@ -1,6 +1,5 @@
 """Type stub of the compiled radar association core (see _radar_scan.pyx)."""
 
-from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -16,18 +15,18 @@ CLOSE_X: float
 CELL_DEG: float
 
 class Tracklet:
-    t: list[float]
-    lat: list[float]
-    lon: list[float]
     last_t: float
     weight: float
     dark_first_t: float
-    scores: dict[int, float]
     ais: int
     track: Track | None
     pending: list[tuple[PositionRows, int]]
 
     def __init__(self) -> None: ...
+    @property
+    def scores(self) -> dict[int, float]: ...
+    @property
+    def kept(self) -> list[tuple[float, float, float]]: ...
     def add(self, t: float, lat: float, lon: float, keep: int) -> None: ...
     def predict(self, t: float, sigma_m: float, c: FuseConfig) -> tuple[float, float, float]: ...
 
@@ -38,7 +37,6 @@ class RadarState:
     done_t: float
     expired_t: float
     period: float
-    gaps: deque[float]
     new_gaps: int
     last_close: dict[int, float]
 

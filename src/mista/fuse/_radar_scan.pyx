@@ -13,7 +13,7 @@ one, and the Hungarian method (scipy) only when two contacts want one tracklet o
 from libc.math cimport INFINITY, M_PI, NAN, cos, floor, fmod, pow, rint, sqrt
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memset
+from libc.string cimport memmove, memset
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
 import numpy as np
@@ -93,18 +93,30 @@ cdef inline bint _on_time(double dt, double period, double slack, double scan_s)
     return k >= 1.0 and abs(dt - k * period) <= slack
 
 
+cdef struct _Contact:
+    double t, lat, lon
+
+
+cdef struct _Score:
+    int64_t number
+    double total
+
+
 cdef class Tracklet:
-    """Contacts of one radar target. ``scores`` holds, per AIS track, the decayed sum of
+    """Contacts of one radar target. The scores hold, per AIS track, the decayed sum of
     its normalised squared distances to the contacts (``weight`` the decayed count);
     ``ais`` is the AIS track it follows (-1: none); ``track`` its dark track once
     confirmed; ``pending`` its contacts while a tentative dark track."""
 
-    cdef public list t, lat, lon
     cdef public double last_t, weight, dark_first_t
-    cdef public dict scores
     cdef public int64_t ais
     cdef public object track
     cdef public list pending
+    # The kept contacts, oldest first: contacts[first:first + count] of capacity.
+    cdef _Contact *contacts
+    cdef Py_ssize_t first, count, capacity
+    cdef _Score *score_of
+    cdef Py_ssize_t scores_n, scores_capacity
     # Grid cell it is filed under while free.
     cdef bint filed
     cdef int64_t cell
@@ -119,38 +131,103 @@ cdef class Tracklet:
     cdef bint stale
 
     def __init__(self):
-        self.t = []
-        self.lat = []
-        self.lon = []
         self.last_t = -INFINITY
-        self.scores = {}
         self.weight = 0.0
         self.ais = -1
         self.track = None
         self.pending = []
         self.dark_first_t = NAN
-        self.filed = False
+
+    def __dealloc__(self):
+        free(self.contacts)
+        free(self.score_of)
+
+    @property
+    def scores(self):
+        """Per AIS track number, the decayed sum of normalised squared distances."""
+        return {self.score_of[k].number: self.score_of[k].total for k in range(self.scores_n)}
+
+    @property
+    def kept(self):
+        """The kept contacts (t, lat, lon), oldest first."""
+        return [
+            (self.contacts[k].t, self.contacts[k].lat, self.contacts[k].lon)
+            for k in range(self.first, self.first + self.count)
+        ]
+
+    def __reduce__(self):
+        state = (
+            self.last_t, self.weight, self.dark_first_t, self.ais, self.track, self.pending,
+            self.kept, list(self.scores.items()), self.filed, self.cell,
+            self.t0, self.lat0, self.lon0, self.sx, self.sxx, self.sy, self.sz, self.sxy,
+            self.sxz, self.adds, self.stale,
+        )  # fmt: skip
+        return (Tracklet, (), state)
+
+    def __setstate__(self, state):
+        cdef Py_ssize_t k
+        (
+            self.last_t, self.weight, self.dark_first_t, self.ais, self.track, self.pending,
+            kept, scores, self.filed, self.cell,
+            self.t0, self.lat0, self.lon0, self.sx, self.sxx, self.sy, self.sz, self.sxy,
+            self.sxz, self.adds, self.stale,
+        ) = state  # fmt: skip
+        self.first = self.count = 0
+        for t, lat, lon in kept:
+            self._append(t, lat, lon)
+        self.scores_n = 0
+        for number, total in scores:
+            self._set_score(self.scores_n, number, total)
         self.has_line = False
-        self.adds = 0
-        self.stale = False
+
+    cdef void _append(self, double t, double lat, double lon) except *:
+        cdef _Contact *grown
+        cdef Py_ssize_t size
+        if self.first + self.count == self.capacity:
+            if self.first > 0 and self.count <= self.capacity // 2:
+                memmove(self.contacts, self.contacts + self.first, self.count * sizeof(_Contact))
+                self.first = 0
+            else:
+                size = max(2 * self.capacity, 8)
+                grown = <_Contact *>realloc(self.contacts, size * sizeof(_Contact))
+                if grown == NULL:
+                    raise MemoryError()
+                self.contacts = grown
+                self.capacity = size
+        self.contacts[self.first + self.count] = _Contact(t, lat, lon)
+        self.count += 1
+
+    cdef void _set_score(self, Py_ssize_t k, int64_t number, double total) except *:
+        """Score ``k`` (at most one past the last) is ``total`` for AIS track ``number``."""
+        cdef _Score *grown
+        cdef Py_ssize_t size
+        if k == self.scores_capacity:
+            size = max(2 * self.scores_capacity, 4)
+            grown = <_Score *>realloc(self.score_of, size * sizeof(_Score))
+            if grown == NULL:
+                raise MemoryError()
+            self.score_of = grown
+            self.scores_capacity = size
+        self.score_of[k] = _Score(number, total)
+        if k == self.scores_n:
+            self.scores_n += 1
 
     cpdef void add(self, double t, double lat, double lon, Py_ssize_t keep):
         """One more contact; the line is fitted to the last ``keep``. The running sums
         are kept only while the tracklet follows no AIS track (else its line is not
         used: they are summed afresh when it is)."""
         cdef bint running = self.ais < 0 and not self.stale and self.adds % 256 != 0
+        cdef _Contact oldest
         self.adds += 1
-        self.t.append(t)
-        self.lat.append(lat)
-        self.lon.append(lon)
+        self._append(t, lat, lon)
         if running:
             self._sum(t, lat, lon, 1.0)
-        if len(self.t) > keep:
+        if self.count > keep:
+            oldest = self.contacts[self.first]
             if running:
-                self._sum(self.t[0], self.lat[0], self.lon[0], -1.0)
-            del self.t[0]
-            del self.lat[0]
-            del self.lon[0]
+                self._sum(oldest.t, oldest.lat, oldest.lon, -1.0)
+            self.first += 1
+            self.count -= 1
         if not running:
             if self.ais >= 0:
                 self.stale = True
@@ -170,7 +247,7 @@ cdef class Tracklet:
         self.sxy += sign * x * y
         self.sxz += sign * x * z
 
-    cdef void _rebase(self, double t, double lat, double lon):
+    cdef void _rebase(self, double t, double lat, double lon) noexcept:
         """Sums afresh about a new origin (rounding does not pile up over long chains)."""
         cdef Py_ssize_t k
         self.t0 = t
@@ -178,8 +255,8 @@ cdef class Tracklet:
         self.lon0 = lon
         self.sx = self.sxx = self.sy = self.sz = self.sxy = self.sxz = 0.0
         self.stale = False
-        for k in range(len(self.t)):
-            self._sum(self.t[k], self.lat[k], self.lon[k], 1.0)
+        for k in range(self.first, self.first + self.count):
+            self._sum(self.contacts[k].t, self.contacts[k].lat, self.contacts[k].lon, 1.0)
 
     cdef void _score(
         self,
@@ -189,34 +266,56 @@ cdef class Tracklet:
         Py_ssize_t hi,
         double gate2,
         double decay,
-    ):
+    ) except *:
         """Fold one contact's gated AIS tracks (pairs ``lo:hi``, ``xs`` their normalised
         squared distances) into the scores; a track first seen now counts as at the gate
         for the history before, and one not gated now is counted at the gate (and
         forgotten once that is all it has been)."""
-        cdef dict old = self.scores
-        cdef dict new = {}
         cdef double prior = gate2 * self.weight
         cdef double x, total, give_up
-        cdef Py_ssize_t p
+        cdef Py_ssize_t p, k, kept = 0, before = self.scores_n
+        cdef int64_t number
+        cdef bint gated
+        # Tracks gated now, from their previous totals (the old entries stay in place
+        # until the others are decayed).
         for p in range(lo, hi):
             number = numbers[p]
             x = xs[p]
-            total = old.pop(number, prior)
-            new[number] = decay * total + (gate2 if gate2 < x else x)
+            total = prior
+            for k in range(before):
+                if self.score_of[k].number == number:
+                    total = self.score_of[k].total
+                    break
+            self._set_score(
+                self.scores_n, number, decay * total + (gate2 if gate2 < x else x)
+            )
         self.weight = decay * self.weight + 1.0
         give_up = 0.99 * gate2 * self.weight
-        for number, value in old.items():
-            total = decay * <double>value + gate2
+        # The others, decayed at the gate and dropped at give_up; then the new totals.
+        for k in range(before):
+            number = self.score_of[k].number
+            gated = False
+            for p in range(lo, hi):
+                if numbers[p] == number:
+                    gated = True
+                    break
+            if gated:
+                continue
+            total = decay * self.score_of[k].total + gate2
             if total < give_up:
-                new[number] = total
-        self.scores = new
+                self.score_of[kept] = _Score(number, total)
+                kept += 1
+        for k in range(before, self.scores_n):
+            self.score_of[kept] = self.score_of[k]
+            kept += 1
+        self.scores_n = kept
 
-    cdef inline double _mean_cost(self, object number):
-        total = self.scores.get(number)
-        if total is None:
-            return INFINITY
-        return <double>total / self.weight
+    cdef inline double _mean_cost(self, int64_t number) noexcept:
+        cdef Py_ssize_t k
+        for k in range(self.scores_n):
+            if self.score_of[k].number == number:
+                return self.score_of[k].total / self.weight
+        return INFINITY
 
     def predict(self, double t, double sigma_m, object c):
         """Position at ``t`` and the gate radius (m): on the line fitted to the last
@@ -226,29 +325,34 @@ cdef class Tracklet:
 
     cdef (double, double, double) _predict(
         self, double t, double sigma_m, double gate_sigmas, double top_speed_m_s
-    ):
+    ) noexcept:
         cdef double dt = t - self.last_t
         cdef double sigma = sqrt(2.0) * sigma_m
+        cdef _Contact last
         if self._fit():
             return (
                 self.line_lat + self.slope_lat * (t - self.line_t),
                 self.line_lon + self.slope_lon * (t - self.line_t),
                 (gate_sigmas + 1.0) * sigma + _MANOEUVRE_M_S * dt,
             )
-        cdef Py_ssize_t last = len(self.t) - 1
-        return (self.lat[last], self.lon[last], gate_sigmas * sigma + top_speed_m_s * dt)
+        last = self.contacts[self.first + self.count - 1]
+        return (last.lat, last.lon, gate_sigmas * sigma + top_speed_m_s * dt)
 
-    cdef bint _fit(self):
+    cdef bint _fit(self) noexcept:
         """Fit the line (least squares from the running sums) unless it is fitted; false
         when there is none yet (under three contacts, under 30 s, or no spread)."""
-        cdef Py_ssize_t n = len(self.t)
-        cdef double xm, var, slope_lat, slope_lon, lat_m, lon_m, last
+        cdef Py_ssize_t n = self.count
+        cdef double xm, var, slope_lat, slope_lon, lat_m, lon_m
+        cdef _Contact last
         if self.has_line:
             return True
-        if n < 3 or <double>self.t[n - 1] - <double>self.t[0] < 30.0:
+        if n < 3:
+            return False
+        last = self.contacts[self.first + n - 1]
+        if last.t - self.contacts[self.first].t < 30.0:
             return False
         if self.stale:
-            self._rebase(self.t[n - 1], self.lat[n - 1], self.lon[n - 1])
+            self._rebase(last.t, last.lat, last.lon)
         xm = self.sx / <double>n
         var = self.sxx - self.sx * xm
         if var <= 1e-9:
@@ -258,10 +362,9 @@ cdef class Tracklet:
         lat_m = self.lat0 + self.sy / <double>n - slope_lat * xm
         lon_m = self.lon0 + self.sz / <double>n - slope_lon * xm
         # The line through (t0, lat_m, lon_m), expressed from the last contact's time.
-        last = self.t[n - 1]
-        self.line_t = last
-        self.line_lat = lat_m + slope_lat * (last - self.t0)
-        self.line_lon = lon_m + slope_lon * (last - self.t0)
+        self.line_t = last.t
+        self.line_lat = lat_m + slope_lat * (last.t - self.t0)
+        self.line_lon = lon_m + slope_lon * (last.t - self.t0)
         self.slope_lat = slope_lat
         self.slope_lon = slope_lon
         self.has_line = True
@@ -368,8 +471,8 @@ cdef class RadarState:
 
     cdef void _place_free(self, Tracklet tracklet):
         """(Re)file a free tracklet under the cell of its last contact."""
-        cdef Py_ssize_t last = len(tracklet.t) - 1
-        cdef int64_t cell = _cell_of(tracklet.lat[last], tracklet.lon[last])
+        cdef _Contact last = tracklet.contacts[tracklet.first + tracklet.count - 1]
+        cdef int64_t cell = _cell_of(last.lat, last.lon)
         cdef set members
         if tracklet.filed and cell == tracklet.cell:
             return
@@ -691,6 +794,7 @@ cdef class _Scan:
         cdef double stale = t - self.s.tentative_s
         cdef double cost
         cdef Py_ssize_t i, p, j
+        cdef int64_t number
         cdef Tracklet tracklet, owner
         cdef list picked, out
         options.clear()
