@@ -13,6 +13,7 @@ from .tracks import Track
 
 CLOSE_X: float
 CELL_DEG: float
+M_PER_DEG: float
 
 class Tracklet:
     last_t: float
@@ -56,4 +57,18 @@ def run_scans(
     associations: list[Association],
     pending: dict[int, list[int]],
     confirm: Callable[[Tracklet], None],
+) -> None: ...
+def predict_track(
+    all_t: npt.NDArray[np.float64],
+    flags: npt.NDArray[np.uint16],
+    all_lat: npt.NDArray[np.generic],
+    all_lon: npt.NDArray[np.generic],
+    all_sog: npt.NDArray[np.generic],
+    all_cog: npt.NDArray[np.generic],
+    when: npt.NDArray[np.float64],
+    bad: int,
+    c: FuseConfig,
+    plat: npt.NDArray[np.float64],
+    plon: npt.NDArray[np.float64],
+    sigma: npt.NDArray[np.float64],
 ) -> None: ...

@@ -1,7 +1,8 @@
 # cython: language_level=3
 """Compiled core of radar association: the tracklets, each radar's state (both described
-in :mod:`mista.fuse.radar_tracklet`) and the scan-by-scan loop of :mod:`mista.fuse.radar`
-(continue tracklets, score them, assign them to AIS tracks, keep dark ones).
+in :mod:`mista.fuse.radar_tracklet`), the scan-by-scan loop of :mod:`mista.fuse.radar`
+(continue tracklets, score them, assign them to AIS tracks, keep dark ones) and the AIS
+track prediction that :mod:`mista.fuse.radar_gate` gates contacts against.
 
 The arithmetic is the interpreted version's, operation for operation: expressions keep
 their order (setup.py builds this module without floating-point contraction), rounding is
@@ -10,8 +11,8 @@ the same contacts land on the same tracks. Cheapest option first, ties to the ea
 one, and the Hungarian method (scipy) only when two contacts want one tracklet or track.
 """
 
-from libc.math cimport INFINITY, M_PI, NAN, cos, floor, fmod, pow, rint, sqrt
-from libc.stdint cimport int64_t
+from libc.math cimport INFINITY, M_PI, NAN, cos, floor, fmod, isfinite, isnan, pow, rint, sin, sqrt
+from libc.stdint cimport int64_t, uint16_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memmove, memset
 from cpython.bytes cimport PyBytes_FromStringAndSize
@@ -21,9 +22,13 @@ from scipy.optimize import linear_sum_assignment
 
 from ._kinematics import KNOT_M_S as _KNOT_M_S
 from .chunk import Association
-from .radar_gate import M_PER_DEG as _M_PER_DEG
 
-__all__ = ["CELL_DEG", "CLOSE_X", "RadarState", "Tracklet", "run_scans"]
+__all__ = [
+    "CELL_DEG", "CLOSE_X", "M_PER_DEG", "RadarState", "Tracklet", "predict_track", "run_scans"
+]
+
+#: Metres per degree of latitude (and of longitude at the equator) on a local flat earth.
+M_PER_DEG = 111_195.0
 
 #: A contact this close to an AIS track (normalised squared distance, 1 sigma) times the
 #: radar's period by the track's previous close contact.
@@ -36,7 +41,7 @@ cdef double _CELL_DEG = CELL_DEG
 #: Cell keys: row * _CELL_STRIDE + column (columns span -3600..3600).
 cdef int64_t _CELL_STRIDE = 1 << 16
 cdef double _KNOTS = _KNOT_M_S
-cdef double _M_DEG = _M_PER_DEG
+cdef double _M_DEG = M_PER_DEG
 cdef double _DEG_TO_RAD = M_PI / 180.0
 #: How far (m/s of time since the last contact) a tracklet may stray from its line.
 cdef double _MANOEUVRE_M_S = 2.0
@@ -977,3 +982,140 @@ def run_scans(
                         scan.seqs[i], scan.times[i], number, None if number is None else 0.0
                     )
                 )
+
+
+cdef inline double _mod360(double a) noexcept:
+    """``a % 360.0`` as Python and numpy compute it for floats (sign of the divisor)."""
+    cdef double mod = fmod(a, 360.0)
+    if mod == 0.0:
+        return 0.0
+    if mod < 0.0:
+        mod += 360.0
+    return mod
+
+
+cdef inline Py_ssize_t _count_below(const double *a, Py_ssize_t n, double v, bint equal) noexcept:
+    """How many of the sorted ``a[:n]`` are below ``v`` (or equal to it, with ``equal``):
+    ``np.searchsorted`` with side left (right)."""
+    cdef Py_ssize_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = lo + (hi - lo) // 2
+        if a[mid] < v or (equal and a[mid] == v):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef inline double _interp(double x, const double *xp, const double *fp, Py_ssize_t n) noexcept:
+    """``np.interp(x, xp, fp)`` for sorted ``xp`` (``n`` >= 1) and finite ``x``: the ends
+    held beyond them, a fix's own value at its time."""
+    cdef Py_ssize_t j
+    cdef double slope, value
+    if n == 1 or x < xp[0]:
+        return fp[0]
+    if x > xp[n - 1]:
+        return fp[n - 1]
+    j = _count_below(xp, n, x, True) - 1  # xp[j] <= x < xp[j + 1]
+    if j == n - 1 or xp[j] == x:
+        return fp[j]
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    value = slope * (x - xp[j]) + fp[j]
+    if isnan(value):
+        value = slope * (x - xp[j + 1]) + fp[j + 1]
+        if isnan(value) and fp[j] == fp[j + 1]:
+            value = fp[j]
+    return value
+
+
+def predict_track(
+    const double[::1] all_t,
+    const uint16_t[:] flags,
+    const double[:] all_lat,
+    const double[:] all_lon,
+    const double[:] all_sog,
+    const double[:] all_cog,
+    const double[:] when,
+    uint16_t bad,
+    object c,
+    double[:] plat,
+    double[:] plon,
+    double[:] sigma,
+):
+    """A track's position at times ``when`` (sorted) into ``plat``, ``plon`` and
+    ``sigma``, from its fixes (time order; those flagged ``bad`` left out unless all
+    are): between fixes interpolated, after the last dead-reckoned, before the first
+    held; sigma grows with the time to the nearest fix (NaN, which gates nothing, with
+    no fix within ``association_max_age_s``). Only fixes within that age of the times
+    (and the one before) are used."""
+    cdef Py_ssize_t n_all = all_t.shape[0], m = when.shape[0], lo, hi, k, n = 0, q, i
+    cdef double max_age = c.association_max_age_s
+    cdef double sigma_m = c.prediction_sigma_m
+    cdef double growth = c.prediction_sigma_growth_m_per_s
+    cdef double cap = c.prediction_sigma_cap_m
+    cdef double lon0, x, before, after, near, speed, course, cos_course, sin_course
+    cdef double lon_scale, step, spread, last_t, sog, cog
+    cdef double *t
+    cdef double *lat
+    cdef double *lon
+    cdef Py_ssize_t *fix
+    if m == 0:
+        return
+    lo = max(_count_below(&all_t[0], n_all, when[0] - max_age, False) - 1, 0)
+    hi = min(_count_below(&all_t[0], n_all, when[m - 1] + max_age, True) + 1, n_all)
+    fix = <Py_ssize_t *>malloc((hi - lo) * sizeof(Py_ssize_t))
+    t = <double *>malloc((hi - lo) * sizeof(double))
+    lat = <double *>malloc((hi - lo) * sizeof(double))
+    lon = <double *>malloc((hi - lo) * sizeof(double))
+    try:
+        if fix == NULL or t == NULL or lat == NULL or lon == NULL:
+            raise MemoryError()
+        for k in range(lo, hi):
+            if (flags[k] & bad) == 0:
+                fix[n] = k
+                n += 1
+        if n == 0:
+            for k in range(lo, hi):
+                fix[n] = k
+                n += 1
+        # Longitudes made continuous from the first (a window of fixes spans far less
+        # than 180 degrees).
+        lon0 = all_lon[fix[0]]
+        for k in range(n):
+            t[k] = all_t[fix[k]]
+            lat[k] = all_lat[fix[k]]
+            lon[k] = _mod360(all_lon[fix[k]] - lon0 + 180.0) - 180.0 + lon0
+        last_t = t[n - 1]
+        sog = all_sog[fix[n - 1]]
+        cog = all_cog[fix[n - 1]]
+        # Dead reckoning on a local flat earth: at most association_max_age_s of travel.
+        speed = sog * _KNOTS if isfinite(sog) and isfinite(cog) else 0.0
+        course = cog * _DEG_TO_RAD if speed != 0.0 else 0.0
+        cos_course = cos(course)
+        sin_course = sin(course)
+        spread = cos(lat[n - 1] * _DEG_TO_RAD)
+        lon_scale = _M_DEG * (0.01 if 0.01 > spread else spread)
+        for q in range(m):
+            x = when[q]
+            if x > last_t:
+                step = speed * (x - last_t)
+                plat[q] = lat[n - 1] + step * cos_course / _M_DEG
+                plon[q] = lon[n - 1] + step * sin_course / lon_scale
+            else:
+                plat[q] = _interp(x, t, lat, n)
+                plon[q] = _interp(x, t, lon, n)
+            plon[q] = _mod360(plon[q] + 180.0) - 180.0
+            i = _count_below(t, n, x, False)
+            before = x - t[i - 1] if i > 0 else INFINITY
+            after = t[i] - x if i < n else INFINITY
+            near = before if before <= after else after
+            sigma[q] = sigma_m + growth * near
+            if sigma[q] > cap:
+                sigma[q] = cap
+            if near > max_age:
+                sigma[q] = NAN
+    finally:
+        free(fix)
+        free(t)
+        free(lat)
+        free(lon)
