@@ -5,6 +5,7 @@ report period is learned; per-radar sigmas."""
 from __future__ import annotations
 
 import math
+import pickle
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -273,3 +274,41 @@ def test_a_free_tracklet_predicts_on_the_least_squares_line_of_its_last_contacts
     assert plat == pytest.approx(expect_lat, abs=1e-7)
     assert plon == pytest.approx(expect_lon, abs=1e-7)
     assert radius > 0
+
+
+def test_a_fuser_pickled_mid_stream_associates_the_rest_as_the_one_that_was_not() -> None:
+    # The tracklets, scores, report periods and pending dark contacts are compiled state:
+    # a checkpoint must carry all of it.
+    rows, _ = _pair(13, apart_m=90.0, sigma_m=100.0, dark_second=True, minutes=60)
+    parts = [feed(rows[k : k + 400]) for k in range(0, len(rows), 400)]
+    fuser = Fuser(land=NO_LAND)
+    for part in parts[: len(parts) // 2]:
+        fuser.push(part)
+    restored = pickle.loads(pickle.dumps(fuser))
+    outputs = []
+    for one in (fuser, restored):
+        chunks = [one.push(part) for part in parts[len(parts) // 2 :]] + [one.flush()]
+        outputs.append(
+            (
+                [(a.seq, a.t, a.track, a.distance_m) for c in chunks for a in c.associations],
+                [(c.points.seq.tolist(), c.points.track.tolist()) for c in chunks],
+            )
+        )
+    assert outputs[0][0], "no contacts after the checkpoint"
+    assert any(a[2] is not None for a in outputs[0][0])
+    assert outputs[0] == outputs[1]
+
+
+def test_a_tracklet_pickles_with_its_contacts_and_scores() -> None:
+    tracklet = Tracklet()
+    for k in range(60):  # more than radar_fit_contacts: the oldest are dropped
+        tracklet.add(T0 + 10.0 * k, 12.0 + 1e-4 * k, 72.0 + 2e-4 * k, 48)
+    tracklet.ais = 419_000_001
+    restored = pickle.loads(pickle.dumps(tracklet))
+    assert len(restored.kept) == 48
+    assert restored.kept == tracklet.kept
+    assert restored.ais == tracklet.ais
+    config = FuseConfig()
+    assert restored.predict(T0 + 700.0, 100.0, config) == tracklet.predict(
+        T0 + 700.0, 100.0, config
+    )
