@@ -312,3 +312,29 @@ def test_a_tracklet_pickles_with_its_contacts_and_scores() -> None:
     assert restored.predict(T0 + 700.0, 100.0, config) == tracklet.predict(
         T0 + 700.0, 100.0, config
     )
+
+
+def test_a_radar_with_two_hundred_targets_in_a_scan_gives_each_its_own_contacts() -> None:
+    # Far more contacts per scan than the per-scan buffers start with, and conflicts
+    # checked over a set: 200 AIS ships 1.5 km apart, all reported in each 30 s scan.
+    rng = np.random.default_rng(5)
+    grid = [(1500.0 * (k // 20), 1500.0 * (k % 20)) for k in range(200)]
+    rows: list[dict[str, Any]] = []
+    truth: dict[int, int] = {}
+    seq = 3_000_000
+    for step in range(20):
+        t = 30.0 * step
+        for ship, (north, east) in enumerate(grid):
+            rows.append(_ais(419_200_000 + ship, t, north + 2.0 * t, east, 3.9))
+            seq += 1
+            truth[seq] = 419_200_000 + ship
+            noise = rng.normal(0, 50.0, 2)
+            rows.append(_contact(seq, t + 0.2, north + 2.0 * t + noise[0], east + noise[1]))
+    rows.sort(key=lambda r: r["t"])
+    for n, row in enumerate(rows):
+        row.setdefault("seq", n + 1)
+    fuser, chunks = _run(rows)
+    placed = _placed(chunks)
+    mmsi = {n: info.mmsi for n, info in fuser.tracks().items()}
+    right = sum(mmsi.get(placed[s]) == ship for s, ship in truth.items())  # type: ignore[arg-type]
+    assert right / len(truth) >= 0.95, right
