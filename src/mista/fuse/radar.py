@@ -25,6 +25,8 @@ prediction's growing error. Then, scan by scan:
    without adding points (AIS tracks stay AIS-only).
 
 One contact goes to at most one track, and one track takes at most one contact per scan.
+Steps 1-4 run compiled, scan by scan (``_radar_scan.run_scans``); this module prepares a
+radar's scans and gated pairs, and makes and fills the confirmed dark tracks.
 """
 
 from __future__ import annotations
