@@ -71,7 +71,7 @@ cdef inline int64_t _cell_index(double x) noexcept:
     cdef double mod = fmod(x, _CELL_DEG)
     cdef double div = (x - mod) / _CELL_DEG
     cdef double whole
-    if mod != 0.0 and mod < 0.0:
+    if mod < 0.0:
         div -= 1.0
     if div == 0.0:
         return 0
