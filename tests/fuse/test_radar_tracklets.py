@@ -5,6 +5,7 @@ report period is learned; per-radar sigmas."""
 from __future__ import annotations
 
 import math
+import pickle
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -273,3 +274,67 @@ def test_a_free_tracklet_predicts_on_the_least_squares_line_of_its_last_contacts
     assert plat == pytest.approx(expect_lat, abs=1e-7)
     assert plon == pytest.approx(expect_lon, abs=1e-7)
     assert radius > 0
+
+
+def test_a_fuser_pickled_mid_stream_associates_the_rest_as_the_one_that_was_not() -> None:
+    # The tracklets, scores, report periods and pending dark contacts are compiled state:
+    # a checkpoint must carry all of it.
+    rows, _ = _pair(13, apart_m=90.0, sigma_m=100.0, dark_second=True, minutes=60)
+    parts = [feed(rows[k : k + 400]) for k in range(0, len(rows), 400)]
+    fuser = Fuser(land=NO_LAND)
+    for part in parts[: len(parts) // 2]:
+        fuser.push(part)
+    restored = pickle.loads(pickle.dumps(fuser))
+    outputs = []
+    for one in (fuser, restored):
+        chunks = [one.push(part) for part in parts[len(parts) // 2 :]] + [one.flush()]
+        outputs.append(
+            (
+                [(a.seq, a.t, a.track, a.distance_m) for c in chunks for a in c.associations],
+                [(c.points.seq.tolist(), c.points.track.tolist()) for c in chunks],
+            )
+        )
+    assert outputs[0][0], "no contacts after the checkpoint"
+    assert any(a[2] is not None for a in outputs[0][0])
+    assert outputs[0] == outputs[1]
+
+
+def test_a_tracklet_pickles_with_its_contacts_and_scores() -> None:
+    tracklet = Tracklet()
+    for k in range(60):  # more than radar_fit_contacts: the oldest are dropped
+        tracklet.add(T0 + 10.0 * k, 12.0 + 1e-4 * k, 72.0 + 2e-4 * k, 48)
+    tracklet.ais = 419_000_001
+    restored = pickle.loads(pickle.dumps(tracklet))
+    assert len(restored.kept) == 48
+    assert restored.kept == tracklet.kept
+    assert restored.ais == tracklet.ais
+    config = FuseConfig()
+    assert restored.predict(T0 + 700.0, 100.0, config) == tracklet.predict(
+        T0 + 700.0, 100.0, config
+    )
+
+
+def test_a_radar_with_two_hundred_targets_in_a_scan_gives_each_its_own_contacts() -> None:
+    # Far more contacts per scan than the per-scan buffers start with, and conflicts
+    # checked over a set: 200 AIS ships 1.5 km apart, all reported in each 30 s scan.
+    rng = np.random.default_rng(5)
+    grid = [(1500.0 * (k // 20), 1500.0 * (k % 20)) for k in range(200)]
+    rows: list[dict[str, Any]] = []
+    truth: dict[int, int] = {}
+    seq = 3_000_000
+    for step in range(20):
+        t = 30.0 * step
+        for ship, (north, east) in enumerate(grid):
+            rows.append(_ais(419_200_000 + ship, t, north + 2.0 * t, east, 3.9))
+            seq += 1
+            truth[seq] = 419_200_000 + ship
+            noise = rng.normal(0, 50.0, 2)
+            rows.append(_contact(seq, t + 0.2, north + 2.0 * t + noise[0], east + noise[1]))
+    rows.sort(key=lambda r: r["t"])
+    for n, row in enumerate(rows):
+        row.setdefault("seq", n + 1)
+    fuser, chunks = _run(rows)
+    placed = _placed(chunks)
+    mmsi = {n: info.mmsi for n, info in fuser.tracks().items()}
+    right = sum(mmsi.get(placed[s]) == ship for s, ship in truth.items())  # type: ignore[arg-type]
+    assert right / len(truth) >= 0.95, right

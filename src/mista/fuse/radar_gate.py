@@ -1,7 +1,8 @@
 """Gating radar contacts against AIS tracks, vectorised over one radar's contacts.
 
 The AIS tracks near a radar are predicted to every scan time at once (interpolated
-between fixes, dead-reckoned past the last one), and every contact is compared with every
+between fixes, dead-reckoned past the last one; compiled, ``_radar_scan.predict_track``),
+and every contact is compared with every
 such track in one numpy pass. What comes out is only the gated pairs (contact, track,
 normalised squared distance), grouped by contact: the sequential tracker then touches a
 handful of pairs per contact instead of every track.
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ._kinematics import KNOT_M_S
+from ._radar_scan import M_PER_DEG, predict_track
 from .chunk import PointFlag
 from .config import FuseConfig
 from .feed import PositionRows
@@ -27,7 +28,6 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 _BAD = int(PointFlag.OUTLIER | PointFlag.IMPLAUSIBLE_SPEED)
-M_PER_DEG = 111_195.0
 #: AIS tracks further than this beyond a radar's contacts are not considered for it.
 _SEARCH_MARGIN_M = 30_000.0
 #: Contacts compared with the tracks in one numpy pass (bounds the pass's memory).
@@ -141,51 +141,19 @@ class AisSnapshot:
         for row, i in enumerate(index.tolist()):
             track = self.tracks[i]
             numbers[row] = track.number
-            plat[row], plon[row], sigma[row] = _predict_track(track, scan_t, c)
+            history = track.history
+            predict_track(
+                history.t,
+                history.flags,
+                history.column("lat"),
+                history.column("lon"),
+                history.column("sog"),
+                history.column("cog"),
+                scan_t,
+                _BAD,
+                c,
+                plat[row],
+                plon[row],
+                sigma[row],
+            )
         return numbers, plat, plon, sigma
-
-
-def _predict_track(track: Track, when: F64, c: FuseConfig) -> tuple[F64, F64, F64]:
-    """A track's position at times ``when``: between fixes interpolated, after the last
-    dead-reckoned, before the first held; sigma grows with the time to the nearest fix
-    (NaN, which gates nothing, with no fix within ``association_max_age_s``)."""
-    history = track.history
-    # Only the fixes that can matter: within the age limit of the scans (and the last).
-    all_t = history.t
-    lo = max(int(np.searchsorted(all_t, when[0] - c.association_max_age_s)) - 1, 0)
-    hi = int(np.searchsorted(all_t, when[-1] + c.association_max_age_s, side="right")) + 1
-    window = slice(lo, hi)
-    good = (history.flags[window] & np.uint16(_BAD)) == 0
-    t = all_t[window][good]
-    if t.shape[0] == 0:
-        t = all_t[window]
-        good = np.ones(t.shape[0], np.bool_)
-    lat = history.column("lat")[window][good].astype(np.float64)
-    lon = history.column("lon")[window][good].astype(np.float64)
-    # Longitudes made continuous from the first (a window of fixes spans far less than
-    # 180 degrees); cheaper than np.unwrap.
-    lon = (lon - lon[0] + 180.0) % 360.0 - 180.0 + lon[0]
-    plat = np.interp(when, t, lat)
-    plon = np.interp(when, t, lon)
-    i = np.searchsorted(t, when)
-    before = np.where(i > 0, when - t[np.maximum(i - 1, 0)], np.inf)
-    after = np.where(i < t.shape[0], t[np.minimum(i, t.shape[0] - 1)] - when, np.inf)
-    near_dt = np.minimum(before, after)
-    late = when > t[-1]
-    if late.any():
-        sog = history.column("sog")[window][good].astype(np.float64)
-        cog = history.column("cog")[window][good].astype(np.float64)
-        # Dead reckoning on a local flat earth: at most association_max_age_s of travel.
-        speed = sog[-1] * KNOT_M_S if np.isfinite(sog[-1]) and np.isfinite(cog[-1]) else 0.0
-        course = math.radians(float(cog[-1])) if speed else 0.0
-        step = speed * (when[late] - t[-1])
-        plat[late] = lat[-1] + step * math.cos(course) / M_PER_DEG
-        plon[late] = lon[-1] + step * math.sin(course) / (
-            M_PER_DEG * max(math.cos(math.radians(float(lat[-1]))), 0.01)
-        )
-    plon = (plon + 180.0) % 360.0 - 180.0
-    sigma = np.minimum(
-        c.prediction_sigma_m + c.prediction_sigma_growth_m_per_s * near_dt, c.prediction_sigma_cap_m
-    )
-    sigma[near_dt > c.association_max_age_s] = np.nan
-    return plat, plon, sigma
