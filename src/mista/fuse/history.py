@@ -1,11 +1,18 @@
 """One track's retained points, in time order, bounded in time.
 
 Appending is cheap: a track keeps references to slices of the released chunk's columns
-(shared by every track in that chunk) and joins them into arrays of its own only when
-someone reads or changes its history.
+(shared by every track in that chunk) and copies them into arrays of its own only when
+someone reads or changes its history. Those arrays have room to grow, so joining copies
+only the new points, not the whole history again.
+
+What a reader gets (``points``, ``t``, ``flags``, ``column``) are read-only views that
+never change afterwards: appending writes past them, and every other change (``insert``,
+``trim``, ``set_flags``, ``take_out``) builds new arrays.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -36,24 +43,43 @@ PointBlock = dict[str, npt.NDArray[np.generic]]
 
 #: Joined into one block after this many slices even if nobody reads (bounds the list).
 _MAX_SLICES = 64
+#: Room made when the arrays grow: a quarter of the points held, and at least this many.
+_MIN_ROOM = 64
 
 
 def _empty() -> PointBlock:
     return {name: np.empty(0, dtype) for name, dtype in COLUMNS.items()}
 
 
+def _locked(block: PointBlock) -> PointBlock:
+    """``block``, its arrays made read-only (views taken of them are read-only too)."""
+    for column in block.values():
+        column.flags.writeable = False
+    return block
+
+
 class TrackHistory:
     """Points of one track, oldest first; ``trim`` forgets those before a time."""
 
-    __slots__ = ("_cols", "_n", "_slices")
+    __slots__ = ("_buffers", "_cols", "_n", "_slices")
 
     def __init__(self) -> None:
-        self._cols: PointBlock = _empty()  # owned, joined points
+        # Owned arrays; their first ``len(self._cols["t"])`` rows are the joined points.
+        self._buffers: PointBlock = _locked(_empty())
+        self._cols: PointBlock = dict(self._buffers)  # the joined points (views)
         self._slices: list[tuple[PointBlock, int, int]] = []  # shared, not yet joined
         self._n = 0
 
     def __len__(self) -> int:
         return self._n
+
+    def __getstate__(self) -> tuple[PointBlock, int]:
+        # The points only: not the room to grow nor the chunks the slices point into.
+        return self._join(), self._n
+
+    def __setstate__(self, state: tuple[PointBlock, int]) -> None:
+        cols, self._n = state
+        self._set(cols)
 
     @property
     def first_t(self) -> float:
@@ -76,11 +102,36 @@ class TrackHistory:
         """Add points at or after the newest one (the caller keeps time order)."""
         self.append_slice(block, 0, int(block["t"].shape[0]))
 
+    def _set(self, cols: PointBlock) -> None:
+        """Hold ``cols`` (new arrays, nobody else's) as the joined points."""
+        self._buffers = _locked({name: np.asarray(cols[name], COLUMNS[name]) for name in COLUMNS})
+        self._cols = dict(self._buffers)
+        self._slices = []
+
     def _join(self) -> PointBlock:
-        if self._slices:
-            parts = [self._cols, *({n: b[n][s:e] for n in COLUMNS} for b, s, e in self._slices)]
-            self._cols = {n: np.concatenate([p[n] for p in parts]) for n in COLUMNS}
-            self._slices = []
+        """The points as one block of views (copying pending slices in first)."""
+        if not self._slices:
+            return self._cols
+        joined = int(self._cols["t"].shape[0])
+        buffers = self._buffers
+        if buffers["t"].shape[0] < self._n:
+            capacity = self._n + max(self._n // 4, _MIN_ROOM)
+            grown: PointBlock = {}
+            for name, dtype in COLUMNS.items():
+                grown[name] = np.empty(capacity, dtype)
+                grown[name][:joined] = self._cols[name]
+            buffers = grown
+        else:
+            for column in buffers.values():
+                column.flags.writeable = True  # only rows past every view are written
+        for block, start, stop in self._slices:
+            end = joined + stop - start
+            for name in COLUMNS:
+                buffers[name][joined:end] = block[name][start:stop]
+            joined = end
+        self._buffers = _locked(buffers)
+        self._cols = {name: column[:joined] for name, column in buffers.items()}
+        self._slices = []
         return self._cols
 
     @property
@@ -101,7 +152,7 @@ class TrackHistory:
         cols = self._join()
         merged = {name: np.concatenate([cols[name], block[name]]) for name in COLUMNS}
         order = np.argsort(merged["t"], kind="stable")
-        self._cols = {name: column[order] for name, column in merged.items()}
+        self._set({name: column[order] for name, column in merged.items()})
         self._n = int(order.shape[0])
 
     def trim(self, before_t: float) -> None:
@@ -109,32 +160,34 @@ class TrackHistory:
         cols = self._join()
         cut = int(np.searchsorted(cols["t"], before_t, side="left"))
         if cut:
-            self._cols = {name: column[cut:].copy() for name, column in cols.items()}
+            self._set({name: column[cut:].copy() for name, column in cols.items()})
             self._n -= cut
 
     def set_flags(self, seqs: npt.NDArray[np.int64], set_bits: int, clear_bits: int) -> None:
         """Set and clear flag bits on the points with the given report numbers."""
         cols = self._join()
         hit = np.isin(cols["seq"], seqs)
-        flags = np.asarray(cols["flags"], np.uint16).copy()
-        flags[hit] = (flags[hit] | np.uint16(set_bits)) & np.uint16(~clear_bits & 0xFFFF)
-        cols["flags"] = flags
+        flags = np.asarray(cols["flags"], np.uint16)
+        changed = np.empty_like(self._buffers["flags"])  # as much room as the others
+        joined = changed[: flags.shape[0]]
+        joined[:] = flags
+        joined[hit] = (flags[hit] | np.uint16(set_bits)) & np.uint16(~clear_bits & 0xFFFF)
+        changed.flags.writeable = False
+        self._buffers["flags"] = changed
+        self._cols["flags"] = changed[: flags.shape[0]]
 
     def take_out(self, seqs: npt.NDArray[np.int64]) -> PointBlock:
         """Remove the points with the given report numbers and return them."""
         cols = self._join()
         hit = np.isin(cols["seq"], seqs)
         out = {name: column[hit] for name, column in cols.items()}
-        self._cols = {name: column[~hit] for name, column in cols.items()}
+        self._set({name: column[~hit] for name, column in cols.items()})
         self._n = int(self._cols["t"].shape[0])
         return out
 
     def points(self, track: int, since: float) -> TrackPoints:
-        """The points with ``t >= since`` as ``TrackPoints`` (copies)."""
+        """The points with ``t >= since`` as ``TrackPoints`` (read-only views)."""
         cols = self._join()
         start = int(np.searchsorted(cols["t"], since, side="left"))
-        picked = {name: column[start:].copy() for name, column in cols.items()}
-        return TrackPoints(
-            track=np.full(self._n - start, track, np.int64),
-            **picked,  # type: ignore[arg-type]
-        )
+        picked: dict[str, Any] = {name: column[start:] for name, column in cols.items()}
+        return TrackPoints(track=np.full(self._n - start, track, np.int64), **picked)
