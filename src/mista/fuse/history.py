@@ -51,11 +51,15 @@ def _empty() -> PointBlock:
     return {name: np.empty(0, dtype) for name, dtype in COLUMNS.items()}
 
 
-def _locked(block: PointBlock) -> PointBlock:
-    """``block``, its arrays made read-only (views taken of them are read-only too)."""
-    for column in block.values():
-        column.flags.writeable = False
-    return block
+def _views(buffers: PointBlock, n: int) -> PointBlock:
+    """Read-only views of the first ``n`` rows of ``buffers`` (views taken of them are
+    read-only too)."""
+    views: PointBlock = {}
+    for name, column in buffers.items():
+        view = column[:n]
+        view.flags.writeable = False
+        views[name] = view
+    return views
 
 
 class TrackHistory:
@@ -64,9 +68,10 @@ class TrackHistory:
     __slots__ = ("_buffers", "_cols", "_n", "_slices")
 
     def __init__(self) -> None:
-        # Owned arrays; their first ``len(self._cols["t"])`` rows are the joined points.
-        self._buffers: PointBlock = _locked(_empty())
-        self._cols: PointBlock = dict(self._buffers)  # the joined points (views)
+        # Owned arrays, never handed out; their first ``len(self._cols["t"])`` rows are
+        # the joined points, the rest room to grow.
+        self._buffers: PointBlock = _empty()
+        self._cols: PointBlock = _views(self._buffers, 0)  # the joined points
         self._slices: list[tuple[PointBlock, int, int]] = []  # shared, not yet joined
         self._n = 0
 
@@ -104,8 +109,8 @@ class TrackHistory:
 
     def _set(self, cols: PointBlock) -> None:
         """Hold ``cols`` (new arrays, nobody else's) as the joined points."""
-        self._buffers = _locked({name: np.asarray(cols[name], COLUMNS[name]) for name in COLUMNS})
-        self._cols = dict(self._buffers)
+        self._buffers = {name: np.asarray(cols[name], COLUMNS[name]) for name in COLUMNS}
+        self._cols = _views(self._buffers, int(self._buffers["t"].shape[0]))
         self._slices = []
 
     def _join(self) -> PointBlock:
@@ -121,16 +126,13 @@ class TrackHistory:
                 grown[name] = np.empty(capacity, dtype)
                 grown[name][:joined] = self._cols[name]
             buffers = grown
-        else:
-            for column in buffers.values():
-                column.flags.writeable = True  # only rows past every view are written
         for block, start, stop in self._slices:
             end = joined + stop - start
             for name in COLUMNS:
                 buffers[name][joined:end] = block[name][start:stop]
             joined = end
-        self._buffers = _locked(buffers)
-        self._cols = {name: column[:joined] for name, column in buffers.items()}
+        self._buffers = buffers
+        self._cols = _views(buffers, joined)
         self._slices = []
         return self._cols
 
@@ -168,13 +170,12 @@ class TrackHistory:
         cols = self._join()
         hit = np.isin(cols["seq"], seqs)
         flags = np.asarray(cols["flags"], np.uint16)
+        n = flags.shape[0]
         changed = np.empty_like(self._buffers["flags"])  # as much room as the others
-        joined = changed[: flags.shape[0]]
-        joined[:] = flags
-        joined[hit] = (flags[hit] | np.uint16(set_bits)) & np.uint16(~clear_bits & 0xFFFF)
-        changed.flags.writeable = False
+        changed[:n] = flags
+        changed[:n][hit] = (flags[hit] | np.uint16(set_bits)) & np.uint16(~clear_bits & 0xFFFF)
         self._buffers["flags"] = changed
-        self._cols["flags"] = changed[: flags.shape[0]]
+        self._cols["flags"] = _views({"flags": changed}, n)["flags"]
 
     def take_out(self, seqs: npt.NDArray[np.int64]) -> PointBlock:
         """Remove the points with the given report numbers and return them."""
