@@ -47,6 +47,11 @@ _MAX_SLICES = 64
 _MIN_ROOM = 64
 
 
+def _capacity(n: int) -> int:
+    """The rows to make room for when holding ``n``."""
+    return n + max(n // 4, _MIN_ROOM)
+
+
 def _empty() -> PointBlock:
     return {name: np.empty(0, dtype) for name, dtype in COLUMNS.items()}
 
@@ -107,10 +112,18 @@ class TrackHistory:
         """Add points at or after the newest one (the caller keeps time order)."""
         self.append_slice(block, 0, int(block["t"].shape[0]))
 
-    def _set(self, cols: PointBlock) -> None:
-        """Hold ``cols`` (new arrays, nobody else's) as the joined points."""
-        self._buffers = {name: np.asarray(cols[name], COLUMNS[name]) for name in COLUMNS}
-        self._cols = _views(self._buffers, int(self._buffers["t"].shape[0]))
+    def _set(self, cols: PointBlock, rows: npt.NDArray[np.intp] | None = None) -> None:
+        """Hold ``cols`` (or its ``rows``, in that order) as the joined points, copied into
+        arrays with room to grow (a track that took late points gets the next chunk's)."""
+        n = int(cols["t"].shape[0] if rows is None else rows.shape[0])
+        capacity = _capacity(n)
+        buffers: PointBlock = {}
+        for name, dtype in COLUMNS.items():
+            buffer = np.empty(capacity, dtype)
+            buffer[:n] = cols[name] if rows is None else cols[name][rows]
+            buffers[name] = buffer
+        self._buffers = buffers
+        self._cols = _views(buffers, n)
         self._slices = []
 
     def _join(self) -> PointBlock:
@@ -120,7 +133,7 @@ class TrackHistory:
         joined = int(self._cols["t"].shape[0])
         buffers = self._buffers
         if buffers["t"].shape[0] < self._n:
-            capacity = self._n + max(self._n // 4, _MIN_ROOM)
+            capacity = _capacity(self._n)
             grown: PointBlock = {}
             for name, dtype in COLUMNS.items():
                 grown[name] = np.empty(capacity, dtype)
@@ -154,7 +167,7 @@ class TrackHistory:
         cols = self._join()
         merged = {name: np.concatenate([cols[name], block[name]]) for name in COLUMNS}
         order = np.argsort(merged["t"], kind="stable")
-        self._set({name: column[order] for name, column in merged.items()})
+        self._set(merged, order)
         self._n = int(order.shape[0])
 
     def trim(self, before_t: float) -> None:
@@ -162,7 +175,7 @@ class TrackHistory:
         cols = self._join()
         cut = int(np.searchsorted(cols["t"], before_t, side="left"))
         if cut:
-            self._set({name: column[cut:].copy() for name, column in cols.items()})
+            self._set({name: column[cut:] for name, column in cols.items()})
             self._n -= cut
 
     def set_flags(self, seqs: npt.NDArray[np.int64], set_bits: int, clear_bits: int) -> None:
@@ -182,7 +195,7 @@ class TrackHistory:
         cols = self._join()
         hit = np.isin(cols["seq"], seqs)
         out = {name: column[hit] for name, column in cols.items()}
-        self._set({name: column[~hit] for name, column in cols.items()})
+        self._set(cols, np.flatnonzero(~hit))
         self._n = int(self._cols["t"].shape[0])
         return out
 
