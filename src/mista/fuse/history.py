@@ -56,12 +56,11 @@ def _empty() -> PointBlock:
     return {name: np.empty(0, dtype) for name, dtype in COLUMNS.items()}
 
 
-def _views(buffers: PointBlock, n: int) -> PointBlock:
-    """Read-only views of the first ``n`` rows of ``buffers`` (views taken of them are
-    read-only too)."""
+def _read_only(buffers: PointBlock) -> PointBlock:
+    """Read-only views of ``buffers`` (views taken of them are read-only too)."""
     views: PointBlock = {}
     for name, column in buffers.items():
-        view = column[:n]
+        view = column.view()
         view.flags.writeable = False
         views[name] = view
     return views
@@ -70,13 +69,14 @@ def _views(buffers: PointBlock, n: int) -> PointBlock:
 class TrackHistory:
     """Points of one track, oldest first; ``trim`` forgets those before a time."""
 
-    __slots__ = ("_buffers", "_cols", "_n", "_slices")
+    __slots__ = ("_buffers", "_cols", "_n", "_readers", "_slices")
 
     def __init__(self) -> None:
         # Owned arrays, never handed out; their first ``len(self._cols["t"])`` rows are
         # the joined points, the rest room to grow.
         self._buffers: PointBlock = _empty()
-        self._cols: PointBlock = _views(self._buffers, 0)  # the joined points
+        self._readers: PointBlock = _read_only(self._buffers)  # what readers get slices of
+        self._cols: PointBlock = dict(self._readers)  # the joined points
         self._slices: list[tuple[PointBlock, int, int]] = []  # shared, not yet joined
         self._n = 0
 
@@ -123,7 +123,8 @@ class TrackHistory:
             buffer[:n] = cols[name] if rows is None else cols[name][rows]
             buffers[name] = buffer
         self._buffers = buffers
-        self._cols = _views(buffers, n)
+        self._readers = _read_only(buffers)
+        self._cols = {name: reader[:n] for name, reader in self._readers.items()}
         self._slices = []
 
     def _join(self) -> PointBlock:
@@ -139,13 +140,14 @@ class TrackHistory:
                 grown[name] = np.empty(capacity, dtype)
                 grown[name][:joined] = self._cols[name]
             buffers = grown
+            self._buffers = buffers
+            self._readers = _read_only(buffers)
         for block, start, stop in self._slices:
             end = joined + stop - start
             for name in COLUMNS:
                 buffers[name][joined:end] = block[name][start:stop]
             joined = end
-        self._buffers = buffers
-        self._cols = _views(buffers, joined)
+        self._cols = {name: reader[:joined] for name, reader in self._readers.items()}
         self._slices = []
         return self._cols
 
@@ -188,7 +190,8 @@ class TrackHistory:
         changed[:n] = flags
         changed[:n][hit] = (flags[hit] | np.uint16(set_bits)) & np.uint16(~clear_bits & 0xFFFF)
         self._buffers["flags"] = changed
-        self._cols["flags"] = _views({"flags": changed}, n)["flags"]
+        self._readers["flags"] = _read_only({"flags": changed})["flags"]
+        self._cols["flags"] = self._readers["flags"][:n]
 
     def take_out(self, seqs: npt.NDArray[np.int64]) -> PointBlock:
         """Remove the points with the given report numbers and return them."""
