@@ -44,7 +44,7 @@ PointBlock = dict[str, npt.NDArray[np.generic]]
 #: Joined into one block after this many slices even if nobody reads (bounds the list).
 _MAX_SLICES = 64
 #: Room made when the arrays grow: a quarter of the points held, and at least this many.
-_MIN_ROOM = 64
+_MIN_ROOM = 16
 
 
 def _capacity(n: int) -> int:
