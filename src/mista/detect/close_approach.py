@@ -25,6 +25,7 @@ compared with nobody that minute. Two dark tracks are not compared (no MMSI to n
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -155,16 +156,26 @@ class CloseApproachDetector:
         """``points`` with each radar contact's speed and course from its track's contact
         2-10 minutes before it (NaN when there is none)."""
         sog, cog = points.sog.copy(), points.cog.copy()
-        for row in np.flatnonzero(radar).tolist():
-            number, t = int(points.track[row]), float(points.t[row])
-            lat, lon = float(points.lat[row]), float(points.lon[row])
+        rows = np.flatnonzero(radar)
+        measured: list[int] = []  # rows given a speed and course, and those
+        speeds: list[float] = []
+        courses: list[float] = []
+        for row, number, t, lat, lon in zip(
+            rows.tolist(),
+            points.track[rows].tolist(),
+            points.t[rows].tolist(),
+            points.lat[rows].tolist(),
+            points.lon[rows].tolist(),
+            strict=True,
+        ):
             kept = self._dark_fixes.setdefault(number, [])
             base = next((f for f in kept if _DARK_BASE_MIN_S <= t - f[0] <= _DARK_BASE_MAX_S), None)
             if base is not None:
                 north = (lat - base[1]) * _M_PER_DEG
                 east = (lon - base[2]) * _M_PER_DEG * math.cos(math.radians(lat))
-                sog[row] = math.hypot(north, east) / (t - base[0]) / KNOT_M_S
-                cog[row] = math.degrees(math.atan2(east, north)) % 360.0
+                measured.append(row)
+                speeds.append(math.hypot(north, east) / (t - base[0]) / KNOT_M_S)
+                courses.append(math.degrees(math.atan2(east, north)) % 360.0)
             if not kept or t > kept[-1][0]:
                 kept.append((t, lat, lon))
             while kept and kept[0][0] < t - _DARK_BASE_MAX_S:
@@ -173,6 +184,8 @@ class CloseApproachDetector:
             n for n, kept in self._dark_fixes.items() if kept[-1][0] < watermark - _DARK_BASE_MAX_S
         ]:
             del self._dark_fixes[number]
+        sog[measured] = speeds
+        cog[measured] = courses
         return replace(points, sog=sog, cog=cog)
 
     def _late(self, late: TrackPoints, history: History) -> list[AlertDraft]:
@@ -185,11 +198,11 @@ class CloseApproachDetector:
             return []
         tree = cKDTree(to_xyz_m(recent.lat, recent.lon))
         near = tree.query_ball_point(to_xyz_m(late.lat, late.lon), self.config.search_m)
-        counts = np.fromiter((len(n) for n in near), np.int64, len(near))
+        counts = np.fromiter(map(len, near), np.int64, len(near))
         if counts.sum() == 0:
             return []
         p = np.repeat(np.arange(len(late)), counts)
-        q = np.fromiter((k for n in near for k in n), np.int64, int(counts.sum()))
+        q = np.fromiter(itertools.chain.from_iterable(near), np.int64, int(counts.sum()))
         keep = (late.track[p] != recent.track[q]) & (np.abs(late.t[p] - recent.t[q]) <= window)
         p, q = p[keep], q[keep]
         if p.shape[0] == 0:
@@ -252,23 +265,22 @@ class CloseApproachDetector:
         first = max(self._done_until + bucket_s, math.ceil(pending.t[0] / bucket_s) * bucket_s)
         out: list[AlertDraft] = []
         now = first
+        latest = _Latest(pending)
         while now <= until:
-            out += self._minute(now, history)
+            out += self._minute(now, self._states(now, latest), history)
             self._done_until = now
             now += bucket_s
         keep = pending.t > self._done_until - self.config.stale_s
         self._pending = pending.take(keep)
         return out
 
-    def _states(self, now: float) -> States:
+    def _states(self, now: float, latest: _Latest) -> States:
+        """Every track's latest pending point of the ``stale_s`` up to ``now``, by track
+        number, dead-reckoned to ``now``."""
         pending = self._pending
         lo = int(np.searchsorted(pending.t, now - self.config.stale_s, side="right"))
         hi = int(np.searchsorted(pending.t, now, side="right"))
-        track, t = pending.track[lo:hi], pending.t[lo:hi]
-        order = np.lexsort((t, track))
-        ordered = track[order]
-        ends = np.r_[ordered[1:] != ordered[:-1], True] if hi > lo else np.empty(0, np.bool_)
-        last = order[np.flatnonzero(ends)] + lo
+        last = latest.rows(lo, hi)
         lat, lon, sog, cog = (
             pending.lat[last],
             pending.lon[last],
@@ -290,9 +302,8 @@ class CloseApproachDetector:
             pending.source[last] == SourceCode.RADAR,
         )
 
-    def _minute(self, now: float, history: History) -> list[AlertDraft]:
+    def _minute(self, now: float, states: States, history: History) -> list[AlertDraft]:
         out: list[AlertDraft] = []
-        states = self._states(now)
         limit = self.config.distance_m
         close_now: set[tuple[int, int]] = set()
         if states.track.shape[0] >= 2:
@@ -323,6 +334,7 @@ class CloseApproachDetector:
                 out += self._seen(pair, now, states, found_k, history)
                 if distance[k] < limit:
                     close_now.add(pair)
+        present: set[int] | None = None  # the tracks with a state this minute
         for pair, approach in list(self._approaches.items()):
             if pair in close_now:
                 continue
@@ -332,7 +344,9 @@ class CloseApproachDetector:
                     withdrawn = self._ledger.withdraw(approach.key) if approach.key else None
                     out += [withdrawn] if withdrawn is not None else []
                 continue
-            both = bool(np.isin(pair, states.track).all())
+            if present is None:
+                present = set(states.track.tolist())
+            both = pair[0] in present and pair[1] in present
             if both or now - approach.close_end > self.config.stale_s:
                 del self._approaches[pair]  # apart again (or both no longer under way)
                 out += self._end(approach, history)
@@ -349,8 +363,9 @@ class CloseApproachDetector:
         dn = states.sog[i] * np.cos(course_i) - states.sog[j] * np.cos(course_j)
         de = states.sog[i] * np.sin(course_i) - states.sog[j] * np.sin(course_j)
         along = mixed & (distance < self.config.distance_m) & (np.hypot(dn, de) < _SHADOW_KN)
-        echoes = np.union1d(np.where(dark_i, i, j)[along], np.array([], np.int64))
-        keep = ~(dark_i & dark_j) & ~np.isin(i, echoes) & ~np.isin(j, echoes)
+        echo = np.zeros(states.track.shape[0], np.bool_)  # per state: an echo this minute
+        echo[np.where(dark_i, i, j)[along]] = True
+        keep = ~(dark_i & dark_j) & ~echo[i] & ~echo[j]
         return i[keep], j[keep], distance[keep]
 
     def _seen(
@@ -455,6 +470,27 @@ class CloseApproachDetector:
         )
         emitted = self._ledger.emit(draft, (approach.a, approach.b))
         return [emitted] if emitted is not None else []
+
+
+class _Latest:
+    """Per track, its last row of the pending points (in time order) up to a row, kept
+    up to date as the minutes of one comparison go by (each minute's window of rows
+    starts and ends no earlier than the last one's)."""
+
+    def __init__(self, pending: TrackPoints) -> None:
+        numbers, self._index = np.unique(pending.track, return_inverse=True)
+        self._last = np.full(numbers.shape[0], -1, np.int64)  # per track (by number)
+        self._seen = 0  # rows before this one are counted
+
+    def rows(self, lo: int, hi: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """Each track's last row before ``hi`` if that is at or after ``lo``, by track
+        number (ascending)."""
+        if hi > self._seen:
+            np.maximum.at(self._last, self._index[self._seen : hi], np.arange(self._seen, hi))
+            self._seen = hi
+        last = self._last
+        found: np.ndarray[Any, np.dtype[np.int64]] = last[last >= lo]
+        return found
 
 
 _State = tuple[np.ndarray[Any, Any], ...]  # t, lat, lon, sog, cog

@@ -20,6 +20,7 @@ part stands or falls on its own length.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,7 +34,6 @@ from mista.detect._common import (
     KNOT_M_S,
     Key,
     Ledger,
-    concat,
     config_of,
     make_draft,
     reach_back,
@@ -74,6 +74,21 @@ def _fix(points: TrackPoints, row: int) -> Fix:
         sog=float(points.sog[row]),
         cog=float(points.cog[row]),
     )
+
+
+def _fixes(points: TrackPoints, rows: I64) -> list[Fix]:
+    """``_fix`` of each of ``rows`` (the columns are read once, not per row)."""
+    columns = (
+        points.t[rows].tolist(),
+        points.lat[rows].tolist(),
+        points.lon[rows].tolist(),
+        points.seq[rows].tolist(),
+        points.label_no[rows].tolist(),
+        points.mmsi[rows].tolist(),
+        points.sog[rows].tolist(),
+        points.cog[rows].tolist(),
+    )
+    return [Fix(*values) for values in zip(*columns, strict=True)]
 
 
 @register("ais-gap")
@@ -162,8 +177,7 @@ class GapDetector:
                     number, self._last[number], _fix(points, row), 0.0, history
                 )
         self._measure_intervals(points, firsts)
-        for number, row in zip(numbers, lasts.tolist(), strict=True):
-            self._last[number] = _fix(points, row)
+        self._last.update(zip(numbers, _fixes(points, lasts), strict=True))
         return out
 
     def _end_silence(
@@ -180,15 +194,22 @@ class GapDetector:
     def _silent(self, watermark: float, history: History) -> list[AlertDraft]:
         """Tracks silent now for the possible or the gap level, where reception was
         expected: open (or raise) the alert."""
-        out: list[AlertDraft] = []
         possible_before = watermark - self.config.possible_s
+        due: list[tuple[int, Fix]] = []
         for number, fix in self._last.items():
             if fix.t > possible_before:
                 continue
             current = self._open.get(number)
             if current is not None and current[1] == self._level(watermark - fix.t):
                 continue
-            if not self._expected(number, fix, None, watermark):
+            due.append((number, fix))
+        if not due:
+            return []
+        # One port look-up for all of them (the rest of ``_expected`` goes one by one).
+        by_port = self._near_ports([fix for _, fix in due])
+        out: list[AlertDraft] = []
+        for (number, fix), near_port in zip(due, by_port.tolist(), strict=True):
+            if not self._expected(number, fix, None, watermark, near_port=near_port):
                 continue
             out += self._state(number, fix, None, watermark, AlertStatus.OPEN, history)
         return out
@@ -216,19 +237,34 @@ class GapDetector:
         for number, mean in zip(numbers.tolist(), (sums / counts).tolist(), strict=True):
             self._interval[int(number)] = mean
 
-    def _expected(self, number: int, before: Fix, after: Fix | None, end: float) -> bool:
+    def _near_ports(self, fixes: list[Fix]) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Per fix, whether it is within ``min_port_distance_m`` of a port."""
+        _, port_m = self._ports.nearest(
+            np.array([fix.lon for fix in fixes]), np.array([fix.lat for fix in fixes])
+        )
+        near: np.ndarray[Any, np.dtype[np.bool_]] = port_m < self.config.min_port_distance_m
+        return near
+
+    def _expected(
+        self,
+        number: int,
+        before: Fix,
+        after: Fix | None,
+        end: float,
+        *,
+        near_port: bool | None = None,
+    ) -> bool:
         """Reception was expected during the silence from ``before`` to ``end``: the
         chance that the vessel, at its reporting interval, went unheard for all the time
         others were heard near it (its exposure) is at most ``max_chance``; neither end
         of the silence is near a port; its MMSI was not heard meanwhile on another track
         (the fuser split the vessel's track); and it did not go on under another MMSI of
-        its IMO number."""
+        its IMO number. ``near_port``: whether ``before`` is near a port, when the caller
+        looked it up already (only without ``after``)."""
         config = self.config
-        ends = [before] if after is None else [before, after]
-        _, port_m = self._ports.nearest(
-            np.array([fix.lon for fix in ends]), np.array([fix.lat for fix in ends])
-        )
-        if bool((port_m < config.min_port_distance_m).any()):
+        if near_port is None:
+            near_port = bool(self._near_ports([before] if after is None else [before, after]).any())
+        if near_port:
             return False
         if self._reception.mmsi_heard(before, end):
             return False
@@ -310,21 +346,22 @@ class GapDetector:
         """Re-read the revised tracks from before their changes (in one scan): every
         silence in that window is stated afresh (same key when it starts at the same fix),
         the rest withdrawn."""
-        parts: list[TrackPoints] = []
+        parts: list[tuple[TrackPoints, int]] = []  # a track's points read, from which row
         affected: list[AlertDraft] = []
         for number, changed_at in revised.items():
             stands = self._ledger.of_track(number)
             since = reach_back(changed_at - self.config.possible_s, stands)
             # From the fix before, so a silence that ran into the window is seen whole
             # (a late fix often ends a silence no alert was standing for yet).
-            since = min(since, _fix_before(history, number, since))
+            reach = _DENSE_REACH_S if number in self._interval else _SPARSE_REACH_S
+            since, points, row = _from_fix_before(history, number, since, reach)
             affected += [d for d in stands if d.start >= since]
-            parts.append(history.history(number, since))
+            parts.append((points, row))
             self._open.pop(number, None)
             self._last.pop(number, None)
         self._ledger.touched = set()
         try:
-            out = self._scan(concat(parts), history)
+            out = self._scan(_tails(parts), history)
             for number in revised:
                 out += self._silent_one(number, watermark, history)
             touched = self._ledger.touched
@@ -407,6 +444,18 @@ class _Grid:
             held = self.slots.setdefault(cell, {})
             known = held.get(slot)
             held[slot] = (t0, t1) if known is None else (min(known[0], t0), max(known[1], t1))
+
+    def spans(self, centre: int, slot: int) -> list[tuple[float, float]]:
+        """The spans heard in ``slot`` in the 3 x 3 cells around cell ``centre``."""
+        slots = self.slots
+        found: list[tuple[float, float]] = []
+        for offset in _OFFSETS:
+            held = slots.get(centre + offset)
+            if held is not None:
+                span = held.get(slot)
+                if span is not None:
+                    found.append(span)
+        return found
 
     def around(self, lat: float, lon: float) -> list[dict[int, tuple[float, float]]]:
         """The slots of the 3 x 3 cells around a position."""
@@ -523,8 +572,14 @@ class Reception:
     def _exposure_along(self, slots: I64, lat: F64, lon: F64) -> float:
         """Exposure near the vessel's position in each slot."""
         total = 0.0
-        for slot, y, x in zip(slots.tolist(), lat.tolist(), lon.tolist(), strict=True):
-            heard = [cell[slot] for cell in self._near(y, x) if slot in cell]
+        shore, satellite = self._shore, self._satellite
+        for slot, shore_cell, satellite_cell in zip(
+            slots.tolist(),
+            shore.cells(lat, lon).tolist(),
+            satellite.cells(lat, lon).tolist(),
+            strict=True,
+        ):
+            heard = shore.spans(shore_cell, slot) + satellite.spans(satellite_cell, slot)
             if heard:
                 t0 = min(span[0] for span in heard)
                 t1 = max(span[1] for span in heard)
@@ -532,19 +587,44 @@ class Reception:
         return total
 
 
-def _fix_before(history: History, number: int, t: float) -> float:
-    """The time of the track's last good fix before ``t`` (``t`` if none is retained),
-    looked for in ever longer windows (a busy track has one within minutes)."""
-    for reach_s in _FIX_BEFORE_REACH_S:
+def _from_fix_before(
+    history: History, number: int, t: float, reach: tuple[float, ...]
+) -> tuple[float, TrackPoints, int]:
+    """The time of the track's last good fix before ``t`` (``t`` if none is retained in
+    the longest of the windows ``reach``, looked for in ever longer ones), the track's
+    points read, and the row of them from which they are at or after that time (one
+    read: ``history`` returns points in time order)."""
+    points = TrackPoints.empty()
+    for reach_s in reach:
         points = history.history(number, t - reach_s)
-        earlier = _heard(points) & (points.t < t)
-        if earlier.any():
-            return float(points.t[earlier].max())
-    return t
+        before = int(np.searchsorted(points.t, t, side="left"))  # rows before ``t``
+        heard = np.flatnonzero(_heard(points)[:before])
+        if heard.shape[0]:
+            t = float(points.t[heard[-1]])
+            break
+    return t, points, int(np.searchsorted(points.t, t, side="left"))
 
 
-#: The windows ``_fix_before`` looks back in.
-_FIX_BEFORE_REACH_S = (3600.0, 6 * 3600.0, 48 * 3600.0)
+def _tails(parts: list[tuple[TrackPoints, int]]) -> TrackPoints:
+    """The points of each part from its row on, one part after another."""
+    if not parts:
+        return TrackPoints.empty()
+    if len(parts) == 1 and parts[0][1] == 0:
+        return parts[0][0]
+    return TrackPoints(
+        **{
+            name: np.concatenate([getattr(points, name)[row:] for points, row in parts])
+            for name in _POINT_FIELDS
+        }
+    )
+
+
+#: The windows ``_from_fix_before`` looks back in: from an hour for a track heard often
+#: (one with a measured interval: it has one within minutes), from 6 h for the others.
+_DENSE_REACH_S = (3600.0, 6 * 3600.0, 48 * 3600.0)
+_SPARSE_REACH_S = (6 * 3600.0, 48 * 3600.0)
+#: The columns of ``TrackPoints``.
+_POINT_FIELDS = tuple(field.name for field in dataclasses.fields(TrackPoints))
 
 
 def _moving(fix: Fix) -> bool:

@@ -49,18 +49,42 @@ class StaticLog:
 
     def add(self, rows: StaticRows) -> None:
         """Record static rows (any order)."""
-        for i in range(len(rows)):
-            mmsi, t = int(rows.mmsi[i]), float(rows.t[i])
-            self._newest = max(self._newest, t)
-            for field, raw in (("name", rows.name[i]), ("callsign", rows.callsign[i])):
-                value = normalise_text(raw)
+        stated_at = rows.t.tolist()
+        self._newest = max([self._newest, *stated_at])
+        # A vessel states the same name, call sign and IMO over and over: each distinct
+        # one is normalised and checked once per call.
+        texts: dict[str, str | None] = {}
+        valid: dict[int, bool] = {}
+        added: dict[tuple[int, str, str], list[float]] = {}  # new times, by what was stated
+        for mmsi, t, name, callsign, imo in zip(
+            rows.mmsi.tolist(),
+            stated_at,
+            rows.name.tolist(),
+            rows.callsign.tolist(),
+            rows.imo.tolist(),
+            strict=True,
+        ):
+            for field, raw in (("name", name), ("callsign", callsign)):
+                if not isinstance(raw, str):
+                    continue  # normalised to None
+                if raw in texts:
+                    value = texts[raw]
+                else:
+                    value = texts[raw] = normalise_text(raw)
                 if value is not None:
-                    times = self._stated.setdefault((mmsi, field, value), [])
-                    bisect.insort(times, t)
-                    del times[:-_MAX_TIMES]
-            imo = int(rows.imo[i])
-            if imo > 0 and is_valid_imo(imo):
-                self._state_imo(imo, mmsi, t)
+                    added.setdefault((mmsi, field, value), []).append(t)
+            if imo > 0:
+                ok = valid.get(imo)
+                if ok is None:
+                    ok = valid[imo] = is_valid_imo(imo)
+                if ok:
+                    self._state_imo(imo, mmsi, t)
+        for key, new in added.items():
+            # The newest ``_MAX_TIMES`` of all times, as inserting them one by one keeps.
+            times = self._stated.setdefault(key, [])
+            times += new
+            times.sort()
+            del times[:-_MAX_TIMES]
         if self._newest - self._pruned_at >= _PRUNE_EVERY_S:
             self._prune()
 
@@ -100,10 +124,12 @@ class StaticLog:
     def _prune(self) -> None:
         self._pruned_at = self._newest
         horizon = self._newest - self.retain_s
-        for key, times in list(self._stated.items()):
-            if times[-1] < horizon:
-                del self._stated[key]
+        stale = [key for key, times in self._stated.items() if times[-1] < horizon]
+        for key in stale:
+            del self._stated[key]
         for imo, stated in list(self._imo_mmsis.items()):
+            if all(span[1] >= horizon for span in stated.values()):
+                continue  # nothing to drop
             kept = {mmsi: span for mmsi, span in stated.items() if span[1] >= horizon}
             for mmsi in stated.keys() - kept.keys():
                 if self._imo_of.get(mmsi) == imo:
