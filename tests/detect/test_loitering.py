@@ -176,3 +176,26 @@ def test_a_slow_vessel_seen_by_one_pass_hours_from_other_fixes_is_loitering() ->
 
 def test_a_slow_pass_between_fixes_20_min_away_is_too_short() -> None:
     assert standing(one_pass(20 * MINUTE)) == []
+
+
+def test_a_pass_revised_by_late_fixes_still_counts_the_silence_before_it() -> None:
+    # Heard under way 20 km off, then 5 h later slow for 4 min, then soon under way
+    # again: only the silence before makes up the hour. A late fix inside the pass
+    # re-reads the track from 2 h before it: the fix before the pass must still count.
+    memory = Memory()
+    detector = LoiteringDetector(settings())
+    far = track(7, [T0], LAT, offshore(70_000.0), sog=12.0)
+    drafts = push(detector, memory, far, T0 + 10 * MINUTE)
+    slow = track(
+        7, T0 + 5 * HOUR + np.array([0.0, 4 * MINUTE]), LAT, offshore(50_000.0), seq_from=10
+    )
+    drafts += push(detector, memory, slow, T0 + 5.2 * HOUR)
+    on = track(7, [T0 + 5.4 * HOUR], LAT, offshore(58_000.0), sog=12.0, seq_from=20)
+    drafts += push(detector, memory, on, T0 + 5.5 * HOUR)
+    [alert] = standing(drafts)
+    late = track(7, [T0 + 5 * HOUR + 2 * MINUTE], LAT, offshore(50_000.0), seq_from=30)
+    drafts += push(detector, memory, late, T0 + 6 * HOUR, revised={7: late.t[0]})
+    [revised] = standing(drafts)
+    assert revised.key == alert.key
+    assert revised.evidence["points"] == 3
+    assert revised.evidence["stretched_duration_s"] > HOUR

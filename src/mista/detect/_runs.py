@@ -102,6 +102,9 @@ class RunDetector(ABC):
     #: gaps and tag changes end it (spoofing: spoofed points interleave with true ones).
     broken_by_other_points: bool = True
     keep_positions: bool = False
+    #: How far back a re-read looks for the fix before its first point (a run's
+    #: ``prev_fix``): satellite passes leave silences of several hours.
+    prior_fix_s: float = 12 * HOUR_S
 
     def __init__(self) -> None:
         self._open: dict[int, Run] = {}
@@ -342,7 +345,17 @@ class RunDetector(ABC):
             mine = [d for d in stands if d.start >= since]
             self._hints[track] = list(mine)
             affected += mine
-            parts.append(history.history(track, since))
+            # A run that begins at the re-read's first point needs the fix before it
+            # (its prev_fix): the track's last selected point before ``since``.
+            points = history.history(track, since - self.prior_fix_s)
+            earlier = points.t < since
+            if earlier.any():
+                before = points.take(earlier)
+                before = before.take(self.select(before))
+                if len(before):
+                    self._last[track] = _fix(before, speed_kn(before), len(before) - 1)
+                points = points.take(~earlier)
+            parts.append(points)
         self._ledger.touched = set()
         try:
             out = self._scan(concat(parts), watermark, history)
