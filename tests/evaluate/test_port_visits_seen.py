@@ -84,3 +84,9 @@ def test_two_stays_with_no_report_away_between_them_count_as_one(
     assert groups[0] != groups[1]
     score = _match_kind(visits, [alert], {}, 1800.0, seen, groups)
     assert (score.observable, score.matched_observable) == (2, 1)
+
+
+def test_a_port_call_of_a_vessel_with_no_ais_is_not_seen(con: duckdb.DuckDBPyConnection) -> None:
+    heard(con, 2.0, 0.5)
+    dark = TruthEvent("port-visit", (0,), (), T0 + HOUR, T0 + 3 * HOUR, *PORT, False)
+    assert port_visits_seen(con, [dark]) == ([False], [0])
