@@ -34,6 +34,8 @@ from mista.fuse.chunk import FusedChunk, TrackPoints
 from mista.model import AlertStatus
 
 HOUR_S = 3600.0
+#: How long the fix before an alert's run is kept (longer than a track's history).
+_FIX_BEFORE_KEPT_S = 48 * HOUR_S
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -102,15 +104,17 @@ class RunDetector(ABC):
     #: gaps and tag changes end it (spoofing: spoofed points interleave with true ones).
     broken_by_other_points: bool = True
     keep_positions: bool = False
-    #: How far back a re-read looks for the fix before its first point (a run's
-    #: ``prev_fix``): satellite passes leave silences of several hours.
-    prior_fix_s: float = 12 * HOUR_S
+    #: Whether runs use the fix before them (``Run.prev_fix``), which a re-read from a
+    #: run's first point must be given again.
+    uses_prev_fix: bool = True
 
     def __init__(self) -> None:
         self._open: dict[int, Run] = {}
         self._ledger = Ledger()
         self._hints: dict[int, list[AlertDraft]] = {}
         self._last: dict[int, Fix] = {}  # each track's latest selected point
+        self._fix_before: dict[Key, Fix | None] = {}  # each alert's run's prev_fix
+        self._pruned_at = -math.inf
         self.watermark = -math.inf
 
     # -- what a subclass says ---------------------------------------------------------------
@@ -141,7 +145,16 @@ class RunDetector(ABC):
         points = _without_tracks(chunk.points, chunk.revised)
         out += self._scan(points, chunk.watermark, history)
         out += self._expire(chunk.watermark, history)
+        self._prune(chunk.watermark)
         return out
+
+    def _prune(self, watermark: float) -> None:
+        """Forget the fix before alerts older than any re-read reaches (hourly)."""
+        if watermark - self._pruned_at < HOUR_S:
+            return
+        self._pruned_at = watermark
+        horizon = watermark - _FIX_BEFORE_KEPT_S
+        self._fix_before = {k: f for k, f in self._fix_before.items() if k[-1] >= horizon}
 
     def finish(self, watermark: float, history: History) -> list[AlertDraft]:
         self.watermark = max(self.watermark, watermark)
@@ -293,6 +306,8 @@ class RunDetector(ABC):
     def _emit(self, run: Run, status: AlertStatus, history: History) -> list[AlertDraft]:
         if run.key is None:
             run.key = self._key_for(run, history)
+        if self.uses_prev_fix:
+            self._fix_before[run.key] = run.prev_fix
         draft = make_draft(
             self.kind,
             run.key,
@@ -345,16 +360,17 @@ class RunDetector(ABC):
             mine = [d for d in stands if d.start >= since]
             self._hints[track] = list(mine)
             affected += mine
-            # A run that begins at the re-read's first point needs the fix before it
-            # (its prev_fix): the track's last selected point before ``since``.
-            points = history.history(track, since - self.prior_fix_s)
-            earlier = points.t < since
-            if earlier.any():
-                before = points.take(earlier)
-                before = before.take(self.select(before))
-                if len(before):
-                    self._last[track] = _fix(before, speed_kn(before), len(before) - 1)
-                points = points.take(~earlier)
+            points = history.history(track, since)
+            if self.uses_prev_fix:
+                # A run that begins at the re-read's first point is not given the fix
+                # before it by the re-read: that of the alert or run it was.
+                first = points.t[self.select(points)]
+                starts = {d.start: self._fix_before.get(d.key) for d in mine}
+                if run is not None:
+                    starts[run.start] = run.prev_fix
+                prior = starts.get(float(first[0])) if first.shape[0] else None
+                if prior is not None:
+                    self._last[track] = prior
             parts.append(points)
         self._ledger.touched = set()
         try:

@@ -113,7 +113,7 @@ class SpoofingDetector(RunDetector):
     kind = "spoofing"
     broken_by_other_points = False
     keep_positions = True
-    prior_fix_s = 0.0  # its runs use no fix before them
+    uses_prev_fix = False
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         super().__init__()
