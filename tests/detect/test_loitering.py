@@ -199,3 +199,18 @@ def test_a_pass_revised_by_late_fixes_still_counts_the_silence_before_it() -> No
     assert revised.key == alert.key
     assert revised.evidence["points"] == 3
     assert revised.evidence["stretched_duration_s"] > HOUR
+
+
+def test_a_late_pass_continues_a_run_that_expired_before_it_came() -> None:
+    # Slow at a pass, and again at the next one 3.2 h later, whose file arrives after the
+    # first run expired (the watermark ran on, 3.5 h past its end): one loitering.
+    memory = Memory()
+    detector = LoiteringDetector(settings())
+    first = track(7, T0 + np.arange(5) * MINUTE, LAT, offshore(50_000.0))
+    drafts = push(detector, memory, first, T0 + 10 * MINUTE)
+    drafts += detector.update(_empty_chunk(T0 + 4 * HOUR), memory)
+    later = T0 + 3.2 * HOUR + np.arange(5) * MINUTE
+    second = track(7, later, LAT, offshore(50_300.0), seq_from=10)
+    drafts += push(detector, memory, second, T0 + 4.5 * HOUR, revised={7: later[0]})
+    [alert] = standing(drafts + detector.finish(T0 + 5 * HOUR, memory))
+    assert (alert.start, alert.end) == (T0, later[-1])

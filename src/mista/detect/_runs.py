@@ -107,6 +107,9 @@ class RunDetector(ABC):
     #: Whether runs use the fix before them (``Run.prev_fix``), which a re-read from a
     #: run's first point must be given again.
     uses_prev_fix: bool = True
+    #: A late change this long at most after a standing alert of the track ended may go
+    #: on from its run (which expired before the late data came): re-read from it.
+    rejoin_s: float = 0.0
 
     def __init__(self) -> None:
         self._open: dict[int, Run] = {}
@@ -356,6 +359,9 @@ class RunDetector(ABC):
             run = self._open.pop(track, None)
             if run is not None:
                 since = min(since, run.start)
+            for draft in stands:
+                if draft.end < since and changed_at - draft.end <= self.rejoin_s:
+                    since = min(since, draft.start)
             since = reach_back(since, stands)
             mine = [d for d in stands if d.start >= since]
             self._hints[track] = list(mine)
