@@ -214,3 +214,22 @@ def test_a_late_pass_continues_a_run_that_expired_before_it_came() -> None:
     drafts += push(detector, memory, second, T0 + 4.5 * HOUR, revised={7: later[0]})
     [alert] = standing(drafts + detector.finish(T0 + 5 * HOUR, memory))
     assert (alert.start, alert.end) == (T0, later[-1])
+
+
+def test_an_earlier_late_pass_keeps_the_fix_before_the_later_one() -> None:
+    # Heard under way 20 km off, 5 h of silence, then slow at two passes 15 min apart
+    # whose files arrive the later first: the earlier pass, re-read, is given the fix
+    # before the later one (the silence before makes up the hour).
+    memory = Memory()
+    detector = LoiteringDetector(settings())
+    far = track(7, [T0], LAT, offshore(70_000.0), sog=12.0)
+    drafts = push(detector, memory, far, T0 + 10 * MINUTE)
+    later = track(7, T0 + 5.25 * HOUR + np.arange(3) * MINUTE, LAT, offshore(50_000.0), seq_from=20)
+    drafts += push(detector, memory, later, T0 + 5.5 * HOUR, revised={7: later.t[0]})
+    earlier = track(7, T0 + 5 * HOUR + np.arange(3) * MINUTE, LAT, offshore(50_000.0), seq_from=10)
+    drafts += push(detector, memory, earlier, T0 + 5.6 * HOUR, revised={7: earlier.t[0]})
+    on = track(7, [T0 + 5.45 * HOUR], LAT, offshore(58_000.0), sog=12.0, seq_from=30)
+    drafts += push(detector, memory, on, T0 + 5.7 * HOUR)
+    [alert] = standing(drafts)
+    assert alert.start == T0 + 5 * HOUR
+    assert alert.evidence["stretched_duration_s"] > HOUR

@@ -369,14 +369,13 @@ class RunDetector(ABC):
             points = history.history(track, since)
             if self.uses_prev_fix:
                 # A run that begins at the re-read's first point is not given the fix
-                # before it by the re-read: that of the alert or run it was.
-                first = points.t[self.select(points)]
-                starts = {d.start: self._fix_before.get(d.key) for d in mine}
-                if run is not None:
-                    starts[run.start] = run.prev_fix
-                prior = starts.get(float(first[0])) if first.shape[0] else None
-                if prior is not None:
-                    self._last[track] = prior
+                # before it by the re-read: the latest one known before ``since``, the
+                # fix before one of the alerts or the run re-read.
+                known = [self._fix_before.get(d.key) for d in mine]
+                known.append(run.prev_fix if run is not None else None)
+                earlier = [fix for fix in known if fix is not None and fix[0] < since]
+                if earlier:
+                    self._last[track] = max(earlier)
             parts.append(points)
         self._ledger.touched = set()
         try:
