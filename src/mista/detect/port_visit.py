@@ -102,9 +102,12 @@ class PortVisitDetector(RunDetector):
         prev_lat, prev_lon = np.full(n, np.nan), np.full(n, np.nan)
         prev_lat[1:], prev_lon[1:] = points.lat[:-1], points.lon[:-1]
         firsts = np.flatnonzero(np.r_[True, points.track[1:] != points.track[:-1]])
-        for row in firsts.tolist():
-            run = open_runs.get(int(points.track[row]))
-            prev_lat[row], prev_lon[row] = (run.end_lat, run.end_lon) if run else (np.nan, np.nan)
+        prev_lat[firsts], prev_lon[firsts] = np.nan, np.nan
+        if open_runs:
+            carried = np.fromiter(open_runs, np.int64, len(open_runs))
+            for row in firsts[np.isin(points.track[firsts], carried)].tolist():
+                run = open_runs[int(points.track[row])]
+                prev_lat[row], prev_lon[row] = run.end_lat, run.end_lon
         metres = flat_distance_m(prev_lat, prev_lon, points.lat, points.lon)
         far: Bools = metres > 2.0 * self.config.exit_m  # NaN (no point before): False
         return far
