@@ -176,3 +176,60 @@ def test_a_slow_vessel_seen_by_one_pass_hours_from_other_fixes_is_loitering() ->
 
 def test_a_slow_pass_between_fixes_20_min_away_is_too_short() -> None:
     assert standing(one_pass(20 * MINUTE)) == []
+
+
+def test_a_pass_revised_by_late_fixes_still_counts_the_silence_before_it() -> None:
+    # Heard under way 20 km off, then 5 h later slow for 4 min, then soon under way
+    # again: only the silence before makes up the hour. A late fix inside the pass
+    # re-reads the track from 2 h before it: the fix before the pass must still count.
+    memory = Memory()
+    detector = LoiteringDetector(settings())
+    far = track(7, [T0], LAT, offshore(70_000.0), sog=12.0)
+    drafts = push(detector, memory, far, T0 + 10 * MINUTE)
+    slow = track(
+        7, T0 + 5 * HOUR + np.array([0.0, 4 * MINUTE]), LAT, offshore(50_000.0), seq_from=10
+    )
+    drafts += push(detector, memory, slow, T0 + 5.2 * HOUR)
+    on = track(7, [T0 + 5.4 * HOUR], LAT, offshore(58_000.0), sog=12.0, seq_from=20)
+    drafts += push(detector, memory, on, T0 + 5.5 * HOUR)
+    [alert] = standing(drafts)
+    late = track(7, [T0 + 5 * HOUR + 2 * MINUTE], LAT, offshore(50_000.0), seq_from=30)
+    drafts += push(detector, memory, late, T0 + 6 * HOUR, revised={7: late.t[0]})
+    [revised] = standing(drafts)
+    assert revised.key == alert.key
+    assert revised.evidence["points"] == 3
+    assert revised.evidence["stretched_duration_s"] > HOUR
+
+
+def test_a_late_pass_continues_a_run_that_expired_before_it_came() -> None:
+    # Slow at a pass, and again at the next one 3.2 h later, whose file arrives after the
+    # first run expired (the watermark ran on, 3.5 h past its end): one loitering.
+    memory = Memory()
+    detector = LoiteringDetector(settings())
+    first = track(7, T0 + np.arange(5) * MINUTE, LAT, offshore(50_000.0))
+    drafts = push(detector, memory, first, T0 + 10 * MINUTE)
+    drafts += detector.update(_empty_chunk(T0 + 4 * HOUR), memory)
+    later = T0 + 3.2 * HOUR + np.arange(5) * MINUTE
+    second = track(7, later, LAT, offshore(50_300.0), seq_from=10)
+    drafts += push(detector, memory, second, T0 + 4.5 * HOUR, revised={7: later[0]})
+    [alert] = standing(drafts + detector.finish(T0 + 5 * HOUR, memory))
+    assert (alert.start, alert.end) == (T0, later[-1])
+
+
+def test_an_earlier_late_pass_keeps_the_fix_before_the_later_one() -> None:
+    # Heard under way 20 km off, 5 h of silence, then slow at two passes 15 min apart
+    # whose files arrive the later first: the earlier pass, re-read, is given the fix
+    # before the later one (the silence before makes up the hour).
+    memory = Memory()
+    detector = LoiteringDetector(settings())
+    far = track(7, [T0], LAT, offshore(70_000.0), sog=12.0)
+    drafts = push(detector, memory, far, T0 + 10 * MINUTE)
+    later = track(7, T0 + 5.25 * HOUR + np.arange(3) * MINUTE, LAT, offshore(50_000.0), seq_from=20)
+    drafts += push(detector, memory, later, T0 + 5.5 * HOUR, revised={7: later.t[0]})
+    earlier = track(7, T0 + 5 * HOUR + np.arange(3) * MINUTE, LAT, offshore(50_000.0), seq_from=10)
+    drafts += push(detector, memory, earlier, T0 + 5.6 * HOUR, revised={7: earlier.t[0]})
+    on = track(7, [T0 + 5.45 * HOUR], LAT, offshore(58_000.0), sog=12.0, seq_from=30)
+    drafts += push(detector, memory, on, T0 + 5.7 * HOUR)
+    [alert] = standing(drafts)
+    assert alert.start == T0 + 5 * HOUR
+    assert alert.evidence["stretched_duration_s"] > HOUR

@@ -10,6 +10,7 @@ import pytest
 from mista.detect.base import AlertDraft
 from mista.detect.port_visit import PortVisitDetector
 from mista.fuse.chunk import PointFlag, SourceCode, TrackPoints
+from mista.geo import Ports
 from mista.model import AlertStatus
 from tests.detect.builders import (
     HOUR,
@@ -185,3 +186,44 @@ def test_a_drive_by_heard_on_two_passes_had_no_time_to_spare() -> None:
         [1_500.0, 1_800.0, 2_200.0, 2_500.0], next_after_s=6 * HOUR, next_m=20_000.0
     )
     assert standing(feed(PortVisitDetector(settings()), leaving)) == []
+
+
+def test_a_vessel_heard_once_inside_under_way_counts_the_spare_time_either_side() -> None:
+    # Heard once, 1.5 km from the port at 10 kn (heading unknown), next 20 km off 6 h
+    # later: some 4.9 h spare, spent in port most likely.
+    once = under_way_pass([1_500.0], next_after_s=6 * HOUR, next_m=20_000.0)
+    [alert] = standing(feed(PortVisitDetector(settings()), once))
+    spare = 6 * HOUR - 18_500.0 / (10 * 1852 / 3600)
+    assert alert.evidence["presumed_duration_s"] == pytest.approx(spare / 2, rel=0.01)
+    # The same single fix on a vessel sailing straight on: no time to spare.
+    sailed = 3 * HOUR * 10 * 1852 / 3600
+    drive_by = under_way_pass([1_500.0], next_after_s=3 * HOUR, next_m=1_500.0 + sailed)
+    assert standing(feed(PortVisitDetector(settings()), drive_by)) == []
+
+
+def test_a_vessel_heading_in_and_not_heard_since_is_presumed_in_port() -> None:
+    t = T0 + np.arange(4) * MINUTE
+    lon = np.array([at(d) for d in (2_500.0, 2_200.0, 1_800.0, 1_500.0)])
+    detector = PortVisitDetector(settings())
+    drafts = feed(detector, track(3, t, LAT, lon, sog=10.0), finish=False)
+    assert standing(drafts) == []  # 10 minutes of silence so far
+    drafts += detector.finish(T0 + 2 * HOUR, Memory())
+    [alert] = standing(drafts)
+    assert alert.evidence["presumed_duration_s"] == pytest.approx(
+        3 * MINUTE + (2 * HOUR - 3 * MINUTE) / 2
+    )
+    # Heading out and not heard since: it left.
+    detector = PortVisitDetector(settings())
+    drafts = feed(detector, track(3, t, LAT, lon[::-1], sog=10.0), finish=False)
+    assert standing(drafts + detector.finish(T0 + 2 * HOUR, Memory())) == []
+
+
+def test_stopped_at_one_port_then_at_another_with_no_fix_between_is_two_visits() -> None:
+    # Two ports 60 km apart; a satellite pass hears the vessel stopped at the first, the
+    # next ones (5 h and 7 h later) stopped at the second.
+    ports = Ports(["Westport", "Eastport"], [71.0, east_of(LAT, 71.0, 60_000.0)], [LAT, LAT])
+    config = {**settings(), "ports": ports}
+    t = T0 + np.r_[np.arange(3) * MINUTE, 5 * HOUR + np.arange(3) * MINUTE, 7 * HOUR]
+    lon = np.r_[np.full(3, at(500.0)), np.full(4, east_of(LAT, 71.0, 60_500.0))]
+    alerts = standing(feed(PortVisitDetector(config), track(3, t, LAT, lon, sog=0.0)))
+    assert sorted(a.evidence["port"] for a in alerts) == ["Eastport", "Westport"]

@@ -334,3 +334,34 @@ def test_a_circle_after_the_true_track_is_fitted_from_where_it_starts() -> None:
     assert alert.evidence["reason"] == "circle"
     assert alert.evidence["radius_m"] == pytest.approx(2_000.0, rel=0.05)
     assert alert.start >= T0 + 39 * MINUTE
+
+
+def jump_and_back(*, back_m: float = 0.0, shifted_sog: float = 12.0) -> list[AlertDraft]:
+    """East at 12 kn a fix a minute for 30 min, then 80 fixes shifted 50 km north (the
+    fuser flags the jump away and takes the rest as the track), then back on the own
+    path (flagged again) ``back_m`` north of where it would be, for 20 min."""
+    t = T0 + np.arange(130) * MINUTE
+    metres = np.arange(130) * 12 * 1852 / 60  # 12 kn, a minute apart
+    lon = np.array([east_of(LAT, LON, m) for m in metres])
+    lat = np.full(130, LAT)
+    lat[30:110] = north_of(LAT, 50_000.0)
+    lat[110:] = north_of(LAT, back_m)
+    flags = np.zeros(130, np.int64)
+    flags[[30, 110]] = SPEED
+    sog = np.full(130, 12.0)
+    sog[30:110] = shifted_sog
+    points = track(4, t, lat, lon, sog=sog, cog=90.0, flags=flags)
+    return feed(SpoofingDetector(settings()), points)
+
+
+def test_a_jump_away_and_back_onto_the_own_path_is_one_spoofing_excursion() -> None:
+    [alert] = standing(jump_and_back())
+    assert alert.evidence["reason"] == "speed"
+    assert alert.evidence["returned_to_own_path"] is True
+    assert alert.evidence["points"] == 80
+    assert (alert.start, alert.end) == (T0 + 30 * MINUTE, T0 + 109 * MINUTE)
+
+
+def test_a_jump_back_elsewhere_or_a_vessel_at_its_own_speed_is_no_excursion() -> None:
+    assert standing(jump_and_back(back_m=20_000.0)) == []  # not where its path would be
+    assert standing(jump_and_back(shifted_sog=18.0)) == []  # another vessel's own speed

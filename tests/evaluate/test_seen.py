@@ -96,13 +96,14 @@ def test_a_behaviour_of_a_vessel_with_no_ais_is_not_seen(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
     # No alert can name a vessel that sent no MMSI, so nothing could match it; a vessel
-    # heard in port is seen.
+    # heard loitering is seen (port visits: ``test_port_visits_seen``).
     start, end = T0 + HOUR, T0 + 5 * HOUR
-    dark_call = TruthEvent("port-visit", (7,), (), start, end, 0.0, 0.0, False)
+    dark_stop = TruthEvent("loitering", (7,), (), start, end, 0.0, 0.0, False)
     dark_pass = TruthEvent("close-approach", (7, 8), (), start, end, 0.0, 0.0, False)
     add(con, OLD, 2.0, position=True)
-    heard_call = TruthEvent("port-visit", (1,), (OLD,), start, end, 0.0, 0.0, False)
-    assert _observable(con, [dark_call, dark_pass, heard_call], T0 + 24 * HOUR) == [
+    add(con, OLD, 3.0, position=True)
+    heard_stop = TruthEvent("loitering", (1,), (OLD,), start, end, 0.0, 0.0, False)
+    assert _observable(con, [dark_stop, dark_pass, heard_stop], T0 + 24 * HOUR) == [
         False,
         False,
         True,

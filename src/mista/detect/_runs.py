@@ -34,6 +34,8 @@ from mista.fuse.chunk import FusedChunk, TrackPoints
 from mista.model import AlertStatus
 
 HOUR_S = 3600.0
+#: How long the fix before an alert's run is kept (longer than a track's history).
+_FIX_BEFORE_KEPT_S = 48 * HOUR_S
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -102,12 +104,20 @@ class RunDetector(ABC):
     #: gaps and tag changes end it (spoofing: spoofed points interleave with true ones).
     broken_by_other_points: bool = True
     keep_positions: bool = False
+    #: Whether runs use the fix before them (``Run.prev_fix``), which a re-read from a
+    #: run's first point must be given again.
+    uses_prev_fix: bool = True
+    #: A late change this long at most after a standing alert of the track ended may go
+    #: on from its run (which expired before the late data came): re-read from it.
+    rejoin_s: float = 0.0
 
     def __init__(self) -> None:
         self._open: dict[int, Run] = {}
         self._ledger = Ledger()
         self._hints: dict[int, list[AlertDraft]] = {}
         self._last: dict[int, Fix] = {}  # each track's latest selected point
+        self._fix_before: dict[Key, Fix | None] = {}  # each alert's run's prev_fix
+        self._pruned_at = -math.inf
         self.watermark = -math.inf
 
     # -- what a subclass says ---------------------------------------------------------------
@@ -138,7 +148,16 @@ class RunDetector(ABC):
         points = _without_tracks(chunk.points, chunk.revised)
         out += self._scan(points, chunk.watermark, history)
         out += self._expire(chunk.watermark, history)
+        self._prune(chunk.watermark)
         return out
+
+    def _prune(self, watermark: float) -> None:
+        """Forget the fix before alerts older than any re-read reaches (hourly)."""
+        if watermark - self._pruned_at < HOUR_S:
+            return
+        self._pruned_at = watermark
+        horizon = watermark - _FIX_BEFORE_KEPT_S
+        self._fix_before = {k: f for k, f in self._fix_before.items() if k[-1] >= horizon}
 
     def finish(self, watermark: float, history: History) -> list[AlertDraft]:
         self.watermark = max(self.watermark, watermark)
@@ -290,6 +309,8 @@ class RunDetector(ABC):
     def _emit(self, run: Run, status: AlertStatus, history: History) -> list[AlertDraft]:
         if run.key is None:
             run.key = self._key_for(run, history)
+        if self.uses_prev_fix:
+            self._fix_before[run.key] = run.prev_fix
         draft = make_draft(
             self.kind,
             run.key,
@@ -338,11 +359,24 @@ class RunDetector(ABC):
             run = self._open.pop(track, None)
             if run is not None:
                 since = min(since, run.start)
+            for draft in stands:
+                if draft.end < since and changed_at - draft.end <= self.rejoin_s:
+                    since = min(since, draft.start)
             since = reach_back(since, stands)
             mine = [d for d in stands if d.start >= since]
             self._hints[track] = list(mine)
             affected += mine
-            parts.append(history.history(track, since))
+            points = history.history(track, since)
+            if self.uses_prev_fix:
+                # A run that begins at the re-read's first point is not given the fix
+                # before it by the re-read: the latest one known before ``since``, the
+                # fix before one of the alerts or the run re-read.
+                known = [self._fix_before.get(d.key) for d in mine]
+                known.append(run.prev_fix if run is not None else None)
+                earlier = [fix for fix in known if fix is not None and fix[0] < since]
+                if earlier:
+                    self._last[track] = max(earlier)
+            parts.append(points)
         self._ledger.touched = set()
         try:
             out = self._scan(concat(parts), watermark, history)

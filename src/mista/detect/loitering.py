@@ -32,6 +32,8 @@ class LoiteringDetector(RunDetector):
         super().__init__()
         self.config = config_of(settings).loitering
         self.max_gap_s = self.config.max_gap_s
+        # A pass heard late may continue a run that expired meanwhile (by the watermark).
+        self.rejoin_s = self.config.max_gap_s
         self._land = setting(settings, "land", LandMask)
         self._memo = DistanceMemo()
         self._finished = False

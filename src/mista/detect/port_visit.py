@@ -11,7 +11,13 @@ far off; or heard first heading out after a silence. If the silence is longer th
 vessel needed to sail between the port and its fix beyond (straight, at the slower of its
 speeds inside and at that fix), it spent the rest somewhere, most likely in the port it
 was heading into or out of: half that spare time counts towards the visit (as loitering
-counts a silence it could not have sailed through). A drive-by has no spare time."""
+counts a silence it could not have sailed through). A drive-by has no spare time. Heard
+once inside, its heading is unknown: the spare time on both sides counts. Heading in and
+not heard since, it has no fix beyond: all of the silence so far is spare.
+
+Two fixes inside more than twice ``exit_m`` apart are at two ports (no port is within
+``exit_m`` of both): the visit at the first ends, one at the second begins, even with no
+fix between them."""
 
 from __future__ import annotations
 
@@ -84,7 +90,27 @@ class PortVisitDetector(RunDetector):
         np.maximum.accumulate(last, out=last)
         in_run = state[last] == _INSIDE
         tag = np.zeros(n, np.int64)
-        return Marks(in_run=in_run, value=distance.astype(np.float64), tag=tag, subject=port)
+        breaks = self._other_port(points, open_runs)
+        return Marks(
+            in_run=in_run, value=distance.astype(np.float64), tag=tag, subject=port, breaks=breaks
+        )
+
+    def _other_port(self, points: TrackPoints, open_runs: Mapping[int, Run]) -> Bools:
+        """Points more than twice ``exit_m`` from the track's point before (or the end of
+        the run carried in): no port is within ``exit_m`` of both."""
+        n = len(points)
+        prev_lat, prev_lon = np.full(n, np.nan), np.full(n, np.nan)
+        prev_lat[1:], prev_lon[1:] = points.lat[:-1], points.lon[:-1]
+        firsts = np.flatnonzero(np.r_[True, points.track[1:] != points.track[:-1]])
+        prev_lat[firsts], prev_lon[firsts] = np.nan, np.nan
+        if open_runs:
+            carried = np.fromiter(open_runs, np.int64, len(open_runs))
+            for row in firsts[np.isin(points.track[firsts], carried)].tolist():
+                run = open_runs[int(points.track[row])]
+                prev_lat[row], prev_lon[row] = run.end_lat, run.end_lon
+        metres = flat_distance_m(prev_lat, prev_lon, points.lat, points.lon)
+        far: Bools = metres > 2.0 * self.config.exit_m  # NaN (no point before): False
+        return far
 
     def _nearest(self, points: TrackPoints) -> tuple[I64, F64]:
         """Nearest port and its distance, looked up only for points the memo cannot place
@@ -124,10 +150,15 @@ class PortVisitDetector(RunDetector):
             np.full(2, port_lat),
             np.full(2, port_lon),
         ).tolist()
+        # Heading in when it came closer, out when it went away; heard once, either.
+        once = run.points == 1
         spare = 0.0
-        if last_m < first_m:
-            spare += self._spare_s(run, run.next_fix, run.end, run.end_lat, run.end_lon)
-        if last_m > first_m:
+        if last_m < first_m or once:
+            after = run.next_fix
+            if after is None:  # not heard since: the silence so far, at the port
+                after = (self._watermark, run.end_lat, run.end_lon, run.mean_speed_kn)
+            spare += self._spare_s(run, after, run.end, run.end_lat, run.end_lon)
+        if last_m > first_m or once:
             spare += self._spare_s(run, run.prev_fix, run.start, run.lat, run.lon)
         return run.duration_s + spare / 2.0
 

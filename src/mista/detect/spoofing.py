@@ -21,6 +21,14 @@ alert already raised for the earlier one is withdrawn; the shared-mmsi detector 
 the fuser finding two vessels on the track's MMSI (a shared-MMSI event: two transmitters
 heard interleaved, which a spoof, one transmitter's false positions, is not; or another
 vessel's name and call sign in its static data).
+
+A jump spoof shifts the vessel's positions by an offset for a while. The fuser flags the
+jump away, then may take the shifted positions as the track (each is plausible from the
+one before), and flags the jump back: two short speed runs. When the jump back lands where
+the vessel's last fix before the excursion, held on its course and speed, would be by then
+(``_returns_to_own_path``), and the positions between report that vessel's speed (a spoof
+carries the vessel's own; another vessel on the MMSI sails at its own), everything from
+the jump away to the jump back is one spoofing alert, and the jump back is none.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import numpy as np
 from mista.detect._common import (
     EARTH_RADIUS_M,
     KNOT_M_S,
+    MAX_SEQS,
     Key,
     config_of,
     flat_distance_m,
@@ -44,7 +53,8 @@ from mista.detect.base import AlertDraft, History, register
 from mista.detect.identity import swaps
 from mista.detect.transmitters import SecondTransmitter, SecondTransmitters
 from mista.fuse.chunk import FusedChunk, IdentityKind, PointFlag, TrackPoints
-from mista.geo import LandMask, Ports
+from mista.geo import LandMask, Ports, destination
+from mista.model import AlertStatus
 
 _LAND, _SPEED, _CIRCLE = 1, 2, 3
 _REASONS = {_LAND: "land", _SPEED: "speed", _CIRCLE: "circle"}
@@ -83,6 +93,12 @@ _OTHER_VESSEL_KN = 3.0
 #: its true track.
 _TRUE_STRETCH_FIXES = 10
 _TRUE_STRETCH_S = 1200.0
+#: A jump back lands on the vessel's own path when it is within this distance, or this
+#: share of the distance sailed, of where the vessel's last fix before the jump away,
+#: held on its course and speed, would be by then; the excursion lasted this long at most.
+_RETURN_MIN_M = 2000.0
+_RETURN_SHARE = 0.1
+_RETURN_MAX_S = 6 * 3600.0
 #: One good fix kept while a track is watched: time, lat, lon, 1.0 if it moved against
 #: its reported course (else 0.0).
 WatchedFix = tuple[float, float, float, float]
@@ -97,6 +113,7 @@ class SpoofingDetector(RunDetector):
     kind = "spoofing"
     broken_by_other_points = False
     keep_positions = True
+    uses_prev_fix = False
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         super().__init__()
@@ -116,6 +133,10 @@ class SpoofingDetector(RunDetector):
         # the latest circle those fixes made.
         self._watched: dict[int, list[WatchedFix]] = {}
         self._circles: dict[int, tuple[float, float, float, float, float]] = {}
+        # Jumps back to the track's own path: the last speed run checked per track, and
+        # the excursion each jump back (track, start) ends.
+        self._checked: dict[int, float] = {}
+        self._ended: dict[tuple[int, float], Run] = {}
         found = settings.get("second_transmitters")
         self._found = found if isinstance(found, SecondTransmitters) else SecondTransmitters()
 
@@ -264,6 +285,78 @@ class SpoofingDetector(RunDetector):
         out = super().update(chunk, history)
         self._remember_sound(chunk.points)
         return self._take_withdrawn(out)
+
+    # -- a jump away and back -----------------------------------------------------------------
+
+    def _opened(self, run: Run, history: History) -> list[AlertDraft]:
+        return self._excursion_ended_by(run, history) + super()._opened(run, history)
+
+    def _close(self, run: Run, history: History) -> list[AlertDraft]:
+        return self._excursion_ended_by(run, history) + super()._close(run, history)
+
+    def _excursion_ended_by(self, run: Run, history: History) -> list[AlertDraft]:
+        """The alert of the excursion that ``run`` ends, when it is a jump back to the
+        track's own path from an earlier speed run's jump away (checked once per run)."""
+        if run.tag != _SPEED:
+            return []
+        key = (run.track, run.start)
+        if key not in self._ended and self._checked.get(run.track) != run.start:
+            self._checked[run.track] = run.start
+            for earlier in list(self._excursions.get(run.track, {}).values()):
+                if earlier.tag != _SPEED or not 0 < run.start - earlier.start <= _RETURN_MAX_S:
+                    continue
+                excursion = self._excursion(earlier, run, history)
+                if excursion is not None:
+                    self._ended[key] = excursion
+                    break
+        excursion = self._ended.get(key)
+        return [] if excursion is None else self._emit(excursion, AlertStatus.CLOSED, history)
+
+    def _excursion(self, away: Run, back: Run, history: History) -> Run | None:
+        """The run from ``away``'s first point to the last before ``back``, when ``back``
+        lands where the vessel's last sound fix before ``away`` would be by then and the
+        points between report that fix's speed; else None."""
+        points = history.history(away.track, away.start - _RETURN_MAX_S)
+        sound = (points.flags & (_SPEED_FLAGS | _LAND_FLAG)) == 0
+        before = np.flatnonzero(sound & (points.t < away.start))
+        rows = np.flatnonzero((points.t >= away.start) & (points.t < back.start))
+        if before.shape[0] == 0 or rows.shape[0] < self.config.min_points:
+            return None
+        k = int(before[-1])
+        sog, cog = float(points.sog[k]), float(points.cog[k])
+        if not (math.isfinite(sog) and math.isfinite(cog)):
+            return None
+        sailed = sog * KNOT_M_S * (back.start - float(points.t[k]))
+        lat, lon = destination(float(points.lat[k]), float(points.lon[k]), cog, sailed)
+        off = flat_distance_m(
+            np.array([lat]), np.array([lon]), np.array([back.lat]), np.array([back.lon])
+        )
+        if float(off[0]) > max(_RETURN_MIN_M, _RETURN_SHARE * sailed):
+            return None
+        reported = points.sog[rows]
+        reported = reported[np.isfinite(reported)]
+        if reported.shape[0] == 0 or abs(float(np.median(reported)) - sog) > _OTHER_VESSEL_KN:
+            return None
+        first, last = int(rows[0]), int(rows[-1])
+        run = Run(
+            track=away.track,
+            tag=_SPEED,
+            start=float(points.t[first]),
+            end=float(points.t[last]),
+            lat=float(points.lat[first]),
+            lon=float(points.lon[first]),
+            points=int(rows.shape[0]),
+            speed_sum=float(reported.sum()),
+            speed_count=int(reported.shape[0]),
+            value_min=0.0,  # not all outliers: no circle to fit
+            value_max=1.0,
+            end_lat=float(points.lat[last]),
+            end_lon=float(points.lon[last]),
+            key=away.key,
+        )
+        run.evidence.label_nos.update(points.label_no[rows].tolist())
+        run.evidence.seqs.extend(points.seq[rows[:MAX_SEQS]].tolist())
+        return run
 
     def _note_clashes(self, chunk: FusedChunk) -> None:
         """Tracks the fuser found a second vessel on (two transmitters on one MMSI, heard
@@ -420,6 +513,8 @@ class SpoofingDetector(RunDetector):
     def qualifies(self, run: Run) -> bool:
         """Enough points; on land, reached by a jump (or with nothing known before); for
         not a second transmitter's."""
+        if (run.track, run.start) in self._ended:
+            return False  # the jump back to the vessel's own path
         # Linking excursions into a second vessel's path is for doubtful points; a circle
         # of good fixes is the track's own (spoofed) positions.
         if run.tag != _CIRCLE and (self._second_transmitter(run) or self._on_shared_mmsi(run)):
@@ -452,6 +547,8 @@ class SpoofingDetector(RunDetector):
                 "residual": round(residual, 4),
                 "arc_deg": round(arc_deg, 1),
             }
+        if any(e.track == run.track and e.start == run.start for e in self._ended.values()):
+            detail["returned_to_own_path"] = True
         return {
             "reason": reason,
             "points": run.points,

@@ -8,9 +8,11 @@
   with a few position reports in the span; a gap with reports before and after it; a dark
   vessel with radar contacts; a name change with static reports stating a name before and
   after it; an MMSI change with the old MMSI heard shortly before and the new one shortly
-  after, or both stating their IMO number); recall over every true behaviour is given too. Withdrawn
-  alerts and ``ais-gap`` alerts at the 6 h "possible"
-  level are not counted as predictions.
+  after, or both stating their IMO number; a port visit with one of the vessel's own
+  reports in it, two visits to one port with none of the vessel away between them
+  counting as one: ``mista.evaluate.port_visits``); recall over every true behaviour is
+  given too. Withdrawn alerts and ``ais-gap`` alerts at the 6 h "possible" level are not
+  counted as predictions.
 - **Continuity**: the share of true vessel-hours (hours in which a vessel's AIS was fused
   at least once into a good point) in which every good point of the vessel lies on the
   vessel's own track (the one holding most of its points) and that track holds no other
@@ -36,6 +38,7 @@ import pyarrow as pa
 
 from mista.detect.pipeline import ASSOCIATED_CONTACT
 from mista.evaluate.association import association, matched_points_sql
+from mista.evaluate.port_visits import port_visits_seen
 from mista.evaluate.scenario import Scenario, TruthEvent, load_truth_events
 from mista.fuse.chunk import PointFlag
 
@@ -167,10 +170,12 @@ def _match_kind(
     dark_vessels: dict[str, int],
     tolerance_s: float,
     observable: list[bool] | None = None,
+    groups: list[int] | None = None,
 ) -> KindScore:
     """One-to-one matching, greedily by largest time overlap. Every true behaviour may
     match (an alert on one the sensors barely saw is still right); recall is counted over
-    the ``observable`` ones (all when ``None``)."""
+    the ``observable`` ones (all when ``None``). True behaviours sharing a group (ones no
+    node could tell apart) count once for recall, found when any of them matched."""
     candidates: list[tuple[float, int, int]] = []
     by_mmsi: dict[int, list[int]] = defaultdict(list)
     for index, alert in enumerate(alerts):
@@ -199,13 +204,15 @@ def _match_kind(
         used_truth.add(t_index)
         used_alert.add(a_index)
     seen = observable if observable is not None else [True] * len(truths)
+    group = groups if groups is not None else list(range(len(truths)))
+    seen_groups = {group[index] for index, ok in enumerate(seen) if ok}
     return KindScore(
         truth=len(truths),
         alerts=len(alerts),
         matched_truth=len(used_truth),
         matched_alerts=len(used_alert),
-        observable=sum(seen),
-        matched_observable=sum(1 for index in used_truth if seen[index]),
+        observable=len(seen_groups),
+        matched_observable=len({group[index] for index in used_truth} & seen_groups),
     )
 
 
@@ -215,7 +222,6 @@ def _match_kind(
 _SEEN_WINDOW: dict[str, tuple[float, float, int]] = {
     "encounter": (0.0, 0.0, 2),
     "loitering": (0.0, 0.0, 2),
-    "port-visit": (0.0, 0.0, 1),
     "spoofing": (0.0, 0.0, 2),
     "zone-entry": (0.0, 0.0, 2),
     "shared-mmsi": (0.0, 0.0, 4),
@@ -433,12 +439,13 @@ def score(
     scenario_end = scenario.start.timestamp() + scenario.hours * 3600.0
     for kind in BEHAVIOURS:
         events = truths.get(kind, [])
+        groups = None
+        if kind == "port-visit":
+            seen, groups = port_visits_seen(con, events)
+        else:
+            seen = _observable(con, events, scenario_end)
         result.behaviours[kind] = _match_kind(
-            events,
-            alerts.get(kind, []),
-            dark_vessels,
-            tolerance_s,
-            _observable(con, events, scenario_end),
+            events, alerts.get(kind, []), dark_vessels, tolerance_s, seen, groups
         )
     result.other_alerts = {
         kind: len(items) for kind, items in sorted(alerts.items()) if kind not in BEHAVIOURS
