@@ -221,9 +221,10 @@ def _clear_fusion(db: DuckDBStore) -> None:
     """Forget what an earlier fusion wrote (as ``mista eval --fusion-only`` does)."""
     con = db.connection
     con.begin()
-    for table in ("track_points", "tracks", "alert_changes", "alerts"):
+    # fusion_state too: a checkpoint this code wrote would resume at the feed's end.
+    for table in ("track_points", "tracks", "alert_changes", "alerts", "fusion_state"):
         con.execute(f"DELETE FROM {table}")
-    con.execute("UPDATE fusion_cursor SET seq = 0")
+    con.execute("UPDATE fusion_cursor SET seq = 0, read_seq = 0")
     con.commit()
 
 
