@@ -178,23 +178,24 @@ class Predecessors:
             return None
         age = t - self._t
         near_in_time = (age > 0) & (age <= c.mmsi_change_window_s) & ~self._used
+        # Only moving vessels with known speed and course: in a port many vessels fall
+        # silent and start up near each other, and an unknown course matches anything.
+        if not (sog >= _MOVING_KN and math.isfinite(cog)):
+            return None
+        old_sog, old_cog = self._sog, self._cog
+        near_in_time &= (old_sog >= _MOVING_KN) & np.isfinite(old_cog)
+        near_in_time &= np.abs(old_sog - sog) <= c.mmsi_change_speed_kn
+        course_gap = np.abs((old_cog - cog + 180.0) % 360.0 - 180.0)
+        near_in_time &= course_gap <= c.mmsi_change_course_deg
         index = np.flatnonzero(near_in_time)
         if index.shape[0] == 0:
             return None
+        # Dead-reckoned only for the few alike in speed and course (the costly part).
         plat, plon = dead_reckon(
             self._lat[index], self._lon[index], self._sog[index], self._cog[index], age[index]
         )
         gate = c.mmsi_change_distance_m + c.mmsi_change_growth_m_per_s * age[index]
-        close = haversine_m(plat, plon, lat, lon) <= gate
-        # Only moving vessels with known speed and course: in a port many vessels fall
-        # silent and start up near each other, and an unknown course matches anything.
-        old_sog, old_cog = self._sog[index], self._cog[index]
-        moving = (old_sog >= _MOVING_KN) & (sog >= _MOVING_KN) & np.isfinite(old_cog)
-        moving &= math.isfinite(cog)
-        similar_speed = np.abs(old_sog - sog) <= c.mmsi_change_speed_kn
-        course_gap = np.abs((old_cog - cog + 180.0) % 360.0 - 180.0)
-        similar_course = course_gap <= c.mmsi_change_course_deg
-        candidates = index[close & moving & similar_speed & similar_course]
+        candidates = index[haversine_m(plat, plon, lat, lon) <= gate]
         found = [
             int(i)
             for i in candidates
