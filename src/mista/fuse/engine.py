@@ -533,29 +533,30 @@ class Fuser:
     def _apply_statics(self, rows: StaticRows, chunk: _Chunk) -> None:
         """Names, call signs and IMO numbers, in time order."""
         order = np.argsort(rows.t, kind="stable")
-        for i in order.tolist():
-            m = int(rows.mmsi[i])
+        # Python lists once: indexing numpy arrays row by row costs more than the rules.
+        times, mmsis = rows.t[order].tolist(), rows.mmsi[order].tolist()
+        imos, label_nos = rows.imo[order].tolist(), rows.label_no[order].tolist()
+        msg_types = rows.msg_type[order].tolist()
+        names, callsigns = rows.name[order].tolist(), rows.callsign[order].tolist()
+        for k, m in enumerate(mmsis):
             state = self._states.get(m)
             if state is None:
                 state = self._states[m] = MmsiState(m)
             track = state.tracks[0] if state.tracks else None
-            state.seen_t = max(state.seen_t, float(rows.t[i]))
+            t = times[k]
+            state.seen_t = max(state.seen_t, t)
             events = identity_events(
                 state,
                 track,
-                t=float(rows.t[i]),
-                name=rows.name[i],
-                callsign=rows.callsign[i],
-                imo=int(rows.imo[i]),
-                label_no=int(rows.label_no[i]),
+                t=t,
+                name=names[k],
+                callsign=callsigns[k],
+                imo=imos[k],
+                label_no=label_nos[k],
             )
             if track is not None:
                 events += mmsi_events(
-                    state,
-                    track,
-                    t=float(rows.t[i]),
-                    msg_type=int(rows.msg_type[i]),
-                    label_no=int(rows.label_no[i]),
+                    state, track, t=t, msg_type=msg_types[k], label_no=label_nos[k]
                 )
             chunk.identity.extend(events)
 

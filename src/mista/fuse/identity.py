@@ -7,6 +7,7 @@ by position: a track goes silent and a new MMSI starts where it would be by now.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -36,6 +37,12 @@ def normalise_text(text: object) -> str | None:
     blank is ``None``."""
     if not isinstance(text, str):
         return None
+    return _normalised(text)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _normalised(text: str) -> str | None:
+    # A vessel states the same name every six minutes: clean each distinct one once.
     cleaned = _SPACES.sub(" ", text.replace("@", " ")).strip().upper()
     return cleaned or None
 
