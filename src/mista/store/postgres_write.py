@@ -342,19 +342,24 @@ class BatchWriter:
         ``DuckDBStore._find_cross_bucket_duplicates``."""
         if timed is None:
             return
+        # An earlier report less than a bucket before lies in the row's bucket or the one
+        # before: joining on (content hash, bucket) keeps a content repeated all day (a
+        # static report) from matching every other copy of it in the window.
+        bucket = f"floor(extract(epoch FROM observed_at) / {DEDUPE_WINDOW_S})::bigint"
         cur.execute(
             f"""
             INSERT INTO _remap
             WITH b AS (
-                SELECT id_hi, id_lo, observed_at, content_hash
+                SELECT id_hi, id_lo, observed_at, content_hash, {bucket} AS k
                 FROM _b_reports WHERE observed_at IS NOT NULL
             ), o AS (
-                SELECT id_hi, id_lo, observed_at, content_hash FROM reports
+                SELECT id_hi, id_lo, observed_at, content_hash, {bucket} AS k FROM reports
                 WHERE observed_at >= %(lo)s AND observed_at < %(hi)s
-                UNION ALL SELECT id_hi, id_lo, observed_at, content_hash FROM b
+                UNION ALL SELECT id_hi, id_lo, observed_at, content_hash, k FROM b
             )
             SELECT DISTINCT ON (b.id_hi, b.id_lo) b.id_hi, b.id_lo, o.id_hi, o.id_lo
-            FROM b JOIN o ON o.content_hash = b.content_hash
+            FROM b JOIN (o CROSS JOIN (VALUES (0), (1)) AS later (d))
+              ON o.content_hash = b.content_hash AND o.k + later.d = b.k
              AND o.observed_at < b.observed_at
              AND o.observed_at > b.observed_at - interval '{DEDUPE_WINDOW_S} seconds'
             WHERE o.id_hi <> b.id_hi OR o.id_lo <> b.id_lo
