@@ -274,10 +274,14 @@ class BatchWriter:
             # statistics), so PostgreSQL would JIT-compile each one: 0.3-0.5 s of compiling
             # per statement, more than running it.
             cur.execute("SET LOCAL jit = off")
-            # Without statistics the planner sorts a whole batch by id to merge-join it
-            # with a few stored ids; hash joins keep the staging order (a vessel's order)
-            # and need no sort.
+            # Hash joins only. Without statistics on the staging tables the planner sorts a
+            # whole batch by id to merge-join it with a few stored ids; a hash join keeps
+            # the staging order (a vessel's order) and needs no sort. And statistics older
+            # than the newest rows make the stored window look empty, so it would pick a
+            # nested loop that scans the window once per batch row (an INSERT into
+            # receptions was seen running for 20 minutes so).
             cur.execute("SET LOCAL enable_mergejoin = off")
+            cur.execute("SET LOCAL enable_nestloop = off")
             staged = _stage(cur, batch) if batch.messages.num_rows else None
             if batch.rejected.num_rows:
                 copy_csv(cur, "_b_rejected", batch.rejected)
