@@ -90,22 +90,37 @@ def end_to_end(server: Any, folder: Path, copies: int) -> list[list[str]]:
             flush=True,
         )
 
-    direct = b.run_direct(timed, folder)
+    direct = None if ARGS.no_duckdb else b.run_direct(timed, folder)
     direct_pg = new_database(server, "direct")
     from mista.node import ingest_paths
 
     began = time.perf_counter()
     pg_summary = ingest_paths([timed], store=direct_pg, nation="IND")
     pg_direct_s = time.perf_counter() - began
+    print(
+        f"  direct ingest into postgresql: {pg_summary.messages / pg_direct_s:,.0f} reports/s "
+        f"({pg_direct_s:.1f} s; load average {os.getloadavg()[0]:.1f})",
+        flush=True,
+    )
     alone_pg = b.run_halves(timed, folder, store=migrated(new_database(server, "alone")))
-    run("end to end, 1 ingest process", "duckdb", [timed])
-    run("end to end, 1 ingest process", "postgresql", [timed])
-    run("end to end, 2 ingest processes", "duckdb", halves)
-    run("end to end, 2 ingest processes", "postgresql", halves)
+    print(
+        f"  store writer only into postgresql: {alone_pg['messages'] / alone_pg['write_s']:,.0f} "
+        f"reports/s ({alone_pg['write_s']:.1f} s; load average {os.getloadavg()[0]:.1f})",
+        flush=True,
+    )
+    for label, files in (
+        ("end to end, 1 ingest process", [timed]),
+        ("end to end, 2 ingest processes", halves),
+    ):
+        if not ARGS.no_duckdb:
+            run(label, "duckdb", files)
+        run(label, "postgresql", files)
     run("end to end, 2 ingest processes, 2 writers", "postgresql", halves, two_writers)
 
-    rows: list[tuple[str, str, float, float]] = [
-        ("direct ingest (no bus)", "duckdb", direct["messages"], direct["wall_s"]),
+    rows: list[tuple[str, str, float, float]] = []
+    if direct is not None:
+        rows.append(("direct ingest (no bus)", "duckdb", direct["messages"], direct["wall_s"]))
+    rows += [
         ("direct ingest (no bus)", "postgresql", pg_summary.messages, pg_direct_s),
         (
             "store writer only (full stream)",
@@ -194,6 +209,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed for the query arguments")
     parser.add_argument("--no-queries", action="store_true", help="end to end only")
     parser.add_argument("--no-e2e", action="store_true", help="queries only")
+    parser.add_argument(
+        "--no-duckdb", action="store_true", help="end to end into PostgreSQL only (half the time)"
+    )
     ARGS = args = parser.parse_args(argv)
     print("\n".join(h.machine_lines(None)))
     version = subprocess.run([b.NATS_BIN, "--version"], capture_output=True, text=True).stdout

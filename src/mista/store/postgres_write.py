@@ -8,13 +8,18 @@ the same merge of a transmission heard across a bucket boundary, the same latest
 upserts. The day partitions a batch reaches are created first, in the same transaction.
 
 Writers serialise on an advisory lock held to commit, so seq numbers are handed out in
-commit order (the report feed reads by seq and must never find a gap filled later).
+commit order (the report feed reads by seq and must never find a gap filled later). What
+does not depend on the store (the COPY into staging, in a vessel's order, with each row's
+place in the batch and its label's place in the batch's labels) is done before taking the
+lock, so two writers overlap there. A batch whose time window holds no stored report (or
+reception) skips the anti-join against them: nothing stored can match.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -73,8 +78,8 @@ REPORT_COLUMNS = (
 _RECEPTION_COLUMNS = ("id_hi", "id_lo", "received_at", "receiver", "source_no", "line_no", "raw")
 _STAGE_REPORTS = """
     CREATE TEMP TABLE _b_reports (
-        seq bigint, id_hi bigint, id_lo bigint, content_hash bigint, originator text,
-        source_kind text, label_no integer, observed_at timestamptz, msg_type smallint,
+        n bigint, label_at smallint, id_hi bigint, id_lo bigint, content_hash bigint,
+        originator text, source_kind text, observed_at timestamptz, msg_type smallint,
         mmsi integer, lat double precision, lon double precision, speed_kn double precision,
         course_deg double precision, heading_deg double precision, nav_status smallint,
         imo integer, name text, callsign text, ship_type smallint, destination text,
@@ -85,7 +90,7 @@ _STAGE_REPORTS = """
 _STAGE_RECEPTIONS = """
     CREATE TEMP TABLE _b_receptions (
         id_hi bigint, id_lo bigint, received_at timestamptz, receiver text,
-        source_no integer, line_no bigint, raw text
+        line_no bigint, raw text
     ) ON COMMIT DELETE ROWS
 """
 _STAGE_REJECTED = """
@@ -98,8 +103,14 @@ _STAGE_REMAP = """
         id_hi bigint, id_lo bigint, to_hi bigint, to_lo bigint
     ) ON COMMIT DELETE ROWS
 """
-#: The staging tables, made once per writing connection (emptied at every commit).
-STAGING_TABLES = (_STAGE_REPORTS, _STAGE_RECEPTIONS, _STAGE_REJECTED, _STAGE_REMAP)
+#: Room for a merged batch's staging tables (250,000 reports and their receptions take
+#: about 100 MB) in the session's own buffers; the default 8 MB sends most of the COPY to
+#: temporary files and reads it back. Settable only before the session first touches a
+#: temporary table, so it comes first.
+_TEMP_BUFFERS = "SET temp_buffers = '160MB'"
+#: What each writing connection runs once: the staging tables (emptied at every commit),
+#: after the room they get.
+STAGING_TABLES = (_TEMP_BUFFERS, _STAGE_REPORTS, _STAGE_RECEPTIONS, _STAGE_REJECTED, _STAGE_REMAP)
 
 
 def signed(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -184,6 +195,68 @@ def _window(
     return "(" + (" OR ".join(parts) or "false") + ")", params
 
 
+@dataclass(frozen=True)
+class _Staged:
+    """A batch's reports and receptions in the staging tables (before the write lock):
+    ``_b_reports`` holds the first occurrence of each id, with ``n`` its place among them
+    (0 up, input order: its seq is the batch's first seq plus ``n``) and ``label_at`` its
+    label's place in ``label_keys`` (1 up); ``_b_receptions`` each distinct hearing."""
+
+    count: int
+    label_keys: tuple[str, ...]
+    observed: tuple[int, int] | None
+    untimed: bool
+    received: tuple[int, int] | None
+    unreceived: bool
+
+
+def _stage(cur: psycopg.Cursor[Any], batch: IngestBatch) -> _Staged:
+    """COPY ``batch``'s messages into the staging tables; nothing here reads the store, so
+    it runs before the write lock. Reports go in a vessel's order (mmsi, then time): the
+    insert keeps the staging order, so a vessel's rows share pages (track queries)."""
+    messages = batch.messages
+    ids = _id_keys(messages)
+    first = _first_occurrences(ids)
+    keys = tuple(dict.fromkeys(label_id(label) for label in batch.labels))
+    staged = messages.select(
+        [name for name in REPORT_COLUMNS if name != "label_no"] + ["label_id"]
+    ).filter(first)
+    positions = pc.index_in(staged.column("label_id"), value_set=pa.array(keys, pa.string()))
+    if positions.null_count:
+        raise StoreError("a batch row has a label that is not in the batch's labels")
+    count = staged.num_rows
+    staged = staged.drop_columns(["label_id"]).append_column(
+        "label_at", pc.add(positions, 1).cast(pa.int16())
+    )
+    staged = staged.append_column("n", pa.array(np.arange(count, dtype=np.int64)))
+    order = pc.sort_indices(
+        staged, sort_keys=[("mmsi", "ascending", "at_end"), ("observed_at", "ascending", "at_end")]
+    )
+    copy_csv(cur, "_b_reports", staged.take(order))
+    hearings = messages.select([name for name in _RECEPTION_COLUMNS if name != "source_no"]).filter(
+        _unique_receptions(messages, ids, first)
+    )
+    copy_csv(cur, "_b_receptions", hearings)
+    observed, received = messages.column("observed_at"), messages.column("received_at")
+    return _Staged(
+        count=count,
+        label_keys=keys,
+        observed=_time_range(observed),
+        untimed=observed.null_count > 0,
+        received=_time_range(received),
+        unreceived=received.null_count > 0,
+    )
+
+
+def _any_stored(cur: psycopg.Cursor[Any], table: str, window: str, params: dict[str, Any]) -> bool:
+    """Whether ``table`` (as ``e``) holds a row in ``window``: when not, no stored row can
+    match a batch row there, and the anti-join against the table is left out. Never costs
+    more than that anti-join's own scan of the window, and usually far less (BRIN)."""
+    cur.execute(f"SELECT EXISTS (SELECT 1 FROM {table} e WHERE {window})", params)
+    row = cur.fetchone()
+    return bool(row and row[0])
+
+
 class BatchWriter:
     """Writes batches through one connection's transactions; remembers the day partitions
     it has made (creating one twice is a no-op, this only saves the statement)."""
@@ -197,15 +270,26 @@ class BatchWriter:
         if batch.messages.num_rows:
             self._ensure_partitions(con, batch.messages.column("observed_at"))
         with con.transaction(), con.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             # The batch statements look costly to the planner (staging tables have no
             # statistics), so PostgreSQL would JIT-compile each one: 0.3-0.5 s of compiling
             # per statement, more than running it.
             cur.execute("SET LOCAL jit = off")
+            # Hash joins only. Without statistics on the staging tables the planner sorts a
+            # whole batch by id to merge-join it with a few stored ids; a hash join keeps
+            # the staging order (a vessel's order) and needs no sort. And statistics older
+            # than the newest rows make the stored window look empty, so it would pick a
+            # nested loop that scans the window once per batch row (an INSERT into
+            # receptions was seen running for 20 minutes so).
+            cur.execute("SET LOCAL enable_mergejoin = off")
+            cur.execute("SET LOCAL enable_nestloop = off")
+            staged = _stage(cur, batch) if batch.messages.num_rows else None
+            if batch.rejected.num_rows:
+                copy_csv(cur, "_b_rejected", batch.rejected)
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             numbers: dict[str, int] = {}
-            if batch.messages.num_rows:
+            if staged is not None:
                 numbers = label_numbers(cur, batch.labels)
-                reports, receptions = self._write_messages(cur, batch, numbers)
+                reports, receptions = self._write_messages(cur, batch, staged, numbers)
             if batch.rejected.num_rows:
                 rejected = self._write_rejected(cur, batch, numbers)
         return WriteResult(reports=reports, receptions=receptions, rejected=rejected)
@@ -225,51 +309,32 @@ class BatchWriter:
         self._partitions |= new
 
     def _write_messages(
-        self, cur: psycopg.Cursor[Any], batch: IngestBatch, numbers: dict[str, int]
+        self,
+        cur: psycopg.Cursor[Any],
+        batch: IngestBatch,
+        staged: _Staged,
+        numbers: dict[str, int],
     ) -> tuple[int, int]:
-        messages = batch.messages
-        ids = _id_keys(messages)
-        first = _first_occurrences(ids)
-        staged = messages.select(
-            [name for name in REPORT_COLUMNS if name != "label_no"] + ["label_id"]
-        ).filter(first)
-        keys = list(numbers)
-        positions = pc.index_in(staged.column("label_id"), value_set=pa.array(keys, pa.string()))
-        label_nos = pa.array(np.array([numbers[k] for k in keys], dtype=np.int32)).take(positions)
-        if label_nos.null_count:
-            raise StoreError("a batch row has a label that is not in the batch's labels")
+        """Move the staged rows into the store (the caller holds the write lock)."""
         cur.execute("SELECT last FROM report_seq FOR UPDATE")
         row = cur.fetchone()
         seq0 = int(row[0]) if row else 0
-        count = staged.num_rows
-        staged = staged.drop_columns(["label_id"]).append_column("label_no", label_nos)
-        staged = staged.append_column(
-            "seq", pa.array(np.arange(seq0 + 1, seq0 + 1 + count, dtype=np.int64))
-        )
-        copy_csv(cur, "_b_reports", staged)
         # Seqs in input order; duplicates leave gaps, harmless for an ordering key.
-        cur.execute("UPDATE report_seq SET last = %s", (seq0 + count,))
-
+        cur.execute("UPDATE report_seq SET last = %s", (seq0 + staged.count,))
         source_no = source_number(cur, batch.source)
-        hearings = messages.select(
-            [name for name in _RECEPTION_COLUMNS if name != "source_no"]
-        ).filter(_unique_receptions(messages, ids, first))
-        hearings = hearings.append_column(
-            "source_no", pa.repeat(pa.scalar(source_no, pa.int32()), hearings.num_rows)
-        )
-        copy_csv(cur, "_b_receptions", hearings)
+        label_nos = [numbers[key] for key in staged.label_keys]
 
-        timed = _time_range(messages.column("observed_at"))
+        timed = staged.observed
         self._find_cross_bucket_duplicates(cur, timed)
-        reports = self._insert_reports(cur, timed, messages.column("observed_at").null_count > 0)
-        receptions = self._insert_receptions(cur, messages.column("received_at"))
+        reports = self._insert_reports(cur, timed, staged.untimed, seq0, label_nos)
+        receptions = self._insert_receptions(cur, staged, source_no)
         if reports:
             bounds = None if timed is None else (timed[0], timed[1] + 1)
             rows, params = _window("observed_at", bounds, True)
-            params |= {"seq0": seq0, "seq1": seq0 + count}
+            params |= {"seq0": seq0, "seq1": seq0 + staged.count}
             new_rows = f"seq > %(seq0)s AND seq <= %(seq1)s AND {rows}"
             self._update_latest(cur, new_rows, params)
-            if _has_static_fields(messages):
+            if _has_static_fields(batch.messages):
                 self._update_vessels(cur, new_rows, params)
         return reports, receptions
 
@@ -281,19 +346,24 @@ class BatchWriter:
         ``DuckDBStore._find_cross_bucket_duplicates``."""
         if timed is None:
             return
+        # An earlier report less than a bucket before lies in the row's bucket or the one
+        # before: joining on (content hash, bucket) keeps a content repeated all day (a
+        # static report) from matching every other copy of it in the window.
+        bucket = f"floor(extract(epoch FROM observed_at) / {DEDUPE_WINDOW_S})::bigint"
         cur.execute(
             f"""
             INSERT INTO _remap
             WITH b AS (
-                SELECT id_hi, id_lo, observed_at, content_hash
+                SELECT id_hi, id_lo, observed_at, content_hash, {bucket} AS k
                 FROM _b_reports WHERE observed_at IS NOT NULL
             ), o AS (
-                SELECT id_hi, id_lo, observed_at, content_hash FROM reports
+                SELECT id_hi, id_lo, observed_at, content_hash, {bucket} AS k FROM reports
                 WHERE observed_at >= %(lo)s AND observed_at < %(hi)s
-                UNION ALL SELECT id_hi, id_lo, observed_at, content_hash FROM b
+                UNION ALL SELECT id_hi, id_lo, observed_at, content_hash, k FROM b
             )
             SELECT DISTINCT ON (b.id_hi, b.id_lo) b.id_hi, b.id_lo, o.id_hi, o.id_lo
-            FROM b JOIN o ON o.content_hash = b.content_hash
+            FROM b JOIN (o CROSS JOIN (VALUES (0), (1)) AS later (d))
+              ON o.content_hash = b.content_hash AND o.k + later.d = b.k
              AND o.observed_at < b.observed_at
              AND o.observed_at > b.observed_at - interval '{DEDUPE_WINDOW_S} seconds'
             WHERE o.id_hi <> b.id_hi OR o.id_lo <> b.id_lo
@@ -308,7 +378,12 @@ class BatchWriter:
         )
 
     def _insert_reports(
-        self, cur: psycopg.Cursor[Any], timed: tuple[int, int] | None, untimed: bool
+        self,
+        cur: psycopg.Cursor[Any],
+        timed: tuple[int, int] | None,
+        untimed: bool,
+        seq0: int,
+        label_nos: list[int],
     ) -> int:
         bounds = None
         if timed is not None:
@@ -318,45 +393,55 @@ class BatchWriter:
                 (timed[1] // _WINDOW_US + 1) * _WINDOW_US,
             )
         window, params = _window("e.observed_at", bounds, untimed)
+        unstored = "true"
+        if _any_stored(cur, "reports", window, params):
+            unstored = (
+                "NOT EXISTS (SELECT 1 FROM reports e "
+                f"WHERE e.id_hi = b.id_hi AND e.id_lo = b.id_lo AND {window})"
+            )
         columns = ", ".join(REPORT_COLUMNS)
-        picked = ", ".join(f"b.{name}" for name in REPORT_COLUMNS)
-        # Sorted by vessel within the batch: a vessel's rows share pages (track queries).
+        picked = ", ".join(
+            "(%(label_nos)s::integer[])[b.label_at]" if name == "label_no" else f"b.{name}"
+            for name in REPORT_COLUMNS
+        )
+        # No ORDER BY: the staging table is in a vessel's order, and a scan of it through
+        # hash anti-joins (merge joins are off) keeps that order.
         cur.execute(
             f"""
             INSERT INTO reports (seq, {columns})
-            SELECT b.seq, {picked} FROM _b_reports b
-            WHERE NOT EXISTS (
-                SELECT 1 FROM reports e
-                WHERE e.id_hi = b.id_hi AND e.id_lo = b.id_lo AND {window})
+            SELECT %(seq0)s + 1 + b.n, {picked} FROM _b_reports b
+            WHERE {unstored}
               AND NOT EXISTS (
                 SELECT 1 FROM _remap m WHERE m.id_hi = b.id_hi AND m.id_lo = b.id_lo)
-            ORDER BY b.mmsi, b.observed_at
             """,
-            params,
+            params | {"seq0": seq0, "label_nos": label_nos},
         )
         return cur.rowcount
 
-    def _insert_receptions(self, cur: psycopg.Cursor[Any], received: pa.ChunkedArray) -> int:
-        bounds = _time_range(received)
+    def _insert_receptions(self, cur: psycopg.Cursor[Any], staged: _Staged, source_no: int) -> int:
+        bounds = staged.received
         if bounds is not None:
             bounds = (bounds[0], bounds[1] + 1)
-        window, params = _window("e.received_at", bounds, received.null_count > 0)
+        window, params = _window("e.received_at", bounds, staged.unreceived)
+        unstored = "true"
+        if _any_stored(cur, "receptions", window, params):
+            unstored = f"""NOT EXISTS (
+                SELECT 1 FROM receptions e
+                WHERE e.id_hi = b.id_hi AND e.id_lo = b.id_lo AND e.raw = b.raw
+                  AND coalesce(e.receiver, '') = coalesce(b.receiver, '') AND {window})"""
         cur.execute(
             f"""
             INSERT INTO receptions ({", ".join(_RECEPTION_COLUMNS)})
-            SELECT b.id_hi, b.id_lo, b.received_at, b.receiver, b.source_no, b.line_no, b.raw
+            SELECT b.id_hi, b.id_lo, b.received_at, b.receiver, %(source_no)s, b.line_no, b.raw
             FROM (
                 SELECT coalesce(m.to_hi, r.id_hi) AS id_hi, coalesce(m.to_lo, r.id_lo) AS id_lo,
-                       r.received_at, r.receiver, r.source_no, r.line_no, r.raw
+                       r.received_at, r.receiver, r.line_no, r.raw
                 FROM _b_receptions r
                 LEFT JOIN _remap m ON m.id_hi = r.id_hi AND m.id_lo = r.id_lo
             ) b
-            WHERE NOT EXISTS (
-                SELECT 1 FROM receptions e
-                WHERE e.id_hi = b.id_hi AND e.id_lo = b.id_lo AND e.raw = b.raw
-                  AND coalesce(e.receiver, '') = coalesce(b.receiver, '') AND {window})
+            WHERE {unstored}
             """,
-            params,
+            params | {"source_no": source_no},
         )
         return cur.rowcount
 
@@ -437,7 +522,6 @@ class BatchWriter:
         if low is not None:
             window = "(e.line_no IS NULL OR e.line_no BETWEEN %(lo)s AND %(hi)s)"
             params |= {"lo": low, "hi": high}
-        copy_csv(cur, "_b_rejected", batch.rejected)
         cur.execute(
             f"""
             INSERT INTO quarantine (source, line_no, reason, detail, raw, quarantined_at,
