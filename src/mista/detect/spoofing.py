@@ -26,9 +26,11 @@ A jump spoof shifts the vessel's positions by an offset for a while. The fuser f
 jump away, then may take the shifted positions as the track (each is plausible from the
 one before), and flags the jump back: two short speed runs. When the jump back lands where
 the vessel's last fix before the excursion, held on its course and speed, would be by then
-(``_returns_to_own_path``), and the positions between report that vessel's speed (a spoof
+(``_excursion``), and the positions between report that vessel's speed (a spoof
 carries the vessel's own; another vessel on the MMSI sails at its own), everything from
-the jump away to the jump back is one spoofing alert, and the jump back is none.
+the jump away to the jump back is one spoofing alert, and the jump back is none. Not when
+the jump away was already found to be a second transmitter's (above): a twin sailing
+the same speed near the vessel's path, heard in its place for a while, is no excursion.
 """
 
 from __future__ import annotations
@@ -305,12 +307,20 @@ class SpoofingDetector(RunDetector):
             for earlier in list(self._excursions.get(run.track, {}).values()):
                 if earlier.tag != _SPEED or not 0 < run.start - earlier.start <= _RETURN_MAX_S:
                     continue
+                if self._is_other_vessel(earlier):
+                    continue  # the jump away was onto a second transmitter's path
                 excursion = self._excursion(earlier, run, history)
                 if excursion is not None:
                     self._ended[key] = excursion
                     break
         excursion = self._ended.get(key)
         return [] if excursion is None else self._emit(excursion, AlertStatus.CLOSED, history)
+
+    def _is_other_vessel(self, run: Run) -> bool:
+        """``run`` was found to be a second transmitter's (it went on from an earlier run
+        along one plausible path, or sailed at its own speed), or is a speed run near a
+        shared-MMSI event of its track: its positions are another vessel's."""
+        return (run.track, run.start) in self._shared or self._on_shared_mmsi(run)
 
     def _excursion(self, away: Run, back: Run, history: History) -> Run | None:
         """The run from ``away``'s first point to the last before ``back``, when ``back``
