@@ -365,3 +365,66 @@ def test_a_jump_away_and_back_onto_the_own_path_is_one_spoofing_excursion() -> N
 def test_a_jump_back_elsewhere_or_a_vessel_at_its_own_speed_is_no_excursion() -> None:
     assert standing(jump_and_back(back_m=20_000.0)) == []  # not where its path would be
     assert standing(jump_and_back(shifted_sog=18.0)) == []  # another vessel's own speed
+
+
+def twin_heard_in_place() -> tuple[Any, SecondTransmitters]:
+    """East at 12 kn a fix a minute for 200 min at ``LAT``; a twin on the MMSI sails the
+    same way and speed 150 km north. The twin is heard at minutes 5-7 (flagged jumps),
+    then in the vessel's place from minute 100 (the fuser flags the jump and takes the
+    rest as the track) until the vessel is heard again at minute 180 (flagged)."""
+    n = 200
+    t = T0 + np.arange(n) * MINUTE
+    metres = np.arange(n) * 12 * 1852 / 60
+    lon = np.array([east_of(LAT, LON, m) for m in metres])
+    lat = np.full(n, LAT)
+    twin = np.zeros(n, np.bool_)
+    twin[5:8] = True
+    twin[100:180] = True
+    lat[twin] = north_of(LAT, 150_000.0)
+    flags = np.zeros(n, np.int64)
+    flags[[5, 6, 7, 100, 180]] = SPEED
+    found = SecondTransmitters()
+    detector = SpoofingDetector({**settings(), "second_transmitters": found})
+    drafts = feed(detector, track(4, t, lat, lon, sog=12.0, cog=90.0, flags=flags))
+    return drafts, found
+
+
+def test_a_twin_heard_in_the_vessels_place_is_no_spoofing_excursion() -> None:
+    # The jump away at minute 100 goes on from the twin's earlier jumps along one
+    # plausible path: a second transmitter, so the jump back at minute 180 ends no
+    # excursion even though the twin reports the vessel's own speed.
+    drafts, found = twin_heard_in_place()
+    assert standing(drafts) == []
+    assert [round((f.t - T0) / MINUTE) for f in found.take()] == [100]
+
+
+def two_vessels_in_one_run(moored_sog: float) -> tuple[Any, SecondTransmitters]:
+    """A track east at 17 kn a fix a minute; minutes 30-31 are flagged (the fuser had a
+    fix of the MMSI far away as the track's latest), and at minute 37 the MMSI is heard
+    300 km south, reporting ``moored_sog`` (flagged too): one run of three points."""
+    t = T0 + np.arange(60) * MINUTE
+    metres = np.arange(60) * 17 * 1852 / 60
+    lon = np.array([east_of(LAT, LON, m) for m in metres])
+    lat = np.full(60, LAT)
+    sog = np.full(60, 17.0)
+    flags = np.zeros(60, np.int64)
+    flags[[30, 31, 37]] = SPEED | OUTLIER
+    lat[37] = north_of(LAT, -300_000.0)
+    sog[37] = moored_sog
+    found = SecondTransmitters()
+    detector = SpoofingDetector({**settings(), "second_transmitters": found})
+    drafts = feed(detector, track(4, t, lat, lon, sog=sog, cog=90.0, flags=flags))
+    return drafts, found
+
+
+def test_a_run_holding_two_vessels_at_their_own_speeds_is_a_second_transmitter() -> None:
+    # The step to minute 37 is impossible and the speed reported there is the twin's own
+    # (0 kn, moored), not the 17 kn of the points before: two vessels, no spoofing.
+    drafts, found = two_vessels_in_one_run(0.0)
+    assert standing(drafts) == []
+    [second] = found.take()
+    assert (second.track, second.t) == (4, T0 + 30 * MINUTE)
+    # The same jump reporting the vessel's own speed is a spoof's false position.
+    drafts, found = two_vessels_in_one_run(17.0)
+    assert [d.evidence["reason"] for d in standing(drafts)] == ["speed"]
+    assert found.take() == []

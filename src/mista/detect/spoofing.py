@@ -20,15 +20,20 @@ alert already raised for the earlier one is withdrawn; the shared-mmsi detector 
 ``SecondTransmitters``). So are speed runs within a day of
 the fuser finding two vessels on the track's MMSI (a shared-MMSI event: two transmitters
 heard interleaved, which a spoof, one transmitter's false positions, is not; or another
-vessel's name and call sign in its static data).
+vessel's name and call sign in its static data). So is a speed run holding two vessels:
+a step between two of its points no vessel could make, its two ends reporting speeds
+more than 3 kn apart (a spoof carries the one vessel's own speed throughout; a twin
+moored far away reports its own).
 
 A jump spoof shifts the vessel's positions by an offset for a while. The fuser flags the
 jump away, then may take the shifted positions as the track (each is plausible from the
 one before), and flags the jump back: two short speed runs. When the jump back lands where
 the vessel's last fix before the excursion, held on its course and speed, would be by then
-(``_returns_to_own_path``), and the positions between report that vessel's speed (a spoof
+(``_excursion``), and the positions between report that vessel's speed (a spoof
 carries the vessel's own; another vessel on the MMSI sails at its own), everything from
-the jump away to the jump back is one spoofing alert, and the jump back is none.
+the jump away to the jump back is one spoofing alert, and the jump back is none. Not when
+the jump away was already found to be a second transmitter's (above): a twin sailing
+the same speed near the vessel's path, heard in its place for a while, is no excursion.
 """
 
 from __future__ import annotations
@@ -289,10 +294,37 @@ class SpoofingDetector(RunDetector):
     # -- a jump away and back -----------------------------------------------------------------
 
     def _opened(self, run: Run, history: History) -> list[AlertDraft]:
+        self._note_two_vessels(run, history)
         return self._excursion_ended_by(run, history) + super()._opened(run, history)
 
     def _close(self, run: Run, history: History) -> list[AlertDraft]:
+        self._note_two_vessels(run, history)
         return self._excursion_ended_by(run, history) + super()._close(run, history)
+
+    def _note_two_vessels(self, run: Run, history: History) -> None:
+        """A speed run with a step between two of its points no vessel could make,
+        whose two ends report speeds more than ``_OTHER_VESSEL_KN`` apart, holds two
+        vessels' positions (a spoof carries the one vessel's own speed throughout): a
+        second transmitter's, handed to the shared-mmsi detector once."""
+        if run.tag != _SPEED or run.points < 2 or (run.track, run.start) in self._shared:
+            return
+        points = history.history(run.track, run.start)
+        rows = np.flatnonzero(((points.flags & _SPEED_FLAGS) != 0) & (points.t <= run.end))
+        if rows.shape[0] < 2:
+            return
+        here, before = rows[1:], rows[:-1]
+        metres = flat_distance_m(
+            points.lat[before], points.lon[before], points.lat[here], points.lon[here]
+        )
+        dt = np.maximum(points.t[here] - points.t[before], 1.0)
+        with np.errstate(invalid="ignore"):
+            impossible = metres / dt / KNOT_M_S > self.config.max_speed_kn
+            other_speed = np.abs(points.sog[here] - points.sog[before]) > _OTHER_VESSEL_KN
+        if not (impossible & other_speed).any():
+            return
+        self._shared.add((run.track, run.start))
+        labels = frozenset(run.evidence.label_nos)
+        self._found.add(SecondTransmitter(run.track, run.start, run.lat, run.lon, labels))
 
     def _excursion_ended_by(self, run: Run, history: History) -> list[AlertDraft]:
         """The alert of the excursion that ``run`` ends, when it is a jump back to the
@@ -305,12 +337,20 @@ class SpoofingDetector(RunDetector):
             for earlier in list(self._excursions.get(run.track, {}).values()):
                 if earlier.tag != _SPEED or not 0 < run.start - earlier.start <= _RETURN_MAX_S:
                     continue
+                if self._is_other_vessel(earlier):
+                    continue  # the jump away was onto a second transmitter's path
                 excursion = self._excursion(earlier, run, history)
                 if excursion is not None:
                     self._ended[key] = excursion
                     break
         excursion = self._ended.get(key)
         return [] if excursion is None else self._emit(excursion, AlertStatus.CLOSED, history)
+
+    def _is_other_vessel(self, run: Run) -> bool:
+        """``run`` was found to be a second transmitter's (it went on from an earlier run
+        along one plausible path, or sailed at its own speed), or is a speed run near a
+        shared-MMSI event of its track: its positions are another vessel's."""
+        return (run.track, run.start) in self._shared or self._on_shared_mmsi(run)
 
     def _excursion(self, away: Run, back: Run, history: History) -> Run | None:
         """The run from ``away``'s first point to the last before ``back``, when ``back``
