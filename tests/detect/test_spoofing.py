@@ -354,6 +354,25 @@ def jump_and_back(*, back_m: float = 0.0, shifted_sog: float = 12.0) -> list[Ale
     return feed(SpoofingDetector(settings()), points)
 
 
+def test_what_is_kept_of_excursions_is_forgotten_once_no_re_read_reaches_it() -> None:
+    # Memory bounded by active vessels: the jump back, the runs checked and the second
+    # transmitters' runs of a track are forgotten two days on.
+    detector = SpoofingDetector(settings())
+    t = T0 + np.arange(130) * MINUTE
+    metres = np.arange(130) * 12 * 1852 / 60
+    lon = np.array([east_of(LAT, LON, m) for m in metres])
+    lat = np.full(130, LAT)
+    lat[30:110] = north_of(LAT, 50_000.0)
+    flags = np.zeros(130, np.int64)
+    flags[[30, 110]] = SPEED
+    feed(detector, track(4, t, lat, lon, sog=12.0, cog=90.0, flags=flags), finish=False)
+    assert detector._ended
+    assert detector._checked
+    later = T0 + 3 * 86_400.0 + np.arange(3) * MINUTE
+    feed(detector, track(5, later, LAT, LON, sog=12.0), finish=False)
+    assert (detector._ended, detector._checked, detector._shared) == ({}, {}, set())
+
+
 def test_a_jump_away_and_back_onto_the_own_path_is_one_spoofing_excursion() -> None:
     [alert] = standing(jump_and_back())
     assert alert.evidence["reason"] == "speed"

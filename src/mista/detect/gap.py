@@ -20,7 +20,6 @@ part stands or falls on its own length.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from mista.detect._common import (
     KNOT_M_S,
     Key,
     Ledger,
+    concat,
     config_of,
     make_draft,
     reach_back,
@@ -607,15 +607,8 @@ def _from_fix_before(
 
 def _tails(parts: list[tuple[TrackPoints, int]]) -> TrackPoints:
     """The points of each part from its row on, one part after another."""
-    if not parts:
-        return TrackPoints.empty()
-    if len(parts) == 1 and parts[0][1] == 0:
-        return parts[0][0]
-    return TrackPoints(
-        **{
-            name: np.concatenate([getattr(points, name)[row:] for points, row in parts])
-            for name in _POINT_FIELDS
-        }
+    return concat(
+        [points if row == 0 else points.take(np.arange(row, len(points))) for points, row in parts]
     )
 
 
@@ -623,8 +616,6 @@ def _tails(parts: list[tuple[TrackPoints, int]]) -> TrackPoints:
 #: (one with a measured interval: it has one within minutes), from 6 h for the others.
 _DENSE_REACH_S = (3600.0, 6 * 3600.0, 48 * 3600.0)
 _SPARSE_REACH_S = (6 * 3600.0, 48 * 3600.0)
-#: The columns of ``TrackPoints``.
-_POINT_FIELDS = tuple(field.name for field in dataclasses.fields(TrackPoints))
 
 
 def _moving(fix: Fix) -> bool:

@@ -53,7 +53,7 @@ from mista.detect._common import (
     flat_distance_m,
     setting,
 )
-from mista.detect._runs import F64, Marks, Run, RunDetector
+from mista.detect._runs import _FIX_BEFORE_KEPT_S, F64, Marks, Run, RunDetector
 from mista.detect.base import AlertDraft, History, register
 from mista.detect.identity import swaps
 from mista.detect.transmitters import SecondTransmitter, SecondTransmitters
@@ -290,6 +290,18 @@ class SpoofingDetector(RunDetector):
         out = super().update(chunk, history)
         self._remember_sound(chunk.points)
         return self._take_withdrawn(out)
+
+    def _prune(self, watermark: float) -> None:
+        """Also forget jumps back, checked runs and second transmitters' runs older than
+        any re-read reaches (hourly, with the runs' own pruning)."""
+        pruned_at = self._pruned_at
+        super()._prune(watermark)
+        if self._pruned_at == pruned_at:
+            return
+        horizon = watermark - _FIX_BEFORE_KEPT_S
+        self._ended = {key: run for key, run in self._ended.items() if key[1] >= horizon}
+        self._checked = {n: start for n, start in self._checked.items() if start >= horizon}
+        self._shared = {key for key in self._shared if key[1] >= horizon}
 
     # -- a jump away and back -----------------------------------------------------------------
 

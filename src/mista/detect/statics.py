@@ -51,9 +51,8 @@ class StaticLog:
         """Record static rows (any order)."""
         stated_at = rows.t.tolist()
         self._newest = max([self._newest, *stated_at])
-        # A vessel states the same name, call sign and IMO over and over: each distinct
-        # one is normalised and checked once per call.
-        texts: dict[str, str | None] = {}
+        # A vessel states the same IMO over and over: each distinct one is checked once
+        # per call (``normalise_text`` keeps its own cache of names and call signs).
         valid: dict[int, bool] = {}
         added: dict[tuple[int, str, str], list[float]] = {}  # new times, by what was stated
         for mmsi, t, name, callsign, imo in zip(
@@ -65,12 +64,7 @@ class StaticLog:
             strict=True,
         ):
             for field, raw in (("name", name), ("callsign", callsign)):
-                if not isinstance(raw, str):
-                    continue  # normalised to None
-                if raw in texts:
-                    value = texts[raw]
-                else:
-                    value = texts[raw] = normalise_text(raw)
+                value = normalise_text(raw)
                 if value is not None:
                     added.setdefault((mmsi, field, value), []).append(t)
             if imo > 0:

@@ -143,18 +143,9 @@ def seaward(
     lat, lon = path
     if len(lat) < 2:
         return path
-    seg = np.asarray(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]))
-    pieces = np.maximum(np.ceil(seg / step_m), 1).astype(np.int64)
-    owner = np.repeat(np.arange(len(seg)), pieces)
-    frac = (np.arange(len(owner)) - np.repeat(np.cumsum(pieces) - pieces, pieces)) / np.repeat(
-        pieces, pieces
-    )
-    d_lat = lat[owner] + frac * (lat[owner + 1] - lat[owner])
-    d_lon = lon[owner] + frac * (lon[owner + 1] - lon[owner])
-    along = np.repeat(np.concatenate([[0.0], np.cumsum(seg)[:-1]]), pieces) + frac * seg[owner]
-    total = float(seg.sum())
-    ashore = np.asarray(land.on_land(d_lon, d_lat), np.bool_)
-    ashore &= (along > ends_m) & (along < total - ends_m)
+    cut = _Cut(path, step_m)
+    owner, frac, d_lat, d_lon = cut.owner, cut.frac, cut.lat, cut.lon
+    ashore = np.asarray(land.on_land(d_lon, d_lat), np.bool_) & cut.judged(ends_m)
     if not ashore.any():
         return path
     idx = np.flatnonzero(ashore)
@@ -189,20 +180,38 @@ def ashore_m(
 ) -> float:
     """How many metres of ``path`` lie over land, sampled every ``step_m``, leaving out
     the first and last ``ends_m``."""
-    lat, lon = path
-    if len(lat) < 2:
+    if len(path[0]) < 2:
         return 0.0
-    seg = np.asarray(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]), np.float64)
-    pieces = np.maximum(np.ceil(seg / step_m), 1).astype(np.int64)
-    owner = np.repeat(np.arange(len(seg)), pieces)
-    first = np.repeat(np.cumsum(pieces) - pieces, pieces)
-    frac = (np.arange(len(owner)) - first) / pieces[owner]
-    s_lat = lat[owner] + frac * (lat[owner + 1] - lat[owner])
-    s_lon = lon[owner] + frac * (lon[owner + 1] - lon[owner])
-    along = np.concatenate([[0.0], np.cumsum(seg)[:-1]])[owner] + frac * seg[owner]
-    judged = (along > ends_m) & (along < float(seg.sum()) - ends_m)
-    on = np.asarray(land.on_land(s_lon, s_lat), np.bool_) & judged
-    return float((seg[owner] / pieces[owner])[on].sum())
+    cut = _Cut(path, step_m)
+    on = np.asarray(land.on_land(cut.lon, cut.lat), np.bool_) & cut.judged(ends_m)
+    return float(cut.length_m[on].sum())
+
+
+class _Cut:
+    """A path cut into pieces of at most ``step_m``: each piece's start (``lat``,
+    ``lon``), the segment it is on (``owner``), how far along that segment (``frac``) and
+    along the path (``along``) it starts, and its length."""
+
+    def __init__(self, path: Path, step_m: float) -> None:
+        lat, lon = path
+        seg = np.asarray(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]), np.float64)
+        pieces = np.maximum(np.ceil(seg / step_m), 1).astype(np.int64)
+        owner = np.repeat(np.arange(len(seg)), pieces)
+        self.owner = owner
+        self.frac = (np.arange(len(owner)) - np.repeat(np.cumsum(pieces) - pieces, pieces)) / (
+            pieces[owner]
+        )
+        self.lat = lat[owner] + self.frac * (lat[owner + 1] - lat[owner])
+        self.lon = lon[owner] + self.frac * (lon[owner + 1] - lon[owner])
+        starts = np.concatenate([[0.0], np.cumsum(seg)[:-1]])
+        self.along = starts[owner] + self.frac * seg[owner]
+        self.length_m = seg[owner] / pieces[owner]
+        self.total_m = float(seg.sum())
+
+    def judged(self, ends_m: float) -> npt.NDArray[np.bool_]:
+        """The pieces beyond ``ends_m`` from either end (harbour approaches are not)."""
+        judged: npt.NDArray[np.bool_] = (self.along > ends_m) & (self.along < self.total_m - ends_m)
+        return judged
 
 
 def offset_path(path: Path, offset_m: float) -> Path:

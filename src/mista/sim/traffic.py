@@ -29,6 +29,8 @@ KN = 1852.0 / 3600.0
 #: from the port itself (inside the 3 km a port visit starts at).
 HARBOUR_SPREAD_M = 1_500.0
 HARBOUR_RADIUS_M = 2_200.0
+#: Speed in harbour (knots) at most, between a berth and the lane.
+HARBOUR_KN = 6.0
 
 
 class Planner:
@@ -38,7 +40,7 @@ class Planner:
         self.lanes = lanes
         self.land = land
         self.duration_s = duration_s
-        self._berths: dict[int, tuple[float, float]] = {}
+        self._knots: dict[int, tuple[float, float]] = {}
 
     # --- places ------------------------------------------------------------------------
 
@@ -71,7 +73,7 @@ class Planner:
 
     def _harbour_knot(self, port: int) -> tuple[float, float]:
         """The port's first point at sea (400, 900 or 1,500 m out), found once."""
-        if port not in self._berths:
+        if port not in self._knots:
             lat0, lon0 = float(self.lanes.lat[port]), float(self.lanes.lon[port])
             bearings = np.arange(0.0, 360.0, 30.0)
             found = (lat0, lon0)
@@ -82,8 +84,8 @@ class Planner:
                     k = int(np.argmax(wet))
                     found = (float(np.asarray(la)[k]), float(np.asarray(lo)[k]))
                     break
-            self._berths[port] = found
-        return self._berths[port]
+            self._knots[port] = found
+        return self._knots[port]
 
     def sea_point_near(
         self,
@@ -152,13 +154,20 @@ class Planner:
         """From a berth at ``origin`` along ``path`` to a berth at ``dest``. Out and in
         through the harbour's first sea point: a straight line between a berth and the
         port itself could cut across a mole or a spit."""
-        harbour = min(speed_kn, 6.0)
-        out = self._harbour_knot(origin)
-        tl.go(np.array([out[0]]), np.array([out[1]]), harbour)
+        self._leave_harbour(tl, origin, speed_kn)
         tl.go(path[0], path[1], speed_kn)
-        knot = self._harbour_knot(dest)
-        lat, lon = self.berth(rng, dest)
-        tl.go(np.array([knot[0], lat]), np.array([knot[1], lon]), harbour)
+        self._moor(rng, tl, dest, speed_kn)
+
+    def _leave_harbour(self, tl: Timeline, port: int, speed_kn: float) -> None:
+        """From the berth to the harbour's first sea point, at harbour speed."""
+        out = self._harbour_knot(port)
+        tl.go(np.array([out[0]]), np.array([out[1]]), min(speed_kn, HARBOUR_KN))
+
+    def _moor(self, rng: np.random.Generator, tl: Timeline, port: int, speed_kn: float) -> None:
+        """Through the harbour's first sea point to a berth of this call, at harbour speed."""
+        knot = self._harbour_knot(port)
+        lat, lon = self.berth(rng, port)
+        tl.go(np.array([knot[0], lat]), np.array([knot[1], lon]), min(speed_kn, HARBOUR_KN))
 
     def _continue_calls(
         self,
@@ -383,21 +392,19 @@ class Planner:
         to = offset_path(to, offset)
         away = offset_path(away, offset)
         start = self.berth(rng, a)
-        out, knot = self._harbour_knot(a), self._harbour_knot(b)
-        harbour_kn = min(speed_kn, 6.0)
+        out = self._harbour_knot(a)
         # Leave early enough for the way out of the harbour too.
-        lead_s = float(haversine_m(*start, *out)) / (harbour_kn * KN) + (
+        lead_s = float(haversine_m(*start, *out)) / (min(speed_kn, HARBOUR_KN) * KN) + (
             float(haversine_m(*out, float(to[0][0]), float(to[1][0]))) + path_length_m(to)
         ) / (speed_kn * KN)
         depart = arrive_s - lead_s
         tl = Timeline(min(depart, 0.0) - H, *start)
         tl.until(depart, STATUS_MOORED)
-        tl.go(np.array([out[0]]), np.array([out[1]]), harbour_kn)
+        self._leave_harbour(tl, a, speed_kn)
         tl.go(to[0], to[1], speed_kn)
         if hold_s > 0:
             tl.stay(hold_s, STATUS_UNDER_WAY, to=drift_to)
         tl.go(away[0][1:], away[1][1:], speed_kn)
-        lat, lon = self.berth(rng, b)
-        tl.go(np.array([knot[0], lat]), np.array([knot[1], lon]), harbour_kn)
+        self._moor(rng, tl, b, speed_kn)
         self._continue_calls(rng, tl, b, speed_kn, offset, 600e3, 6000e3)
         return tl

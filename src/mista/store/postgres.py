@@ -46,7 +46,7 @@ from .postgres_fusion import FUSION_STAGING, FusionTables
 from .postgres_read import Reader
 from .postgres_schema import MIGRATIONS
 from .postgres_watch import WatchTables
-from .postgres_write import STAGING_TABLES, BatchWriter
+from .postgres_write import WRITER_SETUP, BatchWriter
 
 __all__ = ["MIGRATE_LOCK", "PostgresStore", "is_postgres_url", "redacted"]
 
@@ -137,7 +137,7 @@ class PostgresStore:
             else:
                 # Room to sort and hash a batch of tens of thousands of rows in memory.
                 con.execute("SET work_mem = '64MB'")
-                for statement in (*STAGING_TABLES, *FUSION_STAGING):
+                for statement in (*WRITER_SETUP, *FUSION_STAGING):
                     con.execute(statement)
             con.commit()
 

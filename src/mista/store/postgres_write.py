@@ -47,7 +47,7 @@ from .postgres_schema import partition_ddl
 
 __all__ = [
     "REPORT_COLUMNS",
-    "STAGING_TABLES",
+    "WRITER_SETUP",
     "WRITE_LOCK",
     "BatchWriter",
     "copy_csv",
@@ -110,7 +110,7 @@ _STAGE_REMAP = """
 _TEMP_BUFFERS = "SET temp_buffers = '160MB'"
 #: What each writing connection runs once: the staging tables (emptied at every commit),
 #: after the room they get.
-STAGING_TABLES = (_TEMP_BUFFERS, _STAGE_REPORTS, _STAGE_RECEPTIONS, _STAGE_REJECTED, _STAGE_REMAP)
+WRITER_SETUP = (_TEMP_BUFFERS, _STAGE_REPORTS, _STAGE_RECEPTIONS, _STAGE_REJECTED, _STAGE_REMAP)
 
 
 def signed(column: pa.Array | pa.ChunkedArray) -> pa.Array:
