@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
 fi
-base=".venv/.mista-install-$(cat pyproject.toml setup.py src/mista/ais/*.pyx src/mista/ais/*.h 2>/dev/null | cksum | cut -d' ' -f1)"
+base=".venv/.mista-install-$(cat pyproject.toml setup.py src/mista/ais/*.pyx src/mista/ais/*.h src/mista/fuse/*.pyx 2>/dev/null | cksum | cut -d' ' -f1)"
 stamp="$base-${extras}"
 # An install with the dev extras also satisfies a plain one.
 if [ ! -f "$stamp" ] && ! { [ -z "$extras" ] && [ -f "$base-dev" ]; }; then

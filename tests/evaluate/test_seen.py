@@ -22,7 +22,7 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
     connection.execute(
         """
         CREATE TABLE reports (seq BIGINT, mmsi INTEGER, observed_at TIMESTAMPTZ,
-                              lat DOUBLE, name VARCHAR, imo INTEGER)
+                              lat DOUBLE, lon DOUBLE, name VARCHAR, imo INTEGER)
         """
     )
     yield connection
@@ -37,11 +37,12 @@ def add(
     position: bool = False,
     name: str | None = None,
     imo: int | None = None,
+    lat: float = 10.0,
 ) -> None:
     seq = con.execute("SELECT count(*) FROM reports").fetchall()[0][0]
     con.execute(
-        "INSERT INTO reports VALUES (?, ?, to_timestamp(?), ?, ?, ?)",
-        [seq, mmsi, T0 + hours * HOUR, 10.0 if position else None, name, imo],
+        "INSERT INTO reports VALUES (?, ?, to_timestamp(?), ?, ?, ?, ?)",
+        [seq, mmsi, T0 + hours * HOUR, lat if position else None, 100.0, name, imo],
     )
 
 
@@ -108,3 +109,30 @@ def test_a_behaviour_of_a_vessel_with_no_ais_is_not_seen(
         False,
         True,
     ]
+
+
+def test_a_gap_is_seen_only_where_others_were_heard_near_the_silent_ship(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # Vessel 0 (OLD) is silent from 2 h to 16 h, lying at 10N 100E all along; its ends
+    # are heard. Whether a silence is a gap depends on others heard near it meanwhile.
+    con.execute(
+        """
+        CREATE TABLE truth_positions AS
+        SELECT 0 AS vessel, m::BIGINT AS minute, 10.0 AS lat, 100.0 AS lon
+        FROM range((?)::BIGINT, (?)::BIGINT) t(m)
+        """,
+        [int(T0 // 60), int((T0 + 24 * HOUR) // 60)],
+    )
+    gap = TruthEvent("ais-gap", (0,), (OLD,), T0 + 2 * HOUR, T0 + 16 * HOUR, 10.0, 100.0, True)
+    add(con, OLD, 1.5, position=True)
+    add(con, OLD, 16.5, position=True)
+    assert not seen(con, gap)  # no one heard anywhere near: a hole in coverage
+    for minute in range(9):  # 55 km off, in 9 minutes of the silence (two in one)
+        add(con, NEW, 5.0 + minute / 60, position=True, lat=10.5)
+    add(con, NEW, 5.0 + 30 / 3600, position=True, lat=10.5)
+    add(con, NEW, 7.0, position=True, lat=13.0)  # 330 km off: not near
+    add(con, NEW, 1.0, position=True, lat=10.5)  # before the silence
+    assert not seen(con, gap)
+    add(con, NEW, 9.0, position=True, lat=10.5)  # a tenth minute
+    assert seen(con, gap)

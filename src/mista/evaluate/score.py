@@ -230,6 +230,12 @@ _SEEN_WINDOW: dict[str, tuple[float, float, int]] = {
 #: An AIS gap is seen when its two ends are: a report within this long before it
 #: starts and after it ends (before only, when it runs past the scenario's end).
 _GAP_ENDS_S = 3 * 3600.0
+#: An AIS gap is seen only where reception was expected (GFW's definition: GFW measures
+#: reception by the positions of other vessels received): others' positions were received
+#: within this distance of the silent ship's true position in this many minutes of the
+#: silence. In empty ocean no node could tell a ship switched off from no one listening.
+_GAP_NEAR_M = 100e3
+_GAP_HEARD_MIN = 10
 #: A spoofed position is told apart only next to a true one: a report of the vessel
 #: within this long before the spoofing starts or after it ends (satellite passes come
 #: every 1.5-3.5 h; the fuser judges a jump from the last good fix however old).
@@ -347,6 +353,9 @@ def _observable(
         ).fetchall()
         for index, ok in counted:
             seen[int(index)] = bool(ok)
+    gaps = [i for i, event in enumerate(events) if event.kind == "ais-gap" and seen[i]]
+    for index in gaps:
+        seen[index] = _reception_expected(con, events[index])
     for index, event in enumerate(events):
         if event.kind == "dark-vessel":
             row = con.execute(
@@ -360,6 +369,33 @@ def _observable(
             ).fetchall()[0]
             seen[index] = int(row[0]) >= _DARK_CONTACTS
     return seen
+
+
+def _reception_expected(con: duckdb.DuckDBPyConnection, gap: TruthEvent) -> bool:
+    """Others were heard near the ship while it was silent (``_GAP_HEARD_MIN``)."""
+    row = con.execute(
+        """
+        WITH ship AS (
+            SELECT minute, lat, lon FROM truth_positions
+            WHERE vessel = $vessel AND minute BETWEEN $lo // 60 AND $hi // 60
+        ), others AS (
+            SELECT (epoch(observed_at) // 60)::BIGINT AS minute, lat, lon FROM reports
+            WHERE lat IS NOT NULL AND mmsi IS NOT NULL AND NOT list_contains($mmsis, mmsi)
+              AND epoch(observed_at) BETWEEN $lo AND $hi
+        )
+        SELECT count(DISTINCT ship.minute) FROM ship JOIN others USING (minute)
+        WHERE 6371008.8 * sqrt(pow(radians(others.lat - ship.lat), 2)
+              + pow(radians(others.lon - ship.lon) * cos(radians(ship.lat)), 2)) <= $near
+        """,
+        {
+            "vessel": gap.vessels[0],
+            "mmsis": list(gap.mmsis),
+            "lo": gap.start,
+            "hi": gap.end,
+            "near": _GAP_NEAR_M,
+        },
+    ).fetchall()[0]
+    return int(row[0]) >= _GAP_HEARD_MIN
 
 
 def _load_truth_tables(con: duckdb.DuckDBPyConnection, scenario: Scenario) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +46,7 @@ __all__ = [
     "Injected",
     "Spoof",
     "Transmitter",
+    "align_gaps",
     "align_spoofs",
     "injection_counts",
     "pair_shared_mmsi",
@@ -55,6 +56,9 @@ __all__ = [
 H = 3600.0
 #: Injected behaviours per 2,000 vessels (each ≥ 25 in the standard scenario).
 PER_2000 = 28
+#: More AIS gaps: the half of them out of reach of enough receivers (open ocean with few
+#: others heard) is no gap any node can see, and the standard scenario wants 20 seen.
+_MORE = {"ais-gap": 1.5}
 BEHAVIOUR_KINDS = (
     "ais-gap",
     "encounter",
@@ -118,10 +122,14 @@ class Injected:
 def injection_counts(vessels: int, hours: float) -> dict[str, int]:
     """How many of each behaviour a scenario gets (≥ 1 each from 100 vessels, when the
     scenario is long enough for it)."""
-    base = round(PER_2000 * vessels / 2000)
     floor = 1 if vessels >= 40 else 0
     return {
-        kind: (max(floor, base) if hours >= _MIN_HOURS[kind] else 0) for kind in BEHAVIOUR_KINDS
+        kind: (
+            max(floor, round(PER_2000 * _MORE.get(kind, 1.0) * vessels / 2000))
+            if hours >= _MIN_HOURS[kind]
+            else 0
+        )
+        for kind in BEHAVIOUR_KINDS
     }
 
 
@@ -472,5 +480,85 @@ def align_spoofs(
             best = max(best, (covered(v, start, start + length), start))
         start = best[1]
         tx[v].spoofs[0] = replace(spoof, start_s=start, end_s=start + length)
+        out.append(replace(item, start_s=start, end_s=start + length))
+    return out
+
+
+#: A gap is placed where a node could see it: some sensor hears the ship for this many
+#: minutes in the 3 hours before it and in the 3 hours after it (of what is left of the
+#: scenario, when less); during it, for this many minutes, some sensor would hear the
+#: ship and others are heard near it (reception was expected there, as GFW's and
+#: Skylight's gap definitions ask); and the ship is this far from any port when it falls
+#: silent and when it is heard again (GFW leaves out silences next to a port, where a
+#: ship may lie switched off or report every 3 minutes).
+_GAP_ENDS_S = 3 * H
+_GAP_ENDS_MIN = 5.0
+_GAP_EXPOSURE_MIN = 15
+_GAP_PORT_M = 25 * 1852.0
+
+
+def _heard_min(seen: _Seen, v: int, a: float, b: float) -> float:
+    """Minutes from ``a`` to ``b`` some sensor would hear ``v`` (within the scenario)."""
+    a, b = max(a, 0.0), min(b, seen.duration_s)
+    return seen.covered_fraction(v, a, b) * (b - a) / 60.0 if b > a else 0.0
+
+
+class _Seen(Protocol):
+    duration_s: float
+
+    def covered_fraction(self, v: int, a: float, b: float) -> float: ...
+    def port_m(self, v: int, t: float) -> float: ...
+    def exposure_min(self, v: int, a: float, b: float) -> int: ...
+
+
+def align_gaps(
+    tx: list[Transmitter],
+    injected: list[Injected],
+    seen: _Seen,
+    rng: np.random.Generator,
+    duration_s: float,
+) -> list[Injected]:
+    """Move each AIS gap (13-20 h long) to a time a node could see it: some sensor
+    hears the ship just before it and just after it, would have heard it during it while
+    hearing others near it, and it is away from ports (``seen``:
+    :class:`mista.sim.observable.Observability`). A silence no node could tell from a
+    hole in coverage is no gap any node can see. A gap with no such window among the
+    ones tried keeps the best of them."""
+    out: list[Injected] = []
+    for item in injected:
+        if item.kind != "ais-gap":
+            out.append(item)
+            continue
+        v = item.vessels[0]
+        k = tx[v].off.index((item.start_s, item.end_s))
+
+        def merit(start: float, length: float, v: int = v) -> tuple[int, float]:
+            end = min(start + length, duration_s)
+            before = _heard_min(seen, v, start - _GAP_ENDS_S, start)
+            after = (
+                _heard_min(seen, v, end, end + _GAP_ENDS_S)
+                if end < duration_s - 60.0
+                else _GAP_ENDS_MIN
+            )
+            during = seen.exposure_min(v, start, end)
+            away = min(seen.port_m(v, start), seen.port_m(v, end)) >= _GAP_PORT_M
+            ends = min(before, after) >= _GAP_ENDS_MIN
+            ok = away and ends and during >= _GAP_EXPOSURE_MIN
+            return int(ok), (
+                float(away)
+                + min(min(before, after) / _GAP_ENDS_MIN, 1.0)
+                + min(during / _GAP_EXPOSURE_MIN, 1.0)
+            )
+
+        length = item.end_s - item.start_s
+        best = (merit(item.start_s, length), item.start_s, length)
+        for _ in range(150):
+            if best[0][0]:
+                break
+            cand = min(float(rng.uniform(13.0, 20.0)) * H, duration_s - 1.0 * H)
+            start = float(rng.uniform(0.5 * H, max(duration_s - cand - 0.5 * H, 0.5 * H + 1)))
+            best = max(best, (merit(start, cand), start, cand))
+        _, start, length = best
+        tx[v].off[k] = (start, start + length)
         out.append(replace(item, start_s=start, end_s=start + length))
     return out

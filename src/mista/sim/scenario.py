@@ -18,6 +18,7 @@ from mista.errors import InputError
 from mista.geo import LandMask, Ports, haversine_m
 from mista.sim.behaviours import (
     Transmitter,
+    align_gaps,
     align_spoofs,
     injection_counts,
     pair_shared_mmsi,
@@ -25,11 +26,11 @@ from mista.sim.behaviours import (
 )
 from mista.sim.fleet import Fleet, make_fleet
 from mista.sim.kinematics import STATUS_MOORED, Trajectories
+from mista.sim.observable import Observability
 from mista.sim.reporting import schedule, static_schedule
 from mista.sim.routes import Lanes
 from mista.sim.sensors import (
     Receptions,
-    covered,
     make_passes,
     make_sources,
     radar_contacts,
@@ -153,12 +154,17 @@ def simulate(
     sources = make_sources(rng_sensor)
     passes = make_passes(rng_sensor, duration)
 
-    def covered_fraction(v: int, a: float, b: float) -> float:
-        i0, i1 = int(a // 60), max(int(b // 60), int(a // 60) + 1)
-        t = np.arange(i0, i1, dtype=np.float64) * 60.0
-        return float(covered(sources, passes, m_lat[v, i0:i1], m_lon[v, i0:i1], t).mean())
-
-    injected = align_spoofs(tx, injected, covered_fraction, rng_pair, duration)
+    seen = Observability(
+        sources,
+        passes,
+        m_lat,
+        m_lon,
+        np.array([not t.dark for t in tx]),
+        Ports.default(),
+        duration,
+    )
+    injected = align_spoofs(tx, injected, seen.covered_fraction, rng_pair, duration)
+    injected = align_gaps(tx, injected, seen, rng_pair, duration)
     step("motion")
 
     phase = rng_tx.uniform(0.0, 360.0, vessels)
