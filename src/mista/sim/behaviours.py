@@ -56,9 +56,10 @@ __all__ = [
 H = 3600.0
 #: Injected behaviours per 2,000 vessels (each ≥ 25 in the standard scenario).
 PER_2000 = 28
-#: More AIS gaps: the half of them out of reach of enough receivers (open ocean with few
-#: others heard) is no gap any node can see, and the standard scenario wants 20 seen.
-_MORE = {"ais-gap": 1.5}
+#: More of the kinds a node's sensors see least of (AIS gaps in open ocean with few others
+#: heard; encounters and zone visits between satellite passes; identity changes without
+#: static reports on both sides), so the standard scenario has 20 or more of each seen.
+_MORE = {"ais-gap": 1.5, "encounter": 1.5, "zone-entry": 2.0, "identity-change": 2.0}
 BEHAVIOUR_KINDS = (
     "ais-gap",
     "encounter",
