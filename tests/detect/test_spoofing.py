@@ -386,6 +386,45 @@ def test_a_jump_back_elsewhere_or_a_vessel_at_its_own_speed_is_no_excursion() ->
     assert standing(jump_and_back(shifted_sog=18.0)) == []  # another vessel's own speed
 
 
+def unflagged_jump_and_back(*, back_m: float = 0.0, shifted_sog: float = 12.0) -> list[AlertDraft]:
+    """Heard at satellite passes: east at 12 kn at minutes 0-5; 150 km north of its
+    path at minutes 300-305 (plausible from minute 5, so the fuser flags nothing and
+    takes it as the track); back on the own path (``back_m`` north of it) at minutes
+    360-362, an impossible step from minute 305 (flagged)."""
+    minute = np.r_[np.arange(0, 6), np.arange(300, 306), np.arange(360, 363)]
+    t = T0 + minute * MINUTE
+    lon = np.array([east_of(LAT, LON, m * 12 * 1852 / 60) for m in minute])
+    lat = np.full(len(minute), north_of(LAT, back_m))
+    lat[:6] = LAT
+    lat[6:12] = north_of(LAT, 150_000.0)
+    flags = np.zeros(len(minute), np.int64)
+    flags[12:] = SPEED | OUTLIER
+    sog = np.full(len(minute), 12.0)
+    sog[6:12] = shifted_sog
+    points = track(4, t, lat, lon, sog=sog, cog=90.0, flags=flags)
+    return feed(SpoofingDetector(settings()), points)
+
+
+def test_a_jump_back_onto_the_own_path_shows_a_jump_away_the_fuser_did_not_flag() -> None:
+    # The positions at minutes 300-305 are where the vessel was not: the jump back lands
+    # where minute 5's fix, held on course and speed, would be by minute 360.
+    [alert] = standing(unflagged_jump_and_back())
+    assert alert.evidence["returned_to_own_path"] is True
+    assert (alert.start, alert.end) == (T0 + 300 * MINUTE, T0 + 305 * MINUTE)
+
+
+def test_an_unflagged_run_is_no_excursion_unless_the_jump_back_lands_on_the_own_path() -> None:
+    # Landing 20 km off the own path, the jump back is itself the odd run (3 flagged
+    # points: spoofing on its own); a run sailing at another speed is another vessel's.
+    [alert] = standing(unflagged_jump_and_back(back_m=20_000.0))
+    assert alert.start == T0 + 360 * MINUTE
+    assert "returned_to_own_path" not in alert.evidence
+    assert all(
+        "returned_to_own_path" not in a.evidence
+        for a in standing(unflagged_jump_and_back(shifted_sog=18.0))
+    )
+
+
 def twin_heard_in_place() -> tuple[Any, SecondTransmitters]:
     """East at 12 kn a fix a minute for 200 min at ``LAT``; a twin on the MMSI sails the
     same way and speed 150 km north. The twin is heard at minutes 5-7 (flagged jumps),

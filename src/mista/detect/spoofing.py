@@ -34,6 +34,10 @@ carries the vessel's own; another vessel on the MMSI sails at its own), everythi
 the jump away to the jump back is one spoofing alert, and the jump back is none. Not when
 the jump away was already found to be a second transmitter's (above): a twin sailing
 the same speed near the vessel's path, heard in its place for a while, is no excursion.
+Heard only at satellite passes hours apart, the jump away may be plausible from the fix
+before the silence, so only the jump back is flagged: then the fixes heard since the
+track's last silence are the excursion when the jump back lands where the fix before
+that silence would be by then and they do not (``_silent_excursion``).
 """
 
 from __future__ import annotations
@@ -104,6 +108,9 @@ _TRUE_STRETCH_S = 1200.0
 _RETURN_MIN_M = 2000.0
 _RETURN_SHARE = 0.1
 _RETURN_MAX_S = 6 * 3600.0
+#: Fixes further apart than this are heard at different times (a satellite pass hears a
+#: vessel for 10-15 minutes, the next comes 1.5-3.5 h later): a silence between them.
+_SILENCE_S = 1800.0
 #: One good fix kept while a track is watched: time, lat, lon, 1.0 if it moved against
 #: its reported course (else 0.0).
 WatchedFix = tuple[float, float, float, float]
@@ -355,6 +362,10 @@ class SpoofingDetector(RunDetector):
                 if excursion is not None:
                     self._ended[key] = excursion
                     break
+            else:
+                excursion = self._silent_excursion(run, history)
+                if excursion is not None:
+                    self._ended[key] = excursion
         excursion = self._ended.get(key)
         return [] if excursion is None else self._emit(excursion, AlertStatus.CLOSED, history)
 
@@ -375,40 +386,35 @@ class SpoofingDetector(RunDetector):
         if before.shape[0] == 0 or rows.shape[0] < self.config.min_points:
             return None
         k = int(before[-1])
-        sog, cog = float(points.sog[k]), float(points.cog[k])
-        if not (math.isfinite(sog) and math.isfinite(cog)):
+        if not _on_reckoning(points, k, back.start, back.lat, back.lon):
             return None
-        sailed = sog * KNOT_M_S * (back.start - float(points.t[k]))
-        lat, lon = destination(float(points.lat[k]), float(points.lon[k]), cog, sailed)
-        off = flat_distance_m(
-            np.array([lat]), np.array([lon]), np.array([back.lat]), np.array([back.lon])
-        )
-        if float(off[0]) > max(_RETURN_MIN_M, _RETURN_SHARE * sailed):
+        return _excursion_run(away.track, points, k, rows, away.key)
+
+    def _silent_excursion(self, back: Run, history: History) -> Run | None:
+        """A jump away the fuser flagged nothing of (the false positions were plausible
+        from a fix heard long before) shows only by the jump back ``back``: the track's
+        sound fixes after its last silence before ``back`` are the excursion when
+        ``back`` lands where the fix before that silence, held on its course and speed,
+        would be by then, and the fixes between do not (and report its speed)."""
+        points = history.history(back.track, back.start - 2 * _RETURN_MAX_S)
+        sound = (points.flags & (_SPEED_FLAGS | _LAND_FLAG)) == 0
+        heard = np.flatnonzero(sound & (points.t < back.start))
+        silences = np.flatnonzero(np.diff(points.t[heard]) >= _SILENCE_S)
+        if silences.shape[0] == 0:
             return None
-        reported = points.sog[rows]
-        reported = reported[np.isfinite(reported)]
-        if reported.shape[0] == 0 or abs(float(np.median(reported)) - sog) > _OTHER_VESSEL_KN:
+        k = int(heard[silences[-1]])
+        rows = heard[silences[-1] + 1 :]
+        first = int(rows[0])
+        if rows.shape[0] < self.config.min_points or back.start - points.t[first] > _RETURN_MAX_S:
             return None
-        first, last = int(rows[0]), int(rows[-1])
-        run = Run(
-            track=away.track,
-            tag=_SPEED,
-            start=float(points.t[first]),
-            end=float(points.t[last]),
-            lat=float(points.lat[first]),
-            lon=float(points.lon[first]),
-            points=int(rows.shape[0]),
-            speed_sum=float(reported.sum()),
-            speed_count=int(reported.shape[0]),
-            value_min=0.0,  # not all outliers: no circle to fit
-            value_max=1.0,
-            end_lat=float(points.lat[last]),
-            end_lon=float(points.lon[last]),
-            key=away.key,
-        )
-        run.evidence.label_nos.update(points.label_no[rows].tolist())
-        run.evidence.seqs.extend(points.seq[rows[:MAX_SEQS]].tolist())
-        return run
+        if not _on_reckoning(points, k, back.start, back.lat, back.lon):
+            return None
+        if _on_reckoning(points, k, float(points.t[first]), points.lat[first], points.lon[first]):
+            return None  # the vessel was where it should be: the jump back is the odd one
+        excursion = _excursion_run(back.track, points, k, rows, None)
+        if excursion is None or self._on_shared_mmsi(excursion):
+            return None
+        return excursion
 
     def _note_clashes(self, chunk: FusedChunk) -> None:
         """Tracks the fuser found a second vessel on (two transmitters on one MMSI, heard
@@ -625,6 +631,52 @@ class SpoofingDetector(RunDetector):
         del lat, lon, radius_m
         arc_needed = self.config.circle_min_arc_deg if min_arc_deg is None else min_arc_deg
         return residual <= self.config.circle_max_residual and arc_deg >= arc_needed
+
+
+def _on_reckoning(points: TrackPoints, k: int, t: float, lat: float, lon: float) -> bool:
+    """(``lat``, ``lon``) at ``t`` is where fix ``k``, held on its course and speed, would
+    be by then (within ``_RETURN_MIN_M`` or ``_RETURN_SHARE`` of the distance sailed)."""
+    sog, cog = float(points.sog[k]), float(points.cog[k])
+    if not (math.isfinite(sog) and math.isfinite(cog)):
+        return False
+    sailed = sog * KNOT_M_S * (t - float(points.t[k]))
+    there = destination(float(points.lat[k]), float(points.lon[k]), cog, sailed)
+    off = flat_distance_m(
+        np.array([there[0]]), np.array([there[1]]), np.array([lat]), np.array([lon])
+    )
+    return float(off[0]) <= max(_RETURN_MIN_M, _RETURN_SHARE * sailed)
+
+
+def _excursion_run(
+    track: int, points: TrackPoints, k: int, rows: np.ndarray[Any, Any], key: Key | None
+) -> Run | None:
+    """The excursion made of ``rows`` when they report fix ``k``'s speed (a spoof carries
+    the vessel's own; another vessel on the MMSI sails at its own); else None."""
+    sog = float(points.sog[k])
+    reported = points.sog[rows]
+    reported = reported[np.isfinite(reported)]
+    if reported.shape[0] == 0 or abs(float(np.median(reported)) - sog) > _OTHER_VESSEL_KN:
+        return None
+    first, last = int(rows[0]), int(rows[-1])
+    run = Run(
+        track=track,
+        tag=_SPEED,
+        start=float(points.t[first]),
+        end=float(points.t[last]),
+        lat=float(points.lat[first]),
+        lon=float(points.lon[first]),
+        points=int(rows.shape[0]),
+        speed_sum=float(reported.sum()),
+        speed_count=int(reported.shape[0]),
+        value_min=0.0,  # not all outliers: no circle to fit
+        value_max=1.0,
+        end_lat=float(points.lat[last]),
+        end_lon=float(points.lon[last]),
+        key=key,
+    )
+    run.evidence.label_nos.update(points.label_no[rows].tolist())
+    run.evidence.seqs.extend(points.seq[rows[:MAX_SEQS]].tolist())
+    return run
 
 
 def _circle_start(kept: list[WatchedFix]) -> int:
