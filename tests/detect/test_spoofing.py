@@ -425,6 +425,24 @@ def test_an_unflagged_run_is_no_excursion_unless_the_jump_back_lands_on_the_own_
     )
 
 
+def test_the_vessel_heard_back_on_its_own_path_after_a_spoof_is_no_second_spoof() -> None:
+    # East at 12 kn at minutes 0-5; at minute 180 a false position 100 km north that the
+    # fuser takes as the track (plausible from minute 5), then false ones flagged (the
+    # spoof, 181-184); at minutes 280-284 the vessel is heard again on its own path, an
+    # impossible step from minute 180's fix (flagged too), where minute 5's fix held on
+    # course and speed would be: the vessel itself, not a second spoof.
+    minute = np.r_[np.arange(0, 6), np.arange(180, 185), np.arange(280, 285)]
+    t = T0 + minute * MINUTE
+    lon = np.array([east_of(LAT, LON, m * 12 * 1852 / 60) for m in minute])
+    lat = np.full(len(minute), LAT)
+    lat[6:11] = north_of(LAT, 100_000.0) + np.arange(5) * 0.01
+    flags = np.zeros(len(minute), np.int64)
+    flags[7:] = SPEED | OUTLIER
+    points = track(4, t, lat, lon, sog=12.0, cog=90.0, flags=flags)
+    [alert] = standing(feed(SpoofingDetector(settings()), points))
+    assert (alert.start, alert.end) == (T0 + 181 * MINUTE, T0 + 184 * MINUTE)
+
+
 def twin_heard_in_place() -> tuple[Any, SecondTransmitters]:
     """East at 12 kn a fix a minute for 200 min at ``LAT``; a twin on the MMSI sails the
     same way and speed 150 km north. The twin is heard at minutes 5-7 (flagged jumps),

@@ -37,7 +37,10 @@ the same speed near the vessel's path, heard in its place for a while, is no exc
 Heard only at satellite passes hours apart, the jump away may be plausible from the fix
 before the silence, so only the jump back is flagged: then the fixes heard since the
 track's last silence are the excursion when the jump back lands where the fix before
-that silence would be by then and they do not (``_silent_excursion``).
+that silence would be by then and they do not (``_silent_excursion``). The mirror case:
+when the fuser took false fixes after a silence as the track (a circle's first fix), the
+vessel heard again on its own path is the flagged run; landing where the fix before that
+silence would be by then, it is no spoof (``_back_on_own_path``).
 """
 
 from __future__ import annotations
@@ -149,6 +152,9 @@ class SpoofingDetector(RunDetector):
         # the excursion each jump back (track, start) ends.
         self._checked: dict[int, float] = {}
         self._ended: dict[tuple[int, float], Run] = {}
+        # Speed runs that are the vessel back on its own path after false fixes the fuser
+        # took as the track (track, start).
+        self._own_path: set[tuple[int, float]] = set()
         found = settings.get("second_transmitters")
         self._found = found if isinstance(found, SecondTransmitters) else SecondTransmitters()
 
@@ -309,6 +315,7 @@ class SpoofingDetector(RunDetector):
         self._ended = {key: run for key, run in self._ended.items() if key[1] >= horizon}
         self._checked = {n: start for n, start in self._checked.items() if start >= horizon}
         self._shared = {key for key in self._shared if key[1] >= horizon}
+        self._own_path = {key for key in self._own_path if key[1] >= horizon}
 
     # -- a jump away and back -----------------------------------------------------------------
 
@@ -366,6 +373,8 @@ class SpoofingDetector(RunDetector):
                 excursion = self._silent_excursion(run, history)
                 if excursion is not None:
                     self._ended[key] = excursion
+                elif self._back_on_own_path(run, history):
+                    self._own_path.add(key)
         excursion = self._ended.get(key)
         return [] if excursion is None else self._emit(excursion, AlertStatus.CLOSED, history)
 
@@ -415,6 +424,25 @@ class SpoofingDetector(RunDetector):
         if excursion is None or self._on_shared_mmsi(excursion):
             return None
         return excursion
+
+    def _back_on_own_path(self, run: Run, history: History) -> bool:
+        """``run`` is the vessel back on its own path, not a spoof: it lands where the
+        fix before the track's last silence, held on its course and speed, would be by
+        then, while the fixes heard since that silence (false ones the fuser took as the
+        track, the start of a circle) do not."""
+        points = history.history(run.track, run.start - 2 * _RETURN_MAX_S)
+        sound = (points.flags & (_SPEED_FLAGS | _LAND_FLAG)) == 0
+        heard = np.flatnonzero(sound & (points.t < run.start))
+        silences = np.flatnonzero(np.diff(points.t[heard]) >= _SILENCE_S)
+        if silences.shape[0] == 0:
+            return False
+        k = int(heard[silences[-1]])
+        first = int(heard[silences[-1] + 1])
+        if run.start - points.t[first] > _RETURN_MAX_S:
+            return False
+        return _on_reckoning(points, k, run.start, run.lat, run.lon) and not _on_reckoning(
+            points, k, float(points.t[first]), points.lat[first], points.lon[first]
+        )
 
     def _note_clashes(self, chunk: FusedChunk) -> None:
         """Tracks the fuser found a second vessel on (two transmitters on one MMSI, heard
@@ -571,7 +599,7 @@ class SpoofingDetector(RunDetector):
     def qualifies(self, run: Run) -> bool:
         """Enough points; on land, reached by a jump (or with nothing known before); for
         not a second transmitter's."""
-        if (run.track, run.start) in self._ended:
+        if (run.track, run.start) in self._ended or (run.track, run.start) in self._own_path:
             return False  # the jump back to the vessel's own path
         # Linking excursions into a second vessel's path is for doubtful points; a circle
         # of good fixes is the track's own (spoofed) positions.
