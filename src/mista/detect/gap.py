@@ -33,7 +33,6 @@ from mista.detect._common import (
     KNOT_M_S,
     Key,
     Ledger,
-    concat,
     config_of,
     make_draft,
     reach_back,
@@ -346,7 +345,7 @@ class GapDetector:
         """Re-read the revised tracks from before their changes (in one scan): every
         silence in that window is stated afresh (same key when it starts at the same fix),
         the rest withdrawn."""
-        parts: list[tuple[TrackPoints, int]] = []  # a track's points read, from which row
+        wanted: list[tuple[int, float]] = []  # (track, since), read at once below
         affected: list[AlertDraft] = []
         for number, changed_at in revised.items():
             stands = self._ledger.of_track(number)
@@ -354,14 +353,14 @@ class GapDetector:
             # From the fix before, so a silence that ran into the window is seen whole
             # (a late fix often ends a silence no alert was standing for yet).
             reach = _DENSE_REACH_S if number in self._interval else _SPARSE_REACH_S
-            since, points, row = _from_fix_before(history, number, since, reach)
+            since = _fix_before(history, number, since, reach)
             affected += [d for d in stands if d.start >= since]
-            parts.append((points, row))
+            wanted.append((number, since))
             self._open.pop(number, None)
             self._last.pop(number, None)
         self._ledger.touched = set()
         try:
-            out = self._scan(_tails(parts), history)
+            out = self._scan(history.histories(wanted), history)
             for number in revised:
                 out += self._silent_one(number, watermark, history)
             touched = self._ledger.touched
@@ -386,8 +385,13 @@ class GapDetector:
 def _heard(points: TrackPoints) -> np.ndarray[Any, np.dtype[np.bool_]]:
     """AIS positions the vessel sent (radar is not expected; an outlier is another
     transmitter's)."""
-    mask: np.ndarray[Any, np.dtype[np.bool_]] = (points.mmsi >= 0) & (
-        (points.flags & np.uint16(PointFlag.OUTLIER)) == 0
+    return _heard_rows(points, 0, len(points))
+
+
+def _heard_rows(points: TrackPoints, start: int, stop: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """``_heard`` of rows ``start:stop`` only."""
+    mask: np.ndarray[Any, np.dtype[np.bool_]] = (points.mmsi[start:stop] >= 0) & (
+        (points.flags[start:stop] & np.uint16(PointFlag.OUTLIER)) == 0
     )
     return mask
 
@@ -587,32 +591,20 @@ class Reception:
         return total
 
 
-def _from_fix_before(
-    history: History, number: int, t: float, reach: tuple[float, ...]
-) -> tuple[float, TrackPoints, int]:
+def _fix_before(history: History, number: int, t: float, reach: tuple[float, ...]) -> float:
     """The time of the track's last good fix before ``t`` (``t`` if none is retained in
-    the longest of the windows ``reach``, looked for in ever longer ones), the track's
-    points read, and the row of them from which they are at or after that time (one
-    read: ``history`` returns points in time order)."""
-    points = TrackPoints.empty()
+    the longest of the windows ``reach``, looked for in ever longer ones: most tracks have
+    one in the first, and a short read is cheap)."""
     for reach_s in reach:
         points = history.history(number, t - reach_s)
         before = int(np.searchsorted(points.t, t, side="left"))  # rows before ``t``
-        heard = np.flatnonzero(_heard(points)[:before])
+        heard = np.flatnonzero(_heard_rows(points, 0, before))
         if heard.shape[0]:
-            t = float(points.t[heard[-1]])
-            break
-    return t, points, int(np.searchsorted(points.t, t, side="left"))
+            return float(points.t[heard[-1]])
+    return t
 
 
-def _tails(parts: list[tuple[TrackPoints, int]]) -> TrackPoints:
-    """The points of each part from its row on, one part after another."""
-    return concat(
-        [points if row == 0 else points.take(np.arange(row, len(points))) for points, row in parts]
-    )
-
-
-#: The windows ``_from_fix_before`` looks back in: from an hour for a track heard often
+#: The windows ``_fix_before`` looks back in: from an hour for a track heard often
 #: (one with a measured interval: it has one within minutes), from 6 h for the others.
 _DENSE_REACH_S = (3600.0, 6 * 3600.0, 48 * 3600.0)
 _SPARSE_REACH_S = (6 * 3600.0, 48 * 3600.0)
