@@ -202,9 +202,11 @@ def make_draft(
     seqs: Sequence[int] = (),
 ) -> AlertDraft:
     """A draft naming its tracks by id and listing its MMSIs (from the tracks)."""
+    # One ``track_info`` per track (it builds a whole ``TrackInfo``): ids and MMSIs from it.
+    infos = [history.track_info(number) for number in tracks]
     mmsis = []
-    for number in tracks:
-        mmsi = track_mmsi(history, number)
+    for info in infos:
+        mmsi = info.mmsi if info is not None else None
         if mmsi is not None and mmsi >= 0 and mmsi not in mmsis:
             mmsis.append(mmsi)
     if seqs:
@@ -217,7 +219,10 @@ def make_draft(
         end=float(max(end, start)),
         lat=float(lat),
         lon=float(lon),
-        tracks=tuple(track_id(history, number) for number in tracks),
+        tracks=tuple(
+            info.id if info is not None else f"track:{number}"
+            for number, info in zip(tracks, infos, strict=True)
+        ),
         mmsis=tuple(mmsis),
         label_nos=frozenset(int(n) for n in label_nos),
         evidence=evidence,
