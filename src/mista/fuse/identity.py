@@ -183,12 +183,13 @@ class Predecessors:
         c = self._config
         if not self._tracks:
             return None
-        age = t - self._t
-        near_in_time = (age > 0) & (age <= c.mmsi_change_window_s) & ~self._used
         # Only moving vessels with known speed and course: in a port many vessels fall
         # silent and start up near each other, and an unknown course matches anything.
+        # (Asked first: most new MMSIs are not moving, and the rest is array work.)
         if not (sog >= _MOVING_KN and math.isfinite(cog)):
             return None
+        age = t - self._t
+        near_in_time = (age > 0) & (age <= c.mmsi_change_window_s) & ~self._used
         old_sog, old_cog = self._sog, self._cog
         near_in_time &= (old_sog >= _MOVING_KN) & np.isfinite(old_cog)
         near_in_time &= np.abs(old_sog - sog) <= c.mmsi_change_speed_kn
