@@ -142,10 +142,11 @@ class TrackHistory:
             buffers = grown
             self._buffers = buffers
             self._readers = _read_only(buffers)
+        targets = [(name, buffers[name]) for name in COLUMNS]  # looked up once, not per slice
         for block, start, stop in self._slices:
             end = joined + stop - start
-            for name in COLUMNS:
-                buffers[name][joined:end] = block[name][start:stop]
+            for name, buffer in targets:
+                buffer[joined:end] = block[name][start:stop]
             joined = end
         self._cols = {name: reader[:joined] for name, reader in self._readers.items()}
         self._slices = []
