@@ -199,22 +199,28 @@ class Fuser:
         """``history(track, since)`` of each ``(track, since)``, one after another in that
         order, copied once into one ``TrackPoints`` (detectors re-read hundreds of revised
         tracks per chunk: one small ``TrackPoints`` each, then joining them, cost more)."""
-        blocks: list[PointBlock] = []
+        picked: list[tuple[PointBlock, int]] = []  # a track's points, from which row
         numbers: list[int] = []
+        counts: list[int] = []
         for track, since in wanted:
             found = self._tracks.get(track)
             if found is None:
                 found = self._radar.dark_track(track)
             if found is None:
                 continue
-            block = found.history.since(since)
-            if block["t"].shape[0]:
-                blocks.append(block)
+            cols = found.history.joined()
+            t = cols["t"]
+            start = int(t.searchsorted(since, side="left"))
+            if start < t.shape[0]:
+                picked.append((cols, start))
                 numbers.append(track)
-        if not blocks:
+                counts.append(int(t.shape[0]) - start)
+        if not picked:
             return TrackPoints.empty()
-        counts = [int(block["t"].shape[0]) for block in blocks]
-        columns = {name: np.concatenate([b[name] for b in blocks]) for name in HISTORY_COLUMNS}
+        columns = {
+            name: np.concatenate([cols[name][start:] for cols, start in picked])
+            for name in HISTORY_COLUMNS
+        }
         track_column = np.repeat(np.asarray(numbers, np.int64), counts)
         return TrackPoints(track=track_column, **columns)
 

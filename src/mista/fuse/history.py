@@ -203,11 +203,10 @@ class TrackHistory:
         self._n = int(self._cols["t"].shape[0])
         return out
 
-    def since(self, since: float) -> PointBlock:
-        """The points with ``t >= since`` as one block of read-only views (no copy)."""
-        cols = self._join()
-        start = int(cols["t"].searchsorted(since, side="left"))
-        return {name: column[start:] for name, column in cols.items()}
+    def joined(self) -> PointBlock:
+        """All the points as one block of read-only views (no copy), to be read at once:
+        the block itself (not its arrays) changes with the history."""
+        return self._join()
 
     def points(self, track: int, since: float) -> TrackPoints:
         """The points with ``t >= since`` as ``TrackPoints`` (read-only views)."""
