@@ -76,7 +76,10 @@ class Ledger:
 
     def of_track(self, track: int) -> list[AlertDraft]:
         """The track's alerts that stand (not withdrawn), oldest first."""
-        drafts = [self._last[key] for key in self._by_track.get(track, ())]
+        keys = self._by_track.get(track)
+        if not keys:  # most tracks (asked about for each revised track by each detector)
+            return []
+        drafts = [self._last[key] for key in keys]
         return sorted(
             (d for d in drafts if d.status != AlertStatus.WITHDRAWN), key=lambda d: d.start
         )
