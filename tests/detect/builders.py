@@ -152,6 +152,9 @@ class Memory:
         points = self.points.get(track, TrackPoints.empty())
         return points.take(points.t >= since)
 
+    def histories(self, wanted: Iterable[tuple[int, float]]) -> TrackPoints:
+        return concat([self.history(track, since) for track, since in wanted])
+
     def track_info(self, track: int) -> TrackInfo | None:
         points = self.points.get(track)
         if points is None or len(points) == 0:

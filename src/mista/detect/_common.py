@@ -76,7 +76,10 @@ class Ledger:
 
     def of_track(self, track: int) -> list[AlertDraft]:
         """The track's alerts that stand (not withdrawn), oldest first."""
-        drafts = [self._last[key] for key in self._by_track.get(track, ())]
+        keys = self._by_track.get(track)
+        if not keys:  # most tracks (asked about for each revised track by each detector)
+            return []
+        drafts = [self._last[key] for key in keys]
         return sorted(
             (d for d in drafts if d.status != AlertStatus.WITHDRAWN), key=lambda d: d.start
         )
@@ -202,9 +205,11 @@ def make_draft(
     seqs: Sequence[int] = (),
 ) -> AlertDraft:
     """A draft naming its tracks by id and listing its MMSIs (from the tracks)."""
+    # One ``track_info`` per track (it builds a whole ``TrackInfo``): ids and MMSIs from it.
+    infos = [history.track_info(number) for number in tracks]
     mmsis = []
-    for number in tracks:
-        mmsi = track_mmsi(history, number)
+    for info in infos:
+        mmsi = info.mmsi if info is not None else None
         if mmsi is not None and mmsi >= 0 and mmsi not in mmsis:
             mmsis.append(mmsi)
     if seqs:
@@ -217,7 +222,10 @@ def make_draft(
         end=float(max(end, start)),
         lat=float(lat),
         lon=float(lon),
-        tracks=tuple(track_id(history, number) for number in tracks),
+        tracks=tuple(
+            info.id if info is not None else f"track:{number}"
+            for number, info in zip(tracks, infos, strict=True)
+        ),
         mmsis=tuple(mmsis),
         label_nos=frozenset(int(n) for n in label_nos),
         evidence=evidence,

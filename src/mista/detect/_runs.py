@@ -22,7 +22,6 @@ from mista.detect._common import (
     Evidence,
     Key,
     Ledger,
-    concat,
     make_draft,
     reach_back,
     speed_kn,
@@ -178,8 +177,14 @@ class RunDetector(ABC):
         lasts = np.r_[np.flatnonzero(points.track[1:] != points.track[:-1]), len(points) - 1]
         speed = speed_kn(points)
         before: dict[int, Fix | None] = {}
-        for row in lasts.tolist():
-            number, fix = int(points.track[row]), _fix(points, speed, row)
+        fixes = zip(  # ``_fix`` of each row, column by column
+            points.t[lasts].tolist(),
+            points.lat[lasts].tolist(),
+            points.lon[lasts].tolist(),
+            speed[lasts].tolist(),
+            strict=True,
+        )
+        for number, fix in zip(points.track[lasts].tolist(), fixes, strict=True):
             known = self._last.get(number)
             before[number] = known
             if known is None or known[0] <= fix[0]:
@@ -351,7 +356,7 @@ class RunDetector(ABC):
         """Re-read the revised tracks from before their changes (all in one scan) and
         state their alerts afresh: changed ones are revised (same key), vanished ones
         withdrawn."""
-        parts: list[TrackPoints] = []
+        wanted: list[tuple[int, float]] = []  # (track, since), read at once below
         affected: list[AlertDraft] = []
         for track, changed_at in revised.items():
             stands = self._ledger.of_track(track)
@@ -366,7 +371,6 @@ class RunDetector(ABC):
             mine = [d for d in stands if d.start >= since]
             self._hints[track] = list(mine)
             affected += mine
-            points = history.history(track, since)
             if self.uses_prev_fix:
                 # A run that begins at the re-read's first point is not given the fix
                 # before it by the re-read: the latest one known before ``since``, the
@@ -376,10 +380,11 @@ class RunDetector(ABC):
                 earlier = [fix for fix in known if fix is not None and fix[0] < since]
                 if earlier:
                     self._last[track] = max(earlier)
-            parts.append(points)
+            wanted.append((track, since))
+        points = history.histories(wanted)
         self._ledger.touched = set()
         try:
-            out = self._scan(concat(parts), watermark, history)
+            out = self._scan(points, watermark, history)
             touched = self._ledger.touched
         finally:
             self._ledger.touched = None

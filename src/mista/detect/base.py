@@ -7,7 +7,7 @@ turns drafts into ``mista.model.Alert`` records with a combined label and stores
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,6 +40,10 @@ class History(Protocol):
 
     def history(self, track: int, since: float) -> TrackPoints:
         """The track's retained points with ``t >= since``, in time order."""
+        ...
+
+    def histories(self, wanted: Iterable[tuple[int, float]]) -> TrackPoints:
+        """``history(track, since)`` of each ``(track, since)``, one after another."""
         ...
 
     def track_info(self, track: int) -> TrackInfo | None: ...

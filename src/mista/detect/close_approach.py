@@ -169,7 +169,11 @@ class CloseApproachDetector:
             strict=True,
         ):
             kept = self._dark_fixes.setdefault(number, [])
-            base = next((f for f in kept if _DARK_BASE_MIN_S <= t - f[0] <= _DARK_BASE_MAX_S), None)
+            base = None  # the first kept contact 2-10 minutes before (a loop: no generator)
+            for fix in kept:
+                if _DARK_BASE_MIN_S <= t - fix[0] <= _DARK_BASE_MAX_S:
+                    base = fix
+                    break
             if base is not None:
                 north = (lat - base[1]) * _M_PER_DEG
                 east = (lon - base[2]) * _M_PER_DEG * math.cos(math.radians(lat))

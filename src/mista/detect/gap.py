@@ -33,7 +33,6 @@ from mista.detect._common import (
     KNOT_M_S,
     Key,
     Ledger,
-    concat,
     config_of,
     make_draft,
     reach_back,
@@ -346,22 +345,28 @@ class GapDetector:
         """Re-read the revised tracks from before their changes (in one scan): every
         silence in that window is stated afresh (same key when it starts at the same fix),
         the rest withdrawn."""
-        parts: list[tuple[TrackPoints, int]] = []  # a track's points read, from which row
+        wanted: list[tuple[int, float]] = []  # (track, since), read at once below
         affected: list[AlertDraft] = []
-        for number, changed_at in revised.items():
-            stands = self._ledger.of_track(number)
-            since = reach_back(changed_at - self.config.possible_s, stands)
-            # From the fix before, so a silence that ran into the window is seen whole
-            # (a late fix often ends a silence no alert was standing for yet).
-            reach = _DENSE_REACH_S if number in self._interval else _SPARSE_REACH_S
-            since, points, row = _from_fix_before(history, number, since, reach)
-            affected += [d for d in stands if d.start >= since]
-            parts.append((points, row))
+        standing = {number: self._ledger.of_track(number) for number in revised}
+        # From the fix before, so a silence that ran into the window is seen whole
+        # (a late fix often ends a silence no alert was standing for yet).
+        fixes_before = _fixes_before(
+            history,
+            {
+                number: reach_back(changed_at - self.config.possible_s, standing[number])
+                for number, changed_at in revised.items()
+            },
+            {number: number in self._interval for number in revised},
+        )
+        for number in revised:
+            since = fixes_before[number]
+            affected += [d for d in standing[number] if d.start >= since]
+            wanted.append((number, since))
             self._open.pop(number, None)
             self._last.pop(number, None)
         self._ledger.touched = set()
         try:
-            out = self._scan(_tails(parts), history)
+            out = self._scan(history.histories(wanted), history)
             for number in revised:
                 out += self._silent_one(number, watermark, history)
             touched = self._ledger.touched
@@ -587,32 +592,41 @@ class Reception:
         return total
 
 
-def _from_fix_before(
-    history: History, number: int, t: float, reach: tuple[float, ...]
-) -> tuple[float, TrackPoints, int]:
-    """The time of the track's last good fix before ``t`` (``t`` if none is retained in
-    the longest of the windows ``reach``, looked for in ever longer ones), the track's
-    points read, and the row of them from which they are at or after that time (one
-    read: ``history`` returns points in time order)."""
-    points = TrackPoints.empty()
-    for reach_s in reach:
-        points = history.history(number, t - reach_s)
-        before = int(np.searchsorted(points.t, t, side="left"))  # rows before ``t``
-        heard = np.flatnonzero(_heard(points)[:before])
-        if heard.shape[0]:
-            t = float(points.t[heard[-1]])
+def _fixes_before(
+    history: History, times: Mapping[int, float], dense: Mapping[int, bool]
+) -> dict[int, float]:
+    """Per track, the time of its last good fix before ``times[track]`` (that time if
+    none is retained in the longest of its windows, ``_DENSE_REACH_S`` for a ``dense``
+    track, else ``_SPARSE_REACH_S``, looked for in ever longer ones). All tracks' next
+    window is read at once: most find their fix in the first."""
+    found = dict(times)
+    left = list(times)  # tracks still looking, in order
+    level = 0
+    while left:
+        windows = [_DENSE_REACH_S if dense[n] else _SPARSE_REACH_S for n in left]
+        asked = [(n, w) for n, w in zip(left, windows, strict=True) if level < len(w)]
+        if not asked:
             break
-    return t, points, int(np.searchsorted(points.t, t, side="left"))
+        points = history.histories([(n, times[n] - w[level]) for n, w in asked])
+        heard_at: dict[int, float] = {}
+        if len(points):
+            track = points.track
+            firsts = np.flatnonzero(np.r_[True, track[1:] != track[:-1]])
+            counts = np.diff(np.r_[firsts, len(points)])
+            numbers = track[firsts].tolist()
+            before = points.t < np.repeat([times[n] for n in numbers], counts)
+            rows = np.where(_heard(points) & before, np.arange(len(points)), -1)
+            last = np.maximum.reduceat(rows, firsts)
+            for number, row in zip(numbers, last.tolist(), strict=True):
+                if row >= 0:
+                    heard_at[number] = float(points.t[row])
+        found.update(heard_at)
+        left = [n for n, _ in asked if n not in heard_at]
+        level += 1
+    return found
 
 
-def _tails(parts: list[tuple[TrackPoints, int]]) -> TrackPoints:
-    """The points of each part from its row on, one part after another."""
-    return concat(
-        [points if row == 0 else points.take(np.arange(row, len(points))) for points, row in parts]
-    )
-
-
-#: The windows ``_from_fix_before`` looks back in: from an hour for a track heard often
+#: The windows ``_fixes_before`` looks back in: from an hour for a track heard often
 #: (one with a measured interval: it has one within minutes), from 6 h for the others.
 _DENSE_REACH_S = (3600.0, 6 * 3600.0, 48 * 3600.0)
 _SPARSE_REACH_S = (6 * 3600.0, 48 * 3600.0)

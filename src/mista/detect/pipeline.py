@@ -110,6 +110,9 @@ class _TrackBook:
     def history(self, track: int, since: float) -> TrackPoints:
         return self._fuser.history(track, since)
 
+    def histories(self, wanted: Iterable[tuple[int, float]]) -> TrackPoints:
+        return self._fuser.histories(wanted)
+
     def track_info(self, track: int) -> TrackInfo | None:
         return self._fuser.track_info(track) or self._seen.get(track)
 

@@ -142,10 +142,11 @@ class TrackHistory:
             buffers = grown
             self._buffers = buffers
             self._readers = _read_only(buffers)
+        targets = [(name, buffers[name]) for name in COLUMNS]  # looked up once, not per slice
         for block, start, stop in self._slices:
             end = joined + stop - start
-            for name in COLUMNS:
-                buffers[name][joined:end] = block[name][start:stop]
+            for name, buffer in targets:
+                buffer[joined:end] = block[name][start:stop]
             joined = end
         self._cols = {name: reader[:joined] for name, reader in self._readers.items()}
         self._slices = []
@@ -202,9 +203,26 @@ class TrackHistory:
         self._n = int(self._cols["t"].shape[0])
         return out
 
+    def joined(self) -> PointBlock:
+        """All the points as one block of read-only views (no copy), to be read at once:
+        the block itself (not its arrays) changes with the history."""
+        return self._join()
+
     def points(self, track: int, since: float) -> TrackPoints:
         """The points with ``t >= since`` as ``TrackPoints`` (read-only views)."""
-        cols = self._join()
-        start = int(np.searchsorted(cols["t"], since, side="left"))
-        picked: dict[str, Any] = {name: column[start:] for name, column in cols.items()}
-        return TrackPoints(track=np.full(self._n - start, track, np.int64), **picked)
+        # Field by field, not through a dict: detectors read hundreds of tracks per chunk.
+        cols: dict[str, Any] = self._join()
+        start = int(cols["t"].searchsorted(since, side="left"))
+        return TrackPoints(
+            np.full(self._n - start, track, np.int64),
+            cols["seq"][start:],
+            cols["t"][start:],
+            cols["lat"][start:],
+            cols["lon"][start:],
+            cols["sog"][start:],
+            cols["cog"][start:],
+            cols["mmsi"][start:],
+            cols["label_no"][start:],
+            cols["source"][start:],
+            cols["flags"][start:],
+        )

@@ -167,6 +167,8 @@ class Predecessors:
         self._sog = np.array([f.sog for f in fixes if f is not None], np.float64)
         self._cog = np.array([f.cog for f in fixes if f is not None], np.float64)
         self._used = np.zeros(len(self._tracks), np.bool_)
+        # Moving with a known course (a predecessor must be): the same for every find.
+        self._moving = (self._sog >= _MOVING_KN) & np.isfinite(self._cog)
 
     def find(
         self,
@@ -183,18 +185,20 @@ class Predecessors:
         c = self._config
         if not self._tracks:
             return None
-        age = t - self._t
-        near_in_time = (age > 0) & (age <= c.mmsi_change_window_s) & ~self._used
         # Only moving vessels with known speed and course: in a port many vessels fall
         # silent and start up near each other, and an unknown course matches anything.
+        # (Asked first: most new MMSIs are not moving, and the rest is array work.)
         if not (sog >= _MOVING_KN and math.isfinite(cog)):
             return None
-        old_sog, old_cog = self._sog, self._cog
-        near_in_time &= (old_sog >= _MOVING_KN) & np.isfinite(old_cog)
-        near_in_time &= np.abs(old_sog - sog) <= c.mmsi_change_speed_kn
-        course_gap = np.abs((old_cog - cog + 180.0) % 360.0 - 180.0)
-        near_in_time &= course_gap <= c.mmsi_change_course_deg
+        age = t - self._t
+        near_in_time = (age > 0) & (age <= c.mmsi_change_window_s) & self._moving & ~self._used
         index = np.flatnonzero(near_in_time)
+        # Speed and course compared only for those few (element by element, as before).
+        old_sog, old_cog = self._sog[index], self._cog[index]
+        alike = np.abs(old_sog - sog) <= c.mmsi_change_speed_kn
+        course_gap = np.abs((old_cog - cog + 180.0) % 360.0 - 180.0)
+        alike &= course_gap <= c.mmsi_change_course_deg
+        index = index[alike]
         if index.shape[0] == 0:
             return None
         # Dead-reckoned only for the few alike in speed and course (the costly part).
