@@ -10,13 +10,13 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
 fi
-base=".venv/.mista-install-$(cat pyproject.toml setup.py src/mista/ais/*.pyx src/mista/ais/*.h src/mista/fuse/*.pyx 2>/dev/null | cksum | cut -d' ' -f1)"
+base=".venv/.mista-install-$(cat pyproject.toml constraints.txt setup.py src/mista/ais/*.pyx src/mista/ais/*.h src/mista/fuse/*.pyx 2>/dev/null | cksum | cut -d' ' -f1)"
 stamp="$base-${extras}"
 # An install with the dev extras also satisfies a plain one.
 if [ ! -f "$stamp" ] && ! { [ -z "$extras" ] && [ -f "$base-dev" ]; }; then
     echo "mista: installing mista${extras:+[$extras]} into .venv (builds the compiled AIS core)" >&2
     find .venv -maxdepth 1 -name '.mista-install-*' ! -name "${base#.venv/}-*" -delete
-    .venv/bin/python -m pip install --quiet --editable ".${extras:+[$extras]}"
+    .venv/bin/python -m pip install --quiet --constraint constraints.txt --editable ".${extras:+[$extras]}"
     touch "$stamp"
 fi
 # The web map's copy of MapLibre (git-ignored) is built with npm from web/package-lock.json;
