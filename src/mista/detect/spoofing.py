@@ -405,16 +405,12 @@ class SpoofingDetector(RunDetector):
         sound fixes after its last silence before ``back`` are the excursion when
         ``back`` lands where the fix before that silence, held on its course and speed,
         would be by then, and the fixes between do not (and report its speed)."""
-        points = history.history(back.track, back.start - 2 * _RETURN_MAX_S)
-        sound = (points.flags & (_SPEED_FLAGS | _LAND_FLAG)) == 0
-        heard = np.flatnonzero(sound & (points.t < back.start))
-        silences = np.flatnonzero(np.diff(points.t[heard]) >= _SILENCE_S)
-        if silences.shape[0] == 0:
+        since = _since_silence(history, back.track, back.start)
+        if since is None:
             return None
-        k = int(heard[silences[-1]])
-        rows = heard[silences[-1] + 1 :]
+        points, k, rows = since
         first = int(rows[0])
-        if rows.shape[0] < self.config.min_points or back.start - points.t[first] > _RETURN_MAX_S:
+        if rows.shape[0] < self.config.min_points:
             return None
         if not _on_reckoning(points, k, back.start, back.lat, back.lon):
             return None
@@ -430,16 +426,11 @@ class SpoofingDetector(RunDetector):
         fix before the track's last silence, held on its course and speed, would be by
         then, while the fixes heard since that silence (false ones the fuser took as the
         track, the start of a circle) do not."""
-        points = history.history(run.track, run.start - 2 * _RETURN_MAX_S)
-        sound = (points.flags & (_SPEED_FLAGS | _LAND_FLAG)) == 0
-        heard = np.flatnonzero(sound & (points.t < run.start))
-        silences = np.flatnonzero(np.diff(points.t[heard]) >= _SILENCE_S)
-        if silences.shape[0] == 0:
+        since = _since_silence(history, run.track, run.start)
+        if since is None:
             return False
-        k = int(heard[silences[-1]])
-        first = int(heard[silences[-1] + 1])
-        if run.start - points.t[first] > _RETURN_MAX_S:
-            return False
+        points, k, rows = since
+        first = int(rows[0])
         return _on_reckoning(points, k, run.start, run.lat, run.lon) and not _on_reckoning(
             points, k, float(points.t[first]), points.lat[first], points.lon[first]
         )
@@ -659,6 +650,25 @@ class SpoofingDetector(RunDetector):
         del lat, lon, radius_m
         arc_needed = self.config.circle_min_arc_deg if min_arc_deg is None else min_arc_deg
         return residual <= self.config.circle_max_residual and arc_deg >= arc_needed
+
+
+def _since_silence(
+    history: History, track: int, t: float
+) -> tuple[TrackPoints, int, np.ndarray[Any, Any]] | None:
+    """The track's points read, its last sound fix before its last silence before
+    ``t``, and the rows of the sound fixes heard since that silence (before ``t``);
+    None without such a silence, or when they began more than ``_RETURN_MAX_S`` before
+    ``t``."""
+    points = history.history(track, t - 2 * _RETURN_MAX_S)
+    sound = (points.flags & (_SPEED_FLAGS | _LAND_FLAG)) == 0
+    heard = np.flatnonzero(sound & (points.t < t))
+    silences = np.flatnonzero(np.diff(points.t[heard]) >= _SILENCE_S)
+    if silences.shape[0] == 0:
+        return None
+    rows = heard[silences[-1] + 1 :]
+    if t - points.t[int(rows[0])] > _RETURN_MAX_S:
+        return None
+    return points, int(heard[silences[-1]]), rows
 
 
 def _on_reckoning(points: TrackPoints, k: int, t: float, lat: float, lon: float) -> bool:
