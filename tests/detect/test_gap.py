@@ -325,3 +325,20 @@ def test_a_vessels_rate_is_measured_from_shore_receivers_not_satellite_passes() 
         drafts = feed(GapDetector(detect_settings()), [vessel, passes(16, 4)])
         found[name] = [d.evidence["level"] for d in standing(drafts) if d.tracks == ("ais:1",)]
     assert found == {"shore": [], "satellite": ["gap"]}
+
+
+def test_a_track_silent_for_two_days_is_closed_where_it_was_watched_and_forgotten() -> None:
+    # The fuser retires a track silent for two days (the vessel heard again starts a new
+    # one), so its silence can end no other way: the gap is closed two days after its
+    # last fix, and the track and the reception of that time are forgotten.
+    detector = GapDetector(detect_settings())
+    heard = [track(1, T0 + np.arange(0, HOUR + 1, MINUTE), LAT, LON), witness(60)]
+    [gap] = standing(feed(detector, heard, chunk_s=1800.0, finish=False))
+    assert gap.status == AlertStatus.CLOSED
+    assert gap.evidence["level"] == "gap"
+    assert gap.end == T0 + 49 * HOUR
+    assert gap.evidence["watched_until"] == gap.end
+    assert set(detector._last) == {99}
+    kept = detector._reception._mmsi_slots.values()
+    assert min(min(slots) for slots in kept) * 1800.0 >= T0 + 10 * HOUR
+

@@ -51,6 +51,13 @@ def track_mmsi(history: History, number: int) -> int | None:
     return info.mmsi if info is not None else None
 
 
+#: Settled alerts (closed or withdrawn) that ended this long before the newest one a
+#: ledger recorded are forgotten: no late data re-reads that far back (a track's history
+#: and the fuser's retirement of silent tracks are shorter), and memory must stay bounded
+#: by active vessels, not by history.
+SETTLED_KEPT_S = 48 * 3600.0
+
+
 class Ledger:
     """The last draft emitted under each key, so only changes are emitted again, and the
     keys each track is part of, so late data can revise or withdraw them."""
@@ -59,6 +66,8 @@ class Ledger:
         self._last: dict[Key, AlertDraft] = {}
         self._by_track: dict[int, set[Key]] = {}
         self.touched: set[Key] | None = None  # keys emitted (changed or not) while set
+        self._newest_end = -math.inf
+        self._pruned_at = -math.inf
 
     def emit(self, draft: AlertDraft, tracks: Iterable[int]) -> AlertDraft | None:
         """Record ``draft``; return it when it differs from the last one under its key."""
@@ -69,7 +78,29 @@ class Ledger:
         if self._last.get(draft.key) == draft:
             return None
         self._last[draft.key] = draft
+        if draft.end > self._newest_end:
+            self._newest_end = draft.end
+            if draft.end - self._pruned_at >= 3600.0:  # hourly, in stream time
+                self._prune(draft.end - SETTLED_KEPT_S)
         return draft
+
+    def _prune(self, horizon: float) -> None:
+        self._pruned_at = self._newest_end
+        old = {
+            key
+            for key, draft in self._last.items()
+            if draft.end < horizon and draft.status != AlertStatus.OPEN
+        }
+        if not old:
+            return
+        for key in old:
+            del self._last[key]
+        for track in list(self._by_track):
+            keys = self._by_track[track] - old
+            if keys:
+                self._by_track[track] = keys
+            else:
+                del self._by_track[track]
 
     def get(self, key: Key) -> AlertDraft | None:
         return self._last.get(key)
@@ -259,6 +290,10 @@ class DistanceMemo:
 
     def __init__(self) -> None:
         self._memo: dict[int, tuple[float, float, float]] = {}
+
+    def forget(self, tracks: Iterable[int]) -> None:
+        for number in tracks:
+            self._memo.pop(number, None)
 
     def bounds(self, track: I64, lat: F64, lon: F64) -> tuple[F64, F64]:
         """Lower and upper bounds of each point's distance (NaN where nothing is known)."""

@@ -151,12 +151,22 @@ class RunDetector(ABC):
         return out
 
     def _prune(self, watermark: float) -> None:
-        """Forget the fix before alerts older than any re-read reaches (hourly)."""
+        """Forget the fix before alerts, and tracks silent, for longer than any re-read
+        reaches (hourly): memory is bounded by active vessels, not by history."""
         if watermark - self._pruned_at < HOUR_S:
             return
         self._pruned_at = watermark
         horizon = watermark - _FIX_BEFORE_KEPT_S
         self._fix_before = {k: f for k, f in self._fix_before.items() if k[-1] >= horizon}
+        silent = [n for n, fix in self._last.items() if fix[0] < horizon and n not in self._open]
+        for number in silent:
+            del self._last[number]
+            self._hints.pop(number, None)
+        self._forget(silent)
+
+    def _forget(self, tracks: list[int]) -> None:
+        """Forget what a subclass keeps per track, for ``tracks`` silent past re-reads."""
+        return None
 
     def finish(self, watermark: float, history: History) -> list[AlertDraft]:
         self.watermark = max(self.watermark, watermark)

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from mista.detect._common import (
+    SETTLED_KEPT_S,
     Evidence,
     Key,
     Ledger,
@@ -76,6 +77,7 @@ class EncounterDetector:
         self._ports = setting(settings, "ports", Ports)
         self._pending: list[TrackPoints] = []
         self._done_until = -math.inf  # end of the last bucket compared
+        self._pruned_at = -math.inf
         self._pairs: dict[tuple[int, int], PairRun] = {}
         self._closing: list[PairRun] = []  # runs broken by a long gap, closed next
         self._seen: dict[int, float] = {}  # track -> the last time it was seen (compared)
@@ -154,7 +156,18 @@ class EncounterDetector:
             self._note_after(value * bucket_s, first_t)
             out += self._expire((value + 1) * bucket_s, history, ongoing=True)
         out += self._expire(self._done_until, history, ongoing=False)
+        self._prune()
         return out
+
+    def _prune(self) -> None:
+        """Forget when tracks silent for two days were last seen (hourly): memory bounded
+        by active vessels; a pair of theirs has long been closed."""
+        if self._done_until - self._pruned_at < 3600.0:
+            return
+        self._pruned_at = self._done_until
+        horizon = self._done_until - SETTLED_KEPT_S
+        paired = {track for pair in self._pairs for track in pair}
+        self._seen = {n: t for n, t in self._seen.items() if t >= horizon or n in paired}
 
     def _pair_up(
         self,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from mista.detect._common import (
     F64,
     I64,
     KNOT_M_S,
+    SETTLED_KEPT_S,
     Key,
     Ledger,
     config_of,
@@ -105,6 +106,7 @@ class GapDetector:
         self._ports = setting(settings, "ports", Ports)
         self._interval: dict[int, float] = {}  # track -> its typical interval between fixes
         self._ledger = Ledger()
+        self._pruned_at = -math.inf
         statics = settings.get("statics")
         self._statics = statics if isinstance(statics, StaticLog) else StaticLog()
 
@@ -118,7 +120,52 @@ class GapDetector:
         for event in chunk.identity:
             if event.kind == IdentityKind.MMSI_CHANGE and event.other_track is not None:
                 out += self._continued(event.other_track, event.t, history)
+        # Before stating silences: a track the fuser has retired has no description left
+        # to state one under (the watermark can jump days ahead in one chunk).
+        out += self._prune(chunk.watermark)
         out += self._silent(chunk.watermark, history)
+        return out
+
+    def _prune(self, watermark: float) -> list[AlertDraft]:
+        """Stop watching tracks silent for longer than ``SETTLED_KEPT_S`` (hourly): the
+        fuser retires them (a vessel heard again starts a new track), so their silence
+        can end no other way. A gap-level silence is closed where it was watched to
+        (``SETTLED_KEPT_S`` after its last fix at most, evidence ``"watched_until"``), a
+        possible one withdrawn; the tracks' state and old reception are forgotten, so
+        memory is bounded by active vessels."""
+        if watermark - self._pruned_at < 3600.0:
+            return []
+        self._pruned_at = watermark
+        horizon = watermark - SETTLED_KEPT_S
+        out: list[AlertDraft] = []
+        for number, fix in [(n, fix) for n, fix in self._last.items() if fix.t < horizon]:
+            del self._last[number]
+            if number not in self._open:
+                self._interval.pop(number, None)
+                continue
+            key, level = self._open.pop(number)
+            last = self._ledger.get(key)
+            watched = min(watermark, fix.t + SETTLED_KEPT_S)
+            if level != "gap" and watched - fix.t >= self.config.gap_s:
+                # Stated "possible" before the stream jumped on: judged now, to where watched.
+                level = (
+                    self._level(watched - fix.t)
+                    if self._expected(number, fix, None, watched)
+                    else level
+                )
+            self._interval.pop(number, None)
+            if last is None:
+                continue
+            if level != "gap":
+                withdrawn = self._ledger.withdraw(key)
+                out += [withdrawn] if withdrawn is not None else []
+                continue
+            evidence = {**last.evidence, "level": level, "duration_s": watched - last.start}
+            evidence["watched_until"] = watched
+            closed = replace(last, status=AlertStatus.CLOSED, end=watched, evidence=evidence)
+            emitted = self._ledger.emit(closed, (number,))
+            out += [emitted] if emitted is not None else []
+        self._reception.forget_before(horizon)
         return out
 
     def _continued(self, number: int, at_t: float, history: History) -> list[AlertDraft]:
@@ -450,6 +497,14 @@ class _Grid:
             known = held.get(slot)
             held[slot] = (t0, t1) if known is None else (min(known[0], t0), max(known[1], t1))
 
+    def forget_before(self, slot: int) -> None:
+        for cell in list(self.slots):
+            kept = {s: span for s, span in self.slots[cell].items() if s >= slot}
+            if kept:
+                self.slots[cell] = kept
+            else:
+                del self.slots[cell]
+
     def spans(self, centre: int, slot: int) -> list[tuple[float, float]]:
         """The spans heard in ``slot`` in the 3 x 3 cells around cell ``centre``."""
         slots = self.slots
@@ -487,6 +542,7 @@ class Reception:
         self._shore = _Grid(config.reception_cell_deg)
         self._satellite = _Grid(config.satellite_cell_deg)
         self._mmsi_slots: dict[int, set[int]] = {}
+        self._first_slot: dict[int, int] = {}  # MMSI -> the first slot it was heard in
         self._open_exposure: dict[tuple[float, float, float], tuple[int, float]] = {}
 
     def hear(self, points: TrackPoints) -> None:
@@ -501,6 +557,9 @@ class Reception:
                 grid.add(lat[rows], lon[rows], slots[rows], t[rows])
         for mmsi, slot in set(zip(points.mmsi[heard].tolist(), slots.tolist(), strict=True)):
             self._mmsi_slots.setdefault(mmsi, set()).add(slot)
+            first = self._first_slot.get(mmsi)
+            if first is None or slot < first:
+                self._first_slot[mmsi] = slot
 
     def mmsi_heard(self, before: Fix, end: float) -> bool:
         """``before``'s MMSI was heard (on any track) during the silence from it to
@@ -513,9 +572,24 @@ class Reception:
         return any(slot in heard for slot in range(first, last + 1))
 
     def first_heard(self, mmsi: int) -> float | None:
-        """The start of the first slot ``mmsi`` was heard in (``None``: never)."""
-        heard = self._mmsi_slots.get(mmsi)
-        return min(heard) * self._slot_s if heard else None
+        """The start of the first slot ``mmsi`` was heard in (``None``: never, or not for
+        longer than reception is kept)."""
+        first = self._first_slot.get(mmsi)
+        return first * self._slot_s if first is not None else None
+
+    def forget_before(self, t: float) -> None:
+        """Forget reception before ``t``: no silence still watched reaches back so far."""
+        slot = math.floor(t / self._slot_s)
+        for mmsi in list(self._mmsi_slots):
+            kept = {s for s in self._mmsi_slots[mmsi] if s >= slot}
+            if kept:
+                self._mmsi_slots[mmsi] = kept
+            else:
+                del self._mmsi_slots[mmsi]
+                self._first_slot.pop(mmsi, None)
+        self._shore.forget_before(slot)
+        self._satellite.forget_before(slot)
+        self._open_exposure = {k: v for k, v in self._open_exposure.items() if k[0] >= t}
 
     def exposure_s(self, before: Fix, after: Fix | None, end: float) -> float:
         """Seconds of reception near the vessel's likely position during the silence from

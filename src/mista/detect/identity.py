@@ -30,6 +30,7 @@ from typing import Any
 
 from mista.detect._common import (
     KNOT_M_S,
+    SETTLED_KEPT_S,
     Key,
     Ledger,
     config_of,
@@ -140,6 +141,8 @@ class IdentityChangeDetector:
         statics = settings.get("statics")
         self._statics = statics if isinstance(statics, StaticLog) else StaticLog()
         self._track_of: dict[int, int] = {}  # MMSI -> its (main) AIS track
+        self._heard_at: dict[int, float] = {}  # MMSI -> its track's latest point
+        self._pruned_at = -math.inf
         self._pending: list[tuple[ImoLink, float]] = []  # link, watermark it was found at
         self._linked: set[tuple[int, int]] = set()  # (old, new) MMSI changes already told
 
@@ -181,6 +184,13 @@ class IdentityChangeDetector:
         for info in chunk.tracks.values():
             if info.kind == TrackKind.AIS and info.mmsi is not None and "/" not in info.id:
                 self._track_of[info.mmsi] = info.number
+                self._heard_at[info.mmsi] = info.last_t
+        if chunk.watermark - self._pruned_at >= 3600.0:
+            # Hourly: MMSIs unheard for two days (their tracks retired) are forgotten.
+            self._pruned_at = chunk.watermark
+            horizon = chunk.watermark - SETTLED_KEPT_S
+            self._heard_at = {m: t for m, t in self._heard_at.items() if t >= horizon}
+            self._track_of = {m: n for m, n in self._track_of.items() if m in self._heard_at}
         if len(self._track_of) > _MAX_TRACKED_MMSIS:
             self._track_of = {
                 mmsi: number

@@ -50,6 +50,9 @@ class LoiteringDetector(RunDetector):
         self._finished = True
         return super().finish(watermark, history)
 
+    def _forget(self, tracks: list[int]) -> None:
+        self._memo.forget(tracks)
+
     def mark(self, points: TrackPoints, speed: F64, open_runs: Mapping[int, Run]) -> Marks:
         slow = np.isfinite(speed) & (speed < self.config.max_speed_kn)
         distance = np.full(len(points), np.nan)

@@ -64,6 +64,9 @@ class PortVisitDetector(RunDetector):
         self._watermark = max(self._watermark, watermark)
         return super().finish(watermark, history)
 
+    def _forget(self, tracks: list[int]) -> None:
+        self._memo.forget(tracks)
+
     def select(self, points: TrackPoints) -> Bools:
         """Good AIS points, and those flagged only as on land: a coarse coastline puts
         many berths on land, and a position far inland is no port visit anyway. Radar

@@ -305,8 +305,9 @@ class SpoofingDetector(RunDetector):
         return self._take_withdrawn(out)
 
     def _prune(self, watermark: float) -> None:
-        """Also forget jumps back, checked runs and second transmitters' runs older than
-        any re-read reaches (hourly, with the runs' own pruning)."""
+        """Also forget jumps back, checked runs, second transmitters' runs, tracks' last
+        sound fixes and earlier runs older than any re-read reaches (hourly, with the
+        runs' own pruning)."""
         pruned_at = self._pruned_at
         super()._prune(watermark)
         if self._pruned_at == pruned_at:
@@ -316,6 +317,16 @@ class SpoofingDetector(RunDetector):
         self._checked = {n: start for n, start in self._checked.items() if start >= horizon}
         self._shared = {key for key in self._shared if key[1] >= horizon}
         self._own_path = {key for key in self._own_path if key[1] >= horizon}
+        silent = [n for n, sound in self._sound.items() if sound[0] < horizon]
+        for number in silent:
+            del self._sound[number]
+            self._sound_sog.pop(number, None)
+        for number in list(self._excursions):
+            runs = {t: run for t, run in self._excursions[number].items() if run.end >= horizon}
+            if runs:
+                self._excursions[number] = runs
+            else:
+                del self._excursions[number]
 
     # -- a jump away and back -----------------------------------------------------------------
 
