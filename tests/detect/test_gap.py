@@ -341,4 +341,3 @@ def test_a_track_silent_for_two_days_is_closed_where_it_was_watched_and_forgotte
     assert set(detector._last) == {99}
     kept = detector._reception._mmsi_slots.values()
     assert min(min(slots) for slots in kept) * 1800.0 >= T0 + 10 * HOUR
-
