@@ -140,22 +140,17 @@ class GapDetector:
         out: list[AlertDraft] = []
         for number, fix in [(n, fix) for n, fix in self._last.items() if fix.t < horizon]:
             del self._last[number]
-            if number not in self._open:
-                self._interval.pop(number, None)
-                continue
-            key, level = self._open.pop(number)
-            last = self._ledger.get(key)
-            watched = min(watermark, fix.t + SETTLED_KEPT_S)
-            if level != "gap" and watched - fix.t >= self.config.gap_s:
-                # Stated "possible" before the stream jumped on: judged now, to where watched.
-                level = (
-                    self._level(watched - fix.t)
-                    if self._expected(number, fix, None, watched)
-                    else level
-                )
             self._interval.pop(number, None)
-            if last is None:
+            opened = self._open.pop(number, None)
+            last = None if opened is None else self._ledger.get(opened[0])
+            if opened is None or last is None:
                 continue
+            key, level = opened
+            watched = min(watermark, fix.t + SETTLED_KEPT_S)
+            # Stated "possible" before the stream jumped on: judged now, to where watched.
+            late_gap = level != "gap" and watched - fix.t >= self.config.gap_s
+            if late_gap and self._expected(number, fix, None, watched):
+                level = "gap"
             if level != "gap":
                 withdrawn = self._ledger.withdraw(key)
                 out += [withdrawn] if withdrawn is not None else []
