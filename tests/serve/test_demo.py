@@ -186,19 +186,25 @@ def test_demo_starts_four_nodes_answers_on_each_and_stops_on_ctrl_c(
         placed = [row for row in seen_by_liaison if row["lat"] is not None]
         assert placed
         assert all(_usa_may_see(row["label"]) for row in placed), seen_by_liaison
-        # The watch officer sees more: IND's own radar is CONFIDENTIAL and IND/AUS only.
+        # The watch officer sees more: IND's own radar is CONFIDENTIAL and IND/AUS only. Its
+        # backlog is ingested after the AIS one may already answer, so wait for it to land.
         window = {"since": (datetime.now(UTC) - timedelta(hours=3)).isoformat()}
-        positions = client.get(
-            f"{ind}/api/v1/positions",
-            params={**window, "limit": 100_000},
-            headers={"Authorization": f"Bearer {watch}"},
-        ).json()["positions"]
-        assert any(not _usa_may_see(row["label"]) for row in positions)
-        liaison_positions = client.get(
-            f"{ind}/api/v1/positions",
-            params={**window, "limit": 100_000},
-            headers={"Authorization": f"Bearer {liaison}"},
-        ).json()["positions"]
+
+        def positions(token: str) -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = client.get(
+                f"{ind}/api/v1/positions",
+                params={**window, "limit": 100_000},
+                headers={"Authorization": f"Bearer {token}"},
+            ).json()["positions"]
+            return found
+
+        _wait(
+            lambda: any(not _usa_may_see(row["label"]) for row in positions(watch)),
+            60,
+            "IND's own radar positions",
+            running,
+        )
+        liaison_positions = positions(liaison)
         assert liaison_positions
         assert all(_usa_may_see(row["label"]) for row in liaison_positions)
 
