@@ -67,7 +67,9 @@ def test_a_mixed_stream_gives_each_behaviour_with_its_evidence() -> None:
         track(3, [T0 + 14 * 3600], lat, lon, sog=10.0, label_no=3, seq_from=9),
         # heard 11 km from track 3 all along: track 3 would have been heard too
         track(6, T0 + np.arange(0, 14 * 3600, 600.0), lat + 0.1, lon, sog=10.0, label_no=6),
+        # inland on the island, then at sea 60 km away a minute later: a jump
         track(4, t[:6], 0.5, 70.5, sog=8.0, flags=int(PointFlag.ON_LAND), label_no=4),
+        track(4, t[6:7], 0.5, 69.95, sog=8.0, label_no=4, seq_from=4_000_006),
         track(5, t[:20], 5.5, 75.5, sog=8.0, label_no=5),  # in the zone
     ]
     drafts = feed(detection(), streams)

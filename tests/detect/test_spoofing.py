@@ -55,8 +55,25 @@ def test_two_are_not() -> None:
 
 def test_positions_well_inland_are_spoofing_for_land() -> None:
     # The test island is lat 0..1, lon 70..71; its port is on the east shore (0.5, 71).
-    [alert] = standing(spoof([LAND] * 4, lat=0.5, lon=70.5))
+    # Heard first (nothing known before), the run is judged by how the track leaves it:
+    # here by a jump to the sea west of the island (55 km in a minute).
+    lon = [70.5, 70.5, 70.5, 70.5, 69.99]
+    [alert] = standing(spoof([LAND, LAND, LAND, LAND, 0], lat=0.5, lon=lon))
     assert alert.evidence["reason"] == "land"
+    assert alert.evidence["points"] == 4
+
+
+def test_a_track_first_heard_inland_is_no_spoof_unless_it_jumps_out() -> None:
+    # Nothing before and nothing after: a vessel on a river the coarse map lacks.
+    assert standing(spoof([LAND] * 4, lat=0.5, lon=70.5)) == []
+    # First heard 20 km inland, then down the river at 10 kn to the sea.
+    river = 70.18 - np.arange(80) * 0.0027
+    river_flags = np.where(river > 70.0, LAND, 0)
+    slow = track(4, T0 + np.arange(80) * MINUTE, 0.5, river, flags=river_flags)
+    assert standing(feed(SpoofingDetector(settings()), slow)) == []
+    # Nothing is raised while the run lasts: whether it is one is known when it ends.
+    inland = track(4, T0 + np.arange(4) * MINUTE, 0.5, 70.5, flags=LAND)
+    assert feed(SpoofingDetector(settings()), inland, finish=False) == []
 
 
 def test_a_jump_onto_land_is_spoofing_a_passage_up_a_river_is_not() -> None:
@@ -71,6 +88,28 @@ def test_a_jump_onto_land_is_spoofing_a_passage_up_a_river_is_not() -> None:
     river_flags = np.where(river > 70.0, LAND, 0)
     slow = track(4, T0 + np.arange(80) * MINUTE, 0.5, river, flags=river_flags)
     assert standing(feed(SpoofingDetector(settings()), slow)) == []
+
+
+def test_two_transmitters_heard_in_turn_inland_are_no_jump_onto_land() -> None:
+    # Two vessels on one MMSI up a river 5 km apart: each flags the other's positions as
+    # implausible, which says nothing of how either got there.
+    lon = np.tile([70.5, 70.545], 10)
+    flags = np.tile([LAND, LAND | SPEED | OUTLIER], 10)
+    assert standing(spoof(flags.tolist(), lat=0.5, lon=lon)) == []
+
+
+def test_a_first_run_inland_is_judged_by_a_fix_hours_later() -> None:
+    # Heard inland, then nothing for three hours (the run has ended): the next fix, at
+    # the next satellite pass, decides. Far out at sea, the inland fixes were a jump.
+    t = T0 + np.r_[np.arange(4) * MINUTE, 3 * HOUR]
+    flags = [LAND, LAND, LAND, LAND, 0]
+    far = track(4, t, 0.5, [70.5, 70.5, 70.5, 70.5, 66.0], flags=flags)
+    [alert] = standing(feed(SpoofingDetector(settings()), far))
+    assert (alert.evidence["reason"], alert.status) == ("land", AlertStatus.CLOSED)
+    assert alert.end == T0 + 3 * MINUTE
+    # Off the coast, 60 km in three hours: a vessel that came down a river.
+    near = track(4, t, 0.5, [70.5, 70.5, 70.5, 70.5, 69.99], flags=flags)
+    assert standing(feed(SpoofingDetector(settings()), near)) == []
 
 
 def test_land_beside_a_port_or_a_coast_is_a_berth_or_a_coarse_coastline() -> None:

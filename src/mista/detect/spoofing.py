@@ -1,7 +1,9 @@
 """``spoofing``: runs of positions the fuser flagged as impossible for the vessel.
 
 Reasons (evidence ``"reason"``): ``"land"`` (positions well inland and away from ports:
-a coarse coastline puts harbour and river berths on land), ``"speed"`` (implied speed
+a coarse coastline puts harbour and river berths on land; reached by a jump, or, when
+they are the first heard of the track, left by one: a vessel first heard up a river has
+no jump either side), ``"speed"`` (implied speed
 over 30 kn from the track, or a short-lived segment of a split MMSI: GFW's segmenter
 rule), and ``"circle"`` (outlier positions that lie on a circle: a replayed or generated
 track). Unlike the other detectors this one reads the flagged points, not the good ones,
@@ -155,6 +157,11 @@ class SpoofingDetector(RunDetector):
         # Speed runs that are the vessel back on its own path after false fixes the fuser
         # took as the track (track, start).
         self._own_path: set[tuple[int, float]] = set()
+        # Land runs with nothing known before them that the track jumped out of
+        # (track, start).
+        self._left_by_jump: set[tuple[int, float]] = set()
+        # Such runs that ended with no fix after them yet, by track.
+        self._first_inland: dict[int, Run] = {}
         found = settings.get("second_transmitters")
         self._found = found if isinstance(found, SecondTransmitters) else SecondTransmitters()
 
@@ -258,13 +265,16 @@ class SpoofingDetector(RunDetector):
         tag = np.where(on_land, _LAND, _SPEED).astype(np.int64)
         # value: for a speed point 1 when an outlier (a run all of outliers may be a
         # circle); for a land point 1 when it was reached by a jump, 0 when by a plausible
-        # passage (a river), NaN when nothing before it is known.
+        # passage (a river), NaN when nothing before it is known. A land point flagged for
+        # speed too is judged from the last sound fix as well: two transmitters heard in
+        # turn up a river flag each other, which says nothing of how either got there.
         value = (speed_flagged & ((flags & _OUTLIER) != 0)).astype(np.float64)
         in_run = speed_flagged | on_land
         land_rows = np.flatnonzero(on_land & ~speed_flagged)
         if land_rows.shape[0]:
             in_run[land_rows] = self._inland(points.lat[land_rows], points.lon[land_rows])
-            value[land_rows] = self._entry_jump(points, on_land | speed_flagged)[land_rows]
+        if on_land.any():
+            value[on_land] = self._entry_jump(points, on_land | speed_flagged)[on_land]
         on_circle = self._circle_rows(points)
         in_run |= on_circle
         tag[on_circle] = _CIRCLE
@@ -301,6 +311,8 @@ class SpoofingDetector(RunDetector):
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         self._note_clashes(chunk)
         out = super().update(chunk, history)
+        if self._first_inland:
+            out += self._left_late(chunk.points, history)
         self._remember_sound(chunk.points)
         return self._take_withdrawn(out)
 
@@ -317,6 +329,8 @@ class SpoofingDetector(RunDetector):
         self._checked = {n: start for n, start in self._checked.items() if start >= horizon}
         self._shared = {key for key in self._shared if key[1] >= horizon}
         self._own_path = {key for key in self._own_path if key[1] >= horizon}
+        self._left_by_jump = {key for key in self._left_by_jump if key[1] >= horizon}
+        self._first_inland = {n: r for n, r in self._first_inland.items() if r.end >= horizon}
         silent = [n for n, sound in self._sound.items() if sound[0] < horizon]
         for number in silent:
             del self._sound[number]
@@ -336,7 +350,50 @@ class SpoofingDetector(RunDetector):
 
     def _close(self, run: Run, history: History) -> list[AlertDraft]:
         self._note_two_vessels(run, history)
+        self._note_jump_out(run, history)
         return self._excursion_ended_by(run, history) + super()._close(run, history)
+
+    def _note_jump_out(self, run: Run, history: History) -> None:
+        """A land run with nothing known before it (a track's first fixes) is a jump onto
+        land only when the track jumps out of it: its next fix after the run is out of
+        reach below ``max_speed_kn``. A vessel first heard up a river (no inland waterways
+        on a coarse map) sails out plausibly, or stays there. With no fix after it yet
+        (the next may be a satellite pass not yet delivered), the run waits for one."""
+        if run.tag != _LAND or run.value_max != -math.inf:
+            return
+        after = history.history(run.track, run.end)
+        rows = np.flatnonzero(after.t > run.end)
+        if rows.shape[0] == 0:
+            self._first_inland[run.track] = run
+        elif self._jumps_out(run, after, int(rows[0])):
+            self._left_by_jump.add((run.track, run.start))
+
+    def _jumps_out(self, run: Run, points: TrackPoints, k: int) -> bool:
+        """Point ``k`` of ``points`` is out of reach from ``run``'s last point."""
+        metres = flat_distance_m(
+            np.array([run.end_lat]),
+            np.array([run.end_lon]),
+            points.lat[k : k + 1],
+            points.lon[k : k + 1],
+        )
+        dt = max(float(points.t[k]) - run.end, 1.0)
+        return float(metres[0]) / dt / KNOT_M_S > self.config.max_speed_kn
+
+    def _left_late(self, points: TrackPoints, history: History) -> list[AlertDraft]:
+        """Land runs of a track's first fixes that ended with no fix after them, judged by
+        the first fix after them in ``points``."""
+        out: list[AlertDraft] = []
+        present = np.unique(points.track)
+        for number in [n for n in self._first_inland if n in present]:
+            run = self._first_inland[number]
+            rows = np.flatnonzero((points.track == number) & (points.t > run.end))
+            if rows.shape[0] == 0:
+                continue
+            del self._first_inland[number]
+            if self._jumps_out(run, points, int(rows[np.argmin(points.t[rows])])):
+                self._left_by_jump.add((run.track, run.start))
+                out += super()._close(run, history)
+        return out
 
     def _note_two_vessels(self, run: Run, history: History) -> None:
         """A speed run with a step between two of its points no vessel could make,
@@ -599,8 +656,8 @@ class SpoofingDetector(RunDetector):
         return inland
 
     def qualifies(self, run: Run) -> bool:
-        """Enough points; on land, reached by a jump (or with nothing known before); for
-        not a second transmitter's."""
+        """Enough points; on land, reached by a jump (or, with nothing known before,
+        left by one: judged when the run ends); not a second transmitter's."""
         if (run.track, run.start) in self._ended or (run.track, run.start) in self._own_path:
             return False  # the jump back to the vessel's own path
         # Linking excursions into a second vessel's path is for doubtful points; a circle
@@ -611,7 +668,9 @@ class SpoofingDetector(RunDetector):
             return False
         if run.points < self.config.min_points:
             return False
-        return run.tag != _LAND or run.value_max != 0.0
+        if run.tag != _LAND or run.value_max == 1.0:
+            return True
+        return (run.track, run.start) in self._left_by_jump
 
     def evidence(self, run: Run) -> dict[str, Any]:
         reason = _REASONS[run.tag]
