@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mista.detect._common import concat
 from mista.detect.base import AlertDraft
 from mista.detect.identity import SharedMmsiDetector
 from mista.detect.spoofing import SpoofingDetector, fit_circle
 from mista.detect.transmitters import SecondTransmitters
-from mista.fuse.chunk import IdentityEvent, IdentityKind, PointFlag
+from mista.fuse.chunk import IdentityEvent, IdentityKind, PointFlag, TrackPoints
 from mista.model import AlertStatus
 from tests.detect.builders import (
     HOUR,
@@ -543,3 +544,58 @@ def test_a_run_holding_two_vessels_at_their_own_speeds_is_a_second_transmitter()
     drafts, found = two_vessels_in_one_run(17.0)
     assert [d.evidence["reason"] for d in standing(drafts)] == ["speed"]
     assert found.take() == []
+
+
+# -- a pass off the vessel's own reckoning ---------------------------------------------------
+
+KNOT = 1852.0 / 3600.0
+
+
+def passes(
+    starts_h: list[float], *, sog: float = 14.0, shift_m: dict[int, float] | None = None
+) -> TrackPoints:
+    """A vessel sailing north at ``sog``, heard for 5 minutes at each pass; pass ``i`` is
+    heard ``shift_m[i]`` metres north of where it is (a spoof when not 0)."""
+    shift_m = shift_m or {}
+    out = []
+    for i, start in enumerate(starts_h):
+        t = T0 + start * HOUR + np.arange(5) * MINUTE
+        lat = north_of(LAT, 0.0) + (sog * KNOT * (t - T0) + shift_m.get(i, 0.0)) / 111_195.0
+        out.append(track(4, t, lat, LON, sog=sog, cog=0.0, seq_from=4_000_000 + 10 * i))
+    return concat(out)
+
+
+def test_a_pass_where_the_vessels_own_course_and_speed_do_not_lead_is_spoofing() -> None:
+    # Heard 50 km behind where 14 kn north for 1.6 h leads (it made good 2 kn the wrong
+    # way), then 10 h later where the first pass's motion leads: the middle one is false.
+    [alert] = standing(feed(SpoofingDetector(settings()), passes([0, 1.6, 12], shift_m={1: -50e3})))
+    assert alert.evidence["reason"] == "speed"
+    assert alert.evidence["off_own_reckoning"] is True
+    assert (alert.start, alert.end) == (T0 + 1.6 * HOUR, T0 + 1.6 * HOUR + 4 * MINUTE)
+    assert alert.evidence["points"] == 5
+
+
+def test_a_pass_is_no_spoof_unless_the_next_is_on_the_vessels_own_reckoning() -> None:
+    detector = SpoofingDetector(settings())
+    assert standing(feed(detector, passes([0, 1.6, 12]))) == []  # all on it
+    # The vessel really went elsewhere: the pass after is off as well.
+    assert (
+        standing(
+            feed(SpoofingDetector(settings()), passes([0, 1.6, 12], shift_m={1: -50e3, 2: -100e3}))
+        )
+        == []
+    )
+    # Slow vessels drift, turn and fish: what they report says too little.
+    assert (
+        standing(
+            feed(SpoofingDetector(settings()), passes([0, 1.6, 12], sog=5.0, shift_m={1: -20e3}))
+        )
+        == []
+    )
+
+
+def test_a_pass_reporting_another_course_is_a_turn_not_a_spoof() -> None:
+    points = passes([0, 1.6, 12], shift_m={1: -50e3})
+    cog = np.where((points.t >= T0 + 1.6 * HOUR) & (points.t < T0 + 2 * HOUR), 180.0, 0.0)
+    turned = dataclasses.replace(points, cog=cog)
+    assert standing(feed(SpoofingDetector(settings()), turned)) == []

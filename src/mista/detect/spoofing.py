@@ -62,6 +62,7 @@ from mista.detect._common import (
     flat_distance_m,
     setting,
 )
+from mista.detect._passes import PassLog, PassTriple, off_own_reckoning
 from mista.detect._runs import _FIX_BEFORE_KEPT_S, F64, Marks, Run, RunDetector
 from mista.detect.base import AlertDraft, History, register
 from mista.detect.identity import swaps
@@ -162,6 +163,10 @@ class SpoofingDetector(RunDetector):
         self._left_by_jump: set[tuple[int, float]] = set()
         # Such runs that ended with no fix after them yet, by track.
         self._first_inland: dict[int, Run] = {}
+        # Each track's passes, and the passes found off the vessel's own reckoning
+        # (track, start).
+        self._passes = PassLog(_SILENCE_S)
+        self._off_reckoning: set[tuple[int, float]] = set()
         found = settings.get("second_transmitters")
         self._found = found if isinstance(found, SecondTransmitters) else SecondTransmitters()
 
@@ -313,6 +318,10 @@ class SpoofingDetector(RunDetector):
         out = super().update(chunk, history)
         if self._first_inland:
             out += self._left_late(chunk.points, history)
+        sound = (chunk.points.flags & (_SPEED_FLAGS | _LAND_FLAG)) == 0
+        for triple in self._passes.add(chunk.points, sound):
+            if off_own_reckoning(triple):
+                out += self._pass_off_reckoning(triple, history)
         self._remember_sound(chunk.points)
         return self._take_withdrawn(out)
 
@@ -331,6 +340,8 @@ class SpoofingDetector(RunDetector):
         self._own_path = {key for key in self._own_path if key[1] >= horizon}
         self._left_by_jump = {key for key in self._left_by_jump if key[1] >= horizon}
         self._first_inland = {n: r for n, r in self._first_inland.items() if r.end >= horizon}
+        self._passes.forget_before(horizon)
+        self._off_reckoning = {key for key in self._off_reckoning if key[1] >= horizon}
         silent = [n for n, sound in self._sound.items() if sound[0] < horizon]
         for number in silent:
             del self._sound[number]
@@ -394,6 +405,23 @@ class SpoofingDetector(RunDetector):
                 self._left_by_jump.add((run.track, run.start))
                 out += super()._close(run, history)
         return out
+
+    def _pass_off_reckoning(self, triple: PassTriple, history: History) -> list[AlertDraft]:
+        """The middle pass of ``triple`` as a spoofing alert (``mista.detect._passes``),
+        unless it is already one excursion's, too short, or near a shared-MMSI event."""
+        points = history.history(triple.track, triple.before[0])
+        sound = (points.flags & (_SPEED_FLAGS | _LAND_FLAG)) == 0
+        before = np.flatnonzero(sound & (points.t <= triple.before[0]))
+        rows = np.flatnonzero(sound & (points.t >= triple.first[0]) & (points.t <= triple.last[0]))
+        if before.shape[0] == 0 or rows.shape[0] < self.config.min_points:
+            return []
+        run = _excursion_run(triple.track, points, int(before[-1]), rows, None)
+        if run is None or self._on_shared_mmsi(run):
+            return []
+        if any(e.track == run.track and e.start == run.start for e in self._ended.values()):
+            return []  # already one excursion, ended by a jump back
+        self._off_reckoning.add((run.track, run.start))
+        return self._emit(run, AlertStatus.CLOSED, history)
 
     def _note_two_vessels(self, run: Run, history: History) -> None:
         """A speed run with a step between two of its points no vessel could make,
@@ -696,6 +724,8 @@ class SpoofingDetector(RunDetector):
             }
         if any(e.track == run.track and e.start == run.start for e in self._ended.values()):
             detail["returned_to_own_path"] = True
+        if (run.track, run.start) in self._off_reckoning:
+            detail["off_own_reckoning"] = True
         return {
             "reason": reason,
             "points": run.points,
