@@ -42,7 +42,10 @@ track's last silence are the excursion when the jump back lands where the fix be
 that silence would be by then and they do not (``_silent_excursion``). The mirror case:
 when the fuser took false fixes after a silence as the track (a circle's first fix), the
 vessel heard again on its own path is the flagged run; landing where the fix before that
-silence would be by then, it is no spoof (``_back_on_own_path``).
+silence would be by then, it is no spoof (``_back_on_own_path``). A spoof heard at one
+satellite pass only, plausible from the passes either side, shows by the vessel's own
+report: the pass is nowhere near where its course and speed before the silence lead,
+and the pass after is (``mista.detect._passes``).
 """
 
 from __future__ import annotations
