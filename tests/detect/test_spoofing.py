@@ -21,6 +21,7 @@ from tests.detect.builders import (
     MINUTE,
     SEA,
     T0,
+    Memory,
     east_of,
     feed,
     minutes,
@@ -356,6 +357,20 @@ def test_a_jump_sailing_at_another_speed_is_another_vessel_on_the_mmsi() -> None
     assert standing(feed(detector, points)) == []
     [second] = found.take()
     assert second.track == 4
+
+
+def test_the_tracks_own_speed_is_the_one_before_the_jump_whatever_came_first() -> None:
+    # The fixes after the jump report 19 kn as well (the fuser took the other vessel's as
+    # the track) and were delivered before the jump's (another satellite's, say): the
+    # track's own speed is still the 13 kn reported before the jump.
+    _, points = northbound_with_an_excursion(19.0)
+    after = points.t >= T0 + 13 * MINUTE
+    points = dataclasses.replace(points, sog=np.where(after, 19.0, points.sog))
+    jump = (points.flags & SPEED) != 0
+    memory, detector = Memory(), SpoofingDetector(settings())
+    drafts = feed(detector, points.take(~jump), memory=memory, finish=False)
+    drafts += feed(detector, points.take(jump), memory=memory)
+    assert standing(drafts) == []
 
 
 def test_a_circle_after_the_true_track_is_fitted_from_where_it_starts() -> None:

@@ -144,6 +144,7 @@ class SpoofingDetector(RunDetector):
         self._ports = setting(settings, "ports", Ports)
         self._sound: dict[int, tuple[float, float, float]] = {}  # track -> last sound t, lat, lon
         self._sound_sog: dict[int, float] = {}  # track -> reported speed at that point
+        self._history: History | None = None  # the fuser's, during an update or finish
         # track -> its recent runs by start time, and the start times of those found
         # to be a second transmitter's.
         self._excursions: dict[int, dict[float, Run]] = {}
@@ -318,7 +319,11 @@ class SpoofingDetector(RunDetector):
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         self._note_clashes(chunk)
-        out = super().update(chunk, history)
+        self._history = history
+        try:
+            out = super().update(chunk, history)
+        finally:
+            self._history = None  # not kept: the detector is checkpointed (pickled)
         if self._first_inland:
             out += self._left_late(chunk.points, history)
         sound = (chunk.points.flags & (_SPEED_FLAGS | _LAND_FLAG)) == 0
@@ -571,7 +576,11 @@ class SpoofingDetector(RunDetector):
         )
 
     def finish(self, watermark: float, history: History) -> list[AlertDraft]:
-        return self._take_withdrawn(super().finish(watermark, history))
+        self._history = history
+        try:
+            return self._take_withdrawn(super().finish(watermark, history))
+        finally:
+            self._history = None
 
     def _take_withdrawn(self, out: list[AlertDraft]) -> list[AlertDraft]:
         out += self._withdrawn
@@ -621,9 +630,11 @@ class SpoofingDetector(RunDetector):
         track's own: one receiver gives a vessel's position and speed together, so a spoof
         (false positions) carries the vessel's own speed, while another vessel on the MMSI
         sails at its own. Handed to the shared-mmsi detector once."""
-        own = self._sound_sog.get(run.track, math.nan)
+        if run.tag != _SPEED or run.duration_s < _OWN_MOTION_MIN_S:
+            return False
+        own = self._own_speed(run)
         reported = run.mean_speed_kn
-        if run.tag != _SPEED or run.duration_s < _OWN_MOTION_MIN_S or not math.isfinite(own):
+        if not math.isfinite(own):
             return False
         metres = flat_distance_m(
             np.array([run.lat]),
@@ -640,6 +651,19 @@ class SpoofingDetector(RunDetector):
             labels = frozenset(run.evidence.label_nos)
             self._found.add(SecondTransmitter(run.track, run.start, run.lat, run.lon, labels))
         return other
+
+    def _own_speed(self, run: Run) -> float:
+        """The speed the track's last sound fix before ``run`` reported (NaN when none is
+        known): the latest sound fix may be after the run (a pass delivered at once)."""
+        sound = self._sound.get(run.track)
+        if sound is not None and sound[0] < run.start:
+            return self._sound_sog.get(run.track, math.nan)
+        if self._history is None:
+            return math.nan
+        points = self._history.history(run.track, run.start - _RETURN_MAX_S)
+        before = (points.t < run.start) & ((points.flags & (_SPEED_FLAGS | _LAND_FLAG)) == 0)
+        rows = np.flatnonzero(before)
+        return float(points.sog[rows[-1]]) if rows.shape[0] else math.nan
 
     def _withdraw(self, key: Key | None) -> None:
         if key is None:
