@@ -84,3 +84,35 @@ def test_a_new_dark_track_beyond_reach_is_another_vessel() -> None:
 
 def test_a_new_dark_track_long_after_the_loss_is_another_alert() -> None:
     assert len(standing(two_tracks(2 * HOUR, 800.0))) == 2
+
+
+def handover(lost_track_after: np.ndarray) -> list[AlertDraft]:
+    """Dark track 9 every 2 min for 30 min, then (its vessel handed to a new track) track
+    10 every minute from a minute later, 800 m on, for 15 min; track 9 has contacts again
+    at ``lost_track_after`` (seconds after its 30 min). All in one chunk, as a fuser that
+    handed over within one step delivers them."""
+    memory = Memory(kinds={9: TrackKind.DARK, 10: TrackKind.DARK})
+    first_t = T0 + np.arange(16) * 2 * MINUTE
+    first_t = np.r_[first_t, first_t[-1] + lost_track_after]
+    second_t = T0 + 31 * MINUTE + np.arange(16) * MINUTE
+    first = track(9, first_t, LAT, LON, sog=np.nan, cog=np.nan)
+    second = track(10, second_t, LAT + 800.0 / 111_195.0, LON, sog=np.nan, cog=np.nan)
+    detector = DarkVesselDetector(settings())
+    return feed(detector, [first, second], memory=memory, chunk_s=2 * HOUR)
+
+
+def test_a_stray_contact_on_the_lost_track_does_not_make_the_new_one_another_vessel() -> None:
+    # Clutter 12 minutes after the lost track's last contact, near its line.
+    [alert] = standing(handover(np.array([12 * MINUTE])))
+    assert alert.tracks == ("dark:9", "dark:10")
+
+
+def test_the_vessel_back_on_its_lost_track_after_the_new_one_is_one_vessel() -> None:
+    # Track 10 ends at 45 min; the vessel's contacts go back to track 9 from 47 min.
+    [alert] = standing(handover(17 * MINUTE + np.arange(8) * 2 * MINUTE))
+    assert alert.tracks == ("dark:9", "dark:10")
+
+
+def test_a_track_seen_all_along_beside_the_new_one_is_another_vessel() -> None:
+    # Track 9 goes on every 2 minutes while track 10 is seen: two boats.
+    assert len(standing(handover(np.arange(1, 9) * 2 * MINUTE))) == 2

@@ -7,7 +7,10 @@ A radar tracker loses a vessel now and then (a turn, contacts taken by a passing
 and starts a new dark track on it. A new dark track that begins where an open alert's
 track was lost, within ``lost_after_s`` and no further than the vessel could have gone
 (``rejoin_m`` plus ``max_speed_kn``), continues that alert rather than raising another;
-the nearest such alert wins, and each alert takes one new track at a time.
+the nearest such alert wins, and each alert takes one new track at a time. The lost
+track's line may have taken a stray contact or two of clutter after its vessel went on,
+and its vessel may come back to it after the new track: one vessel is on one of the two
+at a time, two vessels are seen on both at once.
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ from mista.model import AlertStatus
 #: A new track may begin this long before the lost one's last contact (scans of two
 #: tracks on one vessel interleave while the tracker hands over).
 _OVERLAP_S = 120.0
+#: A lost track's line may take a stray contact or two (clutter near where it would be)
+#: after its vessel went on as a new track, minutes after its last contact of the vessel;
+#: more, or sooner, are a vessel's.
+_STRAY_CONTACTS = 2
+_STRAY_SILENCE_S = 300.0
 
 
 @dataclass(slots=True)
@@ -120,14 +128,14 @@ class DarkVesselDetector:
         lat, lon, t = float(first.lat[0]), float(first.lon[0]), float(first.t[0])
         best: tuple[float, Sighting] | None = None
         for sighting in self._sightings():
-            last = sighting.info
-            if last.number == info.number:
+            number = sighting.info.number
+            lost = self._lost(number, t, info.last_t, history) if number != info.number else None
+            if not sighting.is_open or lost is None:
                 continue
-            gap = t - last.last_t
-            if not sighting.is_open or gap < -_OVERLAP_S or gap > self.config.lost_after_s:
-                continue
-            reach = self.config.rejoin_m + self.config.max_speed_kn * KNOT_M_S * max(gap, 0.0)
-            distance = float(haversine_m(last.lat, last.lon, lat, lon))
+            lost_t, lost_lat, lost_lon = lost
+            gap = max(t - lost_t, 0.0)
+            reach = self.config.rejoin_m + self.config.max_speed_kn * KNOT_M_S * gap
+            distance = float(haversine_m(lost_lat, lost_lon, lat, lon))
             if distance <= reach and (best is None or distance < best[0]):
                 best = (distance, sighting)
         if best is None:
@@ -136,6 +144,28 @@ class DarkVesselDetector:
         self._seen[info.number] = sighting
         self._counted.pop(info.number, None)  # all its contacts count for the alert
         return sighting
+
+    def _lost(
+        self, number: int, t: float, until: float, history: History
+    ) -> tuple[float, float, float] | None:
+        """When and where dark track ``number`` was lost (time, lat, lon of its last
+        contact) if a new track seen from ``t`` to ``until`` may be its vessel: lost by
+        ``t`` (give or take ``_OVERLAP_S``), within ``lost_after_s`` before it, and not
+        seen while the new track was, but for up to ``_STRAY_CONTACTS`` contacts after a
+        silence of ``_STRAY_SILENCE_S`` (clutter the lost track's line took). Contacts
+        after ``until`` are its vessel back on it: one vessel on both, one at a time."""
+        track = history.track_info(number)
+        if track is None or track.last_t < t - self.config.lost_after_s or track.first_t >= t:
+            return None
+        points = history.history(number, t - self.config.lost_after_s)
+        times = points.t[points.t <= until]
+        later = int(np.count_nonzero(times > t + _OVERLAP_S))
+        last = len(times) - later - 1
+        if last < 0 or later > _STRAY_CONTACTS:
+            return None
+        if later and times[last + 1] - times[last] < _STRAY_SILENCE_S:
+            return None  # its vessel was still seen: the contacts after are its own
+        return float(points.t[last]), float(points.lat[last]), float(points.lon[last])
 
     def _confirmed(self, info: TrackInfo) -> bool:
         return (
