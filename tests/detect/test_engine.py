@@ -65,8 +65,11 @@ def test_a_mixed_stream_gives_each_behaviour_with_its_evidence() -> None:
         track(2, t, north_of(0.5, 200.0), far, label_no=2),
         track(3, t[t < T0 + 3600], lat, lon, sog=10.0, label_no=3),  # then a long silence
         track(3, [T0 + 14 * 3600], lat, lon, sog=10.0, label_no=3, seq_from=9),
-        # heard 11 km from track 3 all along: track 3 would have been heard too
-        track(6, T0 + np.arange(0, 14 * 3600, 600.0), lat + 0.1, lon, sog=10.0, label_no=6),
+        # heard 11 km from track 3 all round it, all along: track 3 would have been heard too
+        *[
+            track(6 + k, T0 + np.arange(0, 14 * 3600, 600.0), lat + north, lon + east, label_no=6)
+            for k, (north, east) in enumerate(((0.1, 0.0), (0.0, 0.1), (-0.1, 0.0), (0.0, -0.1)))
+        ],
         # inland on the island, then at sea 60 km away a minute later: a jump
         track(4, t[:6], 0.5, 70.5, sog=8.0, flags=int(PointFlag.ON_LAND), label_no=4),
         track(4, t[6:7], 0.5, 69.95, sog=8.0, label_no=4, seq_from=4_000_006),

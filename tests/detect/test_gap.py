@@ -36,10 +36,19 @@ from tests.detect.builders import (
 LAT, LON = SEA
 
 
+def all_round(first: int, t: np.ndarray, lat: float = LAT, lon: float = LON) -> TrackPoints:
+    """Four vessels 15 km north, east, south and west of a position (tracks ``first`` on),
+    heard by a shore receiver at times ``t``: it hears all round there."""
+    offsets = ((0.135, 0.0), (0.0, 0.135), (-0.135, 0.0), (0.0, -0.135))
+    return concat(
+        [track(first + k, t, lat + north, lon + east) for k, (north, east) in enumerate(offsets)]
+    )
+
+
 def witness(hours: float) -> TrackPoints:
-    """Another vessel nearby (15 km off), heard every 10 min by a shore receiver:
+    """Other vessels all round it (15 km off), heard every 10 min by a shore receiver:
     reception was there."""
-    return track(99, T0 + np.arange(0, hours * HOUR, 10 * MINUTE), LAT + 0.1, LON + 0.1)
+    return all_round(96, T0 + np.arange(0, hours * HOUR, 10 * MINUTE))
 
 
 def by_satellite(points: TrackPoints) -> TrackPoints:
@@ -180,7 +189,7 @@ def test_a_silence_where_nobody_else_was_heard_is_no_gap() -> None:
     before = T0 + np.arange(0, HOUR + 1, MINUTE)
     after = T0 + 15 * HOUR + np.arange(0, HOUR + 1, MINUTE)
     t = np.r_[before, after]
-    witness = track(3, T0 + np.arange(0, 16 * HOUR, 10 * MINUTE), LAT + 0.1, LON + 0.1)
+    witness = all_round(3, T0 + np.arange(0, 16 * HOUR, 10 * MINUTE))
     heard = [track(1, t, LAT, LON), track(2, t + 30, LAT + 10.0, LON), witness]
     drafts = feed(GapDetector(detect_settings()), heard, chunk_s=1800.0)
     assert [d.tracks for d in standing(drafts)] == [("ais:1",)]  # track 2: nobody near it
@@ -281,6 +290,19 @@ def test_a_shore_receiver_far_off_is_no_evidence_but_a_satellite_pass_is() -> No
     assert len(standing(silent_for_13_hours(MINUTE, far_off))) == 1
 
 
+def test_a_shore_receiver_that_heard_others_only_on_one_side_is_no_evidence() -> None:
+    # A shore receiver hears all round itself out to its range: a vessel beyond it has
+    # all the receiver heard on one side (here vessels 15 km north of it, heard every 10
+    # minutes, within the cells that count as near). Only where positions were heard all
+    # round it was the vessel under the receiver's ear.
+    t = T0 + np.arange(0, 16 * HOUR, 10 * MINUTE)
+    north = concat(
+        [track(96 + k, t, LAT + 0.135, LON + east) for k, east in enumerate((-0.2, 0.0, 0.2))]
+    )
+    assert standing(silent_for_13_hours(MINUTE, north)) == []
+    assert len(standing(silent_for_13_hours(MINUTE, all_round(96, t)))) == 1
+
+
 def test_a_vessel_that_went_on_under_another_mmsi_of_its_imo_has_no_gap() -> None:
     # Track 1 falls silent for good; track 2 starts 5 h later 100 km on, and its static
     # data states the IMO number track 1's did: the vessel changed MMSI.
@@ -338,6 +360,8 @@ def test_a_track_silent_for_two_days_is_closed_where_it_was_watched_and_forgotte
     assert gap.evidence["level"] == "gap"
     assert gap.end == T0 + 49 * HOUR
     assert gap.evidence["watched_until"] == gap.end
-    assert set(detector._last) == {99}
+    assert set(detector._last) == {96, 97, 98, 99}  # the witnesses
     kept = detector._reception._mmsi_slots.values()
     assert min(min(slots) for slots in kept) * 1800.0 >= T0 + 10 * HOUR
+    covered = detector._reception._coverage.latest.values()
+    assert min(t for t, _, _ in covered) >= T0 + 10 * HOUR

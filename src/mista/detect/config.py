@@ -58,6 +58,13 @@ class GapConfig:
     # degrees (1 degree cells) puts the silent vessel under the pass too.
     reception_cell_deg: float = 0.25
     satellite_cell_deg: float = 1.0
+    # A shore receiver hears all round itself out to its range: a vessel beyond that range
+    # has all the positions the receiver heard on one side of it. So shore reception near
+    # a silent vessel counts only where shore receivers heard positions all round its
+    # likely position (no empty sector of 180 degrees or more within this distance, over
+    # the reception kept), looked up on cells of ``shore_coverage_cell_deg``.
+    shore_all_round_m: float = 50_000.0
+    shore_coverage_cell_deg: float = 0.05
     reception_slot_s: float = 1800.0
     reception_margin_s: float = 600.0
     # Chance one report of the vessel is heard (satellite: 0.3 at the footprint's edge),

@@ -4,8 +4,9 @@ Only the silence between two fixes of one track counts (or since the last fix, w
 the track is still silent): any position the vessel sent ends a silence, even one on land
 or at an implausible speed (it was transmitting), but not an outlier (another
 transmitter's). A silence counts only where reception was expected: others were heard
-near where the vessel was likely to be for long enough (:class:`Reception`) that, at the
-vessel's own reporting interval, missing all its reports by chance is unlikely
+near where the vessel was likely to be for long enough (:class:`Reception`; shore
+receivers only where they heard positions all round it) that, at the vessel's own
+reporting interval, missing all its reports by chance is unlikely
 (:meth:`GapDetector._expected`), and away from ports (a vessel moored there may report
 rarely or be switched off), and not when another MMSI stating the same IMO number started
 during it (the vessel changed MMSI).
@@ -519,11 +520,85 @@ class _Grid:
         return [self.slots.get(centre + offset, empty) for offset in _OFFSETS]
 
 
+class _ShoreCoverage:
+    """Where shore receivers heard any position: per cell of ``cell_deg``, the latest
+    position heard in it. A shore receiver hears all round itself out to its range, so a
+    position is covered when positions were heard all round it (:meth:`all_round`); one
+    beyond a receiver's range has all that receiver heard on one side of it."""
+
+    def __init__(self, cell_deg: float, reach_m: float) -> None:
+        self.cell_deg = cell_deg
+        self.reach_m = reach_m
+        self.latest: dict[int, tuple[float, float, float]] = {}  # cell -> (t, lat, lon)
+        self._columns = round(360.0 / cell_deg)
+
+    def add(self, lat: F64, lon: F64, t: F64) -> None:
+        cells = self._cells(lat, lon)
+        order = np.lexsort((t, cells))
+        cells, lat, lon, t = cells[order], lat[order], lon[order], t[order]
+        lasts = np.r_[np.flatnonzero(cells[1:] != cells[:-1]), len(cells) - 1]
+        latest = self.latest
+        for cell, heard in zip(
+            cells[lasts].tolist(),
+            zip(t[lasts].tolist(), lat[lasts].tolist(), lon[lasts].tolist(), strict=True),
+            strict=True,
+        ):
+            known = latest.get(cell)
+            if known is None or known[0] <= heard[0]:
+                latest[cell] = heard
+
+    def forget_before(self, t: float) -> None:
+        self.latest = {cell: heard for cell, heard in self.latest.items() if heard[0] >= t}
+
+    def all_round(self, lat: float, lon: float) -> bool:
+        """Positions were heard all round (``lat``, ``lon``) within ``reach_m``: the
+        bearings to them leave no empty sector of 180 degrees or more (the position lies
+        inside their hull)."""
+        cell = self.cell_deg
+        reach_lat = self.reach_m / _METRES_PER_DEGREE
+        reach_lon = reach_lat / max(math.cos(math.radians(lat)), 0.1)
+        rows = np.arange(
+            math.floor((lat - reach_lat + 90.0) / cell),
+            math.floor((lat + reach_lat + 90.0) / cell) + 1,
+        )
+        columns = np.arange(
+            math.floor((lon - reach_lon + 180.0) / cell),
+            math.floor((lon + reach_lon + 180.0) / cell) + 1,
+        )
+        wanted = (rows[:, None] * 100_000 + columns[None, :] % self._columns).ravel()
+        latest = self.latest
+        heard = [latest[c] for c in wanted.tolist() if c in latest]
+        if len(heard) < 3:
+            return False
+        at = np.array(heard)
+        north = (at[:, 1] - lat) * _METRES_PER_DEGREE
+        east = ((at[:, 2] - lon + 180.0) % 360.0 - 180.0) * _METRES_PER_DEGREE
+        east *= math.cos(math.radians(lat))
+        near = np.hypot(north, east) <= self.reach_m
+        if near.sum() < 3:
+            return False
+        bearings = np.sort(np.degrees(np.arctan2(east[near], north[near])))
+        widest = np.diff(np.r_[bearings, bearings[0] + 360.0]).max()
+        return bool(widest < 180.0)
+
+    def _cells(self, lat: F64, lon: F64) -> I64:
+        row = np.floor((lat + 90.0) / self.cell_deg).astype(np.int64)
+        col = np.floor(((lon + 180.0) % 360.0) / self.cell_deg).astype(np.int64)
+        cells: I64 = row * 100_000 + col
+        return cells
+
+
+#: Metres per degree of latitude (and of longitude at the equator).
+_METRES_PER_DEGREE = 111_195.0
+
+
 class Reception:
     """Where and when any AIS position was heard, per kind of receiver: per cell and slot
     (``reception_slot_s``), the first and last time. Shore receivers are kept on fine
     cells (``reception_cell_deg``: they hear only near themselves), satellites on coarse
-    ones (``satellite_cell_deg``: a pass hears a wide footprint).
+    ones (``satellite_cell_deg``: a pass hears a wide footprint). A shore receiver's
+    reception counts only where it heard positions all round the vessel's likely position
+    (:class:`_ShoreCoverage`): beyond its range, all it heard lies on one side.
 
     Reception near a silent vessel is measured as *exposure*: per slot, how long others
     were heard near it (first to last, plus the forwarding interval each reception stands
@@ -536,6 +611,7 @@ class Reception:
         self._margin_s = config.reception_margin_s
         self._shore = _Grid(config.reception_cell_deg)
         self._satellite = _Grid(config.satellite_cell_deg)
+        self._coverage = _ShoreCoverage(config.shore_coverage_cell_deg, config.shore_all_round_m)
         self._mmsi_slots: dict[int, set[int]] = {}
         self._first_slot: dict[int, int] = {}  # MMSI -> the first slot it was heard in
         self._open_exposure: dict[tuple[float, float, float], tuple[int, float]] = {}
@@ -550,6 +626,8 @@ class Reception:
         for grid, rows in ((self._satellite, by_satellite), (self._shore, ~by_satellite)):
             if rows.any():
                 grid.add(lat[rows], lon[rows], slots[rows], t[rows])
+        if not by_satellite.all():
+            self._coverage.add(lat[~by_satellite], lon[~by_satellite], t[~by_satellite])
         for mmsi, slot in set(zip(points.mmsi[heard].tolist(), slots.tolist(), strict=True)):
             self._mmsi_slots.setdefault(mmsi, set()).add(slot)
             first = self._first_slot.get(mmsi)
@@ -584,6 +662,7 @@ class Reception:
                 self._first_slot.pop(mmsi, None)
         self._shore.forget_before(slot)
         self._satellite.forget_before(slot)
+        self._coverage.forget_before(t)
         self._open_exposure = {k: v for k, v in self._open_exposure.items() if k[0] >= t}
 
     def exposure_s(self, before: Fix, after: Fix | None, end: float) -> float:
@@ -628,7 +707,12 @@ class Reception:
         return total
 
     def _near(self, lat: float, lon: float) -> list[dict[int, tuple[float, float]]]:
-        return self._shore.around(lat, lon) + self._satellite.around(lat, lon)
+        """The slots of the cells whose reception counts for a vessel at a position:
+        the satellites' near it, the shore receivers' only where they heard all round it."""
+        near = self._satellite.around(lat, lon)
+        if self._coverage.all_round(lat, lon):
+            near += self._shore.around(lat, lon)
+        return near
 
     def _exposure_at(self, lat: float, lon: float, start: int, last: int) -> float:
         """Exposure in the slots from ``start`` to ``last`` near one position."""
@@ -644,16 +728,22 @@ class Reception:
         return sum(t1 - t0 + _FORWARD_S for t0, t1 in spans.values())
 
     def _exposure_along(self, slots: I64, lat: F64, lon: F64) -> float:
-        """Exposure near the vessel's position in each slot."""
+        """Exposure near the vessel's position in each slot (a shore receiver's only
+        where it heard all round that position)."""
         total = 0.0
         shore, satellite = self._shore, self._satellite
-        for slot, shore_cell, satellite_cell in zip(
+        for slot, shore_cell, satellite_cell, at_lat, at_lon in zip(
             slots.tolist(),
             shore.cells(lat, lon).tolist(),
             satellite.cells(lat, lon).tolist(),
+            lat.tolist(),
+            lon.tolist(),
             strict=True,
         ):
-            heard = shore.spans(shore_cell, slot) + satellite.spans(satellite_cell, slot)
+            heard = satellite.spans(satellite_cell, slot)
+            by_shore = shore.spans(shore_cell, slot)
+            if by_shore and self._coverage.all_round(at_lat, at_lon):
+                heard += by_shore
             if heard:
                 t0 = min(span[0] for span in heard)
                 t1 = max(span[1] for span in heard)
