@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from mista.detect._common import concat
-from mista.detect._passes import PassFix, PassLog, PassTriple, off_own_reckoning
+from mista.detect._passes import PassFix, PassLog, PassTriple, _made_good, off_own_reckoning
 from mista.detect.spoofing import SpoofingDetector
+from mista.geo import bearing_deg, haversine_m
 from tests.detect.builders import HOUR, MINUTE, SEA, T0, feed, settings, standing, track
 
 LAT, LON = SEA
@@ -98,3 +100,18 @@ def test_a_vessel_holding_its_course_and_speed_is_never_off_its_reckoning(
     )
     steady = track(4, t, lat, lon, sog=sog, cog=cog)
     assert standing(feed(SpoofingDetector(settings()), steady)) == []
+
+
+def test_speed_and_course_made_good_agree_with_the_geodesy_module() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        lat1, lat2 = rng.uniform(-60, 60, 2)
+        lon1, lon2 = rng.uniform(-180, 180, 2)
+        a = (T0, float(lat1), float(lon1), 10.0, 0.0)
+        b = (T0 + HOUR, float(lat2), float(lon2), 10.0, 0.0)
+        speed, course = _made_good(a, b)
+        assert speed * KNOT * HOUR == pytest.approx(
+            float(haversine_m(lat1, lon1, lat2, lon2)), rel=1e-6
+        )
+        expected = float(bearing_deg(lat1, lon1, lat2, lon2))
+        assert abs((course - expected + 180.0) % 360.0 - 180.0) < 1e-6

@@ -22,9 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from mista.detect._common import KNOT_M_S
+from mista.detect._common import EARTH_RADIUS_M, KNOT_M_S
 from mista.fuse.chunk import TrackPoints
-from mista.geo import bearing_deg, haversine_m
 
 #: One sound fix: time, lat, lon, reported speed (kn), reported course (degrees).
 PassFix = tuple[float, float, float, float, float]
@@ -137,7 +136,13 @@ def off_own_reckoning(triple: PassTriple) -> bool:
 
 
 def _made_good(a: PassFix, b: PassFix) -> tuple[float, float]:
-    """Speed (kn) and course (degrees) made good from fix ``a`` to fix ``b``."""
-    metres = float(haversine_m(a[1], a[2], b[1], b[2]))
+    """Speed (kn) and course (degrees) made good from fix ``a`` to fix ``b`` (on a sphere;
+    scalar maths: numpy is slower for one pair)."""
+    lat1, lat2 = math.radians(a[1]), math.radians(b[1])
+    dlon = math.radians(b[2] - a[2])
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
+    metres = 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    y = math.sin(dlon) * math.cos(lat2)
+    x = math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2) * math.cos(dlon)
     seconds = max(b[0] - a[0], 1.0)
-    return metres / seconds / KNOT_M_S, float(bearing_deg(a[1], a[2], b[1], b[2]))
+    return metres / seconds / KNOT_M_S, math.degrees(math.atan2(y, x)) % 360.0

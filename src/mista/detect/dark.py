@@ -129,8 +129,10 @@ class DarkVesselDetector:
         best: tuple[float, Sighting] | None = None
         for sighting in self._sightings():
             number = sighting.info.number
-            lost = self._lost(number, t, info.last_t, history) if number != info.number else None
-            if not sighting.is_open or lost is None:
+            if not sighting.is_open or number == info.number:
+                continue
+            lost = self._lost(number, t, info.last_t, history)
+            if lost is None:
                 continue
             lost_t, lost_lat, lost_lon = lost
             gap = max(t - lost_t, 0.0)
