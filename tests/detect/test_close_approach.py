@@ -99,6 +99,23 @@ def test_a_predicted_pass_that_does_not_happen_is_withdrawn() -> None:
     assert drafts[0].evidence["predicted"] is True
 
 
+@pytest.mark.parametrize(("stop_report_min", "expected"), [(6, 0), (9, 1)])
+def test_a_vessel_reported_stopped_is_not_dead_reckoned_on(
+    stop_report_min: int, expected: int
+) -> None:
+    """B sails north and stops at minute 5 (reported every 3 minutes once stopped); A
+    crosses 1,100 m north of where B stopped at minute 6. Dead-reckoned on from its last
+    moving fix, B would be 792 m from A then: a report of it stopped ends that."""
+    v = SPEED_KN * KNOT
+    b = leg(2, T0 + np.arange(0, 6) * MINUTE, north_of(LAT, -v * 5 * MINUTE), LON, 0.0, v)
+    stop_t = T0 + np.arange(stop_report_min, 30, 3) * MINUTE
+    stopped = track(2, stop_t, LAT, LON, sog=0.0, cog=0.0, label_no=2, seq_from=500)
+    t = T0 + np.arange(0, 20) * MINUTE
+    a = leg(1, t, north_of(LAT, 1_100.0), east_of(LAT, LON, v * 6 * MINUTE), -v, 0.0)
+    found = standing(feed(CloseApproachDetector(settings()), [a, b, stopped]))
+    assert len(found) == expected
+
+
 def satellite_pass(offset_m: float, seen_min: np.ndarray | None = None) -> list[AlertDraft]:
     """The two of ``head_on`` seen only at minutes ``seen_min`` (5-8 and 20-23), delivered
     an hour late (after the detector compared those minutes with other vessels')."""

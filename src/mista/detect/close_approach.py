@@ -121,13 +121,17 @@ class CloseApproachDetector:
             & (points.sog >= self.config.min_speed_kn)
             & np.isfinite(points.cog)
         )
-        on_time = moving & (points.t > self._done_until - self.config.stale_s)
+        fresh = points.t > self._done_until - self.config.stale_s
+        on_time = moving & fresh
         # Dark tracks only minute by minute, with their echo check (late satellite fixes
         # would meet their own ship's echo).
         late = moving & ~on_time & ~radar
         moving &= ~radar
-        if on_time.any():
-            merged = concat([self._pending, points.take(on_time)])
+        # A report of a vessel stopped ends its moving state: without it, its last moving
+        # fix would be dead-reckoned on past where it stopped.
+        stopped = fresh & ~radar & ((points.flags & doubtful) == 0) & ~on_time
+        if on_time.any() or stopped.any():
+            merged = concat([self._pending, points.take(on_time | stopped)])
             self._pending = merged.take(np.argsort(merged.t, kind="stable"))
         # Satellite fixes that came in time are looked at again once the time they reach
         # is past: the minute-by-minute comparison rarely sees a pass between passes.
@@ -285,6 +289,8 @@ class CloseApproachDetector:
         lo = int(np.searchsorted(pending.t, now - self.config.stale_s, side="right"))
         hi = int(np.searchsorted(pending.t, now, side="right"))
         last = latest.rows(lo, hi)
+        under_way = (pending.sog[last] >= self.config.min_speed_kn) & np.isfinite(pending.cog[last])
+        last = last[under_way]
         lat, lon, sog, cog = (
             pending.lat[last],
             pending.lon[last],
