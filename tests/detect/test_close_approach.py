@@ -116,6 +116,16 @@ def test_a_vessel_reported_stopped_is_not_dead_reckoned_on(
     assert len(found) == expected
 
 
+def late(points: list[TrackPoints]) -> list[AlertDraft]:
+    """``points`` of satellite passes, delivered an hour late (after another vessel's
+    reports took the detector past them)."""
+    detector, memory = CloseApproachDetector(settings()), Memory()
+    other = leg(3, T0 + np.arange(0, 60) * MINUTE, north_of(LAT, 50_000.0), LON, 5.0, 0.0)
+    drafts = push(detector, memory, other, T0 + HOUR)
+    drafts += push(detector, memory, concat(points), T0 + HOUR + 10 * MINUTE)
+    return drafts + detector.finish(T0 + 2 * HOUR, memory)
+
+
 def satellite_pass(offset_m: float, seen_min: np.ndarray | None = None) -> list[AlertDraft]:
     """The two of ``head_on`` seen only at minutes ``seen_min`` (5-8 and 20-23), delivered
     an hour late (after the detector compared those minutes with other vessels')."""
@@ -124,12 +134,7 @@ def satellite_pass(offset_m: float, seen_min: np.ndarray | None = None) -> list[
     t = T0 + minute * MINUTE
     a = leg(1, t, LAT, east_of(LAT, LON, -v * MEET_S), v, 0.0)
     b = leg(2, t, north_of(LAT, offset_m), east_of(LAT, LON, v * MEET_S), -v, 0.0)
-    detector, memory = CloseApproachDetector(settings()), Memory()
-    other_t = T0 + np.arange(0, 60 * MINUTE, MINUTE)
-    other = leg(3, other_t, north_of(LAT, 50_000.0), LON, v, 0.0)
-    drafts = push(detector, memory, other, T0 + HOUR)
-    drafts += push(detector, memory, concat([a, b]), T0 + HOUR + 10 * MINUTE)
-    return drafts + detector.finish(T0 + 2 * HOUR, memory)
+    return late([a, b])
 
 
 def test_a_pass_seen_late_by_satellite_is_found_when_the_data_arrives() -> None:
@@ -158,6 +163,42 @@ def test_a_late_overtaking_is_sought_up_to_half_an_hour_from_the_fixes() -> None
     [alert] = standing(drafts + detector.finish(T0 + 2 * HOUR, memory))
     level = T0 + 2 * MINUTE + 2_500.0 / (4 * KNOT) - 2 * MINUTE
     assert alert.start <= level <= alert.end
+
+
+@pytest.mark.parametrize(("stops", "expected"), [(True, 0), (False, 1)])
+def test_a_late_fix_is_held_only_until_the_next_report(stops: bool, expected: int) -> None:
+    # The two of ``head_on`` at minutes 5-8, 500 m abeam at minute 15 on their courses;
+    # B is heard stopped at minute 9, 2 km short of where they would meet.
+    v = SPEED_KN * KNOT
+    t = T0 + np.arange(5, 9) * MINUTE
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * MEET_S), v, 0.0)
+    b = leg(2, t, north_of(LAT, 500.0), east_of(LAT, LON, v * MEET_S), -v, 0.0)
+    stop = track(2, [T0 + 9 * MINUTE], b.lat[-1], b.lon[-1], sog=0.0, label_no=2, seq_from=9)
+    points = [a, b, stop] if stops else [a, b]
+    satellite = [
+        replace(p, source=np.full(len(p), SourceCode.AIS_SATELLITE, np.uint8)) for p in points
+    ]
+    assert len(standing(late(satellite))) == expected
+
+
+@pytest.mark.parametrize(("heard_after", "expected"), [(True, 1), (False, 0)])
+def test_a_pass_between_satellite_passes_12_km_apart_is_found(
+    heard_after: bool, expected: int
+) -> None:
+    """Head on at 10 kn, 500 m abeam at minute 18, heard at minutes 0-2 (9.9 km apart at
+    minute 2) and 40-42 (13.6 km apart at minute 40): the pass lies between the passes.
+    Heard only before it, that far apart, holding course is not enough."""
+    v = SPEED_KN * KNOT
+    meet_s = 18 * MINUTE
+    minute = np.r_[np.arange(0, 3), np.arange(40, 43)] if heard_after else np.arange(0, 3)
+    t = T0 + minute * MINUTE
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * meet_s), v, 0.0)
+    b = leg(2, t, north_of(LAT, 500.0), east_of(LAT, LON, v * meet_s), -v, 0.0)
+    found = standing(late([a, b]))
+    assert len(found) == expected
+    if found:
+        assert found[0].evidence["min_distance_m"] == pytest.approx(500.0, rel=0.02)
+        assert found[0].start <= T0 + meet_s <= found[0].end
 
 
 @pytest.mark.parametrize(

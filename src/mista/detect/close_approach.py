@@ -1,17 +1,22 @@
 """``close-approach``: two vessels under way (>= 3 kn) within 0.5 nm (926 m) of each other.
 
-Once a minute every moving vessel's latest state is dead-reckoned to that minute; pairs
-within ``search_m`` (a k-d tree) are compared. A pass whose closest point of approach is
-under 926 m within the next 10 min is raised early (OPEN, ``"predicted": true``); an
-observed distance under 926 m confirms it, and the alert is CLOSED when they separate
-(start and end = the close period). A prediction never observed is WITHDRAWN.
+Once a minute every moving vessel's latest state is dead-reckoned to that minute (a report
+of it stopped ends the state); pairs within ``search_m`` (a k-d tree) are compared. A pass
+whose closest point of approach is under 926 m within the next 10 min is raised early
+(OPEN, ``"predicted": true``); an observed distance under 926 m confirms it, and the alert
+is CLOSED when they separate (start and end = the close period). A prediction never
+observed is WITHDRAWN.
 
 Satellite positions arrive 20-90 min after the pass, after those minutes were compared.
 They are compared when they arrive, against every moving vessel's positions from around
-their times: each pair of fixes (one per vessel, at most ``late_pair_s`` apart) is
-brought to a common time and the pair's closest distance is sought within
-``late_reach_s`` of it (constant course and speed; the fixes straddle the pass or lie
-within half an hour of it). A pass under 926 m is raised CLOSED, ``"late": true``.
+their times: each pair of fixes (one per vessel, within ``late_search_m``) is brought to
+a common time and the pair's closest distance is sought within ``late_reach_s`` of it
+(constant course and speed). A fix's course and speed are held only until half-way to
+its vessel's reports before and after it (any speed: a later report says where it went,
+or that it stopped), so a pass lies next to real fixes of both. Fixes more than
+``late_open_m`` apart are compared only when both vessels were heard either side of them
+(satellite passes each side of the pass); closer ones also by dead reckoning past their
+last fix. A pass under 926 m is raised CLOSED, ``"late": true``.
 Satellite fixes that came in time are looked at the same way once the half hour they
 reach is past: minute by minute, a pass between two satellite passes is never seen.
 
@@ -58,6 +63,8 @@ _DARK_BASE_MIN_S = 120.0
 _DARK_BASE_MAX_S = 600.0
 #: A dark track this close in velocity to an AIS track beside it moves with it: its echo.
 _SHADOW_KN = 5.0
+#: Sort keys of (track, time): a track's reports span less than this many seconds.
+_KEY_SPAN_S = float(2**22)
 
 
 @dataclass(slots=True)
@@ -105,6 +112,7 @@ class CloseApproachDetector:
         self._ledger = Ledger()
         self._recent = TrackPoints.empty()  # moving points of the last ``recent_s``, any order
         self._delayed = TrackPoints.empty()  # satellite fixes looked at again later
+        self._heard = TrackPoints.empty()  # AIS reports of the last ``recent_s``, any speed
         self._last_pass: dict[tuple[int, int], float] = {}  # pair -> end of its latest alert
         # Dark track -> its contacts of the last ``_DARK_BASE_MAX_S`` (t, lat, lon).
         self._dark_fixes: dict[int, list[tuple[float, float, float]]] = {}
@@ -143,6 +151,10 @@ class CloseApproachDetector:
             recent = concat([self._recent, points.take(moving)])
             keep = recent.t > chunk.watermark - self.config.recent_s
             self._recent = recent.take(keep)
+        heard = ~radar & ((points.flags & doubtful) == 0)
+        if heard.any():
+            merged = concat([self._heard, points.take(heard)])
+            self._heard = merged.take(merged.t > chunk.watermark - self.config.recent_s)
         if late.any():
             out += self._late(points.take(late), history)
         out += self._compare(chunk.watermark, history)
@@ -198,14 +210,14 @@ class CloseApproachDetector:
 
     def _late(self, late: TrackPoints, history: History) -> list[AlertDraft]:
         """Passes found among late points and the moving points around their times."""
-        window = self.config.late_pair_s
+        window = self.config.late_reach_s
         recent = self._recent
         span = (recent.t >= late.t.min() - window) & (recent.t <= late.t.max() + window)
         recent = recent.take(span)
         if len(recent) < 2:
             return []
         tree = cKDTree(to_xyz_m(recent.lat, recent.lon))
-        near = tree.query_ball_point(to_xyz_m(late.lat, late.lon), self.config.search_m)
+        near = tree.query_ball_point(to_xyz_m(late.lat, late.lon), self.config.late_search_m)
         counts = np.fromiter(map(len, near), np.int64, len(near))
         if counts.sum() == 0:
             return []
@@ -215,10 +227,27 @@ class CloseApproachDetector:
         p, q = p[keep], q[keep]
         if p.shape[0] == 0:
             return []
+        # Each fix's course and speed hold only until half-way to its vessel's reports
+        # either side: a later report tells where it went (or that it stopped).
+        late_lo, late_hi = self._held(late.track, late.t)
+        recent_lo, recent_hi = self._held(recent.track, recent.t)
+        now = np.maximum(late.t[p], recent.t[q])
+        lo = np.maximum.reduce([late_lo[p], recent_lo[q], now - window])
+        hi = np.minimum.reduce([late_hi[p], recent_hi[q], now + window])
+        keep = lo <= hi
+        # Fixes further apart are compared only between reports of both vessels heard
+        # either side of them: the pass lies between what they were heard doing.
+        far = flat_distance_m(late.lat[p], late.lon[p], recent.lat[q], recent.lon[q])
+        bounded = np.isfinite(late_lo[p]) & np.isfinite(late_hi[p])
+        bounded &= np.isfinite(recent_lo[q]) & np.isfinite(recent_hi[q])
+        keep &= (far <= self.config.late_open_m) | bounded
+        p, q, lo, hi = p[keep], q[keep], lo[keep], hi[keep]
+        if p.shape[0] == 0:
+            return []
         found = _closest(
             (late.t[p], late.lat[p], late.lon[p], late.sog[p], late.cog[p]),
             (recent.t[q], recent.lat[q], recent.lon[q], recent.sog[q], recent.cog[q]),
-            self.config.late_reach_s,
+            (lo, hi),
             self.config.distance_m,
         )
         distance, at, half = found
@@ -255,6 +284,31 @@ class CloseApproachDetector:
             approach.evidence.add_one(int(recent.label_no[j]), int(recent.seq[j]))
             out += self._emit(approach, AlertStatus.CLOSED, history, late=True)
         return out
+
+    def _held(self, tracks: Any, times: Any) -> tuple[Any, Any]:
+        """For fixes (track, time): from and to when their course and speed are taken as
+        held, half-way to the track's previous and next reports (unbounded without one)."""
+        heard = self._heard
+        base = float(heard.t.min()) if len(heard) else 0.0
+
+        def keys(track: Any, t: Any) -> Any:
+            return track.astype(np.float64) * _KEY_SPAN_S + (t - base)
+
+        order = np.lexsort((heard.t, heard.track))
+        heard_track, heard_t = heard.track[order], heard.t[order]
+        sorted_keys = keys(heard_track, heard_t)
+        wanted = keys(tracks, times)
+        before = np.searchsorted(sorted_keys, wanted, side="left") - 1
+        after = np.searchsorted(sorted_keys, wanted, side="right")
+        lo = np.full(len(times), -np.inf)
+        hi = np.full(len(times), np.inf)
+        has = before >= 0
+        has[has] = heard_track[before[has]] == tracks[has]
+        lo[has] = (heard_t[before[has]] + times[has]) / 2
+        has = after < len(heard_t)
+        has[has] = heard_track[after[has]] == tracks[has]
+        hi[has] = (heard_t[after[has]] + times[has]) / 2
+        return lo, hi
 
     def finish(self, watermark: float, history: History) -> list[AlertDraft]:
         out = self._compare(watermark, history)
@@ -507,11 +561,11 @@ _State = tuple[np.ndarray[Any, Any], ...]  # t, lat, lon, sog, cog
 
 
 def _closest(
-    first: _State, second: _State, window_s: float, limit_m: float
+    first: _State, second: _State, window: tuple[Any, Any], limit_m: float
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """For pairs of fixes (element-wise), the vessels' closest distance within ``window_s``
-    of the later fix (constant course and speed), when it happens, and half the time they
-    are within ``limit_m`` of each other around it (0 when they never are)."""
+    """For pairs of fixes (element-wise), the vessels' closest distance between the times
+    ``window`` (from, to; constant course and speed), when it happens, and half the time
+    they are within ``limit_m`` of each other around it (0 when they never are)."""
     t1, lat1, lon1, sog1, cog1 = first
     t2, lat2, lon2, sog2, cog2 = second
     now = np.maximum(t1, t2)
@@ -525,12 +579,13 @@ def _closest(
     speed2 = vx * vx + vy * vy
     with np.errstate(divide="ignore", invalid="ignore"):
         tau = np.where(speed2 > 0, -(rx * vx + ry * vy) / speed2, 0.0)
-    tau = np.clip(tau, -window_s, window_s)
+    lo, hi = window[0] - now, window[1] - now
+    tau = np.clip(tau, lo, hi)
     distance = np.hypot(rx + vx * tau, ry + vy * tau)
     inside = np.sqrt(np.maximum(limit_m * limit_m - distance * distance, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        half = np.where(speed2 > 0, inside / np.sqrt(speed2), window_s)
-    return distance, now + tau, np.minimum(half, window_s)
+        half = np.where(speed2 > 0, inside / np.sqrt(speed2), np.inf)
+    return distance, now + tau, np.minimum.reduce([half, tau - lo, hi - tau])
 
 
 def _velocity(

@@ -180,10 +180,14 @@ class CloseApproachConfig:
     search_m: float = 5000.0  # pairs further apart are not compared
     bucket_s: float = 60.0  # states compared once a minute
     stale_s: float = 180.0  # a state older than this is not extrapolated
-    # Late (satellite) positions: compared with fixes of other vessels this close in time,
-    # against moving points kept this long; a pair's passes this close together are one.
-    late_pair_s: float = 600.0
+    # Late (satellite) positions: compared with other vessels' fixes this close in time,
+    # each fix's course and speed held until half-way to its vessel's reports either side;
+    # against moving points kept this long.
     late_reach_s: float = 1800.0  # how far from the fixes the pass is sought (courses held)
+    # Fixes this far apart are compared only between reports of both heard either side
+    # (20 kn each covers 11 km in the half hour); closer ones whatever was heard.
+    late_search_m: float = 15_000.0
+    late_open_m: float = 8_000.0
     recent_s: float = 3 * HOUR_S
     # A pair close again this soon after its last pass ended is still that pass (two
     # vessels side by side drift in and out of 926 m; a dark track's contacts are noisy).
