@@ -116,6 +116,19 @@ def test_a_vessel_reported_stopped_is_not_dead_reckoned_on(
     assert len(found) == expected
 
 
+@pytest.mark.parametrize(("last_report_min", "expected"), [(5, 0), (6, 1)])
+def test_a_state_is_dead_reckoned_for_at_most_90_s(last_report_min: int, expected: int) -> None:
+    """B sails north, last heard at ``last_report_min``; A crosses its course 1,300 m
+    north of where B was at minute 5, at minute 7 (683 m from B dead-reckoned 2 minutes
+    on from minute 5): an unheard vessel may have stopped, as vessels in port do."""
+    v = SPEED_KN * KNOT
+    t = T0 + np.arange(0, last_report_min + 1) * MINUTE
+    b = leg(2, t, north_of(LAT, -v * 5 * MINUTE), LON, 0.0, v)
+    t = T0 + np.arange(0, 20) * MINUTE
+    a = leg(1, t, north_of(LAT, 1_300.0), east_of(LAT, LON, v * 7 * MINUTE), -v, 0.0)
+    assert len(standing(feed(CloseApproachDetector(settings()), [a, b]))) == expected
+
+
 def late(points: list[TrackPoints]) -> list[AlertDraft]:
     """``points`` of satellite passes, delivered an hour late (after another vessel's
     reports took the detector past them)."""

@@ -1,11 +1,11 @@
 """``close-approach``: two vessels under way (>= 3 kn) within 0.5 nm (926 m) of each other.
 
-Once a minute every moving vessel's latest state is dead-reckoned to that minute (a report
-of it stopped ends the state); pairs within ``search_m`` (a k-d tree) are compared. A pass
-whose closest point of approach is under 926 m within the next 10 min is raised early
-(OPEN, ``"predicted": true``); an observed distance under 926 m confirms it, and the alert
-is CLOSED when they separate (start and end = the close period). A prediction never
-observed is WITHDRAWN.
+Once a minute every moving vessel's latest state (at most ``stale_s`` old; a report of it
+stopped ends it) is dead-reckoned to that minute; pairs within ``search_m`` (a k-d tree)
+are compared. A pass whose closest point of approach is under 926 m within the next 10 min
+is raised early (OPEN, ``"predicted": true``); an observed distance under 926 m confirms
+it, and the alert is CLOSED when they separate (start and end = the close period). A
+prediction never observed is WITHDRAWN.
 
 Satellite positions arrive 20-90 min after the pass, after those minutes were compared.
 They are compared when they arrive, against every moving vessel's positions from around

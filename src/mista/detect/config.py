@@ -179,7 +179,9 @@ class CloseApproachConfig:
     max_tcpa_s: float = 600.0  # raise it early when the CPA is due within 10 min
     search_m: float = 5000.0  # pairs further apart are not compared
     bucket_s: float = 60.0  # states compared once a minute
-    stale_s: float = 180.0  # a state older than this is not extrapolated
+    # A state older than this is not extrapolated: a vessel under way reports every 2-30 s
+    # (once a minute in the simulator); one unheard for longer may have stopped or turned.
+    stale_s: float = 90.0
     # Late (satellite) positions: compared with other vessels' fixes this close in time,
     # each fix's course and speed held until half-way to its vessel's reports either side;
     # against moving points kept this long.
