@@ -402,8 +402,8 @@ class SpoofingDetector(RunDetector):
         """Land runs of a track's first fixes that ended with no fix after them, judged by
         the first fix after them in ``points``."""
         out: list[AlertDraft] = []
-        present = np.unique(points.track)
-        for number in [n for n in self._first_inland if n in present]:
+        waiting = np.fromiter(self._first_inland, np.int64, len(self._first_inland))
+        for number in waiting[np.isin(waiting, points.track)].tolist():
             run = self._first_inland[number]
             rows = np.flatnonzero((points.track == number) & (points.t > run.end))
             if rows.shape[0] == 0:
