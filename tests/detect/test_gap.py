@@ -335,16 +335,17 @@ def test_a_pass_that_only_brushed_the_area_shows_little_reception() -> None:
 def test_a_vessels_rate_is_measured_from_shore_receivers_not_satellite_passes() -> None:
     # Fixes 150 s apart: from a shore receiver (which hears nearly every report) the
     # vessel reports that rarely; from a satellite (which hears a fraction of them) it is
-    # taken to report as often as the network forwards, under way (ITU-R M.1371). Three
-    # 10-minute passes in the silence: 30 reports of a 1-minute reporter, all missed
-    # (0.0 %), a gap; 12 of a 150 s one (1.4 %), none.
+    # taken to report as often as the network forwards, under way (ITU-R M.1371). Two
+    # 10-minute passes in the silence: 20 reports of a 1-minute reporter, all missed
+    # (0.1 %), a gap; 8 of a 150 s one (5.8 %: too likely even for a vessel that went on
+    # at its speed), none.
     before = np.arange(0, HOUR + 1, 150.0)
     after = before[-1] + 13 * HOUR + np.arange(0, HOUR + 1, 150.0)
     lons = np.r_[np.full(before.shape[0], LON), np.full(after.shape[0], LON + 1.0)]
     heard = track(1, T0 + np.r_[before, after], LAT, lons, sog=4.0)
     found = {}
     for name, vessel in (("shore", heard), ("satellite", by_satellite(heard))):
-        drafts = feed(GapDetector(detect_settings()), [vessel, passes(16, 4)])
+        drafts = feed(GapDetector(detect_settings()), [vessel, passes(16, 6)])
         found[name] = [d.evidence["level"] for d in standing(drafts) if d.tracks == ("ais:1",)]
     assert found == {"shore": [], "satellite": ["gap"]}
 
@@ -365,3 +366,21 @@ def test_a_track_silent_for_two_days_is_closed_where_it_was_watched_and_forgotte
     assert min(min(slots) for slots in kept) * 1800.0 >= T0 + 10 * HOUR
     covered = detector._reception._coverage.latest.values()
     assert min(t for t, _, _ in covered) >= T0 + 10 * HOUR
+
+
+def test_a_vessel_that_went_on_at_its_speed_needs_fewer_passes() -> None:
+    # One satellite pass at 5 h heard a neighbour for 9 minutes near where the vessel
+    # was: 10 of its reports, all missed with 0.7 ** 10 = 2.8 % chance. Its next fix
+    # 13 h later shows it went on at its 10 kn (2.2 degrees east at 10 N): it was at sea
+    # all along, a gap. One that covered two thirds of that went somewhere on the way.
+    start = T0 + HOUR
+    neighbour = T0 + 5 * HOUR + np.arange(0, 10 * MINUTE, MINUTE)
+    one_pass = by_satellite(track(99, neighbour, LAT, LON + 0.9))
+    found = {}
+    for name, went_deg in (("kept going", 2.2), ("went round", 1.5)):
+        t = np.r_[T0 + np.arange(0, HOUR + 1, MINUTE), start + 13 * HOUR]
+        lons = np.r_[np.full(t.shape[0] - 1, LON), LON + went_deg]
+        heard = [track(1, t, LAT, lons, sog=10.0), one_pass]
+        drafts = feed(GapDetector(detect_settings()), heard)
+        found[name] = [d.evidence["level"] for d in standing(drafts) if d.tracks == ("ais:1",)]
+    assert found == {"kept going": ["gap"], "went round": []}

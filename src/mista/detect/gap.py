@@ -7,9 +7,10 @@ transmitter's). A silence counts only where reception was expected: others were 
 near where the vessel was likely to be for long enough (:class:`Reception`; shore
 receivers only where they heard positions all round it) that, at the vessel's own
 reporting interval, missing all its reports by chance is unlikely
-(:meth:`GapDetector._expected`), and away from ports (a vessel moored there may report
-rarely or be switched off), and not when another MMSI stating the same IMO number started
-during it (the vessel changed MMSI).
+(:meth:`GapDetector._expected`; a larger chance is allowed for a vessel whose next fix
+shows it went on at its speed, at sea all along), and away from ports (a vessel moored
+there may report rarely or be switched off), and not when another MMSI stating the same
+IMO number started during it (the vessel changed MMSI).
 
 Levels (evidence ``"level"``): ``"possible"`` after 6 h of silence (Skylight's "possible
 dark activity"), ``"gap"`` at 12 h (Global Fishing Watch's AIS gap). A silence is an OPEN
@@ -298,7 +299,9 @@ class GapDetector:
     ) -> bool:
         """Reception was expected during the silence from ``before`` to ``end``: the
         chance that the vessel, at its reporting interval, went unheard for all the time
-        others were heard near it (its exposure) is at most ``max_chance``; neither end
+        others were heard near it (its exposure) is at most ``max_chance``
+        (``kept_going_max_chance`` when ``after`` shows it went on at its speed: it was
+        under way at sea all along, not stopped where it may report rarely); neither end
         of the silence is near a port; its MMSI was not heard meanwhile on another track
         (the fuser split the vessel's track); and it did not go on under another MMSI of
         its IMO number. ``near_port``: whether ``before`` is near a port, when the caller
@@ -317,7 +320,10 @@ class GapDetector:
             interval = max(interval, config.stopped_interval_s)
         reports = self._reception.exposure_s(before, after, end) / interval
         miss = (1.0 - config.report_probability) ** reports
-        return reports > 0 and miss <= config.max_chance
+        max_chance = config.max_chance
+        if after is not None and _kept_going(before, after, config.kept_going_share):
+            max_chance = config.kept_going_max_chance
+        return reports > 0 and miss <= max_chance
 
     def _usual_interval(self, fix: Fix) -> float:
         """The interval between reports a vessel not measured sends (ITU-R M.1371: class A
@@ -447,6 +453,16 @@ def _stopped(before: Fix, after: Fix) -> bool:
     implied_kn = metres / max(after.t - before.t, 1.0) / KNOT_M_S
     sog = before.sog if math.isfinite(before.sog) else 0.0
     return implied_kn < max(_STOPPED_KN, 0.5 * sog)
+
+
+def _kept_going(before: Fix, after: Fix, share: float) -> bool:
+    """The vessel was under way (3 kn or more) at ``before`` and covered at least
+    ``share`` of the distance that speed would have taken it by ``after``: it went on
+    at sea through the silence, without stopping anywhere."""
+    if not (math.isfinite(before.sog) and before.sog >= _STOPPED_KN):
+        return False
+    metres = float(haversine_m(before.lat, before.lon, after.lat, after.lon))
+    return metres >= share * before.sog * KNOT_M_S * (after.t - before.t)
 
 
 #: Below this average speed a vessel is taken to have stopped (anchored or moored).
