@@ -97,9 +97,13 @@ class StoreClaim:
         return True
 
     def release(self) -> None:
-        """Free the claim (closing its connection frees the lock)."""
+        """Free the claim: unlocked, then its connection closed (closing alone frees the
+        lock only when the server's backend has ended, a moment later: a claim made
+        meanwhile would find it still held)."""
         if self._con is not None:
             con, self._con = self._con, None
+            with contextlib.suppress(psycopg.Error):
+                con.execute("SELECT pg_advisory_unlock(%s)", (self._lock,))
             with contextlib.suppress(psycopg.Error):
                 con.close()
 

@@ -16,6 +16,7 @@ commit order. Reads take a pooled connection each and see the store as last comm
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -171,6 +172,7 @@ def sole_sharer(store: PostgresStore) -> Iterator[None]:
         con = psycopg.connect(store.url, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
         raise StoreError(f"store {store.where}: connecting failed: {exc}") from None
+    held = False
     try:
         row = con.execute("SELECT pg_try_advisory_lock(%s)", (SHARER_LOCK,)).fetchone()
         if not (row and row[0]):
@@ -178,10 +180,16 @@ def sole_sharer(store: PostgresStore) -> Iterator[None]:
                 f"store {store.where}: another process shares from this store already "
                 "(one share process per store)"
             )
+        held = True
         yield
     except psycopg.Error as exc:
         raise StoreError(f"store {store.where}: claiming the exchange failed: {exc}") from None
     finally:
+        # Released here, not left to the server: its backend ends a moment after the
+        # connection closes, and a claim made meanwhile would find the lock still held.
+        if held:
+            with contextlib.suppress(psycopg.Error):
+                con.execute("SELECT pg_advisory_unlock(%s)", (SHARER_LOCK,))
         con.close()
 
 
