@@ -194,6 +194,51 @@ def test_a_late_fix_is_held_only_until_the_next_report(stops: bool, expected: in
     assert len(standing(late(satellite))) == expected
 
 
+@pytest.mark.parametrize(("first_kn", "expected"), [(0.0, 0), (SPEED_KN, 1)])
+def test_a_late_fix_after_a_report_of_it_stopped_is_held_back_10_minutes(
+    first_kn: float, expected: int
+) -> None:
+    """The two of ``head_on`` seen at minutes 27-30, 500 m abeam at minute 15 on their
+    courses; B was heard at minute 0. Heard stopped, when it got under way is unknown:
+    its course is held back 10 minutes (to minute 17, 1.3 km apart), not half-way."""
+    v = SPEED_KN * KNOT
+    t = T0 + np.arange(27, 31) * MINUTE
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * MEET_S), v, 0.0)
+    b = leg(2, t, north_of(LAT, 500.0), east_of(LAT, LON, v * MEET_S), -v, 0.0)
+    first = track(2, [T0], b.lat[0], b.lon[0], sog=first_kn, cog=270.0, label_no=2)
+    satellite = [
+        replace(p, source=np.full(len(p), SourceCode.AIS_SATELLITE, np.uint8))
+        for p in (first, a, b)
+    ]
+    assert len(standing(late(satellite))) == expected
+
+
+@pytest.mark.parametrize(("b_kn", "expected"), [(10.2, 1), (14.0, 2)])
+def test_two_in_company_heard_at_passes_100_minutes_apart_are_one_pass(
+    b_kn: float, expected: int
+) -> None:
+    """A at 10 kn and B 500 m abeam of it, both eastbound, heard by satellite at minutes
+    0-3 and 100-103, each pass delivered an hour late. At 10.2 kn B draws 600 m ahead in
+    those 100 minutes: they need never have parted, one pass. At 14 kn B was 12 km ahead
+    before it came back beside A: two passes."""
+    detector, memory = CloseApproachDetector(settings()), Memory()
+    other = leg(3, T0 + np.arange(0, 200) * MINUTE, north_of(LAT, 50_000.0), LON, 5.0, 0.0)
+    drafts = []
+    for first_min, watermark in ((0, T0 + HOUR), (100, T0 + 160 * MINUTE)):
+        t = T0 + np.arange(first_min, first_min + 4) * MINUTE
+        a = leg(1, t, LAT, LON, SPEED_KN * KNOT, 0.0)
+        behind_m = (b_kn - SPEED_KN) * KNOT * first_min * MINUTE  # abeam at first_min
+        b = leg(2, t, north_of(LAT, 500.0), east_of(LAT, LON, -behind_m), b_kn * KNOT, 0.0)
+        satellite = [
+            replace(p, source=np.full(len(p), SourceCode.AIS_SATELLITE, np.uint8)) for p in (a, b)
+        ]
+        before = other.take(other.t <= watermark - 10 * MINUTE)
+        drafts += push(detector, memory, before.take(before.t > watermark - HOUR), watermark)
+        drafts += push(detector, memory, concat(satellite), watermark + MINUTE)
+    drafts += detector.finish(T0 + 4 * HOUR, memory)
+    assert len(standing(drafts)) == expected
+
+
 @pytest.mark.parametrize(("heard_after", "expected"), [(True, 1), (False, 0)])
 def test_a_pass_between_satellite_passes_12_km_apart_is_found(
     heard_after: bool, expected: int

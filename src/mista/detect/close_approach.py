@@ -13,10 +13,13 @@ their times: each pair of fixes (one per vessel, within ``late_search_m``) is br
 a common time and the pair's closest distance is sought within ``late_reach_s`` of it
 (constant course and speed). A fix's course and speed are held only until half-way to
 its vessel's reports before and after it (any speed: a later report says where it went,
-or that it stopped), so a pass lies next to real fixes of both. Fixes more than
-``late_open_m`` apart are compared only when both vessels were heard either side of them
-(satellite passes each side of the pass); closer ones also by dead reckoning past their
-last fix. A pass under 926 m is raised CLOSED, ``"late": true``.
+or that it stopped), so a pass lies next to real fixes of both; beside a report of the
+vessel stopped, only ``slow_hold_s`` (when it got under way, or stopped, is unknown).
+Fixes more than ``late_open_m`` apart are compared only when both vessels were heard
+either side of them (satellite passes each side of the pass); closer ones also by dead
+reckoning past their last fix. A pass under 926 m is raised CLOSED, ``"late": true``,
+unless it follows the pair's last pass within ``late_merge_s``, or so soon that at their
+relative speed the two (in company) cannot have drawn 926 m apart since.
 Satellite fixes that came in time are looked at the same way once the half hour they
 reach is past: minute by minute, a pass between two satellite passes is never seen.
 
@@ -264,9 +267,15 @@ class CloseApproachDetector:
             seen.add(pair)
             row = int(close[k])
             start, end = float(at[row] - half[row]), float(at[row] + half[row])
-            if start - self._last_pass.get(pair, -math.inf) <= self.config.late_merge_s:
-                continue
             i, j = int(p[row]), int(q[row])
+            since = start - self._last_pass.get(pair, -math.inf)
+            # Two in company (nearly one course and speed) cannot have parted since.
+            drift = since * _relative_speed(
+                (float(late.sog[i]), float(late.cog[i])),
+                (float(recent.sog[j]), float(recent.cog[j])),
+            )
+            if since <= self.config.late_merge_s or drift <= self.config.distance_m:
+                continue
             approach = Approach(
                 a=pair[0],
                 b=pair[1],
@@ -300,14 +309,23 @@ class CloseApproachDetector:
         wanted = keys(tracks, times)
         before = np.searchsorted(sorted_keys, wanted, side="left") - 1
         after = np.searchsorted(sorted_keys, wanted, side="right")
+        heard_slow = heard.sog[order] < self.config.min_speed_kn
+        reach = self.config.slow_hold_s
         lo = np.full(len(times), -np.inf)
         hi = np.full(len(times), np.inf)
         has = before >= 0
         has[has] = heard_track[before[has]] == tracks[has]
         lo[has] = (heard_t[before[has]] + times[has]) / 2
+        # Beside a report of it stopped, when it got under way (or stopped) is unknown.
+        slow = has.copy()
+        slow[has] = heard_slow[before[has]]
+        lo[slow] = np.maximum(lo[slow], times[slow] - reach)
         has = after < len(heard_t)
         has[has] = heard_track[after[has]] == tracks[has]
         hi[has] = (heard_t[after[has]] + times[has]) / 2
+        slow = has.copy()
+        slow[has] = heard_slow[after[has]]
+        hi[slow] = np.minimum(hi[slow], times[slow] + reach)
         return lo, hi
 
     def finish(self, watermark: float, history: History) -> list[AlertDraft]:
@@ -586,6 +604,14 @@ def _closest(
     with np.errstate(divide="ignore", invalid="ignore"):
         half = np.where(speed2 > 0, inside / np.sqrt(speed2), np.inf)
     return distance, now + tau, np.minimum.reduce([half, tau - lo, hi - tau])
+
+
+def _relative_speed(first: tuple[float, float], second: tuple[float, float]) -> float:
+    """How fast (m/s) two vessels at (speed kn, course deg) draw apart or together."""
+    (speed1, course1), (speed2, course2) = first, second
+    east = speed1 * math.sin(math.radians(course1)) - speed2 * math.sin(math.radians(course2))
+    north = speed1 * math.cos(math.radians(course1)) - speed2 * math.cos(math.radians(course2))
+    return math.hypot(east, north) * KNOT_M_S
 
 
 def _velocity(

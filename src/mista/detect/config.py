@@ -201,9 +201,13 @@ class CloseApproachConfig:
     # (20 kn each covers 11 km in the half hour); closer ones whatever was heard.
     late_search_m: float = 15_000.0
     late_open_m: float = 8_000.0
+    # Beside a report of the vessel stopped (under ``min_speed_kn``), a fix's course and
+    # speed are held only this long, not half-way: when it got under way is unknown.
+    slow_hold_s: float = 600.0
     recent_s: float = 3 * HOUR_S
     # A pair close again this soon after its last pass ended is still that pass (two
-    # vessels side by side drift in and out of 926 m; a dark track's contacts are noisy).
+    # vessels side by side drift in and out of 926 m; a dark track's contacts are noisy);
+    # a late one also later, while their relative speed cannot have parted them 926 m.
     late_merge_s: float = 1800.0
 
 
