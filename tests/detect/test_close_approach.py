@@ -213,6 +213,26 @@ def test_a_late_fix_after_a_report_of_it_stopped_is_held_back_10_minutes(
     assert len(standing(late(satellite))) == expected
 
 
+def test_a_late_fix_waits_for_satellite_data_from_before_it() -> None:
+    """As above with B stopped at minute 0, but that report arrives 10 minutes after the
+    fixes (satellite passes come in out of order): the fixes are compared later."""
+    v = SPEED_KN * KNOT
+    t = T0 + np.arange(27, 31) * MINUTE
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * MEET_S), v, 0.0)
+    b = leg(2, t, north_of(LAT, 500.0), east_of(LAT, LON, v * MEET_S), -v, 0.0)
+    stop = track(2, [T0], b.lat[0], b.lon[0], sog=0.0, cog=270.0, label_no=2)
+    fixes, stopped = (
+        replace(p, source=np.full(len(p), SourceCode.AIS_SATELLITE, np.uint8))
+        for p in (concat([a, b]), stop)
+    )
+    detector, memory = CloseApproachDetector(settings()), Memory()
+    other = leg(3, T0 + np.arange(0, 60) * MINUTE, north_of(LAT, 50_000.0), LON, 5.0, 0.0)
+    drafts = push(detector, memory, other, T0 + HOUR)
+    drafts += push(detector, memory, fixes, T0 + HOUR + 10 * MINUTE)
+    drafts += push(detector, memory, stopped, T0 + HOUR + 20 * MINUTE)
+    assert standing(drafts + detector.finish(T0 + 3 * HOUR, memory)) == []
+
+
 @pytest.mark.parametrize(("b_kn", "expected"), [(10.2, 1), (14.0, 2)])
 def test_two_in_company_heard_at_passes_100_minutes_apart_are_one_pass(
     b_kn: float, expected: int
@@ -327,7 +347,7 @@ def test_a_pair_drifting_in_and_out_of_926_m_is_one_pass() -> None:
 
 
 def test_passes_are_forgotten_once_no_late_fix_can_reach_them() -> None:
-    # Memory is bounded by active vessels: a pass 5 hours behind the watermark is gone.
+    # Memory is bounded by active vessels: a pass 6 hours behind the watermark is gone.
     detector = CloseApproachDetector(settings())
     v = SPEED_KN * KNOT
     t = T0 + np.arange(0, 40 * MINUTE, MINUTE)
@@ -335,5 +355,5 @@ def test_passes_are_forgotten_once_no_late_fix_can_reach_them() -> None:
     b = leg(2, t, north_of(LAT, 500.0), east_of(LAT, LON, v * MEET_S), -v, 0.0)
     assert standing(feed(detector, [a, b], finish=False)) != []
     assert detector._last_pass
-    detector.update(FusedChunk(watermark=T0 + 5 * HOUR, points=TrackPoints.empty()), Memory())
+    detector.update(FusedChunk(watermark=T0 + 6 * HOUR, points=TrackPoints.empty()), Memory())
     assert not detector._last_pass

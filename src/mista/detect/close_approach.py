@@ -7,21 +7,23 @@ is raised early (OPEN, ``"predicted": true``); an observed distance under 926 m 
 it, and the alert is CLOSED when they separate (start and end = the close period). A
 prediction never observed is WITHDRAWN.
 
-Satellite positions arrive 20-90 min after the pass, after those minutes were compared.
-They are compared when they arrive, against every moving vessel's positions from around
-their times: each pair of fixes (one per vessel, within ``late_search_m``) is brought to
-a common time and the pair's closest distance is sought within ``late_reach_s`` of it
-(constant course and speed). A fix's course and speed are held only until half-way to
-its vessel's reports before and after it (any speed: a later report says where it went,
-or that it stopped), so a pass lies next to real fixes of both; beside a report of the
-vessel stopped, only ``slow_hold_s`` (when it got under way, or stopped, is unknown).
-Fixes more than ``late_open_m`` apart are compared only when both vessels were heard
-either side of them (satellite passes each side of the pass); closer ones also by dead
-reckoning past their last fix. A pass under 926 m is raised CLOSED, ``"late": true``,
-unless it follows the pair's last pass within ``late_merge_s``, or so soon that at their
-relative speed the two (in company) cannot have drawn 926 m apart since.
-Satellite fixes that came in time are looked at the same way once the half hour they
-reach is past: minute by minute, a pass between two satellite passes is never seen.
+Satellite positions arrive 20-90 min after the pass, after those minutes were compared,
+and passes arrive out of order. They are compared ``late_wait_s`` (90 min) after their
+time, once the reports around them are likely in, against every moving vessel's
+positions from around their times: each pair of fixes (one per vessel, within
+``late_search_m``) is brought to a common time and the pair's closest distance is sought
+within ``late_reach_s`` of it (constant course and speed). A fix's course and speed are
+held only until half-way to its vessel's reports before and after it (any speed: a later
+report says where it went, or that it stopped), so a pass lies next to real fixes of
+both; beside a report of the vessel stopped, only ``slow_hold_s`` (when it got under
+way, or stopped, is unknown). Fixes more than ``late_open_m`` apart are compared only
+when both vessels were heard either side of them (satellite passes each side of the
+pass); closer ones also by dead reckoning past their last fix. A pass under 926 m is
+raised CLOSED, ``"late": true``, unless it follows the pair's last pass within
+``late_merge_s``, or so soon that at their relative speed the two (in company) cannot
+have drawn 926 m apart since.
+Satellite fixes that came in time are looked at the same way, as late: minute by minute,
+a pass between two satellite passes is never seen.
 
 Dark (radar-only) tracks take part in the minute-by-minute comparison with AIS tracks: a
 vessel with its AIS off still passes close to others. A radar contact reports no speed or
@@ -114,7 +116,7 @@ class CloseApproachDetector:
         self._approaches: dict[tuple[int, int], Approach] = {}
         self._ledger = Ledger()
         self._recent = TrackPoints.empty()  # moving points of the last ``recent_s``, any order
-        self._delayed = TrackPoints.empty()  # satellite fixes looked at again later
+        self._delayed = TrackPoints.empty()  # satellite fixes compared later
         self._heard = TrackPoints.empty()  # AIS reports of the last ``recent_s``, any speed
         self._last_pass: dict[tuple[int, int], float] = {}  # pair -> end of its latest alert
         # Dark track -> its contacts of the last ``_DARK_BASE_MAX_S`` (t, lat, lon).
@@ -144,8 +146,8 @@ class CloseApproachDetector:
         if on_time.any() or stopped.any():
             merged = concat([self._pending, points.take(on_time | stopped)])
             self._pending = merged.take(np.argsort(merged.t, kind="stable"))
-        # Satellite fixes that came in time are looked at again once the time they reach
-        # is past: the minute-by-minute comparison rarely sees a pass between passes.
+        # Satellite fixes that came in time are compared again later, as late ones: the
+        # minute-by-minute comparison rarely sees a pass between passes.
         satellite = on_time & (points.source == SourceCode.AIS_SATELLITE)
         if satellite.any():
             self._delayed = concat([self._delayed, points.take(satellite)])
@@ -158,14 +160,14 @@ class CloseApproachDetector:
         if heard.any():
             merged = concat([self._heard, points.take(heard)])
             self._heard = merged.take(merged.t > chunk.watermark - self.config.recent_s)
-        if late.any():
-            out += self._late(points.take(late), history)
+        if late.any():  # compared once the satellite data around them is likely in
+            self._delayed = concat([self._delayed, points.take(late)])
         out += self._compare(chunk.watermark, history)
         # Passes older than any late fix can reach are forgotten (memory: active vessels).
         horizon = chunk.watermark - self.config.recent_s - self.config.late_merge_s
         if self._last_pass and min(self._last_pass.values()) < horizon:
             self._last_pass = {p: end for p, end in self._last_pass.items() if end >= horizon}
-        due = self._delayed.t < chunk.watermark - self.config.late_reach_s
+        due = self._delayed.t < chunk.watermark - self.config.late_wait_s
         if due.any():
             out += self._late(self._delayed.take(due), history)
             self._delayed = self._delayed.take(~due)

@@ -194,8 +194,7 @@ class CloseApproachConfig:
     # (once a minute in the simulator); one unheard for longer may have stopped or turned.
     stale_s: float = 90.0
     # Late (satellite) positions: compared with other vessels' fixes this close in time,
-    # each fix's course and speed held until half-way to its vessel's reports either side;
-    # against moving points kept this long.
+    # each fix's course and speed held until half-way to its vessel's reports either side.
     late_reach_s: float = 1800.0  # how far from the fixes the pass is sought (courses held)
     # Fixes this far apart are compared only between reports of both heard either side
     # (20 kn each covers 11 km in the half hour); closer ones whatever was heard.
@@ -204,7 +203,12 @@ class CloseApproachConfig:
     # Beside a report of the vessel stopped (under ``min_speed_kn``), a fix's course and
     # speed are held only this long, not half-way: when it got under way is unknown.
     slow_hold_s: float = 600.0
-    recent_s: float = 3 * HOUR_S
+    # Satellite fixes are compared this long after their time: satellite data arrives
+    # 20-90 min late, passes out of order, and the reports around a fix say how long its
+    # course and speed held.
+    late_wait_s: float = 5400.0
+    # Moving points and reports kept this long: 3 h before a fix compared 90 min late.
+    recent_s: float = 4.5 * HOUR_S
     # A pair close again this soon after its last pass ended is still that pass (two
     # vessels side by side drift in and out of 926 m; a dark track's contacts are noisy);
     # a late one also later, while their relative speed cannot have parted them 926 m.
