@@ -234,8 +234,9 @@ class CloseApproachDetector:
             return []
         # Each fix's course and speed hold only until half-way to its vessel's reports
         # either side: a later report tells where it went (or that it stopped).
-        late_lo, late_hi = self._held(late.track, late.t)
-        recent_lo, recent_hi = self._held(recent.track, recent.t)
+        held_lo, held_hi = self._held(np.r_[late.track, recent.track], np.r_[late.t, recent.t])
+        late_lo, late_hi = held_lo[: len(late)], held_hi[: len(late)]
+        recent_lo, recent_hi = held_lo[len(late) :], held_hi[len(late) :]
         now = np.maximum(late.t[p], recent.t[q])
         lo = np.maximum.reduce([late_lo[p], recent_lo[q], now - window])
         hi = np.minimum.reduce([late_hi[p], recent_hi[q], now + window])
