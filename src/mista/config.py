@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mista.detect.config import DetectConfig
+from mista.detect.parts import Parts, one_part, parse_parts
 from mista.errors import ConfigError, LabelError
 from mista.ingest.sources import SourceConfig, source_config_from
 from mista.labels import NATION_CODE, check_groups
@@ -182,6 +183,8 @@ class NodeConfig:
     sources: tuple[SourceEntry, ...] = ()
     detect: DetectConfig = field(default_factory=DetectConfig)
     zones: Path | None = None
+    #: The detector kinds of each fusion part (``[detect] parts``; one part by default).
+    fusion_parts: Parts = field(default_factory=one_part)
     api: ApiConfig = field(default_factory=ApiConfig)
     #: A ``nats://`` URL of the JetStream bus ingest publishes to, or None (in-process).
     bus: str | None = None
@@ -279,12 +282,18 @@ def _intervals(path: Path, table: Any) -> Intervals:
     return Intervals(**values)
 
 
-def _detect(root: Path, path: Path, table: Any) -> tuple[DetectConfig, Path | None]:
-    """``[detect]``: an optional ``zones`` layer file, and one ``[detect.<kind>]`` table of
-    thresholds per behaviour (``mista.detect.config``)."""
+def _detect(root: Path, path: Path, table: Any) -> tuple[DetectConfig, Path | None, Parts]:
+    """``[detect]``: an optional ``zones`` layer file, optional fusion ``parts``
+    (``mista.detect.parts``), and one ``[detect.<kind>]`` table of thresholds per behaviour
+    (``mista.detect.config``)."""
     if not isinstance(table, dict):
         raise ConfigError(f'{path}: [detect] must be a table (e.g. zones = "zones.geojson")')
     settings = dict(table)
+    parts_value = settings.pop("parts", None)
+    try:
+        parts = one_part() if parts_value is None else parse_parts(parts_value)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     zones_value = settings.pop("zones", None)
     zones: Path | None = None
     if zones_value is not None:
@@ -297,7 +306,7 @@ def _detect(root: Path, path: Path, table: Any) -> tuple[DetectConfig, Path | No
         config = DetectConfig.from_mapping(settings)
     except ConfigError as exc:
         raise ConfigError(f"{path}: [detect]: {exc}") from None
-    return config, zones
+    return config, zones, parts
 
 
 def _api(path: Path, table: Any) -> ApiConfig:
@@ -433,7 +442,7 @@ def load_node_config(directory: str | os.PathLike[str]) -> NodeConfig:
     except LabelError as exc:
         raise ConfigError(f"{path}: [groups]: {exc}") from None
     intervals = _intervals(path, data.get("intervals", {}))
-    detect, zones = _detect(root, path, data.get("detect", {}))
+    detect, zones, parts = _detect(root, path, data.get("detect", {}))
     api = _api(path, data.get("api", {}))
     partners_dir = root / PARTNERS_DIR
     partners = (
@@ -466,6 +475,7 @@ def load_node_config(directory: str | os.PathLike[str]) -> NodeConfig:
         sources=sources,
         detect=detect,
         zones=zones,
+        fusion_parts=parts,
         api=api,
         bus=bus,
         store_replica=store_replica,

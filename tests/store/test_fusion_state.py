@@ -56,3 +56,49 @@ def test_any_bytes_come_back_as_they_were_saved(
 ) -> None:
     module_store.save_fusion_state(read, blob)
     assert module_store.fusion_state() == (read, blob)
+
+
+# -- fusion parts (mista.detect.parts): each keeps its own cursors and checkpoint ------------
+
+
+def test_each_fusion_part_keeps_its_own_cursors(any_store: AnyStore) -> None:
+    any_store.write_fusion(cursor=5, tracks=[], points=_NO_POINTS, alerts=[], read=9)
+    assert (any_store.fusion_cursor(1), any_store.fusion_read(1)) == (0, 0)
+    any_store.write_fusion(cursor=3, tracks=[], points=_NO_POINTS, alerts=[], read=4, part=1)
+    any_store.write_fusion(cursor=2, tracks=[], points=_NO_POINTS, alerts=[], part=2)
+    assert [any_store.fusion_cursor(part) for part in range(4)] == [5, 3, 2, 0]
+    assert [any_store.fusion_read(part) for part in range(4)] == [9, 4, 2, 0]
+    any_store.write_fusion(cursor=6, tracks=[], points=_NO_POINTS, alerts=[], part=1)
+    assert (any_store.fusion_cursor(1), any_store.fusion_read(1)) == (6, 6)
+    assert (any_store.fusion_cursor(), any_store.fusion_read()) == (5, 9)
+
+
+def test_a_fusion_part_cursor_never_moves_back(any_store: AnyStore) -> None:
+    any_store.write_fusion(cursor=7, tracks=[], points=_NO_POINTS, alerts=[], part=3)
+    with pytest.raises(StoreError, match="move back"):
+        any_store.write_fusion(cursor=6, tracks=[], points=_NO_POINTS, alerts=[], part=3)
+    # A cursor of part 0 behind part 3's is no conflict: they are separate fusers.
+    any_store.write_fusion(cursor=1, tracks=[], points=_NO_POINTS, alerts=[])
+    assert any_store.fusion_cursor(3) == 7
+
+
+def test_each_fusion_part_keeps_its_own_checkpoint(any_store: AnyStore) -> None:
+    any_store.save_fusion_state(4, b"zero")
+    any_store.save_fusion_state(5, b"one", part=1)
+    any_store.save_fusion_state(6, b"one again", part=1)
+    assert any_store.fusion_state() == (4, b"zero")
+    assert any_store.fusion_state(1) == (6, b"one again")
+    assert any_store.fusion_state(2) is None
+    any_store.clear_fusion_state(1)
+    assert any_store.fusion_state(1) is None
+    assert any_store.fusion_state() == (4, b"zero")
+
+
+@pytest.mark.parametrize("part", [-1, 16, 2**40])
+def test_a_part_out_of_range_is_refused(any_store: AnyStore, part: int) -> None:
+    with pytest.raises(StoreError, match="fusion part"):
+        any_store.fusion_cursor(part)
+    with pytest.raises(StoreError, match="fusion part"):
+        any_store.write_fusion(cursor=1, tracks=[], points=_NO_POINTS, alerts=[], part=part)
+    with pytest.raises(StoreError, match="fusion part"):
+        any_store.save_fusion_state(1, b"x", part=part)

@@ -32,7 +32,9 @@ def test_a_version_5_store_gains_the_source_kind(tmp_path: Path) -> None:
         expected = store.vessels(viewer=WATCH).column("source_kind").to_pylist()
     with duckdb.connect(str(path)) as con:  # back to how version 5 left it
         con.execute("ALTER TABLE vessel_latest DROP COLUMN source_kind")
-        con.execute("DROP TABLE fusion_state")  # and every later migration
+        con.execute("DROP TABLE fusion_part_state")  # and every later migration
+        con.execute("DROP TABLE fusion_part_cursor")
+        con.execute("DROP TABLE fusion_state")
         con.execute("ALTER TABLE fusion_cursor DROP COLUMN read_seq")
         con.execute("DELETE FROM schema_migrations WHERE version >= 6")
     with DuckDBStore(path) as store:

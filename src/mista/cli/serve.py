@@ -9,7 +9,13 @@ from mista.cli import main
 from mista.cli._options import example
 
 
-@main.command(epilog=example("mista serve nodes/ind", "mista serve nodes/ind --role fuse"))
+@main.command(
+    epilog=example(
+        "mista serve nodes/ind",
+        "mista serve nodes/ind --role fuse",
+        "mista serve nodes/ind --role fuse --part 1",
+    )
+)
 @click.argument("config_dir", type=click.Path(file_okay=False))
 @click.option(
     "--role",
@@ -18,7 +24,15 @@ from mista.cli._options import example
     help="Run only this part of the node, in this process (needs a postgresql:// store; "
     "docs/deploy.md). Default: every part, in one process.",
 )
-def serve(config_dir: str, role: str | None) -> None:
+@click.option(
+    "--part",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="With --role fuse: which fusion part this process runs ([detect] parts in "
+    "node.toml; one process per part).",
+)
+def serve(config_dir: str, role: str | None, part: int) -> None:
     """Run the node of CONFIG_DIR: its sources, fusion, release to partners, the HTTPS
     receiver and (with [api] listen) the users' API and map.
 
@@ -26,13 +40,15 @@ def serve(config_dir: str, role: str | None) -> None:
     directory is in docs/serve.md.
     """
     if role is None:
+        if part:
+            raise click.UsageError("--part is given with --role fuse only")
         from mista.serve import serve as run
 
         run(config_dir)
     else:
         from mista.serve.roles import serve_role
 
-        serve_role(config_dir, role)
+        serve_role(config_dir, role, part=part)
 
 
 @main.group(epilog=example("mista node init nodes/ind --nation IND --port 8443"))

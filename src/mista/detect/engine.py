@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from mista.detect.base import REGISTRY, AlertDraft, Detector, History
@@ -15,7 +15,8 @@ from mista.geo import LandMask, Ports, Zones
 
 
 class Detection:
-    """Runs every detector in ``REGISTRY`` (built once, with this config and geography).
+    """Runs every detector in ``REGISTRY`` (built once, with this config and geography), or
+    only those of ``kinds`` (a fusion part's, ``mista.detect.parts``).
 
     Each factory receives the mapping ``{"config": DetectConfig, "land": LandMask,
     "ports": Ports, "zones": Zones | None, "statics": StaticLog, "second_transmitters":
@@ -35,7 +36,11 @@ class Detection:
         land: LandMask | None = None,
         ports: Ports | None = None,
         zones: Zones | None = None,
+        kinds: Collection[str] | None = None,
     ) -> None:
+        unknown = set(kinds or ()) - REGISTRY.keys()
+        if unknown:
+            raise ValueError(f"no detector of kind {', '.join(sorted(unknown))}")
         self.config = config if config is not None else DetectConfig()
         self.statics = StaticLog()
         settings: Mapping[str, Any] = {
@@ -48,7 +53,9 @@ class Detection:
         }
         self._geography = {key: settings[key] for key in ("config", "land", "ports", "zones")}
         self.detectors: dict[str, Detector] = {
-            kind: factory(settings) for kind, factory in sorted(REGISTRY.items())
+            kind: factory(settings)
+            for kind, factory in sorted(REGISTRY.items())
+            if kinds is None or kind in kinds
         }
         self.seconds: dict[str, float] = dict.fromkeys(self.detectors, 0.0)
 

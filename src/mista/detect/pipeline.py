@@ -11,6 +11,11 @@ where it was taken; the reports between then and the last step written are fused
 (their points and tracks come out as they were written) but their alerts are not written
 twice: the store already holds them, at the revisions they had. So a fuser killed
 mid-run and restarted leaves the alerts a run without the fault leaves.
+
+A pipeline may be one *part* of the node's fusion (``mista.detect.parts``): it fuses every
+report but runs only its part's detectors, keeps its own cursors and checkpoint, and
+writes tracks and track points only when it is part 0. Parts run side by side, one
+process each, and together leave what one pipeline with every detector leaves.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -125,6 +130,9 @@ class Pipeline:
     it in the store every ``checkpoint_s`` seconds (None: never; ``checkpoint()`` saves it
     at once). A new pipeline on an existing store resumes from the saved memory, or after
     the stored cursor with fresh memory when there is none.
+
+    ``part`` and ``kinds``: this pipeline is fusion part ``part`` running the detectors of
+    ``kinds`` (None: every one); only part 0 writes tracks and track points.
     """
 
     def __init__(
@@ -139,8 +147,11 @@ class Pipeline:
         zones: Zones | None = None,
         batch_reports: int = 20_000,
         checkpoint_s: float | None = CHECKPOINT_S,
+        part: int = 0,
+        kinds: Collection[str] | None = None,
     ) -> None:
         self._store = store
+        self._part = part
         self._node = node
         self._land = land if land is not None else LandMask.default()
         self._fuser = Fuser(fuse_config or FuseConfig(), land=self._land)
@@ -150,6 +161,7 @@ class Pipeline:
             land=self._land,
             ports=ports if ports is not None else Ports.default(),
             zones=zones,
+            kinds=kinds,
         )
         self._zone_labels: dict[str, Label] = (
             {zone.id: zone.label for zone in zones.zones} if zones is not None else {}
@@ -160,7 +172,7 @@ class Pipeline:
         # Two cursors: how far the feed has been read, and how far every report has been
         # fused and written. The fuser's reorder buffer holds reports between the two; the
         # store keeps the second, so a restart replays what the buffer held.
-        self._cursor = store.fusion_cursor()
+        self._cursor = store.fusion_cursor(part)
         self._read = self._cursor
         # Reports up to here were fused and their alerts written before this pipeline
         # started: when a checkpoint sends it back before them, they are not alerted twice.
@@ -173,11 +185,11 @@ class Pipeline:
 
     def _resume(self) -> None:
         """Load the saved memory, if any fits this store's cursors."""
-        saved = self._store.fusion_state()
+        saved = self._store.fusion_state(self._part)
         if saved is None:
             return
         read, blob = saved
-        written_to = max(self._store.fusion_read(), self._cursor)
+        written_to = max(self._store.fusion_read(self._part), self._cursor)
         if read > written_to:
             _log.warning(
                 "fusion checkpoint at report %d is past the last step written (%d); starting fresh",
@@ -193,6 +205,15 @@ class Pipeline:
             return
         if not isinstance(book, _TrackBook):
             return
+        if detection.detectors.keys() != self._detection.detectors.keys():
+            _log.warning(
+                "fusion part %d's checkpoint ran %s, the part now runs %s (the node's parts "
+                "changed): starting fresh after its cursor",
+                self._part,
+                ", ".join(detection.detectors),
+                ", ".join(self._detection.detectors),
+            )
+            return
         self._fuser, self._detection, self._book = fuser, detection, book
         self._read = read
         self._written_to = written_to
@@ -207,7 +228,7 @@ class Pipeline:
         """Save the fuser's and detectors' memory in the store now (between steps only:
         it must match what the store holds)."""
         blob = dump_state((self._fuser, self._detection, self._book), self._shared)
-        self._store.save_fusion_state(self._read, blob)
+        self._store.save_fusion_state(self._read, blob, self._part)
         self._checkpoint_at = time.monotonic()
 
     def _checkpoint_due(self) -> None:
@@ -392,11 +413,19 @@ class Pipeline:
         )
 
     def _write(self, chunk: FusedChunk, drafts: list[AlertDraft], cursor: int) -> StepResult:
-        tracks = [self._track_record(info) for info in chunk.tracks.values()]
         alerts = [self.alert_record(draft) for draft in drafts]
-        points = self._points_table(chunk)
+        if self._part == 0:
+            tracks = [self._track_record(info) for info in chunk.tracks.values()]
+            points = self._points_table(chunk)
+        else:  # part 0 writes them; the same fuser makes the same ones here
+            tracks, points = [], POINT_SCHEMA.empty_table()
         self._store.write_fusion(
-            cursor=cursor, tracks=tracks, points=points, alerts=alerts, read=self._read
+            cursor=cursor,
+            tracks=tracks,
+            points=points,
+            alerts=alerts,
+            read=self._read,
+            part=self._part,
         )
         self._cursor = cursor
         kinds: dict[str, int] = {}

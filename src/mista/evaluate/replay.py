@@ -74,7 +74,15 @@ def refuse(
     (which is the delivery order). For tuning thresholds without ingesting again."""
     con = store.connection
     con.begin()
-    for table in ("track_points", "tracks", "alert_changes", "alerts", "fusion_state"):
+    for table in (
+        "track_points",
+        "tracks",
+        "alert_changes",
+        "alerts",
+        "fusion_state",
+        "fusion_part_state",
+        "fusion_part_cursor",
+    ):
         con.execute(f"DELETE FROM {table}")
     con.execute("UPDATE fusion_cursor SET seq = 0, read_seq = 0")
     con.commit()

@@ -9,10 +9,11 @@ optionally, a JetStream bus (``bus = "nats://..."``), and each process runs one 
   share the partitions through durable consumers); without one, batches go straight to
   the store (PostgreSQL takes writers from several processes).
 - ``fuse``: fusion and detection every ``intervals.fuse_s``, from the store's report feed.
-  One fuse process per store is active: the pipeline keeps one cursor and one memory.
-  More fuse processes stand by (``mista.store.postgres_claim``) and the first to claim
-  the store takes over, from the checkpoint, when the active one stops or dies. Fusion
-  workers that split the vessels between them are not built yet.
+  One fuse process per store (per fusion part, ``--part K``) is active: the pipeline keeps
+  one cursor and one memory. More stand by (``mista.store.postgres_claim``) and the first
+  to claim the store takes over, from the checkpoint, when the active one stops or dies.
+  A node with ``[detect] parts`` (``mista.detect.parts``) runs one fuse process per part,
+  each fusing every report and running its share of the detectors, side by side.
 - ``api``: the users' API and web map on ``[api] listen``; several may run behind a proxy.
 - ``share``: the partner exchange: release scans and pushes to each partner, and the
   partner listener (mutual TLS) that receives theirs. One per store: each partner's
@@ -39,6 +40,7 @@ from mista.api.app import create_api_app
 from mista.api.context import ApiContext
 from mista.bus.jetstream import JetStreamBus, store_writer
 from mista.config import NodeConfig, load_node_config
+from mista.detect.parts import check_part
 from mista.detect.pipeline import Pipeline
 from mista.errors import ConfigError, MistaError, StoreError
 from mista.ingest.batch import IngestBatch
@@ -65,11 +67,16 @@ _log = logging.getLogger("mista.serve")
 _STATUS_S = 60.0
 
 
-def check_role(config: NodeConfig, role: str) -> None:
-    """A ConfigError unless ``config`` can run ``role`` in a process of its own."""
+def check_role(config: NodeConfig, role: str, part: int = 0) -> None:
+    """A ConfigError unless ``config`` can run ``role`` (fusion part ``part`` of the fuse
+    role) in a process of its own."""
     node_file = config.directory / "node.toml"
     if role not in ROLES:
         raise ConfigError(f"no role {role!r}: choose one of {', '.join(ROLES)}")
+    if part and role != "fuse":
+        raise ConfigError(f"a part ({part}) is given for the fuse role only, not {role}")
+    if role == "fuse":
+        check_part(config.fusion_parts, part)
     if not isinstance(config.store, str):
         raise ConfigError(
             f"{node_file}: roles run in separate processes, and a DuckDB file "
@@ -81,20 +88,25 @@ def check_role(config: NodeConfig, role: str) -> None:
 
 
 def serve_role(
-    directory: str | Path, role: str, *, ready: Callable[[str], None] | None = None
+    directory: str | Path,
+    role: str,
+    *,
+    ready: Callable[[str], None] | None = None,
+    part: int = 0,
 ) -> None:
-    """Run ``role`` of the node of ``directory`` until SIGINT or SIGTERM."""
+    """Run ``role`` of the node of ``directory`` (fusion part ``part`` for the fuse role)
+    until SIGINT or SIGTERM."""
     setup_logging()
     stop = threading.Event()
     servers: list[uvicorn.Server] = []
     started = time.monotonic()
     with stopped_by_signals(stop, servers):
         config = load_node_config(directory)
-        check_role(config, role)
+        check_role(config, role, part)
         if role == "ingest":
             _run_ingest(config, stop, ready)
         elif role == "fuse":
-            _run_fuse(config, stop, ready)
+            _run_fuse(config, stop, ready, part)
         elif role == "share":
             _run_share(config, servers, stop, ready)
         else:
@@ -192,25 +204,27 @@ def _store_writer(jetstream: JetStreamBus, store: Store, stop: threading.Event) 
 
 
 def _run_fuse(
-    config: NodeConfig, stop: threading.Event, ready: Callable[[str], None] | None
+    config: NodeConfig, stop: threading.Event, ready: Callable[[str], None] | None, part: int
 ) -> None:
     with open_node_store(config.store) as store:
         if not isinstance(store, PostgresStore):  # check_role refuses other stores
             raise ConfigError(f"{config.directory}: the fuse role needs a PostgreSQL store")
-        with FuserClaim(store.url, store.where) as claim:
+        what = "this store" if len(config.fusion_parts) == 1 else f"part {part} of this store"
+        with FuserClaim(store.url, store.where, part) as claim:
             if ready is not None:
                 ready("fuse")
             if not claim.try_claim():
-                _log.info("fuse: another process fuses this store; standing by to take over")
+                _log.info("fuse: another process fuses %s; standing by to take over", what)
                 if not claim.wait(stop, config.intervals.fuse_s):
                     return
-                _log.info("fuse: took over fusion of this store")
-            _fuse_while_claimed(config, store, claim, stop)
+                _log.info("fuse: took over fusion of %s", what)
+            _fuse_while_claimed(config, store, claim, stop, part)
 
 
 def _fuse_while_claimed(
-    config: NodeConfig, store: Store, claim: FuserClaim, stop: threading.Event
+    config: NodeConfig, store: Store, claim: FuserClaim, stop: threading.Event, part: int
 ) -> None:
+    kinds = config.fusion_parts[part]
     pipeline = Pipeline(
         store,
         node=config.nation,
@@ -218,8 +232,21 @@ def _fuse_while_claimed(
         zones=node_zones(config),
         batch_reports=config.intervals.fuse_batch,
         checkpoint_s=config.intervals.checkpoint_s or None,
+        part=part,
+        kinds=kinds,
     )
-    _log.info("fuse role of %s: every %g s", config.nation, config.intervals.fuse_s)
+    if len(config.fusion_parts) == 1:
+        _log.info("fuse role of %s: every %g s", config.nation, config.intervals.fuse_s)
+    else:
+        _log.info(
+            "fuse role of %s, part %d of %d (%s%s): every %g s",
+            config.nation,
+            part,
+            len(config.fusion_parts),
+            ", ".join(kinds),
+            "; tracks" if part == 0 else "",
+            config.intervals.fuse_s,
+        )
     fused = alerts = 0
     busy = False
     last_status = time.monotonic()

@@ -185,42 +185,56 @@ class NodeRuntime:
 
     def start_fusion(self) -> None:
         """Fuse new reports and detect behaviours every ``intervals.fuse_s``, one step at a
-        time under the store lock, until caught up; new alerts wake the pushers."""
+        time under the store lock, until caught up; new alerts wake the pushers. A node
+        with several fusion parts (``[detect] parts``) steps each in turn here: one process
+        gains nothing from them, but the store's cursors stay those its fuse roles use."""
         zones = self.zones()
+        parts = self.config.fusion_parts
         if isinstance(self.store, PostgresStore):  # one fuser per store (postgres_claim)
-            claim = self._claims.enter_context(FuserClaim(self.store.url, self.store.where))
-            if not claim.try_claim():
-                raise StoreError(
-                    f"store {self.store.where}: another process fuses this store already "
-                    "(a mista serve --role fuse?): one fuser per store"
+            for part in range(len(parts)):
+                claim = self._claims.enter_context(
+                    FuserClaim(self.store.url, self.store.where, part)
                 )
+                if not claim.try_claim():
+                    raise StoreError(
+                        f"store {self.store.where}: another process fuses this store already "
+                        "(a mista serve --role fuse?): one fuser per store"
+                    )
         with self.lock:  # the constructor reads the store's fusion cursor
-            pipeline = Pipeline(
-                self.store,
-                node=self.config.nation,
-                detect_config=self.config.detect,
-                zones=zones,
-                batch_reports=self.config.intervals.fuse_batch,
-                checkpoint_s=self.config.intervals.checkpoint_s or None,
-            )
+            pipelines = [
+                Pipeline(
+                    self.store,
+                    node=self.config.nation,
+                    detect_config=self.config.detect,
+                    zones=zones,
+                    batch_reports=self.config.intervals.fuse_batch,
+                    checkpoint_s=self.config.intervals.checkpoint_s or None,
+                    part=part,
+                    kinds=kinds,
+                )
+                for part, kinds in enumerate(parts)
+            ]
         self.fusion_stats: dict[str, int] = {"reports": 0, "alerts": 0}
 
         def run() -> None:
             while not self.stop.wait(self.config.intervals.fuse_s):
                 try:
-                    while not self.stop.is_set():
-                        with self.lock:
-                            result = pipeline.step()
-                        if result.reports == 0:
-                            break
-                        self.fusion_stats["reports"] += result.reports
-                        self.fusion_stats["alerts"] += result.alerts
-                        if result.alerts:
-                            for wake in self.wakes.values():
-                                wake.set()
+                    for part, pipeline in enumerate(pipelines):
+                        while not self.stop.is_set():
+                            with self.lock:
+                                result = pipeline.step()
+                            if result.reports == 0:
+                                break
+                            if part == 0:  # every part reads the same reports
+                                self.fusion_stats["reports"] += result.reports
+                            self.fusion_stats["alerts"] += result.alerts
+                            if result.alerts:
+                                for wake in self.wakes.values():
+                                    wake.set()
                 except MistaError as exc:
                     _log.error("fusion and detection failed, retrying: %s", exc)
-            _save_checkpoint(pipeline, self.lock, self.config.intervals.checkpoint_s)
+            for pipeline in pipelines:
+                _save_checkpoint(pipeline, self.lock, self.config.intervals.checkpoint_s)
 
         self._start("fuse", run)
 

@@ -131,27 +131,29 @@ class Store(Protocol):
         """Every stored label by its number (the ``label_no`` of the feed)."""
         ...
 
-    def fusion_cursor(self) -> int:
-        """The seq of the last report fused (0 before any)."""
+    def fusion_cursor(self, part: int = 0) -> int:
+        """The seq of the last report fusion part ``part`` fused (0 before any). Each part
+        (``mista.detect.parts``: a share of the detectors, one process each) keeps its own
+        cursors and checkpoint; part 0 also writes tracks and track points."""
         ...
 
-    def fusion_read(self) -> int:
-        """The seq of the last report the fuser had read at its last step (at least the
+    def fusion_read(self, part: int = 0) -> int:
+        """The seq of the last report the part had read at its last step (at least its
         fusion cursor: the reports between waited in its reorder buffer)."""
         ...
 
-    def fusion_state(self) -> tuple[int, bytes] | None:
-        """The saved fusion checkpoint, if any: the read seq it was taken at, and its bytes
-        (``mista.detect.checkpoint``)."""
+    def fusion_state(self, part: int = 0) -> tuple[int, bytes] | None:
+        """The part's saved fusion checkpoint, if any: the read seq it was taken at, and
+        its bytes (``mista.detect.checkpoint``)."""
         ...
 
-    def save_fusion_state(self, read: int, state: bytes) -> None:
-        """Replace the fusion checkpoint with ``state``, taken when the fuser had read up to
-        ``read`` and written every step up to it."""
+    def save_fusion_state(self, read: int, state: bytes, part: int = 0) -> None:
+        """Replace the part's fusion checkpoint with ``state``, taken when it had read up
+        to ``read`` and written every step up to it."""
         ...
 
-    def clear_fusion_state(self) -> None:
-        """Drop the fusion checkpoint (fusion then resumes after the cursor, fresh)."""
+    def clear_fusion_state(self, part: int = 0) -> None:
+        """Drop the part's fusion checkpoint (it then resumes after its cursor, fresh)."""
         ...
 
     def write_fusion(
@@ -162,12 +164,13 @@ class Store(Protocol):
         points: pa.Table,
         alerts: Sequence[Alert],
         read: int | None = None,
+        part: int = 0,
     ) -> None:
         """One fusion step in ONE transaction: append ``points`` (seq int64, track_id
         string, flags uint16), upsert ``tracks`` and ``alerts`` by id (a changed alert's
         revision goes up by one and it takes the next alert_seq; an unchanged one is left
-        as it is), and move the fusion cursor to ``cursor`` and the read cursor to ``read``
-        (``cursor`` when None). All or nothing."""
+        as it is), and move fusion part ``part``'s cursor to ``cursor`` and its read cursor
+        to ``read`` (``cursor`` when None). All or nothing."""
         ...
 
     def write_alerts(self, alerts: Sequence[Alert]) -> int:

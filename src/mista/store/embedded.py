@@ -866,29 +866,29 @@ class DuckDBStore(WatchlistMethods):
         """Every stored label by its number (``label_no`` of the feed, tracks and alerts)."""
         return self._fusion.labels()
 
-    def fusion_cursor(self) -> int:
-        """The seq of the last report fused (0 before any)."""
-        return self._fusion.fusion_cursor()
+    def fusion_cursor(self, part: int = 0) -> int:
+        """The seq of the last report fusion part ``part`` fused (0 before any)."""
+        return self._fusion.fusion_cursor(part)
 
-    def fusion_read(self) -> int:
-        """The seq of the last report the fuser had read at its last step (at least the
+    def fusion_read(self, part: int = 0) -> int:
+        """The seq of the last report the part had read at its last step (at least its
         fusion cursor)."""
-        return self._fusion.fusion_read()
+        return self._fusion.fusion_read(part)
 
-    def fusion_state(self) -> tuple[int, bytes] | None:
-        """The saved fusion checkpoint: the read seq it was taken at and its bytes."""
-        return self._fusion.fusion_state()
+    def fusion_state(self, part: int = 0) -> tuple[int, bytes] | None:
+        """The part's saved fusion checkpoint: the read seq it was taken at and its bytes."""
+        return self._fusion.fusion_state(part)
 
-    def save_fusion_state(self, read: int, state: bytes) -> None:
-        """Replace the fusion checkpoint with ``state``, taken when the fuser had read up to
-        ``read``."""
+    def save_fusion_state(self, read: int, state: bytes, part: int = 0) -> None:
+        """Replace the part's fusion checkpoint with ``state``, taken when it had read up
+        to ``read``."""
         self._writable("save the fusion checkpoint")
-        self._fusion.save_fusion_state(read, state)
+        self._fusion.save_fusion_state(read, state, part)
 
-    def clear_fusion_state(self) -> None:
-        """Drop the fusion checkpoint (fusion then resumes with fresh memory)."""
+    def clear_fusion_state(self, part: int = 0) -> None:
+        """Drop the part's fusion checkpoint (it then resumes with fresh memory)."""
         self._writable("clear the fusion checkpoint")
-        self._fusion.clear_fusion_state()
+        self._fusion.clear_fusion_state(part)
 
     def write_fusion(
         self,
@@ -898,15 +898,16 @@ class DuckDBStore(WatchlistMethods):
         points: pa.Table,
         alerts: Sequence[Alert],
         read: int | None = None,
+        part: int = 0,
     ) -> None:
         """One fusion step in ONE transaction: append ``points`` (seq int64, track_id
         string, flags uint16), upsert ``tracks`` and ``alerts`` by id (an alert's revision
         goes up, and it takes the next alert_seq, only when it changed), and move the
-        fusion cursor to ``cursor`` and the read cursor to ``read`` (``cursor`` when None).
-        On any error nothing is written."""
+        fusion cursor of part ``part`` (``mista.detect.parts``) to ``cursor`` and its read
+        cursor to ``read`` (``cursor`` when None). On any error nothing is written."""
         self._writable("write the fused picture")
         self._fusion.write_fusion(
-            cursor=cursor, tracks=tracks, points=points, alerts=alerts, read=read
+            cursor=cursor, tracks=tracks, points=points, alerts=alerts, read=read, part=part
         )
         self._wrote_upserts()
 

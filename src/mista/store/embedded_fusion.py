@@ -17,6 +17,8 @@ transaction, and a crash leaves either all or none of them.
   report read (``read_seq``, migration 7; the fuser's reorder buffer holds those between).
 - ``fusion_state``: one row at most, a checkpoint of the fuser's and detectors' memory and
   the ``read_seq`` it was taken at (migration 7).
+- ``fusion_part_cursor`` and ``fusion_part_state``: the same for each fusion part after the
+  first, a row per part (migration 8; ``mista.detect.parts``). Part 0 uses the two above.
 
 Labels of tracks and alerts are stored by number in the store's ``labels`` table, as
 reports' are, and every read for a user filters by the store's visibility rule in SQL.
@@ -46,6 +48,7 @@ __all__ = [
     "ALERT_STATE",
     "FEED_COLUMNS",
     "FEED_SCHEMA",
+    "MAX_PARTS",
     "POINTS_SCHEMA",
     "FusionTables",
     "alert_of_change",
@@ -339,29 +342,31 @@ class FusionTables:
             )
         return labels
 
-    def fusion_cursor(self) -> int:
-        rows = self._rows("SELECT seq FROM fusion_cursor")
+    def fusion_cursor(self, part: int = 0) -> int:
+        rows = self._rows(f"SELECT seq FROM {_cursor_of(part)}")
         return int(rows[0][0]) if rows else 0
 
-    def fusion_read(self) -> int:
-        rows = self._rows("SELECT coalesce(read_seq, seq) FROM fusion_cursor")
+    def fusion_read(self, part: int = 0) -> int:
+        rows = self._rows(f"SELECT coalesce(read_seq, seq) FROM {_cursor_of(part)}")
         return int(rows[0][0]) if rows else 0
 
-    def fusion_state(self) -> tuple[int, bytes] | None:
-        rows = self._rows("SELECT read_seq, state FROM fusion_state")
+    def fusion_state(self, part: int = 0) -> tuple[int, bytes] | None:
+        rows = self._rows(f"SELECT read_seq, state FROM {_state_of(part)}")
         return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
 
-    def save_fusion_state(self, read: int, state: bytes) -> None:
+    def save_fusion_state(self, read: int, state: bytes, part: int = 0) -> None:
         with self._transaction("saving the fusion checkpoint"):
-            self._con.execute("DELETE FROM fusion_state").fetchall()
+            self._con.execute(f"DELETE FROM {_state_of(part)}").fetchall()
+            key = "true" if part == 0 else str(part)
+            table = "fusion_state" if part == 0 else "fusion_part_state"
             self._con.execute(
-                "INSERT INTO fusion_state VALUES (true, $read, $now, $state)",
+                f"INSERT INTO {table} VALUES ({key}, $read, $now, $state)",
                 {"read": read, "now": datetime.now(UTC), "state": state},
             ).fetchall()
 
-    def clear_fusion_state(self) -> None:
+    def clear_fusion_state(self, part: int = 0) -> None:
         with self._transaction("clearing the fusion checkpoint"):
-            self._con.execute("DELETE FROM fusion_state").fetchall()
+            self._con.execute(f"DELETE FROM {_state_of(part)}").fetchall()
 
     # -- writing -------------------------------------------------------------------------
 
@@ -373,15 +378,17 @@ class FusionTables:
         points: pa.Table,
         alerts: Sequence[Alert],
         read: int | None = None,
+        part: int = 0,
     ) -> None:
         """One fusion step in one transaction: append ``points`` (a report already on a
-        track is not added to it twice), upsert ``tracks`` and ``alerts`` by id, and move the
-        cursor to ``cursor`` and the read cursor to ``read`` (``cursor`` when None). All or
-        nothing."""
+        track is not added to it twice), upsert ``tracks`` and ``alerts`` by id, and move
+        fusion part ``part``'s cursor to ``cursor`` and its read cursor to ``read``
+        (``cursor`` when None). All or nothing."""
         points = _points_table(points)
         read = cursor if read is None else max(read, cursor)
+        _check_part(part)
         with self._transaction("writing a fusion step"):
-            current = self.fusion_cursor()
+            current = self.fusion_cursor(part)
             if cursor < current:
                 raise StoreError(
                     f"store {self._path}: the fusion cursor would move back from {current} "
@@ -410,9 +417,16 @@ class FusionTables:
                 self._upsert_tracks(_last_by_id(tracks))
             if alerts:
                 self._upsert_alerts(_last_by_id(alerts))
-            self._con.execute(
-                "UPDATE fusion_cursor SET seq = $s, read_seq = $r", {"s": cursor, "r": read}
-            ).fetchall()
+            if part == 0:
+                self._con.execute(
+                    "UPDATE fusion_cursor SET seq = $s, read_seq = $r", {"s": cursor, "r": read}
+                ).fetchall()
+            else:
+                self._con.execute(
+                    "INSERT INTO fusion_part_cursor VALUES ($p, $s, $r) ON CONFLICT (part) "
+                    "DO UPDATE SET seq = excluded.seq, read_seq = excluded.read_seq",
+                    {"p": part, "s": cursor, "r": read},
+                ).fetchall()
 
     def write_alerts(self, alerts: Sequence[Alert]) -> int:
         """Upsert alerts (e.g. received from partners) in one transaction; the number that
@@ -643,3 +657,25 @@ def _points_table(points: pa.Table) -> pa.Table:
         return points.select(POINTS_SCHEMA.names).cast(POINTS_SCHEMA)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise StoreError(f"track points have columns of the wrong type: {exc}") from None
+
+
+#: Most fusion parts a store keeps (``mista.detect.parts`` checks the node's config).
+MAX_PARTS = 16
+
+
+def _check_part(part: int) -> None:
+    if not 0 <= part < MAX_PARTS:
+        raise StoreError(f"fusion part {part} is not one of 0-{MAX_PARTS - 1}")
+
+
+def _cursor_of(part: int) -> str:
+    """The row holding fusion part ``part``'s cursors (part 0: ``fusion_cursor``; the same
+    SQL on both backends)."""
+    _check_part(part)
+    return "fusion_cursor" if part == 0 else f"fusion_part_cursor WHERE part = {int(part)}"
+
+
+def _state_of(part: int) -> str:
+    """The row holding fusion part ``part``'s checkpoint."""
+    _check_part(part)
+    return "fusion_state" if part == 0 else f"fusion_part_state WHERE part = {int(part)}"

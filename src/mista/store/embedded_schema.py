@@ -24,7 +24,9 @@ finds the same transmission heard across a dedupe-bucket boundary.
 - ``users``: who may read, their nation, clearance and roles (migration 2).
 - ``tracks``, ``track_points``, ``alerts``, ``alert_changes`` and ``fusion_cursor``: the
   fused picture (migration 4); ``mista.store.embedded_fusion`` describes them and holds
-  their SQL; ``fusion_state`` keeps a checkpoint of the fuser's memory (migration 7).
+  their SQL; ``fusion_state`` keeps a checkpoint of the fuser's memory (migration 7);
+  ``fusion_part_cursor`` and ``fusion_part_state`` the same for each fusion part after the
+  first (migration 8).
 """
 
 from __future__ import annotations
@@ -488,6 +490,27 @@ _FUSION_STATE = (
     """,
 )
 
+#: Migration 8: fusion split into parts, one process each (``mista.detect.parts``). The
+#: first part (0) keeps ``fusion_cursor`` and ``fusion_state``; every other part has a row
+#: of its own here, made at its first step.
+_FUSION_PARTS = (
+    """
+    CREATE TABLE fusion_part_cursor (
+        part INTEGER PRIMARY KEY CHECK (part > 0),
+        seq BIGINT NOT NULL CHECK (seq >= 0),
+        read_seq BIGINT NOT NULL CHECK (read_seq >= 0)
+    )
+    """,
+    """
+    CREATE TABLE fusion_part_state (
+        part INTEGER PRIMARY KEY CHECK (part > 0),
+        read_seq BIGINT NOT NULL CHECK (read_seq >= 0),
+        saved_at TIMESTAMPTZ NOT NULL,
+        state BLOB NOT NULL
+    )
+    """,
+)
+
 #: (version, name, statements), in order.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "initial schema", _INITIAL),
@@ -497,4 +520,5 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (5, "operational picture: API tokens, watch lists, webhook deliveries", _API),
     (6, "latest position per vessel keeps its source kind", _SOURCE_KIND),
     (7, "fusion checkpoint: how far the fuser read, and its saved state", _FUSION_STATE),
+    (8, "fusion parts: a cursor and a checkpoint for each part after the first", _FUSION_PARTS),
 )

@@ -453,34 +453,34 @@ class PostgresStore:
 
     # -- the fused picture (SQL in postgres_fusion) ----------------------------------------
 
-    def fusion_cursor(self) -> int:
-        """The seq of the last report fused (0 before any)."""
+    def fusion_cursor(self, part: int = 0) -> int:
+        """The seq of the last report fusion part ``part`` fused (0 before any)."""
         with self._connection() as con:
-            return self._fusion.fusion_cursor(con)
+            return self._fusion.fusion_cursor(con, part)
 
-    def fusion_read(self) -> int:
-        """The seq of the last report the fuser had read at its last step (at least the
+    def fusion_read(self, part: int = 0) -> int:
+        """The seq of the last report the part had read at its last step (at least its
         fusion cursor)."""
         with self._connection() as con:
-            return self._fusion.fusion_read(con)
+            return self._fusion.fusion_read(con, part)
 
-    def fusion_state(self) -> tuple[int, bytes] | None:
-        """The saved fusion checkpoint: the read seq it was taken at and its bytes."""
+    def fusion_state(self, part: int = 0) -> tuple[int, bytes] | None:
+        """The part's saved fusion checkpoint: the read seq it was taken at and its bytes."""
         with self._connection() as con:
-            return self._fusion.fusion_state(con)
+            return self._fusion.fusion_state(con, part)
 
-    def save_fusion_state(self, read: int, state: bytes) -> None:
-        """Replace the fusion checkpoint with ``state``, taken when the fuser had read up to
-        ``read``."""
+    def save_fusion_state(self, read: int, state: bytes, part: int = 0) -> None:
+        """Replace the part's fusion checkpoint with ``state``, taken when it had read up
+        to ``read``."""
         self._writable("save the fusion checkpoint")
         with self._connection() as con:
-            self._fusion.save_fusion_state(con, read, state)
+            self._fusion.save_fusion_state(con, read, state, part)
 
-    def clear_fusion_state(self) -> None:
-        """Drop the fusion checkpoint (fusion then resumes with fresh memory)."""
+    def clear_fusion_state(self, part: int = 0) -> None:
+        """Drop the part's fusion checkpoint (it then resumes with fresh memory)."""
         self._writable("clear the fusion checkpoint")
         with self._connection() as con:
-            self._fusion.clear_fusion_state(con)
+            self._fusion.clear_fusion_state(con, part)
 
     def write_fusion(
         self,
@@ -490,16 +490,23 @@ class PostgresStore:
         points: pa.Table,
         alerts: Sequence[Alert],
         read: int | None = None,
+        part: int = 0,
     ) -> None:
         """One fusion step in ONE transaction: append ``points`` (seq int64, track_id
         string, flags uint16), upsert ``tracks`` and ``alerts`` by id (an alert's revision
         goes up, and it takes the next alert_seq, only when it changed), and move the
-        fusion cursor to ``cursor`` and the read cursor to ``read`` (``cursor`` when None).
-        On any error nothing is written."""
+        fusion cursor of part ``part`` (``mista.detect.parts``) to ``cursor`` and its read
+        cursor to ``read`` (``cursor`` when None). On any error nothing is written."""
         self._writable("write the fused picture")
         with self._connection() as con:
             self._fusion.write_fusion(
-                con, cursor=cursor, tracks=tracks, points=points, alerts=alerts, read=read
+                con,
+                cursor=cursor,
+                tracks=tracks,
+                points=points,
+                alerts=alerts,
+                read=read,
+                part=part,
             )
 
     def write_alerts(self, alerts: Sequence[Alert]) -> int:

@@ -3,8 +3,8 @@
 ``copy_to_postgres`` copies an embedded store (one DuckDB file) into an empty PostgreSQL
 database in ONE transaction: labels, sources, reports (into their day partitions),
 receptions, quarantine, users, API tokens, the latest state, the fused picture (tracks,
-track points, alerts, alert changes, the fusion cursor) and watch lists with their webhook
-deliveries, every row as stored (same seq numbers, content ids, label numbers, alert
+track points, alerts, alert changes, every fusion part's cursor) and watch lists with
+their webhook deliveries, every row as stored (same seq numbers, content ids, label numbers, alert
 revisions and alert_seqs), so the copy answers every query as the file did and fusion
 resumes where it stopped. It then counts every table on both sides, compares digests of
 the content ids (count, sums and XOR of the 64-bit halves) of reports, receptions and the
@@ -129,6 +129,8 @@ COPIED_TABLES: dict[str, tuple[str, ...]] = {
     "track_points": ("seq", "track_id", "flags"),
     "alerts": ("id", *ALERT_STATE, "revision", "alert_seq", "updated_at"),
     "alert_changes": ("alert_seq", "alert_id", "revision", *ALERT_STATE, "changed_at"),
+    # Part 0's cursor is set after the copy; the other parts' rows are copied as they are.
+    "fusion_part_cursor": ("part", "seq", "read_seq"),
     "watchlists": ("id", "owner", "name", "mmsis", "webhook", "created_at", "updated_at"),
     "webhook_deliveries": (
         "watchlist_id",
@@ -181,6 +183,8 @@ _KEY_DIGESTS = {
     "alert_changes": "count(*), coalesce(sum(alert_seq), 0), md5(coalesce(string_agg("
     "alert_id || ':' || CAST(revision AS VARCHAR) || ':' || status, ',' ORDER BY alert_seq), ''))",
     "watchlists": "count(*), md5(coalesce(string_agg(id || ':' || owner, ',' ORDER BY id{c}), ''))",
+    "fusion_part_cursor": "count(*), coalesce(sum(part), 0), coalesce(sum(seq), 0), "
+    "coalesce(sum(read_seq), 0)",
     "share_cursors": "count(*), coalesce(sum(scanned_seq), 0), coalesce(sum(last_batch), 0), "
     "coalesce(sum(low_order), 0), md5(coalesce(string_agg(partner, ',' ORDER BY partner{c}), ''))",
     "share_outbox": "count(*), coalesce(sum(order_no), 0), coalesce(sum(batch_seq), 0), "

@@ -7,7 +7,8 @@ of its own (``FuserClaim``: ``FUSER_LOCK``; ``StoreClaim(..., SENDER_LOCK)`` for
 webhook sender of ``--role api`` processes). Another may wait, polling the lock, and take
 over when the first stops or dies: PostgreSQL frees a session lock when its connection
 goes, SIGKILL included. With the pipeline's checkpoint (``mista.detect.checkpoint``) a
-fuser taking over goes on where the other was.
+fuser taking over goes on where the other was. A node whose fusion is split into parts
+(``mista.detect.parts``) has one such claim per part: ``FUSER_LOCK + part``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ _log = logging.getLogger(__name__)
 
 __all__ = ["FUSER_LOCK", "SENDER_LOCK", "FuserClaim", "StoreClaim"]
 
-#: The session advisory lock of the active fuser (any 64-bit number of our own).
+#: The session advisory lock of the active fuser (any 64-bit number of our own); fusion
+#: part K's is this plus K.
 FUSER_LOCK = 0x6D69_7374_6675_7365
 #: The session advisory lock of the one API process sending webhooks.
 SENDER_LOCK = 0x6D69_7374_686F_6F6B
@@ -109,7 +111,8 @@ class StoreClaim:
 
 
 class FuserClaim(StoreClaim):
-    """The claim to be the one process fusing the database at ``url``."""
+    """The claim to be the one process running fusion part ``part`` (0 when fusion is not
+    split) of the database at ``url``."""
 
-    def __init__(self, url: str, where: str) -> None:
-        super().__init__(url, where, FUSER_LOCK)
+    def __init__(self, url: str, where: str, part: int = 0) -> None:
+        super().__init__(url, where, FUSER_LOCK + part)

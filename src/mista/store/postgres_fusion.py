@@ -27,7 +27,15 @@ from mista.ingest.batch import label_id
 from mista.labels import Label
 from mista.model import Alert, AlertStatus, Track, User
 
-from .embedded_fusion import ALERT_STATE, _last_by_id, _points_table, alert_of_change
+from .embedded_fusion import (
+    ALERT_STATE,
+    _check_part,
+    _cursor_of,
+    _last_by_id,
+    _points_table,
+    _state_of,
+    alert_of_change,
+)
 from .postgres_read import to_arrow, visible
 from .postgres_write import WRITE_LOCK, copy_csv, label_numbers
 
@@ -145,44 +153,48 @@ class FusionTables:
 
     # -- the cursor ----------------------------------------------------------------------
 
-    def fusion_cursor(self, con: psycopg.Connection[Any]) -> int:
-        """The seq of the last report fused (0 before any)."""
+    def fusion_cursor(self, con: psycopg.Connection[Any], part: int = 0) -> int:
+        """The seq of the last report fusion part ``part`` fused (0 before any)."""
         try:
-            row = con.execute("SELECT seq FROM fusion_cursor").fetchone()
+            row = con.execute(f"SELECT seq FROM {_cursor_of(part)}").fetchone()
         except psycopg.Error as exc:
             raise self._fail("reading the fusion cursor", exc) from None
         return int(row[0]) if row else 0
 
-    def fusion_read(self, con: psycopg.Connection[Any]) -> int:
-        """The seq of the last report read at the last fusion step."""
+    def fusion_read(self, con: psycopg.Connection[Any], part: int = 0) -> int:
+        """The seq of the last report read at the part's last fusion step."""
         try:
-            row = con.execute("SELECT coalesce(read_seq, seq) FROM fusion_cursor").fetchone()
+            row = con.execute(f"SELECT coalesce(read_seq, seq) FROM {_cursor_of(part)}").fetchone()
         except psycopg.Error as exc:
             raise self._fail("reading the fusion cursor", exc) from None
         return int(row[0]) if row else 0
 
-    def fusion_state(self, con: psycopg.Connection[Any]) -> tuple[int, bytes] | None:
-        """The fusion checkpoint: the read seq it was taken at and its bytes."""
+    def fusion_state(self, con: psycopg.Connection[Any], part: int = 0) -> tuple[int, bytes] | None:
+        """The part's fusion checkpoint: the read seq it was taken at and its bytes."""
         try:
-            row = con.execute("SELECT read_seq, state FROM fusion_state").fetchone()
+            row = con.execute(f"SELECT read_seq, state FROM {_state_of(part)}").fetchone()
         except psycopg.Error as exc:
             raise self._fail("reading the fusion checkpoint", exc) from None
         return (int(row[0]), bytes(row[1])) if row else None
 
-    def save_fusion_state(self, con: psycopg.Connection[Any], read: int, state: bytes) -> None:
-        """Replace the fusion checkpoint, in one transaction."""
+    def save_fusion_state(
+        self, con: psycopg.Connection[Any], read: int, state: bytes, part: int = 0
+    ) -> None:
+        """Replace the part's fusion checkpoint, in one transaction."""
+        table, key = ("fusion_state", "true") if part == 0 else ("fusion_part_state", "%s")
+        values = (read, state) if part == 0 else (part, read, state)
         try:
             with con.transaction():
-                con.execute("DELETE FROM fusion_state")
-                con.execute("INSERT INTO fusion_state VALUES (true, %s, now(), %s)", (read, state))
+                con.execute(f"DELETE FROM {_state_of(part)}")
+                con.execute(f"INSERT INTO {table} VALUES ({key}, %s, now(), %s)", values)
         except psycopg.Error as exc:
             raise self._fail("saving the fusion checkpoint", exc) from None
 
-    def clear_fusion_state(self, con: psycopg.Connection[Any]) -> None:
-        """Drop the fusion checkpoint."""
+    def clear_fusion_state(self, con: psycopg.Connection[Any], part: int = 0) -> None:
+        """Drop the part's fusion checkpoint."""
         try:
             with con.transaction():
-                con.execute("DELETE FROM fusion_state")
+                con.execute(f"DELETE FROM {_state_of(part)}")
         except psycopg.Error as exc:
             raise self._fail("clearing the fusion checkpoint", exc) from None
 
@@ -197,17 +209,19 @@ class FusionTables:
         points: pa.Table,
         alerts: Sequence[Alert],
         read: int | None = None,
+        part: int = 0,
     ) -> None:
         """One fusion step in one transaction on ``con``: append ``points`` (a report
         already on a track is not added to it twice), upsert ``tracks`` and ``alerts`` by
-        id, and move the cursor to ``cursor`` and the read cursor to ``read`` (``cursor``
-        when None). All or nothing."""
+        id, and move fusion part ``part``'s cursor to ``cursor`` and its read cursor to
+        ``read`` (``cursor`` when None). All or nothing."""
         points = _points_table(points)
         read = cursor if read is None else max(read, cursor)
+        _check_part(part)
         try:
             with con.transaction(), con.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                cur.execute("SELECT seq FROM fusion_cursor FOR UPDATE")
+                cur.execute(f"SELECT seq FROM {_cursor_of(part)} FOR UPDATE")
                 row = cur.fetchone()
                 current = int(row[0]) if row else 0
                 if cursor < current:
@@ -221,7 +235,14 @@ class FusionTables:
                     self._upsert_tracks(cur, _last_by_id(tracks))
                 if alerts:
                     self._upsert_alerts(cur, _last_by_id(alerts))
-                cur.execute("UPDATE fusion_cursor SET seq = %s, read_seq = %s", (cursor, read))
+                if part == 0:
+                    cur.execute("UPDATE fusion_cursor SET seq = %s, read_seq = %s", (cursor, read))
+                else:
+                    cur.execute(
+                        "INSERT INTO fusion_part_cursor VALUES (%s, %s, %s) ON CONFLICT (part) "
+                        "DO UPDATE SET seq = excluded.seq, read_seq = excluded.read_seq",
+                        (part, cursor, read),
+                    )
         except psycopg.Error as exc:
             raise self._fail("writing a fusion step", exc) from None
 

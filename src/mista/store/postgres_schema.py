@@ -385,6 +385,25 @@ _FUSION_STATE = (
     """,
 )
 
+#: Migration 8: fusion split into parts (the same as the embedded store's migration 8).
+_FUSION_PARTS = (
+    """
+    CREATE TABLE fusion_part_cursor (
+        part integer PRIMARY KEY CHECK (part > 0),
+        seq bigint NOT NULL CHECK (seq >= 0),
+        read_seq bigint NOT NULL CHECK (read_seq >= 0)
+    )
+    """,
+    """
+    CREATE TABLE fusion_part_state (
+        part integer PRIMARY KEY CHECK (part > 0),
+        read_seq bigint NOT NULL CHECK (read_seq >= 0),
+        saved_at timestamptz NOT NULL,
+        state bytea NOT NULL
+    )
+    """,
+)
+
 #: (version, name, statements), in order.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
@@ -399,6 +418,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (5, "watch lists and webhook deliveries", _WATCH),
     (6, "partner exchange: cursors, outbox, inbound batches, nonces, amendments", _EXCHANGE),
     (7, "fusion checkpoint: how far the fuser read, and its saved state", _FUSION_STATE),
+    (8, "fusion parts: a cursor and a checkpoint for each part after the first", _FUSION_PARTS),
 )
 
 
