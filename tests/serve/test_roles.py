@@ -55,9 +55,16 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PgServer
 
 
 def node_dir(
-    root: Path, store: str, bus: str | None, *, fuse_batch: int = 20_000, checkpoint_s: float = 60
+    root: Path,
+    store: str,
+    bus: str | None,
+    *,
+    fuse_batch: int = 20_000,
+    checkpoint_s: float = 60,
+    parts: str | None = None,
 ) -> Path:
-    """A node config directory naming ``store`` and ``bus``, with one spool source."""
+    """A node config directory naming ``store`` and ``bus``, with one spool source (and
+    fusion ``parts``, a TOML list of lists, when given)."""
     directory = root / "ind"
     init_node_dir(directory, "IND", port=free_port(), api_port=free_port())
     toml = (directory / "node.toml").read_text()
@@ -69,17 +76,19 @@ def node_dir(
         f"[intervals]\nspool_poll_s = 0.1\nfuse_s = 0.5\nfuse_batch = {fuse_batch}\n"
         f"checkpoint_s = {checkpoint_s}\n",
     )
+    if parts is not None:
+        toml += f"\n[detect]\nparts = {parts}\n"
     (directory / "node.toml").write_text(toml)
     (directory / "sources" / "coast.toml").write_text('name = "coast"\nurl = "spool:../spool"\n')
     (directory / "spool").mkdir()
     return directory
 
 
-def start(directory: Path, role: str, log: Path) -> subprocess.Popen[bytes]:
+def start(directory: Path, role: str, log: Path, *more: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MISTA_")}
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "mista", "serve", str(directory), "--role", role],
+            [sys.executable, "-m", "mista", "serve", str(directory), "--role", role, *more],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -325,6 +334,68 @@ def test_a_standby_fuse_process_takes_over_from_one_killed_mid_run(
     _, _, clean_tracks, clean_alerts = killed_and_clean["clean"]
     assert tracks == clean_tracks
     assert alerts == clean_alerts
+
+
+#: Fusion in two parts (mista.detect.parts): part 0 also writes the tracks; part 1 finds
+#: the port visits, the alerts this log gives before its end.
+_PARTS = (
+    '[["ais-gap", "close-approach", "dark-vessel", "encounter", "identity-change", '
+    '"loitering", "shared-mmsi", "spoofing", "zone-entry"], ["port-visit"]]'
+)
+
+
+def test_two_fusion_parts_side_by_side_one_killed_leave_the_picture_one_process_makes(
+    servers: tuple[PgServer, NatsServer],
+    tmp_path: Path,
+    shared_data: Path,
+    killed_and_clean: dict[str, Picture],
+) -> None:
+    postgres, _ = servers
+    url = new_database(postgres, "fuse_parts")
+    ingest_paths([shared_data / LOG], store=url, nation="IND")
+    directory = node_dir(tmp_path, url, None, fuse_batch=250, checkpoint_s=0.3, parts=_PARTS)
+    logs = [tmp_path / "part0.log", tmp_path / "part1.log"]
+    processes = [start(directory, "fuse", log, "--part", str(n)) for n, log in enumerate(logs)]
+    try:
+        wait_for_line(logs[1], "part 1 of 2", processes[1])
+        while True:  # part 1 mid-run: a checkpoint saved and a step written after it
+            assert "caught up" not in logs[1].read_text(), "part 1 ended before the kill"
+            with open_store(url, read_only=True) as store:
+                saved = store.fusion_state(1)
+                if saved is not None and store.fusion_read(1) > saved[0]:
+                    break
+            time.sleep(0.05)
+        os.kill(processes[1].pid, signal.SIGKILL)
+        assert processes[1].wait(timeout=30) == -signal.SIGKILL
+        logs.append(tmp_path / "part1.restarted.log")
+        processes.append(start(directory, "fuse", logs[2], "--part", "1"))
+        wait_for_line(logs[0], "fuse: caught up", processes[0])
+        wait_for_line(logs[2], "fuse: caught up", processes[2])
+        assert "resumes from its checkpoint" in logs[2].read_text()
+        assert "standing by" not in logs[0].read_text() + logs[1].read_text()
+    finally:
+        for process in processes:
+            assert stop(process) in (0, -signal.SIGKILL)
+    admin = User("ind.watch", "IND", Level.SECRET, frozenset({Role.ADMIN, Role.ANALYST}))
+    tracks, alerts = fused_picture(url, admin)
+    _, _, clean_tracks, clean_alerts = killed_and_clean["clean"]
+    assert tracks  # part 0's
+    assert tracks == clean_tracks
+    assert {alert["kind"] for alert in alerts} == {"port-visit"}  # the killed part's
+    assert alerts == clean_alerts
+
+
+def test_a_fuse_part_the_node_does_not_have_is_refused(tmp_path: Path) -> None:
+    directory = node_dir(tmp_path, "postgresql://127.0.0.1:1/none", None, parts=_PARTS)
+    result = subprocess.run(
+        [sys.executable, "-m", "mista", "serve", str(directory), "--role", "fuse", "--part", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "fusion part 2 is not configured (the node has parts 0-1" in result.stderr
 
 
 def test_of_two_api_processes_on_one_store_one_sends_the_webhooks(
