@@ -90,6 +90,26 @@ def test_a_transmission_heard_across_a_bucket_boundary_is_one_report(
     assert any_store.counts()["reports"] == 2
 
 
+def test_a_transmission_heard_across_a_bucket_boundary_is_one_report_in_either_order(
+    any_store: AnyStore,
+) -> None:
+    # The later time stored first (a late satellite copy heard slightly earlier, say): the
+    # earlier one joins it as a reception, not a second report.
+    boundary = (T0 // 60 + 1) * 60
+    sentence = position(366053209, 37.8, -122.4)
+    later = tagged(sentence, epoch_s=boundary + 2, receiver="rx-south")
+    earlier = tagged(sentence, epoch_s=boundary - 2, receiver="rx-north")
+    for lines in ([later], [earlier], [later], [earlier, later]):  # and again
+        any_store.write(ais(lines))
+    assert any_store.counts()["reports"] == 1
+    assert any_store.counts()["receptions"] == 2
+    (row,) = any_store.track(366053209, viewer=OPERATOR).to_pylist()
+    assert row["observed_at"] == datetime.fromtimestamp(boundary + 2, UTC)  # the first stored
+    # Over the window apart, before or after: another transmission.
+    any_store.write(ais([tagged(sentence, epoch_s=boundary - 59, receiver="rx-north")]))
+    assert any_store.counts()["reports"] == 2
+
+
 def test_latest_state_keeps_the_newest_position_whatever_the_arrival_order(
     any_store: AnyStore,
 ) -> None:

@@ -525,13 +525,16 @@ class DuckDBStore(WatchlistMethods):
         return " UNION ALL ".join(parts), params
 
     def _find_cross_bucket_duplicates(self, batch: IngestBatch) -> None:
-        """Fill ``_remap`` with batch ids that are the same transmission as an earlier one.
+        """Fill ``_remap`` with batch ids that are the same transmission as another report.
 
         Report ids bucket time by DEDUPE_WINDOW_S, so one transmission heard just before
-        and just after a bucket boundary gets two ids. A row whose content was already
-        heard less than DEDUPE_WINDOW_S earlier (stored, or earlier in the batch) is mapped
-        to that first report instead: one observation, several receptions. Inputs that
-        arrive out of time order across runs can still leave two reports.
+        and just after a bucket boundary gets two ids. A row whose content was heard less
+        than DEDUPE_WINDOW_S earlier in the batch, or less than that before or after it in
+        a stored report, is mapped to the earliest of those instead: one observation,
+        several receptions. Stored reports later than the row count too, so the order
+        batches arrive in does not decide whether a transmission is stored once or twice
+        (only which of its times is kept). A row whose own id is stored already (a batch
+        sent again) is left as it is.
         """
         self._run(
             "CREATE OR REPLACE TEMP TABLE _remap "
@@ -546,22 +549,27 @@ class DuckDBStore(WatchlistMethods):
             WITH b AS (
                 SELECT id_hi, id_lo, observed_at, content_hash
                 FROM _reports WHERE observed_at IS NOT NULL
-            ), o AS (
+            ), s AS (
                 SELECT id_hi, id_lo, observed_at, content_hash FROM reports
-                WHERE observed_at >= {_ts("lo")} AND observed_at < {_ts("hi")}
-                UNION ALL SELECT id_hi, id_lo, observed_at, content_hash FROM b
+                WHERE observed_at > {_ts("lo")} AND observed_at < {_ts("hi")}
+            ), o AS (
+                SELECT id_hi, id_lo, observed_at, content_hash, true AS stored FROM s
+                UNION ALL SELECT id_hi, id_lo, observed_at, content_hash, false FROM b
             ), first AS (
                 SELECT b.id_hi, b.id_lo,
                        arg_min({{'hi': o.id_hi, 'lo': o.id_lo}}, o.observed_at) AS target
                 FROM b JOIN o ON o.content_hash = b.content_hash
-                 AND o.observed_at < b.observed_at
+                 AND (o.observed_at < b.observed_at OR o.stored)
                  AND o.observed_at > b.observed_at - INTERVAL {DEDUPE_WINDOW_S} SECOND
-                WHERE o.id_hi <> b.id_hi OR o.id_lo <> b.id_lo
+                 AND o.observed_at < b.observed_at + INTERVAL {DEDUPE_WINDOW_S} SECOND
+                WHERE (o.id_hi <> b.id_hi OR o.id_lo <> b.id_lo)
+                  AND NOT EXISTS (
+                    SELECT 1 FROM s WHERE s.id_hi = b.id_hi AND s.id_lo = b.id_lo)
                 GROUP BY b.id_hi, b.id_lo
             )
             SELECT id_hi, id_lo, target.hi, target.lo FROM first
             """,
-            {"lo": timed[0] - _WINDOW_US, "hi": timed[1]},
+            {"lo": timed[0] - _WINDOW_US, "hi": timed[1] + _WINDOW_US},
         )
         # A target that is itself a repeat points on to the first report (one level: a
         # chain needs identical payloads under a minute apart for over two minutes).

@@ -341,35 +341,40 @@ class BatchWriter:
     def _find_cross_bucket_duplicates(
         self, cur: psycopg.Cursor[Any], timed: tuple[int, int] | None
     ) -> None:
-        """``_remap``: batch ids that are the same transmission as an earlier report heard
-        less than DEDUPE_WINDOW_S before (stored, or earlier in the batch); see
-        ``DuckDBStore._find_cross_bucket_duplicates``."""
+        """``_remap``: batch ids that are the same transmission as a report heard less than
+        DEDUPE_WINDOW_S before them in the batch, or before or after them in the store;
+        see ``DuckDBStore._find_cross_bucket_duplicates``."""
         if timed is None:
             return
-        # An earlier report less than a bucket before lies in the row's bucket or the one
-        # before: joining on (content hash, bucket) keeps a content repeated all day (a
-        # static report) from matching every other copy of it in the window.
+        # Another report less than a bucket away lies in the row's bucket or a neighbour:
+        # joining on (content hash, bucket) keeps a content repeated all day (a static
+        # report) from matching every other copy of it in the window.
         bucket = f"floor(extract(epoch FROM observed_at) / {DEDUPE_WINDOW_S})::bigint"
+        window = f"interval '{DEDUPE_WINDOW_S} seconds'"
         cur.execute(
             f"""
             INSERT INTO _remap
             WITH b AS (
                 SELECT id_hi, id_lo, observed_at, content_hash, {bucket} AS k
                 FROM _b_reports WHERE observed_at IS NOT NULL
-            ), o AS (
+            ), s AS (
                 SELECT id_hi, id_lo, observed_at, content_hash, {bucket} AS k FROM reports
-                WHERE observed_at >= %(lo)s AND observed_at < %(hi)s
-                UNION ALL SELECT id_hi, id_lo, observed_at, content_hash, k FROM b
+                WHERE observed_at > %(lo)s AND observed_at < %(hi)s
+            ), o AS (
+                SELECT id_hi, id_lo, observed_at, content_hash, k, true AS stored FROM s
+                UNION ALL SELECT id_hi, id_lo, observed_at, content_hash, k, false FROM b
             )
             SELECT DISTINCT ON (b.id_hi, b.id_lo) b.id_hi, b.id_lo, o.id_hi, o.id_lo
-            FROM b JOIN (o CROSS JOIN (VALUES (0), (1)) AS later (d))
-              ON o.content_hash = b.content_hash AND o.k + later.d = b.k
-             AND o.observed_at < b.observed_at
-             AND o.observed_at > b.observed_at - interval '{DEDUPE_WINDOW_S} seconds'
-            WHERE o.id_hi <> b.id_hi OR o.id_lo <> b.id_lo
+            FROM b JOIN (o CROSS JOIN (VALUES (-1), (0), (1)) AS near (d))
+              ON o.content_hash = b.content_hash AND o.k + near.d = b.k
+             AND (o.observed_at < b.observed_at OR o.stored)
+             AND o.observed_at > b.observed_at - {window}
+             AND o.observed_at < b.observed_at + {window}
+            WHERE (o.id_hi <> b.id_hi OR o.id_lo <> b.id_lo)
+              AND NOT EXISTS (SELECT 1 FROM s WHERE s.id_hi = b.id_hi AND s.id_lo = b.id_lo)
             ORDER BY b.id_hi, b.id_lo, o.observed_at
             """,
-            {"lo": _time(timed[0] - _WINDOW_US), "hi": _time(timed[1])},
+            {"lo": _time(timed[0] - _WINDOW_US), "hi": _time(timed[1] + _WINDOW_US)},
         )
         # A target that is itself a repeat points on to the first report (one level).
         cur.execute(
