@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from mista.bus.jetstream import JetStreamBus, store_writer
-from mista.bus.verify import _keys_from_halves, _keys_from_hex, reconcile
+from mista.bus.verify import _keys_from_halves, _keys_from_hex, _merged, reconcile
 from mista.errors import ConfigError
 from mista.ingest.batch import IngestBatch
 from mista.ingest.sources import SourceConfig
@@ -93,6 +93,26 @@ def test_hex_ids_and_halves_make_the_same_keys() -> None:
         _keys_from_hex(pa.array(["xyz"]))
     with pytest.raises(ValueError, match="32 hex"):
         _keys_from_hex(pa.array(["g" * 32]))
+
+
+@pytest.mark.parametrize("stored_first", ["earlier", "later"])
+def test_a_copy_kept_under_the_other_copy_s_id_is_merged_not_lost(stored_first: str) -> None:
+    # The store keeps whichever copy of a transmission committed first (up to a minute
+    # before or after the other): the other is merged, not missing.
+    keys = pa.array([b"a" * 16, b"b" * 16, b"c" * 16], pa.binary(16))
+    rows = pa.table(
+        {
+            "key": keys,
+            "content_hash": pa.array([7, 7, 7], pa.uint64()),
+            "observed_at": pa.array(
+                [1_000_000_000, 1_002_000_000, 1_070_000_000], pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
+    first, second = (keys[0], keys[1]) if stored_first == "earlier" else (keys[1], keys[0])
+    missing = pa.array([second.as_py(), keys[2].as_py()], pa.binary(16))
+    merged = _merged(missing, rows, pa.array([first.as_py()], pa.binary(16)))
+    assert merged.to_pylist() == [second.as_py()]  # the third is 68-70 s away: missing
 
 
 def test_verify_finds_what_the_store_lacks_and_what_only_it_holds(

@@ -6,9 +6,10 @@ and says what differs. The comparison is on report ids (content ids: the same
 transmission gets the same id however often it is published or heard):
 
 - on the bus, not in the store: lost, or not written yet (writers behind);
-- on the bus, kept under an earlier id: the store keeps one report per transmission heard
-  across a dedupe-bucket boundary (``DEDUPE_WINDOW_S``), under the earlier one's id; this
-  is found among the bus's own messages, and is not a loss;
+- on the bus, kept under another id: the store keeps one report per transmission heard
+  across a dedupe-bucket boundary (``DEDUPE_WINDOW_S``), under the id of the copy stored
+  first (earlier or later); this is found among the bus's own messages, and is not a
+  loss;
 - in the store, not on the bus: normal for reports ingested directly (``mista ingest``
   without ``--bus``), or published longer ago than the stream keeps messages.
 """
@@ -103,8 +104,8 @@ def _hex(keys: pa.Array) -> list[str]:
 
 
 def _merged(missing: pa.Array, bus_rows: pa.Table, stored: pa.Array) -> pa.Array:
-    """Of ``missing`` keys, those the store keeps under an earlier stored id: a bus row
-    of the same content less than DEDUPE_WINDOW_S earlier whose id is stored."""
+    """Of ``missing`` keys, those the store keeps under another stored id: a bus row of
+    the same content less than DEDUPE_WINDOW_S before or after whose id is stored."""
     rows = bus_rows.filter(pc.is_in(bus_rows.column("key"), value_set=missing))
     earlier = bus_rows.filter(pc.is_in(bus_rows.column("key"), value_set=stored))
     if not rows.num_rows or not earlier.num_rows:
@@ -115,7 +116,8 @@ def _merged(missing: pa.Array, bus_rows: pa.Table, stored: pa.Array) -> pa.Array
         pairs.column("observed_at_first").cast(pa.int64()),
     )
     window_us = DEDUPE_WINDOW_S * 1_000_000
-    close = pc.and_(pc.greater(gap, 0), pc.less(gap, window_us))
+    apart = pc.abs(gap)
+    close = pc.and_(pc.greater(apart, 0), pc.less(apart, window_us))
     return pc.unique(pairs.filter(pc.fill_null(close, False)).column("key"))
 
 

@@ -147,7 +147,7 @@ def verify(bus_url: str, location: str, show: int) -> None:
         click.echo(f"    {report_id}")
     if found.merged:
         click.echo(
-            f"  on the bus, kept under an earlier report of the same transmission: "
+            f"  on the bus, kept under another report of the same transmission: "
             f"{found.merged:,} (not a loss)"
         )
     click.echo(
