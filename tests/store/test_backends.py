@@ -110,6 +110,19 @@ def test_a_transmission_heard_across_a_bucket_boundary_is_one_report_in_either_o
     assert any_store.counts()["reports"] == 2
 
 
+def test_of_two_receivers_at_one_time_the_feed_names_the_first_by_name(
+    any_store: AnyStore,
+) -> None:
+    # A tie in reception time: the feed's receiver must not depend on the plan or on the
+    # order the receptions came in (a fuser restarted mid-run reads the same feed).
+    one, two = position(366053209, 37.8, -122.4), position(366053210, 37.9, -122.5)
+    any_store.write(ais([tagged(one, epoch_s=T0, receiver=name) for name in ("rx-b", "rx-a")]))
+    any_store.write(ais([tagged(two, epoch_s=T0, receiver=name) for name in ("rx-a", "rx-b")]))
+    any_store.write(ais([tagged(two, epoch_s=T0 - 1, receiver="rx-z")]))  # earlier: first
+    feed = any_store.report_feed(0, 10)
+    assert feed.column("receiver").to_pylist() == ["rx-a", "rx-z"]
+
+
 def test_latest_state_keeps_the_newest_position_whatever_the_arrival_order(
     any_store: AnyStore,
 ) -> None:

@@ -233,13 +233,14 @@ class FusionTables:
     def report_feed(self, after_seq: int, limit: int) -> pa.Table:
         """Reports with seq above ``after_seq``, in seq order, at most ``limit``, every
         label: the FEED columns (``FEED_SCHEMA``). ``receiver`` is the first receiver that
-        heard the report (the radar, for a contact), null when none is known.
+        heard the report (the radar, for a contact; of two at one time, the first by name),
+        null when none is known.
 
         Two statements: the seq range and time window of the chunk (narrow columns), then
         the reports of that range joined to the first receivers of that window's
         receptions (row-group statistics prune both tables to the chunk). A report's first
-        reception is written with it, received at its observation time or, when a repeat
-        was merged into it, up to the dedupe window later.
+        reception is written with it, received at its observation time or, when a copy
+        was merged into it, up to the dedupe window before or after.
         """
         if limit <= 0:
             return FEED_SCHEMA.empty_table()
@@ -251,7 +252,9 @@ class FusionTables:
         params: dict[str, Any] = {"after": after_seq, "upper": upper}
         if low_us is not None and high_us is not None:
             window.append(f"e.received_at BETWEEN {_ts('lo')} AND {_ts('hi')}")
-            params["lo"] = low_us
+            # A copy merged into a report was received up to the dedupe window before or
+            # after its observation time.
+            params["lo"] = low_us - DEDUPE_WINDOW_S * 1_000_000
             params["hi"] = high_us + DEDUPE_WINDOW_S * 1_000_000
         if untimed:
             window.append("e.received_at IS NULL")
@@ -265,8 +268,9 @@ class FusionTables:
                 FROM reports WHERE seq > $after AND seq <= $upper
             ), c AS (
                 SELECT e.id_hi, e.id_lo,
-                       arg_min(e.receiver, coalesce(e.received_at, TIMESTAMPTZ '1970-01-01'))
-                           FILTER (WHERE e.receiver IS NOT NULL) AS receiver
+                       (min({{'t': coalesce(e.received_at, TIMESTAMPTZ '1970-01-01'),
+                              'r': e.receiver}}) FILTER (WHERE e.receiver IS NOT NULL)).r
+                           AS receiver
                 FROM receptions e SEMI JOIN r ON r.id_hi = e.id_hi AND r.id_lo = e.id_lo
                 WHERE {" OR ".join(window)}
                 GROUP BY e.id_hi, e.id_lo

@@ -73,18 +73,19 @@ REJECTED_SCHEMA = pa.schema(
 def with_first_receiver(chunk: str, window: Sequence[str], fields: Sequence[str]) -> str:
     """SQL of the report feed's rows: the reports ``chunk`` selects (``SELECT r.seq,
     r.id_hi, r.id_lo, r.label_no, FIELDS FROM reports r ...``), each with the first receiver
-    among the receptions the ``window`` clauses admit (as the embedded store picks it), in
-    seq order. Reading the receptions of the chunk's time window only lets their BRIN index
-    do the work."""
+    among the receptions the ``window`` clauses admit (of two at one time, the first by
+    name, as the embedded store picks it), in seq order. Reading the receptions of the
+    chunk's time window only lets their BRIN index do the work."""
     return f"""
         WITH r AS ({chunk}), c AS (
             SELECT DISTINCT ON (e.id_hi, e.id_lo) e.id_hi, e.id_lo, e.receiver
             FROM receptions e JOIN r ON r.id_hi = e.id_hi AND r.id_lo = e.id_lo
             WHERE e.receiver IS NOT NULL AND ({" OR ".join(window)})
             ORDER BY e.id_hi, e.id_lo,
-                     coalesce(e.received_at, timestamptz '1970-01-01 00:00:00+00')
+                     coalesce(e.received_at, timestamptz '1970-01-01 00:00:00+00'),
+                     e.receiver COLLATE "C"
         )
-        SELECT r.seq, {hex_id("r.id_hi", "r.id_lo")}, r.label_no,
+        SELECT r.seq, {hex_id("r.id_hi", "r.id_lo")} AS id, r.label_no,
                {", ".join(f"r.{name}" for name in fields)}, c.receiver
         FROM r LEFT JOIN c ON c.id_hi = r.id_hi AND c.id_lo = r.id_lo
         ORDER BY r.seq
@@ -291,7 +292,8 @@ class Reader:
         params: dict[str, Any] = {"after": after_seq, "upper": upper}
         if low is not None and high is not None:
             window.append("e.received_at BETWEEN %(lo)s AND %(hi)s")
-            params |= {"lo": low, "hi": high + timedelta(seconds=DEDUPE_WINDOW_S)}
+            near = timedelta(seconds=DEDUPE_WINDOW_S)  # merged copies: up to a window off
+            params |= {"lo": low - near, "hi": high + near}
         if untimed:
             window.append("e.received_at IS NULL")
         fields = FEED_SCHEMA.names[3:-1]
