@@ -376,6 +376,44 @@ def test_both_backends_give_the_same_answers_on_real_logs(
         drop_database(pg_server, url)
 
 
+#: Static texts CSV must carry through (quotes, commas, backslashes, blanks), in AIS's
+#: six-bit characters.
+_AWKWARD_NAMES = ('"QUOTED"', "A,B", "O'NEIL", "\\BACK\\", " LEAD", 'X"",Y', "", "@@")
+
+
+def test_both_backends_feed_awkward_static_texts_alike(pg_server: PgServer, tmp_path: Path) -> None:
+    from mista.store.embedded import DuckDBStore
+    from tests.store.conftest import drop_database, new_database
+
+    lines = [
+        tagged(line, epoch_s=T0 + number, receiver=f'rx"{number}')
+        for number, name in enumerate(_AWKWARD_NAMES)
+        for line in sentences(
+            {
+                "type": 5,
+                "mmsi": 419_000_100 + number,
+                "shipname": name,
+                "callsign": name[:7],
+                "destination": name,
+                "imo": 9_074_729,
+            }
+        )
+    ]
+    url = new_database(pg_server)
+    try:
+        with DuckDBStore(tmp_path / "awkward.duckdb") as duck, PostgresStore(url) as pg:
+            assert duck.write(ais(lines)) == pg.write(ais(lines))
+            expected, got = duck.report_feed(0, 100), pg.report_feed(0, 100)
+    finally:
+        drop_database(pg_server, url)
+    assert got.schema == expected.schema
+    assert got.equals(expected)
+    names = expected.column("name").to_pylist()
+    assert '"QUOTED"' in names
+    assert "A,B" in names
+    assert expected.column("receiver").to_pylist()[0] == 'rx"0'
+
+
 # -- PostgreSQL only: migrations, connections -----------------------------------------------
 
 

@@ -303,8 +303,9 @@ class ExchangeTables:
         """The first receiver of each report of ``chunk`` (null where none is known).
 
         A report's first reception is written with it and received at its observation time
-        (or up to the dedupe window later, when a repeat was merged into it), so only that
-        time window of the receptions is read.
+        (or up to the dedupe window before or after, when a copy was merged into it), so
+        only that time window of the receptions is read. Of two at one time, the first by
+        name (as the report feed picks it).
         """
         if chunk.num_rows == 0:
             return pa.array([], pa.string())
@@ -314,8 +315,8 @@ class ExchangeTables:
         params: dict[str, Any] = {}
         if timed:
             window.append(f"received_at BETWEEN {_ts('lo')} AND {_ts('hi')}")
-            high = max(timed) + timedelta(seconds=DEDUPE_WINDOW_S)
-            params = {"lo": _us(min(timed)), "hi": _us(high)}
+            near = timedelta(seconds=DEDUPE_WINDOW_S)
+            params = {"lo": _us(min(timed) - near), "hi": _us(max(timed) + near)}
         keys = chunk.select(["id_hi", "id_lo"]).append_column(
             "k", pa.array(range(chunk.num_rows), pa.int64())
         )
@@ -326,8 +327,9 @@ class ExchangeTables:
                 SELECT c.receiver FROM _share_chunk k
                 LEFT JOIN (
                     SELECT id_hi, id_lo,
-                           arg_min(receiver, coalesce(received_at, TIMESTAMPTZ '1970-01-01'))
-                               FILTER (WHERE receiver IS NOT NULL) AS receiver
+                           (min({{'t': coalesce(received_at, TIMESTAMPTZ '1970-01-01'),
+                                  'r': receiver}}) FILTER (WHERE receiver IS NOT NULL)).r
+                               AS receiver
                     FROM receptions
                     WHERE ({" OR ".join(window)})
                       AND (id_hi, id_lo) IN (SELECT (id_hi, id_lo) FROM _share_chunk)

@@ -310,7 +310,7 @@ class PostgresExchangeTables:
             params |= {"after": seq, "upper": upper, "limit": limit}
             # The chunk first, then the receptions of its time window (a report's first
             # reception is written with it, at its observation time or up to the dedupe
-            # window later), as the embedded store reads them.
+            # window before or after), as the embedded store reads them.
             cur.execute(
                 "SELECT min(observed_at), max(observed_at) FROM (SELECT r.observed_at "
                 f"FROM reports r WHERE r.seq > %(after)s AND r.seq <= %(upper)s{where} "
@@ -321,7 +321,8 @@ class PostgresExchangeTables:
             window = ["e.received_at IS NULL"]
             if bounds is not None and bounds[0] is not None:
                 window.append("e.received_at BETWEEN %(lo)s AND %(hi)s")
-                params |= {"lo": bounds[0], "hi": bounds[1] + timedelta(seconds=DEDUPE_WINDOW_S)}
+                near = timedelta(seconds=DEDUPE_WINDOW_S)
+                params |= {"lo": bounds[0] - near, "hi": bounds[1] + near}
             chunk = (
                 f"SELECT r.seq, r.id_hi, r.id_lo, r.label_no, {fields} FROM reports r "
                 f"WHERE r.seq > %(after)s AND r.seq <= %(upper)s{where} "

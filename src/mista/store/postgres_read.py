@@ -6,12 +6,14 @@ clearance and the viewer's nation is in its releasability.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 import pyarrow as pa
+import pyarrow.csv as pcsv
 
 from mista.errors import StoreError
 from mista.labels import Label, Level
@@ -137,6 +139,21 @@ def to_arrow(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
     )
 
 
+def _csv_options(schema: pa.Schema) -> pcsv.ConvertOptions:
+    """How COPY's CSV becomes ``schema``: timestamps come as epoch microseconds, NULL as
+    an unquoted empty field, and an empty string as a quoted one."""
+    types = {
+        field.name: pa.int64() if pa.types.is_timestamp(field.type) else field.type
+        for field in schema
+    }
+    return pcsv.ConvertOptions(
+        column_types=types,
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+    )
+
+
 class Reader:
     """The queries, each on a connection the store lends."""
 
@@ -154,6 +171,44 @@ class Reader:
                 return to_arrow(cur.fetchall(), schema)
         except psycopg.Error as exc:
             raise StoreError(f"store {self._where}: query failed: {exc}") from None
+
+    def query_csv(
+        self, con: psycopg.Connection[Any], sql: str, params: dict[str, Any], schema: pa.Schema
+    ) -> pa.Table:
+        """``query`` for many rows: ``sql``'s rows (named as ``schema``, in its order, with
+        a ``seq`` to order by) as CSV through COPY, parsed by Arrow. The report feed reads
+        this way at about a third of the client CPU of fetching Python tuples."""
+        columns = ", ".join(
+            f"(extract(epoch FROM q.{field.name}) * 1000000)::bigint"
+            if pa.types.is_timestamp(field.type)
+            else f"q.{field.name}"
+            for field in schema
+        )
+        data = io.BytesIO()
+        try:
+            with (
+                con.cursor() as cur,
+                cur.copy(
+                    f"COPY (SELECT {columns} FROM ({sql}) q ORDER BY q.seq) TO STDOUT (FORMAT csv)",
+                    params,
+                ) as copy,
+            ):
+                for chunk in copy:
+                    data.write(chunk)
+        except psycopg.Error as exc:
+            raise StoreError(f"store {self._where}: query failed: {exc}") from None
+        if not data.tell():
+            return schema.empty_table()
+        data.seek(0)
+        table = pcsv.read_csv(
+            data,
+            read_options=pcsv.ReadOptions(column_names=schema.names),
+            convert_options=_csv_options(schema),
+        )
+        return pa.Table.from_arrays(
+            [column.cast(field.type) for column, field in zip(table.columns, schema, strict=True)],
+            schema=schema,
+        )
 
     def track(
         self,
@@ -301,7 +356,7 @@ class Reader:
             f"SELECT r.seq, r.id_hi, r.id_lo, r.label_no, {', '.join(f'r.{n}' for n in fields)} "
             "FROM reports r WHERE r.seq > %(after)s AND r.seq <= %(upper)s"
         )
-        return self.query(
+        return self.query_csv(
             con,
             with_first_receiver(chunk, window, fields),
             params,
