@@ -155,3 +155,15 @@ def test_the_help_has_an_example(runner: CliRunner) -> None:
     assert result.exit_code == 0
     assert "Example:" in result.output
     assert "mista alerts --kind encounter" in result.output
+
+
+def test_mista_fuse_refuses_a_store_fused_in_parts(runner: CliRunner, tmp_path: Path) -> None:
+    import mista.cli.fuse  # noqa: F401  (registers the command on main)
+    from mista.detect.pipeline import POINT_SCHEMA
+
+    assert runner.invoke(main, ["fuse"]).exit_code == 0  # one part: fine
+    with DuckDBStore(tmp_path / "alerts.duckdb") as db:
+        db.write_fusion(cursor=1, tracks=[], points=POINT_SCHEMA.empty_table(), alerts=[], part=1)
+    result = runner.invoke(main, ["fuse"])
+    assert result.exit_code == 1
+    assert "fused in parts" in result.output

@@ -548,6 +548,15 @@ def node_toml(nation: str, host: str, port: int, api_port: int | None = None) ->
     ]
     for setting in INTERVALS:
         lines.append(f"# {setting.name} = {setting.default:g}  # {setting.help}")
+    lines += [
+        "",
+        "# [detect]",
+        '# zones = "zones.geojson"   # zone layer (GeoJSON) for zone entries',
+        "# Fusion parts, one mista serve --role fuse --part K each (docs/deploy.md):",
+        '# parts = [["ais-gap", "close-approach"], ["dark-vessel", "encounter",',
+        '#          "identity-change", "loitering", "port-visit", "shared-mmsi", "spoofing",',
+        '#          "zone-entry"]]',
+    ]
     return "\n".join(lines) + "\n"
 
 

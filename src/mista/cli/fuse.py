@@ -58,6 +58,12 @@ def fuse(zones: str | None, end: bool, store: str) -> None:
         )
 
     with open_node_store(store) as db:
+        if db.fusion_cursor(1):
+            raise click.ClickException(
+                "this store is fused in parts ([detect] parts: mista serve --role fuse "
+                "--part K); mista fuse runs every detector as one and would state part 1's "
+                "alerts again"
+            )
         pipeline = Pipeline(db, node=nation, zones=layer)
         total = pipeline.run(progress=progress)
         if end:
