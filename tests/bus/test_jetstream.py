@@ -138,6 +138,60 @@ def test_a_handler_that_raises_gets_its_batch_again(
     assert store_content(tmp_path / "s.duckdb") == store_content(direct_store)
 
 
+def test_batches_of_two_sources_interleaved_are_written_one_transaction_per_source(
+    nats_server: NatsServer, stream: str, tmp_path: Path
+) -> None:
+    from mista.ingest.sources import SourceConfig
+    from mista.ingest.streams import FileSource
+    from mista.node import read_batches
+
+    # Two ingest processes publishing at once: their batches reach a writer interleaved.
+    config = SourceConfig.default("IND")
+    sources = [
+        list(
+            read_batches(
+                FileSource(write_feed(tmp_path / f"{name}.nmea", lines=600, seed=seed), 8_192),
+                config,
+                name=name,
+            )
+        )
+        for name, seed in (("north", 41), ("south", 42))
+    ]
+    assert min(len(batches) for batches in sources) >= 5
+    written: list[str] = []
+    with JetStreamBus(nats_server.url, stream=stream, partitions=1) as bus:
+        for pair in zip(*sources, strict=False):
+            for batch in pair:
+                bus.publish_batch(batch)
+        stop = threading.Event()
+        total = sum(b.message_count for batches in sources for b in batches)
+        rows = [0]
+
+        def handler(batch: IngestBatch) -> None:
+            written.append(batch.source)
+            rows[0] += batch.message_count
+            if rows[0] >= total:
+                stop.set()
+
+        timer = threading.Timer(20, stop.set)
+        timer.start()
+        try:
+            bus.consume(
+                [0],
+                handler,
+                stop=stop,
+                group="g",
+                fetch_messages=64,
+                linger_s=2.0,
+                max_merge_rows=10**9,
+            )
+        finally:
+            timer.cancel()
+    assert rows[0] == total
+    assert sorted(set(written)) == ["north", "south"]
+    assert len(written) == 2  # one transaction each, not one per run of neighbours
+
+
 def test_a_message_that_is_not_a_batch_is_dropped_and_logged(
     nats_server: NatsServer, stream: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -603,8 +603,8 @@ class JetStreamBus:
         """Call ``handler`` with the batches published on ``partitions`` until ``stop``.
 
         Durable consumers ``<group>-<p>`` (created if absent) remember what was
-        acknowledged. Messages are acknowledged after ``handler`` returns; consecutive
-        messages of one source and label set are merged into one batch (up to about
+        acknowledged. Messages are acknowledged after ``handler`` returns; the messages
+        gathered of one source and label set are merged into one batch (up to about
         ``max_merge_rows`` rows, gathered for at most ``linger_s`` after the first) so a
         store commits fewer, larger transactions. When
         ``handler`` raises a ``MistaError`` (e.g. the store is away) the messages are
@@ -830,13 +830,20 @@ class JetStreamBus:
         if unreadable:
             stats.unreadable += len(unreadable)
             self._loop.run(self._terminate(unreadable))
+        # One group per source and label set, in the order each first came: messages of
+        # two ingest processes arrive interleaved, and grouping only neighbours made a
+        # transaction of each run of them. Each group keeps its messages' order; there is
+        # no order between sources to keep.
         groups: list[list[tuple[Msg, IngestBatch]]] = []
+        keys: list[tuple[object, object]] = []
         for pair in readable:
-            last = groups[-1][-1][1] if groups else None
-            batch = pair[1]
-            if last is not None and (last.source, last.labels) == (batch.source, batch.labels):
-                groups[-1].append(pair)
+            key = (pair[1].source, pair[1].labels)
+            for number, known in enumerate(keys):
+                if known == key:
+                    groups[number].append(pair)
+                    break
             else:
+                keys.append(key)
                 groups.append([pair])
         for index, group in enumerate(groups):
             merged = _merge([batch for _, batch in group])
