@@ -67,6 +67,24 @@ def test_one_transmission_heard_by_several_receivers_is_one_report(any_store: An
     assert any_store.write(ais([later])).reports == 1
 
 
+def test_a_batch_holding_its_input_twice_stores_it_once(any_store: AnyStore) -> None:
+    # A store writer merges the messages it gathers of one source: a batch published
+    # again after the bus's duplicate window lands in one transaction with the first.
+    import dataclasses
+
+    lines = [tagged(position(366053209, 37.8, -122.4), epoch_s=T0), "!AIVDM,1,1,,A,junk,0*00"]
+    once = ais(lines)
+    twice = dataclasses.replace(
+        once,
+        messages=pa.concat_tables([once.messages, once.messages]),
+        rejected=pa.concat_tables([once.rejected, once.rejected]),
+    )
+    result = any_store.write(twice)
+    assert (result.reports, result.receptions, result.rejected) == (1, 1, 1)
+    counts = any_store.counts()
+    assert (counts["reports"], counts["receptions"], counts["quarantine"]) == (1, 1, 1)
+
+
 @pytest.mark.parametrize("together", [True, False])
 def test_a_transmission_heard_across_a_bucket_boundary_is_one_report(
     any_store: AnyStore, together: bool

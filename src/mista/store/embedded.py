@@ -710,7 +710,7 @@ class DuckDBStore(WatchlistMethods):
         return self._scalar(
             f"""
             INSERT INTO quarantine
-            SELECT q.source, q.line_no, q.reason, q.detail, q.raw, now(), $label_no
+            SELECT DISTINCT q.source, q.line_no, q.reason, q.detail, q.raw, now(), $label_no
             FROM _rejected q
             WHERE NOT EXISTS (
                 SELECT 1 FROM quarantine e

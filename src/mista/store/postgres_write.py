@@ -531,7 +531,8 @@ class BatchWriter:
             f"""
             INSERT INTO quarantine (source, line_no, reason, detail, raw, quarantined_at,
                                     label_no)
-            SELECT q.source, q.line_no, q.reason, q.detail, q.raw, now(), %(label_no)s
+            SELECT DISTINCT q.source, q.line_no, q.reason, q.detail, q.raw, now(),
+                   %(label_no)s
             FROM _b_rejected q
             WHERE NOT EXISTS (
                 SELECT 1 FROM quarantine e
