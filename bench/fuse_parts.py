@@ -37,22 +37,13 @@ DEFAULT_PARTS = (
     '[["ais-gap", "close-approach"], ["dark-vessel", "encounter", "identity-change", '
     '"loitering", "port-visit", "shared-mmsi", "spoofing", "zone-entry"]]'
 )
-_FUSED_TABLES = (
-    "track_points",
-    "tracks",
-    "alert_changes",
-    "alerts",
-    "fusion_state",
-    "fusion_part_state",
-    "fusion_part_cursor",
-)
 
 
 def unfused_copy(scenario: Path, store: Path | None, folder: Path) -> Path:
     """A DuckDB store of the scenario's reports with nothing fused."""
     import duckdb
 
-    from mista.evaluate.replay import replay
+    from mista.evaluate.replay import clear_fusion, replay
     from mista.evaluate.scenario import load_scenario
     from mista.store.embedded import DuckDBStore
 
@@ -64,9 +55,7 @@ def unfused_copy(scenario: Path, store: Path | None, folder: Path) -> Path:
         with DuckDBStore(path) as fresh:
             replay(load_scenario(scenario), fresh, fuse=False)
     with duckdb.connect(str(path)) as con:
-        for table in _FUSED_TABLES:
-            con.execute(f"DELETE FROM {table}")
-        con.execute("UPDATE fusion_cursor SET seq = 0, read_seq = 0")
+        clear_fusion(con)
     return path
 
 

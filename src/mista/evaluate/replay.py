@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import duckdb
 import pyarrow as pa
 
 from mista.detect.config import DetectConfig
@@ -26,7 +27,18 @@ from mista.node import read_batches
 from mista.store import Store
 from mista.store.embedded import DuckDBStore
 
-__all__ = ["ReplaySummary", "refuse", "replay"]
+__all__ = ["FUSED_TABLES", "ReplaySummary", "clear_fusion", "refuse", "replay"]
+
+#: What fusion writes in a store (cleared to fuse it again from the first report).
+FUSED_TABLES = (
+    "track_points",
+    "tracks",
+    "alert_changes",
+    "alerts",
+    "fusion_state",
+    "fusion_part_state",
+    "fusion_part_cursor",
+)
 
 
 @dataclass(slots=True)
@@ -63,6 +75,16 @@ def _merge(batches: list[IngestBatch], source: str) -> IngestBatch:
     )
 
 
+def clear_fusion(con: duckdb.DuckDBPyConnection) -> None:
+    """Delete what fusion wrote in the embedded store on ``con``, in one transaction, and
+    set every cursor back to the first report."""
+    con.begin()
+    for table in FUSED_TABLES:
+        con.execute(f"DELETE FROM {table}")
+    con.execute("UPDATE fusion_cursor SET seq = 0, read_seq = 0")
+    con.commit()
+
+
 def refuse(
     scenario: Scenario,
     store: DuckDBStore,
@@ -72,20 +94,7 @@ def refuse(
     """Fusion and detection again over a store an earlier replay of ``scenario`` filled:
     what fusion wrote is cleared, then every report is fused in the order it was stored
     (which is the delivery order). For tuning thresholds without ingesting again."""
-    con = store.connection
-    con.begin()
-    for table in (
-        "track_points",
-        "tracks",
-        "alert_changes",
-        "alerts",
-        "fusion_state",
-        "fusion_part_state",
-        "fusion_part_cursor",
-    ):
-        con.execute(f"DELETE FROM {table}")
-    con.execute("UPDATE fusion_cursor SET seq = 0, read_seq = 0")
-    con.commit()
+    clear_fusion(store.connection)
     summary = ReplaySummary(files=len(scenario.files))
     pipeline = Pipeline(
         store, node=scenario.node, detect_config=detect_config, zones=_zones(scenario)
