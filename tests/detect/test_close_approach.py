@@ -129,6 +129,21 @@ def test_a_state_is_dead_reckoned_for_at_most_90_s(last_report_min: int, expecte
     assert len(standing(feed(CloseApproachDetector(settings()), [a, b]))) == expected
 
 
+def test_a_pass_between_two_minutes_is_found() -> None:
+    """Two 30-knot vessels, first heard half a minute past a minute mark, pass 300 m apart
+    head-on there: by the next minute, dead-reckoned, they are 973 m apart again. The
+    closest they came since both were heard counts."""
+    v = 30.0 * KNOT
+    meet = MEET_S + 30.0
+    t = T0 + meet + np.arange(0, 5) * MINUTE
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * meet), v, 0.0)
+    b = leg(2, t, north_of(LAT, 300.0), east_of(LAT, LON, v * meet), -v, 0.0)
+    found = standing(feed(CloseApproachDetector(settings()), [a, b]))
+    assert len(found) == 1
+    assert found[0].evidence["min_distance_m"] == pytest.approx(300.0, rel=0.02)
+    assert found[0].start == T0 + MEET_S + MINUTE
+
+
 def late(points: list[TrackPoints]) -> list[AlertDraft]:
     """``points`` of satellite passes, delivered an hour late (after another vessel's
     reports took the detector past them)."""

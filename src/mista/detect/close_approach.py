@@ -4,8 +4,10 @@ Once a minute every moving vessel's latest state (at most ``stale_s`` old; a rep
 stopped ends it) is dead-reckoned to that minute; pairs within ``search_m`` (a k-d tree)
 are compared. A pass whose closest point of approach is under 926 m within the next 10 min
 is raised early (OPEN, ``"predicted": true``); an observed distance under 926 m confirms
-it, and the alert is CLOSED when they separate (start and end = the close period). A
-prediction never observed is WITHDRAWN.
+it, and the alert is CLOSED when they separate (start and end = the close period). The
+distance observed is the closest the two came since both were last heard (at most a
+minute back): two fast vessels may be within 926 m for less than a minute, between two
+minutes. A prediction never observed is WITHDRAWN.
 
 Satellite positions arrive 20-90 min after the pass, after those minutes were compared,
 and passes arrive out of order. They are compared ``late_wait_s`` (90 min) after their
@@ -103,6 +105,7 @@ class States:
     label_no: np.ndarray[Any, np.dtype[np.int32]]
     seq: np.ndarray[Any, np.dtype[np.int64]]
     dark: np.ndarray[Any, np.dtype[np.bool_]]
+    t: np.ndarray[Any, np.dtype[np.float64]]  # when each was last heard
 
 
 @register("close-approach")
@@ -385,6 +388,7 @@ class CloseApproachDetector:
             pending.label_no[last],
             pending.seq[last],
             pending.source[last] == SourceCode.RADAR,
+            pending.t[last],
         )
 
     def _minute(self, now: float, states: States, history: History) -> list[AlertDraft]:
@@ -411,6 +415,12 @@ class CloseApproachDetector:
             )
             cpa = np.asarray(cpa, np.float64)
             tcpa = np.asarray(tcpa, np.float64)
+            # Two fast vessels close for less than a minute pass between two minutes: the
+            # closest they came since both were last heard (at most a minute ago) counts.
+            since = np.maximum(np.maximum(states.t[i], states.t[j]), now - self.config.bucket_s)
+            ago = np.clip(tcpa, since - now, 0.0)
+            closing = _relative_speeds(states, i, j)
+            distance = np.minimum(distance, np.hypot(cpa, closing * (ago - tcpa)))
             predicted = (cpa < limit) & (tcpa >= 0) & (tcpa <= self.config.max_tcpa_s)
             for k in np.flatnonzero((distance < limit) | predicted).tolist():
                 a, b = int(states.track[i[k]]), int(states.track[j[k]])
@@ -607,6 +617,14 @@ def _closest(
     with np.errstate(divide="ignore", invalid="ignore"):
         half = np.where(speed2 > 0, inside / np.sqrt(speed2), np.inf)
     return distance, now + tau, np.minimum.reduce([half, tau - lo, hi - tau])
+
+
+def _relative_speeds(states: States, i: Any, j: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """How fast (m/s) the pairs of states (rows ``i``, ``j``) draw apart or together."""
+    east_i, north_i = _velocity(states.sog[i], states.cog[i])
+    east_j, north_j = _velocity(states.sog[j], states.cog[j])
+    speed: np.ndarray[Any, np.dtype[np.float64]] = np.hypot(east_i - east_j, north_i - north_j)
+    return speed
 
 
 def _relative_speed(first: tuple[float, float], second: tuple[float, float]) -> float:
