@@ -144,6 +144,29 @@ def test_a_pass_between_two_minutes_is_found() -> None:
     assert found[0].start == T0 + MEET_S + MINUTE
 
 
+@pytest.mark.parametrize(("shift_m", "expected"), [(0.0, 1), (1_000.0, 0)])
+def test_a_predicted_pass_unheard_is_confirmed_by_where_they_are_heard_next(
+    shift_m: float, expected: int
+) -> None:
+    """The two of ``head_on`` (abeam 500 m apart at minute 15), B unheard from minute 11 to
+    16: the pass was predicted but never seen. Heard again at minute 17 where the
+    prediction put it, B held course and speed through the pass; ``shift_m`` north of
+    that, it did not."""
+    v = SPEED_KN * KNOT
+    t = T0 + np.arange(0, 30) * MINUTE
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * MEET_S), v, 0.0)
+    start = east_of(LAT, LON, v * MEET_S)
+    before = leg(2, t[t <= T0 + 10 * MINUTE], north_of(LAT, 500.0), start, -v, 0.0)
+    after = leg(2, t[t >= T0 + 17 * MINUTE], north_of(LAT, 500.0 + shift_m), start, -v, 0.0)
+    after = replace(after, seq=after.seq + 500)
+    found = standing(feed(CloseApproachDetector(settings()), [a, before, after]))
+    assert len(found) == expected
+    if found:
+        assert found[0].status == AlertStatus.CLOSED
+        assert found[0].evidence["predicted"] is False
+        assert found[0].start == pytest.approx(T0 + MEET_S, abs=1.0)
+
+
 def late(points: list[TrackPoints]) -> list[AlertDraft]:
     """``points`` of satellite passes, delivered an hour late (after another vessel's
     reports took the detector past them)."""

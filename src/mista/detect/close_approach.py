@@ -7,7 +7,10 @@ is raised early (OPEN, ``"predicted": true``); an observed distance under 926 m 
 it, and the alert is CLOSED when they separate (start and end = the close period). The
 distance observed is the closest the two came since both were last heard (at most a
 minute back): two fast vessels may be within 926 m for less than a minute, between two
-minutes. A prediction never observed is WITHDRAWN.
+minutes. A prediction never observed is WITHDRAWN, unless both vessels, heard again the
+minute it lapses, are on tracks whose closest point was under 926 m within ``confirm_s``
+of the predicted time (they held course and speed through a pass while one was unheard):
+then it is CLOSED there.
 
 Satellite positions arrive 20-90 min after the pass, after those minutes were compared,
 and passes arrive out of order. They are compared ``late_wait_s`` (90 min) after their
@@ -86,6 +89,7 @@ class Approach:
     lon: float
     cpa_m: float
     tcpa_s: float
+    cpa_t: float = math.nan  # when the latest prediction put the closest point
     close_start: float | None = None
     close_end: float = math.nan
     min_distance_m: float = math.inf
@@ -436,6 +440,9 @@ class CloseApproachDetector:
             if approach.close_start is None:
                 if now > approach.deadline:
                     del self._approaches[pair]
+                    if self._passed_unheard(approach, now, states):
+                        out += self._emit(approach, AlertStatus.CLOSED, history)
+                        continue
                     withdrawn = self._ledger.withdraw(approach.key) if approach.key else None
                     out += [withdrawn] if withdrawn is not None else []
                 continue
@@ -446,6 +453,42 @@ class CloseApproachDetector:
                 del self._approaches[pair]  # apart again (or both no longer under way)
                 out += self._end(approach, history)
         return out
+
+    def _passed_unheard(self, approach: Approach, now: float, states: States) -> bool:
+        """Whether a predicted pass never observed (a vessel unheard around it) happened
+        as predicted: both AIS vessels heard again this minute, on tracks that put their
+        closest point under ``distance_m`` within ``confirm_s`` of the predicted time (they
+        held course and speed through it). If so it is marked observed there."""
+        if now > approach.deadline + self.config.bucket_s:
+            return False  # nothing moved for minutes: looked at only now, long after it
+        rows = np.searchsorted(states.track, (approach.a, approach.b))
+        if (rows >= states.track.shape[0]).any():
+            return False
+        i, j = int(rows[0]), int(rows[1])
+        if states.track[i] != approach.a or states.track[j] != approach.b:
+            return False
+        if states.dark[i] or states.dark[j]:
+            return False  # a radar-only track's course is too rough to tell
+        cpa, tcpa = cpa_tcpa(
+            float(states.lat[i]),
+            float(states.lon[i]),
+            float(states.sog[i]),
+            float(states.cog[i]),
+            float(states.lat[j]),
+            float(states.lon[j]),
+            float(states.sog[j]),
+            float(states.cog[j]),
+        )
+        when = now + float(tcpa)
+        if not (float(cpa) < self.config.distance_m and approach.first_t <= when < now):
+            return False
+        if abs(when - approach.cpa_t) > self.config.confirm_s:
+            return False
+        approach.close_start = approach.close_end = when
+        approach.min_distance_m = float(cpa)
+        for row in (i, j):
+            approach.evidence.add_one(int(states.label_no[row]), int(states.seq[row]))
+        return True
 
     def _without_echoes(
         self, states: States, i: Any, j: Any, distance: Any
@@ -490,6 +533,7 @@ class CloseApproachDetector:
                 lon=float((states.lon[i] + states.lon[j]) / 2),
                 cpa_m=cpa_m,
                 tcpa_s=tcpa_s,
+                cpa_t=now + tcpa_s,
             )
             self._approaches[pair] = approach
         for row in (i, j):
@@ -509,6 +553,7 @@ class CloseApproachDetector:
         if approach.close_start is None:
             approach.deadline = max(approach.deadline, now + tcpa_s + 2 * self.config.bucket_s)
             approach.cpa_m, approach.tcpa_s = min(approach.cpa_m, cpa_m), tcpa_s
+            approach.cpa_t = now + tcpa_s
         return self._emit(approach, AlertStatus.OPEN, history) if is_new else []
 
     def _end(self, approach: Approach, history: History) -> list[AlertDraft]:

@@ -193,6 +193,10 @@ class CloseApproachConfig:
     # A state older than this is not extrapolated: a vessel under way reports every 2-30 s
     # (once a minute in the simulator); one unheard for longer may have stopped or turned.
     stale_s: float = 90.0
+    # A predicted pass never observed (a vessel unheard around it) is confirmed when both
+    # are heard again on tracks whose closest point, under 926 m, is this close in time to
+    # the predicted one: they held course and speed through it.
+    confirm_s: float = 60.0
     # Late (satellite) positions: compared with other vessels' fixes this close in time,
     # each fix's course and speed held until half-way to its vessel's reports either side.
     late_reach_s: float = 1800.0  # how far from the fixes the pass is sought (courses held)
