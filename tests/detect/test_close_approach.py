@@ -317,6 +317,36 @@ def test_a_pass_between_satellite_passes_12_km_apart_is_found(
         assert found[0].start <= T0 + meet_s <= found[0].end
 
 
+def test_a_pass_is_sought_again_once_the_next_satellite_pass_is_in() -> None:
+    """Head on at 10 kn, 500 m abeam at minute 18, heard at minutes 0-2 (9.9 km apart at
+    minute 2), delivered at minute 30, and again at minutes 150-152, delivered only at
+    minute 170: when the first pass is compared (90 minutes after it) nothing says how
+    long the two held course. Its last fixes are compared again ``late_retry_s`` after
+    their time, between the passes."""
+    v = SPEED_KN * KNOT
+    meet_s = 18 * MINUTE
+    passes = []
+    for minute in (np.arange(0, 3), np.arange(150, 153)):
+        t = T0 + minute * MINUTE
+        a = leg(1, t, LAT, east_of(LAT, LON, -v * meet_s), v, 0.0)
+        b = leg(2, t, north_of(LAT, 500.0), east_of(LAT, LON, v * meet_s), -v, 0.0)
+        passes.append(concat([a, b]))
+    passes[1] = replace(passes[1], seq=passes[1].seq + 500)
+    arrive = {T0 + 30 * MINUTE: passes[0], T0 + 170 * MINUTE: passes[1]}
+    detector, memory = CloseApproachDetector(settings()), Memory()
+    other = leg(3, T0 + np.arange(0, 240) * MINUTE, north_of(LAT, 50_000.0), LON, 5.0, 0.0)
+    drafts: list[AlertDraft] = []
+    for edge in T0 + np.arange(0, 220, 10) * MINUTE:
+        chunk = other.take((other.t >= edge) & (other.t < edge + 10 * MINUTE))
+        if edge in arrive:
+            chunk = concat([chunk, arrive[edge]])
+        drafts += push(detector, memory, chunk, edge + 10 * MINUTE)
+    found = standing(drafts)
+    assert len(found) == 1
+    assert found[0].evidence["late"] is True
+    assert found[0].start <= T0 + meet_s <= found[0].end
+
+
 @pytest.mark.parametrize(
     ("source", "expected"), [(SourceCode.AIS_SATELLITE, 1), (SourceCode.AIS_TERRESTRIAL, 0)]
 )

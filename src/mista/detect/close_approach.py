@@ -23,10 +23,13 @@ report says where it went, or that it stopped), so a pass lies next to real fixe
 both; beside a report of the vessel stopped, only ``slow_hold_s`` (when it got under
 way, or stopped, is unknown). Fixes more than ``late_open_m`` apart are compared only
 when both vessels were heard either side of them (satellite passes each side of the
-pass); closer ones also by dead reckoning past their last fix. A pass under 926 m is
-raised CLOSED, ``"late": true``, unless it follows the pair's last pass within
-``late_merge_s``, or so soon that at their relative speed the two (in company) cannot
-have drawn 926 m apart since.
+pass); closer ones also by dead reckoning past their last fix. A fix its vessel was not
+yet heard after is compared once more ``late_retry_s`` (3 h) after its time, with fixes
+further than ``late_open_m`` only: by then the next satellite pass of both is likely in
+and says how long their courses held. A pass under 926 m is raised CLOSED,
+``"late": true``, unless it follows the pair's last pass within ``late_merge_s``, or so
+soon that at their relative speed the two (in company) cannot have drawn 926 m apart
+since.
 Satellite fixes that came in time are looked at the same way, as late: minute by minute,
 a pass between two satellite passes is never seen.
 
@@ -124,6 +127,7 @@ class CloseApproachDetector:
         self._ledger = Ledger()
         self._recent = TrackPoints.empty()  # moving points of the last ``recent_s``, any order
         self._delayed = TrackPoints.empty()  # satellite fixes compared later
+        self._retry = TrackPoints.empty()  # late fixes compared again once heard after
         self._heard = TrackPoints.empty()  # AIS reports of the last ``recent_s``, any speed
         self._last_pass: dict[tuple[int, int], float] = {}  # pair -> end of its latest alert
         # Dark track -> its contacts of the last ``_DARK_BASE_MAX_S`` (t, lat, lon).
@@ -176,8 +180,18 @@ class CloseApproachDetector:
             self._last_pass = {p: end for p, end in self._last_pass.items() if end >= horizon}
         due = self._delayed.t < chunk.watermark - self.config.late_wait_s
         if due.any():
-            out += self._late(self._delayed.take(due), history)
+            now_due = self._delayed.take(due)
+            out += self._late(now_due, history)
             self._delayed = self._delayed.take(~due)
+            # A fix its vessel was not heard after yet is compared again later, once its
+            # next report (a satellite pass hours on) says how long its course held.
+            _, after = self._held(now_due.track, now_due.t)
+            if np.isinf(after).any():
+                self._retry = concat([self._retry, now_due.take(np.isinf(after))])
+        again = self._retry.t < chunk.watermark - self.config.late_retry_s
+        if again.any():
+            out += self._late(self._retry.take(again), history, again=True)
+            self._retry = self._retry.take(~again)
         return out
 
     def _dark_velocities(self, points: TrackPoints, radar: Any, watermark: float) -> TrackPoints:
@@ -220,7 +234,9 @@ class CloseApproachDetector:
         cog[measured] = courses
         return replace(points, sog=sog, cog=cog)
 
-    def _late(self, late: TrackPoints, history: History) -> list[AlertDraft]:
+    def _late(
+        self, late: TrackPoints, history: History, *, again: bool = False
+    ) -> list[AlertDraft]:
         """Passes found among late points and the moving points around their times."""
         window = self.config.late_reach_s
         recent = self._recent
@@ -254,6 +270,8 @@ class CloseApproachDetector:
         bounded = np.isfinite(late_lo[p]) & np.isfinite(late_hi[p])
         bounded &= np.isfinite(recent_lo[q]) & np.isfinite(recent_hi[q])
         keep &= (far <= self.config.late_open_m) | bounded
+        if again:  # fixes this close were compared the first time
+            keep &= far > self.config.late_open_m
         p, q, lo, hi = p[keep], q[keep], lo[keep], hi[keep]
         if p.shape[0] == 0:
             return []
@@ -343,6 +361,9 @@ class CloseApproachDetector:
         if len(self._delayed):
             out += self._late(self._delayed, history)
             self._delayed = TrackPoints.empty()
+        if len(self._retry):
+            out += self._late(self._retry, history, again=True)
+            self._retry = TrackPoints.empty()
         for pair in list(self._approaches):
             out += self._end(self._approaches.pop(pair), history)
         return out

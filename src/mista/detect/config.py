@@ -211,6 +211,10 @@ class CloseApproachConfig:
     # 20-90 min late, passes out of order, and the reports around a fix say how long its
     # course and speed held.
     late_wait_s: float = 5400.0
+    # A fix its vessel was not heard after by then is compared again this long after its
+    # time, with fixes beyond ``late_open_m`` (satellite passes come 1.5-3.5 h apart; the
+    # next one says how long its course held). Within ``recent_s``.
+    late_retry_s: float = 3 * HOUR_S
     # Moving points and reports kept this long: 3 h before a fix compared 90 min late.
     recent_s: float = 4.5 * HOUR_S
     # A pair close again this soon after its last pass ended is still that pass (two
