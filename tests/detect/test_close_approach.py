@@ -99,13 +99,15 @@ def test_a_predicted_pass_that_does_not_happen_is_withdrawn() -> None:
     assert drafts[0].evidence["predicted"] is True
 
 
-@pytest.mark.parametrize(("stop_report_min", "expected"), [(6, 0), (9, 1)])
+@pytest.mark.parametrize(("stop_report_min", "expected"), [(6, 0), (9, 0), (11, 1)])
 def test_a_vessel_reported_stopped_is_not_dead_reckoned_on(
     stop_report_min: int, expected: int
 ) -> None:
     """B sails north and stops at minute 5 (reported every 3 minutes once stopped); A
     crosses 1,100 m north of where B stopped at minute 6. Dead-reckoned on from its last
-    moving fix, B would be 792 m from A then: a report of it stopped ends that."""
+    moving fix, B would be 792 m from A then: a report of it stopped ends that, and so
+    does one heard later (up to ``next_report_s`` after its last fix) at the place it
+    stopped: B was under way only as long as its speed takes it there."""
     v = SPEED_KN * KNOT
     b = leg(2, T0 + np.arange(0, 6) * MINUTE, north_of(LAT, -v * 5 * MINUTE), LON, 0.0, v)
     stop_t = T0 + np.arange(stop_report_min, 30, 3) * MINUTE
@@ -165,6 +167,25 @@ def test_a_predicted_pass_unheard_is_confirmed_by_where_they_are_heard_next(
         assert found[0].status == AlertStatus.CLOSED
         assert found[0].evidence["predicted"] is False
         assert found[0].start == pytest.approx(T0 + MEET_S, abs=1.0)
+
+
+def test_a_pair_close_again_after_one_stopped_is_a_new_pass() -> None:
+    """A and B sail east side by side 500 m apart at 10 kn; B stops at minute 10, and at
+    minute 14 gets under way at 20 kn and catches A up (500 m abeam at minute 18). Within
+    ``late_merge_s`` of the first pass, but B stopped in between: two passes."""
+    v = SPEED_KN * KNOT
+    t = T0 + np.arange(0, 31) * MINUTE
+    a = leg(1, t, north_of(LAT, 500.0), LON, v, 0.0)
+    b1 = leg(2, t[t < T0 + 10 * MINUTE], LAT, LON, v, 0.0)
+    stop_x = v * 10 * MINUTE
+    stop_t = T0 + np.arange(10, 14) * MINUTE
+    stopped = track(2, stop_t, LAT, east_of(LAT, LON, stop_x), sog=0.0, cog=90.0, seq_from=500)
+    on = t[t >= T0 + 14 * MINUTE]
+    b2 = leg(2, on, LAT, east_of(LAT, LON, stop_x - 2 * v * 14 * MINUTE), 2 * v, 0.0)
+    b2 = replace(b2, seq=b2.seq + 600)
+    found = standing(feed(CloseApproachDetector(settings()), [a, b1, stopped, b2]))
+    assert len(found) == 2
+    assert all(d.status == AlertStatus.CLOSED for d in found)
 
 
 def late(points: list[TrackPoints]) -> list[AlertDraft]:

@@ -10,7 +10,10 @@ minute back): two fast vessels may be within 926 m for less than a minute, betwe
 minutes. A prediction never observed is WITHDRAWN, unless both vessels, heard again the
 minute it lapses, are on tracks whose closest point was under 926 m within ``confirm_s``
 of the predicted time (they held course and speed through a pass while one was unheard):
-then it is CLOSED there.
+then it is CLOSED there. A vessel whose next report is already in and says it stopped
+was under way only as long as its speed takes it to where it stopped (``next_report_s``):
+harbour craft stop and go. A pair close again within ``late_merge_s`` of its last pass
+is that pass, unless either was heard stopped since.
 
 Satellite positions arrive 20-90 min after the pass, after those minutes were compared,
 and passes arrive out of order. They are compared ``late_wait_s`` (90 min) after their
@@ -377,15 +380,16 @@ class CloseApproachDetector:
         out: list[AlertDraft] = []
         now = first
         latest = _Latest(pending)
+        following = _following(pending)
         while now <= until:
-            out += self._minute(now, self._states(now, latest), history)
+            out += self._minute(now, self._states(now, latest, following), history)
             self._done_until = now
             now += bucket_s
         keep = pending.t > self._done_until - self.config.stale_s
         self._pending = pending.take(keep)
         return out
 
-    def _states(self, now: float, latest: _Latest) -> States:
+    def _states(self, now: float, latest: _Latest, following: Any) -> States:
         """Every track's latest pending point of the ``stale_s`` up to ``now``, by track
         number, dead-reckoned to ``now``."""
         pending = self._pending
@@ -404,6 +408,28 @@ class CloseApproachDetector:
         course = np.radians(cog)
         lat_now = lat + metres * np.cos(course) / _M_PER_DEG
         lon_now = lon + metres * np.sin(course) / (_M_PER_DEG * np.cos(np.radians(lat)))
+        # A vessel whose next report, already in, says it stopped was under way only as
+        # long as its speed takes it to where it stopped: harbour craft stop and go, and
+        # carried on at its old speed it would be up to 90 s past that point. Radar
+        # contacts report no stop.
+        after = following[last]
+        known = (after >= 0) & (pending.source[last] != SourceCode.RADAR)
+        after = np.where(known, after, last)
+        span = pending.t[after] - pending.t[last]
+        known &= (span > 0) & (span <= self.config.next_report_s)
+        known &= pending.sog[after] < self.config.min_speed_kn
+        if known.any():
+            moved = flat_distance_m(lat, lon, pending.lat[after], pending.lon[after])
+            stopped = known & (sog * KNOT_M_S * (now - pending.t[last]) > moved)
+            if stopped.any():
+                keep = ~stopped
+                last, lat_now, lon_now, sog, cog = (
+                    last[keep],
+                    lat_now[keep],
+                    lon_now[keep],
+                    sog[keep],
+                    cog[keep],
+                )
         return States(
             pending.track[last],
             lat_now,
@@ -539,11 +565,15 @@ class CloseApproachDetector:
         i, j, distance_m, cpa_m, tcpa_s = found
         approach = self._approaches.get(pair)
         is_new = approach is None
+        ended = self._last_pass.get(pair, -math.inf)
+        # The pair's last pass ended moments ago: still the same pass, unless one of them
+        # was heard stopped since (harbour craft stop and go: a new pass).
         if (
             approach is None
-            and now - self._last_pass.get(pair, -math.inf) <= self.config.late_merge_s
+            and now - ended <= self.config.late_merge_s
+            and not self._stopped_since(pair, ended, now)
         ):
-            return []  # the pair's last pass ended moments ago: still the same pass
+            return []
         if approach is None:
             approach = Approach(
                 a=pair[0],
@@ -576,6 +606,13 @@ class CloseApproachDetector:
             approach.cpa_m, approach.tcpa_s = min(approach.cpa_m, cpa_m), tcpa_s
             approach.cpa_t = now + tcpa_s
         return self._emit(approach, AlertStatus.OPEN, history) if is_new else []
+
+    def _stopped_since(self, pair: tuple[int, int], since: float, until: float) -> bool:
+        """Whether either track of ``pair`` was heard stopped after ``since``, by ``until``."""
+        heard = self._heard
+        when = (heard.t > since) & (heard.t <= until)
+        when &= (heard.track == pair[0]) | (heard.track == pair[1])
+        return bool((heard.sog[when] < self.config.min_speed_kn).any())
 
     def _end(self, approach: Approach, history: History) -> list[AlertDraft]:
         if approach.close_start is None:
@@ -652,6 +689,15 @@ class _Latest:
         last = self._last
         found: np.ndarray[Any, np.dtype[np.int64]] = last[last >= lo]
         return found
+
+
+def _following(points: TrackPoints) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Per row of ``points`` (in time order), its track's next row (-1 for none)."""
+    order = np.lexsort((points.t, points.track))
+    following = np.full(len(points), -1, np.int64)
+    same = points.track[order[1:]] == points.track[order[:-1]]
+    following[order[:-1][same]] = order[1:][same]
+    return following
 
 
 _State = tuple[np.ndarray[Any, Any], ...]  # t, lat, lon, sog, cog

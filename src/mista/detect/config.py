@@ -193,6 +193,9 @@ class CloseApproachConfig:
     # A state older than this is not extrapolated: a vessel under way reports every 2-30 s
     # (once a minute in the simulator); one unheard for longer may have stopped or turned.
     stale_s: float = 90.0
+    # A vessel whose next report, this soon after its last and already in, says it
+    # stopped was under way only as long as its speed takes it to where it stopped.
+    next_report_s: float = 300.0
     # A predicted pass never observed (a vessel unheard around it) is confirmed when both
     # are heard again on tracks whose closest point, under 926 m, is this close in time to
     # the predicted one: they held course and speed through it.
