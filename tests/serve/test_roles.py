@@ -5,6 +5,7 @@ by its pid; and the roles that must refuse to start, refusing with a reason."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -336,6 +337,7 @@ def test_a_standby_fuse_process_takes_over_from_one_killed_mid_run(
     assert alerts == clean_alerts
 
 
+_ADMIN = User("ind.watch", "IND", Level.SECRET, frozenset({Role.ADMIN, Role.ANALYST}))
 #: Fusion in two parts (mista.detect.parts): part 0 also writes the tracks; part 1 finds
 #: the port visits, the alerts this log gives before its end.
 _PARTS = (
@@ -383,6 +385,45 @@ def test_two_fusion_parts_side_by_side_one_killed_leave_the_picture_one_process_
     assert tracks == clean_tracks
     assert {alert["kind"] for alert in alerts} == {"port-visit"}  # the killed part's
     assert alerts == clean_alerts
+
+
+def test_a_whole_node_with_fusion_parts_steps_every_part(tmp_path: Path, shared_data: Path) -> None:
+    # mista serve without --role, on DuckDB: one process steps each part in turn, and the
+    # store's cursors are those the fuse roles would use.
+    directory = node_dir(tmp_path, "store.duckdb", None, parts=_PARTS)
+    toml = (directory / "node.toml").read_text()
+    toml = toml.replace("[intervals]\n", "[intervals]\nstatus_s = 0.3\n")
+    (directory / "node.toml").write_text(toml)
+    shutil.copy(shared_data / LOG, directory / "spool" / "log.nmea")
+    log = tmp_path / "node.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MISTA_")}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mista", "serve", str(directory)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        deadline = time.monotonic() + _WAIT_S
+        quiet_since, size = time.monotonic(), 0
+        while True:  # fusion under way, then no new status line for 2 s: caught up
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            text = log.read_text()
+            if len(text) != size:
+                quiet_since, size = time.monotonic(), len(text)
+            fused = re.findall(r"fused: ([\d,]+) reports", text)
+            if fused and fused[-1] != "0" and time.monotonic() - quiet_since > 2.0:
+                break
+            time.sleep(0.1)
+    finally:
+        assert stop(process) == 0, log.read_text()
+    with open_store(directory / "store.duckdb", read_only=True) as store:
+        assert store.fusion_cursor(1) == store.fusion_cursor(0) > 0
+        assert store.counts()["tracks"] > 0
+        alerts = store.alerts(viewer=_ADMIN, include_withdrawn=True).to_pylist()
+    assert "port-visit" in {alert["kind"] for alert in alerts}  # part 1's detector ran
 
 
 def test_a_fuse_part_the_node_does_not_have_is_refused(tmp_path: Path) -> None:

@@ -103,6 +103,8 @@ class NodeRuntime:
     source_stats: dict[str, SourceStats] = field(default_factory=dict)
     link_stats: dict[str, LinkStats] = field(default_factory=dict)
     threads: list[threading.Thread] = field(default_factory=list)
+    #: Reports fused and alert changes written since start (None until fusion starts).
+    fusion_stats: dict[str, int] | None = None
 
     def __post_init__(self) -> None:
         config = self.config
@@ -214,7 +216,7 @@ class NodeRuntime:
                 )
                 for part, kinds in enumerate(parts)
             ]
-        self.fusion_stats: dict[str, int] = {"reports": 0, "alerts": 0}
+        stats = self.fusion_stats = {"reports": 0, "alerts": 0}
 
         def run() -> None:
             while not self.stop.wait(self.config.intervals.fuse_s):
@@ -226,8 +228,8 @@ class NodeRuntime:
                             if result.reports == 0:
                                 break
                             if part == 0:  # every part reads the same reports
-                                self.fusion_stats["reports"] += result.reports
-                            self.fusion_stats["alerts"] += result.alerts
+                                stats["reports"] += result.reports
+                            stats["alerts"] += result.alerts
                             if result.alerts:
                                 for wake in self.wakes.values():
                                     wake.set()
@@ -290,7 +292,8 @@ class NodeRuntime:
     # ---------------------------------------------------------------- status
 
     def status_line(self, received: Mapping[str, int]) -> str:
-        """One line: what each source stored, what each partner took and sent us."""
+        """One line: what each source stored, what fusion read and alerted, what each
+        partner took and sent us."""
         sources = ", ".join(
             f"{name} {stats.reports:,} stored" for name, stats in self.source_stats.items()
         )
@@ -300,8 +303,14 @@ class NodeRuntime:
             for nation, stats in self.link_stats.items()
         )
         inbound = ", ".join(f"{nation} {count:,}" for nation, count in received.items())
+        fused = self.fusion_stats
+        fusion = (
+            f"fused: {fused['reports']:,} reports, {fused['alerts']:,} alert changes; "
+            if fused is not None
+            else ""
+        )
         return (
-            f"status: sources: {sources or 'none'}; partners: {links or 'none'}; "
+            f"status: sources: {sources or 'none'}; {fusion}partners: {links or 'none'}; "
             f"received: {inbound or 'nothing'}"
         )
 
