@@ -338,3 +338,62 @@ def test_a_radar_with_two_hundred_targets_in_a_scan_gives_each_its_own_contacts(
     mmsi = {n: info.mmsi for n, info in fuser.tracks().items()}
     right = sum(mmsi.get(placed[s]) == ship for s, ship in truth.items())  # type: ignore[arg-type]
     assert right / len(truth) >= 0.95, right
+
+
+def _moored_then_crossed(seed: int) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    """Dark ship A moored at the origin gets under way south at 6 kn at 40 min; dark ship
+    B, westbound at 8 kn on a line 600 m south, is last reported 2 min before that (it
+    went on out of the radar's sight) and would have crossed A's way 4 min after A left.
+    Both are reported in the same slot of a 40 s period (95 %), as are eight moored AIS
+    ships east of them (from which the radar learns its period). Returns rows and each
+    contact's ship ("A" or "B"; the AIS ships' are left out)."""
+    rng = np.random.default_rng(seed)
+    a_starts, b_silent, crosses = 2400.0, 2280.0, 2640.0
+    rows: list[dict[str, Any]] = []
+    truth: dict[int, str] = {}
+    seq = 4_000_000
+    for step in range(90 * 6):
+        t = 10.0 * step
+        moored = [(0.0, 6000.0 + 4000.0 * k) for k in range(8)]
+        rows += [_ais(419_300_000 + k, t, n, e, 0.0) for k, (n, e) in enumerate(moored)]
+        if step % 4:
+            continue
+        ships = [(None, n, e) for n, e in moored]
+        ships.append(("A", -6 * KNOT_M_S * max(0.0, t - a_starts), 0.0))
+        if t < b_silent:
+            ships.append(("B", -600.0, 8 * KNOT_M_S * (crosses - t)))
+        for ship, north, east in ships:
+            if rng.random() > 0.95:
+                continue
+            noise = rng.normal(0, 60.0, 2)
+            seq += 1
+            if ship is not None:
+                truth[seq] = ship
+            rows.append(_contact(seq, t, north + noise[0], east + noise[1]))
+    rows.sort(key=lambda r: r["t"])
+    for n, row in enumerate(rows):
+        row.setdefault("seq", n + 1)
+    return rows, truth
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_line_extrapolated_through_silence_does_not_take_a_ship_getting_under_way(
+    seed: int,
+) -> None:
+    # B's tracklet, silent for minutes, still extrapolates its line towards where A is
+    # going, and a ship getting under way leaves its own (moored) line behind: without a
+    # cost per missed report, some of A's contacts are taken by B's silent line (Ishigaki).
+    rows, truth = _moored_then_crossed(seed)
+    for config, taken in (
+        (FuseConfig(), 0),
+        (FuseConfig(radar_missed_report_cost=0.0, radar_new_tracklet_cost=1e9), None),
+    ):
+        _, chunks = _run(rows, config)
+        placed = _placed(chunks)
+        (b_track, _), *_ = Counter(placed[s] for s, v in truth.items() if v == "B").most_common()
+        assert b_track is not None
+        on_b = sum(placed[s] == b_track for s, v in truth.items() if v == "A")
+        if taken is None:
+            assert on_b > 0  # the case is one the cost decides
+        else:
+            assert on_b == taken

@@ -533,6 +533,9 @@ cdef struct _Settings:
     Py_ssize_t fit_contacts
     double sigma_m
     double fit_sigma2
+    double missed_report_cost
+    double free_misses
+    double new_tracklet_cost
 
 
 cdef class _Options:
@@ -737,7 +740,7 @@ cdef class _Scan:
         cdef double period = state.period
         cdef double slack = self.s.slack_share * period
         cdef double coslat = cos(self.lats[start] * _DEG_TO_RAD)
-        cdef double lat, lon, plat, plon, radius, north, east, d2
+        cdef double lat, lon, plat, plon, radius, north, east, d2, dt, cost, missed
         cdef Py_ssize_t i, p, j, first
         cdef int64_t row, col, dr, dc
         cdef Tracklet owner, free_one, tracklet
@@ -768,8 +771,9 @@ cdef class _Scan:
                     if not members:
                         continue
                     for free_one in members:
+                        dt = t - free_one.last_t
                         if _find(options, first, free_one) >= 0 or not _on_time(
-                            t - free_one.last_t, period, slack, self.s.scan_s
+                            dt, period, slack, self.s.scan_s
                         ):
                             continue
                         plat, plon, radius = free_one._predict(
@@ -778,9 +782,20 @@ cdef class _Scan:
                         north = (lat - plat) * _M_DEG
                         east = (lon - plon) * _M_DEG * coslat
                         d2 = north * north + east * east
-                        if d2 <= radius * radius:
+                        if d2 > radius * radius:
+                            continue
+                        # Reports missed beyond a few cost as a track score would, and
+                        # past new_tracklet_cost the contact starts a tracklet of its
+                        # own: a line extrapolated through minutes of silence is a poor
+                        # bet, whoever's contact it nears (FuseConfig).
+                        cost = d2 / self.s.fit_sigma2 + _FREE_PENALTY
+                        if period > 0.0:
+                            missed = rint(dt / period) - 1.0 - self.s.free_misses
+                            if missed > 0.0:
+                                cost += self.s.missed_report_cost * missed
+                        if cost <= self.s.new_tracklet_cost:
                             options.tracklets.append(free_one)
-                            options.push(d2 / self.s.fit_sigma2 + _FREE_PENALTY, -1)
+                            options.push(cost, -1)
             options.next_contact()
         for j in _assign(options):
             if j < 0:
@@ -932,6 +947,9 @@ def run_scans(
     scan.s.fit_contacts = config.radar_fit_contacts
     scan.s.sigma_m = sigma_m
     scan.s.fit_sigma2 = 2.0 * pow(sigma_m, 2.0)
+    scan.s.missed_report_cost = config.radar_missed_report_cost
+    scan.s.free_misses = config.radar_free_misses
+    scan.s.new_tracklet_cost = config.radar_new_tracklet_cost
     scan.state = state
     scan.ptr = pairs.ptr
     scan.numbers = pairs.number

@@ -10,7 +10,10 @@ prediction's growing error. Then, scan by scan:
 1. each contact continues a **tracklet** (``radar_tracklet``): one that follows an AIS
    track gated for the contact, or a free one whose line passes near it, and in either
    case whose last contact is a whole number of report periods earlier (a radar reports
-   a target once per period; the period is learned per radar); otherwise it starts one;
+   a target once per period; the period is learned per radar); otherwise it starts one.
+   A free tracklet that missed more than a few reports costs more per report missed,
+   and past ``radar_new_tracklet_cost`` the contact starts a tracklet rather than
+   continue it;
 2. each tracklet folds the contact's gated AIS tracks into its moving scores;
 3. the scan's tracklets are assigned to AIS tracks (``scipy.optimize.linear_sum_assignment``
    when two want one track) by those scores: a tracklet takes an AIS track whose average
