@@ -116,3 +116,23 @@ def test_the_vessel_back_on_its_lost_track_after_the_new_one_is_one_vessel() -> 
 def test_a_track_seen_all_along_beside_the_new_one_is_another_vessel() -> None:
     # Track 9 goes on every 2 minutes while track 10 is seen: two boats.
     assert len(standing(handover(np.arange(1, 9) * 2 * MINUTE))) == 2
+
+
+def test_the_track_an_alert_took_last_is_followed_while_its_older_one_goes_on() -> None:
+    # Track 10 takes over from lost track 9 (one alert); track 9's line then has contacts
+    # again and goes on (another boat at its berth, say: one vessel on both, one at a
+    # time), so it is the alert's newest track; track 10's vessel is lost at 61 min and
+    # found again as track 11 a minute later, 600 m on. Track 11 continues the alert
+    # through track 10 (Port Hedland: otherwise a second alert on the same vessel).
+    north = 800.0 / 111_195.0
+    memory = Memory(kinds={9: TrackKind.DARK, 10: TrackKind.DARK, 11: TrackKind.DARK})
+    nine_t = np.r_[T0 + np.arange(16) * 2 * MINUTE, T0 + 63 * MINUTE + np.arange(30) * 2 * MINUTE]
+    ten_t = T0 + 31 * MINUTE + np.arange(31) * MINUTE
+    eleven_t = T0 + 62 * MINUTE + np.arange(30) * MINUTE
+    nine = track(9, nine_t, LAT, LON, sog=np.nan, cog=np.nan)
+    ten = track(10, ten_t, LAT + north, LON, sog=np.nan, cog=np.nan)
+    eleven = track(11, eleven_t, LAT + 1.75 * north, LON, sog=np.nan, cog=np.nan)
+    drafts = feed(DarkVesselDetector(settings()), [nine, ten, eleven], memory=memory)
+    [alert] = standing(drafts)
+    assert alert.tracks == ("dark:9", "dark:10", "dark:11")
+    assert len({d.key for d in drafts}) == 1

@@ -7,7 +7,9 @@ A radar tracker loses a vessel now and then (a turn, contacts taken by a passing
 and starts a new dark track on it. A new dark track that begins where an open alert's
 track was lost, within ``lost_after_s`` and no further than the vessel could have gone
 (``rejoin_m`` plus ``max_speed_kn``), continues that alert rather than raising another;
-the nearest such alert wins, and each alert takes one new track at a time. The lost
+the nearest such alert wins, and each alert takes one new track at a time. An alert's
+tracks that can be lost are its newest and the one it took last (which an older track of
+its may outlive: a berth's line that another boat's echo goes on with). The lost
 track's line may have taken a stray contact or two of clutter after its vessel went on,
 and its vessel may come back to it after the new track: one vessel is on one of the two
 at a time, two vessels are seen on both at once.
@@ -128,18 +130,22 @@ class DarkVesselDetector:
         lat, lon, t = float(first.lat[0]), float(first.lon[0]), float(first.t[0])
         best: tuple[float, Sighting] | None = None
         for sighting in self._sightings():
-            number = sighting.info.number
-            if not sighting.is_open or number == info.number:
+            if not sighting.is_open:
                 continue
-            lost = self._lost(number, t, info.last_t, history)
-            if lost is None:
-                continue
-            lost_t, lost_lat, lost_lon = lost
-            gap = max(t - lost_t, 0.0)
-            reach = self.config.rejoin_m + self.config.max_speed_kn * KNOT_M_S * gap
-            distance = float(haversine_m(lost_lat, lost_lon, lat, lon))
-            if distance <= reach and (best is None or distance < best[0]):
-                best = (distance, sighting)
+            # The newest track, and the one it took last (a track it was given may be lost
+            # while an older one of its goes on).
+            for number in dict.fromkeys((sighting.info.number, sighting.tracks[-1])):
+                if number == info.number:
+                    continue
+                lost = self._lost(number, t, info.last_t, history)
+                if lost is None:
+                    continue
+                lost_t, lost_lat, lost_lon = lost
+                gap = max(t - lost_t, 0.0)
+                reach = self.config.rejoin_m + self.config.max_speed_kn * KNOT_M_S * gap
+                distance = float(haversine_m(lost_lat, lost_lon, lat, lon))
+                if distance <= reach and (best is None or distance < best[0]):
+                    best = (distance, sighting)
         if best is None:
             return None
         sighting = best[1]
