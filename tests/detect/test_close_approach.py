@@ -338,6 +338,26 @@ def test_a_pass_between_satellite_passes_12_km_apart_is_found(
         assert found[0].start <= T0 + meet_s <= found[0].end
 
 
+@pytest.mark.parametrize(("meet_min", "expected"), [(10, 1), (6, 0)])
+def test_a_pass_before_two_vessels_were_first_heard_far_apart_is_found_near_them(
+    meet_min: int, expected: int
+) -> None:
+    """Head on at 14 kn, 500 m abeam at ``meet_min``, first heard at minutes 20-22 (over
+    8.6 km apart): nothing was heard of either before. Their courses are held back 12
+    minutes from the fixes (to minute 8), not half an hour: a pass 10 minutes before is
+    found, one 14 minutes before (1.7 km apart at minute 8) is not."""
+    v = 14.0 * KNOT
+    meet_s = meet_min * MINUTE
+    t = T0 + np.arange(20, 23) * MINUTE
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * meet_s), v, 0.0)
+    b = leg(2, t, north_of(LAT, 500.0), east_of(LAT, LON, v * meet_s), -v, 0.0)
+    found = standing(late([a, b]))
+    assert len(found) == expected
+    if found:
+        assert found[0].evidence["min_distance_m"] == pytest.approx(500.0, rel=0.02)
+        assert found[0].start <= T0 + meet_s <= found[0].end
+
+
 def test_a_pass_is_sought_again_once_the_next_satellite_pass_is_in() -> None:
     """Head on at 10 kn, 500 m abeam at minute 18, heard at minutes 0-2 (9.9 km apart at
     minute 2), delivered at minute 30, and again at minutes 150-152, delivered only at

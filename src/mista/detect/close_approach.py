@@ -24,15 +24,16 @@ within ``late_reach_s`` of it (constant course and speed). A fix's course and sp
 held only until half-way to its vessel's reports before and after it (any speed: a later
 report says where it went, or that it stopped), so a pass lies next to real fixes of
 both; beside a report of the vessel stopped, only ``slow_hold_s`` (when it got under
-way, or stopped, is unknown). Fixes more than ``late_open_m`` apart are compared only
-when both vessels were heard either side of them (satellite passes each side of the
-pass); closer ones also by dead reckoning past their last fix. A fix its vessel was not
-yet heard after is compared once more ``late_retry_s`` (3 h) after its time, with fixes
-further than ``late_open_m`` only: by then the next satellite pass of both is likely in
-and says how long their courses held. A pass under 926 m is raised CLOSED,
-``"late": true``, unless it follows the pair's last pass within ``late_merge_s``, or so
-soon that at their relative speed the two (in company) cannot have drawn 926 m apart
-since.
+way, or stopped, is unknown). Fixes more than ``late_open_m`` apart with both vessels
+heard either side of them (satellite passes each side of the pass) are compared between
+those reports; with either not heard on one side (first heard there, or not since), only
+``late_open_reach_s`` (12 min) either side of the fixes. Closer ones are compared also by
+dead reckoning past their last fix. A fix its vessel was not yet heard after is compared
+once more ``late_retry_s`` (3 h) after its time, with fixes further than ``late_open_m``
+only: by then the next satellite pass of both is likely in and says how long their
+courses held. A pass under 926 m is raised CLOSED, ``"late": true``, unless it follows
+the pair's last pass within ``late_merge_s``, or so soon that at their relative speed the
+two (in company) cannot have drawn 926 m apart since.
 Satellite fixes that came in time are looked at the same way, as late: minute by minute,
 a pass between two satellite passes is never seen.
 
@@ -267,12 +268,17 @@ class CloseApproachDetector:
         lo = np.maximum.reduce([late_lo[p], recent_lo[q], now - window])
         hi = np.minimum.reduce([late_hi[p], recent_hi[q], now + window])
         keep = lo <= hi
-        # Fixes further apart are compared only between reports of both vessels heard
-        # either side of them: the pass lies between what they were heard doing.
+        # Fixes further apart are compared between reports of both vessels heard either
+        # side of them (the pass lies between what they were heard doing); with either
+        # unheard on one side, only ``late_open_reach_s`` from the fixes.
         far = flat_distance_m(late.lat[p], late.lon[p], recent.lat[q], recent.lon[q])
         bounded = np.isfinite(late_lo[p]) & np.isfinite(late_hi[p])
         bounded &= np.isfinite(recent_lo[q]) & np.isfinite(recent_hi[q])
-        keep &= (far <= self.config.late_open_m) | bounded
+        loose = (far > self.config.late_open_m) & ~bounded
+        reach = self.config.late_open_reach_s
+        lo[loose] = np.maximum(lo[loose], now[loose] - reach)
+        hi[loose] = np.minimum(hi[loose], now[loose] + reach)
+        keep = lo <= hi
         if again:  # fixes this close were compared the first time
             keep &= far > self.config.late_open_m
         p, q, lo, hi = p[keep], q[keep], lo[keep], hi[keep]

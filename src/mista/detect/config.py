@@ -203,10 +203,16 @@ class CloseApproachConfig:
     # Late (satellite) positions: compared with other vessels' fixes this close in time,
     # each fix's course and speed held until half-way to its vessel's reports either side.
     late_reach_s: float = 1800.0  # how far from the fixes the pass is sought (courses held)
-    # Fixes this far apart are compared only between reports of both heard either side
-    # (20 kn each covers 11 km in the half hour); closer ones whatever was heard.
+    # Fixes this far apart are compared between reports of both heard either side (20 kn
+    # each covers 11 km in the half hour; see ``late_open_reach_s``); closer ones whatever
+    # was heard.
     late_search_m: float = 15_000.0
     late_open_m: float = 8_000.0
+    # Fixes further apart than that, with either vessel unheard on one side of them
+    # (first heard at that satellite pass, or not heard since), are compared with their
+    # courses held only this long from the fixes (at 12-14 kn each, 8 km closes in 9-10
+    # min; half an hour unheard either may have turned).
+    late_open_reach_s: float = 720.0
     # Beside a report of the vessel stopped (under ``min_speed_kn``), a fix's course and
     # speed are held only this long, not half-way: when it got under way is unknown.
     slow_hold_s: float = 600.0
