@@ -338,14 +338,15 @@ def test_a_pass_between_satellite_passes_12_km_apart_is_found(
         assert found[0].start <= T0 + meet_s <= found[0].end
 
 
-@pytest.mark.parametrize(("meet_min", "expected"), [(10, 1), (6, 0)])
+@pytest.mark.parametrize(("meet_min", "expected"), [(7.0, 1), (4.5, 0)])
 def test_a_pass_before_two_vessels_were_first_heard_far_apart_is_found_near_them(
-    meet_min: int, expected: int
+    meet_min: float, expected: int
 ) -> None:
     """Head on at 14 kn, 500 m abeam at ``meet_min``, first heard at minutes 20-22 (over
-    8.6 km apart): nothing was heard of either before. Their courses are held back 12
-    minutes from the fixes (to minute 8), not half an hour: a pass 10 minutes before is
-    found, one 14 minutes before (1.7 km apart at minute 8) is not."""
+    8.6 km apart): nothing was heard of either before. Their courses are held back 15
+    minutes from the fixes (to minute 5), not half an hour: a pass 13 minutes before is
+    found. At minute 5 the pair abeam at minute 4.5 are 660 m apart, but still closing:
+    the pass lies beyond what is held, not called."""
     v = 14.0 * KNOT
     meet_s = meet_min * MINUTE
     t = T0 + np.arange(20, 23) * MINUTE

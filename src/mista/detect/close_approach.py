@@ -27,7 +27,8 @@ both; beside a report of the vessel stopped, only ``slow_hold_s`` (when it got u
 way, or stopped, is unknown). Fixes more than ``late_open_m`` apart with both vessels
 heard either side of them (satellite passes each side of the pass) are compared between
 those reports; with either not heard on one side (first heard there, or not since), only
-``late_open_reach_s`` (12 min) either side of the fixes. Closer ones are compared also by
+``late_open_reach_s`` (15 min) either side of the fixes, and a pass still closing then
+is not called (it lies beyond). Closer ones are compared also by
 dead reckoning past their last fix. A fix its vessel was not yet heard after is compared
 once more ``late_retry_s`` (3 h) after its time, with fixes further than ``late_open_m``
 only: by then the next satellite pass of both is likely in and says how long their
@@ -281,7 +282,7 @@ class CloseApproachDetector:
         keep = lo <= hi
         if again:  # fixes this close were compared the first time
             keep &= far > self.config.late_open_m
-        p, q, lo, hi = p[keep], q[keep], lo[keep], hi[keep]
+        p, q, lo, hi, loose = p[keep], q[keep], lo[keep], hi[keep], loose[keep]
         if p.shape[0] == 0:
             return []
         found = _closest(
@@ -291,7 +292,10 @@ class CloseApproachDetector:
             self.config.distance_m,
         )
         distance, at, half = found
-        close = np.flatnonzero(distance < self.config.distance_m)
+        # With a vessel unheard on one side, a pass still closing when its course is no
+        # longer held lies beyond what was heard.
+        edge = loose & ((at <= lo + 1.0) | (at >= hi - 1.0))
+        close = np.flatnonzero((distance < self.config.distance_m) & ~edge)
         a, b = late.track[p[close]], recent.track[q[close]]
         low, high = np.minimum(a, b), np.maximum(a, b)
         order = np.lexsort((distance[close], high, low))

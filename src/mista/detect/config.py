@@ -210,9 +210,10 @@ class CloseApproachConfig:
     late_open_m: float = 8_000.0
     # Fixes further apart than that, with either vessel unheard on one side of them
     # (first heard at that satellite pass, or not heard since), are compared with their
-    # courses held only this long from the fixes (at 12-14 kn each, 8 km closes in 9-10
-    # min; half an hour unheard either may have turned).
-    late_open_reach_s: float = 720.0
+    # courses held only this long from the fixes (head on at 12-14 kn each, 8-13 km
+    # close in 10-15 min; over half an hour unheard either may have turned). A pass
+    # still closing when that runs out lies beyond it and is not called.
+    late_open_reach_s: float = 900.0
     # Beside a report of the vessel stopped (under ``min_speed_kn``), a fix's course and
     # speed are held only this long, not half-way: when it got under way is unknown.
     slow_hold_s: float = 600.0
