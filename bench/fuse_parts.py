@@ -7,10 +7,12 @@ an earlier ``mista eval DIR --store S`` filled, ``--store S``) from a PostgreSQL
 (``mista store copy`` of them, fused output cleared) through:
 
 - one process running every detector (the default node), and
-- one process per part of ``--parts`` (two by default), started together,
+- one process per part of ``--parts`` (two by default), started together, and
+- the same parts one after the other, each alone on the machine (what each takes with
+  cores to itself, as on a node whose database and fuse processes have their own),
 
 each from a fresh copy of the store, and prints wall seconds until every process has
-fused every report and closed what was open, each process's CPU seconds, and the ratio.
+fused every report and closed what was open, and each process's CPU seconds.
 It then checks that both runs left the same tracks, track points and alerts. The
 temporary PostgreSQL 15 server (``tests/store/pg_server.py``) runs with fsync on.
 
@@ -94,12 +96,14 @@ def fuse_part(url: str, scenario: str, part: int, kinds: list[str] | None, out: 
     out.put((part, time.process_time() - started, total.reports, total.alerts))
 
 
-def run(url: str, scenario: Path, parts: list[list[str]] | None) -> tuple[float, list[Any]]:
+def run(
+    url: str, scenario: Path, parts: list[list[str]] | None, first: int = 0
+) -> tuple[float, list[Any]]:
     """Wall seconds for every part to finish, and each part's (part, CPU s, reports,
-    alert changes)."""
+    alert changes); ``parts`` are numbered from ``first``."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
-    plan = [(0, None)] if parts is None else list(enumerate(parts))
+    plan = [(0, None)] if parts is None else list(enumerate(parts, first))
     processes = [
         context.Process(target=fuse_part, args=(url, str(scenario), part, kinds, out))
         for part, kinds in plan
@@ -158,10 +162,24 @@ def main(argv: list[str] | None = None) -> None:
         source = unfused_copy(args.scenario, args.store, folder)
         pictures: dict[str, dict[str, Any]] = {}
         for number in range(args.runs):
-            for name, plan in (("1 process, every detector", None), ("parts", parts)):
-                label = name if plan is None else f"{len(parts)} processes, one part each"
-                url = postgres_copy(server, f"run{number}_{len(plan or [0])}", source)
-                wall, results = run(url, args.scenario, plan)
+            plans: list[tuple[str, list[list[str]] | None, bool]] = [
+                ("1 process, every detector", None, False),
+                (f"{len(parts)} processes at once, one part each", parts, False),
+                (f"{len(parts)} parts one at a time (each alone)", parts, True),
+            ]
+            for label, plan, alone in plans:
+                url = postgres_copy(server, f"run{number}_{len(rows)}", source)
+                if alone:  # what each part takes with cores to itself: the slowest counts
+                    walls, results = [], []
+                    for part, kinds in enumerate(parts):
+                        part_wall, (result,) = run(url, args.scenario, [kinds], first=part)
+                        walls.append(part_wall)
+                        results.append(result)
+                    wall = max(walls)
+                    shown = " / ".join(f"{value:.1f}" for value in walls)
+                else:
+                    wall, results = run(url, args.scenario, plan)
+                    shown = f"{wall:.1f}"
                 pictures.setdefault(label, picture(url))
                 reports = results[0][2]
                 cpu = " / ".join(f"{result[1]:.1f}" for result in results)
@@ -169,13 +187,13 @@ def main(argv: list[str] | None = None) -> None:
                     [
                         label,
                         h.thousands(reports),
-                        f"{wall:.1f}",
+                        shown,
                         h.thousands(reports / wall),
                         cpu,
                         f"{os.getloadavg()[0]:.1f}",
                     ]
                 )
-                print(f"  {label}: {wall:.1f} s, CPU s {cpu}", flush=True)
+                print(f"  {label}: {shown} s, CPU s {cpu}", flush=True)
         print()
         print(
             h.markdown_table(
@@ -184,12 +202,15 @@ def main(argv: list[str] | None = None) -> None:
                 right={1, 2, 3, 5},
             )
         )
-        one, split = pictures.values()
-        same = "the same" if one == split else "DIFFERENT"
-        print(f"\ntracks, track points and alerts of the two runs: {same}")
+        one, *others = pictures.values()
+        same = all(other == one for other in others)
+        print(
+            "\nwall s of parts one at a time: each part's own; reports/s from the slowest."
+            f"\ntracks, track points and alerts of every run: {'the same' if same else 'DIFFERENT'}"
+        )
         for table, value in one.items():
             print(f"  {table}: {value[0][0]:,}")
-        if one != split:
+        if not same:
             raise SystemExit(1)
     finally:
         server.stop()
