@@ -294,16 +294,23 @@ def wait_for_line(log: Path, text: str, process: subprocess.Popen[bytes]) -> Non
         time.sleep(0.05)
 
 
+def log_to_fuse(
+    postgres: PgServer, name: str, root: Path, shared_data: Path, parts: str | None = None
+) -> tuple[str, Path]:
+    """A new database ``name`` holding the log's reports, and a node on it that fuses in
+    small steps with a checkpoint every 0.3 s (with fusion ``parts`` when given)."""
+    url = new_database(postgres, name)
+    ingest_paths([shared_data / LOG], store=url, nation="IND")
+    return url, node_dir(root, url, None, fuse_batch=250, checkpoint_s=0.3, parts=parts)
+
+
 def test_a_standby_fuse_process_takes_over_from_one_killed_mid_run(
     servers: tuple[PgServer, NatsServer],
     tmp_path: Path,
     shared_data: Path,
     killed_and_clean: dict[str, Picture],
 ) -> None:
-    postgres, _ = servers
-    url = new_database(postgres, "fuse_standby")
-    ingest_paths([shared_data / LOG], store=url, nation="IND")
-    directory = node_dir(tmp_path, url, None, fuse_batch=250, checkpoint_s=0.3)
+    url, directory = log_to_fuse(servers[0], "fuse_standby", tmp_path, shared_data)
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
     processes = [start(directory, "fuse", log) for log in logs]  # both at once
     try:
@@ -352,10 +359,7 @@ def test_two_fusion_parts_side_by_side_one_killed_leave_the_picture_one_process_
     shared_data: Path,
     killed_and_clean: dict[str, Picture],
 ) -> None:
-    postgres, _ = servers
-    url = new_database(postgres, "fuse_parts")
-    ingest_paths([shared_data / LOG], store=url, nation="IND")
-    directory = node_dir(tmp_path, url, None, fuse_batch=250, checkpoint_s=0.3, parts=_PARTS)
+    url, directory = log_to_fuse(servers[0], "fuse_parts", tmp_path, shared_data, _PARTS)
     logs = [tmp_path / "part0.log", tmp_path / "part1.log"]
     processes = [start(directory, "fuse", log, "--part", str(n)) for n, log in enumerate(logs)]
     try:
