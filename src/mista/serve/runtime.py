@@ -103,7 +103,8 @@ class NodeRuntime:
     source_stats: dict[str, SourceStats] = field(default_factory=dict)
     link_stats: dict[str, LinkStats] = field(default_factory=dict)
     threads: list[threading.Thread] = field(default_factory=list)
-    #: Reports fused and alert changes written since start (None until fusion starts).
+    #: Reports fused (by every fusion part) and alert changes written since start (None
+    #: until fusion starts).
     fusion_stats: dict[str, int] | None = None
 
     def __post_init__(self) -> None:
@@ -217,6 +218,7 @@ class NodeRuntime:
                 for part, kinds in enumerate(parts)
             ]
         stats = self.fusion_stats = {"reports": 0, "alerts": 0}
+        read = [0] * len(pipelines)  # reports each part has read
 
         def run() -> None:
             while not self.stop.wait(self.config.intervals.fuse_s):
@@ -227,8 +229,8 @@ class NodeRuntime:
                                 result = pipeline.step()
                             if result.reports == 0:
                                 break
-                            if part == 0:  # every part reads the same reports
-                                stats["reports"] += result.reports
+                            read[part] += result.reports
+                            stats["reports"] = min(read)  # every part reads every report
                             stats["alerts"] += result.alerts
                             if result.alerts:
                                 for wake in self.wakes.values():
