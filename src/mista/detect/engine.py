@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -66,6 +67,8 @@ class Detection:
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         """Every detector's drafts for one chunk (new, revised, closed, withdrawn alerts)."""
+        if not math.isfinite(chunk.watermark):
+            return []  # nothing fused yet (every report so far unfusable): nothing to see
         out: list[AlertDraft] = []
         for kind, detector in self.detectors.items():
             started = time.perf_counter()
@@ -75,6 +78,8 @@ class Detection:
 
     def finish(self, watermark: float, history: History) -> list[AlertDraft]:
         """End of a finite stream: every detector closes what it holds open."""
+        if not math.isfinite(watermark):
+            return []  # nothing was ever fused: nothing is open
         out: list[AlertDraft] = []
         for detector in self.detectors.values():
             out += detector.finish(watermark, history)
