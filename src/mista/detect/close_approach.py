@@ -392,6 +392,18 @@ class CloseApproachDetector:
         latest = _Latest(pending)
         following = _following(pending)
         while now <= until:
+            if not self._approaches:
+                # Nothing open and no point in this minute's window: the minutes up to the
+                # next point find nothing either (a feed with days between its data).
+                hi = int(np.searchsorted(pending.t, now, side="right"))
+                lo = int(np.searchsorted(pending.t, now - self.config.stale_s, side="right"))
+                if lo == hi:
+                    upcoming = pending.t[hi] if hi < len(pending) else math.inf
+                    skip_to = max(now, math.ceil(upcoming / bucket_s) * bucket_s)
+                    if skip_to > until:
+                        self._done_until = now + math.floor((until - now) / bucket_s) * bucket_s
+                        break
+                    now = skip_to
             out += self._minute(now, self._states(now, latest, following), history)
             self._done_until = now
             now += bucket_s
