@@ -398,8 +398,11 @@ class CloseApproachDetector:
                 hi = int(np.searchsorted(pending.t, now, side="right"))
                 lo = int(np.searchsorted(pending.t, now - self.config.stale_s, side="right"))
                 if lo == hi:
-                    upcoming = pending.t[hi] if hi < len(pending) else math.inf
-                    skip_to = max(now, math.ceil(upcoming / bucket_s) * bucket_s)
+                    skip_to = (
+                        max(now, math.ceil(float(pending.t[hi]) / bucket_s) * bucket_s)
+                        if hi < len(pending)
+                        else math.inf
+                    )
                     if skip_to > until:
                         self._done_until = now + math.floor((until - now) / bucket_s) * bucket_s
                         break
