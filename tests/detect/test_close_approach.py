@@ -467,3 +467,28 @@ def test_passes_are_forgotten_once_no_late_fix_can_reach_them() -> None:
     assert detector._last_pass
     detector.update(FusedChunk(watermark=T0 + 6 * HOUR, points=TrackPoints.empty()), Memory())
     assert not detector._last_pass
+
+
+def test_passes_weeks_apart_are_each_found_across_the_empty_minutes_between() -> None:
+    # The minute-by-minute comparison skips minutes with nothing open and no point in
+    # their window: the second pass, 30 days on, is still found at its own time.
+    v = SPEED_KN * KNOT
+    later = 30 * 24 * HOUR
+    legs = []
+    for shift, first in ((0.0, 1), (later, 3)):
+        t = T0 + shift + np.arange(0, 40 * MINUTE, MINUTE)
+        east, west = east_of(LAT, LON, -v * MEET_S), east_of(LAT, LON, v * MEET_S)
+        a = leg(first, t - shift, LAT, east, v, 0.0)
+        b = leg(first + 1, t - shift, north_of(LAT, 400.0), west, -v, 0.0)
+        legs += [replace(a, t=t), replace(b, t=t)]
+    # One chunk holds both: every minute between them is in one comparison.
+    detector, memory, points = CloseApproachDetector(settings()), Memory(), concat(legs)
+    drafts = push(detector, memory, points, float(points.t.max()))
+    drafts += detector.finish(float(points.t.max()), memory)
+    found = sorted(standing(drafts), key=lambda draft: draft.start)
+    assert [draft.tracks for draft in found] == [("ais:1", "ais:2"), ("ais:3", "ais:4")]
+    for draft, meet in zip(found, (T0 + MEET_S, T0 + later + MEET_S), strict=True):
+        assert draft.start <= meet <= draft.end
+        assert not draft.evidence.get("late")  # seen minute by minute, not as late fixes
+    # Each pass was predicted before it happened, as the minute-by-minute comparison does.
+    assert sum(bool(draft.evidence.get("predicted")) for draft in drafts) == 2

@@ -268,7 +268,6 @@ class CloseApproachDetector:
         now = np.maximum(late.t[p], recent.t[q])
         lo = np.maximum.reduce([late_lo[p], recent_lo[q], now - window])
         hi = np.minimum.reduce([late_hi[p], recent_hi[q], now + window])
-        keep = lo <= hi
         # Fixes further apart are compared between reports of both vessels heard either
         # side of them (the pass lies between what they were heard doing); with either
         # unheard on one side, only ``late_open_reach_s`` from the fixes.
@@ -392,27 +391,30 @@ class CloseApproachDetector:
         latest = _Latest(pending)
         following = _following(pending)
         while now <= until:
-            if not self._approaches:
-                # Nothing open and no point in this minute's window: the minutes up to the
-                # next point find nothing either (a feed with days between its data).
-                hi = int(np.searchsorted(pending.t, now, side="right"))
-                lo = int(np.searchsorted(pending.t, now - self.config.stale_s, side="right"))
-                if lo == hi:
-                    skip_to = (
-                        max(now, math.ceil(float(pending.t[hi]) / bucket_s) * bucket_s)
-                        if hi < len(pending)
-                        else math.inf
-                    )
-                    if skip_to > until:
-                        self._done_until = now + math.floor((until - now) / bucket_s) * bucket_s
-                        break
-                    now = skip_to
+            if not self._approaches:  # nothing open: minutes with no point find nothing
+                busy = self._next_busy(now)
+                if busy > until:
+                    self._done_until = now + math.floor((until - now) / bucket_s) * bucket_s
+                    break
+                now = busy
             out += self._minute(now, self._states(now, latest, following), history)
             self._done_until = now
             now += bucket_s
         keep = pending.t > self._done_until - self.config.stale_s
         self._pending = pending.take(keep)
         return out
+
+    def _next_busy(self, now: float) -> float:
+        """``now``, or else the first minute after it with a pending point in its window
+        (inf: none); a feed with days between its data would compare every minute."""
+        pending, bucket_s = self._pending, self.config.bucket_s
+        hi = int(np.searchsorted(pending.t, now, side="right"))
+        lo = int(np.searchsorted(pending.t, now - self.config.stale_s, side="right"))
+        if lo < hi:
+            return now
+        if hi == len(pending):
+            return math.inf
+        return max(now, math.ceil(float(pending.t[hi]) / bucket_s) * bucket_s)
 
     def _states(self, now: float, latest: _Latest, following: Any) -> States:
         """Every track's latest pending point of the ``stale_s`` up to ``now``, by track
@@ -445,7 +447,7 @@ class CloseApproachDetector:
         known &= pending.sog[after] < self.config.min_speed_kn
         if known.any():
             moved = flat_distance_m(lat, lon, pending.lat[after], pending.lon[after])
-            stopped = known & (sog * KNOT_M_S * (now - pending.t[last]) > moved)
+            stopped = known & (metres > moved)
             if stopped.any():
                 keep = ~stopped
                 last, lat_now, lon_now, sog, cog = (
