@@ -71,10 +71,9 @@ from mista.detect._common import (
 )
 from mista.detect.base import AlertDraft, History, register
 from mista.fuse.chunk import FusedChunk, PointFlag, SourceCode, TrackPoints
-from mista.geo import cpa_tcpa
+from mista.geo import METRES_PER_DEGREE, cpa_tcpa
 from mista.model import AlertStatus
 
-_M_PER_DEG = 111_195.0
 #: A dark track's velocity is measured over at least this long (radar contacts are 50-150 m
 #: off: over 2 minutes at 10 kn that is a 20-30 % error), from contacts at most this old.
 _DARK_BASE_MIN_S = 120.0
@@ -222,8 +221,8 @@ class CloseApproachDetector:
                     base = fix
                     break
             if base is not None:
-                north = (lat - base[1]) * _M_PER_DEG
-                east = (lon - base[2]) * _M_PER_DEG * math.cos(math.radians(lat))
+                north = (lat - base[1]) * METRES_PER_DEGREE
+                east = (lon - base[2]) * METRES_PER_DEGREE * math.cos(math.radians(lat))
                 measured.append(row)
                 speeds.append(math.hypot(north, east) / (t - base[0]) / KNOT_M_S)
                 courses.append(math.degrees(math.atan2(east, north)) % 360.0)
@@ -433,8 +432,8 @@ class CloseApproachDetector:
         )
         metres = sog * KNOT_M_S * (now - pending.t[last])
         course = np.radians(cog)
-        lat_now = lat + metres * np.cos(course) / _M_PER_DEG
-        lon_now = lon + metres * np.sin(course) / (_M_PER_DEG * np.cos(np.radians(lat)))
+        lat_now = lat + metres * np.cos(course) / METRES_PER_DEGREE
+        lon_now = lon + metres * np.sin(course) / (METRES_PER_DEGREE * np.cos(np.radians(lat)))
         # A vessel whose next report, already in, says it stopped was under way only as
         # long as its speed takes it to where it stopped: harbour craft stop and go, and
         # carried on at its old speed it would be up to 90 s past that point. Radar
@@ -741,10 +740,10 @@ def _closest(
     now = np.maximum(t1, t2)
     v1e, v1n = _velocity(sog1, cog1)
     v2e, v2n = _velocity(sog2, cog2)
-    scale = _M_PER_DEG * np.cos(np.radians((lat1 + lat2) / 2))
+    scale = METRES_PER_DEGREE * np.cos(np.radians((lat1 + lat2) / 2))
     # Both brought to ``now``: relative position (second minus first) and velocity.
     rx = (lon2 - lon1) * scale + v2e * (now - t2) - v1e * (now - t1)
-    ry = (lat2 - lat1) * _M_PER_DEG + v2n * (now - t2) - v1n * (now - t1)
+    ry = (lat2 - lat1) * METRES_PER_DEGREE + v2n * (now - t2) - v1n * (now - t1)
     vx, vy = v2e - v1e, v2n - v1n
     speed2 = vx * vx + vy * vy
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -47,7 +47,7 @@ from mista.detect.base import AlertDraft, History, register
 from mista.detect.config import GapConfig
 from mista.detect.statics import StaticLog
 from mista.fuse.chunk import FusedChunk, IdentityKind, PointFlag, SourceCode, TrackPoints
-from mista.geo import Ports, destination, haversine_m
+from mista.geo import METRES_PER_DEGREE, Ports, destination, haversine_m
 from mista.model import AlertStatus
 
 
@@ -571,7 +571,7 @@ class _ShoreCoverage:
         bearings to them leave no empty sector of 180 degrees or more (the position lies
         inside their hull)."""
         cell = self.cell_deg
-        reach_lat = self.reach_m / _METRES_PER_DEGREE
+        reach_lat = self.reach_m / METRES_PER_DEGREE
         reach_lon = reach_lat / max(math.cos(math.radians(lat)), 0.1)
         rows = np.arange(
             math.floor((lat - reach_lat + 90.0) / cell),
@@ -587,8 +587,8 @@ class _ShoreCoverage:
         if len(heard) < 3:
             return False
         at = np.array(heard)
-        north = (at[:, 1] - lat) * _METRES_PER_DEGREE
-        east = ((at[:, 2] - lon + 180.0) % 360.0 - 180.0) * _METRES_PER_DEGREE
+        north = (at[:, 1] - lat) * METRES_PER_DEGREE
+        east = ((at[:, 2] - lon + 180.0) % 360.0 - 180.0) * METRES_PER_DEGREE
         east *= math.cos(math.radians(lat))
         near = np.hypot(north, east) <= self.reach_m
         if near.sum() < 3:
@@ -602,10 +602,6 @@ class _ShoreCoverage:
         col = np.floor(((lon + 180.0) % 360.0) / self.cell_deg).astype(np.int64)
         cells: I64 = row * 100_000 + col
         return cells
-
-
-#: Metres per degree of latitude (and of longitude at the equator).
-_METRES_PER_DEGREE = 111_195.0
 
 
 class Reception:

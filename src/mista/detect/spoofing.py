@@ -71,7 +71,7 @@ from mista.detect.base import AlertDraft, History, register
 from mista.detect.identity import swaps
 from mista.detect.transmitters import SecondTransmitter, SecondTransmitters
 from mista.fuse.chunk import FusedChunk, IdentityKind, PointFlag, TrackPoints
-from mista.geo import LandMask, Ports, destination
+from mista.geo import METRES_PER_DEGREE, LandMask, Ports, destination
 from mista.model import AlertStatus
 
 _LAND, _SPEED, _CIRCLE = 1, 2, 3
@@ -699,7 +699,7 @@ class SpoofingDetector(RunDetector):
         rows = np.flatnonzero(inland)
         if rows.shape[0]:
             bearings = np.radians(np.arange(0.0, 360.0, 45.0))
-            depth = self.config.land_min_depth_m / 111_195.0
+            depth = self.config.land_min_depth_m / METRES_PER_DEGREE
             ring_lat = lat[rows, None] + depth * np.cos(bearings)[None, :]
             ring_lon = lon[rows, None] + depth * np.sin(bearings)[None, :] / np.cos(
                 np.radians(lat[rows, None])

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from mista.evaluate.scenario import TruthEvent
+from mista.geo import METRES_PER_DEGREE
 
 __all__ = ["OWN_REPORT_M", "port_visits_seen"]
 
@@ -27,7 +28,6 @@ __all__ = ["OWN_REPORT_M", "port_visits_seen"]
 OWN_REPORT_M = 2000.0
 #: The truth's exit radius (``mista.sim.truth``, as ``PortVisitConfig.exit_m``).
 EXIT_M = 4000.0
-_METRES_PER_DEGREE = 111_195.0
 
 
 def port_visits_seen(
@@ -102,7 +102,7 @@ def port_visits_seen(
 def _metres(lat1: str, lon1: str, lat2: str, lon2: str) -> str:
     """SQL for the distance between two positions (flat, good to well under 1 %)."""
     return (
-        f"{_METRES_PER_DEGREE} * sqrt(pow({lat1} - {lat2}, 2) "
+        f"{METRES_PER_DEGREE} * sqrt(pow({lat1} - {lat2}, 2) "
         f"+ pow(({lon1} - {lon2}) * cos(radians({lat2})), 2))"
     )
 

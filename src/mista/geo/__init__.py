@@ -7,6 +7,7 @@ the only file reads are the shipped data and GeoJSON files the caller names.
 from mista.geo.distance import (
     EARTH_RADIUS_M,
     KNOT_M_S,
+    METRES_PER_DEGREE,
     bearing_deg,
     cpa_tcpa,
     destination,
@@ -20,6 +21,7 @@ from mista.geo.zones import Zone, Zones
 __all__ = [
     "EARTH_RADIUS_M",
     "KNOT_M_S",
+    "METRES_PER_DEGREE",
     "LandMask",
     "Ports",
     "Seas",

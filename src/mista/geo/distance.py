@@ -17,6 +17,9 @@ from numpy.typing import ArrayLike, NDArray
 EARTH_RADIUS_M = 6_371_008.8
 #: One knot in metres per second (exactly 1852 m per hour).
 KNOT_M_S = 1852.0 / 3600.0
+#: Metres in a degree of latitude (and of longitude at the equator) on that sphere, to a
+#: metre: for local flat approximations.
+METRES_PER_DEGREE = 111_195.0
 
 FloatArray = NDArray[np.float64]
 
