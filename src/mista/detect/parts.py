@@ -31,7 +31,7 @@ from mista.detect.base import REGISTRY
 from mista.errors import ConfigError
 from mista.store.embedded_fusion import MAX_PARTS
 
-__all__ = ["COUPLED", "MAX_PARTS", "all_kinds", "one_part", "parse_parts"]
+__all__ = ["COUPLED", "MAX_PARTS", "Parts", "all_kinds", "check_part", "one_part", "parse_parts"]
 
 #: Kinds that must run in one process: the first hands the second what it found.
 COUPLED: tuple[tuple[str, str], ...] = (("spoofing", "shared-mmsi"),)
