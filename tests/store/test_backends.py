@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -18,15 +20,18 @@ from hypothesis import HealthCheck, given, settings
 
 from mista.errors import InputError, StoreError
 from mista.ingest.batch import IngestBatch
+from mista.ingest.contacts import contact_batches
 from mista.ingest.nmea import nmea_batches
 from mista.ingest.rows import SourceContext
 from mista.labels import Label, Level
 from mista.model import AlertStatus, Role, SourceKind, User
 from mista.store import BBox
 from mista.store.embedded import DuckDBStore
+from mista.store.exchange_tables import exchange_tables
 from mista.store.postgres import PostgresStore
 from mista.store.postgres_schema import MIGRATIONS
 from tests.ingest.nmea_lines import position, sentences, tagged
+from tests.ingest.test_contacts import contact_line, context
 from tests.store.conftest import AnyStore, Backend
 from tests.store.pg_server import PgServer
 from tests.store.test_embedded import OPERATOR, T0, ais, csv
@@ -102,8 +107,8 @@ def test_a_transmission_heard_across_a_bucket_boundary_is_one_report(
     assert any_store.counts()["receptions"] == 2
     (row,) = any_store.track(366053209, viewer=OPERATOR).to_pylist()
     assert row["observed_at"] == datetime.fromtimestamp(boundary - 2, UTC)
-    feed = any_store.report_feed(0, 10)
-    assert feed.column("receiver").to_pylist() == ["rx-north"]
+    first = exchange_tables(any_store).reports_after(0, 10)
+    assert first.column("receiver").to_pylist() == ["rx-north"]
     any_store.write(ais([tagged(sentence, epoch_s=boundary + 70, receiver="rx-north")]))
     assert any_store.counts()["reports"] == 2
 
@@ -128,17 +133,36 @@ def test_a_transmission_heard_across_a_bucket_boundary_is_one_report_in_either_o
     assert any_store.counts()["reports"] == 2
 
 
-def test_of_two_receivers_at_one_time_the_feed_names_the_first_by_name(
+def test_of_two_receivers_at_one_time_shared_reports_name_the_first_by_name(
     any_store: AnyStore,
 ) -> None:
-    # A tie in reception time: the feed's receiver must not depend on the plan or on the
-    # order the receptions came in (a fuser restarted mid-run reads the same feed).
+    # A tie in reception time: the receiver a report goes out with must not depend on the
+    # plan or on the order the receptions came in (a rescan sends the same).
     one, two = position(366053209, 37.8, -122.4), position(366053210, 37.9, -122.5)
     any_store.write(ais([tagged(one, epoch_s=T0, receiver=name) for name in ("rx-b", "rx-a")]))
     any_store.write(ais([tagged(two, epoch_s=T0, receiver=name) for name in ("rx-a", "rx-b")]))
     any_store.write(ais([tagged(two, epoch_s=T0 - 1, receiver="rx-z")]))  # earlier: first
+    shared = exchange_tables(any_store).reports_after(0, 10)
+    assert shared.column("receiver").to_pylist() == ["rx-a", "rx-z"]
+
+
+def test_the_fusion_feed_names_the_radar_of_a_contact_and_no_other_receiver(
+    any_store: AnyStore,
+) -> None:
+    # Fusion uses only a contact's radar; finding every report's first receiver cost most
+    # of the feed's read on PostgreSQL.
+    any_store.write(ais([tagged(position(366053209, 37.8, -122.4), epoch_s=T0, receiver="rx-a")]))
+    data = "\n".join(
+        contact_line(time=f"2026-01-01T00:00:{10 + i:02d}Z", plot=i, radar=radar)
+        for i, radar in enumerate(("IND-radar-b", "IND-radar-a"))
+    )
+    for batch in contact_batches([(data + "\n").encode()], context()):
+        any_store.write(batch)
     feed = any_store.report_feed(0, 10)
-    assert feed.column("receiver").to_pylist() == ["rx-a", "rx-z"]
+    assert feed.column("source_kind").to_pylist() == ["ais-terrestrial", "radar", "radar"]
+    assert feed.column("receiver").to_pylist() == [None, "IND-radar-b", "IND-radar-a"]
+    shared = exchange_tables(any_store).reports_after(0, 10)
+    assert shared.column("receiver").to_pylist() == ["rx-a", "IND-radar-b", "IND-radar-a"]
 
 
 def test_latest_state_keeps_the_newest_position_whatever_the_arrival_order(
@@ -429,7 +453,9 @@ def test_both_backends_feed_awkward_static_texts_alike(pg_server: PgServer, tmp_
     names = expected.column("name").to_pylist()
     assert '"QUOTED"' in names
     assert "A,B" in names
-    assert expected.column("receiver").to_pylist()[0] == 'rx"0'
+    with DuckDBStore(tmp_path / "awkward.duckdb") as duck:
+        receivers = exchange_tables(duck).reports_after(0, 100).column("receiver")
+    assert receivers.to_pylist()[0] == 'rx"0'
 
 
 # -- PostgreSQL only: migrations, connections -----------------------------------------------
@@ -579,6 +605,7 @@ def test_store_copy_moves_a_duckdb_store_to_postgres_and_verifies_it(
         result = CliRunner().invoke(main, ["store", "copy", "--from", str(file), "--to", url])
         assert result.exit_code == 0, result.output
         assert "verified: every count and content id matches" in result.output
+        _assert_brin_ready(url)
         for table in (
             "tracks",
             "track_points",
@@ -629,6 +656,45 @@ def test_store_copy_moves_a_duckdb_store_to_postgres_and_verifies_it(
         assert "already holds data" in again.output
     finally:
         drop_database(pg_server, url)
+
+
+def _descents(values: Sequence[Any]) -> int:
+    return sum(1 for before, after in itertools.pairwise(values) if after < before)
+
+
+def _assert_brin_ready(url: str) -> None:
+    """The copy left BRIN indexes a feed page can use: every one summarises itself as its
+    ranges fill, the rows lie in the order they index, and the copy's VACUUM ran."""
+    import psycopg
+
+    with psycopg.connect(url) as con:
+        options = con.execute(
+            "SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_am a ON a.oid = c.relam "
+            "WHERE a.amname = 'brin' AND c.relkind = 'i'"
+        ).fetchall()
+        assert {name for name, _ in options} >= {"receptions_time"}
+        assert len(options) > 3  # each reports partition's too
+        assert all(found == ["autosummarize=on"] for _, found in options), options
+        parts = [
+            name
+            for (name,) in con.execute(
+                "SELECT relname FROM pg_class WHERE relname LIKE 'reports%%' AND relkind = 'r'"
+            ).fetchall()
+        ]
+        for part in parts:
+            seqs = [int(s) for (s,) in con.execute(f"SELECT seq FROM {part} ORDER BY ctid")]
+            # COPY may place a row in an earlier page with room: a few, not a shuffle.
+            assert _descents(seqs) * 100 <= len(seqs), part
+        times = [t for (t,) in con.execute("SELECT received_at FROM receptions ORDER BY ctid")]
+        timed = [moment for moment in times if moment is not None]
+        assert _descents(timed) * 100 <= len(timed)
+        vacuumed = {
+            name
+            for (name,) in con.execute(
+                "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL"
+            ).fetchall()
+        }
+        assert vacuumed >= {"receptions", *parts}
 
 
 def test_postgres_writers_in_parallel_store_each_report_once_in_seq_order(

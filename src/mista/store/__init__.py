@@ -124,7 +124,7 @@ class Store(Protocol):
         int16, mmsi int32, lat, lon, speed_kn, course_deg, heading_deg float64, nav_status
         int16, imo int32, name, callsign string, ship_type int16, destination string,
         draught_m float64, to_bow_m, to_stern_m, to_port_m, to_starboard_m int16, receiver
-        string (the first receiver that heard it; the radar for a contact; nullable)."""
+        string (the radar that saw a radar contact; null for other reports)."""
         ...
 
     def labels(self) -> dict[int, Label]:

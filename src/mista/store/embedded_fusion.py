@@ -232,9 +232,10 @@ class FusionTables:
 
     def report_feed(self, after_seq: int, limit: int) -> pa.Table:
         """Reports with seq above ``after_seq``, in seq order, at most ``limit``, every
-        label: the FEED columns (``FEED_SCHEMA``). ``receiver`` is the first receiver that
-        heard the report (the radar, for a contact; of two at one time, the first by name),
-        null when none is known.
+        label: the FEED columns (``FEED_SCHEMA``). ``receiver`` is the radar that saw a
+        radar contact (of two at one time, the first by name), null for other reports:
+        fusion needs no other receiver, and finding each report's first would cost most of
+        the read (the exchange's report pages name every report's).
 
         Two statements: the seq range and time window of the chunk (narrow columns), then
         the reports of that range joined to the first receivers of that window's
@@ -271,7 +272,8 @@ class FusionTables:
                        (min({{'t': coalesce(e.received_at, TIMESTAMPTZ '1970-01-01'),
                               'r': e.receiver}}) FILTER (WHERE e.receiver IS NOT NULL)).r
                            AS receiver
-                FROM receptions e SEMI JOIN r ON r.id_hi = e.id_hi AND r.id_lo = e.id_lo
+                FROM receptions e SEMI JOIN r
+                  ON r.id_hi = e.id_hi AND r.id_lo = e.id_lo AND r.source_kind = 'radar'
                 WHERE {" OR ".join(window)}
                 GROUP BY e.id_hi, e.id_lo
             )

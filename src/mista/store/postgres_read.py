@@ -72,16 +72,22 @@ REJECTED_SCHEMA = pa.schema(
 )
 
 
-def with_first_receiver(chunk: str, window: Sequence[str], fields: Sequence[str]) -> str:
+def with_first_receiver(
+    chunk: str, window: Sequence[str], fields: Sequence[str], *, radar_only: bool = False
+) -> str:
     """SQL of the report feed's rows: the reports ``chunk`` selects (``SELECT r.seq,
     r.id_hi, r.id_lo, r.label_no, FIELDS FROM reports r ...``), each with the first receiver
     among the receptions the ``window`` clauses admit (of two at one time, the first by
     name, as the embedded store picks it), in seq order. Reading the receptions of the
-    chunk's time window only lets their BRIN index do the work."""
+    chunk's time window only lets their BRIN index do the work. With ``radar_only`` only
+    radar contacts get theirs (the radar; null for the rest): joining and sorting every
+    report's receptions cost most of the fusion feed's time, and fusion uses only the
+    radar's name."""
+    radar = " AND r.source_kind = 'radar'" if radar_only else ""
     return f"""
         WITH r AS ({chunk}), c AS (
             SELECT DISTINCT ON (e.id_hi, e.id_lo) e.id_hi, e.id_lo, e.receiver
-            FROM receptions e JOIN r ON r.id_hi = e.id_hi AND r.id_lo = e.id_lo
+            FROM receptions e JOIN r ON r.id_hi = e.id_hi AND r.id_lo = e.id_lo{radar}
             WHERE e.receiver IS NOT NULL AND ({" OR ".join(window)})
             ORDER BY e.id_hi, e.id_lo,
                      coalesce(e.received_at, timestamptz '1970-01-01 00:00:00+00'),
@@ -330,8 +336,8 @@ class Reader:
         )
 
     def report_feed(self, con: psycopg.Connection[Any], after_seq: int, limit: int) -> pa.Table:
-        """Reports after ``after_seq`` in seq order, every label, with the first receiver
-        among the receptions of the chunk's time window (as the embedded store picks it).
+        """Reports after ``after_seq`` in seq order, every label, with the radar of each
+        radar contact (as the embedded store picks it; null for other reports).
 
         Two statements, as the embedded store does: the chunk's seq range and time window
         (narrow columns), then its reports joined to the receptions of that window, so
@@ -358,7 +364,7 @@ class Reader:
         )
         return self.query_csv(
             con,
-            with_first_receiver(chunk, window, fields),
+            with_first_receiver(chunk, window, fields, radar_only=True),
             params,
             FEED_SCHEMA,
         )
