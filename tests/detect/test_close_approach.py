@@ -318,6 +318,27 @@ def test_two_in_company_heard_at_passes_100_minutes_apart_are_one_pass(
     assert len(standing(drafts)) == expected
 
 
+def test_two_late_passes_of_a_pair_seen_apart_between_them_are_both_found() -> None:
+    """B eastbound at 10 kn; A eastbound at 14 kn 500 m north overtook it at minute 25.
+    Both are heard only from minute 40 (A 1.9 km ahead), A turning south-west at minute
+    42 to cross 500 m from B at minute 45. Held back, the fixes of minute 40 put the
+    overtaking at minute 25; those of minutes 40-42 see them 2 km apart: two passes."""
+    fast, slow = 14 * KNOT, SPEED_KN * KNOT
+    before = T0 + np.arange(40, 43) * MINUTE
+    after = T0 + np.arange(43, 49) * MINUTE
+    b = leg(2, np.r_[before, after], LAT, LON, slow, 0.0)
+    start = east_of(LAT, LON, (slow - fast) * 25 * MINUTE)
+    a1 = leg(1, before, north_of(LAT, 500.0), start, fast, 0.0)
+    turn_lat, turn_lon = north_of(LAT, 500.0), east_of(LAT, start, fast * 42 * MINUTE)
+    south_west = fast / np.sqrt(2.0)
+    a2 = leg(1, after - 42 * MINUTE, turn_lat, turn_lon, -south_west, -south_west)
+    a2 = replace(a2, t=after, seq=a2.seq + 100)
+    found = sorted(standing(late([a1, a2, b])), key=lambda d: d.start)
+    assert len(found) == 2
+    assert found[0].start <= T0 + 25 * MINUTE <= found[0].end
+    assert T0 + 43 * MINUTE <= found[1].start <= T0 + 47 * MINUTE
+
+
 @pytest.mark.parametrize(("heard_after", "expected"), [(True, 1), (False, 0)])
 def test_a_pass_between_satellite_passes_12_km_apart_is_found(
     heard_after: bool, expected: int

@@ -34,7 +34,10 @@ once more ``late_retry_s`` (3 h) after its time, with fixes further than ``late_
 only: by then the next satellite pass of both is likely in and says how long their
 courses held. A pass under 926 m is raised CLOSED, ``"late": true``, unless it follows
 the pair's last pass within ``late_merge_s``, or so soon that at their relative speed the
-two (in company) cannot have drawn 926 m apart since.
+two (in company) cannot have drawn 926 m apart since; fixes of both (a minute apart at
+most) that put them further apart than 926 m between the two make them two passes. So
+a pair's passes found among one batch of fixes are kept apart: held back, the fixes
+before a turn may show one pass half an hour earlier, and those after it another.
 Satellite fixes that came in time are looked at the same way, as late: minute by minute,
 a pass between two satellite passes is never seen.
 
@@ -277,6 +280,7 @@ class CloseApproachDetector:
         reach = self.config.late_open_reach_s
         lo[loose] = np.maximum(lo[loose], now[loose] - reach)
         hi[loose] = np.minimum(hi[loose], now[loose] + reach)
+        apart = self._apart(late, recent, p, q)
         keep = lo <= hi
         if again:  # fixes this close were compared the first time
             keep &= far > self.config.late_open_m
@@ -297,40 +301,88 @@ class CloseApproachDetector:
         a, b = late.track[p[close]], recent.track[q[close]]
         low, high = np.minimum(a, b), np.maximum(a, b)
         order = np.lexsort((distance[close], high, low))
-        out: list[AlertDraft] = []
-        seen: set[tuple[int, int]] = set()
+        # Per pair its closest pass, and others only with fixes of both seen further apart
+        # than ``distance_m`` between them: two passes, not one seen from two fixes.
+        passes: dict[tuple[int, int], list[tuple[float, float, int]]] = {}
         for k in order.tolist():
             pair = (int(low[k]), int(high[k]))
-            if pair in seen or pair in self._approaches:
+            if pair in self._approaches:
                 continue
-            seen.add(pair)
             row = int(close[k])
-            start, end = float(at[row] - half[row]), float(at[row] + half[row])
-            i, j = int(p[row]), int(q[row])
-            since = start - self._last_pass.get(pair, -math.inf)
-            # Two in company (nearly one course and speed) cannot have parted since.
-            drift = since * _relative_speed(
-                (float(late.sog[i]), float(late.cog[i])),
-                (float(recent.sog[j]), float(recent.cog[j])),
-            )
-            if since <= self.config.late_merge_s or drift <= self.config.distance_m:
-                continue
-            approach = Approach(
-                a=pair[0],
-                b=pair[1],
-                first_t=float(at[row]),
-                deadline=end,
-                lat=float((late.lat[i] + recent.lat[j]) / 2),
-                lon=float((late.lon[i] + recent.lon[j]) / 2),
-                cpa_m=float(distance[row]),
-                tcpa_s=0.0,
-                close_start=start,
-                close_end=end,
-                min_distance_m=float(distance[row]),
-            )
-            approach.evidence.add_one(int(late.label_no[i]), int(late.seq[i]))
-            approach.evidence.add_one(int(recent.label_no[j]), int(recent.seq[j]))
-            out += self._emit(approach, AlertStatus.CLOSED, history, late=True)
+            span = (float(at[row] - half[row]), float(at[row] + half[row]))
+            taken = passes.setdefault(pair, [])
+            if all(_parted(apart.get(pair, []), other[:2], span) for other in taken):
+                taken.append((*span, row))
+        out: list[AlertDraft] = []
+        fixes = (late, recent, p, q)
+        for pair, taken in passes.items():
+            for start, end, row in sorted(taken):
+                if self._merged(pair, (start, end), fixes, row, apart.get(pair, [])):
+                    continue
+                i, j = int(p[row]), int(q[row])
+                approach = Approach(
+                    a=pair[0],
+                    b=pair[1],
+                    first_t=float(at[row]),
+                    deadline=end,
+                    lat=float((late.lat[i] + recent.lat[j]) / 2),
+                    lon=float((late.lon[i] + recent.lon[j]) / 2),
+                    cpa_m=float(distance[row]),
+                    tcpa_s=0.0,
+                    close_start=start,
+                    close_end=end,
+                    min_distance_m=float(distance[row]),
+                )
+                approach.evidence.add_one(int(late.label_no[i]), int(late.seq[i]))
+                approach.evidence.add_one(int(recent.label_no[j]), int(recent.seq[j]))
+                out += self._emit(approach, AlertStatus.CLOSED, history, late=True)
+        return out
+
+    def _merged(
+        self,
+        pair: tuple[int, int],
+        span: tuple[float, float],
+        fixes: tuple[TrackPoints, TrackPoints, Any, Any],
+        row: int,
+        apart: list[float],
+    ) -> bool:
+        """Whether a late pass is the pair's last one seen again: it starts within
+        ``late_merge_s`` of its end, or so soon that at their relative speed the two (in
+        company) cannot have parted since; unless fixes of both seen in between put them
+        further apart than ``distance_m``."""
+        late, recent, p, q = fixes
+        i, j = int(p[row]), int(q[row])
+        last = self._last_pass.get(pair, -math.inf)
+        since = span[0] - last
+        drift = since * _relative_speed(
+            (float(late.sog[i]), float(late.cog[i])),
+            (float(recent.sog[j]), float(recent.cog[j])),
+        )
+        if since > self.config.late_merge_s and drift > self.config.distance_m:
+            return False
+        return since < 0 or not _parted(apart, (last, last), span)
+
+    def _apart(
+        self, late: TrackPoints, recent: TrackPoints, p: Any, q: Any
+    ) -> dict[tuple[int, int], list[float]]:
+        """Per pair, the times fixes of both (``p`` of ``late``, ``q`` of ``recent``, at
+        most ``bucket_s`` apart) put them further apart than ``distance_m``."""
+        both = np.abs(late.t[p] - recent.t[q]) <= self.config.bucket_s
+        p, q = p[both], q[both]
+        now = np.maximum(late.t[p], recent.t[q])
+        separation, _, _ = _closest(
+            (late.t[p], late.lat[p], late.lon[p], late.sog[p], late.cog[p]),
+            (recent.t[q], recent.lat[q], recent.lon[q], recent.sog[q], recent.cog[q]),
+            (now, now),
+            self.config.distance_m,
+        )
+        far = separation > self.config.distance_m
+        a, b = late.track[p[far]], recent.track[q[far]]
+        out: dict[tuple[int, int], list[float]] = {}
+        for low, high, t in zip(
+            np.minimum(a, b).tolist(), np.maximum(a, b).tolist(), now[far].tolist(), strict=True
+        ):
+            out.setdefault((low, high), []).append(t)
         return out
 
     def _held(self, tracks: Any, times: Any) -> tuple[Any, Any]:
@@ -755,6 +807,12 @@ def _closest(
     with np.errstate(divide="ignore", invalid="ignore"):
         half = np.where(speed2 > 0, inside / np.sqrt(speed2), np.inf)
     return distance, now + tau, np.minimum.reduce([half, tau - lo, hi - tau])
+
+
+def _parted(apart: list[float], first: tuple[float, float], second: tuple[float, float]) -> bool:
+    """Whether any of the times ``apart`` lies between two spans (from, to)."""
+    lo, hi = min(first[1], second[1]), max(first[0], second[0])
+    return any(lo < t < hi for t in apart)
 
 
 def _relative_speeds(states: States, i: Any, j: Any) -> np.ndarray[Any, np.dtype[np.float64]]:

@@ -229,7 +229,8 @@ class CloseApproachConfig:
     recent_s: float = 4.5 * HOUR_S
     # A pair close again this soon after its last pass ended is still that pass (two
     # vessels side by side drift in and out of 926 m; a dark track's contacts are noisy);
-    # a late one also later, while their relative speed cannot have parted them 926 m.
+    # a late one also later, while their relative speed cannot have parted them 926 m,
+    # unless fixes of both seen between the two put them further apart than 926 m.
     late_merge_s: float = 1800.0
 
 
