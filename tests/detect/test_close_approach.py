@@ -464,6 +464,19 @@ def test_a_dark_track_moving_with_an_ais_track_is_its_echo_not_a_close_approach(
     assert standing(feed(CloseApproachDetector(settings()), [a, echo])) == []
 
 
+def test_a_dark_boat_overtaking_600_m_off_is_a_close_approach_not_an_echo() -> None:
+    # A eastbound at 10 kn; a dark boat 600 m north of it at 13.5 kn, 1.6 km behind at
+    # the start: within 926 m of A for 13 minutes, 3.5 kn apart, never within 250 m of
+    # it (an echo would be).
+    t = T0 + np.arange(0, 30 * MINUTE, MINUTE)
+    a = leg(1, t, LAT, LON, SPEED_KN * KNOT, 0.0)
+    contacts = T0 + np.arange(0, 30 * MINUTE, 20.0)
+    boat = leg(9, contacts, north_of(LAT, 600.0), east_of(LAT, LON, -1_600.0), 13.5 * KNOT, 0.0)
+    [alert] = standing(feed(CloseApproachDetector(settings()), [a, radar(boat)]))
+    assert set(alert.tracks) == {"ais:1", "ais:9"}
+    assert alert.evidence["min_distance_m"] == pytest.approx(600.0, abs=30.0)
+
+
 def test_a_pair_drifting_in_and_out_of_926_m_is_one_pass() -> None:
     # Side by side eastbound; B 1,500 m north of A, then 800 m for 4 min, 1,500 m for
     # 6 min, 800 m for 4 min, then 1,500 m: close twice 10 minutes apart, one pass.

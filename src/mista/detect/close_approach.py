@@ -45,8 +45,11 @@ Dark (radar-only) tracks take part in the minute-by-minute comparison with AIS t
 vessel with its AIS off still passes close to others. A radar contact reports no speed or
 course, so they are taken from the track's contact 2-10 minutes earlier. A dark track
 close to an AIS track moving with it (within ``distance_m`` and ``shadow_kn`` of its
-velocity) that minute is most likely that ship's own echo, not yet associated: it is
-compared with nobody that minute. Two dark tracks are not compared (no MMSI to name).
+velocity) that minute, one of whose contacts of the last 10 minutes came within 250 m of
+it, is most likely that ship's own echo, not yet associated: it is compared with nobody
+that minute. (An echo's contacts lie 50-200 m off the ship, now and then one 450 m off;
+a small boat 450-850 m off, 4-5 kn slower or faster, is passing close.) Two dark tracks
+are not compared (no MMSI to name).
 """
 
 from __future__ import annotations
@@ -83,6 +86,11 @@ _DARK_BASE_MIN_S = 120.0
 _DARK_BASE_MAX_S = 600.0
 #: A dark track this close in velocity to an AIS track beside it moves with it: its echo.
 _SHADOW_KN = 5.0
+#: ... and is its echo only if one of its contacts of the last 10 minutes was this close to
+#: it: an echo's contacts lie 50-200 m off its AIS position (one 450 m off happens); a
+#: small dark boat passing 450-850 m off a ship 4-5 kn apart is a close approach.
+_ECHO_NEAR_M = 250.0
+_ECHO_MEMORY_S = 600.0
 #: Sort keys of (track, time): a track's reports span less than this many seconds.
 _KEY_SPAN_S = float(2**22)
 
@@ -137,6 +145,8 @@ class CloseApproachDetector:
         self._retry = TrackPoints.empty()  # late fixes compared again once heard after
         self._heard = TrackPoints.empty()  # AIS reports of the last ``recent_s``, any speed
         self._last_pass: dict[tuple[int, int], float] = {}  # pair -> end of its latest alert
+        # Radar track -> its contacts (t, lat, lon) of the last ``_ECHO_MEMORY_S`` compared.
+        self._contacts: dict[int, list[tuple[float, float, float]]] = {}
         # Dark track -> its contacts of the last ``_DARK_BASE_MAX_S`` (t, lat, lon).
         self._dark_fixes: dict[int, list[tuple[float, float, float]]] = {}
 
@@ -231,6 +241,7 @@ class CloseApproachDetector:
                 courses.append(math.degrees(math.atan2(east, north)) % 360.0)
             if not kept or t > kept[-1][0]:
                 kept.append((t, lat, lon))
+            self._contacts.setdefault(number, []).append((t, lat, lon))
             while kept and kept[0][0] < t - _DARK_BASE_MAX_S:
                 kept.pop(0)
         for number in [
@@ -453,6 +464,13 @@ class CloseApproachDetector:
             now += bucket_s
         keep = pending.t > self._done_until - self.config.stale_s
         self._pending = pending.take(keep)
+        horizon = self._done_until - _ECHO_MEMORY_S
+        for number, contacts in list(self._contacts.items()):
+            kept = [c for c in contacts if c[0] >= horizon]
+            if kept:
+                self._contacts[number] = kept
+            else:
+                del self._contacts[number]
         return out
 
     def _next_busy(self, now: float) -> float:
@@ -531,7 +549,7 @@ class CloseApproachDetector:
             i, j = found[:, 0], found[:, 1]
             distance = flat_distance_m(states.lat[i], states.lon[i], states.lat[j], states.lon[j])
             if states.dark.any():
-                i, j, distance = self._without_echoes(states, i, j, distance)
+                i, j, distance = self._without_echoes(states, i, j, distance, now)
             cpa, tcpa = cpa_tcpa(
                 states.lat[i],
                 states.lon[i],
@@ -616,7 +634,7 @@ class CloseApproachDetector:
         return True
 
     def _without_echoes(
-        self, states: States, i: Any, j: Any, distance: Any
+        self, states: States, i: Any, j: Any, distance: Any, now: float
     ) -> tuple[Any, Any, Any]:
         """The pairs less those of two dark tracks and of a dark track moving with an AIS
         track beside it (its echo) this minute."""
@@ -626,10 +644,31 @@ class CloseApproachDetector:
         dn = states.sog[i] * np.cos(course_i) - states.sog[j] * np.cos(course_j)
         de = states.sog[i] * np.sin(course_i) - states.sog[j] * np.sin(course_j)
         along = mixed & (distance < self.config.distance_m) & (np.hypot(dn, de) < _SHADOW_KN)
+        # Its own ship's echo came within ``_ECHO_NEAR_M`` of it lately: a contact 450 m
+        # off happens, but at a minute mark a real boat passing that close is moving with
+        # it too (5 kn apart at most).
+        for k in np.flatnonzero(along).tolist():
+            dark, ship = (int(i[k]), int(j[k])) if dark_i[k] else (int(j[k]), int(i[k]))
+            along[k] = self._nearest_contact_m(states, dark, ship, now) < _ECHO_NEAR_M
         echo = np.zeros(states.track.shape[0], np.bool_)  # per state: an echo this minute
         echo[np.where(dark_i, i, j)[along]] = True
         keep = ~(dark_i & dark_j) & ~echo[i] & ~echo[j]
         return i[keep], j[keep], distance[keep]
+
+    def _nearest_contact_m(self, states: States, dark: int, ship: int, now: float) -> float:
+        """How close the radar contacts of the last ``_ECHO_MEMORY_S`` of the dark track
+        (row ``dark`` of ``states``) came to the AIS track (row ``ship``), its course and
+        speed held back to each contact's time."""
+        east, north = _velocity(states.sog[ship], states.cog[ship])
+        lat0, lon0 = float(states.lat[ship]), float(states.lon[ship])
+        scale = METRES_PER_DEGREE * math.cos(math.radians(lat0))
+        nearest = math.inf
+        for t, lat, lon in self._contacts.get(int(states.track[dark]), []):
+            if now - _ECHO_MEMORY_S <= t <= now:
+                dx = (lon - lon0) * scale - float(east) * (t - now)
+                dy = (lat - lat0) * METRES_PER_DEGREE - float(north) * (t - now)
+                nearest = min(nearest, math.hypot(dx, dy))
+        return nearest
 
     def _seen(
         self,
