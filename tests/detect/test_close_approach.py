@@ -339,6 +339,29 @@ def test_two_late_passes_of_a_pair_seen_apart_between_them_are_both_found() -> N
     assert T0 + 43 * MINUTE <= found[1].start <= T0 + 47 * MINUTE
 
 
+@pytest.mark.parametrize(("a_held", "expected"), [(True, 1), (False, 0)])
+def test_a_pass_after_a_turn_between_satellite_passes_is_found(a_held: bool, expected: int) -> None:
+    """A and B eastbound at 10 kn, B 1.5 km north of A, heard at minutes 0-2 and 60-62.
+    B turned south-east at minute 4 (where its fixes of minute 60 say it went): it passed
+    570 m from A at minute 10. A held its course (its fixes of minute 60 lie where it
+    leads), so the leg after B's turn is compared with it; A heard 3 km off its course
+    at minute 60 turned too, and two reconstructed paths are not compared."""
+    v = SPEED_KN * KNOT
+    first, then = T0 + np.arange(0, 3) * MINUTE, T0 + np.arange(60, 63) * MINUTE
+    a = leg(1, np.r_[first, then], LAT, LON, v, 0.0)
+    if not a_held:
+        a = replace(a, lat=np.r_[a.lat[:3], [north_of(lat, 3_000.0) for lat in a.lat[3:]]])
+    b1 = leg(2, first, north_of(LAT, 1_500.0), LON, v, 0.0)
+    turn_lat, turn_lon = north_of(LAT, 1_500.0), east_of(LAT, LON, v * 4 * MINUTE)
+    b2 = leg(2, then - 4 * MINUTE, turn_lat, turn_lon, v / np.sqrt(2.0), -v / np.sqrt(2.0))
+    b2 = replace(b2, t=then, seq=b2.seq + 100)
+    found = standing(late([a, b1, b2]))
+    assert len(found) == expected
+    if found:
+        assert found[0].evidence["min_distance_m"] == pytest.approx(574.0, rel=0.05)
+        assert found[0].start <= T0 + 10 * MINUTE <= found[0].end
+
+
 @pytest.mark.parametrize(("heard_after", "expected"), [(True, 1), (False, 0)])
 def test_a_pass_between_satellite_passes_12_km_apart_is_found(
     heard_after: bool, expected: int

@@ -38,6 +38,13 @@ two (in company) cannot have drawn 926 m apart since; fixes of both (a minute ap
 most) that put them further apart than 926 m between the two make them two passes. So
 a pair's passes found among one batch of fixes are kept apart: held back, the fixes
 before a turn may show one pass half an hour earlier, and those after it another.
+A vessel heard moving again ``late_turn_s`` (10 min) or more after a fix, but not where
+its course and speed lead, turned (most often at a lane's waypoint, soon after or long
+before its next satellite pass): it is taken to have held its course until it turned
+straight for where it was heard, at its speed. That one turn fits at one time only, and
+the leg after it is compared like a fix, between the turn and the next report, with
+vessels whose own next report lies where their course and speed lead (within
+``late_straight_m``): their path is known too.
 Satellite fixes that came in time are looked at the same way, as late: minute by minute,
 a pass between two satellite passes is never seen.
 
@@ -91,6 +98,8 @@ _SHADOW_KN = 5.0
 #: small dark boat passing 450-850 m off a ship 4-5 kn apart is a close approach.
 _ECHO_NEAR_M = 250.0
 _ECHO_MEMORY_S = 600.0
+#: A vessel heard again off its course turned if the leg after the turn is this far off it.
+_TURN_DEG = 10.0
 #: Sort keys of (track, time): a track's reports span less than this many seconds.
 _KEY_SPAN_S = float(2**22)
 
@@ -262,6 +271,11 @@ class CloseApproachDetector:
         recent = recent.take(span)
         if len(recent) < 2:
             return []
+        # Each fix, and where its vessel turned after it (the leg from the turn to its next
+        # report, as one more fix): rows past ``n_late`` / ``n_recent`` are such legs.
+        n_late, n_recent = len(late), len(recent)
+        late, late_next, late_held = self._turns(late)
+        recent, recent_next, recent_held = self._turns(recent)
         tree = cKDTree(to_xyz_m(recent.lat, recent.lon))
         near = tree.query_ball_point(to_xyz_m(late.lat, late.lon), self.config.late_search_m)
         counts = np.fromiter(map(len, near), np.int64, len(near))
@@ -278,6 +292,10 @@ class CloseApproachDetector:
         held_lo, held_hi = self._held(np.r_[late.track, recent.track], np.r_[late.t, recent.t])
         late_lo, late_hi = held_lo[: len(late)], held_hi[: len(late)]
         recent_lo, recent_hi = held_lo[len(late) :], held_hi[len(late) :]
+        leg = np.isfinite(late_next)  # a leg holds from the turn to the next report
+        late_lo[leg], late_hi[leg] = late.t[leg], late_next[leg]
+        leg = np.isfinite(recent_next)
+        recent_lo[leg], recent_hi[leg] = recent.t[leg], recent_next[leg]
         now = np.maximum(late.t[p], recent.t[q])
         lo = np.maximum.reduce([late_lo[p], recent_lo[q], now - window])
         hi = np.minimum.reduce([late_hi[p], recent_hi[q], now + window])
@@ -291,10 +309,13 @@ class CloseApproachDetector:
         reach = self.config.late_open_reach_s
         lo[loose] = np.maximum(lo[loose], now[loose] - reach)
         hi[loose] = np.minimum(hi[loose], now[loose] + reach)
-        apart = self._apart(late, recent, p, q)
-        keep = lo <= hi
+        fixes = (p < n_late) & (q < n_recent)
+        apart = self._apart(late, recent, p[fixes], q[fixes])
+        # A leg after a turn is compared only with a vessel whose next report says it held
+        # its course: two reconstructed paths together are too rough.
+        keep = (lo <= hi) & (fixes | recent_held[q] | late_held[p])
         if again:  # fixes this close were compared the first time
-            keep &= far > self.config.late_open_m
+            keep &= (far > self.config.late_open_m) | ~fixes
         p, q, lo, hi, loose = p[keep], q[keep], lo[keep], hi[keep], loose[keep]
         if p.shape[0] == 0:
             return []
@@ -325,10 +346,10 @@ class CloseApproachDetector:
             if all(_parted(apart.get(pair, []), other[:2], span) for other in taken):
                 taken.append((*span, row))
         out: list[AlertDraft] = []
-        fixes = (late, recent, p, q)
+        both = (late, recent, p, q)
         for pair, taken in passes.items():
             for start, end, row in sorted(taken):
-                if self._merged(pair, (start, end), fixes, row, apart.get(pair, [])):
+                if self._merged(pair, (start, end), both, row, apart.get(pair, [])):
                     continue
                 i, j = int(p[row]), int(q[row])
                 approach = Approach(
@@ -395,6 +416,61 @@ class CloseApproachDetector:
         ):
             out.setdefault((low, high), []).append(t)
         return out
+
+    def _turns(self, points: TrackPoints) -> tuple[TrackPoints, Any, Any]:
+        """``points`` and, after them, for each moving point whose vessel was heard moving
+        again ``late_turn_s`` or more later (within ``recent_s``) but not where its course
+        and speed lead, the leg it took after it turned: it held its course until it turned
+        straight for where it was heard, at its speed (one turn, at the one time that fits,
+        as at a lane's waypoint), as a point at the turn heading there. Also per row, when
+        a leg's next report is (NaN for the points), and whether a point's course and speed
+        lead to its next report (``late_straight_m``, or 2 % of the way): it held them."""
+        n = len(points)
+        none = np.full(n, np.nan)
+        held = np.zeros(n, np.bool_)
+        heard = self._heard
+        if n == 0 or len(heard) == 0:
+            return points, none, held
+        base = float(heard.t.min())
+        order = np.lexsort((heard.t, heard.track))
+        keys = heard.track[order].astype(np.float64) * _KEY_SPAN_S + (heard.t[order] - base)
+        wanted = points.track.astype(np.float64) * _KEY_SPAN_S + (points.t - base)
+        after = np.searchsorted(keys, wanted, side="right")
+        nxt = order[np.minimum(after, len(keys) - 1)]
+        span = heard.t[nxt] - points.t
+        heard_next = (after < len(keys)) & (heard.track[nxt] == points.track)
+        heard_next &= (span >= self.config.late_turn_s) & (span <= self.config.recent_s)
+        heard_next &= (heard.sog[nxt] >= self.config.min_speed_kn) & np.isfinite(points.cog)
+        scale = METRES_PER_DEGREE * np.cos(np.radians(points.lat))
+        dx = (heard.lon[nxt] - points.lon) * scale  # to the next report, east and north
+        dy = (heard.lat[nxt] - points.lat) * METRES_PER_DEGREE
+        course = np.radians(points.cog)
+        ux, uy = np.sin(course), np.cos(course)
+        reach = points.sog * KNOT_M_S * span  # how far it went at its speed
+        off = np.hypot(dx - ux * reach, dy - uy * reach)
+        held = heard_next & (off <= np.maximum(self.config.late_straight_m, 0.02 * reach))
+        # Held for ``before`` metres, then straight to the next report: the path is as long
+        # as its speed took it.
+        gap2 = dx * dx + dy * dy
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            before = (reach * reach - gap2) / (2.0 * (reach - (dx * ux + dy * uy)))
+        turned = heard_next & ~held & (before >= 0) & (before < reach) & (reach * reach >= gap2)
+        tx, ty = ux * before, uy * before
+        leg_course = np.degrees(np.arctan2(dx - tx, dy - ty)) % 360.0
+        turned &= np.abs((leg_course - points.cog + 180.0) % 360.0 - 180.0) > _TURN_DEG
+        rows = np.flatnonzero(turned)
+        if rows.shape[0] == 0:
+            return points, none, held
+        legs = points.take(rows)
+        legs = replace(
+            legs,
+            t=legs.t + before[rows] / (legs.sog * KNOT_M_S),
+            lat=legs.lat + ty[rows] / METRES_PER_DEGREE,
+            lon=legs.lon + tx[rows] / scale[rows],
+            cog=leg_course[rows],
+        )
+        extended = concat([points, legs])
+        return extended, np.r_[none, heard.t[nxt[rows]]], np.r_[held, np.zeros(rows.shape[0], bool)]
 
     def _held(self, tracks: Any, times: Any) -> tuple[Any, Any]:
         """For fixes (track, time): from and to when their course and speed are taken as

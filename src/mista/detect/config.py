@@ -217,6 +217,14 @@ class CloseApproachConfig:
     # Beside a report of the vessel stopped (under ``min_speed_kn``), a fix's course and
     # speed are held only this long, not half-way: when it got under way is unknown.
     slow_hold_s: float = 600.0
+    # A vessel heard moving again this long after a fix or more (within ``recent_s``),
+    # not where its course and speed lead, turned: it held its course until it turned
+    # straight for where it was heard (at a lane's waypoint), and that leg is compared as
+    # a fix too, with vessels whose next report lies within ``late_straight_m`` (or 2 % of
+    # the way) of where their course and speed lead (they held them). Sooner, the fix's
+    # course is held half-way to the next report as usual.
+    late_turn_s: float = 600.0
+    late_straight_m: float = 300.0
     # Satellite fixes are compared this long after their time: satellite data arrives
     # 20-90 min late, passes out of order, and the reports around a fix say how long its
     # course and speed held.
