@@ -153,6 +153,7 @@ class CloseApproachDetector:
         self._delayed = TrackPoints.empty()  # satellite fixes compared later
         self._retry = TrackPoints.empty()  # late fixes compared again once heard after
         self._heard = TrackPoints.empty()  # AIS reports of the last ``recent_s``, any speed
+        self._heard_sorted: tuple[TrackPoints, Any, Any, float] | None = None
         self._last_pass: dict[tuple[int, int], float] = {}  # pair -> end of its latest alert
         # Radar track -> its contacts (t, lat, lon) of the last ``_ECHO_MEMORY_S`` compared.
         self._contacts: dict[int, list[tuple[float, float, float]]] = {}
@@ -431,9 +432,7 @@ class CloseApproachDetector:
         heard = self._heard
         if n == 0 or len(heard) == 0:
             return points, none, held
-        base = float(heard.t.min())
-        order = np.lexsort((heard.t, heard.track))
-        keys = heard.track[order].astype(np.float64) * _KEY_SPAN_S + (heard.t[order] - base)
+        order, keys, base = self._heard_keys()
         wanted = points.track.astype(np.float64) * _KEY_SPAN_S + (points.t - base)
         after = np.searchsorted(keys, wanted, side="right")
         nxt = order[np.minimum(after, len(keys) - 1)]
@@ -472,19 +471,25 @@ class CloseApproachDetector:
         extended = concat([points, legs])
         return extended, np.r_[none, heard.t[nxt[rows]]], np.r_[held, np.zeros(rows.shape[0], bool)]
 
+    def _heard_keys(self) -> tuple[Any, Any, float]:
+        """The reports heard sorted by (track, time): their order, sort keys and the time
+        the keys count from (kept until the reports change: ``_late`` looks them up thrice)."""
+        heard = self._heard
+        if self._heard_sorted is None or self._heard_sorted[0] is not heard:
+            base = float(heard.t.min()) if len(heard) else 0.0
+            order = np.lexsort((heard.t, heard.track))
+            keys = heard.track[order].astype(np.float64) * _KEY_SPAN_S + (heard.t[order] - base)
+            self._heard_sorted = (heard, order, keys, base)
+        _, order, keys, base = self._heard_sorted
+        return order, keys, base
+
     def _held(self, tracks: Any, times: Any) -> tuple[Any, Any]:
         """For fixes (track, time): from and to when their course and speed are taken as
         held, half-way to the track's previous and next reports (unbounded without one)."""
         heard = self._heard
-        base = float(heard.t.min()) if len(heard) else 0.0
-
-        def keys(track: Any, t: Any) -> Any:
-            return track.astype(np.float64) * _KEY_SPAN_S + (t - base)
-
-        order = np.lexsort((heard.t, heard.track))
+        order, sorted_keys, base = self._heard_keys()
         heard_track, heard_t = heard.track[order], heard.t[order]
-        sorted_keys = keys(heard_track, heard_t)
-        wanted = keys(tracks, times)
+        wanted = tracks.astype(np.float64) * _KEY_SPAN_S + (times - base)
         before = np.searchsorted(sorted_keys, wanted, side="left") - 1
         after = np.searchsorted(sorted_keys, wanted, side="right")
         heard_slow = heard.sog[order] < self.config.min_speed_kn
