@@ -500,6 +500,24 @@ def test_a_dark_boat_overtaking_600_m_off_is_a_close_approach_not_an_echo() -> N
     assert alert.evidence["min_distance_m"] == pytest.approx(600.0, abs=30.0)
 
 
+@pytest.mark.parametrize(("stops", "expected"), [(True, 0), (False, 1)])
+def test_a_dark_boat_that_stopped_is_not_under_way(stops: bool, expected: int) -> None:
+    # A eastbound at 10 kn; a dark boat heading south at 8 kn ahead of it stops at
+    # minute 10, 600 m north of A's track where A passes at minute 15 (within 926 m from
+    # minute 12.7). Over 2-10 minutes its contacts still show 5-7 kn; those of the last 2
+    # minutes show it stopped. Not stopping, it crosses A's track 800 m ahead of A.
+    v = SPEED_KN * KNOT
+    t = T0 + np.arange(0, 30 * MINUTE, MINUTE)
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * MEET_S), v, 0.0)
+    contacts = T0 + np.arange(0, 30 * MINUTE, 20.0)
+    south = 8 * KNOT
+    moving = contacts - T0 if not stops else np.minimum(contacts - T0, 10 * MINUTE)
+    lat = np.array([north_of(LAT, 600.0 + south * (10 * MINUTE - s)) for s in moving])
+    boat = track(9, contacts, lat, np.full(len(contacts), LON), label_no=9)
+    found = standing(feed(CloseApproachDetector(settings()), [a, radar(boat)]))
+    assert len(found) == expected
+
+
 def test_a_pair_drifting_in_and_out_of_926_m_is_one_pass() -> None:
     # Side by side eastbound; B 1,500 m north of A, then 800 m for 4 min, 1,500 m for
     # 6 min, 800 m for 4 min, then 1,500 m: close twice 10 minutes apart, one pass.

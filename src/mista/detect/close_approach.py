@@ -50,7 +50,9 @@ a pass between two satellite passes is never seen.
 
 Dark (radar-only) tracks take part in the minute-by-minute comparison with AIS tracks: a
 vessel with its AIS off still passes close to others. A radar contact reports no speed or
-course, so they are taken from the track's contact 2-10 minutes earlier. A dark track
+course, so they are taken from the track's first contact 2-10 minutes earlier, unless
+the latest contact 2 minutes earlier or more puts it under 3 kn: it has stopped (over
+10 minutes a boat stopped for two still shows 5-7 kn). A dark track
 close to an AIS track moving with it (within ``distance_m`` and ``shadow_kn`` of its
 velocity) that minute, one of whose contacts of the last 10 minutes came within 250 m of
 it, is most likely that ship's own echo, not yet associated: it is compared with nobody
@@ -247,7 +249,12 @@ class CloseApproachDetector:
                 north = (lat - base[1]) * METRES_PER_DEGREE
                 east = (lon - base[2]) * METRES_PER_DEGREE * math.cos(math.radians(lat))
                 measured.append(row)
-                speeds.append(math.hypot(north, east) / (t - base[0]) / KNOT_M_S)
+                speeds.append(
+                    min(
+                        math.hypot(north, east) / (t - base[0]) / KNOT_M_S,
+                        self._stopped_speed(kept, t, lat, lon),
+                    )
+                )
                 courses.append(math.degrees(math.atan2(east, north)) % 360.0)
             if not kept or t > kept[-1][0]:
                 kept.append((t, lat, lon))
@@ -261,6 +268,20 @@ class CloseApproachDetector:
         sog[measured] = speeds
         cog[measured] = courses
         return replace(points, sog=sog, cog=cog)
+
+    def _stopped_speed(
+        self, kept: list[tuple[float, float, float]], t: float, lat: float, lon: float
+    ) -> float:
+        """The speed (kn) from the latest kept contact at least 2 minutes before, if under
+        ``min_speed_kn`` (else inf): over 2-10 minutes a boat that stopped a minute or two
+        ago still shows 5-7 kn, and a stopped boat's passes are no close approaches."""
+        for fix in reversed(kept):
+            if t - fix[0] >= _DARK_BASE_MIN_S:
+                north = (lat - fix[1]) * METRES_PER_DEGREE
+                east = (lon - fix[2]) * METRES_PER_DEGREE * math.cos(math.radians(lat))
+                speed = math.hypot(north, east) / (t - fix[0]) / KNOT_M_S
+                return speed if speed < self.config.min_speed_kn else math.inf
+        return math.inf
 
     def _late(
         self, late: TrackPoints, history: History, *, again: bool = False
