@@ -70,6 +70,22 @@ def test_a_pair_behaviour_needs_both_vessels() -> None:
     assert both.recall == 1.0
 
 
+def test_a_pass_with_a_dark_boat_is_not_matched_by_an_alert_naming_a_second_vessel() -> None:
+    # Vessel 1 passed vessel 2 and, a minute later, a boat sending no AIS (Darwin, standard
+    # scenario): the alert naming 1 and 2 reports the first pass only, and the alert
+    # naming 1 beside a dark track the second.
+    truths = [
+        truth("close-approach", (1, 2), 0, 180),
+        truth("close-approach", (1,), 0, 240),
+    ]
+    pair = alert("close-approach", (1, 2), 0, 120, "pair")
+    dark = _Alert("dark", "close-approach", 60, 180, frozenset({1}), ("ais:1", "dark:r:9"))
+    both = _match_kind(truths, [pair, dark], {}, 1800)
+    assert (both.matched_truth, both.matched_alerts) == (2, 2)
+    assert _match_kind(truths[1:], [pair], {}, 1800).precision == 0.0
+    assert _match_kind(truths[1:], [dark], {}, 1800).recall == 1.0
+
+
 def test_a_dark_vessel_matches_through_its_dark_track() -> None:
     dark = TruthEvent("dark-vessel", (7,), (), 0, HOUR, 0.0, 0.0, True)
     found = _Alert("d", "dark-vessel", 600, HOUR, frozenset(), ("dark:r:1",))
