@@ -4,6 +4,7 @@ PostgreSQL + PostGIS (docs/postgres.md), and reconcile a store with the bus that
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -40,6 +41,8 @@ def migrate(location: str) -> None:
     from mista.store.postgres import is_postgres_url, redacted
     from mista.store.postgres_admin import migrate as run
 
+    # One line per migration applied: some rebuild indexes and take minutes on a big store.
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     before, after = run(location)
     where = redacted(location) if is_postgres_url(location) else location
     if before == after:

@@ -22,6 +22,7 @@ stay on the primary.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
@@ -47,6 +48,8 @@ from .postgres_read import Reader
 from .postgres_schema import MIGRATIONS
 from .postgres_watch import WatchTables
 from .postgres_write import WRITER_SETUP, BatchWriter
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["MIGRATE_LOCK", "PostgresStore", "is_postgres_url", "redacted"]
 
@@ -277,6 +280,8 @@ class PostgresStore:
                 for version, name, statements in MIGRATIONS:
                     if version <= applied:
                         continue  # another process migrated while we waited
+                    # Some rebuild indexes over every partition: say what takes the time.
+                    _log.info("store %s: schema migration %d: %s", self.where, version, name)
                     for statement in statements:
                         cur.execute(statement)
                     cur.execute(
