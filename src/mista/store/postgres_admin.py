@@ -318,12 +318,6 @@ def copy_to_postgres(source: Path, url: str) -> CopyReport:
                         "UPDATE fusion_cursor SET seq = %s, read_seq = %s",
                         (_duck_cursor(file), _duck_cursor(file)),
                     )
-                con.commit()
-                # Summarise the BRIN ranges and gather the planner's statistics now: the
-                # bulk write left every range unsummarised, so the fusion feed's pages
-                # would each read the whole day until autovacuum came round.
-                con.autocommit = True
-                con.execute("VACUUM (ANALYZE) reports, receptions")
                 for table in COPIED_TABLES:
                     row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
                     report.counts[table] = (_duck_count(file, table), int(row[0]) if row else -1)
@@ -344,6 +338,18 @@ def copy_to_postgres(source: Path, url: str) -> CopyReport:
         except psycopg.Error as exc:
             raise StoreError(
                 f"copying {source} to {report.target} failed, nothing was written: {exc}"
+            ) from None
+        # Summarise the BRIN ranges and gather the planner's statistics now (VACUUM runs
+        # outside a transaction, so after the copy's): the bulk write left every range
+        # unsummarised, and each page of the fusion feed would read the whole day until
+        # autovacuum came round.
+        try:
+            with psycopg.connect(url, autocommit=True) as con:
+                con.execute("VACUUM (ANALYZE) reports, receptions")
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"copied {source} to {report.target}, but VACUUM failed: {exc} (run "
+                "VACUUM (ANALYZE) reports, receptions in it before fusing)"
             ) from None
     report.seconds = time.perf_counter() - started
     return report
