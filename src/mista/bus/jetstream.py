@@ -57,6 +57,7 @@ from mista.bus._wire import COMPRESSIONS, Slice, decode_slice, slices
 from mista.bus._writer import store_writer
 from mista.errors import ConfigError, InputError, MistaError
 from mista.ingest.batch import IngestBatch
+from mista.labels import Label
 
 __all__ = [
     "DEFAULT_LAG_GROUP",
@@ -834,17 +835,10 @@ class JetStreamBus:
         # two ingest processes arrive interleaved, and grouping only neighbours made a
         # transaction of each run of them. Each group keeps its messages' order; there is
         # no order between sources to keep.
-        groups: list[list[tuple[Msg, IngestBatch]]] = []
-        keys: list[tuple[object, object]] = []
+        by_key: dict[tuple[str, tuple[Label, ...]], list[tuple[Msg, IngestBatch]]] = {}
         for pair in readable:
-            key = (pair[1].source, pair[1].labels)
-            for number, known in enumerate(keys):
-                if known == key:
-                    groups[number].append(pair)
-                    break
-            else:
-                keys.append(key)
-                groups.append([pair])
+            by_key.setdefault((pair[1].source, pair[1].labels), []).append(pair)
+        groups = list(by_key.values())
         for index, group in enumerate(groups):
             merged = _merge([batch for _, batch in group])
             try:

@@ -157,16 +157,16 @@ class CloseApproachDetector:
         self._heard = TrackPoints.empty()  # AIS reports of the last ``recent_s``, any speed
         self._heard_sorted: tuple[TrackPoints, Any, Any, float] | None = None
         self._last_pass: dict[tuple[int, int], float] = {}  # pair -> end of its latest alert
-        # Radar track -> its contacts (t, lat, lon) of the last ``_ECHO_MEMORY_S`` compared.
+        # Radar track -> its contacts (t, lat, lon), in time order, of the last
+        # ``_ECHO_MEMORY_S`` before the minutes compared: its speed and course, and
+        # whether it is an AIS ship's echo.
         self._contacts: dict[int, list[tuple[float, float, float]]] = {}
-        # Dark track -> its contacts of the last ``_DARK_BASE_MAX_S`` (t, lat, lon).
-        self._dark_fixes: dict[int, list[tuple[float, float, float]]] = {}
 
     def update(self, chunk: FusedChunk, history: History) -> list[AlertDraft]:
         points = chunk.points
         radar = points.source == SourceCode.RADAR
         if radar.any():
-            points = self._dark_velocities(points, radar, chunk.watermark)
+            points = self._dark_velocities(points, radar)
         # Points the coarse coastline puts on land are fine positions of moving ships.
         doubtful = np.uint16(PointFlag.IMPLAUSIBLE_SPEED | PointFlag.OUTLIER)
         moving = (
@@ -223,7 +223,7 @@ class CloseApproachDetector:
             self._retry = self._retry.take(~again)
         return out
 
-    def _dark_velocities(self, points: TrackPoints, radar: Any, watermark: float) -> TrackPoints:
+    def _dark_velocities(self, points: TrackPoints, radar: Any) -> TrackPoints:
         """``points`` with each radar contact's speed and course from its track's contact
         2-10 minutes before it (NaN when there is none)."""
         sog, cog = points.sog.copy(), points.cog.copy()
@@ -239,7 +239,7 @@ class CloseApproachDetector:
             points.lon[rows].tolist(),
             strict=True,
         ):
-            kept = self._dark_fixes.setdefault(number, [])
+            kept = self._contacts.setdefault(number, [])
             base = None  # the first kept contact 2-10 minutes before (a loop: no generator)
             for fix in kept:
                 if _DARK_BASE_MIN_S <= t - fix[0] <= _DARK_BASE_MAX_S:
@@ -258,13 +258,6 @@ class CloseApproachDetector:
                 courses.append(math.degrees(math.atan2(east, north)) % 360.0)
             if not kept or t > kept[-1][0]:
                 kept.append((t, lat, lon))
-            self._contacts.setdefault(number, []).append((t, lat, lon))
-            while kept and kept[0][0] < t - _DARK_BASE_MAX_S:
-                kept.pop(0)
-        for number in [
-            n for n, kept in self._dark_fixes.items() if kept[-1][0] < watermark - _DARK_BASE_MAX_S
-        ]:
-            del self._dark_fixes[number]
         sog[measured] = speeds
         cog[measured] = courses
         return replace(points, sog=sog, cog=cog)
@@ -276,7 +269,7 @@ class CloseApproachDetector:
         ``min_speed_kn`` (else inf): over 2-10 minutes a boat that stopped a minute or two
         ago still shows 5-7 kn, and a stopped boat's passes are no close approaches."""
         for fix in reversed(kept):
-            if t - fix[0] >= _DARK_BASE_MIN_S:
+            if _DARK_BASE_MIN_S <= t - fix[0] <= _DARK_BASE_MAX_S:
                 north = (lat - fix[1]) * METRES_PER_DEGREE
                 east = (lon - fix[2]) * METRES_PER_DEGREE * math.cos(math.radians(lat))
                 speed = math.hypot(north, east) / (t - fix[0]) / KNOT_M_S
