@@ -45,14 +45,22 @@ def leg(
     return track(number, t, lat, lon, sog=speed, cog=course, label_no=number)
 
 
+def head_on_legs(
+    t: np.ndarray, v: float, meet_s: float, offset_m: float = 500.0
+) -> tuple[TrackPoints, TrackPoints]:
+    """A eastbound and B westbound ``offset_m`` to its north, both at ``v`` m/s, abeam at
+    T0 + ``meet_s``, at the times ``t``."""
+    a = leg(1, t, LAT, east_of(LAT, LON, -v * meet_s), v, 0.0)
+    b = leg(2, t, north_of(LAT, offset_m), east_of(LAT, LON, v * meet_s), -v, 0.0)
+    return a, b
+
+
 def head_on(
     offset_m: float, *, speed_kn: float = SPEED_KN, finish: bool = True
 ) -> list[AlertDraft]:
     """A eastbound, B westbound ``offset_m`` to the north; abeam at T0 + 15 min."""
-    v = speed_kn * KNOT
     t = T0 + np.arange(0, 40 * MINUTE, MINUTE)
-    a = leg(1, t, LAT, east_of(LAT, LON, -v * MEET_S), v, 0.0)
-    b = leg(2, t, north_of(LAT, offset_m), east_of(LAT, LON, v * MEET_S), -v, 0.0)
+    a, b = head_on_legs(t, speed_kn * KNOT, MEET_S, offset_m)
     return feed(CloseApproachDetector(settings()), [a, b], finish=finish)
 
 
@@ -373,8 +381,7 @@ def test_a_pass_between_satellite_passes_12_km_apart_is_found(
     meet_s = 18 * MINUTE
     minute = np.r_[np.arange(0, 3), np.arange(40, 43)] if heard_after else np.arange(0, 3)
     t = T0 + minute * MINUTE
-    a = leg(1, t, LAT, east_of(LAT, LON, -v * meet_s), v, 0.0)
-    b = leg(2, t, north_of(LAT, 500.0), east_of(LAT, LON, v * meet_s), -v, 0.0)
+    a, b = head_on_legs(t, v, meet_s)
     found = standing(late([a, b]))
     assert len(found) == expected
     if found:
@@ -394,8 +401,7 @@ def test_a_pass_before_two_vessels_were_first_heard_far_apart_is_found_near_them
     v = 14.0 * KNOT
     meet_s = meet_min * MINUTE
     t = T0 + np.arange(20, 23) * MINUTE
-    a = leg(1, t, LAT, east_of(LAT, LON, -v * meet_s), v, 0.0)
-    b = leg(2, t, north_of(LAT, 500.0), east_of(LAT, LON, v * meet_s), -v, 0.0)
+    a, b = head_on_legs(t, v, meet_s)
     found = standing(late([a, b]))
     assert len(found) == expected
     if found:
@@ -414,8 +420,7 @@ def test_a_pass_is_sought_again_once_the_next_satellite_pass_is_in() -> None:
     passes = []
     for minute in (np.arange(0, 3), np.arange(150, 153)):
         t = T0 + minute * MINUTE
-        a = leg(1, t, LAT, east_of(LAT, LON, -v * meet_s), v, 0.0)
-        b = leg(2, t, north_of(LAT, 500.0), east_of(LAT, LON, v * meet_s), -v, 0.0)
+        a, b = head_on_legs(t, v, meet_s)
         passes.append(concat([a, b]))
     passes[1] = replace(passes[1], seq=passes[1].seq + 500)
     arrive = {T0 + 30 * MINUTE: passes[0], T0 + 170 * MINUTE: passes[1]}

@@ -80,10 +80,15 @@ def _pair(
             seq += 1
             truth[seq] = ship
             rows.append(_contact(seq, t, north + noise[0], east + noise[1]))
+    _in_time_order(rows)
+    return rows, truth
+
+
+def _in_time_order(rows: list[dict[str, Any]]) -> None:
+    """Sort contacts by time and number those without a seq in that order."""
     rows.sort(key=lambda r: r["t"])
     for n, row in enumerate(rows):
         row.setdefault("seq", n + 1)
-    return rows, truth
 
 
 def _run(
@@ -173,9 +178,7 @@ def _crowd(draw: st.DrawFn) -> list[dict[str, Any]]:
                 seq += 1
                 moved = north + speeds[ship] * KNOT_M_S * t
                 rows.append(_contact(seq, t, moved + draw(st.floats(-150, 150)), east))
-    rows.sort(key=lambda r: r["t"])
-    for n, row in enumerate(rows):
-        row.setdefault("seq", n + 1)
+    _in_time_order(rows)
     return rows
 
 
@@ -330,9 +333,7 @@ def test_a_radar_with_two_hundred_targets_in_a_scan_gives_each_its_own_contacts(
             truth[seq] = 419_200_000 + ship
             noise = rng.normal(0, 50.0, 2)
             rows.append(_contact(seq, t + 0.2, north + 2.0 * t + noise[0], east + noise[1]))
-    rows.sort(key=lambda r: r["t"])
-    for n, row in enumerate(rows):
-        row.setdefault("seq", n + 1)
+    _in_time_order(rows)
     fuser, chunks = _run(rows)
     placed = _placed(chunks)
     mmsi = {n: info.mmsi for n, info in fuser.tracks().items()}
@@ -370,9 +371,7 @@ def _moored_then_crossed(seed: int) -> tuple[list[dict[str, Any]], dict[int, str
             if ship is not None:
                 truth[seq] = ship
             rows.append(_contact(seq, t, north + noise[0], east + noise[1]))
-    rows.sort(key=lambda r: r["t"])
-    for n, row in enumerate(rows):
-        row.setdefault("seq", n + 1)
+    _in_time_order(rows)
     return rows, truth
 
 
