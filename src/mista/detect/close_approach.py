@@ -106,6 +106,11 @@ _TURN_DEG = 10.0
 _KEY_SPAN_S = float(2**22)
 
 
+def _sort_keys(tracks: Any, times: Any, base: float) -> Any:
+    """One float per (track, time) that sorts as the pair does (times from ``base``)."""
+    return tracks.astype(np.float64) * _KEY_SPAN_S + (times - base)
+
+
 @dataclass(slots=True)
 class Approach:
     """A pair of tracks raised as a close approach (predicted or observed)."""
@@ -447,7 +452,7 @@ class CloseApproachDetector:
         if n == 0 or len(heard) == 0:
             return points, none, held
         order, keys, base = self._heard_keys()
-        wanted = points.track.astype(np.float64) * _KEY_SPAN_S + (points.t - base)
+        wanted = _sort_keys(points.track, points.t, base)
         after = np.searchsorted(keys, wanted, side="right")
         nxt = order[np.minimum(after, len(keys) - 1)]
         span = heard.t[nxt] - points.t
@@ -492,7 +497,7 @@ class CloseApproachDetector:
         if self._heard_sorted is None or self._heard_sorted[0] is not heard:
             base = float(heard.t.min()) if len(heard) else 0.0
             order = np.lexsort((heard.t, heard.track))
-            keys = heard.track[order].astype(np.float64) * _KEY_SPAN_S + (heard.t[order] - base)
+            keys = _sort_keys(heard.track[order], heard.t[order], base)
             self._heard_sorted = (heard, order, keys, base)
         _, order, keys, base = self._heard_sorted
         return order, keys, base
@@ -503,7 +508,7 @@ class CloseApproachDetector:
         heard = self._heard
         order, sorted_keys, base = self._heard_keys()
         heard_track, heard_t = heard.track[order], heard.t[order]
-        wanted = tracks.astype(np.float64) * _KEY_SPAN_S + (times - base)
+        wanted = _sort_keys(tracks, times, base)
         before = np.searchsorted(sorted_keys, wanted, side="left") - 1
         after = np.searchsorted(sorted_keys, wanted, side="right")
         heard_slow = heard.sog[order] < self.config.min_speed_kn
