@@ -158,9 +158,9 @@ def _subjects_match(truth: TruthEvent, alert: _Alert, dark_vessels: dict[str, in
     if not wanted:
         return False
     if truth.kind in _PAIR_KINDS:
-        # A pass of one vessel with one that sent no AIS (a dark boat) names one MMSI: an
-        # alert naming a second reports a pass with that vessel, another behaviour.
-        return wanted == alert.mmsis if len(wanted) == 1 else wanted <= alert.mmsis
+        # The same vessels: a pass with a boat that sent no AIS (a dark boat) names one
+        # MMSI, and an alert naming a second reports a pass with that vessel instead.
+        return wanted == alert.mmsis
     if truth.kind in _ANY_MMSI_KINDS:
         return bool(wanted & alert.mmsis)
     return bool(wanted & alert.mmsis)
