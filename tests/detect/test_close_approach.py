@@ -55,6 +55,17 @@ def head_on_legs(
     return a, b
 
 
+def assert_late_head_on(t: np.ndarray, v: float, meet_s: float, expected: int) -> None:
+    """The head-on pair of ``head_on_legs`` heard at ``t`` only, as late satellite fixes:
+    ``expected`` passes found, one found 500 m abeam at T0 + ``meet_s``."""
+    a, b = head_on_legs(t, v, meet_s)
+    found = standing(late([a, b]))
+    assert len(found) == expected
+    if found:
+        assert found[0].evidence["min_distance_m"] == pytest.approx(500.0, rel=0.02)
+        assert found[0].start <= T0 + meet_s <= found[0].end
+
+
 def head_on(
     offset_m: float, *, speed_kn: float = SPEED_KN, finish: bool = True
 ) -> list[AlertDraft]:
@@ -381,12 +392,7 @@ def test_a_pass_between_satellite_passes_12_km_apart_is_found(
     meet_s = 18 * MINUTE
     minute = np.r_[np.arange(0, 3), np.arange(40, 43)] if heard_after else np.arange(0, 3)
     t = T0 + minute * MINUTE
-    a, b = head_on_legs(t, v, meet_s)
-    found = standing(late([a, b]))
-    assert len(found) == expected
-    if found:
-        assert found[0].evidence["min_distance_m"] == pytest.approx(500.0, rel=0.02)
-        assert found[0].start <= T0 + meet_s <= found[0].end
+    assert_late_head_on(t, v, meet_s, expected)
 
 
 @pytest.mark.parametrize(("meet_min", "expected"), [(7.0, 1), (4.5, 0)])
@@ -401,12 +407,7 @@ def test_a_pass_before_two_vessels_were_first_heard_far_apart_is_found_near_them
     v = 14.0 * KNOT
     meet_s = meet_min * MINUTE
     t = T0 + np.arange(20, 23) * MINUTE
-    a, b = head_on_legs(t, v, meet_s)
-    found = standing(late([a, b]))
-    assert len(found) == expected
-    if found:
-        assert found[0].evidence["min_distance_m"] == pytest.approx(500.0, rel=0.02)
-        assert found[0].start <= T0 + meet_s <= found[0].end
+    assert_late_head_on(t, v, meet_s, expected)
 
 
 def test_a_pass_is_sought_again_once_the_next_satellite_pass_is_in() -> None:
