@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from mista.errors import InputError, LabelError
 from mista.ingest.batch import MESSAGE_SCHEMA, REJECTED_SCHEMA, IngestBatch
 from mista.labels import Label, parse_marking
+from mista.partitions import mmsi_partition
 
 __all__ = ["MAGIC", "Slice", "decode_slice", "partition_of_rows", "slices"]
 
@@ -38,8 +39,6 @@ _HEADER_LEN = 4
 #: Compression of the IPC buffers: ``zstd`` makes messages about four times smaller (the
 #: text columns repeat) for about three times the encoding time; none is the default.
 COMPRESSIONS = (None, "zstd", "lz4")
-#: Fibonacci hashing: spreads consecutive MMSIs (one operator's fleet) over partitions.
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 #: Columns whose values decide whether the store keeps a row (see the module docstring).
 _MESSAGE_KEY = ["id_hi", "id_lo", "receiver", "raw"]
 _REJECTED_KEY = ["source", "line_no", "reason", "raw"]
@@ -55,12 +54,6 @@ class Slice:
     rows: int
 
 
-def _hash_partition(keys: np.ndarray, partitions: int) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        mixed = keys.astype(np.uint64) * _GOLDEN
-    return ((mixed >> np.uint64(32)) % np.uint64(partitions)).astype(np.int64)
-
-
 def _text_partition(text: str, partitions: int) -> int:
     digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % partitions
@@ -71,9 +64,7 @@ def partition_of_rows(messages: pa.Table, partitions: int) -> np.ndarray:
 
     Stable across processes and runs (no per-process hash seed)."""
     mmsi = messages.column("mmsi")
-    parts = _hash_partition(
-        pc.fill_null(mmsi, 0).to_numpy().astype(np.int64) & 0xFFFFFFFF, partitions
-    )
+    parts = mmsi_partition(pc.fill_null(mmsi, 0).to_numpy(), partitions)
     if mmsi.null_count:
         missing = np.flatnonzero(mmsi.is_null().to_numpy(zero_copy_only=False))
         rows = messages.take(pa.array(missing))
