@@ -26,6 +26,7 @@ from mista.errors import InputError
 from mista.ingest.batch import IngestBatch
 from mista.labels import Label
 from mista.model import Alert, Track, User
+from mista.partitions import VesselPartitions
 
 __all__ = ["BBox", "Store", "WriteResult"]
 
@@ -117,14 +118,19 @@ class Store(Protocol):
         label of their source; only those ``viewer`` may see."""
         ...
 
-    def report_feed(self, after_seq: int, limit: int) -> pa.Table:
+    def report_feed(
+        self, after_seq: int, limit: int, *, partitions: VesselPartitions | None = None
+    ) -> pa.Table:
         """Reports with seq above ``after_seq``, in seq order, at most ``limit``, EVERY
-        label (for fusion, never for a user). Columns: seq int64, id string, label_no
-        int32, originator, source_kind string, observed_at timestamp[us, UTC], msg_type
-        int16, mmsi int32, lat, lon, speed_kn, course_deg, heading_deg float64, nav_status
-        int16, imo int32, name, callsign string, ship_type int16, destination string,
-        draught_m float64, to_bow_m, to_stern_m, to_port_m, to_starboard_m int16, receiver
-        string (the radar that saw a radar contact; null for other reports)."""
+        label (for fusion, never for a user). With ``partitions``, only the reports whose
+        MMSI hashes into them (``mista.partitions.mmsi_partition``, computed in SQL; no
+        radar contact, having no MMSI): the next ``limit`` of those. Columns: seq int64,
+        id string, label_no int32, originator, source_kind string, observed_at
+        timestamp[us, UTC], msg_type int16, mmsi int32, lat, lon, speed_kn, course_deg,
+        heading_deg float64, nav_status int16, imo int32, name, callsign string, ship_type
+        int16, destination string, draught_m float64, to_bow_m, to_stern_m, to_port_m,
+        to_starboard_m int16, receiver string (the radar that saw a radar contact; null for
+        other reports)."""
         ...
 
     def labels(self) -> dict[int, Label]:

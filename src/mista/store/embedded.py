@@ -29,6 +29,7 @@ from mista.errors import InputError, LabelError, StoreError
 from mista.ingest.batch import IngestBatch, label_id
 from mista.labels import Label, combine
 from mista.model import DEDUPE_WINDOW_S, Alert, Track, User
+from mista.partitions import VesselPartitions
 
 from . import BBox, WriteResult
 from ._users import user_from_row
@@ -864,11 +865,14 @@ class DuckDBStore(WatchlistMethods):
 
     # -- the fused picture (SQL in embedded_fusion) ---------------------------------------
 
-    def report_feed(self, after_seq: int, limit: int) -> pa.Table:
+    def report_feed(
+        self, after_seq: int, limit: int, *, partitions: VesselPartitions | None = None
+    ) -> pa.Table:
         """Reports after ``after_seq`` in seq order, at most ``limit``, EVERY label: the
-        FEED columns (``embedded_fusion.FEED_SCHEMA``). For workers (fusion), never for a
-        user: users read through the filtered queries."""
-        return self._fusion.report_feed(after_seq, limit)
+        FEED columns (``embedded_fusion.FEED_SCHEMA``); with ``partitions``, of the vessels
+        hashing into them only. For workers (fusion), never for a user: users read through
+        the filtered queries."""
+        return self._fusion.report_feed(after_seq, limit, partitions=partitions)
 
     def labels(self) -> dict[int, Label]:
         """Every stored label by its number (``label_no`` of the feed, tracks and alerts)."""

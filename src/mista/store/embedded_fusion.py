@@ -41,6 +41,7 @@ from mista.errors import StoreError
 from mista.ingest.batch import label_id
 from mista.labels import Label, Level
 from mista.model import DEDUPE_WINDOW_S, Alert, AlertStatus, Track
+from mista.partitions import GOLDEN, VesselPartitions
 
 from .embedded_schema import STATIC_FIELDS
 
@@ -52,12 +53,38 @@ __all__ = [
     "POINTS_SCHEMA",
     "FusionTables",
     "alert_of_change",
+    "partition_sql",
 ]
 
 _UTC_US = pa.timestamp("us", tz="UTC")
 #: Above any seq a store reaches; bounds ``after + limit`` so a huge limit cannot overflow.
 _MAX_SEQ = 2**62
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: ``GOLDEN`` in two 32-bit halves for ``partition_sql``: the high half less 2**32 (the
+#: same modulo 2**32), so that both products with a 32-bit key fit a signed 64-bit integer.
+_GOLDEN_HI = (GOLDEN >> 32) - 2**32
+_GOLDEN_LO = GOLDEN & 0xFFFFFFFF
+assert -(2**31) <= _GOLDEN_HI < 0 <= _GOLDEN_LO < 2**31
+
+
+def partition_sql(mmsi: str, partitions: VesselPartitions) -> str:
+    """SQL (DuckDB's and PostgreSQL's alike) of whether the MMSI in column ``mmsi`` hashes
+    into ``partitions``, exactly as ``mista.partitions.mmsi_partition`` does; null, so
+    false, for a null MMSI.
+
+    With m the key's low 32 bits and GOLDEN = hi * 2**32 + lo, the high 32 bits of
+    m * GOLDEN mod 2**64 are (m * hi + (m * lo >> 32)) mod 2**32. Taking hi - 2**32 for hi
+    keeps m * hi below 2**63 in size, and m * lo is below 2**63 as lo < 2**31: plain
+    BIGINT arithmetic, no overflow, and ``& 4294967295`` is mod 2**32 on two's complement
+    (as fast as the unfiltered scan in DuckDB; HUGEINT is no faster).
+    """
+    m = f"(CAST({mmsi} AS BIGINT) & 4294967295)"
+    high = f"((({m} * ({_GOLDEN_HI})) + (({m} * {_GOLDEN_LO}) >> 32)) & 4294967295)"
+    members = ", ".join(str(int(p)) for p in sorted(partitions.members))
+    # mod(), not %: psycopg reads % as a placeholder.
+    return f"(mod({high}, {int(partitions.count)}) IN ({members}))"
+
 
 #: What ``report_feed`` returns, in order (the contract's FEED columns).
 FEED_SCHEMA = pa.schema(
@@ -230,9 +257,12 @@ class FusionTables:
 
     # -- the report feed -----------------------------------------------------------------
 
-    def report_feed(self, after_seq: int, limit: int) -> pa.Table:
+    def report_feed(
+        self, after_seq: int, limit: int, *, partitions: VesselPartitions | None = None
+    ) -> pa.Table:
         """Reports with seq above ``after_seq``, in seq order, at most ``limit``, every
-        label: the FEED columns (``FEED_SCHEMA``). ``receiver`` is the radar that saw a
+        label: the FEED columns (``FEED_SCHEMA``); with ``partitions``, of those whose
+        MMSI hashes into them only (``partition_sql``). ``receiver`` is the radar that saw a
         radar contact (of two at one time, the first by name), null for other reports:
         fusion needs no other receiver, and finding each report's first would cost most of
         the read (the exchange's report pages name every report's).
@@ -245,10 +275,15 @@ class FusionTables:
         """
         if limit <= 0:
             return FEED_SCHEMA.empty_table()
-        bounds = self._feed_bounds(after_seq, limit)
+        bounds = (
+            self._feed_bounds(after_seq, limit)
+            if partitions is None
+            else self._partition_bounds(after_seq, limit, partitions)
+        )
         if bounds is None:
             return FEED_SCHEMA.empty_table()
         upper, low_us, high_us, untimed = bounds
+        held = "" if partitions is None else f" AND {partition_sql('mmsi', partitions)}"
         window = []
         params: dict[str, Any] = {"after": after_seq, "upper": upper}
         if low_us is not None and high_us is not None:
@@ -266,7 +301,7 @@ class FusionTables:
             f"""
             WITH r AS (
                 SELECT seq, id_hi, id_lo, label_no, {", ".join(_REPORT_FIELDS)}
-                FROM reports WHERE seq > $after AND seq <= $upper
+                FROM reports WHERE seq > $after AND seq <= $upper{held}
             ), c AS (
                 SELECT e.id_hi, e.id_lo,
                        (min({{'t': coalesce(e.received_at, TIMESTAMPTZ '1970-01-01'),
@@ -327,6 +362,35 @@ class FusionTables:
         if not count:
             return None
         return int(upper), low, high, bool(untimed)
+
+    def _partition_bounds(
+        self, after_seq: int, limit: int, partitions: VesselPartitions
+    ) -> tuple[int, int | None, int | None, bool] | None:
+        """``_feed_bounds`` of the reports of ``partitions`` only. They are a share of
+        every report, so the seq range starts at twice the span that share predicts (radar
+        contacts hash into no partition) and grows fourfold until it holds ``limit`` of
+        them or reaches the last seq: each step a top-N of two narrow columns."""
+        rows = self._rows("SELECT max(seq) FROM reports")
+        last = rows[0][0] if rows else None
+        if last is None or last <= after_seq:
+            return None
+        span = max(1, 2 * limit * partitions.count // len(partitions.members))
+        while True:
+            upper = min(after_seq + span, int(last))
+            rows = self._rows(
+                "SELECT count(*), max(seq), epoch_us(min(observed_at)), "
+                "epoch_us(max(observed_at)), count(*) - count(observed_at) FROM "
+                "(SELECT seq, observed_at FROM reports WHERE seq > $after AND seq <= $upper "
+                f"AND {partition_sql('mmsi', partitions)} ORDER BY seq LIMIT $limit)",
+                {"after": after_seq, "upper": upper, "limit": limit},
+            )
+            count, top, low, high, untimed = rows[0]
+            if count >= limit or upper >= last:
+                break
+            span *= 4
+        if not count:
+            return None
+        return int(top), low, high, bool(untimed)
 
     # -- labels and cursor ---------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from mista.errors import InputError, StoreError
 from mista.ingest.batch import IngestBatch
 from mista.labels import Label
 from mista.model import Alert, Track, User
+from mista.partitions import VesselPartitions
 
 from . import BBox, WriteResult
 from ._users import user_from_row
@@ -358,11 +359,14 @@ class PostgresStore:
         with self._connection() as con:
             return self._reader.rejected(con, limit, viewer)
 
-    def report_feed(self, after_seq: int, limit: int) -> pa.Table:
+    def report_feed(
+        self, after_seq: int, limit: int, *, partitions: VesselPartitions | None = None
+    ) -> pa.Table:
         """Reports after ``after_seq`` in seq order, at most ``limit``, EVERY label (for
-        workers, never for a user)."""
+        workers, never for a user); with ``partitions``, of the vessels hashing into them
+        only."""
         with self._connection() as con:
-            return self._reader.report_feed(con, after_seq, limit)
+            return self._reader.report_feed(con, after_seq, limit, partitions)
 
     def labels(self) -> dict[int, Label]:
         """Every stored label by its number."""

@@ -18,9 +18,10 @@ import pyarrow.csv as pcsv
 from mista.errors import StoreError
 from mista.labels import Label, Level
 from mista.model import DEDUPE_WINDOW_S, User
+from mista.partitions import VesselPartitions
 
 from . import BBox
-from .embedded_fusion import FEED_SCHEMA
+from .embedded_fusion import FEED_SCHEMA, partition_sql
 
 __all__ = [
     "POSITION_SCHEMA",
@@ -335,9 +336,17 @@ class Reader:
             REJECTED_SCHEMA,
         )
 
-    def report_feed(self, con: psycopg.Connection[Any], after_seq: int, limit: int) -> pa.Table:
+    def report_feed(
+        self,
+        con: psycopg.Connection[Any],
+        after_seq: int,
+        limit: int,
+        partitions: VesselPartitions | None = None,
+    ) -> pa.Table:
         """Reports after ``after_seq`` in seq order, every label, with the radar of each
-        radar contact (as the embedded store picks it; null for other reports).
+        radar contact (as the embedded store picks it; null for other reports); with
+        ``partitions``, of the vessels hashing into them only (the embedded store's SQL,
+        ``partition_sql``).
 
         Two statements, as the embedded store does: the chunk's seq range and time window
         (narrow columns), then its reports joined to the receptions of that window, so
@@ -345,7 +354,8 @@ class Reader:
         """
         if limit <= 0:
             return FEED_SCHEMA.empty_table()
-        bounds = self._feed_bounds(con, after_seq, limit)
+        held = "" if partitions is None else f" AND {partition_sql('r.mmsi', partitions)}"
+        bounds = self._feed_bounds(con, after_seq, limit, partitions)
         if bounds is None:
             return FEED_SCHEMA.empty_table()
         upper, low, high, untimed = bounds
@@ -360,7 +370,7 @@ class Reader:
         fields = FEED_SCHEMA.names[3:-1]
         chunk = (
             f"SELECT r.seq, r.id_hi, r.id_lo, r.label_no, {', '.join(f'r.{n}' for n in fields)} "
-            "FROM reports r WHERE r.seq > %(after)s AND r.seq <= %(upper)s"
+            f"FROM reports r WHERE r.seq > %(after)s AND r.seq <= %(upper)s{held}"
         )
         return self.query_csv(
             con,
@@ -370,27 +380,37 @@ class Reader:
         )
 
     def _feed_bounds(
-        self, con: psycopg.Connection[Any], after_seq: int, limit: int
+        self,
+        con: psycopg.Connection[Any],
+        after_seq: int,
+        limit: int,
+        partitions: VesselPartitions | None = None,
     ) -> tuple[int, datetime | None, datetime | None, bool] | None:
         """(last seq, first and last observation time, whether any is untimed) of the next
-        ``limit`` reports after ``after_seq``; None when there are none.
+        ``limit`` reports after ``after_seq`` (of ``partitions`` only, when given); None
+        when there are none.
 
         Seqs are dense except where duplicates left gaps, so ``after + limit`` usually
         bounds the chunk; the range grows fourfold until it holds ``limit`` reports or
-        reaches the last seq handed out (a BRIN on seq serves every range).
+        reaches the last seq handed out (a BRIN on seq serves every range). The reports of
+        some partitions are a share of all, so their range starts at twice the span that
+        share predicts (radar contacts hash into no partition).
         """
+        held = "" if partitions is None else f" AND {partition_sql('mmsi', partitions)}"
         try:
             with con.cursor() as cur:
                 cur.execute("SELECT last FROM report_seq")
                 row = cur.fetchone()
                 last = int(row[0]) if row else 0
                 span = max(1, limit)
+                if partitions is not None:
+                    span = max(1, 2 * limit * partitions.count // len(partitions.members))
                 while True:
                     upper = min(after_seq + span, last)
                     cur.execute(
                         "SELECT count(*), max(seq), min(observed_at), max(observed_at), "
                         "count(*) > count(observed_at) FROM (SELECT seq, observed_at "
-                        "FROM reports WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s) s",
+                        f"FROM reports WHERE seq > %s AND seq <= %s{held} ORDER BY seq LIMIT %s) s",
                         (after_seq, upper, limit),
                     )
                     found = cur.fetchone()
