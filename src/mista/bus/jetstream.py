@@ -600,6 +600,8 @@ class JetStreamBus:
         ack_wait_s: float = 10.0,
         max_merge_rows: int = 250_000,
         linger_s: float = 0.5,
+        idle: Callable[[], object] | None = None,
+        idle_s: float = 1.0,
     ) -> ConsumeStats:
         """Call ``handler`` with the batches published on ``partitions`` until ``stop``.
 
@@ -611,7 +613,9 @@ class JetStreamBus:
         ``handler`` raises a ``MistaError`` (e.g. the store is away) the messages are
         handed back for redelivery and consuming goes on after a pause; any other
         exception is handed back the same way and then raised. A message that is not a
-        mista batch is logged and terminated (never redelivered).
+        mista batch is logged and terminated (never redelivered). ``idle``, when given, is
+        called whenever nothing has come for ``idle_s`` (a ``MistaError`` it raises is
+        logged, consuming goes on).
         """
         wanted = sorted(set(partitions))
         if not wanted or not all(0 <= p < self.partitions for p in wanted):
@@ -625,11 +629,18 @@ class JetStreamBus:
             self._start_pulls(wanted, group, ack_wait_s, fetch_messages, inbox, stopping, credits)
         )
         stats = ConsumeStats()
+        quiet_since = time.monotonic()
         try:
             while not (stop.is_set() or self._stop.is_set()):
                 try:
                     items = [inbox.get(timeout=0.2)]
                 except queue.Empty:
+                    if idle is not None and time.monotonic() - quiet_since >= idle_s:
+                        try:
+                            idle()
+                        except MistaError as exc:
+                            _log.error("bus %s: %s (tried again when idle)", self.url, exc)
+                        quiet_since = time.monotonic()
                     continue
                 # Gather for up to linger_s: a store commits one large batch much faster
                 # than many small ones (the per-transaction cost dominates small ones).
@@ -647,6 +658,7 @@ class JetStreamBus:
                 try:
                     self._handle(items, handler, stats, stop)
                 finally:
+                    quiet_since = time.monotonic()
                     for partition, _ in items:
                         self._loop.call_soon(credits[partition].release)
         finally:
@@ -655,6 +667,42 @@ class JetStreamBus:
                 leftover += inbox.get_nowait()[1]
             self._loop.run(self._stop_pulls(pulls, stopping, leftover))
         return stats
+
+    def rewind_unacknowledged(self, partitions: Iterable[int], group: str = "store") -> int:
+        """Deliver again, in stream order, what consumers ``<group>-<p>`` handed out and
+        nobody acknowledged (a worker that died mid-batch): each such consumer is made
+        again to start after its acknowledgement floor. Returns how many messages were
+        pending. Call it only while no other process consumes these partitions (the
+        server would otherwise deliver them after ``ack_wait`` to whoever pulls next, after
+        newer ones, and a partition's order would change)."""
+        return int(self._loop.run(self._rewind(sorted(set(partitions)), group)))
+
+    async def _rewind(self, partitions: list[int], group: str) -> int:
+        pending = 0
+        for partition in partitions:
+            name = f"{group}-{partition}"
+            try:
+                info = await self._js.consumer_info(self.stream, name)
+            except nats.js.errors.NotFoundError:
+                continue
+            if not info.num_ack_pending:
+                continue
+            floor = (info.ack_floor.stream_seq if info.ack_floor else None) or 0
+            config = info.config
+            config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE if floor else DeliverPolicy.ALL
+            config.opt_start_seq = floor + 1 if floor else None
+            await self._js.delete_consumer(self.stream, name)
+            await self._js.add_consumer(self.stream, config=config)
+            pending += info.num_ack_pending
+            _log.warning(
+                "bus %s: partition %d: %d messages were handed out and not acknowledged; "
+                "delivering again in order after stream message %d",
+                self.url,
+                partition,
+                info.num_ack_pending,
+                floor,
+            )
+        return pending
 
     async def _start_pulls(
         self,
