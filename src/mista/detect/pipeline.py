@@ -16,6 +16,11 @@ A pipeline may be one *part* of the node's fusion (``mista.detect.parts``): it f
 report but runs only its part's detectors, keeps its own cursors and checkpoint, and
 writes tracks and track points only when it is part 0. Parts run side by side, one
 process each, and together leave what one pipeline with every detector leaves.
+
+With fusion by partition, a part reads only the reports of some bus partitions (the
+vessels whose MMSI hashes into them) and writes those vessels' tracks and points
+(``TrackWrites.AIS``), while part 0 reads every report and writes only the dark tracks
+and the radar contacts' points (``TrackWrites.RADAR``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -37,14 +43,15 @@ from mista.detect.config import DetectConfig
 from mista.detect.engine import Detection
 from mista.errors import LabelError
 from mista.fuse import FuseConfig, Fuser
-from mista.fuse.chunk import FusedChunk, SourceCode, TrackInfo, TrackPoints
+from mista.fuse.chunk import FusedChunk, SourceCode, TrackInfo, TrackKind, TrackPoints
 from mista.fuse.feed import split_feed
 from mista.geo import LandMask, Ports, Zones
 from mista.labels import Label, combine
 from mista.model import Alert, Track, content_id
+from mista.partitions import VesselPartitions
 from mista.store import Store
 
-__all__ = ["CHECKPOINT_S", "POINT_SCHEMA", "Pipeline", "StepResult"]
+__all__ = ["CHECKPOINT_S", "POINT_SCHEMA", "Pipeline", "StepResult", "TrackWrites"]
 
 _log = logging.getLogger(__name__)
 
@@ -63,6 +70,15 @@ POINT_SCHEMA = pa.schema(
 #: A radar contact associated to a track is written with this bit set in ``flags`` (above
 #: every ``PointFlag``), so readers tell confirmations from the track's own points.
 ASSOCIATED_CONTACT = 1 << 15
+
+
+class TrackWrites(StrEnum):
+    """Which tracks and track points a pipeline writes."""
+
+    ALL = "all"  # every one (a whole fuser, part 0 of detector parts)
+    NONE = "none"  # none (the other detector parts: part 0 writes the same ones)
+    AIS = "ais"  # AIS tracks and their own points (a partition part)
+    RADAR = "radar"  # dark tracks, their contacts, contacts associated to AIS tracks
 
 
 def _utc(seconds: float) -> datetime:
@@ -132,7 +148,8 @@ class Pipeline:
     the stored cursor with fresh memory when there is none.
 
     ``part`` and ``kinds``: this pipeline is fusion part ``part`` running the detectors of
-    ``kinds`` (None: every one); only part 0 writes tracks and track points.
+    ``kinds`` (None: every one); only part 0 writes tracks and track points unless
+    ``writes`` says otherwise. ``partitions``: read only those vessels' reports.
     """
 
     def __init__(
@@ -149,9 +166,15 @@ class Pipeline:
         checkpoint_s: float | None = CHECKPOINT_S,
         part: int = 0,
         kinds: Collection[str] | None = None,
+        partitions: VesselPartitions | None = None,
+        writes: TrackWrites | None = None,
     ) -> None:
         self._store = store
         self._part = part
+        self._partitions = partitions
+        if writes is None:
+            writes = TrackWrites.ALL if part == 0 else TrackWrites.NONE
+        self._writes = writes
         self._node = node
         self._land = land if land is not None else LandMask.default()
         self._fuser = Fuser(fuse_config or FuseConfig(), land=self._land)
@@ -198,9 +221,18 @@ class Pipeline:
             )
             return
         state = load_state(blob, self._shared)
-        if not isinstance(state, tuple) or len(state) != 3:
+        if not isinstance(state, tuple) or len(state) != 4:
             return
-        fuser, detection, book = state
+        fuser, detection, book, partitions = state
+        if partitions != self._partitions:
+            _log.warning(
+                "fusion part %d's checkpoint fused %s, the part now fuses %s (the node's "
+                "partitions changed): starting fresh after its cursor",
+                self._part,
+                partitions or "every report",
+                self._partitions or "every report",
+            )
+            return
         if not isinstance(fuser, Fuser) or not isinstance(detection, Detection):
             return
         if not isinstance(book, _TrackBook):
@@ -227,7 +259,8 @@ class Pipeline:
     def checkpoint(self) -> None:
         """Save the fuser's and detectors' memory in the store now (between steps only:
         it must match what the store holds)."""
-        blob = dump_state((self._fuser, self._detection, self._book), self._shared)
+        state = (self._fuser, self._detection, self._book, self._partitions)
+        blob = dump_state(state, self._shared)
         self._store.save_fusion_state(self._read, blob, self._part)
         self._checkpoint_at = time.monotonic()
 
@@ -241,9 +274,20 @@ class Pipeline:
     def cursor(self) -> int:
         return self._cursor
 
-    def step(self) -> StepResult:
-        """Fuse and detect the next batch of reports; ``reports == 0`` when caught up."""
-        feed = self._store.report_feed(self._read, self._batch)
+    def _feed(self) -> pa.Table:
+        if self._partitions is None:
+            return self._store.report_feed(self._read, self._batch)
+        return self._store.report_feed(self._read, self._batch, partitions=self._partitions)
+
+    def step(self, *, whole_batch: bool = False) -> StepResult:
+        """Fuse and detect the next batch of reports; ``reports == 0`` when caught up.
+
+        ``whole_batch``: only when a whole batch (``batch_reports``) is there to read, so
+        steps begin and end at the same reports whenever the store is written: a step's
+        alert revisions follow its boundaries."""
+        feed = self._feed()
+        if whole_batch and feed.num_rows < self._batch:
+            return StepResult(cursor=self._cursor)
         again = False  # reports an earlier run fused and alerted: fused again, not alerted
         if self._read < self._written_to and feed.num_rows:
             earlier = pa.compute.less_equal(feed.column("seq"), self._written_to)
@@ -384,13 +428,19 @@ class Pipeline:
     def _points_table(self, chunk: FusedChunk) -> pa.Table:
         points: TrackPoints = chunk.points
         ids = {number: info.id for number, info in chunk.tracks.items()}
-        seqs: list[np.ndarray] = [points.seq]
-        flags: list[np.ndarray] = [points.flags]
-        numbers: list[np.ndarray] = [points.track]
+        radar = points.source == SourceCode.RADAR
+        keep: slice | np.ndarray = slice(None)
+        if self._writes is TrackWrites.AIS:
+            keep = ~radar
+        elif self._writes is TrackWrites.RADAR:
+            keep = radar
+        seqs: list[np.ndarray] = [points.seq[keep]]
+        flags: list[np.ndarray] = [points.flags[keep]]
+        numbers: list[np.ndarray] = [points.track[keep]]
         # A contact on a dark track is one of that track's points already.
-        placed = set(points.seq[points.source == SourceCode.RADAR].tolist())
+        placed = set(points.seq[radar].tolist())
         associated = [a for a in chunk.associations if a.track is not None and a.seq not in placed]
-        if associated:
+        if associated and self._writes is not TrackWrites.AIS:
             seqs.append(np.array([a.seq for a in associated], np.int64))
             numbers.append(np.array([a.track for a in associated], np.int64))
             flags.append(np.full(len(associated), ASSOCIATED_CONTACT, np.uint16))
@@ -414,11 +464,16 @@ class Pipeline:
 
     def _write(self, chunk: FusedChunk, drafts: list[AlertDraft], cursor: int) -> StepResult:
         alerts = [self.alert_record(draft) for draft in drafts]
-        if self._part == 0:
-            tracks = [self._track_record(info) for info in chunk.tracks.values()]
-            points = self._points_table(chunk)
-        else:  # part 0 writes them; the same fuser makes the same ones here
+        if self._writes is TrackWrites.NONE:  # part 0 writes them; the same fuser makes them
             tracks, points = [], POINT_SCHEMA.empty_table()
+        else:
+            infos: list[TrackInfo] = list(chunk.tracks.values())
+            if self._writes is TrackWrites.AIS:
+                infos = [info for info in infos if info.kind == TrackKind.AIS]
+            elif self._writes is TrackWrites.RADAR:
+                infos = [info for info in infos if info.kind != TrackKind.AIS]
+            tracks = [self._track_record(info) for info in infos]
+            points = self._points_table(chunk)
         self._store.write_fusion(
             cursor=cursor,
             tracks=tracks,
