@@ -311,3 +311,47 @@ def test_a_slow_writer_gets_nothing_twice_when_fetches_end_early(
             timer.cancel()
         assert stats.messages == total > 8
         assert bus.deliveries("slow") == total
+
+
+async def _take(url: str, subject: str, durable: str, count: int, ack: int) -> list[int]:
+    """Fetch ``count`` messages through durable consumer ``durable`` as a worker would,
+    acknowledge the first ``ack`` and leave the rest held, as a worker killed mid-batch
+    does; the stream numbers fetched."""
+    import nats
+    from nats.js.api import AckPolicy, ConsumerConfig
+
+    client = await nats.connect(url)
+    try:
+        js = client.jetstream()
+        config = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=30)
+        sub = await js.pull_subscribe(subject, durable=durable, config=config)
+        msgs = await sub.fetch(count, timeout=5)
+        for msg in msgs[:ack]:
+            await msg.ack_sync()
+        return [msg.metadata.sequence.stream for msg in msgs]
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("rewound", [True, False])
+def test_what_a_dead_worker_held_comes_again_first_and_in_order_once_rewound(
+    nats_server: NatsServer, stream: str, feeds: list[Path], rewound: bool
+) -> None:
+    import asyncio
+
+    url = f"{nats_server.url}?stream={stream}&partitions=1"
+    ingest_paths(feeds[:1], bus=url, nation="IND", chunk_bytes=16 * 1024)
+    with JetStreamBus.from_url(url) as bus:
+        subject = bus.subject(0)
+        taken = asyncio.run(_take(nats_server.url, subject, "rw-0", count=5, ack=2))
+        assert len(taken) == 5
+        if rewound:
+            assert bus.rewind_unacknowledged([0], group="rw") == 3
+            assert bus.rewind_unacknowledged([0], group="rw") == 0  # nothing held now
+        # The next worker: what it is handed first.
+        after = asyncio.run(_take(nats_server.url, subject, "rw-0", count=4, ack=4))
+    if rewound:
+        assert after == taken[2:] + after[3:]  # the held three first, in stream order
+        assert after == sorted(after)
+    else:  # without: the server hands out newer ones while the held wait for ack_wait
+        assert set(after).isdisjoint(taken[2:])
