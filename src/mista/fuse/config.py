@@ -64,6 +64,11 @@ class FuseConfig:
     #: The new MMSI's points continue the old track (same number and id) when true; else
     #: they form a new track whose ``linked_from`` names the old one.
     continue_across_mmsi_change: bool = True
+    #: Fusion by partition (``mista.partitions``): when > 0, a new MMSI continues only a
+    #: track whose MMSI hashes into the same of this many partitions, so that a fuser
+    #: given one partition's reports builds the same AIS tracks as one given them all.
+    #: 0: any track (one fuser sees every report).
+    mmsi_partitions: int = 0
     #: Radar association: contact error (1 sigma; the simulated radars' errors grow from
     #: 50 m to 150 m with range, and the feed does not carry a contact's own sigma), per
     #: radar where known (``radar_sigmas_m``: (radar name, sigma) pairs), prediction error
@@ -158,6 +163,11 @@ class FuseConfig:
         if self.radar_memory_contacts < 1:
             raise ConfigError(
                 f"fuse setting radar_memory_contacts = {self.radar_memory_contacts} must be >= 1"
+            )
+        if isinstance(self.mmsi_partitions, bool) or not isinstance(self.mmsi_partitions, int):
+            raise ConfigError(
+                f"fuse setting mmsi_partitions = {self.mmsi_partitions!r} must be a whole "
+                "number of partitions >= 0 (0: an MMSI change may link any two MMSIs)"
             )
         for name in ("segment_min_fixes", "shared_min_fixes"):
             if getattr(self, name) < 2:

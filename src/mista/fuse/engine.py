@@ -152,8 +152,21 @@ class Fuser:
         oldest = [seq for b in buffers if (seq := b.oldest_seq()) is not None]
         return sum(len(b) for b in buffers), (min(oldest) if oldest else None)
 
-    def push(self, reports: pa.Table) -> FusedChunk:
-        """Take reports in arrival order; return what the watermark released."""
+    @staticmethod
+    def newest_of(reports: pa.Table) -> float:
+        """The newest time (s) among the reports a fuser would use (``-inf`` if none): what
+        ``push(reports)`` moves the watermark by."""
+        split = split_feed(reports)
+        times = [rows.t for rows in (split.positions, split.radar, split.statics) if len(rows)]
+        return max((float(t.max()) for t in times), default=-math.inf)
+
+    def push(self, reports: pa.Table, *, newest: float | None = None) -> FusedChunk:
+        """Take reports in arrival order; return what the watermark released.
+
+        Fusion by partition: when ``reports`` is one partition's share of a batch, give
+        ``newest`` = ``newest_of(batch)``. The watermark then moves with the whole stream,
+        so this fuser releases, flags late and evicts exactly as one given every report
+        (with ``mmsi_partitions`` set, it builds the same tracks of this partition)."""
         split = split_feed(reports)
         self.skipped += split.skipped
         self.not_vessel += split.not_vessel
@@ -165,6 +178,8 @@ class Fuser:
         for rows in (split.positions.t, split.radar.t, split.statics.t):
             if rows.shape[0]:
                 self._newest = max(self._newest, float(rows.max()))
+        if newest is not None:
+            self._newest = max(self._newest, newest)
         self._watermark = max(self._watermark, self._newest - self.config.reorder_window_s)
         return self._fuse(
             self._positions.release(self._watermark),
@@ -480,7 +495,13 @@ class Fuser:
         t, lat, lon = float(rows.t[i]), float(rows.lat[i]), float(rows.lon[i])
         fix = Fix(t, lat, lon, float(rows.sog[i]), float(rows.cog[i]))
         old = predecessors.find(
-            t=t, lat=lat, lon=lon, sog=fix.sog, cog=fix.cog, latest_seen=self._latest_seen
+            mmsi=mmsi,
+            t=t,
+            lat=lat,
+            lon=lon,
+            sog=fix.sog,
+            cog=fix.cog,
+            latest_seen=self._latest_seen,
         )
         label_no = int(rows.label_no[i])
         if old is None or old.mmsi is None:

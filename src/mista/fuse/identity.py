@@ -14,6 +14,8 @@ import re
 import numpy as np
 import numpy.typing as npt
 
+from mista.partitions import mmsi_partition
+
 from ._kinematics import dead_reckon, haversine_m
 from .chunk import IdentityEvent, IdentityKind
 from .config import FuseConfig
@@ -155,7 +157,10 @@ def change_events(
 
 
 class Predecessors:
-    """The AIS tracks a new MMSI could continue: a snapshot of their last good fixes."""
+    """The AIS tracks a new MMSI could continue: a snapshot of their last good fixes.
+
+    With ``mmsi_partitions`` set, only tracks whose MMSI is in the new MMSI's partition
+    (the one rule of fusion that spans MMSIs stays within a partition)."""
 
     def __init__(self, tracks: list[Track], config: FuseConfig) -> None:
         self._config = config
@@ -169,10 +174,17 @@ class Predecessors:
         self._used = np.zeros(len(self._tracks), np.bool_)
         # Moving with a known course (a predecessor must be): the same for every find.
         self._moving = (self._sog >= _MOVING_KN) & np.isfinite(self._cog)
+        self._partitions = config.mmsi_partitions
+        self._partition = (
+            mmsi_partition([track.mmsi or 0 for track in self._tracks], self._partitions)
+            if self._partitions > 0
+            else None
+        )
 
     def find(
         self,
         *,
+        mmsi: int,
         t: float,
         lat: float,
         lon: float,
@@ -180,8 +192,9 @@ class Predecessors:
         cog: float,
         latest_seen: dict[int, float],
     ) -> Track | None:
-        """The one track that went silent within the window before ``t`` and would be
-        near ``(lat, lon)`` now at a similar speed and course; ``None`` if none or several."""
+        """The one track (of ``mmsi``'s partition, with ``mmsi_partitions``) that went
+        silent within the window before ``t`` and would be near ``(lat, lon)`` now at a
+        similar speed and course; ``None`` if none or several."""
         c = self._config
         if not self._tracks:
             return None
@@ -192,6 +205,8 @@ class Predecessors:
             return None
         age = t - self._t
         near_in_time = (age > 0) & (age <= c.mmsi_change_window_s) & self._moving & ~self._used
+        if self._partition is not None:
+            near_in_time &= self._partition == int(mmsi_partition(mmsi, self._partitions))
         index = np.flatnonzero(near_in_time)
         # Speed and course compared only for those few (element by element, as before).
         old_sog, old_cog = self._sog[index], self._cog[index]
