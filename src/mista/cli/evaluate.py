@@ -39,17 +39,34 @@ from mista.cli._options import example
     help="Fuse and detect again over the reports of --store (filled by an earlier mista eval "
     "of the same scenario), skipping ingest: for tuning thresholds.",
 )
-def evaluate(scenario: str, fmt: str, store: str | None, fusion_only: bool) -> None:
+@click.option(
+    "--mmsi-partitions",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Fuse as fusion by partition does: an MMSI change links a new MMSI only to a track "
+    "whose MMSI hashes into the same of N partitions (0: any track).",
+)
+def evaluate(
+    scenario: str, fmt: str, store: str | None, fusion_only: bool, mmsi_partitions: int
+) -> None:
     """Replay SCENARIO (a directory from mista simulate) through ingest, fusion and
     detection, then print precision and recall per behaviour against the scenario's
     ground truth, track continuity and radar association accuracy."""
     from mista.evaluate import evaluate as run
     from mista.evaluate import score_table
+    from mista.fuse import FuseConfig
 
     def progress(message: str) -> None:
         click.echo(f"mista eval: {message}", err=True)
 
-    result, summary = run(scenario, store=store, progress=progress, fusion_only=fusion_only)
+    result, summary = run(
+        scenario,
+        store=store,
+        fuse_config=FuseConfig(mmsi_partitions=mmsi_partitions) if mmsi_partitions else None,
+        progress=progress,
+        fusion_only=fusion_only,
+    )
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:

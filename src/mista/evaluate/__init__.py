@@ -12,6 +12,7 @@ from mista.errors import InputError
 from mista.evaluate.replay import ReplaySummary, refuse, replay
 from mista.evaluate.scenario import Scenario, load_scenario
 from mista.evaluate.score import BEHAVIOURS, KindScore, Score, score
+from mista.fuse import FuseConfig
 from mista.store.embedded import DuckDBStore
 
 __all__ = [
@@ -31,12 +32,14 @@ def evaluate(
     *,
     store: str | Path | None = None,
     detect_config: DetectConfig | None = None,
+    fuse_config: FuseConfig | None = None,
     progress: Callable[[str], None] | None = None,
     fusion_only: bool = False,
 ) -> tuple[Score, ReplaySummary]:
     """Replay the scenario in ``directory`` into ``store`` (a fresh temporary DuckDB file
     when ``None``) and score it. With ``fusion_only``, ``store`` is one an earlier
-    evaluation of the same scenario filled: only fusion and detection run again."""
+    evaluation of the same scenario filled: only fusion and detection run again.
+    ``fuse_config`` and ``detect_config`` default to the node's defaults."""
     scenario = load_scenario(directory)
     with tempfile.TemporaryDirectory(prefix="mista-eval-") as scratch:
         path = Path(store) if store is not None else Path(scratch) / "eval.duckdb"
@@ -49,9 +52,15 @@ def evaluate(
             )
         with DuckDBStore(path) as db:
             if fusion_only:
-                summary = refuse(scenario, db, detect_config=detect_config)
+                summary = refuse(scenario, db, detect_config=detect_config, fuse_config=fuse_config)
             else:
-                summary = replay(scenario, db, detect_config=detect_config, progress=progress)
+                summary = replay(
+                    scenario,
+                    db,
+                    detect_config=detect_config,
+                    fuse_config=fuse_config,
+                    progress=progress,
+                )
             result = score(db.connection, scenario)
     return result, summary
 

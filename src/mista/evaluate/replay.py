@@ -19,6 +19,7 @@ import pyarrow as pa
 from mista.detect.config import DetectConfig
 from mista.detect.pipeline import Pipeline, StepResult
 from mista.evaluate.scenario import Scenario, ScenarioFile
+from mista.fuse import FuseConfig
 from mista.geo import Zones
 from mista.ingest.batch import IngestBatch
 from mista.ingest.sources import SourceConfig, load_source_config
@@ -90,6 +91,7 @@ def refuse(
     store: DuckDBStore,
     *,
     detect_config: DetectConfig | None = None,
+    fuse_config: FuseConfig | None = None,
 ) -> ReplaySummary:
     """Fusion and detection again over a store an earlier replay of ``scenario`` filled:
     what fusion wrote is cleared, then every report is fused in the order it was stored
@@ -97,7 +99,11 @@ def refuse(
     clear_fusion(store.connection)
     summary = ReplaySummary(files=len(scenario.files))
     pipeline = Pipeline(
-        store, node=scenario.node, detect_config=detect_config, zones=_zones(scenario)
+        store,
+        node=scenario.node,
+        fuse_config=fuse_config,
+        detect_config=detect_config,
+        zones=_zones(scenario),
     )
     started = time.perf_counter()
     summary.fused.add(pipeline.run())
@@ -121,6 +127,7 @@ def replay(
     store: Store,
     *,
     detect_config: DetectConfig | None = None,
+    fuse_config: FuseConfig | None = None,
     progress: Callable[[str], None] | None = None,
     fuse: bool = True,
 ) -> ReplaySummary:
@@ -134,7 +141,13 @@ def replay(
     }
     zones = _zones(scenario)
     pipeline = (
-        Pipeline(store, node=scenario.node, detect_config=detect_config, zones=zones)
+        Pipeline(
+            store,
+            node=scenario.node,
+            fuse_config=fuse_config,
+            detect_config=detect_config,
+            zones=zones,
+        )
         if fuse
         else None
     )
