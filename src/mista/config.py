@@ -29,10 +29,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mista.detect.config import DetectConfig
-from mista.detect.parts import Parts, one_part, parse_parts
+from mista.detect.parts import Parts, one_part, parse_partitions, parse_parts, partition_parts
 from mista.errors import ConfigError, LabelError
 from mista.ingest.sources import SourceConfig, source_config_from
 from mista.labels import NATION_CODE, check_groups
+from mista.partitions import VesselPartitions
 
 __all__ = [
     "INTERVALS",
@@ -185,6 +186,9 @@ class NodeConfig:
     zones: Path | None = None
     #: The detector kinds of each fusion part (``[detect] parts``; one part by default).
     fusion_parts: Parts = field(default_factory=one_part)
+    #: Fusion by partition (``[detect] partitions``): the bus partitions of parts 1 to K;
+    #: empty when fusion is not split by vessel.
+    fusion_partitions: tuple[VesselPartitions, ...] = ()
     api: ApiConfig = field(default_factory=ApiConfig)
     #: A ``nats://`` URL of the JetStream bus ingest publishes to, or None (in-process).
     bus: str | None = None
@@ -282,16 +286,29 @@ def _intervals(path: Path, table: Any) -> Intervals:
     return Intervals(**values)
 
 
-def _detect(root: Path, path: Path, table: Any) -> tuple[DetectConfig, Path | None, Parts]:
-    """``[detect]``: an optional ``zones`` layer file, optional fusion ``parts``
-    (``mista.detect.parts``), and one ``[detect.<kind>]`` table of thresholds per behaviour
-    (``mista.detect.config``)."""
+def _detect(
+    root: Path, path: Path, table: Any
+) -> tuple[DetectConfig, Path | None, Parts, tuple[VesselPartitions, ...]]:
+    """``[detect]``: an optional ``zones`` layer file, optional fusion ``parts`` or
+    ``partitions`` (``mista.detect.parts``), and one ``[detect.<kind>]`` table of
+    thresholds per behaviour (``mista.detect.config``)."""
     if not isinstance(table, dict):
         raise ConfigError(f'{path}: [detect] must be a table (e.g. zones = "zones.geojson")')
     settings = dict(table)
     parts_value = settings.pop("parts", None)
+    partitions_value = settings.pop("partitions", None)
+    if parts_value is not None and partitions_value is not None:
+        raise ConfigError(
+            f"{path}: [detect] has parts and partitions: give one (partitions makes its own "
+            "parts, docs/deploy.md)"
+        )
+    partitions: tuple[VesselPartitions, ...] = ()
     try:
-        parts = one_part() if parts_value is None else parse_parts(parts_value)
+        if partitions_value is not None:
+            partitions = parse_partitions(partitions_value)
+            parts = partition_parts(len(partitions))
+        else:
+            parts = one_part() if parts_value is None else parse_parts(parts_value)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     zones_value = settings.pop("zones", None)
@@ -306,7 +323,7 @@ def _detect(root: Path, path: Path, table: Any) -> tuple[DetectConfig, Path | No
         config = DetectConfig.from_mapping(settings)
     except ConfigError as exc:
         raise ConfigError(f"{path}: [detect]: {exc}") from None
-    return config, zones, parts
+    return config, zones, parts, partitions
 
 
 def _api(path: Path, table: Any) -> ApiConfig:
@@ -442,7 +459,7 @@ def load_node_config(directory: str | os.PathLike[str]) -> NodeConfig:
     except LabelError as exc:
         raise ConfigError(f"{path}: [groups]: {exc}") from None
     intervals = _intervals(path, data.get("intervals", {}))
-    detect, zones, parts = _detect(root, path, data.get("detect", {}))
+    detect, zones, parts, partitions = _detect(root, path, data.get("detect", {}))
     api = _api(path, data.get("api", {}))
     partners_dir = root / PARTNERS_DIR
     partners = (
@@ -476,6 +493,7 @@ def load_node_config(directory: str | os.PathLike[str]) -> NodeConfig:
         detect=detect,
         zones=zones,
         fusion_parts=parts,
+        fusion_partitions=partitions,
         api=api,
         bus=bus,
         store_replica=store_replica,
@@ -556,6 +574,8 @@ def node_toml(nation: str, host: str, port: int, api_port: int | None = None) ->
         '# parts = [["ais-gap", "close-approach"], ["dark-vessel", "encounter",',
         '#          "identity-change", "loitering", "port-visit", "shared-mmsi", "spoofing",',
         '#          "zone-entry"]]',
+        "# or fusion by partition: part 0 spans vessels, parts 1.. take bus partitions:",
+        "# partitions = [[0, 1, 2, 3], [4, 5, 6, 7]]",
     ]
     return "\n".join(lines) + "\n"
 

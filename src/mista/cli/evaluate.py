@@ -40,22 +40,21 @@ from mista.cli._options import example
     "of the same scenario), skipping ingest: for tuning thresholds.",
 )
 @click.option(
-    "--mmsi-partitions",
-    type=click.IntRange(min=0),
+    "--partitions",
+    type=click.IntRange(min=0, max=15),
     default=0,
     show_default=True,
-    help="Fuse as fusion by partition does: an MMSI change links a new MMSI only to a track "
-    "whose MMSI hashes into the same of N partitions (0: any track).",
+    help="Fuse by partition ([detect] partitions): part 0 over every report for what spans "
+    "vessels, and one part per each of N bus partitions for its vessels (0: one pipeline).",
 )
 def evaluate(
-    scenario: str, fmt: str, store: str | None, fusion_only: bool, mmsi_partitions: int
+    scenario: str, fmt: str, store: str | None, fusion_only: bool, partitions: int
 ) -> None:
     """Replay SCENARIO (a directory from mista simulate) through ingest, fusion and
     detection, then print precision and recall per behaviour against the scenario's
     ground truth, track continuity and radar association accuracy."""
     from mista.evaluate import evaluate as run
     from mista.evaluate import score_table
-    from mista.fuse import FuseConfig
 
     def progress(message: str) -> None:
         click.echo(f"mista eval: {message}", err=True)
@@ -63,7 +62,7 @@ def evaluate(
     result, summary = run(
         scenario,
         store=store,
-        fuse_config=FuseConfig(mmsi_partitions=mmsi_partitions) if mmsi_partitions else None,
+        partitions=partitions,
         progress=progress,
         fusion_only=fusion_only,
     )

@@ -20,6 +20,19 @@ node.toml::
 
 Every kind is in exactly one part. ``spoofing`` and ``shared-mmsi`` share a part: the
 spoofing detector hands the other the second transmitters it finds.
+
+**Fusion by partition** (``[detect] partitions``) splits the *vessels* as well, for what
+goes vessel by vessel. Part 0 reads every report and runs the detectors that span vessels
+(``SPANNING``) and radar association, and writes the dark tracks and the radar contacts'
+points; parts 1 to K each take some of the bus's partitions (a hash of the MMSI,
+``mista.partitions``), fuse only those vessels' reports, run the per-vessel detectors
+(``PER_VESSEL``) and write those vessels' tracks and points. Every part's fuser links an
+MMSI change only within one partition, so all of them build the same AIS tracks.
+
+node.toml::
+
+    [detect]
+    partitions = [[0, 1, 2, 3], [4, 5, 6, 7]]   # part 1 and part 2; part 0 spans vessels
 """
 
 from __future__ import annotations
@@ -29,15 +42,36 @@ from typing import Any
 
 from mista.detect.base import REGISTRY
 from mista.errors import ConfigError
+from mista.partitions import VesselPartitions
 from mista.store.embedded_fusion import MAX_PARTS
 
-__all__ = ["COUPLED", "MAX_PARTS", "Parts", "all_kinds", "check_part", "one_part", "parse_parts"]
+__all__ = [
+    "COUPLED",
+    "MAX_PARTS",
+    "PER_VESSEL",
+    "SPANNING",
+    "Parts",
+    "all_kinds",
+    "check_part",
+    "one_part",
+    "parse_partitions",
+    "parse_parts",
+    "partition_parts",
+]
 
 #: Kinds that must run in one process: the first hands the second what it found.
 COUPLED: tuple[tuple[str, str], ...] = (("spoofing", "shared-mmsi"),)
 
 #: A node's parts: the detector kinds of each, in part order.
 Parts = tuple[tuple[str, ...], ...]
+
+#: Detectors that look at one vessel (one MMSI) at a time: with fusion by partition they
+#: run in the partition parts.
+PER_VESSEL = ("loitering", "port-visit", "shared-mmsi", "spoofing", "zone-entry")
+#: Detectors that pair vessels (encounters, close approaches, dark vessels against AIS
+#: tracks), link two MMSIs (identity-change) or judge reception from every vessel heard
+#: near a silent one (ais-gap): part 0 runs them over every report.
+SPANNING = ("ais-gap", "close-approach", "dark-vessel", "encounter", "identity-change")
 
 
 def all_kinds() -> tuple[str, ...]:
@@ -103,3 +137,50 @@ def check_part(parts: Sequence[Sequence[str]], part: int) -> None:
             f"fusion part {part} is not configured (the node has parts 0-{len(parts) - 1}; "
             "[detect] parts in node.toml)"
         )
+
+
+def partition_parts(count: int) -> Parts:
+    """The parts of fusion by partition with ``count`` partition parts: part 0 the
+    detectors that span vessels, then the per-vessel ones in each partition part."""
+    return (SPANNING, *([PER_VESSEL] * count))
+
+
+def parse_partitions(value: Any, where: str = "detect.partitions") -> tuple[VesselPartitions, ...]:
+    """Check ``[detect] partitions`` (a list of lists of bus partition numbers, one list
+    per partition part) and return each part's partitions.
+
+    Raises ``ConfigError`` naming what is wrong: not a list of lists of whole numbers, a
+    number in two parts, numbers that are not exactly 0 to N-1 (every partition of the bus
+    in one part), too many parts.
+    """
+    example = f"{where} = [[0, 1, 2, 3], [4, 5, 6, 7]]"
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where} must be a non-empty list of lists of partitions ({example})")
+    if len(value) > MAX_PARTS - 1:
+        raise ConfigError(f"{where}: {len(value)} partition parts, at most {MAX_PARTS - 1}")
+    owner: dict[int, int] = {}
+    for number, members in enumerate(value, start=1):
+        if not isinstance(members, list) or not members:
+            raise ConfigError(f"{where}[{number - 1}] must be a non-empty list of partitions")
+        for item in members:
+            if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+                raise ConfigError(
+                    f"{where}[{number - 1}]: {item!r} is not a partition number (0, 1, ...)"
+                )
+            if item in owner:
+                raise ConfigError(
+                    f"{where}: partition {item} is in part {owner[item]} and part {number} "
+                    "(one part each)"
+                )
+            owner[item] = number
+    count = len(owner)
+    missing = sorted(set(range(count)) - owner.keys())
+    if missing:
+        raise ConfigError(
+            f"{where}: the partitions must be 0 to {max(owner)} (the bus's), each in one part; "
+            f"{', '.join(map(str, missing))} in none"
+        )
+    return tuple(
+        VesselPartitions(count, frozenset(p for p, n in owner.items() if n == number))
+        for number in range(1, len(value) + 1)
+    )

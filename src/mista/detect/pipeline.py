@@ -274,6 +274,10 @@ class Pipeline:
     def cursor(self) -> int:
         return self._cursor
 
+    @property
+    def part(self) -> int:
+        return self._part
+
     def _feed(self) -> pa.Table:
         if self._partitions is None:
             return self._store.report_feed(self._read, self._batch)

@@ -35,11 +35,13 @@ def evaluate(
     fuse_config: FuseConfig | None = None,
     progress: Callable[[str], None] | None = None,
     fusion_only: bool = False,
+    partitions: int = 0,
 ) -> tuple[Score, ReplaySummary]:
     """Replay the scenario in ``directory`` into ``store`` (a fresh temporary DuckDB file
     when ``None``) and score it. With ``fusion_only``, ``store`` is one an earlier
     evaluation of the same scenario filled: only fusion and detection run again.
-    ``fuse_config`` and ``detect_config`` default to the node's defaults."""
+    ``fuse_config`` and ``detect_config`` default to the node's defaults. ``partitions``:
+    fuse by partition, one part per partition (``mista.evaluate.replay.fusion_pipelines``)."""
     scenario = load_scenario(directory)
     with tempfile.TemporaryDirectory(prefix="mista-eval-") as scratch:
         path = Path(store) if store is not None else Path(scratch) / "eval.duckdb"
@@ -52,7 +54,13 @@ def evaluate(
             )
         with DuckDBStore(path) as db:
             if fusion_only:
-                summary = refuse(scenario, db, detect_config=detect_config, fuse_config=fuse_config)
+                summary = refuse(
+                    scenario,
+                    db,
+                    detect_config=detect_config,
+                    fuse_config=fuse_config,
+                    partitions=partitions,
+                )
             else:
                 summary = replay(
                     scenario,
@@ -60,6 +68,7 @@ def evaluate(
                     detect_config=detect_config,
                     fuse_config=fuse_config,
                     progress=progress,
+                    partitions=partitions,
                 )
             result = score(db.connection, scenario)
     return result, summary

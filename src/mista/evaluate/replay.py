@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from mista.detect.config import DetectConfig
-from mista.detect.pipeline import Pipeline, StepResult
+from mista.detect.parts import MAX_PARTS, PER_VESSEL, SPANNING
+from mista.detect.pipeline import Pipeline, StepResult, TrackWrites
+from mista.errors import InputError
 from mista.evaluate.scenario import Scenario, ScenarioFile
 from mista.fuse import FuseConfig
 from mista.geo import Zones
@@ -25,6 +28,7 @@ from mista.ingest.batch import IngestBatch
 from mista.ingest.sources import SourceConfig, load_source_config
 from mista.ingest.streams import open_source
 from mista.node import read_batches
+from mista.partitions import VesselPartitions
 from mista.store import Store
 from mista.store.embedded import DuckDBStore
 
@@ -92,25 +96,69 @@ def refuse(
     *,
     detect_config: DetectConfig | None = None,
     fuse_config: FuseConfig | None = None,
+    partitions: int = 0,
 ) -> ReplaySummary:
     """Fusion and detection again over a store an earlier replay of ``scenario`` filled:
     what fusion wrote is cleared, then every report is fused in the order it was stored
-    (which is the delivery order). For tuning thresholds without ingesting again."""
+    (which is the delivery order). For tuning thresholds without ingesting again.
+    ``partitions``: fuse by partition (``fusion_pipelines``)."""
     clear_fusion(store.connection)
     summary = ReplaySummary(files=len(scenario.files))
-    pipeline = Pipeline(
-        store,
-        node=scenario.node,
-        fuse_config=fuse_config,
-        detect_config=detect_config,
-        zones=_zones(scenario),
+    pipelines = fusion_pipelines(
+        store, scenario, detect_config, fuse_config, _zones(scenario), partitions
     )
     started = time.perf_counter()
-    summary.fused.add(pipeline.run())
-    summary.fused.add(pipeline.finish())
+    for pipeline in pipelines:
+        _count(summary, pipeline, pipeline.run())
+        _count(summary, pipeline, pipeline.finish())
     summary.fuse_s = time.perf_counter() - started
     summary.reports = summary.fused.reports
     return summary
+
+
+def fusion_pipelines(
+    store: Store,
+    scenario: Scenario,
+    detect_config: DetectConfig | None,
+    fuse_config: FuseConfig | None,
+    zones: Zones | None,
+    partitions: int = 0,
+) -> list[Pipeline]:
+    """One pipeline with every detector; or with ``partitions`` > 0, fusion by partition:
+    part 0 over every report (the detectors that span vessels, dark tracks and radar
+    contacts), then one part per partition (its vessels, their tracks and per-vessel
+    detectors), every fuser linking MMSI changes within a partition only."""
+    if not partitions:
+        return [
+            Pipeline(
+                store,
+                node=scenario.node,
+                fuse_config=fuse_config,
+                detect_config=detect_config,
+                zones=zones,
+            )
+        ]
+    if partitions > MAX_PARTS - 1:
+        raise InputError(f"partitions: {partitions}, at most {MAX_PARTS - 1}")
+    fuse_config = replace(fuse_config or FuseConfig(), mmsi_partitions=partitions)
+    common: dict[str, Any] = {
+        "node": scenario.node,
+        "fuse_config": fuse_config,
+        "detect_config": detect_config,
+        "zones": zones,
+    }
+    spanning = Pipeline(store, part=0, kinds=SPANNING, writes=TrackWrites.RADAR, **common)
+    return [spanning] + [
+        Pipeline(
+            store,
+            part=number + 1,
+            kinds=PER_VESSEL,
+            partitions=VesselPartitions(partitions, frozenset({number})),
+            writes=TrackWrites.AIS,
+            **common,
+        )
+        for number in range(partitions)
+    ]
 
 
 def _zones(scenario: Scenario) -> Zones | None:
@@ -130,26 +178,22 @@ def replay(
     fuse_config: FuseConfig | None = None,
     progress: Callable[[str], None] | None = None,
     fuse: bool = True,
+    partitions: int = 0,
 ) -> ReplaySummary:
     """Ingest every file of ``scenario`` into ``store``, fusing as the data arrives
     (whenever the delivery time moves on), then finish the stream. ``fuse=False`` only
-    ingests (benchmarks time fusion on their own)."""
+    ingests (benchmarks time fusion on their own). ``partitions``: fuse by partition
+    (``fusion_pipelines``)."""
     summary = ReplaySummary()
     configs: dict[str, SourceConfig] = {
         name: load_source_config(path, scenario.node)
         for name, path in scenario.source_configs.items()
     }
     zones = _zones(scenario)
-    pipeline = (
-        Pipeline(
-            store,
-            node=scenario.node,
-            fuse_config=fuse_config,
-            detect_config=detect_config,
-            zones=zones,
-        )
+    pipelines = (
+        fusion_pipelines(store, scenario, detect_config, fuse_config, zones, partitions)
         if fuse
-        else None
+        else []
     )
     for number, (delivered_at, files) in enumerate(_deliveries(scenario), 1):
         started = time.perf_counter()
@@ -170,18 +214,32 @@ def replay(
             summary.rejected += result.rejected
         summary.ingest_s += time.perf_counter() - started
         summary.files += len(files)
-        if pipeline is not None:
+        if pipelines:
             started = time.perf_counter()
-            summary.fused.add(pipeline.run())
+            for pipeline in pipelines:
+                _count(summary, pipeline, pipeline.run())
             summary.fuse_s += time.perf_counter() - started
         if progress is not None and number % 12 == 0:
             progress(
                 f"{delivered_at:%Y-%m-%d %H:%M}: {summary.files:,}/{len(scenario.files):,} "
                 f"files, {summary.reports:,} reports"
             )
-    if pipeline is not None:
+    if pipelines:
         started = time.perf_counter()
-        summary.fused.add(pipeline.run())
-        summary.fused.add(pipeline.finish())
+        for pipeline in pipelines:
+            _count(summary, pipeline, pipeline.run())
+            _count(summary, pipeline, pipeline.finish())
         summary.fuse_s += time.perf_counter() - started
     return summary
+
+
+def _count(summary: ReplaySummary, pipeline: Pipeline, result: StepResult) -> None:
+    """Add a step's counts; reports once (part 0's: it reads every report)."""
+    if pipeline.part == 0:
+        summary.fused.add(result)
+        return
+    summary.fused.alerts += result.alerts
+    summary.fused.points += result.points
+    summary.fused.tracks += result.tracks
+    for kind, count in result.kinds.items():
+        summary.fused.kinds[kind] = summary.fused.kinds.get(kind, 0) + count

@@ -152,21 +152,11 @@ class Fuser:
         oldest = [seq for b in buffers if (seq := b.oldest_seq()) is not None]
         return sum(len(b) for b in buffers), (min(oldest) if oldest else None)
 
-    @staticmethod
-    def newest_of(reports: pa.Table) -> float:
-        """The newest time (s) among the reports a fuser would use (``-inf`` if none): what
-        ``push(reports)`` moves the watermark by."""
-        split = split_feed(reports)
-        times = [rows.t for rows in (split.positions, split.radar, split.statics) if len(rows)]
-        return max((float(t.max()) for t in times), default=-math.inf)
-
-    def push(self, reports: pa.Table, *, newest: float | None = None) -> FusedChunk:
+    def push(self, reports: pa.Table) -> FusedChunk:
         """Take reports in arrival order; return what the watermark released.
 
-        Fusion by partition: when ``reports`` is one partition's share of a batch, give
-        ``newest`` = ``newest_of(batch)``. The watermark then moves with the whole stream,
-        so this fuser releases, flags late and evicts exactly as one given every report
-        (with ``mmsi_partitions`` set, it builds the same tracks of this partition)."""
+        Fusion by partition gives a fuser one partition's reports: its watermark then
+        moves with its own vessels' reports only (``mista.detect.parts``)."""
         split = split_feed(reports)
         self.skipped += split.skipped
         self.not_vessel += split.not_vessel
@@ -178,8 +168,6 @@ class Fuser:
         for rows in (split.positions.t, split.radar.t, split.statics.t):
             if rows.shape[0]:
                 self._newest = max(self._newest, float(rows.max()))
-        if newest is not None:
-            self._newest = max(self._newest, newest)
         self._watermark = max(self._watermark, self._newest - self.config.reorder_window_s)
         return self._fuse(
             self._positions.release(self._watermark),

@@ -13,7 +13,11 @@ optionally, a JetStream bus (``bus = "nats://..."``), and each process runs one 
   one cursor and one memory. More stand by (``mista.store.postgres_claim``) and the first
   to claim the store takes over, from the checkpoint, when the active one stops or dies.
   A node with ``[detect] parts`` (``mista.detect.parts``) runs one fuse process per part,
-  each fusing every report and running its share of the detectors, side by side.
+  each fusing every report and running its share of the detectors, side by side. A node
+  with ``[detect] partitions`` (fusion by partition) runs part 0 over every report for the
+  detectors that span vessels, and parts 1.. each over some bus partitions' vessels;
+  with a bus, those parts are the store writers of their partitions
+  (``mista.serve.partition_fuse``), and ingest processes only publish.
 - ``api``: the users' API and web map on ``[api] listen``; several may run behind a proxy.
 - ``share``: the partner exchange: release scans and pushes to each partner, and the
   partner listener (mutual TLS) that receives theirs. One per store: each partner's
@@ -41,10 +45,11 @@ from mista.api.context import ApiContext
 from mista.bus.jetstream import JetStreamBus, store_writer
 from mista.config import NodeConfig, load_node_config
 from mista.detect.parts import check_part
-from mista.detect.pipeline import Pipeline
+from mista.detect.pipeline import Pipeline, StepResult
 from mista.errors import ConfigError, MistaError, StoreError
 from mista.ingest.batch import IngestBatch
 from mista.node import open_node_store
+from mista.partitions import VesselPartitions
 from mista.serve._server import (
     SignalFreeServer,
     bind_listener,
@@ -53,7 +58,8 @@ from mista.serve._server import (
     stopped_by_signals,
 )
 from mista.serve.ingest import SourceStats, run_source
-from mista.serve.runtime import NodeRuntime, node_zones
+from mista.serve.partition_fuse import fuse_from_bus
+from mista.serve.runtime import NodeRuntime, node_zones, part_pipeline
 from mista.share.agreements import load_agreements
 from mista.store import Store, WriteResult
 from mista.store.postgres import PostgresStore
@@ -147,7 +153,12 @@ def _run_ingest(
             write = _publisher(jetstream)
         stats = {entry.name: SourceStats() for entry in config.sources}
         with _threads(stop) as start:
-            if jetstream is not None:
+            if jetstream is not None and config.fusion_partitions:
+                _log.info(
+                    "ingest: no store writer here: with fusion by partition, the fuse "
+                    "role's partition parts write what the bus holds"
+                )
+            elif jetstream is not None:
                 writing_bus = jetstream
                 start("store-writer", lambda: _store_writer(writing_bus, store, stop))
             for entry in config.sources:
@@ -225,26 +236,34 @@ def _fuse_while_claimed(
     config: NodeConfig, store: Store, claim: FuserClaim, stop: threading.Event, part: int
 ) -> None:
     kinds = config.fusion_parts[part]
-    pipeline = Pipeline(
-        store,
-        node=config.nation,
-        detect_config=config.detect,
-        zones=node_zones(config),
-        batch_reports=config.intervals.fuse_batch,
-        checkpoint_s=config.intervals.checkpoint_s or None,
-        part=part,
-        kinds=kinds,
-    )
-    if len(config.fusion_parts) == 1:
+    pipeline = part_pipeline(config, store, part, node_zones(config))
+    if config.fusion_partitions and part > 0:
+        partitions = config.fusion_partitions[part - 1]
+        _log.info(
+            "fuse role of %s, part %d of %d (%s; %s; their tracks)%s",
+            config.nation,
+            part,
+            len(config.fusion_parts),
+            partitions,
+            ", ".join(kinds),
+            f": writes and fuses them from the bus {config.bus}" if config.bus else "",
+        )
+        if config.bus is not None:
+            _fuse_from_bus(config, store, claim, stop, pipeline, partitions)
+            return
+    elif len(config.fusion_parts) == 1:
         _log.info("fuse role of %s: every %g s", config.nation, config.intervals.fuse_s)
     else:
+        what = "; tracks" if part == 0 else ""
+        if config.fusion_partitions:
+            what = "; every report; dark tracks and radar contacts"
         _log.info(
             "fuse role of %s, part %d of %d (%s%s): every %g s",
             config.nation,
             part,
             len(config.fusion_parts),
             ", ".join(kinds),
-            "; tracks" if part == 0 else "",
+            what,
             config.intervals.fuse_s,
         )
     fused = alerts = 0
@@ -276,6 +295,57 @@ def _fuse_while_claimed(
             _log.info("fuse: caught up (%s reports fused since start)", f"{fused:,}")
             busy = False
         stop.wait(config.intervals.fuse_s)
+    if config.intervals.checkpoint_s:
+        try:  # stopped between steps: the next start has nothing to fuse again
+            pipeline.checkpoint()
+        except MistaError as exc:
+            _log.error("fusion checkpoint not saved at stop: %s", exc)
+
+
+def _fuse_from_bus(
+    config: NodeConfig,
+    store: Store,
+    claim: FuserClaim,
+    stop: threading.Event,
+    pipeline: Pipeline,
+    partitions: VesselPartitions,
+) -> None:
+    assert config.bus is not None
+    counts = {"reports": 0, "alerts": 0}
+    last_status = [time.monotonic()]
+
+    def progress(result: StepResult) -> None:
+        if result.reports == 0:
+            if not counts["reports"]:
+                return  # nothing written or fused yet
+            _log.info("fuse: caught up (%s reports fused since start)", f"{counts['reports']:,}")
+            return
+        counts["reports"] += result.reports
+        counts["alerts"] += result.alerts
+        if time.monotonic() - last_status[0] >= _STATUS_S:
+            _log.info(
+                "fuse: %s reports fused, %s alerts changed",
+                f"{counts['reports']:,}",
+                f"{counts['alerts']:,}",
+            )
+            last_status[0] = time.monotonic()
+
+    with JetStreamBus.from_url(config.bus) as bus:
+        fuse_from_bus(
+            bus,
+            store,
+            pipeline,
+            partitions,
+            stop,
+            quiet_s=config.intervals.fuse_s,
+            held=claim.held,
+            progress=progress,
+        )
+    if not claim.held():
+        raise StoreError(
+            "the fuse role lost its claim to fuse the store (its connection closed); "
+            "start it again: it stands by if another process fuses now"
+        )
     if config.intervals.checkpoint_s:
         try:  # stopped between steps: the next start has nothing to fuse again
             pipeline.checkpoint()

@@ -34,8 +34,9 @@ from mista.api.context import ApiContext
 from mista.api.cot import CotSettings
 from mista.api.tls import ClientCertH11Protocol
 from mista.config import NodeConfig, load_node_config
-from mista.detect.pipeline import Pipeline
+from mista.detect.pipeline import Pipeline, TrackWrites
 from mista.errors import ConfigError, MistaError, StoreError
+from mista.fuse import FuseConfig
 from mista.geo import Zones
 from mista.ingest.batch import IngestBatch
 from mista.node import open_node_store
@@ -59,7 +60,7 @@ from mista.share.keys import (
     server_ssl_context,
 )
 from mista.share.push import Backoff, LinkStats, PartnerLink, push_loop
-from mista.store import WriteResult
+from mista.store import Store, WriteResult
 from mista.store.postgres import PostgresStore
 from mista.store.postgres_claim import FuserClaim
 from mista.store.postgres_exchange import sole_sharer
@@ -86,6 +87,35 @@ def node_zones(config: NodeConfig) -> Zones | None:
     if config.zones is None:
         return None
     return Zones.from_geojson(config.zones, originator=config.nation)
+
+
+def part_pipeline(config: NodeConfig, store: Store, part: int, zones: Zones | None) -> Pipeline:
+    """Fusion part ``part`` of the node: its detectors, and with fusion by partition
+    (``[detect] partitions``) its vessels and what it writes (``mista.detect.parts``)."""
+    partitions = None
+    writes = None
+    fuse_config = None
+    if config.fusion_partitions:
+        count = config.fusion_partitions[0].count
+        fuse_config = FuseConfig(mmsi_partitions=count)
+        if part == 0:
+            writes = TrackWrites.RADAR
+        else:
+            partitions = config.fusion_partitions[part - 1]
+            writes = TrackWrites.AIS
+    return Pipeline(
+        store,
+        node=config.nation,
+        fuse_config=fuse_config,
+        detect_config=config.detect,
+        zones=zones,
+        batch_reports=config.intervals.fuse_batch,
+        checkpoint_s=config.intervals.checkpoint_s or None,
+        part=part,
+        kinds=config.fusion_parts[part],
+        partitions=partitions,
+        writes=writes,
+    )
 
 
 async def _serve_all(pairs: list[tuple[uvicorn.Server, socket.socket]]) -> None:
@@ -205,17 +235,7 @@ class NodeRuntime:
                     )
         with self.lock:  # the constructor reads the store's fusion cursor
             pipelines = [
-                Pipeline(
-                    self.store,
-                    node=self.config.nation,
-                    detect_config=self.config.detect,
-                    zones=zones,
-                    batch_reports=self.config.intervals.fuse_batch,
-                    checkpoint_s=self.config.intervals.checkpoint_s or None,
-                    part=part,
-                    kinds=kinds,
-                )
-                for part, kinds in enumerate(parts)
+                part_pipeline(self.config, self.store, part, zones) for part in range(len(parts))
             ]
         stats = self.fusion_stats = {"reports": 0, "alerts": 0}
         read = [0] * len(pipelines)  # reports each part has read
@@ -230,7 +250,10 @@ class NodeRuntime:
                             if result.reports == 0:
                                 break
                             read[part] += result.reports
-                            stats["reports"] = min(read)  # every part reads every report
+                            # Every part reads every report, or with fusion by partition
+                            # part 0 does and the others their vessels'.
+                            whole = read[:1] if self.config.fusion_partitions else read
+                            stats["reports"] = min(whole)
                             stats["alerts"] += result.alerts
                             if result.alerts:
                                 for wake in self.wakes.values():

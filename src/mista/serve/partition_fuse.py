@@ -1,0 +1,105 @@
+"""A partition part of fusion by partition, fed by the bus: write, fuse, acknowledge.
+
+With fusion by partition (``[detect] partitions``, ``mista.detect.parts``) and a JetStream
+bus, the process running partition part K takes its bus partitions through the durable
+pull consumers of the store writers' group (``store-<p>``): it is their store writer. For
+each batch it commits the reports, then fuses its vessels' reports from the store's feed
+in whole steps of ``fuse_batch`` (the rest once the bus has been quiet ``fuse_s``), and
+only then are the messages acknowledged. Fusion reads the store, not the messages: a
+report heard twice is one row there, and the part's cursor and checkpoint say what is
+fused, so a message delivered again (after a crash, after a lost acknowledgement) is
+written as a no-op and fuses nothing twice.
+
+A process that dies leaves its messages unacknowledged. The next process to claim the
+part first makes each of its consumers start again after its acknowledgement floor, so
+the redelivered messages are written in stream order: the store's order, and so the
+part's steps, are those of a run without the fault.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from mista.bus.jetstream import JetStreamBus
+from mista.detect.pipeline import Pipeline, StepResult
+from mista.errors import ConfigError, StoreError
+from mista.ingest.batch import IngestBatch
+from mista.partitions import VesselPartitions
+from mista.store import Store
+
+__all__ = ["fuse_from_bus"]
+
+_log = logging.getLogger("mista.serve")
+
+
+def fuse_from_bus(
+    bus: JetStreamBus,
+    store: Store,
+    pipeline: Pipeline,
+    partitions: VesselPartitions,
+    stop: threading.Event,
+    *,
+    quiet_s: float,
+    held: Callable[[], bool],
+    progress: Callable[[StepResult], None],
+    ack_wait_s: float = 10.0,
+) -> None:
+    """Write and fuse the bus's ``partitions`` into ``store`` until ``stop``.
+
+    ``held`` says whether this process still holds its claim on the part (checked before
+    each write); ``progress`` gets each step's result, and a step with no reports each
+    time the part has caught up."""
+    if bus.partitions != partitions.count:
+        raise ConfigError(
+            f"[detect] partitions names {partitions.count} bus partitions, the bus "
+            f"{bus.url} has {bus.partitions}: they must agree"
+        )
+    members = sorted(partitions.members)
+    bus.rewind_unacknowledged(members)
+    unfused = [True]  # reports may wait from an earlier process: fuse them when quiet
+
+    def fuse(*, whole_batch: bool) -> None:
+        while not stop.is_set():
+            result = pipeline.step(whole_batch=whole_batch)
+            if result.reports == 0:
+                return
+            progress(result)
+
+    def write_and_fuse(batch: IngestBatch) -> None:
+        if not held():
+            stop.set()
+            raise StoreError(
+                "the fuse role lost its claim to this part (its connection closed); "
+                "start it again: it stands by if another process fuses it now"
+            )
+        store.write(batch)
+        unfused[0] = True
+        fuse(whole_batch=True)
+
+    def when_quiet() -> None:
+        if not unfused[0]:
+            return
+        fuse(whole_batch=False)
+        unfused[0] = False
+        progress(StepResult(cursor=pipeline.cursor))
+
+    started = time.monotonic()
+    stats = bus.consume(
+        members,
+        write_and_fuse,
+        stop=stop,
+        group="store",
+        ack_wait_s=ack_wait_s,
+        idle=when_quiet,
+        idle_s=quiet_s,
+    )
+    _log.info(
+        "fuse: %s of the bus: %s messages, %s rows written in %.0f s",
+        partitions,
+        f"{stats.messages:,}",
+        f"{stats.rows:,}",
+        time.monotonic() - started,
+    )

@@ -1,0 +1,145 @@
+"""Fusion by partition with real processes: a real PostgreSQL + PostGIS store, a real
+nats-server with JetStream, both on loopback and stopped by pid, and ``mista serve --role
+fuse --part K`` processes. The partition parts take their bus partitions through the
+store writers' durable pull consumers, write and fuse them; one killed with SIGKILL
+mid-batch gets its partition again, in order, and the final store (reports, tracks,
+track points, alerts) equals the store of a run without the fault."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from mista.labels import Level
+from mista.model import Role, User
+from mista.node import ingest_paths, open_store
+from tests.bus.nats_server import NatsServer
+from tests.bus.pg import new_database
+from tests.serve.test_roles import LOG, fused_picture, node_dir, servers, start, stop
+from tests.store.pg_server import PgServer
+
+__all__ = ["servers"]  # the module fixture, shared with test_roles
+
+_WAIT_S = 120.0
+_PARTITIONS = 4
+_SPLIT = "[[0, 1], [2, 3]]"
+_ADMIN = User("ind.watch", "IND", Level.SECRET, frozenset({Role.ADMIN, Role.ANALYST}))
+
+
+def partitioned_node(root: Path, store: str, bus: str) -> Path:
+    """A node fusing by partition: part 0 spans vessels, parts 1 and 2 take two bus
+    partitions each; steps of 250 reports, a checkpoint every 0.3 s."""
+    directory = node_dir(root, store, bus, fuse_batch=250, checkpoint_s=0.3)
+    with (directory / "node.toml").open("a") as toml:
+        toml.write(f"\n[detect]\npartitions = {_SPLIT}\n")
+    return directory
+
+
+def wait_for(what: str, check: object, processes: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + _WAIT_S
+    while not check():  # type: ignore[operator]
+        for process in processes:
+            assert process.poll() is None, f"a process ended while waiting for {what}"
+        assert time.monotonic() < deadline, f"no {what} after {_WAIT_S} s"
+        time.sleep(0.05)
+
+
+def caught_up(log: Path) -> bool:
+    return log.exists() and "fuse: caught up" in log.read_text()
+
+
+def run_node(
+    postgres: PgServer, nats: NatsServer, log_file: Path, root: Path, name: str, *, kill: bool
+) -> tuple[dict[str, int], list[dict[str, object]], list[dict[str, object]], str]:
+    """Publish the log on a stream of its own, run partition parts 1 and 2 until both have
+    caught up (with ``kill``, SIGKILL part 1 once it has saved a checkpoint and fused a
+    step after it, and start it again), then part 0 alone. Returns the store's counts,
+    tracks and alerts, and part 1's log after the kill."""
+    url = new_database(postgres, name)
+    bus = f"{nats.url}?stream={name.upper()}&partitions={_PARTITIONS}"
+    published = ingest_paths([log_file], bus=bus, nation="IND")
+    assert published.reports > 20_000
+    directory = partitioned_node(root, url, bus)
+    logs = {part: root / f"part{part}.log" for part in (1, 2)}
+    processes = {part: start(directory, "fuse", logs[part], "--part", str(part)) for part in (1, 2)}
+    after_kill = ""
+    try:
+        if kill:
+
+            def mid_run() -> bool:
+                with open_store(url, read_only=True) as store:
+                    saved = store.fusion_state(1)
+                    return saved is not None and store.fusion_read(1) > saved[0]
+
+            wait_for("a checkpoint of part 1", mid_run, list(processes.values()))
+            assert not caught_up(logs[1]), "part 1 caught up before the kill"
+            os.kill(processes[1].pid, signal.SIGKILL)
+            assert processes[1].wait(timeout=30) == -signal.SIGKILL
+            logs[1] = root / "part1.restarted.log"
+            processes[1] = start(directory, "fuse", logs[1], "--part", "1")
+        wait_for(
+            "catch-up of parts 1 and 2",
+            lambda: all(caught_up(log) for log in logs.values()),
+            list(processes.values()),
+        )
+        after_kill = logs[1].read_text()
+    finally:
+        for process in processes.values():
+            assert stop(process) in (0, -signal.SIGKILL)
+    spanning_log = root / "part0.log"
+    spanning = start(directory, "fuse", spanning_log, "--part", "0")
+    try:
+        wait_for("catch-up of part 0", lambda: caught_up(spanning_log), [spanning])
+    finally:
+        assert stop(spanning) == 0
+    with open_store(url, read_only=True) as store:
+        counts = store.counts()
+    tracks, alerts = fused_picture(url, _ADMIN)
+    return counts, tracks, alerts, after_kill
+
+
+@pytest.fixture(scope="module")
+def clean_and_killed(
+    servers: tuple[PgServer, NatsServer],
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_data: Path,
+) -> dict[str, tuple[dict[str, int], list[dict[str, object]], list[dict[str, object]], str]]:
+    postgres, nats = servers
+    return {
+        name: run_node(
+            postgres,
+            nats,
+            shared_data / LOG,
+            tmp_path_factory.mktemp(name),
+            f"partfuse_{name}",
+            kill=name == "killed",
+        )
+        for name in ("clean", "killed")
+    }
+
+
+def test_the_killed_part_gets_its_partitions_again_in_order(
+    clean_and_killed: dict[str, tuple[dict[str, int], list[object], list[object], str]],
+) -> None:
+    restarted = clean_and_killed["killed"][3]
+    assert "delivering again in order" in restarted
+    assert "resumes from its checkpoint" in restarted
+
+
+def test_a_part_killed_mid_batch_leaves_the_store_of_a_clean_run(
+    clean_and_killed: dict[str, tuple[dict[str, int], list[object], list[object], str]],
+) -> None:
+    clean_counts, clean_tracks, clean_alerts, _ = clean_and_killed["clean"]
+    counts, tracks, alerts, _ = clean_and_killed["killed"]
+    assert clean_counts["reports"] > 20_000
+    assert clean_counts["track_points"] > 0
+    assert clean_tracks
+    assert clean_alerts
+    assert counts == clean_counts
+    assert tracks == clean_tracks
+    assert alerts == clean_alerts
