@@ -7,12 +7,14 @@ track points, alerts) equals the store of a run without the fault."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from mista.labels import Level
@@ -61,6 +63,8 @@ def run_node(
     step after it, and start it again), then part 0 alone. Returns the store's counts,
     tracks and alerts, and part 1's log after the kill."""
     url = new_database(postgres, name)
+    with open_store(url):  # migrated: the test reads it while the parts start
+        pass
     bus = f"{nats.url}?stream={name.upper()}&partitions={_PARTITIONS}"
     published = ingest_paths([log_file], bus=bus, nation="IND")
     assert published.reports > 20_000
@@ -100,7 +104,30 @@ def run_node(
     with open_store(url, read_only=True) as store:
         counts = store.counts()
     tracks, alerts = fused_picture(url, _ADMIN)
-    return counts, tracks, alerts, after_kill
+    return counts, tracks, by_report_id(url, alerts), after_kill
+
+
+def by_report_id(url: str, alerts: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The alerts with the report seqs in their evidence as report ids, and the track
+    points as (report id, track, flags): seqs number reports in the order they were
+    committed, and two parts writing at once interleave their commits differently in
+    every run; the content is what must be the same."""
+    with psycopg.connect(url) as con:
+        ids = {
+            seq: f"{hi:016x}{lo:016x}"
+            for seq, hi, lo in con.execute("SELECT seq, id_hi, id_lo FROM reports").fetchall()
+        }
+        points = con.execute(
+            "SELECT r.id_hi, r.id_lo, p.track_id, p.flags FROM track_points p "
+            "JOIN reports r USING (seq) ORDER BY 1, 2, 3"
+        ).fetchall()
+    shown: list[dict[str, object]] = [{"points": points}]
+    for alert in alerts:
+        evidence = json.loads(str(alert["evidence"]))
+        if "report_seqs" in evidence:
+            evidence["report_seqs"] = sorted(ids[seq] for seq in evidence["report_seqs"])
+        shown.append({**alert, "evidence": evidence})
+    return shown
 
 
 @pytest.fixture(scope="module")
