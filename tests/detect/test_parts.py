@@ -9,7 +9,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mista.config import load_node_config
-from mista.detect.parts import COUPLED, all_kinds, one_part, parse_parts
+from mista.detect.parts import (
+    COUPLED,
+    PER_VESSEL,
+    SPANNING,
+    all_kinds,
+    one_part,
+    parse_partitions,
+    parse_parts,
+    partition_parts,
+)
 from mista.errors import ConfigError
 
 KINDS = all_kinds()
@@ -93,4 +102,43 @@ def test_node_toml_gives_the_parts(tmp_path: Any) -> None:
         encoding="utf-8",
     )
     with pytest.raises(ConfigError, match=r"node\.toml: detect\.parts: .* in no part"):
+        load_node_config(tmp_path)
+
+
+@given(st.integers(1, 15).flatmap(lambda parts: st.tuples(st.just(parts), st.data())))
+def test_any_split_of_the_bus_partitions_is_taken(drawn: tuple[int, Any]) -> None:
+    parts, data = drawn
+    count = data.draw(st.integers(parts, 64))
+    owner = data.draw(st.permutations(range(count)))
+    value: list[list[int]] = [[] for _ in range(parts)]
+    for index, partition in enumerate(owner):  # every part gets one, the rest anywhere
+        number = index if index < parts else data.draw(st.integers(0, parts - 1))
+        value[number].append(partition)
+    split = parse_partitions(value)
+    assert [sorted(part.members) for part in split] == [sorted(v) for v in value]
+    assert {part.count for part in split} == {count}
+    assert partition_parts(parts) == (SPANNING, *([PER_VESSEL] * parts))
+
+
+def test_spanning_and_per_vessel_kinds_are_every_kind_once() -> None:
+    assert sorted(SPANNING + PER_VESSEL) == list(KINDS)
+    for first, second in COUPLED:
+        assert (first in PER_VESSEL) == (second in PER_VESSEL)
+
+
+def test_node_toml_gives_the_partitions_and_refuses_parts_beside_them(tmp_path: Any) -> None:
+    head = 'nation = "IND"\nlisten = "127.0.0.1:8443"\n[detect]\n'
+    (tmp_path / "node.toml").write_text(
+        head + "partitions = [[0, 1, 2, 3], [4, 5, 6, 7]]\n", encoding="utf-8"
+    )
+    config = load_node_config(tmp_path)
+    assert config.fusion_parts == (SPANNING, PER_VESSEL, PER_VESSEL)
+    assert [sorted(p.members) for p in config.fusion_partitions] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    (tmp_path / "node.toml").write_text(
+        head + 'partitions = [[0, 1]]\nparts = [["ais-gap"]]\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match="has parts and partitions: give one"):
+        load_node_config(tmp_path)
+    (tmp_path / "node.toml").write_text(head + "partitions = [[0, 2]]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"node\.toml: detect\.partitions: .*0 to 2.*; 1 in none"):
         load_node_config(tmp_path)

@@ -164,6 +164,7 @@ def test_a_partition_part_resumed_from_its_checkpoint_leaves_the_same_picture(
     [
         ([[0, 1], [1, 2]], "partition 1 is in part 1 and part 2"),
         ([[0, 1], [3]], "2 in none"),
+        ([[0], [5]], "1, 2, 3, 4 in none"),
         ([[0], []], "non-empty list"),
         ([[0, "1"]], "is not a partition number"),
         ([[0, True]], "is not a partition number"),

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -33,7 +35,7 @@ _SPLIT = "[[0, 1], [2, 3]]"
 _ADMIN = User("ind.watch", "IND", Level.SECRET, frozenset({Role.ADMIN, Role.ANALYST}))
 
 
-def partitioned_node(root: Path, store: str, bus: str) -> Path:
+def partitioned_node(root: Path, store: str, bus: str | None) -> Path:
     """A node fusing by partition: part 0 spans vessels, parts 1 and 2 take two bus
     partitions each; steps of 250 reports, a checkpoint every 0.3 s."""
     directory = node_dir(root, store, bus, fuse_batch=250, checkpoint_s=0.3)
@@ -170,3 +172,61 @@ def test_a_part_killed_mid_batch_leaves_the_store_of_a_clean_run(
     assert counts == clean_counts
     assert tracks == clean_tracks
     assert alerts == clean_alerts
+
+
+def test_a_partition_part_refuses_a_bus_of_other_partitions(
+    servers: tuple[PgServer, NatsServer], tmp_path: Path
+) -> None:
+    postgres, nats = servers
+    url = new_database(postgres, "partfuse_mismatch")
+    bus = f"{nats.url}?stream=MISMATCH&partitions=8"  # the split names 4
+    directory = partitioned_node(tmp_path, url, bus)
+    done = subprocess.run(
+        [sys.executable, "-m", "mista", "serve", str(directory), "--role", "fuse", "--part", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "[detect] partitions names 4 bus partitions, the bus" in done.stderr
+    assert "has 8: they must agree" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_whole_node_fusing_by_partition_steps_every_part(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    # mista serve without --role, on DuckDB and without a bus: one process steps part 0
+    # and each partition part in turn, each reading its share of the store's reports.
+    directory = partitioned_node(tmp_path, "store.duckdb", None)
+    toml = (directory / "node.toml").read_text()
+    (directory / "node.toml").write_text(
+        toml.replace("[intervals]\n", "[intervals]\nstatus_s = 0.3\n")
+    )
+    shutil.copy(shared_data / LOG, directory / "spool" / "log.nmea")
+    log = tmp_path / "node.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MISTA_")}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mista", "serve", str(directory)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        wait_for(
+            "every report fused by part 0",
+            lambda: "coast 22,023 stored; fused: 22,023 reports" in log.read_text(),
+            [process],
+        )
+    finally:
+        assert stop(process) == 0, log.read_text()
+    with open_store(directory / "store.duckdb", read_only=True) as store:
+        read = [store.fusion_read(part) for part in range(3)]
+        kinds = store.tracks(viewer=_ADMIN).column("kind").to_pylist()
+        alerts = store.alerts(viewer=_ADMIN, include_withdrawn=True).to_pylist()
+    assert all(read)
+    assert read[0] == max(read)  # part 0 read every report, the others their share
+    assert set(kinds) == {"ais"}  # the log has no radar
+    assert "port-visit" in {alert["kind"] for alert in alerts}  # a partition part's detector

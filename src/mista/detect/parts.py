@@ -173,7 +173,7 @@ def parse_partitions(value: Any, where: str = "detect.partitions") -> tuple[Vess
                     "(one part each)"
                 )
             owner[item] = number
-    count = len(owner)
+    count = max(owner) + 1
     missing = sorted(set(range(count)) - owner.keys())
     if missing:
         raise ConfigError(

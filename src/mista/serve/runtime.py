@@ -250,14 +250,13 @@ class NodeRuntime:
                             if result.reports == 0:
                                 break
                             read[part] += result.reports
-                            # Every part reads every report, or with fusion by partition
-                            # part 0 does and the others their vessels'.
-                            whole = read[:1] if self.config.fusion_partitions else read
-                            stats["reports"] = min(whole)
                             stats["alerts"] += result.alerts
                             if result.alerts:
                                 for wake in self.wakes.values():
                                     wake.set()
+                    # Once every part has stepped: every part reads every report, or
+                    # with fusion by partition part 0 does and the others their share.
+                    stats["reports"] = read[0] if self.config.fusion_partitions else min(read)
                 except MistaError as exc:
                     _log.error("fusion and detection failed, retrying: %s", exc)
             for pipeline in pipelines:
