@@ -11,9 +11,20 @@ an earlier ``mista eval DIR --store S`` filled, ``--store S``) from a PostgreSQL
 - the same parts one after the other, each alone on the machine (what each takes with
   cores to itself, as on a node whose database and fuse processes have their own),
 
+and with ``--partitions`` (as ``[detect] partitions``, e.g. ``[[0,1,2,3],[4,5,6,7]]``),
+fusion by partition (``mista.detect.parts``): part 0 over every report (the detectors that
+span vessels, dark tracks and radar contacts) and one process per partition part (its
+vessels' reports, per-vessel detectors, their AIS tracks), every fuser linking MMSI
+changes within a partition only,
+
+- every part at once, and
+- each part alone, one after the other,
+
 each from a fresh copy of the store, and prints wall seconds until every process has
 fused every report and closed what was open, and each process's CPU seconds.
-It then checks that both runs left the same tracks, track points and alerts. The
+It then checks that the runs of each layout left the same tracks, track points and
+alerts: the detector parts' the whole pipeline's, fusion by partition's its own (it is
+not the whole's: a watermark per partition, MMSI changes linked within a partition). The
 temporary PostgreSQL 15 server (``tests/store/pg_server.py``) runs with fsync on.
 
 Run ``.venv/bin/python bench/fuse_parts.py --help``; docs/performance.md has the results.
@@ -29,9 +40,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import _harness as h
+
+if TYPE_CHECKING:
+    from mista.detect.pipeline import TrackWrites
+    from mista.partitions import VesselPartitions
 
 REPO = Path(__file__).resolve().parents[1]
 #: The split docs/deploy.md suggests: the two costliest detectors beside the tracks.
@@ -73,11 +88,44 @@ def postgres_copy(server: Any, name: str, source: Path) -> str:
     return url
 
 
-def fuse_part(url: str, scenario: str, part: int, kinds: list[str] | None, out: Any) -> None:
-    """One fuse process: fusion part ``part`` over every report, then finish."""
+class Part(NamedTuple):
+    """One fuse process's pipeline: its part number, detectors (None: every one), and
+    with fusion by partition its vessels (None: every report), what it writes and the
+    fusers' partition count (``FuseConfig(mmsi_partitions=...)``)."""
+
+    part: int
+    kinds: tuple[str, ...] | None = None
+    partitions: VesselPartitions | None = None
+    writes: TrackWrites | None = None
+    mmsi_partitions: int = 0
+
+
+def detector_parts(parts: list[list[str]]) -> list[Part]:
+    """The processes of ``[detect] parts``: every one over every report."""
+    return [Part(number, tuple(kinds)) for number, kinds in enumerate(parts)]
+
+
+def partition_parts(partitions: tuple[VesselPartitions, ...]) -> list[Part]:
+    """The processes of fusion by partition, as ``mista.serve.runtime.part_pipeline`` and
+    ``mista.evaluate.replay.fusion_pipelines`` build them: part 0 spans vessels, then
+    one part per entry of ``[detect] partitions``."""
+    from mista.detect.parts import PER_VESSEL, SPANNING
+    from mista.detect.pipeline import TrackWrites
+
+    count = partitions[0].count
+    spanning = Part(0, SPANNING, None, TrackWrites.RADAR, count)
+    return [spanning] + [
+        Part(number, PER_VESSEL, members, TrackWrites.AIS, count)
+        for number, members in enumerate(partitions, 1)
+    ]
+
+
+def fuse_part(url: str, scenario: str, spec: Part, out: Any) -> None:
+    """One fuse process: fusion part ``spec`` over its reports, then finish."""
     from mista.detect.pipeline import Pipeline
     from mista.evaluate.replay import _zones
     from mista.evaluate.scenario import load_scenario
+    from mista.fuse import FuseConfig
     from mista.store.postgres import PostgresStore
 
     loaded = load_scenario(Path(scenario))
@@ -86,27 +134,28 @@ def fuse_part(url: str, scenario: str, part: int, kinds: list[str] | None, out: 
         pipeline = Pipeline(
             store,
             node=loaded.node,
+            fuse_config=FuseConfig(mmsi_partitions=spec.mmsi_partitions)
+            if spec.mmsi_partitions
+            else None,
             zones=_zones(loaded),
             checkpoint_s=None,
-            part=part,
-            kinds=kinds,
+            part=spec.part,
+            kinds=spec.kinds,
+            partitions=spec.partitions,
+            writes=spec.writes,
         )
         total = pipeline.run()
         total.add(pipeline.finish())
-    out.put((part, time.process_time() - started, total.reports, total.alerts))
+    out.put((spec.part, time.process_time() - started, total.reports, total.alerts))
 
 
-def run(
-    url: str, scenario: Path, parts: list[list[str]] | None, first: int = 0
-) -> tuple[float, list[Any]]:
-    """Wall seconds for every part to finish, and each part's (part, CPU s, reports,
-    alert changes); ``parts`` are numbered from ``first``."""
+def run(url: str, scenario: Path, plan: list[Part]) -> tuple[float, list[Any]]:
+    """Wall seconds for every part of ``plan`` (started together) to finish, and each
+    part's (part, CPU s, reports, alert changes)."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
-    plan = [(0, None)] if parts is None else list(enumerate(parts, first))
     processes = [
-        context.Process(target=fuse_part, args=(url, str(scenario), part, kinds, out))
-        for part, kinds in plan
+        context.Process(target=fuse_part, args=(url, str(scenario), spec, out)) for spec in plan
     ]
     started = time.perf_counter()
     for process in processes:
@@ -146,11 +195,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--parts", default=DEFAULT_PARTS, help="the parts, as [detect] parts (JSON)"
     )
+    parser.add_argument(
+        "--partitions",
+        help="also fuse by partition: the partition parts, as [detect] partitions (JSON, "
+        "e.g. [[0,1,2,3],[4,5,6,7]]); part 0 spans vessels",
+    )
     parser.add_argument("--runs", type=int, default=2, help="runs of each (2)")
     args = parser.parse_args(argv)
-    from mista.detect.parts import parse_parts
+    from mista.detect.parts import parse_partitions, parse_parts
 
     parts = [list(part) for part in parse_parts(json.loads(args.parts))]
+    by_partition = (
+        partition_parts(parse_partitions(json.loads(args.partitions), "--partitions"))
+        if args.partitions
+        else None
+    )
     print("\n".join(h.machine_lines(None)), flush=True)
     sys.path.insert(0, str(REPO))
     from tests.store.pg_server import start_pg
@@ -160,19 +219,37 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[list[str]] = []
     try:
         source = unfused_copy(args.scenario, args.store, folder)
-        pictures: dict[str, dict[str, Any]] = {}
+        # Each layout's pictures, one per run: the whole pipeline's (one process or
+        # detector parts) and fusion by partition's.
+        pictures: dict[str, list[dict[str, Any]]] = {}
+        whole, partitioned = "whole pipeline", "fusion by partition"
         for number in range(args.runs):
-            plans: list[tuple[str, list[list[str]] | None, bool]] = [
-                ("1 process, every detector", None, False),
-                (f"{len(parts)} processes at once, one part each", parts, False),
-                (f"{len(parts)} parts one at a time (each alone)", parts, True),
+            plans: list[tuple[str, str, list[Part], bool]] = [
+                ("1 process, every detector", whole, [Part(0)], False),
+                (
+                    f"{len(parts)} processes at once, one part each",
+                    whole,
+                    detector_parts(parts),
+                    False,
+                ),
+                (
+                    f"{len(parts)} parts one at a time (each alone)",
+                    whole,
+                    detector_parts(parts),
+                    True,
+                ),
             ]
-            for label, plan, alone in plans:
+            if by_partition is not None:
+                plans += [
+                    ("fusion by partition, every part at once", partitioned, by_partition, False),
+                    ("fusion by partition, each part alone", partitioned, by_partition, True),
+                ]
+            for label, layout, plan, alone in plans:
                 url = postgres_copy(server, f"run{number}_{len(rows)}", source)
                 if alone:  # what each part takes with cores to itself: the slowest counts
                     walls, results = [], []
-                    for part, kinds in enumerate(parts):
-                        part_wall, (result,) = run(url, args.scenario, [kinds], first=part)
+                    for spec in plan:
+                        part_wall, (result,) = run(url, args.scenario, [spec])
                         walls.append(part_wall)
                         results.append(result)
                     wall = max(walls)
@@ -180,13 +257,18 @@ def main(argv: list[str] | None = None) -> None:
                 else:
                     wall, results = run(url, args.scenario, plan)
                     shown = f"{wall:.1f}"
-                pictures.setdefault(label, picture(url))
-                reports = results[0][2]
+                pictures.setdefault(layout, []).append(picture(url))
+                reports = results[0][2]  # part 0 (or every part) reads every report
+                read = (
+                    " / ".join(h.thousands(result[2]) for result in results)
+                    if layout == partitioned
+                    else h.thousands(reports)
+                )
                 cpu = " / ".join(f"{result[1]:.1f}" for result in results)
                 rows.append(
                     [
                         label,
-                        h.thousands(reports),
+                        read,
                         shown,
                         h.thousands(reports / wall),
                         cpu,
@@ -202,15 +284,47 @@ def main(argv: list[str] | None = None) -> None:
                 right={1, 2, 3, 5},
             )
         )
-        one, *others = pictures.values()
-        same = all(other == one for other in others)
+        same = {
+            layout: all(other == runs[0] for other in runs[1:]) for layout, runs in pictures.items()
+        }
         print(
-            "\nwall s of parts one at a time: each part's own; reports/s from the slowest."
-            f"\ntracks, track points and alerts of every run: {'the same' if same else 'DIFFERENT'}"
+            "\nwall s of parts one at a time: each part's own; reports/s from the slowest's"
+            " and part 0's reports."
         )
-        for table, value in one.items():
-            print(f"  {table}: {value[0][0]:,}")
-        if not same:
+        if by_partition is not None:
+            print(
+                "reports of fusion by partition: each process's (part 0, then partition "
+                "parts "
+                + ", ".join(
+                    f"{spec.part}: {sorted(spec.partitions.members)}"
+                    for spec in by_partition
+                    if spec.partitions is not None
+                )
+                + f" of {by_partition[0].mmsi_partitions})."
+            )
+        for layout in pictures:
+            print(
+                f"tracks, track points and alerts of every run of the {layout}: "
+                f"{'the same' if same[layout] else 'DIFFERENT'}"
+            )
+        layouts = list(pictures)
+        print()
+        print(
+            h.markdown_table(
+                ["table", *layouts],
+                [
+                    [table] + [f"{pictures[layout][0][table][0][0]:,}" for layout in layouts]
+                    for table in pictures[whole][0]
+                ],
+                right=set(range(1, len(layouts) + 1)),
+            )
+        )
+        if by_partition is not None:
+            print(
+                "(fusion by partition is not expected to equal the whole pipeline: a "
+                "watermark per partition, MMSI changes linked within a partition)"
+            )
+        if not all(same.values()):
             raise SystemExit(1)
     finally:
         server.stop()
