@@ -12,6 +12,28 @@ run. Ingest processes call ``mista.node.ingest_paths([file], bus=URL)``; writers
 started and stops when every publisher has finished and the writers' consumers have
 nothing left unacknowledged (every report committed).
 
+With ``--fusion-partitions``, two more runs (one and two ingest processes) measure fusion
+by partition end to end into PostgreSQL: the node config (``mista.config.init_node_dir``)
+names the store, the bus (a fresh ``nats-server``, stream ``PARTS``, 8 partitions),
+``[intervals] fuse_s = 0.5`` (default ``fuse_batch``) and ``[detect] partitions =
+[[0,1,2,3],[4,5,6,7]]``; ``mista serve DIR --role fuse --part 1`` and ``--part 2`` are the
+store writers of their partitions (they write, fuse their vessels, then acknowledge) and
+``--part 0`` fuses the store's whole report feed for the detectors that span vessels; the
+ingest processes only publish. There is no ``mista bus write``. The clock starts when the
+processes are started and stops when (1) every publisher has finished, (2) group
+``store`` has nothing unacknowledged (``JetStreamBus.pending``: every report committed),
+and (3) every part has read every report it fuses: once the stream is drained the reports
+table no longer changes, so each part's target is fixed, the highest seq of the reports
+its feed holds (every report for part 0; for part K, the reports whose MMSI hashes into
+its partitions, the store's own ``partition_sql``), and the run ends when
+``store.fusion_read(part)`` equals it for parts 0, 1 and 2. ``fusion_read``, not
+``fusion_cursor``: the cursor is the durable one, below the oldest report the fuser still
+holds in its reorder buffer, and a finished file leaves its last seconds there until newer
+reports come, as a live node would (the lag is printed). Each process's CPU seconds are
+its own user + system time (``os.wait4`` when it is reaped; PostgreSQL's: the postmaster,
+its reaped and its live children, before and after). At the end the store must hold as
+many reports as direct ingest stored, and tracks; a mismatch is printed with ``!!``.
+
 Input of the end-to-end runs: the benchmark corpus (``ais/bench/real_mixed.nmea`` of the
 shared data) written ``--copies`` times, a day apart per copy, so every message is a
 distinct report (``bench/ingest.py``'s timed input); two ingest processes each read one
@@ -26,6 +48,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,6 +87,222 @@ def reports_stored(store: str | Path) -> int:
 
     with open_store(store, read_only=True) as db:
         return int(db.counts()["reports"])
+
+
+# -- fusion by partition ------------------------------------------------------------------
+
+#: Bus partitions of parts 1 and 2 (of the default 8).
+FUSION_PARTITIONS = ((0, 1, 2, 3), (4, 5, 6, 7))
+_STOP_GRACE_S = 30.0
+_FUSION_TIMEOUT_S = 1800.0
+
+
+def _reaped(process: subprocess.Popen[bytes], timeout_s: float | None) -> float | None:
+    """Wait up to ``timeout_s`` (None: for ever) for ``process`` to end, reap it with
+    ``os.wait4`` and return its CPU seconds (user + system); None if it still runs. Never
+    ``poll()`` first: that reaps it without its resource usage."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        flags = 0 if deadline is None else os.WNOHANG
+        pid, status, usage = os.wait4(process.pid, flags)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return float(usage.ru_utime + usage.ru_stime)
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+
+
+def stop_measured(process: subprocess.Popen[bytes]) -> float:
+    """Stop ``process`` (started here) by its pid: SIGTERM, SIGKILL after 30 s; its CPU s."""
+    if process.returncode is not None:
+        return 0.0  # reaped already
+    cpu = _reaped(process, 0)
+    if cpu is None:
+        os.kill(process.pid, signal.SIGTERM)
+        cpu = _reaped(process, _STOP_GRACE_S)
+    if cpu is None:
+        os.kill(process.pid, signal.SIGKILL)
+        cpu = _reaped(process, None)
+    assert cpu is not None
+    return cpu
+
+
+def _ticks(pid: int | str, children: bool = False) -> int:
+    """utime + stime (+ cutime + cstime) of a process, in clock ticks; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0
+    return sum(int(fields[i]) for i in ((11, 12, 13, 14) if children else (11, 12)))
+
+
+def postgres_cpu(server: Any) -> float:
+    """CPU seconds of the PostgreSQL server so far: the postmaster, the backends it has
+    reaped, and its live children (backends, checkpointer, WAL writer, autovacuum)."""
+    postmaster = server.process.pid
+    ticks = _ticks(postmaster, children=True)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(stat[1]) == postmaster:
+                ticks += int(stat[11]) + int(stat[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def partitioned_node(folder: Path, store: str, bus: str) -> Path:
+    """A node config directory as ``tests/serve/test_roles.py``'s ``node_dir`` makes it:
+    ``store``, ``bus``, ``fuse_s = 0.5`` (default ``fuse_batch``), fusion by partition."""
+    from mista.config import init_node_dir, load_node_config
+
+    directory = folder / "ind"
+    init_node_dir(directory, "IND", port=b.free_port(), api_port=b.free_port())
+    toml = (directory / "node.toml").read_text()
+    toml = toml.replace('store = "store.duckdb"', f'store = "{store}"')
+    toml = toml.replace('audit = "audit.jsonl"', f'audit = "audit.jsonl"\nbus = "{bus}"')
+    toml = toml.replace("[intervals]\n", "[intervals]\nfuse_s = 0.5\n")
+    split = ", ".join(f"[{', '.join(map(str, p))}]" for p in FUSION_PARTITIONS)
+    toml += f"\n[detect]\npartitions = [{split}]\n"
+    (directory / "node.toml").write_text(toml)
+    config = load_node_config(directory)
+    assert config.bus == bus, config.bus
+    assert str(config.store) == store, config.store
+    assert [sorted(p.members) for p in config.fusion_partitions] == [
+        list(p) for p in FUSION_PARTITIONS
+    ], config.fusion_partitions
+    return directory
+
+
+def serve_part(directory: Path, part: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MISTA_")}
+    with log.open("wb") as out:
+        command = ["mista", "serve", str(directory), "--role", "fuse", "--part", str(part)]
+        return subprocess.Popen(
+            [sys.executable, "-m", *command],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def fusion_targets(url: str) -> dict[int, int]:
+    """Per part, the highest seq of the reports its feed holds (0 when none)."""
+    import psycopg
+
+    from mista.partitions import VesselPartitions
+    from mista.store.embedded_fusion import partition_sql
+
+    targets = {}
+    with psycopg.connect(url) as con:
+        row = con.execute("SELECT coalesce(max(seq), 0) FROM reports").fetchone()
+        targets[0] = int(row[0]) if row else 0
+        for part, members in enumerate(FUSION_PARTITIONS, start=1):
+            held = partition_sql("mmsi", VesselPartitions(8, frozenset(members)))
+            row = con.execute(f"SELECT coalesce(max(seq), 0) FROM reports WHERE {held}").fetchone()
+            targets[part] = int(row[0]) if row else 0
+    return targets
+
+
+def run_partitioned(server: Any, folder: Path, name: str, files: list[Path]) -> dict[str, Any]:
+    """Fusion by partition end to end (see the module's docstring): a fresh database and
+    nats-server, parts 0, 1 and 2 and one publisher per file, until every part has read
+    every report it fuses."""
+    from mista.bus.jetstream import JetStreamBus
+    from mista.store.postgres import PostgresStore
+
+    url = migrated(new_database(server, name))
+    run_dir = folder / name
+    run_dir.mkdir()
+    nats, base = b.start_nats(run_dir)
+    bus = f"{base}?stream=PARTS&partitions=8"
+    directory = partitioned_node(run_dir, url, bus)
+    logs = {part: run_dir / f"part{part}.log" for part in (0, 1, 2)}
+    cpu: dict[str, float] = {}
+    parts: dict[int, subprocess.Popen[bytes]] = {}
+    publishers: list[subprocess.Popen[bytes]] = []
+    reached: dict[int, float] = {}
+    pg_before = postgres_cpu(server)
+
+    def check_alive(what: str) -> None:
+        for part, process in parts.items():
+            if process.returncode is None and (cpu_s := _reaped(process, 0)) is not None:
+                cpu[f"part {part}"] = cpu_s
+                tail = logs[part].read_text(errors="replace").splitlines()[-12:]
+                sys.exit(
+                    f"[{name}] part {part} ended ({process.returncode}) while waiting for "
+                    + what
+                    + ":\n"
+                    + "\n".join(tail)
+                )
+
+    try:
+        JetStreamBus.from_url(bus).close()  # the stream, before the race
+        started = time.perf_counter()
+        parts = {part: serve_part(directory, part, logs[part]) for part in (0, 1, 2)}
+        publishers = [b.publisher(path, bus) for path in files]
+        messages, publish_s = 0, 0.0
+        for i, process in enumerate(publishers, start=1):
+            assert process.stdout is not None
+            out = process.stdout.read()
+            cpu[f"publisher {i}"] = _reaped(process, None) or 0.0
+            if process.returncode:
+                sys.exit(f"[{name}] publisher {i} failed with {process.returncode}")
+            count, seconds = out.split()
+            messages += int(count)
+            publish_s = max(publish_s, float(seconds))
+        published_at = time.perf_counter() - started
+        with JetStreamBus.from_url(bus) as jetstream:
+            while True:
+                pending = jetstream.pending("store")
+                if None not in pending.values() and not any(pending.values()):
+                    break
+                check_alive("the store group to drain")
+                time.sleep(0.05)
+            again = jetstream.deliveries("store") - jetstream.stream_messages()
+        drained_at = time.perf_counter() - started
+        targets = fusion_targets(url)
+        with PostgresStore(url, read_only=True) as store:
+            while len(reached) < len(targets):
+                for part, target in targets.items():
+                    if part not in reached and store.fusion_read(part) >= target:
+                        reached[part] = time.perf_counter() - started
+                if time.perf_counter() - started > _FUSION_TIMEOUT_S:
+                    sys.exit(
+                        f"[{name}] parts {sorted(set(targets) - set(reached))} did not "
+                        f"read every report in {_FUSION_TIMEOUT_S:.0f} s"
+                    )
+                check_alive("fusion")
+                time.sleep(0.05)
+            wall = time.perf_counter() - started
+            lag = {part: targets[part] - store.fusion_cursor(part) for part in targets}
+    finally:
+        for part, process in parts.items():
+            cpu.setdefault(f"part {part}", stop_measured(process))
+        for i, process in enumerate(publishers, start=1):
+            cpu.setdefault(f"publisher {i}", stop_measured(process))
+        cpu["nats-server"] = stop_measured(nats)
+        cpu["postgresql"] = postgres_cpu(server) - pg_before
+    for part, process in parts.items():
+        if process.returncode not in (0, -signal.SIGTERM):
+            print(f"  !! [{name}] part {part} exited with {process.returncode}", flush=True)
+    with PostgresStore(url, read_only=True) as store:
+        counts = store.counts()
+    return {
+        "messages": messages,
+        "wall_s": wall,
+        "publish_s": publish_s,
+        "published_at": published_at,
+        "drained_at": drained_at,
+        "reached": reached,
+        "lag": lag,
+        "again": again,
+        "cpu": cpu,
+        "counts": counts,
+        "store": url,
+    }
 
 
 def end_to_end(server: Any, folder: Path, copies: int) -> list[list[str]]:
@@ -117,6 +356,23 @@ def end_to_end(server: Any, folder: Path, copies: int) -> list[list[str]]:
         run(label, "postgresql", files)
     run("end to end, 2 ingest processes, 2 writers", "postgresql", halves, two_writers)
 
+    partitioned: list[tuple[str, dict[str, Any]]] = []
+    if ARGS.fusion_partitions:
+        for label, files in (
+            ("end to end, fusion by partition, 1 ingest process", [timed]),
+            ("end to end, fusion by partition, 2 ingest processes", halves),
+        ):
+            result = run_partitioned(server, folder, f"p{len(partitioned)}", files)
+            partitioned.append((label, result))
+            print(
+                f"  {label} into postgresql: {result['messages'] / result['wall_s']:,.0f} "
+                f"reports/s ({result['wall_s']:.1f} s: published {result['published_at']:.1f}, "
+                f"drained {result['drained_at']:.1f}, every part read everything "
+                f"{max(result['reached'].values()):.1f}; load average "
+                f"{os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+
     rows: list[tuple[str, str, float, float]] = []
     if direct is not None:
         rows.append(("direct ingest (no bus)", "duckdb", direct["messages"], direct["wall_s"]))
@@ -138,6 +394,36 @@ def end_to_end(server: Any, folder: Path, copies: int) -> list[list[str]]:
                 flush=True,
             )
         rows.append((label, backend, result["messages"], result["wall_s"]))
+    for label, result in partitioned:
+        counts = result["counts"]
+        if counts["reports"] != reports_stored(direct_pg):
+            print(
+                f"  !! {label}: {counts['reports']:,} reports stored, direct ingest stored "
+                f"{reports_stored(direct_pg):,}",
+                flush=True,
+            )
+        if not counts.get("tracks"):
+            print(f"  !! {label}: no tracks written ({counts})", flush=True)
+        rows.append((label, "postgresql", result["messages"], result["wall_s"]))
+    for label, result in partitioned:
+        counts = result["counts"]
+        print(
+            f"\n{label}: {counts['reports']:,} reports, {counts.get('tracks', 0):,} tracks, "
+            f"{counts.get('track_points', 0):,} track points, {counts.get('alerts', 0):,} alerts; "
+            f"{result['again']:,} messages delivered twice"
+        )
+        print(
+            "  every report read by part "
+            + ", ".join(f"{p} at {s:.1f} s" for p, s in sorted(result["reached"].items()))
+            + "; durable cursor behind the last report read (reorder buffer): "
+            + ", ".join(f"part {p} {n:,} seqs" for p, n in sorted(result["lag"].items()))
+        )
+        print(
+            "  CPU s: "
+            + ", ".join(f"{who} {s:.1f}" for who, s in result["cpu"].items())
+            + f"; total {sum(result['cpu'].values()):.1f}",
+            flush=True,
+        )
     speed = {(r[0], r[1]): r[2] / r[3] for r in rows}
     out = []
     for label, backend, count, wall in rows:
@@ -211,6 +497,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-e2e", action="store_true", help="queries only")
     parser.add_argument(
         "--no-duckdb", action="store_true", help="end to end into PostgreSQL only (half the time)"
+    )
+    parser.add_argument(
+        "--fusion-partitions",
+        action="store_true",
+        help="also end to end with fusion by partition (mista serve --role fuse --part 0/1/2 "
+        "writing and fusing) into PostgreSQL, 1 and 2 ingest processes",
     )
     ARGS = args = parser.parse_args(argv)
     print("\n".join(h.machine_lines(None)))
