@@ -534,6 +534,12 @@ def main(argv: list[str] | None = None) -> None:
                 "(publishers done, nothing unacknowledged); 8 partitions; one writer unless "
                 "said; PostgreSQL with fsync on"
             )
+            if args.fusion_partitions:
+                print(
+                    "fusion by partition: no mista bus write; parts 1 and 2 write and fuse, "
+                    "part 0 fuses every report; until, besides, every part has read the "
+                    "highest seq of the reports it fuses (reports: messages published)"
+                )
         if not args.no_queries:
             table = queries(server, folder, args.rows, args.runs, args.seed)
             print(
