@@ -36,31 +36,22 @@ def part_pipelines(
     store: DuckDBStore, scenario: Scenario, checkpoint_s: float | None = None
 ) -> list[Pipeline]:
     """Part 0 over every report, then one part per member list of ``_SPLIT``."""
-    config = FuseConfig(mmsi_partitions=_COUNT)
-    parts = [
-        Pipeline(
-            store,
-            node=scenario.node,
-            fuse_config=config,
-            batch_reports=_BATCH,
-            checkpoint_s=checkpoint_s,
-            part=0,
-            kinds=SPANNING,
-            writes=TrackWrites.RADAR,
-        )
-    ]
+    common: dict[str, Any] = {
+        "node": scenario.node,
+        "fuse_config": FuseConfig(mmsi_partitions=_COUNT),
+        "batch_reports": _BATCH,
+        "checkpoint_s": checkpoint_s,
+    }
+    parts = [Pipeline(store, part=0, kinds=SPANNING, writes=TrackWrites.RADAR, **common)]
     for number, members in enumerate(_SPLIT, start=1):
         parts.append(
             Pipeline(
                 store,
-                node=scenario.node,
-                fuse_config=config,
-                batch_reports=_BATCH,
-                checkpoint_s=checkpoint_s,
                 part=number,
                 kinds=PER_VESSEL,
                 partitions=VesselPartitions(_COUNT, frozenset(members)),
                 writes=TrackWrites.AIS,
+                **common,
             )
         )
     return parts

@@ -206,14 +206,7 @@ def test_a_whole_node_fusing_by_partition_steps_every_part(
     )
     shutil.copy(shared_data / LOG, directory / "spool" / "log.nmea")
     log = tmp_path / "node.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MISTA_")}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mista", "serve", str(directory)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    process = start(directory, None, log)
     try:
         wait_for(
             "every report fused by part 0",

@@ -84,11 +84,14 @@ def node_dir(
     return directory
 
 
-def start(directory: Path, role: str, log: Path, *more: str) -> subprocess.Popen[bytes]:
+def start(directory: Path, role: str | None, log: Path, *more: str) -> subprocess.Popen[bytes]:
+    """``mista serve DIRECTORY --role ROLE`` (every role in one process when ``role`` is
+    None), its output into ``log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MISTA_")}
+    roles = [] if role is None else ["--role", role]
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "mista", "serve", str(directory), "--role", role, *more],
+            [sys.executable, "-m", "mista", "serve", str(directory), *roles, *more],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -399,14 +402,7 @@ def test_a_whole_node_with_fusion_parts_steps_every_part(tmp_path: Path, shared_
     (directory / "node.toml").write_text(toml)
     shutil.copy(shared_data / LOG, directory / "spool" / "log.nmea")
     log = tmp_path / "node.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MISTA_")}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mista", "serve", str(directory)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    process = start(directory, None, log)
     try:
         deadline = time.monotonic() + _WAIT_S
         while True:  # until the status line says both parts read every stored report
