@@ -42,26 +42,32 @@ def _handover(new: int) -> list[dict[str, Any]]:
     return sail(OLD, count=40) + sail(new, count=40, start_t=start, lon=70.0 + moved_deg)
 
 
-def _linked(new: int, partitions: int) -> bool:
+def _handed_over(
+    new: int, partitions: int, *, alone: bool = False
+) -> tuple[bool, dict[str, str | None]]:
+    """Whether a fuser reports the change from ``OLD`` to ``new``, and its tracks (the
+    id each is linked from, by id); ``alone``: the fuser is given only ``new``'s
+    reports (a partition part)."""
     fuser = Fuser(FuseConfig(mmsi_partitions=partitions), land=NO_LAND)
-    rows = numbered(sorted(_handover(new), key=lambda r: r["t"]))
+    rows = [row for row in _handover(new) if not alone or row["mmsi"] == new]
+    rows = numbered(sorted(rows, key=lambda r: r["t"]))
     chunks = [fuser.push(feed(rows[k : k + 40])) for k in range(0, len(rows), 40)]
     chunks.append(fuser.flush())
     changes = [e for c in chunks for e in c.identity if e.kind == IdentityKind.MMSI_CHANGE]
-    ids = {info.id for info in fuser.tracks().values()}
     if changes:
         assert [(e.before, e.after) for e in changes] == [(str(OLD), str(new))]
-        assert ids == {f"ais:{OLD}"}
-    else:
-        assert ids == {f"ais:{OLD}", f"ais:{new}"}
-    return bool(changes)
+    return bool(changes), {info.id: info.linked_from for info in fuser.tracks().values()}
 
 
-def test_an_mmsi_change_links_only_within_a_partition() -> None:
+def test_an_mmsi_change_continues_a_track_only_within_a_partition() -> None:
     new = _pick(apart=8, together=2)
-    assert _linked(new, 0)  # no partitions: as before
-    assert not _linked(new, 8)
-    assert _linked(new, 2)
+    assert _handed_over(new, 0) == (True, {f"ais:{OLD}": None})  # no partitions: as before
+    assert _handed_over(new, 2) == (True, {f"ais:{OLD}": None})  # one partition of 2
+    # Two partitions of 8: the change is reported, the new MMSI starts a track of its own,
+    # linked to the old one; a fuser given only the new MMSI's partition makes that track.
+    linked = {f"ais:{OLD}": None, f"ais:{new}": f"ais:{OLD}"}
+    assert _handed_over(new, 8) == (True, linked)
+    assert _handed_over(new, 8, alone=True) == (False, {f"ais:{new}": None})
 
 
 @pytest.mark.parametrize("value", [-1, 2.5, True, "8"])
@@ -143,6 +149,6 @@ def test_mmsi_partitions_survives_a_checkpoint(shared: bool) -> None:
     assert isinstance(restored, Fuser)
     assert restored.config.mmsi_partitions == 8
     assert (restored.config is config) == shared
-    restored.push(feed(rows[40:]))
+    restored.push(feed(rows[40:]))  # the rest of OLD and all of new
     restored.flush()
     assert {info.id for info in restored.tracks().values()} == {f"ais:{OLD}", f"ais:{new}"}

@@ -482,7 +482,7 @@ class Fuser:
         self._states[mmsi] = state
         t, lat, lon = float(rows.t[i]), float(rows.lat[i]), float(rows.lon[i])
         fix = Fix(t, lat, lon, float(rows.sog[i]), float(rows.cog[i]))
-        old = predecessors.find(
+        old, continued = predecessors.find(
             mmsi=mmsi,
             t=t,
             lat=lat,
@@ -492,10 +492,15 @@ class Fuser:
             latest_seen=self._latest_seen,
         )
         label_no = int(rows.label_no[i])
-        if old is None or old.mmsi is None:
+        if old is None or old.mmsi is None or not continued:
             track = self._new_ais_track(state)
             track.start_segment(fix)
             track.last_lat, track.last_lon = lat, lon
+            if old is not None and old.mmsi is not None:
+                # The old MMSI is of another partition: the change is reported and the
+                # tracks linked, the track built as a fuser of this partition alone does.
+                track.linked_from = old.id
+                chunk.identity.extend(change_events(old, track, old.mmsi, mmsi, t, lat, lon))
             chunk.identity.extend(mmsi_events(state, track, t=t, msg_type=-1, label_no=label_no))
             return state
         old_mmsi = old.mmsi

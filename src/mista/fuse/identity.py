@@ -160,7 +160,8 @@ class Predecessors:
     """The AIS tracks a new MMSI could continue: a snapshot of their last good fixes.
 
     With ``mmsi_partitions`` set, only tracks whose MMSI is in the new MMSI's partition
-    (the one rule of fusion that spans MMSIs stays within a partition)."""
+    are continued (the one rule of fusion that spans MMSIs stays within a partition);
+    others are linked."""
 
     def __init__(self, tracks: list[Track], config: FuseConfig) -> None:
         self._config = config
@@ -191,22 +192,54 @@ class Predecessors:
         sog: float,
         cog: float,
         latest_seen: dict[int, float],
-    ) -> Track | None:
-        """The one track (of ``mmsi``'s partition, with ``mmsi_partitions``) that went
-        silent within the window before ``t`` and would be near ``(lat, lon)`` now at a
-        similar speed and course; ``None`` if none or several."""
-        c = self._config
+    ) -> tuple[Track | None, bool]:
+        """The one track that went silent within the window before ``t`` and would be
+        near ``(lat, lon)`` now at a similar speed and course (``None`` if none or
+        several), and whether the new MMSI continues it.
+
+        With ``mmsi_partitions``, a track of ``mmsi``'s partition is continued; failing
+        one, a track of another partition is only *linked* (the change is reported, the
+        new MMSI starts a track of its own): a fuser given one partition (fusion by
+        partition) finds none there, and builds the same tracks as one given them all."""
         if not self._tracks:
-            return None
+            return None, False
         # Only moving vessels with known speed and course: in a port many vessels fall
         # silent and start up near each other, and an unknown course matches anything.
         # (Asked first: most new MMSIs are not moving, and the rest is array work.)
         if not (sog >= _MOVING_KN and math.isfinite(cog)):
-            return None
+            return None, False
         age = t - self._t
-        near_in_time = (age > 0) & (age <= c.mmsi_change_window_s) & self._moving & ~self._used
-        if self._partition is not None:
-            near_in_time &= self._partition == int(mmsi_partition(mmsi, self._partitions))
+        near_in_time = (age > 0) & (age <= self._config.mmsi_change_window_s) & self._moving
+        if self._partition is None:
+            index = self._match(near_in_time & ~self._used, age, t, lat, lon, sog, cog, latest_seen)
+            if index is None:
+                return None, False
+            self._used[index] = True
+            return self._tracks[index], True
+        mine = self._partition == int(mmsi_partition(mmsi, self._partitions))
+        index = self._match(
+            near_in_time & mine & ~self._used, age, t, lat, lon, sog, cog, latest_seen
+        )
+        if index is not None:
+            self._used[index] = True
+            return self._tracks[index], True
+        # Linking marks nothing used: a fuser of the other partition, which cannot see
+        # this link, must still find what this one finds there.
+        index = self._match(near_in_time & ~mine, age, t, lat, lon, sog, cog, latest_seen)
+        return (None, False) if index is None else (self._tracks[index], False)
+
+    def _match(
+        self,
+        near_in_time: npt.NDArray[np.bool_],
+        age: F64,
+        t: float,
+        lat: float,
+        lon: float,
+        sog: float,
+        cog: float,
+        latest_seen: dict[int, float],
+    ) -> int | None:
+        c = self._config
         index = np.flatnonzero(near_in_time)
         # Speed and course compared only for those few (element by element, as before).
         old_sog, old_cog = self._sog[index], self._cog[index]
@@ -227,7 +260,4 @@ class Predecessors:
             for i in candidates
             if latest_seen.get(self._tracks[int(i)].mmsi or -1, math.inf) < t
         ]
-        if len(found) != 1:
-            return None
-        self._used[found[0]] = True
-        return self._tracks[found[0]]
+        return found[0] if len(found) == 1 else None
