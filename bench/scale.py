@@ -12,27 +12,37 @@ run. Ingest processes call ``mista.node.ingest_paths([file], bus=URL)``; writers
 started and stops when every publisher has finished and the writers' consumers have
 nothing left unacknowledged (every report committed).
 
-With ``--fusion-partitions``, two more runs (one and two ingest processes) measure fusion
-by partition end to end into PostgreSQL: the node config (``mista.config.init_node_dir``)
-names the store, the bus (a fresh ``nats-server``, stream ``PARTS``, 8 partitions),
-``[intervals] fuse_s = 0.5`` (default ``fuse_batch``) and ``[detect] partitions =
-[[0,1,2,3],[4,5,6,7]]``; ``mista serve DIR --role fuse --part 1`` and ``--part 2`` are the
-store writers of their partitions (they write, fuse their vessels, then acknowledge) and
-``--part 0`` fuses the store's whole report feed for the detectors that span vessels; the
-ingest processes only publish. There is no ``mista bus write``. The clock starts when the
-processes are started and stops when (1) every publisher has finished, (2) group
-``store`` has nothing unacknowledged (``JetStreamBus.pending``: every report committed),
-and (3) every part has read every report it fuses: once the stream is drained the reports
-table no longer changes, so each part's target is fixed, the highest seq of the reports
-its feed holds (every report for part 0; for part K, the reports whose MMSI hashes into
-its partitions, the store's own ``partition_sql``), and the run ends when
-``store.fusion_read(part)`` equals it for parts 0, 1 and 2. ``fusion_read``, not
-``fusion_cursor``: the cursor is the durable one, below the oldest report the fuser still
-holds in its reorder buffer, and a finished file leaves its last seconds there until newer
-reports come, as a live node would (the lag is printed). Each process's CPU seconds are
-its own user + system time (``os.wait4`` when it is reaped; PostgreSQL's: the postmaster,
-its reaped and its live children, before and after). At the end the store must hold as
-many reports as direct ingest stored, and tracks; a mismatch is printed with ``!!``.
+With ``--with-fusion`` (alias ``--fusion-partitions``), five more runs measure the same
+end to end into PostgreSQL with fusion, in its two layouts. Each has a fresh database and
+``nats-server`` (stream ``PARTS``, 8 partitions) and a node config
+(``mista.config.init_node_dir``) naming the store, the bus and ``[intervals] fuse_s = 0.5``
+(default ``fuse_batch``); the ingest processes only publish.
+
+- Fusion by partition (one and two ingest processes): ``[detect] partitions =
+  [[0,1,2,3],[4,5,6,7]]``; ``mista serve DIR --role fuse --part 1`` and ``--part 2`` are
+  the store writers of their partitions (they write, fuse their vessels, then acknowledge)
+  and ``--part 0`` fuses the store's whole report feed for the detectors that span vessels.
+  There is no ``mista bus write``.
+- Whole fusion, the default layout (one ingest process and one writer; two and one; two
+  and two writers ``--partitions 0-3`` / ``4-7``, as the rows without fusion): no
+  ``[detect] partitions``; ``mista bus write`` processes write, and one ``mista serve DIR
+  --role fuse`` (part 0) fuses every report from the store with every detector and writes
+  every track.
+
+The clock starts when the processes are started and stops when (1) every publisher has
+finished, (2) group ``store`` has nothing unacknowledged (``JetStreamBus.pending``: every
+report committed), and (3) every part has read every report it fuses: once the stream is
+drained the reports table no longer changes, so each part's target is fixed, the highest
+seq of the reports its feed holds (every report for part 0; for part K, the reports whose
+MMSI hashes into its partitions, the store's own ``partition_sql``), and the run ends when
+``store.fusion_read(part)`` equals it for every part (0, 1 and 2 by partition; 0 whole).
+``fusion_read``, not ``fusion_cursor``: the cursor is the durable one, below the oldest
+report the fuser still holds in its reorder buffer, and a finished file leaves its last
+seconds there until newer reports come, as a live node would (the lag is printed). Each
+process's CPU seconds are its own user + system time (``os.wait4`` when it is reaped;
+PostgreSQL's: the postmaster, its reaped and its live children, before and after). At the
+end the store must hold as many reports as direct ingest stored, and tracks; a mismatch is
+printed with ``!!``. The alerts table is counted by kind (and how many are withdrawn).
 
 Input of the end-to-end runs: the benchmark corpus (``ais/bench/real_mixed.nmea`` of the
 shared data) written ``--copies`` times, a day apart per copy, so every message is a
@@ -53,6 +63,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,9 +164,10 @@ def postgres_cpu(server: Any) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def partitioned_node(folder: Path, store: str, bus: str) -> Path:
+def fusion_node(folder: Path, store: str, bus: str, by_partition: bool) -> Path:
     """A node config directory as ``tests/serve/test_roles.py``'s ``node_dir`` makes it:
-    ``store``, ``bus``, ``fuse_s = 0.5`` (default ``fuse_batch``), fusion by partition."""
+    ``store``, ``bus``, ``fuse_s = 0.5`` (default ``fuse_batch``); with ``by_partition``,
+    ``[detect] partitions`` (fusion by partition), else none (whole fusion: one part 0)."""
     from mista.config import init_node_dir, load_node_config
 
     directory = folder / "ind"
@@ -164,22 +176,30 @@ def partitioned_node(folder: Path, store: str, bus: str) -> Path:
     toml = toml.replace('store = "store.duckdb"', f'store = "{store}"')
     toml = toml.replace('audit = "audit.jsonl"', f'audit = "audit.jsonl"\nbus = "{bus}"')
     toml = toml.replace("[intervals]\n", "[intervals]\nfuse_s = 0.5\n")
-    split = ", ".join(f"[{', '.join(map(str, p))}]" for p in FUSION_PARTITIONS)
-    toml += f"\n[detect]\npartitions = [{split}]\n"
+    if by_partition:
+        split = ", ".join(f"[{', '.join(map(str, p))}]" for p in FUSION_PARTITIONS)
+        toml += f"\n[detect]\npartitions = [{split}]\n"
     (directory / "node.toml").write_text(toml)
     config = load_node_config(directory)
     assert config.bus == bus, config.bus
     assert str(config.store) == store, config.store
-    assert [sorted(p.members) for p in config.fusion_partitions] == [
-        list(p) for p in FUSION_PARTITIONS
-    ], config.fusion_partitions
+    expected = [list(p) for p in FUSION_PARTITIONS] if by_partition else []
+    assert [sorted(p.members) for p in config.fusion_partitions] == expected, (
+        config.fusion_partitions
+    )
+    assert len(config.fusion_parts) == (len(FUSION_PARTITIONS) + 1 if by_partition else 1), (
+        config.fusion_parts
+    )
     return directory
 
 
-def serve_part(directory: Path, part: int, log: Path) -> subprocess.Popen[bytes]:
+def serve_fuse(directory: Path, part: int | None, log: Path) -> subprocess.Popen[bytes]:
+    """``mista serve DIR --role fuse`` (``--part K`` unless ``part`` is None)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MISTA_")}
+    command = ["mista", "serve", str(directory), "--role", "fuse"]
+    if part is not None:
+        command += ["--part", str(part)]
     with log.open("wb") as out:
-        command = ["mista", "serve", str(directory), "--role", "fuse", "--part", str(part)]
         return subprocess.Popen(
             [sys.executable, "-m", *command],
             stdout=out,
@@ -188,8 +208,9 @@ def serve_part(directory: Path, part: int, log: Path) -> subprocess.Popen[bytes]
         )
 
 
-def fusion_targets(url: str) -> dict[int, int]:
-    """Per part, the highest seq of the reports its feed holds (0 when none)."""
+def fusion_targets(url: str, by_partition: bool) -> dict[int, int]:
+    """Per part, the highest seq of the reports its feed holds (0 when none): part 0 reads
+    every report; with ``by_partition``, part K the reports of its bus partitions."""
     import psycopg
 
     from mista.partitions import VesselPartitions
@@ -199,40 +220,62 @@ def fusion_targets(url: str) -> dict[int, int]:
     with psycopg.connect(url) as con:
         row = con.execute("SELECT coalesce(max(seq), 0) FROM reports").fetchone()
         targets[0] = int(row[0]) if row else 0
-        for part, members in enumerate(FUSION_PARTITIONS, start=1):
+        for part, members in enumerate(FUSION_PARTITIONS if by_partition else (), start=1):
             held = partition_sql("mmsi", VesselPartitions(8, frozenset(members)))
             row = con.execute(f"SELECT coalesce(max(seq), 0) FROM reports WHERE {held}").fetchone()
             targets[part] = int(row[0]) if row else 0
     return targets
 
 
-def run_partitioned(server: Any, folder: Path, name: str, files: list[Path]) -> dict[str, Any]:
-    """Fusion by partition end to end (see the module's docstring): a fresh database and
-    nats-server, parts 0, 1 and 2 and one publisher per file, until every part has read
-    every report it fuses."""
+def alerts_by_kind(url: str) -> dict[str, dict[str, int]]:
+    """Kind -> status (open, closed, withdrawn) -> alerts in the store's alerts table."""
+    import psycopg
+
+    found: dict[str, dict[str, int]] = {}
+    with psycopg.connect(url) as con:
+        for kind, status, count in con.execute(
+            "SELECT kind, status, count(*) FROM alerts GROUP BY kind, status ORDER BY kind, status"
+        ).fetchall():
+            found.setdefault(str(kind), {})[str(status)] = int(count)
+    return found
+
+
+def run_fusion(
+    server: Any,
+    folder: Path,
+    name: str,
+    files: list[Path],
+    writers: Sequence[Sequence[str]] | None = None,
+) -> dict[str, Any]:
+    """End to end with fusion (see the module's docstring), a fresh database and
+    nats-server, one publisher per file. ``writers`` None: fusion by partition (parts 0, 1
+    and 2, no ``mista bus write``); else whole fusion: one ``mista bus write`` per entry
+    (its options) and one ``mista serve --role fuse``. Until every part has read every
+    report it fuses."""
     from mista.bus.jetstream import JetStreamBus
     from mista.store.postgres import PostgresStore
 
+    by_partition = writers is None
     url = migrated(new_database(server, name))
     run_dir = folder / name
     run_dir.mkdir()
     nats, base = b.start_nats(run_dir)
     bus = f"{base}?stream=PARTS&partitions=8"
-    directory = partitioned_node(run_dir, url, bus)
-    logs = {part: run_dir / f"part{part}.log" for part in (0, 1, 2)}
+    directory = fusion_node(run_dir, url, bus, by_partition)
+    logs: dict[str, Path] = {}
     cpu: dict[str, float] = {}
-    parts: dict[int, subprocess.Popen[bytes]] = {}
+    services: dict[str, subprocess.Popen[bytes]] = {}
     publishers: list[subprocess.Popen[bytes]] = []
     reached: dict[int, float] = {}
     pg_before = postgres_cpu(server)
 
     def check_alive(what: str) -> None:
-        for part, process in parts.items():
+        for who, process in services.items():
             if process.returncode is None and (cpu_s := _reaped(process, 0)) is not None:
-                cpu[f"part {part}"] = cpu_s
-                tail = logs[part].read_text(errors="replace").splitlines()[-12:]
+                cpu[who] = cpu_s
+                tail = logs[who].read_text(errors="replace").splitlines()[-12:]
                 sys.exit(
-                    f"[{name}] part {part} ended ({process.returncode}) while waiting for "
+                    f"[{name}] {who} ended ({process.returncode}) while waiting for "
                     + what
                     + ":\n"
                     + "\n".join(tail)
@@ -241,7 +284,16 @@ def run_partitioned(server: Any, folder: Path, name: str, files: list[Path]) -> 
     try:
         JetStreamBus.from_url(bus).close()  # the stream, before the race
         started = time.perf_counter()
-        parts = {part: serve_part(directory, part, logs[part]) for part in (0, 1, 2)}
+        if by_partition:
+            for part in range(len(FUSION_PARTITIONS) + 1):
+                logs[f"part {part}"] = run_dir / f"part{part}.log"
+                services[f"part {part}"] = serve_fuse(directory, part, logs[f"part {part}"])
+        else:
+            for i, options in enumerate(writers or (), start=1):
+                logs[f"writer {i}"] = run_dir / f"writer{i}.log"
+                services[f"writer {i}"] = b.writer(bus, url, logs[f"writer {i}"], *options)
+            logs["fuse"] = run_dir / "fuse.log"
+            services["fuse"] = serve_fuse(directory, None, logs["fuse"])
         publishers = [b.publisher(path, bus) for path in files]
         messages, publish_s = 0, 0.0
         for i, process in enumerate(publishers, start=1):
@@ -263,7 +315,7 @@ def run_partitioned(server: Any, folder: Path, name: str, files: list[Path]) -> 
                 time.sleep(0.05)
             again = jetstream.deliveries("store") - jetstream.stream_messages()
         drained_at = time.perf_counter() - started
-        targets = fusion_targets(url)
+        targets = fusion_targets(url, by_partition)
         with PostgresStore(url, read_only=True) as store:
             while len(reached) < len(targets):
                 for part, target in targets.items():
@@ -279,15 +331,15 @@ def run_partitioned(server: Any, folder: Path, name: str, files: list[Path]) -> 
             wall = time.perf_counter() - started
             lag = {part: targets[part] - store.fusion_cursor(part) for part in targets}
     finally:
-        for part, process in parts.items():
-            cpu.setdefault(f"part {part}", stop_measured(process))
+        for who, process in services.items():
+            cpu.setdefault(who, stop_measured(process))
         for i, process in enumerate(publishers, start=1):
             cpu.setdefault(f"publisher {i}", stop_measured(process))
         cpu["nats-server"] = stop_measured(nats)
         cpu["postgresql"] = postgres_cpu(server) - pg_before
-    for part, process in parts.items():
+    for who, process in services.items():
         if process.returncode not in (0, -signal.SIGTERM):
-            print(f"  !! [{name}] part {part} exited with {process.returncode}", flush=True)
+            print(f"  !! [{name}] {who} exited with {process.returncode}", flush=True)
     with PostgresStore(url, read_only=True) as store:
         counts = store.counts()
     return {
@@ -301,6 +353,7 @@ def run_partitioned(server: Any, folder: Path, name: str, files: list[Path]) -> 
         "again": again,
         "cpu": cpu,
         "counts": counts,
+        "alerts": alerts_by_kind(url),
         "store": url,
     }
 
@@ -356,14 +409,17 @@ def end_to_end(server: Any, folder: Path, copies: int) -> list[list[str]]:
         run(label, "postgresql", files)
     run("end to end, 2 ingest processes, 2 writers", "postgresql", halves, two_writers)
 
-    partitioned: list[tuple[str, dict[str, Any]]] = []
-    if ARGS.fusion_partitions:
-        for label, files in (
-            ("end to end, fusion by partition, 1 ingest process", [timed]),
-            ("end to end, fusion by partition, 2 ingest processes", halves),
+    fused: list[tuple[str, dict[str, Any]]] = []
+    if ARGS.with_fusion:
+        for label, files, writers in (
+            ("end to end, fusion by partition, 1 ingest process", [timed], None),
+            ("end to end, fusion by partition, 2 ingest processes", halves, None),
+            ("end to end, whole fusion, 1 ingest process", [timed], ((),)),
+            ("end to end, whole fusion, 2 ingest processes", halves, ((),)),
+            ("end to end, whole fusion, 2 ingest processes, 2 writers", halves, two_writers),
         ):
-            result = run_partitioned(server, folder, f"p{len(partitioned)}", files)
-            partitioned.append((label, result))
+            result = run_fusion(server, folder, f"f{len(fused)}", files, writers)
+            fused.append((label, result))
             print(
                 f"  {label} into postgresql: {result['messages'] / result['wall_s']:,.0f} "
                 f"reports/s ({result['wall_s']:.1f} s: published {result['published_at']:.1f}, "
@@ -394,7 +450,7 @@ def end_to_end(server: Any, folder: Path, copies: int) -> list[list[str]]:
                 flush=True,
             )
         rows.append((label, backend, result["messages"], result["wall_s"]))
-    for label, result in partitioned:
+    for label, result in fused:
         counts = result["counts"]
         if counts["reports"] != reports_stored(direct_pg):
             print(
@@ -405,7 +461,7 @@ def end_to_end(server: Any, folder: Path, copies: int) -> list[list[str]]:
         if not counts.get("tracks"):
             print(f"  !! {label}: no tracks written ({counts})", flush=True)
         rows.append((label, "postgresql", result["messages"], result["wall_s"]))
-    for label, result in partitioned:
+    for label, result in fused:
         counts = result["counts"]
         print(
             f"\n{label}: {counts['reports']:,} reports, {counts.get('tracks', 0):,} tracks, "
@@ -417,6 +473,16 @@ def end_to_end(server: Any, folder: Path, copies: int) -> list[list[str]]:
             + ", ".join(f"{p} at {s:.1f} s" for p, s in sorted(result["reached"].items()))
             + "; durable cursor behind the last report read (reorder buffer): "
             + ", ".join(f"part {p} {n:,} seqs" for p, n in sorted(result["lag"].items()))
+        )
+        print(
+            "  alerts by kind (withdrawn): "
+            + (
+                ", ".join(
+                    f"{kind} {sum(status.values()):,} ({status.get('withdrawn', 0):,})"
+                    for kind, status in result["alerts"].items()
+                )
+                or "none"
+            )
         )
         print(
             "  CPU s: "
@@ -499,10 +565,14 @@ def main(argv: list[str] | None = None) -> None:
         "--no-duckdb", action="store_true", help="end to end into PostgreSQL only (half the time)"
     )
     parser.add_argument(
+        "--with-fusion",
         "--fusion-partitions",
+        dest="with_fusion",
         action="store_true",
-        help="also end to end with fusion by partition (mista serve --role fuse --part 0/1/2 "
-        "writing and fusing) into PostgreSQL, 1 and 2 ingest processes",
+        help="also end to end with fusion into PostgreSQL, both layouts: by partition "
+        "(mista serve --role fuse --part 0/1/2 writing and fusing; 1 and 2 ingest processes) "
+        "and whole (mista bus write + one mista serve --role fuse; as the rows without "
+        "fusion)",
     )
     ARGS = args = parser.parse_args(argv)
     print("\n".join(h.machine_lines(None)))
@@ -534,11 +604,13 @@ def main(argv: list[str] | None = None) -> None:
                 "(publishers done, nothing unacknowledged); 8 partitions; one writer unless "
                 "said; PostgreSQL with fsync on"
             )
-            if args.fusion_partitions:
+            if args.with_fusion:
                 print(
                     "fusion by partition: no mista bus write; parts 1 and 2 write and fuse, "
-                    "part 0 fuses every report; until, besides, every part has read the "
-                    "highest seq of the reports it fuses (reports: messages published)"
+                    "part 0 fuses every report; whole fusion: mista bus write as above and "
+                    "one mista serve --role fuse (part 0: every report, every detector, every "
+                    "track); until, besides, every part has read the highest seq of the "
+                    "reports it fuses (reports: messages published)"
                 )
         if not args.no_queries:
             table = queries(server, folder, args.rows, args.runs, args.seed)
