@@ -223,3 +223,44 @@ def test_a_whole_node_fusing_by_partition_steps_every_part(
     assert read[0] == max(read)  # part 0 read every report, the others their share
     assert set(kinds) == {"ais"}  # the log has no radar
     assert "port-visit" in {alert["kind"] for alert in alerts}  # a partition part's detector
+
+
+def test_an_ingest_role_publishes_and_the_partition_parts_write_and_fuse(
+    servers: tuple[PgServer, NatsServer], tmp_path: Path, shared_data: Path
+) -> None:
+    # The whole node by role: ingest (a spool source) publishes only; parts 1 and 2 write
+    # their partitions and fuse them; part 0 fuses what spans vessels.
+    postgres, nats = servers
+    url = new_database(postgres, "partfuse_roles")
+    with open_store(url):
+        pass
+    directory = partitioned_node(tmp_path, url, f"{nats.url}?stream=ROLES&partitions=4")
+    logs = {name: tmp_path / f"{name}.log" for name in ("ingest", "part0", "part1", "part2")}
+    processes = {"ingest": start(directory, "ingest", logs["ingest"])}
+    for part in (0, 1, 2):
+        processes[f"part{part}"] = start(
+            directory, "fuse", logs[f"part{part}"], "--part", str(part)
+        )
+    try:
+        shutil.copy(shared_data / LOG, directory / "spool" / "feed.tmp")
+        os.replace(directory / "spool" / "feed.tmp", directory / "spool" / "feed.nmea")
+
+        def all_fused() -> bool:
+            with open_store(url, read_only=True) as store:
+                if store.counts()["reports"] < 22_023:
+                    return False
+                last = int(store.report_feed(0, 10**6).column("seq").to_numpy().max())
+                return store.fusion_read(0) == last and caught_up(logs["part1"])
+
+        wait_for("every report written and fused", all_fused, list(processes.values()))
+        wait_for("part 2 caught up", lambda: caught_up(logs["part2"]), list(processes.values()))
+    finally:
+        codes = {name: stop(process) for name, process in processes.items()}
+    assert set(codes.values()) == {0}, {name: log.read_text() for name, log in logs.items()}
+    assert "no store writer here" in logs["ingest"].read_text()
+    with open_store(url, read_only=True) as store:
+        counts = store.counts()
+        kinds = set(store.alerts(viewer=_ADMIN, include_withdrawn=True).column("kind").to_pylist())
+    assert counts["reports"] == 22_023
+    assert counts["tracks"] > 0
+    assert "port-visit" in kinds  # found by a partition part
