@@ -109,15 +109,10 @@ def partition_parts(partitions: tuple[VesselPartitions, ...]) -> list[Part]:
     """The processes of fusion by partition, as ``mista.serve.runtime.part_pipeline`` and
     ``mista.evaluate.replay.fusion_pipelines`` build them: part 0 spans vessels, then
     one part per entry of ``[detect] partitions``."""
-    from mista.detect.parts import PER_VESSEL, SPANNING
-    from mista.detect.pipeline import TrackWrites
+    from mista.detect.parts import partition_part
 
-    count = partitions[0].count
-    spanning = Part(0, SPANNING, None, TrackWrites.RADAR, count)
-    return [spanning] + [
-        Part(number, PER_VESSEL, members, TrackWrites.AIS, count)
-        for number, members in enumerate(partitions, 1)
-    ]
+    plans = [partition_part(part, partitions) for part in range(len(partitions) + 1)]
+    return [Part(part, *plan) for part, plan in enumerate(plans)]
 
 
 def fuse_part(url: str, scenario: str, spec: Part, out: Any) -> None:

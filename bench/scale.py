@@ -213,8 +213,7 @@ def fusion_targets(url: str, by_partition: bool) -> dict[int, int]:
     every report; with ``by_partition``, part K the reports of its bus partitions."""
     import psycopg
 
-    from mista.partitions import VesselPartitions
-    from mista.store.embedded_fusion import partition_sql
+    from mista.partitions import VesselPartitions, partition_sql
 
     targets = {}
     with psycopg.connect(url) as con:

@@ -1,8 +1,9 @@
-"""Vessel partitions: which of the bus's partitions an MMSI belongs to.
+"""Vessel partitions: which of the bus's partitions an MMSI belongs to, in numpy and in
+SQL.
 
 The bus splits reports by a hash of the MMSI (``mista.bus``); fusion by partition
 (``mista.detect.pipeline``) reads the store's reports of some partitions only, and the
-fuser links a new MMSI to a silent track only within one partition. All three must agree
+fuser continues a silent track under a new MMSI only within one partition. All must agree
 on the hash, so it lives here, below the bus, the store and fusion.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["GOLDEN", "VesselPartitions", "mmsi_partition"]
+__all__ = ["GOLDEN", "VesselPartitions", "mmsi_partition", "partition_sql"]
 
 #: Fibonacci hashing: spreads consecutive MMSIs (one operator's fleet) over partitions.
 GOLDEN = 0x9E3779B97F4A7C15
@@ -50,3 +51,29 @@ class VesselPartitions:
 
     def __str__(self) -> str:
         return f"partitions {','.join(map(str, sorted(self.members)))} of {self.count}"
+
+
+#: ``GOLDEN`` in two 32-bit halves for ``partition_sql``: the high half less 2**32 (the
+#: same modulo 2**32), so that both products with a 32-bit key fit a signed 64-bit integer.
+_GOLDEN_HI = (GOLDEN >> 32) - 2**32
+_GOLDEN_LO = GOLDEN & 0xFFFFFFFF
+assert -(2**31) <= _GOLDEN_HI < 0 <= _GOLDEN_LO < 2**31
+
+
+def partition_sql(mmsi: str, partitions: VesselPartitions) -> str:
+    """SQL (DuckDB's and PostgreSQL's alike) of whether the MMSI in column ``mmsi`` hashes
+    into ``partitions``, exactly as ``mmsi_partition`` does; null, so
+    false, for a null MMSI.
+
+    With m the key's low 32 bits and GOLDEN = hi * 2**32 + lo, the high 32 bits of
+    m * GOLDEN mod 2**64 are (m * hi + (m * lo >> 32)) mod 2**32. Taking hi - 2**32 for hi
+    keeps m * hi below 2**63 in size, and m * lo is below 2**63 as lo < 2**31: plain
+    BIGINT arithmetic, no overflow, and ``& 4294967295`` is mod 2**32 on two's complement
+    (counting one partition of the standard scenario's 338,595 reports in DuckDB: 2.1 ms,
+    2.5 ms with HUGEINT, 0.6 ms for the count without the filter).
+    """
+    m = f"(CAST({mmsi} AS BIGINT) & 4294967295)"
+    high = f"((({m} * ({_GOLDEN_HI})) + (({m} * {_GOLDEN_LO}) >> 32)) & 4294967295)"
+    members = ", ".join(str(int(p)) for p in sorted(partitions.members))
+    # mod(), not %: psycopg reads % as a placeholder.
+    return f"(mod({high}, {int(partitions.count)}) IN ({members}))"

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from mista.detect.parts import PER_VESSEL, SPANNING, parse_partitions
-from mista.detect.pipeline import Pipeline, TrackWrites
+from mista.detect.parts import PER_VESSEL, SPANNING, parse_partitions, partition_part
+from mista.detect.pipeline import Pipeline
 from mista.errors import ConfigError
 from mista.evaluate.scenario import Scenario
 from mista.fuse import FuseConfig
@@ -36,22 +36,21 @@ def part_pipelines(
     store: DuckDBStore, scenario: Scenario, checkpoint_s: float | None = None
 ) -> list[Pipeline]:
     """Part 0 over every report, then one part per member list of ``_SPLIT``."""
-    common: dict[str, Any] = {
-        "node": scenario.node,
-        "fuse_config": FuseConfig(mmsi_partitions=_COUNT),
-        "batch_reports": _BATCH,
-        "checkpoint_s": checkpoint_s,
-    }
-    parts = [Pipeline(store, part=0, kinds=SPANNING, writes=TrackWrites.RADAR, **common)]
-    for number, members in enumerate(_SPLIT, start=1):
+    split = [VesselPartitions(_COUNT, frozenset(members)) for members in _SPLIT]
+    parts = []
+    for number in range(len(split) + 1):
+        plan = partition_part(number, split)
         parts.append(
             Pipeline(
                 store,
+                node=scenario.node,
+                fuse_config=FuseConfig(mmsi_partitions=plan.mmsi_partitions),
+                batch_reports=_BATCH,
+                checkpoint_s=checkpoint_s,
                 part=number,
-                kinds=PER_VESSEL,
-                partitions=VesselPartitions(_COUNT, frozenset(members)),
-                writes=TrackWrites.AIS,
-                **common,
+                kinds=plan.kinds,
+                partitions=plan.partitions,
+                writes=plan.writes,
             )
         )
     return parts

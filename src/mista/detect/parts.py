@@ -38,9 +38,10 @@ node.toml::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from mista.detect.base import REGISTRY
+from mista.detect.pipeline import TrackWrites
 from mista.errors import ConfigError
 from mista.partitions import VesselPartitions
 from mista.store.embedded_fusion import MAX_PARTS
@@ -50,12 +51,14 @@ __all__ = [
     "MAX_PARTS",
     "PER_VESSEL",
     "SPANNING",
+    "PartitionPart",
     "Parts",
     "all_kinds",
     "check_part",
     "one_part",
     "parse_partitions",
     "parse_parts",
+    "partition_part",
     "partition_parts",
 ]
 
@@ -137,6 +140,25 @@ def check_part(parts: Sequence[Sequence[str]], part: int) -> None:
             f"fusion part {part} is not configured (the node has parts 0-{len(parts) - 1}; "
             "[detect] parts in node.toml)"
         )
+
+
+class PartitionPart(NamedTuple):
+    """What part ``K`` of fusion by partition runs: its detectors, its vessels (None:
+    every report), what it writes, and every fuser's ``FuseConfig.mmsi_partitions``."""
+
+    kinds: tuple[str, ...]
+    partitions: VesselPartitions | None
+    writes: TrackWrites
+    mmsi_partitions: int
+
+
+def partition_part(part: int, split: Sequence[VesselPartitions]) -> PartitionPart:
+    """Part ``part`` of fusion by partition with partition parts ``split`` (part 0 spans
+    vessels; part K takes ``split[K - 1]``)."""
+    count = split[0].count
+    if part == 0:
+        return PartitionPart(SPANNING, None, TrackWrites.RADAR, count)
+    return PartitionPart(PER_VESSEL, split[part - 1], TrackWrites.AIS, count)
 
 
 def partition_parts(count: int) -> Parts:

@@ -12,14 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from mista.detect.config import DetectConfig
-from mista.detect.parts import MAX_PARTS, PER_VESSEL, SPANNING
-from mista.detect.pipeline import Pipeline, StepResult, TrackWrites
+from mista.detect.parts import MAX_PARTS, partition_part
+from mista.detect.pipeline import Pipeline, StepResult
 from mista.errors import InputError
 from mista.evaluate.scenario import Scenario, ScenarioFile
 from mista.fuse import FuseConfig
@@ -127,7 +126,8 @@ def fusion_pipelines(
     """One pipeline with every detector; or with ``partitions`` > 0, fusion by partition:
     part 0 over every report (the detectors that span vessels, dark tracks and radar
     contacts), then one part per partition (its vessels, their tracks and per-vessel
-    detectors), every fuser linking MMSI changes within a partition only."""
+    detectors), every fuser continuing a track across an MMSI change within a partition
+    only."""
     if not partitions:
         return [
             Pipeline(
@@ -140,25 +140,24 @@ def fusion_pipelines(
         ]
     if partitions > MAX_PARTS - 1:
         raise InputError(f"partitions: {partitions}, at most {MAX_PARTS - 1}")
-    fuse_config = replace(fuse_config or FuseConfig(), mmsi_partitions=partitions)
-    common: dict[str, Any] = {
-        "node": scenario.node,
-        "fuse_config": fuse_config,
-        "detect_config": detect_config,
-        "zones": zones,
-    }
-    spanning = Pipeline(store, part=0, kinds=SPANNING, writes=TrackWrites.RADAR, **common)
-    return [spanning] + [
-        Pipeline(
-            store,
-            part=number + 1,
-            kinds=PER_VESSEL,
-            partitions=VesselPartitions(partitions, frozenset({number})),
-            writes=TrackWrites.AIS,
-            **common,
+    split = [VesselPartitions(partitions, frozenset({number})) for number in range(partitions)]
+    pipelines = []
+    for part in range(partitions + 1):
+        plan = partition_part(part, split)
+        pipelines.append(
+            Pipeline(
+                store,
+                node=scenario.node,
+                fuse_config=replace(fuse_config or FuseConfig(), mmsi_partitions=partitions),
+                detect_config=detect_config,
+                zones=zones,
+                part=part,
+                kinds=plan.kinds,
+                partitions=plan.partitions,
+                writes=plan.writes,
+            )
         )
-        for number in range(partitions)
-    ]
+    return pipelines
 
 
 def _zones(scenario: Scenario) -> Zones | None:

@@ -34,7 +34,8 @@ from mista.api.context import ApiContext
 from mista.api.cot import CotSettings
 from mista.api.tls import ClientCertH11Protocol
 from mista.config import NodeConfig, load_node_config
-from mista.detect.pipeline import Pipeline, TrackWrites
+from mista.detect.parts import partition_part
+from mista.detect.pipeline import Pipeline
 from mista.errors import ConfigError, MistaError, StoreError
 from mista.fuse import FuseConfig
 from mista.geo import Zones
@@ -96,13 +97,9 @@ def part_pipeline(config: NodeConfig, store: Store, part: int, zones: Zones | No
     writes = None
     fuse_config = None
     if config.fusion_partitions:
-        count = config.fusion_partitions[0].count
-        fuse_config = FuseConfig(mmsi_partitions=count)
-        if part == 0:
-            writes = TrackWrites.RADAR
-        else:
-            partitions = config.fusion_partitions[part - 1]
-            writes = TrackWrites.AIS
+        plan = partition_part(part, config.fusion_partitions)
+        fuse_config = FuseConfig(mmsi_partitions=plan.mmsi_partitions)
+        partitions, writes = plan.partitions, plan.writes
     return Pipeline(
         store,
         node=config.nation,

@@ -41,7 +41,7 @@ from mista.errors import StoreError
 from mista.ingest.batch import label_id
 from mista.labels import Label, Level
 from mista.model import DEDUPE_WINDOW_S, Alert, AlertStatus, Track
-from mista.partitions import GOLDEN, VesselPartitions
+from mista.partitions import VesselPartitions, partition_sql
 
 from .embedded_schema import STATIC_FIELDS
 
@@ -53,38 +53,12 @@ __all__ = [
     "POINTS_SCHEMA",
     "FusionTables",
     "alert_of_change",
-    "partition_sql",
 ]
 
 _UTC_US = pa.timestamp("us", tz="UTC")
 #: Above any seq a store reaches; bounds ``after + limit`` so a huge limit cannot overflow.
 _MAX_SEQ = 2**62
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-#: ``GOLDEN`` in two 32-bit halves for ``partition_sql``: the high half less 2**32 (the
-#: same modulo 2**32), so that both products with a 32-bit key fit a signed 64-bit integer.
-_GOLDEN_HI = (GOLDEN >> 32) - 2**32
-_GOLDEN_LO = GOLDEN & 0xFFFFFFFF
-assert -(2**31) <= _GOLDEN_HI < 0 <= _GOLDEN_LO < 2**31
-
-
-def partition_sql(mmsi: str, partitions: VesselPartitions) -> str:
-    """SQL (DuckDB's and PostgreSQL's alike) of whether the MMSI in column ``mmsi`` hashes
-    into ``partitions``, exactly as ``mista.partitions.mmsi_partition`` does; null, so
-    false, for a null MMSI.
-
-    With m the key's low 32 bits and GOLDEN = hi * 2**32 + lo, the high 32 bits of
-    m * GOLDEN mod 2**64 are (m * hi + (m * lo >> 32)) mod 2**32. Taking hi - 2**32 for hi
-    keeps m * hi below 2**63 in size, and m * lo is below 2**63 as lo < 2**31: plain
-    BIGINT arithmetic, no overflow, and ``& 4294967295`` is mod 2**32 on two's complement
-    (as fast as the unfiltered scan in DuckDB; HUGEINT is no faster).
-    """
-    m = f"(CAST({mmsi} AS BIGINT) & 4294967295)"
-    high = f"((({m} * ({_GOLDEN_HI})) + (({m} * {_GOLDEN_LO}) >> 32)) & 4294967295)"
-    members = ", ".join(str(int(p)) for p in sorted(partitions.members))
-    # mod(), not %: psycopg reads % as a placeholder.
-    return f"(mod({high}, {int(partitions.count)}) IN ({members}))"
-
 
 #: What ``report_feed`` returns, in order (the contract's FEED columns).
 FEED_SCHEMA = pa.schema(

@@ -18,10 +18,10 @@ import pyarrow.csv as pcsv
 from mista.errors import StoreError
 from mista.labels import Label, Level
 from mista.model import DEDUPE_WINDOW_S, User
-from mista.partitions import VesselPartitions
+from mista.partitions import VesselPartitions, partition_sql
 
 from . import BBox
-from .embedded_fusion import FEED_SCHEMA, partition_sql
+from .embedded_fusion import FEED_SCHEMA
 
 __all__ = [
     "POSITION_SCHEMA",
