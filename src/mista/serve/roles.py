@@ -266,35 +266,62 @@ def _fuse_while_claimed(
             what,
             config.intervals.fuse_s,
         )
-    fused = alerts = 0
+    status = _FuseStatus()
     busy = False
-    last_status = time.monotonic()
     while not stop.is_set():
         if not claim.held():
             # Its connection went (the database restarted, say): another process may
             # fuse now. Stop, and let whoever runs this process start it again.
-            raise StoreError(
-                "the fuse role lost its claim to fuse the store (its connection closed); "
-                "start it again: it stands by if another process fuses now"
-            )
+            raise _lost_claim()
         try:
             result = pipeline.step()
         except MistaError as exc:
             _log.error("fusion and detection failed, retrying: %s", exc)
             stop.wait(config.intervals.fuse_s)
             continue
-        fused += result.reports
-        alerts += result.alerts
-        if time.monotonic() - last_status >= _STATUS_S:
-            _log.info("fuse: %s reports fused, %s alerts changed", f"{fused:,}", f"{alerts:,}")
-            last_status = time.monotonic()
+        status.add(result)
         if result.reports:
             busy = True
             continue
         if busy:  # once per catch-up, so an operator (or a test) sees where it stands
-            _log.info("fuse: caught up (%s reports fused since start)", f"{fused:,}")
+            status.caught_up()
             busy = False
         stop.wait(config.intervals.fuse_s)
+    _checkpoint_at_stop(config, pipeline)
+
+
+class _FuseStatus:
+    """A fuse process's counts since start, and its status lines."""
+
+    def __init__(self) -> None:
+        self.reports = 0
+        self.alerts = 0
+        self._last = time.monotonic()
+
+    def add(self, result: StepResult) -> None:
+        """Count a step; a status line every ``_STATUS_S``."""
+        self.reports += result.reports
+        self.alerts += result.alerts
+        if time.monotonic() - self._last >= _STATUS_S:
+            _log.info(
+                "fuse: %s reports fused, %s alerts changed",
+                f"{self.reports:,}",
+                f"{self.alerts:,}",
+            )
+            self._last = time.monotonic()
+
+    def caught_up(self) -> None:
+        _log.info("fuse: caught up (%s reports fused since start)", f"{self.reports:,}")
+
+
+def _lost_claim() -> StoreError:
+    return StoreError(
+        "the fuse role lost its claim to fuse the store (its connection closed); "
+        "start it again: it stands by if another process fuses now"
+    )
+
+
+def _checkpoint_at_stop(config: NodeConfig, pipeline: Pipeline) -> None:
     if config.intervals.checkpoint_s:
         try:  # stopped between steps: the next start has nothing to fuse again
             pipeline.checkpoint()
@@ -311,24 +338,13 @@ def _fuse_from_bus(
     partitions: VesselPartitions,
 ) -> None:
     assert config.bus is not None
-    counts = {"reports": 0, "alerts": 0}
-    last_status = [time.monotonic()]
+    status = _FuseStatus()
 
     def progress(result: StepResult) -> None:
-        if result.reports == 0:
-            if not counts["reports"]:
-                return  # nothing written or fused yet
-            _log.info("fuse: caught up (%s reports fused since start)", f"{counts['reports']:,}")
-            return
-        counts["reports"] += result.reports
-        counts["alerts"] += result.alerts
-        if time.monotonic() - last_status[0] >= _STATUS_S:
-            _log.info(
-                "fuse: %s reports fused, %s alerts changed",
-                f"{counts['reports']:,}",
-                f"{counts['alerts']:,}",
-            )
-            last_status[0] = time.monotonic()
+        if result.reports:
+            status.add(result)
+        elif status.reports:  # caught up, once something was fused
+            status.caught_up()
 
     with JetStreamBus.from_url(config.bus) as bus:
         fuse_from_bus(
@@ -342,15 +358,8 @@ def _fuse_from_bus(
             progress=progress,
         )
     if not claim.held():
-        raise StoreError(
-            "the fuse role lost its claim to fuse the store (its connection closed); "
-            "start it again: it stands by if another process fuses now"
-        )
-    if config.intervals.checkpoint_s:
-        try:  # stopped between steps: the next start has nothing to fuse again
-            pipeline.checkpoint()
-        except MistaError as exc:
-            _log.error("fusion checkpoint not saved at stop: %s", exc)
+        raise _lost_claim()
+    _checkpoint_at_stop(config, pipeline)
 
 
 def _run_share(
