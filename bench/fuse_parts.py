@@ -24,7 +24,8 @@ each from a fresh copy of the store, and prints wall seconds until every process
 fused every report and closed what was open, and each process's CPU seconds.
 It then checks that the runs of each layout left the same tracks, track points and
 alerts: the detector parts' the whole pipeline's, fusion by partition's its own (it is
-not the whole's: a watermark per partition, MMSI changes linked within a partition). The
+not the whole's: a watermark per partition, a track continued across an MMSI change
+within a partition only). The
 temporary PostgreSQL 15 server (``tests/store/pg_server.py``) runs with fsync on.
 
 Run ``.venv/bin/python bench/fuse_parts.py --help``; docs/performance.md has the results.
@@ -317,7 +318,8 @@ def main(argv: list[str] | None = None) -> None:
         if by_partition is not None:
             print(
                 "(fusion by partition is not expected to equal the whole pipeline: a "
-                "watermark per partition, MMSI changes linked within a partition)"
+                "watermark per partition, a track continued across an MMSI change within a "
+                "partition only)"
             )
         if not all(same.values()):
             raise SystemExit(1)
