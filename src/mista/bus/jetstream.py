@@ -55,6 +55,7 @@ from mista.bus import INGEST_TOPIC
 from mista.bus._loop import LoopThread
 from mista.bus._wire import COMPRESSIONS, Slice, decode_slice, slices
 from mista.bus._writer import store_writer
+from mista.bus.stream_order import StreamOrder
 from mista.errors import ConfigError, InputError, MistaError
 from mista.ingest.batch import IngestBatch
 from mista.labels import Label
@@ -148,6 +149,42 @@ def _is_permanent(exc: BaseException) -> bool:
         code = exc.code or 0
         return 400 <= code < 500 and code not in (404, 408)
     return isinstance(exc, nats.errors.MaxPayloadError | nats.errors.BadSubjectError)
+
+
+_Readable = list[tuple[Msg, IngestBatch]]
+
+
+def _by_source(readable: _Readable) -> list[_Readable]:
+    """One group per source and label set, in the order each first came: messages of two
+    ingest processes arrive interleaved, and grouping only neighbours made a transaction
+    of each run of them. Each group keeps its messages' order; there is no order between
+    sources to keep."""
+    by_key: dict[tuple[str, tuple[Label, ...]], _Readable] = {}
+    for pair in readable:
+        by_key.setdefault((pair[1].source, pair[1].labels), []).append(pair)
+    return list(by_key.values())
+
+
+def _neighbours(readable: _Readable) -> list[_Readable]:
+    """One group per run of neighbours of one source and label set: the order kept."""
+    groups: list[_Readable] = []
+    for pair in readable:
+        if groups and (groups[-1][-1][1].source, groups[-1][-1][1].labels) == (
+            pair[1].source,
+            pair[1].labels,
+        ):
+            groups[-1].append(pair)
+        else:
+            groups.append([pair])
+    return groups
+
+
+def _stream_seq(msg: Msg) -> int:
+    return int(msg.metadata.sequence.stream)
+
+
+def _pending_after(msg: Msg) -> int:
+    return int(msg.metadata.num_pending)
 
 
 def _merge(batches: Sequence[IngestBatch]) -> IngestBatch:
@@ -602,6 +639,7 @@ class JetStreamBus:
         linger_s: float = 0.5,
         idle: Callable[[], object] | None = None,
         idle_s: float = 1.0,
+        in_order: bool = False,
     ) -> ConsumeStats:
         """Call ``handler`` with the batches published on ``partitions`` until ``stop``.
 
@@ -616,6 +654,13 @@ class JetStreamBus:
         mista batch is logged and terminated (never redelivered). ``idle``, when given, is
         called whenever nothing has come for ``idle_s`` (a ``MistaError`` it raises is
         logged, consuming goes on).
+
+        With ``in_order`` the partitions' messages reach ``handler`` in the stream's order
+        (``mista.bus.stream_order``), only neighbours merged, and ``idle`` is called only
+        once every partition has nothing more to deliver. A handler that raises then ends
+        consuming (its messages, and all held, handed back at once) and the exception goes
+        to the caller, who calls ``rewind_unacknowledged`` before consuming again: left to
+        the server, what was handed back would come after newer messages.
         """
         wanted = sorted(set(partitions))
         if not wanted or not all(0 <= p < self.partitions for p in wanted):
@@ -625,8 +670,11 @@ class JetStreamBus:
         inbox: queue.Queue[tuple[int, list[Msg]]] = queue.Queue()
         stopping = asyncio.Event()
         credits = {p: asyncio.Semaphore(2) for p in wanted}
+        order = StreamOrder(wanted, _stream_seq, _pending_after) if in_order else None
         pulls = self._loop.run(
-            self._start_pulls(wanted, group, ack_wait_s, fetch_messages, inbox, stopping, credits)
+            self._start_pulls(
+                wanted, group, ack_wait_s, fetch_messages, inbox, stopping, credits, in_order
+            )
         )
         stats = ConsumeStats()
         quiet_since = time.monotonic()
@@ -635,7 +683,11 @@ class JetStreamBus:
                 try:
                     items = [inbox.get(timeout=0.2)]
                 except queue.Empty:
-                    if idle is not None and time.monotonic() - quiet_since >= idle_s:
+                    if (
+                        idle is not None
+                        and time.monotonic() - quiet_since >= idle_s
+                        and (order is None or order.caught_up)
+                    ):
                         try:
                             idle()
                         except MistaError as exc:
@@ -655,6 +707,11 @@ class JetStreamBus:
                     except queue.Empty:
                         break
                     rows += len(items[-1][1]) * self.max_rows
+                if order is not None:
+                    self._handle_in_order(order, items, handler, stats, stop, credits)
+                    if any(msgs for _, msgs in items):  # not only "nothing more" markers
+                        quiet_since = time.monotonic()
+                    continue
                 try:
                     self._handle(items, handler, stats, stop)
                 finally:
@@ -662,11 +719,33 @@ class JetStreamBus:
                     for partition, _ in items:
                         self._loop.call_soon(credits[partition].release)
         finally:
-            leftover: list[Msg] = []
+            leftover: list[Msg] = [] if order is None else order.held()
             while not inbox.empty():
                 leftover += inbox.get_nowait()[1]
             self._loop.run(self._stop_pulls(pulls, stopping, leftover))
         return stats
+
+    def _handle_in_order(
+        self,
+        order: StreamOrder[Msg],
+        items: list[tuple[int, list[Msg]]],
+        handler: Handler,
+        stats: ConsumeStats,
+        stop: threading.Event,
+        credits: dict[int, asyncio.Semaphore],
+    ) -> None:
+        """Hold ``items`` in ``order`` and handle what it lets go; a partition's credit
+        comes back for each of its fetches used up."""
+        for partition, msgs in items:
+            order.add(partition, msgs)
+        runs, used = order.release()
+        try:
+            if runs:
+                self._handle(runs, handler, stats, stop, in_order=True)
+        finally:
+            for partition, count in used.items():
+                for _ in range(count):
+                    self._loop.call_soon(credits[partition].release)
 
     def rewind_unacknowledged(self, partitions: Iterable[int], group: str = "store") -> int:
         """Deliver again, in stream order, what consumers ``<group>-<p>`` handed out and
@@ -713,6 +792,7 @@ class JetStreamBus:
         inbox: queue.Queue[tuple[int, list[Msg]]],
         stopping: asyncio.Event,
         credits: dict[int, asyncio.Semaphore],
+        markers: bool = False,
     ) -> list[asyncio.Task[None]]:
         tasks = []
         in_flight = asyncio.Semaphore(MAX_FETCHES_IN_FLIGHT)
@@ -739,6 +819,7 @@ class JetStreamBus:
                         stopping,
                         credits[partition],
                         in_flight,
+                        markers,
                     )
                 )
             )
@@ -762,9 +843,12 @@ class JetStreamBus:
         stopping: asyncio.Event,
         credit: asyncio.Semaphore,
         in_flight: asyncio.Semaphore,
+        markers: bool,
     ) -> None:
         """Fetch messages of one partition into ``inbox``, at most two fetches ahead and
-        ``MAX_FETCHES_IN_FLIGHT`` fetches of all partitions at a time.
+        ``MAX_FETCHES_IN_FLIGHT`` fetches of all partitions at a time. With ``markers``, an
+        empty list goes into ``inbox`` when the partition has nothing more to deliver
+        (``StreamOrder``'s word for it).
 
         A fetch that ends before the server has sent all it was asked for (a busy
         machine, 0.7 MB messages) leaves the late ones in the subscription, delivered
@@ -775,7 +859,7 @@ class JetStreamBus:
         late: list[Msg] = []
         try:
             await self._pull_loop(
-                sub, partition, fetch_messages, inbox, stopping, credit, in_flight, late
+                sub, partition, fetch_messages, inbox, stopping, credit, in_flight, late, markers
             )
         finally:
             if late:  # taken out, not yet in the inbox: give them back at once
@@ -791,8 +875,11 @@ class JetStreamBus:
         credit: asyncio.Semaphore,
         in_flight: asyncio.Semaphore,
         late: list[Msg],
+        markers: bool,
     ) -> None:
         attempt = 0
+        last_seq = 0  # the stream sequence of the last message put into the inbox
+        said_empty = False  # the last thing put in said there was nothing more
         while not stopping.is_set():
             while True:
                 try:
@@ -816,10 +903,31 @@ class JetStreamBus:
             attempt = 0
             if not msgs:
                 credit.release()
+                if markers and not said_empty and await self._nothing_more(sub, last_seq):
+                    inbox.put((partition, []))
+                    said_empty = True
                 continue
             for msg in msgs:
                 self._held[id(msg)] = msg
             inbox.put((partition, msgs))
+            if markers:
+                last_seq = _stream_seq(msgs[-1])
+                said_empty = _pending_after(msgs[-1]) == 0
+
+    async def _nothing_more(self, sub: JetStreamContext.PullSubscription, last_seq: int) -> bool:
+        """Whether the server has nothing more for this consumer: nothing pending, and
+        nothing delivered after the message of stream sequence ``last_seq`` (none in
+        transit, none delivered after its fetch ended)."""
+        if sub.pending_msgs:
+            return False
+        try:
+            info = await sub.consumer_info()
+        except (TimeoutError, nats.errors.Error, OSError):
+            return False
+        if info.num_pending:
+            return False
+        delivered = info.delivered.stream_seq if info.delivered else 0
+        return not info.num_ack_pending or delivered <= last_seq
 
     async def _take_late(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
         """Messages delivered after their fetch ended, now held (kept alive)."""
@@ -865,6 +973,8 @@ class JetStreamBus:
         handler: Handler,
         stats: ConsumeStats,
         stop: threading.Event,
+        *,
+        in_order: bool = False,
     ) -> None:
         readable: list[tuple[Msg, IngestBatch]] = []
         unreadable: list[Msg] = []
@@ -879,14 +989,7 @@ class JetStreamBus:
         if unreadable:
             stats.unreadable += len(unreadable)
             self._loop.run(self._terminate(unreadable))
-        # One group per source and label set, in the order each first came: messages of
-        # two ingest processes arrive interleaved, and grouping only neighbours made a
-        # transaction of each run of them. Each group keeps its messages' order; there is
-        # no order between sources to keep.
-        by_key: dict[tuple[str, tuple[Label, ...]], list[tuple[Msg, IngestBatch]]] = {}
-        for pair in readable:
-            by_key.setdefault((pair[1].source, pair[1].labels), []).append(pair)
-        groups = list(by_key.values())
+        groups = _neighbours(readable) if in_order else _by_source(readable)
         for index, group in enumerate(groups):
             merged = _merge([batch for _, batch in group])
             try:
@@ -898,8 +1001,8 @@ class JetStreamBus:
                 stats.failing += 1
                 pending = [msg for rest in groups[index:] for msg, _ in rest]
                 delay_s = _backoff(min(stats.failing, 6), cap_s=10.0)
-                self._loop.run(self._settle([], pending, delay_s=delay_s))
-                if not isinstance(exc, MistaError):
+                self._loop.run(self._settle([], pending, delay_s=None if in_order else delay_s))
+                if in_order or not isinstance(exc, MistaError):
                     raise
                 _log.error(
                     "bus %s: writing failed (%s); %d messages handed back, attempt %d, "

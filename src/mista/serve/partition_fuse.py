@@ -2,18 +2,21 @@
 
 With fusion by partition (``[detect] partitions``, ``mista.detect.parts``) and a JetStream
 bus, the process running partition part K takes its bus partitions through the durable
-pull consumers of the store writers' group (``store-<p>``): it is their store writer. For
-each batch it commits the reports, then fuses its vessels' reports from the store's feed
-in whole steps of ``fuse_batch`` (the rest once the bus has been quiet ``fuse_s``), and
-only then are the messages acknowledged. Fusion reads the store, not the messages: a
-report heard twice is one row there, and the part's cursor and checkpoint say what is
-fused, so a message delivered again (after a crash, after a lost acknowledgement) is
-written as a no-op and fuses nothing twice.
+pull consumers of the store writers' group (``store-<p>``): it is their store writer. It
+takes their messages in the stream's order (``mista.bus.stream_order``), so its share of
+the store, and so its steps, are in the same order in every run. For each batch it
+commits the reports, then fuses its vessels' reports from the store's feed in whole steps
+of ``fuse_batch`` (the rest once every partition has nothing more and the bus has been
+quiet ``fuse_s``), and only then are the messages acknowledged. Fusion reads the store,
+not the messages: a report heard twice is one row there, and the part's cursor and
+checkpoint say what is fused, so a message delivered again (after a crash, after a lost
+acknowledgement) is written as a no-op and fuses nothing twice.
 
 A process that dies leaves its messages unacknowledged. The next process to claim the
 part first makes each of its consumers start again after its acknowledgement floor, so
 the redelivered messages are written in stream order: the store's order, and so the
-part's steps, are those of a run without the fault.
+part's steps, are those of a run without the fault. A write that fails (the store away)
+does the same before consuming again, after a pause.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Callable
 
 from mista.bus.jetstream import JetStreamBus
 from mista.detect.pipeline import Pipeline, StepResult
-from mista.errors import ConfigError, StoreError
+from mista.errors import ConfigError, MistaError, StoreError
 from mista.ingest.batch import IngestBatch
 from mista.partitions import VesselPartitions
 from mista.store import Store
@@ -58,7 +61,6 @@ def fuse_from_bus(
             f"{bus.url} has {bus.partitions}: they must agree"
         )
     members = sorted(partitions.members)
-    bus.rewind_unacknowledged(members)
     unfused = [True]  # reports may wait from an earlier process: fuse them when quiet
 
     def fuse(*, whole_batch: bool) -> None:
@@ -87,19 +89,41 @@ def fuse_from_bus(
         progress(StepResult(cursor=pipeline.cursor))
 
     started = time.monotonic()
-    stats = bus.consume(
-        members,
-        write_and_fuse,
-        stop=stop,
-        group="store",
-        ack_wait_s=ack_wait_s,
-        idle=when_quiet,
-        idle_s=quiet_s,
-    )
+    messages = rows = failures = 0
+    while not stop.is_set():
+        bus.rewind_unacknowledged(members)
+        try:
+            stats = bus.consume(
+                members,
+                write_and_fuse,
+                stop=stop,
+                group="store",
+                ack_wait_s=ack_wait_s,
+                idle=when_quiet,
+                idle_s=quiet_s,
+                in_order=True,
+            )
+        except MistaError as exc:
+            if stop.is_set():  # the claim is lost: the caller says so
+                break
+            failures += 1
+            pause_s = min(10.0, 0.2 * 2**failures)
+            _log.error(
+                "fuse: writing or fusing %s failed (%s); again from the last acknowledged "
+                "message in %.1f s",
+                partitions,
+                exc,
+                pause_s,
+            )
+            stop.wait(pause_s)
+            continue
+        messages += stats.messages
+        rows += stats.rows
+        break
     _log.info(
         "fuse: %s of the bus: %s messages, %s rows written in %.0f s",
         partitions,
-        f"{stats.messages:,}",
-        f"{stats.rows:,}",
+        f"{messages:,}",
+        f"{rows:,}",
         time.monotonic() - started,
     )
