@@ -10,6 +10,7 @@ import pytest
 
 from mista.detect.checkpoint import FORMAT, dump_state, load_state
 from mista.detect.pipeline import Pipeline
+from mista.errors import StoreError
 from mista.evaluate.scenario import Scenario
 from mista.store.embedded import DuckDBStore
 from tests.pipeline.conftest import ingested
@@ -73,6 +74,42 @@ def test_a_pipeline_killed_after_its_checkpoint_resumes_to_the_clean_picture(
     assert resumed["changes"] == clean["changes"]
     assert resumed["tracks"] == clean["tracks"]
     assert resumed["points"] == clean["points"]
+
+
+def test_a_step_whose_write_fails_is_fused_again_to_the_clean_picture(
+    scenario: Scenario, clean: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The store away at a step's write (PostgreSQL restarting): the fuse role logs it and
+    # steps again. The failed step's reports were read and fused in memory; the next step
+    # must start again from the checkpoint, or they are never written.
+    with ingested(scenario, tmp_path / "failed.duckdb") as store:
+        running = pipeline(store, scenario)
+        for _ in range(5):
+            running.step()
+        running.checkpoint()
+        for _ in range(3):
+            running.step()
+        write_fusion = store.write_fusion
+        failures = [0]
+
+        def away(**kwargs: object) -> None:
+            failures[0] += 1
+            raise StoreError("the store is away")
+
+        monkeypatch.setattr(store, "write_fusion", away)
+        with pytest.raises(StoreError):
+            running.step()
+        running.checkpoint()  # at stop, say: not saved, the memory is ahead of the store
+        assert store.fusion_state()[0] < store.fusion_read()  # type: ignore[index]
+        monkeypatch.setattr(store, "write_fusion", write_fusion)
+        running.run()
+        running.finish()
+        recovered = picture(store)
+    assert failures[0] == 1
+    assert recovered["points"] == clean["points"]
+    assert recovered["tracks"] == clean["tracks"]
+    assert recovered["alerts"] == clean["alerts"]
+    assert recovered["changes"] == clean["changes"]
 
 
 def test_without_a_checkpoint_the_restart_re_states_alerts(

@@ -25,6 +25,7 @@ and the radar contacts' points (``TrackWrites.RADAR``).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -177,15 +178,18 @@ class Pipeline:
         self._writes = writes
         self._node = node
         self._land = land if land is not None else LandMask.default()
-        self._fuser = Fuser(fuse_config or FuseConfig(), land=self._land)
-        self._book = _TrackBook(self._fuser)
-        self._detection = Detection(
+        self._fuse_config = fuse_config
+        self._fresh_detection = functools.partial(
+            Detection,
             detect_config or DetectConfig(),
             land=self._land,
             ports=ports if ports is not None else Ports.default(),
             zones=zones,
             kinds=kinds,
         )
+        self._fuser = Fuser(fuse_config or FuseConfig(), land=self._land)
+        self._book = _TrackBook(self._fuser)
+        self._detection = self._fresh_detection()
         self._zone_labels: dict[str, Label] = (
             {zone.id: zone.label for zone in zones.zones} if zones is not None else {}
         )
@@ -204,7 +208,24 @@ class Pipeline:
         self._shared.update(self._detection.shared_parts())
         self._checkpoint_s = checkpoint_s
         self._checkpoint_at = time.monotonic()
+        # A step that failed part way (the store away at its write) left the memory ahead
+        # of the store: the next step starts again as a new process would.
+        self._stale = False
         self._resume()
+
+    def _start_again(self) -> None:
+        """Memory as a process starting now would have it: the checkpoint's, or fresh
+        after the store's cursor."""
+        self._fuser = Fuser(self._fuse_config or FuseConfig(), land=self._land)
+        self._book = _TrackBook(self._fuser)
+        self._detection = self._fresh_detection()
+        self._shared = {"land": self._land, "fuse_config": self._fuse_config}
+        self._shared.update(self._detection.shared_parts())
+        self._cursor = self._store.fusion_cursor(self._part)
+        self._read = self._written_to = self._cursor
+        self._resume()
+        self._stale = False
+        _log.info("fusion part %d started again after a failed step", self._part)
 
     def _resume(self) -> None:
         """Load the saved memory, if any fits this store's cursors."""
@@ -258,7 +279,9 @@ class Pipeline:
 
     def checkpoint(self) -> None:
         """Save the fuser's and detectors' memory in the store now (between steps only:
-        it must match what the store holds)."""
+        it must match what the store holds; not after a failed step, whose memory does not)."""
+        if self._stale:
+            return
         state = (self._fuser, self._detection, self._book, self._partitions)
         blob = dump_state(state, self._shared)
         self._store.save_fusion_state(self._read, blob, self._part)
@@ -288,7 +311,18 @@ class Pipeline:
 
         ``whole_batch``: only when a whole batch (``batch_reports``) is there to read, so
         steps begin and end at the same reports whenever the store is written: a step's
-        alert revisions follow its boundaries."""
+        alert revisions follow its boundaries.
+
+        A step that raises (the store away) changes nothing in the store; the next one
+        first starts again from the checkpoint, so no report goes unfused."""
+        if self._stale:
+            self._start_again()
+        self._stale = True
+        result = self._step(whole_batch=whole_batch)
+        self._stale = False
+        return result
+
+    def _step(self, *, whole_batch: bool) -> StepResult:
         feed = self._feed()
         if whole_batch and feed.num_rows < self._batch:
             return StepResult(cursor=self._cursor)
