@@ -76,6 +76,17 @@ def test_a_pipeline_killed_after_its_checkpoint_resumes_to_the_clean_picture(
     assert resumed["points"] == clean["points"]
 
 
+def test_a_checkpoint_is_saved_after_a_step_once_due(scenario: Scenario, tmp_path: Path) -> None:
+    with ingested(scenario, tmp_path / "due.duckdb") as store:
+        running = Pipeline(store, node=scenario.node, batch_reports=_BATCH, checkpoint_s=0.0)
+        assert store.fusion_state() is None
+        for _ in range(3):
+            running.step()
+            saved = store.fusion_state()
+            assert saved is not None
+            assert saved[0] == store.fusion_read() > 0
+
+
 def test_a_step_whose_write_fails_is_fused_again_to_the_clean_picture(
     scenario: Scenario, clean: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -320,6 +320,8 @@ class Pipeline:
         self._stale = True
         result = self._step(whole_batch=whole_batch)
         self._stale = False
+        if result.reports:
+            self._checkpoint_due()
         return result
 
     def _step(self, *, whole_batch: bool) -> StepResult:
@@ -347,7 +349,6 @@ class Pipeline:
         result = self._write(chunk, drafts, self._durable_cursor())
         result.reports = feed.num_rows
         result.not_fusable = 0 if fusable is None else feed.num_rows - int(fusable.sum())
-        self._checkpoint_due()
         return result
 
     def _record_statics(self, feed: pa.Table) -> None:
