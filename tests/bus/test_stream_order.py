@@ -66,34 +66,17 @@ def test_what_goes_is_the_stream_order_whatever_the_interleaving(
             released += msgs
         for partition, n in used.items():
             credits[partition] += n
-    everything = sorted((m for fs in fetches.values() for f in fs for m in f), key=lambda m: m.seq)
-    assert released == everything
-    assert order.caught_up
-    assert order.held() == []
-    assert credits == {p: len(fetches[p]) for p in partitions}
-
-
-@given(backlogs())
-@settings(max_examples=200, deadline=None)
-def test_nothing_goes_ahead_of_a_partition_that_may_still_deliver(
-    case: tuple[list[int], dict[int, list[list[Msg]]], list[int]],
-) -> None:
-    partitions, fetches, turns = case
-    order = order_of(partitions)
-    next_fetch = dict.fromkeys(partitions, 0)
-    released: list[Msg] = []
-    for p in turns:
-        index = next_fetch[p]
-        order.add(p, fetches[p][index] if index < len(fetches[p]) else [])
-        next_fetch[p] += 1
-        for _, msgs in order.release()[0]:
-            released += msgs
-        # Whatever is still to come, or held, comes after everything let go.
+        # Nothing goes ahead of what is still to come, or held.
         later = [m for q in partitions for f in fetches[q][next_fetch[q] :] for m in f]
         later += order.held()
         if released and later:
             assert max(m.seq for m in released) < min(m.seq for m in later)
         assert order.caught_up == (not later and all(next_fetch[q] > 0 for q in partitions))
+    everything = sorted((m for fs in fetches.values() for f in fs for m in f), key=lambda m: m.seq)
+    assert released == everything
+    assert order.caught_up
+    assert order.held() == []
+    assert credits == {p: len(fetches[p]) for p in partitions}
 
 
 def test_a_partition_not_heard_from_holds_the_others_back() -> None:
