@@ -3,7 +3,12 @@ nats-server with JetStream, both on loopback and stopped by pid, and ``mista ser
 fuse --part K`` processes. The partition parts take their bus partitions through the
 store writers' durable pull consumers, write and fuse them; one killed with SIGKILL
 mid-batch gets its partition again, in order, and the final store (reports, tracks,
-track points, alerts) equals the store of a run without the fault."""
+track points, alerts) equals the store of a run without the fault.
+
+What that covers is what the partition parts write. Part 0 finds no alert on this log,
+and where it does, what it finds depends on the order in which the parts' commits
+interleave, which changes from run to run with or without a fault: a known gap
+(``tests/pipeline/test_partitions.py``, the strict xfail; docs/deploy.md)."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from mista.detect.parts import PER_VESSEL
 from mista.labels import Level
 from mista.model import Role, User
 from mista.node import ingest_paths, open_store
@@ -169,6 +175,8 @@ def test_a_part_killed_mid_batch_leaves_the_store_of_a_clean_run(
     assert clean_counts["track_points"] > 0
     assert clean_tracks
     assert clean_alerts
+    # The parts' own kinds only: part 0 finds none on this log (see the module's doc).
+    assert {str(alert["kind"]) for alert in clean_alerts[1:]} <= set(PER_VESSEL)  # type: ignore[index]
     assert counts == clean_counts
     assert tracks == clean_tracks
     assert alerts == clean_alerts
