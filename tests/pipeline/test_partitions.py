@@ -12,22 +12,16 @@ what that changed on the standard scenario."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
 import pytest
 
 from mista.detect.parts import PER_VESSEL, SPANNING, parse_partitions, partition_part
 from mista.detect.pipeline import Pipeline
 from mista.errors import ConfigError
-from mista.evaluate.replay import replay
 from mista.evaluate.scenario import Scenario
 from mista.fuse import FuseConfig
-from mista.ingest.batch import IngestBatch
 from mista.partitions import VesselPartitions, mmsi_partition
 from mista.store.embedded import DuckDBStore
 from tests.pipeline.conftest import ingested
@@ -177,69 +171,3 @@ def test_a_bad_partition_split_is_refused_saying_why(value: object, says: str) -
 def test_a_partition_split_covers_the_bus_partitions() -> None:
     parts = parse_partitions([[2, 0], [1, 3]])
     assert parts == (VesselPartitions(4, frozenset({0, 2})), VesselPartitions(4, frozenset({1, 3})))
-
-
-class _Lagging:
-    """A store whose reports of partitions 4-7 are written ``lag`` batches after those of
-    0-3 (and radar contacts, which hash into none): what two partition parts writing at
-    different speeds make of the store's order."""
-
-    def __init__(self, store: DuckDBStore, lag: int) -> None:
-        self.store = store
-        self._lag = lag
-        self._held: list[IngestBatch] = []
-
-    def write(self, batch: IngestBatch) -> object:
-        mmsi = batch.messages.column("mmsi").to_numpy(zero_copy_only=False)
-        known = ~np.isnan(mmsi.astype(np.float64))
-        later = np.zeros(len(mmsi), bool)
-        later[known] = np.isin(mmsi_partition(mmsi[known].astype(np.int64), _COUNT), _SPLIT[1])
-        first = dataclasses.replace(batch, messages=batch.messages.filter(pa.array(~later)))
-        self._held.append(dataclasses.replace(batch, messages=batch.messages.filter(later)))
-        result = self.store.write(first)
-        while len(self._held) > self._lag:
-            self.store.write(self._held.pop(0))
-        return result
-
-    def flush(self) -> None:
-        for batch in self._held:
-            self.store.write(batch)
-        self._held.clear()
-
-
-def spanning_alerts(store: DuckDBStore) -> list[tuple[object, ...]]:
-    """Part 0's alerts, the report seqs in their evidence as report ids (the two stores
-    number their reports differently)."""
-    con = store.connection
-    ids = dict(con.execute("SELECT seq, id_hi::VARCHAR || ':' || id_lo FROM reports").fetchall())
-    alerts = []
-    for *row, evidence in con.execute(
-        "SELECT id, kind, status, epoch_us(start_at), epoch_us(end_at), revision, evidence "
-        "FROM alerts ORDER BY id"
-    ).fetchall():
-        found = json.loads(evidence)
-        found["report_seqs"] = sorted(ids[int(s)] for s in found.get("report_seqs", []))
-        alerts.append((*row, json.dumps(found, sort_keys=True)))
-    return alerts
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: part 0 reads the store in commit order, and partition parts that "
-    "write their own partitions interleave their commits by timing (docs/deploy.md)",
-)
-def test_part_0_finds_the_same_alerts_whatever_order_the_parts_committed_in(
-    scenario: Scenario, tmp_path: Path
-) -> None:
-    found = []
-    for lag in (0, 4):
-        with DuckDBStore(tmp_path / f"lag{lag}.duckdb") as store:
-            lagging = _Lagging(store, lag)
-            replay(scenario, lagging, fuse=False)  # type: ignore[arg-type]
-            lagging.flush()
-            spanning = part_pipelines(store, scenario)[0]
-            spanning.run()
-            spanning.finish()
-            found.append(spanning_alerts(store))
-    assert found[0]
-    assert found[1] == found[0]

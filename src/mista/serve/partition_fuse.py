@@ -1,20 +1,21 @@
-"""A partition part of fusion by partition, fed by the bus: write, fuse, acknowledge.
+"""Fuse part 0 of fusion by partition, fed by the bus: write, fuse, acknowledge.
 
 With fusion by partition (``[detect] partitions``, ``mista.detect.parts``) and a JetStream
-bus, the process running partition part K takes its bus partitions through the durable
-pull consumers of the store writers' group (``store-<p>``): it is their store writer. It
-takes their messages in the stream's order (``mista.bus.stream_order``), so its share of
-the store, and so its steps, are in the same order in every run. For each batch it
-commits the reports, then fuses its vessels' reports from the store's feed in whole steps
-of ``fuse_batch`` (the rest once every partition has nothing more and the bus has been
-quiet ``fuse_s``), and only then are the messages acknowledged. Fusion reads the store,
-not the messages: a report heard twice is one row there, and the part's cursor and
-checkpoint say what is fused, so a message delivered again (after a crash, after a lost
-acknowledgement) is written as a no-op and fuses nothing twice.
+bus, fuse part 0 is the node's one store writer: it takes every partition through the
+store writers' durable pull consumers (``store-<p>``) in the stream's order
+(``mista.bus.stream_order``), so the store's order is the stream's, whatever pace any
+fuse process keeps. For each batch it commits the reports, then fuses every report from
+the store's feed in whole steps of ``fuse_batch`` (the rest once every partition has
+nothing more and the bus has been quiet ``fuse_s``), and only then are the messages
+acknowledged. The partition parts (1..K) read their vessels' reports from the store in
+whole steps behind it. Fusion reads the store, not the messages: a report heard twice is
+one row there, and the cursor and checkpoint say what is fused, so a message delivered
+again (after a crash, after a lost acknowledgement) is written as a no-op and fuses
+nothing twice.
 
 A process that dies leaves its messages unacknowledged. The next process to claim the
 part first makes each of its consumers start again after its acknowledgement floor, so
-the redelivered messages are written in stream order: the store's order, and so the
+the redelivered messages are written in stream order: the store's order, and so every
 part's steps, are those of a run without the fault. A write that fails (the store away)
 does the same before consuming again, after a pause.
 """

@@ -16,8 +16,10 @@ optionally, a JetStream bus (``bus = "nats://..."``), and each process runs one 
   each fusing every report and running its share of the detectors, side by side. A node
   with ``[detect] partitions`` (fusion by partition) runs part 0 over every report for the
   detectors that span vessels, and parts 1.. each over some bus partitions' vessels;
-  with a bus, those parts are the store writers of their partitions
-  (``mista.serve.partition_fuse``), and ingest processes only publish.
+  with a bus, part 0 is the one store writer, taking every partition in the stream's
+  order (``mista.serve.partition_fuse``), so the store's order is the stream's whatever
+  pace any fuse process keeps; ingest processes only publish, and parts 1.. read their
+  vessels' reports from the store in whole steps.
 - ``api``: the users' API and web map on ``[api] listen``; several may run behind a proxy.
 - ``share``: the partner exchange: release scans and pushes to each partner, and the
   partner listener (mutual TLS) that receives theirs. One per store: each partner's
@@ -42,7 +44,7 @@ import uvicorn
 
 from mista.api.app import create_api_app
 from mista.api.context import ApiContext
-from mista.bus.jetstream import JetStreamBus, store_writer
+from mista.bus.jetstream import DEFAULT_LAG_GROUP, JetStreamBus, store_writer
 from mista.config import NodeConfig, load_node_config
 from mista.detect.parts import check_part
 from mista.detect.pipeline import Pipeline, StepResult
@@ -155,8 +157,8 @@ def _run_ingest(
         with _threads(stop) as start:
             if jetstream is not None and config.fusion_partitions:
                 _log.info(
-                    "ingest: no store writer here: with fusion by partition, the fuse "
-                    "role's partition parts write what the bus holds"
+                    "ingest: no store writer here: with fusion by partition, fuse part 0 "
+                    "writes what the bus holds, in the stream's order"
                 )
             elif jetstream is not None:
                 writing_bus = jetstream
@@ -237,20 +239,60 @@ def _fuse_while_claimed(
 ) -> None:
     kinds = config.fusion_parts[part]
     pipeline = part_pipeline(config, store, part, node_zones(config))
+    drained: Callable[[], bool] | None = None
+    with contextlib.ExitStack() as context:
+        if config.fusion_partitions and config.bus is not None:
+            if part == 0:
+                _log.info(
+                    "fuse role of %s, part 0 of %d (%s; every report; dark tracks and radar "
+                    "contacts): the store writer of every partition of the bus %s, in the "
+                    "stream's order",
+                    config.nation,
+                    len(config.fusion_parts),
+                    ", ".join(kinds),
+                    config.bus,
+                )
+                _fuse_from_bus(config, store, claim, stop, pipeline)
+                return
+            bus = context.enter_context(JetStreamBus.from_url(config.bus))
+            count = config.fusion_partitions[0].count
+            if bus.partitions != count:
+                raise ConfigError(
+                    f"[detect] partitions names {count} bus partitions, the bus {bus.url} "
+                    f"has {bus.partitions}: they must agree"
+                )
+            drained = _drained(bus)
+        _describe_part(config, part, kinds)
+        _fuse_by_cursor(config, claim, stop, pipeline, drained)
+
+
+def _drained(bus: JetStreamBus) -> Callable[[], bool]:
+    """Whether the store writer (fuse part 0) has committed everything the bus holds: what
+    a partition part may fuse to the end of the store without cutting a step short in
+    the middle of a stream (steps follow the stream, so every run cuts them alike)."""
+
+    def drained() -> bool:
+        try:
+            pending = bus.pending(DEFAULT_LAG_GROUP).values()
+        except MistaError as exc:
+            _log.warning("fuse: the bus's pending messages unknown (%s)", exc)
+            return False
+        return all(count == 0 for count in pending)
+
+    return drained
+
+
+def _describe_part(config: NodeConfig, part: int, kinds: tuple[str, ...]) -> None:
     if config.fusion_partitions and part > 0:
-        partitions = config.fusion_partitions[part - 1]
         _log.info(
             "fuse role of %s, part %d of %d (%s; %s; their tracks)%s",
             config.nation,
             part,
             len(config.fusion_parts),
-            partitions,
+            config.fusion_partitions[part - 1],
             ", ".join(kinds),
-            f": writes and fuses them from the bus {config.bus}" if config.bus else "",
+            ": in whole steps as fuse part 0 writes them" if config.bus else "",
         )
-        if config.bus is not None:
-            _fuse_from_bus(config, store, claim, stop, pipeline, partitions)
-            return
     elif len(config.fusion_parts) == 1:
         _log.info("fuse role of %s: every %g s", config.nation, config.intervals.fuse_s)
     else:
@@ -266,6 +308,18 @@ def _fuse_while_claimed(
             what,
             config.intervals.fuse_s,
         )
+
+
+def _fuse_by_cursor(
+    config: NodeConfig,
+    claim: FuserClaim,
+    stop: threading.Event,
+    pipeline: Pipeline,
+    drained: Callable[[], bool] | None,
+) -> None:
+    """Step through the store's feed every ``fuse_s``. With ``drained`` (a partition part
+    while fuse part 0 writes the bus into the store), only whole steps, and the rest only
+    once the bus is drained."""
     status = _FuseStatus()
     busy = False
     while not stop.is_set():
@@ -274,7 +328,9 @@ def _fuse_while_claimed(
             # fuse now. Stop, and let whoever runs this process start it again.
             raise _lost_claim()
         try:
-            result = pipeline.step()
+            result = pipeline.step(whole_batch=drained is not None)
+            if not result.reports and drained is not None and drained():
+                result = pipeline.step()
         except MistaError as exc:
             _log.error("fusion and detection failed, retrying: %s", exc)
             stop.wait(config.intervals.fuse_s)
@@ -335,9 +391,12 @@ def _fuse_from_bus(
     claim: FuserClaim,
     stop: threading.Event,
     pipeline: Pipeline,
-    partitions: VesselPartitions,
 ) -> None:
+    """Fuse part 0 of fusion by partition: write every partition of the bus in the
+    stream's order, fusing every report as it goes."""
     assert config.bus is not None
+    count = config.fusion_partitions[0].count
+    every = VesselPartitions(count, frozenset(range(count)))
     status = _FuseStatus()
 
     def progress(result: StepResult) -> None:
@@ -351,7 +410,7 @@ def _fuse_from_bus(
             bus,
             store,
             pipeline,
-            partitions,
+            every,
             stop,
             quiet_s=config.intervals.fuse_s,
             held=claim.held,
