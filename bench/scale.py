@@ -19,10 +19,11 @@ end to end into PostgreSQL with fusion, in its two layouts. Each has a fresh dat
 (default ``fuse_batch``); the ingest processes only publish.
 
 - Fusion by partition (one and two ingest processes): ``[detect] partitions =
-  [[0,1,2,3],[4,5,6,7]]``; ``mista serve DIR --role fuse --part 1`` and ``--part 2`` are
-  the store writers of their partitions (they write, fuse their vessels, then acknowledge)
-  and ``--part 0`` fuses the store's whole report feed for the detectors that span vessels.
-  There is no ``mista bus write``.
+  [[0,1,2,3],[4,5,6,7]]``; ``mista serve DIR --role fuse --part 0`` is the one store
+  writer, taking every partition in the stream's order (it writes, fuses every report for
+  the detectors that span vessels, then acknowledges), and ``--part 1`` and ``--part 2``
+  fuse their partitions' vessels from the store in whole steps behind it. There is no
+  ``mista bus write``.
 - Whole fusion, the default layout (one ingest process and one writer; two and one; two
   and two writers ``--partitions 0-3`` / ``4-7``, as the rows without fusion): no
   ``[detect] partitions``; ``mista bus write`` processes write, and one ``mista serve DIR
@@ -605,8 +606,9 @@ def main(argv: list[str] | None = None) -> None:
             )
             if args.with_fusion:
                 print(
-                    "fusion by partition: no mista bus write; parts 1 and 2 write and fuse, "
-                    "part 0 fuses every report; whole fusion: mista bus write as above and "
+                    "fusion by partition: no mista bus write; part 0 writes every partition "
+                    "in the stream's order and fuses every report, parts 1 and 2 fuse their "
+                    "vessels from the store; whole fusion: mista bus write as above and "
                     "one mista serve --role fuse (part 0: every report, every detector, every "
                     "track); until, besides, every part has read the highest seq of the "
                     "reports it fuses (reports: messages published)"
