@@ -47,8 +47,10 @@ Run = tuple[dict[str, int], list[dict[str, object]], list[dict[str, object]], st
 
 def partitioned_node(root: Path, store: str, bus: str | None) -> Path:
     """A node fusing by partition: part 0 spans vessels, parts 1 and 2 take two bus
-    partitions each; steps of 250 reports, a checkpoint every 0.3 s."""
-    directory = node_dir(root, store, bus, fuse_batch=250, checkpoint_s=0.3)
+    partitions each; steps of 250 reports, a checkpoint every second (longer than a
+    partition part's wait between steps, fuse_s: a checkpoint after every step would
+    leave no step after one to kill it in)."""
+    directory = node_dir(root, store, bus, fuse_batch=250, checkpoint_s=1.0)
     with (directory / "node.toml").open("a") as toml:
         toml.write(f"\n[detect]\npartitions = {[list(p) for p in _SPLIT]}\n")
     return directory
