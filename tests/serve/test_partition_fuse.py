@@ -47,10 +47,11 @@ Run = tuple[dict[str, int], list[dict[str, object]], list[dict[str, object]], st
 
 def partitioned_node(root: Path, store: str, bus: str | None) -> Path:
     """A node fusing by partition: part 0 spans vessels, parts 1 and 2 take two bus
-    partitions each; steps of 250 reports, a checkpoint every second (longer than a
-    partition part's wait between steps, fuse_s: a checkpoint after every step would
-    leave no step after one to kill it in)."""
-    directory = node_dir(root, store, bus, fuse_batch=250, checkpoint_s=1.0)
+    partitions each; steps of 100 reports, a checkpoint every 2 s. A partition part steps
+    as often as part 0 writes a step's worth of its vessels (every 0.6 s or so here);
+    with checkpoints as frequent as its steps, each step would save one and leave no
+    step after a checkpoint to kill it in."""
+    directory = node_dir(root, store, bus, fuse_batch=100, checkpoint_s=2.0)
     with (directory / "node.toml").open("a") as toml:
         toml.write(f"\n[detect]\npartitions = {[list(p) for p in _SPLIT]}\n")
     return directory
@@ -113,12 +114,27 @@ def run_node(
                     saved = store.fusion_state(kill)
                     return saved is not None and store.fusion_read(kill) > saved[0]
 
-            wait_for(f"a checkpoint of part {kill}", mid_run, list(processes.values()))
-            assert not every_part_read_to_the_end(url, bus), "the parts were done before the kill"
+            def drained() -> bool:
+                with JetStreamBus.from_url(bus) as jetstream:
+                    return all(n == 0 for n in jetstream.pending(DEFAULT_LAG_GROUP).values())
+
+            # Mid-run: a step fused after a checkpoint, and part 0 still writing (so the
+            # part killed has more to fuse after it starts again).
+            wait_for(
+                f"a step of part {kill} after a checkpoint, or the bus drained",
+                lambda: drained() or mid_run(),
+                list(processes.values()),
+            )
+            assert not drained(), f"part 0 wrote everything before part {kill} was mid-run"
             os.kill(processes[kill].pid, signal.SIGKILL)
             assert processes[kill].wait(timeout=30) == -signal.SIGKILL
             logs[kill] = root / f"part{kill}.restarted.log"
             processes[kill] = start(directory, "fuse", logs[kill], "--part", str(kill))
+            wait_for(
+                f"part {kill} started again",
+                lambda: logs[kill].exists() and "fuse role of IND" in logs[kill].read_text(),
+                list(processes.values()),
+            )
         wait_for(
             "every part read to the end",
             lambda: every_part_read_to_the_end(url, bus),
