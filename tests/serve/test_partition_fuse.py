@@ -70,7 +70,7 @@ def every_part_read_to_the_end(url: str, bus_url: str) -> bool:
     """Part 0 has committed everything the bus holds, and every part has read the last
     report it fuses (part 0 every report, part K those of its partitions)."""
     with JetStreamBus.from_url(bus_url) as bus:
-        if not all(count == 0 for count in bus.pending(DEFAULT_LAG_GROUP).values()):
+        if not bus.drained(DEFAULT_LAG_GROUP):
             return False
     with open_store(url, read_only=True) as store:
         shares = [None, *(VesselPartitions(_PARTITIONS, frozenset(p)) for p in _SPLIT)]
@@ -116,7 +116,7 @@ def run_node(
 
             def drained() -> bool:
                 with JetStreamBus.from_url(bus) as jetstream:
-                    return all(n == 0 for n in jetstream.pending(DEFAULT_LAG_GROUP).values())
+                    return jetstream.drained(DEFAULT_LAG_GROUP)
 
             # Mid-run: a step fused after a checkpoint, and part 0 still writing (so the
             # part killed has more to fuse after it starts again).

@@ -437,6 +437,11 @@ class JetStreamBus:
 
         return self._loop.run(count())
 
+    def drained(self, group: str) -> bool:
+        """Whether consumer group ``group`` has acknowledged every message on every
+        partition (False while a partition has no consumer of the group yet)."""
+        return all(count == 0 for count in self.pending(group).values())
+
     def lag(self, group: str) -> int | None:
         """Messages consumer group ``group`` has not acknowledged yet, all partitions that
         have a consumer together (None when none has: the group has read nothing)."""

@@ -187,9 +187,7 @@ class Pipeline:
             zones=zones,
             kinds=kinds,
         )
-        self._fuser = Fuser(fuse_config or FuseConfig(), land=self._land)
-        self._book = _TrackBook(self._fuser)
-        self._detection = self._fresh_detection()
+        self._fresh_memory()
         self._zone_labels: dict[str, Label] = (
             {zone.id: zone.label for zone in zones.zones} if zones is not None else {}
         )
@@ -204,8 +202,6 @@ class Pipeline:
         # Reports up to here were fused and their alerts written before this pipeline
         # started: when a checkpoint sends it back before them, they are not alerted twice.
         self._written_to = self._cursor
-        self._shared: dict[str, object] = {"land": self._land, "fuse_config": fuse_config}
-        self._shared.update(self._detection.shared_parts())
         self._checkpoint_s = checkpoint_s
         self._checkpoint_at = time.monotonic()
         # A step that failed part way (the store away at its write) left the memory ahead
@@ -213,14 +209,19 @@ class Pipeline:
         self._stale = False
         self._resume()
 
-    def _start_again(self) -> None:
-        """Memory as a process starting now would have it: the checkpoint's, or fresh
-        after the store's cursor."""
+    def _fresh_memory(self) -> None:
+        """A new fuser, track book and detectors, and the parts of them a checkpoint
+        shares rather than saves."""
         self._fuser = Fuser(self._fuse_config or FuseConfig(), land=self._land)
         self._book = _TrackBook(self._fuser)
         self._detection = self._fresh_detection()
-        self._shared = {"land": self._land, "fuse_config": self._fuse_config}
+        self._shared: dict[str, object] = {"land": self._land, "fuse_config": self._fuse_config}
         self._shared.update(self._detection.shared_parts())
+
+    def _start_again(self) -> None:
+        """Memory as a process starting now would have it: the checkpoint's, or fresh
+        after the store's cursor."""
+        self._fresh_memory()
         self._cursor = self._store.fusion_cursor(self._part)
         self._read = self._written_to = self._cursor
         self._resume()

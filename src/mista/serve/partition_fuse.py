@@ -29,9 +29,8 @@ from collections.abc import Callable
 
 from mista.bus.jetstream import JetStreamBus
 from mista.detect.pipeline import Pipeline, StepResult
-from mista.errors import ConfigError, MistaError, StoreError
+from mista.errors import MistaError, StoreError
 from mista.ingest.batch import IngestBatch
-from mista.partitions import VesselPartitions
 from mista.store import Store
 
 __all__ = ["fuse_from_bus"]
@@ -43,7 +42,6 @@ def fuse_from_bus(
     bus: JetStreamBus,
     store: Store,
     pipeline: Pipeline,
-    partitions: VesselPartitions,
     stop: threading.Event,
     *,
     quiet_s: float,
@@ -51,17 +49,13 @@ def fuse_from_bus(
     progress: Callable[[StepResult], None],
     ack_wait_s: float = 10.0,
 ) -> None:
-    """Write and fuse the bus's ``partitions`` into ``store`` until ``stop``.
+    """Write every partition of ``bus`` into ``store``, in the stream's order, and fuse
+    as it goes, until ``stop``.
 
     ``held`` says whether this process still holds its claim on the part (checked before
     each write); ``progress`` gets each step's result, and a step with no reports each
     time the part has caught up."""
-    if bus.partitions != partitions.count:
-        raise ConfigError(
-            f"[detect] partitions names {partitions.count} bus partitions, the bus "
-            f"{bus.url} has {bus.partitions}: they must agree"
-        )
-    members = sorted(partitions.members)
+    members = list(range(bus.partitions))
     unfused = [True]  # reports may wait from an earlier process: fuse them when quiet
 
     def fuse(*, whole_batch: bool) -> None:
@@ -110,9 +104,8 @@ def fuse_from_bus(
             failures += 1
             pause_s = min(10.0, 0.2 * 2**failures)
             _log.error(
-                "fuse: writing or fusing %s failed (%s); again from the last acknowledged "
+                "fuse: writing or fusing failed (%s); again from the last acknowledged "
                 "message in %.1f s",
-                partitions,
                 exc,
                 pause_s,
             )
@@ -122,8 +115,8 @@ def fuse_from_bus(
         rows += stats.rows
         break
     _log.info(
-        "fuse: %s of the bus: %s messages, %s rows written in %.0f s",
-        partitions,
+        "fuse: %d partitions of the bus: %s messages, %s rows written in %.0f s",
+        bus.partitions,
         f"{messages:,}",
         f"{rows:,}",
         time.monotonic() - started,

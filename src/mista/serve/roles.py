@@ -51,7 +51,6 @@ from mista.detect.pipeline import Pipeline, StepResult
 from mista.errors import ConfigError, MistaError, StoreError
 from mista.ingest.batch import IngestBatch
 from mista.node import open_node_store
-from mista.partitions import VesselPartitions
 from mista.serve._server import (
     SignalFreeServer,
     bind_listener,
@@ -242,6 +241,13 @@ def _fuse_while_claimed(
     drained: Callable[[], bool] | None = None
     with contextlib.ExitStack() as context:
         if config.fusion_partitions and config.bus is not None:
+            bus = context.enter_context(JetStreamBus.from_url(config.bus))
+            count = config.fusion_partitions[0].count
+            if bus.partitions != count:
+                raise ConfigError(
+                    f"[detect] partitions names {count} bus partitions, the bus {bus.url} "
+                    f"has {bus.partitions}: they must agree"
+                )
             if part == 0:
                 _log.info(
                     "fuse role of %s, part 0 of %d (%s; every report; dark tracks and radar "
@@ -252,15 +258,8 @@ def _fuse_while_claimed(
                     ", ".join(kinds),
                     config.bus,
                 )
-                _fuse_from_bus(config, store, claim, stop, pipeline)
+                _fuse_from_bus(config, bus, store, claim, stop, pipeline)
                 return
-            bus = context.enter_context(JetStreamBus.from_url(config.bus))
-            count = config.fusion_partitions[0].count
-            if bus.partitions != count:
-                raise ConfigError(
-                    f"[detect] partitions names {count} bus partitions, the bus {bus.url} "
-                    f"has {bus.partitions}: they must agree"
-                )
             drained = _drained(bus)
         _describe_part(config, part, kinds)
         _fuse_by_cursor(config, claim, stop, pipeline, drained)
@@ -273,11 +272,10 @@ def _drained(bus: JetStreamBus) -> Callable[[], bool]:
 
     def drained() -> bool:
         try:
-            pending = bus.pending(DEFAULT_LAG_GROUP).values()
+            return bus.drained(DEFAULT_LAG_GROUP)
         except MistaError as exc:
             _log.warning("fuse: the bus's pending messages unknown (%s)", exc)
             return False
-        return all(count == 0 for count in pending)
 
     return drained
 
@@ -387,6 +385,7 @@ def _checkpoint_at_stop(config: NodeConfig, pipeline: Pipeline) -> None:
 
 def _fuse_from_bus(
     config: NodeConfig,
+    bus: JetStreamBus,
     store: Store,
     claim: FuserClaim,
     stop: threading.Event,
@@ -394,9 +393,6 @@ def _fuse_from_bus(
 ) -> None:
     """Fuse part 0 of fusion by partition: write every partition of the bus in the
     stream's order, fusing every report as it goes."""
-    assert config.bus is not None
-    count = config.fusion_partitions[0].count
-    every = VesselPartitions(count, frozenset(range(count)))
     status = _FuseStatus()
 
     def progress(result: StepResult) -> None:
@@ -405,17 +401,15 @@ def _fuse_from_bus(
         elif status.reports:  # caught up, once something was fused
             status.caught_up()
 
-    with JetStreamBus.from_url(config.bus) as bus:
-        fuse_from_bus(
-            bus,
-            store,
-            pipeline,
-            every,
-            stop,
-            quiet_s=config.intervals.fuse_s,
-            held=claim.held,
-            progress=progress,
-        )
+    fuse_from_bus(
+        bus,
+        store,
+        pipeline,
+        stop,
+        quiet_s=config.intervals.fuse_s,
+        held=claim.held,
+        progress=progress,
+    )
     if not claim.held():
         raise _lost_claim()
     _checkpoint_at_stop(config, pipeline)
